@@ -1,0 +1,16 @@
+import { defineConfig } from 'astro/config';
+import node from '@astrojs/node';
+
+// Hearth's own server (src/server.ts) wraps the adapter's handler, so the standalone
+// server never starts on its own (ASTRO_NODE_AUTOSTART=disabled is set before import).
+export default defineConfig({
+  output: 'server',
+  adapter: node({ mode: 'standalone' }),
+  // Origin checks are done by src/middleware.ts: it knows which routes are meant to be
+  // posted to from other origins (signed webhooks, bearer-token API calls).
+  security: { checkOrigin: false },
+  devToolbar: { enabled: false },
+  vite: {
+    build: { assetsInlineLimit: 0 },
+  },
+});

@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely/migration';
+import * as m0001 from './0001_foundation.ts';
+
+/**
+ * Every migration, by name, in order. Listed statically (not read from the folder) so the
+ * same list works from the CLI, the tests and a bundled server.
+ */
+export const migrations: Record<string, Migration> = {
+  '0001_foundation': m0001,
+};

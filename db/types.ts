@@ -1,0 +1,162 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** A timestamptz column: read as a Date, written as a Date or an ISO string. */
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type DefaultTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+
+export type StaffRole = 'owner' | 'admin' | 'editor' | 'moderator';
+export type MemberStatus = 'pending' | 'active' | 'unsubscribed' | 'bounced' | 'complained';
+
+export interface StaffUsersTable {
+  id: Generated<string>;
+  email: string;
+  name: ColumnType<string, string | undefined, string>;
+  password_hash: string;
+  role: StaffRole;
+  created_at: DefaultTimestamp;
+  disabled_at: Timestamp | null;
+}
+
+export interface StaffSessionsTable {
+  id: Generated<string>;
+  token_hash: string;
+  staff_user_id: string;
+  created_at: DefaultTimestamp;
+  last_seen_at: DefaultTimestamp;
+  expires_at: Timestamp;
+}
+
+export interface ApiTokensTable {
+  id: Generated<string>;
+  staff_user_id: string;
+  name: string;
+  token_hash: string;
+  token_prefix: string;
+  created_at: DefaultTimestamp;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: Json<unknown>;
+  updated_at: DefaultTimestamp;
+}
+
+export interface NewslettersTable {
+  id: Generated<string>;
+  slug: string;
+  name: string;
+  description: ColumnType<string, string | undefined, string>;
+  is_default: ColumnType<boolean, boolean | undefined, boolean>;
+  sort_order: ColumnType<number, number | undefined, number>;
+  created_at: DefaultTimestamp;
+}
+
+export interface TiersTable {
+  id: Generated<string>;
+  slug: string;
+  name: string;
+  description: ColumnType<string, string | undefined, string>;
+  paid: ColumnType<boolean, boolean | undefined, boolean>;
+  monthly_amount: number | null;
+  yearly_amount: number | null;
+  currency: string | null;
+  trial_days: ColumnType<number, number | undefined, number>;
+  active: ColumnType<boolean, boolean | undefined, boolean>;
+  stripe_product_id: string | null;
+  stripe_monthly_price_id: string | null;
+  stripe_yearly_price_id: string | null;
+  created_at: DefaultTimestamp;
+}
+
+export interface MembersTable {
+  id: Generated<string>;
+  email: string;
+  name: string | null;
+  status: ColumnType<MemberStatus, MemberStatus | undefined, MemberStatus>;
+  tier_id: string;
+  source_platform: ColumnType<string, string | undefined, string>;
+  utm_source: string | null;
+  utm_medium: string | null;
+  utm_campaign: string | null;
+  referrer: string | null;
+  ref: string | null;
+  landing_page: string | null;
+  referral_code: string;
+  notes: ColumnType<string, string | undefined, string>;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+  confirmed_at: Timestamp | null;
+  unsubscribed_at: Timestamp | null;
+}
+
+export interface MemberNewslettersTable {
+  member_id: string;
+  newsletter_id: string;
+  created_at: DefaultTimestamp;
+}
+
+export interface PostsTable {
+  id: Generated<string>;
+  slug: string;
+  title: string;
+  excerpt: ColumnType<string, string | undefined, string>;
+  markdown: ColumnType<string, string | undefined, string>;
+  visibility: ColumnType<'public' | 'members' | 'paid', 'public' | 'members' | 'paid' | undefined, 'public' | 'members' | 'paid'>;
+  status: ColumnType<'draft' | 'scheduled' | 'published', 'draft' | 'scheduled' | 'published' | undefined, 'draft' | 'scheduled' | 'published'>;
+  author_id: string | null;
+  published_at: Timestamp | null;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface OutboxTable {
+  id: Generated<string>;
+  created_at: DefaultTimestamp;
+  from_address: string;
+  to_addresses: string[];
+  subject: string;
+  html: string | null;
+  text: string | null;
+  headers: Json<Record<string, string>>;
+  tags: Json<Array<{ name: string; value: string }>>;
+  idempotency_key: string | null;
+  batch_index: number | null;
+}
+
+export interface RateLimitsTable {
+  key: string;
+  window_start: Timestamp;
+  hits: number;
+}
+
+export interface WorkerHeartbeatsTable {
+  worker_id: string;
+  beat_at: Timestamp;
+}
+
+export interface Database {
+  staff_users: StaffUsersTable;
+  staff_sessions: StaffSessionsTable;
+  api_tokens: ApiTokensTable;
+  settings: SettingsTable;
+  newsletters: NewslettersTable;
+  tiers: TiersTable;
+  members: MembersTable;
+  member_newsletters: MemberNewslettersTable;
+  posts: PostsTable;
+  outbox: OutboxTable;
+  rate_limits: RateLimitsTable;
+  worker_heartbeats: WorkerHeartbeatsTable;
+}
+
+export type StaffUser = Selectable<StaffUsersTable>;
+export type Newsletter = Selectable<NewslettersTable>;
+export type Tier = Selectable<TiersTable>;
+export type Member = Selectable<MembersTable>;
+export type NewMember = Insertable<MembersTable>;
+export type MemberUpdate = Updateable<MembersTable>;
+export type Post = Selectable<PostsTable>;
+export type OutboxEmail = Selectable<OutboxTable>;

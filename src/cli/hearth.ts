@@ -1,0 +1,215 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { boot, type Booted } from '../boot.ts';
+import { ConfigError, loadConfig, type Config } from '../lib/config.ts';
+import { DomainError, NotFoundError, ValidationError } from '../domain/errors.ts';
+import { log, setLogLevel } from '../lib/log.ts';
+import { registerRuntime } from '../lib/runtime.ts';
+
+/**
+ * The operator CLI: `npm run hearth -- <command>`. Usage errors exit 2, failures exit 1 with
+ * one line on stderr; `serve` and `worker` run until SIGINT/SIGTERM and then stop cleanly.
+ */
+const USAGE = `Usage: npm run hearth -- <command> [options]
+
+Commands:
+  serve [--no-worker]          serve the site on HOST:PORT (builds first if needed); runs the
+                               job worker in the same process unless --no-worker
+  worker                       run only the job worker
+  migrate                      apply database migrations
+  staff:create --email E --password P --role owner|admin|editor|moderator [--name N]
+                               create a staff user
+  token:create --email E [--name N]
+                               print a new staff API token for that staff user
+  seed --demo [--members N]    add the demo brand, posts and N members (default 300)
+
+Options:
+  -h, --help                   show this help
+
+Configuration comes from the environment; see README.md.`;
+
+class UsageError extends Error {}
+
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function requireFlag(value: string | boolean | undefined, flag: string): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new UsageError(`${flag} is required`);
+  return value;
+}
+
+async function withBoot<T>(config: Config, fn: (booted: Booted) => Promise<T>): Promise<T> {
+  const booted = await boot(config, { poolSize: 4 });
+  try {
+    return await fn(booted);
+  } finally {
+    await booted.close();
+  }
+}
+
+function onSignals(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn('second signal: exiting now', { signal });
+      process.exit(1);
+    }
+    stopping = true;
+    log.info('shutting down', { signal });
+    stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error('shutdown failed', { message: (err as Error).message });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+async function serve(config: Config, args: string[]): Promise<void> {
+  const flags = parse(args, { 'no-worker': { type: 'boolean' } });
+  const { buildIfNeeded, startWebServer } = await import('../server.ts');
+  buildIfNeeded();
+  const booted = await boot(config, { poolSize: 20 });
+  const { runtime, database, embedded } = booted;
+  try {
+    if (embedded) {
+      const { isEmptySite, seedDemo } = await import('../domain/demo/seed.ts');
+      if (await isEmptySite(runtime.db)) {
+        const seeded = await seedDemo(runtime.db, { members: 300 });
+        log.info('demo content added (first start of the embedded default)', { members: seeded.membersAdded });
+      }
+    }
+    registerRuntime(runtime);
+    const web = await startWebServer({ host: config.host, port: config.port }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') throw new ConfigError('PORT', `${config.port} is already in use on ${config.host}`);
+      if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') throw new ConfigError('HOST', `cannot listen on "${config.host}"`);
+      throw err;
+    });
+    const worker = flags['no-worker'] ? undefined : await (await import('../worker.ts')).startWorker(runtime, database.pool);
+    log.info(`Hearth is running at ${web.url} (admin: ${web.url}/admin)`, { worker: worker ? 'in process' : 'off' });
+    onSignals(async () => {
+      await web.close();
+      await worker?.stop();
+      await booted.close();
+    });
+  } catch (err) {
+    await booted.close();
+    throw err;
+  }
+}
+
+async function worker(config: Config, args: string[]): Promise<void> {
+  parse(args, {});
+  const booted = await boot(config, { poolSize: 10 });
+  try {
+    registerRuntime(booted.runtime);
+    const runner = await (await import('../worker.ts')).startWorker(booted.runtime, booted.database.pool);
+    onSignals(async () => {
+      await runner.stop();
+      await booted.close();
+    });
+  } catch (err) {
+    await booted.close();
+    throw err;
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return command === undefined ? 2 : 0;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  const known = ['serve', 'worker', 'migrate', 'staff:create', 'token:create', 'seed'];
+  if (!known.includes(command)) throw new UsageError(`unknown command "${command}"`);
+  const config = loadConfig();
+  setLogLevel(config.logLevel);
+
+  switch (command) {
+    case 'serve':
+      await serve(config, args);
+      return -1; // keeps running
+    case 'worker':
+      await worker(config, args);
+      return -1;
+    case 'migrate': {
+      parse(args, {});
+      await withBoot(config, async () => undefined);
+      process.stdout.write('database is up to date\n');
+      return 0;
+    }
+    case 'staff:create': {
+      const f = parse(args, { email: { type: 'string' }, password: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' } });
+      const email = requireFlag(f.email, '--email');
+      const password = requireFlag(f.password, '--password');
+      const role = requireFlag(f.role, '--role');
+      const { createStaffUser } = await import('../domain/staff/users.ts');
+      const { isRole } = await import('../domain/staff/permissions.ts');
+      if (!isRole(role)) throw new UsageError('--role must be owner, admin, editor or moderator');
+      const user = await withBoot(config, ({ runtime }) => createStaffUser(runtime.db, { email, password, role, name: f.name }));
+      process.stdout.write(`created ${user.role} ${user.email} (id ${user.id})\n`);
+      return 0;
+    }
+    case 'token:create': {
+      const f = parse(args, { email: { type: 'string' }, name: { type: 'string' } });
+      const email = requireFlag(f.email, '--email');
+      const { findStaffByEmail } = await import('../domain/staff/users.ts');
+      const { createApiToken } = await import('../domain/staff/api-tokens.ts');
+      const token = await withBoot(config, async ({ runtime }) => {
+        const user = await findStaffByEmail(runtime.db, email);
+        if (!user || user.disabled_at) throw new NotFoundError(`no active staff user with email ${email}`);
+        return createApiToken(runtime.db, user.id, f.name ?? `CLI token ${new Date().toISOString().slice(0, 10)}`);
+      });
+      process.stdout.write(token.token + '\n');
+      return 0;
+    }
+    case 'seed': {
+      const f = parse(args, { demo: { type: 'boolean' }, members: { type: 'string' } });
+      if (!f.demo) throw new UsageError('seed needs --demo');
+      const members = f.members === undefined ? 300 : Number(f.members);
+      if (!Number.isInteger(members) || members < 0 || members > 50_000_000) {
+        throw new UsageError('--members must be a whole number from 0 to 50000000');
+      }
+      const { seedDemo } = await import('../domain/demo/seed.ts');
+      const started = Date.now();
+      const result = await withBoot(config, ({ runtime }) => seedDemo(runtime.db, { members }));
+      process.stdout.write(`demo content ready; ${result.membersAdded} members added in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+      return 0;
+    }
+  }
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`hearth: ${err.message}\n\n${USAGE}\n`);
+      process.exit(2);
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`hearth: configuration error: ${err.message}\n`);
+      process.exit(1);
+    }
+    if (err instanceof DomainError || err instanceof ValidationError) {
+      process.stderr.write(`hearth: ${err.message}\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`hearth: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (process.env.HEARTH_DEBUG) console.error(err);
+    process.exit(1);
+  },
+);

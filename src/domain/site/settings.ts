@@ -1,0 +1,30 @@
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import type { Database } from '../../../db/types.ts';
+
+/** The brand as readers see it. Stored as one row per key in `settings`. */
+export const siteSettingsSchema = z.object({
+  title: z.string().min(1).max(120).default('Hearth'),
+  description: z.string().max(500).default('A newsletter and membership community.'),
+  accentColor: z
+    .string()
+    .regex(/^#[0-9a-fA-F]{6}$/)
+    .default('#c2410c'),
+});
+export type SiteSettings = z.infer<typeof siteSettingsSchema>;
+
+export async function getSiteSettings(db: Kysely<Database>): Promise<SiteSettings> {
+  const row = await db.selectFrom('settings').select('value').where('key', '=', 'site').executeTakeFirst();
+  const parsed = siteSettingsSchema.safeParse(row?.value ?? {});
+  return parsed.success ? parsed.data : siteSettingsSchema.parse({});
+}
+
+export async function saveSiteSettings(db: Kysely<Database>, settings: Partial<SiteSettings>): Promise<SiteSettings> {
+  const merged = siteSettingsSchema.parse({ ...(await getSiteSettings(db)), ...settings });
+  await db
+    .insertInto('settings')
+    .values({ key: 'site', value: JSON.stringify(merged) })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value: JSON.stringify(merged), updated_at: new Date() }))
+    .execute();
+  return merged;
+}

@@ -1,0 +1,154 @@
+import { z } from 'zod';
+
+/**
+ * Configuration read once at start from the environment (DESIGN.md's table).
+ * A bad value becomes one ConfigError naming the variable; the CLI prints its message
+ * and exits non-zero, never a stack trace.
+ */
+export class ConfigError extends Error {
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+function httpUrl(what: string) {
+  return optionalString.superRefine((v, ctx) => {
+    if (v === undefined) return;
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `must be a URL (${what}), got "${v}"` });
+      return;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      ctx.addIssue({ code: 'custom', message: `must be an http(s) URL (${what}), got "${v}"` });
+    }
+  });
+}
+
+const emailAddress = /^[^\s@<>]+@[^\s@<>]+$/;
+
+const schema = z.object({
+  DATABASE_URL: optionalString.superRefine((v, ctx) => {
+    if (v === undefined) return;
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a postgres:// URL, e.g. postgres://user:pass@host:5432/db' });
+      return;
+    }
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+      ctx.addIssue({ code: 'custom', message: `must start with postgres:// or postgresql://, got "${url.protocol}"` });
+    } else if (!url.hostname && !url.searchParams.get('host')) {
+      ctx.addIssue({ code: 'custom', message: 'must name a host, e.g. postgres://user:pass@host:5432/db' });
+    }
+  }),
+  HOST: optionalString.transform((v) => v ?? '0.0.0.0'),
+  PORT: optionalString.transform((v, ctx) => {
+    if (v === undefined) return 4321;
+    const n = /^\d+$/.test(v) ? Number(v) : NaN;
+    if (!Number.isInteger(n) || n < 0 || n > 65535) {
+      ctx.addIssue({ code: 'custom', message: `must be a port number from 0 to 65535, got "${v}"` });
+      return z.NEVER;
+    }
+    return n;
+  }),
+  SITE_URL: httpUrl('the public address of the site, e.g. https://news.example.com'),
+  APP_SECRET: optionalString.superRefine((v, ctx) => {
+    if (v !== undefined && v.length < 32) {
+      ctx.addIssue({ code: 'custom', message: 'must be at least 32 characters (try: openssl rand -hex 32)' });
+    }
+  }),
+  MAIL_FROM: optionalString.superRefine((v, ctx) => {
+    if (v === undefined) return;
+    const address = /<([^>]+)>\s*$/.exec(v)?.[1] ?? v;
+    if (!emailAddress.test(address)) {
+      ctx.addIssue({ code: 'custom', message: `must be an address like "Brand <news@example.com>", got "${v}"` });
+    }
+  }),
+  RESEND_API_KEY: optionalString,
+  RESEND_BASE_URL: httpUrl('a Resend-compatible API'),
+  RESEND_WEBHOOK_SECRET: optionalString,
+  SEND_RATE_LIMIT: optionalString.transform((v, ctx) => {
+    if (v === undefined) return 2;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0 || n > 10_000) {
+      ctx.addIssue({ code: 'custom', message: `must be a positive number of requests per second, got "${v}"` });
+      return z.NEVER;
+    }
+    return n;
+  }),
+  STRIPE_SECRET_KEY: optionalString,
+  STRIPE_WEBHOOK_SECRET: optionalString,
+  STRIPE_API_BASE: httpUrl('a Stripe-compatible API, e.g. http://127.0.0.1:12111'),
+  DATA_DIR: optionalString.transform((v) => v ?? '.data'),
+  LOG_LEVEL: z
+    .enum(['debug', 'info', 'warn', 'error', 'silent'])
+    .optional()
+    .catch(() => 'info' as const)
+    .transform((v) => v ?? 'info'),
+});
+
+export interface Config {
+  /** Unset means the embedded default: a PostgreSQL under DATA_DIR/postgres. */
+  databaseUrl: string | undefined;
+  host: string;
+  port: number;
+  /** Where readers reach the site; derived from PORT when unset. */
+  siteUrl: string;
+  /** Unset only before the embedded default has generated one (see data-dir.ts). */
+  appSecret: string | undefined;
+  mailFrom: string;
+  resend: { apiKey: string; baseUrl: string | undefined; webhookSecret: string | undefined } | undefined;
+  sendRateLimit: number;
+  stripe: { secretKey: string; webhookSecret: string | undefined; apiBase: string | undefined } | undefined;
+  dataDir: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+/** Reads and validates the environment; throws ConfigError for the first bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
+  }
+  const e = parsed.data;
+  if (e.DATABASE_URL !== undefined && e.APP_SECRET === undefined) {
+    throw new ConfigError('APP_SECRET', 'is required when DATABASE_URL is set (at least 32 characters; try: openssl rand -hex 32)');
+  }
+  if (e.RESEND_BASE_URL !== undefined && e.RESEND_API_KEY === undefined) {
+    throw new ConfigError('RESEND_API_KEY', 'is required when RESEND_BASE_URL is set');
+  }
+  if ((e.STRIPE_WEBHOOK_SECRET !== undefined || e.STRIPE_API_BASE !== undefined) && e.STRIPE_SECRET_KEY === undefined) {
+    throw new ConfigError('STRIPE_SECRET_KEY', 'is required when STRIPE_WEBHOOK_SECRET or STRIPE_API_BASE is set');
+  }
+  const siteUrl = (e.SITE_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
+  return {
+    databaseUrl: e.DATABASE_URL,
+    host: e.HOST,
+    port: e.PORT,
+    siteUrl,
+    appSecret: e.APP_SECRET,
+    mailFrom: e.MAIL_FROM ?? `Hearth <hearth@${new URL(siteUrl).hostname}>`,
+    resend: e.RESEND_API_KEY
+      ? { apiKey: e.RESEND_API_KEY, baseUrl: e.RESEND_BASE_URL, webhookSecret: e.RESEND_WEBHOOK_SECRET }
+      : undefined,
+    sendRateLimit: e.SEND_RATE_LIMIT,
+    stripe: e.STRIPE_SECRET_KEY
+      ? { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiBase: e.STRIPE_API_BASE }
+      : undefined,
+    dataDir: e.DATA_DIR,
+    logLevel: e.LOG_LEVEL,
+  };
+}

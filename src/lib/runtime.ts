@@ -1,0 +1,31 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/types.ts';
+import type { Config } from './config.ts';
+import type { Mailer } from './mailer/port.ts';
+
+/**
+ * What a request needs from the process: configuration, the database and the mailer.
+ * The CLI builds it once at start (src/boot.ts) and registers it here before the web handler
+ * is imported; the built server bundle holds its own copy of this module, so the registry
+ * lives on globalThis under a well-known symbol.
+ */
+export interface Runtime {
+  config: Config & { appSecret: string };
+  db: Kysely<Database>;
+  mailer: Mailer;
+}
+
+const KEY = Symbol.for('hearth.runtime');
+type Holder = { [KEY]?: Runtime };
+
+export function registerRuntime(runtime: Runtime): void {
+  (globalThis as Holder)[KEY] = runtime;
+}
+
+export function getRuntime(): Runtime {
+  const runtime = (globalThis as Holder)[KEY];
+  if (!runtime) {
+    throw new Error('Hearth runtime not started: run the site with `npm start` (or `npm run hearth -- serve`)');
+  }
+  return runtime;
+}

@@ -1,0 +1,43 @@
+import type { Task, TaskList } from 'graphile-worker';
+import { pruneExpiredStaffSessions } from './domain/staff/sessions.ts';
+import { log } from './lib/log.ts';
+import type { SendEmailPayload } from './lib/mail-queue.ts';
+import { recordHeartbeat, startQueueRunner, type QueueRunner } from './lib/queue.ts';
+import { pruneRateLimits } from './lib/rate-limit.ts';
+import type { Runtime } from './lib/runtime.ts';
+import type pg from 'pg';
+
+/** Every job Hearth runs, by name. Capabilities add their tasks here. */
+export function createTaskList(runtime: Runtime): TaskList {
+  const heartbeat: Task = async (payload) => {
+    await recordHeartbeat(runtime.db, (payload as { workerId: string }).workerId);
+  };
+
+  const sendEmail: Task = async (payload, helpers) => {
+    const { message, idempotencyKey } = payload as SendEmailPayload;
+    const result = await runtime.mailer.send(message, { idempotencyKey });
+    if (result.ok) return;
+    if (result.error.kind === 'invalid') {
+      // Retrying cannot help: record and drop, rather than poison the queue for hours.
+      log.warn('email refused by the provider', { job: helpers.job.id, status: result.error.status, reason: result.error.message });
+      return;
+    }
+    throw new Error(`mail provider ${result.error.kind}: ${result.error.message}`);
+  };
+
+  const maintenance: Task = async () => {
+    await pruneRateLimits(runtime.db);
+    await pruneExpiredStaffSessions(runtime.db);
+  };
+
+  return { heartbeat, send_email: sendEmail, maintenance };
+}
+
+export async function startWorker(runtime: Runtime, pool: pg.Pool): Promise<QueueRunner> {
+  const runner = await startQueueRunner(runtime.db, pool, createTaskList(runtime), {
+    // graphile-worker's crontab: minute hour day month weekday task
+    crontab: '17 * * * * maintenance',
+  });
+  log.info('worker started', { workerId: runner.workerId });
+  return runner;
+}
