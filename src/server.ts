@@ -30,8 +30,9 @@ export function buildIfNeeded(): void {
   if (!buildIsStale()) return;
   log.info('building the site (first start or sources changed)');
   const started = Date.now();
-  const astro = join(ROOT, 'node_modules', '.bin', 'astro');
-  const result = spawnSync(astro, ['build'], {
+  // Run Astro's CLI on this very Node (the pinned one), whatever `node` is first on PATH.
+  const astro = join(ROOT, 'node_modules', 'astro', 'bin', 'astro.mjs');
+  const result = spawnSync(process.execPath, [astro, 'build'], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ASTRO_TELEMETRY_DISABLED: '1' },

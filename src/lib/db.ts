@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from '../../db/types.ts';
 import { log, errorFields } from './log.ts';
@@ -48,5 +48,14 @@ export async function checkConnection(url: string): Promise<string | null> {
     return `cannot connect to the database at ${u.hostname}:${u.port || 5432}${u.pathname} (${e.code ?? ''}${e.code ? ': ' : ''}${e.message})`;
   } finally {
     await client.end().catch(() => undefined);
+  }
+}
+
+export async function databaseIsUp(db: Kysely<Database>): Promise<boolean> {
+  try {
+    await sql`select 1`.execute(db);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -74,6 +74,13 @@ export interface SeedResult {
 
 export async function seedDemo(db: Kysely<Database>, options: { members: number }): Promise<SeedResult> {
   if (!Number.isInteger(options.members) || options.members < 0) throw new RangeError('members must be a whole number ≥ 0');
+  // One transaction: an interrupted seed leaves nothing behind, so the next start seeds again.
+  const result = await db.transaction().execute((trx) => seedInTransaction(trx, options.members));
+  await sql`analyze members`.execute(db);
+  return result;
+}
+
+async function seedInTransaction(db: Kysely<Database>, members: number): Promise<SeedResult> {
   await saveSiteSettings(db, {
     title: 'Field Notes Coffee',
     description: 'Letters from a small roastery: the coffees we find, the people who grow them, and how to brew them well.',
@@ -116,9 +123,7 @@ export async function seedDemo(db: Kysely<Database>, options: { members: number 
       .onConflict((oc) => oc.column('slug').doNothing())
       .execute();
   }
-  const membersAdded = await seedMembers(db, options.members);
-  await sql`analyze members`.execute(db);
-  return { membersAdded };
+  return { membersAdded: await seedMembers(db, members) };
 }
 
 /**
@@ -140,7 +145,7 @@ async function seedMembers(db: Kysely<Database>, count: number): Promise<number>
     const result = await sql<{ n: string }>`
       with generated as (
         select g + ${offset} as n,
-               ${platformArray}[1 + floor(random() * ${platforms.length})::int] as platform,
+               (${platformArray})[1 + floor(random() * ${platforms.length})::int] as platform,
                now() - make_interval(secs => floor(random() * 180 * 86400)::int) as created,
                random() as r
         from generate_series(${from}::int, ${to}::int) g

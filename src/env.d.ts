@@ -1,0 +1,9 @@
+/// <reference types="astro/client" />
+
+declare namespace App {
+  interface Locals {
+    runtime: import('./lib/runtime.ts').Runtime;
+    /** The signed-in staff user (session cookie on /admin, bearer token on /api/v1). */
+    staff?: import('./domain/staff/sessions.ts').SessionStaffUser;
+  }
+}

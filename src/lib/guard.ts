@@ -1,0 +1,54 @@
+import type { StaffRole } from '../../db/types.ts';
+import { can, type Permission } from '../domain/staff/permissions.ts';
+
+/**
+ * The one table every staff page and every /api/v1 route goes through (src/middleware.ts).
+ * A path under /admin or /api that matches no row is refused: a new route is closed until it
+ * is listed here with the permission it needs. `public` rows are the sign-in and setup pages.
+ */
+export type Access = 'public' | Permission;
+
+interface Rule {
+  pattern: RegExp;
+  /** When set, only these methods; others get 405. */
+  methods?: readonly string[];
+  access: Access;
+}
+
+const READ = ['GET', 'HEAD'] as const;
+const FORM = ['GET', 'HEAD', 'POST'] as const;
+
+export const STAFF_ROUTES: readonly Rule[] = [
+  { pattern: /^\/admin\/setup\/?$/, methods: FORM, access: 'public' },
+  { pattern: /^\/admin\/signin\/?$/, methods: FORM, access: 'public' },
+  { pattern: /^\/admin\/signout\/?$/, methods: ['POST'], access: 'dashboard:view' },
+  { pattern: /^\/admin\/?$/, methods: READ, access: 'dashboard:view' },
+  { pattern: /^\/admin\/outbox\/?$/, methods: READ, access: 'outbox:read' },
+  { pattern: /^\/admin\/outbox\/\d+(\/html)?\/?$/, methods: READ, access: 'outbox:read' },
+  { pattern: /^\/admin\/staff\/?$/, methods: FORM, access: 'staff:manage' },
+  { pattern: /^\/admin\/tokens\/?$/, methods: FORM, access: 'tokens:manage-own' },
+  { pattern: /^\/api\/v1\/me\/?$/, methods: READ, access: 'dashboard:view' },
+  { pattern: /^\/api\/v1\/newsletters\/?$/, methods: READ, access: 'newsletters:read' },
+  { pattern: /^\/api\/v1\/tiers\/?$/, methods: READ, access: 'tiers:read' },
+];
+
+export function isStaffPath(pathname: string): boolean {
+  return pathname === '/admin' || pathname.startsWith('/admin/') || pathname === '/api' || pathname.startsWith('/api/');
+}
+
+export type RouteDecision =
+  | { kind: 'unknown' }
+  | { kind: 'method_not_allowed'; allow: readonly string[] }
+  | { kind: 'public' }
+  | { kind: 'staff'; permission: Permission };
+
+export function decideRoute(pathname: string, method: string): RouteDecision {
+  const rule = STAFF_ROUTES.find((r) => r.pattern.test(pathname));
+  if (!rule) return { kind: 'unknown' };
+  if (rule.methods && !rule.methods.includes(method)) return { kind: 'method_not_allowed', allow: rule.methods };
+  return rule.access === 'public' ? { kind: 'public' } : { kind: 'staff', permission: rule.access };
+}
+
+export function allowed(role: StaffRole, permission: Permission): boolean {
+  return can(role, permission);
+}

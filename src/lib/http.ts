@@ -1,0 +1,76 @@
+import { DomainError, RateLimitedError } from '../domain/errors.ts';
+import { log, errorFields } from './log.ts';
+
+/** HTTP status for each domain error; an unexpected error is a 500 and is logged. */
+export function statusFor(err: unknown): number {
+  if (!(err instanceof DomainError)) return 500;
+  switch (err.name) {
+    case 'ValidationError':
+      return 400;
+    case 'UnauthorizedError':
+      return 401;
+    case 'ForbiddenError':
+      return 403;
+    case 'NotFoundError':
+      return 404;
+    case 'ConflictError':
+      return 409;
+    case 'RateLimitedError':
+      return 429;
+    default:
+      return 400;
+  }
+}
+
+export function json(data: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(data), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
+  });
+}
+
+/** The API's error shape: {"error":{"code","message"}}. */
+export function jsonError(status: number, code: string, message: string, headers: Record<string, string> = {}): Response {
+  return json({ error: { code, message } }, status, headers);
+}
+
+/** Maps a thrown error to the API's JSON error; unexpected errors become a logged 500 with no detail. */
+export function jsonErrorFrom(err: unknown): Response {
+  const status = statusFor(err);
+  if (status === 500 || !(err instanceof DomainError)) {
+    log.error('unhandled error', errorFields(err));
+    return jsonError(500, 'internal', 'Something went wrong on our side.');
+  }
+  const headers: Record<string, string> = err instanceof RateLimitedError ? { 'retry-after': String(err.retryAfter) } : {};
+  return jsonError(status, err.code, err.message, headers);
+}
+
+/** A form field as a trimmed string ('' when absent or not a string). */
+export function field(form: FormData, name: string): string {
+  const value = form.get(name);
+  return typeof value === 'string' ? value.trim() : '';
+}
+
+/** Reads a form body; a body that is not a form gives an empty FormData (the caller's checks then fail cleanly). */
+export async function readForm(request: Request): Promise<FormData> {
+  try {
+    return await request.formData();
+  } catch {
+    return new FormData();
+  }
+}
+
+/** The client's address as Astro sees it, or a placeholder when unknown. */
+export function clientIp(clientAddress: () => string): string {
+  try {
+    return clientAddress();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** A local path to go back to after sign-in; anything else (//evil, https://…) becomes the fallback. */
+export function safeNext(value: string | null | undefined, fallback: string): string {
+  if (!value || !value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return fallback;
+  return value;
+}

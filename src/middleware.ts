@@ -1,0 +1,136 @@
+import { defineMiddleware } from 'astro:middleware';
+import { staffFromApiToken } from './domain/staff/api-tokens.ts';
+import { SESSION_COOKIE, staffFromSession } from './domain/staff/sessions.ts';
+import { hasAnyStaff } from './domain/staff/users.ts';
+import { allowed, decideRoute, isStaffPath } from './lib/guard.ts';
+import { jsonError } from './lib/http.ts';
+import { getRuntime } from './lib/runtime.ts';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Reader and admin pages load nothing from another origin; this policy makes a mistake
+ * (a CDN font, an analytics snippet) fail loudly in the browser instead of leaking readers.
+ */
+const CSP = [
+  "default-src 'self'",
+  "img-src 'self' data:",
+  "style-src 'self' 'unsafe-inline'",
+  "script-src 'self'",
+  "frame-src 'self'",
+  "frame-ancestors 'none'",
+  "form-action 'self'",
+  "base-uri 'none'",
+  "object-src 'none'",
+].join('; ');
+
+function withSecurityHeaders(original: Response): Response {
+  let response = original;
+  try {
+    response.headers.set('x-content-type-options', 'nosniff');
+  } catch {
+    // Response.redirect() and fetch() answers have immutable headers: copy into a mutable one.
+    response = new Response(original.body, original);
+  }
+  const h = response.headers;
+  if (!h.has('content-security-policy')) h.set('content-security-policy', CSP);
+  if (!h.has('x-frame-options') && !/frame-ancestors 'self'/.test(h.get('content-security-policy') ?? '')) h.set('x-frame-options', 'DENY');
+  h.set('x-content-type-options', 'nosniff');
+  h.set('referrer-policy', 'strict-origin-when-cross-origin');
+  return response;
+}
+
+/**
+ * A state-changing request made with cookies must come from our own pages. Browsers send
+ * Origin (or at least Referer and Sec-Fetch-Site) on every POST; a request with none of them
+ * is not a browser's, so no cookie of a victim rides on it.
+ */
+function sameOrigin(request: Request, url: URL, siteUrl: string): boolean {
+  const allowedOrigins = new Set([url.origin, new URL(siteUrl).origin]);
+  const origin = request.headers.get('origin');
+  if (origin && origin !== 'null') return allowedOrigins.has(origin);
+  if (origin === 'null') return false;
+  if (request.headers.get('sec-fetch-site') === 'cross-site') return false;
+  const referer = request.headers.get('referer');
+  if (referer) {
+    try {
+      return allowedOrigins.has(new URL(referer).origin);
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+function wantsJson(pathname: string): boolean {
+  return pathname.startsWith('/api/');
+}
+
+function htmlError(status: number, title: string, message: string): Response {
+  const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head><body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem"><h1>${title}</h1><p>${message}</p><p><a href="/admin">Back to the admin</a></p></body></html>`;
+  return new Response(body, { status, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' } });
+}
+
+export const onRequest = defineMiddleware(async (context, next) => {
+  const runtime = getRuntime();
+  context.locals.runtime = runtime;
+  const { request, url } = context;
+  const method = request.method.toUpperCase();
+  const pathname = url.pathname;
+  const isApi = pathname.startsWith('/api/');
+
+  // Bearer-token API calls carry no cookie and webhooks are signed: neither can be forged by a page.
+  if (!SAFE_METHODS.has(method) && !isApi && !pathname.startsWith('/webhooks/') && !sameOrigin(request, url, runtime.config.siteUrl)) {
+    return withSecurityHeaders(
+      wantsJson(pathname)
+        ? jsonError(403, 'cross_origin', 'Cross-origin requests are not allowed here.')
+        : htmlError(403, 'Request refused', 'This form was sent from another site. Go back to the page and try again.'),
+    );
+  }
+
+  if (!isStaffPath(pathname)) return withSecurityHeaders(await next());
+
+  const decision = decideRoute(pathname, method);
+  if (decision.kind === 'unknown') {
+    return withSecurityHeaders(isApi ? jsonError(404, 'not_found', 'No such endpoint.') : htmlError(404, 'Not found', 'There is no admin page here.'));
+  }
+  if (decision.kind === 'method_not_allowed') {
+    const headers = { allow: decision.allow.join(', ') };
+    return withSecurityHeaders(
+      isApi ? jsonError(405, 'method_not_allowed', `Use ${decision.allow.join(' or ')}.`, headers) : new Response('Method not allowed', { status: 405, headers }),
+    );
+  }
+  if (decision.kind === 'public') return withSecurityHeaders(await next());
+
+  if (isApi) {
+    const auth = request.headers.get('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(auth);
+    if (!match) return withSecurityHeaders(jsonError(401, 'unauthorized', 'Send a staff API token as "Authorization: Bearer <token>".'));
+    const staff = await staffFromApiToken(runtime.db, match[1]!);
+    if (!staff) return withSecurityHeaders(jsonError(401, 'unauthorized', 'That API token is not valid (unknown, revoked, or its staff user is disabled).'));
+    if (!allowed(staff.role, decision.permission)) {
+      return withSecurityHeaders(jsonError(403, 'forbidden', `The ${staff.role} role may not do this.`));
+    }
+    context.locals.staff = staff;
+    return withSecurityHeaders(await next());
+  }
+
+  const token = context.cookies.get(SESSION_COOKIE)?.value;
+  const staff = token ? await staffFromSession(runtime.db, token) : undefined;
+  if (!staff) {
+    if (token) context.cookies.delete(SESSION_COOKIE, { path: '/' });
+    if (!(await hasAnyStaff(runtime.db))) return context.redirect('/admin/setup', 303);
+    if (method === 'GET' || method === 'HEAD') {
+      const back = pathname === '/admin' || pathname === '/admin/' ? '' : `?next=${encodeURIComponent(pathname + url.search)}`;
+      return context.redirect(`/admin/signin${back}`, 303);
+    }
+    return withSecurityHeaders(htmlError(401, 'Signed out', 'Your session has ended. <a href="/admin/signin">Sign in again</a>.'));
+  }
+  if (!allowed(staff.role, decision.permission)) {
+    return withSecurityHeaders(htmlError(403, 'Not allowed', `Your role (${staff.role}) does not give access to this page.`));
+  }
+  context.locals.staff = staff;
+  const response = withSecurityHeaders(await next());
+  response.headers.set('cache-control', 'no-store');
+  return response;
+});

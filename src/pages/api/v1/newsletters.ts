@@ -1,0 +1,8 @@
+import type { APIRoute } from 'astro';
+import { listNewsletters } from '../../../domain/site/catalog.ts';
+import { json } from '../../../lib/http.ts';
+
+export const GET: APIRoute = async ({ locals }) => {
+  const newsletters = await listNewsletters(locals.runtime.db);
+  return json({ newsletters: newsletters.map(({ id, slug, name, default: isDefault }) => ({ id, slug, name, default: isDefault })) });
+};
