@@ -1,0 +1,116 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { freePort } from '../../src/lib/embedded-postgres.ts';
+import { TEST_SECRET } from './db.ts';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const CLI = join(ROOT, 'src', 'cli', 'hearth.ts');
+
+/** The environment of a child process: ours minus anything that would point it elsewhere. */
+export function cleanEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of ['DATABASE_URL', 'APP_SECRET', 'PORT', 'HOST', 'SITE_URL', 'RESEND_API_KEY', 'RESEND_BASE_URL', 'STRIPE_SECRET_KEY', 'STRIPE_API_BASE', 'STRIPE_WEBHOOK_SECRET', 'DATA_DIR', 'MAIL_FROM']) {
+    delete env[key];
+  }
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
+  return env;
+}
+
+export interface RunningServer {
+  url: string;
+  child: ChildProcess;
+  output(): string;
+  /** SIGTERM and wait; resolves to the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `hearth serve` as a child process (the real CLI, the built site) and waits for /healthz. */
+export async function startServer(options: { databaseUrl?: string; env?: Record<string, string | undefined>; args?: string[]; timeoutMs?: number }): Promise<RunningServer> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [CLI, 'serve', ...(options.args ?? [])], {
+    cwd: ROOT,
+    env: cleanEnv({
+      DATABASE_URL: options.databaseUrl,
+      APP_SECRET: options.databaseUrl ? TEST_SECRET : undefined,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      ...options.env,
+    }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}) before it was up:\n${out}`);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`server not up in time:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    child,
+    output: () => out,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Runs the CLI to completion. */
+export function runCli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`hearth ${args.join(' ')} timed out:\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolveRun({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A cookie jar of one: enough for a staff session in HTTP tests. */
+export class Browserless {
+  cookie = '';
+  constructor(readonly base: string) {}
+  async request(path: string, init: RequestInit & { form?: Record<string, string> } = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookie) headers.set('cookie', this.cookie);
+    let body = init.body;
+    if (init.form) {
+      body = new URLSearchParams(init.form).toString();
+      headers.set('content-type', 'application/x-www-form-urlencoded');
+      if (!headers.has('origin')) headers.set('origin', this.base);
+    }
+    const res = await fetch(this.base + path, { ...init, body, headers, redirect: 'manual' });
+    const set = res.headers.getSetCookie();
+    for (const c of set) {
+      const [pair] = c.split(';');
+      if (!pair) continue;
+      const [name, value] = pair.split('=');
+      if (name === 'hearth_staff') this.cookie = value ? `${name}=${value}` : '';
+      if (/expires=Thu, 01 Jan 1970/i.test(c) || /max-age=0/i.test(c)) this.cookie = '';
+    }
+    return res;
+  }
+}
