@@ -51,7 +51,13 @@ async function withBoot<T>(config: Config, fn: (booted: Booted) => Promise<T>): 
   }
 }
 
-function onSignals(stop: () => Promise<void>): void {
+/**
+ * Installs SIGINT/SIGTERM handlers at once (before anything starts listening), and runs the
+ * registered closers in reverse order of start when a signal arrives: web, then worker, then
+ * database. A second signal exits at once.
+ */
+function shutdownOnSignals(): { onStop(close: () => Promise<void>): void } {
+  const closers: Array<() => Promise<void>> = [];
   let stopping = false;
   const handler = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -60,7 +66,9 @@ function onSignals(stop: () => Promise<void>): void {
     }
     stopping = true;
     log.info('shutting down', { signal });
-    stop().then(
+    (async () => {
+      for (const close of closers.reverse()) await close();
+    })().then(
       () => process.exit(0),
       (err) => {
         log.error('shutdown failed', { message: (err as Error).message });
@@ -70,13 +78,16 @@ function onSignals(stop: () => Promise<void>): void {
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+  return { onStop: (close) => void closers.push(close) };
 }
 
 async function serve(config: Config, args: string[]): Promise<void> {
   const flags = parse(args, { 'no-worker': { type: 'boolean' } });
   const { buildIfNeeded, startWebServer } = await import('../server.ts');
   buildIfNeeded();
+  const shutdown = shutdownOnSignals();
   const booted = await boot(config, { poolSize: 20 });
+  shutdown.onStop(() => booted.close());
   const { runtime, database, embedded } = booted;
   try {
     if (embedded) {
@@ -87,18 +98,15 @@ async function serve(config: Config, args: string[]): Promise<void> {
       }
     }
     registerRuntime(runtime);
+    const worker = flags['no-worker'] ? undefined : await (await import('../worker.ts')).startWorker(runtime, database.pool);
+    if (worker) shutdown.onStop(() => worker.stop());
     const web = await startWebServer({ host: config.host, port: config.port }).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'EADDRINUSE') throw new ConfigError('PORT', `${config.port} is already in use on ${config.host}`);
       if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') throw new ConfigError('HOST', `cannot listen on "${config.host}"`);
       throw err;
     });
-    const worker = flags['no-worker'] ? undefined : await (await import('../worker.ts')).startWorker(runtime, database.pool);
+    shutdown.onStop(() => web.close());
     log.info(`Hearth is running at ${web.url} (admin: ${web.url}/admin)`, { worker: worker ? 'in process' : 'off' });
-    onSignals(async () => {
-      await web.close();
-      await worker?.stop();
-      await booted.close();
-    });
   } catch (err) {
     await booted.close();
     throw err;
@@ -110,11 +118,10 @@ async function worker(config: Config, args: string[]): Promise<void> {
   const booted = await boot(config, { poolSize: 10 });
   try {
     registerRuntime(booted.runtime);
+    const shutdown = shutdownOnSignals();
+    shutdown.onStop(() => booted.close());
     const runner = await (await import('../worker.ts')).startWorker(booted.runtime, booted.database.pool);
-    onSignals(async () => {
-      await runner.stop();
-      await booted.close();
-    });
+    shutdown.onStop(() => runner.stop());
   } catch (err) {
     await booted.close();
     throw err;

@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
+import { runCli } from '../helpers/server.ts';
+
+let t: TestDatabase;
+let env: Record<string, string>;
+beforeAll(async () => {
+  t = await createTestDatabase();
+  env = { DATABASE_URL: t.url, APP_SECRET: TEST_SECRET, LOG_LEVEL: 'warn' };
+});
+afterAll(async () => {
+  await t.drop();
+});
+
+/** The one line a failed start prints: no stack trace, no JSON log noise. */
+function oneLine(stderr: string): string {
+  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+  expect(lines).toHaveLength(1);
+  expect(stderr).not.toMatch(/\n\s+at /);
+  return lines[0]!;
+}
+
+describe('start-up errors', () => {
+  it('PORT=abc exits non-zero with one clear line', async () => {
+    const r = await runCli(['serve'], { PORT: 'abc' });
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toBe('hearth: configuration error: PORT: must be a port number from 0 to 65535, got "abc"');
+  });
+
+  it('a malformed DATABASE_URL names the variable', async () => {
+    const r = await runCli(['serve'], { DATABASE_URL: 'localhost/hearth', APP_SECRET: TEST_SECRET });
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toMatch(/^hearth: configuration error: DATABASE_URL: /);
+  });
+
+  it('an unreachable database names the variable and the address', async () => {
+    const r = await runCli(['migrate'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/hearth', APP_SECRET: TEST_SECRET });
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toMatch(/^hearth: configuration error: DATABASE_URL: cannot connect to the database at 127\.0\.0\.1:1\/hearth \(ECONNREFUSED/);
+  });
+
+  it('DATABASE_URL without APP_SECRET is refused', async () => {
+    const r = await runCli(['migrate'], { DATABASE_URL: t.url });
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toMatch(/APP_SECRET: is required when DATABASE_URL is set/);
+  });
+});
+
+describe('usage', () => {
+  it('prints help with exit 0', async () => {
+    const r = await runCli(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('staff:create --email E --password P --role owner|admin|editor|moderator');
+  });
+
+  it.each([[['frobnicate']], [['migrate', '--bogus']], [['staff:create', '--email', 'a@example.com']], [['seed']], [['seed', '--demo', '--members', 'many']], [[]]])(
+    'exits 2 with usage for %j',
+    async (args) => {
+      const r = await runCli(args, env);
+      expect(r.code).toBe(2);
+      expect(r.stdout + r.stderr).toContain('Usage: npm run hearth');
+    },
+  );
+});
+
+describe('operator commands', () => {
+  it('migrate is idempotent', async () => {
+    for (let i = 0; i < 2; i++) {
+      const r = await runCli(['migrate'], env);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('database is up to date');
+    }
+  });
+
+  it('staff:create then token:create prints a token that the database knows by its hash', async () => {
+    const created = await runCli(['staff:create', '--email', 'Ops@Example.com', '--password', 'an operator password', '--role', 'admin', '--name', 'Ops'], env);
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(/created admin ops@example\.com/);
+    const dup = await runCli(['staff:create', '--email', 'ops@example.com', '--password', 'an operator password', '--role', 'admin'], env);
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toBe('hearth: A staff user with that email already exists.\n');
+    const badRole = await runCli(['staff:create', '--email', 'x@example.com', '--password', 'an operator password', '--role', 'king'], env);
+    expect(badRole.code).toBe(2);
+
+    const token = await runCli(['token:create', '--email', 'ops@example.com'], env);
+    expect(token.code).toBe(0);
+    expect(token.stdout.trim()).toMatch(/^hearth_[A-Za-z0-9_-]{43}$/);
+    const rows = await t.db.selectFrom('api_tokens').select(['token_hash']).execute();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.token_hash).not.toBe(token.stdout.trim());
+
+    const unknown = await runCli(['token:create', '--email', 'nobody@example.com'], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/no active staff user/);
+  });
+
+  it('seed --demo --members N adds N members from several platforms and stays idempotent for the rest', async () => {
+    const first = await runCli(['seed', '--demo', '--members', '250'], env);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/250 members added/);
+    const second = await runCli(['seed', '--demo', '--members', '50'], env);
+    expect(second.stdout).toMatch(/50 members added/);
+    const count = await t.db.selectFrom('members').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    expect(Number(count.n)).toBe(300);
+    const newsletters = await t.db.selectFrom('newsletters').select('slug').execute();
+    expect(newsletters).toHaveLength(2);
+    const platforms = await t.db.selectFrom('members').select('source_platform').distinct().execute();
+    expect(platforms.length).toBeGreaterThanOrEqual(5);
+    const unsubscribedEverywhere = await t.db
+      .selectFrom('members')
+      .leftJoin('member_newsletters', 'member_newsletters.member_id', 'members.id')
+      .select('members.id')
+      .where('member_newsletters.member_id', 'is', null)
+      .execute();
+    expect(unsubscribedEverywhere).toHaveLength(0);
+  });
+});

@@ -1,0 +1,88 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startServer } from '../helpers/server.ts';
+
+/**
+ * `npm start`'s embedded default, end to end: a real PostgreSQL under DATA_DIR, the demo
+ * brand on first start, a clean stop on SIGTERM, reuse of the data on the next start, and
+ * recovery after the process is killed outright.
+ */
+const dataDir = mkdtempSync(join(tmpdir(), 'hearth-embedded-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+function postgresPid(): number | null {
+  const file = join(dataDir, 'postgres', 'postmaster.pid');
+  if (!existsSync(file)) return null;
+  return Number(readFileSync(file, 'utf8').split('\n')[0]);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('the embedded default', () => {
+  let firstSecret = '';
+
+  it('starts PostgreSQL under DATA_DIR, seeds the demo brand and serves it', async () => {
+    const server = await startServer({ env: { DATA_DIR: dataDir } });
+    try {
+      const home = await (await fetch(server.url + '/')).text();
+      expect(home).toContain('Field Notes Coffee');
+      expect(existsSync(join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
+      firstSecret = readFileSync(join(dataDir, 'app-secret'), 'utf8');
+      expect(firstSecret.trim().length).toBeGreaterThanOrEqual(32);
+      expect(statSync(join(dataDir, 'app-secret')).mode & 0o077).toBe(0);
+      expect(server.output()).toMatch(/demo content added.*"members":300/);
+    } finally {
+      expect(await server.stop('SIGTERM')).toBe(0);
+    }
+    const pid = postgresPid();
+    expect(pid === null || !alive(pid)).toBe(true);
+  });
+
+  it('reuses the data and the secret on the next start, without seeding again', async () => {
+    const started = Date.now();
+    const server = await startServer({ env: { DATA_DIR: dataDir } });
+    const seconds = (Date.now() - started) / 1000;
+    try {
+      expect(seconds).toBeLessThan(20);
+      expect(server.output()).not.toContain('demo content added');
+      expect(server.output()).not.toContain('migrations applied');
+      expect(readFileSync(join(dataDir, 'app-secret'), 'utf8')).toBe(firstSecret);
+    } finally {
+      expect(await server.stop('SIGINT')).toBe(0);
+    }
+  });
+
+  it('recovers after being killed outright (the orphaned database is stopped and restarted)', async () => {
+    const server = await startServer({ env: { DATA_DIR: dataDir } });
+    await server.stop('SIGKILL');
+    const orphan = postgresPid();
+    expect(orphan !== null && alive(orphan)).toBe(true);
+    const again = await startServer({ env: { DATA_DIR: dataDir } });
+    try {
+      expect(alive(orphan!)).toBe(false);
+      const health = await (await fetch(again.url + '/healthz')).json();
+      expect(health).toMatchObject({ ok: true, db: 'up' });
+      expect(await (await fetch(again.url + '/')).text()).toContain('Field Notes Coffee');
+    } finally {
+      expect(await again.stop()).toBe(0);
+    }
+  });
+
+  it('refuses a second process on the same data directory with one clear line', async () => {
+    const server = await startServer({ env: { DATA_DIR: dataDir } });
+    try {
+      await expect(startServer({ env: { DATA_DIR: dataDir }, timeoutMs: 20_000 })).rejects.toThrow(/another Hearth process \(pid \d+\) is using the embedded database/);
+    } finally {
+      await server.stop();
+    }
+  });
+});
