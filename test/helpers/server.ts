@@ -92,7 +92,10 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
 /** A cookie jar of one: enough for a staff session in HTTP tests. */
 export class Browserless {
   cookie = '';
-  constructor(readonly base: string) {}
+  base: string;
+  constructor(base: string) {
+    this.base = base;
+  }
   async request(path: string, init: RequestInit & { form?: Record<string, string> } = {}): Promise<Response> {
     const headers = new Headers(init.headers);
     if (this.cookie) headers.set('cookie', this.cookie);

@@ -51,7 +51,7 @@ describe('reader pages', () => {
 describe('owner setup and staff sign-in', () => {
   const owner = new Browserless('');
   beforeAll(() => {
-    (owner as { base: string }).base = server.url;
+    owner.base = server.url;
   });
 
   it('sends the first visit to /admin to the setup form', async () => {
