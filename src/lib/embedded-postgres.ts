@@ -1,8 +1,8 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { chownSync, chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
+import { chownSync, chmodSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, closeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, platform, tmpdir } from 'node:os';
-import { join } from "node:path";
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { ensureDataDir } from './data-dir.ts';
 import { randomToken } from './tokens.ts';
@@ -55,6 +55,41 @@ function postgresUser(): { uid: number; gid: number } | undefined {
     execFileSync('useradd', ['--system', '-g', 'postgres', '--no-create-home', 'postgres'], { stdio: 'ignore' });
     return { uid: id('-u'), gid: id('-g') };
   }
+}
+
+/** Whether the `postgres` user can reach (search or read) a path: every parent must let it through. */
+function reachableBy(owner: { uid: number; gid: number }, path: string, test: '-x' | '-r' = '-x'): boolean {
+  return spawnSync('test', [test, path], { uid: owner.uid, gid: owner.gid }).status === 0;
+}
+
+/**
+ * Run as root from a checkout under a private folder (mode 0700, as CI clones and mktemp make),
+ * the `postgres` user cannot execute the binaries inside node_modules. Then a copy of them is
+ * kept under the system temp folder, made once per package version and reused.
+ */
+function reachableBinaries(bins: Binaries, owner: { uid: number; gid: number } | undefined): Binaries {
+  if (!owner || reachableBy(owner, bins.postgres)) return bins;
+  const native = dirname(dirname(bins.postgres));
+  const version = (() => {
+    try {
+      return (JSON.parse(readFileSync(join(dirname(native), 'package.json'), 'utf8')) as { version: string }).version;
+    } catch {
+      return 'unknown';
+    }
+  })();
+  const target = join(tmpdir(), `hearth-postgres-${platform()}-${arch()}-${version}`);
+  if (!existsSync(join(target, 'bin', 'postgres'))) {
+    const staging = `${target}.${process.pid}`;
+    rmSync(staging, { recursive: true, force: true });
+    cpSync(native, staging, { recursive: true, verbatimSymlinks: true });
+    chmodSync(staging, 0o755);
+    try {
+      renameSync(staging, target);
+    } catch {
+      rmSync(staging, { recursive: true, force: true }); // another process made it first
+    }
+  }
+  return { postgres: join(target, 'bin', 'postgres'), initdb: join(target, 'bin', 'initdb'), pg_ctl: join(target, 'bin', 'pg_ctl') };
 }
 
 export async function freePort(): Promise<number> {
@@ -121,8 +156,13 @@ function takeLock(dataDir: string): () => void {
 export async function startEmbeddedPostgres(dataDirOption: string): Promise<EmbeddedPostgres> {
   const dataDir = ensureDataDir(dataDirOption);
   const pgData = join(dataDir, 'postgres');
-  const bins = await binaries();
   const owner = postgresUser();
+  const bins = reachableBinaries(await binaries(), owner);
+  if (owner && !reachableBy(owner, dataDir)) {
+    throw new Error(
+      `the postgres system user cannot reach ${dataDir}: run as root, the embedded PostgreSQL runs as "postgres" and every parent folder must let it through (chmod o+x), or set DATA_DIR to a folder it can reach, or set DATABASE_URL`,
+    );
+  }
   const spawnIds = owner ? { uid: owner.uid, gid: owner.gid } : {};
   const releaseLock = takeLock(dataDir);
   const passwordFile = join(dataDir, 'postgres-password');
@@ -167,13 +207,19 @@ export async function startEmbeddedPostgres(dataDirOption: string): Promise<Embe
     );
     closeSync(logFd);
     let exited = false;
+    let spawnError: Error | undefined;
     child.on('exit', () => {
+      exited = true;
+    });
+    child.on('error', (err) => {
+      spawnError = err;
       exited = true;
     });
 
     const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
     await waitFor(
       async () => {
+        if (spawnError) throw new Error(`cannot start the embedded PostgreSQL: ${spawnError.message}`);
         if (exited) throw new Error(`embedded PostgreSQL exited at start: ${tail(logFile)}`);
         const client = new pg.Client({ connectionString: url });
         client.on('error', () => undefined);

@@ -115,3 +115,30 @@ describe('operator commands', () => {
     expect(unsubscribedEverywhere).toHaveLength(0);
   });
 });
+
+describe('web and worker as separate processes', () => {
+  it('serve --no-worker reports the worker down until `hearth worker` runs against the same database', async () => {
+    const { startServer, CLI, cleanEnv, ROOT } = await import('../helpers/server.ts');
+    const { spawn } = await import('node:child_process');
+    const web = await startServer({ databaseUrl: t.url, args: ['--no-worker'] });
+    const health = async () => (await (await fetch(web.url + '/healthz')).json()) as { worker: string };
+    try {
+      await t.db.deleteFrom('worker_heartbeats').execute();
+      expect(await health()).toEqual({ ok: true, db: 'up', worker: 'down' });
+      const worker = spawn(process.execPath, [CLI, 'worker'], { cwd: ROOT, env: cleanEnv(env), stdio: 'ignore' });
+      try {
+        const deadline = Date.now() + 20_000;
+        while ((await health()).worker !== 'up' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+        expect((await health()).worker).toBe('up');
+      } finally {
+        const exited = new Promise((r) => worker.once('exit', r));
+        worker.kill('SIGTERM');
+        expect(await exited).toBe(0);
+      }
+      // A clean stop removes the worker's heartbeat: health says down at once, not 30 s later.
+      expect((await health()).worker).toBe('down');
+    } finally {
+      await web.stop();
+    }
+  });
+});

@@ -185,6 +185,48 @@ describe('API v1', () => {
   });
 });
 
+describe('outbox', () => {
+  it('shows a kept email with its HTML (sandboxed), text part and headers', async () => {
+    const { createOutboxMailer } = await import('../../src/lib/mailer/outbox.ts');
+    await createOutboxMailer(t.db, { from: 'Field Notes <letters@example.com>' }).send({
+      to: ['reader@example.com'],
+      subject: 'Confirm your subscription',
+      html: '<p>Click <a href="https://example.com/confirm">here</a></p><script>alert(1)</script>',
+      text: 'Click here: https://example.com/confirm',
+      headers: { 'List-Unsubscribe': '<https://example.com/u>' },
+    });
+    const row = await t.db.selectFrom('outbox').select('id').where('subject', '=', 'Confirm your subscription').executeTakeFirstOrThrow();
+    const s = new Browserless(server.url);
+    await s.request('/admin/signin', { method: 'POST', form: { email: 'owner@example.com', password: 'a long owner password' } });
+    const list = await (await s.request('/admin/outbox')).text();
+    expect(list).toContain('Confirm your subscription');
+    const page = await (await s.request(`/admin/outbox/${row.id}`)).text();
+    expect(page).toContain('reader@example.com');
+    expect(page).toContain('Click here: https://example.com/confirm');
+    expect(page).toContain('List-Unsubscribe');
+    expect(page).toMatch(/<iframe[^>]+sandbox=""/);
+    const html = await s.request(`/admin/outbox/${row.id}/html`);
+    expect(await html.text()).toContain('<p>Click');
+    expect(html.headers.get('content-security-policy')).toMatch(/^sandbox; default-src 'none'/);
+    expect((await s.request('/admin/outbox/999999')).status).toBe(404);
+    expect((await fetch(`${server.url}/admin/outbox/${row.id}/html`, { redirect: 'manual' })).status).toBe(303);
+  });
+});
+
+describe('sign out everywhere', () => {
+  it('ends every session of that staff user and no one else’s', async () => {
+    const a = new Browserless(server.url);
+    const b = new Browserless(server.url);
+    const other = new Browserless(server.url);
+    for (const s of [a, b]) await s.request('/admin/signin', { method: 'POST', form: { email: 'ed@example.com', password: 'editor password 1' } });
+    await other.request('/admin/signin', { method: 'POST', form: { email: 'owner@example.com', password: 'a long owner password' } });
+    expect((await b.request('/admin')).status).toBe(200);
+    expect((await a.request('/admin/signout', { method: 'POST', form: { everywhere: '1' } })).status).toBe(303);
+    expect((await b.request('/admin')).status).toBe(303);
+    expect((await other.request('/admin')).status).toBe(200);
+  });
+});
+
 describe('request logs', () => {
   it('writes one JSON line per request with method, path, status and duration, and no addresses or tokens', async () => {
     expect((await fetch(server.url + '/admin/signin?next=%2Fadmin%3Femail%3Downer%40example.com')).status).toBe(200);

@@ -1,10 +1,14 @@
 import type { APIRoute } from 'astro';
-import { SESSION_COOKIE, revokeStaffSession } from '../../domain/staff/sessions.ts';
+import { SESSION_COOKIE, revokeAllStaffSessions, revokeStaffSession } from '../../domain/staff/sessions.ts';
+import { field, readForm } from '../../lib/http.ts';
 import { clearStaffSessionCookie } from '../../lib/session-cookie.ts';
 
-export const POST: APIRoute = async ({ locals, cookies, redirect }) => {
+/** Signs out this browser, or with `everywhere=1` every session of this staff user. */
+export const POST: APIRoute = async ({ locals, cookies, request, redirect }) => {
+  const form = await readForm(request);
   const token = cookies.get(SESSION_COOKIE)?.value;
-  if (token) await revokeStaffSession(locals.runtime.db, token);
+  if (field(form, 'everywhere') === '1') await revokeAllStaffSessions(locals.runtime.db, locals.staff!.id);
+  else if (token) await revokeStaffSession(locals.runtime.db, token);
   clearStaffSessionCookie(cookies);
   return redirect('/admin/signin', 303);
 };
