@@ -49,7 +49,7 @@ describe('owner setup → sign in → dashboard → sign out, in Chromium', () =
     await expect(page.getByRole('heading', { name: 'Dashboard' }).isVisible()).resolves.toBe(true);
     expect(await page.getByTestId('members-count').textContent()).toBe('30');
 
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     await page.waitForURL(server.url + '/admin/signin');
 
     await page.getByLabel('Email').fill('owner@example.com');
@@ -70,7 +70,7 @@ describe('owner setup → sign in → dashboard → sign out, in Chromium', () =
     const api = await fetch(server.url + '/api/v1/me', { headers: { authorization: `Bearer ${token}` } });
     expect(await api.json()).toEqual({ staff: expect.objectContaining({ email: 'owner@example.com', role: 'owner' }) });
 
-    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
     await page.waitForURL(server.url + '/admin/signin');
     await page.goto(server.url + '/admin/outbox');
     expect(new URL(page.url()).pathname).toBe('/admin/signin');

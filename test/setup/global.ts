@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -27,7 +28,9 @@ export default async function setup(project: TestProject) {
   let embedded: EmbeddedPostgres | undefined;
   let serverUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
   if (!serverUrl) {
-    embedded = await startEmbeddedPostgres(join(tmpdir(), 'hearth-test-postgres'));
+    // One test cluster per checkout, kept between runs (initdb is the slow part).
+    const checkout = createHash('sha256').update(import.meta.dirname).digest('hex').slice(0, 10);
+    embedded = await startEmbeddedPostgres(join(tmpdir(), `hearth-test-postgres-${checkout}`));
     serverUrl = embedded.url;
   }
   const prefix = `hearth_test_${process.pid}_`;
