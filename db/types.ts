@@ -90,6 +90,7 @@ export interface MembersTable {
   updated_at: DefaultTimestamp;
   confirmed_at: Timestamp | null;
   unsubscribed_at: Timestamp | null;
+  import_id: string | null;
 }
 
 export interface MemberNewslettersTable {
@@ -137,6 +138,86 @@ export interface WorkerHeartbeatsTable {
   beat_at: Timestamp;
 }
 
+export interface LabelsTable {
+  id: Generated<string>;
+  name: string;
+  created_at: DefaultTimestamp;
+}
+
+export interface MemberLabelsTable {
+  member_id: string;
+  label_id: string;
+}
+
+export interface EventsTable {
+  id: Generated<string>;
+  member_id: string | null;
+  type: string;
+  occurred_at: DefaultTimestamp;
+  data: ColumnType<Record<string, unknown>, string | undefined, string>;
+  machine: ColumnType<boolean, boolean | undefined, boolean>;
+}
+
+export type SuppressionReason = 'bounced' | 'complained' | 'manual';
+export interface SuppressionsTable {
+  email_hash: string;
+  reason: SuppressionReason;
+  created_at: DefaultTimestamp;
+}
+
+export type ImportStatus = 'uploaded' | 'queued' | 'running' | 'done' | 'failed';
+export interface ImportsTable {
+  id: Generated<string>;
+  status: ColumnType<ImportStatus, ImportStatus | undefined, ImportStatus>;
+  filename: string;
+  format: string;
+  headers: ColumnType<string[], string | undefined, string>;
+  mapping: ColumnType<Record<string, number>, string | undefined, string>;
+  preview: ColumnType<string[][], string | undefined, string>;
+  newsletter_id: string | null;
+  mark_confirmed: ColumnType<boolean, boolean | undefined, boolean>;
+  attestation: string | null;
+  send_confirmation: ColumnType<boolean, boolean | undefined, boolean>;
+  bytes: ColumnType<string, number | undefined, number>;
+  bytes_done: ColumnType<string, number | undefined, number>;
+  rows: ColumnType<number, number | undefined, number>;
+  imported: ColumnType<number, number | undefined, number>;
+  updated: ColumnType<number, number | undefined, number>;
+  rejected: ColumnType<number, number | undefined, number>;
+  error: string | null;
+  created_by: string | null;
+  created_at: DefaultTimestamp;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+
+export interface ImportChunksTable {
+  import_id: string;
+  seq: number;
+  data: Buffer;
+}
+
+export interface ImportRowsTable {
+  import_id: string;
+  row_number: number;
+  email: string;
+  name: string | null;
+  status: string;
+  created_at: Timestamp | null;
+  labels: string[];
+  utm_source: string | null;
+  utm_medium: string | null;
+  utm_campaign: string | null;
+  referrer: string | null;
+}
+
+export interface ImportRejectionsTable {
+  import_id: string;
+  row_number: number;
+  email: string | null;
+  reason: string;
+}
+
 export interface Database {
   staff_users: StaffUsersTable;
   staff_sessions: StaffSessionsTable;
@@ -150,6 +231,14 @@ export interface Database {
   outbox: OutboxTable;
   rate_limits: RateLimitsTable;
   worker_heartbeats: WorkerHeartbeatsTable;
+  labels: LabelsTable;
+  member_labels: MemberLabelsTable;
+  events: EventsTable;
+  suppressions: SuppressionsTable;
+  imports: ImportsTable;
+  import_chunks: ImportChunksTable;
+  import_rows: ImportRowsTable;
+  import_rejections: ImportRejectionsTable;
 }
 
 export type StaffUser = Selectable<StaffUsersTable>;

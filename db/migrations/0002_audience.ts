@@ -1,0 +1,116 @@
+import { sql, type Kysely } from 'kysely';
+
+// Frozen in time: this file never imports app code and is never edited after release.
+
+export async function up(db: Kysely<any>): Promise<void> {
+  await sql`
+    -- Prefix search on the members list: lower(email) LIKE 'abc%' and lower(name) LIKE 'abc%'
+    -- use these (text_pattern_ops makes LIKE prefixes indexable whatever the collation).
+    create index members_email_prefix_idx on members (lower(email) text_pattern_ops);
+    create index members_name_prefix_idx on members (lower(name) text_pattern_ops) where name is not null;
+    create index members_platform_idx on members (source_platform, created_at desc, id desc);
+    create index members_status_idx on members (status, created_at desc, id desc);
+    alter table members add column import_id bigint;
+
+    create table labels (
+      id bigint generated always as identity primary key,
+      name text not null check (length(name) between 1 and 100),
+      created_at timestamptz not null default now()
+    );
+    create unique index labels_name_key on labels (lower(name));
+
+    create table member_labels (
+      member_id bigint not null references members (id) on delete cascade,
+      label_id bigint not null references labels (id) on delete cascade,
+      primary key (member_id, label_id)
+    );
+    create index member_labels_label_idx on member_labels (label_id, member_id);
+
+    -- First-party facts about members, append-only. A deleted member's events stay, anonymous
+    -- (member_id set null), so aggregates survive erasure. Keyed by occurred_at so the table can
+    -- become a monthly-partitioned one when tracking lands.
+    create table events (
+      id bigint generated always as identity primary key,
+      member_id bigint references members (id) on delete set null,
+      type text not null,
+      occurred_at timestamptz not null default now(),
+      data jsonb not null default '{}',
+      machine boolean not null default false
+    );
+    create index events_member_idx on events (member_id, occurred_at desc) where member_id is not null;
+    create index events_type_time_idx on events (type, occurred_at);
+
+    -- Addresses never to be mailed again (hard bounce, complaint, or by hand), kept as a hash so
+    -- the suppression outlives the member's deletion without keeping the address.
+    create table suppressions (
+      email_hash text primary key,
+      reason text not null check (reason in ('bounced', 'complained', 'manual')),
+      created_at timestamptz not null default now()
+    );
+
+    create table imports (
+      id bigint generated always as identity primary key,
+      status text not null default 'uploaded' check (status in ('uploaded', 'queued', 'running', 'done', 'failed')),
+      filename text not null,
+      format text not null,
+      headers jsonb not null default '[]',
+      mapping jsonb not null default '{}',
+      preview jsonb not null default '[]',
+      newsletter_id bigint references newsletters (id) on delete set null,
+      mark_confirmed boolean not null default false,
+      attestation text,
+      send_confirmation boolean not null default false,
+      bytes bigint not null default 0,
+      bytes_done bigint not null default 0,
+      rows integer not null default 0,
+      imported integer not null default 0,
+      updated integer not null default 0,
+      rejected integer not null default 0,
+      error text,
+      created_by bigint references staff_users (id) on delete set null,
+      created_at timestamptz not null default now(),
+      started_at timestamptz,
+      finished_at timestamptz
+    );
+
+    -- The uploaded file, in 1 MiB pieces: any worker machine can read it, no shared disk needed.
+    create table import_chunks (
+      import_id bigint not null references imports (id) on delete cascade,
+      seq integer not null,
+      data bytea not null,
+      primary key (import_id, seq)
+    );
+
+    -- Staging for COPY: unlogged (fast, and rebuilt from import_chunks if a worker dies).
+    create unlogged table import_rows (
+      import_id bigint not null,
+      row_number integer not null,
+      email text not null,
+      name text,
+      status text not null,
+      created_at timestamptz,
+      labels text[] not null default '{}',
+      utm_source text,
+      utm_medium text,
+      utm_campaign text,
+      referrer text
+    );
+    create index import_rows_import_idx on import_rows (import_id, lower(email), row_number);
+
+    create table import_rejections (
+      import_id bigint not null references imports (id) on delete cascade,
+      row_number integer not null,
+      email text,
+      reason text not null,
+      primary key (import_id, row_number)
+    );
+  `.execute(db);
+}
+
+export async function down(db: Kysely<any>): Promise<void> {
+  await sql`
+    drop table import_rejections, import_rows, import_chunks, imports, suppressions, events, member_labels, labels;
+    alter table members drop column import_id;
+    drop index members_email_prefix_idx, members_name_prefix_idx, members_platform_idx, members_status_idx;
+  `.execute(db);
+}
