@@ -5,7 +5,8 @@ import node from '@astrojs/node';
 // server never starts on its own (ASTRO_NODE_AUTOSTART=disabled is set before import).
 export default defineConfig({
   output: 'server',
-  adapter: node({ mode: 'standalone' }),
+  // 256 MiB: room for a member import's CSV upload; small forms cap what they read themselves.
+  adapter: node({ mode: 'standalone', bodySizeLimit: 256 * 1024 * 1024 }),
   // Origin checks are done by src/middleware.ts: it knows which routes are meant to be
   // posted to from other origins (signed webhooks, bearer-token API calls).
   security: { checkOrigin: false },

@@ -32,12 +32,21 @@ async function ensureDatabaseExists(serverUrl: string, name: string): Promise<vo
   }
 }
 
-export async function boot(config: Config, options: { poolSize?: number; migrate?: boolean } = {}): Promise<Booted> {
+export interface BootOptions {
+  poolSize?: number;
+  migrate?: boolean;
+  /** Told of each thing to stop as soon as it has started, so a signal mid-start stops it too. */
+  onStarted?: (stop: () => Promise<void>) => void;
+}
+
+export async function boot(config: Config, options: BootOptions = {}): Promise<Booted> {
   let embedded: EmbeddedPostgres | undefined;
   let url = config.databaseUrl;
   if (url === undefined) {
     const started = Date.now();
     embedded = await startEmbeddedPostgres(config.dataDir);
+    const started_ = embedded;
+    options.onStarted?.(() => started_.stop());
     url = withDatabase(embedded.url, 'hearth');
     await ensureDatabaseExists(embedded.url, 'hearth');
     log.info('embedded database started', { port: embedded.port, ms: Date.now() - started });
@@ -47,6 +56,7 @@ export async function boot(config: Config, options: { poolSize?: number; migrate
   }
   const appSecret = config.appSecret ?? readOrCreateAppSecret(config.dataDir);
   const database = createDatabase(url, { max: options.poolSize ?? 10 });
+  options.onStarted?.(() => database.close());
   try {
     if (options.migrate !== false) {
       const applied = await migrateToLatest(database.db, database.pool);

@@ -4,6 +4,7 @@ import { SESSION_COOKIE, staffFromSession } from './domain/staff/sessions.ts';
 import { hasAnyStaff } from './domain/staff/users.ts';
 import { allowed, decideRoute, isStaffPath } from './lib/guard.ts';
 import { jsonError } from './lib/http.ts';
+import { setStaffSessionCookie } from './lib/session-cookie.ts';
 import { getRuntime } from './lib/runtime.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -45,16 +46,30 @@ function withSecurityHeaders(original: Response): Response {
  * Origin (or at least Referer and Sec-Fetch-Site) on every POST; a request with none of them
  * is not a browser's, so no cookie of a victim rides on it.
  */
-function sameOrigin(request: Request, url: URL, siteUrl: string): boolean {
-  const allowedOrigins = new Set([url.origin, new URL(siteUrl).origin]);
+function allowedOrigins(siteUrl: string): Set<string> {
+  const site = new URL(siteUrl);
+  const origins = new Set([site.origin]);
+  // A local trial is reached as localhost, 127.0.0.1 or [::1] alike.
+  if (['localhost', '127.0.0.1', '[::1]'].includes(site.hostname)) {
+    for (const host of ['localhost', '127.0.0.1', '[::1]']) origins.add(`${site.protocol}//${host}${site.port ? `:${site.port}` : ''}`);
+  }
+  return origins;
+}
+
+/**
+ * Only SITE_URL's origin counts as ours, not the request's own Host: a DNS-rebinding page
+ * (rebind.evil resolving to this server) sends a Host and an Origin that agree with each other.
+ */
+function sameOrigin(request: Request, siteUrl: string): boolean {
+  const allowed = allowedOrigins(siteUrl);
   const origin = request.headers.get('origin');
-  if (origin && origin !== 'null') return allowedOrigins.has(origin);
+  if (origin && origin !== 'null') return allowed.has(origin);
   if (origin === 'null') return false;
   if (request.headers.get('sec-fetch-site') === 'cross-site') return false;
   const referer = request.headers.get('referer');
   if (referer) {
     try {
-      return allowedOrigins.has(new URL(referer).origin);
+      return allowed.has(new URL(referer).origin);
     } catch {
       return false;
     }
@@ -80,7 +95,7 @@ export const onRequest = defineMiddleware(async (context, next) => {
   const isApi = pathname.startsWith('/api/');
 
   // Bearer-token API calls carry no cookie and webhooks are signed: neither can be forged by a page.
-  if (!SAFE_METHODS.has(method) && !isApi && !pathname.startsWith('/webhooks/') && !sameOrigin(request, url, runtime.config.siteUrl)) {
+  if (!SAFE_METHODS.has(method) && !isApi && !pathname.startsWith('/webhooks/') && !sameOrigin(request, runtime.config.siteUrl)) {
     return withSecurityHeaders(
       wantsJson(pathname)
         ? jsonError(403, 'cross_origin', 'Cross-origin requests are not allowed here.')
@@ -116,7 +131,8 @@ export const onRequest = defineMiddleware(async (context, next) => {
   }
 
   const token = context.cookies.get(SESSION_COOKIE)?.value;
-  const staff = token ? await staffFromSession(runtime.db, token) : undefined;
+  const session = token ? await staffFromSession(runtime.db, token) : undefined;
+  const staff = session?.staff;
   if (!staff) {
     if (token) context.cookies.delete(SESSION_COOKIE, { path: '/' });
     if (!(await hasAnyStaff(runtime.db))) return context.redirect('/admin/setup', 303);
@@ -130,6 +146,7 @@ export const onRequest = defineMiddleware(async (context, next) => {
     return withSecurityHeaders(htmlError(403, 'Not allowed', `Your role (${staff.role}) does not give access to this page.`));
   }
   context.locals.staff = staff;
+  if (session.renewedUntil && token) setStaffSessionCookie(context.cookies, runtime.config.siteUrl, token, session.renewedUntil);
   const response = withSecurityHeaders(await next());
   response.headers.set('cache-control', 'no-store');
   return response;

@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, type Config } from '../lib/config.ts';
 import { DomainError, NotFoundError, ValidationError } from '../domain/errors.ts';
 import { log, setLogLevel } from '../lib/log.ts';
 import { registerRuntime } from '../lib/runtime.ts';
+import type { QueueRunner } from '../lib/queue.ts';
 
 /**
  * The operator CLI: `npm run hearth -- <command>`. Usage errors exit 2, failures exit 1 with
@@ -43,7 +44,8 @@ function requireFlag(value: string | boolean | undefined, flag: string): string 
 }
 
 async function withBoot<T>(config: Config, fn: (booted: Booted) => Promise<T>): Promise<T> {
-  const booted = await boot(config, { poolSize: 4 });
+  const shutdown = shutdownOnSignals();
+  const booted = await boot(config, { poolSize: 4, onStarted: shutdown.onStop });
   try {
     return await fn(booted);
   } finally {
@@ -52,24 +54,27 @@ async function withBoot<T>(config: Config, fn: (booted: Booted) => Promise<T>): 
 }
 
 /**
- * Installs SIGINT/SIGTERM handlers at once (before anything starts listening), and runs the
- * registered closers in reverse order of start when a signal arrives: web, then worker, then
- * database. A second signal exits at once.
+ * Installs SIGINT/SIGTERM handlers at once (before anything starts), and when a signal arrives
+ * runs the registered stops in reverse order of start: web, worker, pool, embedded database.
+ * A command stopped once it was ready exits 0; one interrupted while starting or working exits
+ * 128 + the signal's number (130, 143), as shells expect. A second signal exits at once.
  */
-function shutdownOnSignals(): { onStop(close: () => Promise<void>): void } {
-  const closers: Array<() => Promise<void>> = [];
+function shutdownOnSignals(): { onStop(stop: () => Promise<void>): void; ready(): void } {
+  const stops: Array<() => Promise<void>> = [];
   let stopping = false;
+  let isReady = false;
   const handler = (signal: NodeJS.Signals) => {
+    const interruptedCode = signal === 'SIGINT' ? 130 : 143;
     if (stopping) {
       log.warn('second signal: exiting now', { signal });
-      process.exit(1);
+      process.exit(interruptedCode);
     }
     stopping = true;
     log.info('shutting down', { signal });
     (async () => {
-      for (const close of closers.reverse()) await close();
+      for (const stop of [...stops].reverse()) await stop();
     })().then(
-      () => process.exit(0),
+      () => process.exit(isReady ? 0 : interruptedCode),
       (err) => {
         log.error('shutdown failed', { message: (err as Error).message });
         process.exit(1);
@@ -78,7 +83,7 @@ function shutdownOnSignals(): { onStop(close: () => Promise<void>): void } {
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
-  return { onStop: (close) => void closers.push(close) };
+  return { onStop: (stop) => void stops.push(stop), ready: () => void (isReady = true) };
 }
 
 async function serve(config: Config, args: string[]): Promise<void> {
@@ -86,9 +91,9 @@ async function serve(config: Config, args: string[]): Promise<void> {
   const { buildIfNeeded, startWebServer } = await import('../server.ts');
   buildIfNeeded();
   const shutdown = shutdownOnSignals();
-  const booted = await boot(config, { poolSize: 20 });
-  shutdown.onStop(() => booted.close());
+  const booted = await boot(config, { poolSize: 20, onStarted: shutdown.onStop });
   const { runtime, database, embedded } = booted;
+  let worker: QueueRunner | undefined;
   try {
     if (embedded) {
       const { isEmptySite, seedDemo } = await import('../domain/demo/seed.ts');
@@ -98,16 +103,19 @@ async function serve(config: Config, args: string[]): Promise<void> {
       }
     }
     registerRuntime(runtime);
-    const worker = flags['no-worker'] ? undefined : await (await import('../worker.ts')).startWorker(runtime, database.pool);
-    if (worker) shutdown.onStop(() => worker.stop());
+    worker = flags['no-worker'] ? undefined : await (await import('../worker.ts')).startWorker(runtime, database.pool);
+    const started = worker;
+    if (started) shutdown.onStop(() => started.stop());
     const web = await startWebServer({ host: config.host, port: config.port }).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'EADDRINUSE') throw new ConfigError('PORT', `${config.port} is already in use on ${config.host}`);
       if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') throw new ConfigError('HOST', `cannot listen on "${config.host}"`);
       throw err;
     });
     shutdown.onStop(() => web.close());
+    shutdown.ready();
     log.info(`Hearth is running at ${web.url} (admin: ${web.url}/admin)`, { worker: worker ? 'in process' : 'off' });
   } catch (err) {
+    await worker?.stop();
     await booted.close();
     throw err;
   }
@@ -115,13 +123,13 @@ async function serve(config: Config, args: string[]): Promise<void> {
 
 async function worker(config: Config, args: string[]): Promise<void> {
   parse(args, {});
-  const booted = await boot(config, { poolSize: 10 });
+  const shutdown = shutdownOnSignals();
+  const booted = await boot(config, { poolSize: 10, onStarted: shutdown.onStop });
   try {
     registerRuntime(booted.runtime);
-    const shutdown = shutdownOnSignals();
-    shutdown.onStop(() => booted.close());
     const runner = await (await import('../worker.ts')).startWorker(booted.runtime, booted.database.pool);
     shutdown.onStop(() => runner.stop());
+    shutdown.ready();
   } catch (err) {
     await booted.close();
     throw err;

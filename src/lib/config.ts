@@ -53,7 +53,7 @@ const schema = z.object({
       ctx.addIssue({ code: 'custom', message: 'must name a host, e.g. postgres://user:pass@host:5432/db' });
     }
   }),
-  HOST: optionalString.transform((v) => v ?? '0.0.0.0'),
+  HOST: optionalString,
   PORT: optionalString.transform((v, ctx) => {
     if (v === undefined) return 4321;
     const n = /^\d+$/.test(v) ? Number(v) : NaN;
@@ -136,7 +136,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const siteUrl = (e.SITE_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
   return {
     databaseUrl: e.DATABASE_URL,
-    host: e.HOST,
+    // A local trial (the embedded default) listens on loopback only: until the owner exists,
+    // whoever reaches /admin first creates it. With DATABASE_URL, a deployment: all interfaces.
+    host: e.HOST ?? (e.DATABASE_URL === undefined ? '127.0.0.1' : '0.0.0.0'),
     port: e.PORT,
     siteUrl,
     appSecret: e.APP_SECRET,

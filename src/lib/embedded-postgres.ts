@@ -1,10 +1,12 @@
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { chownSync, chmodSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chownSync, chmodSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, closeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, platform, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { ensureDataDir } from './data-dir.ts';
+import { log } from './log.ts';
 import { randomToken } from './tokens.ts';
 
 /**
@@ -67,6 +69,15 @@ function reachableBy(owner: { uid: number; gid: number }, path: string, test: '-
  * the `postgres` user cannot execute the binaries inside node_modules. Then a copy of them is
  * kept under the system temp folder, made once per package version and reused.
  */
+/** As root: a root-owned folder (0755) for what the postgres user must reach; /var/lib/hearth. */
+const ROOT_HOME = '/var/lib/hearth';
+function rootHome(): string {
+  mkdirSync(ROOT_HOME, { recursive: true, mode: 0o755 });
+  chownSync(ROOT_HOME, 0, 0);
+  chmodSync(ROOT_HOME, 0o755);
+  return ROOT_HOME;
+}
+
 function reachableBinaries(bins: Binaries, owner: { uid: number; gid: number } | undefined): Binaries {
   if (!owner || reachableBy(owner, bins.postgres)) return bins;
   const native = dirname(dirname(bins.postgres));
@@ -77,12 +88,17 @@ function reachableBinaries(bins: Binaries, owner: { uid: number; gid: number } |
       return 'unknown';
     }
   })();
-  const target = join(tmpdir(), `hearth-postgres-${platform()}-${arch()}-${version}`);
+  // Root-owned and not writable by others, so no other local user can plant a binary there.
+  const target = join(rootHome(), `postgres-${platform()}-${arch()}-${version}`);
+  if (existsSync(target) && (statSync(target).uid !== 0 || (statSync(target).mode & 0o022) !== 0)) {
+    throw new Error(`${target} is not owned by root or is writable by others; remove it and start again`);
+  }
   if (!existsSync(join(target, 'bin', 'postgres'))) {
     const staging = `${target}.${process.pid}`;
     rmSync(staging, { recursive: true, force: true });
     cpSync(native, staging, { recursive: true, verbatimSymlinks: true });
     chmodSync(staging, 0o755);
+    chownSync(staging, 0, 0);
     try {
       renameSync(staging, target);
     } catch {
@@ -104,12 +120,25 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Whether a process we may signal exists. EPERM means it belongs to another user: not ours
+ * (PostgreSQL reasons the same way about a stale postmaster.pid).
+ */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  } catch {
+    return false;
+  }
+}
+
+/** The command line of a process, from /proc (empty where /proc is missing). */
+function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
   }
 }
 
@@ -127,7 +156,10 @@ async function stopOrphan(pgData: string): Promise<void> {
   const pidFile = join(pgData, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return; // stale file: postgres clears it itself
+  if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || pid === process.ppid || !isAlive(pid)) return; // stale: postgres clears it itself
+  // After a reboot the PID may belong to something else: signal it only if it is PostgreSQL on this data folder.
+  const cmd = commandLine(pid);
+  if (cmd !== '' && !(cmd.includes('postgres') && cmd.includes(pgData))) return;
   process.kill(pid, 'SIGINT'); // fast shutdown: roll back open transactions, checkpoint, exit
   await waitFor(() => !isAlive(pid), 30_000, `the previous embedded PostgreSQL (pid ${pid}) to stop`);
 }
@@ -143,26 +175,35 @@ function tail(file: string, lines = 5): string {
 /** A lock so two Hearth processes never start a server on the same data directory. */
 function takeLock(dataDir: string): () => void {
   const lockFile = join(dataDir, 'embedded.pid');
-  if (existsSync(lockFile)) {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      // 'wx': create only if absent, so two starts at once cannot both take it.
+      writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
+      return () => rmSync(lockFile, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
     const pid = Number(readFileSync(lockFile, 'utf8').trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+    if (Number.isInteger(pid) && pid > 1 && pid !== process.pid && isAlive(pid) && /node|hearth/.test(commandLine(pid) || 'node')) {
       throw new Error(`another Hearth process (pid ${pid}) is using the embedded database in ${dataDir}; stop it first or set DATABASE_URL`);
     }
+    rmSync(lockFile, { force: true }); // left by a process that is gone
   }
-  writeFileSync(lockFile, String(process.pid));
-  return () => rmSync(lockFile, { force: true });
+  throw new Error(`cannot take the lock ${lockFile}`);
 }
 
 export async function startEmbeddedPostgres(dataDirOption: string): Promise<EmbeddedPostgres> {
   const dataDir = ensureDataDir(dataDirOption);
-  const pgData = join(dataDir, 'postgres');
   const owner = postgresUser();
-  const bins = reachableBinaries(await binaries(), owner);
+  // Run as root, PostgreSQL runs as "postgres", which may not get through a private parent folder
+  // (a checkout under /root, or under a 0700 temp folder). Its files then live under /var/lib/hearth.
+  let pgData = join(dataDir, 'postgres');
   if (owner && !reachableBy(owner, dataDir)) {
-    throw new Error(
-      `the postgres system user cannot reach ${dataDir}: run as root, the embedded PostgreSQL runs as "postgres" and every parent folder must let it through (chmod o+x), or set DATA_DIR to a folder it can reach, or set DATABASE_URL`,
-    );
+    pgData = join(rootHome(), `data-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`);
+    writeFileSync(join(dataDir, 'postgres-location'), `${pgData}\n`);
+    log.info('the postgres user cannot reach DATA_DIR; the embedded database lives elsewhere', { path: pgData });
   }
+  const bins = reachableBinaries(await binaries(), owner);
   const spawnIds = owner ? { uid: owner.uid, gid: owner.gid } : {};
   const releaseLock = takeLock(dataDir);
   const passwordFile = join(dataDir, 'postgres-password');

@@ -69,8 +69,20 @@ export function clientIp(clientAddress: () => string): string {
   }
 }
 
-/** A local path to go back to after sign-in; anything else (//evil, https://…) becomes the fallback. */
-export function safeNext(value: string | null | undefined, fallback: string): string {
-  if (!value || !value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\')) return fallback;
-  return value;
+/**
+ * A local path to go back to after sign-in, under `prefix`; anything else becomes the fallback:
+ * other hosts (//evil, https://…), backslashes, and control characters (browsers drop a tab in
+ * "/\t/evil.example" and land on evil.example).
+ */
+export function safeNext(value: string | null | undefined, fallback: string, prefix = '/'): string {
+  if (!value || value.length > 2000 || !value.startsWith('/') || /[\u0000-\u001f\u007f\\]/.test(value)) return fallback;
+  let url: URL;
+  try {
+    url = new URL(value, 'http://hearth.invalid');
+  } catch {
+    return fallback;
+  }
+  if (url.origin !== 'http://hearth.invalid') return fallback;
+  const path = url.pathname + url.search;
+  return path.startsWith(prefix) ? path : fallback;
 }

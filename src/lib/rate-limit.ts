@@ -28,6 +28,19 @@ export async function hitRateLimit(db: Kysely<Database>, key: string, rule: Rate
   return { allowed: hits <= rule.limit, retryAfter: Math.max(1, retry_after) };
 }
 
+/** The verdict the next hit would get, without counting one (hits so far must stay below the limit). */
+export async function peekRateLimit(db: Kysely<Database>, key: string, rule: RateLimit): Promise<RateVerdict> {
+  const row = await sql<{ hits: number; retry_after: number }>`
+    select hits, ceil(extract(epoch from (window_start + make_interval(secs => ${rule.windowSeconds}) - now())))::int as retry_after
+    from rate_limits
+    where key = ${key}
+      and window_start = to_timestamp(floor(extract(epoch from now()) / ${rule.windowSeconds}) * ${rule.windowSeconds})
+  `.execute(db);
+  const found = row.rows[0];
+  if (!found) return { allowed: true, retryAfter: 0 };
+  return { allowed: found.hits < rule.limit, retryAfter: Math.max(1, found.retry_after) };
+}
+
 /** Deletes finished windows; run from a periodic job. */
 export async function pruneRateLimits(db: Kysely<Database>, olderThanSeconds = 86_400): Promise<void> {
   await db

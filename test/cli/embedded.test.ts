@@ -86,3 +86,24 @@ describe('the embedded default', () => {
     }
   });
 });
+
+describe('the embedded default run as root from a private folder', () => {
+  // A checkout under /root or a 0700 temp folder: the postgres user cannot get through it.
+  it.runIf(process.getuid?.() === 0)('keeps the database where postgres can reach it and still serves', async () => {
+    const privateParent = mkdtempSync(join(tmpdir(), 'hearth-private-'));
+    try {
+      const inside = join(privateParent, '.data');
+      const server = await startServer({ env: { DATA_DIR: inside } });
+      try {
+        expect(await (await fetch(server.url + '/healthz')).json()).toMatchObject({ ok: true, db: 'up' });
+        const location = readFileSync(join(inside, 'postgres-location'), 'utf8').trim();
+        expect(location).toMatch(/^\/var\/lib\/hearth\/data-[0-9a-f]{12}$/);
+        expect(existsSync(join(location, 'PG_VERSION'))).toBe(true);
+      } finally {
+        expect(await server.stop()).toBe(0);
+      }
+    } finally {
+      rmSync(privateParent, { recursive: true, force: true });
+    }
+  });
+});

@@ -88,7 +88,9 @@ describe('Resend mailer (the real SDK against a local Resend-compatible server)'
     const conflict = await mailer().sendBatch([msg('other@example.com', 'Other payload')], { idempotencyKey: 'send-2-batch-0' });
     expect(conflict).toEqual({ ok: false, error: expect.objectContaining({ status: 409 }) });
     const bad = createResendMailer({ apiKey: 're_wrong', baseUrl: resend.url, from: FROM });
-    expect(await bad.send(msg('c@example.com'))).toEqual({ ok: false, error: expect.objectContaining({ kind: 'invalid', status: 401 }) });
+    // A bad key is the operator's mistake: retried (and logged), never a dropped email.
+    expect(await bad.send(msg('c@example.com'))).toEqual({ ok: false, error: expect.objectContaining({ kind: 'unavailable', status: 401 }) });
+    expect(await mailer().send({ to: ['c@example.com'], subject: '' })).toEqual({ ok: false, error: expect.objectContaining({ kind: 'invalid', status: 422 }) });
   });
 
   it('reports an unreachable provider as unavailable, without throwing', async () => {

@@ -59,7 +59,7 @@ describe('sign-in and sessions', () => {
   it('opens a session for the right password only, with the same error for unknown addresses', async () => {
     const ok = await signInStaff(t.db, TEST_SECRET, { email: 'editor@example.com', password: 'long enough pw', clientIp: '10.0.0.1' });
     expect(ok.user.role).toBe('editor');
-    expect(await staffFromSession(t.db, ok.token)).toMatchObject({ email: 'editor@example.com', role: 'editor' });
+    expect(await staffFromSession(t.db, ok.token)).toMatchObject({ staff: { email: 'editor@example.com', role: 'editor' }, renewedUntil: null });
     const stored = await t.db.selectFrom('staff_sessions').select('token_hash').where('token_hash', '=', hashToken(ok.token)).executeTakeFirst();
     expect(stored).toBeDefined();
     expect(JSON.stringify(await t.db.selectFrom('staff_sessions').selectAll().execute())).not.toContain(ok.token);
@@ -103,15 +103,23 @@ describe('sign-in and sessions', () => {
     expect(await staffFromSession(t.db, 'x'.repeat(5000))).toBeUndefined();
   });
 
-  it('rate-limits attempts per account, across client addresses', async () => {
+  it('stops a guesser after repeated failures from one address, without locking the account out elsewhere', async () => {
     await createStaffUser(t.db, { email: 'target@example.com', password: 'long enough pw', role: 'moderator' });
-    const attempts = SIGNIN_LIMITS.perAccount.limit;
-    for (let i = 0; i < attempts; i++) {
-      await expect(signInStaff(t.db, TEST_SECRET, { email: 'target@example.com', password: 'guess ' + i, clientIp: `10.1.0.${i}` })).rejects.toThrow(UnauthorizedError);
+    for (let i = 0; i < SIGNIN_LIMITS.failuresPerAccountAndIp.limit; i++) {
+      await expect(signInStaff(t.db, TEST_SECRET, { email: 'target@example.com', password: 'guess ' + i, clientIp: '10.1.0.1' })).rejects.toThrow(UnauthorizedError);
     }
-    // Even the right password is refused until the window passes.
-    const blocked = signInStaff(t.db, TEST_SECRET, { email: 'target@example.com', password: 'long enough pw', clientIp: '10.1.1.1' });
+    // From the guesser's address even the right password is refused until the window passes…
+    const blocked = signInStaff(t.db, TEST_SECRET, { email: 'target@example.com', password: 'long enough pw', clientIp: '10.1.0.1' });
     await expect(blocked).rejects.toThrow(RateLimitedError);
+    // …while the owner of the account, elsewhere, still gets in.
+    const ok = await signInStaff(t.db, TEST_SECRET, { email: 'target@example.com', password: 'long enough pw', clientIp: '10.2.0.2' });
+    expect(ok.user.email).toBe('target@example.com');
+  });
+
+  it('does not count successful sign-ins as failures', async () => {
+    for (let i = 0; i < SIGNIN_LIMITS.failuresPerAccountAndIp.limit + 2; i++) {
+      await signInStaff(t.db, TEST_SECRET, { email: 'target@example.com', password: 'long enough pw', clientIp: '10.3.0.3' });
+    }
   });
 
   it('rate-limits attempts per client address, across accounts', async () => {
@@ -123,6 +131,10 @@ describe('sign-in and sessions', () => {
     const keys = await t.db.selectFrom('rate_limits').select('key').execute();
     expect(keys.length).toBeGreaterThan(0);
     for (const { key } of keys) expect(key).not.toMatch(/10\.9\.9\.9|@/);
+  });
+
+  it('refuses an absurdly long password without hashing it', async () => {
+    await expect(signInStaff(t.db, TEST_SECRET, { email: 'editor@example.com', password: 'x'.repeat(100_000), clientIp: '10.4.0.4' })).rejects.toThrow(UnauthorizedError);
   });
 });
 
@@ -156,5 +168,21 @@ describe('API tokens', () => {
     const { token } = await createApiToken(t.db, target!.id, 'ci');
     await t.db.updateTable('staff_users').set({ disabled_at: new Date() }).where('id', '=', target!.id).execute();
     expect(await staffFromApiToken(t.db, token)).toBeUndefined();
+  });
+});
+
+describe('sliding sessions', () => {
+  it('extends a session used after an hour and says so, so the cookie can be renewed', async () => {
+    const user = await findStaffByEmail(t.db, 'editor@example.com');
+    const s = await createStaffSession(t.db, user!.id);
+    await t.db
+      .updateTable('staff_sessions')
+      .set({ last_seen_at: sql<Date>`now() - interval '2 hours'` as unknown as Date, expires_at: sql<Date>`now() + interval '1 day'` as unknown as Date })
+      .where('token_hash', '=', hashToken(s.token))
+      .execute();
+    const used = await staffFromSession(t.db, s.token);
+    expect(used?.renewedUntil).toBeInstanceOf(Date);
+    expect(used!.renewedUntil!.getTime()).toBeGreaterThan(Date.now() + 13 * 86_400_000);
+    expect((await staffFromSession(t.db, s.token))?.renewedUntil).toBeNull();
   });
 });

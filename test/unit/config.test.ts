@@ -6,7 +6,7 @@ const SECRET = 'x'.repeat(40);
 describe('loadConfig', () => {
   it('gives the documented defaults for an empty environment (the embedded default)', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ databaseUrl: undefined, host: '0.0.0.0', port: 4321, siteUrl: 'http://localhost:4321', sendRateLimit: 2, dataDir: '.data' });
+    expect(c).toMatchObject({ databaseUrl: undefined, host: '127.0.0.1', port: 4321, siteUrl: 'http://localhost:4321', sendRateLimit: 2, dataDir: '.data' });
     expect(c.resend).toBeUndefined();
     expect(c.stripe).toBeUndefined();
     expect(c.mailFrom).toBe('Hearth <hearth@localhost>');
@@ -54,7 +54,7 @@ describe('loadConfig', () => {
       STRIPE_SECRET_KEY: 'sk_live',
       STRIPE_WEBHOOK_SECRET: 'whsec_y',
     });
-    expect(c).toMatchObject({ port: 8080, siteUrl: 'https://news.example.com', sendRateLimit: 10, appSecret: SECRET });
+    expect(c).toMatchObject({ host: '0.0.0.0', port: 8080, siteUrl: 'https://news.example.com', sendRateLimit: 10, appSecret: SECRET });
     expect(c.resend).toEqual({ apiKey: 're_live', baseUrl: undefined, webhookSecret: 'whsec_x' });
     expect(c.stripe).toEqual({ secretKey: 'sk_live', webhookSecret: 'whsec_y', apiBase: undefined });
   });

@@ -26,8 +26,14 @@ export async function createStaffSession(db: Kysely<Database>, staffUserId: stri
   return { token, expiresAt: row.expires_at };
 }
 
-/** The staff user behind a session token, or undefined when unknown, expired or disabled. */
-export async function staffFromSession(db: Kysely<Database>, token: string): Promise<SessionStaffUser | undefined> {
+/**
+ * The staff user behind a session token, or undefined when unknown, expired or disabled.
+ * `renewedUntil` is set when this use extended the session: the caller re-sets the cookie.
+ */
+export async function staffFromSession(
+  db: Kysely<Database>,
+  token: string,
+): Promise<{ staff: SessionStaffUser; renewedUntil: Date | null } | undefined> {
   if (token.length < 20 || token.length > 100) return undefined;
   const tokenHash = hashToken(token);
   const row = await db
@@ -39,17 +45,20 @@ export async function staffFromSession(db: Kysely<Database>, token: string): Pro
     .where('u.disabled_at', 'is', null)
     .executeTakeFirst();
   if (!row) return undefined;
+  let renewedUntil: Date | null = null;
   if (Date.now() - row.last_seen_at.getTime() > 3_600_000) {
-    await db
+    const renewed = await db
       .updateTable('staff_sessions')
       .set({
         last_seen_at: sql<Date>`now()` as unknown as Date,
         expires_at: sql<Date>`now() + make_interval(days => ${SESSION_DAYS})` as unknown as Date,
       })
       .where('token_hash', '=', tokenHash)
-      .execute();
+      .returning('expires_at')
+      .executeTakeFirst();
+    renewedUntil = renewed?.expires_at ?? null;
   }
-  return { id: row.id, email: row.email, name: row.name, role: row.role };
+  return { staff: { id: row.id, email: row.email, name: row.name, role: row.role }, renewedUntil };
 }
 
 export async function revokeStaffSession(db: Kysely<Database>, token: string): Promise<void> {

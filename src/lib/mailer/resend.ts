@@ -16,8 +16,10 @@ function toMailError(error: ResendErrorShape, headers: Record<string, string> | 
     const retryAfter = Number(headers?.['retry-after'] ?? headers?.['ratelimit-reset']);
     return { kind: 'rate_limited', message, status, retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : 1 };
   }
-  if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 409) {
-    // 409: the idempotency key is in flight or was used for another payload; retrying later is right for the former.
+  // Only a refused payload is final. 401/403/404 mean a bad key, an unverified domain or a wrong
+  // base URL: an operator's mistake that must delay mail (and be fixed), never drop it.
+  // 409: the idempotency key is in flight (retry later) or was used for another payload.
+  if (status === 400 || status === 422) {
     return { kind: 'invalid', message, status };
   }
   return { kind: 'unavailable', message, ...(status === undefined ? {} : { status }) };
@@ -36,13 +38,18 @@ function toPayload(m: EmailMessage, defaultFrom: string) {
   };
 }
 
+/** A request to the provider that has not answered by then is abandoned and retried later. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
 export function createResendMailer(options: { apiKey: string; baseUrl?: string | undefined; from: string }): Mailer {
   const resend = new Resend(options.apiKey, options.baseUrl ? { baseUrl: options.baseUrl } : undefined);
   return {
     provider: 'resend',
     async send(message, opts = {}): Promise<SendResult> {
       const payload = toPayload(message, options.from) as Parameters<typeof resend.emails.send>[0];
-      const { data, error, headers } = await resend.emails.send(payload, opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {});
+      // The SDK passes request options on to fetch, so a signal bounds a hung connection.
+      const requestOptions = { ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) };
+      const { data, error, headers } = await resend.emails.send(payload, requestOptions as { idempotencyKey?: string });
       if (error || !data) return { ok: false, error: toMailError(error ?? { message: 'empty answer' }, headers) };
       return { ok: true, id: data.id };
     },
@@ -53,7 +60,8 @@ export function createResendMailer(options: { apiKey: string; baseUrl?: string |
       const { data, error, headers } = await resend.batch.send(payload, {
         idempotencyKey: opts.idempotencyKey,
         batchValidation: 'permissive',
-      });
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      } as { idempotencyKey: string; batchValidation: 'permissive' });
       if (error || !data) return { ok: false, error: toMailError(error ?? { message: 'empty answer' }, headers) };
       const answer = data as { data: Array<{ id: string }>; errors?: Array<{ index: number; message: string }> };
       const rejected = answer.errors ?? [];
