@@ -1,0 +1,115 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../../../db/types.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
+import { recordEvent } from './events.ts';
+import { suppress } from './suppression.ts';
+
+/**
+ * What a member controls from the link in every email (no sign-in): which newsletters they
+ * get, leaving everything (RFC 8058 one-click), a copy of their data, and erasure.
+ */
+export async function getPreferences(db: Kysely<Database>, memberId: string) {
+  const member = await db.selectFrom('members').select(['id', 'email', 'name', 'status']).where('id', '=', memberId).executeTakeFirst();
+  if (!member) throw new NotFoundError('This member no longer exists.', 'member_gone');
+  const newsletters = await db
+    .selectFrom('newsletters as n')
+    .leftJoin('member_newsletters as mn', (j) => j.onRef('mn.newsletter_id', '=', 'n.id').on('mn.member_id', '=', memberId))
+    .select(['n.id', 'n.slug', 'n.name', 'n.description', 'mn.member_id'])
+    .orderBy('n.sort_order')
+    .orderBy('n.id')
+    .execute();
+  return {
+    member,
+    newsletters: newsletters.map((n) => ({ id: n.id, slug: n.slug, name: n.name, description: n.description, subscribed: n.member_id !== null && member.status !== 'unsubscribed' })),
+  };
+}
+
+/** Leaves every newsletter at once. Idempotent: a second click changes nothing. */
+export async function unsubscribeAll(db: Kysely<Database>, memberId: string, via: 'one-click' | 'preferences' | 'staff'): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const member = await trx.selectFrom('members').select(['id', 'status']).where('id', '=', memberId).forUpdate().executeTakeFirst();
+    if (!member) throw new NotFoundError('This member no longer exists.', 'member_gone');
+    await trx.deleteFrom('member_newsletters').where('member_id', '=', memberId).execute();
+    if (member.status === 'unsubscribed' || member.status === 'bounced' || member.status === 'complained') return;
+    await trx.updateTable('members').set({ status: 'unsubscribed', unsubscribed_at: new Date(), updated_at: new Date() }).where('id', '=', memberId).execute();
+    await recordEvent(trx, memberId, 'unsubscribed', { via });
+  });
+}
+
+/** Sets exactly these newsletters; none at all means unsubscribed. */
+export async function updatePreferences(db: Kysely<Database>, memberId: string, newsletterSlugs: string[]): Promise<void> {
+  const slugs = [...new Set(newsletterSlugs)];
+  if (slugs.length === 0) return unsubscribeAll(db, memberId, 'preferences');
+  await db.transaction().execute(async (trx) => {
+    const member = await trx.selectFrom('members').select(['id', 'status', 'confirmed_at']).where('id', '=', memberId).forUpdate().executeTakeFirst();
+    if (!member) throw new NotFoundError('This member no longer exists.', 'member_gone');
+    const newsletters = await trx.selectFrom('newsletters').select(['id', 'slug']).where('slug', 'in', slugs).execute();
+    if (newsletters.length !== slugs.length) throw new ValidationError('One of those newsletters does not exist.', 'unknown_newsletter');
+    await trx.deleteFrom('member_newsletters').where('member_id', '=', memberId).where('newsletter_id', 'not in', newsletters.map((n) => n.id)).execute();
+    await trx
+      .insertInto('member_newsletters')
+      .values(newsletters.map((n) => ({ member_id: memberId, newsletter_id: n.id })))
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+    // The link came by email, which proves the address; a member who had confirmed once and
+    // left can come back from here without a second confirmation.
+    if (member.status === 'unsubscribed' && member.confirmed_at !== null) {
+      await trx.updateTable('members').set({ status: 'active', unsubscribed_at: null, updated_at: new Date() }).where('id', '=', memberId).execute();
+      await recordEvent(trx, memberId, 'resubscribed', { via: 'preferences' });
+    }
+    await recordEvent(trx, memberId, 'newsletters_changed', { newsletters: newsletters.map((n) => n.slug) });
+  });
+}
+
+/** Everything Hearth holds about a member, as one JSON-ready object. */
+export async function exportMemberData(db: Kysely<Database>, memberId: string) {
+  const member = await db.selectFrom('members').selectAll().where('id', '=', memberId).executeTakeFirst();
+  if (!member) throw new NotFoundError('This member no longer exists.', 'member_gone');
+  const [newsletters, labels, events, tier] = await Promise.all([
+    db.selectFrom('member_newsletters as mn').innerJoin('newsletters as n', 'n.id', 'mn.newsletter_id').select(['n.slug', 'n.name', 'mn.created_at']).where('mn.member_id', '=', memberId).execute(),
+    db.selectFrom('member_labels as ml').innerJoin('labels as l', 'l.id', 'ml.label_id').select(['l.name']).where('ml.member_id', '=', memberId).execute(),
+    db.selectFrom('events').select(['type', 'occurred_at', 'data']).where('member_id', '=', memberId).orderBy('occurred_at').orderBy('id').execute(),
+    db.selectFrom('tiers').select(['slug', 'name']).where('id', '=', member.tier_id).executeTakeFirst(),
+  ]);
+  await recordEvent(db, memberId, 'data_exported');
+  return {
+    exported_at: new Date().toISOString(),
+    member: {
+      email: member.email,
+      name: member.name,
+      status: member.status,
+      tier: tier?.slug ?? null,
+      source: {
+        platform: member.source_platform,
+        utm_source: member.utm_source,
+        utm_medium: member.utm_medium,
+        utm_campaign: member.utm_campaign,
+        referrer: member.referrer,
+        ref: member.ref,
+        landing_page: member.landing_page,
+      },
+      referral_code: member.referral_code,
+      notes_by_staff: member.notes,
+      created_at: member.created_at,
+      confirmed_at: member.confirmed_at,
+      unsubscribed_at: member.unsubscribed_at,
+    },
+    newsletters: newsletters.map((n) => ({ slug: n.slug, name: n.name, since: n.created_at })),
+    labels: labels.map((l) => l.name),
+    events: events.map((e) => ({ type: e.type, at: e.occurred_at, data: e.data })),
+  };
+}
+
+/**
+ * Erases a member: the row and everything keyed to it goes; events stay without a member id
+ * (anonymous aggregates survive); a bounced or complained address stays suppressed by hash.
+ */
+export async function deleteMember(db: Kysely<Database>, memberId: string): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const member = await trx.selectFrom('members').select(['id', 'email', 'status']).where('id', '=', memberId).forUpdate().executeTakeFirst();
+    if (!member) throw new NotFoundError('This member no longer exists.', 'member_gone');
+    if (member.status === 'bounced' || member.status === 'complained') await suppress(trx, member.email, member.status);
+    await trx.insertInto('events').values({ member_id: null, type: 'member_deleted', data: JSON.stringify({}) }).execute();
+    await trx.deleteFrom('members').where('id', '=', memberId).execute();
+  });
+}

@@ -1,0 +1,47 @@
+import type { APIRoute } from 'astro';
+import { DomainError, RateLimitedError } from '../domain/errors.ts';
+import { subscribe } from '../domain/members/subscribe.ts';
+import { clientIp, json, jsonError, statusFor } from '../lib/http.ts';
+import { readFields } from '../lib/request-data.ts';
+import { messagePage } from '../lib/pages.ts';
+
+/**
+ * POST /subscribe (DESIGN.md): form → 303 to "check your inbox"; JSON → 202. The answer is the
+ * same whether the address was new, pending, active, unsubscribed or suppressed.
+ */
+export const POST: APIRoute = async ({ request, locals, clientAddress, redirect }) => {
+  const fields = await readFields(request);
+  const { db, config } = locals.runtime;
+  const embed = fields.get('embed') === '1';
+  const newsletters = [...fields.getAll('newsletter'), ...fields.getAll('newsletters')];
+  try {
+    await subscribe(
+      db,
+      { secret: config.appSecret, siteUrl: config.siteUrl },
+      {
+        email: fields.get('email'),
+        name: fields.get('name'),
+        newsletters,
+        ref: fields.get('ref'),
+        utmSource: fields.get('utm_source'),
+        utmMedium: fields.get('utm_medium'),
+        utmCampaign: fields.get('utm_campaign'),
+        referrer: fields.get('referrer') || request.headers.get('referer'),
+        landingPlatform: fields.get('platform'),
+        landingPage: fields.get('landing_page'),
+        clientIp: clientIp(() => clientAddress),
+        honeypot: fields.get('website'),
+      },
+    );
+  } catch (err) {
+    if (!(err instanceof DomainError)) throw err;
+    const status = statusFor(err);
+    const headers: Record<string, string> = err instanceof RateLimitedError ? { 'retry-after': String(err.retryAfter) } : {};
+    if (fields.json) return jsonError(status, err.code, err.message, headers);
+    return messagePage({ status, title: 'We could not subscribe you', message: err.message, back: true, headers, frameable: embed });
+  }
+  if (fields.json) return json({ ok: true, message: 'Check your inbox to confirm your subscription.' }, 202);
+  return redirect(embed ? '/embed/subscribed' : '/subscribe/check-inbox', 303);
+};
+
+export const GET: APIRoute = ({ redirect }) => redirect('/join', 303);
