@@ -94,8 +94,11 @@ export const onRequest = defineMiddleware(async (context, next) => {
   const pathname = url.pathname;
   const isApi = pathname.startsWith('/api/');
 
-  // Bearer-token API calls carry no cookie and webhooks are signed: neither can be forged by a page.
-  if (!SAFE_METHODS.has(method) && !isApi && !pathname.startsWith('/webhooks/') && !sameOrigin(request, runtime.config.siteUrl)) {
+  // Exempt from the origin check: bearer-token API calls (no cookie), signed webhooks, the public
+  // subscribe endpoint (posted to by embedded forms and snippets on the brand's other sites), and
+  // the one-click unsubscribe (posted by mailbox providers; its signed token is the credential).
+  const crossOriginAllowed = isApi || pathname.startsWith('/webhooks/') || pathname === '/subscribe' || pathname === '/unsubscribe';
+  if (!SAFE_METHODS.has(method) && !crossOriginAllowed && !sameOrigin(request, runtime.config.siteUrl)) {
     return withSecurityHeaders(
       wantsJson(pathname)
         ? jsonError(403, 'cross_origin', 'Cross-origin requests are not allowed here.')

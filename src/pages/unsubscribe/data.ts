@@ -1,0 +1,24 @@
+import type { APIRoute } from 'astro';
+import { DomainError } from '../../domain/errors.ts';
+import { readPreferencesToken } from '../../domain/members/links.ts';
+import { exportMemberData } from '../../domain/members/preferences.ts';
+import { jsonError, statusFor } from '../../lib/http.ts';
+
+/** A member's own data as a JSON download (the signed link from any email is the credential). */
+export const GET: APIRoute = async ({ url, locals }) => {
+  try {
+    const memberId = readPreferencesToken(locals.runtime.config.appSecret, url.searchParams.get('token') ?? '');
+    const data = await exportMemberData(locals.runtime.db, memberId);
+    return new Response(JSON.stringify(data, null, 2), {
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        'content-disposition': 'attachment; filename="my-data.json"',
+        'cache-control': 'no-store',
+        'referrer-policy': 'no-referrer',
+      },
+    });
+  } catch (err) {
+    if (!(err instanceof DomainError)) throw err;
+    return jsonError(statusFor(err), err.code, err.message);
+  }
+};
