@@ -27,7 +27,24 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: /^\/admin\/outbox\/\d+(\/html)?\/?$/, methods: READ, access: 'outbox:read' },
   { pattern: /^\/admin\/staff\/?$/, methods: FORM, access: 'staff:manage' },
   { pattern: /^\/admin\/tokens\/?$/, methods: FORM, access: 'tokens:manage-own' },
+  { pattern: /^\/admin\/members\/?$/, methods: READ, access: 'members:read' },
+  { pattern: /^\/admin\/members\/?$/, methods: ['POST'], access: 'members:write' },
+  { pattern: /^\/admin\/members\/export\.csv$/, methods: READ, access: 'members:read' },
+  { pattern: /^\/admin\/members\/new\/?$/, methods: FORM, access: 'members:write' },
+  { pattern: /^\/admin\/members\/\d{1,18}\/?$/, methods: READ, access: 'members:read' },
+  { pattern: /^\/admin\/members\/\d{1,18}\/?$/, methods: ['POST'], access: 'members:write' },
+  { pattern: /^\/admin\/imports\/?$/, methods: FORM, access: 'members:write' },
+  { pattern: /^\/admin\/imports\/\d{1,18}\/?$/, methods: FORM, access: 'members:write' },
+  { pattern: /^\/admin\/imports\/\d{1,18}\/rejections\.csv$/, methods: READ, access: 'members:write' },
+  { pattern: /^\/admin\/audience\/?$/, methods: FORM, access: 'settings:manage' },
   { pattern: /^\/api\/v1\/me\/?$/, methods: READ, access: 'dashboard:view' },
+  { pattern: /^\/api\/v1\/members\/?$/, methods: READ, access: 'members:read' },
+  { pattern: /^\/api\/v1\/members\/?$/, methods: ['POST'], access: 'members:write' },
+  { pattern: /^\/api\/v1\/members\/count\/?$/, methods: READ, access: 'members:read' },
+  { pattern: /^\/api\/v1\/members\/\d{1,18}\/?$/, methods: READ, access: 'members:read' },
+  { pattern: /^\/api\/v1\/members\/\d{1,18}\/?$/, methods: ['PATCH', 'DELETE'], access: 'members:write' },
+  { pattern: /^\/api\/v1\/imports\/?$/, methods: ['POST'], access: 'members:write' },
+  { pattern: /^\/api\/v1\/imports\/\d{1,18}\/?$/, methods: READ, access: 'members:write' },
   { pattern: /^\/api\/v1\/newsletters\/?$/, methods: READ, access: 'newsletters:read' },
   { pattern: /^\/api\/v1\/tiers\/?$/, methods: READ, access: 'tiers:read' },
 ];
@@ -42,10 +59,12 @@ export type RouteDecision =
   | { kind: 'public' }
   | { kind: 'staff'; permission: Permission };
 
+/** The first rule whose path and method match; a path listed only for other methods is a 405. */
 export function decideRoute(pathname: string, method: string): RouteDecision {
-  const rule = STAFF_ROUTES.find((r) => r.pattern.test(pathname));
-  if (!rule) return { kind: 'unknown' };
-  if (rule.methods && !rule.methods.includes(method)) return { kind: 'method_not_allowed', allow: rule.methods };
+  const rules = STAFF_ROUTES.filter((r) => r.pattern.test(pathname));
+  if (rules.length === 0) return { kind: 'unknown' };
+  const rule = rules.find((r) => !r.methods || r.methods.includes(method));
+  if (!rule) return { kind: 'method_not_allowed', allow: [...new Set(rules.flatMap((r) => r.methods ?? []))] };
   return rule.access === 'public' ? { kind: 'public' } : { kind: 'staff', permission: rule.access };
 }
 

@@ -1,4 +1,4 @@
-import { DomainError, RateLimitedError } from '../domain/errors.ts';
+import { DomainError, RateLimitedError, ValidationError } from '../domain/errors.ts';
 import { log, errorFields } from './log.ts';
 
 /** HTTP status for each domain error; an unexpected error is a 500 and is logged. */
@@ -85,4 +85,20 @@ export function safeNext(value: string | null | undefined, fallback: string, pre
   if (url.origin !== 'http://hearth.invalid') return fallback;
   const path = url.pathname + url.search;
   return path.startsWith(prefix) ? path : fallback;
+}
+
+/** Parses a JSON body against a zod schema; anything wrong is a ValidationError naming the field. */
+export async function readJson<T>(request: Request, schema: import('zod').ZodType<T>): Promise<T> {
+  let body: unknown;
+  try {
+    body = JSON.parse(await request.text());
+  } catch {
+    throw new ValidationError('The body must be JSON.', 'invalid_json');
+  }
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ValidationError(`${issue.path.join('.') || 'body'}: ${issue.message}`, 'invalid_body');
+  }
+  return parsed.data;
 }

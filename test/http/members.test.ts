@@ -1,0 +1,163 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedDemo } from '../../src/domain/demo/seed.ts';
+import { suppress } from '../../src/domain/members/suppression.ts';
+import { createApiToken } from '../../src/domain/staff/api-tokens.ts';
+import { createStaffUser } from '../../src/domain/staff/users.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { Browserless, startServer, type RunningServer } from '../helpers/server.ts';
+
+/** The members API and the admin's members pages against the real server. */
+let t: TestDatabase;
+let server: RunningServer;
+const auth: Record<'owner' | 'editor' | 'moderator', Record<string, string>> = { owner: {}, editor: {}, moderator: {} };
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  await seedDemo(t.db, { members: 130 });
+  for (const role of ['owner', 'editor', 'moderator'] as const) {
+    const u = await createStaffUser(t.db, { email: `${role}@example.com`, password: 'a long staff password', role });
+    auth[role] = { authorization: `Bearer ${(await createApiToken(t.db, u.id, 'test')).token}`, 'content-type': 'application/json' };
+  }
+  server = await startServer({ databaseUrl: t.url });
+});
+afterAll(async () => {
+  await server?.stop();
+  await t.drop();
+});
+
+type Member = { id: string; email: string; status: string; tier: string; newsletters: string[]; labels: string[]; source: { platform: string }; created_at: string; referral_code: string };
+const api = async (path: string, init: RequestInit = {}, who: keyof typeof auth = 'owner') => fetch(server.url + '/api/v1' + path, { ...init, headers: { ...auth[who], ...(init.headers as Record<string, string>) } });
+
+async function all(query: string): Promise<Member[]> {
+  const seen: Member[] = [];
+  let after: string | null = null;
+  do {
+    const res = await api(`/members?limit=40&${query}${after ? `&after=${after}` : ''}`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { members: Member[]; next: string | null };
+    seen.push(...body.members);
+    after = body.next;
+  } while (after);
+  return seen;
+}
+
+describe('GET /api/v1/members', () => {
+  it('pages through every member once, newest first, with cursors', async () => {
+    const members = await all('');
+    expect(members).toHaveLength(130);
+    expect(new Set(members.map((m) => m.id)).size).toBe(130);
+    const times = members.map((m) => m.created_at);
+    expect([...times].sort().reverse()).toEqual(times);
+    expect(members[0]).toMatchObject({ status: expect.any(String), tier: expect.stringMatching(/free|supporter/), newsletters: expect.any(Array), referral_code: expect.any(String) });
+  });
+
+  it('filters by platform, status and newsletter, and the count agrees', async () => {
+    const instagram = await all('platform=instagram&status=active');
+    expect(instagram.length).toBeGreaterThan(0);
+    expect(instagram.every((m) => m.source.platform === 'instagram' && m.status === 'active')).toBe(true);
+    const count = (await (await api('/members/count?platform=instagram&status=active')).json()) as { count: number };
+    expect(count.count).toBe(instagram.length);
+    const dispatch = await all('newsletter=roastery-dispatch');
+    expect(dispatch.every((m) => m.newsletters.includes('roastery-dispatch'))).toBe(true);
+    expect(((await (await api('/members/count?newsletter=roastery-dispatch')).json()) as { count: number }).count).toBe(dispatch.length);
+  });
+
+  it('searches by address prefix, in address order', async () => {
+    const found = await all('query=READER1');
+    expect(found.length).toBeGreaterThan(10);
+    expect(found.every((m) => m.email.startsWith('reader1'))).toBe(true);
+    const emails = found.map((m) => m.email);
+    expect([...emails].sort()).toEqual(emails);
+    expect(await all('query=%25')).toHaveLength(0); // a literal %, not a wildcard
+  });
+
+  it('refuses bad filters and cursors with a 400, never a 500', async () => {
+    for (const q of ['status=sleeping', 'platform=myspace', 'after=garbage', 'created_from=yesterday', 'after=' + Buffer.from('["x","1; drop table members"]').toString('base64url')]) {
+      const res = await api(`/members?${q}`);
+      expect(res.status, q).toBe(400);
+      expect(await res.json()).toEqual({ error: { code: expect.any(String), message: expect.any(String) } });
+    }
+  });
+});
+
+describe('writing members through the API', () => {
+  let id = '';
+  it('creates a member (201), refuses a duplicate (409), a bad address and unknown fields (400)', async () => {
+    const res = await api('/members', { method: 'POST', body: JSON.stringify({ email: 'New@Example.com', name: 'New', labels: ['vip'], newsletters: ['weekly-brew'] }) });
+    expect(res.status).toBe(201);
+    const { member } = (await res.json()) as { member: Member };
+    id = member.id;
+    expect(member).toMatchObject({ email: 'new@example.com', status: 'active', tier: 'free', newsletters: ['weekly-brew'], labels: ['vip'], source: { platform: 'direct' } });
+    expect((await api('/members', { method: 'POST', body: JSON.stringify({ email: 'new@example.com' }) })).status).toBe(409);
+    expect((await api('/members', { method: 'POST', body: JSON.stringify({ email: 'nope' }) })).status).toBe(400);
+    expect((await api('/members', { method: 'POST', body: JSON.stringify({ email: 'x@example.com', admin: true }) })).status).toBe(400);
+    expect((await api('/members', { method: 'POST', body: '[' })).status).toBe(400);
+  });
+
+  it('refuses to add a suppressed address', async () => {
+    await suppress(t.db, 'gone@example.com', 'complained');
+    const res = await api('/members', { method: 'POST', body: JSON.stringify({ email: 'gone@example.com' }) });
+    expect(res.status).toBe(409);
+  });
+
+  it('updates labels, newsletters and status, and deletes', async () => {
+    const res = await api(`/members/${id}`, { method: 'PATCH', body: JSON.stringify({ labels: ['vip', 'barista'], newsletters: ['roastery-dispatch'], status: 'unsubscribed' }) });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { member: Member }).member).toMatchObject({ labels: ['barista', 'vip'], newsletters: ['roastery-dispatch'], status: 'unsubscribed' });
+    expect((await api(`/members/${id}`, { method: 'PATCH', body: JSON.stringify({ tier: 'nope' }) })).status).toBe(400);
+    expect((await api(`/members/${id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await api(`/members/${id}`)).status).toBe(404);
+    expect((await api(`/members/${id}`, { method: 'DELETE' })).status).toBe(404);
+  });
+
+  it('applies roles: editors read but do not write, moderators do neither', async () => {
+    expect((await api('/members?limit=1', {}, 'editor')).status).toBe(200);
+    expect((await api('/members', { method: 'POST', body: JSON.stringify({ email: 'e@example.com' }) }, 'editor')).status).toBe(403);
+    expect((await api('/members?limit=1', {}, 'moderator')).status).toBe(403);
+    expect((await api('/members/1', { method: 'PUT', body: '{}' })).status).toBe(405);
+  });
+});
+
+describe('the admin members pages', () => {
+  const owner = new Browserless('');
+  beforeAll(async () => {
+    owner.base = server.url;
+    await owner.request('/admin/signin', { method: 'POST', form: { email: 'owner@example.com', password: 'a long staff password' } });
+  });
+
+  it('lists and filters members with their count', async () => {
+    const page = await (await owner.request('/admin/members?platform=tiktok')).text();
+    const count = Number(/data-testid="member-count">(\d+)/.exec(page)?.[1]);
+    expect(count).toBe(((await (await api('/members/count?platform=tiktok')).json()) as { count: number }).count);
+    expect([...page.matchAll(/data-testid="platform">([a-z]+)</g)].every((m) => m[1] === 'tiktok')).toBe(true);
+  });
+
+  it('applies a bulk label only to the count staff confirmed', async () => {
+    const count = ((await (await api('/members/count?platform=tiktok')).json()) as { count: number }).count;
+    const stale = await owner.request('/admin/members?platform=tiktok', { method: 'POST', form: { action: 'add_label', label: 'tiktok-fan', confirm: 'yes', expected: String(count + 1) } });
+    expect(stale.status).toBe(409);
+    const ok = await owner.request('/admin/members?platform=tiktok', { method: 'POST', form: { action: 'add_label', label: 'tiktok-fan', confirm: 'yes', expected: String(count) } });
+    expect(ok.status).toBe(200);
+    expect(((await (await api('/members/count?label=tiktok-fan')).json()) as { count: number }).count).toBe(count);
+  });
+
+  it('exports a filter as CSV, with formulas defused', async () => {
+    await api('/members', { method: 'POST', body: JSON.stringify({ email: 'formula@example.com', name: '=HYPERLINK("http://evil")', newsletters: [] }) });
+    const res = await owner.request('/admin/members/export.csv?query=formula');
+    expect(res.headers.get('content-type')).toContain('text/csv');
+    const lines = (await res.text()).trim().split('\n');
+    expect(lines[0]).toMatch(/^id,email,name,status/);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain(`"'=HYPERLINK(""http://evil"")"`);
+    const everything = (await (await owner.request('/admin/members/export.csv')).text()).trim().split('\n');
+    expect(everything).toHaveLength(1 + ((await (await api('/members/count')).json()) as { count: number }).count);
+  });
+
+  it('shows a member page with source and timeline', async () => {
+    const [m] = (await all('platform=instagram')).slice(0, 1);
+    const page = await (await owner.request(`/admin/members/${m!.id}`)).text();
+    expect(page).toContain(m!.email);
+    expect(page).toContain('instagram');
+    expect((await owner.request('/admin/members/999999999')).status).toBe(404);
+  });
+});
