@@ -9,7 +9,18 @@ import { messagePage } from '../lib/pages.ts';
  * POST /subscribe (DESIGN.md): form → 303 to "check your inbox"; JSON → 202. The answer is the
  * same whether the address was new, pending, active, unsubscribed or suppressed.
  */
-export const POST: APIRoute = async ({ request, locals, clientAddress, redirect }) => {
+/** The Referer header, unless it is one of our own pages (then the landing page's hidden field speaks). */
+function outsideReferrer(request: Request, url: URL): string | null {
+  const referer = request.headers.get('referer');
+  if (!referer) return null;
+  try {
+    return new URL(referer).host === url.host ? null : referer;
+  } catch {
+    return null;
+  }
+}
+
+export const POST: APIRoute = async ({ request, url, locals, clientAddress, redirect }) => {
   const fields = await readFields(request);
   const { db, config } = locals.runtime;
   const embed = fields.get('embed') === '1';
@@ -26,7 +37,7 @@ export const POST: APIRoute = async ({ request, locals, clientAddress, redirect 
         utmSource: fields.get('utm_source'),
         utmMedium: fields.get('utm_medium'),
         utmCampaign: fields.get('utm_campaign'),
-        referrer: fields.get('referrer') || request.headers.get('referer'),
+        referrer: fields.get('referrer') || outsideReferrer(request, url),
         landingPlatform: fields.get('platform'),
         landingPage: fields.get('landing_page'),
         clientIp: clientIp(() => clientAddress),
