@@ -9,9 +9,13 @@ export async function up(db: Kysely<any>): Promise<void> {
     -- ordered by address, so a page of a search is an index scan with a LIMIT, never a sort.
     create index members_email_prefix_idx on members ((lower(email) collate "C"));
     create index members_name_prefix_idx on members ((lower(name) collate "C")) where name is not null;
-    create index members_platform_idx on members (source_platform, created_at desc, id desc);
-    create index members_status_idx on members (status, created_at desc, id desc);
+    -- Counts by status and platform read this index alone (index-only scan, no table access).
+    -- Pages with these filters need no index of their own: they walk members_created_idx and
+    -- stop after 50 matches, which is quick even for a rare platform.
+    create index members_status_platform_idx on members (status, source_platform, id);
     alter table members add column import_id bigint;
+    -- Referral counts (members whose ref is this member's code) for the members list.
+    create index members_ref_idx on members (ref) where ref is not null;
 
     create table labels (
       id bigint generated always as identity primary key,
@@ -112,6 +116,6 @@ export async function down(db: Kysely<any>): Promise<void> {
   await sql`
     drop table import_rejections, import_rows, import_chunks, imports, suppressions, events, member_labels, labels;
     alter table members drop column import_id;
-    drop index members_email_prefix_idx, members_name_prefix_idx, members_platform_idx, members_status_idx;
+    drop index members_email_prefix_idx, members_name_prefix_idx, members_status_platform_idx, members_ref_idx;
   `.execute(db);
 }
