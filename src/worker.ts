@@ -1,4 +1,6 @@
 import type { Task, TaskList } from 'graphile-worker';
+import { sendImportConfirmations } from './domain/imports/confirmations.ts';
+import { runImport } from './domain/imports/pipeline.ts';
 import { pruneExpiredStaffSessions } from './domain/staff/sessions.ts';
 import { log } from './lib/log.ts';
 import type { SendEmailPayload } from './lib/mail-queue.ts';
@@ -8,7 +10,7 @@ import type { Runtime } from './lib/runtime.ts';
 import type pg from 'pg';
 
 /** Every job Hearth runs, by name. Capabilities add their tasks here. */
-export function createTaskList(runtime: Runtime): TaskList {
+export function createTaskList(runtime: Runtime, pool: pg.Pool): TaskList {
   const heartbeat: Task = async (payload) => {
     await recordHeartbeat(runtime.db, (payload as { workerId: string }).workerId);
   };
@@ -25,16 +27,25 @@ export function createTaskList(runtime: Runtime): TaskList {
     throw new Error(`mail provider ${result.error.kind}: ${result.error.message}`);
   };
 
+  const runImportTask: Task = async (payload) => {
+    await runImport(runtime.db, pool, (payload as { importId: string }).importId);
+  };
+
+  const importConfirmations: Task = async (payload) => {
+    const ctx = { secret: runtime.config.appSecret, siteUrl: runtime.config.siteUrl };
+    await sendImportConfirmations(runtime.db, runtime.mailer, ctx, (payload as { importId: string }).importId);
+  };
+
   const maintenance: Task = async () => {
     await pruneRateLimits(runtime.db);
     await pruneExpiredStaffSessions(runtime.db);
   };
 
-  return { heartbeat, send_email: sendEmail, maintenance };
+  return { heartbeat, send_email: sendEmail, maintenance, run_import: runImportTask, import_confirmations: importConfirmations };
 }
 
 export async function startWorker(runtime: Runtime, pool: pg.Pool): Promise<QueueRunner> {
-  const runner = await startQueueRunner(runtime.db, pool, createTaskList(runtime), {
+  const runner = await startQueueRunner(runtime.db, pool, createTaskList(runtime, pool), {
     // graphile-worker's crontab: minute hour day month weekday task
     crontab: '17 * * * * maintenance',
   });

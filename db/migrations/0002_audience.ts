@@ -14,6 +14,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     -- stop after 50 matches, which is quick even for a rare platform.
     create index members_status_platform_idx on members (status, source_platform, id);
     alter table members add column import_id bigint;
+    create index members_import_idx on members (import_id) where import_id is not null;
     -- Referral counts (members whose ref is this member's code) for the members list.
     create index members_ref_idx on members (ref) where ref is not null;
 
@@ -85,6 +86,9 @@ export async function up(db: Kysely<any>): Promise<void> {
       data bytea not null,
       primary key (import_id, seq)
     );
+    -- The chunks are CSV already read once for the preview; compressing them on the way in cost
+    -- 6 s of a 211 MB upload (1.5 s without).
+    alter table import_chunks alter column data set storage external;
 
     -- Staging for COPY: unlogged (fast, and rebuilt from import_chunks if a worker dies).
     create unlogged table import_rows (
@@ -116,6 +120,6 @@ export async function down(db: Kysely<any>): Promise<void> {
   await sql`
     drop table import_rejections, import_rows, import_chunks, imports, suppressions, events, member_labels, labels;
     alter table members drop column import_id;
-    drop index members_email_prefix_idx, members_name_prefix_idx, members_status_platform_idx, members_ref_idx;
+    drop index members_email_prefix_idx, members_name_prefix_idx, members_status_platform_idx, members_ref_idx, members_import_idx;
   `.execute(db);
 }

@@ -22,6 +22,11 @@ Commands:
   token:create --email E [--name N]
                                print a new staff API token for that staff user
   seed --demo [--members N]    add the demo brand, posts and N members (default 300)
+  import FILE.csv [--newsletter SLUG] [--format auto|generic|mailchimp|substack|ghost|beehiiv|kit]
+               [--confirmed --attestation TEXT | --send-confirmation]
+                               import members from a CSV (the same code as the admin's import)
+  export members [--status S] [--newsletter SLUG] [--tier SLUG] [--label L] [--platform P] [--query Q]
+                               write members as CSV to standard output
 
 Options:
   -h, --help                   show this help
@@ -146,7 +151,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return 0;
   }
-  const known = ['serve', 'worker', 'migrate', 'staff:create', 'token:create', 'seed'];
+  const known = ['serve', 'worker', 'migrate', 'staff:create', 'token:create', 'seed', 'import', 'export'];
   if (!known.includes(command)) throw new UsageError(`unknown command "${command}"`);
   const config = loadConfig();
   setLogLevel(config.logLevel);
@@ -200,6 +205,66 @@ async function main(argv: string[]): Promise<number> {
       const started = Date.now();
       const result = await withBoot(config, ({ runtime }) => seedDemo(runtime.db, { members }));
       process.stdout.write(`demo content ready; ${result.membersAdded} members added in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+      return 0;
+    }
+    case 'export': {
+      const [what, ...rest] = args;
+      if (what !== 'members') throw new UsageError('export takes "members"');
+      const f = parse(rest, {
+        status: { type: 'string' },
+        newsletter: { type: 'string' },
+        tier: { type: 'string' },
+        label: { type: 'string' },
+        platform: { type: 'string' },
+        query: { type: 'string' },
+      });
+      const { parseMemberFilter } = await import('../domain/members/list.ts');
+      const { membersCsv } = await import('../domain/members/manage.ts');
+      const params = new URLSearchParams(Object.entries(f).filter((e): e is [string, string] => typeof e[1] === 'string'));
+      const filter = parseMemberFilter(params);
+      await withBoot(config, async ({ runtime }) => {
+        for await (const chunk of membersCsv(runtime.db, filter)) {
+          if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
+        }
+      });
+      return 0;
+    }
+    case 'import': {
+      const [file, ...rest] = args;
+      if (!file || file.startsWith('-')) throw new UsageError('import needs a CSV file');
+      const f = parse(rest, {
+        newsletter: { type: 'string' },
+        format: { type: 'string' },
+        confirmed: { type: 'boolean' },
+        attestation: { type: 'string' },
+        'send-confirmation': { type: 'boolean' },
+      });
+      const { isImportFormat } = await import('../domain/imports/formats.ts');
+      const format = f.format ?? 'auto';
+      if (format !== 'auto' && !isImportFormat(format)) throw new UsageError('--format must be auto, generic, mailchimp, substack, ghost, beehiiv or kit');
+      const { createReadStream, existsSync } = await import('node:fs');
+      const { basename } = await import('node:path');
+      if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
+      const { createImport, startImport, runImport, getImport } = await import('../domain/imports/pipeline.ts');
+      const started = Date.now();
+      const done = await withBoot(config, async ({ runtime, database }) => {
+        const created = await createImport(runtime.db, { filename: basename(file), body: createReadStream(file) });
+        await startImport(runtime.db, created.id, {
+          format: format as 'auto',
+          newsletterSlug: f.newsletter ?? null,
+          markConfirmed: Boolean(f.confirmed),
+          attestation: f.attestation ?? null,
+          sendConfirmation: Boolean(f['send-confirmation']),
+        });
+        await runImport(runtime.db, database.pool, created.id);
+        return getImport(runtime.db, created.id);
+      });
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      if (done.status !== 'done') throw new Error(`import ${done.id} failed: ${done.error ?? done.status}`);
+      process.stdout.write(
+        `import ${done.id} (${done.format}): ${done.rows} rows, ${done.imported} new, ${done.updated} updated, ${done.rejected} rejected in ${seconds} s\n`,
+      );
+      if (done.rejected > 0) process.stdout.write(`rejected rows with reasons: /admin/imports/${done.id}/rejections.csv\n`);
       return 0;
     }
   }

@@ -1,0 +1,87 @@
+/**
+ * How fast a member import runs: createImport (upload into import_chunks), then runImport
+ * (parse + COPY into staging, then the one merge transaction), on a realistic Mailchimp export
+ * from bench/make-import-csv.ts. Usage: node bench/import.ts [N]   (default 1,000,000)
+ * Uses BENCH_DATABASE_URL (a server URL; a scratch database is created on it) or an embedded
+ * PostgreSQL under the system temp folder. The CSV is cached under the temp folder by N.
+ *
+ * Prints one JSON line per import: the file into an empty database (every member new), then the
+ * same file again (every member matched). The end of parsing is seen from the import row
+ * (bytes_done reaching bytes), read every 50 ms on a separate connection. Peak RSS is this
+ * process's (the database server is another process).
+ */
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
+import pg from 'pg';
+import type { Database } from '../db/types.ts';
+import { migrateToLatest } from '../db/migrate.ts';
+import { createImport, getImport, runImport, startImport } from '../src/domain/imports/pipeline.ts';
+import { createDatabase } from '../src/lib/db.ts';
+import { startEmbeddedPostgres, withDatabase } from '../src/lib/embedded-postgres.ts';
+import { setLogLevel } from '../src/lib/log.ts';
+import { writeImportCsv } from './make-import-csv.ts';
+
+const rows = Number(process.argv[2] ?? 1_000_000);
+const file = join(tmpdir(), `hearth-bench-import-${rows}.csv`);
+if (!existsSync(file)) await writeImportCsv(rows, file);
+setLogLevel('warn');
+
+const embedded = process.env.BENCH_DATABASE_URL ? undefined : await startEmbeddedPostgres(join(tmpdir(), 'hearth-bench-import-postgres'));
+const server = process.env.BENCH_DATABASE_URL ?? embedded!.url;
+const name = `hearth_bench_import_${process.pid}`;
+const admin = new pg.Client({ connectionString: withDatabase(server, 'postgres') });
+await admin.connect();
+await admin.query(`create database "${name}"`);
+// runImport holds one connection and reads chunks on another; the third is the progress probe.
+const handle = createDatabase(withDatabase(server, name), { max: 3 });
+
+const seconds = (from: number, to: number) => Number(((to - from) / 1000).toFixed(1));
+
+async function timedImport(db: Kysely<Database>, figure: string): Promise<Record<string, unknown>> {
+  const t0 = performance.now();
+  const created = await createImport(db, { filename: 'bench.csv', body: createReadStream(file, { highWaterMark: 1024 * 1024 }) });
+  const t1 = performance.now();
+  await startImport(db, created.id, {});
+  let parsedAt: number | undefined;
+  const probe = setInterval(() => {
+    void getImport(db, created.id).then((r) => {
+      if (parsedAt === undefined && r.status === 'running' && r.bytes_done === r.bytes) parsedAt = performance.now();
+    });
+  }, 50);
+  const t2 = performance.now();
+  await runImport(db, handle.pool, created.id);
+  const t3 = performance.now();
+  clearInterval(probe);
+  const done = await getImport(db, created.id);
+  if (done.status !== 'done') throw new Error(`import ${done.status}: ${done.error}`);
+  const parsed = parsedAt ?? t3;
+  return {
+    figure,
+    rows: done.rows,
+    imported: done.imported,
+    updated: done.updated,
+    rejected: done.rejected,
+    fileMB: Math.round(statSync(file).size / 1e6),
+    uploadSeconds: seconds(t0, t1),
+    parseCopySeconds: seconds(t2, parsed),
+    mergeSeconds: seconds(parsed, t3),
+    totalSeconds: seconds(t0, t3),
+    rowsPerSecond: Math.round(done.rows / ((t3 - t0) / 1000)),
+    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+  };
+}
+
+try {
+  await migrateToLatest(handle.db, handle.pool);
+  await handle.db.insertInto('newsletters').values({ slug: 'weekly', name: 'The Weekly', is_default: true }).execute();
+  const database = embedded ? 'embedded' : 'external';
+  console.log(JSON.stringify({ ...(await timedImport(handle.db, 'import, all new')), database }));
+  console.log(JSON.stringify({ ...(await timedImport(handle.db, 'import again, all existing')), database }));
+} finally {
+  await handle.close();
+  await admin.query(`drop database if exists "${name}" with (force)`);
+  await admin.end();
+  await embedded?.stop();
+}

@@ -1,0 +1,33 @@
+import type { APIRoute } from 'astro';
+import { ValidationError } from '../../../../domain/errors.ts';
+import { isImportFormat } from '../../../../domain/imports/formats.ts';
+import { createImport, importView, startImport } from '../../../../domain/imports/pipeline.ts';
+import { json, jsonErrorFrom } from '../../../../lib/http.ts';
+import { readMultipart } from '../../../../lib/multipart.ts';
+
+/**
+ * POST /api/v1/imports: multipart `file`, optional `newsletter` (slug), `format`
+ * (auto|generic|mailchimp|substack|ghost|beehiiv|kit), `mark_confirmed` with `attestation`,
+ * `send_confirmation`. Answers 202 with the queued import; poll GET /api/v1/imports/:id.
+ */
+export const POST: APIRoute = async ({ request, locals }) => {
+  const { db } = locals.runtime;
+  try {
+    const { fields, file } = await readMultipart(request, ({ filename, stream }) => createImport(db, { filename, body: stream, createdBy: locals.staff!.id }), {
+      maxFileBytes: 1024 * 1024 * 1024,
+    });
+    if (!file) throw new ValidationError('Send the CSV as a multipart field named "file".', 'no_file');
+    const format = fields.get('format') ?? 'auto';
+    if (format !== 'auto' && !isImportFormat(format)) throw new ValidationError(`format must be auto, generic, mailchimp, substack, ghost, beehiiv or kit.`, 'invalid_format');
+    const started = await startImport(db, file.id, {
+      format: format as 'auto',
+      newsletterSlug: fields.get('newsletter') || null,
+      markConfirmed: fields.get('mark_confirmed') === 'true' || fields.get('mark_confirmed') === '1',
+      attestation: fields.get('attestation') || null,
+      sendConfirmation: fields.get('send_confirmation') === 'true' || fields.get('send_confirmation') === '1',
+    });
+    return json({ import: importView(started) }, 202);
+  } catch (err) {
+    return jsonErrorFrom(err);
+  }
+};

@@ -1,0 +1,121 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedDemo } from '../../src/domain/demo/seed.ts';
+import { createApiToken } from '../../src/domain/staff/api-tokens.ts';
+import { createStaffUser } from '../../src/domain/staff/users.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { Browserless, ROOT, startServer, type RunningServer } from '../helpers/server.ts';
+
+/** Imports through the API and the admin's two-step flow, run by the real worker. */
+let t: TestDatabase;
+let server: RunningServer;
+let token = '';
+const fixture = (name: string) => readFileSync(join(ROOT, 'test', 'fixtures', 'imports', name));
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  await seedDemo(t.db, { members: 0 });
+  const owner = await createStaffUser(t.db, { email: 'owner@example.com', password: 'a long owner password', role: 'owner' });
+  token = (await createApiToken(t.db, owner.id, 'imports')).token;
+  server = await startServer({ databaseUrl: t.url });
+});
+afterAll(async () => {
+  await server?.stop();
+  await t.drop();
+});
+
+function upload(file: Buffer | null, fields: Record<string, string> = {}, filename = 'list.csv') {
+  const form = new FormData();
+  if (file) form.append('file', new Blob([new Uint8Array(file)], { type: 'text/csv' }), filename);
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  return fetch(server.url + '/api/v1/imports', { method: 'POST', body: form, headers: { authorization: `Bearer ${token}` } });
+}
+
+async function waitDone(id: string) {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const res = await fetch(`${server.url}/api/v1/imports/${id}`, { headers: { authorization: `Bearer ${token}` } });
+    const { import: imp } = (await res.json()) as { import: { status: string; rows: number; imported: number; updated: number; rejected: number; progress: number } };
+    if (imp.status === 'done' || imp.status === 'failed' || Date.now() > deadline) return imp;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+describe('POST /api/v1/imports', () => {
+  it('imports a Mailchimp export as a job and sends new members a confirmation', async () => {
+    const res = await upload(fixture('mailchimp-subscribed.csv'), { newsletter: 'roastery-dispatch', send_confirmation: 'true' }, 'subscribed.csv');
+    expect(res.status).toBe(202);
+    const { import: queued } = (await res.json()) as { import: { id: string; status: string; format: string } };
+    expect(queued).toMatchObject({ status: 'queued', format: 'mailchimp' });
+    const done = await waitDone(queued.id);
+    expect(done).toMatchObject({ status: 'done', rows: 3, imported: 2, updated: 0, rejected: 1, progress: 1 });
+    const ann = await t.db.selectFrom('members').selectAll().where('email', '=', 'ann@example.com').executeTakeFirstOrThrow();
+    expect(ann).toMatchObject({ status: 'pending', source_platform: 'import', name: 'Ann Smith' });
+    const deadline = Date.now() + 15_000;
+    let confirmations = 0;
+    while (Date.now() < deadline && confirmations < 2) {
+      const row = await t.db.selectFrom('outbox').select(sql<string>`count(*)`.as('n')).where('subject', 'like', 'Confirm your subscription%').executeTakeFirstOrThrow();
+      confirmations = Number(row.n);
+      if (confirmations < 2) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(confirmations).toBe(2);
+  });
+
+  it('refuses bad requests with a clear 400 and writes nothing', async () => {
+    const before = await t.db.selectFrom('members').select(sql<string>`count(*)`.as('n')).executeTakeFirstOrThrow();
+    const noFile = await upload(null, { newsletter: 'weekly-brew' });
+    expect(noFile.status).toBe(400);
+    expect(((await noFile.json()) as { error: { code: string } }).error.code).toBe('no_file');
+    expect((await upload(fixture('generic.csv'), { format: 'myspace' })).status).toBe(400);
+    expect((await upload(fixture('generic.csv'), { mark_confirmed: 'true' })).status).toBe(400);
+    expect((await upload(fixture('generic.csv'), { newsletter: 'nope' })).status).toBe(400);
+    expect((await upload(Buffer.from([0, 1, 2, 3, 255, 0, 0]), {})).status).toBe(400);
+    expect((await upload(Buffer.from(''), {})).status).toBe(400);
+    const notMultipart = await fetch(server.url + '/api/v1/imports', { method: 'POST', body: 'email\na@example.com', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' } });
+    expect(notMultipart.status).toBe(400);
+    const after = await t.db.selectFrom('members').select(sql<string>`count(*)`.as('n')).executeTakeFirstOrThrow();
+    expect(after.n).toBe(before.n);
+  });
+});
+
+describe('the admin import flow', () => {
+  it('uploads, shows the mapping and first rows, imports as confirmed with an attestation, and reports rejections', async () => {
+    const owner = new Browserless(server.url);
+    await owner.request('/admin/signin', { method: 'POST', form: { email: 'owner@example.com', password: 'a long owner password' } });
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(fixture('ghost.csv'))], { type: 'text/csv' }), 'ghost-members.csv');
+    const uploaded = await fetch(server.url + '/admin/imports', { method: 'POST', body: form, headers: { cookie: owner.cookie, origin: server.url }, redirect: 'manual' });
+    expect(uploaded.status).toBe(303);
+    const page = uploaded.headers.get('location')!;
+    expect(page).toMatch(/^\/admin\/imports\/\d+$/);
+    const preview = await (await owner.request(page)).text();
+    expect(preview).toContain('ghost (detected)');
+    expect(preview).toMatch(/data-testid="mapping"[\s\S]*email[\s\S]*email/);
+
+    const refused = await owner.request(page, { method: 'POST', form: { format: 'ghost', newsletter: 'weekly-brew', consent: 'confirmed', attestation: '' } });
+    expect(refused.status).toBe(400);
+    const started = await owner.request(page, { method: 'POST', form: { format: 'ghost', newsletter: 'weekly-brew', consent: 'confirmed', attestation: 'Signed up on our Ghost site (double opt-in)' } });
+    expect(started.status).toBe(303);
+    let report = '';
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      const res = await owner.request(page);
+      report = await res.text();
+      if (report.includes('data-testid="report"')) break;
+      expect(res.headers.get('refresh')).toBe('2');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(report).toContain('data-testid="report"');
+    const rejected = Number(/data-testid="rejected">(\d+)/.exec(report)?.[1]);
+    expect(rejected).toBeGreaterThan(0);
+    const csv = await (await owner.request(`${page}/rejections.csv`)).text();
+    const lines = csv.trim().split('\n');
+    expect(lines[0]).toBe('row,email,reason');
+    expect(lines).toHaveLength(rejected + 1);
+    const imported = Number(/data-testid="imported">(\d+)/.exec(report)?.[1]);
+    const active = await t.db.selectFrom('members').select(['status', 'confirmed_at']).where('import_id', '=', page.split('/').pop()!).execute();
+    expect(active.length).toBeGreaterThanOrEqual(imported);
+  });
+});
