@@ -142,3 +142,37 @@ describe('web and worker as separate processes', () => {
     }
   });
 });
+
+describe('import and export from the command line', () => {
+  it('imports a Substack export with the same code as the admin, then exports members as CSV', async () => {
+    const { join } = await import('node:path');
+    const { ROOT } = await import('../helpers/server.ts');
+    const file = join(ROOT, 'test', 'fixtures', 'imports', 'substack.csv');
+    const r = await runCli(['import', file, '--newsletter', 'weekly-brew', '--confirmed', '--attestation', 'Moved from Substack; all opted in there'], env);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^import \d+ \(substack\): \d+ rows, \d+ new, \d+ updated, \d+ rejected in [\d.]+ s/);
+    const imported = await t.db.selectFrom('members').select(['email', 'status', 'source_platform']).where('source_platform', '=', 'import').execute();
+    expect(imported.length).toBeGreaterThan(0);
+    expect(imported.some((m) => m.status === 'active')).toBe(true);
+
+    const exported = await runCli(['export', 'members', '--platform', 'import'], env);
+    expect(exported.code).toBe(0);
+    const lines = exported.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^id,email,name,status/);
+    expect(lines).toHaveLength(imported.length + 1);
+    for (const m of imported) expect(exported.stdout).toContain(m.email);
+  });
+
+  it('refuses a missing file, a bad format and a consent claim without attestation', async () => {
+    expect((await runCli(['import', '/no/such/file.csv'], env)).code).toBe(2);
+    const { join } = await import('node:path');
+    const { ROOT } = await import('../helpers/server.ts');
+    const file = join(ROOT, 'test', 'fixtures', 'imports', 'generic.csv');
+    expect((await runCli(['import', file, '--format', 'myspace'], env)).code).toBe(2);
+    const noAttestation = await runCli(['import', file, '--confirmed'], env);
+    expect(noAttestation.code).toBe(1);
+    expect(noAttestation.stderr).toMatch(/^hearth: To import these members as confirmed, state how they gave their consent/);
+    expect((await runCli(['export', 'posts'], env)).code).toBe(2);
+  });
+});
