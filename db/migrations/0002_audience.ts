@@ -33,11 +33,13 @@ export async function up(db: Kysely<any>): Promise<void> {
     create index member_labels_label_idx on member_labels (label_id, member_id);
 
     -- First-party facts about members, append-only. A deleted member's events stay, anonymous
-    -- (member_id set null), so aggregates survive erasure. Keyed by occurred_at so the table can
-    -- become a monthly-partitioned one when tracking lands.
+    -- (erasure sets member_id to null), so aggregates survive. Keyed by occurred_at so the table
+    -- can become a monthly-partitioned one when tracking lands. No foreign key on member_id: it
+    -- would be a per-row check on the hottest insert path (tracking, imports), and erasure
+    -- (deleteMember, bulk delete) nulls a member's events itself.
     create table events (
       id bigint generated always as identity primary key,
-      member_id bigint references members (id) on delete set null,
+      member_id bigint,
       type text not null,
       occurred_at timestamptz not null default now(),
       data jsonb not null default '{}',

@@ -199,6 +199,7 @@ export async function bulkAction(db: Kysely<Database>, filter: MemberFilter, act
       }
       case 'delete': {
         await sql`insert into suppressions (email_hash, reason) select encode(sha256(convert_to(lower(email), 'UTF8')), 'hex'), status from members where id in (${ids}) and status in ('bounced', 'complained') on conflict do nothing`.execute(trx);
+        await trx.updateTable('events').set({ member_id: null }).where('member_id', 'in', ids).execute();
         const r = await trx.deleteFrom('members').where('id', 'in', ids).executeTakeFirst();
         return Number(r.numDeletedRows);
       }

@@ -101,7 +101,8 @@ export async function exportMemberData(db: Kysely<Database>, memberId: string) {
 }
 
 /**
- * Erases a member: the row and everything keyed to it goes; events stay without a member id
+ * Erases a member: the row and everything keyed to it goes; events stay with their member id
+ * set to null
  * (anonymous aggregates survive); a bounced or complained address stays suppressed by hash.
  */
 export async function deleteMember(db: Kysely<Database>, memberId: string): Promise<void> {
@@ -109,6 +110,7 @@ export async function deleteMember(db: Kysely<Database>, memberId: string): Prom
     const member = await trx.selectFrom('members').select(['id', 'email', 'status']).where('id', '=', memberId).forUpdate().executeTakeFirst();
     if (!member) throw new NotFoundError('This member no longer exists.', 'member_gone');
     if (member.status === 'bounced' || member.status === 'complained') await suppress(trx, member.email, member.status);
+    await trx.updateTable('events').set({ member_id: null }).where('member_id', '=', memberId).execute();
     await trx.insertInto('events').values({ member_id: null, type: 'member_deleted', data: JSON.stringify({}) }).execute();
     await trx.deleteFrom('members').where('id', '=', memberId).execute();
   });
