@@ -1,6 +1,6 @@
 import type { Task, TaskList } from 'graphile-worker';
 import { sendImportConfirmations } from './domain/imports/confirmations.ts';
-import { runImport } from './domain/imports/pipeline.ts';
+import { markImportFailed, runImport } from './domain/imports/pipeline.ts';
 import { pruneExpiredStaffSessions } from './domain/staff/sessions.ts';
 import { log } from './lib/log.ts';
 import type { SendEmailPayload } from './lib/mail-queue.ts';
@@ -27,8 +27,18 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool): TaskList {
     throw new Error(`mail provider ${result.error.kind}: ${result.error.message}`);
   };
 
-  const runImportTask: Task = async (payload) => {
-    await runImport(runtime.db, pool, (payload as { importId: string }).importId);
+  const runImportTask: Task = async (payload, helpers) => {
+    const { importId } = payload as { importId: string };
+    try {
+      await runImport(runtime.db, pool, importId);
+    } catch (err) {
+      // runImport rethrows only when the database connection was lost, so that the job retries.
+      // On the last attempt the import must not stay "running" forever.
+      if (helpers.job.attempts >= helpers.job.max_attempts) {
+        await markImportFailed(runtime.db, importId, 'The import kept losing its database connection; upload the file again.');
+      }
+      throw err;
+    }
   };
 
   const importConfirmations: Task = async (payload) => {

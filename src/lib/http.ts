@@ -102,3 +102,20 @@ export async function readJson<T>(request: Request, schema: import('zod').ZodTyp
   }
   return parsed.data;
 }
+
+/** A streamed text download from an async iterable of chunks (CSV exports and reports). */
+export function streamedDownload(chunks: AsyncIterable<string>, headers: Record<string, string>): Response {
+  const lines = chunks[Symbol.asyncIterator]();
+  const encoder = new TextEncoder();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { value, done } = await lines.next();
+      if (done) controller.close();
+      else controller.enqueue(encoder.encode(value));
+    },
+    async cancel() {
+      await lines.return?.(undefined);
+    },
+  });
+  return new Response(body, { headers: { 'cache-control': 'no-store', ...headers } });
+}

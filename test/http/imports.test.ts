@@ -114,6 +114,7 @@ describe('the admin import flow', () => {
     const lines = csv.trim().split('\n');
     expect(lines[0]).toBe('row,email,reason');
     expect(lines).toHaveLength(rejected + 1);
+    expect((await owner.request('/admin/imports/999999/rejections.csv')).status).toBe(404);
     const imported = Number(/data-testid="imported">(\d+)/.exec(report)?.[1]);
     const active = await t.db.selectFrom('members').select(['status', 'confirmed_at']).where('import_id', '=', page.split('/').pop()!).execute();
     expect(active.length).toBeGreaterThanOrEqual(imported);

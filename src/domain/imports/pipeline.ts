@@ -863,3 +863,14 @@ export function importView(record: ImportRecord): Record<string, unknown> {
     finished_at: record.finished_at ? record.finished_at.toISOString() : null,
   };
 }
+
+/** Gives up on an import whose job has used its last attempt (the database kept dropping it). */
+export async function markImportFailed(db: Kysely<Database>, importId: string, reason: string): Promise<void> {
+  await db
+    .updateTable('imports')
+    .set({ status: 'failed', error: reason, finished_at: new Date() })
+    .where('id', '=', importId)
+    .where('status', 'in', ['queued', 'running'])
+    .execute();
+  await db.deleteFrom('import_rows').where('import_id', '=', importId).execute();
+}

@@ -1,18 +1,18 @@
 import type { APIRoute } from 'astro';
-import { rejectionsCsv } from '../../../../domain/imports/pipeline.ts';
+import { DomainError } from '../../../../domain/errors.ts';
+import { getImport, rejectionsCsv } from '../../../../domain/imports/pipeline.ts';
+import { statusFor, streamedDownload } from '../../../../lib/http.ts';
 
 /** The rejected rows of an import with their reasons, streamed. */
-export const GET: APIRoute = ({ params, locals }) => {
-  const lines = rejectionsCsv(locals.runtime.db, params.id!)[Symbol.asyncIterator]();
-  const encoder = new TextEncoder();
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const { value, done } = await lines.next();
-      if (done) controller.close();
-      else controller.enqueue(encoder.encode(value));
-    },
-  });
-  return new Response(body, {
-    headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="import-${params.id}-rejected.csv"`, 'cache-control': 'no-store' },
+export const GET: APIRoute = async ({ params, locals }) => {
+  try {
+    await getImport(locals.runtime.db, params.id!);
+  } catch (err) {
+    if (err instanceof DomainError) return new Response(err.message, { status: statusFor(err) });
+    throw err;
+  }
+  return streamedDownload(rejectionsCsv(locals.runtime.db, params.id!), {
+    'content-type': 'text/csv; charset=utf-8',
+    'content-disposition': `attachment; filename="import-${params.id}-rejected.csv"`,
   });
 };
