@@ -9,6 +9,7 @@ import {
   getImport,
   importView,
   listImports,
+  markImportFailed,
   rejectionsCsv,
   runImport,
   startImport,
@@ -364,6 +365,15 @@ describe('options', () => {
     const unstarted = await createImport(t.db, { filename: 'g.csv', body: pieces(fixture('kit.csv')) });
     await expect(runImport(t.db, t.pool, unstarted.id)).rejects.toThrow(ConflictError);
     await expect(getImport(t.db, 'nope')).rejects.toThrow(NotFoundError);
+  });
+
+  it('can be given up on when its job runs out of attempts, and a finished import is left alone', async () => {
+    const created = await createImport(t.db, { filename: 'g.csv', body: pieces(fixture('generic.csv')) });
+    await startImport(t.db, created.id, { format: 'auto' });
+    await markImportFailed(t.db, created.id, 'gave up');
+    expect(await getImport(t.db, created.id)).toMatchObject({ status: 'failed', error: 'gave up' });
+    await markImportFailed(t.db, created.id, 'again');
+    expect((await getImport(t.db, created.id)).error).toBe('gave up');
   });
 });
 
