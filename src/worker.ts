@@ -9,6 +9,11 @@ import { pruneRateLimits } from './lib/rate-limit.ts';
 import type { Runtime } from './lib/runtime.ts';
 import type pg from 'pg';
 
+/** Provider messages may quote the address ("Invalid `to` field: a@b.c"); logs never carry one. */
+export function withoutAddresses(message: string): string {
+  return message.replace(/[^\s<>"'`,;:]+@[^\s<>"'`,;:]+/g, '<address>');
+}
+
 /** Every job Hearth runs, by name. Capabilities add their tasks here. */
 export function createTaskList(runtime: Runtime, pool: pg.Pool): TaskList {
   const heartbeat: Task = async (payload) => {
@@ -21,10 +26,10 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool): TaskList {
     if (result.ok) return;
     if (result.error.kind === 'invalid') {
       // Retrying cannot help: record and drop, rather than poison the queue for hours.
-      log.warn('email refused by the provider', { job: helpers.job.id, status: result.error.status, reason: result.error.message });
+      log.warn('email refused by the provider', { job: helpers.job.id, status: result.error.status, reason: withoutAddresses(result.error.message) });
       return;
     }
-    throw new Error(`mail provider ${result.error.kind}: ${result.error.message}`);
+    throw new Error(`mail provider ${result.error.kind}: ${withoutAddresses(result.error.message)}`);
   };
 
   const runImportTask: Task = async (payload, helpers) => {

@@ -19,3 +19,11 @@ describe('safeNext', () => {
     },
   );
 });
+
+describe('withoutAddresses', () => {
+  it('keeps provider messages but drops the addresses they quote', async () => {
+    const { withoutAddresses } = await import('../../src/worker.ts');
+    expect(withoutAddresses('Invalid `to` field: Ann.Smith+news@example.co.uk, please check')).toBe('Invalid `to` field: <address>, please check');
+    expect(withoutAddresses('rate limited')).toBe('rate limited');
+  });
+});
