@@ -64,8 +64,10 @@ describe('attributePlatform', () => {
     expect(attributePlatform({})).toBe('direct');
   });
 
-  it('ignores a landing platform that is not on the list', () => {
+  it('ignores a landing platform that is not a social platform', () => {
     expect(attributePlatform({ landingPlatform: 'myspace' })).toBe('direct');
+    expect(attributePlatform({ landingPlatform: 'import' })).toBe('direct');
+    expect(attributePlatform({ landingPlatform: 'referral' })).toBe('direct');
     expect(PLATFORMS).toContain(attributePlatform({ landingPlatform: 'instagram' }));
   });
 });

@@ -98,7 +98,8 @@ export interface SourceInput {
  * other (a referrer we do not know).
  */
 export function attributePlatform(input: SourceInput): Platform {
-  if (input.landingPlatform && isPlatform(input.landingPlatform)) return input.landingPlatform;
+  // Only a social platform's landing page can name the source; a form cannot claim "import".
+  if (input.landingPlatform && (SOCIAL_PLATFORMS as readonly string[]).includes(input.landingPlatform)) return input.landingPlatform as Platform;
   const fromUtm = platformFromUtmSource(input.utmSource);
   if (fromUtm) return fromUtm;
   if (input.ref) return 'referral';
