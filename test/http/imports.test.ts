@@ -77,6 +77,8 @@ describe('POST /api/v1/imports', () => {
     expect(notMultipart.status).toBe(400);
     const after = await t.db.selectFrom('members').select(sql<string>`count(*)`.as('n')).executeTakeFirstOrThrow();
     expect(after.n).toBe(before.n);
+    // Refused at the start step: the upload itself is gone too.
+    expect(await t.db.selectFrom('imports').select('id').where('status', '=', 'uploaded').execute()).toHaveLength(0);
   });
 });
 

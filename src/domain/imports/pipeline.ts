@@ -874,3 +874,8 @@ export async function markImportFailed(db: Kysely<Database>, importId: string, r
     .execute();
   await db.deleteFrom('import_rows').where('import_id', '=', importId).execute();
 }
+
+/** Removes an import that was never started (its file goes with it): an API upload refused at start. */
+export async function discardUploadedImport(db: Kysely<Database>, importId: string): Promise<void> {
+  await db.deleteFrom('imports').where('id', '=', importId).where('status', '=', 'uploaded').execute();
+}

@@ -1,7 +1,7 @@
 import type { APIRoute } from 'astro';
 import { ValidationError } from '../../../../domain/errors.ts';
 import { isImportFormat } from '../../../../domain/imports/formats.ts';
-import { createImport, importView, startImport } from '../../../../domain/imports/pipeline.ts';
+import { createImport, discardUploadedImport, importView, startImport } from '../../../../domain/imports/pipeline.ts';
 import { json, jsonErrorFrom } from '../../../../lib/http.ts';
 import { readMultipart } from '../../../../lib/multipart.ts';
 
@@ -17,16 +17,22 @@ export const POST: APIRoute = async ({ request, locals }) => {
       maxFileBytes: 1024 * 1024 * 1024,
     });
     if (!file) throw new ValidationError('Send the CSV as a multipart field named "file".', 'no_file');
-    const format = fields.get('format') ?? 'auto';
-    if (format !== 'auto' && !isImportFormat(format)) throw new ValidationError(`format must be auto, generic, mailchimp, substack, ghost, beehiiv or kit.`, 'invalid_format');
-    const started = await startImport(db, file.id, {
-      format: format as 'auto',
-      newsletterSlug: fields.get('newsletter') || null,
-      markConfirmed: fields.get('mark_confirmed') === 'true' || fields.get('mark_confirmed') === '1',
-      attestation: fields.get('attestation') || null,
-      sendConfirmation: fields.get('send_confirmation') === 'true' || fields.get('send_confirmation') === '1',
-    });
-    return json({ import: importView(started) }, 202);
+    try {
+      const format = fields.get('format') ?? 'auto';
+      if (format !== 'auto' && !isImportFormat(format)) throw new ValidationError(`format must be auto, generic, mailchimp, substack, ghost, beehiiv or kit.`, 'invalid_format');
+      const started = await startImport(db, file.id, {
+        format: format as 'auto',
+        newsletterSlug: fields.get('newsletter') || null,
+        markConfirmed: fields.get('mark_confirmed') === 'true' || fields.get('mark_confirmed') === '1',
+        attestation: fields.get('attestation') || null,
+        sendConfirmation: fields.get('send_confirmation') === 'true' || fields.get('send_confirmation') === '1',
+      });
+      return json({ import: importView(started) }, 202);
+    } catch (err) {
+      // A refused API import leaves nothing behind (the admin keeps uploads: staff fix the options).
+      await discardUploadedImport(db, file.id);
+      throw err;
+    }
   } catch (err) {
     return jsonErrorFrom(err);
   }
