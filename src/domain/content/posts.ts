@@ -1,0 +1,116 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database, Post } from '../../../db/types.ts';
+import { ValidationError } from '../errors.ts';
+import { callToAction, canRead, type Viewer } from './access.ts';
+import { markdownToText, renderMarkdown, splitAtCut } from './markdown.ts';
+
+/**
+ * Published posts as readers get them. Every surface goes through `postForViewer`, which is the
+ * only place a post's body is turned into HTML: a reader who may not read the post gets the
+ * preview (what stands above the cut) and never a byte of the rest.
+ */
+export type PublishedPost = Pick<Post, 'id' | 'slug' | 'title' | 'excerpt' | 'markdown' | 'visibility' | 'published_at' | 'updated_at'>;
+
+const COLUMNS = ['id', 'slug', 'title', 'excerpt', 'markdown', 'visibility', 'published_at', 'updated_at'] as const;
+
+export async function findPublishedPost(db: Kysely<Database>, slug: string): Promise<PublishedPost | undefined> {
+  if (slug.length > 200) return undefined;
+  return db
+    .selectFrom('posts')
+    .select(COLUMNS)
+    .where('slug', '=', slug)
+    .where('status', '=', 'published')
+    .where('published_at', '<=', sql<Date>`now()`)
+    .executeTakeFirst();
+}
+
+type Cursor = { at: string; id: string };
+function decodeCursor(raw: string | undefined): Cursor | undefined {
+  if (!raw) return undefined;
+  try {
+    const [at, id] = JSON.parse(Buffer.from(raw, 'base64url').toString()) as [unknown, unknown];
+    if (typeof at === 'string' && typeof id === 'string' && /^\d{1,18}$/.test(id) && !Number.isNaN(Date.parse(at))) return { at, id };
+  } catch {
+    // fall through
+  }
+  throw new ValidationError('That page link is not valid.', 'invalid_cursor');
+}
+
+/** Newest first, by keyset on (published_at, id). */
+export async function listPublished(db: Kysely<Database>, options: { limit: number; after?: string | undefined }) {
+  const cursor = decodeCursor(options.after);
+  const rows = await db
+    .selectFrom('posts')
+    .select(COLUMNS)
+    .where('status', '=', 'published')
+    .where('published_at', '<=', sql<Date>`now()`)
+    .$if(cursor !== undefined, (q) => q.where(sql<boolean>`(published_at, id) < (${cursor!.at}::timestamptz, ${cursor!.id}::bigint)`))
+    .orderBy('published_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(options.limit + 1)
+    .execute();
+  const page = rows.slice(0, options.limit);
+  const last = page.at(-1);
+  const next = rows.length > options.limit && last ? Buffer.from(JSON.stringify([last.published_at!.toISOString(), last.id])).toString('base64url') : null;
+  return { posts: page, next };
+}
+
+interface Rendered {
+  previewHtml: string;
+  fullHtml: string;
+  previewText: string;
+  /** The text of the preview, or of the whole post when it has no cut (public posts only). */
+  summaryText: string;
+}
+
+// Rendering is pure and posts change rarely: keep the last few hundred renders, keyed by the
+// post's id and last update, so a busy post page renders its Markdown once.
+const cache = new Map<string, Rendered>();
+const CACHE_SIZE = 500;
+
+function rendered(post: PublishedPost): Rendered {
+  const key = `${post.id}:${post.updated_at.getTime()}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const parts = splitAtCut(post.markdown);
+  const value: Rendered = {
+    previewHtml: parts.hasCut ? renderMarkdown(parts.preview) : '',
+    fullHtml: renderMarkdown(parts.hasCut ? `${parts.preview}\n\n${parts.rest}` : parts.rest),
+    previewText: parts.hasCut ? markdownToText(parts.preview) : '',
+    summaryText: markdownToText(parts.hasCut ? parts.preview : parts.rest),
+  };
+  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  cache.set(key, value);
+  return value;
+}
+
+export interface PostView {
+  id: string;
+  slug: string;
+  title: string;
+  visibility: PublishedPost['visibility'];
+  publishedAt: Date | null;
+  /** The body this viewer may see: all of it, or only the preview. */
+  html: string;
+  gated: boolean;
+  callToAction: 'subscribe' | 'upgrade' | null;
+  /** A public description (staff's excerpt, else the public preview's text): safe for any surface. */
+  description: string;
+}
+
+export function postForViewer(post: PublishedPost, viewer: Viewer): PostView {
+  const r = rendered(post);
+  const allowed = canRead(viewer, post);
+  const publicText = post.visibility === 'public' ? r.summaryText : r.previewText;
+  return {
+    id: post.id,
+    slug: post.slug,
+    title: post.title,
+    visibility: post.visibility,
+    publishedAt: post.published_at,
+    html: allowed ? r.fullHtml : r.previewHtml,
+    gated: !allowed,
+    callToAction: callToAction(viewer, post),
+    description: post.excerpt || publicText,
+  };
+}

@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedDemo } from '../../src/domain/demo/seed.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { startServer, type RunningServer } from '../helpers/server.ts';
+
+/**
+ * Reader surfaces of posts for an anonymous reader: gated text must be absent from the page,
+ * its OpenGraph tags, the feed and the sitemap. (Member and paid viewers arrive with membership.)
+ */
+let t: TestDatabase;
+let server: RunningServer;
+beforeAll(async () => {
+  t = await createTestDatabase();
+  await seedDemo(t.db, { members: 0 });
+  server = await startServer({ databaseUrl: t.url });
+});
+afterAll(async () => {
+  await server?.stop();
+  await t.drop();
+});
+
+const GATED = ['Start with 18 g in', 'Charge at 205'];
+const get = async (path: string) => {
+  const res = await fetch(server.url + path);
+  return { status: res.status, body: await res.text(), headers: res.headers };
+};
+
+describe('post pages', () => {
+  it('shows a public post whole', async () => {
+    const { status, body } = await get('/posts/why-we-left-the-algorithm');
+    expect(status).toBe(200);
+    expect(body).toContain('So we built a home we own');
+    expect(body).not.toContain('data-testid="paywall"');
+    expect(body).toContain('<meta property="og:type" content="article">');
+  });
+
+  it.each([
+    ['dialing-in-espresso-at-home', 'Every bag we sell comes with the same question', 'This post is for members'],
+    ['roast-profiles-we-never-published', 'Supporters asked for the data', 'This post is for paying supporters'],
+  ])('shows only the preview of %s and a call to subscribe; the gated text is nowhere in the page', async (slug, preview, heading) => {
+    const { status, body } = await get(`/posts/${slug}`);
+    expect(status).toBe(200);
+    expect(body).toContain(preview);
+    expect(body).toContain(heading);
+    expect(body).toContain('data-testid="paywall"');
+    for (const secret of GATED) expect(body).not.toContain(secret);
+    const og = [...body.matchAll(/<meta (?:property|name)="(?:og|twitter):description" content="([^"]*)"/g)].map((m) => m[1]);
+    expect(og.length).toBe(2);
+    for (const d of og) for (const secret of GATED) expect(d).not.toContain(secret);
+  });
+
+  it('answers 404 for an unknown or unpublished post', async () => {
+    expect((await get('/posts/no-such-post')).status).toBe(404);
+    await t.db.insertInto('posts').values({ slug: 'draft-one', title: 'Draft', markdown: 'Not yet', status: 'draft' }).execute();
+    expect((await get('/posts/draft-one')).status).toBe(404);
+  });
+
+  it('lists posts in the archive and links them from the home page', async () => {
+    const archive = await get('/posts');
+    expect(archive.body).toContain('href="/posts/why-we-left-the-algorithm"');
+    expect(archive.body).not.toContain('draft-one');
+    expect((await get('/')).body).toContain('href="/posts/roast-profiles-we-never-published"');
+    expect((await get('/posts?after=garbage')).status).toBe(400);
+  });
+});
+
+describe('feeds', () => {
+  it('serves RSS with previews only for gated posts', async () => {
+    const { status, body, headers } = await get('/rss.xml');
+    expect(status).toBe(200);
+    expect(headers.get('content-type')).toContain('application/rss+xml');
+    expect(body).toContain('<title>Why we left the algorithm</title>');
+    expect(body).toContain('So we built a home we own');
+    expect(body).toContain('Every bag we sell comes with the same question');
+    expect(body).toContain('Read the rest on Field Notes Coffee');
+    for (const secret of GATED) expect(body).not.toContain(secret);
+  });
+
+  it('lists post addresses in the sitemap, and no text', async () => {
+    const { body } = await get('/sitemap.xml');
+    expect(body).toContain('/posts/roast-profiles-we-never-published</loc>');
+    expect(body).not.toContain('draft-one');
+    for (const secret of GATED) expect(body).not.toContain(secret);
+  });
+});
