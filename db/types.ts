@@ -111,6 +111,15 @@ export interface PostsTable {
   published_at: Timestamp | null;
   created_at: DefaultTimestamp;
   updated_at: DefaultTimestamp;
+  revision: ColumnType<number, number | undefined, number>;
+  tags: ColumnType<string[], string[] | undefined, string[]>;
+  feature_image: string | null;
+  email_only: ColumnType<boolean, boolean | undefined, boolean>;
+}
+
+export interface PostSlugsTable {
+  slug: string;
+  post_id: string;
 }
 
 export interface OutboxTable {
@@ -239,6 +248,7 @@ export interface Database {
   import_chunks: ImportChunksTable;
   import_rows: ImportRowsTable;
   import_rejections: ImportRejectionsTable;
+  post_slugs: PostSlugsTable;
 }
 
 export type StaffUser = Selectable<StaffUsersTable>;

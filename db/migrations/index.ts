@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely/migration';
 import * as m0001 from './0001_foundation.ts';
 import * as m0002 from './0002_audience.ts';
+import * as m0003 from './0003_posts.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -9,4 +10,5 @@ import * as m0002 from './0002_audience.ts';
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
   '0002_audience': m0002,
+  '0003_posts': m0003,
 };

@@ -40,7 +40,8 @@ describe('reader pages', () => {
     expect(html).toContain('Why we left the algorithm');
     expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
     const urls = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
-    for (const u of urls) expect(u.startsWith('/') || u.startsWith('#')).toBe(true);
+    const port = new URL(server.url).port;
+    for (const u of urls) expect(u.startsWith('/') || u.startsWith('#') || [`localhost:${port}`, `127.0.0.1:${port}`].includes(new URL(u).host), u).toBe(true);
   });
 
   it('answers an unknown page with 404', async () => {

@@ -64,6 +64,49 @@ describe('post pages', () => {
   });
 });
 
+describe('writing posts as staff, through the API', () => {
+  it('creates, reads and edits a post with last-write detection; roles apply; markup renders inert', async () => {
+    const { createStaffUser } = await import('../../src/domain/staff/users.ts');
+    const { createApiToken } = await import('../../src/domain/staff/api-tokens.ts');
+    const tokens: Record<string, string> = {};
+    for (const role of ['editor', 'moderator'] as const) {
+      const u = await createStaffUser(t.db, { email: `${role}@example.com`, password: 'a long staff password', role });
+      tokens[role] = (await createApiToken(t.db, u.id, 'test')).token;
+    }
+    const call = (path: string, init: RequestInit, role = 'editor') =>
+      fetch(server.url + '/api/v1' + path, { ...init, headers: { authorization: `Bearer ${tokens[role]}`, 'content-type': 'application/json' } });
+    const created = await call('/posts', { method: 'POST', body: JSON.stringify({ title: 'Members only: grinder guide', markdown: 'Public bit.\n\n<!--more-->\n\nBurr secrets <script>alert(1)</script> [x](javascript:alert(1))', visibility: 'members', status: 'published' }) });
+    expect(created.status).toBe(201);
+    const { post } = (await created.json()) as { post: { id: string; slug: string; url: string; revision: number } };
+    expect(post).toMatchObject({ slug: 'members-only-grinder-guide', revision: 1 });
+    expect(post.url).toMatch(/\/posts\/members-only-grinder-guide$/);
+    expect((await call('/posts', { method: 'POST', body: JSON.stringify({ title: 'x' }) }, 'moderator')).status).toBe(403);
+    expect((await call('/posts', { method: 'POST', body: JSON.stringify({ title: 'Members only: grinder guide' }) })).status).toBe(409);
+    expect((await call('/posts', { method: 'POST', body: JSON.stringify({ title: 'x', visibility: 'vip' }) })).status).toBe(400);
+
+    const page = await get(`/posts/${post.slug}`);
+    expect(page.body).toContain('Public bit.');
+    expect(page.body).not.toContain('Burr secrets');
+
+    const edited = await call(`/posts/${post.id}`, { method: 'PATCH', body: JSON.stringify({ revision: 1, visibility: 'public', slug: 'grinder-guide' }) });
+    expect(edited.status).toBe(200);
+    expect(((await edited.json()) as { post: { revision: number } }).post.revision).toBe(2);
+    const stale = await call(`/posts/${post.id}`, { method: 'PATCH', body: JSON.stringify({ revision: 1, title: 'Lost update' }) });
+    expect(stale.status).toBe(409);
+    expect(((await stale.json()) as { error: { code: string } }).error.code).toBe('stale_revision');
+
+    const open = await get('/posts/grinder-guide');
+    expect(open.status).toBe(200);
+    expect(open.body).toContain('Members only: grinder guide'); // fields left out of the PATCH are kept
+    expect(open.body).toContain('Burr secrets &lt;script&gt;');
+    expect(open.body).not.toContain('<script>alert(1)</script>');
+    expect(open.body).not.toMatch(/href="\s*javascript:/i);
+    const moved = await fetch(`${server.url}/posts/${post.slug}`, { redirect: 'manual' });
+    expect(moved.status).toBe(301);
+    expect(moved.headers.get('location')).toBe('/posts/grinder-guide');
+  });
+});
+
 describe('feeds', () => {
   it('serves RSS with previews only for gated posts', async () => {
     const { status, body, headers } = await get('/rss.xml');

@@ -20,6 +20,7 @@ export async function findPublishedPost(db: Kysely<Database>, slug: string): Pro
     .select(COLUMNS)
     .where('slug', '=', slug)
     .where('status', '=', 'published')
+    .where('email_only', '=', false)
     .where('published_at', '<=', sql<Date>`now()`)
     .executeTakeFirst();
 }
@@ -43,6 +44,7 @@ export async function listPublished(db: Kysely<Database>, options: { limit: numb
     .selectFrom('posts')
     .select(COLUMNS)
     .where('status', '=', 'published')
+    .where('email_only', '=', false)
     .where('published_at', '<=', sql<Date>`now()`)
     .$if(cursor !== undefined, (q) => q.where(sql<boolean>`(published_at, id) < (${cursor!.at}::timestamptz, ${cursor!.id}::bigint)`))
     .orderBy('published_at', 'desc')

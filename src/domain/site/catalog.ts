@@ -23,6 +23,8 @@ export async function listPublishedPosts(db: Kysely<Database>, limit: number) {
     .selectFrom('posts')
     .select(['id', 'slug', 'title', 'excerpt', 'visibility', 'published_at'])
     .where('status', '=', 'published')
+    .where('email_only', '=', false)
+    .where('published_at', '<=', sql<Date>`now()`)
     .orderBy('published_at', 'desc')
     .orderBy('id', 'desc')
     .limit(limit)

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+
+/** POST /api/v1/posts and PATCH /api/v1/posts/:id (DESIGN.md). */
+const fields = {
+  title: z.string().max(200),
+  slug: z.string().max(100),
+  markdown: z.string().max(500_000),
+  excerpt: z.string().max(500),
+  visibility: z.enum(['public', 'members', 'paid']),
+  status: z.enum(['draft', 'published']),
+  tags: z.array(z.string().max(50)).max(20),
+  email_only: z.boolean(),
+};
+
+export const postBody = z
+  .object({
+    ...fields,
+    slug: fields.slug.optional(),
+    markdown: fields.markdown.default(''),
+    excerpt: fields.excerpt.optional(),
+    visibility: fields.visibility.default('public'),
+    status: fields.status.default('draft'),
+    tags: fields.tags.optional(),
+    email_only: fields.email_only.optional(),
+  })
+  .strict();
+
+/** A partial update: no defaults here, or a field left out would be reset. */
+export const patchPostBody = z
+  .object({
+    title: fields.title.optional(),
+    slug: fields.slug.optional(),
+    markdown: fields.markdown.optional(),
+    excerpt: fields.excerpt.optional(),
+    visibility: fields.visibility.optional(),
+    status: fields.status.optional(),
+    tags: fields.tags.optional(),
+    email_only: fields.email_only.optional(),
+    revision: z.number().int().positive(),
+  })
+  .strict();

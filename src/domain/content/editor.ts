@@ -1,0 +1,149 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../../../db/types.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import type { Visibility } from './access.ts';
+
+/**
+ * Writing posts: create, edit with last-write detection, publish. Every edit names the revision
+ * it started from; if someone saved in between, the edit is refused (ConflictError) and the
+ * editor keeps the text, so neither version is silently lost. A renamed post keeps its old slug
+ * as a redirect.
+ */
+export interface PostInput {
+  title: string;
+  slug?: string | undefined;
+  markdown: string;
+  excerpt?: string | undefined;
+  visibility: Visibility;
+  status: 'draft' | 'published';
+  tags?: string[] | undefined;
+  emailOnly?: boolean | undefined;
+}
+
+const SLUG = /^[a-z0-9][a-z0-9-]{0,99}$/;
+export const MAX_MARKDOWN = 500_000;
+
+export function slugify(title: string): string {
+  const slug = title
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 80)
+    .replace(/-+$/, '');
+  return slug || 'post';
+}
+
+function validate(input: PostInput): Required<Omit<PostInput, 'slug'>> & { slug: string } {
+  const title = input.title.trim();
+  if (title.length === 0 || title.length > 200) throw new ValidationError('Give the post a title of 1 to 200 characters.', 'invalid_title');
+  const slug = (input.slug?.trim() || slugify(title)).toLowerCase();
+  if (!SLUG.test(slug)) throw new ValidationError('The slug may use a–z, 0–9 and hyphens, up to 100 characters, starting with a letter or digit.', 'invalid_slug');
+  if (input.markdown.length > MAX_MARKDOWN) throw new ValidationError(`The post is longer than ${MAX_MARKDOWN.toLocaleString('en')} characters.`, 'too_long');
+  if (!['public', 'members', 'paid'].includes(input.visibility)) throw new ValidationError('Visibility must be public, members or paid.', 'invalid_visibility');
+  if (!['draft', 'published'].includes(input.status)) throw new ValidationError('Status must be draft or published.', 'invalid_status');
+  const tags = [...new Set((input.tags ?? []).map((t) => t.trim().toLowerCase()).filter(Boolean))];
+  if (tags.length > 20 || tags.some((t) => t.length > 50)) throw new ValidationError('At most 20 tags of 50 characters.', 'invalid_tags');
+  return { title, slug, markdown: input.markdown, excerpt: (input.excerpt ?? '').trim().slice(0, 500), visibility: input.visibility, status: input.status, tags, emailOnly: Boolean(input.emailOnly) };
+}
+
+async function assertSlugFree(db: Kysely<Database>, slug: string, postId: string | null): Promise<void> {
+  const [post, old] = await Promise.all([
+    db.selectFrom('posts').select('id').where('slug', '=', slug).executeTakeFirst(),
+    db.selectFrom('post_slugs').select('post_id').where('slug', '=', slug).executeTakeFirst(),
+  ]);
+  if ((post && post.id !== postId) || (old && old.post_id !== postId)) {
+    throw new ConflictError(`Another post already uses the address /posts/${slug}. Choose another slug.`, 'slug_taken');
+  }
+}
+
+export async function createPost(db: Kysely<Database>, input: PostInput, authorId: string | null): Promise<{ id: string; slug: string; revision: number }> {
+  const v = validate(input);
+  return db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtext('hearth.post-slug'))`.execute(trx);
+    await assertSlugFree(trx, v.slug, null);
+    const row = await trx
+      .insertInto('posts')
+      .values({
+        title: v.title,
+        slug: v.slug,
+        markdown: v.markdown,
+        excerpt: v.excerpt,
+        visibility: v.visibility,
+        status: v.status,
+        tags: v.tags,
+        email_only: v.emailOnly,
+        author_id: authorId,
+        published_at: v.status === 'published' ? new Date() : null,
+      })
+      .returning(['id', 'slug', 'revision'])
+      .executeTakeFirstOrThrow();
+    return row;
+  });
+}
+
+export async function updatePost(db: Kysely<Database>, postId: string, input: PostInput, expectedRevision: number): Promise<{ id: string; slug: string; revision: number }> {
+  const v = validate(input);
+  return db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtext('hearth.post-slug'))`.execute(trx);
+    const current = await trx.selectFrom('posts').select(['id', 'slug', 'revision', 'published_at']).where('id', '=', postId).forUpdate().executeTakeFirst();
+    if (!current) throw new NotFoundError('No such post.', 'post_not_found');
+    if (current.revision !== expectedRevision) {
+      throw new ConflictError(
+        `Someone else saved this post while you were editing (revision ${current.revision}, you started from ${expectedRevision}). Your text is kept below: copy it, reload the post, and apply your changes again.`,
+        'stale_revision',
+      );
+    }
+    if (v.slug !== current.slug) {
+      await assertSlugFree(trx, v.slug, postId);
+      await trx.deleteFrom('post_slugs').where('slug', '=', v.slug).execute();
+      await trx.insertInto('post_slugs').values({ slug: current.slug, post_id: postId }).onConflict((oc) => oc.column('slug').doUpdateSet({ post_id: postId })).execute();
+    }
+    return trx
+      .updateTable('posts')
+      .set({
+        title: v.title,
+        slug: v.slug,
+        markdown: v.markdown,
+        excerpt: v.excerpt,
+        visibility: v.visibility,
+        status: v.status,
+        tags: v.tags,
+        email_only: v.emailOnly,
+        published_at: v.status === 'published' ? (current.published_at ?? new Date()) : current.published_at,
+        revision: current.revision + 1,
+        updated_at: new Date(),
+      })
+      .where('id', '=', postId)
+      .returning(['id', 'slug', 'revision'])
+      .executeTakeFirstOrThrow();
+  });
+}
+
+export async function getPostForEdit(db: Kysely<Database>, postId: string) {
+  const post = await db.selectFrom('posts').selectAll().where('id', '=', postId).executeTakeFirst();
+  if (!post) throw new NotFoundError('No such post.', 'post_not_found');
+  return post;
+}
+
+export async function listPostsForStaff(db: Kysely<Database>, limit = 100) {
+  return db
+    .selectFrom('posts')
+    .select(['id', 'slug', 'title', 'status', 'visibility', 'published_at', 'updated_at', 'email_only'])
+    .orderBy('updated_at', 'desc')
+    .limit(limit)
+    .execute();
+}
+
+/** Where an old slug now lives, for a 301 from a link shared before the post was renamed. */
+export async function findSlugRedirect(db: Kysely<Database>, slug: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('post_slugs as s')
+    .innerJoin('posts as p', 'p.id', 's.post_id')
+    .select('p.slug')
+    .where('s.slug', '=', slug)
+    .where('p.status', '=', 'published')
+    .executeTakeFirst();
+  return row?.slug;
+}

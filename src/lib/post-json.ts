@@ -1,0 +1,20 @@
+import type { Post } from '../../db/types.ts';
+
+/** The API's post shape (staff only: includes the whole Markdown). */
+export function postJson(post: Post, siteUrl: string) {
+  return {
+    id: post.id,
+    slug: post.slug,
+    url: `${siteUrl}/posts/${post.slug}`,
+    title: post.title,
+    markdown: post.markdown,
+    excerpt: post.excerpt,
+    visibility: post.visibility,
+    status: post.status,
+    tags: post.tags,
+    email_only: post.email_only,
+    revision: post.revision,
+    published_at: post.published_at?.toISOString() ?? null,
+    updated_at: post.updated_at.toISOString(),
+  };
+}

@@ -1,0 +1,40 @@
+import type { APIRoute } from 'astro';
+import { patchPostBody } from '../../../../domain/content/api-schemas.ts';
+import { getPostForEdit, updatePost } from '../../../../domain/content/editor.ts';
+import { json, jsonErrorFrom, readJson } from '../../../../lib/http.ts';
+import { postJson } from '../../../../lib/post-json.ts';
+
+export const GET: APIRoute = async ({ params, locals }) => {
+  try {
+    return json({ post: postJson(await getPostForEdit(locals.runtime.db, params.id!), locals.runtime.config.siteUrl) });
+  } catch (err) {
+    return jsonErrorFrom(err);
+  }
+};
+
+/** A partial update: fields left out keep their value; `revision` (from the last read) is required. */
+export const PATCH: APIRoute = async ({ params, request, locals }) => {
+  try {
+    const { db } = locals.runtime;
+    const body = await readJson(request, patchPostBody);
+    const current = await getPostForEdit(db, params.id!);
+    await updatePost(
+      db,
+      current.id,
+      {
+        title: body.title ?? current.title,
+        slug: body.slug ?? current.slug,
+        markdown: body.markdown ?? current.markdown,
+        excerpt: body.excerpt ?? current.excerpt,
+        visibility: body.visibility ?? current.visibility,
+        status: body.status ?? (current.status === 'published' ? 'published' : 'draft'),
+        tags: body.tags ?? current.tags,
+        emailOnly: body.email_only ?? current.email_only,
+      },
+      body.revision,
+    );
+    return json({ post: postJson(await getPostForEdit(db, current.id), locals.runtime.config.siteUrl) });
+  } catch (err) {
+    return jsonErrorFrom(err);
+  }
+};

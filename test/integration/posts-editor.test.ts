@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConflictError, NotFoundError, ValidationError } from '../../src/domain/errors.ts';
+import { createPost, findSlugRedirect, getPostForEdit, slugify, updatePost, type PostInput } from '../../src/domain/content/editor.ts';
+import { findPublishedPost, listPublished } from '../../src/domain/content/posts.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+
+let t: TestDatabase;
+beforeAll(async () => {
+  t = await createTestDatabase();
+});
+afterAll(async () => {
+  await t.drop();
+});
+
+const base: PostInput = { title: 'Crème brûlée & cold brew!', markdown: 'Hello', visibility: 'public', status: 'published' };
+
+describe('writing posts', () => {
+  it('derives a slug from the title and publishes', async () => {
+    expect(slugify('Crème brûlée & cold brew!')).toBe('creme-brulee-cold-brew');
+    expect(slugify('!!!')).toBe('post');
+    const p = await createPost(t.db, base, null);
+    expect(p).toMatchObject({ slug: 'creme-brulee-cold-brew', revision: 1 });
+    expect((await findPublishedPost(t.db, 'creme-brulee-cold-brew'))?.title).toBe('Crème brûlée & cold brew!');
+  });
+
+  it('refuses a duplicate slug, a bad slug, an empty title and a huge body with clear errors', async () => {
+    await expect(createPost(t.db, base, null)).rejects.toThrow(ConflictError);
+    await expect(createPost(t.db, { ...base, slug: 'Bad Slug!' }, null)).rejects.toThrow(/slug may use/);
+    await expect(createPost(t.db, { ...base, title: '  ' }, null)).rejects.toThrow(ValidationError);
+    await expect(createPost(t.db, { ...base, slug: 'huge', markdown: 'x'.repeat(500_001) }, null)).rejects.toThrow(/longer than/);
+  });
+
+  it('detects a lost update: a save from an older revision is refused and nothing is overwritten', async () => {
+    const p = await createPost(t.db, { ...base, slug: 'shared-draft', status: 'draft' }, null);
+    const first = await updatePost(t.db, p.id, { ...base, slug: 'shared-draft', markdown: 'Alice’s version', status: 'draft' }, 1);
+    expect(first.revision).toBe(2);
+    await expect(updatePost(t.db, p.id, { ...base, slug: 'shared-draft', markdown: 'Bob’s version', status: 'draft' }, 1)).rejects.toThrow(ConflictError);
+    expect((await getPostForEdit(t.db, p.id)).markdown).toBe('Alice’s version');
+    await expect(updatePost(t.db, '999999', base, 1)).rejects.toThrow(NotFoundError);
+  });
+
+  it('keeps the old slug as a redirect after a rename, and frees nobody else’s slug', async () => {
+    const p = await createPost(t.db, { ...base, slug: 'old-name' }, null);
+    await updatePost(t.db, p.id, { ...base, slug: 'new-name' }, 1);
+    expect(await findSlugRedirect(t.db, 'old-name')).toBe('new-name');
+    await expect(createPost(t.db, { ...base, slug: 'old-name' }, null)).rejects.toThrow(ConflictError);
+    // Renaming back reclaims the old address.
+    await updatePost(t.db, p.id, { ...base, slug: 'old-name' }, 2);
+    expect((await findPublishedPost(t.db, 'old-name'))?.id).toBe(p.id);
+    expect(await findSlugRedirect(t.db, 'new-name')).toBe('old-name');
+  });
+
+  it('never shows an email-only post or a draft on the web', async () => {
+    await createPost(t.db, { ...base, slug: 'letter-only', emailOnly: true }, null);
+    expect(await findPublishedPost(t.db, 'letter-only')).toBeUndefined();
+    expect(await findPublishedPost(t.db, 'shared-draft')).toBeUndefined();
+    const { posts } = await listPublished(t.db, { limit: 100 });
+    expect(posts.map((p) => p.slug)).not.toContain('letter-only');
+    expect(posts.map((p) => p.slug)).not.toContain('shared-draft');
+  });
+});
