@@ -59,3 +59,36 @@ describe('writing posts', () => {
     expect(posts.map((p) => p.slug)).not.toContain('shared-draft');
   });
 });
+
+describe('posts as email', () => {
+  it('renders a paid post in two variants: the preview variant holds none of the gated text', async () => {
+    const { renderPostVariants, sendTestEmail } = await import('../../src/domain/content/email.ts');
+    const { personalize } = await import('../../emails/post.ts');
+    const p = await createPost(t.db, { ...base, slug: 'paid-letter', visibility: 'paid', markdown: 'Open part.\n\n<!--more-->\n\nThe secret ratio is 1:15.' }, null);
+    const variants = await renderPostVariants(t.db, 'https://news.example.com', p.id);
+    const values = { name: 'Ana', unsubscribe_url: 'u', preferences_url: 'p' };
+    const full = personalize(variants.full, values);
+    const preview = personalize(variants.preview!, values);
+    expect(full.html).toContain('The secret ratio is 1:15.');
+    expect(full.text).toContain('The secret ratio is 1:15.');
+    expect(preview.html).toContain('Open part.');
+    expect(preview.html).not.toContain('secret ratio');
+    expect(preview.text).not.toContain('secret ratio');
+    expect(preview.html).toContain('Read the whole post');
+
+    await sendTestEmail(t.db, 'https://news.example.com', p.id, 'Tester@Example.com', 'preview');
+    await expect(sendTestEmail(t.db, 'https://news.example.com', p.id, 'not an address', 'full')).rejects.toThrow(ValidationError);
+    const { sql } = await import('kysely');
+    const jobs = await sql<{ payload: { message: { to: string[]; subject: string; text: string } } }>`select payload from graphile_worker._private_jobs order by id desc limit 1`.execute(t.db);
+    const payload = jobs.rows[0]!.payload;
+    expect(payload.message.to).toEqual(['tester@example.com']);
+    expect(payload.message.subject).toBe('[Test] Crème brûlée & cold brew!');
+    expect(payload.message.text).not.toContain('secret ratio');
+  });
+
+  it('has no preview variant for a public or members post (members read it all)', async () => {
+    const { renderPostVariants } = await import('../../src/domain/content/email.ts');
+    const p = await createPost(t.db, { ...base, slug: 'members-letter', visibility: 'members', markdown: 'All of it' }, null);
+    expect((await renderPostVariants(t.db, 'https://news.example.com', p.id)).preview).toBeNull();
+  });
+});

@@ -1,0 +1,119 @@
+import { escapeHtml, layout, button, type Brand } from './html.ts';
+
+/**
+ * A post as an email. Rendered once per send and variant (the whole post, or the preview with an
+ * upgrade link), with per-member fields left as slots; `personalize` then fills the slots by
+ * joining precomputed pieces, so a million emails cost one render and a million cheap joins.
+ *
+ * Email clients ignore <style> more or less (Outlook, Gmail's app), so every element of the body
+ * gets its style inline, from a table per tag: the body HTML comes from our own Markdown renderer,
+ * whose tags are known.
+ */
+export const SLOTS = ['name', 'unsubscribe_url', 'preferences_url'] as const;
+export type Slot = (typeof SLOTS)[number];
+const marker = (slot: Slot) => `\u0001${slot}\u0001`;
+
+const INLINE: Record<string, string> = {
+  p: 'margin:0 0 16px 0;',
+  h1: 'font-size:26px;line-height:1.25;margin:24px 0 12px 0;',
+  h2: 'font-size:22px;line-height:1.3;margin:24px 0 12px 0;',
+  h3: 'font-size:19px;line-height:1.3;margin:20px 0 10px 0;',
+  a: 'color:ACCENT;text-decoration:underline;',
+  img: 'max-width:100%;height:auto;border:0;display:block;margin:16px 0;',
+  blockquote: 'margin:16px 0;padding:4px 16px;border-left:4px solid #d6d3d1;color:#44403c;',
+  ul: 'margin:0 0 16px 0;padding-left:24px;',
+  ol: 'margin:0 0 16px 0;padding-left:24px;',
+  li: 'margin:0 0 6px 0;',
+  pre: 'background:#f5f5f4;padding:12px;overflow-x:auto;font-size:14px;',
+  code: 'font-family:Menlo,Consolas,monospace;font-size:14px;background:#f5f5f4;padding:1px 4px;',
+  hr: 'border:0;border-top:1px solid #e7e5e4;margin:24px 0;',
+};
+
+/** Adds the inline style of each known tag; relative links and images become absolute. */
+export function inlineStyles(html: string, accentColor: string, siteUrl: string): string {
+  return html.replace(/<([a-z0-9]+)((?:\s[^>]*)?)>/gi, (whole, tag: string, attrs: string) => {
+    const style = INLINE[tag.toLowerCase()];
+    let a = attrs.replace(/\s(href|src)="\/(?!\/)/g, (_m, name: string) => ` ${name}="${siteUrl}/`);
+    if (style) a = ` style="${style.replace('ACCENT', accentColor)}"${a}`;
+    return `<${tag}${a}>`;
+  });
+}
+
+/** The text part: paragraphs kept, links written out, tags removed. */
+export function htmlToText(html: string): string {
+  return html
+    .replace(/<a\s[^>]*href="([^"]*)"[^>]*>(.*?)<\/a>/gi, (_m, href: string, text: string) => (text === href ? href : `${text} (${href})`))
+    .replace(/<img\s[^>]*alt="([^"]*)"[^>]*>/gi, '[$1]')
+    .replace(/<li[^>]*>/gi, '- ')
+    .replace(/<\/(p|h[1-6]|li|blockquote|pre|ul|ol)>/gi, '\n\n')
+    .replace(/<br\s*\/?>/gi, '\n')
+    .replace(/<[^>]+>/g, '')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
+}
+
+export interface PostEmailInput {
+  brand: Brand;
+  title: string;
+  url: string;
+  /** The body of this variant (already safe HTML from the Markdown renderer). */
+  bodyHtml: string;
+  /** True for the variant of readers who may not read the whole post. */
+  cut: boolean;
+  upgradeUrl: string;
+}
+
+/** Fixed text and slots, alternating: text, slot, text, slot, …, text. */
+export interface Compiled {
+  texts: string[];
+  slots: Slot[];
+}
+
+export interface CompiledEmail {
+  subject: string;
+  html: Compiled;
+  text: Compiled;
+}
+
+function compile(rendered: string): Compiled {
+  const pieces = rendered.split('\u0001');
+  return { texts: pieces.filter((_p, i) => i % 2 === 0), slots: pieces.filter((_p, i) => i % 2 === 1) as Slot[] };
+}
+
+/** Inputs must not carry the slot marker themselves (a post cannot forge a slot). */
+const clean = (s: string) => s.replace(/\u0001/g, '');
+
+export function renderPostEmail(input: PostEmailInput): CompiledEmail {
+  const brand = { ...input.brand, title: clean(input.brand.title) };
+  input = { ...input, title: clean(input.title), url: clean(input.url), bodyHtml: clean(input.bodyHtml), upgradeUrl: clean(input.upgradeUrl) };
+  const body = inlineStyles(input.bodyHtml, brand.accentColor, brand.siteUrl);
+  const cut = input.cut
+    ? `<p style="margin:24px 0 8px 0;font-style:italic;">The rest of this post is for ${escapeHtml(brand.title)} members.</p>${button(input.upgradeUrl, 'Read the whole post', brand.accentColor)}`
+    : '';
+  const greeting = `<p style="margin:0 0 16px 0;color:#57534e;">Hi ${marker('name')},</p>`;
+  const html = layout(brand, {
+    preheader: input.title,
+    bodyHtml: `${greeting}<h1 style="font-size:28px;line-height:1.2;margin:0 0 16px 0;"><a href="${escapeHtml(input.url)}" style="color:#1c1917;text-decoration:none;">${escapeHtml(input.title)}</a></h1>${body}${cut}`,
+    footerHtml: `You get this because you subscribed to ${escapeHtml(brand.title)}. <a href="${marker('preferences_url')}" style="color:#78716c;">Preferences</a> · <a href="${marker('unsubscribe_url')}" style="color:#78716c;">Unsubscribe</a>`,
+  });
+  const text = `Hi ${marker('name')},\n\n${input.title}\n${input.url}\n\n${htmlToText(input.bodyHtml)}\n\n${
+    input.cut ? `The rest of this post is for members: ${input.upgradeUrl}\n\n` : ''
+  }--\nPreferences: ${marker('preferences_url')}\nUnsubscribe: ${marker('unsubscribe_url')}\n`;
+  return { subject: input.title, html: compile(html), text: compile(text) };
+}
+
+/** Fills a compiled email's slots for one member: a join, no parsing. Values are escaped for HTML. */
+export function personalize(email: CompiledEmail, values: Record<Slot, string>): { subject: string; html: string; text: string } {
+  return { subject: email.subject, html: fill(email.html, values, escapeHtml), text: fill(email.text, values, (v) => v) };
+}
+
+function fill(c: Compiled, values: Record<Slot, string>, encode: (v: string) => string): string {
+  let out = c.texts[0]!;
+  for (let i = 0; i < c.slots.length; i++) out += encode(values[c.slots[i]!]) + c.texts[i + 1]!;
+  return out;
+}

@@ -1,0 +1,51 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../../../db/types.ts';
+import { renderPostEmail, personalize, type CompiledEmail } from '../../../emails/post.ts';
+import { queueEmail } from '../../lib/mail-queue.ts';
+import { ValidationError } from '../errors.ts';
+import { emailProblem, normaliseEmail } from '../members/email.ts';
+import { getSiteSettings } from '../site/settings.ts';
+import { canRead, type Visibility } from './access.ts';
+import { getPostForEdit } from './editor.ts';
+import { renderMarkdown, splitAtCut } from './markdown.ts';
+
+/**
+ * A post's email variants: `full` for members who may read it, `preview` (the part above the
+ * cut and an upgrade link) for those who may not. A send renders each variant once.
+ */
+export interface PostEmailVariants {
+  full: CompiledEmail;
+  preview: CompiledEmail | null;
+}
+
+export type Variant = keyof PostEmailVariants;
+
+/** Which variant a member gets: the decision is canRead's, as on every other surface. */
+export function variantFor(post: { visibility: Visibility }, member: { paid: boolean }): Variant {
+  return canRead({ kind: 'member', status: 'active', paid: member.paid }, post) ? 'full' : 'preview';
+}
+
+export async function renderPostVariants(db: Kysely<Database>, siteUrl: string, postId: string): Promise<PostEmailVariants> {
+  const [post, site] = await Promise.all([getPostForEdit(db, postId), getSiteSettings(db)]);
+  const brand = { title: site.title, accentColor: site.accentColor, siteUrl };
+  const url = `${siteUrl}/posts/${post.slug}`;
+  const parts = splitAtCut(post.markdown);
+  const fullBody = renderMarkdown(parts.hasCut ? `${parts.preview}\n\n${parts.rest}` : parts.rest);
+  const full = renderPostEmail({ brand, title: post.title, url, bodyHtml: fullBody, cut: false, upgradeUrl: url });
+  const preview =
+    post.visibility === 'paid'
+      ? renderPostEmail({ brand, title: post.title, url, bodyHtml: parts.hasCut ? renderMarkdown(parts.preview) : '', cut: true, upgradeUrl: `${siteUrl}/join?utm_source=email&utm_campaign=${encodeURIComponent(post.slug)}` })
+      : null;
+  return { full, preview };
+}
+
+/** Sends one rendering of the post to any address, through the queue, marked as a test. */
+export async function sendTestEmail(db: Kysely<Database>, siteUrl: string, postId: string, address: string, variant: Variant): Promise<void> {
+  const problem = emailProblem(address);
+  if (problem) throw new ValidationError(`The test address is not valid: ${problem}.`, 'invalid_email');
+  const variants = await renderPostVariants(db, siteUrl, postId);
+  const compiled = variant === 'preview' ? variants.preview : variants.full;
+  if (!compiled) throw new ValidationError('Only a paid post has a preview variant.', 'no_variant');
+  const email = personalize(compiled, { name: 'there', unsubscribe_url: `${siteUrl}/unsubscribe`, preferences_url: `${siteUrl}/unsubscribe` });
+  await queueEmail(db, { to: [normaliseEmail(address)], subject: `[Test] ${email.subject}`, html: email.html, text: email.text, tags: [{ name: 'kind', value: 'test-post' }] });
+}

@@ -1,0 +1,25 @@
+import type { APIRoute } from 'astro';
+import { personalize } from '../../../../../emails/post.ts';
+import { DomainError } from '../../../../domain/errors.ts';
+import { renderPostVariants } from '../../../../domain/content/email.ts';
+import { statusFor } from '../../../../lib/http.ts';
+
+/** The post as an email (?variant=full|preview), for the editor's preview frame. Sandboxed. */
+export const GET: APIRoute = async ({ params, url, locals }) => {
+  try {
+    const variants = await renderPostVariants(locals.runtime.db, locals.runtime.config.siteUrl, params.id!);
+    const compiled = url.searchParams.get('variant') === 'preview' ? variants.preview : variants.full;
+    if (!compiled) return new Response('Only a paid post has a preview variant.', { status: 404 });
+    const email = personalize(compiled, { name: 'Ana', unsubscribe_url: '#unsubscribe', preferences_url: '#preferences' });
+    return new Response(email.html, {
+      headers: {
+        'content-type': 'text/html; charset=utf-8',
+        'content-security-policy': "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; frame-ancestors 'self'",
+        'cache-control': 'no-store',
+      },
+    });
+  } catch (err) {
+    if (err instanceof DomainError) return new Response(err.message, { status: statusFor(err) });
+    throw err;
+  }
+};
