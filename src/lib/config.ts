@@ -92,6 +92,7 @@ const schema = z.object({
   STRIPE_WEBHOOK_SECRET: optionalString,
   STRIPE_API_BASE: httpUrl('a Stripe-compatible API, e.g. http://127.0.0.1:12111'),
   DATA_DIR: optionalString.transform((v) => v ?? '.data'),
+  UPLOADS_DIR: optionalString,
   LOG_LEVEL: z
     .enum(['debug', 'info', 'warn', 'error', 'silent'])
     .optional()
@@ -113,6 +114,8 @@ export interface Config {
   sendRateLimit: number;
   stripe: { secretKey: string; webhookSecret: string | undefined; apiBase: string | undefined } | undefined;
   dataDir: string;
+  /** Post images; DATA_DIR/uploads unless set (share it between web machines). */
+  uploadsDir: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
@@ -151,6 +154,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ? { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiBase: e.STRIPE_API_BASE }
       : undefined,
     dataDir: e.DATA_DIR,
+    uploadsDir: e.UPLOADS_DIR ?? `${e.DATA_DIR.replace(/\/+$/, '')}/uploads`,
     logLevel: e.LOG_LEVEL,
   };
 }
