@@ -228,6 +228,24 @@ describe('sign out everywhere', () => {
   });
 });
 
+describe('site settings', () => {
+  it('lets the owner rename the brand and change its colour, and refuses a bad colour', async () => {
+    const s = new Browserless(server.url);
+    await s.request('/admin/signin', { method: 'POST', form: { email: 'owner@example.com', password: 'a long owner password' } });
+    const bad = await s.request('/admin/settings', { method: 'POST', form: { title: 'Field Notes', description: 'x', accent_color: 'red; background:url(//evil)' } });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('The accent colour is not valid');
+    const ok = await s.request('/admin/settings', { method: 'POST', form: { title: 'Field Notes Roasters', description: 'Small-batch letters.', accent_color: '#1d4ed8' } });
+    expect(ok.status).toBe(200);
+    const home = await (await fetch(server.url + '/')).text();
+    expect(home).toContain('<title>Field Notes Roasters</title>');
+    expect(home).toContain('--accent: #1d4ed8');
+    const mod = new Browserless(server.url);
+    await mod.request('/admin/signin', { method: 'POST', form: { email: 'mod@example.com', password: 'moderator pass' } });
+    expect((await mod.request('/admin/settings')).status).toBe(403);
+  });
+});
+
 describe('request logs', () => {
   it('writes one JSON line per request with method, path, status and duration, and no addresses or tokens', async () => {
     expect((await fetch(server.url + '/admin/signin?next=%2Fadmin%3Femail%3Downer%40example.com')).status).toBe(200);

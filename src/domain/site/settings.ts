@@ -1,10 +1,11 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../../../db/types.ts';
+import { ValidationError } from '../errors.ts';
 
 /** The brand as readers see it. Stored as one row per key in `settings`. */
 export const siteSettingsSchema = z.object({
-  title: z.string().min(1).max(120).default('Hearth'),
+  title: z.string().trim().min(1).max(120).default('Hearth'),
   description: z.string().max(500).default('A newsletter and membership community.'),
   accentColor: z
     .string()
@@ -20,7 +21,13 @@ export async function getSiteSettings(db: Kysely<Database>): Promise<SiteSetting
 }
 
 export async function saveSiteSettings(db: Kysely<Database>, settings: Partial<SiteSettings>): Promise<SiteSettings> {
-  const merged = siteSettingsSchema.parse({ ...(await getSiteSettings(db)), ...settings });
+  const parsed = siteSettingsSchema.safeParse({ ...(await getSiteSettings(db)), ...settings });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const names: Record<string, string> = { title: 'The name', description: 'The description', accentColor: 'The accent colour' };
+    throw new ValidationError(`${names[String(issue.path[0])] ?? 'A setting'} is not valid: ${issue.message}.`, 'invalid_settings');
+  }
+  const merged = parsed.data;
   await db
     .insertInto('settings')
     .values({ key: 'site', value: JSON.stringify(merged) })
