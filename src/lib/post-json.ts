@@ -10,7 +10,8 @@ export function postJson(post: Post, siteUrl: string) {
     markdown: post.markdown,
     excerpt: post.excerpt,
     visibility: post.visibility,
-    status: post.status,
+    // A scheduled post whose time has come reads as published.
+    status: post.status === 'scheduled' && post.published_at && post.published_at <= new Date() ? 'published' : post.status,
     tags: post.tags,
     email_only: post.email_only,
     revision: post.revision,

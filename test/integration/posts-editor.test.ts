@@ -60,6 +60,21 @@ describe('writing posts', () => {
   });
 });
 
+describe('scheduling', () => {
+  it('keeps a post scheduled for later off the web until its time, then shows it', async () => {
+    const later = new Date(Date.now() + 3_600_000);
+    const p = await createPost(t.db, { ...base, slug: 'tomorrow', publishAt: later }, null);
+    const row = await getPostForEdit(t.db, p.id);
+    expect(row.status).toBe('scheduled');
+    expect(row.published_at?.getTime()).toBe(later.getTime());
+    expect(await findPublishedPost(t.db, 'tomorrow')).toBeUndefined();
+    expect((await listPublished(t.db, { limit: 100 })).posts.map((x) => x.slug)).not.toContain('tomorrow');
+    await t.db.updateTable('posts').set({ published_at: new Date(Date.now() - 1000) }).where('id', '=', p.id).execute();
+    expect((await findPublishedPost(t.db, 'tomorrow'))?.id).toBe(p.id);
+    await expect(createPost(t.db, { ...base, slug: 'bad-date', publishAt: new Date('nope') }, null)).rejects.toThrow(ValidationError);
+  });
+});
+
 describe('posts as email', () => {
   it('renders a paid post in two variants: the preview variant holds none of the gated text', async () => {
     const { renderPostVariants, sendTestEmail } = await import('../../src/domain/content/email.ts');

@@ -10,6 +10,8 @@ const fields = {
   status: z.enum(['draft', 'published']),
   tags: z.array(z.string().max(50)).max(20),
   email_only: z.boolean(),
+  /** ISO 8601 with a zone; in the future, the post is scheduled. */
+  publish_at: z.iso.datetime({ offset: true }),
 };
 
 export const postBody = z
@@ -22,6 +24,7 @@ export const postBody = z
     status: fields.status.default('draft'),
     tags: fields.tags.optional(),
     email_only: fields.email_only.optional(),
+    publish_at: fields.publish_at.optional(),
   })
   .strict();
 
@@ -36,6 +39,7 @@ export const patchPostBody = z
     status: fields.status.optional(),
     tags: fields.tags.optional(),
     email_only: fields.email_only.optional(),
+    publish_at: fields.publish_at.optional(),
     revision: z.number().int().positive(),
   })
   .strict();

@@ -18,6 +18,8 @@ export interface PostInput {
   status: 'draft' | 'published';
   tags?: string[] | undefined;
   emailOnly?: boolean | undefined;
+  /** With status published: a future time schedules the post (it appears on its own then). */
+  publishAt?: Date | undefined;
 }
 
 const SLUG = /^[a-z0-9][a-z0-9-]{0,99}$/;
@@ -35,7 +37,7 @@ export function slugify(title: string): string {
   return slug || 'post';
 }
 
-function validate(input: PostInput): Required<Omit<PostInput, 'slug'>> & { slug: string } {
+function validate(input: PostInput): Required<Omit<PostInput, 'slug' | 'publishAt'>> & { slug: string; publishAt: Date | undefined } {
   const title = input.title.trim();
   if (title.length === 0 || title.length > 200) throw new ValidationError('Give the post a title of 1 to 200 characters.', 'invalid_title');
   const slug = (input.slug?.trim() || slugify(title)).toLowerCase();
@@ -45,7 +47,8 @@ function validate(input: PostInput): Required<Omit<PostInput, 'slug'>> & { slug:
   if (!['draft', 'published'].includes(input.status)) throw new ValidationError('Status must be draft or published.', 'invalid_status');
   const tags = [...new Set((input.tags ?? []).map((t) => t.trim().toLowerCase()).filter(Boolean))];
   if (tags.length > 20 || tags.some((t) => t.length > 50)) throw new ValidationError('At most 20 tags of 50 characters.', 'invalid_tags');
-  return { title, slug, markdown: input.markdown, excerpt: (input.excerpt ?? '').trim().slice(0, 500), visibility: input.visibility, status: input.status, tags, emailOnly: Boolean(input.emailOnly) };
+  if (input.publishAt && Number.isNaN(input.publishAt.getTime())) throw new ValidationError('The publishing time is not a valid date.', 'invalid_date');
+  return { title, slug, markdown: input.markdown, excerpt: (input.excerpt ?? '').trim().slice(0, 500), visibility: input.visibility, status: input.status, tags, emailOnly: Boolean(input.emailOnly), publishAt: input.publishAt };
 }
 
 async function assertSlugFree(db: Kysely<Database>, slug: string, postId: string | null): Promise<void> {
@@ -56,6 +59,13 @@ async function assertSlugFree(db: Kysely<Database>, slug: string, postId: string
   if ((post && post.id !== postId) || (old && old.post_id !== postId)) {
     throw new ConflictError(`Another post already uses the address /posts/${slug}. Choose another slug.`, 'slug_taken');
   }
+}
+
+/** The stored status and publishing time: a future publishAt makes a published post scheduled. */
+function publication(v: { status: 'draft' | 'published'; publishAt: Date | undefined }, current: Date | null) {
+  if (v.status === 'draft') return { status: 'draft' as const, published_at: current };
+  const at = v.publishAt ?? current ?? new Date();
+  return { status: at.getTime() > Date.now() ? ('scheduled' as const) : ('published' as const), published_at: at };
 }
 
 export async function createPost(db: Kysely<Database>, input: PostInput, authorId: string | null): Promise<{ id: string; slug: string; revision: number }> {
@@ -71,11 +81,10 @@ export async function createPost(db: Kysely<Database>, input: PostInput, authorI
         markdown: v.markdown,
         excerpt: v.excerpt,
         visibility: v.visibility,
-        status: v.status,
+        ...publication(v, null),
         tags: v.tags,
         email_only: v.emailOnly,
         author_id: authorId,
-        published_at: v.status === 'published' ? new Date() : null,
       })
       .returning(['id', 'slug', 'revision'])
       .executeTakeFirstOrThrow();
@@ -108,10 +117,9 @@ export async function updatePost(db: Kysely<Database>, postId: string, input: Po
         markdown: v.markdown,
         excerpt: v.excerpt,
         visibility: v.visibility,
-        status: v.status,
+        ...publication(v, current.published_at),
         tags: v.tags,
         email_only: v.emailOnly,
-        published_at: v.status === 'published' ? (current.published_at ?? new Date()) : current.published_at,
         revision: current.revision + 1,
         updated_at: new Date(),
       })
@@ -143,7 +151,8 @@ export async function findSlugRedirect(db: Kysely<Database>, slug: string): Prom
     .innerJoin('posts as p', 'p.id', 's.post_id')
     .select('p.slug')
     .where('s.slug', '=', slug)
-    .where('p.status', '=', 'published')
+    .where('p.status', 'in', ['published', 'scheduled'])
+    .where('p.published_at', '<=', sql<Date>`now()`)
     .executeTakeFirst();
   return row?.slug;
 }

@@ -19,7 +19,7 @@ export async function findPublishedPost(db: Kysely<Database>, slug: string): Pro
     .selectFrom('posts')
     .select(COLUMNS)
     .where('slug', '=', slug)
-    .where('status', '=', 'published')
+    .where('status', 'in', ['published', 'scheduled'])
     .where('email_only', '=', false)
     .where('published_at', '<=', sql<Date>`now()`)
     .executeTakeFirst();
@@ -43,7 +43,7 @@ export async function listPublished(db: Kysely<Database>, options: { limit: numb
   const rows = await db
     .selectFrom('posts')
     .select(COLUMNS)
-    .where('status', '=', 'published')
+    .where('status', 'in', ['published', 'scheduled'])
     .where('email_only', '=', false)
     .where('published_at', '<=', sql<Date>`now()`)
     .$if(cursor !== undefined, (q) => q.where(sql<boolean>`(published_at, id) < (${cursor!.at}::timestamptz, ${cursor!.id}::bigint)`))

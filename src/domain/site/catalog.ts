@@ -22,7 +22,7 @@ export async function listPublishedPosts(db: Kysely<Database>, limit: number) {
   return db
     .selectFrom('posts')
     .select(['id', 'slug', 'title', 'excerpt', 'visibility', 'published_at'])
-    .where('status', '=', 'published')
+    .where('status', 'in', ['published', 'scheduled'])
     .where('email_only', '=', false)
     .where('published_at', '<=', sql<Date>`now()`)
     .orderBy('published_at', 'desc')
