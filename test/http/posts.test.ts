@@ -107,6 +107,18 @@ describe('writing posts as staff, through the API', () => {
   });
 });
 
+describe('tags', () => {
+  it('lists a tag’s posts, links tags from the post, and 404s an empty tag', async () => {
+    await t.db.updateTable('posts').set({ tags: ['sourcing', 'ethiopia'] }).where('slug', '=', 'the-washed-ethiopian-that-changed-our-menu').execute();
+    const tag = await get('/tags/Ethiopia');
+    expect(tag.status).toBe(200);
+    expect(tag.body).toContain('href="/posts/the-washed-ethiopian-that-changed-our-menu"');
+    expect(tag.body).not.toContain('href="/posts/why-we-left-the-algorithm"');
+    expect((await get('/posts/the-washed-ethiopian-that-changed-our-menu')).body).toContain('href="/tags/sourcing"');
+    expect((await get('/tags/nothing-here')).status).toBe(404);
+  });
+});
+
 describe('feeds', () => {
   it('serves RSS with previews only for gated posts', async () => {
     const { status, body, headers } = await get('/rss.xml');

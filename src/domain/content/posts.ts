@@ -9,9 +9,9 @@ import { markdownToText, renderMarkdown, splitAtCut } from './markdown.ts';
  * only place a post's body is turned into HTML: a reader who may not read the post gets the
  * preview (what stands above the cut) and never a byte of the rest.
  */
-export type PublishedPost = Pick<Post, 'id' | 'slug' | 'title' | 'excerpt' | 'markdown' | 'visibility' | 'published_at' | 'updated_at'>;
+export type PublishedPost = Pick<Post, 'id' | 'slug' | 'title' | 'excerpt' | 'markdown' | 'visibility' | 'published_at' | 'updated_at' | 'tags'>;
 
-const COLUMNS = ['id', 'slug', 'title', 'excerpt', 'markdown', 'visibility', 'published_at', 'updated_at'] as const;
+const COLUMNS = ['id', 'slug', 'title', 'excerpt', 'markdown', 'visibility', 'published_at', 'updated_at', 'tags'] as const;
 
 export async function findPublishedPost(db: Kysely<Database>, slug: string): Promise<PublishedPost | undefined> {
   if (slug.length > 200) return undefined;
@@ -37,8 +37,8 @@ function decodeCursor(raw: string | undefined): Cursor | undefined {
   throw new ValidationError('That page link is not valid.', 'invalid_cursor');
 }
 
-/** Newest first, by keyset on (published_at, id). */
-export async function listPublished(db: Kysely<Database>, options: { limit: number; after?: string | undefined }) {
+/** Newest first, by keyset on (published_at, id); optionally only posts with a tag. */
+export async function listPublished(db: Kysely<Database>, options: { limit: number; after?: string | undefined; tag?: string | undefined }) {
   const cursor = decodeCursor(options.after);
   const rows = await db
     .selectFrom('posts')
@@ -47,6 +47,7 @@ export async function listPublished(db: Kysely<Database>, options: { limit: numb
     .where('email_only', '=', false)
     .where('published_at', '<=', sql<Date>`now()`)
     .$if(cursor !== undefined, (q) => q.where(sql<boolean>`(published_at, id) < (${cursor!.at}::timestamptz, ${cursor!.id}::bigint)`))
+    .$if(options.tag !== undefined, (q) => q.where(sql<boolean>`tags @> array[${options.tag!.toLowerCase()}]::text[]`))
     .orderBy('published_at', 'desc')
     .orderBy('id', 'desc')
     .limit(options.limit + 1)
@@ -92,6 +93,7 @@ export interface PostView {
   title: string;
   visibility: PublishedPost['visibility'];
   publishedAt: Date | null;
+  tags: string[];
   /** The body this viewer may see: all of it, or only the preview. */
   html: string;
   gated: boolean;
@@ -110,6 +112,7 @@ export function postForViewer(post: PublishedPost, viewer: Viewer): PostView {
     title: post.title,
     visibility: post.visibility,
     publishedAt: post.published_at,
+    tags: post.tags,
     html: allowed ? r.fullHtml : r.previewHtml,
     gated: !allowed,
     callToAction: callToAction(viewer, post),
