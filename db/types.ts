@@ -6,6 +6,7 @@ type DefaultTimestamp = ColumnType<Date, Date | string | undefined, Date | strin
 type Json<T> = ColumnType<T, string, string>;
 
 export type StaffRole = 'owner' | 'admin' | 'editor' | 'moderator';
+export type PostVisibility = 'public' | 'members' | 'paid' | 'tiers';
 export type MemberStatus = 'pending' | 'active' | 'unsubscribed' | 'bounced' | 'complained';
 
 export interface StaffUsersTable {
@@ -105,7 +106,7 @@ export interface PostsTable {
   title: string;
   excerpt: ColumnType<string, string | undefined, string>;
   markdown: ColumnType<string, string | undefined, string>;
-  visibility: ColumnType<'public' | 'members' | 'paid', 'public' | 'members' | 'paid' | undefined, 'public' | 'members' | 'paid'>;
+  visibility: ColumnType<PostVisibility, PostVisibility | undefined, PostVisibility>;
   status: ColumnType<'draft' | 'scheduled' | 'published', 'draft' | 'scheduled' | 'published' | undefined, 'draft' | 'scheduled' | 'published'>;
   author_id: string | null;
   published_at: Timestamp | null;
@@ -115,6 +116,7 @@ export interface PostsTable {
   tags: ColumnType<string[], string[] | undefined, string[]>;
   feature_image: string | null;
   email_only: ColumnType<boolean, boolean | undefined, boolean>;
+  tier_ids: ColumnType<string[], string[] | undefined, string[]>;
 }
 
 export interface PostSlugsTable {

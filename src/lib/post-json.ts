@@ -1,7 +1,7 @@
 import type { Post } from '../../db/types.ts';
 
 /** The API's post shape (staff only: includes the whole Markdown). */
-export function postJson(post: Post, siteUrl: string) {
+export function postJson(post: Post & { tier_slugs: string[] }, siteUrl: string) {
   return {
     id: post.id,
     slug: post.slug,
@@ -9,7 +9,7 @@ export function postJson(post: Post, siteUrl: string) {
     title: post.title,
     markdown: post.markdown,
     excerpt: post.excerpt,
-    visibility: post.visibility,
+    visibility: post.visibility === 'tiers' ? { tiers: post.tier_slugs } : post.visibility,
     // A scheduled post whose time has come reads as published.
     status: post.status === 'scheduled' && post.published_at && post.published_at <= new Date() ? 'published' : post.status,
     tags: post.tags,

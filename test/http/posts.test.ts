@@ -101,6 +101,18 @@ describe('writing posts as staff, through the API', () => {
     expect(open.body).toContain('Burr secrets &lt;script&gt;');
     expect(open.body).not.toContain('<script>alert(1)</script>');
     expect(open.body).not.toMatch(/href="\s*javascript:/i);
+    const tiered = await call('/posts', { method: 'POST', body: JSON.stringify({ title: 'Supporters only', markdown: 'Teaser.\n\n<!--more-->\n\nTier secret.', visibility: { tiers: ['supporter'] }, status: 'published' }) });
+    expect(tiered.status).toBe(201);
+    const tieredPost = ((await tiered.json()) as { post: { id: string; visibility: unknown } }).post;
+    expect(tieredPost.visibility).toEqual({ tiers: ['supporter'] });
+    const tieredPage = await get('/posts/supporters-only');
+    expect(tieredPage.body).toContain('Teaser.');
+    expect(tieredPage.body).not.toContain('Tier secret.');
+    expect((await call('/posts', { method: 'POST', body: JSON.stringify({ title: 'x1', visibility: { tiers: ['gold'] } }) })).status).toBe(400);
+    expect((await call('/posts', { method: 'POST', body: JSON.stringify({ title: 'x2', visibility: { tiers: [] } }) })).status).toBe(400);
+    const kept = await call(`/posts/${tieredPost.id}`, { method: 'PATCH', body: JSON.stringify({ revision: 1, title: 'Supporters only!' }) });
+    expect(((await kept.json()) as { post: { visibility: unknown } }).post.visibility).toEqual({ tiers: ['supporter'] });
+
     const moved = await fetch(`${server.url}/posts/${post.slug}`, { redirect: 'manual' });
     expect(moved.status).toBe(301);
     expect(moved.headers.get('location')).toBe('/posts/grinder-guide');

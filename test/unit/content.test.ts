@@ -76,19 +76,22 @@ describe('splitAtCut', () => {
 describe('canRead for every visibility × viewer', () => {
   const viewers: Record<string, Viewer> = {
     anonymous: ANONYMOUS,
-    free: { kind: 'member', status: 'active', paid: false },
-    paid: { kind: 'member', status: 'active', paid: true },
+    free: { kind: 'member', status: 'active', paid: false, tierId: '1' },
+    paid: { kind: 'member', status: 'active', paid: true, tierId: '2' },
+    otherTier: { kind: 'member', status: 'active', paid: true, tierId: '3' },
     staff: { kind: 'staff' },
   };
+  // A "tiers" post here names tier 2 only.
   const expected: Record<Visibility, Record<string, boolean>> = {
-    public: { anonymous: true, free: true, paid: true, staff: true },
-    members: { anonymous: false, free: true, paid: true, staff: true },
-    paid: { anonymous: false, free: false, paid: true, staff: true },
+    public: { anonymous: true, free: true, paid: true, otherTier: true, staff: true },
+    members: { anonymous: false, free: true, paid: true, otherTier: true, staff: true },
+    paid: { anonymous: false, free: false, paid: true, otherTier: true, staff: true },
+    tiers: { anonymous: false, free: false, paid: true, otherTier: false, staff: true },
   };
   for (const [visibility, row] of Object.entries(expected) as Array<[Visibility, Record<string, boolean>]>) {
     for (const [who, allowed] of Object.entries(row)) {
       it(`${who} ${allowed ? 'may' : 'may not'} read a ${visibility} post`, () => {
-        expect(canRead(viewers[who]!, { visibility })).toBe(allowed);
+        expect(canRead(viewers[who]!, { visibility, tierIds: ['2'] })).toBe(allowed);
       });
     }
   }

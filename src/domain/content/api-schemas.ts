@@ -6,7 +6,8 @@ const fields = {
   slug: z.string().max(100),
   markdown: z.string().max(500_000),
   excerpt: z.string().max(500),
-  visibility: z.enum(['public', 'members', 'paid']),
+  /** "public", "members", "paid", or {"tiers":[slug]} for named tiers (DESIGN.md). */
+  visibility: z.union([z.enum(['public', 'members', 'paid']), z.object({ tiers: z.array(z.string().min(1).max(64)).min(1).max(20) }).strict()]),
   status: z.enum(['draft', 'published']),
   tags: z.array(z.string().max(50)).max(20),
   email_only: z.boolean(),
@@ -43,3 +44,9 @@ export const patchPostBody = z
     revision: z.number().int().positive(),
   })
   .strict();
+
+/** The API's visibility as the editor's two fields. */
+export function visibilityInput(v: z.infer<typeof fields.visibility> | undefined): { visibility?: 'public' | 'members' | 'paid' | 'tiers'; tiers?: string[] } {
+  if (v === undefined) return {};
+  return typeof v === 'string' ? { visibility: v } : { visibility: 'tiers', tiers: v.tiers };
+}

@@ -20,6 +20,8 @@ export interface PostInput {
   emailOnly?: boolean | undefined;
   /** With status published: a future time schedules the post (it appears on its own then). */
   publishAt?: Date | undefined;
+  /** With visibility "tiers": the slugs of the tiers whose members may read it. */
+  tiers?: string[] | undefined;
 }
 
 const SLUG = /^[a-z0-9][a-z0-9-]{0,99}$/;
@@ -37,18 +39,29 @@ export function slugify(title: string): string {
   return slug || 'post';
 }
 
-function validate(input: PostInput): Required<Omit<PostInput, 'slug' | 'publishAt'>> & { slug: string; publishAt: Date | undefined } {
+function validate(input: PostInput): Required<Omit<PostInput, 'slug' | 'publishAt' | 'tiers'>> & { slug: string; publishAt: Date | undefined; tiers: string[] } {
   const title = input.title.trim();
   if (title.length === 0 || title.length > 200) throw new ValidationError('Give the post a title of 1 to 200 characters.', 'invalid_title');
   const slug = (input.slug?.trim() || slugify(title)).toLowerCase();
   if (!SLUG.test(slug)) throw new ValidationError('The slug may use a–z, 0–9 and hyphens, up to 100 characters, starting with a letter or digit.', 'invalid_slug');
   if (input.markdown.length > MAX_MARKDOWN) throw new ValidationError(`The post is longer than ${MAX_MARKDOWN.toLocaleString('en')} characters.`, 'too_long');
-  if (!['public', 'members', 'paid'].includes(input.visibility)) throw new ValidationError('Visibility must be public, members or paid.', 'invalid_visibility');
+  if (!['public', 'members', 'paid', 'tiers'].includes(input.visibility)) throw new ValidationError('Visibility must be public, members, paid or named tiers.', 'invalid_visibility');
   if (!['draft', 'published'].includes(input.status)) throw new ValidationError('Status must be draft or published.', 'invalid_status');
   const tags = [...new Set((input.tags ?? []).map((t) => t.trim().toLowerCase()).filter(Boolean))];
   if (tags.length > 20 || tags.some((t) => t.length > 50)) throw new ValidationError('At most 20 tags of 50 characters.', 'invalid_tags');
   if (input.publishAt && Number.isNaN(input.publishAt.getTime())) throw new ValidationError('The publishing time is not a valid date.', 'invalid_date');
-  return { title, slug, markdown: input.markdown, excerpt: (input.excerpt ?? '').trim().slice(0, 500), visibility: input.visibility, status: input.status, tags, emailOnly: Boolean(input.emailOnly), publishAt: input.publishAt };
+  const tiers = [...new Set(input.tiers ?? [])];
+  if (input.visibility === 'tiers' && tiers.length === 0) throw new ValidationError('Choose at least one tier who may read the post.', 'no_tiers');
+  return { title, slug, markdown: input.markdown, excerpt: (input.excerpt ?? '').trim().slice(0, 500), visibility: input.visibility, status: input.status, tags, emailOnly: Boolean(input.emailOnly), publishAt: input.publishAt, tiers };
+}
+
+/** The ids of the named tiers, or a ValidationError naming the first unknown one. */
+async function tierIds(db: Kysely<Database>, visibility: Visibility, slugs: string[]): Promise<string[]> {
+  if (visibility !== 'tiers') return [];
+  const rows = await db.selectFrom('tiers').select(['id', 'slug']).where('slug', 'in', slugs).execute();
+  const missing = slugs.find((s) => !rows.some((r) => r.slug === s));
+  if (missing) throw new ValidationError(`There is no tier called "${missing.slice(0, 60)}".`, 'unknown_tier');
+  return rows.map((r) => r.id);
 }
 
 async function assertSlugFree(db: Kysely<Database>, slug: string, postId: string | null): Promise<void> {
@@ -81,6 +94,7 @@ export async function createPost(db: Kysely<Database>, input: PostInput, authorI
         markdown: v.markdown,
         excerpt: v.excerpt,
         visibility: v.visibility,
+        tier_ids: await tierIds(trx, v.visibility, v.tiers),
         ...publication(v, null),
         tags: v.tags,
         email_only: v.emailOnly,
@@ -117,6 +131,7 @@ export async function updatePost(db: Kysely<Database>, postId: string, input: Po
         markdown: v.markdown,
         excerpt: v.excerpt,
         visibility: v.visibility,
+        tier_ids: await tierIds(trx, v.visibility, v.tiers),
         ...publication(v, current.published_at),
         tags: v.tags,
         email_only: v.emailOnly,
@@ -130,7 +145,12 @@ export async function updatePost(db: Kysely<Database>, postId: string, input: Po
 }
 
 export async function getPostForEdit(db: Kysely<Database>, postId: string) {
-  const post = await db.selectFrom('posts').selectAll().where('id', '=', postId).executeTakeFirst();
+  const post = await db
+    .selectFrom('posts')
+    .selectAll()
+    .select(sql<string[]>`array(select t.slug from tiers t where t.id = any(posts.tier_ids) order by t.id)`.as('tier_slugs'))
+    .where('id', '=', postId)
+    .executeTakeFirst();
   if (!post) throw new NotFoundError('No such post.', 'post_not_found');
   return post;
 }

@@ -5,7 +5,7 @@ import { queueEmail } from '../../lib/mail-queue.ts';
 import { ValidationError } from '../errors.ts';
 import { emailProblem, normaliseEmail } from '../members/email.ts';
 import { getSiteSettings } from '../site/settings.ts';
-import { canRead, type Visibility } from './access.ts';
+import { canRead, type Gate } from './access.ts';
 import { getPostForEdit } from './editor.ts';
 import { renderMarkdown, splitAtCut } from './markdown.ts';
 
@@ -21,8 +21,8 @@ export interface PostEmailVariants {
 export type Variant = keyof PostEmailVariants;
 
 /** Which variant a member gets: the decision is canRead's, as on every other surface. */
-export function variantFor(post: { visibility: Visibility }, member: { paid: boolean }): Variant {
-  return canRead({ kind: 'member', status: 'active', paid: member.paid }, post) ? 'full' : 'preview';
+export function variantFor(post: Gate, member: { paid: boolean; tierId?: string | undefined }): Variant {
+  return canRead({ kind: 'member', status: 'active', paid: member.paid, tierId: member.tierId }, post) ? 'full' : 'preview';
 }
 
 export async function renderPostVariants(db: Kysely<Database>, siteUrl: string, postId: string): Promise<PostEmailVariants> {
@@ -33,7 +33,7 @@ export async function renderPostVariants(db: Kysely<Database>, siteUrl: string, 
   const fullBody = renderMarkdown(parts.hasCut ? `${parts.preview}\n\n${parts.rest}` : parts.rest);
   const full = renderPostEmail({ brand, title: post.title, url, bodyHtml: fullBody, cut: false, upgradeUrl: url });
   const preview =
-    post.visibility === 'paid'
+    post.visibility === 'paid' || post.visibility === 'tiers'
       ? renderPostEmail({ brand, title: post.title, url, bodyHtml: parts.hasCut ? renderMarkdown(parts.preview) : '', cut: true, upgradeUrl: `${siteUrl}/join?utm_source=email&utm_campaign=${encodeURIComponent(post.slug)}` })
       : null;
   return { full, preview };

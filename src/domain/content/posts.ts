@@ -9,9 +9,9 @@ import { markdownToText, renderMarkdown, splitAtCut } from './markdown.ts';
  * only place a post's body is turned into HTML: a reader who may not read the post gets the
  * preview (what stands above the cut) and never a byte of the rest.
  */
-export type PublishedPost = Pick<Post, 'id' | 'slug' | 'title' | 'excerpt' | 'markdown' | 'visibility' | 'published_at' | 'updated_at' | 'tags'>;
+export type PublishedPost = Pick<Post, 'id' | 'slug' | 'title' | 'excerpt' | 'markdown' | 'visibility' | 'published_at' | 'updated_at' | 'tags' | 'tier_ids'>;
 
-const COLUMNS = ['id', 'slug', 'title', 'excerpt', 'markdown', 'visibility', 'published_at', 'updated_at', 'tags'] as const;
+const COLUMNS = ['id', 'slug', 'title', 'excerpt', 'markdown', 'visibility', 'published_at', 'updated_at', 'tags', 'tier_ids'] as const;
 
 export async function findPublishedPost(db: Kysely<Database>, slug: string): Promise<PublishedPost | undefined> {
   if (slug.length > 200) return undefined;
@@ -104,7 +104,8 @@ export interface PostView {
 
 export function postForViewer(post: PublishedPost, viewer: Viewer): PostView {
   const r = rendered(post);
-  const allowed = canRead(viewer, post);
+  const gate = { visibility: post.visibility, tierIds: post.tier_ids };
+  const allowed = canRead(viewer, gate);
   const publicText = post.visibility === 'public' ? r.summaryText : r.previewText;
   return {
     id: post.id,
@@ -115,7 +116,7 @@ export function postForViewer(post: PublishedPost, viewer: Viewer): PostView {
     tags: post.tags,
     html: allowed ? r.fullHtml : r.previewHtml,
     gated: !allowed,
-    callToAction: callToAction(viewer, post),
+    callToAction: callToAction(viewer, gate),
     description: post.excerpt || publicText,
   };
 }

@@ -1,5 +1,5 @@
 import type { APIRoute } from 'astro';
-import { patchPostBody } from '../../../../domain/content/api-schemas.ts';
+import { patchPostBody, visibilityInput } from '../../../../domain/content/api-schemas.ts';
 import { getPostForEdit, updatePost } from '../../../../domain/content/editor.ts';
 import { json, jsonErrorFrom, readJson } from '../../../../lib/http.ts';
 import { postJson } from '../../../../lib/post-json.ts';
@@ -26,7 +26,9 @@ export const PATCH: APIRoute = async ({ params, request, locals }) => {
         slug: body.slug ?? current.slug,
         markdown: body.markdown ?? current.markdown,
         excerpt: body.excerpt ?? current.excerpt,
-        visibility: body.visibility ?? current.visibility,
+        visibility: current.visibility,
+        tiers: current.tier_slugs,
+        ...visibilityInput(body.visibility),
         status: body.status ?? (current.status === 'draft' ? 'draft' : 'published'),
         publishAt: body.publish_at ? new Date(body.publish_at) : undefined,
         tags: body.tags ?? current.tags,

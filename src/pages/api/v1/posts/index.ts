@@ -1,5 +1,5 @@
 import type { APIRoute } from 'astro';
-import { postBody } from '../../../../domain/content/api-schemas.ts';
+import { postBody, visibilityInput } from '../../../../domain/content/api-schemas.ts';
 import { createPost, getPostForEdit } from '../../../../domain/content/editor.ts';
 import { json, jsonErrorFrom, readJson } from '../../../../lib/http.ts';
 import { postJson } from '../../../../lib/post-json.ts';
@@ -7,7 +7,7 @@ import { postJson } from '../../../../lib/post-json.ts';
 export const POST: APIRoute = async ({ request, locals }) => {
   try {
     const body = await readJson(request, postBody);
-    const created = await createPost(locals.runtime.db, { ...body, emailOnly: body.email_only, publishAt: body.publish_at ? new Date(body.publish_at) : undefined }, locals.staff!.id);
+    const created = await createPost(locals.runtime.db, { ...body, visibility: 'public', ...visibilityInput(body.visibility), emailOnly: body.email_only, publishAt: body.publish_at ? new Date(body.publish_at) : undefined }, locals.staff!.id);
     return json({ post: postJson(await getPostForEdit(locals.runtime.db, created.id), locals.runtime.config.siteUrl) }, 201);
   } catch (err) {
     return jsonErrorFrom(err);
