@@ -41,6 +41,7 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: /^\/admin\/posts\/?$/, methods: READ, access: 'posts:write' },
   { pattern: /^\/admin\/posts\/(new|\d{1,18})\/?$/, methods: FORM, access: 'posts:write' },
   { pattern: /^\/admin\/posts\/\d{1,18}\/email$/, methods: READ, access: 'posts:write' },
+  { pattern: /^\/admin\/posts\/preview$/, methods: ['POST'], access: 'posts:write' },
   { pattern: /^\/admin\/uploads\/?$/, methods: ['POST'], access: 'posts:write' },
   { pattern: /^\/api\/v1\/me\/?$/, methods: READ, access: 'dashboard:view' },
   { pattern: /^\/api\/v1\/members\/?$/, methods: READ, access: 'members:read' },

@@ -44,6 +44,13 @@ describe('writing and publishing a members-only post', () => {
     await staff.getByRole('link', { name: 'Write a post' }).click();
     await staff.getByLabel('Title', { exact: true }).fill('Our cold brew recipe');
     await staff.getByLabel(/^Markdown/).fill('Cold brew is patience in a jar.\n\n<!--more-->\n\nUse 100 g of coarse coffee per litre, 18 hours in the fridge.');
+    // Live preview, rendered by the server as the editor pauses typing.
+    await staff.getByTestId('preview').filter({ hasText: 'Cold brew is patience in a jar.' }).waitFor();
+    // A reload before saving (a crash, a failed request) loses nothing: the text can be restored.
+    await staff.reload();
+    await staff.getByTestId('restore').getByRole('button', { name: 'Restore it' }).click();
+    await expect(staff.getByLabel(/^Markdown/).inputValue()).resolves.toContain('18 hours in the fridge');
+    await expect(staff.getByLabel('Title', { exact: true }).inputValue()).resolves.toBe('Our cold brew recipe');
     await staff.getByLabel('Who can read it').selectOption('members');
     await staff.getByRole('button', { name: 'Save' }).click();
     await staff.waitForURL(/\/admin\/posts\/\d+\?saved=1$/);
