@@ -14,6 +14,7 @@ export function postInputFromForm(form: FormData): PostInput {
     status: field(form, 'status') === 'published' ? 'published' : 'draft',
     tags: field(form, 'tags').split(',').map((t) => t.trim()).filter(Boolean),
     emailOnly: field(form, 'email_only') === '1',
+    featureImage: field(form, 'feature_image') || null,
     tiers: form.getAll('tier').filter((v): v is string => typeof v === 'string'),
     // datetime-local has no zone: the form says UTC.
     publishAt: field(form, 'publish_at') ? new Date(`${field(form, 'publish_at')}:00Z`) : undefined,

@@ -14,6 +14,7 @@ export function postJson(post: Post & { tier_slugs: string[] }, siteUrl: string)
     status: post.status === 'scheduled' && post.published_at && post.published_at <= new Date() ? 'published' : post.status,
     tags: post.tags,
     email_only: post.email_only,
+    feature_image: post.feature_image,
     revision: post.revision,
     published_at: post.published_at?.toISOString() ?? null,
     updated_at: post.updated_at.toISOString(),

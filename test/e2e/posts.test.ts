@@ -57,7 +57,7 @@ describe('writing and publishing a members-only post', () => {
 
     await staff.locator('input[type=file][name=file]').setInputFiles({ name: 'jar.png', mimeType: 'image/png', buffer: PNG });
     await staff.getByRole('button', { name: 'Upload image' }).click();
-    const snippet = (await staff.getByTestId('uploaded').locator('code').textContent())!;
+    const snippet = (await staff.getByTestId('uploaded').locator('code').first().textContent())!;
     expect(snippet).toMatch(/^!\[describe the image\]\(\/uploads\/.+\.png\)$/);
 
     const markdown = staff.getByLabel(/^Markdown/);

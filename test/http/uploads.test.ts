@@ -70,6 +70,31 @@ describe('image uploads', () => {
   });
 });
 
+describe('logo and feature image', () => {
+  it('uses an uploaded image as the logo and a post’s feature image, in the page and its link previews', async () => {
+    const { url } = (await (await upload(PNG, 'logo.png')).json()) as { url: string };
+    const owner = await createStaffUser(t.db, { email: 'own@example.com', password: 'an owner password', role: 'owner' });
+    const o = new Browserless(server.url);
+    await o.request('/admin/signin', { method: 'POST', form: { email: owner.email, password: 'an owner password' } });
+    const bad = await o.request('/admin/settings', { method: 'POST', form: { title: 'Brand', description: '', accent_color: '#123456', logo: 'https://evil.example/x.png' } });
+    expect(bad.status).toBe(400);
+    expect((await o.request('/admin/settings', { method: 'POST', form: { title: 'Brand', description: '', accent_color: '#123456', logo: url } })).status).toBe(200);
+    const home = await (await fetch(server.url + '/')).text();
+    expect(home).toContain(`<img class="logo" src="${url}"`);
+    expect(home).toMatch(new RegExp(`<meta property="og:image" content="http://[^"]+${url}">`));
+
+    const { token } = await createApiToken(t.db, owner.id, 'posts');
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const refused = await fetch(server.url + '/api/v1/posts', { method: 'POST', headers, body: JSON.stringify({ title: 'Pic', feature_image: 'https://cdn.example/x.png' }) });
+    expect(refused.status).toBe(400);
+    const made = await fetch(server.url + '/api/v1/posts', { method: 'POST', headers, body: JSON.stringify({ title: 'Pic post', feature_image: url, status: 'published' }) });
+    expect(made.status).toBe(201);
+    const page = await (await fetch(server.url + '/posts/pic-post')).text();
+    expect(page).toContain(`<img class="feature-image" src="${url}"`);
+    expect(page).toContain('content="summary_large_image"');
+  });
+});
+
 describe('API token cannot upload through the cookie-only admin route', () => {
   it('answers 401', async () => {
     const u = await createStaffUser(t.db, { email: 'api@example.com', password: 'a long staff password', role: 'owner' });

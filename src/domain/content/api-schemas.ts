@@ -13,6 +13,7 @@ const fields = {
   email_only: z.boolean(),
   /** ISO 8601 with a zone; in the future, the post is scheduled. */
   publish_at: z.iso.datetime({ offset: true }),
+  feature_image: z.string().max(200).nullable(),
 };
 
 export const postBody = z
@@ -26,6 +27,7 @@ export const postBody = z
     tags: fields.tags.optional(),
     email_only: fields.email_only.optional(),
     publish_at: fields.publish_at.optional(),
+    feature_image: fields.feature_image.optional(),
   })
   .strict();
 
@@ -41,6 +43,7 @@ export const patchPostBody = z
     tags: fields.tags.optional(),
     email_only: fields.email_only.optional(),
     publish_at: fields.publish_at.optional(),
+    feature_image: fields.feature_image.optional(),
     revision: z.number().int().positive(),
   })
   .strict();

@@ -22,7 +22,11 @@ export interface PostInput {
   publishAt?: Date | undefined;
   /** With visibility "tiers": the slugs of the tiers whose members may read it. */
   tiers?: string[] | undefined;
+  /** An image uploaded to this site (/uploads/…): the top of the page and its link previews. */
+  featureImage?: string | null | undefined;
 }
+
+const UPLOADED_IMAGE = /^\/uploads\/\d{4}-\d{2}\/[A-Za-z0-9_-]{16}\.(png|jpg|gif|webp)$/;
 
 const SLUG = /^[a-z0-9][a-z0-9-]{0,99}$/;
 export const MAX_MARKDOWN = 500_000;
@@ -39,7 +43,7 @@ export function slugify(title: string): string {
   return slug || 'post';
 }
 
-function validate(input: PostInput): Required<Omit<PostInput, 'slug' | 'publishAt' | 'tiers'>> & { slug: string; publishAt: Date | undefined; tiers: string[] } {
+function validate(input: PostInput): Required<Omit<PostInput, 'slug' | 'publishAt' | 'tiers' | 'featureImage'>> & { slug: string; publishAt: Date | undefined; tiers: string[]; featureImage: string | null } {
   const title = input.title.trim();
   if (title.length === 0 || title.length > 200) throw new ValidationError('Give the post a title of 1 to 200 characters.', 'invalid_title');
   const slug = (input.slug?.trim() || slugify(title)).toLowerCase();
@@ -50,9 +54,11 @@ function validate(input: PostInput): Required<Omit<PostInput, 'slug' | 'publishA
   const tags = [...new Set((input.tags ?? []).map((t) => t.trim().toLowerCase()).filter(Boolean))];
   if (tags.length > 20 || tags.some((t) => t.length > 50)) throw new ValidationError('At most 20 tags of 50 characters.', 'invalid_tags');
   if (input.publishAt && Number.isNaN(input.publishAt.getTime())) throw new ValidationError('The publishing time is not a valid date.', 'invalid_date');
+  const featureImage = input.featureImage?.trim() || null;
+  if (featureImage && !UPLOADED_IMAGE.test(featureImage)) throw new ValidationError('The feature image must be an image uploaded to this site (/uploads/…).', 'invalid_image');
   const tiers = [...new Set(input.tiers ?? [])];
   if (input.visibility === 'tiers' && tiers.length === 0) throw new ValidationError('Choose at least one tier who may read the post.', 'no_tiers');
-  return { title, slug, markdown: input.markdown, excerpt: (input.excerpt ?? '').trim().slice(0, 500), visibility: input.visibility, status: input.status, tags, emailOnly: Boolean(input.emailOnly), publishAt: input.publishAt, tiers };
+  return { title, slug, markdown: input.markdown, excerpt: (input.excerpt ?? '').trim().slice(0, 500), visibility: input.visibility, status: input.status, tags, emailOnly: Boolean(input.emailOnly), publishAt: input.publishAt, tiers, featureImage };
 }
 
 /** The ids of the named tiers, or a ValidationError naming the first unknown one. */
@@ -95,6 +101,7 @@ export async function createPost(db: Kysely<Database>, input: PostInput, authorI
         excerpt: v.excerpt,
         visibility: v.visibility,
         tier_ids: await tierIds(trx, v.visibility, v.tiers),
+        feature_image: v.featureImage,
         ...publication(v, null),
         tags: v.tags,
         email_only: v.emailOnly,
@@ -132,6 +139,7 @@ export async function updatePost(db: Kysely<Database>, postId: string, input: Po
         excerpt: v.excerpt,
         visibility: v.visibility,
         tier_ids: await tierIds(trx, v.visibility, v.tiers),
+        feature_image: v.featureImage,
         ...publication(v, current.published_at),
         tags: v.tags,
         email_only: v.emailOnly,

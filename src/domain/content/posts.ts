@@ -9,9 +9,9 @@ import { markdownToText, renderMarkdown, splitAtCut } from './markdown.ts';
  * only place a post's body is turned into HTML: a reader who may not read the post gets the
  * preview (what stands above the cut) and never a byte of the rest.
  */
-export type PublishedPost = Pick<Post, 'id' | 'slug' | 'title' | 'excerpt' | 'markdown' | 'visibility' | 'published_at' | 'updated_at' | 'tags' | 'tier_ids'>;
+export type PublishedPost = Pick<Post, 'id' | 'slug' | 'title' | 'excerpt' | 'markdown' | 'visibility' | 'published_at' | 'updated_at' | 'tags' | 'tier_ids' | 'feature_image'>;
 
-const COLUMNS = ['id', 'slug', 'title', 'excerpt', 'markdown', 'visibility', 'published_at', 'updated_at', 'tags', 'tier_ids'] as const;
+const COLUMNS = ['id', 'slug', 'title', 'excerpt', 'markdown', 'visibility', 'published_at', 'updated_at', 'tags', 'tier_ids', 'feature_image'] as const;
 
 export async function findPublishedPost(db: Kysely<Database>, slug: string): Promise<PublishedPost | undefined> {
   if (slug.length > 200) return undefined;
@@ -94,6 +94,7 @@ export interface PostView {
   visibility: PublishedPost['visibility'];
   publishedAt: Date | null;
   tags: string[];
+  featureImage: string | null;
   /** The body this viewer may see: all of it, or only the preview. */
   html: string;
   gated: boolean;
@@ -114,6 +115,7 @@ export function postForViewer(post: PublishedPost, viewer: Viewer): PostView {
     visibility: post.visibility,
     publishedAt: post.published_at,
     tags: post.tags,
+    featureImage: post.feature_image,
     html: allowed ? r.fullHtml : r.previewHtml,
     gated: !allowed,
     callToAction: callToAction(viewer, gate),

@@ -11,6 +11,12 @@ export const siteSettingsSchema = z.object({
     .string()
     .regex(/^#[0-9a-fA-F]{6}$/)
     .default('#c2410c'),
+  /** An image uploaded to this site (/uploads/…), shown in the header and link previews. */
+  logo: z
+    .string()
+    .regex(/^\/uploads\/\d{4}-\d{2}\/[A-Za-z0-9_-]{16}\.(png|jpg|gif|webp)$/, 'must be an image uploaded to this site')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
 });
 export type SiteSettings = z.infer<typeof siteSettingsSchema>;
 
@@ -24,7 +30,7 @@ export async function saveSiteSettings(db: Kysely<Database>, settings: Partial<S
   const parsed = siteSettingsSchema.safeParse({ ...(await getSiteSettings(db)), ...settings });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const names: Record<string, string> = { title: 'The name', description: 'The description', accentColor: 'The accent colour' };
+    const names: Record<string, string> = { title: 'The name', description: 'The description', accentColor: 'The accent colour', logo: 'The logo' };
     throw new ValidationError(`${names[String(issue.path[0])] ?? 'A setting'} is not valid: ${issue.message}.`, 'invalid_settings');
   }
   const merged = parsed.data;

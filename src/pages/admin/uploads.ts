@@ -10,7 +10,7 @@ import { MAX_IMAGE_BYTES, saveImage } from '../../lib/uploads.ts';
  */
 export const POST: APIRoute = async ({ request, url, locals, redirect }) => {
   const wantsJson = (request.headers.get('accept') ?? '').includes('application/json');
-  const back = safeNext(url.searchParams.get('back'), '/admin/posts', '/admin/posts');
+  const back = safeNext(url.searchParams.get('back'), '/admin/posts', '/admin/');
   try {
     const { file } = await readMultipart(request, ({ stream }) => saveImage(locals.runtime.config.uploadsDir, stream), { maxFileBytes: MAX_IMAGE_BYTES + 1 });
     if (!file) throw new ValidationError('Choose an image to upload.', 'no_file');

@@ -33,6 +33,7 @@ export const PATCH: APIRoute = async ({ params, request, locals }) => {
         publishAt: body.publish_at ? new Date(body.publish_at) : undefined,
         tags: body.tags ?? current.tags,
         emailOnly: body.email_only ?? current.email_only,
+        featureImage: body.feature_image === undefined ? current.feature_image : body.feature_image,
       },
       body.revision,
     );

@@ -7,7 +7,7 @@ import { postJson } from '../../../../lib/post-json.ts';
 export const POST: APIRoute = async ({ request, locals }) => {
   try {
     const body = await readJson(request, postBody);
-    const created = await createPost(locals.runtime.db, { ...body, visibility: 'public', ...visibilityInput(body.visibility), emailOnly: body.email_only, publishAt: body.publish_at ? new Date(body.publish_at) : undefined }, locals.staff!.id);
+    const created = await createPost(locals.runtime.db, { ...body, visibility: 'public', ...visibilityInput(body.visibility), emailOnly: body.email_only, featureImage: body.feature_image, publishAt: body.publish_at ? new Date(body.publish_at) : undefined }, locals.staff!.id);
     return json({ post: postJson(await getPostForEdit(locals.runtime.db, created.id), locals.runtime.config.siteUrl) }, 201);
   } catch (err) {
     return jsonErrorFrom(err);
