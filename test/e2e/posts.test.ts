@@ -76,7 +76,15 @@ describe('writing and publishing a members-only post', () => {
     await reader.goto(server.url + '/posts/our-cold-brew-recipe');
     await expect(reader.getByRole('heading', { level: 1 }).textContent()).resolves.toBe('Our cold brew recipe');
     await expect(reader.locator('.post-body').textContent()).resolves.toContain('Cold brew is patience in a jar.');
-    expect(await reader.getByRole('img', { name: 'A jar of cold brew' }).evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(1);
+    const width = await reader.getByRole('img', { name: 'A jar of cold brew' }).evaluate((img: HTMLImageElement) =>
+      img.complete && img.naturalWidth
+        ? img.naturalWidth
+        : new Promise<number>((done) => {
+            img.addEventListener('load', () => done(img.naturalWidth));
+            img.addEventListener('error', () => done(0));
+          }),
+    );
+    expect(width).toBe(1); // the uploaded image, served by this site
     await expect(reader.getByTestId('paywall').textContent()).resolves.toContain('This post is for members');
     expect(await reader.content()).not.toContain('18 hours in the fridge');
     await reader.getByRole('link', { name: 'Subscribe' }).last().click();
