@@ -107,3 +107,49 @@ describe('posts as email', () => {
     expect((await renderPostVariants(t.db, 'https://news.example.com', p.id)).preview).toBeNull();
   });
 });
+
+describe('every surface’s decision, for every kind of reader', () => {
+  it('gives anonymous, free, paid, other-tier and staff readers exactly what they are entitled to', async () => {
+    const { postForViewer, findPublishedPost } = await import('../../src/domain/content/posts.ts');
+    const { renderPostVariants, variantFor } = await import('../../src/domain/content/email.ts');
+    const { personalize } = await import('../../emails/post.ts');
+    const tiers = await t.db.selectFrom('tiers').select(['id', 'slug']).execute();
+    const free = tiers.find((x) => x.slug === 'free')!;
+    const gold = await t.db.insertInto('tiers').values({ slug: 'gold', name: 'Gold', paid: true, monthly_amount: 900, currency: 'usd' }).returning('id').executeTakeFirstOrThrow();
+    const silver = await t.db.insertInto('tiers').values({ slug: 'silver', name: 'Silver', paid: true, monthly_amount: 500, currency: 'usd' }).returning('id').executeTakeFirstOrThrow();
+    const readers = {
+      anonymous: { kind: 'anonymous' as const },
+      free: { kind: 'member' as const, status: 'active', paid: false, tierId: free.id },
+      paid: { kind: 'member' as const, status: 'active', paid: true, tierId: gold.id },
+      otherTier: { kind: 'member' as const, status: 'active', paid: true, tierId: silver.id },
+      staff: { kind: 'staff' as const },
+    };
+    const cases: Array<[string, PostInput, Record<keyof typeof readers, boolean>]> = [
+      ['v-public', { ...base, slug: 'v-public', visibility: 'public' }, { anonymous: true, free: true, paid: true, otherTier: true, staff: true }],
+      ['v-members', { ...base, slug: 'v-members', visibility: 'members' }, { anonymous: false, free: true, paid: true, otherTier: true, staff: true }],
+      ['v-paid', { ...base, slug: 'v-paid', visibility: 'paid' }, { anonymous: false, free: false, paid: true, otherTier: true, staff: true }],
+      ['v-gold', { ...base, slug: 'v-gold', visibility: 'tiers', tiers: ['gold'] }, { anonymous: false, free: false, paid: true, otherTier: false, staff: true }],
+    ];
+    for (const [slug, input, entitled] of cases) {
+      const created = await createPost(t.db, { ...input, markdown: `Above the cut.\n\n<!--more-->\n\nSecret of ${slug}.` }, null);
+      const post = (await findPublishedPost(t.db, slug))!;
+      const variants = await renderPostVariants(t.db, 'https://news.example.com', created.id);
+      for (const [who, viewer] of Object.entries(readers) as Array<[keyof typeof readers, (typeof readers)[keyof typeof readers]]>) {
+        const view = postForViewer(post, viewer);
+        const secret = `Secret of ${slug}.`;
+        // The page body, and the public description used by OpenGraph, Twitter cards and feeds.
+        expect(view.html.includes(secret), `${who} on ${slug} (page)`).toBe(entitled[who]);
+        expect(view.description).not.toContain(secret);
+        expect(view.gated).toBe(!entitled[who]);
+        // The email a member of that kind would be sent.
+        if (viewer.kind === 'member') {
+          const variant = variantFor({ visibility: post.visibility, tierIds: post.tier_ids }, viewer);
+          const compiled = variant === 'full' ? variants.full : variants.preview!;
+          const email = personalize(compiled, { name: 'x', unsubscribe_url: 'u', preferences_url: 'p' });
+          expect(email.html.includes(secret), `${who} on ${slug} (email)`).toBe(entitled[who]);
+          expect(email.text.includes(secret), `${who} on ${slug} (email text)`).toBe(entitled[who]);
+        }
+      }
+    }
+  });
+});
