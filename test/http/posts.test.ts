@@ -119,6 +119,24 @@ describe('writing posts as staff, through the API', () => {
   });
 });
 
+describe('staff reading the site', () => {
+  it('see a gated post whole when signed in to the admin; the same page stays gated for everyone else', async () => {
+    const { createStaffUser } = await import('../../src/domain/staff/users.ts');
+    const { Browserless } = await import('../helpers/server.ts');
+    await createStaffUser(t.db, { email: 'reader-staff@example.com', password: 'a long staff password', role: 'moderator' });
+    const s = new Browserless(server.url);
+    await s.request('/admin/signin', { method: 'POST', form: { email: 'reader-staff@example.com', password: 'a long staff password' } });
+    const res = await s.request('/posts/roast-profiles-we-never-published');
+    const body = await res.text();
+    expect(body).toContain('Charge at 205');
+    expect(body).not.toContain('data-testid="paywall"');
+    expect(res.headers.get('cache-control')).toBe('private, no-store');
+    expect((await get('/posts/roast-profiles-we-never-published')).body).not.toContain('Charge at 205');
+    const forged = await fetch(server.url + '/posts/roast-profiles-we-never-published', { headers: { cookie: 'hearth_staff=forged-token-value-that-is-long-enough' } });
+    expect(await forged.text()).not.toContain('Charge at 205');
+  });
+});
+
 describe('tags', () => {
   it('lists a tag’s posts, links tags from the post, and 404s an empty tag', async () => {
     await t.db.updateTable('posts').set({ tags: ['sourcing', 'ethiopia'] }).where('slug', '=', 'the-washed-ethiopian-that-changed-our-menu').execute();
