@@ -80,6 +80,22 @@ async function assertSlugFree(db: Kysely<Database>, slug: string, postId: string
   }
 }
 
+/** The columns a save writes, shared by create and update. */
+async function postColumns(db: Kysely<Database>, v: ReturnType<typeof validate>, currentPublishedAt: Date | null) {
+  return {
+    title: v.title,
+    slug: v.slug,
+    markdown: v.markdown,
+    excerpt: v.excerpt,
+    visibility: v.visibility,
+    tier_ids: await tierIds(db, v.visibility, v.tiers),
+    feature_image: v.featureImage,
+    ...publication(v, currentPublishedAt),
+    tags: v.tags,
+    email_only: v.emailOnly,
+  };
+}
+
 /** The stored status and publishing time: a future publishAt makes a published post scheduled. */
 function publication(v: { status: 'draft' | 'published'; publishAt: Date | undefined }, current: Date | null) {
   if (v.status === 'draft') return { status: 'draft' as const, published_at: current };
@@ -94,19 +110,7 @@ export async function createPost(db: Kysely<Database>, input: PostInput, authorI
     await assertSlugFree(trx, v.slug, null);
     const row = await trx
       .insertInto('posts')
-      .values({
-        title: v.title,
-        slug: v.slug,
-        markdown: v.markdown,
-        excerpt: v.excerpt,
-        visibility: v.visibility,
-        tier_ids: await tierIds(trx, v.visibility, v.tiers),
-        feature_image: v.featureImage,
-        ...publication(v, null),
-        tags: v.tags,
-        email_only: v.emailOnly,
-        author_id: authorId,
-      })
+      .values({ ...(await postColumns(trx, v, null)), author_id: authorId })
       .returning(['id', 'slug', 'revision'])
       .executeTakeFirstOrThrow();
     return row;
@@ -132,20 +136,7 @@ export async function updatePost(db: Kysely<Database>, postId: string, input: Po
     }
     return trx
       .updateTable('posts')
-      .set({
-        title: v.title,
-        slug: v.slug,
-        markdown: v.markdown,
-        excerpt: v.excerpt,
-        visibility: v.visibility,
-        tier_ids: await tierIds(trx, v.visibility, v.tiers),
-        feature_image: v.featureImage,
-        ...publication(v, current.published_at),
-        tags: v.tags,
-        email_only: v.emailOnly,
-        revision: current.revision + 1,
-        updated_at: new Date(),
-      })
+      .set({ ...(await postColumns(trx, v, current.published_at)), revision: current.revision + 1, updated_at: new Date() })
       .where('id', '=', postId)
       .returning(['id', 'slug', 'revision'])
       .executeTakeFirstOrThrow();
