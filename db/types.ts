@@ -229,6 +229,28 @@ export interface ImportRejectionsTable {
   reason: string;
 }
 
+export interface MemberSignInsTable {
+  id: Generated<string>;
+  member_id: string;
+  token_hash: string;
+  code_hash: string;
+  return_to: string | null;
+  created_at: DefaultTimestamp;
+  expires_at: Timestamp;
+  first_used_at: Timestamp | null;
+  uses: ColumnType<number, number | undefined, number>;
+  code_attempts: ColumnType<number, number | undefined, number>;
+}
+
+export interface MemberSessionsTable {
+  id: Generated<string>;
+  token_hash: string;
+  member_id: string;
+  created_at: DefaultTimestamp;
+  last_seen_at: DefaultTimestamp;
+  expires_at: Timestamp;
+}
+
 export interface Database {
   staff_users: StaffUsersTable;
   staff_sessions: StaffSessionsTable;
@@ -251,6 +273,8 @@ export interface Database {
   import_rows: ImportRowsTable;
   import_rejections: ImportRejectionsTable;
   post_slugs: PostSlugsTable;
+  member_sign_ins: MemberSignInsTable;
+  member_sessions: MemberSessionsTable;
 }
 
 export type StaffUser = Selectable<StaffUsersTable>;

@@ -2,6 +2,7 @@ import type { Migration } from 'kysely/migration';
 import * as m0001 from './0001_foundation.ts';
 import * as m0002 from './0002_audience.ts';
 import * as m0003 from './0003_posts.ts';
+import * as m0004 from './0004_member_sessions.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -11,4 +12,5 @@ export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
   '0002_audience': m0002,
   '0003_posts': m0003,
+  '0004_member_sessions': m0004,
 };

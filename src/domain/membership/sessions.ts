@@ -1,0 +1,63 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database, MemberStatus } from '../../../db/types.ts';
+import { hashToken, randomToken } from '../../lib/tokens.ts';
+
+/**
+ * Member sessions: a random token in an HttpOnly cookie, its SHA-256 in the database; 30 days
+ * after the last use (sliding, extended at most once an hour); signing out everywhere deletes them all.
+ */
+export const MEMBER_SESSION_DAYS = 30;
+export const MEMBER_COOKIE = 'hearth_member';
+
+export interface SessionMember {
+  id: string;
+  email: string;
+  name: string | null;
+  status: MemberStatus;
+  tierId: string;
+  paid: boolean;
+}
+
+export async function createMemberSession(db: Kysely<Database>, memberId: string): Promise<{ token: string; expiresAt: Date }> {
+  const token = randomToken();
+  const row = await db
+    .insertInto('member_sessions')
+    .values({ token_hash: hashToken(token), member_id: memberId, expires_at: sql<Date>`now() + make_interval(days => ${MEMBER_SESSION_DAYS})` as unknown as Date })
+    .returning('expires_at')
+    .executeTakeFirstOrThrow();
+  return { token, expiresAt: row.expires_at };
+}
+
+export async function memberFromSession(db: Kysely<Database>, token: string): Promise<{ member: SessionMember; renewedUntil: Date | null } | undefined> {
+  if (token.length < 20 || token.length > 100) return undefined;
+  const tokenHash = hashToken(token);
+  const row = await db
+    .selectFrom('member_sessions as s')
+    .innerJoin('members as m', 'm.id', 's.member_id')
+    .innerJoin('tiers as t', 't.id', 'm.tier_id')
+    .select(['m.id', 'm.email', 'm.name', 'm.status', 'm.tier_id', 't.paid', 's.last_seen_at'])
+    .where('s.token_hash', '=', tokenHash)
+    .where('s.expires_at', '>', sql<Date>`now()`)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  let renewedUntil: Date | null = null;
+  if (Date.now() - row.last_seen_at.getTime() > 3_600_000) {
+    const renewed = await db
+      .updateTable('member_sessions')
+      .set({ last_seen_at: sql<Date>`now()` as unknown as Date, expires_at: sql<Date>`now() + make_interval(days => ${MEMBER_SESSION_DAYS})` as unknown as Date })
+      .where('token_hash', '=', tokenHash)
+      .returning('expires_at')
+      .executeTakeFirst();
+    renewedUntil = renewed?.expires_at ?? null;
+  }
+  return { member: { id: row.id, email: row.email, name: row.name, status: row.status, tierId: row.tier_id, paid: row.paid }, renewedUntil };
+}
+
+export async function endMemberSession(db: Kysely<Database>, token: string): Promise<void> {
+  await db.deleteFrom('member_sessions').where('token_hash', '=', hashToken(token)).execute();
+}
+
+export async function endAllMemberSessions(db: Kysely<Database>, memberId: string): Promise<number> {
+  const r = await db.deleteFrom('member_sessions').where('member_id', '=', memberId).executeTakeFirst();
+  return Number(r.numDeletedRows);
+}

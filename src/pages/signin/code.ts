@@ -1,0 +1,19 @@
+import type { APIRoute } from 'astro';
+import { DomainError } from '../../domain/errors.ts';
+import { verifySignInCode } from '../../domain/membership/signin.ts';
+import { field, readForm, safeNext, statusFor } from '../../lib/http.ts';
+import { messagePage } from '../../lib/pages.ts';
+import { setMemberSessionCookie } from '../../lib/session-cookie.ts';
+
+export const POST: APIRoute = async ({ request, locals, cookies, redirect }) => {
+  const form = await readForm(request);
+  try {
+    const { config, db } = locals.runtime;
+    const session = await verifySignInCode(db, { secret: config.appSecret, siteUrl: config.siteUrl }, { email: field(form, 'email'), code: field(form, 'code') });
+    setMemberSessionCookie(cookies, config.siteUrl, session.token, session.expiresAt);
+    return redirect(safeNext(field(form, 'return') || session.returnTo, '/account'), 303);
+  } catch (err) {
+    if (!(err instanceof DomainError)) throw err;
+    return messagePage({ status: statusFor(err), title: 'That code did not work', message: err.message });
+  }
+};
