@@ -170,3 +170,44 @@ describe('posts for free, paid and other-tier members', () => {
     }
   });
 });
+
+/** The address-change link mailed to an address (waits for the worker). */
+async function changeLink(address: string): Promise<string> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const row = await t.db.selectFrom('outbox').select('text').where(sql<boolean>`${address} = any(to_addresses)`).where('subject', 'like', 'Confirm your new address%').executeTakeFirst();
+    const link = /(http:\/\/\S+\/account\/email\?token=\S+)/.exec(row?.text ?? '')?.[1];
+    if (link) return link.replace(/^http:\/\/[^/]+/, server.url);
+    if (Date.now() > deadline) throw new Error(`no address-change email to ${address}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('the account', () => {
+  it('changes the name and newsletters at once, and the address only when the new address confirms', async () => {
+    await form('/signin', { email: 'mover@example.com' });
+    const cookie = cookieOf(await fetch(linkOf(await signInEmail('mover@example.com')), { redirect: 'manual' }));
+    expect((await form('/account', { action: 'name', name: 'Mo Ver' }, cookie)).status).toBe(200);
+    expect((await t.db.selectFrom('members').select('name').where('email', '=', 'mover@example.com').executeTakeFirst())?.name).toBe('Mo Ver');
+    expect((await form('/account', { action: 'newsletters', newsletter: 'roastery-dispatch' }, cookie)).status).toBe(200);
+    const subs = await t.db.selectFrom('member_newsletters as mn').innerJoin('newsletters as n', 'n.id', 'mn.newsletter_id').innerJoin('members as m', 'm.id', 'mn.member_id').select('n.slug').where('m.email', '=', 'mover@example.com').execute();
+    expect(subs.map((x) => x.slug)).toEqual(['roastery-dispatch']);
+
+    const asked = await form('/account', { action: 'email', email: 'Moved@Example.com' }, cookie);
+    expect(await asked.text()).toContain('We sent a confirmation link to Moved@Example.com');
+    expect((await t.db.selectFrom('members').select('email').where('name', '=', 'Mo Ver').executeTakeFirst())?.email).toBe('mover@example.com');
+    const link = await changeLink('moved@example.com');
+    const tampered = await fetch(link.slice(0, -2) + 'xx', { redirect: 'manual' });
+    expect(tampered.status).toBe(400);
+    const done = await fetch(link, { redirect: 'manual' });
+    expect(done.headers.get('location')).toBe('/account?email_changed=1');
+    expect((await t.db.selectFrom('members').select('email').where('name', '=', 'Mo Ver').executeTakeFirst())?.email).toBe('moved@example.com');
+
+    // An address another member already uses cannot be taken over.
+    await form('/account', { action: 'email', email: 'known@example.com' }, cookie);
+    expect((await fetch(await changeLink('known@example.com'), { redirect: 'manual' })).status).toBe(409);
+    for (let i = 0; i < 5; i++) await form('/account', { action: 'email', email: `spam${i}@example.com` }, cookie);
+    expect((await form('/account', { action: 'email', email: 'spam9@example.com' }, cookie)).status).toBe(429);
+    expect((await form('/account', { action: 'name', name: 'x' })).status).toBe(303); // not signed in: to sign-in
+  });
+});

@@ -11,7 +11,8 @@ export type MemberEventType =
   | 'imported'
   | 'labels_changed'
   | 'status_changed'
-  | 'data_exported';
+  | 'data_exported'
+  | 'email_changed';
 
 /** Appends one event. Events are never updated; a deleted member's events stay, anonymous. */
 export async function recordEvent(db: Kysely<Database>, memberId: string, type: MemberEventType, data: Record<string, unknown> = {}): Promise<void> {
