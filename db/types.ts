@@ -92,6 +92,8 @@ export interface MembersTable {
   confirmed_at: Timestamp | null;
   unsubscribed_at: Timestamp | null;
   import_id: string | null;
+  comp_until: Timestamp | null;
+  tier_source: ColumnType<'default' | 'comp' | 'stripe', 'default' | 'comp' | 'stripe' | undefined, 'default' | 'comp' | 'stripe'>;
 }
 
 export interface MemberNewslettersTable {

@@ -2,6 +2,7 @@ import type { Task, TaskList } from 'graphile-worker';
 import { sendImportConfirmations } from './domain/imports/confirmations.ts';
 import { markImportFailed, runImport } from './domain/imports/pipeline.ts';
 import { pruneExpiredStaffSessions } from './domain/staff/sessions.ts';
+import { expireComps } from './domain/membership/comp.ts';
 import { log } from './lib/log.ts';
 import type { SendEmailPayload } from './lib/mail-queue.ts';
 import { recordHeartbeat, startQueueRunner, type QueueRunner } from './lib/queue.ts';
@@ -54,6 +55,8 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool): TaskList {
   const maintenance: Task = async () => {
     await pruneRateLimits(runtime.db);
     await pruneExpiredStaffSessions(runtime.db);
+    const ended = await expireComps(runtime.db);
+    if (ended > 0) log.info('complimentary access ended', { members: ended });
   };
 
   return { heartbeat, send_email: sendEmail, maintenance, run_import: runImportTask, import_confirmations: importConfirmations };

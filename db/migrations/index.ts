@@ -3,6 +3,7 @@ import * as m0001 from './0001_foundation.ts';
 import * as m0002 from './0002_audience.ts';
 import * as m0003 from './0003_posts.ts';
 import * as m0004 from './0004_member_sessions.ts';
+import * as m0005 from './0005_comp_access.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -13,4 +14,5 @@ export const migrations: Record<string, Migration> = {
   '0002_audience': m0002,
   '0003_posts': m0003,
   '0004_member_sessions': m0004,
+  '0005_comp_access': m0005,
 };

@@ -161,3 +161,29 @@ describe('the admin members pages', () => {
     expect((await owner.request('/admin/members/999999999')).status).toBe(404);
   });
 });
+
+describe('complimentary access', () => {
+  it('puts a member on a paid tier until a date, lets them read paid posts, and ends on time', async () => {
+    const { expireComps } = await import('../../src/domain/membership/comp.ts');
+    const { sql } = await import('kysely');
+    const res = await api('/members', { method: 'POST', body: JSON.stringify({ email: 'comp@example.com' }) });
+    const { member } = (await res.json()) as { member: Member };
+    const until = new Date(Date.now() + 7 * 86_400_000).toISOString();
+    const patched = await api(`/members/${member.id}`, { method: 'PATCH', body: JSON.stringify({ tier: 'supporter', comp_until: until }) });
+    expect(patched.status).toBe(200);
+    expect(((await patched.json()) as { member: Member }).member.tier).toBe('supporter');
+    const row = await t.db.selectFrom('members').select(['tier_source', 'comp_until']).where('id', '=', member.id).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ tier_source: 'comp' });
+    expect(row.comp_until?.toISOString()).toBe(until);
+    expect((await api(`/members/${member.id}`, { method: 'PATCH', body: JSON.stringify({ tier: 'supporter', comp_until: '2001-01-01T00:00:00Z' }) })).status).toBe(400);
+
+    expect(await expireComps(t.db)).toBe(0);
+    await t.db.updateTable('members').set({ comp_until: sql<Date>`now() - interval '1 minute'` as unknown as Date }).where('id', '=', member.id).execute();
+    expect(await expireComps(t.db)).toBe(1);
+    const after = (await (await api(`/members/${member.id}`)).json()) as { member: Member };
+    expect(after.member.tier).toBe('free');
+    // Without an end date, access stays.
+    await api(`/members/${member.id}`, { method: 'PATCH', body: JSON.stringify({ tier: 'supporter', comp_until: null }) });
+    expect(await expireComps(t.db)).toBe(0);
+  });
+});

@@ -22,6 +22,8 @@ export const patchMemberBody = z
     labels: z.array(z.string().max(100)).max(50).optional(),
     status: z.enum(['active', 'unsubscribed']).optional(),
     tier: z.string().min(1).max(64).optional(),
+    /** With tier: the end of complimentary access (ISO 8601), or null for none. */
+    comp_until: z.iso.datetime({ offset: true }).nullable().optional(),
     notes: z.string().max(5000).optional(),
   })
   .strict();

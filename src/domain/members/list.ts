@@ -238,6 +238,6 @@ export async function countMembers(db: Kysely<Database>, filter: MemberFilter): 
 export async function getMemberDetail(db: Kysely<Database>, memberId: string) {
   const [view] = await memberViews(db, [memberId]);
   if (!view) return undefined;
-  const extra = await db.selectFrom('members').select(['notes', 'landing_page']).where('id', '=', memberId).executeTakeFirstOrThrow();
-  return { ...view, notes: extra.notes, landing_page: extra.landing_page };
+  const extra = await db.selectFrom('members').select(['notes', 'landing_page', 'comp_until', 'tier_source']).where('id', '=', memberId).executeTakeFirstOrThrow();
+  return { ...view, notes: extra.notes, landing_page: extra.landing_page, comp_until: extra.comp_until?.toISOString() ?? null, tier_source: extra.tier_source };
 }

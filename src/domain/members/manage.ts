@@ -30,7 +30,10 @@ export interface MemberPatch {
   labels?: string[] | undefined;
   /** Staff may unsubscribe a member, or re-activate one who had left (not a bounced one). */
   status?: 'active' | 'unsubscribed' | undefined;
+  /** Staff putting a member on a tier is complimentary access (free: back to the default). */
   tier?: string | undefined;
+  /** With tier: when complimentary access ends (null or absent: no end). */
+  compUntil?: Date | null | undefined;
   notes?: string | undefined;
 }
 
@@ -135,7 +138,19 @@ export async function updateMember(db: Kysely<Database>, memberId: string, patch
     }
     if (patch.name !== undefined) set.name = patch.name?.trim().slice(0, 200) || null;
     if (patch.notes !== undefined) set.notes = patch.notes.slice(0, 5000);
-    if (patch.tier !== undefined) set.tier_id = await tierId(trx, patch.tier);
+    if (patch.compUntil && (Number.isNaN(patch.compUntil.getTime()) || patch.compUntil.getTime() <= Date.now())) {
+      throw new ValidationError('The end of complimentary access must be a future date.', 'invalid_date');
+    }
+    if (patch.tier !== undefined) {
+      const id = await tierId(trx, patch.tier);
+      const isFree = patch.tier === 'free';
+      if (id !== member.tier_id || patch.compUntil !== undefined) {
+        set.tier_id = id;
+        set.tier_source = isFree ? 'default' : 'comp';
+        set.comp_until = isFree ? null : (patch.compUntil ?? null);
+        await recordEvent(trx, memberId, 'status_changed', { by: 'staff', tier: patch.tier, comp_until: isFree ? null : (patch.compUntil?.toISOString() ?? null) });
+      }
+    }
     if (patch.status !== undefined && patch.status !== member.status) {
       if (member.status === 'bounced' || member.status === 'complained') {
         throw new ConflictError(`This address ${member.status}; it stays suppressed.`, 'suppressed');

@@ -22,7 +22,8 @@ export const GET: APIRoute = async ({ params, locals }) => {
 export const PATCH: APIRoute = async ({ params, request, locals }) => {
   try {
     const body = await readJson(request, patchMemberBody);
-    await updateMember(locals.runtime.db, params.id!, body);
+    const { comp_until, ...rest } = body;
+    await updateMember(locals.runtime.db, params.id!, { ...rest, compUntil: comp_until === undefined ? undefined : comp_until === null ? null : new Date(comp_until) });
     return json({ member: await view(locals, params.id!) });
   } catch (err) {
     return jsonErrorFrom(err);
