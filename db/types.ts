@@ -93,6 +93,7 @@ export interface MembersTable {
   unsubscribed_at: Timestamp | null;
   import_id: string | null;
   comp_until: Timestamp | null;
+  stripe_customer_id: string | null;
   tier_source: ColumnType<'default' | 'comp' | 'stripe', 'default' | 'comp' | 'stripe' | undefined, 'default' | 'comp' | 'stripe'>;
 }
 
@@ -253,6 +254,23 @@ export interface MemberSessionsTable {
   expires_at: Timestamp;
 }
 
+export interface SubscriptionsTable {
+  stripe_subscription_id: string;
+  member_id: string;
+  tier_id: string | null;
+  status: string;
+  price_id: string | null;
+  current_period_end: Timestamp | null;
+  cancel_at_period_end: ColumnType<boolean, boolean | undefined, boolean>;
+  updated_at: DefaultTimestamp;
+}
+
+export interface StripeEventsTable {
+  id: string;
+  type: string;
+  received_at: DefaultTimestamp;
+}
+
 export interface Database {
   staff_users: StaffUsersTable;
   staff_sessions: StaffSessionsTable;
@@ -277,6 +295,8 @@ export interface Database {
   post_slugs: PostSlugsTable;
   member_sign_ins: MemberSignInsTable;
   member_sessions: MemberSessionsTable;
+  subscriptions: SubscriptionsTable;
+  stripe_events: StripeEventsTable;
 }
 
 export type StaffUser = Selectable<StaffUsersTable>;

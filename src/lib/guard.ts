@@ -55,6 +55,7 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: /^\/api\/v1\/imports\/\d{1,18}\/?$/, methods: READ, access: 'members:write' },
   { pattern: /^\/api\/v1\/newsletters\/?$/, methods: READ, access: 'newsletters:read' },
   { pattern: /^\/api\/v1\/tiers\/?$/, methods: READ, access: 'tiers:read' },
+  { pattern: /^\/api\/v1\/tiers\/?$/, methods: ['POST'], access: 'settings:manage' },
 ];
 
 export function isStaffPath(pathname: string): boolean {

@@ -1,25 +1,16 @@
-import { DomainError, RateLimitedError, ValidationError } from '../domain/errors.ts';
+import { ConflictError, DomainError, ForbiddenError, NotFoundError, RateLimitedError, UnauthorizedError, ValidationError } from '../domain/errors.ts';
 import { log, errorFields } from './log.ts';
 
 /** HTTP status for each domain error; an unexpected error is a 500 and is logged. */
 export function statusFor(err: unknown): number {
-  if (!(err instanceof DomainError)) return 500;
-  switch (err.name) {
-    case 'ValidationError':
-      return 400;
-    case 'UnauthorizedError':
-      return 401;
-    case 'ForbiddenError':
-      return 403;
-    case 'NotFoundError':
-      return 404;
-    case 'ConflictError':
-      return 409;
-    case 'RateLimitedError':
-      return 429;
-    default:
-      return 400;
-  }
+  // instanceof, not the class name: subclasses (PaymentsNotConfigured is a ConflictError) keep their status.
+  if (err instanceof ValidationError) return 400;
+  if (err instanceof UnauthorizedError) return 401;
+  if (err instanceof ForbiddenError) return 403;
+  if (err instanceof NotFoundError) return 404;
+  if (err instanceof ConflictError) return 409;
+  if (err instanceof RateLimitedError) return 429;
+  return err instanceof DomainError ? 400 : 500;
 }
 
 export function json(data: unknown, status = 200, headers: Record<string, string> = {}): Response {

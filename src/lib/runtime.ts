@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../db/types.ts';
 import type { Config } from './config.ts';
 import type { Mailer } from './mailer/port.ts';
+import type Stripe from 'stripe';
 
 /**
  * What a request needs from the process: configuration, the database and the mailer.
@@ -13,6 +14,8 @@ export interface Runtime {
   config: Config & { appSecret: string };
   db: Kysely<Database>;
   mailer: Mailer;
+  /** Undefined when payments are not configured (no STRIPE_SECRET_KEY). */
+  stripe: Stripe | undefined;
 }
 
 const KEY = Symbol.for('hearth.runtime');

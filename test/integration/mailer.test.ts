@@ -103,7 +103,7 @@ describe('transactional mail through the job queue', () => {
   function runtimeWith(mailerKind: 'resend' | 'outbox'): Runtime {
     const config = { ...loadConfig({}), appSecret: TEST_SECRET };
     const mailer = mailerKind === 'resend' ? createResendMailer({ apiKey: 're_test_key', baseUrl: resend.url, from: FROM }) : createOutboxMailer(t.db, { from: FROM });
-    return { config, db: t.db, mailer };
+    return { config, db: t.db, mailer, stripe: undefined };
   }
 
   it('commits the job with the caller’s transaction, or not at all', async () => {

@@ -1,0 +1,19 @@
+import type { APIRoute } from 'astro';
+import { DomainError } from '../../domain/errors.ts';
+import { billingPortalUrl } from '../../domain/membership/billing.ts';
+import { statusFor } from '../../lib/http.ts';
+import { messagePage } from '../../lib/pages.ts';
+import { signedInMember } from '../../lib/viewer.ts';
+
+/** POST /account/billing → the Stripe billing portal (card, invoices, cancel). */
+export const POST: APIRoute = async ({ locals, cookies, redirect }) => {
+  const { db, stripe, config } = locals.runtime;
+  const member = await signedInMember(db, cookies, config.siteUrl);
+  if (!member) return redirect('/signin?return=/account', 303);
+  try {
+    return redirect(await billingPortalUrl(db, stripe, { siteUrl: config.siteUrl }, member.id), 303);
+  } catch (err) {
+    if (!(err instanceof DomainError)) throw err;
+    return messagePage({ status: statusFor(err), title: 'Billing is not available', message: err.message });
+  }
+};

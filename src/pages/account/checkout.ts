@@ -1,0 +1,21 @@
+import type { APIRoute } from 'astro';
+import { DomainError } from '../../domain/errors.ts';
+import { startCheckout } from '../../domain/membership/billing.ts';
+import { field, readForm, statusFor } from '../../lib/http.ts';
+import { messagePage } from '../../lib/pages.ts';
+import { signedInMember } from '../../lib/viewer.ts';
+
+/** POST /account/checkout (form: tier, interval=month|year) → Stripe Checkout. */
+export const POST: APIRoute = async ({ request, locals, cookies, redirect }) => {
+  const { db, stripe, config } = locals.runtime;
+  const member = await signedInMember(db, cookies, config.siteUrl);
+  if (!member) return redirect('/signin?return=/account', 303);
+  const form = await readForm(request);
+  try {
+    const url = await startCheckout(db, stripe, { siteUrl: config.siteUrl }, { memberId: member.id, tierSlug: field(form, 'tier'), interval: field(form, 'interval') === 'year' ? 'year' : 'month' });
+    return redirect(url, 303);
+  } catch (err) {
+    if (!(err instanceof DomainError)) throw err;
+    return messagePage({ status: statusFor(err), title: 'We could not start the payment', message: err.message });
+  }
+};

@@ -1,0 +1,130 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createPost } from '../../src/domain/content/editor.ts';
+import { seedDemo } from '../../src/domain/demo/seed.ts';
+import { createApiToken } from '../../src/domain/staff/api-tokens.ts';
+import { createStaffUser } from '../../src/domain/staff/users.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { startServer, type RunningServer } from '../helpers/server.ts';
+import { startStripeTestServer, type StripeTestServer } from '../servers/stripe.ts';
+
+/** Paid tiers through the real stripe-node SDK and a local Stripe-compatible server. */
+let t: TestDatabase;
+let server: RunningServer;
+let stripe: StripeTestServer;
+let token = '';
+beforeAll(async () => {
+  t = await createTestDatabase();
+  await seedDemo(t.db, { members: 0 });
+  const owner = await createStaffUser(t.db, { email: 'owner@example.com', password: 'a long owner password', role: 'owner' });
+  token = (await createApiToken(t.db, owner.id, 'billing')).token;
+  stripe = await startStripeTestServer();
+  server = await startServer({ databaseUrl: t.url, env: { STRIPE_SECRET_KEY: 'sk_test_hearth', STRIPE_API_BASE: stripe.url, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret } });
+  stripe.webhookUrl = `${server.url}/webhooks/stripe`;
+});
+afterAll(async () => {
+  await server?.stop();
+  await stripe?.close();
+  await t.drop();
+});
+beforeEach(async () => {
+  await t.db.deleteFrom('rate_limits').execute();
+});
+
+const post = (path: string, fields: Record<string, string>, cookie = '') =>
+  fetch(server.url + path, { method: 'POST', body: new URLSearchParams(fields), headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.url, ...(cookie ? { cookie } : {}) }, redirect: 'manual' });
+
+async function signIn(email: string): Promise<string> {
+  await post('/signin', { email });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const row = await t.db.selectFrom('outbox').select('text').where(sql<boolean>`${email} = any(to_addresses)`).where('subject', 'like', 'Your sign-in link%').orderBy('id', 'desc').executeTakeFirst();
+    const link = /(http:\/\/\S+\/signin\/verify\?token=\S+)/.exec(row?.text ?? '')?.[1];
+    if (link) {
+      const res = await fetch(link.replace(/^http:\/\/[^/]+/, server.url), { redirect: 'manual' });
+      return res.headers.getSetCookie().find((c) => c.startsWith('hearth_member='))!.split(';')[0]!;
+    }
+    if (Date.now() > deadline) throw new Error('no sign-in email');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+const tierOf = async (email: string) => (await t.db.selectFrom('members as m').innerJoin('tiers as t', 't.id', 'm.tier_id').select('t.slug').where('m.email', '=', email).executeTakeFirstOrThrow()).slug;
+
+describe('paid tiers', () => {
+  it('creates a tier with its product and prices in Stripe', async () => {
+    const res = await fetch(server.url + '/api/v1/tiers', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Gold', monthly_amount: 900, yearly_amount: 9000, currency: 'usd' }) });
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as { tier: { slug: string; paid: boolean } }).tier).toMatchObject({ slug: 'gold', paid: true });
+    const row = await t.db.selectFrom('tiers').selectAll().where('slug', '=', 'gold').executeTakeFirstOrThrow();
+    expect(stripe.objects.get(row.stripe_product_id!)).toMatchObject({ name: 'Gold' });
+    expect(stripe.objects.get(row.stripe_monthly_price_id!)).toMatchObject({ unit_amount: 900, currency: 'usd', recurring: { interval: 'month' } });
+    expect(stripe.objects.get(row.stripe_yearly_price_id!)).toMatchObject({ unit_amount: 9000, recurring: { interval: 'year' } });
+    const bad = await fetch(server.url + '/api/v1/tiers', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Cheap', monthly_amount: 1, currency: 'usd' }) });
+    expect(bad.status).toBe(400);
+  });
+
+  it('takes a member through Checkout; verified webhooks make them gold; they read the gold post', async () => {
+    await createPost(t.db, { title: 'Gold letter', slug: 'gold-letter', markdown: 'Teaser.\n\n<!--more-->\n\nGold only text.', visibility: 'tiers', tiers: ['gold'], status: 'published' }, null);
+    const cookie = await signIn('payer@example.com');
+    const account = await (await fetch(server.url + '/account', { headers: { cookie } })).text();
+    expect(account).toContain('$9.00 a month');
+    const checkout = await post('/account/checkout', { tier: 'gold', interval: 'month' }, cookie);
+    expect(checkout.status).toBe(303);
+    const url = checkout.headers.get('location')!;
+    expect(url).toMatch(new RegExp(`^${stripe.url}/checkout/cs_test\\d+$`));
+    const session = stripe.objects.get(url.split('/').pop()!)!;
+    expect(session).toMatchObject({ mode: 'subscription', client_reference_id: expect.any(String), allow_promotion_codes: 'true', metadata: { member_id: expect.any(String) } });
+    const create = stripe.requests.find((r) => r.path === '/v1/checkout/sessions');
+    expect(create?.idempotencyKey).toMatch(/^checkout-/);
+
+    expect(await tierOf('payer@example.com')).toBe('free');
+    expect((await (await fetch(`${server.url}/posts/gold-letter`, { headers: { cookie } })).text())).not.toContain('Gold only text.');
+    await stripe.completeCheckout(session.id as string);
+    expect(await tierOf('payer@example.com')).toBe('gold');
+    expect((await (await fetch(`${server.url}/posts/gold-letter`, { headers: { cookie } })).text())).toContain('Gold only text.');
+
+    const portal = await post('/account/billing', {}, cookie);
+    expect(portal.headers.get('location')).toMatch(new RegExp(`^${stripe.url}/portal/`));
+  });
+
+  it('keeps access while past due (grace), ends it when the subscription is cancelled', async () => {
+    const sub = [...stripe.objects.values()].find((o) => o.object === 'subscription')!;
+    await stripe.updateSubscription(sub.id as string, { status: 'past_due' });
+    expect(await tierOf('payer@example.com')).toBe('gold');
+    await stripe.updateSubscription(sub.id as string, { status: 'canceled' });
+    expect(await tierOf('payer@example.com')).toBe('free');
+  });
+
+  it('refuses a forged signature (401), acknowledges unknown types (200), and converges whatever the order or repetition', async () => {
+    const sub = [...stripe.objects.values()].find((o) => o.object === 'subscription')!;
+    expect(await stripe.sendEvent('customer.subscription.updated', sub, { secret: 'whsec_forged' })).toBe(401);
+    expect(await stripe.sendEvent('charge.refunded', { id: 'ch_1' })).toBe(200);
+    // A late "created" for a subscription that Stripe now says is canceled: re-read, stays free.
+    expect(await stripe.sendEvent('customer.subscription.created', { ...sub, status: 'active' })).toBe(200);
+    expect(await tierOf('payer@example.com')).toBe('free');
+    // The same event twice is handled once.
+    await t.db.updateTable('members').set({ tier_id: sql<string>`(select id from tiers where slug='gold')` as unknown as string, tier_source: 'stripe' }).where('email', '=', 'payer@example.com').execute();
+    Object.assign(sub, { status: 'active' });
+    expect(await stripe.sendEvent('customer.subscription.updated', sub, { id: 'evt_same' })).toBe(200);
+    Object.assign(sub, { status: 'canceled' });
+    expect(await stripe.sendEvent('customer.subscription.updated', sub, { id: 'evt_same' })).toBe(200);
+    expect(await tierOf('payer@example.com')).toBe('gold'); // the replay changed nothing
+    const stored = await t.db.selectFrom('stripe_events').select('id').where('id', '=', 'evt_same').execute();
+    expect(stored).toHaveLength(1);
+  });
+
+  it('says payments are not configured when there are no Stripe keys', async () => {
+    const plain = await startServer({ databaseUrl: t.url });
+    try {
+      const cookieRes = await fetch(plain.url + '/account', { redirect: 'manual' });
+      expect(cookieRes.status).toBe(303);
+      const res = await fetch(plain.url + '/api/v1/tiers', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Platinum', monthly_amount: 2000, currency: 'usd' }) });
+      const body = (await res.json()) as { error: { code: string; message: string } };
+      expect(body.error).toMatchObject({ code: 'payments_not_configured' });
+      expect(res.status).toBe(409);
+      expect((await fetch(plain.url + '/webhooks/stripe', { method: 'POST', body: '{}' })).status).toBe(404);
+    } finally {
+      await plain.stop();
+    }
+  });
+});
