@@ -48,6 +48,14 @@ async function signIn(email: string): Promise<string> {
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+async function mailTo(email: string, subjectPart: string): Promise<number> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const rows = await t.db.selectFrom('outbox').select('id').where(sql<boolean>`${email} = any(to_addresses)`).where('subject', 'like', `%${subjectPart}%`).execute();
+    if (rows.length > 0 || Date.now() > deadline) return rows.length;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 const tierOf = async (email: string) => (await t.db.selectFrom('members as m').innerJoin('tiers as t', 't.id', 'm.tier_id').select('t.slug').where('m.email', '=', email).executeTakeFirstOrThrow()).slug;
 
 describe('paid tiers', () => {
@@ -83,6 +91,11 @@ describe('paid tiers', () => {
     expect(await tierOf('payer@example.com')).toBe('gold');
     expect((await (await fetch(`${server.url}/posts/gold-letter`, { headers: { cookie } })).text())).toContain('Gold only text.');
 
+    expect(await mailTo('payer@example.com', 'Welcome, Gold member')).toBe(1);
+    const started = await t.db.selectFrom('events as e').innerJoin('members as m', 'm.id', 'e.member_id').select('e.data').where('m.email', '=', 'payer@example.com').where('e.type', '=', 'subscription_started').execute();
+    expect(started).toHaveLength(1);
+    expect(started[0]!.data).toMatchObject({ mrr_cents: 900 });
+
     const portal = await post('/account/billing', {}, cookie);
     expect(portal.headers.get('location')).toMatch(new RegExp(`^${stripe.url}/portal/`));
   });
@@ -90,9 +103,12 @@ describe('paid tiers', () => {
   it('keeps access while past due (grace), ends it when the subscription is cancelled', async () => {
     const sub = [...stripe.objects.values()].find((o) => o.object === 'subscription')!;
     await stripe.updateSubscription(sub.id as string, { status: 'past_due' });
+    expect(await stripe.sendEvent('invoice.payment_failed', { id: 'in_failed', object: 'invoice', subscription: sub.id })).toBe(200);
     expect(await tierOf('payer@example.com')).toBe('gold');
+    expect(await mailTo('payer@example.com', 'did not go through')).toBe(1);
     await stripe.updateSubscription(sub.id as string, { status: 'canceled' });
     expect(await tierOf('payer@example.com')).toBe('free');
+    expect(await mailTo('payer@example.com', 'membership has ended')).toBe(1);
   });
 
   it('refuses a forged signature (401), acknowledges unknown types (200), and converges whatever the order or repetition', async () => {

@@ -12,7 +12,9 @@ export type MemberEventType =
   | 'labels_changed'
   | 'status_changed'
   | 'data_exported'
-  | 'email_changed';
+  | 'email_changed'
+  | 'subscription_started'
+  | 'subscription_ended';
 
 /** Appends one event. Events are never updated; a deleted member's events stay, anonymous. */
 export async function recordEvent(db: Kysely<Database>, memberId: string, type: MemberEventType, data: Record<string, unknown> = {}): Promise<void> {

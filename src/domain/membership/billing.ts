@@ -2,7 +2,15 @@ import { sql, type Kysely } from 'kysely';
 import type Stripe from 'stripe';
 import type { Database } from '../../../db/types.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { membershipEndedEmail, paidWelcomeEmail, paymentFailedEmail } from '../../../emails/billing.ts';
+import { queueEmail } from '../../lib/mail-queue.ts';
 import { recordEvent } from '../members/events.ts';
+import { getSiteSettings } from '../site/settings.ts';
+
+async function brandOf(db: Kysely<Database>, siteUrl: string) {
+  const site = await getSiteSettings(db);
+  return { title: site.title, accentColor: site.accentColor, siteUrl };
+}
 
 /**
  * Paid tiers through Stripe. Members pay the brand directly: Hearth creates the products and
@@ -152,14 +160,30 @@ export const HANDLED_EVENTS = [
 ] as const;
 
 /** One verified Stripe event: stored once, then the subscription it names is re-synced. */
-export async function handleStripeEvent(db: Kysely<Database>, stripe: Stripe, event: { id: string; type: string; data: { object: unknown } }): Promise<'handled' | 'duplicate' | 'ignored'> {
+export async function handleStripeEvent(
+  db: Kysely<Database>,
+  stripe: Stripe,
+  ctx: { siteUrl: string },
+  event: { id: string; type: string; data: { object: unknown } },
+): Promise<'handled' | 'duplicate' | 'ignored'> {
   if (!(HANDLED_EVENTS as readonly string[]).includes(event.type)) return 'ignored';
   if (await db.selectFrom('stripe_events').select('id').where('id', '=', event.id).executeTakeFirst()) return 'duplicate';
   const subscriptionId = subscriptionIdOf(event.type, event.data.object as Record<string, unknown>);
-  if (subscriptionId) await syncSubscription(db, stripe, subscriptionId);
+  if (subscriptionId) await syncSubscription(db, stripe, ctx, subscriptionId);
   if (event.type === 'invoice.payment_failed' && subscriptionId) {
-    const sub = await db.selectFrom('subscriptions').select('member_id').where('stripe_subscription_id', '=', subscriptionId).executeTakeFirst();
-    if (sub) await recordEvent(db, sub.member_id, 'status_changed', { payment_failed: true });
+    const sub = await db
+      .selectFrom('subscriptions as s')
+      .innerJoin('members as m', 'm.id', 's.member_id')
+      .leftJoin('tiers as t', 't.id', 's.tier_id')
+      .select(['s.member_id', 'm.email', 't.name as tier_name'])
+      .where('s.stripe_subscription_id', '=', subscriptionId)
+      .executeTakeFirst();
+    if (sub) {
+      await recordEvent(db, sub.member_id, 'status_changed', { payment_failed: true });
+      const brand = await brandOf(db, ctx.siteUrl);
+      const email = paymentFailedEmail({ brand, tierName: sub.tier_name ?? 'paid', graceDays: PAST_DUE_GRACE_DAYS });
+      await queueEmail(db, { to: [sub.email], ...email, tags: [{ name: 'kind', value: 'payment-failed' }] }, { idempotencyKey: `payment-failed-${event.id}` });
+    }
   }
   // Recorded last: if handling failed, Stripe retries and the event is handled then.
   await db.insertInto('stripe_events').values({ id: event.id, type: event.type }).onConflict((oc) => oc.column('id').doNothing()).execute();
@@ -167,7 +191,7 @@ export async function handleStripeEvent(db: Kysely<Database>, stripe: Stripe, ev
 }
 
 /** Brings our copy of a subscription, and the member's tier, in line with Stripe's current state. */
-export async function syncSubscription(db: Kysely<Database>, stripe: Stripe, subscriptionId: string): Promise<void> {
+export async function syncSubscription(db: Kysely<Database>, stripe: Stripe, ctx: { siteUrl: string }, subscriptionId: string): Promise<void> {
   const sub = await stripe.subscriptions.retrieve(subscriptionId);
   const customer = typeof sub.customer === 'string' ? sub.customer : sub.customer.id;
   const item = sub.items.data[0];
@@ -176,7 +200,7 @@ export async function syncSubscription(db: Kysely<Database>, stripe: Stripe, sub
   await db.transaction().execute(async (trx) => {
     const member = await trx
       .selectFrom('members')
-      .select(['id', 'tier_id', 'tier_source'])
+      .select(['id', 'email', 'tier_id', 'tier_source'])
       .where((eb) => eb.or([eb('stripe_customer_id', '=', customer), eb('id', '=', String(sub.metadata?.member_id ?? '0'))]))
       .forUpdate()
       .executeTakeFirst();
@@ -203,12 +227,19 @@ export async function syncSubscription(db: Kysely<Database>, stripe: Stripe, sub
     // (complimentary access set by staff is left alone).
     const subs = await trx.selectFrom('subscriptions').select(['tier_id', 'status', 'current_period_end']).where('member_id', '=', member.id).execute();
     const entitled = subs.find((s) => s.tier_id && entitles(s));
+    const brand = await brandOf(trx, ctx.siteUrl);
     if (entitled && (member.tier_id !== entitled.tier_id || member.tier_source !== 'stripe')) {
       await trx.updateTable('members').set({ tier_id: entitled.tier_id!, tier_source: 'stripe', comp_until: null, status: 'active', updated_at: new Date() }).where('id', '=', member.id).execute();
-      await recordEvent(trx, member.id, 'status_changed', { paid: true, subscription: sub.id, status: sub.status });
+      const tierRow = await trx.selectFrom('tiers').select(['name', 'monthly_amount', 'yearly_amount', 'stripe_yearly_price_id']).where('id', '=', entitled.tier_id!).executeTakeFirstOrThrow();
+      // Monthly recurring revenue this subscription brings, for the stats (yearly prices count a twelfth).
+      const mrr = priceId && priceId === tierRow.stripe_yearly_price_id ? Math.round((tierRow.yearly_amount ?? 0) / 12) : (tierRow.monthly_amount ?? 0);
+      await recordEvent(trx, member.id, 'subscription_started', { subscription: sub.id, status: sub.status, tier_id: entitled.tier_id, mrr_cents: mrr });
+      await queueEmail(trx, { to: [member.email], ...paidWelcomeEmail({ brand, tierName: tierRow.name }), tags: [{ name: 'kind', value: 'paid-welcome' }] }, { idempotencyKey: `paid-welcome-${sub.id}-${entitled.tier_id}` });
     } else if (!entitled && member.tier_source === 'stripe') {
+      const previous = await trx.selectFrom('tiers').select('name').where('id', '=', member.tier_id).executeTakeFirst();
       await trx.updateTable('members').set({ tier_id: sql<string>`(select id from tiers where slug = 'free')` as unknown as string, tier_source: 'default', updated_at: new Date() }).where('id', '=', member.id).execute();
-      await recordEvent(trx, member.id, 'status_changed', { paid: false, subscription: sub.id, status: sub.status });
+      await recordEvent(trx, member.id, 'subscription_ended', { subscription: sub.id, status: sub.status });
+      await queueEmail(trx, { to: [member.email], ...membershipEndedEmail({ brand, tierName: previous?.name ?? 'paid' }), tags: [{ name: 'kind', value: 'membership-ended' }] }, { idempotencyKey: `membership-ended-${sub.id}` });
     }
   });
 }

@@ -18,7 +18,7 @@ export const POST: APIRoute = async ({ request, locals }) => {
     return new Response('Bad signature.', { status: 401 });
   }
   try {
-    const outcome = await handleStripeEvent(db, stripe, event);
+    const outcome = await handleStripeEvent(db, stripe, { siteUrl: config.siteUrl }, event);
     return new Response(JSON.stringify({ received: true, outcome }), { headers: { 'content-type': 'application/json' } });
   } catch (err) {
     log.error('stripe webhook failed', { type: event.type, ...errorFields(err) });
