@@ -34,6 +34,8 @@ export async function startServer(options: { databaseUrl?: string; env?: Record<
       APP_SECRET: options.databaseUrl ? TEST_SECRET : undefined,
       PORT: String(port),
       HOST: '127.0.0.1',
+      // The address the tests use, so links the server makes (emails, Stripe's return URLs) come back here.
+      SITE_URL: `http://127.0.0.1:${port}`,
       LOG_LEVEL: 'info',
       ...options.env,
     }),
