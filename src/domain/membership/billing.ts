@@ -89,7 +89,7 @@ export async function startCheckout(
   db: Kysely<Database>,
   stripe: Stripe | undefined,
   ctx: { siteUrl: string },
-  input: { memberId: string; tierSlug: string; interval: 'month' | 'year' },
+  input: { memberId: string; tierSlug: string; interval: 'month' | 'year'; returnTo?: string | undefined },
 ): Promise<string> {
   if (!stripe) throw new PaymentsNotConfigured();
   const tier = await db.selectFrom('tiers').selectAll().where('slug', '=', input.tierSlug).where('paid', '=', true).where('active', '=', true).executeTakeFirst();
@@ -113,7 +113,8 @@ export async function startCheckout(
       allow_promotion_codes: true,
       metadata: { member_id: member.id, tier_id: tier.id },
       ...(tier.trial_days > 0 ? { subscription_data: { trial_period_days: tier.trial_days, metadata: { member_id: member.id } } } : { subscription_data: { metadata: { member_id: member.id } } }),
-      success_url: `${ctx.siteUrl}/account?checkout=success`,
+      // Back to the post that asked for the upgrade, when there was one.
+      success_url: `${ctx.siteUrl}${input.returnTo ?? '/account'}${(input.returnTo ?? '/account').includes('?') ? '&' : '?'}checkout=success`,
       cancel_url: `${ctx.siteUrl}/account?checkout=cancelled`,
     },
     { idempotencyKey: `checkout-${member.id}-${tier.id}-${input.interval}-${minute}` },

@@ -1,7 +1,7 @@
 import type { APIRoute } from 'astro';
 import { DomainError } from '../../domain/errors.ts';
 import { startCheckout } from '../../domain/membership/billing.ts';
-import { field, readForm, statusFor } from '../../lib/http.ts';
+import { field, readForm, safeNext, statusFor } from '../../lib/http.ts';
 import { messagePage } from '../../lib/pages.ts';
 import { signedInMember } from '../../lib/viewer.ts';
 
@@ -11,8 +11,10 @@ export const POST: APIRoute = async ({ request, locals, cookies, redirect }) => 
   const member = await signedInMember(db, cookies, config.siteUrl);
   if (!member) return redirect('/signin?return=/account', 303);
   const form = await readForm(request);
+  // Only a post of this site can be where the reader returns after paying.
+  const returnTo = safeNext(field(form, 'return'), '', '/posts/') || undefined;
   try {
-    const url = await startCheckout(db, stripe, { siteUrl: config.siteUrl }, { memberId: member.id, tierSlug: field(form, 'tier'), interval: field(form, 'interval') === 'year' ? 'year' : 'month' });
+    const url = await startCheckout(db, stripe, { siteUrl: config.siteUrl }, { memberId: member.id, tierSlug: field(form, 'tier'), interval: field(form, 'interval') === 'year' ? 'year' : 'month', returnTo });
     return redirect(url, 303);
   } catch (err) {
     if (!(err instanceof DomainError)) throw err;
