@@ -38,6 +38,7 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: /^\/admin\/imports\/\d{1,18}\/rejections\.csv$/, methods: READ, access: 'members:write' },
   { pattern: /^\/admin\/audience\/?$/, methods: FORM, access: 'settings:manage' },
   { pattern: /^\/admin\/settings\/?$/, methods: FORM, access: 'settings:manage' },
+  { pattern: /^\/admin\/tiers\/?$/, methods: FORM, access: 'settings:manage' },
   { pattern: /^\/admin\/posts\/?$/, methods: READ, access: 'posts:write' },
   { pattern: /^\/admin\/posts\/(new|\d{1,18})\/?$/, methods: FORM, access: 'posts:write' },
   { pattern: /^\/admin\/posts\/\d{1,18}\/email$/, methods: READ, access: 'posts:write' },

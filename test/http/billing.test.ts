@@ -129,6 +129,28 @@ describe('paid tiers', () => {
     expect(stored).toHaveLength(1);
   });
 
+  it('lets staff create a tier from the admin and attach existing Stripe prices, checked in Stripe', async () => {
+    const { Browserless } = await import('../helpers/server.ts');
+    const s = new Browserless(server.url);
+    await s.request('/admin/signin', { method: 'POST', form: { email: 'owner@example.com', password: 'a long owner password' } });
+    const created = await s.request('/admin/tiers', { method: 'POST', form: { action: 'create', name: 'Silver', monthly: '5.50', yearly: '', currency: 'USD', trial_days: '14' } });
+    expect(created.status).toBe(200);
+    expect(await created.text()).toMatch(/Tier (&quot;|")Silver(&quot;|") created/);
+    const silver = await t.db.selectFrom('tiers').selectAll().where('slug', '=', 'silver').executeTakeFirstOrThrow();
+    expect(silver).toMatchObject({ monthly_amount: 550, yearly_amount: null, trial_days: 14, currency: 'usd' });
+
+    const { default: Stripe } = await import('stripe');
+    const client = new Stripe('sk_test_x', { host: '127.0.0.1', port: stripe.port, protocol: 'http' });
+    const product = await client.products.create({ name: 'Legacy' });
+    const yearly = await client.prices.create({ product: product.id, unit_amount: 4800, currency: 'usd', recurring: { interval: 'year' } });
+    const wrong = await s.request('/admin/tiers', { method: 'POST', form: { action: 'attach', tier: 'silver', monthly_price: yearly.id } });
+    expect(wrong.status).toBe(400);
+    expect(await wrong.text()).toContain('is not an active monthly recurring price');
+    expect((await s.request('/admin/tiers', { method: 'POST', form: { action: 'attach', tier: 'silver', yearly_price: 'price_nope' } })).status).toBe(400);
+    expect((await s.request('/admin/tiers', { method: 'POST', form: { action: 'attach', tier: 'silver', yearly_price: yearly.id } })).status).toBe(200);
+    expect(await t.db.selectFrom('tiers').select(['stripe_yearly_price_id', 'yearly_amount']).where('slug', '=', 'silver').executeTakeFirstOrThrow()).toEqual({ stripe_yearly_price_id: yearly.id, yearly_amount: 4800 });
+  });
+
   it('says payments are not configured when there are no Stripe keys', async () => {
     const plain = await startServer({ databaseUrl: t.url });
     try {

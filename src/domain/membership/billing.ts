@@ -244,3 +244,33 @@ export async function syncSubscription(db: Kysely<Database>, stripe: Stripe, ctx
     }
   });
 }
+
+/**
+ * Links a tier to prices that already exist in Stripe (a brand moving from another tool keeps
+ * its prices and subscribers). Each price is checked in Stripe: it must exist, recur at the
+ * right interval, and be active.
+ */
+export async function attachPrices(db: Kysely<Database>, stripe: Stripe | undefined, tierSlug: string, prices: { monthly?: string | undefined; yearly?: string | undefined }) {
+  if (!stripe) throw new PaymentsNotConfigured();
+  const tier = await db.selectFrom('tiers').select(['id', 'paid']).where('slug', '=', tierSlug).executeTakeFirst();
+  if (!tier) throw new NotFoundError('No such tier.', 'tier_not_found');
+  if (!tier.paid) throw new ValidationError('The free tier has no prices.', 'free_tier');
+  const set: { stripe_monthly_price_id?: string; monthly_amount?: number; stripe_yearly_price_id?: string; yearly_amount?: number; currency?: string } = {};
+  for (const [interval, id] of [['month', prices.monthly], ['year', prices.yearly]] as const) {
+    if (!id) continue;
+    if (!/^price_[A-Za-z0-9]+$/.test(id)) throw new ValidationError(`"${id.slice(0, 40)}" is not a Stripe price ID (price_…).`, 'invalid_price');
+    let price;
+    try {
+      price = await stripe.prices.retrieve(id);
+    } catch {
+      throw new ValidationError(`Stripe has no price ${id}.`, 'unknown_price');
+    }
+    if (price.recurring?.interval !== interval || price.active === false) {
+      throw new ValidationError(`Price ${id} is not an active ${interval}ly recurring price.`, 'invalid_price');
+    }
+    if (interval === 'month') Object.assign(set, { stripe_monthly_price_id: id, monthly_amount: price.unit_amount ?? 0, currency: price.currency });
+    else Object.assign(set, { stripe_yearly_price_id: id, yearly_amount: price.unit_amount ?? 0, currency: price.currency });
+  }
+  if (Object.keys(set).length === 0) throw new ValidationError('Give a monthly or a yearly price ID.', 'invalid_price');
+  await db.updateTable('tiers').set(set).where('id', '=', tier.id).execute();
+}
