@@ -102,6 +102,10 @@ describe('paid tiers', () => {
 
   it('keeps access while past due (grace), ends it when the subscription is cancelled', async () => {
     const sub = [...stripe.objects.values()].find((o) => o.object === 'subscription')!;
+    // Cancelled at the period's end: still active (and entitled) until Stripe ends it.
+    await stripe.updateSubscription(sub.id as string, { cancel_at_period_end: true });
+    expect(await tierOf('payer@example.com')).toBe('gold');
+    expect((await t.db.selectFrom('subscriptions').select('cancel_at_period_end').where('stripe_subscription_id', '=', sub.id as string).executeTakeFirstOrThrow()).cancel_at_period_end).toBe(true);
     await stripe.updateSubscription(sub.id as string, { status: 'past_due' });
     expect(await stripe.sendEvent('invoice.payment_failed', { id: 'in_failed', object: 'invoice', subscription: sub.id })).toBe(200);
     expect(await tierOf('payer@example.com')).toBe('gold');
