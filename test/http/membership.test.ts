@@ -211,3 +211,37 @@ describe('the account', () => {
     expect((await form('/account', { action: 'name', name: 'x' })).status).toBe(303); // not signed in: to sign-in
   });
 });
+
+describe('referral links', () => {
+  it('credit the referrer only once the friend confirms', async () => {
+    const cookie = await (async () => {
+      await form('/signin', { email: 'referrer@example.com' });
+      return cookieOf(await fetch(linkOf(await signInEmail('referrer@example.com')), { redirect: 'manual' }));
+    })();
+    const account = await (await fetch(server.url + '/account', { headers: { cookie } })).text();
+    const link = /data-testid="referral-link">([^<]+)</.exec(account)![1]!;
+    const code = link.split('/r/')[1]!;
+    expect(account).toContain('0 friends have joined');
+    expect(account).toContain('href="https://bsky.app/intent/compose?text=');
+
+    const hop = await fetch(`${server.url}/r/${code}`, { redirect: 'manual' });
+    expect(hop.headers.get('location')).toBe(`/join?ref=${code}&utm_source=referral&utm_medium=member`);
+    expect((await fetch(`${server.url}/r/nosuchcode1`, { redirect: 'manual' })).headers.get('location')).toBe('/join');
+    const join = await (await fetch(server.url + hop.headers.get('location')!)).text();
+    expect(join).toContain(`name="ref" value="${code}"`);
+
+    expect((await form('/subscribe', { email: 'friend@example.com', ref: code, utm_source: 'referral' })).status).toBe(303);
+    expect(await t.db.selectFrom('members').select(['source_platform', 'ref']).where('email', '=', 'friend@example.com').executeTakeFirst()).toEqual({ source_platform: 'referral', ref: code });
+    expect(await (await fetch(server.url + '/account', { headers: { cookie } })).text()).toContain('0 friends have joined through your link (1 not confirmed yet)');
+
+    let confirm: string | undefined;
+    const deadline = Date.now() + 15_000;
+    while (!confirm && Date.now() < deadline) {
+      const row = await t.db.selectFrom('outbox').select('text').where(sql<boolean>`'friend@example.com' = any(to_addresses)`).executeTakeFirst();
+      confirm = /(http:\/\/\S+\/confirm\?token=\S+)/.exec(row?.text ?? '')?.[1];
+      if (!confirm) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await fetch(confirm!.replace(/^http:\/\/[^/]+/, server.url))).status).toBe(200);
+    expect(await (await fetch(server.url + '/account', { headers: { cookie } })).text()).toContain('1 friend has joined');
+  });
+});
