@@ -119,6 +119,9 @@ describe('paid tiers', () => {
     const sub = [...stripe.objects.values()].find((o) => o.object === 'subscription')!;
     expect(await stripe.sendEvent('customer.subscription.updated', sub, { secret: 'whsec_forged' })).toBe(401);
     expect(await stripe.sendEvent('charge.refunded', { id: 'ch_1' })).toBe(200);
+    // A subscription made elsewhere in the Stripe account, for a customer we do not know: acknowledged, ignored.
+    stripe.objects.set('sub_foreign', { id: 'sub_foreign', object: 'subscription', customer: 'cus_foreign', status: 'active', cancel_at_period_end: false, metadata: { member_id: 'not-a-number' }, items: { object: 'list', data: [] } });
+    expect(await stripe.sendEvent('customer.subscription.created', { id: 'sub_foreign' })).toBe(200);
     // A late "created" for a subscription that Stripe now says is canceled: re-read, stays free.
     expect(await stripe.sendEvent('customer.subscription.created', { ...sub, status: 'active' })).toBe(200);
     expect(await tierOf('payer@example.com')).toBe('free');

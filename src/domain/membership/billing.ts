@@ -198,11 +198,15 @@ export async function syncSubscription(db: Kysely<Database>, stripe: Stripe, ctx
   const item = sub.items.data[0];
   const priceId = item?.price.id ?? null;
   const periodEnd = (item as { current_period_end?: number } | undefined)?.current_period_end ?? (sub as unknown as { current_period_end?: number }).current_period_end;
+  // metadata.member_id is ours (set at checkout), but a subscription made elsewhere in the
+  // Stripe account may carry anything: only a number is looked up.
+  const metaMember = String(sub.metadata?.member_id ?? '');
+  const memberIdHint = /^\d{1,18}$/.test(metaMember) ? metaMember : '0';
   await db.transaction().execute(async (trx) => {
     const member = await trx
       .selectFrom('members')
       .select(['id', 'email', 'tier_id', 'tier_source'])
-      .where((eb) => eb.or([eb('stripe_customer_id', '=', customer), eb('id', '=', String(sub.metadata?.member_id ?? '0'))]))
+      .where((eb) => eb.or([eb('stripe_customer_id', '=', customer), eb('id', '=', memberIdHint)]))
       .forUpdate()
       .executeTakeFirst();
     if (!member) return; // a customer that is not one of our members (made elsewhere in the account)
