@@ -129,6 +129,14 @@ describe('transactional mail through the job queue', () => {
     expect(resend.emails.filter((e) => e.subject === 'After outage')).toHaveLength(0);
     // graphile-worker backs off; make the failed job due now and run again (a loaded machine may
     // need another pass before the job is visible as due).
+    // graphile-worker records a failure asynchronously (batched): wait until the failed job is
+    // unlocked before making it due, or the next run finds nothing to do.
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const { rows } = await t.pool.query<{ n: string }>(`select count(*) as n from graphile_worker._private_jobs where attempts > 0 and locked_at is null`);
+      if (Number(rows[0]!.n) > 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     for (let pass = 0; pass < 5 && resend.emails.every((e) => e.subject !== 'After outage'); pass++) {
       await t.pool.query(`update graphile_worker._private_jobs set run_at = now() - interval '1 second' where attempts > 0`);
       await runOnce({ pgPool: t.pool, taskList });
