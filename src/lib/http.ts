@@ -110,3 +110,13 @@ export function streamedDownload(chunks: AsyncIterable<string>, headers: Record<
   });
   return new Response(body, { headers: { 'cache-control': 'no-store', ...headers } });
 }
+
+/**
+ * A page's form handling in one line: a domain error becomes the message to show (and the
+ * response's status); anything else is not the reader's doing and is rethrown.
+ */
+export function formFailure(err: unknown, response: { status?: number | undefined }): string {
+  if (!(err instanceof DomainError)) throw err;
+  response.status = statusFor(err);
+  return err.message;
+}
