@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import type { Visibility } from './access.ts';
+import { slugify } from '../../lib/slug.ts';
 
 /**
  * Writing posts: create, edit with last-write detection, publish. Every edit names the revision
@@ -31,17 +32,7 @@ const UPLOADED_IMAGE = /^\/uploads\/\d{4}-\d{2}\/[A-Za-z0-9_-]{16}\.(png|jpg|gif
 const SLUG = /^[a-z0-9][a-z0-9-]{0,99}$/;
 export const MAX_MARKDOWN = 500_000;
 
-export function slugify(title: string): string {
-  const slug = title
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 80)
-    .replace(/-+$/, '');
-  return slug || 'post';
-}
+export { slugify };
 
 function validate(input: PostInput): Required<Omit<PostInput, 'slug' | 'publishAt' | 'tiers' | 'featureImage'>> & { slug: string; publishAt: Date | undefined; tiers: string[]; featureImage: string | null } {
   const title = input.title.trim();

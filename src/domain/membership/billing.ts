@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type Stripe from 'stripe';
 import type { Database } from '../../../db/types.ts';
+import { slugify } from '../../lib/slug.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { membershipEndedEmail, paidWelcomeEmail, paymentFailedEmail } from '../../../emails/billing.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
@@ -33,17 +34,6 @@ export interface NewTier {
   description?: string | undefined;
 }
 
-function slugify(name: string): string {
-  return (
-    name
-      .normalize('NFKD')
-      .replace(/[\u0300-\u036f]/g, '')
-      .toLowerCase()
-      .replace(/[^a-z0-9]+/g, '-')
-      .replace(/^-+|-+$/g, '')
-      .slice(0, 60) || 'tier'
-  );
-}
 
 /** A paid tier with its Stripe product and monthly/yearly prices (created in Stripe first). */
 export async function createPaidTier(db: Kysely<Database>, stripe: Stripe | undefined, input: NewTier) {
@@ -56,7 +46,7 @@ export async function createPaidTier(db: Kysely<Database>, stripe: Stripe | unde
     }
   }
   if (input.monthlyAmount === null && input.yearlyAmount === null) throw new ValidationError('Give a monthly or a yearly price.', 'invalid_amount');
-  const slug = slugify(name);
+  const slug = slugify(name, 60, 'tier');
   if (await db.selectFrom('tiers').select('id').where('slug', '=', slug).executeTakeFirst()) throw new ConflictError(`A tier called "${slug}" exists already.`, 'tier_exists');
   if (!stripe) throw new PaymentsNotConfigured();
   const product = await stripe.products.create({ name, metadata: { hearth_tier: slug } }, { idempotencyKey: `tier-product-${slug}` });

@@ -18,19 +18,6 @@ export async function listTiers(db: Kysely<Database>) {
   return rows;
 }
 
-export async function listPublishedPosts(db: Kysely<Database>, limit: number) {
-  return db
-    .selectFrom('posts')
-    .select(['id', 'slug', 'title', 'excerpt', 'visibility', 'published_at'])
-    .where('status', 'in', ['published', 'scheduled'])
-    .where('email_only', '=', false)
-    .where('published_at', '<=', sql<Date>`now()`)
-    .orderBy('published_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(limit)
-    .execute();
-}
-
 /** Above this many rows, the dashboard shows the planner's estimate instead of count(*). */
 const EXACT_COUNT_LIMIT = 100_000;
 

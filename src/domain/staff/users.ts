@@ -3,6 +3,7 @@ import type { Database, StaffRole, StaffUser } from '../../../db/types.ts';
 import { ConflictError, ValidationError } from '../errors.ts';
 import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.ts';
 import { isRole } from './permissions.ts';
+import { emailProblem, normaliseEmail } from '../members/email.ts';
 
 export interface NewStaffUser {
   email: string;
@@ -11,14 +12,10 @@ export interface NewStaffUser {
   name?: string | undefined;
 }
 
-const EMAIL = /^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/;
-
-export function normaliseEmail(email: string): string {
-  return email.trim().toLowerCase();
-}
+export { normaliseEmail };
 
 function validate(input: NewStaffUser): void {
-  if (!EMAIL.test(input.email.trim()) || input.email.length > 254) throw new ValidationError('Enter a valid email address.', 'invalid_email');
+  if (emailProblem(input.email)) throw new ValidationError('Enter a valid email address.', 'invalid_email');
   if (input.password.length < MIN_PASSWORD_LENGTH) {
     throw new ValidationError(`The password must be at least ${MIN_PASSWORD_LENGTH} characters.`, 'weak_password');
   }
