@@ -137,6 +137,26 @@ describe('staff reading the site', () => {
   });
 });
 
+describe('the editor’s email preview', () => {
+  it('shows the whole post and, for a paid post, the preview variant, sandboxed; a public post has no preview variant', async () => {
+    const { createStaffUser } = await import('../../src/domain/staff/users.ts');
+    const { Browserless } = await import('../helpers/server.ts');
+    await createStaffUser(t.db, { email: 'previewer@example.com', password: 'a long staff password', role: 'editor' });
+    const s = new Browserless(server.url);
+    await s.request('/admin/signin', { method: 'POST', form: { email: 'previewer@example.com', password: 'a long staff password' } });
+    const paid = await t.db.selectFrom('posts').select('id').where('slug', '=', 'roast-profiles-we-never-published').executeTakeFirstOrThrow();
+    const full = await s.request(`/admin/posts/${paid.id}/email`);
+    expect(full.headers.get('content-security-policy')).toMatch(/^sandbox; default-src 'none'/);
+    expect(await full.text()).toContain('Charge at 205');
+    const preview = await (await s.request(`/admin/posts/${paid.id}/email?variant=preview`)).text();
+    expect(preview).toContain('Supporters asked for the data');
+    expect(preview).not.toContain('Charge at 205');
+    const open = await t.db.selectFrom('posts').select('id').where('slug', '=', 'why-we-left-the-algorithm').executeTakeFirstOrThrow();
+    expect((await s.request(`/admin/posts/${open.id}/email?variant=preview`)).status).toBe(404);
+    expect((await fetch(`${server.url}/admin/posts/${paid.id}/email`, { redirect: 'manual' })).status).toBe(303);
+  });
+});
+
 describe('tags', () => {
   it('lists a tag’s posts, links tags from the post, and 404s an empty tag', async () => {
     await t.db.updateTable('posts').set({ tags: ['sourcing', 'ethiopia'] }).where('slug', '=', 'the-washed-ethiopian-that-changed-our-menu').execute();
