@@ -271,6 +271,75 @@ export interface StripeEventsTable {
   received_at: DefaultTimestamp;
 }
 
+export type SendStatus = 'draft' | 'scheduled' | 'preparing' | 'sending' | 'paused' | 'sent' | 'cancelled' | 'failed';
+export type DeliveryStatus = 'queued' | 'posted' | 'rejected' | 'skipped';
+export type BatchStatus = 'pending' | 'posting' | 'posted' | 'failed' | 'cancelled';
+
+export interface SendsTable {
+  id: Generated<string>;
+  post_id: string;
+  status: ColumnType<SendStatus, SendStatus | undefined, SendStatus>;
+  segment: ColumnType<Record<string, unknown>, string, string>;
+  send_at: Timestamp | null;
+  undo_seconds: ColumnType<number, number | undefined, number>;
+  from_address: string | null;
+  rendered: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  recipients: ColumnType<number, number | undefined, number>;
+  batches: ColumnType<number, number | undefined, number>;
+  posted: ColumnType<number, number | undefined, number>;
+  rejected: ColumnType<number, number | undefined, number>;
+  skipped: ColumnType<number, number | undefined, number>;
+  delivered: ColumnType<number, number | undefined, number>;
+  bounced: ColumnType<number, number | undefined, number>;
+  complained: ColumnType<number, number | undefined, number>;
+  delayed: ColumnType<number, number | undefined, number>;
+  provider_failed: ColumnType<number, number | undefined, number>;
+  error: string | null;
+  created_by: string | null;
+  created_at: DefaultTimestamp;
+  scheduled_at: Timestamp | null;
+  prepared_at: Timestamp | null;
+  finished_at: Timestamp | null;
+  last_progress_at: Timestamp | null;
+}
+
+export interface DeliveriesTable {
+  send_id: string;
+  member_id: string;
+  email: string;
+  name: string | null;
+  variant: string;
+  status: ColumnType<DeliveryStatus, DeliveryStatus | undefined, DeliveryStatus>;
+  provider_id: string | null;
+  error: string | null;
+  posted_at: Timestamp | null;
+  delivered_at: Timestamp | null;
+  delayed_at: Timestamp | null;
+  bounced_at: Timestamp | null;
+  complained_at: Timestamp | null;
+  failed_at: Timestamp | null;
+}
+
+export interface SendBatchesTable {
+  send_id: string;
+  batch: number;
+  first_member: string;
+  last_member: string;
+  size: number;
+  status: ColumnType<BatchStatus, BatchStatus | undefined, BatchStatus>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: DefaultTimestamp;
+  lease_until: Timestamp | null;
+  claimed_by: string | null;
+  error: string | null;
+  posted_at: Timestamp | null;
+}
+
+export interface MailRateTable {
+  id: string;
+  next_at: DefaultTimestamp;
+}
+
 export interface Database {
   staff_users: StaffUsersTable;
   staff_sessions: StaffSessionsTable;
@@ -297,6 +366,10 @@ export interface Database {
   member_sessions: MemberSessionsTable;
   subscriptions: SubscriptionsTable;
   stripe_events: StripeEventsTable;
+  sends: SendsTable;
+  deliveries: DeliveriesTable;
+  send_batches: SendBatchesTable;
+  mail_rate: MailRateTable;
 }
 
 export type StaffUser = Selectable<StaffUsersTable>;

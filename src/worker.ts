@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Task, TaskList } from 'graphile-worker';
 import { sendImportConfirmations } from './domain/imports/confirmations.ts';
 import { markImportFailed, runImport } from './domain/imports/pipeline.ts';
@@ -5,7 +6,14 @@ import { pruneExpiredStaffSessions } from './domain/staff/sessions.ts';
 import { expireComps } from './domain/membership/comp.ts';
 import { log } from './lib/log.ts';
 import type { SendEmailPayload } from './lib/mail-queue.ts';
-import { recordHeartbeat, startQueueRunner, type QueueRunner } from './lib/queue.ts';
+import { createRateLimiter, UNLIMITED, type RateLimiter } from './lib/mail-rate.ts';
+import { enqueue, PRIORITY, recordHeartbeat, startQueueRunner, type QueueRunner } from './lib/queue.ts';
+import { runLane } from './domain/sending/engine.ts';
+import { DEFAULT_RETRY, type RetryPolicy } from './domain/sending/lifecycle.ts';
+import { prepareSend } from './domain/sending/prepare.ts';
+import { releaseDeadClaims, resumeSends } from './domain/sending/recovery.ts';
+import { laneJobKey, LANES } from './domain/sending/sends.ts';
+import { createSendStore } from './domain/sending/store.ts';
 import { pruneRateLimits } from './lib/rate-limit.ts';
 import type { Runtime } from './lib/runtime.ts';
 import type pg from 'pg';
@@ -15,16 +23,66 @@ export function withoutAddresses(message: string): string {
   return message.replace(/[^\s<>"'`,;:]+@[^\s<>"'`,;:]+/g, '<address>');
 }
 
+/** This process's name in claims and heartbeats: host and pid, so a restart can tell the dead. */
+export const WORKER_ID = `${hostname()}-${process.pid}`;
+
+/** The provider's shared rate; the local outbox has none. */
+export function limiterFor(runtime: Runtime): RateLimiter {
+  return runtime.mailer.provider === 'outbox' ? UNLIMITED : createRateLimiter(runtime.db, { requestsPerSecond: runtime.config.sendRateLimit });
+}
+
+/** How long a lane job posts before it hands over to a fresh job (bounds a graceful stop). */
+const LANE_RUN_MS = 10_000;
+
+export interface SendingOptions {
+  retry?: RetryPolicy;
+  limiter?: RateLimiter;
+}
+
+/** The bulk tasks: preparing a send and its lanes. They run in a runner of their own. */
+export function createBulkTaskList(runtime: Runtime, options: SendingOptions = {}): TaskList {
+  const limiter = options.limiter ?? limiterFor(runtime);
+  const store = createSendStore(runtime.db);
+  const prepare: Task = async (payload) => {
+    const { sendId } = payload as { sendId: string };
+    const outcome = await prepareSend(runtime.db, { siteUrl: runtime.config.siteUrl, from: runtime.config.mailFrom }, sendId);
+    if (outcome === 'prepared') log.info('send prepared', { send: sendId });
+  };
+  const lane: Task = async (payload) => {
+    const { sendId, lane: n } = payload as { sendId: string; lane: number };
+    const outcome = await runLane(
+      {
+        store,
+        mailer: runtime.mailer,
+        limiter,
+        payload: { siteUrl: runtime.config.siteUrl, secret: runtime.config.appSecret },
+        retry: options.retry ?? DEFAULT_RETRY,
+        owner: WORKER_ID,
+        onError: (message, fields) => log.warn(message, { ...fields, reason: withoutAddresses(String(fields.reason ?? '')) }),
+      },
+      sendId,
+      { runForMs: LANE_RUN_MS },
+    );
+    if (outcome.next === 'stop') return;
+    // Hand over to a fresh job under the same key (the running one is locked, so this adds one).
+    await enqueue(runtime.db, 'send_lane', { sendId, lane: n }, { jobKey: laneJobKey(sendId, n), priority: PRIORITY.bulk, maxAttempts: 25, ...(outcome.next === 'at' ? { runAt: outcome.at } : {}) });
+  };
+  return { prepare_send: prepare, send_lane: lane };
+}
+
 /** Every job Hearth runs, by name. Capabilities add their tasks here. */
-export function createTaskList(runtime: Runtime, pool: pg.Pool): TaskList {
+export function createTaskList(runtime: Runtime, pool: pg.Pool, options: SendingOptions = {}): TaskList {
+  const limiter = options.limiter ?? limiterFor(runtime);
   const heartbeat: Task = async (payload) => {
     await recordHeartbeat(runtime.db, (payload as { workerId: string }).workerId);
   };
 
   const sendEmail: Task = async (payload, helpers) => {
     const { message, idempotencyKey } = payload as SendEmailPayload;
+    await limiter.acquire();
     const result = await runtime.mailer.send(message, { idempotencyKey });
     if (result.ok) return;
+    if (result.error.kind === 'rate_limited') await limiter.holdOff(result.error.retryAfterSeconds ?? 1);
     if (result.error.kind === 'invalid') {
       // Retrying cannot help: record and drop, rather than poison the queue for hours.
       log.warn('email refused by the provider', { job: helpers.job.id, status: result.error.status, reason: withoutAddresses(result.error.message) });
@@ -59,13 +117,33 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool): TaskList {
     if (ended > 0) log.info('complimentary access ended', { members: ended });
   };
 
-  return { heartbeat, send_email: sendEmail, maintenance, run_import: runImportTask, import_confirmations: importConfirmations };
+  const sendWatchdog: Task = async () => {
+    const kicked = await resumeSends(runtime.db, { stalledForSeconds: 120 });
+    if (kicked > 0) log.warn('stalled sends restarted', { sends: kicked });
+  };
+
+  return { heartbeat, send_email: sendEmail, maintenance, run_import: runImportTask, import_confirmations: importConfirmations, send_watchdog: sendWatchdog };
 }
 
-export async function startWorker(runtime: Runtime, pool: pg.Pool): Promise<QueueRunner> {
-  const runner = await startQueueRunner(runtime.db, pool, createTaskList(runtime, pool), {
+function pidIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export async function startWorker(runtime: Runtime, pool: pg.Pool, options: SendingOptions = {}): Promise<QueueRunner> {
+  const limiter = options.limiter ?? limiterFor(runtime);
+  // Sends interrupted by a worker that died: release its batches and restart their jobs.
+  const released = await releaseDeadClaims(runtime.db, hostname(), pidIsAlive);
+  const resumed = await resumeSends(runtime.db, { stalledForSeconds: 0 });
+  if (released + resumed > 0) log.info('sends resumed', { batchesReleased: released, sends: resumed });
+  const runner = await startQueueRunner(runtime.db, pool, createTaskList(runtime, pool, { ...options, limiter }), {
     // graphile-worker's crontab: minute hour day month weekday task
-    crontab: '17 * * * * maintenance',
+    crontab: '17 * * * * maintenance\n* * * * * send_watchdog',
+    bulk: { taskList: createBulkTaskList(runtime, { ...options, limiter }), concurrency: LANES + 1 },
   });
   log.info('worker started', { workerId: runner.workerId });
   return runner;

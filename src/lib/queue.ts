@@ -75,7 +75,7 @@ export async function startQueueRunner(
   db: Kysely<Database>,
   pool: pg.Pool,
   taskList: TaskList,
-  options: { concurrency?: number; crontab?: string } = {},
+  options: { concurrency?: number; crontab?: string; bulk?: { taskList: TaskList; concurrency: number } } = {},
 ): Promise<QueueRunner> {
   const workerId = `${hostname()}-${process.pid}`;
   const runner: Runner = await run({
@@ -87,6 +87,11 @@ export async function startQueueRunner(
     logger: workerLogger,
     ...(options.crontab ? { crontab: options.crontab } : {}),
   });
+  // Bulk work (a send's lanes) runs in a runner of its own, which takes only those tasks: a
+  // million-member send never occupies the slots that confirmations and magic links need.
+  const bulk: Runner | undefined = options.bulk
+    ? await run({ pgPool: pool, taskList: options.bulk.taskList, concurrency: options.bulk.concurrency, noHandleSignals: true, pollInterval: 1_000, logger: workerLogger })
+    : undefined;
   const beat = () =>
     enqueue(db, 'heartbeat', { workerId }, { jobKey: `heartbeat:${workerId}`, maxAttempts: 1, priority: PRIORITY.transactional }).catch((err) =>
       log.warn('heartbeat enqueue failed', { message: (err as Error).message }),
@@ -100,7 +105,7 @@ export async function startQueueRunner(
     stop() {
       stopping ??= (async () => {
         clearInterval(timer);
-        await runner.stop();
+        await Promise.all([runner.stop(), bulk?.stop()]);
         await db.deleteFrom('worker_heartbeats').where('worker_id', '=', workerId).execute().catch(() => undefined);
       })();
       return stopping;

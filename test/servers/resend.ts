@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 
 /**
@@ -18,7 +18,13 @@ export interface RecordedEmail {
   idempotencyKey?: string;
 }
 
-type Fault = { status: 429; retryAfter: number } | { status: 500 };
+type Fault =
+  | { status: 429; retryAfter: number }
+  | { status: 500 }
+  /** Accept (and record) the request, then answer only after `ms`: the client times out first. */
+  | { status: 'timeout'; ms: number }
+  /** Accept (and record) the request, then drop the connection without an answer. */
+  | { status: 'drop' };
 
 export interface ResendTestServer {
   url: string;
@@ -28,7 +34,28 @@ export interface ResendTestServer {
   failNext(fault: Fault, n?: number): void;
   /** Addresses refused in batches (permissive validation reports them per index). */
   rejectAddress(address: string): void;
+  /** Answers 429 (with retry-after and ratelimit-* headers) beyond this many requests per second. */
+  throttle(requestsPerSecond: number | null): void;
+  /** Requests answered 429 by the throttle. */
+  readonly throttled: number;
+  /** Times (ms) at which requests were accepted, for measuring the achieved rate. */
+  readonly acceptedAt: number[];
+  /** How many emails each recipient got. */
+  countByRecipient(): Map<string, number>;
   close(): Promise<void>;
+}
+
+export interface ResendTestServerOptions {
+  /** Keep only recipients and subjects (a benchmark of a million emails must not keep bodies). */
+  light?: boolean;
+}
+
+/** Svix-style signature headers for a webhook body, as Resend sends them. */
+export function resendWebhookHeaders(secret: string, body: string, id = `msg_${randomBytes(8).toString('hex')}`, at = new Date()): Record<string, string> {
+  const timestamp = String(Math.floor(at.getTime() / 1000));
+  const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64');
+  const signature = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64');
+  return { 'content-type': 'application/json', 'svix-id': id, 'svix-timestamp': timestamp, 'svix-signature': `v1,${signature}` };
 }
 
 async function body(req: IncomingMessage): Promise<string> {
@@ -37,8 +64,14 @@ async function body(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString();
 }
 
-export async function startResendTestServer(): Promise<ResendTestServer> {
+export async function startResendTestServer(options: ResendTestServerOptions = {}): Promise<ResendTestServer> {
   const emails: RecordedEmail[] = [];
+  const byRecipient = new Map<string, number>();
+  const acceptedAt: number[] = [];
+  let rate: number | null = null;
+  let tokens = 0;
+  let refilledAt = Date.now();
+  let throttled = 0;
   const idempotent = new Map<string, { hash: string; status: number; answer: unknown }>();
   const faults: Fault[] = [];
   const rejected = new Set<string>();
@@ -53,6 +86,20 @@ export async function startResendTestServer(): Promise<ResendTestServer> {
     };
     const raw = await body(req);
     if (req.headers.authorization !== 'Bearer re_test_key') return send(401, { statusCode: 401, name: 'validation_error', message: 'API key is invalid' });
+    let rateHeaders: Record<string, string> = {};
+    if (rate !== null) {
+      // A token bucket holding one second's worth, as a provider's per-second limit behaves.
+      const now = Date.now();
+      tokens = Math.min(rate, tokens + ((now - refilledAt) / 1000) * rate);
+      refilledAt = now;
+      if (tokens < 1) {
+        throttled++;
+        const reset = Math.max(1, Math.ceil((1 - tokens) / rate));
+        return send(429, { statusCode: 429, name: 'rate_limit_exceeded', message: 'Too many requests' }, { 'retry-after': String(reset), 'ratelimit-limit': String(rate), 'ratelimit-remaining': '0', 'ratelimit-reset': String(reset) });
+      }
+      tokens -= 1;
+      rateHeaders = { 'ratelimit-limit': String(rate), 'ratelimit-remaining': String(Math.floor(tokens)), 'ratelimit-reset': '1' };
+    }
     const fault = faults.shift();
     if (fault?.status === 429) return send(429, { statusCode: 429, name: 'rate_limit_exceeded', message: 'Too many requests' }, { 'retry-after': String(fault.retryAfter) });
     if (fault?.status === 500) return send(500, { statusCode: 500, name: 'internal_server_error', message: 'boom' });
@@ -64,7 +111,7 @@ export async function startResendTestServer(): Promise<ResendTestServer> {
       if (seen && seen.hash !== hash) {
         return send(409, { statusCode: 409, name: 'invalid_idempotent_request', message: 'Same idempotency key used with a different request payload' });
       }
-      if (seen) return send(seen.status, seen.answer);
+      if (seen) return send(seen.status, seen.answer, rateHeaders);
     }
     let payload: unknown;
     try {
@@ -73,17 +120,19 @@ export async function startResendTestServer(): Promise<ResendTestServer> {
       return send(400, { statusCode: 400, name: 'validation_error', message: 'Invalid JSON' });
     }
     const record = (m: Record<string, unknown>): RecordedEmail => {
+      const to = Array.isArray(m.to) ? m.to.map(String) : [String(m.to)];
+      for (const a of to) byRecipient.set(a, (byRecipient.get(a) ?? 0) + 1);
       const email: RecordedEmail = {
         id: `re_${++counter}`,
         from: String(m.from),
-        to: Array.isArray(m.to) ? m.to.map(String) : [String(m.to)],
+        to,
         subject: String(m.subject),
-        ...(typeof m.html === 'string' ? { html: m.html } : {}),
-        ...(typeof m.text === 'string' ? { text: m.text } : {}),
-        ...(m.headers ? { headers: m.headers as Record<string, string> } : {}),
+        ...(typeof m.html === 'string' && !options.light ? { html: m.html } : {}),
+        ...(typeof m.text === 'string' && !options.light ? { text: m.text } : {}),
+        ...(m.headers && !options.light ? { headers: m.headers as Record<string, string> } : {}),
         ...(key ? { idempotencyKey: key } : {}),
       };
-      emails.push(email);
+      if (!options.light) emails.push(email);
       return email;
     };
     let status = 200;
@@ -116,7 +165,14 @@ export async function startResendTestServer(): Promise<ResendTestServer> {
       answer = { statusCode: 404, name: 'not_found', message: 'Not found' };
     }
     if (key && status < 500) idempotent.set(key, { hash, status, answer });
-    send(status, answer);
+    if (status < 300) acceptedAt.push(Date.now());
+    if (fault?.status === 'drop') {
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.status === 'timeout') await new Promise((r) => setTimeout(r, fault.ms));
+    if (res.destroyed) return;
+    send(status, answer, rateHeaders);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const address = server.address();
@@ -133,6 +189,16 @@ export async function startResendTestServer(): Promise<ResendTestServer> {
     rejectAddress(address) {
       rejected.add(address);
     },
+    throttle(requestsPerSecond) {
+      rate = requestsPerSecond;
+      tokens = requestsPerSecond ?? 0;
+      refilledAt = Date.now();
+    },
+    get throttled() {
+      return throttled;
+    },
+    acceptedAt,
+    countByRecipient: () => byRecipient,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }

@@ -14,7 +14,9 @@ export type MemberEventType =
   | 'data_exported'
   | 'email_changed'
   | 'subscription_started'
-  | 'subscription_ended';
+  | 'subscription_ended'
+  | 'bounced'
+  | 'complained';
 
 /** Appends one event. Events are never updated; a deleted member's events stay, anonymous. */
 export async function recordEvent(db: Kysely<Database>, memberId: string, type: MemberEventType, data: Record<string, unknown> = {}): Promise<void> {

@@ -32,8 +32,14 @@ export interface MailError {
 
 export type SendResult = { ok: true; id: string } | { ok: false; error: MailError };
 
+/** What the provider said of our remaining budget (`ratelimit-remaining`, `ratelimit-reset`). */
+export interface RateLimitInfo {
+  remaining: number;
+  resetSeconds: number;
+}
+
 export type BatchResult =
-  | { ok: true; ids: Array<string | null>; rejected: Array<{ index: number; message: string }> }
+  | { ok: true; ids: Array<string | null>; rejected: Array<{ index: number; message: string }>; rateLimit?: RateLimitInfo }
   | { ok: false; error: MailError };
 
 export const MAX_BATCH = 100;

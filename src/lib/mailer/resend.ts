@@ -1,5 +1,5 @@
 import { Resend } from 'resend';
-import type { BatchResult, EmailMessage, MailError, Mailer, SendResult } from './port.ts';
+import type { BatchResult, EmailMessage, MailError, Mailer, RateLimitInfo, SendResult } from './port.ts';
 import { checkBatch } from './port.ts';
 
 interface ResendErrorShape {
@@ -38,17 +38,25 @@ function toPayload(m: EmailMessage, defaultFrom: string) {
   };
 }
 
+function rateLimitInfo(headers: Record<string, string> | null): RateLimitInfo | undefined {
+  const remaining = Number(headers?.['ratelimit-remaining']);
+  const reset = Number(headers?.['ratelimit-reset']);
+  if (!Number.isFinite(remaining) || !Number.isFinite(reset)) return undefined;
+  return { remaining, resetSeconds: Math.max(0, reset) };
+}
+
 /** A request to the provider that has not answered by then is abandoned and retried later. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
-export function createResendMailer(options: { apiKey: string; baseUrl?: string | undefined; from: string }): Mailer {
+export function createResendMailer(options: { apiKey: string; baseUrl?: string | undefined; from: string; timeoutMs?: number }): Mailer {
+  const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
   const resend = new Resend(options.apiKey, options.baseUrl ? { baseUrl: options.baseUrl } : undefined);
   return {
     provider: 'resend',
     async send(message, opts = {}): Promise<SendResult> {
       const payload = toPayload(message, options.from) as Parameters<typeof resend.emails.send>[0];
       // The SDK passes request options on to fetch, so a signal bounds a hung connection.
-      const requestOptions = { ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}), signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) };
+      const requestOptions = { ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}), signal: AbortSignal.timeout(timeoutMs) };
       const { data, error, headers } = await resend.emails.send(payload, requestOptions as { idempotencyKey?: string });
       if (error || !data) return { ok: false, error: toMailError(error ?? { message: 'empty answer' }, headers) };
       return { ok: true, id: data.id };
@@ -60,7 +68,7 @@ export function createResendMailer(options: { apiKey: string; baseUrl?: string |
       const { data, error, headers } = await resend.batch.send(payload, {
         idempotencyKey: opts.idempotencyKey,
         batchValidation: 'permissive',
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        signal: AbortSignal.timeout(timeoutMs),
       } as { idempotencyKey: string; batchValidation: 'permissive' });
       if (error || !data) return { ok: false, error: toMailError(error ?? { message: 'empty answer' }, headers) };
       const answer = data as { data: Array<{ id: string }>; errors?: Array<{ index: number; message: string }> };
@@ -71,7 +79,8 @@ export function createResendMailer(options: { apiKey: string; baseUrl?: string |
       for (let i = 0; i < messages.length; i++) {
         ids.push(rejectedIdx.has(i) ? null : (answer.data[next++]?.id ?? null));
       }
-      return { ok: true, ids, rejected };
+      const rateLimit = rateLimitInfo(headers);
+      return { ok: true, ids, rejected, ...(rateLimit ? { rateLimit } : {}) };
     },
   };
 }

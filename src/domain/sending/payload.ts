@@ -1,0 +1,60 @@
+import { personalize, type CompiledEmail } from '../../../emails/post.ts';
+import type { EmailMessage } from '../../lib/mailer/port.ts';
+import { preferencesToken, preferencesUrl } from '../members/links.ts';
+import { listUnsubscribeHeaders } from '../members/subscribe.ts';
+
+/**
+ * A batch's emails, as a pure function of what was fixed when the send was prepared (the
+ * rendered variants, the sender, each delivery's address, name and variant) and the app
+ * secret. Nothing here reads the clock or the members table, so a batch re-posted after a
+ * crash is byte-for-byte the payload posted the first time, and the provider's idempotency
+ * key recognises it.
+ */
+export interface FixedSend {
+  id: string;
+  from: string;
+  rendered: { full: CompiledEmail; preview: CompiledEmail | null };
+}
+
+export interface BatchDelivery {
+  memberId: string;
+  email: string;
+  name: string | null;
+  /** 'f' full post, 'p' preview with an upgrade link. */
+  variant: string;
+}
+
+export interface PayloadContext {
+  siteUrl: string;
+  secret: string;
+  /**
+   * Rewrites a personalised email's links for tracking (the tracking capability plugs in here);
+   * it must be deterministic too. Identity by default.
+   */
+  rewriteLinks?: ((html: string, delivery: BatchDelivery, send: FixedSend) => string) | undefined;
+}
+
+export function idempotencyKey(sendId: string, batch: number): string {
+  return `send-${sendId}-batch-${batch}`;
+}
+
+export function batchMessages(send: FixedSend, deliveries: readonly BatchDelivery[], ctx: PayloadContext): EmailMessage[] {
+  return deliveries.map((d) => {
+    const compiled = d.variant === 'p' && send.rendered.preview ? send.rendered.preview : send.rendered.full;
+    const prefs = preferencesToken(ctx.secret, d.memberId);
+    const prefsUrl = preferencesUrl(ctx.siteUrl, prefs);
+    const email = personalize(compiled, { name: d.name?.trim() || 'there', unsubscribe_url: prefsUrl, preferences_url: prefsUrl });
+    return {
+      from: send.from,
+      to: [d.email],
+      subject: email.subject,
+      html: ctx.rewriteLinks ? ctx.rewriteLinks(email.html, d, send) : email.html,
+      text: email.text,
+      headers: listUnsubscribeHeaders(ctx.siteUrl, prefs),
+      tags: [
+        { name: 'hearth_send', value: send.id },
+        { name: 'hearth_member', value: d.memberId },
+      ],
+    };
+  });
+}

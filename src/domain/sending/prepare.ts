@@ -1,0 +1,94 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../../../db/types.ts';
+import { MAX_BATCH } from '../../lib/mailer/port.ts';
+import { renderPostVariants } from '../content/email.ts';
+import { earlierSendsOf, recipientWhere, type Segment } from './segments.ts';
+import { enqueueLanes } from './sends.ts';
+
+/**
+ * Preparing a send: when its time comes, the segment is snapshotted into one delivery row per
+ * member and fixed batches, and the post is rendered once per variant. A member who joins
+ * later is not added. One who unsubscribes (or is suppressed) before their batch is first
+ * posted is skipped (store.ts), and the skip is written down before posting, so a retried
+ * batch is still the identical payload.
+ *
+ * Two transactions: the first makes the send "preparing" (so staff see it), the second does
+ * the snapshot and makes it "sending" (or "sent" when nobody matched). If the worker dies in
+ * between, the job runs again and the second step starts over: it is all-or-nothing.
+ */
+export interface PrepareContext {
+  siteUrl: string;
+  from: string;
+}
+
+export type PrepareOutcome = 'prepared' | 'not_due' | 'not_scheduled';
+
+export async function prepareSend(db: Kysely<Database>, ctx: PrepareContext, sendId: string): Promise<PrepareOutcome> {
+  const started = await db
+    .updateTable('sends')
+    .set({ status: 'preparing' })
+    .where('id', '=', sendId)
+    .where((eb) => eb.or([eb.and([eb('status', '=', 'scheduled'), eb('send_at', '<=', sql<Date>`now() + interval '1 second'`)]), eb('status', '=', 'preparing')]))
+    .returning('id')
+    .executeTakeFirst();
+  if (!started) {
+    const row = await db.selectFrom('sends').select(['status']).where('id', '=', sendId).executeTakeFirst();
+    return row?.status === 'scheduled' ? 'not_due' : 'not_scheduled';
+  }
+  return db.transaction().execute(async (trx) => {
+    const send = await trx.selectFrom('sends').selectAll().where('id', '=', sendId).forUpdate().executeTakeFirstOrThrow();
+    if (send.status !== 'preparing') return 'not_scheduled'; // cancelled meanwhile
+    const segment = send.segment as unknown as Segment;
+    const post = await trx.selectFrom('posts').select(['id', 'visibility', 'tier_ids']).where('id', '=', send.post_id).executeTakeFirstOrThrow();
+    const rendered = await renderPostVariants(trx, ctx.siteUrl, send.post_id);
+    const exclude = await earlierSendsOf(trx, send.post_id, sendId);
+    // Which members read the whole post: the same rule as canRead (content/access.ts), as a
+    // list of tier ids so the snapshot needs no join.
+    const fullTiers =
+      post.visibility === 'paid'
+        ? (await trx.selectFrom('tiers').select('id').where('paid', '=', true).execute()).map((t) => t.id)
+        : post.visibility === 'tiers'
+          ? post.tier_ids
+          : null;
+    const variant =
+      fullTiers === null ? sql<string>`'f'` : sql<string>`case when m.tier_id = any(${sql.val(fullTiers.length ? fullTiers : ['0'])}::bigint[]) then 'f' else 'p' end`;
+    const picked = trx
+      .selectFrom('members as m')
+      .where(recipientWhere(segment, exclude))
+      .select(['m.id', 'm.email', 'm.name', variant.as('variant'), sql<number>`(row_number() over (order by m.id) - 1) / ${sql.lit(MAX_BATCH)}`.as('batch')]);
+    // One statement: the snapshot (materialised once), its deliveries, and its batches as
+    // ranges of member ids.
+    const result = await sql<{ batches: string; recipients: string }>`
+      with picked as materialized (${picked}),
+      ins as (
+        insert into deliveries (send_id, member_id, email, name, variant)
+        select ${sendId}, id, email, name, variant::"char" from picked
+      ),
+      made as (
+        insert into send_batches (send_id, batch, first_member, last_member, size)
+        select ${sendId}, batch, min(id), max(id), count(*) from picked group by batch
+        returning size
+      )
+      select count(*) as batches, coalesce(sum(size), 0) as recipients from made
+    `.execute(trx);
+    const batches = Number(result.rows[0]?.batches ?? 0);
+    const recipients = Number(result.rows[0]?.recipients ?? 0);
+    const nobody = recipients === 0;
+    await trx
+      .updateTable('sends')
+      .set({
+        status: nobody ? 'sent' : 'sending',
+        rendered: JSON.stringify(rendered),
+        from_address: ctx.from,
+        recipients,
+        batches,
+        prepared_at: sql<Date>`now()` as unknown as Date,
+        last_progress_at: sql<Date>`now()` as unknown as Date,
+        ...(nobody ? { finished_at: sql<Date>`now()` as unknown as Date } : {}),
+      })
+      .where('id', '=', sendId)
+      .execute();
+    if (!nobody) await enqueueLanes(trx, sendId, batches);
+    return 'prepared' as const;
+  });
+}

@@ -1,0 +1,59 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../../../db/types.ts';
+import { enqueue, PRIORITY } from '../../lib/queue.ts';
+import { enqueueLanes, prepareJobKey } from './sends.ts';
+
+/**
+ * Keeping sends moving when workers die. A send's progress lives in its rows, not in a job, so
+ * recovery is re-enqueueing the jobs that read those rows: the claims and idempotency keys make
+ * an extra lane or a second preparation harmless.
+ *
+ * - At a worker's start: batches claimed by workers of this machine that are no longer running
+ *   are released at once (instead of waiting out their lease), and every active send gets its
+ *   jobs again (a job locked by a killed worker is not retried by the queue for hours).
+ * - Every minute (the watchdog): the same for sends that made no progress for two minutes, so
+ *   a worker lost on another machine is covered too.
+ */
+export async function releaseDeadClaims(db: Kysely<Database>, host: string, isAlive: (pid: number) => boolean): Promise<number> {
+  const owners = await db
+    .selectFrom('send_batches')
+    .select('claimed_by')
+    .distinct()
+    .where('status', '=', 'posting')
+    .where('claimed_by', 'like', `${host.replace(/[\\%_]/g, (c) => `\\${c}`)}-%`)
+    .execute();
+  const dead = owners
+    .map((o) => o.claimed_by!)
+    .filter((owner) => {
+      const pid = Number(owner.slice(host.length + 1));
+      return Number.isInteger(pid) && pid > 0 && pid !== process.pid && !isAlive(pid);
+    });
+  if (dead.length === 0) return 0;
+  const released = await db
+    .updateTable('send_batches')
+    .set({ lease_until: sql<Date>`now() - interval '1 second'` as unknown as Date })
+    .where('status', '=', 'posting')
+    .where('claimed_by', 'in', dead)
+    .executeTakeFirst();
+  return Number(released.numUpdatedRows);
+}
+
+export async function resumeSends(db: Kysely<Database>, options: { stalledForSeconds: number }): Promise<number> {
+  const stalled = sql<Date>`now() - make_interval(secs => ${options.stalledForSeconds})`;
+  const sends = await db
+    .selectFrom('sends')
+    .select(['id', 'status', 'send_at', 'batches'])
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('status', '=', 'scheduled'), eb('send_at', '<=', stalled)]),
+        eb.and([eb('status', '=', 'preparing'), eb('send_at', '<=', stalled)]),
+        eb.and([eb('status', '=', 'sending'), eb.or([eb('last_progress_at', 'is', null), eb('last_progress_at', '<=', stalled)])]),
+      ]),
+    )
+    .execute();
+  for (const send of sends) {
+    if (send.status === 'sending') await enqueueLanes(db, send.id, send.batches);
+    else await enqueue(db, 'prepare_send', { sendId: send.id }, { jobKey: prepareJobKey(send.id), priority: PRIORITY.bulk, maxAttempts: 10 });
+  }
+  return sends.length;
+}

@@ -1,0 +1,193 @@
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
+import type { Database } from '../../../db/types.ts';
+import { ValidationError } from '../errors.ts';
+import { isPlatform } from '../members/sources.ts';
+
+/**
+ * A segment: who a send goes to. Newsletters are required (a send reaches members subscribed
+ * to at least one of them); tiers, labels, platforms and engagement narrow it. Whatever the
+ * segment, only active members are included: never a pending, unsubscribed, bounced or
+ * complained member, never a suppressed address, never a member who already got this post.
+ */
+export const ENGAGEMENT = ['any', 'engaged', 'cold'] as const;
+export type Engagement = (typeof ENGAGEMENT)[number];
+
+/** Event types that count as a human engaging (written by tracking and the conversation). */
+export const ENGAGEMENT_EVENTS = ['click', 'read', 'comment', 'reaction'] as const;
+export const ENGAGED_DAYS = 30;
+export const COLD_DAYS = 90;
+
+export interface SegmentInput {
+  newsletters: string[];
+  tiers?: string[] | undefined;
+  labels?: string[] | undefined;
+  platforms?: string[] | undefined;
+  engagement?: string | undefined;
+}
+
+/** A segment with its names resolved to ids, as stored on the send. */
+export interface Segment {
+  newsletters: Array<{ id: string; slug: string; name: string }>;
+  tiers: Array<{ id: string; slug: string; name: string }>;
+  labels: Array<{ id: string; name: string }>;
+  platforms: string[];
+  engagement: Engagement;
+}
+
+const MAX_ITEMS = 50;
+
+function list(value: unknown, name: string): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new ValidationError(`segment.${name} must be a list of names.`, 'invalid_segment');
+  if (value.length > MAX_ITEMS) throw new ValidationError(`segment.${name} holds at most ${MAX_ITEMS} entries.`, 'invalid_segment');
+  return [...new Set((value as string[]).map((v) => v.trim()).filter(Boolean))];
+}
+
+/** Checks a segment's shape (from a form or the API) before it meets the database. */
+export function parseSegmentInput(raw: unknown): SegmentInput {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ValidationError('segment must be an object with "newsletters".', 'invalid_segment');
+  const r = raw as Record<string, unknown>;
+  const newsletters = list(r.newsletters, 'newsletters');
+  if (newsletters.length === 0) throw new ValidationError('Choose at least one newsletter to send to.', 'invalid_segment');
+  const platforms = list(r.platforms, 'platforms');
+  const unknown = platforms.find((p) => !isPlatform(p));
+  if (unknown) throw new ValidationError(`There is no platform called "${unknown}".`, 'invalid_segment');
+  const engagement = r.engagement === undefined || r.engagement === null || r.engagement === '' ? 'any' : r.engagement;
+  if (typeof engagement !== 'string' || !(ENGAGEMENT as readonly string[]).includes(engagement)) {
+    throw new ValidationError(`segment.engagement must be one of ${ENGAGEMENT.join(', ')}.`, 'invalid_segment');
+  }
+  return { newsletters, tiers: list(r.tiers, 'tiers'), labels: list(r.labels, 'labels'), platforms, engagement };
+}
+
+/** Resolves slugs and names to rows; an unknown one is an error, never silently dropped. */
+export async function resolveSegment(db: Kysely<Database>, input: SegmentInput): Promise<Segment> {
+  const [newsletters, tiers, labels] = await Promise.all([
+    db.selectFrom('newsletters').select(['id', 'slug', 'name']).where('slug', 'in', input.newsletters).orderBy('sort_order').execute(),
+    input.tiers?.length ? db.selectFrom('tiers').select(['id', 'slug', 'name']).where('slug', 'in', input.tiers).orderBy('id').execute() : [],
+    input.labels?.length
+      ? db.selectFrom('labels').select(['id', 'name']).where(sql`lower(name)`, 'in', input.labels.map((l) => l.toLowerCase())).orderBy('name').execute()
+      : [],
+  ]);
+  const missing = (wanted: string[] | undefined, found: string[], what: string) => {
+    const lower = new Set(found.map((f) => f.toLowerCase()));
+    const gone = (wanted ?? []).find((w) => !lower.has(w.toLowerCase()));
+    if (gone !== undefined) throw new ValidationError(`There is no ${what} "${gone}".`, 'invalid_segment');
+  };
+  missing(input.newsletters, newsletters.map((n) => n.slug), 'newsletter');
+  missing(input.tiers, tiers.map((t) => t.slug), 'tier');
+  missing(input.labels, labels.map((l) => l.name), 'label');
+  return { newsletters, tiers, labels, platforms: [...(input.platforms ?? [])].sort(), engagement: (input.engagement ?? 'any') as Engagement };
+}
+
+/** The segment back in the API's words (slugs and names). */
+export function segmentView(segment: Segment) {
+  return {
+    newsletters: segment.newsletters.map((n) => n.slug),
+    tiers: segment.tiers.map((t) => t.slug),
+    labels: segment.labels.map((l) => l.name),
+    platforms: segment.platforms,
+    engagement: segment.engagement,
+  };
+}
+
+/** One line for staff: "Weekly · paid tier · from instagram". */
+export function describeSegment(segment: Segment): string {
+  const parts = [segment.newsletters.map((n) => n.name).join(' or ')];
+  if (segment.tiers.length) parts.push(`tier ${segment.tiers.map((t) => t.name).join(' or ')}`);
+  if (segment.labels.length) parts.push(`labelled ${segment.labels.map((l) => l.name).join(' or ')}`);
+  if (segment.platforms.length) parts.push(`from ${segment.platforms.join(' or ')}`);
+  if (segment.engagement === 'engaged') parts.push(`engaged in the last ${ENGAGED_DAYS} days`);
+  if (segment.engagement === 'cold') parts.push(`no engagement in ${COLD_DAYS} days`);
+  return parts.join(' · ');
+}
+
+type MembersEb = ExpressionBuilder<Database & { m: Database['members'] }, 'm'>;
+
+/**
+ * The WHERE clause of a segment over `members as m`. Every part is a semi- or anti-join on an
+ * index, and the newsletter ids are literals, so the planner hashes member_newsletters once
+ * instead of probing per member. `excludeSends` are earlier sends of the same post.
+ */
+export function recipientWhere(segment: Segment, excludeSends: string[]) {
+  return (eb: MembersEb): Expression<SqlBool> => {
+    const parts: Expression<SqlBool>[] = [eb('m.status', '=', 'active')];
+    parts.push(
+      eb(
+        'm.id',
+        'in',
+        eb
+          .selectFrom('member_newsletters as mn')
+          .select('mn.member_id')
+          .where('mn.newsletter_id', 'in', segment.newsletters.map((n) => n.id)),
+      ),
+    );
+    if (segment.tiers.length) parts.push(eb('m.tier_id', 'in', segment.tiers.map((t) => t.id)));
+    if (segment.labels.length) {
+      parts.push(eb('m.id', 'in', eb.selectFrom('member_labels as ml').select('ml.member_id').where('ml.label_id', 'in', segment.labels.map((l) => l.id))));
+    }
+    if (segment.platforms.length) parts.push(eb('m.source_platform', 'in', segment.platforms));
+    if (segment.engagement !== 'any') {
+      const days = segment.engagement === 'engaged' ? ENGAGED_DAYS : COLD_DAYS;
+      const engaged = eb.exists(
+        eb
+          .selectFrom('events as e')
+          .select(sql`1`.as('one'))
+          .whereRef('e.member_id', '=', 'm.id')
+          .where('e.type', 'in', [...ENGAGEMENT_EVENTS])
+          .where('e.machine', '=', false)
+          .where('e.occurred_at', '>', sql<Date>`now() - make_interval(days => ${days})`),
+      );
+      if (segment.engagement === 'engaged') parts.push(engaged);
+      else parts.push(eb.and([eb.not(engaged), eb('m.created_at', '<', sql<Date>`now() - make_interval(days => ${COLD_DAYS})`)]));
+    }
+    // Suppressions are kept as SHA-256 of the normalised address (members/suppression.ts).
+    parts.push(
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('suppressions as s')
+            .select(sql`1`.as('one'))
+            .where('s.email_hash', '=', sql<string>`encode(sha256(convert_to(lower(m.email), 'UTF8')), 'hex')`),
+        ),
+      ),
+    );
+    if (excludeSends.length) {
+      parts.push(
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('deliveries as d')
+              .select(sql`1`.as('one'))
+              .where('d.send_id', 'in', excludeSends)
+              .whereRef('d.member_id', '=', 'm.id')
+              .where('d.status', '=', 'posted'),
+          ),
+        ),
+      );
+    }
+    return eb.and(parts);
+  };
+}
+
+/** Earlier sends of a post that reached (or may still reach) members. */
+export async function earlierSendsOf(db: Kysely<Database>, postId: string, exceptSend?: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('sends')
+    .select('id')
+    .where('post_id', '=', postId)
+    .where('status', 'in', ['sending', 'paused', 'sent', 'failed', 'cancelled'])
+    .$if(exceptSend !== undefined, (q) => q.where('id', '<>', exceptSend!))
+    .execute();
+  return rows.map((r) => r.id);
+}
+
+/** How many members a send of this post to this segment would reach now. */
+export async function countRecipients(db: Kysely<Database>, segment: Segment, postId: string, exceptSend?: string): Promise<number> {
+  const exclude = await earlierSendsOf(db, postId, exceptSend);
+  const row = await db
+    .selectFrom('members as m')
+    .select(sql<string>`count(*)`.as('n'))
+    .where(recipientWhere(segment, exclude))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}

@@ -1,0 +1,251 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database, SendStatus } from '../../../db/types.ts';
+import { enqueue, PRIORITY } from '../../lib/queue.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { commandTarget, type SendCommand } from './lifecycle.ts';
+import { countRecipients, describeSegment, parseSegmentInput, resolveSegment, segmentView, type Segment } from './segments.ts';
+
+/**
+ * Sends: creating one (as a draft, or scheduled at a time or after the undo window), and the
+ * commands staff give it (undo, cancel, pause, resume, retry). Preparation is prepare.ts; the
+ * posting loop is engine.ts. Every command locks the send's row, so a command and a worker
+ * never both decide its status.
+ */
+export const DEFAULT_UNDO_SECONDS = 30;
+export const MAX_UNDO_SECONDS = 3600;
+/** How many lanes post one send side by side (the bulk worker runs this many jobs at once). */
+export const LANES = 4;
+const MAX_SCHEDULE_DAYS = 366;
+
+export interface CreateSendInput {
+  postId: string;
+  segment: unknown;
+  /** A chosen time; otherwise now plus the undo window. */
+  sendAt?: Date | undefined;
+  undoSeconds?: number | undefined;
+  /** Keep it as a draft (not scheduled). */
+  draft?: boolean | undefined;
+  staffId?: string | null | undefined;
+}
+
+function checkUndo(value: number | undefined): number {
+  const undo = value ?? DEFAULT_UNDO_SECONDS;
+  if (!Number.isInteger(undo) || undo < 0 || undo > MAX_UNDO_SECONDS) {
+    throw new ValidationError(`undo_seconds must be a whole number from 0 to ${MAX_UNDO_SECONDS}.`, 'invalid_undo');
+  }
+  return undo;
+}
+
+function checkSendAt(sendAt: Date | undefined): void {
+  if (sendAt === undefined) return;
+  if (Number.isNaN(sendAt.getTime())) throw new ValidationError('send_at must be a date and time, like 2026-12-01T09:00:00Z.', 'invalid_send_at');
+  if (sendAt.getTime() < Date.now() - 60_000) throw new ValidationError('send_at is in the past; choose a later time, or send now.', 'invalid_send_at');
+  if (sendAt.getTime() > Date.now() + MAX_SCHEDULE_DAYS * 86_400_000) throw new ValidationError('send_at is more than a year away.', 'invalid_send_at');
+}
+
+async function sendablePost(db: Kysely<Database>, postId: string) {
+  if (!/^\d{1,18}$/.test(postId)) throw new ValidationError('post_id must be the id of a post.', 'invalid_post');
+  const post = await db.selectFrom('posts').select(['id', 'title', 'status']).where('id', '=', postId).executeTakeFirst();
+  if (!post) throw new NotFoundError('No such post.', 'post_not_found');
+  if (post.status !== 'published') throw new ConflictError('Publish the post before emailing it (an email-only post is published without a web page).', 'post_not_published');
+  return post;
+}
+
+export async function createSend(db: Kysely<Database>, input: CreateSendInput) {
+  await sendablePost(db, input.postId);
+  const segment = await resolveSegment(db, parseSegmentInput(input.segment));
+  const undo = checkUndo(input.undoSeconds);
+  checkSendAt(input.sendAt);
+  return db.transaction().execute(async (trx) => {
+    const row = await trx
+      .insertInto('sends')
+      .values({ post_id: input.postId, segment: JSON.stringify(segment), undo_seconds: undo, created_by: input.staffId ?? null })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    if (!input.draft) await scheduleLocked(trx, row.id, input.sendAt, undo);
+    return getSend(trx, row.id);
+  });
+}
+
+/** A draft's segment, changed before it is scheduled. */
+export async function updateDraft(db: Kysely<Database>, sendId: string, segmentInput: unknown) {
+  const segment = await resolveSegment(db, parseSegmentInput(segmentInput));
+  await db.transaction().execute(async (trx) => {
+    const send = await lockSend(trx, sendId);
+    if (send.status !== 'draft') throw new ConflictError('Only a draft can change its segment; undo the send first.', 'not_draft');
+    await trx.updateTable('sends').set({ segment: JSON.stringify(segment) }).where('id', '=', sendId).execute();
+  });
+  return getSend(db, sendId);
+}
+
+async function lockSend(db: Kysely<Database>, sendId: string) {
+  if (!/^\d{1,18}$/.test(sendId)) throw new NotFoundError('No such send.', 'send_not_found');
+  const send = await db.selectFrom('sends').selectAll().where('id', '=', sendId).forUpdate().executeTakeFirst();
+  if (!send) throw new NotFoundError('No such send.', 'send_not_found');
+  return send;
+}
+
+function refuse(command: SendCommand, status: SendStatus): never {
+  throw new ConflictError(`A ${status} send cannot be ${command === 'retry' ? 'retried' : `${command}${command.endsWith('e') ? 'd' : 'ed'}`}.`, 'invalid_transition');
+}
+
+async function scheduleLocked(db: Kysely<Database>, sendId: string, sendAt: Date | undefined, undoSeconds: number): Promise<void> {
+  const at = sendAt ?? new Date(Date.now() + undoSeconds * 1000);
+  await db.updateTable('sends').set({ status: 'scheduled', send_at: at, scheduled_at: new Date(), undo_seconds: undoSeconds, error: null }).where('id', '=', sendId).execute();
+  await enqueue(db, 'prepare_send', { sendId }, { jobKey: prepareJobKey(sendId), runAt: at, priority: PRIORITY.bulk, maxAttempts: 10 });
+}
+
+export const prepareJobKey = (sendId: string) => `send-${sendId}-prepare`;
+export const laneJobKey = (sendId: string, lane: number) => `send-${sendId}-lane-${lane}`;
+
+/** Starts (or restarts) a send's lanes: one job per lane under a stable key. */
+export async function enqueueLanes(db: Kysely<Database>, sendId: string, batches: number, runAt?: Date): Promise<void> {
+  const lanes = Math.max(1, Math.min(LANES, batches));
+  for (let lane = 0; lane < lanes; lane++) {
+    await enqueue(db, 'send_lane', { sendId, lane }, { jobKey: laneJobKey(sendId, lane), priority: PRIORITY.bulk, maxAttempts: 25, ...(runAt ? { runAt } : {}) });
+  }
+}
+
+/** Draft → scheduled: at `sendAt`, or after the undo window. */
+export async function scheduleSend(db: Kysely<Database>, sendId: string, options: { sendAt?: Date | undefined; undoSeconds?: number | undefined } = {}) {
+  checkSendAt(options.sendAt);
+  await db.transaction().execute(async (trx) => {
+    const send = await lockSend(trx, sendId);
+    if (!commandTarget('schedule', send.status)) refuse('schedule', send.status);
+    await sendablePost(trx, send.post_id);
+    await scheduleLocked(trx, sendId, options.sendAt, checkUndo(options.undoSeconds ?? send.undo_seconds));
+  });
+  return getSend(db, sendId);
+}
+
+/** Any command but schedule. Cancel stops every batch not yet posted. */
+export async function commandSend(db: Kysely<Database>, sendId: string, command: Exclude<SendCommand, 'schedule'>) {
+  await db.transaction().execute(async (trx) => {
+    const send = await lockSend(trx, sendId);
+    const target = commandTarget(command, send.status);
+    if (!target) refuse(command, send.status);
+    const now = sql<Date>`now()` as unknown as Date;
+    switch (command) {
+      case 'undo':
+        await trx.updateTable('sends').set({ status: 'draft', send_at: null, scheduled_at: null }).where('id', '=', sendId).execute();
+        await sql`select graphile_worker.remove_job(${prepareJobKey(sendId)})`.execute(trx);
+        break;
+      case 'cancel':
+        await trx.updateTable('sends').set({ status: 'cancelled', finished_at: now }).where('id', '=', sendId).execute();
+        // Batches being posted right now finish (the provider has them); the rest never go.
+        await trx.updateTable('send_batches').set({ status: 'cancelled' }).where('send_id', '=', sendId).where('status', 'in', ['pending', 'failed']).execute();
+        await sql`select graphile_worker.remove_job(${prepareJobKey(sendId)})`.execute(trx);
+        break;
+      case 'pause':
+        await trx.updateTable('sends').set({ status: 'paused' }).where('id', '=', sendId).execute();
+        break;
+      case 'resume':
+        await trx.updateTable('sends').set({ status: 'sending', last_progress_at: now }).where('id', '=', sendId).execute();
+        await enqueueLanes(trx, sendId, send.batches);
+        break;
+      case 'retry':
+        await trx
+          .updateTable('send_batches')
+          .set({ status: 'pending', attempts: 0, next_attempt_at: now, error: null })
+          .where('send_id', '=', sendId)
+          .where('status', '=', 'failed')
+          .execute();
+        await trx.updateTable('sends').set({ status: 'sending', error: null, finished_at: null, last_progress_at: now }).where('id', '=', sendId).execute();
+        await enqueueLanes(trx, sendId, send.batches);
+        break;
+    }
+  });
+  return getSend(db, sendId);
+}
+
+export type SendRow = Awaited<ReturnType<typeof loadSend>>;
+
+async function loadSend(db: Kysely<Database>, sendId: string) {
+  if (!/^\d{1,18}$/.test(sendId)) throw new NotFoundError('No such send.', 'send_not_found');
+  const row = await db
+    .selectFrom('sends as s')
+    .innerJoin('posts as p', 'p.id', 's.post_id')
+    .select([
+      's.id', 's.post_id', 's.status', 's.segment', 's.send_at', 's.undo_seconds', 's.recipients', 's.batches', 's.posted', 's.rejected', 's.skipped', 's.delivered',
+      's.bounced', 's.complained', 's.delayed', 's.provider_failed', 's.error', 's.created_at', 's.scheduled_at', 's.prepared_at', 's.finished_at',
+      'p.title as post_title', 'p.slug as post_slug',
+    ])
+    .where('s.id', '=', sendId)
+    .executeTakeFirst();
+  if (!row) throw new NotFoundError('No such send.', 'send_not_found');
+  return row;
+}
+
+/** The Send of DESIGN.md's API, with the extra figures the admin shows. */
+export function sendView(row: SendRow, now = Date.now()) {
+  const segment = row.segment as unknown as Segment;
+  const undoUntil = row.status === 'scheduled' && row.send_at ? row.send_at.toISOString() : null;
+  return {
+    id: row.id,
+    status: row.status,
+    post_id: row.post_id,
+    post_title: row.post_title,
+    segment: segmentView(segment),
+    segment_summary: describeSegment(segment),
+    recipients: row.recipients,
+    posted: row.posted,
+    delivered: row.delivered,
+    bounced: row.bounced,
+    complained: row.complained,
+    delayed: row.delayed,
+    failed: row.rejected + row.provider_failed,
+    skipped: row.skipped,
+    remaining: Math.max(0, row.recipients - row.posted - row.rejected - row.skipped),
+    progress: row.recipients === 0 ? (row.status === 'sent' ? 1 : 0) : Math.min(1, (row.posted + row.rejected + row.skipped) / row.recipients),
+    send_at: row.send_at?.toISOString() ?? null,
+    /** While scheduled: until when Undo returns it to a draft before anything is prepared. */
+    undo_until: undoUntil,
+    seconds_to_send: row.send_at && row.status === 'scheduled' ? Math.max(0, Math.ceil((row.send_at.getTime() - now) / 1000)) : null,
+    error: row.error,
+    created_at: row.created_at.toISOString(),
+    prepared_at: row.prepared_at?.toISOString() ?? null,
+    finished_at: row.finished_at?.toISOString() ?? null,
+  };
+}
+
+export type SendView = ReturnType<typeof sendView>;
+
+export async function getSend(db: Kysely<Database>, sendId: string): Promise<SendView> {
+  return sendView(await loadSend(db, sendId));
+}
+
+/** The figures of a draft or scheduled send before it is prepared: who it would reach now. */
+export async function estimateRecipients(db: Kysely<Database>, sendId: string): Promise<number> {
+  const row = await loadSend(db, sendId);
+  return countRecipients(db, row.segment as unknown as Segment, row.post_id, row.id);
+}
+
+/** Batches by status and the reasons of those that failed: the final report. */
+export async function sendReport(db: Kysely<Database>, sendId: string) {
+  const send = await getSend(db, sendId);
+  const [byStatus, failures] = await Promise.all([
+    db.selectFrom('send_batches').select(['status', sql<string>`count(*)`.as('batches'), sql<string>`sum(size)`.as('deliveries')]).where('send_id', '=', sendId).groupBy('status').execute(),
+    db.selectFrom('send_batches').select(['batch', 'attempts', 'error', 'status']).where('send_id', '=', sendId).where('error', 'is not', null).orderBy('batch').limit(20).execute(),
+  ]);
+  return {
+    send,
+    batches: Object.fromEntries(byStatus.map((b) => [b.status, { batches: Number(b.batches), deliveries: Number(b.deliveries) }])),
+    problems: failures,
+  };
+}
+
+export async function listSends(db: Kysely<Database>, options: { limit?: number | undefined; after?: string | undefined; postId?: string | undefined } = {}) {
+  const limit = Math.min(Math.max(1, Math.trunc(options.limit ?? 50) || 50), 200);
+  if (options.after !== undefined && !/^\d{1,18}$/.test(options.after)) throw new ValidationError('The "after" cursor is not valid.', 'invalid_cursor');
+  const rows = await db
+    .selectFrom('sends')
+    .select('id')
+    .$if(options.after !== undefined, (q) => q.where('id', '<', options.after!))
+    .$if(options.postId !== undefined, (q) => q.where('post_id', '=', options.postId!))
+    .orderBy('id', 'desc')
+    .limit(limit + 1)
+    .execute();
+  const page = rows.slice(0, limit);
+  const sends = await Promise.all(page.map((r) => getSend(db, r.id)));
+  return { sends, next: rows.length > limit ? page.at(-1)!.id : null };
+}

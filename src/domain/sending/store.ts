@@ -1,0 +1,228 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database, SendStatus } from '../../../db/types.ts';
+import type { CompiledEmail } from '../../../emails/post.ts';
+import { statusFromBatches, type BatchCounts } from './lifecycle.ts';
+import type { BatchDelivery, FixedSend } from './payload.ts';
+
+/**
+ * The send engine's store: claim the next batch, mark what the provider answered. The engine
+ * (engine.ts) sees only this interface and the mailer port; this file is its Postgres side.
+ *
+ * A claim is a lease (LEASE_SECONDS, longer than a provider request may take): a batch whose
+ * lease ran out — its worker died mid-request — is claimed again and re-posted under the same
+ * idempotency key with the same payload. Marking is guarded by the batch's status, so a batch
+ * marked twice (two workers both finished it) counts once.
+ */
+export interface ClaimedBatch {
+  sendId: string;
+  batch: number;
+  /** Attempts including this one. */
+  attempts: number;
+  deliveries: BatchDelivery[];
+}
+
+export type Claim =
+  | { kind: 'batch'; batch: ClaimedBatch }
+  /** Open batches exist, but none is due before `until` (backoff) or they are leased elsewhere. */
+  | { kind: 'wait'; until: Date }
+  /** Every batch is settled. */
+  | { kind: 'done' }
+  /** The send is not sending (paused, cancelled, failed). */
+  | { kind: 'stopped' };
+
+export interface PostedOutcome {
+  /** Provider id per delivery, in batch order; null for a rejected one. */
+  ids: Array<string | null>;
+  rejected: Array<{ index: number; message: string }>;
+}
+
+export interface SendStore {
+  fixedSend(sendId: string): Promise<FixedSend>;
+  claim(sendId: string, owner: string): Promise<Claim>;
+  markPosted(batch: ClaimedBatch, outcome: PostedOutcome): Promise<void>;
+  /** Back to pending after `delaySeconds`; a 429 does not count as an attempt. */
+  retryLater(batch: ClaimedBatch, owner: string, error: string, delaySeconds: number, countsAsAttempt: boolean): Promise<void>;
+  /** The batch gave up: the send fails with this reason (its remainder can be retried). */
+  giveUp(batch: ClaimedBatch, owner: string, error: string): Promise<void>;
+  /** Once every batch is settled: sent or failed. */
+  settle(sendId: string): Promise<SendStatus>;
+}
+
+export const LEASE_SECONDS = 90;
+
+/**
+ * Before a batch's first post: members who unsubscribed, bounced, complained, were erased or
+ * suppressed since the snapshot are skipped. Decided once and written down, so every later
+ * attempt of the batch posts the same emails.
+ */
+async function skipLeavers(db: Kysely<Database>, sendId: string, first: string, last: string): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const skipped = await sql<{ member_id: string }>`
+      update deliveries d set status = 'skipped'
+       where d.send_id = ${sendId} and d.member_id between ${first} and ${last} and d.status = 'queued'
+         and (not exists (select 1 from members m where m.id = d.member_id and m.status = 'active')
+              or exists (select 1 from suppressions s where s.email_hash = encode(sha256(convert_to(lower(d.email), 'UTF8')), 'hex')))
+      returning d.member_id
+    `.execute(trx);
+    await trx
+      .updateTable('sends')
+      .set((eb) => ({ skipped: eb('skipped', '+', skipped.rows.length), last_progress_at: sql<Date>`now()` as unknown as Date }))
+      .where('id', '=', sendId)
+      .execute();
+  });
+}
+
+export function createSendStore(db: Kysely<Database>): SendStore {
+  return {
+    async fixedSend(sendId) {
+      const row = await db.selectFrom('sends').select(['id', 'from_address', 'rendered']).where('id', '=', sendId).executeTakeFirstOrThrow();
+      if (!row.from_address || !row.rendered) throw new Error(`send ${sendId} was not prepared`);
+      return { id: row.id, from: row.from_address, rendered: row.rendered as unknown as { full: CompiledEmail; preview: CompiledEmail | null } };
+    },
+
+    async claim(sendId, owner) {
+      // The partial index holds only open batches, in batch order: the first due one is found
+      // without reading settled batches, whatever the send's size. SKIP LOCKED lets lanes on
+      // other workers claim the next one at the same moment instead of waiting.
+      const claimed = await sql<{ batch: number; first_member: string; last_member: string; attempts: number }>`
+        update send_batches b
+           set status = 'posting', attempts = b.attempts + 1, lease_until = now() + make_interval(secs => ${LEASE_SECONDS}), claimed_by = ${owner}
+         where (b.send_id, b.batch) = (
+                 select o.send_id, o.batch from send_batches o
+                  where o.send_id = ${sendId}
+                    and o.status in ('pending', 'posting')
+                    and ((o.status = 'pending' and o.next_attempt_at <= now()) or (o.status = 'posting' and o.lease_until < now()))
+                    and exists (select 1 from sends s where s.id = ${sendId} and s.status = 'sending')
+                  order by o.batch
+                  limit 1
+                  for update skip locked)
+        returning b.batch, b.first_member, b.last_member, b.attempts
+      `.execute(db);
+      const row = claimed.rows[0];
+      if (row) {
+        if (row.attempts === 1) await skipLeavers(db, sendId, row.first_member, row.last_member);
+        else await db.updateTable('sends').set({ last_progress_at: sql<Date>`now()` as unknown as Date }).where('id', '=', sendId).execute();
+        const deliveries = await db
+          .selectFrom('deliveries')
+          .select(['member_id', 'email', 'name', 'variant'])
+          .where('send_id', '=', sendId)
+          .where('member_id', '>=', row.first_member)
+          .where('member_id', '<=', row.last_member)
+          .where('status', '<>', 'skipped')
+          .orderBy('member_id')
+          .execute();
+        return {
+          kind: 'batch',
+          batch: {
+            sendId,
+            batch: row.batch,
+            attempts: row.attempts,
+            deliveries: deliveries.map((d) => ({ memberId: d.member_id, email: d.email, name: d.name, variant: d.variant })),
+          },
+        };
+      }
+      const send = await db.selectFrom('sends').select('status').where('id', '=', sendId).executeTakeFirst();
+      if (send?.status !== 'sending') return { kind: 'stopped' };
+      const open = await db
+        .selectFrom('send_batches')
+        .select(sql<Date | null>`min(case when status = 'pending' then next_attempt_at else lease_until end)`.as('until'))
+        .where('send_id', '=', sendId)
+        .where('status', 'in', ['pending', 'posting'])
+        .executeTakeFirstOrThrow();
+      return open.until ? { kind: 'wait', until: new Date(open.until) } : { kind: 'done' };
+    },
+
+    async markPosted(batch, outcome) {
+      await db.transaction().execute(async (trx) => {
+        const marked = await trx
+          .updateTable('send_batches')
+          .set({ status: 'posted', posted_at: sql<Date>`now()` as unknown as Date, lease_until: null, error: null })
+          .where('send_id', '=', batch.sendId)
+          .where('batch', '=', batch.batch)
+          .where('status', '<>', 'posted')
+          .returning('batch')
+          .executeTakeFirst();
+        if (!marked) return; // another worker finished this batch first
+        const rejectedAt = new Map(outcome.rejected.map((r) => [r.index, r.message]));
+        const rows = batch.deliveries.map((d, i) => ({
+          member_id: d.memberId,
+          provider_id: outcome.ids[i] ?? null,
+          status: rejectedAt.has(i) ? 'rejected' : 'posted',
+          error: rejectedAt.get(i)?.slice(0, 500) ?? null,
+        }));
+        // One statement for the whole batch.
+        await sql`
+          update deliveries d
+             set status = v.status, provider_id = v.provider_id, error = v.error, posted_at = now()
+            from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(member_id bigint, provider_id text, status text, error text)
+           where d.send_id = ${batch.sendId} and d.member_id = v.member_id
+        `.execute(trx);
+        const rejected = rows.filter((r) => r.status === 'rejected').length;
+        await trx
+          .updateTable('sends')
+          .set((eb) => ({
+            posted: eb('posted', '+', rows.length - rejected),
+            rejected: eb('rejected', '+', rejected),
+            last_progress_at: sql<Date>`now()` as unknown as Date,
+          }))
+          .where('id', '=', batch.sendId)
+          .execute();
+      });
+    },
+
+    async retryLater(batch, owner, error, delaySeconds, countsAsAttempt) {
+      await db
+        .updateTable('send_batches')
+        .set((eb) => ({
+          status: 'pending',
+          lease_until: null,
+          error: error.slice(0, 500),
+          next_attempt_at: sql<Date>`now() + make_interval(secs => ${delaySeconds})` as unknown as Date,
+          attempts: countsAsAttempt ? eb.ref('attempts') : eb('attempts', '-', 1),
+        }))
+        .where('send_id', '=', batch.sendId)
+        .where('batch', '=', batch.batch)
+        .where('status', '=', 'posting')
+        .where('claimed_by', '=', owner)
+        .execute();
+    },
+
+    async giveUp(batch, owner, error) {
+      await db.transaction().execute(async (trx) => {
+        const failed = await trx
+          .updateTable('send_batches')
+          .set({ status: 'failed', lease_until: null, error: error.slice(0, 500) })
+          .where('send_id', '=', batch.sendId)
+          .where('batch', '=', batch.batch)
+          .where('status', '=', 'posting')
+          .where('claimed_by', '=', owner)
+          .returning('batch')
+          .executeTakeFirst();
+        if (!failed) return;
+        await trx
+          .updateTable('sends')
+          .set({ status: 'failed', error: `Batch ${batch.batch} gave up after ${batch.attempts} attempts: ${error}`.slice(0, 1000), finished_at: sql<Date>`now()` as unknown as Date })
+          .where('id', '=', batch.sendId)
+          .where('status', '=', 'sending')
+          .execute();
+      });
+    },
+
+    async settle(sendId) {
+      return db.transaction().execute(async (trx) => {
+        const send = await trx.selectFrom('sends').select('status').where('id', '=', sendId).forUpdate().executeTakeFirstOrThrow();
+        if (send.status !== 'sending') return send.status;
+        const counts = await trx.selectFrom('send_batches').select(['status', sql<string>`count(*)`.as('n')]).where('send_id', '=', sendId).groupBy('status').execute();
+        const byStatus: BatchCounts = Object.fromEntries(counts.map((c) => [c.status, Number(c.n)]));
+        const status = statusFromBatches(byStatus);
+        if (status === 'sending') return status;
+        await trx
+          .updateTable('sends')
+          .set({ status, finished_at: sql<Date>`now()` as unknown as Date, ...(status === 'failed' ? { error: 'Some batches could not be posted; retry the remainder.' } : {}) })
+          .where('id', '=', sendId)
+          .execute();
+        return status;
+      });
+    },
+  };
+}

@@ -1,0 +1,46 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../../db/types.ts';
+
+/**
+ * The provider's request rate, shared by every worker process: a row in Postgres holds the next
+ * free slot. Each request reserves a slot 1/rate after the previous one (virtual scheduling,
+ * as in GCRA), then sleeps until its slot comes: ten workers on ten machines together keep
+ * SEND_RATE_LIMIT requests per second, and requests are spread evenly instead of in bursts.
+ * A 429 (or `ratelimit-remaining: 0`) pushes the next slot past the provider's reset time
+ * for everyone. Slots are computed on the database's clock, so machines' clocks may differ.
+ */
+export interface RateLimiter {
+  /** Waits for this request's slot. */
+  acquire(): Promise<void>;
+  /** The provider asked everyone to wait `seconds`. */
+  holdOff(seconds: number): Promise<void>;
+}
+
+const KEY = 'provider';
+
+export function createRateLimiter(db: Kysely<Database>, options: { requestsPerSecond: number }): RateLimiter {
+  const spacing = 1 / options.requestsPerSecond;
+  return {
+    async acquire() {
+      // One statement: take the slot at max(next_at, now) and move next_at one spacing later.
+      const row = await sql<{ wait: number }>`
+        insert into mail_rate as r (id, next_at) values (${KEY}, clock_timestamp() + make_interval(secs => ${spacing}))
+        on conflict (id) do update
+          set next_at = greatest(r.next_at, clock_timestamp()) + make_interval(secs => ${spacing})
+        returning extract(epoch from (r.next_at - make_interval(secs => ${spacing}) - clock_timestamp()))::float8 as wait
+      `.execute(db);
+      const wait = row.rows[0]?.wait ?? 0;
+      if (wait > 0) await sleep(Math.ceil(wait * 1000));
+    },
+    async holdOff(seconds) {
+      await sql`
+        insert into mail_rate as r (id, next_at) values (${KEY}, clock_timestamp() + make_interval(secs => ${seconds}))
+        on conflict (id) do update set next_at = greatest(r.next_at, clock_timestamp() + make_interval(secs => ${seconds}))
+      `.execute(db);
+    },
+  };
+}
+
+/** No limit: the local outbox, and tests that measure Hearth rather than the provider. */
+export const UNLIMITED: RateLimiter = { acquire: async () => undefined, holdOff: async () => undefined };
