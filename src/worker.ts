@@ -79,7 +79,7 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
 
   const sendEmail: Task = async (payload, helpers) => {
     const { message, idempotencyKey } = payload as SendEmailPayload;
-    await limiter.acquire();
+    await limiter.acquire('transactional');
     const result = await runtime.mailer.send(message, { idempotencyKey });
     if (result.ok) return;
     if (result.error.kind === 'rate_limited') await limiter.holdOff(result.error.retryAfterSeconds ?? 1);

@@ -11,8 +11,12 @@ import type { Database } from '../../db/types.ts';
  * for everyone. Slots are computed on the database's clock, so machines' clocks may differ.
  */
 export interface RateLimiter {
-  /** Waits for this request's slot. */
-  acquire(): Promise<void>;
+  /**
+   * Waits for this request's slot. Transactional mail (confirmations, magic links) always
+   * takes the next free slot; bulk mail reserves only when at most one slot is already taken
+   * ahead, so a confirmation never queues behind a send's lanes: it waits a slot or two.
+   */
+  acquire(kind?: 'bulk' | 'transactional'): Promise<void>;
   /** The provider asked everyone to wait `seconds`. */
   holdOff(seconds: number): Promise<void>;
 }
@@ -22,16 +26,24 @@ const KEY = 'provider';
 export function createRateLimiter(db: Kysely<Database>, options: { requestsPerSecond: number }): RateLimiter {
   const spacing = 1 / options.requestsPerSecond;
   return {
-    async acquire() {
-      // One statement: take the slot at max(next_at, now) and move next_at one spacing later.
-      const row = await sql<{ wait: number }>`
-        insert into mail_rate as r (id, next_at) values (${KEY}, clock_timestamp() + make_interval(secs => ${spacing}))
-        on conflict (id) do update
-          set next_at = greatest(r.next_at, clock_timestamp()) + make_interval(secs => ${spacing})
-        returning extract(epoch from (r.next_at - make_interval(secs => ${spacing}) - clock_timestamp()))::float8 as wait
-      `.execute(db);
-      const wait = row.rows[0]?.wait ?? 0;
-      if (wait > 0) await sleep(Math.ceil(wait * 1000));
+    async acquire(kind = 'bulk') {
+      for (;;) {
+        // One statement: take the slot at max(next_at, now) and move next_at one spacing later.
+        // Bulk takes it only while the queue of reserved slots is short (the WHERE of the update).
+        const row = await sql<{ wait: number }>`
+          insert into mail_rate as r (id, next_at) values (${KEY}, clock_timestamp() + make_interval(secs => ${spacing}))
+          on conflict (id) do update
+            set next_at = greatest(r.next_at, clock_timestamp()) + make_interval(secs => ${spacing})
+            where ${kind === 'transactional'} or r.next_at <= clock_timestamp() + make_interval(secs => ${spacing})
+          returning extract(epoch from (r.next_at - make_interval(secs => ${spacing}) - clock_timestamp()))::float8 as wait
+        `.execute(db);
+        const reserved = row.rows[0];
+        if (reserved) {
+          if (reserved.wait > 0) await sleep(Math.ceil(reserved.wait * 1000));
+          return;
+        }
+        await sleep(Math.max(5, Math.ceil(spacing * 1000 * (0.5 + Math.random() / 2))));
+      }
     },
     async holdOff(seconds) {
       await sql`

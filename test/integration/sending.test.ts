@@ -49,6 +49,7 @@ beforeEach(() => {
   resend.emails.length = 0;
   resend.countByRecipient().clear();
   resend.throttle(null);
+  resend.clearFaults();
 });
 afterEach(async () => {
   await worker?.stop();
@@ -124,5 +125,151 @@ describe('sending through the real Resend SDK', () => {
     // Sending the same post again reaches nobody twice.
     const again = await sendNow(postId);
     expect(await finished(again.id)).toMatchObject({ status: 'sent', recipients: 0 });
+  });
+});
+
+describe('the lifecycle', () => {
+  it('undo returns a scheduled send to a draft before anything is prepared; scheduling again sends it', async () => {
+    await startTestWorker();
+    const postId = await makePost(t.db);
+    const send = await createSend(t.db, { postId, segment: { newsletters: ['weekly'] }, undoSeconds: 2 });
+    expect(send).toMatchObject({ status: 'scheduled', seconds_to_send: expect.any(Number) });
+    const undone = await commandSend(t.db, send.id, 'undo');
+    expect(undone.status).toBe('draft');
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await statusOf(send.id)).status).toBe('draft');
+    expect(resend.emails).toHaveLength(0);
+    await expect(commandSend(t.db, send.id, 'undo')).rejects.toThrow(/A draft send cannot be undone/);
+    await scheduleSend(t.db, send.id, { undoSeconds: 0 });
+    expect(await finished(send.id)).toMatchObject({ status: 'sent', posted: 450 });
+  });
+
+  it('a scheduled time is kept: nothing is prepared before it', async () => {
+    await startTestWorker();
+    const postId = await makePost(t.db);
+    const at = new Date(Date.now() + 2000);
+    const send = await createSend(t.db, { postId, segment: { newsletters: ['weekly'] }, sendAt: at });
+    expect(await prepareSend(t.db, { siteUrl: 'https://news.example.com', from: FROM }, send.id)).toBe('not_due');
+    const done = await finished(send.id);
+    expect(done.status).toBe('sent');
+    expect(new Date(done.prepared_at!).getTime()).toBeGreaterThanOrEqual(at.getTime() - 1000);
+  });
+
+  it('cancel mid-send stops every batch not yet posted', async () => {
+    await startTestWorker({ rate: 1 });
+    const postId = await makePost(t.db);
+    const send = await sendNow(postId);
+    await waitFor(() => statusOf(send.id), (s) => s.posted >= 100, 20_000, 'first batch');
+    const cancelled = await commandSend(t.db, send.id, 'cancel');
+    expect(cancelled.status).toBe('cancelled');
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = await statusOf(send.id);
+    expect(after.status).toBe('cancelled');
+    expect(after.posted).toBeLessThan(450);
+    // What the provider got is what we recorded as posted (a batch in flight at the cancel counts).
+    expect(resend.countByRecipient().size).toBe(after.posted);
+    await expect(commandSend(t.db, send.id, 'resume')).rejects.toThrow(/cancelled send cannot be resumed/);
+  });
+
+  it('pause holds the remaining batches; resume finishes them, each member once', async () => {
+    await startTestWorker({ rate: 1 });
+    const postId = await makePost(t.db);
+    const send = await sendNow(postId);
+    await waitFor(() => statusOf(send.id), (s) => s.posted >= 100, 20_000, 'first batch');
+    await commandSend(t.db, send.id, 'pause');
+    await new Promise((r) => setTimeout(r, 1200));
+    const paused = await statusOf(send.id);
+    expect(paused.status).toBe('paused');
+    await new Promise((r) => setTimeout(r, 1200));
+    expect((await statusOf(send.id)).posted).toBe(paused.posted);
+    expect(paused.posted).toBeLessThan(450);
+    await commandSend(t.db, send.id, 'resume');
+    expect(await finished(send.id)).toMatchObject({ status: 'sent', posted: 450 });
+    expect([...resend.countByRecipient().values()].every((n) => n === 1)).toBe(true);
+    expect(resend.countByRecipient().size).toBe(450);
+  });
+});
+
+describe('provider trouble', () => {
+  it('a 429 holds every lane for retry-after and the batch goes again, not counted as a failure', async () => {
+    await startTestWorker();
+    resend.failNext({ status: 429, retryAfter: 1 });
+    const postId = await makePost(t.db);
+    const started = Date.now();
+    const send = await sendNow(postId);
+    expect(await finished(send.id)).toMatchObject({ status: 'sent', posted: 450 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(resend.countByRecipient().size).toBe(450);
+    expect([...resend.countByRecipient().values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('a poisoned address fails its own delivery, not the batch', async () => {
+    await startTestWorker();
+    resend.rejectAddress('reader42@example.com');
+    const postId = await makePost(t.db);
+    const send = await sendNow(postId);
+    expect(await finished(send.id)).toMatchObject({ status: 'sent', posted: 449, failed: 1 });
+    const poisoned = await t.db.selectFrom('deliveries').select(['status', 'error']).where('send_id', '=', send.id).where('email', '=', 'reader42@example.com').executeTakeFirstOrThrow();
+    expect(poisoned).toMatchObject({ status: 'rejected', error: expect.stringMatching(/Invalid `to`/) });
+  });
+
+  it('5xx, a timeout and a dropped connection after acceptance: the same batch again under the same key, delivered once', async () => {
+    await startTestWorker({ timeoutMs: 500 });
+    resend.failNext({ status: 500 });
+    resend.failNext({ status: 'drop' });
+    resend.failNext({ status: 'timeout', ms: 1500 });
+    const postId = await makePost(t.db);
+    const send = await sendNow(postId);
+    expect(await finished(send.id)).toMatchObject({ status: 'sent', posted: 450, failed: 0 });
+    expect(resend.countByRecipient().size).toBe(450);
+    expect([...resend.countByRecipient().values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it('a send whose batches keep failing ends failed with the reason, and retrying sends only the remainder', async () => {
+    await startTestWorker({ rate: 50 });
+    const postId = await makePost(t.db);
+    resend.failNext({ status: 500 }, 40);
+    const send = await sendNow(postId);
+    const failed = await finished(send.id);
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatch(/gave up after 3 attempts: 500/);
+    const before = resend.countByRecipient().size;
+    expect(before).toBeLessThan(450);
+    resend.clearFaults();
+    await commandSend(t.db, send.id, 'retry');
+    expect(await finished(send.id)).toMatchObject({ status: 'sent', posted: 450 });
+    expect(resend.countByRecipient().size).toBe(450);
+    expect([...resend.countByRecipient().values()].every((n) => n === 1)).toBe(true);
+  });
+});
+
+describe('people who leave before their batch', () => {
+  it('skips a member who unsubscribed or was suppressed after the snapshot, and writes the skip down', async () => {
+    const postId = await makePost(t.db);
+    const send = await sendNow(postId);
+    await prepareSend(t.db, { siteUrl: 'https://news.example.com', from: FROM }, send.id);
+    await sql`update members set status = 'unsubscribed' where email = 'reader400@example.com'`.execute(t.db);
+    await suppress(t.db, 'reader401@example.com', 'complained');
+    await startTestWorker();
+    expect(await finished(send.id)).toMatchObject({ status: 'sent', posted: 448, skipped: 2, progress: 1 });
+    expect(resend.countByRecipient().has('reader400@example.com')).toBe(false);
+    expect(resend.countByRecipient().has('reader401@example.com')).toBe(false);
+    await sql`update members set status = 'active' where email = 'reader400@example.com'`.execute(t.db);
+    await sql`delete from suppressions`.execute(t.db);
+  });
+});
+
+describe('transactional mail during a bulk send', () => {
+  it('a confirmation goes out while a throttled send is still running', async () => {
+    await startTestWorker({ rate: 1 });
+    const postId = await makePost(t.db);
+    const send = await sendNow(postId);
+    await waitFor(() => statusOf(send.id), (s) => s.posted >= 100, 20_000, 'first batch');
+    const queuedAt = Date.now();
+    await queueEmail(t.db, { to: ['newcomer@example.com'], subject: 'Confirm your subscription', text: 'Click' });
+    await waitFor(async () => resend.countByRecipient().get('newcomer@example.com') ?? 0, (n) => n === 1, 10_000, 'the confirmation');
+    expect(Date.now() - queuedAt).toBeLessThan(5_000);
+    expect((await statusOf(send.id)).status).toBe('sending');
+    await commandSend(t.db, send.id, 'cancel');
   });
 });

@@ -32,6 +32,8 @@ export interface ResendTestServer {
   requests: number;
   /** The next n requests fail this way. */
   failNext(fault: Fault, n?: number): void;
+  /** Forgets faults not yet used and refused addresses. */
+  clearFaults(): void;
   /** Addresses refused in batches (permissive validation reports them per index). */
   rejectAddress(address: string): void;
   /** Answers 429 (with retry-after and ratelimit-* headers) beyond this many requests per second. */
@@ -188,6 +190,10 @@ export async function startResendTestServer(options: ResendTestServerOptions = {
     },
     rejectAddress(address) {
       rejected.add(address);
+    },
+    clearFaults() {
+      faults.length = 0;
+      rejected.clear();
     },
     throttle(requestsPerSecond) {
       rate = requestsPerSecond;

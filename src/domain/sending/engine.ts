@@ -68,6 +68,7 @@ async function postBatch(deps: LaneDeps, send: FixedSend, batch: ClaimedBatch): 
   // The slot is taken after the claim, so a lane with nothing to post spends none; the lease
   // (LEASE_SECONDS) outlasts any wait for a slot.
   await deps.limiter.acquire();
+  if (!(await deps.store.stillSending(batch, deps.owner))) return;
   const result = await deps.mailer.sendBatch(messages, { idempotencyKey: key });
   if (result.ok) {
     await deps.store.markPosted(batch, { ids: result.ids, rejected: result.rejected });

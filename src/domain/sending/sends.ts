@@ -85,8 +85,10 @@ async function lockSend(db: Kysely<Database>, sendId: string) {
   return send;
 }
 
+const PAST: Record<SendCommand, string> = { schedule: 'scheduled', undo: 'undone', cancel: 'cancelled', pause: 'paused', resume: 'resumed', retry: 'retried' };
+
 function refuse(command: SendCommand, status: SendStatus): never {
-  throw new ConflictError(`A ${status} send cannot be ${command === 'retry' ? 'retried' : `${command}${command.endsWith('e') ? 'd' : 'ed'}`}.`, 'invalid_transition');
+  throw new ConflictError(`A ${status} send cannot be ${PAST[command]}.`, 'invalid_transition');
 }
 
 async function scheduleLocked(db: Kysely<Database>, sendId: string, sendAt: Date | undefined, undoSeconds: number): Promise<void> {

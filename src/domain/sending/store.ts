@@ -40,6 +40,11 @@ export interface SendStore {
   fixedSend(sendId: string): Promise<FixedSend>;
   claim(sendId: string, owner: string): Promise<Claim>;
   markPosted(batch: ClaimedBatch, outcome: PostedOutcome): Promise<void>;
+  /**
+   * Just before posting: whether the send is still sending. When it is not (paused or
+   * cancelled while this lane waited for its slot), the batch is handed back unposted.
+   */
+  stillSending(batch: ClaimedBatch, owner: string): Promise<boolean>;
   /** Back to pending after `delaySeconds`; a 429 does not count as an attempt. */
   retryLater(batch: ClaimedBatch, owner: string, error: string, delaySeconds: number, countsAsAttempt: boolean): Promise<void>;
   /** The batch gave up: the send fails with this reason (its remainder can be retried). */
@@ -168,6 +173,20 @@ export function createSendStore(db: Kysely<Database>): SendStore {
           .where('id', '=', batch.sendId)
           .execute();
       });
+    },
+
+    async stillSending(batch, owner) {
+      const send = await db.selectFrom('sends').select('status').where('id', '=', batch.sendId).executeTakeFirst();
+      if (send?.status === 'sending') return true;
+      // Not posted: back to pending (a cancelled send's batches are cancelled), attempt not counted.
+      await sql`
+        update send_batches b
+           set status = case when s.status = 'cancelled' then 'cancelled' else 'pending' end,
+               attempts = b.attempts - 1, lease_until = null
+          from sends s
+         where s.id = b.send_id and b.send_id = ${batch.sendId} and b.batch = ${batch.batch} and b.status = 'posting' and b.claimed_by = ${owner}
+      `.execute(db);
+      return false;
     },
 
     async retryLater(batch, owner, error, delaySeconds, countsAsAttempt) {
