@@ -17,6 +17,7 @@ export const PERMISSIONS = {
   'members:read': ['owner', 'admin', 'editor'],
   'members:write': ['owner', 'admin'],
   'posts:write': ['owner', 'admin', 'editor'],
+  'sends:write': ['owner', 'admin', 'editor'],
   'comments:moderate': ['owner', 'admin', 'moderator'],
   'settings:manage': ['owner', 'admin'],
 } as const satisfies Record<string, readonly StaffRole[]>;

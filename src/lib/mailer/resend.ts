@@ -84,3 +84,20 @@ export function createResendMailer(options: { apiKey: string; baseUrl?: string |
     },
   };
 }
+
+/**
+ * A Resend webhook's event, verified with the SDK (Svix signatures over id, timestamp and the
+ * raw body); null when the signature, the timestamp window or the body is wrong.
+ */
+export function verifyResendWebhook(secret: string, payload: string, headers: Headers): unknown {
+  const resend = new Resend('re_webhook_verification_only');
+  try {
+    return resend.webhooks.verify({
+      payload,
+      headers: { id: headers.get('svix-id') ?? '', timestamp: headers.get('svix-timestamp') ?? '', signature: headers.get('svix-signature') ?? '' },
+      webhookSecret: secret,
+    } as Parameters<typeof resend.webhooks.verify>[0]);
+  } catch {
+    return null;
+  }
+}

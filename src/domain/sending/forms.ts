@@ -1,0 +1,16 @@
+import { ValidationError } from '../errors.ts';
+
+/** The segment fields of the admin's send form (components/SegmentFields.astro). */
+export function segmentFromForm(form: FormData) {
+  const all = (name: string) => form.getAll(name).filter((v): v is string => typeof v === 'string' && v.trim() !== '').map((v) => v.trim());
+  return { newsletters: all('newsletters'), tiers: all('tiers'), labels: all('labels'), platforms: all('platforms'), engagement: String(form.get('engagement') ?? 'any') };
+}
+
+/**
+ * A "datetime-local" value (no zone) read as UTC, which is what the form says; empty → undefined.
+ */
+export function sendAtFromForm(value: string): Date | undefined {
+  if (!value) return undefined;
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(value)) throw new ValidationError('Choose a date and time to send.', 'invalid_send_at');
+  return new Date(`${value}${value.length === 16 ? ':00' : ''}Z`);
+}
