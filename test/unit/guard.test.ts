@@ -6,8 +6,9 @@ import { decideRoute, STAFF_ROUTES } from '../../src/lib/guard.ts';
 
 const PAGES = join(import.meta.dirname, '../../src/pages');
 
+/** Page files; a name starting with "_" is not a route (Astro skips it). */
 function files(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
+  return readdirSync(dir).filter((name) => !name.startsWith('_')).flatMap((name) => {
     const p = join(dir, name);
     return statSync(p).isDirectory() ? files(p) : [p];
   });

@@ -1,0 +1,3 @@
+import { commandRoute } from './_command.ts';
+
+export const POST = commandRoute('pause');
