@@ -3,6 +3,9 @@ import { sendImportConfirmations } from './domain/imports/confirmations.ts';
 import { markImportFailed, runImport } from './domain/imports/pipeline.ts';
 import { pruneExpiredStaffSessions } from './domain/staff/sessions.ts';
 import { expireComps } from './domain/membership/comp.ts';
+import { forgetOldSignals, holdQuickLeavers } from './domain/referrals/guards.ts';
+import { mailMilestone, MILESTONE_MAIL_TASK } from './domain/referrals/milestones.ts';
+import { startAllBankedRewards } from './domain/referrals/rewards.ts';
 import { log } from './lib/log.ts';
 import type { SendEmailPayload } from './lib/mail-queue.ts';
 import { recordHeartbeat, startQueueRunner, type QueueRunner } from './lib/queue.ts';
@@ -57,9 +60,19 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool): TaskList {
     await pruneExpiredStaffSessions(runtime.db);
     const ended = await expireComps(runtime.db);
     if (ended > 0) log.info('complimentary access ended', { members: ended });
+    // Referral rewards banked behind an access that has just ended start now.
+    const started = await startAllBankedRewards(runtime.db);
+    if (started > 0) log.info('banked referral rewards started', { rewards: started });
+    const held = await holdQuickLeavers(runtime.db);
+    if (held > 0) log.info('referrals held: friends left soon after confirming', { referrals: held });
+    await forgetOldSignals(runtime.db);
   };
 
-  return { heartbeat, send_email: sendEmail, maintenance, run_import: runImportTask, import_confirmations: importConfirmations };
+  const referralMilestoneEmail: Task = async (payload) => {
+    await mailMilestone(runtime.db, { siteUrl: runtime.config.siteUrl }, payload as { memberId: string; milestoneId: string });
+  };
+
+  return { heartbeat, send_email: sendEmail, maintenance, run_import: runImportTask, import_confirmations: importConfirmations, [MILESTONE_MAIL_TASK]: referralMilestoneEmail };
 }
 
 export async function startWorker(runtime: Runtime, pool: pg.Pool): Promise<QueueRunner> {

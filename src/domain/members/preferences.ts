@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
+import { holdQuickLeaver } from '../referrals/guards.ts';
 import { recordEvent } from './events.ts';
 import { suppress } from './suppression.ts';
 
@@ -33,6 +34,8 @@ export async function unsubscribeAll(db: Kysely<Database>, memberId: string, via
     if (member.status === 'unsubscribed' || member.status === 'bounced' || member.status === 'complained') return;
     await trx.updateTable('members').set({ status: 'unsubscribed', unsubscribed_at: new Date(), updated_at: new Date() }).where('id', '=', memberId).execute();
     await recordEvent(trx, memberId, 'unsubscribed', { via });
+    // A referred friend who leaves this soon does not count for their referrer (held for review).
+    await holdQuickLeaver(trx, memberId);
   });
 }
 
