@@ -24,7 +24,9 @@ export async function grantCompDays(db: Kysely<Database>, memberId: string, tier
     update members
     set tier_id = ${tierId},
         tier_source = 'comp',
-        comp_until = (case when tier_source = 'comp' then greatest(comp_until, now()) else now() end) + make_interval(days => ${days}),
+        -- Milliseconds, as a JavaScript Date holds it: the reward row keeps this exact end, and
+        -- bankUnusedRewardDays compares the two.
+        comp_until = date_trunc('milliseconds', (case when tier_source = 'comp' then greatest(comp_until, now()) else now() end) + make_interval(days => ${days})),
         updated_at = now()
     where id = ${memberId}
       and (tier_source = 'default' or (tier_source = 'comp' and tier_id = ${tierId} and comp_until is not null))
