@@ -4,6 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
 import { createMilestone } from '../../src/domain/referrals/milestones.ts';
+import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { ROOT, startServer, type RunningServer } from '../helpers/server.ts';
@@ -16,6 +17,7 @@ beforeAll(async () => {
   t = await createTestDatabase();
   await seedDemo(t.db, { members: 0 });
   await createMilestone(t.db, { threshold: 3, description: 'a Field Notes sticker', reward: 'manual' });
+  await createStaffUser(t.db, { email: 'owner@example.com', password: 'a long owner password', role: 'owner' });
   server = await startServer({ databaseUrl: t.url });
   browser = await launchChromium();
 });
@@ -77,5 +79,17 @@ describe('a member brings a friend, in Chromium', () => {
     await a.screenshot({ path: join(ROOT, 'test-results', 'referral-account.png'), fullPage: true });
     expect(await t.db.selectFrom('members').select(['source_platform']).where('email', '=', 'bo@example.com').executeTakeFirstOrThrow()).toEqual({ source_platform: 'referral' });
     expect(offOrigin).toEqual([]);
+
+    // Staff see Ada on the leaderboard and the channel's numbers.
+    const admin = await (await browser.newContext()).newPage();
+    await admin.goto(server.url + '/admin/signin');
+    await admin.getByLabel('Email').fill('owner@example.com');
+    await admin.getByLabel('Password').fill('a long owner password');
+    await admin.getByRole('button', { name: 'Sign in' }).click();
+    await admin.waitForURL(server.url + '/admin');
+    await admin.getByRole('link', { name: 'Referrals' }).click();
+    await expect(admin.getByTestId('referrals-counted').textContent()).resolves.toBe('1');
+    await expect(admin.getByTestId('leaderboard').textContent()).resolves.toContain('ada@example.com');
+    await admin.screenshot({ path: join(ROOT, 'test-results', 'admin-referrals.png'), fullPage: true });
   });
 });
