@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../src/domain/errors.ts';
 import { confirmToken } from '../../src/domain/members/links.ts';
-import { unsubscribeAll } from '../../src/domain/members/preferences.ts';
+import { exportMemberData, unsubscribeAll } from '../../src/domain/members/preferences.ts';
 import { confirmSubscription, subscribe } from '../../src/domain/members/subscribe.ts';
 import { forgetOldSignals, holdQuickLeavers } from '../../src/domain/referrals/guards.ts';
 import { archiveMilestone, awardMilestones, createMilestone, mailMilestone } from '../../src/domain/referrals/milestones.ts';
@@ -376,6 +376,17 @@ describe('fraud guards', () => {
     // An approved referral stays counted even if the friend then leaves quickly: staff decided.
     await unsubscribeAll(t.db, one.id, 'preferences');
     expect((await referral(one.id)).status).toBe('counted');
+  });
+});
+
+describe('the member\'s own data', () => {
+  it('exports their referral figures and rewards, not their friends\' addresses', async () => {
+    await createMilestone(t.db, { threshold: 1, description: 'an exported pin', reward: 'manual' });
+    const a = await member('exporter@example.com');
+    await referAndConfirm(a.referral_code, 'exported-friend@example.com');
+    const data = await exportMemberData(t.db, a.id);
+    expect(data.referrals).toMatchObject({ counted: 1, pending: 0, held: 0, rewards: [{ milestone: 'an exported pin', referrals: 1, status: 'to_fulfil' }] });
+    expect(JSON.stringify(data)).not.toContain('exported-friend@example.com');
   });
 });
 
