@@ -340,6 +340,51 @@ export interface MailRateTable {
   next_at: DefaultTimestamp;
 }
 
+export type ReferralStatus = 'pending' | 'counted' | 'held' | 'rejected';
+export type ReferralFlag = 'self' | 'network' | 'device' | 'quick_unsubscribe';
+export interface ReferralsTable {
+  referred_id: string;
+  referrer_id: string;
+  status: ColumnType<ReferralStatus, ReferralStatus | undefined, ReferralStatus>;
+  flag: ReferralFlag | null;
+  flag_detail: string | null;
+  network_hash: string | null;
+  device_hash: string | null;
+  created_at: DefaultTimestamp;
+  confirmed_at: Timestamp | null;
+  counted_at: Timestamp | null;
+  reviewed_at: Timestamp | null;
+  reviewed_by: string | null;
+}
+
+export type ReferralRewardKind = 'comp' | 'manual';
+export interface ReferralMilestonesTable {
+  id: Generated<string>;
+  threshold: number;
+  description: string;
+  reward: ReferralRewardKind;
+  tier_id: string | null;
+  comp_days: number | null;
+  created_at: DefaultTimestamp;
+  archived_at: Timestamp | null;
+}
+
+export type ReferralRewardStatus = 'applied' | 'banked' | 'to_fulfil' | 'fulfilled';
+export interface ReferralRewardsTable {
+  id: Generated<string>;
+  member_id: string;
+  milestone_id: string;
+  referrals: number;
+  status: ReferralRewardStatus;
+  tier_id: string | null;
+  comp_days: number | null;
+  banked_days: ColumnType<number, number | undefined, number>;
+  comp_until: Timestamp | null;
+  created_at: DefaultTimestamp;
+  fulfilled_at: Timestamp | null;
+  fulfilled_by: string | null;
+}
+
 export interface Database {
   staff_users: StaffUsersTable;
   staff_sessions: StaffSessionsTable;
@@ -370,6 +415,9 @@ export interface Database {
   deliveries: DeliveriesTable;
   send_batches: SendBatchesTable;
   mail_rate: MailRateTable;
+  referrals: ReferralsTable;
+  referral_milestones: ReferralMilestonesTable;
+  referral_rewards: ReferralRewardsTable;
 }
 
 export type StaffUser = Selectable<StaffUsersTable>;

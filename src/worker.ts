@@ -4,6 +4,9 @@ import { sendImportConfirmations } from './domain/imports/confirmations.ts';
 import { markImportFailed, runImport } from './domain/imports/pipeline.ts';
 import { pruneExpiredStaffSessions } from './domain/staff/sessions.ts';
 import { expireComps } from './domain/membership/comp.ts';
+import { forgetOldSignals, holdQuickLeavers } from './domain/referrals/guards.ts';
+import { mailMilestone, MILESTONE_MAIL_TASK } from './domain/referrals/milestones.ts';
+import { startAllBankedRewards } from './domain/referrals/rewards.ts';
 import { log } from './lib/log.ts';
 import type { SendEmailPayload } from './lib/mail-queue.ts';
 import { createRateLimiter, UNLIMITED, type RateLimiter } from './lib/mail-rate.ts';
@@ -115,6 +118,12 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     await pruneExpiredStaffSessions(runtime.db);
     const ended = await expireComps(runtime.db);
     if (ended > 0) log.info('complimentary access ended', { members: ended });
+    // Referral rewards banked behind an access that has just ended start now.
+    const started = await startAllBankedRewards(runtime.db);
+    if (started > 0) log.info('banked referral rewards started', { rewards: started });
+    const held = await holdQuickLeavers(runtime.db);
+    if (held > 0) log.info('referrals held: friends left soon after confirming', { referrals: held });
+    await forgetOldSignals(runtime.db);
   };
 
   const sendWatchdog: Task = async () => {
@@ -122,7 +131,19 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     if (kicked > 0) log.warn('stalled sends restarted', { sends: kicked });
   };
 
-  return { heartbeat, send_email: sendEmail, maintenance, run_import: runImportTask, import_confirmations: importConfirmations, send_watchdog: sendWatchdog };
+  const referralMilestoneEmail: Task = async (payload) => {
+    await mailMilestone(runtime.db, { siteUrl: runtime.config.siteUrl }, payload as { memberId: string; milestoneId: string });
+  };
+
+  return {
+    heartbeat,
+    send_email: sendEmail,
+    maintenance,
+    run_import: runImportTask,
+    import_confirmations: importConfirmations,
+    send_watchdog: sendWatchdog,
+    [MILESTONE_MAIL_TASK]: referralMilestoneEmail,
+  };
 }
 
 function pidIsAlive(pid: number): boolean {

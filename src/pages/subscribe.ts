@@ -4,6 +4,7 @@ import { subscribe } from '../domain/members/subscribe.ts';
 import { clientIp, json, jsonError, statusFor } from '../lib/http.ts';
 import { readFields } from '../lib/request-data.ts';
 import { messagePage } from '../lib/pages.ts';
+import { signedInMember } from '../lib/viewer.ts';
 
 /**
  * POST /subscribe (DESIGN.md): form → 303 to "check your inbox"; JSON → 202. The answer is the
@@ -20,11 +21,13 @@ function outsideReferrer(request: Request, url: URL): string | null {
   }
 }
 
-export const POST: APIRoute = async ({ request, url, locals, clientAddress, redirect }) => {
+export const POST: APIRoute = async ({ request, url, locals, cookies, clientAddress, redirect }) => {
   const fields = await readFields(request);
   const { db, config } = locals.runtime;
   const embed = fields.get('embed') === '1';
   const newsletters = [...fields.getAll('newsletter'), ...fields.getAll('newsletters')];
+  // A referrer signed in on this browser, sending their own code, is referring themselves.
+  const signedIn = fields.get('ref') ? await signedInMember(db, cookies, config.siteUrl) : undefined;
   try {
     await subscribe(
       db,
@@ -41,6 +44,8 @@ export const POST: APIRoute = async ({ request, url, locals, clientAddress, redi
         landingPlatform: fields.get('platform'),
         landingPage: fields.get('landing_page'),
         clientIp: clientIp(() => clientAddress),
+        userAgent: request.headers.get('user-agent'),
+        signedInMemberId: signedIn?.id,
         honeypot: fields.get('website'),
       },
     );

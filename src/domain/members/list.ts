@@ -142,11 +142,12 @@ export async function memberViews(db: Kysely<Database>, ids: string[]): Promise<
       .selectAll('m')
       .select('t.slug as tier_slug')
       .select((eb) =>
+        // Counted referrals: confirmed friends that no fraud guard holds (src/domain/referrals).
         eb
-          .selectFrom('members as r')
+          .selectFrom('referrals as r')
           .select(sql<string>`count(*)`.as('n'))
-          .whereRef('r.ref', '=', 'm.referral_code')
-          .where('r.status', '=', 'active')
+          .whereRef('r.referrer_id', '=', 'm.id')
+          .where('r.status', '=', 'counted')
           .as('referrals'),
       )
       .where('m.id', 'in', ids)

@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
+import { holdQuickLeaver } from '../referrals/guards.ts';
+import { referralSummary } from '../referrals/referrals.ts';
 import { recordEvent } from './events.ts';
 import { suppress } from './suppression.ts';
 
@@ -33,6 +35,8 @@ export async function unsubscribeAll(db: Kysely<Database>, memberId: string, via
     if (member.status === 'unsubscribed' || member.status === 'bounced' || member.status === 'complained') return;
     await trx.updateTable('members').set({ status: 'unsubscribed', unsubscribed_at: new Date(), updated_at: new Date() }).where('id', '=', memberId).execute();
     await recordEvent(trx, memberId, 'unsubscribed', { via });
+    // A referred friend who leaves this soon does not count for their referrer (held for review).
+    await holdQuickLeaver(trx, memberId);
   });
 }
 
@@ -65,11 +69,12 @@ export async function updatePreferences(db: Kysely<Database>, memberId: string, 
 export async function exportMemberData(db: Kysely<Database>, memberId: string) {
   const member = await db.selectFrom('members').selectAll().where('id', '=', memberId).executeTakeFirst();
   if (!member) throw new NotFoundError('This member no longer exists.', 'member_gone');
-  const [newsletters, labels, events, tier] = await Promise.all([
+  const [newsletters, labels, events, tier, referrals] = await Promise.all([
     db.selectFrom('member_newsletters as mn').innerJoin('newsletters as n', 'n.id', 'mn.newsletter_id').select(['n.slug', 'n.name', 'mn.created_at']).where('mn.member_id', '=', memberId).execute(),
     db.selectFrom('member_labels as ml').innerJoin('labels as l', 'l.id', 'ml.label_id').select(['l.name']).where('ml.member_id', '=', memberId).execute(),
     db.selectFrom('events').select(['type', 'occurred_at', 'data']).where('member_id', '=', memberId).orderBy('occurred_at').orderBy('id').execute(),
     db.selectFrom('tiers').select(['slug', 'name']).where('id', '=', member.tier_id).executeTakeFirst(),
+    referralSummary(db, memberId),
   ]);
   await recordEvent(db, memberId, 'data_exported');
   return {
@@ -96,6 +101,13 @@ export async function exportMemberData(db: Kysely<Database>, memberId: string) {
     },
     newsletters: newsletters.map((n) => ({ slug: n.slug, name: n.name, since: n.created_at })),
     labels: labels.map((l) => l.name),
+    // The member's own referral figures and rewards; the friends' addresses are theirs, not this member's.
+    referrals: {
+      counted: referrals.counted,
+      pending: referrals.pending,
+      held: referrals.held,
+      rewards: referrals.rewards.map((r) => ({ milestone: r.description, referrals: r.threshold, status: r.status, tier: r.tier_name, until: r.comp_until, banked_days: r.banked_days, earned_at: r.created_at })),
+    },
     events: events.map((e) => ({ type: e.type, at: e.occurred_at, data: e.data })),
   };
 }

@@ -7,6 +7,8 @@ import { queueEmail } from '../../lib/mail-queue.ts';
 import { hitRateLimit } from '../../lib/rate-limit.ts';
 import { hmac } from '../../lib/tokens.ts';
 import { NotFoundError, RateLimitedError, ValidationError } from '../errors.ts';
+import { recordReferral } from '../referrals/guards.ts';
+import { creditReferral } from '../referrals/referrals.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { emailProblem, normaliseEmail } from './email.ts';
 import { recordEvent } from './events.ts';
@@ -51,6 +53,10 @@ export interface SubscribeRequest {
   landingPlatform?: string | null | undefined;
   landingPage?: string | null | undefined;
   clientIp: string;
+  /** For the referral fraud guards: reduced to a browser class, never stored as sent. */
+  userAgent?: string | null | undefined;
+  /** The member signed in on the browser that sent the form (a referrer referring themselves). */
+  signedInMemberId?: string | null | undefined;
   /** The honeypot field: people leave it empty, form-filling bots do not. */
   honeypot?: string | null | undefined;
 }
@@ -150,6 +156,16 @@ export async function subscribe(db: Kysely<Database>, ctx: AudienceContext, requ
         .values(newsletters.map((n) => ({ member_id: member.id, newsletter_id: n.id })))
         .execute();
       await recordEvent(trx, member.id, 'subscribed', { platform: member.source_platform, newsletters: newsletters.map((n) => n.slug) });
+      if (member.ref && !suppressed) {
+        await recordReferral(trx, ctx.secret, {
+          referredId: member.id,
+          referredEmail: member.email,
+          ref: member.ref,
+          clientIp: request.clientIp,
+          userAgent: request.userAgent,
+          signedInMemberId: request.signedInMemberId,
+        });
+      }
     } else {
       member = (await lockMemberByEmail(trx, email))!;
       if (suppressed || member.status === 'bounced' || member.status === 'complained') {
@@ -237,6 +253,8 @@ export async function confirmSubscription(db: Kysely<Database>, ctx: AudienceCon
       .where('id', '=', member.id)
       .execute();
     await recordEvent(trx, member.id, 'confirmed', { newsletters: newsletters.map((n) => n.name) });
+    // A friend's referral counts now (or is held, when a fraud guard flagged it).
+    await creditReferral(trx, member.id);
     if (firstConfirmation) {
       const site = await getSiteSettings(trx);
       const rendered = welcomeEmail({

@@ -6,6 +6,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
 import { membershipEndedEmail, paidWelcomeEmail, paymentFailedEmail } from '../../../emails/billing.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
 import { recordEvent } from '../members/events.ts';
+import { bankUnusedRewardDays, startBankedRewardsFor } from '../referrals/rewards.ts';
 import { getSiteSettings } from '../site/settings.ts';
 
 async function brandOf(db: Kysely<Database>, siteUrl: string) {
@@ -224,6 +225,8 @@ export async function syncSubscription(db: Kysely<Database>, stripe: Stripe, ctx
     const entitled = subs.find((s) => s.tier_id && entitles(s));
     const brand = await brandOf(trx, ctx.siteUrl);
     if (entitled && (member.tier_id !== entitled.tier_id || member.tier_source !== 'stripe')) {
+      // Referral reward days still running are kept for after the subscription (referrals/rewards.ts).
+      await bankUnusedRewardDays(trx, member.id);
       await trx.updateTable('members').set({ tier_id: entitled.tier_id!, tier_source: 'stripe', comp_until: null, status: 'active', updated_at: new Date() }).where('id', '=', member.id).execute();
       const tierRow = await trx.selectFrom('tiers').select(['name', 'monthly_amount', 'yearly_amount', 'stripe_yearly_price_id']).where('id', '=', entitled.tier_id!).executeTakeFirstOrThrow();
       // Monthly recurring revenue this subscription brings, for the stats (yearly prices count a twelfth).
@@ -233,6 +236,8 @@ export async function syncSubscription(db: Kysely<Database>, stripe: Stripe, ctx
     } else if (!entitled && member.tier_source === 'stripe') {
       const previous = await trx.selectFrom('tiers').select('name').where('id', '=', member.tier_id).executeTakeFirst();
       await trx.updateTable('members').set({ tier_id: sql<string>`(select id from tiers where slug = 'free')` as unknown as string, tier_source: 'default', updated_at: new Date() }).where('id', '=', member.id).execute();
+      // Banked referral reward days start now.
+      await startBankedRewardsFor(trx, member.id);
       await recordEvent(trx, member.id, 'subscription_ended', { subscription: sub.id, status: sub.status });
       await queueEmail(trx, { to: [member.email], ...membershipEndedEmail({ brand, tierName: previous?.name ?? 'paid' }), tags: [{ name: 'kind', value: 'membership-ended' }] }, { idempotencyKey: `membership-ended-${sub.id}` });
     }

@@ -10,6 +10,7 @@ import { emailProblem, normaliseEmail } from '../members/email.ts';
 import { recordEvent } from '../members/events.ts';
 import { lockMemberByEmail, newReferralCode } from '../members/subscribe.ts';
 import { isSuppressed } from '../members/suppression.ts';
+import { creditReferral } from '../referrals/referrals.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { createMemberSession } from './sessions.ts';
 
@@ -96,6 +97,7 @@ async function consume(db: Kysely<Database>, signInId: string) {
     if (member.status === 'pending') {
       await trx.updateTable('members').set({ status: 'active', confirmed_at: member.confirmed_at ?? new Date(), updated_at: new Date() }).where('id', '=', member.id).execute();
       await recordEvent(trx, member.id, 'confirmed', { via: 'sign-in' });
+      await creditReferral(trx, member.id);
     }
     const session = await createMemberSession(trx, member.id);
     return { ...session, returnTo: row.return_to };
