@@ -273,3 +273,17 @@ describe('transactional mail during a bulk send', () => {
     await commandSend(t.db, send.id, 'cancel');
   });
 });
+
+describe('erasure', () => {
+  it('erasing a member erases the address their deliveries kept', async () => {
+    const { deleteMember } = await import('../../src/domain/members/preferences.ts');
+    const postId = await makePost(t.db);
+    const send = await sendNow(postId);
+    await prepareSend(t.db, { siteUrl: 'https://news.example.com', from: FROM }, send.id);
+    const member = await t.db.selectFrom('members').select('id').where('email', '=', 'reader300@example.com').executeTakeFirstOrThrow();
+    await deleteMember(t.db, member.id);
+    const row = await t.db.selectFrom('deliveries').select(['email', 'name']).where('send_id', '=', send.id).where('member_id', '=', member.id).executeTakeFirstOrThrow();
+    expect(row).toEqual({ email: '', name: null });
+    await commandSend(t.db, send.id, 'cancel');
+  });
+});

@@ -215,6 +215,8 @@ export async function bulkAction(db: Kysely<Database>, filter: MemberFilter, act
       case 'delete': {
         await sql`insert into suppressions (email_hash, reason) select encode(sha256(convert_to(lower(email), 'UTF8')), 'hex'), status from members where id in (${ids}) and status in ('bounced', 'complained') on conflict do nothing`.execute(trx);
         await trx.updateTable('events').set({ member_id: null }).where('member_id', 'in', ids).execute();
+        // Sends keep a snapshot of the address; erase it (probing each send's primary key).
+        await sql`update deliveries set email = '', name = null where send_id in (select id from sends) and member_id in (${ids})`.execute(trx);
         const r = await trx.deleteFrom('members').where('id', 'in', ids).executeTakeFirst();
         return Number(r.numDeletedRows);
       }

@@ -124,6 +124,8 @@ export async function deleteMember(db: Kysely<Database>, memberId: string): Prom
     if (member.status === 'bounced' || member.status === 'complained') await suppress(trx, member.email, member.status);
     await trx.updateTable('events').set({ member_id: null }).where('member_id', '=', memberId).execute();
     await trx.insertInto('events').values({ member_id: null, type: 'member_deleted', data: JSON.stringify({}) }).execute();
+    // Sends keep a snapshot of the address; erase it (probing each send's primary key).
+    await trx.updateTable('deliveries').set({ email: '', name: null }).where('member_id', '=', memberId).where('send_id', 'in', trx.selectFrom('sends').select('id')).execute();
     await trx.deleteFrom('members').where('id', '=', memberId).execute();
   });
 }

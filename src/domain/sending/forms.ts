@@ -14,3 +14,11 @@ export function sendAtFromForm(value: string): Date | undefined {
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(value)) throw new ValidationError('Choose a date and time to send.', 'invalid_send_at');
   return new Date(`${value}${value.length === 16 ? ':00' : ''}Z`);
 }
+
+/** The undo window from the form; empty → the default. */
+export function undoFromForm(value: string): number | undefined {
+  if (!value) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new ValidationError('The undo window is a whole number of seconds.', 'invalid_undo');
+  return n;
+}

@@ -202,6 +202,7 @@ export function sendView(row: SendRow, now = Date.now()) {
     send_at: row.send_at?.toISOString() ?? null,
     /** While scheduled: until when Undo returns it to a draft before anything is prepared. */
     undo_until: undoUntil,
+    undo_seconds: row.undo_seconds,
     seconds_to_send: row.send_at && row.status === 'scheduled' ? Math.max(0, Math.ceil((row.send_at.getTime() - now) / 1000)) : null,
     error: row.error,
     created_at: row.created_at.toISOString(),

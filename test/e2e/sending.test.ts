@@ -1,0 +1,83 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createStaffUser } from '../../src/domain/staff/users.ts';
+import { launchChromium } from '../helpers/browser.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { startServer, type RunningServer } from '../helpers/server.ts';
+import { makePost, seedAudience } from '../helpers/sending.ts';
+import { startResendTestServer, type ResendTestServer } from '../servers/resend.ts';
+
+/**
+ * Staff email a post to a segment: count, send, see the undo countdown, undo, send again, and
+ * watch the progress bar reach 100% (the real server and worker, the Resend SDK, Chromium).
+ */
+let t: TestDatabase;
+let server: RunningServer;
+let resend: ResendTestServer;
+let browser: Browser;
+let postId = '';
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  await seedAudience(t.db, 600);
+  await t.db.updateTable('members').set({ source_platform: 'tiktok' }).where('email', 'like', 'reader1%').execute();
+  postId = await makePost(t.db, { title: 'Our winter blend is here' });
+  await createStaffUser(t.db, { email: 'editor@example.com', password: 'an editor password', role: 'editor' });
+  resend = await startResendTestServer({ light: true });
+  server = await startServer({ databaseUrl: t.url, env: { RESEND_API_KEY: 're_test_key', RESEND_BASE_URL: resend.url, SEND_RATE_LIMIT: '2' } });
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  await resend?.close();
+  await t?.drop();
+});
+
+describe('sending a post from the admin', () => {
+  it('counts, sends, undoes within the countdown, sends again and shows the progress reach 100%', async () => {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(server.url + '/admin/signin');
+    await page.getByLabel('Email').fill('editor@example.com');
+    await page.getByLabel('Password').fill('an editor password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(server.url + '/admin');
+
+    await page.goto(`${server.url}/admin/posts/${postId}`);
+    await page.getByTestId('email-post').click();
+    await page.getByRole('checkbox', { name: 'tiktok' }).check();
+    await page.getByRole('button', { name: 'Count recipients' }).click();
+    // reader1, reader10–19, reader100–199: 111 members came from TikTok.
+    await expect(page.getByTestId('recipient-count').textContent()).resolves.toBe('111 members');
+    await page.getByRole('checkbox', { name: 'tiktok' }).uncheck();
+    await page.getByRole('button', { name: 'Count recipients' }).click();
+    await expect(page.getByTestId('recipient-count').textContent()).resolves.toBe('600 members');
+
+    await page.getByRole('button', { name: 'Send now' }).click();
+    await page.waitForURL(/\/admin\/sends\/\d+$/);
+    const countdown = page.getByTestId('countdown');
+    const first = Number(await countdown.textContent());
+    expect(first).toBeGreaterThan(20);
+    expect(first).toBeLessThanOrEqual(30);
+    // The countdown moves without a reload.
+    await page.waitForFunction((n) => Number(document.querySelector('[data-testid="countdown"]')?.textContent) < n, first, { timeout: 5_000 });
+    await page.getByRole('button', { name: 'Undo' }).click();
+    await expect(page.getByTestId('send-status').textContent()).resolves.toBe('draft');
+    expect(resend.countByRecipient().size).toBe(0);
+
+    await page.getByLabel(/seconds to undo/).fill('2');
+    await page.getByRole('button', { name: 'Send now' }).click();
+    await expect(page.getByTestId('send-status').textContent()).resolves.toBe('scheduled');
+    // The page follows the send by itself: scheduled → sending → sent, the bar filling up.
+    await page.getByTestId('send-status').filter({ hasText: 'sending' }).waitFor({ timeout: 20_000 });
+    const partway = Number(await page.getByTestId('percent').textContent());
+    expect(partway).toBeLessThan(100);
+    await page.getByTestId('send-status').filter({ hasText: /^sent$/ }).waitFor({ timeout: 30_000 });
+    await expect(page.getByTestId('percent').textContent()).resolves.toBe('100');
+    await expect(page.getByTestId('progress').getAttribute('value')).resolves.toBe('1');
+    await expect(page.locator('[data-field="posted"]').textContent()).resolves.toBe('600');
+    await page.screenshot({ path: 'test-results/send-done.png', fullPage: true });
+    expect(resend.countByRecipient().size).toBe(600);
+    expect([...resend.countByRecipient().values()].every((n) => n === 1)).toBe(true);
+  }, 120_000);
+});
