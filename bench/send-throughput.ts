@@ -19,7 +19,7 @@ import { createRateLimiter } from '../src/lib/mail-rate.ts';
 import { createResendMailer } from '../src/lib/mailer/resend.ts';
 import { startWorker } from '../src/worker.ts';
 import { makePost, seedAudience } from '../test/helpers/sending.ts';
-import { startResendTestServer } from '../test/servers/resend.ts';
+import { startRemoteResend } from './resend-client.ts';
 
 const recipients = Number(process.argv[2] ?? 100_000);
 const embedded = process.env.BENCH_DATABASE_URL ? undefined : await startEmbeddedPostgres(join(tmpdir(), 'hearth-bench-postgres'));
@@ -30,7 +30,7 @@ await admin.connect();
 await admin.query(`create database "${name}"`);
 const handle = createDatabase(withDatabase(server, name), { max: 16 });
 handle.pool.on('error', () => undefined);
-const resend = await startResendTestServer({ light: true });
+const resend = await startRemoteResend();
 // A post of about 700 words with a few links and a list: a typical newsletter issue.
 const paragraph = 'We roasted a new lot from the Huila highlands this week, and it tastes of red apple, panela and a little cocoa. [Read the tasting notes](/posts/huila) or reply with yours. ';
 const markdown = Array.from({ length: 20 }, (_, i) => (i % 5 === 4 ? `- one\n- two\n- three\n` : paragraph.repeat(2))).join('\n\n');
@@ -58,15 +58,14 @@ try {
   const postSeconds = (performance.now() - t1) / 1000;
   await worker.stop();
   const done = await getSend(handle.db, send.id);
-  const counts = resend.countByRecipient();
-  const duplicates = [...counts.values()].filter((n) => n > 1).length;
+  const stats = await resend.stats();
   console.log(
     JSON.stringify({
       figure: 'send pipeline, unthrottled',
       recipients: done.recipients,
       posted: done.posted,
-      receivedAtServer: counts.size,
-      duplicates,
+      receivedAtServer: stats.received,
+      duplicates: stats.duplicates,
       seedSeconds: Number(seedSeconds.toFixed(1)),
       prepareSeconds: Number(prepareSeconds.toFixed(2)),
       postSeconds: Number(postSeconds.toFixed(1)),

@@ -13,10 +13,10 @@ import type { Database } from '../../db/types.ts';
 export interface RateLimiter {
   /**
    * Waits for this request's slot. Transactional mail (confirmations, magic links) always
-   * takes the next free slot; bulk mail reserves only when at most one slot is already taken
-   * ahead, so a confirmation never queues behind a send's lanes: it waits a slot or two.
+   * takes the next free slot; bulk mail reserves only when at most two slots are already taken
+   * ahead, so a confirmation never queues behind a send's lanes: it waits three slots at most.
    */
-  acquire(kind?: 'bulk' | 'transactional'): Promise<void>;
+  acquire(kind?: 'bulk' | 'transactional'): Promise<{ waitedMs: number }>;
   /** The provider asked everyone to wait `seconds`. */
   holdOff(seconds: number): Promise<void>;
 }
@@ -27,6 +27,7 @@ export function createRateLimiter(db: Kysely<Database>, options: { requestsPerSe
   const spacing = 1 / options.requestsPerSecond;
   return {
     async acquire(kind = 'bulk') {
+      const started = performance.now();
       for (;;) {
         // One statement: take the slot at max(next_at, now) and move next_at one spacing later.
         // Bulk takes it only while the queue of reserved slots is short (the WHERE of the update).
@@ -34,13 +35,13 @@ export function createRateLimiter(db: Kysely<Database>, options: { requestsPerSe
           insert into mail_rate as r (id, next_at) values (${KEY}, clock_timestamp() + make_interval(secs => ${spacing}))
           on conflict (id) do update
             set next_at = greatest(r.next_at, clock_timestamp()) + make_interval(secs => ${spacing})
-            where ${kind === 'transactional'} or r.next_at <= clock_timestamp() + make_interval(secs => ${spacing})
+            where ${kind === 'transactional'} or r.next_at <= clock_timestamp() + make_interval(secs => ${2 * spacing})
           returning extract(epoch from (r.next_at - make_interval(secs => ${spacing}) - clock_timestamp()))::float8 as wait
         `.execute(db);
         const reserved = row.rows[0];
         if (reserved) {
           if (reserved.wait > 0) await sleep(Math.ceil(reserved.wait * 1000));
-          return;
+          return { waitedMs: performance.now() - started };
         }
         await sleep(Math.max(5, Math.ceil(spacing * 1000 * (0.5 + Math.random() / 2))));
       }
@@ -55,4 +56,4 @@ export function createRateLimiter(db: Kysely<Database>, options: { requestsPerSe
 }
 
 /** No limit: the local outbox, and tests that measure Hearth rather than the provider. */
-export const UNLIMITED: RateLimiter = { acquire: async () => undefined, holdOff: async () => undefined };
+export const UNLIMITED: RateLimiter = { acquire: async () => ({ waitedMs: 0 }), holdOff: async () => undefined };

@@ -32,6 +32,9 @@ export interface LaneDeps {
 
 export type LaneOutcome = { next: 'again' } | { next: 'at'; at: Date } | { next: 'stop' };
 
+/** A wait for a rate slot longer than this re-checks that the send was not paused or cancelled. */
+const STATUS_RECHECK_AFTER_MS = 20;
+
 /** The longest a lane sleeps in place for a batch to come due; beyond it, it is rescheduled. */
 const MAX_IN_PLACE_WAIT_MS = 5_000;
 
@@ -67,8 +70,9 @@ async function postBatch(deps: LaneDeps, send: FixedSend, batch: ClaimedBatch): 
   const key = idempotencyKey(send.id, batch.batch);
   // The slot is taken after the claim, so a lane with nothing to post spends none; the lease
   // (LEASE_SECONDS) outlasts any wait for a slot.
-  await deps.limiter.acquire();
-  if (!(await deps.store.stillSending(batch, deps.owner))) return;
+  const { waitedMs } = await deps.limiter.acquire();
+  // The claim checked the send's status a moment ago; after a real wait, check again.
+  if (waitedMs > STATUS_RECHECK_AFTER_MS && !(await deps.store.stillSending(batch, deps.owner))) return;
   const result = await deps.mailer.sendBatch(messages, { idempotencyKey: key });
   if (result.ok) {
     await deps.store.markPosted(batch, { ids: result.ids, rejected: result.rejected });

@@ -61,20 +61,18 @@ export const LEASE_SECONDS = 90;
  * attempt of the batch posts the same emails.
  */
 async function skipLeavers(db: Kysely<Database>, sendId: string, first: string, last: string): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    const skipped = await sql<{ member_id: string }>`
+  // One statement, so the skips and the send's counter commit together.
+  await sql`
+    with skipped as (
       update deliveries d set status = 'skipped'
        where d.send_id = ${sendId} and d.member_id between ${first} and ${last} and d.status = 'queued'
          and (not exists (select 1 from members m where m.id = d.member_id and m.status = 'active')
               or exists (select 1 from suppressions s where s.email_hash = encode(sha256(convert_to(lower(d.email), 'UTF8')), 'hex')))
-      returning d.member_id
-    `.execute(trx);
-    await trx
-      .updateTable('sends')
-      .set((eb) => ({ skipped: eb('skipped', '+', skipped.rows.length), last_progress_at: sql<Date>`now()` as unknown as Date }))
-      .where('id', '=', sendId)
-      .execute();
-  });
+      returning 1
+    )
+    update sends set skipped = skipped + (select count(*) from skipped)::int
+     where id = ${sendId} and exists (select 1 from skipped)
+  `.execute(db);
 }
 
 export function createSendStore(db: Kysely<Database>): SendStore {
@@ -106,7 +104,6 @@ export function createSendStore(db: Kysely<Database>): SendStore {
       const row = claimed.rows[0];
       if (row) {
         if (row.attempts === 1) await skipLeavers(db, sendId, row.first_member, row.last_member);
-        else await db.updateTable('sends').set({ last_progress_at: sql<Date>`now()` as unknown as Date }).where('id', '=', sendId).execute();
         const deliveries = await db
           .selectFrom('deliveries')
           .select(['member_id', 'email', 'name', 'variant'])
