@@ -1,7 +1,7 @@
 /**
  * The sending pipeline's own speed, to a local Resend-compatible server that never throttles:
  * time to prepare (snapshot N deliveries and their batches) and emails per second end to end
- * (claim → personalise → post through the Resend SDK → mark), with the worker's 4 lanes.
+ * (claim → personalise → post through the Resend SDK → mark), with the worker's 8 lanes.
  * Usage: npm run bench:send -- [recipients=100000]
  * Uses BENCH_DATABASE_URL (a server URL; a scratch database is created on it) or an embedded
  * PostgreSQL under the system temp folder.
@@ -12,6 +12,7 @@ import pg from 'pg';
 import { migrateToLatest } from '../db/migrate.ts';
 import { prepareSend } from '../src/domain/sending/prepare.ts';
 import { createSend, getSend } from '../src/domain/sending/sends.ts';
+import { countRecipients, parseSegmentInput, resolveSegment } from '../src/domain/sending/segments.ts';
 import { loadConfig } from '../src/lib/config.ts';
 import { createDatabase } from '../src/lib/db.ts';
 import { startEmbeddedPostgres, withDatabase } from '../src/lib/embedded-postgres.ts';
@@ -41,6 +42,16 @@ try {
   await handle.pool.query('vacuum analyze');
   const seedSeconds = (performance.now() - seeded) / 1000;
   const postId = await makePost(handle.db, { title: 'Harvest notes', markdown });
+  // The count the admin shows before sending (median of 5 after a warm-up).
+  const segment = await resolveSegment(handle.db, parseSegmentInput({ newsletters: ['weekly'] }));
+  await countRecipients(handle.db, segment, postId);
+  const countMs: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const c0 = performance.now();
+    await countRecipients(handle.db, segment, postId);
+    countMs.push(performance.now() - c0);
+  }
+  countMs.sort((a, b) => a - b);
   const send = await createSend(handle.db, { postId, segment: { newsletters: ['weekly'] }, undoSeconds: 0 });
   const config = { ...loadConfig({ SITE_URL: 'https://news.example.com' }), appSecret: 'bench-secret-0123456789abcdef0123456789' };
   const t0 = performance.now();
@@ -49,6 +60,7 @@ try {
   const mailer = createResendMailer({ apiKey: 're_test_key', baseUrl: resend.url, from: 'Field Notes <letters@example.com>' });
   const runtime = { config, db: handle.db, mailer, stripe: undefined };
   const t1 = performance.now();
+  const cpu0 = process.cpuUsage();
   const worker = await startWorker(runtime, handle.pool, { limiter: createRateLimiter(handle.db, { requestsPerSecond: 10_000 }) });
   for (;;) {
     const s = await getSend(handle.db, send.id);
@@ -56,6 +68,7 @@ try {
     await new Promise((r) => setTimeout(r, 250));
   }
   const postSeconds = (performance.now() - t1) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   await worker.stop();
   const done = await getSend(handle.db, send.id);
   const stats = await resend.stats();
@@ -67,10 +80,13 @@ try {
       receivedAtServer: stats.received,
       duplicates: stats.duplicates,
       seedSeconds: Number(seedSeconds.toFixed(1)),
+      recipientCountMs: Math.round(countMs[2]!),
       prepareSeconds: Number(prepareSeconds.toFixed(2)),
       postSeconds: Number(postSeconds.toFixed(1)),
       emailsPerSecond: Math.round(done.posted / postSeconds),
       endToEndEmailsPerSecond: Math.round(done.posted / (postSeconds + prepareSeconds)),
+      // Hearth's own cost: the worker process's CPU (user + system) while posting.
+      workerCpuMsPer1000Emails: Number(((cpu.user + cpu.system) / 1000 / (done.posted / 1000)).toFixed(1)),
       database: embedded ? 'embedded' : 'external',
     }),
   );

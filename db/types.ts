@@ -286,8 +286,6 @@ export interface SendsTable {
   rendered: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
   recipients: ColumnType<number, number | undefined, number>;
   batches: ColumnType<number, number | undefined, number>;
-  posted: ColumnType<number, number | undefined, number>;
-  rejected: ColumnType<number, number | undefined, number>;
   skipped: ColumnType<number, number | undefined, number>;
   delivered: ColumnType<number, number | undefined, number>;
   bounced: ColumnType<number, number | undefined, number>;
@@ -300,7 +298,6 @@ export interface SendsTable {
   scheduled_at: Timestamp | null;
   prepared_at: Timestamp | null;
   finished_at: Timestamp | null;
-  last_progress_at: Timestamp | null;
 }
 
 export interface DeliveriesTable {
@@ -333,6 +330,8 @@ export interface SendBatchesTable {
   claimed_by: string | null;
   error: string | null;
   posted_at: Timestamp | null;
+  posted_count: ColumnType<number, number | undefined, number>;
+  rejected_count: ColumnType<number, number | undefined, number>;
 }
 
 export interface MailRateTable {

@@ -56,7 +56,8 @@ export async function boot(config: Config, options: BootOptions = {}): Promise<B
     if (problem) throw new ConfigError('DATABASE_URL', problem);
   }
   const appSecret = config.appSecret ?? readOrCreateAppSecret(config.dataDir);
-  const database = createDatabase(url, { max: options.poolSize ?? 10 });
+  // Web requests, the worker's job slots (4, and 9 for bulk work) and its two LISTEN connections.
+  const database = createDatabase(url, { max: options.poolSize ?? 24 });
   options.onStarted?.(() => database.close());
   try {
     if (options.migrate !== false) {

@@ -5,8 +5,9 @@ import { sql, type Kysely } from 'kysely';
 export async function up(db: Kysely<any>): Promise<void> {
   await sql`
     -- One post emailed to one segment. The status moves draft → scheduled → preparing → sending
-    -- (⇄ paused) → sent | cancelled | failed. Counters are kept on the row (updated with the
-    -- batch or webhook that changes them) so the progress bar never counts a million rows.
+    -- (⇄ paused) → sent | cancelled | failed. What was posted is summed from the batches (a
+    -- thousandth of the deliveries), so the lanes never queue on this row; the webhook's
+    -- counters (delivered, bounced, …) are kept here.
     create table sends (
       id bigserial primary key,
       post_id bigint not null references posts (id) on delete restrict,
@@ -20,8 +21,6 @@ export async function up(db: Kysely<any>): Promise<void> {
       rendered jsonb,
       recipients int not null default 0,
       batches int not null default 0,
-      posted int not null default 0,
-      rejected int not null default 0,
       skipped int not null default 0,
       delivered int not null default 0,
       bounced int not null default 0,
@@ -33,8 +32,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       created_at timestamptz not null default now(),
       scheduled_at timestamptz,
       prepared_at timestamptz,
-      finished_at timestamptz,
-      last_progress_at timestamptz
+      finished_at timestamptz
     );
     create index sends_post_idx on sends (post_id);
     create index sends_active_idx on sends (status) where status in ('scheduled', 'preparing', 'sending');
@@ -77,6 +75,8 @@ export async function up(db: Kysely<any>): Promise<void> {
       claimed_by text,
       error text,
       posted_at timestamptz,
+      posted_count int not null default 0,
+      rejected_count int not null default 0,
       primary key (send_id, batch)
     );
     create index send_batches_open_idx on send_batches (send_id, batch) where status in ('pending', 'posting');

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/types.ts';
-import { createSend } from '../../src/domain/sending/sends.ts';
+import { createSend, getSend } from '../../src/domain/sending/sends.ts';
 import type { ResendTestServer } from '../servers/resend.ts';
 import { CLI, cleanEnv, ROOT } from './server.ts';
 import { makePost } from './sending.ts';
@@ -62,13 +62,13 @@ export async function crashTrial(
     // A worker takes about a second to boot; kill it somewhere in its first seconds of work.
     await new Promise((r) => setTimeout(r, 700 + random() * 2300));
     await killed(worker);
-    postedAtKills.push((await db.selectFrom('sends').select('posted').where('id', '=', send.id).executeTakeFirstOrThrow()).posted);
+    postedAtKills.push((await getSend(db, send.id)).posted);
   }
   const last = startWorker(options.databaseUrl, options.resend.url, options.secret);
   const deadline = Date.now() + (options.timeoutMs ?? 180_000);
   try {
     for (;;) {
-      const row = await db.selectFrom('sends').select(['status', 'posted', 'error']).where('id', '=', send.id).executeTakeFirstOrThrow();
+      const row = await getSend(db, send.id);
       if (row.status === 'sent') break;
       if (row.status === 'failed' || row.status === 'cancelled') throw new Error(`send ${row.status}: ${row.error}`);
       if (Date.now() > deadline) throw new Error(`send not done in time (${row.status}, ${row.posted} posted)`);

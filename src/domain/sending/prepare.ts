@@ -83,7 +83,6 @@ export async function prepareSend(db: Kysely<Database>, ctx: PrepareContext, sen
         recipients,
         batches,
         prepared_at: sql<Date>`now()` as unknown as Date,
-        last_progress_at: sql<Date>`now()` as unknown as Date,
         ...(nobody ? { finished_at: sql<Date>`now()` as unknown as Date } : {}),
       })
       .where('id', '=', sendId)

@@ -47,7 +47,19 @@ export async function resumeSends(db: Kysely<Database>, options: { stalledForSec
       eb.or([
         eb.and([eb('status', '=', 'scheduled'), eb('send_at', '<=', stalled)]),
         eb.and([eb('status', '=', 'preparing'), eb('send_at', '<=', stalled)]),
-        eb.and([eb('status', '=', 'sending'), eb.or([eb('last_progress_at', 'is', null), eb('last_progress_at', '<=', stalled)])]),
+        // Sending, but no batch posted lately and none leased right now: nobody is working on it.
+        eb.and([
+          eb('status', '=', 'sending'),
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom('send_batches as b')
+                .select(sql`1`.as('one'))
+                .whereRef('b.send_id', '=', 'sends.id')
+                .where((b) => b.or([b('b.posted_at', '>', stalled), b.and([b('b.status', '=', 'posting'), b('b.lease_until', '>', sql<Date>`now()`)])])),
+            ),
+          ),
+        ]),
       ]),
     )
     .execute();

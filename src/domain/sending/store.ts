@@ -11,7 +11,8 @@ import type { BatchDelivery, FixedSend } from './payload.ts';
  * A claim is a lease (LEASE_SECONDS, longer than a provider request may take): a batch whose
  * lease ran out — its worker died mid-request — is claimed again and re-posted under the same
  * idempotency key with the same payload. Marking is guarded by the batch's status, so a batch
- * marked twice (two workers both finished it) counts once.
+ * marked twice (two workers both finished it) counts once. Marks touch only their own batch and
+ * deliveries, never the send's row, so lanes never wait on each other.
  */
 export interface ClaimedBatch {
   sendId: string;
@@ -135,40 +136,37 @@ export function createSendStore(db: Kysely<Database>): SendStore {
     },
 
     async markPosted(batch, outcome) {
+      const rejectedAt = new Map(outcome.rejected.map((r) => [r.index, r.message]));
+      const rows = batch.deliveries.map((d, i) => ({
+        member_id: d.memberId,
+        provider_id: outcome.ids[i] ?? null,
+        status: rejectedAt.has(i) ? 'rejected' : 'posted',
+        error: rejectedAt.get(i)?.slice(0, 500) ?? null,
+      }));
+      const rejected = rows.filter((r) => r.status === 'rejected').length;
       await db.transaction().execute(async (trx) => {
+        // A mark lost in a crash only means the batch is posted again under its key, which the
+        // provider answers from its idempotency record: no need to wait for the disk here.
+        await sql`set local synchronous_commit = off`.execute(trx);
         const marked = await trx
           .updateTable('send_batches')
-          .set({ status: 'posted', posted_at: sql<Date>`now()` as unknown as Date, lease_until: null, error: null })
+          .set({ status: 'posted', posted_at: sql<Date>`now()` as unknown as Date, lease_until: null, error: null, posted_count: rows.length - rejected, rejected_count: rejected })
           .where('send_id', '=', batch.sendId)
           .where('batch', '=', batch.batch)
           .where('status', '<>', 'posted')
           .returning('batch')
           .executeTakeFirst();
         if (!marked) return; // another worker finished this batch first
-        const rejectedAt = new Map(outcome.rejected.map((r) => [r.index, r.message]));
-        const rows = batch.deliveries.map((d, i) => ({
-          member_id: d.memberId,
-          provider_id: outcome.ids[i] ?? null,
-          status: rejectedAt.has(i) ? 'rejected' : 'posted',
-          error: rejectedAt.get(i)?.slice(0, 500) ?? null,
-        }));
         // One statement for the whole batch.
         await sql`
           update deliveries d
              set status = v.status, provider_id = v.provider_id, error = v.error, posted_at = now()
             from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(member_id bigint, provider_id text, status text, error text)
            where d.send_id = ${batch.sendId} and d.member_id = v.member_id
+             -- The batch's range: without it the planner hashes every delivery of the send (40 ms
+             -- a batch at 100,000 recipients instead of 1).
+             and d.member_id between ${batch.deliveries[0]?.memberId ?? '0'} and ${batch.deliveries.at(-1)?.memberId ?? '0'}
         `.execute(trx);
-        const rejected = rows.filter((r) => r.status === 'rejected').length;
-        await trx
-          .updateTable('sends')
-          .set((eb) => ({
-            posted: eb('posted', '+', rows.length - rejected),
-            rejected: eb('rejected', '+', rejected),
-            last_progress_at: sql<Date>`now()` as unknown as Date,
-          }))
-          .where('id', '=', batch.sendId)
-          .execute();
       });
     },
 
