@@ -5,6 +5,7 @@ import * as m0003 from './0003_posts.ts';
 import * as m0004 from './0004_member_sessions.ts';
 import * as m0005 from './0005_comp_access.ts';
 import * as m0006 from './0006_billing.ts';
+import * as m0009 from './0009_community.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -17,4 +18,5 @@ export const migrations: Record<string, Migration> = {
   '0004_member_sessions': m0004,
   '0005_comp_access': m0005,
   '0006_billing': m0006,
+  '0009_community': m0009,
 };
