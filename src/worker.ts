@@ -3,6 +3,7 @@ import { sendImportConfirmations } from './domain/imports/confirmations.ts';
 import { markImportFailed, runImport } from './domain/imports/pipeline.ts';
 import { pruneExpiredStaffSessions } from './domain/staff/sessions.ts';
 import { expireComps } from './domain/membership/comp.ts';
+import { sendCommentNotifications } from './domain/community/notifications.ts';
 import { log } from './lib/log.ts';
 import type { SendEmailPayload } from './lib/mail-queue.ts';
 import { recordHeartbeat, startQueueRunner, type QueueRunner } from './lib/queue.ts';
@@ -59,13 +60,19 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool): TaskList {
     if (ended > 0) log.info('complimentary access ended', { members: ended });
   };
 
-  return { heartbeat, send_email: sendEmail, maintenance, run_import: runImportTask, import_confirmations: importConfirmations };
+  // Replies and answers owed to members: one email per member per pass (see domain/community/notifications.ts).
+  const commentNotifications: Task = async () => {
+    const sent = await sendCommentNotifications(runtime.db, { secret: runtime.config.appSecret, siteUrl: runtime.config.siteUrl });
+    if (sent > 0) log.info('conversation emails queued', { emails: sent });
+  };
+
+  return { heartbeat, send_email: sendEmail, maintenance, run_import: runImportTask, import_confirmations: importConfirmations, comment_notifications: commentNotifications };
 }
 
 export async function startWorker(runtime: Runtime, pool: pg.Pool): Promise<QueueRunner> {
   const runner = await startQueueRunner(runtime.db, pool, createTaskList(runtime, pool), {
     // graphile-worker's crontab: minute hour day month weekday task
-    crontab: '17 * * * * maintenance',
+    crontab: ['17 * * * * maintenance', '*/5 * * * * comment_notifications'].join('\n'),
   });
   log.info('worker started', { workerId: runner.workerId });
   return runner;

@@ -44,6 +44,10 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: /^\/admin\/posts\/\d{1,18}\/email$/, methods: READ, access: 'posts:write' },
   { pattern: /^\/admin\/posts\/preview$/, methods: ['POST'], access: 'posts:write' },
   { pattern: /^\/admin\/uploads\/?$/, methods: ['POST'], access: 'posts:write' },
+  { pattern: /^\/admin\/posts\/\d{1,18}\/conversation$/, methods: ['POST'], access: 'posts:write' },
+  { pattern: /^\/admin\/conversation\/?$/, methods: FORM, access: 'comments:moderate' },
+  { pattern: /^\/admin\/conversation\/(questions|comments|bans)\/?$/, methods: FORM, access: 'comments:moderate' },
+  { pattern: /^\/admin\/conversation\/settings\/?$/, methods: FORM, access: 'settings:manage' },
   { pattern: /^\/api\/v1\/me\/?$/, methods: READ, access: 'dashboard:view' },
   { pattern: /^\/api\/v1\/members\/?$/, methods: READ, access: 'members:read' },
   { pattern: /^\/api\/v1\/members\/?$/, methods: ['POST'], access: 'members:write' },
@@ -57,6 +61,8 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: /^\/api\/v1\/newsletters\/?$/, methods: READ, access: 'newsletters:read' },
   { pattern: /^\/api\/v1\/tiers\/?$/, methods: READ, access: 'tiers:read' },
   { pattern: /^\/api\/v1\/tiers\/?$/, methods: ['POST'], access: 'settings:manage' },
+  { pattern: /^\/api\/v1\/comments\/?$/, methods: READ, access: 'comments:moderate' },
+  { pattern: /^\/api\/v1\/comments\/\d{1,18}\/?$/, methods: ['GET', 'HEAD', 'PATCH', 'DELETE'], access: 'comments:moderate' },
 ];
 
 export function isStaffPath(pathname: string): boolean {

@@ -38,6 +38,12 @@ export async function findConversationPost(db: Kysely<Database>, slug: string): 
   return { id: post.id, slug: post.slug, title: post.title, visibility: post.visibility, tier_ids: post.tier_ids, comments_mode: row.comments_mode };
 }
 
+/** A post already loaded for the page, with its conversation rule. */
+export async function conversationPostOf(db: Kysely<Database>, post: Pick<ConversationPost, 'id' | 'slug' | 'title' | 'visibility' | 'tier_ids'>): Promise<ConversationPost> {
+  const row = await db.selectFrom('posts').select('comments_mode').where('id', '=', post.id).executeTakeFirst();
+  return { id: post.id, slug: post.slug, title: post.title, visibility: post.visibility, tier_ids: post.tier_ids, comments_mode: row?.comments_mode ?? null };
+}
+
 export async function findConversationPostById(db: Kysely<Database>, postId: string): Promise<ConversationPost | undefined> {
   if (!/^\d{1,18}$/.test(postId)) return undefined;
   const row = await db.selectFrom('posts').select('slug').where('id', '=', postId).executeTakeFirst();

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { CommentStatus, Database } from '../../../db/types.ts';
 import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.ts';
-import { announce, conversationAccess, type ConversationPost } from './comments.ts';
+import { announce, conversationAccess, findConversationPostById, postComment, type ConversationContext, type ConversationPost, type Posted } from './comments.ts';
 import { limitReport } from './limits.ts';
 import { commentToText, renderComment } from './markdown.ts';
 import { holdAfterReports, type Actor, type HoldReason } from './rules.ts';
@@ -87,6 +87,44 @@ export async function moderateComment(db: Kysely<Database>, staffUserId: string,
     }
     return next;
   });
+}
+
+/** The same action on several comments (the review queue's bulk buttons); those it does not apply to are skipped. */
+export async function moderateComments(db: Kysely<Database>, staffUserId: string, commentIds: string[], action: ModerationAction): Promise<{ done: number; skipped: number }> {
+  let done = 0;
+  let skipped = 0;
+  for (const id of [...new Set(commentIds)].slice(0, 200)) {
+    try {
+      await moderateComment(db, staffUserId, id, action);
+      done++;
+    } catch (err) {
+      if (!(err instanceof ConflictError || err instanceof NotFoundError)) throw err;
+      skipped++;
+    }
+  }
+  return { done, skipped };
+}
+
+/** The brand answers a question: a staff reply under it (published, badged), which marks it answered. */
+export async function answerQuestion(db: Kysely<Database>, ctx: ConversationContext, staff: Extract<Actor, { kind: 'staff' }>, questionId: string, body: string, clientIp: string): Promise<Posted> {
+  if (!/^\d{1,18}$/.test(questionId)) throw new NotFoundError('There is no such question.', 'comment_not_found');
+  const q = await db.selectFrom('comments').select(['id', 'post_id', 'question', 'parent_id', 'status']).where('id', '=', questionId).executeTakeFirst();
+  if (!q || !q.question || q.parent_id !== null) throw new NotFoundError('There is no such question.', 'comment_not_found');
+  if (q.status !== 'published') throw new ConflictError('This question is not published; approve it before answering.', 'not_published');
+  const post = await findConversationPostById(db, q.post_id);
+  if (!post) throw new ConflictError('The post of this question is not published any more.', 'post_unpublished');
+  return postComment(db, ctx, staff, post, { body, parentId: q.id, clientIp });
+}
+
+/** The posts that have questions, for the inbox's filter. */
+export async function questionPosts(db: Kysely<Database>) {
+  return db
+    .selectFrom('posts as p')
+    .select(['p.id', 'p.title', sql<number>`(select count(*)::int from comments c where c.post_id = p.id and c.question and c.status = 'published' and c.answered_at is null)`.as('unanswered')])
+    .where(({ exists, selectFrom }) => exists(selectFrom('comments as c').select('c.id').whereRef('c.post_id', '=', 'p.id').where('c.question', '=', true).where('c.status', '=', 'published')))
+    .orderBy('p.published_at', 'desc')
+    .limit(200)
+    .execute();
 }
 
 const MAX_BAN_DAYS = 3_650;
@@ -236,6 +274,25 @@ export async function reviewQueue(db: Kysely<Database>, options: { limit?: numbe
     .$if(cursor !== undefined, (q) => q.where(sql<boolean>`(c.created_at, c.id) > (${cursor![0]}::timestamptz, ${cursor![1]}::bigint)`))
     .orderBy('c.created_at')
     .orderBy('c.id')
+    .limit(limit + 1)
+    .execute();
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { items: page.map(toItem), next: rows.length > limit && last ? encodeCursor([last.created_at.toISOString(), last.id]) : null };
+}
+
+/** Every comment for the admin's browser, newest first, by status and post; keyset on (created_at, id). */
+export async function browseComments(db: Kysely<Database>, options: { status?: CommentStatus | undefined; postId?: string | undefined; limit?: number; after?: string | null } = {}) {
+  const limit = pageSize(options.limit, 50);
+  const cursor = decodeCursor(options.after, ['date', 'id']);
+  if (options.postId !== undefined && !/^\d{1,18}$/.test(options.postId)) throw new ValidationError('post must be a post id.', 'invalid_post');
+  const rows = await queueBase(db)
+    .where('c.erased', '=', false)
+    .$if(options.status !== undefined, (q) => q.where('c.status', '=', options.status!))
+    .$if(options.postId !== undefined, (q) => q.where('c.post_id', '=', options.postId!))
+    .$if(cursor !== undefined, (q) => q.where(sql<boolean>`(c.created_at, c.id) < (${cursor![0]}::timestamptz, ${cursor![1]}::bigint)`))
+    .orderBy('c.created_at', 'desc')
+    .orderBy('c.id', 'desc')
     .limit(limit + 1)
     .execute();
   const page = rows.slice(0, limit);
