@@ -167,7 +167,12 @@ export async function listBans(db: Kysely<Database>) {
     .execute();
 }
 
-/** Keyset cursors: base64url JSON of the sort key, checked on the way back in. */
+/**
+ * Keyset cursors: base64url JSON of the sort key, checked on the way back in. Timestamps travel
+ * with PostgreSQL's microseconds (`cursorAt`): a JavaScript Date keeps only milliseconds, and a
+ * row whose time was rounded down would come back on the next page.
+ */
+const cursorAt = sql<string>`to_char(c.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 function encodeCursor(parts: Array<string | number>): string {
   return Buffer.from(JSON.stringify(parts)).toString('base64url');
 }
@@ -179,7 +184,7 @@ function decodeCursor(raw: string | undefined | null, shape: Array<'date' | 'id'
     if (Array.isArray(parts) && parts.length === shape.length) {
       const ok = shape.every((kind, i) => {
         const v = parts[i];
-        if (kind === 'date') return typeof v === 'string' && !Number.isNaN(Date.parse(v));
+        if (kind === 'date') return typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(v);
         if (kind === 'id') return typeof v === 'string' && /^\d{1,18}$/.test(v);
         return v === 0 || v === 1;
       });
@@ -238,6 +243,7 @@ function queueBase(db: Kysely<Database>) {
       'c.question',
       'c.created_at',
       'b.until as banned_until',
+      cursorAt.as('cursor_at'),
       sql<Array<{ reason: string; count: number }>>`(select coalesce(json_agg(json_build_object('reason', r.reason, 'count', r.n)), '[]'::json) from (select reason, count(*)::int as n from comment_reports where comment_id = c.id and resolved_at is null group by reason) r)`.as('reports'),
     ]);
 }
@@ -278,7 +284,7 @@ export async function reviewQueue(db: Kysely<Database>, options: { limit?: numbe
     .execute();
   const page = rows.slice(0, limit);
   const last = page.at(-1);
-  return { items: page.map(toItem), next: rows.length > limit && last ? encodeCursor([last.created_at.toISOString(), last.id]) : null };
+  return { items: page.map(toItem), next: rows.length > limit && last ? encodeCursor([last.cursor_at, last.id]) : null };
 }
 
 /** Every comment for the admin's browser, newest first, by status and post; keyset on (created_at, id). */
@@ -297,7 +303,7 @@ export async function browseComments(db: Kysely<Database>, options: { status?: C
     .execute();
   const page = rows.slice(0, limit);
   const last = page.at(-1);
-  return { items: page.map(toItem), next: rows.length > limit && last ? encodeCursor([last.created_at.toISOString(), last.id]) : null };
+  return { items: page.map(toItem), next: rows.length > limit && last ? encodeCursor([last.cursor_at, last.id]) : null };
 }
 
 /**
@@ -335,7 +341,7 @@ export async function questionsInbox(db: Kysely<Database>, options: { postId?: s
     : [];
   return {
     items: page.map((r) => ({ ...toItem(r), answeredAt: r.answered_at, answers: answers.filter((a) => a.parent_id === r.id).map((a) => ({ html: renderComment(a.body), by: a.name || 'Staff', at: a.created_at })) })),
-    next: rows.length > limit && last ? encodeCursor([last.answered, last.created_at.toISOString(), last.id]) : null,
+    next: rows.length > limit && last ? encodeCursor([last.answered, last.cursor_at, last.id]) : null,
   };
 }
 
@@ -379,6 +385,7 @@ export async function listComments(db: Kysely<Database>, filter: ReturnType<type
   const rows = await db
     .selectFrom('comments as c')
     .selectAll('c')
+    .select(cursorAt.as('cursor_at'))
     .$if(filter.postId !== undefined, (q) => q.where('c.post_id', '=', filter.postId!))
     .$if(filter.postSlug !== undefined, (q) => q.where('c.post_id', '=', (eb) => eb.selectFrom('posts').select('id').where('slug', '=', filter.postSlug!)))
     .where('c.status', 'in', filter.status ? [filter.status] : API_STATUSES)
@@ -390,7 +397,7 @@ export async function listComments(db: Kysely<Database>, filter: ReturnType<type
     .execute();
   const page = rows.slice(0, limit);
   const last = page.at(-1);
-  return { comments: page.map(commentJson), next: rows.length > limit && last ? encodeCursor([last.created_at.toISOString(), last.id]) : null };
+  return { comments: page.map(commentJson), next: rows.length > limit && last ? encodeCursor([last.cursor_at, last.id]) : null };
 }
 
 function commentJson(c: { id: string; post_id: string; parent_id: string | null; member_id: string | null; staff_user_id: string | null; body: string; status: CommentStatus; hold_reason: string | null; question: boolean; answered_at: Date | null; created_at: Date; edited_at: Date | null }): CommentJson {
