@@ -197,7 +197,7 @@ function decodeCursor(raw: string | undefined | null, shape: Array<'date' | 'id'
 }
 
 function pageSize(limit: number | undefined, fallback: number): number {
-  if (limit === undefined || !Number.isFinite(limit)) return fallback;
+  if (limit === undefined) return fallback;
   if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new ValidationError('limit must be a whole number from 1 to 200.', 'invalid_limit');
   return limit;
 }
