@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
 import { ForbiddenError, NotFoundError, RateLimitedError, UnauthorizedError, ValidationError, ConflictError } from '../../src/domain/errors.ts';
-import { deleteMember } from '../../src/domain/members/preferences.ts';
+import { deleteMember, exportMemberData } from '../../src/domain/members/preferences.ts';
 import { deleteOwnComment, editComment, findConversationPost, postComment, setQuestion, type ConversationPost } from '../../src/domain/community/comments.ts';
 import { loadConversation } from '../../src/domain/community/conversation.ts';
 import { answerQuestion, banMember, listComments, liftBan, moderateComment, parseCommentFilter, questionsInbox, reportComment, reviewQueue } from '../../src/domain/community/moderation.ts';
@@ -371,10 +371,13 @@ describe('the API listing and erasure', () => {
     await expect(listComments(t.db, {}, { limit: 500 })).rejects.toThrow(ValidationError);
   });
 
-  it("erases a member's comments, reactions and notifications with them", async () => {
+  it("gives a member their comments and reactions in their data, and erases them with the member", async () => {
     const gone = await member();
     const c = await say(gone, 'Soon forgotten');
     await toggleReaction(t.db, TEST_SECRET, gone, publicPost, { kind: 'thanks' });
+    const exported = await exportMemberData(t.db, gone.id);
+    expect(exported.comments.map((x) => x.body)).toEqual(['Soon forgotten']);
+    expect(exported.reactions.map((x) => x.kind)).toEqual(['thanks']);
     await deleteMember(t.db, gone.id);
     expect(await t.db.selectFrom('comments').select('id').where('id', '=', c.id).execute()).toHaveLength(0);
     expect(await t.db.selectFrom('reactions').select('id').where('member_id', '=', gone.id).execute()).toHaveLength(0);

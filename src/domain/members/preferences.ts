@@ -71,6 +71,16 @@ export async function exportMemberData(db: Kysely<Database>, memberId: string) {
     db.selectFrom('events').select(['type', 'occurred_at', 'data']).where('member_id', '=', memberId).orderBy('occurred_at').orderBy('id').execute(),
     db.selectFrom('tiers').select(['slug', 'name']).where('id', '=', member.tier_id).executeTakeFirst(),
   ]);
+  // What they said and reacted in the conversation (erased comments are gone).
+  const comments = await db
+    .selectFrom('comments as c')
+    .innerJoin('posts as p', 'p.id', 'c.post_id')
+    .select(['c.id', 'p.slug as post', 'c.parent_id', 'c.body', 'c.status', 'c.question', 'c.created_at', 'c.edited_at'])
+    .where('c.member_id', '=', memberId)
+    .where('c.erased', '=', false)
+    .orderBy('c.id')
+    .execute();
+  const reactions = await db.selectFrom('reactions as r').innerJoin('posts as p', 'p.id', 'r.post_id').select(['p.slug as post', 'r.comment_id', 'r.kind', 'r.created_at']).where('r.member_id', '=', memberId).orderBy('r.id').execute();
   await recordEvent(db, memberId, 'data_exported');
   return {
     exported_at: new Date().toISOString(),
@@ -97,6 +107,8 @@ export async function exportMemberData(db: Kysely<Database>, memberId: string) {
     newsletters: newsletters.map((n) => ({ slug: n.slug, name: n.name, since: n.created_at })),
     labels: labels.map((l) => l.name),
     events: events.map((e) => ({ type: e.type, at: e.occurred_at, data: e.data })),
+    comments,
+    reactions,
   };
 }
 
