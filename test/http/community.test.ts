@@ -197,6 +197,54 @@ describe('posting through the forms', () => {
   });
 });
 
+describe('the review queue', () => {
+  it('lists held and reported comments with why, and approves a burst in bulk', async () => {
+    const held = [];
+    for (const n of [1, 2, 3]) {
+      held.push((await t.db.insertInto('comments').values({ post_id: postId, member_id: ids.author!, body: `HELDTEXT ${n}`, status: 'held', hold_reason: 'burst' }).returning('id').executeTakeFirstOrThrow()).id);
+    }
+    const page = await (await get('/admin/conversation', cookies.moderator)).text();
+    for (const id of held) expect(page).toContain(`value="${id}"`);
+    expect(page).toContain('burst of near-identical comments from new accounts');
+    expect(page).toContain('HELDTEXT 2');
+    // Nobody else sees them.
+    expect(await (await get(`/posts/${SLUG}`, cookies.paid)).text()).not.toContain('HELDTEXT');
+    const res = await fetch(`${server.url}/admin/conversation`, {
+      method: 'POST',
+      body: new URLSearchParams([['action', 'bulk'], ['bulk', 'approve'], ...held.map((id) => ['ids', id] as [string, string])]),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.url, cookie: cookies.moderator! },
+      redirect: 'manual',
+    });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/admin/conversation?done=bulk');
+    expect(await (await get(`/posts/${SLUG}`, cookies.paid)).text()).toContain('HELDTEXT 3');
+    const log = await t.db.selectFrom('moderation_log').select(['action']).where('comment_id', 'in', held).execute();
+    expect(log.map((l) => l.action)).toEqual(['approve', 'approve', 'approve']);
+  });
+});
+
+describe('settings', () => {
+  it('lets editors set a post\'s rule and owners/admins the site\'s, nobody else', async () => {
+    expect((await post(`/admin/posts/${postId}/conversation`, { mode: 'off' }, cookies.moderator)).status).toBe(403);
+    const set = await post(`/admin/posts/${postId}/conversation`, { mode: 'off' }, cookies.editor);
+    expect(set.status).toBe(303);
+    expect((await t.db.selectFrom('posts').select('comments_mode').where('id', '=', postId).executeTakeFirstOrThrow()).comments_mode).toBe('off');
+    expect(await (await get(`/admin/posts/${postId}`, cookies.editor)).text()).toContain('<option value="off" selected>');
+    expect((await post(`/posts/${SLUG}/comments`, { body: 'closed?' }, cookies.paid)).status).toBe(403);
+    expect((await post(`/admin/posts/${postId}/conversation`, { mode: 'bogus' }, cookies.editor)).status).toBe(400);
+    expect((await post(`/admin/posts/${postId}/conversation`, { mode: 'site' }, cookies.editor)).status).toBe(303);
+
+    const form = { default_mode: 'paid', anonymous_view: 'count', hold_first_comment: '1', edit_window_minutes: '30', new_member_days: '3' };
+    expect((await post('/admin/conversation/settings', form, cookies.moderator)).status).toBe(403);
+    expect((await post('/admin/conversation/settings', form, cookies.admin)).status).toBe(200);
+    const saved = await t.db.selectFrom('settings').select('value').where('key', '=', 'conversation').executeTakeFirstOrThrow();
+    expect(saved.value).toEqual({ defaultMode: 'paid', anonymousView: 'count', holdFirstComment: true, editWindowMinutes: 30, newMemberDays: 3 });
+    const bad = await post('/admin/conversation/settings', { ...form, edit_window_minutes: '99999' }, cookies.admin);
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('The edit window is not valid');
+  });
+});
+
 describe('the API', () => {
   it('lists comments with the documented shape, by cursor, for moderators and up only', async () => {
     const res = await api(`/api/v1/comments?post=${SLUG}&status=published&limit=2`, 'moderator');
