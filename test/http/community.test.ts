@@ -134,7 +134,7 @@ describe('the permission matrix', () => {
     const html = await (await get(`/posts/${SLUG}`)).text();
     expect(html).not.toContain('SEEDTEXT');
     expect(html).toMatch(/data-testid="comment-count">\d+ comments?</);
-    expect(html).toContain('Already a member? Sign in');
+    expect(html).toContain('Members: sign in to join in');
   });
 
   it("keeps a gated post's conversation from readers who may not read it", async () => {

@@ -49,6 +49,7 @@ describe('who may talk', () => {
     expect(conversationRights(paid, ctx({ banned: true })).reason).toBe('banned');
     expect(conversationRights(free, ctx({ mode: 'off' })).reason).toBe('off');
     expect(conversationRights(anonymous, ctx()).reason).toBe('sign_in');
+    expect(conversationRights(anonymous, ctx({ canReadPost: false })).reason).toBe('cannot_read');
   });
 });
 

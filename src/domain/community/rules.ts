@@ -50,7 +50,8 @@ export function conversationRights(actor: Actor, ctx: ConversationContext): Righ
   }
   if (actor.kind === 'anonymous') {
     const read = ctx.canReadPost && ctx.anonymousView === 'conversation' ? 'conversation' : 'count';
-    return { read, comment: false, react: false, report: false, moderate: false, reason: 'sign_in' };
+    // On a gated post the paywall already invites them; the conversation only says whose it is.
+    return { read, comment: false, react: false, report: false, moderate: false, reason: ctx.canReadPost ? 'sign_in' : 'cannot_read' };
   }
   if (!ctx.canReadPost) return { read: 'count', comment: false, react: false, report: false, moderate: false, reason: 'cannot_read' };
   const reason: NoCommentReason | undefined = ctx.banned ? 'banned' : ctx.mode === 'off' ? 'off' : ctx.mode === 'paid' && !actor.paid ? 'paid_only' : undefined;
