@@ -58,7 +58,7 @@ async function member(options: { paid?: boolean; ageDays?: number; name?: string
 const say = (actor: Actor, body: string, extra: { parentId?: string; question?: boolean; post?: ConversationPost } = {}) =>
   postComment(t.db, ctx, actor, extra.post ?? publicPost, { body, parentId: extra.parentId, question: extra.question, clientIp: `10.${seq % 250}.0.1` });
 
-const view = (actor: Actor, post = publicPost) => loadConversation(t.db, { post, actor, sort: 'newest', brandTitle: 'Field Notes' });
+const view = (actor: Actor, post = publicPost) => loadConversation(t.db, { post, actor, sort: 'newest' });
 const texts = async (actor: Actor, post = publicPost) => (await view(actor, post)).threads.flatMap((th) => [th.comment, ...th.replies]).map((c) => c.html);
 
 describe('talking', () => {

@@ -38,12 +38,6 @@ export async function findConversationPost(db: Kysely<Database>, slug: string): 
   return { id: post.id, slug: post.slug, title: post.title, visibility: post.visibility, tier_ids: post.tier_ids, comments_mode: row.comments_mode };
 }
 
-/** A post already loaded for the page, with its conversation rule. */
-export async function conversationPostOf(db: Kysely<Database>, post: Pick<ConversationPost, 'id' | 'slug' | 'title' | 'visibility' | 'tier_ids'>): Promise<ConversationPost> {
-  const row = await db.selectFrom('posts').select('comments_mode').where('id', '=', post.id).executeTakeFirst();
-  return { id: post.id, slug: post.slug, title: post.title, visibility: post.visibility, tier_ids: post.tier_ids, comments_mode: row?.comments_mode ?? null };
-}
-
 export async function findConversationPostById(db: Kysely<Database>, postId: string): Promise<ConversationPost | undefined> {
   if (!/^\d{1,18}$/.test(postId)) return undefined;
   const row = await db.selectFrom('posts').select('slug').where('id', '=', postId).executeTakeFirst();
@@ -72,6 +66,11 @@ export interface Access {
 /** What this actor may do under this post, with the site's settings it was decided on. */
 export async function conversationAccess(db: Kysely<Database>, post: ConversationPost, actor: Actor): Promise<Access> {
   const [settings, bannedUntil] = await Promise.all([getConversationSettings(db), actor.kind === 'member' ? activeBanUntil(db, actor.id) : Promise.resolve(null)]);
+  return accessFrom(settings, post, actor, bannedUntil);
+}
+
+/** The same decision from already-loaded settings (the post page loads them in one query). */
+export function accessFrom(settings: ConversationSettings, post: ConversationPost, actor: Actor, bannedUntil: Date | null): Access {
   const mode = effectiveMode(post.comments_mode, settings.defaultMode);
   const rights = conversationRights(actor, {
     mode,

@@ -1,9 +1,11 @@
 import { sql, type Kysely } from 'kysely';
 import type { CommentsMode, Database } from '../../../db/types.ts';
-import { conversationAccess, type ConversationPost } from './comments.ts';
+import { siteSettingsSchema } from '../site/settings.ts';
+import { accessFrom, type ConversationPost } from './comments.ts';
 import { renderComment } from './markdown.ts';
 import { REACTIONS, type ReactionKind } from './reactions-set.ts';
 import { noCommentMessage, withinEditWindow, type Actor, type HoldReason, type Rights } from './rules.ts';
+import { conversationSettingsFrom } from './settings.ts';
 import { orderReplies, sortThreads, type CommentSort } from './sort.ts';
 
 /**
@@ -59,6 +61,8 @@ export interface ConversationView {
   sort: CommentSort;
   postReactions: ReactionCount[];
   editWindowMinutes: number;
+  /** The brand's name, for the badge on staff replies. */
+  brand: string;
 }
 
 /** At most this many comments of one post are loaded; the page shows `shown` top-level ones of them. */
@@ -76,20 +80,47 @@ function rendered(id: string, editedAt: Date | null, body: string): string {
   return html;
 }
 
+interface Meta {
+  comments_mode: CommentsMode | null;
+  conversation: unknown;
+  site: unknown;
+  banned_until: Date | null;
+  published: number;
+  post_reactions: Array<{ kind: string; n: number; mine: boolean }>;
+}
+
+type Reactions = Array<{ comment_id: string | null; kind: string; n: number; mine: boolean }>;
+
+function countsOf(rows: Reactions, commentId: string | null): ReactionCount[] {
+  return REACTIONS.map((r) => {
+    const row = rows.find((x) => x.comment_id === commentId && x.kind === r.kind);
+    return { kind: r.kind, emoji: r.emoji, label: r.label, count: row?.n ?? 0, mine: row?.mine ?? false };
+  });
+}
+
 export async function loadConversation(
   db: Kysely<Database>,
-  options: { post: ConversationPost; actor: Actor; sort: CommentSort; shown?: number | undefined; brandTitle: string },
+  options: { post: Omit<ConversationPost, 'comments_mode'>; actor: Actor; sort: CommentSort; shown?: number | undefined },
 ): Promise<ConversationView> {
-  const { post, actor } = options;
-  const access = await conversationAccess(db, post, actor);
-  const notice = access.rights.comment ? null : noCommentMessage(access.rights.reason ?? 'not_allowed', access.bannedUntil);
-  const base = { mode: access.mode, rights: access.rights, notice, sort: options.sort, editWindowMinutes: access.settings.editWindowMinutes };
-  if (access.rights.read === 'count') {
-    const row = await db.selectFrom('comments').select(sql<number>`count(*)::int`.as('n')).where('post_id', '=', post.id).where('status', '=', 'published').executeTakeFirstOrThrow();
-    return { ...base, count: row.n, threads: [], more: false, postReactions: [] };
-  }
-
+  const { actor } = options;
   const me = actor.kind === 'member' ? actor.id : null;
+  // Every reader of a post page pays for this, so it is one call of a function with cached
+  // plans (see migration 0009): the post's rule, both settings rows, the reader's ban, the
+  // published count and the post's own reactions. The comments are a second query, made only
+  // when there is something to show.
+  const meta = (await sql<Meta>`select * from conversation_meta(${options.post.id}::bigint, ${me}::bigint)`.execute(db)).rows[0];
+  const post: ConversationPost = { ...options.post, comments_mode: meta?.comments_mode ?? null };
+  const site = siteSettingsSchema.safeParse(meta?.site ?? {});
+  const brand = site.success ? site.data.title : siteSettingsSchema.parse({}).title;
+  const access = accessFrom(conversationSettingsFrom(meta?.conversation), post, actor, meta?.banned_until ?? null);
+  const notice = access.rights.comment ? null : noCommentMessage(access.rights.reason ?? 'not_allowed', access.bannedUntil);
+  const count = meta?.published ?? 0;
+  const postReactions = countsOf((meta?.post_reactions ?? []).map((r) => ({ ...r, comment_id: null })), null);
+  const base = { mode: access.mode, rights: access.rights, notice, sort: options.sort, editWindowMinutes: access.settings.editWindowMinutes, brand, count };
+  if (access.rights.read === 'count') return { ...base, threads: [], more: false, postReactions: [] };
+  // Nothing published and no held comment of the reader's own to show.
+  if (count === 0 && me === null) return { ...base, threads: [], more: false, postReactions };
+
   const rows = await db
     .selectFrom('comments as c')
     .leftJoin('members as m', 'm.id', 'c.member_id')
@@ -105,20 +136,19 @@ export async function loadConversation(
     .orderBy('c.id')
     .limit(MAX_LOADED)
     .execute();
-  const reactionRows = await db
-    .selectFrom('reactions')
-    .select(['comment_id', 'kind', sql<number>`count(*)::int`.as('n'), sql<boolean>`coalesce(bool_or(member_id = ${me ?? '0'}::bigint), false)`.as('mine')])
-    .where('post_id', '=', post.id)
-    .groupBy(['comment_id', 'kind'])
-    .execute();
-  const reactionsOf = (commentId: string | null): ReactionCount[] =>
-    REACTIONS.map((r) => {
-      const row = reactionRows.find((x) => x.comment_id === commentId && x.kind === r.kind);
-      return { kind: r.kind, emoji: r.emoji, label: r.label, count: row?.n ?? 0, mine: row?.mine ?? false };
-    });
+  const reactionRows: Reactions = rows.length
+    ? await db
+        .selectFrom('reactions')
+        .select(['comment_id', 'kind', sql<number>`count(*)::int`.as('n'), sql<boolean>`coalesce(bool_or(member_id = ${me}::bigint), false)`.as('mine')])
+        .where('post_id', '=', post.id)
+        .where('comment_id', 'is not', null)
+        .groupBy(['comment_id', 'kind'])
+        .execute()
+    : [];
+  const reactionsOf = (commentId: string) => countsOf(reactionRows, commentId);
 
   const now = new Date();
-  const names = new Map(rows.map((r) => [r.id, r.staff_user_id ? r.staff_name || options.brandTitle : r.member_name || 'A member']));
+  const names = new Map(rows.map((r) => [r.id, r.staff_user_id ? r.staff_name || brand : r.member_name || 'A member']));
   const views = rows.map((r): CommentView => {
     const removed = r.status === 'deleted';
     const mine = me !== null && r.member_id === me;
@@ -165,9 +195,8 @@ export async function loadConversation(
   const shown = Math.min(Math.max(options.shown ?? 50, 1), 1_000);
   return {
     ...base,
-    count: views.filter((v) => v.state === 'published').length,
     threads: sorted.slice(0, shown).map((s) => ({ comment: s.thread.comment, replies: s.thread.replies })),
     more: sorted.length > shown,
-    postReactions: reactionsOf(null),
+    postReactions,
   };
 }

@@ -25,7 +25,12 @@ const KEY = 'conversation';
 
 export async function getConversationSettings(db: Kysely<Database>): Promise<ConversationSettings> {
   const row = await db.selectFrom('settings').select('value').where('key', '=', KEY).executeTakeFirst();
-  const parsed = conversationSettingsSchema.safeParse(row?.value ?? {});
+  return conversationSettingsFrom(row?.value);
+}
+
+/** The settings from a stored value (absent or unreadable: the defaults). */
+export function conversationSettingsFrom(value: unknown): ConversationSettings {
+  const parsed = conversationSettingsSchema.safeParse(value ?? {});
   return parsed.success ? parsed.data : conversationSettingsSchema.parse({});
 }
 
