@@ -26,3 +26,11 @@ export function backToPost(slug: string, flash: Flash | null, anchor: string): s
 export function afterPosting(slug: string, posted: Posted): string {
   return backToPost(slug, posted.status === 'held' ? 'held' : 'posted', `comment-${posted.id}`);
 }
+
+// Made once: building an Intl.DateTimeFormat costs more than rendering a comment.
+const timeFormat = new Intl.DateTimeFormat('en', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
+
+/** A comment's time as readers and staff see it ("Nov 21, 2026, 10:49 PM UTC"). */
+export function commentTime(at: Date): string {
+  return `${timeFormat.format(at)} UTC`;
+}
