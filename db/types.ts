@@ -8,6 +8,8 @@ type Json<T> = ColumnType<T, string, string>;
 export type StaffRole = 'owner' | 'admin' | 'editor' | 'moderator';
 export type PostVisibility = 'public' | 'members' | 'paid' | 'tiers';
 export type MemberStatus = 'pending' | 'active' | 'unsubscribed' | 'bounced' | 'complained';
+export type CommentsMode = 'off' | 'members' | 'paid';
+export type CommentStatus = 'published' | 'held' | 'hidden' | 'deleted';
 
 export interface StaffUsersTable {
   id: Generated<string>;
@@ -120,6 +122,8 @@ export interface PostsTable {
   feature_image: string | null;
   email_only: ColumnType<boolean, boolean | undefined, boolean>;
   tier_ids: ColumnType<string[], string[] | undefined, string[]>;
+  /** Who may talk under the post; null follows the site's default. */
+  comments_mode: ColumnType<CommentsMode | null, CommentsMode | null | undefined, CommentsMode | null>;
 }
 
 export interface PostSlugsTable {
@@ -384,6 +388,76 @@ export interface ReferralRewardsTable {
   fulfilled_by: string | null;
 }
 
+export interface CommentsTable {
+  id: Generated<string>;
+  post_id: string;
+  parent_id: string | null;
+  reply_to_id: string | null;
+  member_id: string | null;
+  staff_user_id: string | null;
+  body: string;
+  status: ColumnType<CommentStatus, CommentStatus | undefined, CommentStatus>;
+  hold_reason: string | null;
+  erased: ColumnType<boolean, boolean | undefined, boolean>;
+  question: ColumnType<boolean, boolean | undefined, boolean>;
+  answered_at: Timestamp | null;
+  announced: ColumnType<boolean, boolean | undefined, boolean>;
+  fingerprint: ColumnType<string, string | undefined, string>;
+  created_at: DefaultTimestamp;
+  edited_at: Timestamp | null;
+  moderated_at: Timestamp | null;
+  moderated_by: string | null;
+}
+
+export interface ReactionsTable {
+  id: Generated<string>;
+  member_id: string;
+  post_id: string;
+  comment_id: string | null;
+  kind: string;
+  created_at: DefaultTimestamp;
+}
+
+export interface CommentReportsTable {
+  comment_id: string;
+  member_id: string;
+  reason: string;
+  created_at: DefaultTimestamp;
+  resolved_at: Timestamp | null;
+}
+
+export interface CommentBansTable {
+  member_id: string;
+  until: Timestamp;
+  reason: ColumnType<string, string | undefined, string>;
+  created_by: string | null;
+  created_at: DefaultTimestamp;
+}
+
+export interface ModerationLogTable {
+  id: Generated<string>;
+  comment_id: string | null;
+  member_id: string | null;
+  staff_user_id: string | null;
+  action: string;
+  note: ColumnType<string, string | undefined, string>;
+  created_at: DefaultTimestamp;
+}
+
+export interface CommentNotificationsTable {
+  id: Generated<string>;
+  member_id: string;
+  comment_id: string;
+  kind: 'reply' | 'answer';
+  created_at: DefaultTimestamp;
+  sent_at: Timestamp | null;
+}
+
+export interface CommentNotificationOptoutsTable {
+  member_id: string;
+  created_at: DefaultTimestamp;
+}
+
 export interface Database {
   staff_users: StaffUsersTable;
   staff_sessions: StaffSessionsTable;
@@ -417,6 +491,13 @@ export interface Database {
   referrals: ReferralsTable;
   referral_milestones: ReferralMilestonesTable;
   referral_rewards: ReferralRewardsTable;
+  comments: CommentsTable;
+  reactions: ReactionsTable;
+  comment_reports: CommentReportsTable;
+  comment_bans: CommentBansTable;
+  moderation_log: ModerationLogTable;
+  comment_notifications: CommentNotificationsTable;
+  comment_notification_optouts: CommentNotificationOptoutsTable;
 }
 
 export type StaffUser = Selectable<StaffUsersTable>;
@@ -427,3 +508,4 @@ export type NewMember = Insertable<MembersTable>;
 export type MemberUpdate = Updateable<MembersTable>;
 export type Post = Selectable<PostsTable>;
 export type OutboxEmail = Selectable<OutboxTable>;
+export type Comment = Selectable<CommentsTable>;

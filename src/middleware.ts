@@ -96,8 +96,8 @@ export const onRequest = defineMiddleware(async (context, next) => {
 
   // Exempt from the origin check: bearer-token API calls (no cookie), signed webhooks, the public
   // subscribe endpoint (posted to by embedded forms and snippets on the brand's other sites), and
-  // the one-click unsubscribe (posted by mailbox providers; its signed token is the credential).
-  const crossOriginAllowed = isApi || pathname.startsWith('/webhooks/') || pathname === '/subscribe' || pathname === '/unsubscribe';
+  // the one-click unsubscribes (posted by mailbox providers; their signed token is the credential).
+  const crossOriginAllowed = isApi || pathname.startsWith('/webhooks/') || pathname === '/subscribe' || pathname === '/unsubscribe' || pathname === '/conversation/unsubscribe';
   if (!SAFE_METHODS.has(method) && !crossOriginAllowed && !sameOrigin(request, runtime.config.siteUrl)) {
     return withSecurityHeaders(
       wantsJson(pathname)

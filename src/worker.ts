@@ -7,6 +7,7 @@ import { expireComps } from './domain/membership/comp.ts';
 import { forgetOldSignals, holdQuickLeavers } from './domain/referrals/guards.ts';
 import { mailMilestone, MILESTONE_MAIL_TASK } from './domain/referrals/milestones.ts';
 import { startAllBankedRewards } from './domain/referrals/rewards.ts';
+import { sendCommentNotifications } from './domain/community/notifications.ts';
 import { log } from './lib/log.ts';
 import type { SendEmailPayload } from './lib/mail-queue.ts';
 import { createRateLimiter, UNLIMITED, type RateLimiter } from './lib/mail-rate.ts';
@@ -126,6 +127,12 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     await forgetOldSignals(runtime.db);
   };
 
+  // Replies and answers owed to members: one email per member per pass (see domain/community/notifications.ts).
+  const commentNotifications: Task = async () => {
+    const sent = await sendCommentNotifications(runtime.db, { secret: runtime.config.appSecret, siteUrl: runtime.config.siteUrl });
+    if (sent > 0) log.info('conversation emails queued', { emails: sent });
+  };
+
   const sendWatchdog: Task = async () => {
     const kicked = await resumeSends(runtime.db, { stalledForSeconds: 120 });
     if (kicked > 0) log.warn('stalled sends restarted', { sends: kicked });
@@ -143,6 +150,7 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     import_confirmations: importConfirmations,
     send_watchdog: sendWatchdog,
     [MILESTONE_MAIL_TASK]: referralMilestoneEmail,
+    comment_notifications: commentNotifications,
   };
 }
 
@@ -163,7 +171,7 @@ export async function startWorker(runtime: Runtime, pool: pg.Pool, options: Send
   if (released + resumed > 0) log.info('sends resumed', { batchesReleased: released, sends: resumed });
   const runner = await startQueueRunner(runtime.db, pool, createTaskList(runtime, pool, { ...options, limiter }), {
     // graphile-worker's crontab: minute hour day month weekday task
-    crontab: '17 * * * * maintenance\n* * * * * send_watchdog',
+    crontab: ['17 * * * * maintenance', '* * * * * send_watchdog', '*/5 * * * * comment_notifications'].join('\n'),
     bulk: { taskList: createBulkTaskList(runtime, { ...options, limiter }), concurrency: LANES + 1 },
   });
   log.info('worker started', { workerId: runner.workerId });

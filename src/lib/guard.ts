@@ -51,6 +51,10 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: /^\/admin\/sends\/new\/?$/, methods: FORM, access: 'sends:write' },
   { pattern: /^\/admin\/sends\/\d{1,18}\/?$/, methods: FORM, access: 'sends:write' },
   { pattern: /^\/admin\/sends\/\d{1,18}\/progress$/, methods: READ, access: 'sends:write' },
+  { pattern: /^\/admin\/posts\/\d{1,18}\/conversation$/, methods: ['POST'], access: 'posts:write' },
+  { pattern: /^\/admin\/conversation\/?$/, methods: FORM, access: 'comments:moderate' },
+  { pattern: /^\/admin\/conversation\/(questions|comments|bans)\/?$/, methods: FORM, access: 'comments:moderate' },
+  { pattern: /^\/admin\/conversation\/settings\/?$/, methods: FORM, access: 'settings:manage' },
   { pattern: /^\/api\/v1\/me\/?$/, methods: READ, access: 'dashboard:view' },
   { pattern: /^\/api\/v1\/members\/?$/, methods: READ, access: 'members:read' },
   { pattern: /^\/api\/v1\/members\/?$/, methods: ['POST'], access: 'members:write' },
@@ -68,6 +72,8 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: /^\/api\/v1\/newsletters\/?$/, methods: READ, access: 'newsletters:read' },
   { pattern: /^\/api\/v1\/tiers\/?$/, methods: READ, access: 'tiers:read' },
   { pattern: /^\/api\/v1\/tiers\/?$/, methods: ['POST'], access: 'settings:manage' },
+  { pattern: /^\/api\/v1\/comments\/?$/, methods: READ, access: 'comments:moderate' },
+  { pattern: /^\/api\/v1\/comments\/\d{1,18}\/?$/, methods: ['GET', 'HEAD', 'PATCH', 'DELETE'], access: 'comments:moderate' },
 ];
 
 export function isStaffPath(pathname: string): boolean {

@@ -76,6 +76,16 @@ export async function exportMemberData(db: Kysely<Database>, memberId: string) {
     db.selectFrom('tiers').select(['slug', 'name']).where('id', '=', member.tier_id).executeTakeFirst(),
     referralSummary(db, memberId),
   ]);
+  // What they said and reacted in the conversation (erased comments are gone).
+  const comments = await db
+    .selectFrom('comments as c')
+    .innerJoin('posts as p', 'p.id', 'c.post_id')
+    .select(['c.id', 'p.slug as post', 'c.parent_id', 'c.body', 'c.status', 'c.question', 'c.created_at', 'c.edited_at'])
+    .where('c.member_id', '=', memberId)
+    .where('c.erased', '=', false)
+    .orderBy('c.id')
+    .execute();
+  const reactions = await db.selectFrom('reactions as r').innerJoin('posts as p', 'p.id', 'r.post_id').select(['p.slug as post', 'r.comment_id', 'r.kind', 'r.created_at']).where('r.member_id', '=', memberId).orderBy('r.id').execute();
   await recordEvent(db, memberId, 'data_exported');
   return {
     exported_at: new Date().toISOString(),
@@ -109,6 +119,8 @@ export async function exportMemberData(db: Kysely<Database>, memberId: string) {
       rewards: referrals.rewards.map((r) => ({ milestone: r.description, referrals: r.threshold, status: r.status, tier: r.tier_name, until: r.comp_until, banked_days: r.banked_days, earned_at: r.created_at })),
     },
     events: events.map((e) => ({ type: e.type, at: e.occurred_at, data: e.data })),
+    comments,
+    reactions,
   };
 }
 

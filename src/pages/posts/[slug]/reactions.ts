@@ -1,0 +1,28 @@
+import type { APIRoute } from 'astro';
+import { findConversationPost } from '../../../domain/community/comments.ts';
+import { toggleReaction } from '../../../domain/community/reactions.ts';
+import { DomainError, RateLimitedError } from '../../../domain/errors.ts';
+import { actorFor } from '../../../lib/actor.ts';
+import { statusFor } from '../../../lib/http.ts';
+import { readFields } from '../../../lib/request-data.ts';
+
+/** POST /posts/:slug/reactions: `kind`, optional `comment`; toggles the member's reaction, 303 back. */
+export const POST: APIRoute = async ({ params, request, cookies, locals, redirect }) => {
+  const { db, config } = locals.runtime;
+  const post = await findConversationPost(db, params.slug ?? '');
+  if (!post) return new Response('No such post.', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+  const fields = await readFields(request);
+  const commentId = fields.get('comment').trim() || undefined;
+  try {
+    const { actor } = await actorFor(db, cookies, config.siteUrl);
+    await toggleReaction(db, config.appSecret, actor, post, { kind: fields.get('kind'), commentId });
+    return redirect(`/posts/${post.slug}#${commentId ? `comment-${encodeURIComponent(commentId)}` : 'conversation'}`, 303);
+  } catch (err) {
+    if (!(err instanceof DomainError)) throw err;
+    const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' };
+    if (err instanceof RateLimitedError) headers['retry-after'] = String(err.retryAfter);
+    return new Response(`${err.message}\n\nGo back to the post: /posts/${post.slug}\n`, { status: statusFor(err), headers });
+  }
+};
+
+export const GET: APIRoute = async ({ params, redirect }) => redirect(`/posts/${encodeURIComponent(params.slug ?? '')}#conversation`, 303);
