@@ -23,6 +23,8 @@ import { makePost, seedAudience } from '../test/helpers/sending.ts';
 import { startRemoteResend } from './resend-client.ts';
 
 const recipients = Number(process.argv[2] ?? 100_000);
+/** `--count-only`: stop after timing the recipient count (the figure the admin shows). */
+const countOnly = process.argv.includes('--count-only');
 const embedded = process.env.BENCH_DATABASE_URL ? undefined : await startEmbeddedPostgres(join(tmpdir(), 'hearth-bench-postgres'));
 const server = process.env.BENCH_DATABASE_URL ?? embedded!.url;
 const name = `hearth_bench_send_${process.pid}`;
@@ -52,44 +54,49 @@ try {
     countMs.push(performance.now() - c0);
   }
   countMs.sort((a, b) => a - b);
-  const send = await createSend(handle.db, { postId, segment: { newsletters: ['weekly'] }, undoSeconds: 0 });
-  const config = { ...loadConfig({ SITE_URL: 'https://news.example.com' }), appSecret: 'bench-secret-0123456789abcdef0123456789' };
-  const t0 = performance.now();
-  await prepareSend(handle.db, { siteUrl: config.siteUrl, from: 'Field Notes <letters@example.com>' }, send.id);
-  const prepareSeconds = (performance.now() - t0) / 1000;
-  const mailer = createResendMailer({ apiKey: 're_test_key', baseUrl: resend.url, from: 'Field Notes <letters@example.com>' });
-  const runtime = { config, db: handle.db, mailer, stripe: undefined };
-  const t1 = performance.now();
-  const cpu0 = process.cpuUsage();
-  const worker = await startWorker(runtime, handle.pool, { limiter: createRateLimiter(handle.db, { requestsPerSecond: 10_000 }) });
-  for (;;) {
-    const s = await getSend(handle.db, send.id);
-    if (s.status === 'sent' || s.status === 'failed') break;
-    await new Promise((r) => setTimeout(r, 250));
+  if (countOnly) {
+    console.log(JSON.stringify({ figure: 'recipient count before sending', recipients, medianMs: Math.round(countMs[2]!), minMs: Math.round(countMs[0]!), maxMs: Math.round(countMs[4]!) }));
   }
-  const postSeconds = (performance.now() - t1) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  await worker.stop();
-  const done = await getSend(handle.db, send.id);
-  const stats = await resend.stats();
-  console.log(
-    JSON.stringify({
-      figure: 'send pipeline, unthrottled',
-      recipients: done.recipients,
-      posted: done.posted,
-      receivedAtServer: stats.received,
-      duplicates: stats.duplicates,
-      seedSeconds: Number(seedSeconds.toFixed(1)),
-      recipientCountMs: Math.round(countMs[2]!),
-      prepareSeconds: Number(prepareSeconds.toFixed(2)),
-      postSeconds: Number(postSeconds.toFixed(1)),
-      emailsPerSecond: Math.round(done.posted / postSeconds),
-      endToEndEmailsPerSecond: Math.round(done.posted / (postSeconds + prepareSeconds)),
-      // Hearth's own cost: the worker process's CPU (user + system) while posting.
-      workerCpuMsPer1000Emails: Number(((cpu.user + cpu.system) / 1000 / (done.posted / 1000)).toFixed(1)),
-      database: embedded ? 'embedded' : 'external',
-    }),
-  );
+  if (!countOnly) {
+    const send = await createSend(handle.db, { postId, segment: { newsletters: ['weekly'] }, undoSeconds: 0 });
+    const config = { ...loadConfig({ SITE_URL: 'https://news.example.com' }), appSecret: 'bench-secret-0123456789abcdef0123456789' };
+    const t0 = performance.now();
+    await prepareSend(handle.db, { siteUrl: config.siteUrl, from: 'Field Notes <letters@example.com>' }, send.id);
+    const prepareSeconds = (performance.now() - t0) / 1000;
+    const mailer = createResendMailer({ apiKey: 're_test_key', baseUrl: resend.url, from: 'Field Notes <letters@example.com>' });
+    const runtime = { config, db: handle.db, mailer, stripe: undefined };
+    const t1 = performance.now();
+    const cpu0 = process.cpuUsage();
+    const worker = await startWorker(runtime, handle.pool, { limiter: createRateLimiter(handle.db, { requestsPerSecond: 10_000 }) });
+    for (;;) {
+      const s = await getSend(handle.db, send.id);
+      if (s.status === 'sent' || s.status === 'failed') break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const postSeconds = (performance.now() - t1) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    await worker.stop();
+    const done = await getSend(handle.db, send.id);
+    const stats = await resend.stats();
+    console.log(
+      JSON.stringify({
+        figure: 'send pipeline, unthrottled',
+        recipients: done.recipients,
+        posted: done.posted,
+        receivedAtServer: stats.received,
+        duplicates: stats.duplicates,
+        seedSeconds: Number(seedSeconds.toFixed(1)),
+        recipientCountMs: Math.round(countMs[2]!),
+        prepareSeconds: Number(prepareSeconds.toFixed(2)),
+        postSeconds: Number(postSeconds.toFixed(1)),
+        emailsPerSecond: Math.round(done.posted / postSeconds),
+        endToEndEmailsPerSecond: Math.round(done.posted / (postSeconds + prepareSeconds)),
+        // Hearth's own cost: the worker process's CPU (user + system) while posting.
+        workerCpuMsPer1000Emails: Number(((cpu.user + cpu.system) / 1000 / (done.posted / 1000)).toFixed(1)),
+        database: embedded ? 'embedded' : 'external',
+      }),
+    );
+  }
 } finally {
   await resend.close();
   await handle.close();
