@@ -458,6 +458,25 @@ export interface CommentNotificationOptoutsTable {
   created_at: DefaultTimestamp;
 }
 
+export type EngagementKind = 'open' | 'click' | 'read' | 'view';
+
+export interface SendLinksTable {
+  send_id: string;
+  link: number;
+  url: string;
+}
+
+export interface EngagementEventsTable {
+  occurred_at: DefaultTimestamp;
+  kind: EngagementKind;
+  member_id: string | null;
+  send_id: string | null;
+  post_id: string | null;
+  link: number | null;
+  machine: ColumnType<boolean, boolean | undefined, boolean>;
+  agent: ColumnType<string, string | undefined, string>;
+}
+
 export interface Database {
   staff_users: StaffUsersTable;
   staff_sessions: StaffSessionsTable;
@@ -488,6 +507,8 @@ export interface Database {
   deliveries: DeliveriesTable;
   send_batches: SendBatchesTable;
   mail_rate: MailRateTable;
+  send_links: SendLinksTable;
+  engagement_events: EngagementEventsTable;
   referrals: ReferralsTable;
   referral_milestones: ReferralMilestonesTable;
   referral_rewards: ReferralRewardsTable;

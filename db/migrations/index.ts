@@ -8,6 +8,7 @@ import * as m0006 from './0006_billing.ts';
 import * as m0007 from './0007_sends.ts';
 import * as m0008 from './0008_referral_rewards.ts';
 import * as m0009 from './0009_community.ts';
+import * as m0010 from './0010_tracking.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -23,4 +24,5 @@ export const migrations: Record<string, Migration> = {
   '0007_sends': m0007,
   '0008_referral_rewards': m0008,
   '0009_community': m0009,
+  '0010_tracking': m0010,
 };

@@ -17,6 +17,11 @@ export const siteSettingsSchema = z.object({
     .regex(/^\/uploads\/\d{4}-\d{2}\/[A-Za-z0-9_-]{16}\.(png|jpg|gif|webp)$/, 'must be an image uploaded to this site')
     .optional()
     .or(z.literal('').transform(() => undefined)),
+  /**
+   * Per-member tracking: opens, clicks and reads are tied to the member. Off: only anonymous
+   * aggregate counts (per send, per link, per post) are kept.
+   */
+  trackPerMember: z.boolean().default(true),
 });
 export type SiteSettings = z.infer<typeof siteSettingsSchema>;
 
