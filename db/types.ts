@@ -302,6 +302,7 @@ export interface SendsTable {
   scheduled_at: Timestamp | null;
   prepared_at: Timestamp | null;
   finished_at: Timestamp | null;
+  track_members: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 export interface DeliveriesTable {

@@ -4,6 +4,10 @@ import { sql, type Kysely } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {
   await sql`
+    -- Whether this send's tracking names the member (the site's per-member tracking setting when
+    -- the send was prepared); fixed with the send, like everything in its emails.
+    alter table sends add column track_members boolean not null default true;
+
     -- Every link of a send, stored once when the send is prepared. A click token names
     -- (send, link), and the redirect goes only to the URL stored here.
     create table send_links (
@@ -58,5 +62,5 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  await sql`drop function ensure_engagement_partitions(int); drop table engagement_events; drop table send_links;`.execute(db);
+  await sql`drop function ensure_engagement_partitions(int); drop table engagement_events; drop table send_links; alter table sends drop column track_members;`.execute(db);
 }

@@ -4,6 +4,7 @@ import { renderPostEmail } from '../../emails/post.ts';
 import { allowedCommands, backoffSeconds, commandTarget, DEFAULT_RETRY, SEND_STATUSES, statusFromBatches } from '../../src/domain/sending/lifecycle.ts';
 import { batchMessages, idempotencyKey, type FixedSend } from '../../src/domain/sending/payload.ts';
 import { parseSegmentInput } from '../../src/domain/sending/segments.ts';
+import { readClickToken, readOpenToken } from '../../src/domain/tracking/tokens.ts';
 
 describe('send lifecycle', () => {
   it('allows each command only from its statuses', () => {
@@ -50,6 +51,8 @@ describe('batch payloads', () => {
       full: renderPostEmail({ brand, title: 'Harvest', url: 'https://news.example.com/posts/harvest', bodyHtml: '<p>All of it.</p>', cut: false, upgradeUrl: 'https://news.example.com/join' }),
       preview: renderPostEmail({ brand, title: 'Harvest', url: 'https://news.example.com/posts/harvest', bodyHtml: '<p>Some.</p>', cut: true, upgradeUrl: 'https://news.example.com/join' }),
     },
+    links: ['https://news.example.com/posts/harvest', 'https://news.example.com/join'],
+    trackMembers: true,
   };
   const ctx = { siteUrl: 'https://news.example.com', secret: 'a-secret-of-enough-length-for-tests' };
   const deliveries = [
@@ -75,9 +78,18 @@ describe('batch payloads', () => {
     expect(ana!.html).toContain(ana!.headers!['List-Unsubscribe']!.slice(1, -1).replace(/&/g, '&amp;'));
   });
 
-  it('lets tracking rewrite links through its hook', () => {
-    const [ana] = batchMessages(send, deliveries.slice(0, 1), { ...ctx, rewriteLinks: (html, d) => html.replace('All of it.', `tracked-${d.memberId}`) });
-    expect(ana!.html).toContain('tracked-1');
+  it('routes the post’s links through signed click tokens and adds an open pixel; unsubscribe links stay as they are', () => {
+    const [ana] = batchMessages(send, deliveries.slice(0, 1), ctx);
+    expect(ana!.html).not.toContain('href="https://news.example.com/posts/harvest"');
+    const clicks = [...ana!.html!.matchAll(/href="https:\/\/news\.example\.com\/t\/c\/([^"]+)"/g)].map((m) => readClickToken(ctx.secret, m[1]!));
+    expect(clicks).toContainEqual({ sendId: '7', memberId: '1', link: 0 });
+    const pixel = /<img src="https:\/\/news\.example\.com\/t\/o\/([^"]+)"/.exec(ana!.html!)![1]!;
+    expect(readOpenToken(ctx.secret, pixel)).toEqual({ sendId: '7', memberId: '1' });
+    expect(ana!.html).toContain('href="https://news.example.com/unsubscribe?token=');
+    // Tracking without naming members: the tokens carry member 0.
+    const [anon] = batchMessages({ ...send, trackMembers: false }, deliveries.slice(0, 1), ctx);
+    const anonPixel = /<img src="https:\/\/news\.example\.com\/t\/o\/([^"]+)"/.exec(anon!.html!)![1]!;
+    expect(readOpenToken(ctx.secret, anonPixel)).toEqual({ sendId: '7', memberId: null });
   });
 });
 

@@ -2,6 +2,7 @@ import { personalize, type CompiledEmail } from '../../../emails/post.ts';
 import type { EmailMessage } from '../../lib/mailer/port.ts';
 import { preferencesToken, preferencesUrl } from '../members/links.ts';
 import { listUnsubscribeHeaders } from '../members/subscribe.ts';
+import { trackHtml } from '../tracking/links.ts';
 
 /**
  * A batch's emails, as a pure function of what was fixed when the send was prepared (the
@@ -14,6 +15,10 @@ export interface FixedSend {
   id: string;
   from: string;
   rendered: { full: CompiledEmail; preview: CompiledEmail | null };
+  /** The send's links (send_links, by number): rewritten to the click redirect. */
+  links: readonly string[];
+  /** Whether tracking tokens name the member (the per-member setting at preparation). */
+  trackMembers: boolean;
 }
 
 export interface BatchDelivery {
@@ -27,11 +32,6 @@ export interface BatchDelivery {
 export interface PayloadContext {
   siteUrl: string;
   secret: string;
-  /**
-   * Rewrites a personalised email's links for tracking (the tracking capability plugs in here);
-   * it must be deterministic too. Identity by default.
-   */
-  rewriteLinks?: ((html: string, delivery: BatchDelivery, send: FixedSend) => string) | undefined;
 }
 
 export function idempotencyKey(sendId: string, batch: number): string {
@@ -48,7 +48,8 @@ export function batchMessages(send: FixedSend, deliveries: readonly BatchDeliver
       from: send.from,
       to: [d.email],
       subject: email.subject,
-      html: ctx.rewriteLinks ? ctx.rewriteLinks(email.html, d, send) : email.html,
+      // First-party tracking: links through /t/c/, an open pixel at /t/o/ (tracking/links.ts).
+      html: trackHtml(email.html, send.links, { sendId: send.id, memberId: send.trackMembers ? d.memberId : null }, ctx),
       text: email.text,
       headers: listUnsubscribeHeaders(ctx.siteUrl, prefs),
       tags: [

@@ -2,6 +2,8 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { MAX_BATCH } from '../../lib/mailer/port.ts';
 import { renderPostVariants } from '../content/email.ts';
+import { getSiteSettings } from '../site/settings.ts';
+import { collectLinks } from '../tracking/links.ts';
 import { earlierSendsOf, recipientWhere, type Segment } from './segments.ts';
 import { enqueueLanes } from './sends.ts';
 
@@ -41,6 +43,10 @@ export async function prepareSend(db: Kysely<Database>, ctx: PrepareContext, sen
     const segment = send.segment as unknown as Segment;
     const post = await trx.selectFrom('posts').select(['id', 'visibility', 'tier_ids']).where('id', '=', send.post_id).executeTakeFirstOrThrow();
     const rendered = await renderPostVariants(trx, ctx.siteUrl, send.post_id);
+    const site = await getSiteSettings(trx);
+    // Every link of the send, once, numbered: the click redirect goes only to these.
+    const links = collectLinks([...rendered.full.html.texts, ...(rendered.preview?.html.texts ?? [])]);
+    if (links.length > 0) await trx.insertInto('send_links').values(links.map((url, link) => ({ send_id: sendId, link, url }))).execute();
     const exclude = await earlierSendsOf(trx, send.post_id, sendId);
     // Which members read the whole post: the same rule as canRead (content/access.ts), as a
     // list of tier ids so the snapshot needs no join.
@@ -80,6 +86,7 @@ export async function prepareSend(db: Kysely<Database>, ctx: PrepareContext, sen
         status: nobody ? 'sent' : 'sending',
         rendered: JSON.stringify(rendered),
         from_address: ctx.from,
+        track_members: site.trackPerMember,
         recipients,
         batches,
         prepared_at: sql<Date>`now()` as unknown as Date,

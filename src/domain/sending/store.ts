@@ -79,9 +79,16 @@ async function skipLeavers(db: Kysely<Database>, sendId: string, first: string, 
 export function createSendStore(db: Kysely<Database>): SendStore {
   return {
     async fixedSend(sendId) {
-      const row = await db.selectFrom('sends').select(['id', 'from_address', 'rendered']).where('id', '=', sendId).executeTakeFirstOrThrow();
+      const row = await db.selectFrom('sends').select(['id', 'from_address', 'rendered', 'track_members']).where('id', '=', sendId).executeTakeFirstOrThrow();
       if (!row.from_address || !row.rendered) throw new Error(`send ${sendId} was not prepared`);
-      return { id: row.id, from: row.from_address, rendered: row.rendered as unknown as { full: CompiledEmail; preview: CompiledEmail | null } };
+      const links = await db.selectFrom('send_links').select(['link', 'url']).where('send_id', '=', sendId).orderBy('link').execute();
+      return {
+        id: row.id,
+        from: row.from_address,
+        rendered: row.rendered as unknown as { full: CompiledEmail; preview: CompiledEmail | null },
+        links: links.map((l) => l.url),
+        trackMembers: row.track_members,
+      };
     },
 
     async claim(sendId, owner) {
