@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { log } from './lib/log.ts';
+import { handleTracking, isTrackingPath } from './lib/tracking-http.ts';
 
 /** The project root (this file lives in src/). */
 export const ROOT = resolve(import.meta.dirname, '..');
@@ -63,15 +64,18 @@ export async function startWebServer(options: { host: string; port: number }): P
   };
   const server = createServer((req, res) => {
     const started = process.hrtime.bigint();
+    const tracking = isTrackingPath(req.url);
     res.on('finish', () => {
       log.info('request', {
         method: req.method,
-        path: (req.url ?? '/').split('?')[0],
+        // A tracking token names a delivery: it is not logged.
+        path: tracking ? (req.url ?? '').slice(0, 4) + '…' : (req.url ?? '/').split('?')[0],
         status: res.statusCode,
         ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
       });
     });
-    entry.handler(req, res);
+    if (tracking) void handleTracking(req, res);
+    else entry.handler(req, res);
   });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolveListen, reject) => {

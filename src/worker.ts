@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { Task, TaskList } from 'graphile-worker';
+import { sql } from 'kysely';
 import { sendImportConfirmations } from './domain/imports/confirmations.ts';
 import { markImportFailed, runImport } from './domain/imports/pipeline.ts';
 import { pruneExpiredStaffSessions } from './domain/staff/sessions.ts';
@@ -117,6 +118,8 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
   const maintenance: Task = async () => {
     await pruneRateLimits(runtime.db);
     await pruneExpiredStaffSessions(runtime.db);
+    // Next months' engagement partitions exist before their first event.
+    await sql`select ensure_engagement_partitions(2)`.execute(runtime.db);
     const ended = await expireComps(runtime.db);
     if (ended > 0) log.info('complimentary access ended', { members: ended });
     // Referral rewards banked behind an access that has just ended start now.
