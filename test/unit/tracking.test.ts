@@ -1,0 +1,74 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { agentClass, isMachine } from '../../src/domain/tracking/agents.ts';
+import { collectLinks, trackHtml } from '../../src/domain/tracking/links.ts';
+import { clickToken, openToken, readClickToken, readOpenToken } from '../../src/domain/tracking/tokens.ts';
+
+const SECRET = 'a-secret-of-enough-length-for-the-tests';
+
+describe('tracking tokens', () => {
+  it('round-trip, and are bound to their purpose and secret', () => {
+    expect(readOpenToken(SECRET, openToken(SECRET, '12', '34'))).toEqual({ sendId: '12', memberId: '34' });
+    expect(readClickToken(SECRET, clickToken(SECRET, '12', '34', 5))).toEqual({ sendId: '12', memberId: '34', link: 5 });
+    expect(readClickToken(SECRET, clickToken(SECRET, '12', null, 0))).toEqual({ sendId: '12', memberId: null, link: 0 });
+    expect(readClickToken(SECRET, openToken(SECRET, '12', '34'))).toBeNull();
+    expect(readOpenToken(SECRET, clickToken(SECRET, '12', '34', 1))).toBeNull();
+    expect(readOpenToken('another-secret-of-enough-length', openToken(SECRET, '12', '34'))).toBeNull();
+    expect(readOpenToken(SECRET, 'x'.repeat(500))).toBeNull();
+  });
+
+  it('refuse any tampering (property: every changed character)', () => {
+    const token = clickToken(SECRET, '7', '42', 3);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: token.length - 1 }), fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.'), (i, c) => {
+        const changed = token.slice(0, i) + c + token.slice(i + 1);
+        return changed === token || readClickToken(SECRET, changed) === null || JSON.stringify(readClickToken(SECRET, changed)) === JSON.stringify(readClickToken(SECRET, token));
+      }),
+    );
+    expect(readClickToken(SECRET, token.slice(0, -1))).toBeNull();
+  });
+});
+
+describe('machine rules', () => {
+  it('classes user agents', () => {
+    expect(agentClass('Mozilla/5.0')).toBe('apple-mpp');
+    expect(agentClass('Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)')).toBe('gmail-proxy');
+    expect(agentClass('YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html')).toBe('yahoo-proxy');
+    expect(agentClass('Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)')).toBe('bot');
+    expect(agentClass('curl/8.5.0')).toBe('bot');
+    expect(agentClass('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0 Safari/537.36')).toBe('bot');
+    expect(agentClass('Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15')).toBe('browser');
+    expect(agentClass('Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Thunderbird/128.0')).toBe('mail-client');
+    expect(agentClass('')).toBe('unknown');
+    expect(agentClass(undefined)).toBe('unknown');
+  });
+
+  it('flags privacy-proxy opens, scanners, HEAD requests and bots as machines', () => {
+    expect(isMachine({ kind: 'open', method: 'GET', agent: 'apple-mpp' })).toBe(true);
+    expect(isMachine({ kind: 'open', method: 'GET', agent: 'gmail-proxy' })).toBe(false);
+    expect(isMachine({ kind: 'click', method: 'GET', agent: 'browser', secondsSincePosted: 3 })).toBe(true);
+    expect(isMachine({ kind: 'click', method: 'GET', agent: 'browser', secondsSincePosted: 45 })).toBe(false);
+    expect(isMachine({ kind: 'click', method: 'GET', agent: 'browser', secondsSincePosted: null })).toBe(false);
+    expect(isMachine({ kind: 'click', method: 'HEAD', agent: 'browser', secondsSincePosted: 600 })).toBe(true);
+    expect(isMachine({ kind: 'click', method: 'GET', agent: 'bot', secondsSincePosted: 600 })).toBe(true);
+    expect(isMachine({ kind: 'open', method: 'GET', agent: 'unknown' })).toBe(true);
+  });
+});
+
+describe('link rewriting', () => {
+  const html = '<html><body><a href="https://shop.example.com/?a=1&amp;b=2">Shop</a> <a href="https://shop.example.com/?a=1&amp;b=2">again</a> <a href="mailto:hi@example.com">mail</a> <a href="https://news.example.com/unsubscribe?token=abc">Unsubscribe</a></body></html>';
+
+  it('collects each link once, decoded', () => {
+    expect(collectLinks([html])).toEqual(['https://shop.example.com/?a=1&b=2', 'https://news.example.com/unsubscribe?token=abc']);
+  });
+
+  it('rewrites only the send’s links, and adds one pixel', () => {
+    const out = trackHtml(html, ['https://shop.example.com/?a=1&b=2'], { sendId: '9', memberId: '3' }, { siteUrl: 'https://news.example.com', secret: SECRET });
+    expect(out.match(/\/t\/c\//g)).toHaveLength(2);
+    expect(out).toContain('href="mailto:hi@example.com"');
+    expect(out).toContain('href="https://news.example.com/unsubscribe?token=abc"');
+    expect(out.match(/\/t\/o\//g)).toHaveLength(1);
+    expect(out.indexOf('/t/o/')).toBeLessThan(out.indexOf('</body>'));
+    expect(trackHtml(html, ['https://shop.example.com/?a=1&b=2'], { sendId: '9', memberId: '3' }, { siteUrl: 'https://news.example.com', secret: SECRET })).toBe(out);
+  });
+});
