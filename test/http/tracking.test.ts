@@ -44,7 +44,7 @@ function emailTo(address: string, subject: string) {
   const pixel = /<img src="([^"]*\/t\/o\/[^"]+)"/.exec(email.html)?.[1];
   return { html: email.html, shop: shop!.replace(/^http:\/\/[^/]+/, server.url), pixel: pixel!.replace(/^http:\/\/[^/]+/, server.url) };
 }
-const events = (kind: string, sendId: string) =>
+const events = (kind: 'open' | 'click', sendId: string) =>
   t.db.selectFrom('engagement_events').select(['member_id', 'machine', 'agent', 'link']).where('kind', '=', kind).where('send_id', '=', sendId).execute();
 const memberId = async (email: string) => (await t.db.selectFrom('members').select('id').where('email', '=', email).executeTakeFirstOrThrow()).id;
 
