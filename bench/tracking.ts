@@ -41,7 +41,9 @@ try {
   const postId = await makePost(handle.db, { title: 'Links', markdown: 'See [the shop](https://shop.example.com/beans) and [the story](https://example.org/story).' });
   const send = await createSend(handle.db, { postId, segment: { newsletters: ['weekly'] }, undoSeconds: 0 });
   await prepareSend(handle.db, { siteUrl: `http://127.0.0.1:${port}`, from: 'a@example.com' }, send.id);
+  // A send that went out an hour ago (the usual case: clicks trickle in for days).
   await sql`update deliveries set posted_at = now() - interval '1 hour', status = 'posted' where send_id = ${send.id}`.execute(handle.db);
+  await sql`update sends set status = 'sent', finished_at = now() - interval '1 hour' where id = ${send.id}`.execute(handle.db);
   const members = (await handle.db.selectFrom('deliveries').select('member_id').where('send_id', '=', send.id).execute()).map((r) => r.member_id);
   const paths = members.flatMap((m) => [`/t/o/${openToken(SECRET, send.id, m)}`, `/t/c/${clickToken(SECRET, send.id, m, 1)}`]);
 

@@ -465,6 +465,7 @@ export interface SendLinksTable {
   send_id: string;
   link: number;
   url: string;
+  post_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface EngagementEventsTable {

@@ -14,6 +14,8 @@ export async function up(db: Kysely<any>): Promise<void> {
       send_id bigint not null references sends (id) on delete cascade,
       link int not null,
       url text not null,
+      -- Set when the link is a post of this site: a member arriving through it is reading it.
+      post_id bigint,
       primary key (send_id, link)
     );
 

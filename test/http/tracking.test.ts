@@ -124,6 +124,25 @@ describe('open pixel and click redirect', () => {
   });
 });
 
+describe('reads', () => {
+  it('a member arriving at a post from a tracked email link is reading it', async () => {
+    const sendId = await sendPost('Read through');
+    await sql`update deliveries set posted_at = now() - interval '5 minutes' where send_id = ${sendId}`.execute(t.db);
+    const email = resend.emails.find((e) => e.to[0] === 'reader5@example.com' && e.subject === 'Read through')!;
+    // The title links to the post itself.
+    const title = /<h1[^>]*><a href="([^"]*\/t\/c\/[^"]+)"/.exec(email.html!)![1]!.replace(/^http:\/\/[^/]+/, server.url);
+    const res = await fetch(title, { redirect: 'manual', headers: { 'user-agent': BROWSER } });
+    expect(res.headers.get('location')).toMatch(/\/posts\/read-through$/);
+    const me = await memberId('reader5@example.com');
+    const post = await t.db.selectFrom('posts').select('id').where('slug', '=', 'read-through').executeTakeFirstOrThrow();
+    const reads = await t.db.selectFrom('engagement_events').select(['kind', 'member_id', 'post_id', 'machine']).where('send_id', '=', sendId).orderBy('kind').execute();
+    expect(reads).toEqual([
+      { kind: 'click', member_id: me, post_id: post.id, machine: false },
+      { kind: 'read', member_id: me, post_id: post.id, machine: false },
+    ]);
+  });
+});
+
 describe('post views', () => {
   it('counts an anonymous view without a cookie, and marks a crawler as a machine', async () => {
     const postId = await makePost(t.db, { title: 'Viewed' });

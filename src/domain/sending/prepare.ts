@@ -46,7 +46,15 @@ export async function prepareSend(db: Kysely<Database>, ctx: PrepareContext, sen
     const site = await getSiteSettings(trx);
     // Every link of the send, once, numbered: the click redirect goes only to these.
     const links = collectLinks([...rendered.full.html.texts, ...(rendered.preview?.html.texts ?? [])]);
-    if (links.length > 0) await trx.insertInto('send_links').values(links.map((url, link) => ({ send_id: sendId, link, url }))).execute();
+    if (links.length > 0) {
+      await trx.insertInto('send_links').values(links.map((url, link) => ({ send_id: sendId, link, url }))).execute();
+      // Links to this site's posts: a click on one is also that member reading the post.
+      await sql`
+        update send_links l set post_id = p.id
+          from posts p
+         where l.send_id = ${sendId} and l.url like ${`${ctx.siteUrl}/posts/%`} and p.slug = split_part(split_part(substr(l.url, ${ctx.siteUrl.length + 8}), '?', 1), '#', 1)
+      `.execute(trx);
+    }
     const exclude = await earlierSendsOf(trx, send.post_id, sendId);
     // Which members read the whole post: the same rule as canRead (content/access.ts), as a
     // list of tier ids so the snapshot needs no join.

@@ -3,7 +3,7 @@ import type { Database } from '../../../db/types.ts';
 import type { EventWriter } from '../../lib/event-writer.ts';
 import type { Viewer } from '../content/access.ts';
 import { getSiteSettings } from '../site/settings.ts';
-import { agentClass, isMachine } from './agents.ts';
+import { agentClass, isMachine, SCANNER_SECONDS } from './agents.ts';
 import { readClickToken, readOpenToken } from './tokens.ts';
 
 /**
@@ -26,24 +26,64 @@ export async function recordOpen(writer: EventWriter, secret: string, token: str
   return true;
 }
 
+interface SendInfo {
+  links: string[];
+  /** The post each link leads to on this site, if any. */
+  posts: Array<string | null>;
+  /** When the send's last batch was posted (null while it is still going out). */
+  finishedAt: number | null;
+  loadedAt: number;
+}
+
+/**
+ * A send's links never change once it is prepared, so they are kept in memory (briefly, so a
+ * send that finishes is noticed). Most clicks then cost no query at all.
+ */
+const sendInfo = new Map<string, SendInfo>();
+const SEND_INFO_MS = 30_000;
+const SEND_INFO_MAX = 2_000;
+
+async function infoFor(db: Kysely<Database>, sendId: string): Promise<SendInfo | undefined> {
+  const cached = sendInfo.get(sendId);
+  if (cached && Date.now() - cached.loadedAt < SEND_INFO_MS) return cached;
+  const [send, links] = await Promise.all([
+    db.selectFrom('sends').select(['finished_at']).where('id', '=', sendId).executeTakeFirst(),
+    db.selectFrom('send_links').select(['link', 'url', 'post_id']).where('send_id', '=', sendId).orderBy('link').execute(),
+  ]);
+  if (!send) return undefined;
+  const info = { links: links.map((l) => l.url), posts: links.map((l) => l.post_id), finishedAt: send.finished_at?.getTime() ?? null, loadedAt: Date.now() };
+  if (sendInfo.size >= SEND_INFO_MAX) sendInfo.delete(sendInfo.keys().next().value!);
+  sendInfo.set(sendId, info);
+  return info;
+}
+
 /** A click: the stored URL to redirect to, or null (unknown token or link: a plain 404). */
 export async function recordClick(db: Kysely<Database>, writer: EventWriter, secret: string, token: string, hit: HitRequest): Promise<string | null> {
   const ref = readClickToken(secret, token);
   if (!ref) return null;
-  // The link and when this member's email was posted (a click seconds later is a scanner's), in
-  // one primary-key lookup each.
-  const row = await db
-    .selectFrom('send_links as l')
-    .leftJoin('deliveries as d', (join) => join.onRef('d.send_id', '=', 'l.send_id').on('d.member_id', '=', ref.memberId ?? '0'))
-    .select(['l.url', sql<number | null>`extract(epoch from now() - d.posted_at)::float8`.as('seconds')])
-    .where('l.send_id', '=', ref.sendId)
-    .where('l.link', '=', ref.link)
-    .executeTakeFirst();
-  if (!row) return null;
+  const info = await infoFor(db, ref.sendId);
+  const url = info?.links[ref.link];
+  if (!info || url === undefined) return null;
+  // A click seconds after its email was posted is a scanner's. Once the whole send was posted
+  // longer ago than that, no click can be; before, the delivery's own posting time decides.
+  let seconds: number | null = null;
+  if (info.finishedAt === null || Date.now() - info.finishedAt < SCANNER_SECONDS * 1000) {
+    const row = await db
+      .selectFrom('deliveries')
+      .select(sql<number | null>`extract(epoch from now() - posted_at)::float8`.as('seconds'))
+      .where('send_id', '=', ref.sendId)
+      .where('member_id', '=', ref.memberId ?? '0')
+      .executeTakeFirst();
+    seconds = row?.seconds ?? null;
+  }
   const agent = agentClass(hit.userAgent);
-  const machine = isMachine({ kind: 'click', method: hit.method, agent, secondsSincePosted: row.seconds });
-  await writer.write({ kind: 'click', member_id: ref.memberId, send_id: ref.sendId, post_id: null, link: ref.link, machine, agent });
-  return row.url;
+  const machine = isMachine({ kind: 'click', method: hit.method, agent, secondsSincePosted: seconds });
+  const post = info.posts[ref.link] ?? null;
+  const click = writer.write({ kind: 'click', member_id: ref.memberId, send_id: ref.sendId, post_id: post, link: ref.link, machine, agent });
+  // Arriving at one of our posts from a tracked email link is reading it.
+  const read = post && ref.memberId ? writer.write({ kind: 'read', member_id: ref.memberId, send_id: ref.sendId, post_id: post, link: null, machine, agent }) : undefined;
+  await Promise.all([click, read]);
+  return url;
 }
 
 /**
