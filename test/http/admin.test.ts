@@ -240,6 +240,10 @@ describe('site settings', () => {
     const home = await (await fetch(server.url + '/')).text();
     expect(home).toContain('<title>Field Notes Roasters</title>');
     expect(home).toContain('--accent: #1d4ed8');
+    // The form leaves the tracking box unticked: per-member tracking is switched off, then on.
+    expect((await t.db.selectFrom('settings').select('value').where('key', '=', 'site').executeTakeFirstOrThrow()).value).toMatchObject({ trackPerMember: false });
+    await s.request('/admin/settings', { method: 'POST', form: { title: 'Field Notes Roasters', description: 'Small-batch letters.', accent_color: '#1d4ed8', track_per_member: 'on' } });
+    expect((await t.db.selectFrom('settings').select('value').where('key', '=', 'site').executeTakeFirstOrThrow()).value).toMatchObject({ trackPerMember: true });
     const mod = new Browserless(server.url);
     await mod.request('/admin/signin', { method: 'POST', form: { email: 'mod@example.com', password: 'moderator pass' } });
     expect((await mod.request('/admin/settings')).status).toBe(403);
