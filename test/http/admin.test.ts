@@ -209,6 +209,8 @@ describe('outbox', () => {
     const html = await s.request(`/admin/outbox/${row.id}/html`);
     expect(await html.text()).toContain('<p>Click');
     expect(html.headers.get('content-security-policy')).toMatch(/^sandbox; default-src 'none'/);
+    // Images only from uploads: an email's open pixel (/t/o/…) does not load when staff read it.
+    expect(html.headers.get('content-security-policy')).toContain(`img-src ${server.url}/uploads/ data:`);
     expect((await s.request('/admin/outbox/999999')).status).toBe(404);
     expect((await fetch(`${server.url}/admin/outbox/${row.id}/html`, { redirect: 'manual' })).status).toBe(303);
   });

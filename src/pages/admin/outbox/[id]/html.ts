@@ -3,7 +3,8 @@ import { findOutboxEmail } from '../../../../lib/mailer/outbox.ts';
 
 /**
  * The raw HTML of an outbox email, for the preview iframe. Sandboxed by CSP (no script, no
- * same-origin rights), framable only by our own admin page.
+ * same-origin rights), framable only by our own admin page. Images only from /uploads/: a sent
+ * email's open pixel must not count staff reading the outbox as the member opening it.
  */
 export const GET: APIRoute = async ({ params, locals }) => {
   const id = params.id ?? '';
@@ -12,7 +13,7 @@ export const GET: APIRoute = async ({ params, locals }) => {
   return new Response(email.html, {
     headers: {
       'content-type': 'text/html; charset=utf-8',
-      'content-security-policy': "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; frame-ancestors 'self'",
+      'content-security-policy': `sandbox; default-src 'none'; img-src ${locals.runtime.config.siteUrl}/uploads/ data:; style-src 'unsafe-inline'; frame-ancestors 'self'`,
       'cache-control': 'no-store',
     },
   });
