@@ -157,7 +157,12 @@ describe('stats on a hand-computed fixture', () => {
     expect(week.members).toBe(1);
     expect(week.weeks.map((w) => [w.offset, w.subscribed, w.engaged])).toEqual([[0, 1, 0], [1, 1, 1], [2, 1, 0]]);
     const tiktok = await statsCohorts(t.db, { platform: 'tiktok' });
-    expect(tiktok.cohorts).toEqual([]);
+    // C (tiktok) signed up 2026-03-07 (week of 03-02), read on 05-22 (offset 11), left on 05-26 (offset 12).
+    expect(tiktok.cohorts.map((c) => [c.week, c.members])).toEqual([['2026-03-02', 1]]);
+    const cells = tiktok.cohorts[0]!.weeks;
+    expect(cells).toHaveLength(16);
+    expect(cells[11]).toMatchObject({ subscribed: 1, engaged: 1 });
+    expect(cells[12]).toMatchObject({ subscribed: 0, engaged: 0, subscribed_rate: 0 });
   });
 
   it('reruns to the same figures', async () => {
