@@ -57,7 +57,7 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: /^\/admin\/conversation\/settings\/?$/, methods: FORM, access: 'settings:manage' },
   { pattern: /^\/admin\/stats(\/(sources|cohorts))?\/?$/, methods: READ, access: 'stats:read' },
   { pattern: /^\/admin\/stats\/sends\/\d{1,18}\/?$/, methods: READ, access: 'stats:read' },
-  { pattern: /^\/admin\/stats\/(overview|sources|cohorts|members)\.csv$/, methods: READ, access: 'stats:read' },
+  { pattern: /^\/admin\/stats\/(overview|sources|cohorts)\.csv$/, methods: READ, access: 'stats:read' },
   { pattern: /^\/admin\/stats\/sends\/\d{1,18}\.csv$/, methods: READ, access: 'stats:read' },
   { pattern: /^\/api\/v1\/stats\/(overview|sources|cohorts)\/?$/, methods: READ, access: 'stats:read' },
   { pattern: /^\/api\/v1\/stats\/sends\/\d{1,18}\/?$/, methods: READ, access: 'stats:read' },

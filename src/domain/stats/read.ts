@@ -199,3 +199,28 @@ export async function memberEngagement(db: Kysely<Database>, memberId: string, n
   const c = { clicks: n(counts.clicks), reads: n(counts.reads), comments: n(counts.comments), reactions: n(counts.reactions), lastEngagedAt: last?.last_engaged_at ?? null };
   return { ...engagementScore(c, member.created_at, now), counts: { clicks: c.clicks, reads: c.reads, comments: c.comments, reactions: c.reactions }, last_engaged_at: c.lastEngagedAt?.toISOString() ?? null, last_emailed_at: last?.last_emailed_at?.toISOString() ?? null };
 }
+
+/** The latest sends that went out, with their headline figures (the overview's table). */
+export async function recentSendStats(db: Kysely<Database>, limit = 10) {
+  const rows = await db
+    .selectFrom('sends as s')
+    .innerJoin('posts as p', 'p.id', 's.post_id')
+    .leftJoin('stats_sends as ss', 'ss.send_id', 's.id')
+    .select(['s.id', 'p.title', 's.prepared_at', 's.recipients', 's.delivered', 'ss.unique_human_opens', 'ss.unique_human_clicks', 'ss.unsubscribes', 'ss.comments', 'ss.upgrades'])
+    .where('s.status', 'in', ['sending', 'paused', 'sent', 'failed', 'cancelled'])
+    .orderBy('s.id', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    title: r.title,
+    sent_at: r.prepared_at?.toISOString() ?? null,
+    recipients: r.recipients,
+    delivered: r.delivered,
+    unique_human_clicks: n(r.unique_human_clicks),
+    click_rate: rate(n(r.unique_human_clicks), r.delivered || r.recipients),
+    unsubscribes: n(r.unsubscribes),
+    comments: n(r.comments),
+    upgrades: n(r.upgrades),
+  }));
+}
