@@ -39,7 +39,15 @@ export async function statsOverview(db: Kysely<Database>, options: OverviewOptio
   const free = n(latest?.members_free);
   const paid = n(latest?.members_paid);
   const mrr = n(latest?.mrr_cents);
-  const flows = rows.map((r) => ({ day: day(r.day), joined: r.joined, left: r.left, mrrNew: n(r.mrr_new_cents), mrrLost: n(r.mrr_lost_cents) }));
+  // Every day of the range, with no flow before the first member (stats_days starts there).
+  const byDay = new Map(rows.map((r) => [day(r.day), r]));
+  const flows = latest
+    ? Array.from({ length: options.days }, (_, i) => {
+        const d = day(new Date(latest.day.getTime() - (options.days - 1 - i) * 86_400_000));
+        const r = byDay.get(d);
+        return { day: d, joined: r?.joined ?? 0, left: r?.left ?? 0, mrrNew: n(r?.mrr_new_cents), mrrLost: n(r?.mrr_lost_cents) };
+      })
+    : [];
   const series = levelsFromFlows(flows, free + paid, mrr);
   const last30 = series.slice(-30);
   const sum = (k: 'joined' | 'left' | 'mrrNew' | 'mrrLost') => last30.reduce((s, d) => s + d[k], 0);
