@@ -9,8 +9,6 @@ export const ENGAGED_DAYS = 30;
 export const COLD_DAYS = 90;
 /** An unsubscribe, comment or upgrade is credited to the last send the member got within this many days. */
 export const ATTRIBUTION_DAYS = 7;
-/** A send is recounted by each rollup run for this many days after it was prepared. */
-export const SEND_FRESH_DAYS = 14;
 /** The "over time since send" series covers this many hours. */
 export const SEND_HOURS = 168;
 /** Retention cohorts cover this many signup weeks. */

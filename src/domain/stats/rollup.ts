@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../../../db/types.ts';
-import { ATTRIBUTION_DAYS, COHORT_WEEKS, COLD_DAYS, ENGAGED_DAYS, SEND_FRESH_DAYS, SEND_HOURS } from './definitions.ts';
+import { ATTRIBUTION_DAYS, COHORT_WEEKS, COLD_DAYS, ENGAGED_DAYS, SEND_HOURS } from './definitions.ts';
 
 /**
  * The rollup job: reads the raw facts (engagement_events, events, members, deliveries,
@@ -38,7 +38,7 @@ export async function refreshStats(db: Kysely<Database>, options: { now?: Date }
       : new Date(0);
     await rollMemberDays(trx, fromRow, now);
     await rollPostDays(trx, fromRow, now);
-    const sends = await rollSends(trx, now);
+    const sends = await rollSends(trx, fromRow, now);
     await rollDays(trx, fromRow, now);
     await rebuildSources(trx, now);
     await rebuildCohorts(trx, now);
@@ -100,15 +100,19 @@ async function rollPostDays(trx: Trx, from: Date, now: Date) {
 }
 
 /**
- * Sends that went out: recounted while recent (SEND_FRESH_DAYS after preparation) or never
- * counted. A finished send's recipients are folded into stats_members.last_emailed_at once.
+ * Sends that went out: recounted when never counted, while what they lead to may still change
+ * (ATTRIBUTION_DAYS after preparation), or when they had opens or clicks since the last run. A
+ * finished send's recipients are folded into stats_members.last_emailed_at once.
  */
-async function rollSends(trx: Trx, now: Date): Promise<number> {
+async function rollSends(trx: Trx, from: Date, now: Date): Promise<number> {
   const sends = await sql<{ id: string; prepared_at: Date; status: string; rolled: boolean }>`
     select s.id, coalesce(s.prepared_at, s.created_at) as prepared_at, s.status, ss.emailed_rolled_at is not null as rolled
     from sends s left join stats_sends ss on ss.send_id = s.id
     where s.status in ('sending', 'paused', 'sent', 'failed', 'cancelled')
-      and (ss.send_id is null or s.prepared_at > ${now}::timestamptz - make_interval(days => ${SEND_FRESH_DAYS}) or ss.emailed_rolled_at is null)
+      and (ss.send_id is null or ss.emailed_rolled_at is null
+        or s.prepared_at > ${now}::timestamptz - make_interval(days => ${ATTRIBUTION_DAYS + 1})
+        -- An old send that someone opened or clicked since: one probe of engagement_events_send_idx.
+        or exists (select 1 from engagement_events e where e.send_id = s.id and e.kind in ('open', 'click') and e.occurred_at >= ${from} and e.occurred_at <= ${now}))
   `.execute(trx);
   for (const s of sends.rows) {
     const id = s.id;
