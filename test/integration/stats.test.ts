@@ -4,7 +4,8 @@ import type { Database } from '../../db/types.ts';
 import { memberEngagement, statsCohorts, statsOverview, statsSend, statsSources } from '../../src/domain/stats/read.ts';
 import { refreshStats } from '../../src/domain/stats/rollup.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { makePost } from '../helpers/sending.ts';
+import { makePost, seedAudience } from '../helpers/sending.ts';
+import { countRecipients, parseSegmentInput, resolveSegment } from '../../src/domain/sending/segments.ts';
 
 // A fixed "now" (a Monday, noon UTC) so that every window of the fixture is known by hand.
 const NOW = new Date('2026-06-15T12:00:00Z');
@@ -291,5 +292,30 @@ describe('rollups against a direct count of seeded data', () => {
     const results = await Promise.all([refreshStats(t.db, { now: NOW }), refreshStats(t.db, { now: NOW })]);
     expect(results.filter((r) => r.skipped)).toHaveLength(1);
     await expectEqualToDirectCount(t.db, NOW);
+  });
+});
+
+describe('the engaged and cold segments read the member rollup', () => {
+  it('engaged: human engagement in 30 days; cold: none in 90 days, a member for longer', async () => {
+    const t = await createTestDatabase();
+    try {
+      await seedAudience(t.db, 4, { prefix: 'seg' });
+      const ids = (await sql<{ id: string }>`select id from members order by id`.execute(t.db)).rows.map((r) => r.id);
+      await sql`update members set created_at = now() - interval '200 days' where id in (${ids[0]!}, ${ids[1]!}, ${ids[2]!})`.execute(t.db);
+      await sql`insert into engagement_events (occurred_at, kind, member_id, machine) values
+        (now() - interval '5 days', 'click', ${ids[0]!}, false),
+        (now() - interval '60 days', 'read', ${ids[1]!}, false),
+        (now() - interval '2 days', 'open', ${ids[2]!}, false),
+        (now() - interval '2 days', 'click', ${ids[2]!}, true)`.execute(t.db);
+      await refreshStats(t.db);
+      const post = await makePost(t.db);
+      const count = async (engagement: string) => countRecipients(t.db, await resolveSegment(t.db, parseSegmentInput({ newsletters: ['weekly'], engagement })), post);
+      expect(await count('engaged')).toBe(1);
+      // The third member only opened (and a scanner clicked): cold. The fourth is new: never cold.
+      expect(await count('cold')).toBe(1);
+      expect(await count('any')).toBe(4);
+    } finally {
+      await t.drop();
+    }
   });
 });
