@@ -89,6 +89,13 @@ describe('the stats pages', () => {
     expect((await owner.request(`/admin/stats/sends/${sendId}`)).status).toBe(200);
   });
 
+  it("shows a member's engagement score and its reasons on the member page", async () => {
+    const clicked = (await sql<{ id: string }>`select id from members order by id limit 1`.execute(t.db)).rows[0]!.id;
+    const html = await (await owner.request(`/admin/members/${clicked}`)).text();
+    expect(html).toContain('<strong>1 / 5</strong>');
+    expect(html).toContain('1 click in 30 days');
+  });
+
   it('exports the tables as CSV with formulas defused', async () => {
     const res = await owner.request('/admin/stats/sources.csv');
     expect(res.headers.get('content-type')).toContain('text/csv');
