@@ -479,6 +479,102 @@ export interface EngagementEventsTable {
   agent: ColumnType<string, string | undefined, string>;
 }
 
+export interface StatsStateTable {
+  name: string;
+  value: Timestamp;
+}
+
+export interface StatsMemberDaysTable {
+  member_id: string;
+  day: Date;
+  clicks: number;
+  reads: number;
+  comments: number;
+  reactions: number;
+}
+
+export interface StatsMembersTable {
+  member_id: string;
+  last_engaged_at: Timestamp | null;
+  last_emailed_at: Timestamp | null;
+}
+
+export interface StatsDaysTable {
+  day: Date;
+  joined: number;
+  left: number;
+  mrr_new_cents: string;
+  mrr_lost_cents: string;
+  members_free: number | null;
+  members_paid: number | null;
+  engaged: number | null;
+  emailed: number | null;
+  mrr_cents: string | null;
+  computed_at: DefaultTimestamp;
+}
+
+export interface StatsSourcesTable {
+  dimension: 'platform' | 'campaign';
+  key: string;
+  signups: number;
+  confirmed: number;
+  eligible_30: number;
+  retained_30: number;
+  eligible_90: number;
+  retained_90: number;
+  emailed: number;
+  engaged: number;
+  paid: number;
+  mrr_cents: string;
+}
+
+export interface StatsCohortsTable {
+  platform: string;
+  week: Date;
+  offset_week: number;
+  members: number;
+  subscribed: number;
+  engaged: number;
+}
+
+export interface StatsSendsTable {
+  send_id: string;
+  human_opens: number;
+  unique_human_opens: number;
+  machine_opens: number;
+  human_clicks: number;
+  unique_human_clicks: number;
+  machine_clicks: number;
+  unsubscribes: number;
+  comments: number;
+  upgrades: number;
+  emailed_rolled_at: Timestamp | null;
+  computed_at: DefaultTimestamp;
+}
+
+export interface StatsSendLinksTable {
+  send_id: string;
+  link: number;
+  human_clicks: number;
+  unique_human_clicks: number;
+  machine_clicks: number;
+}
+
+export interface StatsSendHoursTable {
+  send_id: string;
+  hour: number;
+  human_opens: number;
+  machine_opens: number;
+  human_clicks: number;
+}
+
+export interface StatsPostDaysTable {
+  post_id: string;
+  day: Date;
+  reads: number;
+  views: number;
+}
+
 export interface Database {
   staff_users: StaffUsersTable;
   staff_sessions: StaffSessionsTable;
@@ -511,6 +607,16 @@ export interface Database {
   mail_rate: MailRateTable;
   send_links: SendLinksTable;
   engagement_events: EngagementEventsTable;
+  stats_state: StatsStateTable;
+  stats_member_days: StatsMemberDaysTable;
+  stats_members: StatsMembersTable;
+  stats_days: StatsDaysTable;
+  stats_sources: StatsSourcesTable;
+  stats_cohorts: StatsCohortsTable;
+  stats_sends: StatsSendsTable;
+  stats_send_links: StatsSendLinksTable;
+  stats_send_hours: StatsSendHoursTable;
+  stats_post_days: StatsPostDaysTable;
   referrals: ReferralsTable;
   referral_milestones: ReferralMilestonesTable;
   referral_rewards: ReferralRewardsTable;

@@ -9,6 +9,7 @@ import { forgetOldSignals, holdQuickLeavers } from './domain/referrals/guards.ts
 import { mailMilestone, MILESTONE_MAIL_TASK } from './domain/referrals/milestones.ts';
 import { startAllBankedRewards } from './domain/referrals/rewards.ts';
 import { sendCommentNotifications } from './domain/community/notifications.ts';
+import { refreshStats } from './domain/stats/rollup.ts';
 import { log } from './lib/log.ts';
 import type { SendEmailPayload } from './lib/mail-queue.ts';
 import { createRateLimiter, UNLIMITED, type RateLimiter } from './lib/mail-rate.ts';
@@ -145,9 +146,16 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     await mailMilestone(runtime.db, { siteUrl: runtime.config.siteUrl }, payload as { memberId: string; milestoneId: string });
   };
 
+  // The stats rollups (domain/stats/rollup.ts): one run at a time, a run that finds another going skips.
+  const statsRollup: Task = async () => {
+    const result = await refreshStats(runtime.db);
+    if (!result.skipped) log.info('stats rolled up', { ms: result.ms, sends: result.sends });
+  };
+
   return {
     heartbeat,
     send_email: sendEmail,
+    stats_rollup: statsRollup,
     maintenance,
     run_import: runImportTask,
     import_confirmations: importConfirmations,
@@ -174,7 +182,7 @@ export async function startWorker(runtime: Runtime, pool: pg.Pool, options: Send
   if (released + resumed > 0) log.info('sends resumed', { batchesReleased: released, sends: resumed });
   const runner = await startQueueRunner(runtime.db, pool, createTaskList(runtime, pool, { ...options, limiter }), {
     // graphile-worker's crontab: minute hour day month weekday task
-    crontab: ['17 * * * * maintenance', '* * * * * send_watchdog', '*/5 * * * * comment_notifications'].join('\n'),
+    crontab: ['17 * * * * maintenance', '* * * * * send_watchdog', '*/5 * * * * comment_notifications', '*/10 * * * * stats_rollup'].join('\n'),
     bulk: { taskList: createBulkTaskList(runtime, { ...options, limiter }), concurrency: LANES + 1 },
   });
   log.info('worker started', { workerId: runner.workerId });

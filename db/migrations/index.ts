@@ -9,6 +9,7 @@ import * as m0007 from './0007_sends.ts';
 import * as m0008 from './0008_referral_rewards.ts';
 import * as m0009 from './0009_community.ts';
 import * as m0010 from './0010_tracking.ts';
+import * as m0011 from './0011_stats.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -25,4 +26,5 @@ export const migrations: Record<string, Migration> = {
   '0008_referral_rewards': m0008,
   '0009_community': m0009,
   '0010_tracking': m0010,
+  '0011_stats': m0011,
 };

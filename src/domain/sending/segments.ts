@@ -127,15 +127,17 @@ export function recipientWhere(segment: Segment, excludeSends: string[]) {
     }
     if (segment.platforms.length) parts.push(eb('m.source_platform', 'in', segment.platforms));
     if (segment.engagement !== 'any') {
+      // The stats rollup keeps each member's last human engagement (a click or read tracked
+      // from email or the web, a comment, a reaction; machine events never count) in
+      // stats_members: one primary-key probe per member instead of a scan of the raw events.
+      // It runs every 10 minutes (domain/stats/rollup.ts), so a segment lags by at most that much.
       const days = segment.engagement === 'engaged' ? ENGAGED_DAYS : COLD_DAYS;
       const engaged = eb.exists(
         eb
-          .selectFrom('events as e')
+          .selectFrom('stats_members as sm')
           .select(sql`1`.as('one'))
-          .whereRef('e.member_id', '=', 'm.id')
-          .where('e.type', 'in', [...ENGAGEMENT_EVENTS])
-          .where('e.machine', '=', false)
-          .where('e.occurred_at', '>', sql<Date>`now() - make_interval(days => ${days})`),
+          .whereRef('sm.member_id', '=', 'm.id')
+          .where('sm.last_engaged_at', '>', sql<Date>`now() - make_interval(days => ${days})`),
       );
       if (segment.engagement === 'engaged') parts.push(engaged);
       else parts.push(eb.and([eb.not(engaged), eb('m.created_at', '<', sql<Date>`now() - make_interval(days => ${COLD_DAYS})`)]));

@@ -18,6 +18,7 @@ export const PERMISSIONS = {
   'members:write': ['owner', 'admin'],
   'posts:write': ['owner', 'admin', 'editor'],
   'sends:write': ['owner', 'admin', 'editor'],
+  'stats:read': ['owner', 'admin', 'editor'],
   'comments:moderate': ['owner', 'admin', 'moderator'],
   'settings:manage': ['owner', 'admin'],
 } as const satisfies Record<string, readonly StaffRole[]>;

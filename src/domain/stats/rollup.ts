@@ -1,0 +1,327 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database } from '../../../db/types.ts';
+import { ATTRIBUTION_DAYS, COHORT_WEEKS, COLD_DAYS, ENGAGED_DAYS, SEND_HOURS } from './definitions.ts';
+
+/**
+ * The rollup job: reads the raw facts (engagement_events, events, members, deliveries,
+ * subscriptions) and rewrites the stats_* tables the pages read. Idempotent (days are recounted
+ * whole, rebuilt tables are replaced, per-member rows are upserted with greatest()), and one run
+ * at a time (a transaction-level advisory lock; a run that finds it taken does nothing).
+ *
+ * Incremental parts (member and post days, last engagement) read only from the day before the
+ * last run's start, through the time-ordered indexes and the month partitions of
+ * engagement_events. Rebuilt parts (sources, cohorts, today's levels) read members once each.
+ */
+export const STATS_LOCK = 7_170_011;
+
+/** A fact committed this long after its occurred_at is still counted by the next run. */
+const LATE_MARGIN = '10 minutes';
+
+export interface RefreshResult {
+  skipped: boolean;
+  from?: Date;
+  sends?: number;
+  ms?: number;
+}
+
+export async function refreshStats(db: Kysely<Database>, options: { now?: Date } = {}): Promise<RefreshResult> {
+  const started = performance.now();
+  return db.transaction().execute(async (trx) => {
+    const locked = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(${STATS_LOCK}) as ok`.execute(trx);
+    if (!locked.rows[0]!.ok) return { skipped: true };
+    const now = options.now ?? (await sql<{ now: Date }>`select now() as now`.execute(trx)).rows[0]!.now;
+    const state = await trx.selectFrom('stats_state').select('value').where('name', '=', 'engagement').executeTakeFirst();
+    // Recount from the start of the day of the last run (less a margin for late commits); the
+    // first run reads everything.
+    const fromRow = state
+      ? (await sql<{ d: Date }>`select date_trunc('day', ${state.value}::timestamptz - interval '${sql.raw(LATE_MARGIN)}', 'UTC') as d`.execute(trx)).rows[0]!.d
+      : new Date(0);
+    await rollMemberDays(trx, fromRow, now);
+    await rollPostDays(trx, fromRow, now);
+    const sends = await rollSends(trx, fromRow, now);
+    await rollDays(trx, fromRow, now);
+    await rebuildSources(trx, now);
+    await rebuildCohorts(trx, now);
+    await trx
+      .insertInto('stats_state')
+      .values({ name: 'engagement', value: now })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ value: now }))
+      .execute();
+    return { skipped: false, from: fromRow, sends, ms: Math.round(performance.now() - started) };
+  });
+}
+
+type Trx = Transaction<Database>;
+
+/** Human clicks and reads, comments and reactions, per member per day; and each member's last engagement. */
+async function rollMemberDays(trx: Trx, from: Date, now: Date) {
+  await sql`delete from stats_member_days where day >= (${from}::timestamptz at time zone 'UTC')::date`.execute(trx);
+  await sql`
+    insert into stats_member_days (member_id, day, clicks, reads, comments, reactions)
+    select member_id, day, sum(clicks), sum(reads), sum(comments), sum(reactions)
+    from (
+      select member_id, (occurred_at at time zone 'UTC')::date as day,
+        count(*) filter (where kind = 'click') as clicks, count(*) filter (where kind = 'read') as reads, 0 as comments, 0 as reactions
+      from engagement_events
+      where occurred_at >= ${from} and occurred_at <= ${now} and member_id is not null and not machine and kind in ('click', 'read')
+      group by 1, 2
+      union all
+      select member_id, (occurred_at at time zone 'UTC')::date,
+        0, 0, count(*) filter (where type = 'comment'), count(*) filter (where type = 'reaction')
+      from events
+      where type in ('comment', 'reaction') and occurred_at >= ${from} and occurred_at <= ${now} and member_id is not null and not machine
+      group by 1, 2
+    ) x
+    group by member_id, day
+  `.execute(trx);
+  await sql`
+    insert into stats_members (member_id, last_engaged_at)
+    select member_id, max(at) from (
+      select member_id, occurred_at as at from engagement_events
+      where occurred_at >= ${from} and occurred_at <= ${now} and member_id is not null and not machine and kind in ('click', 'read')
+      union all
+      select member_id, occurred_at from events
+      where type in ('comment', 'reaction') and occurred_at >= ${from} and occurred_at <= ${now} and member_id is not null and not machine
+    ) x group by member_id
+    on conflict (member_id) do update set last_engaged_at = greatest(stats_members.last_engaged_at, excluded.last_engaged_at)
+  `.execute(trx);
+}
+
+/** Member reads and anonymous views per post per day (machine views are left out). */
+async function rollPostDays(trx: Trx, from: Date, now: Date) {
+  await sql`delete from stats_post_days where day >= (${from}::timestamptz at time zone 'UTC')::date`.execute(trx);
+  await sql`
+    insert into stats_post_days (post_id, day, reads, views)
+    select post_id, (occurred_at at time zone 'UTC')::date, count(*) filter (where kind = 'read'), count(*) filter (where kind = 'view')
+    from engagement_events
+    where occurred_at >= ${from} and occurred_at <= ${now} and post_id is not null and not machine and kind in ('read', 'view')
+    group by 1, 2
+  `.execute(trx);
+}
+
+/**
+ * Sends that went out: recounted when never counted, while what they lead to may still change
+ * (ATTRIBUTION_DAYS after preparation), or when they had opens or clicks since the last run. A
+ * finished send's recipients are folded into stats_members.last_emailed_at once.
+ */
+async function rollSends(trx: Trx, from: Date, now: Date): Promise<number> {
+  const sends = await sql<{ id: string; prepared_at: Date; status: string; rolled: boolean }>`
+    select s.id, coalesce(s.prepared_at, s.created_at) as prepared_at, s.status, ss.emailed_rolled_at is not null as rolled
+    from sends s left join stats_sends ss on ss.send_id = s.id
+    where s.status in ('sending', 'paused', 'sent', 'failed', 'cancelled')
+      and (ss.send_id is null or ss.emailed_rolled_at is null
+        or s.prepared_at > ${now}::timestamptz - make_interval(days => ${ATTRIBUTION_DAYS + 1})
+        -- An old send that someone opened or clicked since: one probe of engagement_events_send_idx.
+        or exists (select 1 from engagement_events e where e.send_id = s.id and e.kind in ('open', 'click') and e.occurred_at >= ${from} and e.occurred_at <= ${now}))
+  `.execute(trx);
+  for (const s of sends.rows) {
+    const id = s.id;
+    await sql`
+      insert into stats_sends (send_id, human_opens, unique_human_opens, machine_opens, human_clicks, unique_human_clicks, machine_clicks, computed_at)
+      select ${id}::bigint,
+        count(*) filter (where kind = 'open' and not machine),
+        count(distinct member_id) filter (where kind = 'open' and not machine),
+        count(*) filter (where kind = 'open' and machine),
+        count(*) filter (where kind = 'click' and not machine),
+        count(distinct member_id) filter (where kind = 'click' and not machine),
+        count(*) filter (where kind = 'click' and machine),
+        ${now}::timestamptz
+      from engagement_events where send_id = ${id} and kind in ('open', 'click') and occurred_at <= ${now}
+      on conflict (send_id) do update set human_opens = excluded.human_opens, unique_human_opens = excluded.unique_human_opens,
+        machine_opens = excluded.machine_opens, human_clicks = excluded.human_clicks, unique_human_clicks = excluded.unique_human_clicks,
+        machine_clicks = excluded.machine_clicks, computed_at = excluded.computed_at
+    `.execute(trx);
+    await sql`delete from stats_send_links where send_id = ${id}`.execute(trx);
+    await sql`
+      insert into stats_send_links (send_id, link, human_clicks, unique_human_clicks, machine_clicks)
+      select ${id}::bigint, l.link,
+        count(e.link) filter (where not e.machine), count(distinct e.member_id) filter (where not e.machine), count(e.link) filter (where e.machine)
+      from send_links l left join engagement_events e on e.send_id = l.send_id and e.link = l.link and e.kind = 'click' and e.occurred_at <= ${now}
+      where l.send_id = ${id}
+      group by l.link
+    `.execute(trx);
+    await sql`delete from stats_send_hours where send_id = ${id}`.execute(trx);
+    await sql`
+      insert into stats_send_hours (send_id, hour, human_opens, machine_opens, human_clicks)
+      select ${id}::bigint, h,
+        count(*) filter (where kind = 'open' and not machine), count(*) filter (where kind = 'open' and machine), count(*) filter (where kind = 'click' and not machine)
+      from (
+        select kind, machine, floor(extract(epoch from occurred_at - ${s.prepared_at}::timestamptz) / 3600)::int as h
+        from engagement_events where send_id = ${id} and kind in ('open', 'click') and occurred_at <= ${now}
+      ) x
+      where h between 0 and ${SEND_HOURS - 1}
+      group by h
+    `.execute(trx);
+    // What the send led to: a member's unsubscribe, comment or upgrade within ATTRIBUTION_DAYS of
+    // this send's email, when no later send reached them before it (last touch).
+    await sql`
+      update stats_sends ss set unsubscribes = a.unsubscribes, comments = a.comments, upgrades = a.upgrades
+      from (
+        select count(*) filter (where e.type = 'unsubscribed') as unsubscribes,
+          count(*) filter (where e.type = 'comment') as comments,
+          count(*) filter (where e.type = 'subscription_started') as upgrades
+        from events e
+        join deliveries d on d.send_id = ${id} and d.member_id = e.member_id and d.status = 'posted'
+        where e.type in ('unsubscribed', 'comment', 'subscription_started')
+          and e.occurred_at >= ${s.prepared_at} and e.occurred_at <= ${now}
+          and e.occurred_at >= d.posted_at and e.occurred_at < d.posted_at + make_interval(days => ${ATTRIBUTION_DAYS})
+          and not exists (
+            select 1 from sends s2 join deliveries d2 on d2.send_id = s2.id and d2.member_id = e.member_id
+            where s2.id <> ${id} and s2.prepared_at >= ${s.prepared_at}::timestamptz - interval '1 day' and s2.prepared_at <= e.occurred_at
+              and d2.status = 'posted' and d2.posted_at > d.posted_at and d2.posted_at <= e.occurred_at
+          )
+      ) a
+      where ss.send_id = ${id}
+    `.execute(trx);
+    if (!s.rolled) {
+      await sql`
+        insert into stats_members (member_id, last_emailed_at)
+        select member_id, posted_at from deliveries where send_id = ${id} and status = 'posted' and posted_at is not null
+        on conflict (member_id) do update set last_emailed_at = greatest(stats_members.last_emailed_at, excluded.last_emailed_at)
+      `.execute(trx);
+      // A send still going is folded again next run; a finished one is done.
+      if (['sent', 'failed', 'cancelled'].includes(s.status)) {
+        await sql`update stats_sends set emailed_rolled_at = ${now} where send_id = ${id}`.execute(trx);
+      }
+    }
+  }
+  return sends.rows.length;
+}
+
+/** The day rows: flows recounted from `from`, today's levels snapshotted. */
+async function rollDays(trx: Trx, from: Date, now: Date) {
+  const fromDay = sql`(${from}::timestamptz at time zone 'UTC')::date`;
+  const nowDay = sql`(${now}::timestamptz at time zone 'UTC')::date`;
+  // Flows for every day in [from, today]: joined (confirmed), left (unsubscribed, bounced or
+  // complained: unsubscribed_at, or the row's last change for a bounce or complaint), MRR
+  // gained (subscription_started's mrr_cents) and lost (the mrr_cents of the start that an
+  // ending closes).
+  await sql`
+    insert into stats_days (day, joined, "left", mrr_new_cents, mrr_lost_cents, computed_at)
+    select d::date,
+      coalesce(j.n, 0), coalesce(l.n, 0), coalesce(mn.c, 0), coalesce(ml.c, 0), ${now}::timestamptz
+    from generate_series(greatest(${fromDay}, (select coalesce(min((created_at at time zone 'UTC')::date), ${nowDay}) from members)), ${nowDay}, interval '1 day') d
+    left join (
+      select (confirmed_at at time zone 'UTC')::date as day, count(*) as n from members
+      where confirmed_at >= ${from} and confirmed_at <= ${now} group by 1
+    ) j on j.day = d::date
+    left join (
+      select (coalesce(unsubscribed_at, updated_at) at time zone 'UTC')::date as day, count(*) as n from members
+      where status in ('unsubscribed', 'bounced', 'complained') and confirmed_at is not null
+        and coalesce(unsubscribed_at, updated_at) >= ${from} and coalesce(unsubscribed_at, updated_at) <= ${now} group by 1
+    ) l on l.day = d::date
+    left join (
+      select (occurred_at at time zone 'UTC')::date as day, sum(coalesce((data->>'mrr_cents')::bigint, 0)) as c from events
+      where type = 'subscription_started' and occurred_at >= ${from} and occurred_at <= ${now} group by 1
+    ) mn on mn.day = d::date
+    left join (
+      select (e.occurred_at at time zone 'UTC')::date as day, sum(coalesce(st.mrr, 0)) as c from events e
+      left join lateral (
+        select (s.data->>'mrr_cents')::bigint as mrr from events s
+        where s.member_id = e.member_id and s.type = 'subscription_started' and s.data->>'subscription' = e.data->>'subscription' and s.occurred_at <= e.occurred_at
+        order by s.occurred_at desc limit 1
+      ) st on true
+      where e.type = 'subscription_ended' and e.occurred_at >= ${from} and e.occurred_at <= ${now} group by 1
+    ) ml on ml.day = d::date
+    on conflict (day) do update set joined = excluded.joined, "left" = excluded."left", mrr_new_cents = excluded.mrr_new_cents,
+      mrr_lost_cents = excluded.mrr_lost_cents, computed_at = excluded.computed_at
+  `.execute(trx);
+  // Today's levels. Members: active, by whether their tier is paid. MRR: entitling Stripe
+  // subscriptions (a yearly price counts a twelfth). Engaged / emailed: see definitions.ts.
+  await sql`
+    update stats_days set
+      members_free = lv.free, members_paid = lv.paid, mrr_cents = lv.mrr, engaged = lv.engaged, emailed = lv.emailed
+    from (
+      select
+        (select count(*) from members m join tiers t on t.id = m.tier_id where m.status = 'active' and not t.paid) as free,
+        (select count(*) from members m join tiers t on t.id = m.tier_id where m.status = 'active' and t.paid) as paid,
+        (${mrrSql(now)}) as mrr,
+        (select count(*) from stats_members where last_emailed_at > ${now}::timestamptz - make_interval(days => ${ENGAGED_DAYS}) and last_emailed_at <= ${now}
+          and last_engaged_at > ${now}::timestamptz - make_interval(days => ${ENGAGED_DAYS})) as engaged,
+        (select count(*) from stats_members where last_emailed_at > ${now}::timestamptz - make_interval(days => ${ENGAGED_DAYS}) and last_emailed_at <= ${now}) as emailed
+    ) lv
+    where day = ${nowDay}
+  `.execute(trx);
+}
+
+/** Monthly recurring revenue of entitling subscriptions, per member (a subquery's select list). */
+function memberMrrSql(now: Date) {
+  return sql`
+    select s.member_id, sum(case when s.price_id is not null and s.price_id = t.stripe_yearly_price_id then round(coalesce(t.yearly_amount, 0) / 12.0) else coalesce(t.monthly_amount, 0) end)::bigint as mrr
+    from subscriptions s join tiers t on t.id = s.tier_id
+    where s.status in ('active', 'trialing')
+      or (s.status = 'past_due' and (s.current_period_end is null or s.current_period_end + interval '7 days' > ${now}))
+    group by s.member_id
+  `;
+}
+
+function mrrSql(now: Date) {
+  return sql`select coalesce(sum(mrr), 0) from (${memberMrrSql(now)}) x`;
+}
+
+/** Per platform and per UTM campaign, rebuilt whole. */
+async function rebuildSources(trx: Trx, now: Date) {
+  await sql`delete from stats_sources`.execute(trx);
+  await sql`
+    insert into stats_sources (dimension, key, signups, confirmed, eligible_30, retained_30, eligible_90, retained_90, emailed, engaged, paid, mrr_cents)
+    with m as (
+      select m.source_platform, m.utm_campaign, m.confirmed_at,
+        case when m.status in ('unsubscribed', 'bounced', 'complained') then coalesce(m.unsubscribed_at, m.updated_at) end as left_at,
+        sm.last_engaged_at, sm.last_emailed_at, p.member_id is not null as upgraded, coalesce(r.mrr, 0) as mrr
+      from members m
+      left join stats_members sm on sm.member_id = m.id
+      left join (select distinct member_id from events where type = 'subscription_started' and member_id is not null and occurred_at <= ${now}) p on p.member_id = m.id
+      left join (${memberMrrSql(now)}) r on r.member_id = m.id
+      where m.created_at <= ${now}
+    )
+    select case when grouping(source_platform) = 0 then 'platform' else 'campaign' end,
+      coalesce(case when grouping(source_platform) = 0 then source_platform else utm_campaign end, ''),
+      count(*),
+      count(*) filter (where confirmed_at is not null),
+      count(*) filter (where confirmed_at <= ${now}::timestamptz - interval '30 days'),
+      count(*) filter (where confirmed_at <= ${now}::timestamptz - interval '30 days' and (left_at is null or left_at > confirmed_at + interval '30 days')),
+      count(*) filter (where confirmed_at <= ${now}::timestamptz - interval '90 days'),
+      count(*) filter (where confirmed_at <= ${now}::timestamptz - interval '90 days' and (left_at is null or left_at > confirmed_at + interval '90 days')),
+      count(*) filter (where last_emailed_at > ${now}::timestamptz - make_interval(days => ${ENGAGED_DAYS}) and last_emailed_at <= ${now}),
+      count(*) filter (where last_emailed_at > ${now}::timestamptz - make_interval(days => ${ENGAGED_DAYS}) and last_emailed_at <= ${now}
+        and last_engaged_at > ${now}::timestamptz - make_interval(days => ${ENGAGED_DAYS})),
+      count(*) filter (where upgraded and confirmed_at is not null),
+      sum(mrr)
+    from m
+    group by grouping sets ((source_platform), (utm_campaign))
+    having grouping(source_platform) = 0 or utm_campaign is not null
+  `.execute(trx);
+}
+
+/**
+ * Retention by signup week for the last COHORT_WEEKS weeks: of the confirmed members who signed
+ * up in week w, how many were still subscribed at the end of week w+k, and how many engaged
+ * (human click, read, comment or reaction) during week w+k. Rebuilt whole; also for all platforms ('').
+ */
+async function rebuildCohorts(trx: Trx, now: Date) {
+  await sql`delete from stats_cohorts`.execute(trx);
+  const thisWeek = sql`date_trunc('week', ${now}::timestamptz at time zone 'UTC')::date`;
+  await sql`
+    insert into stats_cohorts (platform, week, offset_week, members, subscribed, engaged)
+    with c as (
+      select m.id, m.source_platform, date_trunc('week', m.created_at at time zone 'UTC')::date as week,
+        case when m.status in ('unsubscribed', 'bounced', 'complained') then coalesce(m.unsubscribed_at, m.updated_at) end as left_at
+      from members m
+      where m.confirmed_at is not null and m.created_at >= ${thisWeek} - make_interval(weeks => ${COHORT_WEEKS - 1}) and m.created_at <= ${now}
+    ),
+    e as (
+      select distinct member_id, date_trunc('week', day)::date as week from stats_member_days
+      where day >= ${thisWeek} - make_interval(weeks => ${COHORT_WEEKS - 1})
+    ),
+    o as (
+      select c.*, k from c cross join lateral generate_series(0, (${thisWeek} - c.week) / 7) k
+    )
+    select coalesce(o.source_platform, ''), o.week, o.k, count(*),
+      count(*) filter (where o.left_at is null or o.left_at >= (o.week + (o.k + 1) * 7)::timestamp at time zone 'UTC'),
+      count(e.member_id)
+    from o left join e on e.member_id = o.id and e.week = o.week + o.k * 7
+    group by grouping sets ((o.source_platform, o.week, o.k), (o.week, o.k))
+  `.execute(trx);
+}
+
+export { COLD_DAYS };

@@ -1,0 +1,6 @@
+import type { APIRoute } from 'astro';
+import { sendLinksCsv } from '../../../../domain/stats/csv.ts';
+import { parseId, statsSend } from '../../../../domain/stats/read.ts';
+import { csvDownload } from '../_csv.ts';
+
+export const GET: APIRoute = ({ params, locals }) => csvDownload(`send-${params.id}-links`, async () => sendLinksCsv(await statsSend(locals.runtime.db, parseId(params.id, 'send id'))));

@@ -1,0 +1,6 @@
+import type { APIRoute } from 'astro';
+import { sourcesCsv } from '../../../domain/stats/csv.ts';
+import { statsSources } from '../../../domain/stats/read.ts';
+import { csvDownload } from './_csv.ts';
+
+export const GET: APIRoute = ({ locals }) => csvDownload('stats-sources', async () => sourcesCsv(await statsSources(locals.runtime.db)));
