@@ -59,6 +59,7 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: /^\/admin\/stats\/sends\/\d{1,18}\/?$/, methods: READ, access: 'stats:read' },
   { pattern: /^\/admin\/stats\/(overview|sources|cohorts)\.csv$/, methods: READ, access: 'stats:read' },
   { pattern: /^\/admin\/stats\/sends\/\d{1,18}\.csv$/, methods: READ, access: 'stats:read' },
+  { pattern: /^\/admin\/stats\/posts\/\d{1,18}(\.csv)?\/?$/, methods: READ, access: 'stats:read' },
   { pattern: /^\/api\/v1\/stats\/(overview|sources|cohorts)\/?$/, methods: READ, access: 'stats:read' },
   { pattern: /^\/api\/v1\/stats\/sends\/\d{1,18}\/?$/, methods: READ, access: 'stats:read' },
   { pattern: /^\/api\/v1\/stats\/posts\/\d{1,18}\/?$/, methods: READ, access: 'stats:read' },

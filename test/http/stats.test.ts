@@ -13,6 +13,7 @@ let server: RunningServer;
 let sendId = '';
 const tokens: Record<string, string> = {};
 const owner = new Browserless('');
+let postId = '';
 
 beforeAll(async () => {
   t = await createTestDatabase();
@@ -29,6 +30,11 @@ beforeAll(async () => {
   await sql`insert into deliveries (send_id, member_id, email, variant, status, posted_at) select ${sendId}, id, email, 'a', 'posted', now() - interval '1 day' from members`.execute(t.db);
   await sql`insert into send_links (send_id, link, url) values (${sendId}, 1, 'https://example.com/a')`.execute(t.db);
   await sql`insert into engagement_events (occurred_at, kind, member_id, send_id, link, machine) select now() - interval '2 hours', 'click', id, ${sendId}, 1, false from members order by id limit 6`.execute(t.db);
+  // Web reads of the post: 4 by members who also clicked (the engaged rate stays 6 of 30), 3
+  // anonymous views, 2 by a crawler (not counted).
+  await sql`insert into engagement_events (occurred_at, kind, member_id, post_id, machine) select now() - interval '3 hours', 'read', id, ${post}, false from members order by id offset 2 limit 4`.execute(t.db);
+  await sql`insert into engagement_events (occurred_at, kind, post_id, machine) select now() - interval '3 hours', 'view', ${post}, g > 3 from generate_series(1, 5) g`.execute(t.db);
+  postId = post;
   await refreshStats(t.db);
   server = await startServer({ databaseUrl: t.url });
   owner.base = server.url;
@@ -74,6 +80,20 @@ describe('/api/v1/stats', () => {
 });
 
 describe('the stats pages', () => {
+  it("shows a post's member reads and anonymous views, with a CSV", async () => {
+    const res = await owner.request(`/admin/stats/posts/${postId}`);
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('data-testid="reads">4<');
+    expect(html).toContain('data-testid="views">3<');
+    expect(html).toContain('<svg');
+    const csv = await (await owner.request(`/admin/stats/posts/${postId}.csv`)).text();
+    expect(csv.split('\n')[0]).toBe('post_id,day,member_reads,anonymous_views');
+    expect(csv).toContain(',4,3');
+    expect((await owner.request('/admin/stats/posts/999999')).status).toBe(404);
+    expect((await fetch(`${server.url}/admin/stats/posts/${postId}`, { redirect: 'manual' })).status).toBe(303);
+  });
+
   it('draws the overview with inline SVG and no script', async () => {
     const res = await owner.request('/admin/stats');
     expect(res.status).toBe(200);

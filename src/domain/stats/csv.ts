@@ -1,4 +1,4 @@
-import type { Cohorts, Overview, SendStats, Sources } from './read.ts';
+import type { Cohorts, Overview, PostStats, SendStats, Sources } from './read.ts';
 
 /**
  * The stats tables as CSV, one generator per table (header first). Cells are quoted where
@@ -45,4 +45,8 @@ export async function* sendLinksCsv(s: SendStats): AsyncGenerator<string> {
     ['send_id', 'link', 'url', 'human_clicks', 'unique_human_clicks', 'machine_clicks'],
     s.links.map((l) => [s.send.id, l.link, l.url, l.human_clicks, l.unique_human_clicks, l.machine_clicks]),
   );
+}
+
+export async function* postDaysCsv(p: PostStats): AsyncGenerator<string> {
+  yield* table(['post_id', 'day', 'member_reads', 'anonymous_views'], p.days.map((d) => [p.post_id, d.day, d.reads, d.views]));
 }

@@ -191,6 +191,8 @@ export async function statsPost(db: Kysely<Database>, postId: string) {
   };
 }
 
+export type PostStats = Awaited<ReturnType<typeof statsPost>>;
+
 /** A member's engagement score (0–5), its reasons, and the cold flag, from the rollups. */
 export async function memberEngagement(db: Kysely<Database>, memberId: string, now = new Date()) {
   const member = await db.selectFrom('members').select(['id', 'created_at']).where('id', '=', memberId).executeTakeFirst();
