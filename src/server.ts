@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { log } from './lib/log.ts';
-import { handleTracking, isTrackingPath } from './lib/tracking-http.ts';
+import { handleTracking, isTrackingPath } from './tracking-routes.ts';
 
 /** The project root (this file lives in src/). */
 export const ROOT = resolve(import.meta.dirname, '..');

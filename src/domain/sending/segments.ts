@@ -2,6 +2,7 @@ import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool
 import type { Database } from '../../../db/types.ts';
 import { ValidationError } from '../errors.ts';
 import { isPlatform } from '../members/sources.ts';
+import { listNewsletters, listTiers } from '../site/catalog.ts';
 
 /**
  * A segment: who a send goes to. Newsletters are required (a send reaches members subscribed
@@ -12,8 +13,6 @@ import { isPlatform } from '../members/sources.ts';
 export const ENGAGEMENT = ['any', 'engaged', 'cold'] as const;
 export type Engagement = (typeof ENGAGEMENT)[number];
 
-/** Event types that count as a human engaging (written by tracking and the conversation). */
-export const ENGAGEMENT_EVENTS = ['click', 'read', 'comment', 'reaction'] as const;
 export const ENGAGED_DAYS = 30;
 export const COLD_DAYS = 90;
 
@@ -194,4 +193,10 @@ export async function countRecipients(db: Kysely<Database>, segment: Segment, po
     .where(recipientWhere(segment, exclude))
     .executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+/** What a segment can be made of, for the send form. */
+export async function segmentChoices(db: Kysely<Database>) {
+  const [newsletters, tiers, labels] = await Promise.all([listNewsletters(db), listTiers(db), db.selectFrom('labels').select('name').orderBy('name').limit(200).execute()]);
+  return { newsletters, tiers, labels: labels.map((l) => l.name) };
 }

@@ -86,6 +86,13 @@ export async function recordClick(db: Kysely<Database>, writer: EventWriter, sec
   return url;
 }
 
+/** The per-member setting, read at most every few seconds (a post view must not cost a query). */
+let trackingSetting: { value: boolean; at: number } | undefined;
+async function tracksMembers(db: Kysely<Database>): Promise<boolean> {
+  if (!trackingSetting || Date.now() - trackingSetting.at > 5_000) trackingSetting = { value: (await getSiteSettings(db)).trackPerMember, at: Date.now() };
+  return trackingSetting.value;
+}
+
 /**
  * A post page seen: by a signed-in member a "read" (anonymous "view" when per-member tracking
  * is off), by anyone else a "view", counted without cookies. Staff are not counted.
@@ -94,6 +101,6 @@ export async function recordPostView(db: Kysely<Database>, writer: EventWriter, 
   if (who.viewer.kind === 'staff') return;
   const agent = agentClass(hit.userAgent);
   const machine = isMachine({ kind: 'view', method: hit.method, agent: agent === 'apple-mpp' ? 'other' : agent });
-  const named = who.viewer.kind === 'member' && who.memberId !== undefined && (await getSiteSettings(db)).trackPerMember;
+  const named = who.viewer.kind === 'member' && who.memberId !== undefined && (await tracksMembers(db));
   await writer.write({ kind: named ? 'read' : 'view', member_id: named ? who.memberId! : null, send_id: null, post_id: postId, link: null, machine, agent });
 }

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { recordClick, recordOpen } from '../domain/tracking/record.ts';
-import { eventWriterFor } from './event-writer.ts';
-import { errorFields, log } from './log.ts';
-import { getRuntime } from './runtime.ts';
+import { recordClick, recordOpen } from './domain/tracking/record.ts';
+import { eventWriterFor } from './lib/event-writer.ts';
+import { errorFields, log } from './lib/log.ts';
+import { getRuntime } from './lib/runtime.ts';
 
 /**
- * GET /t/o/:token (open pixel) and GET /t/c/:token (click redirect), served by Hearth's own
- * HTTP server before the Astro app: they are the hottest paths (every open and click of every
+ * GET /t/o/:token (open pixel) and GET /t/c/:token (click redirect): routes, like src/pages, but
+ * served by Hearth's own HTTP server (server.ts) before the Astro app: they are the hottest paths (every open and click of every
  * send) and need no page machinery. A bad token or an unknown link is a plain 404, never a
  * redirect elsewhere. The answer waits for the event's commit (lib/event-writer.ts).
  */
