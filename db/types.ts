@@ -310,6 +310,7 @@ export interface DeliveriesTable {
   member_id: string;
   email: string;
   name: string | null;
+  referral_code: string | null;
   variant: string;
   status: ColumnType<DeliveryStatus, DeliveryStatus | undefined, DeliveryStatus>;
   provider_id: string | null;

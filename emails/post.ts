@@ -9,8 +9,17 @@ import { escapeHtml, layout, button, type Brand } from './html.ts';
  * gets its style inline, from a table per tag: the body HTML comes from our own Markdown renderer,
  * whose tags are known.
  */
-export const SLOTS = ['name', 'unsubscribe_url', 'preferences_url'] as const;
+export const SLOTS = ['name', 'unsubscribe_url', 'preferences_url', 'referral_url'] as const;
 export type Slot = (typeof SLOTS)[number];
+/** The slots every personalisation must fill; referral_url is filled when a post asks for it. */
+export type SlotValues = Record<Exclude<Slot, 'referral_url'>, string> & { referral_url?: string };
+
+/**
+ * A line `{{referral}}` in a post's Markdown: in the email, a block with the reader's own
+ * referral link (/r/<code>); on the web, an invitation to find it in the account.
+ */
+export const REFERRAL_PLACEHOLDER = '{{referral}}';
+const REFERRAL_PARAGRAPH = /<p[^>]*>\{\{referral\}\}<\/p>/g;
 const marker = (slot: Slot) => `\u0001${slot}\u0001`;
 
 const INLINE: Record<string, string> = {
@@ -91,7 +100,8 @@ const clean = (s: string) => s.replace(/\u0001/g, '');
 export function renderPostEmail(input: PostEmailInput): CompiledEmail {
   const brand = { ...input.brand, title: clean(input.brand.title) };
   input = { ...input, title: clean(input.title), url: clean(input.url), bodyHtml: clean(input.bodyHtml), upgradeUrl: clean(input.upgradeUrl) };
-  const body = inlineStyles(input.bodyHtml, brand.accentColor, brand.siteUrl);
+  const referral = `<div style="margin:24px 0;padding:16px;background:#f5f5f4;border-radius:8px;"><p style="margin:0 0 8px 0;font-weight:600;">Know someone who would enjoy ${escapeHtml(brand.title)}?</p><p style="margin:0;">Share your own link: <a href="${marker('referral_url')}" style="color:${brand.accentColor};">${marker('referral_url')}</a></p></div>`;
+  const body = inlineStyles(input.bodyHtml, brand.accentColor, brand.siteUrl).replace(REFERRAL_PARAGRAPH, () => referral);
   const cut = input.cut
     ? `<p style="margin:24px 0 8px 0;font-style:italic;">The rest of this post is for ${escapeHtml(brand.title)} members.</p>${button(input.upgradeUrl, 'Read the whole post', brand.accentColor)}`
     : '';
@@ -101,19 +111,20 @@ export function renderPostEmail(input: PostEmailInput): CompiledEmail {
     bodyHtml: `${greeting}<h1 style="font-size:28px;line-height:1.2;margin:0 0 16px 0;"><a href="${escapeHtml(input.url)}" style="color:#1c1917;text-decoration:none;">${escapeHtml(input.title)}</a></h1>${body}${cut}`,
     footerHtml: `You get this because you subscribed to ${escapeHtml(brand.title)}. <a href="${marker('preferences_url')}" style="color:#78716c;">Preferences</a> · <a href="${marker('unsubscribe_url')}" style="color:#78716c;">Unsubscribe</a>`,
   });
-  const text = `Hi ${marker('name')},\n\n${input.title}\n${input.url}\n\n${htmlToText(input.bodyHtml)}\n\n${
+  const bodyText = htmlToText(input.bodyHtml).replace(/^\{\{referral\}\}$/gm, () => `Know someone who would enjoy ${brand.title}? Share your own link: ${marker('referral_url')}`);
+  const text = `Hi ${marker('name')},\n\n${input.title}\n${input.url}\n\n${bodyText}\n\n${
     input.cut ? `The rest of this post is for members: ${input.upgradeUrl}\n\n` : ''
   }--\nPreferences: ${marker('preferences_url')}\nUnsubscribe: ${marker('unsubscribe_url')}\n`;
   return { subject: input.title, html: compile(html), text: compile(text) };
 }
 
 /** Fills a compiled email's slots for one member: a join, no parsing. Values are escaped for HTML. */
-export function personalize(email: CompiledEmail, values: Record<Slot, string>): { subject: string; html: string; text: string } {
+export function personalize(email: CompiledEmail, values: SlotValues): { subject: string; html: string; text: string } {
   return { subject: email.subject, html: fill(email.html, values, escapeHtml), text: fill(email.text, values, (v) => v) };
 }
 
-function fill(c: Compiled, values: Record<Slot, string>, encode: (v: string) => string): string {
+function fill(c: Compiled, values: SlotValues, encode: (v: string) => string): string {
   let out = c.texts[0]!;
-  for (let i = 0; i < c.slots.length; i++) out += encode(values[c.slots[i]!]) + c.texts[i + 1]!;
+  for (let i = 0; i < c.slots.length; i++) out += encode(values[c.slots[i]!] ?? '') + c.texts[i + 1]!;
   return out;
 }

@@ -45,6 +45,8 @@ export async function up(db: Kysely<any>): Promise<void> {
       member_id bigint not null,
       email text not null,
       name text,
+      -- For a post's {{referral}} block: the member's own /r/<code> link.
+      referral_code text,
       variant "char" not null,
       status text not null default 'queued' check (status in ('queued', 'posted', 'rejected', 'skipped')),
       provider_id text,

@@ -287,3 +287,25 @@ describe('erasure', () => {
     await commandSend(t.db, send.id, 'cancel');
   });
 });
+
+describe('the referral block', () => {
+  it('gives every member their own /r/<code> link in a post with {{referral}}, and the web page an invitation instead', async () => {
+    await startTestWorker();
+    const postId = await makePost(t.db, { title: 'Bring a friend', markdown: 'Our news.\n\n{{referral}}\n\nSee you soon.' });
+    const send = await sendNow(postId);
+    await finished(send.id);
+    const codes = new Map((await t.db.selectFrom('members').select(['email', 'referral_code']).execute()).map((m) => [m.email, m.referral_code]));
+    const mine = resend.emails.filter((e) => e.subject === 'Bring a friend');
+    expect(mine.length).toBeGreaterThan(400);
+    for (const email of mine) {
+      expect(email.html).toContain(`href="https://news.example.com/r/${codes.get(email.to[0]!)}"`);
+      expect(email.text).toContain(`https://news.example.com/r/${codes.get(email.to[0]!)}`);
+    }
+    const { findPublishedPost, postForViewer } = await import('../../src/domain/content/posts.ts');
+    const post = await findPublishedPost(t.db, 'bring-a-friend');
+    const page = postForViewer(post!, { kind: 'anonymous' });
+    expect(page.html).toContain('class="referral-invite"');
+    expect(page.html).not.toContain('{{referral}}');
+    expect(page.description).not.toContain('{{referral}}');
+  });
+});

@@ -61,3 +61,20 @@ describe('the post email', () => {
     expect(htmlToText('<p>a &amp; b</p><p>c</p>')).toBe('a & b\n\nc');
   });
 });
+
+describe('the {{referral}} block', () => {
+  const brand = { title: 'Field $& Notes', accentColor: '#b45309', siteUrl: 'https://news.example.com' };
+  const compiled = renderPostEmail({ brand, title: 'Harvest', url: 'https://news.example.com/posts/harvest', bodyHtml: '<p>Before.</p>\n<p>{{referral}}</p>\n<p>After.</p>', cut: false, upgradeUrl: 'https://news.example.com/join' });
+
+  it('becomes each reader’s own referral link, in the HTML and the text part', () => {
+    const email = personalize(compiled, { name: 'Ana', unsubscribe_url: 'u', preferences_url: 'p', referral_url: 'https://news.example.com/r/ana12345' });
+    expect(email.html).toContain('href="https://news.example.com/r/ana12345"');
+    expect(email.html).toContain('Know someone who would enjoy Field $&amp; Notes?');
+    expect(email.html).not.toContain('{{referral}}');
+    expect(email.text).toContain('Share your own link: https://news.example.com/r/ana12345');
+    expect(email.text).not.toContain('{{referral}}');
+    const other = personalize(compiled, { name: 'Ben', unsubscribe_url: 'u', preferences_url: 'p', referral_url: 'https://news.example.com/r/ben67890' });
+    expect(other.html).toContain('/r/ben67890');
+    expect(other.html).not.toContain('/r/ana12345');
+  });
+});

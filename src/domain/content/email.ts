@@ -46,6 +46,6 @@ export async function sendTestEmail(db: Kysely<Database>, siteUrl: string, postI
   const variants = await renderPostVariants(db, siteUrl, postId);
   const compiled = variant === 'preview' ? variants.preview : variants.full;
   if (!compiled) throw new ValidationError('Only a paid post has a preview variant.', 'no_variant');
-  const email = personalize(compiled, { name: 'there', unsubscribe_url: `${siteUrl}/unsubscribe`, preferences_url: `${siteUrl}/unsubscribe` });
+  const email = personalize(compiled, { name: 'there', unsubscribe_url: `${siteUrl}/unsubscribe`, preferences_url: `${siteUrl}/unsubscribe`, referral_url: `${siteUrl}/r/your-own-code` });
   await queueEmail(db, { to: [normaliseEmail(address)], subject: `[Test] ${email.subject}`, html: email.html, text: email.text, tags: [{ name: 'kind', value: 'test-post' }] });
 }

@@ -75,12 +75,14 @@ function rendered(post: PublishedPost): Rendered {
   const key = `${post.id}:${post.updated_at.getTime()}`;
   const hit = cache.get(key);
   if (hit) return hit;
+  // A {{referral}} line is for emails and the page's invitation, never a description.
   const parts = splitAtCut(post.markdown);
+  const textOf = (md: string) => markdownToText(md.replace(/^\{\{referral\}\}$/gm, ''));
   const value: Rendered = {
-    previewHtml: parts.hasCut ? renderMarkdown(parts.preview) : '',
-    fullHtml: renderMarkdown(parts.hasCut ? `${parts.preview}\n\n${parts.rest}` : parts.rest),
-    previewText: parts.hasCut ? markdownToText(parts.preview) : '',
-    summaryText: markdownToText(parts.hasCut ? parts.preview : parts.rest),
+    previewHtml: parts.hasCut ? webReferral(renderMarkdown(parts.preview)) : '',
+    fullHtml: webReferral(renderMarkdown(parts.hasCut ? `${parts.preview}\n\n${parts.rest}` : parts.rest)),
+    previewText: parts.hasCut ? textOf(parts.preview) : '',
+    summaryText: textOf(parts.hasCut ? parts.preview : parts.rest),
   };
   if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
   cache.set(key, value);
@@ -101,6 +103,11 @@ export interface PostView {
   callToAction: 'subscribe' | 'upgrade' | null;
   /** A public description (staff's excerpt, else the public preview's text): safe for any surface. */
   description: string;
+}
+
+/** On the web, a post's {{referral}} line invites members to their own link in the account. */
+function webReferral(html: string): string {
+  return html.replace(/<p>\{\{referral\}\}<\/p>/g, '<p class="referral-invite">Know someone who would enjoy this? <a href="/account">Share your own referral link</a> from your account.</p>');
 }
 
 export function postForViewer(post: PublishedPost, viewer: Viewer): PostView {

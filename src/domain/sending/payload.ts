@@ -25,6 +25,8 @@ export interface BatchDelivery {
   memberId: string;
   email: string;
   name: string | null;
+  /** Fills a post's {{referral}} block with the member's /r/<code> link. */
+  referralCode?: string | null | undefined;
   /** 'f' full post, 'p' preview with an upgrade link. */
   variant: string;
 }
@@ -43,7 +45,12 @@ export function batchMessages(send: FixedSend, deliveries: readonly BatchDeliver
     const compiled = d.variant === 'p' && send.rendered.preview ? send.rendered.preview : send.rendered.full;
     const prefs = preferencesToken(ctx.secret, d.memberId);
     const prefsUrl = preferencesUrl(ctx.siteUrl, prefs);
-    const email = personalize(compiled, { name: d.name?.trim() || 'there', unsubscribe_url: prefsUrl, preferences_url: prefsUrl });
+    const email = personalize(compiled, {
+      name: d.name?.trim() || 'there',
+      unsubscribe_url: prefsUrl,
+      preferences_url: prefsUrl,
+      referral_url: d.referralCode ? `${ctx.siteUrl}/r/${d.referralCode}` : `${ctx.siteUrl}/join`,
+    });
     return {
       from: send.from,
       to: [d.email],

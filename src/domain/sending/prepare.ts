@@ -69,14 +69,14 @@ export async function prepareSend(db: Kysely<Database>, ctx: PrepareContext, sen
     const picked = trx
       .selectFrom('members as m')
       .where(recipientWhere(segment, exclude))
-      .select(['m.id', 'm.email', 'm.name', variant.as('variant'), sql<number>`(row_number() over (order by m.id) - 1) / ${sql.lit(MAX_BATCH)}`.as('batch')]);
+      .select(['m.id', 'm.email', 'm.name', 'm.referral_code', variant.as('variant'), sql<number>`(row_number() over (order by m.id) - 1) / ${sql.lit(MAX_BATCH)}`.as('batch')]);
     // One statement: the snapshot (materialised once), its deliveries, and its batches as
     // ranges of member ids.
     const result = await sql<{ batches: string; recipients: string }>`
       with picked as materialized (${picked}),
       ins as (
-        insert into deliveries (send_id, member_id, email, name, variant)
-        select ${sendId}, id, email, name, variant::"char" from picked
+        insert into deliveries (send_id, member_id, email, name, referral_code, variant)
+        select ${sendId}, id, email, name, referral_code, variant::"char" from picked
       ),
       made as (
         insert into send_batches (send_id, batch, first_member, last_member, size)

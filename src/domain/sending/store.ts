@@ -114,7 +114,7 @@ export function createSendStore(db: Kysely<Database>): SendStore {
         if (row.attempts === 1) await skipLeavers(db, sendId, row.first_member, row.last_member);
         const deliveries = await db
           .selectFrom('deliveries')
-          .select(['member_id', 'email', 'name', 'variant'])
+          .select(['member_id', 'email', 'name', 'referral_code', 'variant'])
           .where('send_id', '=', sendId)
           .where('member_id', '>=', row.first_member)
           .where('member_id', '<=', row.last_member)
@@ -127,7 +127,7 @@ export function createSendStore(db: Kysely<Database>): SendStore {
             sendId,
             batch: row.batch,
             attempts: row.attempts,
-            deliveries: deliveries.map((d) => ({ memberId: d.member_id, email: d.email, name: d.name, variant: d.variant })),
+            deliveries: deliveries.map((d) => ({ memberId: d.member_id, email: d.email, name: d.name, referralCode: d.referral_code, variant: d.variant })),
           },
         };
       }
