@@ -64,13 +64,15 @@ export async function recordClick(db: Kysely<Database>, writer: EventWriter, sec
   const info = await infoFor(db, ref.sendId);
   const url = info?.links[ref.link];
   if (!info || url === undefined) return null;
-  // A click seconds after its email was posted is a scanner's. Once the whole send was posted
-  // longer ago than that, no click can be; before, the delivery's own posting time decides.
+  // A click seconds after its email arrived is a scanner's. While the send is going out (and 10 s
+  // after), the delivery's own time decides; later, an email delayed by its receiving server
+  // (delivered long after the send finished) is the one case this shortcut can miss.
   let seconds: number | null = null;
   if (info.finishedAt === null || Date.now() - info.finishedAt < SCANNER_SECONDS * 1000) {
     const row = await db
       .selectFrom('deliveries')
-      .select(sql<number | null>`extract(epoch from now() - posted_at)::float8`.as('seconds'))
+      // Delivered (the provider's webhook) when known, else posted: scanners click on arrival.
+      .select(sql<number | null>`extract(epoch from now() - coalesce(delivered_at, posted_at))::float8`.as('seconds'))
       .where('send_id', '=', ref.sendId)
       .where('member_id', '=', ref.memberId ?? '0')
       .executeTakeFirst();
