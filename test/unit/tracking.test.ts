@@ -1,7 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { agentClass, isMachine } from '../../src/domain/tracking/agents.ts';
-import { collectLinks, trackHtml } from '../../src/domain/tracking/links.ts';
+import { collectLinks, fillTracked, trackHtml, trackTemplate } from '../../src/domain/tracking/links.ts';
+import { personalize, renderPostEmail } from '../../emails/post.ts';
+import { escapeHtml } from '../../emails/html.ts';
+import { renderMarkdown } from '../../src/domain/content/markdown.ts';
 import { clickToken, openToken, readClickToken, readOpenToken } from '../../src/domain/tracking/tokens.ts';
 
 const SECRET = 'a-secret-of-enough-length-for-the-tests';
@@ -70,5 +73,27 @@ describe('link rewriting', () => {
     expect(out.match(/\/t\/o\//g)).toHaveLength(1);
     expect(out.indexOf('/t/o/')).toBeLessThan(out.indexOf('</body>'));
     expect(trackHtml(html, ['https://shop.example.com/?a=1&b=2'], { sendId: '9', memberId: '3' }, { siteUrl: 'https://news.example.com', secret: SECRET })).toBe(out);
+  });
+});
+
+describe('tracking the compiled template once per send', () => {
+  it('gives exactly what rewriting each personalised email would', () => {
+    const brand = { title: 'Field Notes', accentColor: '#b45309', siteUrl: 'https://news.example.com' };
+    const markdown = 'See [the shop](https://shop.example.com/?a=1&b=2), [it again](https://shop.example.com/?a=1&b=2), [mail](mailto:x@example.com) and [a post](/posts/other).\n\n{{referral}}';
+    const compiled = renderPostEmail({ brand, title: 'T', url: 'https://news.example.com/posts/t', bodyHtml: renderMarkdown(markdown), cut: false, upgradeUrl: 'https://news.example.com/join' });
+    const links = collectLinks(compiled.html.texts);
+    expect(links).toContain('https://shop.example.com/?a=1&b=2');
+    const template = trackTemplate(compiled.html, links, brand.siteUrl);
+    const ctx = { siteUrl: brand.siteUrl, secret: SECRET };
+    fc.assert(
+      fc.property(fc.string(), fc.integer({ min: 1, max: 1e9 }), fc.boolean(), (name, member, named) => {
+        const values = { name, unsubscribe_url: 'https://news.example.com/unsubscribe?token=a&b', preferences_url: 'https://news.example.com/unsubscribe?token=a&b', referral_url: 'https://news.example.com/r/abc' };
+        const ref = { sendId: '5', memberId: named ? String(member) : null };
+        const slow = trackHtml(personalize(compiled, values).html, links, ref, ctx);
+        const fast = fillTracked(template, (slot) => escapeHtml(values[slot as keyof typeof values] ?? ''), ref, ctx);
+        return slow === fast;
+      }),
+      { numRuns: 50 },
+    );
   });
 });

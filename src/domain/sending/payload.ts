@@ -1,8 +1,9 @@
-import { personalize, type CompiledEmail } from '../../../emails/post.ts';
+import { personalize, type CompiledEmail, type SlotValues } from '../../../emails/post.ts';
+import { escapeHtml } from '../../../emails/html.ts';
 import type { EmailMessage } from '../../lib/mailer/port.ts';
 import { preferencesToken, preferencesUrl } from '../members/links.ts';
 import { listUnsubscribeHeaders } from '../members/subscribe.ts';
-import { trackHtml } from '../tracking/links.ts';
+import { fillTracked, trackTemplate, type TrackedTemplate } from '../tracking/links.ts';
 
 /**
  * A batch's emails, as a pure function of what was fixed when the send was prepared (the
@@ -40,23 +41,33 @@ export function idempotencyKey(sendId: string, batch: number): string {
   return `send-${sendId}-batch-${batch}`;
 }
 
+/** Each variant's HTML template with its links and pixel turned into slots, once per send. */
+const tracked = new WeakMap<CompiledEmail, TrackedTemplate>();
+function trackedHtml(compiled: CompiledEmail, send: FixedSend, siteUrl: string): TrackedTemplate {
+  let t = tracked.get(compiled);
+  if (!t) tracked.set(compiled, (t = trackTemplate(compiled.html, send.links, siteUrl)));
+  return t;
+}
+
 export function batchMessages(send: FixedSend, deliveries: readonly BatchDelivery[], ctx: PayloadContext): EmailMessage[] {
   return deliveries.map((d) => {
     const compiled = d.variant === 'p' && send.rendered.preview ? send.rendered.preview : send.rendered.full;
     const prefs = preferencesToken(ctx.secret, d.memberId);
     const prefsUrl = preferencesUrl(ctx.siteUrl, prefs);
-    const email = personalize(compiled, {
+    const values: SlotValues = {
       name: d.name?.trim() || 'there',
       unsubscribe_url: prefsUrl,
       preferences_url: prefsUrl,
       referral_url: d.referralCode ? `${ctx.siteUrl}/r/${d.referralCode}` : `${ctx.siteUrl}/join`,
-    });
+    };
+    const email = personalize({ ...compiled, html: { texts: [''], slots: [] } }, values);
+    // First-party tracking: links through /t/c/, an open pixel at /t/o/ (tracking/links.ts).
+    const html = fillTracked(trackedHtml(compiled, send, ctx.siteUrl), (slot) => escapeHtml(values[slot as keyof SlotValues] ?? ''), { sendId: send.id, memberId: send.trackMembers ? d.memberId : null }, ctx);
     return {
       from: send.from,
       to: [d.email],
       subject: email.subject,
-      // First-party tracking: links through /t/c/, an open pixel at /t/o/ (tracking/links.ts).
-      html: trackHtml(email.html, send.links, { sendId: send.id, memberId: send.trackMembers ? d.memberId : null }, ctx),
+      html,
       text: email.text,
       headers: listUnsubscribeHeaders(ctx.siteUrl, prefs),
       tags: [

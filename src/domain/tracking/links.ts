@@ -25,10 +25,86 @@ export interface TrackingContext {
 /** The email's HTML with its links through /t/c/ and an open pixel; pure and deterministic. */
 export function trackHtml(html: string, links: readonly string[], ref: { sendId: string; memberId: string | null }, ctx: TrackingContext): string {
   const index = new Map(links.map((url, i) => [url, i]));
+  // A link repeated in the email (a post linking the same page ten times) signs its token once.
+  const tokens = new Map<number, string>();
   const rewritten = html.replace(HREF, (whole, raw: string) => {
     const link = index.get(decode(raw));
-    return link === undefined ? whole : `href="${ctx.siteUrl}/t/c/${clickToken(ctx.secret, ref.sendId, ref.memberId, link)}"`;
+    if (link === undefined) return whole;
+    let token = tokens.get(link);
+    if (token === undefined) tokens.set(link, (token = clickToken(ctx.secret, ref.sendId, ref.memberId, link)));
+    return `href="${ctx.siteUrl}/t/c/${token}"`;
   });
   const pixel = `<img src="${ctx.siteUrl}/t/o/${openToken(ctx.secret, ref.sendId, ref.memberId)}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0;" />`;
   return rewritten.includes('</body>') ? rewritten.replace('</body>', `${pixel}</body>`) : rewritten + pixel;
+}
+
+/**
+ * The same rewriting, done once per send on the compiled template instead of once per email:
+ * each tracked href and the pixel become slots ("click:N", "open") beside the personal ones, so
+ * an email costs a join and one signature per distinct link (65 µs → a few µs an email).
+ * `fillTracked(trackTemplate(t), …)` equals `trackHtml(fill(t), …)` (tested).
+ */
+export interface TrackedTemplate {
+  texts: string[];
+  /** A personal slot's name, "click:N" or "open". */
+  slots: string[];
+}
+
+export function trackTemplate(template: { texts: readonly string[]; slots: readonly string[] }, links: readonly string[], siteUrl: string): TrackedTemplate {
+  const index = new Map(links.map((url, i) => [url, i]));
+  const texts: string[] = [];
+  const slots: string[] = [];
+  let current = '';
+  const pushText = (piece: string) => {
+    let last = 0;
+    for (const m of piece.matchAll(HREF)) {
+      const link = index.get(decode(m[1]!));
+      if (link === undefined) continue;
+      current += piece.slice(last, m.index) + `href="${siteUrl}/t/c/`;
+      texts.push(current);
+      slots.push(`click:${link}`);
+      current = '"';
+      last = m.index! + m[0].length;
+    }
+    current += piece.slice(last);
+  };
+  template.texts.forEach((piece, i) => {
+    pushText(piece);
+    if (i < template.slots.length) {
+      texts.push(current);
+      slots.push(template.slots[i]!);
+      current = '';
+    }
+  });
+  // The pixel, before </body> as trackHtml puts it.
+  const pixelStart = `<img src="${siteUrl}/t/o/`;
+  const pixelEnd = `" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0;" />`;
+  const body = current.lastIndexOf('</body>');
+  const beforeBody = body === -1 ? current : current.slice(0, body);
+  texts.push(beforeBody + pixelStart);
+  slots.push('open');
+  current = pixelEnd + (body === -1 ? '' : current.slice(body));
+  texts.push(current);
+  return { texts, slots };
+}
+
+export function fillTracked(
+  t: TrackedTemplate,
+  personal: (slot: string) => string,
+  ref: { sendId: string; memberId: string | null },
+  ctx: TrackingContext,
+): string {
+  const clicks = new Map<string, string>();
+  let out = t.texts[0]!;
+  for (let i = 0; i < t.slots.length; i++) {
+    const slot = t.slots[i]!;
+    let value: string;
+    if (slot === 'open') value = openToken(ctx.secret, ref.sendId, ref.memberId);
+    else if (slot.startsWith('click:')) {
+      value = clicks.get(slot) ?? clickToken(ctx.secret, ref.sendId, ref.memberId, Number(slot.slice(6)));
+      clicks.set(slot, value);
+    } else value = personal(slot);
+    out += value + t.texts[i + 1]!;
+  }
+  return out;
 }
