@@ -1,4 +1,5 @@
 import MarkdownIt from 'markdown-it';
+import { htmlToLine } from '../content/markdown.ts';
 import { ValidationError } from '../errors.ts';
 
 /**
@@ -93,14 +94,5 @@ export function commentHasLinks(body: string): boolean {
 
 /** Plain text of a comment, collapsed to one line (for emails and the admin's lists). */
 export function commentToText(body: string, maxLength = 280): string {
-  const text = renderComment(body)
-    .replace(/<[^>]+>/g, ' ')
-    .replace(/&quot;/g, '"')
-    .replace(/&#39;/g, "'")
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&')
-    .replace(/\s+/g, ' ')
-    .trim();
-  return text.length > maxLength ? `${text.slice(0, maxLength - 1).trimEnd()}…` : text;
+  return htmlToLine(renderComment(body), maxLength);
 }

@@ -41,8 +41,12 @@ export function renderMarkdown(markdown: string): string {
 
 /** Plain text of some Markdown (for descriptions and feeds), collapsed to one line. */
 export function markdownToText(markdown: string, maxLength = 300): string {
-  const text = md
-    .render(markdown)
+  return htmlToLine(md.render(markdown), maxLength);
+}
+
+/** Rendered HTML as one line of plain text, cut at `maxLength` with an ellipsis. */
+export function htmlToLine(html: string, maxLength: number): string {
+  const text = html
     .replace(/<[^>]+>/g, ' ')
     .replace(/&quot;/g, '"')
     .replace(/&#39;/g, "'")
