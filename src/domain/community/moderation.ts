@@ -196,6 +196,13 @@ function decodeCursor(raw: string | undefined | null, shape: Array<'date' | 'id'
   throw new ValidationError('That page link is not valid.', 'invalid_cursor');
 }
 
+/** One page of a keyset query fetched with limit + 1 rows: the page, and the cursor after it. */
+function pageOf<R extends { cursor_at: string; id: string }>(rows: R[], limit: number, key: (last: R) => Array<string | number> = (r) => [r.cursor_at, r.id]) {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { page, next: rows.length > limit && last ? encodeCursor(key(last)) : null };
+}
+
 function pageSize(limit: number | undefined, fallback: number): number {
   if (limit === undefined) return fallback;
   if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new ValidationError('limit must be a whole number from 1 to 200.', 'invalid_limit');
@@ -282,9 +289,8 @@ export async function reviewQueue(db: Kysely<Database>, options: { limit?: numbe
     .orderBy('c.id')
     .limit(limit + 1)
     .execute();
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
-  return { items: page.map(toItem), next: rows.length > limit && last ? encodeCursor([last.cursor_at, last.id]) : null };
+  const { page, next } = pageOf(rows, limit);
+  return { items: page.map(toItem), next };
 }
 
 /** Every comment for the admin's browser, newest first, by status and post; keyset on (created_at, id). */
@@ -301,9 +307,8 @@ export async function browseComments(db: Kysely<Database>, options: { status?: C
     .orderBy('c.id', 'desc')
     .limit(limit + 1)
     .execute();
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
-  return { items: page.map(toItem), next: rows.length > limit && last ? encodeCursor([last.cursor_at, last.id]) : null };
+  const { page, next } = pageOf(rows, limit);
+  return { items: page.map(toItem), next };
 }
 
 /**
@@ -326,8 +331,7 @@ export async function questionsInbox(db: Kysely<Database>, options: { postId?: s
     .orderBy('c.id')
     .limit(limit + 1)
     .execute();
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
+  const { page, next } = pageOf(rows, limit, (last) => [last.answered, last.cursor_at, last.id]);
   const answers = page.length
     ? await db
         .selectFrom('comments as a')
@@ -341,7 +345,7 @@ export async function questionsInbox(db: Kysely<Database>, options: { postId?: s
     : [];
   return {
     items: page.map((r) => ({ ...toItem(r), answeredAt: r.answered_at, answers: answers.filter((a) => a.parent_id === r.id).map((a) => ({ html: renderComment(a.body), by: a.name || 'Staff', at: a.created_at })) })),
-    next: rows.length > limit && last ? encodeCursor([last.answered, last.cursor_at, last.id]) : null,
+    next,
   };
 }
 
@@ -395,9 +399,8 @@ export async function listComments(db: Kysely<Database>, filter: ReturnType<type
     .orderBy('c.id', 'desc')
     .limit(limit + 1)
     .execute();
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
-  return { comments: page.map(commentJson), next: rows.length > limit && last ? encodeCursor([last.cursor_at, last.id]) : null };
+  const { page, next } = pageOf(rows, limit);
+  return { comments: page.map(commentJson), next };
 }
 
 function commentJson(c: { id: string; post_id: string; parent_id: string | null; member_id: string | null; staff_user_id: string | null; body: string; status: CommentStatus; hold_reason: string | null; question: boolean; answered_at: Date | null; created_at: Date; edited_at: Date | null }): CommentJson {
