@@ -6,28 +6,15 @@
  * Uses BENCH_DATABASE_URL (a server URL; a scratch database is created on it, dropped after) or
  * an embedded PostgreSQL under the system temp folder.
  */
-import { tmpdir } from 'node:os';
+import { withScratchDatabase } from './scratch.ts';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import pg from 'pg';
-import { migrateToLatest } from '../db/migrate.ts';
 import { statsCohorts, statsOverview, statsSend, statsSources } from '../src/domain/stats/read.ts';
 import { refreshStats } from '../src/domain/stats/rollup.ts';
-import { createDatabase } from '../src/lib/db.ts';
-import { startEmbeddedPostgres, withDatabase } from '../src/lib/embedded-postgres.ts';
 
 const members = Number(process.argv[2] ?? 1_000_000);
 const events = Number(process.argv[3] ?? 20_000_000);
 const sends = Number(process.argv[4] ?? 8);
-const embedded = process.env.BENCH_DATABASE_URL ? undefined : await startEmbeddedPostgres(join(tmpdir(), 'hearth-bench-postgres'));
-const server = process.env.BENCH_DATABASE_URL ?? embedded!.url;
-const name = `hearth_bench_stats_${process.pid}`;
-const admin = new pg.Client({ connectionString: withDatabase(server, 'postgres') });
-await admin.connect();
-await admin.query(`create database "${name}"`);
-const handle = createDatabase(withDatabase(server, name), { max: 4 });
-const db = handle.db;
-
 const timed = async (label: string, fn: () => Promise<unknown>) => {
   const t0 = performance.now();
   await fn();
@@ -36,8 +23,8 @@ const timed = async (label: string, fn: () => Promise<unknown>) => {
   return ms;
 };
 
-try {
-  await migrateToLatest(handle.db, handle.pool);
+await withScratchDatabase('stats', { poolSize: 4 }, async (handle) => {
+  const db = handle.db;
   await timed('generate members', async () => {
     await sql`insert into tiers (slug, name, paid, monthly_amount, yearly_amount, currency, stripe_monthly_price_id, stripe_yearly_price_id)
       values ('gold', 'Gold', true, 500, 4800, 'usd', 'price_m', 'price_y')`.execute(db);
@@ -136,9 +123,4 @@ try {
     results[label] = { median: Number(times[10]!.toFixed(1)), max: Number(times.at(-1)!.toFixed(1)) };
   }
   console.log(JSON.stringify({ figure: 'stats calls (ms, 20 runs each)', members, events: Number(count.rows[0]!.n), rollupFirstMs: first, rollupNextMs: again, results }));
-} finally {
-  await handle.close();
-  await admin.query(`drop database if exists "${name}" with (force)`);
-  await admin.end();
-  await embedded?.stop();
-}
+});
