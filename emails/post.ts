@@ -1,4 +1,4 @@
-import { escapeHtml, layout, button, type Brand } from './html.ts';
+import { escapeHtml, unescapeHtml, layout, button, type Brand } from './html.ts';
 
 /**
  * A post as an email. Rendered once per send and variant (the whole post, or the preview with an
@@ -57,11 +57,7 @@ export function htmlToText(html: string): string {
     .replace(/<\/(p|h[1-6]|li|blockquote|pre|ul|ol)>/gi, '\n\n')
     .replace(/<br\s*\/?>/gi, '\n')
     .replace(/<[^>]+>/g, '')
-    .replace(/&quot;/g, '"')
-    .replace(/&#39;/g, "'")
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&')
+    .replace(/&(quot|#39|lt|gt|amp);/g, (e) => unescapeHtml(e))
     .replace(/\n{3,}/g, '\n\n')
     .trim();
 }

@@ -1,3 +1,4 @@
+import { unescapeHtml } from '../../../emails/html.ts';
 import MarkdownIt from 'markdown-it';
 
 /**
@@ -46,13 +47,7 @@ export function markdownToText(markdown: string, maxLength = 300): string {
 
 /** Rendered HTML as one line of plain text, cut at `maxLength` with an ellipsis. */
 export function htmlToLine(html: string, maxLength: number): string {
-  const text = html
-    .replace(/<[^>]+>/g, ' ')
-    .replace(/&quot;/g, '"')
-    .replace(/&#39;/g, "'")
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&')
+  const text = unescapeHtml(html.replace(/<[^>]+>/g, ' '))
     .replace(/\s+/g, ' ')
     .trim();
   return text.length > maxLength ? `${text.slice(0, maxLength - 1).trimEnd()}…` : text;

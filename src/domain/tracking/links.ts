@@ -1,3 +1,4 @@
+import { unescapeHtml } from '../../../emails/html.ts';
 import { clickToken, openToken } from './tokens.ts';
 
 /**
@@ -8,12 +9,11 @@ import { clickToken, openToken } from './tokens.ts';
  */
 const HREF = /href="(https?:\/\/[^"]*)"/g;
 
-const decode = (raw: string) => raw.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 
 /** The distinct link URLs of some HTML, in order of first appearance. */
 export function collectLinks(htmls: readonly string[]): string[] {
   const seen = new Set<string>();
-  for (const html of htmls) for (const m of html.matchAll(HREF)) seen.add(decode(m[1]!));
+  for (const html of htmls) for (const m of html.matchAll(HREF)) seen.add(unescapeHtml(m[1]!));
   return [...seen];
 }
 
@@ -28,7 +28,7 @@ export function trackHtml(html: string, links: readonly string[], ref: { sendId:
   // A link repeated in the email (a post linking the same page ten times) signs its token once.
   const tokens = new Map<number, string>();
   const rewritten = html.replace(HREF, (whole, raw: string) => {
-    const link = index.get(decode(raw));
+    const link = index.get(unescapeHtml(raw));
     if (link === undefined) return whole;
     let token = tokens.get(link);
     if (token === undefined) tokens.set(link, (token = clickToken(ctx.secret, ref.sendId, ref.memberId, link)));
@@ -58,7 +58,7 @@ export function trackTemplate(template: { texts: readonly string[]; slots: reado
   const pushText = (piece: string) => {
     let last = 0;
     for (const m of piece.matchAll(HREF)) {
-      const link = index.get(decode(m[1]!));
+      const link = index.get(unescapeHtml(m[1]!));
       if (link === undefined) continue;
       current += piece.slice(last, m.index) + `href="${siteUrl}/t/c/`;
       texts.push(current);
