@@ -6,7 +6,7 @@ import { seedDemo } from '../../src/domain/demo/seed.ts';
 import { sendCommentNotifications } from '../../src/domain/community/notifications.ts';
 import { createMemberSession } from '../../src/domain/membership/sessions.ts';
 import { createStaffUser } from '../../src/domain/staff/users.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, signInStaff } from '../helpers/browser.ts';
 import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
 import { ROOT, startServer, type RunningServer } from '../helpers/server.ts';
 
@@ -60,11 +60,7 @@ describe('a question answered by the brand, in Chromium', () => {
     const staffContext = await browser.newContext();
     const mod = await staffContext.newPage();
     watch(mod);
-    await mod.goto(`${server.url}/admin/signin`);
-    await mod.getByLabel('Email').fill('mod@example.com');
-    await mod.getByLabel('Password').fill('a long moderator password');
-    await mod.getByRole('button', { name: 'Sign in' }).click();
-    await mod.waitForURL(`${server.url}/admin`);
+    await signInStaff(mod, server.url, 'mod@example.com', 'a long moderator password');
     await mod.getByRole('link', { name: 'Conversation' }).click();
     await mod.getByRole('link', { name: 'Questions' }).click();
     const item = mod.getByTestId('moderation-item').first();

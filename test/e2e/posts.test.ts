@@ -5,7 +5,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
 import { createStaffUser } from '../../src/domain/staff/users.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, signInStaff } from '../helpers/browser.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { ROOT, startServer, type RunningServer } from '../helpers/server.ts';
 
@@ -34,11 +34,7 @@ afterAll(async () => {
 describe('writing and publishing a members-only post', () => {
   it('works in Chromium, and an anonymous reader sees only the preview and the invitation', async () => {
     const staff = await (await browser.newContext()).newPage();
-    await staff.goto(server.url + '/admin/signin');
-    await staff.getByLabel('Email').fill('editor@example.com');
-    await staff.getByLabel('Password').fill('an editor password');
-    await staff.getByRole('button', { name: 'Sign in' }).click();
-    await staff.waitForURL(server.url + '/admin');
+    await signInStaff(staff, server.url, 'editor@example.com', 'an editor password');
 
     await staff.getByRole('link', { name: 'Posts' }).click();
     await staff.getByRole('link', { name: 'Write a post' }).click();

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
 import { createMilestone } from '../../src/domain/referrals/milestones.ts';
 import { createStaffUser } from '../../src/domain/staff/users.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, signInStaff } from '../helpers/browser.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { ROOT, startServer, type RunningServer } from '../helpers/server.ts';
 
@@ -82,11 +82,7 @@ describe('a member brings a friend, in Chromium', () => {
 
     // Staff see Ada on the leaderboard and the channel's numbers.
     const admin = await (await browser.newContext()).newPage();
-    await admin.goto(server.url + '/admin/signin');
-    await admin.getByLabel('Email').fill('owner@example.com');
-    await admin.getByLabel('Password').fill('a long owner password');
-    await admin.getByRole('button', { name: 'Sign in' }).click();
-    await admin.waitForURL(server.url + '/admin');
+    await signInStaff(admin, server.url, 'owner@example.com', 'a long owner password');
     await admin.getByRole('link', { name: 'Referrals' }).click();
     await expect(admin.getByTestId('referrals-counted').textContent()).resolves.toBe('1');
     await expect(admin.getByTestId('leaderboard').textContent()).resolves.toContain('ada@example.com');

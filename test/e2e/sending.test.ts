@@ -1,7 +1,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStaffUser } from '../../src/domain/staff/users.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, signInStaff } from '../helpers/browser.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startServer, type RunningServer } from '../helpers/server.ts';
 import { makePost, seedAudience } from '../helpers/sending.ts';
@@ -37,11 +37,7 @@ afterAll(async () => {
 describe('sending a post from the admin', () => {
   it('counts, sends, undoes within the countdown, sends again and shows the progress reach 100%', async () => {
     const page = await (await browser.newContext()).newPage();
-    await page.goto(server.url + '/admin/signin');
-    await page.getByLabel('Email').fill('editor@example.com');
-    await page.getByLabel('Password').fill('an editor password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(server.url + '/admin');
+    await signInStaff(page, server.url, 'editor@example.com', 'an editor password');
 
     await page.goto(`${server.url}/admin/posts/${postId}`);
     await page.getByTestId('email-post').click();

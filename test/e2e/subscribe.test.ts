@@ -3,7 +3,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
 import { createStaffUser } from '../../src/domain/staff/users.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, signInStaff } from '../helpers/browser.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { ROOT, startServer, type RunningServer } from '../helpers/server.ts';
 
@@ -45,11 +45,7 @@ describe('from an Instagram bio link to a confirmed member', () => {
     // Staff open the outbox (no mail provider configured) and follow the confirmation link.
     const staff = await browser.newContext();
     const admin = await staff.newPage();
-    await admin.goto(server.url + '/admin/signin');
-    await admin.getByLabel('Email').fill('owner@example.com');
-    await admin.getByLabel('Password').fill('a long owner password');
-    await admin.getByRole('button', { name: 'Sign in' }).click();
-    await admin.waitForURL(server.url + '/admin');
+    await signInStaff(admin, server.url, 'owner@example.com', 'a long owner password');
     let confirmLink: string | undefined;
     for (let i = 0; i < 50 && !confirmLink; i++) {
       await admin.goto(server.url + '/admin/outbox');
