@@ -18,7 +18,6 @@ export type SlotValues = Record<Exclude<Slot, 'referral_url'>, string> & { refer
  * A line `{{referral}}` in a post's Markdown: in the email, a block with the reader's own
  * referral link (/r/<code>); on the web, an invitation to find it in the account.
  */
-export const REFERRAL_PLACEHOLDER = '{{referral}}';
 const REFERRAL_PARAGRAPH = /<p[^>]*>\{\{referral\}\}<\/p>/g;
 const marker = (slot: Slot) => `\u0001${slot}\u0001`;
 

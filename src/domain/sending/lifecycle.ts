@@ -33,10 +33,6 @@ export function allowedCommands(status: SendStatus): SendCommand[] {
   return (Object.keys(COMMANDS) as SendCommand[]).filter((c) => COMMANDS[c].from.includes(status));
 }
 
-export function isFinal(status: SendStatus): boolean {
-  return status === 'sent' || status === 'cancelled';
-}
-
 export type BatchCounts = Partial<Record<BatchStatus, number>>;
 
 /**
