@@ -309,3 +309,26 @@ describe('the referral block', () => {
     expect(page.description).not.toContain('{{referral}}');
   });
 });
+
+describe('recovery', () => {
+  it('releases a dead worker’s claims at once and re-enqueues the lanes of a stalled send', async () => {
+    const { releaseDeadClaims, resumeSends } = await import('../../src/domain/sending/recovery.ts');
+    const postId = await makePost(t.db);
+    const send = await sendNow(postId);
+    await prepareSend(t.db, { siteUrl: 'https://news.example.com', from: FROM }, send.id);
+    await sql`delete from graphile_worker._private_jobs`.execute(t.db);
+    // Batch 0 was claimed by pid 999999 on this host, which is not running; batch 1 by a live one.
+    await sql`update send_batches set status = 'posting', claimed_by = 'testhost-999999', lease_until = now() + interval '90 seconds' where send_id = ${send.id} and batch = 0`.execute(t.db);
+    await sql`update send_batches set status = 'posting', claimed_by = ${`testhost-${process.pid}`}, lease_until = now() + interval '90 seconds' where send_id = ${send.id} and batch = 1`.execute(t.db);
+    expect(await releaseDeadClaims(t.db, 'testhost', (pid) => pid === process.pid)).toBe(1);
+    const leases = await t.db.selectFrom('send_batches').select(['batch', sql<boolean>`lease_until < now()`.as('expired')]).where('send_id', '=', send.id).where('batch', 'in', [0, 1]).orderBy('batch').execute();
+    expect(leases.map((l) => l.expired)).toEqual([true, false]);
+    // A live lease counts as work in progress: not stalled. Without it, and nothing posted, it is.
+    expect(await resumeSends(t.db, { stalledForSeconds: 120 })).toBe(0);
+    await sql`update send_batches set status = 'pending', lease_until = null where send_id = ${send.id}`.execute(t.db);
+    expect(await resumeSends(t.db, { stalledForSeconds: 120 })).toBe(1);
+    const jobs = await sql<{ key: string }>`select key from graphile_worker._private_jobs where key like ${`send-${send.id}-lane-%`} order by key`.execute(t.db);
+    expect(jobs.rows.length).toBe(5);
+    await commandSend(t.db, send.id, 'cancel');
+  });
+});
