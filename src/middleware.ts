@@ -2,9 +2,9 @@ import { defineMiddleware } from 'astro:middleware';
 import { staffFromApiToken } from './domain/staff/api-tokens.ts';
 import { SESSION_COOKIE, staffFromSession } from './domain/staff/sessions.ts';
 import { hasAnyStaff } from './domain/staff/users.ts';
-import { allowed, decideRoute, isStaffPath } from './lib/guard.ts';
-import { jsonError } from './lib/http.ts';
-import { setStaffSessionCookie } from './lib/session-cookie.ts';
+import { allowed, decideRoute, isStaffPath } from './web/guard.ts';
+import { jsonError } from './web/http.ts';
+import { setStaffSessionCookie } from './web/session-cookie.ts';
 import { getRuntime } from './lib/runtime.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);

@@ -1,7 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { boot, type Booted } from '../boot.ts';
 import { ConfigError, loadConfig, type Config } from '../lib/config.ts';
-import { DomainError, NotFoundError, ValidationError } from '../domain/errors.ts';
+import { DomainError, NotFoundError, ValidationError } from '../lib/errors.ts';
 import { log, setLogLevel } from '../lib/log.ts';
 import { registerRuntime } from '../lib/runtime.ts';
 import type { QueueRunner } from '../lib/queue.ts';

@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { ValidationError } from '../domain/errors.ts';
+import { ValidationError } from './errors.ts';
 
 /**
  * Images for posts, kept on disk under UPLOADS_DIR (default DATA_DIR/uploads) and served from

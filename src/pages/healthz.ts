@@ -1,6 +1,6 @@
 import type { APIRoute } from 'astro';
 import { databaseIsUp } from '../lib/db.ts';
-import { json } from '../lib/http.ts';
+import { json } from '../web/http.ts';
 import { workerIsUp } from '../lib/queue.ts';
 
 /** 200 {"ok":true,"db":"up","worker":"up"|"down"}; 503 with db "down" when Postgres does not answer. */

@@ -1,7 +1,7 @@
 import type { APIRoute } from 'astro';
 import { MEMBER_COOKIE, endAllMemberSessions, endMemberSession, memberFromSession } from '../domain/membership/sessions.ts';
-import { field, readForm } from '../lib/http.ts';
-import { clearMemberSessionCookie } from '../lib/session-cookie.ts';
+import { field, readForm } from '../web/http.ts';
+import { clearMemberSessionCookie } from '../web/session-cookie.ts';
 
 /** Member sign-out: this browser, or with everywhere=1 every session of the member. */
 export const POST: APIRoute = async ({ request, cookies, locals, redirect }) => {

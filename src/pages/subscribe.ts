@@ -1,10 +1,10 @@
 import type { APIRoute } from 'astro';
-import { DomainError, RateLimitedError } from '../domain/errors.ts';
+import { DomainError, RateLimitedError } from '../lib/errors.ts';
 import { subscribe } from '../domain/members/subscribe.ts';
-import { clientIp, json, jsonError, statusFor } from '../lib/http.ts';
-import { readFields } from '../lib/request-data.ts';
-import { messagePage } from '../lib/pages.ts';
-import { signedInMember } from '../lib/viewer.ts';
+import { clientIp, json, jsonError, statusFor } from '../web/http.ts';
+import { readFields } from '../web/request-data.ts';
+import { messagePage } from '../web/pages.ts';
+import { signedInMember } from '../web/viewer.ts';
 
 /**
  * POST /subscribe (DESIGN.md): form → 303 to "check your inbox"; JSON → 202. The answer is the

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
-import { ForbiddenError, NotFoundError, RateLimitedError, UnauthorizedError, ValidationError, ConflictError } from '../../src/domain/errors.ts';
+import { ForbiddenError, NotFoundError, RateLimitedError, UnauthorizedError, ValidationError, ConflictError } from '../../src/lib/errors.ts';
 import { deleteMember, exportMemberData } from '../../src/domain/members/preferences.ts';
 import { deleteOwnComment, editComment, findConversationPost, postComment, setQuestion, type ConversationPost } from '../../src/domain/community/comments.ts';
 import { loadConversation } from '../../src/domain/community/conversation.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConflictError, NotFoundError, ValidationError } from '../../src/domain/errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../src/lib/errors.ts';
 import { createPost, findSlugRedirect, getPostForEdit, slugify, updatePost, type PostInput } from '../../src/domain/content/editor.ts';
 import { findPublishedPost, listPublished } from '../../src/domain/content/posts.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
-import { ConflictError, NotFoundError, ValidationError } from '../../src/domain/errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../src/lib/errors.ts';
 import { confirmToken } from '../../src/domain/members/links.ts';
 import { exportMemberData, unsubscribeAll } from '../../src/domain/members/preferences.ts';
 import { confirmSubscription, subscribe } from '../../src/domain/members/subscribe.ts';

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConflictError, NotFoundError, RateLimitedError, UnauthorizedError, ValidationError } from '../../src/domain/errors.ts';
+import { ConflictError, NotFoundError, RateLimitedError, UnauthorizedError, ValidationError } from '../../src/lib/errors.ts';
 import { createApiToken, listApiTokens, revokeApiToken, staffFromApiToken } from '../../src/domain/staff/api-tokens.ts';
 import { createStaffSession, revokeAllStaffSessions, revokeStaffSession, staffFromSession } from '../../src/domain/staff/sessions.ts';
 import { SIGNIN_LIMITS, signInStaff } from '../../src/domain/staff/signin.ts';

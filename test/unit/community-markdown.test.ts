@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../../src/domain/errors.ts';
+import { ValidationError } from '../../src/lib/errors.ts';
 import { cleanCommentText, commentHasLinks, commentToText, MAX_COMMENT_LENGTH, renderComment, validCommentBody } from '../../src/domain/community/markdown.ts';
 
 /** The comment renderer against what members may type: everything comes out inert. */

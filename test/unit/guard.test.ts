@@ -2,7 +2,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PERMISSIONS, ROLES, can, assignableRoles } from '../../src/domain/staff/permissions.ts';
-import { decideRoute, STAFF_ROUTES } from '../../src/lib/guard.ts';
+import { decideRoute, STAFF_ROUTES } from '../../src/web/guard.ts';
 
 const PAGES = join(import.meta.dirname, '../../src/pages');
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { safeNext } from '../../src/lib/http.ts';
+import { safeNext } from '../../src/web/http.ts';
 
 describe('safeNext', () => {
   it.each([

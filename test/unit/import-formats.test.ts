@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from '../../src/domain/errors.ts';
+import { ValidationError } from '../../src/lib/errors.ts';
 import {
   IMPORT_FORMATS,
   describeMapping,

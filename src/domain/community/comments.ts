@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { CommentsMode, Database, PostVisibility } from '../../../db/types.ts';
 import { canRead, type Viewer } from '../content/access.ts';
 import { findPublishedPost } from '../content/posts.ts';
-import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.ts';
+import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../../lib/errors.ts';
 import { detectBurst, fingerprint, BURST_RULE, type RecentComment } from './burst.ts';
 import { recordConversationEvent } from './events.ts';
 import { limitComment } from './limits.ts';

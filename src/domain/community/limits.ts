@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { hitRateLimit, type RateLimit } from '../../lib/rate-limit.ts';
 import { hmac } from '../../lib/tokens.ts';
-import { RateLimitedError } from '../errors.ts';
+import { RateLimitedError } from '../../lib/errors.ts';
 
 /**
  * Per-member and per-network limits on talking, kept in Postgres (src/lib/rate-limit.ts) under

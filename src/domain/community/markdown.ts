@@ -1,6 +1,6 @@
 import MarkdownIt from 'markdown-it';
 import { htmlToLine } from '../content/markdown.ts';
-import { ValidationError } from '../errors.ts';
+import { ValidationError } from '../../lib/errors.ts';
 
 /**
  * Comments are written in a small Markdown subset and rendered to HTML that is inert whatever

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { CommentStatus, Database } from '../../../db/types.ts';
-import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../errors.ts';
+import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../../lib/errors.ts';
 import { announce, conversationAccess, findConversationPostById, postComment, type ConversationContext, type ConversationPost, type Posted } from './comments.ts';
 import { limitReport } from './limits.ts';
 import { commentToText, renderComment } from './markdown.ts';

@@ -4,7 +4,7 @@ import { commentNotificationsEmail, type ConversationNotice } from '../../../ema
 import { queueEmail } from '../../lib/mail-queue.ts';
 import { sign, verify } from '../../lib/tokens.ts';
 import { canRead } from '../content/access.ts';
-import { ValidationError } from '../errors.ts';
+import { ValidationError } from '../../lib/errors.ts';
 import { isSuppressed } from '../members/suppression.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { commentToText } from './markdown.ts';

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { CommentsMode, Database } from '../../../db/types.ts';
-import { NotFoundError, ValidationError } from '../errors.ts';
+import { NotFoundError, ValidationError } from '../../lib/errors.ts';
 
 /**
  * The site's conversation settings (one row `conversation` in `settings`) and a post's own rule

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { renderPostEmail, personalize, type CompiledEmail } from '../../../emails/post.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
-import { ValidationError } from '../errors.ts';
+import { ValidationError } from '../../lib/errors.ts';
 import { emailProblem, normaliseEmail } from '../members/email.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { canRead, type Gate } from './access.ts';

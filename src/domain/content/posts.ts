@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, Post } from '../../../db/types.ts';
-import { ValidationError } from '../errors.ts';
+import { ValidationError } from '../../lib/errors.ts';
 import { callToAction, canRead, type Viewer } from './access.ts';
 import { markdownToText, renderMarkdown, splitAtCut } from './markdown.ts';
 

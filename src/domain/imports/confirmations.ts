@@ -3,7 +3,7 @@ import type { Database } from '../../../db/types.ts';
 import { confirmSubscriptionEmail } from '../../../emails/confirm-subscription.ts';
 import { log } from '../../lib/log.ts';
 import { MAX_BATCH, type EmailMessage, type Mailer } from '../../lib/mailer/port.ts';
-import { ConflictError } from '../errors.ts';
+import { ConflictError } from '../../lib/errors.ts';
 import { CONFIRM_DAYS, confirmToken, confirmUrl, preferencesToken } from '../members/links.ts';
 import { listUnsubscribeHeaders } from '../members/subscribe.ts';
 import { emailHash } from '../members/suppression.ts';

@@ -9,7 +9,7 @@
  * kept, because a service's own spelling (`email_address` vs `Email Address`) is part of what
  * tells two services apart.
  */
-import { ValidationError } from '../errors.ts';
+import { ValidationError } from '../../lib/errors.ts';
 import { emailProblem, normaliseEmail } from '../members/email.ts';
 
 export type ImportFormat = 'generic' | 'mailchimp' | 'substack' | 'ghost' | 'beehiiv' | 'kit';

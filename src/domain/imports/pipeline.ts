@@ -20,7 +20,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { Database, ImportsTable } from '../../../db/types.ts';
 import { errorFields, log } from '../../lib/log.ts';
 import { enqueue } from '../../lib/queue.ts';
-import { ConflictError, DomainError, NotFoundError, ValidationError } from '../errors.ts';
+import { ConflictError, DomainError, NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { detectFormat, IMPORT_FORMATS, isImportFormat, mapColumns, mapRow, type ColumnMapping, type ImportedMember, type ImportFormat } from './formats.ts';
 
 export type ImportRecord = Selectable<ImportsTable>;

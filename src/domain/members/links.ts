@@ -1,5 +1,5 @@
 import { sign, verify } from '../../lib/tokens.ts';
-import { ValidationError } from '../errors.ts';
+import { ValidationError } from '../../lib/errors.ts';
 
 /**
  * Signed links that act for a member without a sign-in: confirming a subscription (expires

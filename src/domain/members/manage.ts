@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, MemberStatus } from '../../../db/types.ts';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { emailProblem, normaliseEmail } from './email.ts';
 import { recordEvent } from './events.ts';
 import { memberWhere, type MemberFilter } from './list.ts';

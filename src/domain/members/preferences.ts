@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
-import { NotFoundError, ValidationError } from '../errors.ts';
+import { NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { holdQuickLeaver } from '../referrals/guards.ts';
 import { referralSummary } from '../referrals/referrals.ts';
 import { recordEvent } from './events.ts';

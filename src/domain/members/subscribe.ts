@@ -6,7 +6,7 @@ import { welcomeEmail } from '../../../emails/welcome.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
 import { hitRateLimit } from '../../lib/rate-limit.ts';
 import { hmac } from '../../lib/tokens.ts';
-import { NotFoundError, RateLimitedError, ValidationError } from '../errors.ts';
+import { NotFoundError, RateLimitedError, ValidationError } from '../../lib/errors.ts';
 import { recordReferral } from '../referrals/guards.ts';
 import { creditReferral } from '../referrals/referrals.ts';
 import { getSiteSettings } from '../site/settings.ts';

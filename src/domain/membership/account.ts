@@ -4,7 +4,7 @@ import { confirmEmailChangeEmail } from '../../../emails/confirm-email-change.ts
 import { queueEmail } from '../../lib/mail-queue.ts';
 import { hitRateLimit } from '../../lib/rate-limit.ts';
 import { hmac, sign, verify } from '../../lib/tokens.ts';
-import { ConflictError, RateLimitedError, ValidationError } from '../errors.ts';
+import { ConflictError, RateLimitedError, ValidationError } from '../../lib/errors.ts';
 import { emailProblem, normaliseEmail } from '../members/email.ts';
 import { recordEvent } from '../members/events.ts';
 import { isSuppressed } from '../members/suppression.ts';

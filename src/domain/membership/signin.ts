@@ -5,7 +5,7 @@ import { signInEmail } from '../../../emails/sign-in.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
 import { hitRateLimit } from '../../lib/rate-limit.ts';
 import { hashToken, hmac, randomToken, safeEqual } from '../../lib/tokens.ts';
-import { RateLimitedError, ValidationError } from '../errors.ts';
+import { RateLimitedError, ValidationError } from '../../lib/errors.ts';
 import { emailProblem, normaliseEmail } from '../members/email.ts';
 import { recordEvent } from '../members/events.ts';
 import { lockMemberByEmail, newReferralCode } from '../members/subscribe.ts';

@@ -3,7 +3,7 @@ import type { Database } from '../../../db/types.ts';
 import { referralMilestoneEmail, type MilestoneReward } from '../../../emails/referral-milestone.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
 import { enqueue, PRIORITY } from '../../lib/queue.ts';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { recordEvent } from '../members/events.ts';
 import { isSuppressed } from '../members/suppression.ts';
 import { getSiteSettings } from '../site/settings.ts';

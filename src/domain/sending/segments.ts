@@ -1,6 +1,6 @@
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
 import type { Database } from '../../../db/types.ts';
-import { ValidationError } from '../errors.ts';
+import { ValidationError } from '../../lib/errors.ts';
 import { isPlatform } from '../members/sources.ts';
 import { listNewsletters, listTiers } from '../site/catalog.ts';
 

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, SendStatus } from '../../../db/types.ts';
 import { enqueue, PRIORITY } from '../../lib/queue.ts';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { commandTarget, type SendCommand } from './lifecycle.ts';
 import { countRecipients, describeSegment, parseSegmentInput, resolveSegment, segmentView, type Segment } from './segments.ts';
 

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../../../db/types.ts';
-import { ValidationError } from '../errors.ts';
+import { ValidationError } from '../../lib/errors.ts';
 
 /** The brand as readers see it. Stored as one row per key in `settings`. */
 export const siteSettingsSchema = z.object({

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { hashToken, randomToken } from '../../lib/tokens.ts';
-import { NotFoundError, ValidationError } from '../errors.ts';
+import { NotFoundError, ValidationError } from '../../lib/errors.ts';
 import type { SessionStaffUser } from './sessions.ts';
 
 /**

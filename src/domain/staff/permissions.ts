@@ -2,7 +2,7 @@ import type { StaffRole } from '../../../db/types.ts';
 
 /**
  * Which staff role may do what: the one table every staff page and every /api/v1 route is
- * checked against (src/lib/guard.ts maps each route to one permission). Roles are not a
+ * checked against (src/web/guard.ts maps each route to one permission). Roles are not a
  * ladder in code: each permission lists its roles, so a new permission starts closed.
  */
 export const ROLES: readonly StaffRole[] = ['owner', 'admin', 'editor', 'moderator'];

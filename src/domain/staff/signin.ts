@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { hitRateLimit, peekRateLimit } from '../../lib/rate-limit.ts';
 import { hmac } from '../../lib/tokens.ts';
-import { RateLimitedError, UnauthorizedError } from '../errors.ts';
+import { RateLimitedError, UnauthorizedError } from '../../lib/errors.ts';
 import { burnPasswordCheck, MAX_PASSWORD_LENGTH, verifyPassword } from './passwords.ts';
 import { createStaffSession } from './sessions.ts';
 import { findStaffByEmail, normaliseEmail } from './users.ts';

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, StaffRole, StaffUser } from '../../../db/types.ts';
-import { ConflictError, ValidationError } from '../errors.ts';
+import { ConflictError, ValidationError } from '../../lib/errors.ts';
 import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.ts';
 import { isRole } from './permissions.ts';
 import { emailProblem, normaliseEmail } from '../members/email.ts';

@@ -1,9 +1,9 @@
 import type { APIRoute } from 'astro';
-import { DomainError } from '../../domain/errors.ts';
+import { DomainError } from '../../lib/errors.ts';
 import { billingPortalUrl } from '../../domain/membership/billing.ts';
-import { statusFor } from '../../lib/http.ts';
-import { messagePage } from '../../lib/pages.ts';
-import { signedInMember } from '../../lib/viewer.ts';
+import { statusFor } from '../../web/http.ts';
+import { messagePage } from '../../web/pages.ts';
+import { signedInMember } from '../../web/viewer.ts';
 
 /** POST /account/billing → the Stripe billing portal (card, invoices, cancel). */
 export const POST: APIRoute = async ({ locals, cookies, redirect }) => {

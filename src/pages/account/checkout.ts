@@ -1,9 +1,9 @@
 import type { APIRoute } from 'astro';
-import { DomainError } from '../../domain/errors.ts';
+import { DomainError } from '../../lib/errors.ts';
 import { startCheckout } from '../../domain/membership/billing.ts';
-import { field, readForm, safeNext, statusFor } from '../../lib/http.ts';
-import { messagePage } from '../../lib/pages.ts';
-import { signedInMember } from '../../lib/viewer.ts';
+import { field, readForm, safeNext, statusFor } from '../../web/http.ts';
+import { messagePage } from '../../web/pages.ts';
+import { signedInMember } from '../../web/viewer.ts';
 
 /** POST /account/checkout (form: tier, interval=month|year) → Stripe Checkout. */
 export const POST: APIRoute = async ({ request, locals, cookies, redirect }) => {

@@ -1,8 +1,8 @@
 import type { APIRoute } from 'astro';
-import { DomainError } from '../../domain/errors.ts';
+import { DomainError } from '../../lib/errors.ts';
 import { confirmEmailChange } from '../../domain/membership/account.ts';
-import { statusFor } from '../../lib/http.ts';
-import { messagePage } from '../../lib/pages.ts';
+import { statusFor } from '../../web/http.ts';
+import { messagePage } from '../../web/pages.ts';
 
 /** The link sent to a member's new address: clicking it moves the membership there. */
 export const GET: APIRoute = async ({ url, locals, redirect }) => {

@@ -1,7 +1,7 @@
 import type { APIRoute } from 'astro';
 import { SESSION_COOKIE, revokeAllStaffSessions, revokeStaffSession } from '../../domain/staff/sessions.ts';
-import { field, readForm } from '../../lib/http.ts';
-import { clearStaffSessionCookie } from '../../lib/session-cookie.ts';
+import { field, readForm } from '../../web/http.ts';
+import { clearStaffSessionCookie } from '../../web/session-cookie.ts';
 
 /** Signs out this browser, or with `everywhere=1` every session of this staff user. */
 export const POST: APIRoute = async ({ locals, cookies, request, redirect }) => {

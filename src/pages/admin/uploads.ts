@@ -1,7 +1,7 @@
 import type { APIRoute } from 'astro';
-import { DomainError, ValidationError } from '../../domain/errors.ts';
-import { json, jsonError, safeNext, statusFor } from '../../lib/http.ts';
-import { readMultipart } from '../../lib/multipart.ts';
+import { DomainError, ValidationError } from '../../lib/errors.ts';
+import { json, jsonError, safeNext, statusFor } from '../../web/http.ts';
+import { readMultipart } from '../../web/multipart.ts';
 import { MAX_IMAGE_BYTES, saveImage } from '../../lib/uploads.ts';
 
 /**

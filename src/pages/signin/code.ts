@@ -1,9 +1,9 @@
 import type { APIRoute } from 'astro';
-import { DomainError } from '../../domain/errors.ts';
+import { DomainError } from '../../lib/errors.ts';
 import { verifySignInCode } from '../../domain/membership/signin.ts';
-import { field, readForm, safeNext, statusFor } from '../../lib/http.ts';
-import { messagePage } from '../../lib/pages.ts';
-import { setMemberSessionCookie } from '../../lib/session-cookie.ts';
+import { field, readForm, safeNext, statusFor } from '../../web/http.ts';
+import { messagePage } from '../../web/pages.ts';
+import { setMemberSessionCookie } from '../../web/session-cookie.ts';
 
 export const POST: APIRoute = async ({ request, locals, cookies, redirect }) => {
   const form = await readForm(request);

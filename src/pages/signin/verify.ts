@@ -1,9 +1,9 @@
 import type { APIRoute } from 'astro';
-import { DomainError } from '../../domain/errors.ts';
+import { DomainError } from '../../lib/errors.ts';
 import { verifySignInLink } from '../../domain/membership/signin.ts';
-import { safeNext, statusFor } from '../../lib/http.ts';
-import { messagePage } from '../../lib/pages.ts';
-import { setMemberSessionCookie } from '../../lib/session-cookie.ts';
+import { safeNext, statusFor } from '../../web/http.ts';
+import { messagePage } from '../../web/pages.ts';
+import { setMemberSessionCookie } from '../../web/session-cookie.ts';
 
 export const GET: APIRoute = async ({ url, locals, cookies, redirect }) => {
   try {

@@ -1,8 +1,8 @@
 import type { APIRoute } from 'astro';
-import { DomainError } from '../../domain/errors.ts';
+import { DomainError } from '../../lib/errors.ts';
 import { readPreferencesToken } from '../../domain/members/links.ts';
 import { exportMemberData } from '../../domain/members/preferences.ts';
-import { jsonError, statusFor } from '../../lib/http.ts';
+import { jsonError, statusFor } from '../../web/http.ts';
 
 /** A member's own data as a JSON download (the signed link from any email is the credential). */
 export const GET: APIRoute = async ({ url, locals }) => {

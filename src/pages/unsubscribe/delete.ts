@@ -1,10 +1,10 @@
 import type { APIRoute } from 'astro';
-import { DomainError, ValidationError } from '../../domain/errors.ts';
+import { DomainError, ValidationError } from '../../lib/errors.ts';
 import { readPreferencesToken } from '../../domain/members/links.ts';
 import { deleteMember } from '../../domain/members/preferences.ts';
-import { statusFor } from '../../lib/http.ts';
-import { messagePage } from '../../lib/pages.ts';
-import { readFields } from '../../lib/request-data.ts';
+import { statusFor } from '../../web/http.ts';
+import { messagePage } from '../../web/pages.ts';
+import { readFields } from '../../web/request-data.ts';
 
 /** Erasure by the member: personal data goes, anonymous aggregates stay. */
 export const POST: APIRoute = async ({ url, request, locals }) => {

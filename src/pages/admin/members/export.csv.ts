@@ -1,8 +1,8 @@
 import type { APIRoute } from 'astro';
-import { DomainError } from '../../../domain/errors.ts';
+import { DomainError } from '../../../lib/errors.ts';
 import { parseMemberFilter } from '../../../domain/members/list.ts';
 import { membersCsv } from '../../../domain/members/manage.ts';
-import { statusFor, streamedDownload } from '../../../lib/http.ts';
+import { statusFor, streamedDownload } from '../../../web/http.ts';
 
 /** The members of a filter as a CSV download, streamed page by page. */
 export const GET: APIRoute = async ({ url, locals }) => {

@@ -1,6 +1,6 @@
 import type { APIRoute } from 'astro';
 import { renderMarkdown } from '../../../domain/content/markdown.ts';
-import { readForm } from '../../../lib/http.ts';
+import { readForm } from '../../../web/http.ts';
 import { MAX_MARKDOWN } from '../../../domain/content/editor.ts';
 
 /** The editor's live preview: Markdown in, the same safe HTML a reader gets out. */

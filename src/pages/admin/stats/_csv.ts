@@ -1,5 +1,5 @@
-import { DomainError } from '../../../domain/errors.ts';
-import { statusFor, streamedDownload } from '../../../lib/http.ts';
+import { DomainError } from '../../../lib/errors.ts';
+import { statusFor, streamedDownload } from '../../../web/http.ts';
 
 /** A stats table as a CSV download; a bad parameter or an unknown id is a plain-text 4xx. */
 export async function csvDownload(name: string, load: () => Promise<AsyncIterable<string>>): Promise<Response> {

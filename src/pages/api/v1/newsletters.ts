@@ -1,6 +1,6 @@
 import type { APIRoute } from 'astro';
 import { listNewsletters } from '../../../domain/site/catalog.ts';
-import { json } from '../../../lib/http.ts';
+import { json } from '../../../web/http.ts';
 
 export const GET: APIRoute = async ({ locals }) => {
   const newsletters = await listNewsletters(locals.runtime.db);

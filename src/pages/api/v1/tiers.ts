@@ -2,7 +2,7 @@ import type { APIRoute } from 'astro';
 import { z } from 'zod';
 import { createPaidTier } from '../../../domain/membership/billing.ts';
 import { listTiers } from '../../../domain/site/catalog.ts';
-import { json, jsonErrorFrom, readJson } from '../../../lib/http.ts';
+import { json, jsonErrorFrom, readJson } from '../../../web/http.ts';
 
 const newTierBody = z
   .object({

@@ -1,10 +1,10 @@
 import type { APIRoute } from 'astro';
 import { findConversationPost } from '../../../domain/community/comments.ts';
 import { toggleReaction } from '../../../domain/community/reactions.ts';
-import { DomainError, RateLimitedError } from '../../../domain/errors.ts';
-import { actorFor } from '../../../lib/actor.ts';
-import { statusFor } from '../../../lib/http.ts';
-import { readFields } from '../../../lib/request-data.ts';
+import { DomainError, RateLimitedError } from '../../../lib/errors.ts';
+import { actorFor } from '../../../web/actor.ts';
+import { statusFor } from '../../../web/http.ts';
+import { readFields } from '../../../web/request-data.ts';
 
 /** POST /posts/:slug/reactions: `kind`, optional `comment`; toggles the member's reaction, 303 back. */
 export const POST: APIRoute = async ({ params, request, cookies, locals, redirect }) => {

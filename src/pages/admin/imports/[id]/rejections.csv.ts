@@ -1,7 +1,7 @@
 import type { APIRoute } from 'astro';
-import { DomainError } from '../../../../domain/errors.ts';
+import { DomainError } from '../../../../lib/errors.ts';
 import { getImport, rejectionsCsv } from '../../../../domain/imports/pipeline.ts';
-import { statusFor, streamedDownload } from '../../../../lib/http.ts';
+import { statusFor, streamedDownload } from '../../../../web/http.ts';
 
 /** The rejected rows of an import with their reasons, streamed. */
 export const GET: APIRoute = async ({ params, locals }) => {

@@ -1,7 +1,7 @@
 import type { APIRoute } from 'astro';
 import { isCommentsMode, setPostCommentsMode } from '../../../../domain/community/settings.ts';
-import { DomainError } from '../../../../domain/errors.ts';
-import { field, readForm, statusFor } from '../../../../lib/http.ts';
+import { DomainError } from '../../../../lib/errors.ts';
+import { field, readForm, statusFor } from '../../../../web/http.ts';
 
 /** POST /admin/posts/:id/conversation: who may talk under this post (`mode`: site, off, members, paid). */
 export const POST: APIRoute = async ({ params, request, locals, redirect }) => {

@@ -1,8 +1,8 @@
 import type { APIRoute } from 'astro';
 import { personalize } from '../../../../../emails/post.ts';
-import { DomainError } from '../../../../domain/errors.ts';
+import { DomainError } from '../../../../lib/errors.ts';
 import { renderPostVariants } from '../../../../domain/content/email.ts';
-import { statusFor } from '../../../../lib/http.ts';
+import { statusFor } from '../../../../web/http.ts';
 
 /** The post as an email (?variant=full|preview), for the editor's preview frame. Sandboxed. */
 export const GET: APIRoute = async ({ params, url, locals }) => {

@@ -1,6 +1,6 @@
 import type { APIRoute } from 'astro';
 import { getSend } from '../../../../domain/sending/sends.ts';
-import { json, jsonErrorFrom } from '../../../../lib/http.ts';
+import { json, jsonErrorFrom } from '../../../../web/http.ts';
 
 /** The send page's live figures (staff session; same shape as the API's Send). */
 export const GET: APIRoute = async ({ params, locals }) => {

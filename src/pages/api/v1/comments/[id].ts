@@ -1,7 +1,7 @@
 import type { APIRoute } from 'astro';
 import { z } from 'zod';
 import { getCommentJson, moderateComment } from '../../../../domain/community/moderation.ts';
-import { json, jsonErrorFrom, readJson } from '../../../../lib/http.ts';
+import { json, jsonErrorFrom, readJson } from '../../../../web/http.ts';
 
 /** One comment; PATCH `{"status":"published"|"hidden"}` approves/restores or hides it; DELETE deletes it (restorable). */
 const patchBody = z.strictObject({ status: z.enum(['published', 'hidden']), note: z.string().max(500).optional() });

@@ -1,6 +1,6 @@
 import type { APIRoute } from 'astro';
 import { listComments, parseCommentFilter } from '../../../../domain/community/moderation.ts';
-import { json, jsonErrorFrom } from '../../../../lib/http.ts';
+import { json, jsonErrorFrom } from '../../../../web/http.ts';
 
 /** GET /api/v1/comments?post=&status=published|held|hidden&question=1&limit=&after= (newest first). */
 export const GET: APIRoute = async ({ url, locals }) => {

@@ -1,9 +1,9 @@
 import type { APIRoute } from 'astro';
-import { ValidationError } from '../../../../domain/errors.ts';
+import { ValidationError } from '../../../../lib/errors.ts';
 import { isImportFormat } from '../../../../domain/imports/formats.ts';
 import { createImport, discardUploadedImport, importView, startImport } from '../../../../domain/imports/pipeline.ts';
-import { json, jsonErrorFrom } from '../../../../lib/http.ts';
-import { readMultipart } from '../../../../lib/multipart.ts';
+import { json, jsonErrorFrom } from '../../../../web/http.ts';
+import { readMultipart } from '../../../../web/multipart.ts';
 
 /**
  * POST /api/v1/imports: multipart `file`, optional `newsletter` (slug), `format`

@@ -1,9 +1,9 @@
 import type { APIRoute } from 'astro';
-import { NotFoundError } from '../../../../domain/errors.ts';
+import { NotFoundError } from '../../../../lib/errors.ts';
 import { patchMemberBody } from '../../../../domain/members/api-schemas.ts';
 import { memberViews } from '../../../../domain/members/list.ts';
 import { deleteMember, updateMember } from '../../../../domain/members/manage.ts';
-import { json, jsonErrorFrom, readJson } from '../../../../lib/http.ts';
+import { json, jsonErrorFrom, readJson } from '../../../../web/http.ts';
 
 async function view(locals: App.Locals, id: string) {
   const [member] = await memberViews(locals.runtime.db, [id]);

@@ -1,6 +1,6 @@
 import type { APIRoute } from 'astro';
 import { countMembers, parseMemberFilter } from '../../../../domain/members/list.ts';
-import { json, jsonErrorFrom } from '../../../../lib/http.ts';
+import { json, jsonErrorFrom } from '../../../../web/http.ts';
 
 export const GET: APIRoute = async ({ url, locals }) => {
   try {

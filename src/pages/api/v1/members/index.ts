@@ -2,7 +2,7 @@ import type { APIRoute } from 'astro';
 import { createMemberBody } from '../../../../domain/members/api-schemas.ts';
 import { listMembers, memberViews, parseMemberFilter } from '../../../../domain/members/list.ts';
 import { createMember } from '../../../../domain/members/manage.ts';
-import { json, jsonErrorFrom, readJson } from '../../../../lib/http.ts';
+import { json, jsonErrorFrom, readJson } from '../../../../web/http.ts';
 
 export const GET: APIRoute = async ({ url, locals }) => {
   try {

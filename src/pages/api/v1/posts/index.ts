@@ -1,8 +1,8 @@
 import type { APIRoute } from 'astro';
 import { postBody, visibilityInput } from '../../../../domain/content/api-schemas.ts';
 import { createPost, getPostForEdit } from '../../../../domain/content/editor.ts';
-import { json, jsonErrorFrom, readJson } from '../../../../lib/http.ts';
-import { postJson } from '../../../../lib/post-json.ts';
+import { json, jsonErrorFrom, readJson } from '../../../../web/http.ts';
+import { postJson } from '../../../../web/post-json.ts';
 
 export const POST: APIRoute = async ({ request, locals }) => {
   try {

@@ -1,6 +1,6 @@
 import type { APIRoute } from 'astro';
 import { getSend, sendReport } from '../../../../domain/sending/sends.ts';
-import { json, jsonErrorFrom } from '../../../../lib/http.ts';
+import { json, jsonErrorFrom } from '../../../../web/http.ts';
 
 export const GET: APIRoute = async ({ params, url, locals }) => {
   try {

@@ -1,7 +1,7 @@
 import type { APIRoute } from 'astro';
 import { countBody } from '../../../../domain/sending/api-schemas.ts';
 import { countRecipients, parseSegmentInput, resolveSegment } from '../../../../domain/sending/segments.ts';
-import { json, jsonErrorFrom, readJson } from '../../../../lib/http.ts';
+import { json, jsonErrorFrom, readJson } from '../../../../web/http.ts';
 
 /** Who a send of this post to this segment would reach now: {"count": n}. */
 export const POST: APIRoute = async ({ request, locals }) => {

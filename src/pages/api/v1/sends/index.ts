@@ -1,7 +1,7 @@
 import type { APIRoute } from 'astro';
 import { sendBody } from '../../../../domain/sending/api-schemas.ts';
 import { createSend, listSends } from '../../../../domain/sending/sends.ts';
-import { json, jsonErrorFrom, readJson } from '../../../../lib/http.ts';
+import { json, jsonErrorFrom, readJson } from '../../../../web/http.ts';
 
 export const GET: APIRoute = async ({ url, locals }) => {
   try {

@@ -1,6 +1,6 @@
 import type { APIRoute } from 'astro';
 import { parseCohortParams, statsCohorts } from '../../../../domain/stats/read.ts';
-import { json, jsonErrorFrom } from '../../../../lib/http.ts';
+import { json, jsonErrorFrom } from '../../../../web/http.ts';
 
 export const GET: APIRoute = async ({ url, locals }) => {
   try {

@@ -1,7 +1,7 @@
 import type { APIRoute } from 'astro';
 import { scheduleBody } from '../../../../../domain/sending/api-schemas.ts';
 import { commandSend, scheduleSend } from '../../../../../domain/sending/sends.ts';
-import { json, jsonErrorFrom, readJson } from '../../../../../lib/http.ts';
+import { json, jsonErrorFrom, readJson } from '../../../../../web/http.ts';
 
 /** POST /api/v1/sends/:id/{schedule|cancel|undo|pause|resume|retry} → {"send": Send}; one file per command. */
 export const commandRoute = (command: 'schedule' | 'cancel' | 'undo' | 'pause' | 'resume' | 'retry'): APIRoute => async ({ params, request, locals }) => {

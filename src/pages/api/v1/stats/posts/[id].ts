@@ -1,6 +1,6 @@
 import type { APIRoute } from 'astro';
 import { parseId, statsPost } from '../../../../../domain/stats/read.ts';
-import { json, jsonErrorFrom } from '../../../../../lib/http.ts';
+import { json, jsonErrorFrom } from '../../../../../web/http.ts';
 
 export const GET: APIRoute = async ({ params, locals }) => {
   try {

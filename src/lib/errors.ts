@@ -1,6 +1,6 @@
 /**
  * Typed domain errors. Domain code throws these; routes map them to HTTP statuses
- * (src/lib/http.ts) and the CLI to exit codes. Messages are written for the person who
+ * (src/web/http.ts) and the CLI to exit codes. Messages are written for the person who
  * made the request: safe to show, with no internal detail.
  */
 export class DomainError extends Error {

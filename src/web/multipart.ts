@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeWebStream } from 'node:stream/web';
 import busboy from 'busboy';
-import { ValidationError } from '../domain/errors.ts';
+import { ValidationError } from '../lib/errors.ts';
 
 /**
  * Streams a multipart/form-data upload: the file named `file` is handed to `onFile` as a

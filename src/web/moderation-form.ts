@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../db/types.ts';
 import { answerQuestion, banMember, isModerationAction, liftBan, moderateComment, moderateComments } from '../domain/community/moderation.ts';
 import type { Actor } from '../domain/community/rules.ts';
-import { ValidationError } from '../domain/errors.ts';
+import { ValidationError } from '../lib/errors.ts';
 import type { SessionStaffUser } from '../domain/staff/sessions.ts';
 
 /**
