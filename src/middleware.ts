@@ -1,10 +1,11 @@
 import { defineMiddleware } from 'astro:middleware';
 import { staffFromApiToken } from './domain/staff/api-tokens.ts';
-import { SESSION_COOKIE, staffFromSession } from './domain/staff/sessions.ts';
+import { SESSION_COOKIE } from './domain/staff/sessions.ts';
 import { hasAnyStaff } from './domain/staff/users.ts';
 import { allowed, decideRoute, isStaffPath } from './web/guard.ts';
 import { jsonError } from './web/http.ts';
-import { setStaffSessionCookie } from './web/session-cookie.ts';
+import { signedInStaff } from './web/identity.ts';
+import { clearStaffSessionCookie } from './web/session-cookie.ts';
 import { getRuntime } from './lib/runtime.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -133,11 +134,9 @@ export const onRequest = defineMiddleware(async (context, next) => {
     return withSecurityHeaders(await next());
   }
 
-  const token = context.cookies.get(SESSION_COOKIE)?.value;
-  const session = token ? await staffFromSession(runtime.db, token) : undefined;
-  const staff = session?.staff;
+  const staff = await signedInStaff(runtime.db, context.cookies, runtime.config.siteUrl);
   if (!staff) {
-    if (token) context.cookies.delete(SESSION_COOKIE, { path: '/' });
+    if (context.cookies.has(SESSION_COOKIE)) clearStaffSessionCookie(context.cookies);
     if (!(await hasAnyStaff(runtime.db))) return context.redirect('/admin/setup', 303);
     if (method === 'GET' || method === 'HEAD') {
       const back = pathname === '/admin' || pathname === '/admin/' ? '' : `?next=${encodeURIComponent(pathname + url.search)}`;
@@ -149,7 +148,6 @@ export const onRequest = defineMiddleware(async (context, next) => {
     return withSecurityHeaders(htmlError(403, 'Not allowed', `Your role (${staff.role}) does not give access to this page.`));
   }
   context.locals.staff = staff;
-  if (session.renewedUntil && token) setStaffSessionCookie(context.cookies, runtime.config.siteUrl, token, session.renewedUntil);
   const response = withSecurityHeaders(await next());
   response.headers.set('cache-control', 'no-store');
   return response;

@@ -4,7 +4,7 @@ import { subscribe } from '../domain/members/subscribe.ts';
 import { clientIp, json, jsonError, statusFor } from '../web/http.ts';
 import { readFields } from '../web/request-data.ts';
 import { messagePage } from '../web/pages.ts';
-import { signedInMember } from '../web/viewer.ts';
+import { signedInMember } from '../web/identity.ts';
 
 /**
  * POST /subscribe (DESIGN.md): form → 303 to "check your inbox"; JSON → 202. The answer is the

@@ -1,9 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/types.ts';
 import { answerQuestion, banMember, isModerationAction, liftBan, moderateComment, moderateComments } from '../domain/community/moderation.ts';
-import type { Actor } from '../domain/community/rules.ts';
 import { ValidationError } from '../lib/errors.ts';
 import type { SessionStaffUser } from '../domain/staff/sessions.ts';
+import { staffActor } from './identity.ts';
 
 /**
  * The moderation forms of the admin's conversation pages (queue, questions, comments, bans):
@@ -66,8 +66,7 @@ export async function handleModerationForm(db: Kysely<Database>, ctx: Moderation
     return 'lift';
   }
   if (action === 'answer') {
-    const actor: Actor = { kind: 'staff', id: staff.id, role: staff.role, name: staff.name };
-    await answerQuestion(db, { secret: ctx.secret, siteUrl: ctx.siteUrl }, actor, id, fields.get('body'), ctx.clientIp);
+    await answerQuestion(db, { secret: ctx.secret, siteUrl: ctx.siteUrl }, staffActor(staff), id, fields.get('body'), ctx.clientIp);
     return 'answer';
   }
   throw new ValidationError('Unknown action.', 'unknown_action');

@@ -8,7 +8,7 @@ import { can } from '../staff/permissions.ts';
 export type { CommentsMode };
 export type AnonymousView = 'conversation' | 'count';
 
-/** Who is acting: resolved from the session cookies (src/web/actor.ts). */
+/** Who is acting: resolved from the session cookies (actorOf in src/web/identity.ts). */
 export type Actor =
   | { kind: 'anonymous' }
   | { kind: 'member'; id: string; paid: boolean; tierId: string; name: string | null }

@@ -3,7 +3,7 @@ import { DomainError } from '../../lib/errors.ts';
 import { billingPortalUrl } from '../../domain/membership/billing.ts';
 import { statusFor } from '../../web/http.ts';
 import { messagePage } from '../../web/pages.ts';
-import { signedInMember } from '../../web/viewer.ts';
+import { signedInMember } from '../../web/identity.ts';
 
 /** POST /account/billing → the Stripe billing portal (card, invoices, cancel). */
 export const POST: APIRoute = async ({ locals, cookies, redirect }) => {

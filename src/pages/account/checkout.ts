@@ -3,7 +3,7 @@ import { DomainError } from '../../lib/errors.ts';
 import { startCheckout } from '../../domain/membership/billing.ts';
 import { field, readForm, safeNext, statusFor } from '../../web/http.ts';
 import { messagePage } from '../../web/pages.ts';
-import { signedInMember } from '../../web/viewer.ts';
+import { signedInMember } from '../../web/identity.ts';
 
 /** POST /account/checkout (form: tier, interval=month|year) → Stripe Checkout. */
 export const POST: APIRoute = async ({ request, locals, cookies, redirect }) => {

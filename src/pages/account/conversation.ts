@@ -1,7 +1,7 @@
 import type { APIRoute } from 'astro';
 import { setConversationEmails } from '../../domain/community/notifications.ts';
 import { readForm, field } from '../../web/http.ts';
-import { signedInMember } from '../../web/viewer.ts';
+import { signedInMember } from '../../web/identity.ts';
 
 /** POST /account/conversation: the signed-in member turns emails about replies and answers on or off. */
 export const POST: APIRoute = async ({ request, cookies, locals, redirect }) => {

@@ -2,7 +2,7 @@ import type { APIRoute } from 'astro';
 import { findConversationPost } from '../../../domain/community/comments.ts';
 import { toggleReaction } from '../../../domain/community/reactions.ts';
 import { DomainError, RateLimitedError } from '../../../lib/errors.ts';
-import { actorFor } from '../../../web/actor.ts';
+import { actorOf, identify } from '../../../web/identity.ts';
 import { statusFor } from '../../../web/http.ts';
 import { readFields } from '../../../web/request-data.ts';
 
@@ -14,7 +14,7 @@ export const POST: APIRoute = async ({ params, request, cookies, locals, redirec
   const fields = await readFields(request);
   const commentId = fields.get('comment').trim() || undefined;
   try {
-    const { actor } = await actorFor(db, cookies, config.siteUrl);
+    const actor = actorOf(await identify(db, cookies, config.siteUrl));
     await toggleReaction(db, config.appSecret, actor, post, { kind: fields.get('kind'), commentId });
     return redirect(`/posts/${post.slug}#${commentId ? `comment-${encodeURIComponent(commentId)}` : 'conversation'}`, 303);
   } catch (err) {
