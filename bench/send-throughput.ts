@@ -13,6 +13,7 @@ import { countRecipients, parseSegmentInput, resolveSegment } from '../src/domai
 import { loadConfig } from '../src/lib/config.ts';
 import { createRateLimiter } from '../src/lib/mail-rate.ts';
 import { createResendMailer } from '../src/lib/mailer/resend.ts';
+import { siteKeys } from '../src/lib/site-keys.ts';
 import { startWorker } from '../src/worker.ts';
 import { makePost, seedAudience } from '../test/helpers/sending.ts';
 import { startRemoteResend } from './resend-client.ts';
@@ -51,7 +52,7 @@ try {
       await prepareSend(handle.db, { siteUrl: config.siteUrl, from: 'Field Notes <letters@example.com>' }, send.id);
       const prepareSeconds = (performance.now() - t0) / 1000;
       const mailer = createResendMailer({ apiKey: 're_test_key', baseUrl: resend.url, from: 'Field Notes <letters@example.com>' });
-      const runtime = { config, db: handle.db, mailer, stripe: undefined };
+      const runtime = { config, keys: siteKeys(config), db: handle.db, mailer, stripe: undefined };
       const t1 = performance.now();
       const cpu0 = process.cpuUsage();
       const worker = await startWorker(runtime, handle.pool, { limiter: createRateLimiter(handle.db, { requestsPerSecond: 10_000 }) });

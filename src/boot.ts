@@ -6,6 +6,7 @@ import { startEmbeddedPostgres, withDatabase, type EmbeddedPostgres } from './li
 import { createOutboxMailer } from './lib/mailer/outbox.ts';
 import { createResendMailer } from './lib/mailer/resend.ts';
 import type { Runtime } from './lib/runtime.ts';
+import { siteKeys } from './lib/site-keys.ts';
 import { createStripe } from './lib/stripe.ts';
 import { log } from './lib/log.ts';
 import { migrateToLatest } from '../db/migrate.ts';
@@ -72,7 +73,7 @@ export async function boot(config: Config, options: BootOptions = {}): Promise<B
   const mailer = config.resend
     ? createResendMailer({ apiKey: config.resend.apiKey, baseUrl: config.resend.baseUrl, from: config.mailFrom })
     : createOutboxMailer(database.db, { from: config.mailFrom });
-  const runtime: Runtime = { config: { ...config, appSecret }, db: database.db, mailer, stripe: createStripe(config.stripe) };
+  const runtime: Runtime = { config: { ...config, appSecret }, keys: siteKeys({ appSecret, siteUrl: config.siteUrl }), db: database.db, mailer, stripe: createStripe(config.stripe) };
   return {
     runtime,
     database,

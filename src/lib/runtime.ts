@@ -2,16 +2,19 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../db/types.ts';
 import type { Config } from './config.ts';
 import type { Mailer } from './mailer/port.ts';
+import type { SiteKeys } from './site-keys.ts';
 import type Stripe from 'stripe';
 
 /**
- * What a request needs from the process: configuration, the database and the mailer.
+ * What a request needs from the process: configuration, signing keys, the database and the mailer.
  * The CLI builds it once at start (src/boot.ts) and registers it here before the web handler
  * is imported; the built server bundle holds its own copy of this module, so the registry
  * lives on globalThis under a well-known symbol.
  */
 export interface Runtime {
   config: Config & { appSecret: string };
+  /** The app secret and the site's address, for signing tokens and building links. */
+  keys: SiteKeys;
   db: Kysely<Database>;
   mailer: Mailer;
   /** Undefined when payments are not configured (no STRIPE_SECRET_KEY). */

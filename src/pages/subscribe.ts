@@ -23,7 +23,7 @@ function outsideReferrer(request: Request, url: URL): string | null {
 
 export const POST: APIRoute = async ({ request, url, locals, cookies, clientAddress, redirect }) => {
   const fields = await readFields(request);
-  const { db, config } = locals.runtime;
+  const { db, config, keys } = locals.runtime;
   const embed = fields.get('embed') === '1';
   const newsletters = [...fields.getAll('newsletter'), ...fields.getAll('newsletters')];
   // A referrer signed in on this browser, sending their own code, is referring themselves.
@@ -31,7 +31,7 @@ export const POST: APIRoute = async ({ request, url, locals, cookies, clientAddr
   try {
     await subscribe(
       db,
-      { secret: config.appSecret, siteUrl: config.siteUrl },
+      keys,
       {
         email: fields.get('email'),
         name: fields.get('name'),

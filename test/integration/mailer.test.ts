@@ -7,6 +7,7 @@ import { createTaskList } from '../../src/worker.ts';
 import { runOnce } from 'graphile-worker';
 import { loadConfig } from '../../src/lib/config.ts';
 import type { Runtime } from '../../src/lib/runtime.ts';
+import { siteKeys } from '../../src/lib/site-keys.ts';
 import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
 import { startResendTestServer, type ResendTestServer } from '../servers/resend.ts';
 
@@ -103,7 +104,7 @@ describe('transactional mail through the job queue', () => {
   function runtimeWith(mailerKind: 'resend' | 'outbox'): Runtime {
     const config = { ...loadConfig({}), appSecret: TEST_SECRET };
     const mailer = mailerKind === 'resend' ? createResendMailer({ apiKey: 're_test_key', baseUrl: resend.url, from: FROM }) : createOutboxMailer(t.db, { from: FROM });
-    return { config, db: t.db, mailer, stripe: undefined };
+    return { config, keys: siteKeys(config), db: t.db, mailer, stripe: undefined };
   }
 
   it('commits the job with the caller’s transaction, or not at all', async () => {

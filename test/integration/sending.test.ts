@@ -10,6 +10,7 @@ import { createRateLimiter } from '../../src/lib/mail-rate.ts';
 import { queueEmail } from '../../src/lib/mail-queue.ts';
 import type { QueueRunner } from '../../src/lib/queue.ts';
 import type { Runtime } from '../../src/lib/runtime.ts';
+import { siteKeys } from '../../src/lib/site-keys.ts';
 import { startWorker } from '../../src/worker.ts';
 import { suppress } from '../../src/domain/members/suppression.ts';
 import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
@@ -27,7 +28,7 @@ let worker: QueueRunner | undefined;
 function runtime(options: { timeoutMs?: number } = {}): Runtime {
   const config = { ...loadConfig({ SITE_URL: 'https://news.example.com' }), appSecret: TEST_SECRET };
   const mailer = createResendMailer({ apiKey: 're_test_key', baseUrl: resend.url, from: FROM, ...options });
-  return { config, db: workerDb.db, mailer, stripe: undefined };
+  return { config, keys: siteKeys(config), db: workerDb.db, mailer, stripe: undefined };
 }
 
 async function startTestWorker(options: { rate?: number; timeoutMs?: number } = {}) {

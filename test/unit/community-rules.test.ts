@@ -3,7 +3,7 @@ import { commentNotificationsEmail, commentNotificationsSubject } from '../../em
 import { BURST_RULE, detectBurst, fingerprint, similarity, type RecentComment } from '../../src/domain/community/burst.ts';
 import { networkOf } from '../../src/domain/community/limits.ts';
 import { nextStatus } from '../../src/domain/community/moderation.ts';
-import { conversationRights, effectiveMode, holdAfterReports, holdReason, withinEditWindow, type Actor, type ConversationContext } from '../../src/domain/community/rules.ts';
+import { conversationRights, effectiveMode, holdAfterReports, holdReason, withinEditWindow, type Actor, type ConversationFacts } from '../../src/domain/community/rules.ts';
 import { bestScore, orderReplies, parseSort, sortThreads } from '../../src/domain/community/sort.ts';
 import { ROLES } from '../../src/domain/staff/permissions.ts';
 
@@ -12,7 +12,7 @@ const anonymous: Actor = { kind: 'anonymous' };
 const free: Actor = { kind: 'member', id: '1', paid: false, tierId: '1', name: 'Fay' };
 const paid: Actor = { kind: 'member', id: '2', paid: true, tierId: '2', name: 'Pat' };
 const staff = (role: (typeof ROLES)[number]): Actor => ({ kind: 'staff', id: '9', role, name: role });
-const ctx = (over: Partial<ConversationContext> = {}): ConversationContext => ({ mode: 'members', canReadPost: true, anonymousView: 'conversation', banned: false, ...over });
+const ctx = (over: Partial<ConversationFacts> = {}): ConversationFacts => ({ mode: 'members', canReadPost: true, anonymousView: 'conversation', banned: false, ...over });
 
 describe('who may talk', () => {
   it('follows the post, else the site', () => {
@@ -22,7 +22,7 @@ describe('who may talk', () => {
   });
 
   // (actor) × (read, comment, react, moderate) for each mode.
-  const matrix: Array<[string, Actor, Partial<ConversationContext>, { read: string; comment: boolean; react: boolean; moderate: boolean }]> = [
+  const matrix: Array<[string, Actor, Partial<ConversationFacts>, { read: string; comment: boolean; react: boolean; moderate: boolean }]> = [
     ['anonymous, site shows the conversation', anonymous, {}, { read: 'conversation', comment: false, react: false, moderate: false }],
     ['anonymous, site shows a count', anonymous, { anonymousView: 'count' }, { read: 'count', comment: false, react: false, moderate: false }],
     ['anonymous, gated post', anonymous, { canReadPost: false }, { read: 'count', comment: false, react: false, moderate: false }],

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { clickToken as signClick, openToken as signOpen } from '../../src/domain/tracking/tokens.ts';
 import { describe, expect, it } from 'vitest';
 import { agentClass, isMachine } from '../../src/domain/tracking/agents.ts';
-import { collectLinks, fillTracked, trackTemplate, type TrackingContext } from '../../src/domain/tracking/links.ts';
+import { collectLinks, fillTracked, trackTemplate } from '../../src/domain/tracking/links.ts';
+import type { SiteKeys } from '../../src/lib/site-keys.ts';
 import { personalize, renderPostEmail } from '../../emails/post.ts';
 import { escapeHtml, unescapeHtml } from '../../emails/html.ts';
 import { renderMarkdown } from '../../src/domain/content/markdown.ts';
@@ -11,7 +12,7 @@ import { clickToken, openToken, readClickToken, readOpenToken } from '../../src/
 const SECRET = 'a-secret-of-enough-length-for-the-tests';
 
 /** The reference: each personalised email's HTML rewritten directly (what the template path must equal). */
-function trackHtml(html: string, links: readonly string[], ref: { sendId: string; memberId: string | null }, ctx: TrackingContext): string {
+function trackHtml(html: string, links: readonly string[], ref: { sendId: string; memberId: string | null }, ctx: SiteKeys): string {
   const index = new Map(links.map((url, i) => [url, i]));
   // A link repeated in the email (a post linking the same page ten times) signs its token once.
   const tokens = new Map<number, string>();

@@ -3,6 +3,7 @@ import type { CommentsMode, Database, PostVisibility } from '../../../db/types.t
 import { canRead, type Viewer } from '../content/access.ts';
 import { findPublishedPost } from '../content/posts.ts';
 import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../../lib/errors.ts';
+import type { SiteKeys } from '../../lib/site-keys.ts';
 import { detectBurst, fingerprint, BURST_RULE, type RecentComment } from './burst.ts';
 import { recordConversationEvent } from './events.ts';
 import { limitComment } from './limits.ts';
@@ -25,10 +26,8 @@ export interface ConversationPost {
   comments_mode: CommentsMode | null;
 }
 
-export interface ConversationContext {
-  secret: string;
-  siteUrl: string;
-}
+/** @deprecated The old name of SiteKeys, kept while moderation.ts still imports it. */
+export type ConversationContext = SiteKeys;
 
 /** A published post, as the conversation needs it; undefined when there is none at that address. */
 export async function findConversationPost(db: Kysely<Database>, slug: string): Promise<ConversationPost | undefined> {
@@ -105,7 +104,7 @@ const ID = /^\d{1,18}$/;
 // One lock for the burst check: two comments from new accounts arriving together each see the other.
 const BURST_LOCK = 0x68656172; // "hear"
 
-export async function postComment(db: Kysely<Database>, ctx: ConversationContext, actor: Actor, post: ConversationPost, input: NewComment): Promise<Posted> {
+export async function postComment(db: Kysely<Database>, ctx: SiteKeys, actor: Actor, post: ConversationPost, input: NewComment): Promise<Posted> {
   if (actor.kind === 'anonymous') throw new UnauthorizedError('Sign in to join the conversation.', 'sign_in');
   const access = await conversationAccess(db, post, actor);
   if (!access.rights.comment) throw refusal(actor, access);

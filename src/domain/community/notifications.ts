@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { commentNotificationsEmail, type ConversationNotice } from '../../../emails/comment-notifications.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
+import type { SiteKeys } from '../../lib/site-keys.ts';
 import { sign, verify } from '../../lib/tokens.ts';
 import { canRead } from '../content/access.ts';
 import { ValidationError } from '../../lib/errors.ts';
@@ -54,17 +55,12 @@ export async function conversationEmailsOn(db: Kysely<Database>, memberId: strin
   return !row;
 }
 
-export interface NotifyContext {
-  secret: string;
-  siteUrl: string;
-}
-
 /**
  * One pass of the batch: every member with pending notifications and no email in the last
  * MIN_GAP_MINUTES gets one email (or none, when they opted out, bounced or complained, or when
  * every reply was hidden meanwhile). Returns how many emails were queued.
  */
-export async function sendCommentNotifications(db: Kysely<Database>, ctx: NotifyContext, options: { limit?: number } = {}): Promise<number> {
+export async function sendCommentNotifications(db: Kysely<Database>, ctx: SiteKeys, options: { limit?: number } = {}): Promise<number> {
   const due = await db
     .selectFrom('comment_notifications as n')
     .select('n.member_id')
@@ -87,7 +83,7 @@ export async function sendCommentNotifications(db: Kysely<Database>, ctx: Notify
   return sent;
 }
 
-async function notifyMember(db: Kysely<Database>, ctx: NotifyContext, memberId: string): Promise<boolean> {
+async function notifyMember(db: Kysely<Database>, ctx: SiteKeys, memberId: string): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     // skip locked: two workers running the batch at once never take the same rows.
     const pending = await trx

@@ -14,7 +14,8 @@ export type Actor =
   | { kind: 'member'; id: string; paid: boolean; tierId: string; name: string | null }
   | { kind: 'staff'; id: string; role: StaffRole; name: string };
 
-export interface ConversationContext {
+/** What conversationRights decides from: the facts about the post, the site and the actor's standing. */
+export interface ConversationFacts {
   /** The post's own rule, or the site's default when it has none. */
   mode: CommentsMode;
   /** canRead(viewer, post): a reader who may not read the post never reads its conversation. */
@@ -42,7 +43,7 @@ export function effectiveMode(postMode: CommentsMode | null | undefined, siteDef
   return postMode ?? siteDefault;
 }
 
-export function conversationRights(actor: Actor, ctx: ConversationContext): Rights {
+export function conversationRights(actor: Actor, ctx: ConversationFacts): Rights {
   if (actor.kind === 'staff') {
     // Staff read everything; moderators and up speak for the brand (always badged) and moderate.
     const moderate = can(actor.role, 'comments:moderate');

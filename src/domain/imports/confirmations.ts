@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { confirmSubscriptionEmail } from '../../../emails/confirm-subscription.ts';
 import { log } from '../../lib/log.ts';
+import type { SiteKeys } from '../../lib/site-keys.ts';
 import { MAX_BATCH, type EmailMessage, type Mailer } from '../../lib/mailer/port.ts';
 import { ConflictError } from '../../lib/errors.ts';
 import { CONFIRM_DAYS, confirmToken, confirmUrl, preferencesToken } from '../members/links.ts';
@@ -29,7 +30,7 @@ const MAX_WAIT_SECONDS = 60;
 export async function sendImportConfirmations(
   db: Kysely<Database>,
   mailer: Mailer,
-  ctx: { secret: string; siteUrl: string },
+  ctx: SiteKeys,
   importId: string,
 ): Promise<{ sent: number }> {
   const record = await getImport(db, importId);

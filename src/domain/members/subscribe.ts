@@ -4,6 +4,7 @@ import type { Database, Member } from '../../../db/types.ts';
 import { confirmSubscriptionEmail } from '../../../emails/confirm-subscription.ts';
 import { welcomeEmail } from '../../../emails/welcome.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
+import type { SiteKeys } from '../../lib/site-keys.ts';
 import { hitRateLimit } from '../../lib/rate-limit.ts';
 import { hmac } from '../../lib/tokens.ts';
 import { NotFoundError, RateLimitedError, ValidationError } from '../../lib/errors.ts';
@@ -33,11 +34,6 @@ export const SUBSCRIBE_LIMITS = {
   perAddress: { limit: 5, windowSeconds: 86_400 },
   confirmationsPerAddress: { limit: 3, windowSeconds: 86_400 },
 };
-
-export interface AudienceContext {
-  secret: string;
-  siteUrl: string;
-}
 
 export interface SubscribeRequest {
   email: string;
@@ -111,7 +107,7 @@ export async function lockMemberByEmail(db: Kysely<Database>, email: string): Pr
   return db.selectFrom('members').selectAll().where(sql`lower(email)`, '=', normaliseEmail(email)).forUpdate().executeTakeFirst();
 }
 
-export async function subscribe(db: Kysely<Database>, ctx: AudienceContext, request: SubscribeRequest): Promise<SubscribeResult> {
+export async function subscribe(db: Kysely<Database>, ctx: SiteKeys, request: SubscribeRequest): Promise<SubscribeResult> {
   if (request.honeypot && request.honeypot.trim() !== '') return { outcome: 'ignored_bot', confirmationQueued: false };
   const problem = emailProblem(request.email);
   if (problem) throw new ValidationError(`Please check your email address: ${problem}.`, 'invalid_email');
@@ -218,7 +214,7 @@ export interface ConfirmResult {
 }
 
 /** Confirms a subscription from the emailed link. Clicking it twice is harmless. */
-export async function confirmSubscription(db: Kysely<Database>, ctx: AudienceContext, token: string): Promise<ConfirmResult> {
+export async function confirmSubscription(db: Kysely<Database>, ctx: SiteKeys, token: string): Promise<ConfirmResult> {
   const { memberId, newsletterIds } = readConfirmToken(ctx.secret, token);
   return db.transaction().execute(async (trx) => {
     const member = await trx.selectFrom('members').selectAll().where('id', '=', memberId).forUpdate().executeTakeFirst();

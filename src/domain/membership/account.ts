@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { confirmEmailChangeEmail } from '../../../emails/confirm-email-change.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
+import type { SiteKeys } from '../../lib/site-keys.ts';
 import { hitRateLimit } from '../../lib/rate-limit.ts';
 import { hmac, sign, verify } from '../../lib/tokens.ts';
 import { ConflictError, RateLimitedError, ValidationError } from '../../lib/errors.ts';
@@ -23,7 +24,7 @@ export async function renameMember(db: Kysely<Database>, memberId: string, name:
 
 const CHANGE_HOURS = 24;
 
-export async function requestEmailChange(db: Kysely<Database>, ctx: { secret: string; siteUrl: string }, memberId: string, newEmail: string): Promise<void> {
+export async function requestEmailChange(db: Kysely<Database>, ctx: SiteKeys, memberId: string, newEmail: string): Promise<void> {
   const problem = emailProblem(newEmail);
   if (problem) throw new ValidationError(`Please check the new address: ${problem}.`, 'invalid_email');
   const email = normaliseEmail(newEmail);

@@ -5,6 +5,7 @@ import { slugify } from '../../lib/slug.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { membershipEndedEmail, paidWelcomeEmail, paymentFailedEmail } from '../../../emails/billing.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
+import type { SiteLinks } from '../../lib/site-keys.ts';
 import { recordEvent } from '../members/events.ts';
 import { bankUnusedRewardDays, startBankedRewardsFor } from '../referrals/rewards.ts';
 import { getSiteSettings } from '../site/settings.ts';
@@ -79,7 +80,7 @@ export async function createPaidTier(db: Kysely<Database>, stripe: Stripe | unde
 export async function startCheckout(
   db: Kysely<Database>,
   stripe: Stripe | undefined,
-  ctx: { siteUrl: string },
+  ctx: SiteLinks,
   input: { memberId: string; tierSlug: string; interval: 'month' | 'year'; returnTo?: string | undefined },
 ): Promise<string> {
   if (!stripe) throw new PaymentsNotConfigured();
@@ -114,7 +115,7 @@ export async function startCheckout(
   return session.url;
 }
 
-export async function billingPortalUrl(db: Kysely<Database>, stripe: Stripe | undefined, ctx: { siteUrl: string }, memberId: string): Promise<string> {
+export async function billingPortalUrl(db: Kysely<Database>, stripe: Stripe | undefined, ctx: SiteLinks, memberId: string): Promise<string> {
   if (!stripe) throw new PaymentsNotConfigured();
   const member = await db.selectFrom('members').select('stripe_customer_id').where('id', '=', memberId).executeTakeFirst();
   if (!member?.stripe_customer_id) throw new ValidationError('You have no billing account yet: choose a paid tier first.', 'no_customer');
@@ -155,7 +156,7 @@ export const HANDLED_EVENTS = [
 export async function handleStripeEvent(
   db: Kysely<Database>,
   stripe: Stripe,
-  ctx: { siteUrl: string },
+  ctx: SiteLinks,
   event: { id: string; type: string; data: { object: unknown } },
 ): Promise<'handled' | 'duplicate' | 'ignored'> {
   if (!(HANDLED_EVENTS as readonly string[]).includes(event.type)) return 'ignored';
@@ -183,7 +184,7 @@ export async function handleStripeEvent(
 }
 
 /** Brings our copy of a subscription, and the member's tier, in line with Stripe's current state. */
-export async function syncSubscription(db: Kysely<Database>, stripe: Stripe, ctx: { siteUrl: string }, subscriptionId: string): Promise<void> {
+export async function syncSubscription(db: Kysely<Database>, stripe: Stripe, ctx: SiteLinks, subscriptionId: string): Promise<void> {
   const sub = await stripe.subscriptions.retrieve(subscriptionId);
   const customer = typeof sub.customer === 'string' ? sub.customer : sub.customer.id;
   const item = sub.items.data[0];

@@ -3,6 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { signInEmail } from '../../../emails/sign-in.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
+import type { SiteKeys } from '../../lib/site-keys.ts';
 import { hitRateLimit } from '../../lib/rate-limit.ts';
 import { hashToken, hmac, randomToken, safeEqual } from '../../lib/tokens.ts';
 import { RateLimitedError, ValidationError } from '../../lib/errors.ts';
@@ -30,12 +31,7 @@ const REUSE_MINUTES = 10;
 const MAX_USES = 3;
 const MAX_CODE_ATTEMPTS = 5;
 
-export interface SignInContext {
-  secret: string;
-  siteUrl: string;
-}
-
-export async function requestSignIn(db: Kysely<Database>, ctx: SignInContext, input: { email: string; clientIp: string; returnTo?: string | null }): Promise<void> {
+export async function requestSignIn(db: Kysely<Database>, ctx: SiteKeys, input: { email: string; clientIp: string; returnTo?: string | null }): Promise<void> {
   const problem = emailProblem(input.email);
   if (problem) throw new ValidationError(`Please check your email address: ${problem}.`, 'invalid_email');
   const email = normaliseEmail(input.email);
@@ -112,7 +108,7 @@ export async function verifySignInLink(db: Kysely<Database>, token: string) {
 }
 
 /** The 6-digit code from the email, for a reader who reads mail on another device. */
-export async function verifySignInCode(db: Kysely<Database>, ctx: SignInContext, input: { email: string; code: string }) {
+export async function verifySignInCode(db: Kysely<Database>, ctx: SiteKeys, input: { email: string; code: string }) {
   const code = input.code.replace(/\s/g, '');
   if (!/^\d{6}$/.test(code)) throw INVALID();
   const member = await db.selectFrom('members').select('id').where(sql`lower(email)`, '=', normaliseEmail(input.email)).executeTakeFirst();

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { referralMilestoneEmail, type MilestoneReward } from '../../../emails/referral-milestone.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
+import type { SiteLinks } from '../../lib/site-keys.ts';
 import { enqueue, PRIORITY } from '../../lib/queue.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { recordEvent } from '../members/events.ts';
@@ -14,10 +15,6 @@ import { grantCompDays } from './rewards.ts';
  * out whenever a member's count may have grown (a referred member confirms, staff approve a
  * held referral).
  */
-export interface ReferralContext {
-  siteUrl: string;
-}
-
 export interface NewMilestone {
   threshold: number;
   description: string;
@@ -161,7 +158,7 @@ const milestoneMailKey = (memberId: string, milestoneId: string) => `referral-mi
  * retried job never mails twice. A member we may not write to (left, bounced, suppressed) keeps
  * the reward without the email.
  */
-export async function mailMilestone(db: Kysely<Database>, ctx: ReferralContext, input: { memberId: string; milestoneId: string }): Promise<boolean> {
+export async function mailMilestone(db: Kysely<Database>, ctx: SiteLinks, input: { memberId: string; milestoneId: string }): Promise<boolean> {
   const row = await db
     .selectFrom('referral_rewards as r')
     .innerJoin('referral_milestones as ms', 'ms.id', 'r.milestone_id')

@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RateLimiter } from '../../lib/mail-rate.ts';
 import type { Mailer } from '../../lib/mailer/port.ts';
+import type { SiteKeys } from '../../lib/site-keys.ts';
 import { backoffSeconds, type RetryPolicy } from './lifecycle.ts';
-import { batchMessages, idempotencyKey, type FixedSend, type PayloadContext } from './payload.ts';
+import { batchMessages, idempotencyKey, type FixedSend } from './payload.ts';
 import type { ClaimedBatch, SendStore } from './store.ts';
 
 /**
@@ -23,7 +24,7 @@ export interface LaneDeps {
   store: SendStore;
   mailer: Mailer;
   limiter: RateLimiter;
-  payload: PayloadContext;
+  payload: SiteKeys;
   retry: RetryPolicy;
   /** Who claims (the worker's id): a lease names its owner. */
   owner: string;

@@ -1,6 +1,7 @@
 import { personalize, type CompiledEmail, type SlotValues } from '../../../emails/post.ts';
 import { escapeHtml } from '../../../emails/html.ts';
 import type { EmailMessage } from '../../lib/mailer/port.ts';
+import type { SiteKeys } from '../../lib/site-keys.ts';
 import { preferencesToken, preferencesUrl } from '../members/links.ts';
 import { listUnsubscribeHeaders } from '../members/subscribe.ts';
 import { fillTracked, trackTemplate, type TrackedTemplate } from '../tracking/links.ts';
@@ -32,11 +33,6 @@ export interface BatchDelivery {
   variant: string;
 }
 
-export interface PayloadContext {
-  siteUrl: string;
-  secret: string;
-}
-
 export function idempotencyKey(sendId: string, batch: number): string {
   return `send-${sendId}-batch-${batch}`;
 }
@@ -49,7 +45,7 @@ function trackedHtml(compiled: CompiledEmail, send: FixedSend, siteUrl: string):
   return t;
 }
 
-export function batchMessages(send: FixedSend, deliveries: readonly BatchDelivery[], ctx: PayloadContext): EmailMessage[] {
+export function batchMessages(send: FixedSend, deliveries: readonly BatchDelivery[], ctx: SiteKeys): EmailMessage[] {
   return deliveries.map((d) => {
     const compiled = d.variant === 'p' && send.rendered.preview ? send.rendered.preview : send.rendered.full;
     const prefs = preferencesToken(ctx.secret, d.memberId);

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { MAX_BATCH } from '../../lib/mailer/port.ts';
+import type { SiteLinks } from '../../lib/site-keys.ts';
 import { renderPostVariants } from '../content/email.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { collectLinks } from '../tracking/links.ts';
@@ -18,8 +19,8 @@ import { enqueueLanes } from './sends.ts';
  * the snapshot and makes it "sending" (or "sent" when nobody matched). If the worker dies in
  * between, the job runs again and the second step starts over: it is all-or-nothing.
  */
-export interface PrepareContext {
-  siteUrl: string;
+export interface PrepareContext extends SiteLinks {
+  /** The site's From address, for the send's snapshot. */
   from: string;
 }
 

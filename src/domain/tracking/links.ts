@@ -1,4 +1,5 @@
 import { unescapeHtml } from '../../../emails/html.ts';
+import type { SiteKeys } from '../../lib/site-keys.ts';
 import { clickToken, openToken } from './tokens.ts';
 
 /**
@@ -15,11 +16,6 @@ export function collectLinks(htmls: readonly string[]): string[] {
   const seen = new Set<string>();
   for (const html of htmls) for (const m of html.matchAll(HREF)) seen.add(unescapeHtml(m[1]!));
   return [...seen];
-}
-
-export interface TrackingContext {
-  siteUrl: string;
-  secret: string;
 }
 
 
@@ -77,7 +73,7 @@ export function fillTracked(
   t: TrackedTemplate,
   personal: (slot: string) => string,
   ref: { sendId: string; memberId: string | null },
-  ctx: TrackingContext,
+  ctx: SiteKeys,
 ): string {
   const clicks = new Map<string, string>();
   let out = t.texts[0]!;

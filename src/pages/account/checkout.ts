@@ -7,14 +7,14 @@ import { signedInMember } from '../../web/identity.ts';
 
 /** POST /account/checkout (form: tier, interval=month|year) → Stripe Checkout. */
 export const POST: APIRoute = async ({ request, locals, cookies, redirect }) => {
-  const { db, stripe, config } = locals.runtime;
+  const { db, stripe, config, keys } = locals.runtime;
   const member = await signedInMember(db, cookies, config.siteUrl);
   if (!member) return redirect('/signin?return=/account', 303);
   const form = await readForm(request);
   // Only a post of this site can be where the reader returns after paying.
   const returnTo = safeNext(field(form, 'return'), '', '/posts/') || undefined;
   try {
-    const url = await startCheckout(db, stripe, { siteUrl: config.siteUrl }, { memberId: member.id, tierSlug: field(form, 'tier'), interval: field(form, 'interval') === 'year' ? 'year' : 'month', returnTo });
+    const url = await startCheckout(db, stripe, keys, { memberId: member.id, tierSlug: field(form, 'tier'), interval: field(form, 'interval') === 'year' ? 'year' : 'month', returnTo });
     return redirect(url, 303);
   } catch (err) {
     if (!(err instanceof DomainError)) throw err;

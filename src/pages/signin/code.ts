@@ -8,8 +8,8 @@ import { setMemberSessionCookie } from '../../web/session-cookie.ts';
 export const POST: APIRoute = async ({ request, locals, cookies, redirect }) => {
   const form = await readForm(request);
   try {
-    const { config, db } = locals.runtime;
-    const session = await verifySignInCode(db, { secret: config.appSecret, siteUrl: config.siteUrl }, { email: field(form, 'email'), code: field(form, 'code') });
+    const { config, db, keys } = locals.runtime;
+    const session = await verifySignInCode(db, keys, { email: field(form, 'email'), code: field(form, 'code') });
     setMemberSessionCookie(cookies, config.siteUrl, session.token, session.expiresAt);
     return redirect(safeNext(field(form, 'return') || session.returnTo, '/account'), 303);
   } catch (err) {

@@ -7,7 +7,7 @@ import { errorFields, log } from '../../lib/log.ts';
  * failure while handling is a 500, so Stripe retries (handlers are idempotent).
  */
 export const POST: APIRoute = async ({ request, locals }) => {
-  const { stripe, config, db } = locals.runtime;
+  const { stripe, config, db, keys } = locals.runtime;
   const secret = config.stripe?.webhookSecret;
   if (!stripe || !secret) return new Response('Payments are not configured.', { status: 404 });
   const body = await request.text();
@@ -18,7 +18,7 @@ export const POST: APIRoute = async ({ request, locals }) => {
     return new Response('Bad signature.', { status: 401 });
   }
   try {
-    const outcome = await handleStripeEvent(db, stripe, { siteUrl: config.siteUrl }, event);
+    const outcome = await handleStripeEvent(db, stripe, keys, event);
     return new Response(JSON.stringify({ received: true, outcome }), { headers: { 'content-type': 'application/json' } });
   } catch (err) {
     log.error('stripe webhook failed', { type: event.type, ...errorFields(err) });
