@@ -11,6 +11,7 @@ import { commentHasLinks, validCommentBody } from './markdown.ts';
 import { queueNotification } from './notifications.ts';
 import { conversationRights, effectiveMode, holdReason, noCommentMessage, withinEditWindow, type Actor, type HoldReason, type Rights } from './rules.ts';
 import { getConversationSettings, type ConversationSettings } from './settings.ts';
+import { isId } from '../../lib/ids.ts';
 
 /**
  * Writing in a post's conversation: posting a comment or a reply (held or published), editing
@@ -38,7 +39,7 @@ export async function findConversationPost(db: Kysely<Database>, slug: string): 
 }
 
 export async function findConversationPostById(db: Kysely<Database>, postId: string): Promise<ConversationPost | undefined> {
-  if (!/^\d{1,18}$/.test(postId)) return undefined;
+  if (!isId(postId)) return undefined;
   const row = await db.selectFrom('posts').select('slug').where('id', '=', postId).executeTakeFirst();
   return row ? findConversationPost(db, row.slug) : undefined;
 }
@@ -100,7 +101,6 @@ export interface Posted {
   holdReason: HoldReason | null;
 }
 
-const ID = /^\d{1,18}$/;
 // One lock for the burst check: two comments from new accounts arriving together each see the other.
 const BURST_LOCK = 0x68656172; // "hear"
 
@@ -109,7 +109,7 @@ export async function postComment(db: Kysely<Database>, ctx: SiteKeys, actor: Ac
   const access = await conversationAccess(db, post, actor);
   if (!access.rights.comment) throw refusal(actor, access);
   const body = validCommentBody(input.body);
-  if (input.parentId !== undefined && !ID.test(input.parentId)) throw new ValidationError('That reply names no comment.', 'invalid_parent');
+  if (input.parentId !== undefined && !isId(input.parentId)) throw new ValidationError('That reply names no comment.', 'invalid_parent');
   if (actor.kind === 'member') await limitComment(db, ctx.secret, actor.id, input.clientIp);
 
   return db.transaction().execute(async (trx) => {
@@ -240,7 +240,7 @@ export async function announce(trx: Kysely<Database>, commentId: string): Promis
 /** A member's own comment, locked, or a NotFoundError (someone else's comment is "not found" too). */
 async function lockOwnComment(trx: Kysely<Database>, actor: Actor, commentId: string) {
   if (actor.kind !== 'member') throw new ForbiddenError('Only the member who wrote a comment can change it.', 'not_author');
-  if (!ID.test(commentId)) throw new NotFoundError('There is no such comment.', 'comment_not_found');
+  if (!isId(commentId)) throw new NotFoundError('There is no such comment.', 'comment_not_found');
   const c = await trx
     .selectFrom('comments')
     .select(['id', 'post_id', 'parent_id', 'member_id', 'status', 'erased', 'created_at', 'question', 'announced'])

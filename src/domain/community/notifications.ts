@@ -9,6 +9,7 @@ import { ValidationError } from '../../lib/errors.ts';
 import { isSuppressed } from '../members/suppression.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { commentToText } from './markdown.ts';
+import { isId } from '../../lib/ids.ts';
 
 /**
  * Emails about the conversation: someone replied to a member, or the brand answered their
@@ -32,7 +33,7 @@ export function optOutToken(secret: string, memberId: string): string {
 
 export function readOptOutToken(secret: string, token: string): string {
   const memberId = token.length > 500 ? null : verify(secret, OPT_OUT, token);
-  if (!memberId || !/^\d{1,18}$/.test(memberId)) throw new ValidationError('This link is not valid. Use the link at the bottom of one of our emails.', 'invalid_token');
+  if (!isId(memberId)) throw new ValidationError('This link is not valid. Use the link at the bottom of one of our emails.', 'invalid_token');
   return memberId;
 }
 

@@ -6,6 +6,7 @@ import { recordConversationEvent } from './events.ts';
 import { limitReaction } from './limits.ts';
 import { isReactionKind } from './reactions-set.ts';
 import { noCommentMessage, type Actor } from './rules.ts';
+import { isId } from '../../lib/ids.ts';
 
 export { REACTIONS, isReactionKind, type ReactionKind } from './reactions-set.ts';
 
@@ -23,7 +24,7 @@ export async function toggleReaction(
 ): Promise<{ on: boolean }> {
   if (actor.kind === 'anonymous') throw new UnauthorizedError('Sign in to react.', 'sign_in');
   if (!isReactionKind(input.kind)) throw new ValidationError('That is not one of the reactions.', 'invalid_reaction');
-  if (input.commentId !== undefined && !/^\d{1,18}$/.test(input.commentId)) throw new NotFoundError('There is no such comment.', 'comment_not_found');
+  if (input.commentId !== undefined && !isId(input.commentId)) throw new NotFoundError('There is no such comment.', 'comment_not_found');
   const access = await conversationAccess(db, post, actor);
   if (actor.kind !== 'member' || !access.rights.react) {
     throw new ForbiddenError(actor.kind === 'staff' ? 'Reactions are for members; sign in as a member to react.' : noCommentMessage(access.rights.reason ?? 'not_allowed', access.bannedUntil), 'cannot_react');

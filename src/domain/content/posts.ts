@@ -3,6 +3,7 @@ import type { Database, Post } from '../../../db/types.ts';
 import { ValidationError } from '../../lib/errors.ts';
 import { callToAction, canRead, type Viewer } from './access.ts';
 import { markdownToText, renderMarkdown, splitAtCut } from './markdown.ts';
+import { isId } from '../../lib/ids.ts';
 
 /**
  * Published posts as readers get them. Every surface goes through `postForViewer`, which is the
@@ -30,7 +31,7 @@ function decodeCursor(raw: string | undefined): Cursor | undefined {
   if (!raw) return undefined;
   try {
     const [at, id] = JSON.parse(Buffer.from(raw, 'base64url').toString()) as [unknown, unknown];
-    if (typeof at === 'string' && typeof id === 'string' && /^\d{1,18}$/.test(id) && !Number.isNaN(Date.parse(at))) return { at, id };
+    if (typeof at === 'string' && typeof id === 'string' && isId(id) && !Number.isNaN(Date.parse(at))) return { at, id };
   } catch {
     // fall through
   }

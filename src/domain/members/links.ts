@@ -1,5 +1,6 @@
 import { sign, verify } from '../../lib/tokens.ts';
 import { ValidationError } from '../../lib/errors.ts';
+import { isId } from '../../lib/ids.ts';
 
 /**
  * Signed links that act for a member without a sign-in: confirming a subscription (expires
@@ -42,7 +43,7 @@ export function preferencesToken(secret: string, memberId: string): string {
 
 export function readPreferencesToken(secret: string, token: string): string {
   const memberId = token.length > 500 ? null : verify(secret, 'member-preferences', token);
-  if (!memberId || !/^\d{1,18}$/.test(memberId)) {
+  if (!isId(memberId)) {
     throw new ValidationError('This link is not valid. Use the link at the bottom of one of our emails.', 'invalid_token');
   }
   return memberId;

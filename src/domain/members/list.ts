@@ -2,6 +2,7 @@ import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool
 import type { Database, MemberStatus } from '../../../db/types.ts';
 import { ValidationError } from '../../lib/errors.ts';
 import { isPlatform } from './sources.ts';
+import { isId } from '../../lib/ids.ts';
 
 /**
  * The members list: filters, keyset pagination (never OFFSET), a fast count, and the Member
@@ -110,7 +111,7 @@ function decodeCursor(raw: string | undefined): Cursor | undefined {
   if (!raw) return undefined;
   try {
     const [k, id] = JSON.parse(Buffer.from(raw, 'base64url').toString()) as [unknown, unknown];
-    if (typeof k === 'string' && typeof id === 'string' && /^\d{1,18}$/.test(id) && k.length < 400) return { k, id };
+    if (typeof k === 'string' && typeof id === 'string' && isId(id) && k.length < 400) return { k, id };
   } catch {
     // fall through
   }

@@ -9,6 +9,7 @@ import type { SiteLinks } from '../../lib/site-keys.ts';
 import { recordEvent } from '../members/events.ts';
 import { bankUnusedRewardDays, startBankedRewardsFor } from '../referrals/rewards.ts';
 import { getSiteSettings } from '../site/settings.ts';
+import { isId } from '../../lib/ids.ts';
 
 async function brandOf(db: Kysely<Database>, siteUrl: string) {
   const site = await getSiteSettings(db);
@@ -193,7 +194,7 @@ export async function syncSubscription(db: Kysely<Database>, stripe: Stripe, ctx
   // metadata.member_id is ours (set at checkout), but a subscription made elsewhere in the
   // Stripe account may carry anything: only a number is looked up.
   const metaMember = String(sub.metadata?.member_id ?? '');
-  const memberIdHint = /^\d{1,18}$/.test(metaMember) ? metaMember : '0';
+  const memberIdHint = isId(metaMember) ? metaMember : '0';
   await db.transaction().execute(async (trx) => {
     const member = await trx
       .selectFrom('members')

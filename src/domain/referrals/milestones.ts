@@ -9,6 +9,7 @@ import { recordEvent } from '../members/events.ts';
 import { isSuppressed } from '../members/suppression.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { grantCompDays } from './rewards.ts';
+import { isId } from '../../lib/ids.ts';
 
 /**
  * Milestones: at N counted referrals, a reward. Staff define them; awardMilestones hands them
@@ -58,7 +59,7 @@ export async function createMilestone(db: Kysely<Database>, input: NewMilestone)
 
 /** An archived milestone is no longer earned; rewards already given stay. */
 export async function archiveMilestone(db: Kysely<Database>, milestoneId: string): Promise<void> {
-  if (!/^\d{1,18}$/.test(milestoneId)) throw new NotFoundError('No such milestone.', 'milestone_not_found');
+  if (!isId(milestoneId)) throw new NotFoundError('No such milestone.', 'milestone_not_found');
   const done = await db.updateTable('referral_milestones').set({ archived_at: new Date() }).where('id', '=', milestoneId).where('archived_at', 'is', null).returning('id').executeTakeFirst();
   if (!done) throw new NotFoundError('No such milestone (or it is archived already).', 'milestone_not_found');
 }

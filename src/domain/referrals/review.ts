@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { ConflictError, NotFoundError } from '../../lib/errors.ts';
 import { awardMilestones } from './milestones.ts';
+import { isId } from '../../lib/ids.ts';
 
 /**
  * Staff review of held referrals: approve (it counts from now, and the referrer's milestones are
@@ -32,7 +33,7 @@ export async function listHeldReferrals(db: Kysely<Database>, limit = 200) {
 }
 
 async function decide(db: Kysely<Database>, referredId: string, staffUserId: string, to: 'counted' | 'rejected'): Promise<string> {
-  if (!/^\d{1,18}$/.test(referredId)) throw new NotFoundError('No such referral.', 'referral_not_found');
+  if (!isId(referredId)) throw new NotFoundError('No such referral.', 'referral_not_found');
   const now = new Date();
   const row = await db
     .updateTable('referrals')

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { ConflictError, NotFoundError } from '../../lib/errors.ts';
 import { recordEvent } from '../members/events.ts';
+import { isId } from '../../lib/ids.ts';
 
 /**
  * Complimentary days earned at a milestone, and how they stack with what the member already has:
@@ -107,7 +108,7 @@ export async function bankUnusedRewardDays(db: Kysely<Database>, memberId: strin
 
 /** Staff mark a manual reward (a sticker, a call) as fulfilled. */
 export async function fulfilReward(db: Kysely<Database>, rewardId: string, staffUserId: string): Promise<void> {
-  if (!/^\d{1,18}$/.test(rewardId)) throw new NotFoundError('No such reward.', 'reward_not_found');
+  if (!isId(rewardId)) throw new NotFoundError('No such reward.', 'reward_not_found');
   const done = await db
     .updateTable('referral_rewards')
     .set({ status: 'fulfilled', fulfilled_at: new Date(), fulfilled_by: staffUserId })

@@ -3,6 +3,7 @@ import type { Database } from '../../../db/types.ts';
 import { normaliseEmail } from '../members/email.ts';
 import { recordEvent } from '../members/events.ts';
 import { suppress } from '../members/suppression.ts';
+import { isId } from '../../lib/ids.ts';
 
 /**
  * What Resend tells us after posting, as a table from event type to handler. Every handler is
@@ -34,7 +35,7 @@ type Counter = 'delivered' | 'delayed' | 'bounced' | 'complained' | 'provider_fa
 function tag(event: ResendEvent, name: string): string | undefined {
   const tags = event.data?.tags;
   const value = Array.isArray(tags) ? tags.find((t) => t.name === name)?.value : tags?.[name];
-  return typeof value === 'string' && /^\d{1,18}$/.test(value) ? value : undefined;
+  return typeof value === 'string' && isId(value) ? value : undefined;
 }
 
 function occurredAt(event: ResendEvent): Date {

@@ -3,6 +3,7 @@ import type { Database } from '../../../db/types.ts';
 import { NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { isPlatform } from '../members/sources.ts';
 import { ENGAGED_DAYS, engagementScore, levelsFromFlows, rate, weekly } from './definitions.ts';
+import { isId } from '../../lib/ids.ts';
 
 /**
  * What the stats pages and /api/v1/stats/* show. Every function here reads the stats_* rollups
@@ -115,7 +116,7 @@ export async function statsCohorts(db: Kysely<Database>, options: { platform: st
 export type Cohorts = Awaited<ReturnType<typeof statsCohorts>>;
 
 export function parseId(raw: string | undefined, what = 'id'): string {
-  if (!raw || !/^\d{1,18}$/.test(raw)) throw new ValidationError(`The ${what} is not valid.`, 'invalid_id');
+  if (!isId(raw)) throw new ValidationError(`The ${what} is not valid.`, 'invalid_id');
   return raw;
 }
 

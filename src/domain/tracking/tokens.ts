@@ -1,4 +1,5 @@
 import { sign, verify } from '../../lib/tokens.ts';
+import { isId } from '../../lib/ids.ts';
 
 /**
  * Tracking tokens: HMAC-signed (lib/tokens.ts, compared in constant time), purpose-bound, naming
@@ -14,7 +15,6 @@ export interface ClickRef extends OpenRef {
   link: number;
 }
 
-const ID = /^\d{1,18}$/;
 const MAX_TOKEN = 200;
 
 export function openToken(secret: string, sendId: string, memberId: string | null): string {
@@ -29,7 +29,7 @@ function fields(secret: string, purpose: string, token: string, count: number): 
   if (token.length > MAX_TOKEN) return null;
   const payload = verify(secret, purpose, token);
   const parts = payload?.split('.');
-  if (!parts || parts.length !== count || !parts.every((p) => ID.test(p))) return null;
+  if (!parts || parts.length !== count || !parts.every((p) => isId(p))) return null;
   return parts;
 }
 

@@ -1,5 +1,6 @@
 import type { APIRoute } from 'astro';
 import { findOutboxEmail } from '../../../../lib/mailer/outbox.ts';
+import { isId } from '../../../../lib/ids.ts';
 
 /**
  * The raw HTML of an outbox email, for the preview iframe. Sandboxed by CSP (no script, no
@@ -8,7 +9,7 @@ import { findOutboxEmail } from '../../../../lib/mailer/outbox.ts';
  */
 export const GET: APIRoute = async ({ params, locals }) => {
   const id = params.id ?? '';
-  const email = /^\d{1,18}$/.test(id) ? await findOutboxEmail(locals.runtime.db, id) : undefined;
+  const email = isId(id) ? await findOutboxEmail(locals.runtime.db, id) : undefined;
   if (!email?.html) return new Response('Not found', { status: 404 });
   return new Response(email.html, {
     headers: {
