@@ -27,7 +27,7 @@ export interface ConversationPost {
   comments_mode: CommentsMode | null;
 }
 
-/** @deprecated The old name of SiteKeys, kept while moderation.ts still imports it. */
+/** The old name of SiteKeys: moderation.ts still imports it (it goes when moderation is split). */
 export type ConversationContext = SiteKeys;
 
 /** A published post, as the conversation needs it; undefined when there is none at that address. */

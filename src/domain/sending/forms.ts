@@ -1,9 +1,9 @@
 import { ValidationError } from '../../lib/errors.ts';
 
 /** The segment fields of the admin's send form (components/SegmentFields.astro). */
-export function segmentFromForm(form: FormData) {
-  const all = (name: string) => form.getAll(name).filter((v): v is string => typeof v === 'string' && v.trim() !== '').map((v) => v.trim());
-  return { newsletters: all('newsletters'), tiers: all('tiers'), labels: all('labels'), platforms: all('platforms'), engagement: String(form.get('engagement') ?? 'any') };
+export function segmentFromForm(form: { get(name: string): string; getAll(name: string): string[] }) {
+  const all = (name: string) => form.getAll(name).map((v) => v.trim()).filter(Boolean);
+  return { newsletters: all('newsletters'), tiers: all('tiers'), labels: all('labels'), platforms: all('platforms'), engagement: form.get('engagement') || 'any' };
 }
 
 /**

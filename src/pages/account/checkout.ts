@@ -1,7 +1,8 @@
 import type { APIRoute } from 'astro';
 import { DomainError } from '../../lib/errors.ts';
 import { startCheckout } from '../../domain/membership/billing.ts';
-import { field, readForm, safeNext, statusFor } from '../../web/http.ts';
+import { safeNext, statusFor } from '../../web/http.ts';
+import { field, readFields } from '../../web/request-data.ts';
 import { messagePage } from '../../web/pages.ts';
 import { signedInMember } from '../../web/identity.ts';
 
@@ -10,7 +11,7 @@ export const POST: APIRoute = async ({ request, locals, cookies, redirect }) => 
   const { db, stripe, config, keys } = locals.runtime;
   const member = await signedInMember(db, cookies, config.siteUrl);
   if (!member) return redirect('/signin?return=/account', 303);
-  const form = await readForm(request);
+  const form = await readFields(request);
   // Only a post of this site can be where the reader returns after paying.
   const returnTo = safeNext(field(form, 'return'), '', '/posts/') || undefined;
   try {

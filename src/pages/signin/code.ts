@@ -1,12 +1,13 @@
 import type { APIRoute } from 'astro';
 import { DomainError } from '../../lib/errors.ts';
 import { verifySignInCode } from '../../domain/membership/signin.ts';
-import { field, readForm, safeNext, statusFor } from '../../web/http.ts';
+import { safeNext, statusFor } from '../../web/http.ts';
+import { field, readFields } from '../../web/request-data.ts';
 import { messagePage } from '../../web/pages.ts';
 import { setMemberSessionCookie } from '../../web/session-cookie.ts';
 
 export const POST: APIRoute = async ({ request, locals, cookies, redirect }) => {
-  const form = await readForm(request);
+  const form = await readFields(request);
   try {
     const { config, db, keys } = locals.runtime;
     const session = await verifySignInCode(db, keys, { email: field(form, 'email'), code: field(form, 'code') });

@@ -4,7 +4,7 @@ import { toggleReaction } from '../../../domain/community/reactions.ts';
 import { DomainError, RateLimitedError } from '../../../lib/errors.ts';
 import { actorOf, identify } from '../../../web/identity.ts';
 import { statusFor } from '../../../web/http.ts';
-import { readFields } from '../../../web/request-data.ts';
+import { field, readFields } from '../../../web/request-data.ts';
 
 /** POST /posts/:slug/reactions: `kind`, optional `comment`; toggles the member's reaction, 303 back. */
 export const POST: APIRoute = async ({ params, request, cookies, locals, redirect }) => {
@@ -12,7 +12,7 @@ export const POST: APIRoute = async ({ params, request, cookies, locals, redirec
   const post = await findConversationPost(db, params.slug ?? '');
   if (!post) return new Response('No such post.', { status: 404, headers: { 'content-type': 'text/plain; charset=utf-8' } });
   const fields = await readFields(request);
-  const commentId = fields.get('comment').trim() || undefined;
+  const commentId = field(fields, 'comment') || undefined;
   try {
     const actor = actorOf(await identify(db, cookies, config.siteUrl));
     await toggleReaction(db, config.appSecret, actor, post, { kind: fields.get('kind'), commentId });
