@@ -64,6 +64,8 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: /^\/api\/v1\/stats\/sends\/\d{1,18}\/?$/, methods: READ, access: 'stats:read' },
   { pattern: /^\/api\/v1\/stats\/posts\/\d{1,18}\/?$/, methods: READ, access: 'stats:read' },
   { pattern: /^\/api\/v1\/stats\/members\/\d{1,18}\/?$/, methods: READ, access: 'stats:read' },
+  // The API's contract, the same in every install: no site data, so no token needed (tools fetch it as is).
+  { pattern: /^\/api\/v1\/openapi\.json$/, methods: READ, access: 'public' },
   { pattern: /^\/api\/v1\/me\/?$/, methods: READ, access: 'dashboard:view' },
   { pattern: /^\/api\/v1\/members\/?$/, methods: READ, access: 'members:read' },
   { pattern: /^\/api\/v1\/members\/?$/, methods: ['POST'], access: 'members:write' },
