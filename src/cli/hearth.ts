@@ -218,7 +218,7 @@ async function main(argv: string[]): Promise<number> {
         platform: { type: 'string' },
         query: { type: 'string' },
       });
-      const { parseMemberFilter } = await import('../domain/members/list.ts');
+      const { parseMemberFilter } = await import('../web/member-filter.ts');
       const { membersCsv } = await import('../domain/members/manage.ts');
       const params = new URLSearchParams(Object.entries(f).filter((e): e is [string, string] => typeof e[1] === 'string'));
       const filter = parseMemberFilter(params);

@@ -70,6 +70,8 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: path('/api/v1/stats/sends/:id/?'), methods: READ, access: 'stats:read' },
   { pattern: path('/api/v1/stats/posts/:id/?'), methods: READ, access: 'stats:read' },
   { pattern: path('/api/v1/stats/members/:id/?'), methods: READ, access: 'stats:read' },
+  // The API's contract, the same in every install: no site data, so no token needed (tools fetch it as is).
+  { pattern: path('/api/v1/openapi\\.json'), methods: READ, access: 'public' },
   { pattern: path('/api/v1/me/?'), methods: READ, access: 'dashboard:view' },
   { pattern: path('/api/v1/members/?'), methods: READ, access: 'members:read' },
   { pattern: path('/api/v1/members/?'), methods: ['POST'], access: 'members:write' },

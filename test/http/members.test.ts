@@ -116,6 +116,18 @@ describe('writing members through the API', () => {
     expect((await api('/members?limit=1', {}, 'moderator')).status).toBe(403);
     expect((await api('/members/1', { method: 'PUT', body: '{}' })).status).toBe(405);
   });
+
+  it('serves the OpenAPI document without a token, through the guard, and nothing else there', async () => {
+    const res = await fetch(server.url + '/api/v1/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toContain('/api/v1/members/{id}');
+    expect((await fetch(server.url + '/api/v1/openapi.json', { method: 'POST' })).status).toBe(405);
+    // Public means this one document: the calls it describes still want a token.
+    expect((await fetch(server.url + '/api/v1/members')).status).toBe(401);
+  });
 });
 
 describe('the admin members pages', () => {

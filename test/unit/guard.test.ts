@@ -39,9 +39,11 @@ describe('the staff route table', () => {
     expect(decideRoute('/api/v1/newsletters', 'DELETE').kind).toBe('method_not_allowed');
   });
 
-  it('keeps only sign-in and setup public', () => {
+  it('keeps only sign-in, setup and the API contract (openapi.json, no site data) public', () => {
     const publicRules = STAFF_ROUTES.filter((r) => r.access === 'public').map((r) => r.pattern.source);
-    expect(publicRules).toEqual(['^\\/admin\\/setup\\/?$', '^\\/admin\\/signin\\/?$']);
+    expect(publicRules).toEqual(['^\\/admin\\/setup\\/?$', '^\\/admin\\/signin\\/?$', '^\\/api\\/v1\\/openapi\\.json$']);
+    expect(decideRoute('/api/v1/openapi.json', 'GET').kind).toBe('public');
+    expect(decideRoute('/api/v1/openapi.json', 'POST').kind).toBe('method_not_allowed');
   });
 });
 

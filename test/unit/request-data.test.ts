@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { segmentFromForm } from '../../src/domain/sending/forms.ts';
+import { segmentFromForm } from '../../src/web/send-form.ts';
 import { siteKeys } from '../../src/lib/site-keys.ts';
 import { postInputFromForm } from '../../src/web/post-form.ts';
 import { EDITOR_FORM_BYTES, FORM_BYTES, field, readFields } from '../../src/web/request-data.ts';

@@ -1,9 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, Post } from '../../../db/types.ts';
-import { ValidationError } from '../../lib/errors.ts';
+import { decodeKeyset, keysetPage } from '../../lib/keyset.ts';
 import { callToAction, canRead, type Viewer } from './access.ts';
 import { markdownToText, renderMarkdown, splitAtCut } from './markdown.ts';
-import { isId } from '../../lib/ids.ts';
 
 /**
  * Published posts as readers get them. Every surface goes through `postForViewer`, which is the
@@ -26,36 +25,23 @@ export async function findPublishedPost(db: Kysely<Database>, slug: string): Pro
     .executeTakeFirst();
 }
 
-type Cursor = { at: string; id: string };
-function decodeCursor(raw: string | undefined): Cursor | undefined {
-  if (!raw) return undefined;
-  try {
-    const [at, id] = JSON.parse(Buffer.from(raw, 'base64url').toString()) as [unknown, unknown];
-    if (typeof at === 'string' && typeof id === 'string' && isId(id) && !Number.isNaN(Date.parse(at))) return { at, id };
-  } catch {
-    // fall through
-  }
-  throw new ValidationError('That page link is not valid.', 'invalid_cursor');
-}
-
 /** Newest first, by keyset on (published_at, id); optionally only posts with a tag. */
 export async function listPublished(db: Kysely<Database>, options: { limit: number; after?: string | undefined; tag?: string | undefined }) {
-  const cursor = decodeCursor(options.after);
+  const cursor = decodeKeyset(options.after, ['date', 'id']);
   const rows = await db
     .selectFrom('posts')
     .select(COLUMNS)
     .where('status', 'in', ['published', 'scheduled'])
     .where('email_only', '=', false)
     .where('published_at', '<=', sql<Date>`now()`)
-    .$if(cursor !== undefined, (q) => q.where(sql<boolean>`(published_at, id) < (${cursor!.at}::timestamptz, ${cursor!.id}::bigint)`))
+    .$if(cursor !== undefined, (q) => q.where(sql<boolean>`(published_at, id) < (${cursor![0]}::timestamptz, ${cursor![1]}::bigint)`))
     .$if(options.tag !== undefined, (q) => q.where(sql<boolean>`tags @> array[${options.tag!.toLowerCase()}]::text[]`))
     .orderBy('published_at', 'desc')
     .orderBy('id', 'desc')
     .limit(options.limit + 1)
     .execute();
-  const page = rows.slice(0, options.limit);
-  const last = page.at(-1);
-  const next = rows.length > options.limit && last ? Buffer.from(JSON.stringify([last.published_at!.toISOString(), last.id])).toString('base64url') : null;
+  // published_at is written from JavaScript (milliseconds), so its ISO string is the exact key.
+  const { page, next } = keysetPage(rows, options.limit, (last) => [last.published_at!.toISOString(), last.id]);
   return { posts: page, next };
 }
 

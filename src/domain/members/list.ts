@@ -1,12 +1,12 @@
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
 import type { Database, MemberStatus } from '../../../db/types.ts';
-import { ValidationError } from '../../lib/errors.ts';
-import { isPlatform } from './sources.ts';
+import { NotFoundError } from '../../lib/errors.ts';
 import { isId } from '../../lib/ids.ts';
+import { decodeKeyset, keysetPage } from '../../lib/keyset.ts';
 
 /**
- * The members list: filters, keyset pagination (never OFFSET), a fast count, and the Member
- * shape of DESIGN.md's API. Every filter is an indexable predicate:
+ * The members list: filters, keyset pagination (never OFFSET), a fast count, and the member
+ * records the admin and the API show (the API's JSON is src/web/api/member.ts). Every filter is an indexable predicate:
  * - no search: newest first on (created_at desc, id desc), members_created_idx;
  * - search: a prefix of the address or the name, ordered by address in the "C" collation, the
  *   order of members_email_prefix_idx (see migration 0002).
@@ -22,55 +22,6 @@ export interface MemberFilter {
   platform?: string | undefined;
   createdFrom?: Date | undefined;
   createdTo?: Date | undefined;
-}
-
-/** Reads a filter from query parameters (the admin's form and the API share it). */
-export function parseMemberFilter(params: URLSearchParams): MemberFilter {
-  const text = (name: string, max = 200) => {
-    const v = params.get(name)?.trim();
-    return v ? v.slice(0, max) : undefined;
-  };
-  const date = (name: string, endOfDay: boolean) => {
-    const v = text(name, 40);
-    if (!v) return undefined;
-    const d = new Date(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T${endOfDay ? '23:59:59.999' : '00:00:00'}Z` : v);
-    if (Number.isNaN(d.getTime())) throw new ValidationError(`${name} must be a date like 2026-01-31.`, 'invalid_filter');
-    return d;
-  };
-  const status = text('status');
-  if (status && !MEMBER_STATUSES.includes(status as MemberStatus)) {
-    throw new ValidationError(`status must be one of ${MEMBER_STATUSES.join(', ')}.`, 'invalid_filter');
-  }
-  const platform = text('platform');
-  if (platform && !isPlatform(platform)) throw new ValidationError(`There is no platform called "${platform}".`, 'invalid_filter');
-  return {
-    query: text('query'),
-    status: status as MemberStatus | undefined,
-    newsletter: text('newsletter'),
-    tier: text('tier'),
-    label: text('label'),
-    platform,
-    createdFrom: date('created_from', false),
-    createdTo: date('created_to', true),
-  };
-}
-
-/** The filter back as query parameters (for links to the next page, the export, the count). */
-export function filterToParams(filter: MemberFilter): URLSearchParams {
-  const p = new URLSearchParams();
-  if (filter.query) p.set('query', filter.query);
-  if (filter.status) p.set('status', filter.status);
-  if (filter.newsletter) p.set('newsletter', filter.newsletter);
-  if (filter.tier) p.set('tier', filter.tier);
-  if (filter.label) p.set('label', filter.label);
-  if (filter.platform) p.set('platform', filter.platform);
-  if (filter.createdFrom) p.set('created_from', filter.createdFrom.toISOString());
-  if (filter.createdTo) p.set('created_to', filter.createdTo.toISOString());
-  return p;
-}
-
-export function isEmptyFilter(filter: MemberFilter): boolean {
-  return filterToParams(filter).toString() === '';
 }
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -103,38 +54,26 @@ export function memberWhere(filter: MemberFilter) {
   };
 }
 
-type Cursor = { k: string; id: string };
-function encodeCursor(c: Cursor): string {
-  return Buffer.from(JSON.stringify([c.k, c.id])).toString('base64url');
-}
-function decodeCursor(raw: string | undefined): Cursor | undefined {
-  if (!raw) return undefined;
-  try {
-    const [k, id] = JSON.parse(Buffer.from(raw, 'base64url').toString()) as [unknown, unknown];
-    if (typeof k === 'string' && typeof id === 'string' && isId(id) && k.length < 400) return { k, id };
-  } catch {
-    // fall through
-  }
-  throw new ValidationError('The "after" cursor is not valid; start again from the first page.', 'invalid_cursor');
-}
-
-export interface MemberView {
+/** A member with what the lists show beside them: tier, newsletters, labels, counted referrals. */
+export interface MemberRecord {
   id: string;
   email: string;
   name: string | null;
   status: MemberStatus;
-  tier: string | null;
+  /** The tier's slug. */
+  tier: string;
+  /** Newsletter slugs, in the newsletters' order. */
   newsletters: string[];
   labels: string[];
-  source: { platform: string; utm_source: string | null; utm_medium: string | null; utm_campaign: string | null; referrer: string | null; ref: string | null };
-  referral_code: string;
+  source: { platform: string; utmSource: string | null; utmMedium: string | null; utmCampaign: string | null; referrer: string | null; ref: string | null };
+  referralCode: string;
   referrals: number;
-  created_at: string;
-  confirmed_at: string | null;
+  createdAt: Date;
+  confirmedAt: Date | null;
 }
 
-/** Attaches tier, newsletters, labels and referral counts to a page of members in four queries. */
-export async function memberViews(db: Kysely<Database>, ids: string[]): Promise<MemberView[]> {
+/** Attaches tier, newsletters, labels and referral counts to a page of members in three queries. */
+export async function loadMembers(db: Kysely<Database>, ids: string[]): Promise<MemberRecord[]> {
   if (ids.length === 0) return [];
   const [rows, newsletters, labels] = await Promise.all([
     db
@@ -169,14 +108,21 @@ export async function memberViews(db: Kysely<Database>, ids: string[]): Promise<
         tier: r.tier_slug,
         newsletters: newsletters.filter((n) => n.member_id === id).map((n) => n.slug),
         labels: labels.filter((l) => l.member_id === id).map((l) => l.name),
-        source: { platform: r.source_platform, utm_source: r.utm_source, utm_medium: r.utm_medium, utm_campaign: r.utm_campaign, referrer: r.referrer, ref: r.ref },
-        referral_code: r.referral_code,
+        source: { platform: r.source_platform, utmSource: r.utm_source, utmMedium: r.utm_medium, utmCampaign: r.utm_campaign, referrer: r.referrer, ref: r.ref },
+        referralCode: r.referral_code,
         referrals: Number(r.referrals ?? 0),
-        created_at: r.created_at.toISOString(),
-        confirmed_at: r.confirmed_at?.toISOString() ?? null,
+        createdAt: r.created_at,
+        confirmedAt: r.confirmed_at,
       },
     ];
   });
+}
+
+/** One member, or a NotFoundError. */
+export async function getMember(db: Kysely<Database>, memberId: string): Promise<MemberRecord> {
+  const [member] = isId(memberId) ? await loadMembers(db, [memberId]) : [];
+  if (!member) throw new NotFoundError('No such member.', 'member_not_found');
+  return member;
 }
 
 export const MAX_PAGE = 200;
@@ -185,10 +131,10 @@ export async function listMembers(
   db: Kysely<Database>,
   filter: MemberFilter,
   page: { limit?: number | undefined; after?: string | undefined } = {},
-): Promise<{ members: MemberView[]; next: string | null }> {
+): Promise<{ members: MemberRecord[]; next: string | null }> {
   const limit = Math.min(Math.max(1, Math.trunc(page.limit ?? 50) || 50), MAX_PAGE);
-  const cursor = decodeCursor(page.after);
   const bySearch = Boolean(filter.query);
+  const cursor = decodeMemberCursor(page.after, bySearch);
   let rows: Array<{ id: string; email: string; created_key: string }>;
   if (bySearch) {
     // Two index ranges (address prefix, name prefix), each already in address order and cut at
@@ -224,10 +170,8 @@ export async function listMembers(
       .limit(limit + 1)
       .execute();
   }
-  const pageRows = rows.slice(0, limit);
-  const last = pageRows.at(-1);
-  const next = rows.length > limit && last ? encodeCursor({ k: bySearch ? last.email.toLowerCase() : last.created_key, id: last.id }) : null;
-  return { members: await memberViews(db, pageRows.map((r) => r.id)), next };
+  const { page: pageRows, next } = keysetPage(rows, limit, (last) => [bySearch ? last.email.toLowerCase() : last.created_key, last.id]);
+  return { members: await loadMembers(db, pageRows.map((r) => r.id)), next };
 }
 
 /** An exact count of a filter. */
@@ -236,10 +180,16 @@ export async function countMembers(db: Kysely<Database>, filter: MemberFilter): 
   return Number(row.n);
 }
 
-/** One member for the admin's member page: the API view plus staff notes and the landing page. */
+/** One member for the admin's member page: the record plus staff notes, the landing page and complimentary access. */
 export async function getMemberDetail(db: Kysely<Database>, memberId: string) {
-  const [view] = await memberViews(db, [memberId]);
-  if (!view) return undefined;
+  const [member] = await loadMembers(db, [memberId]);
+  if (!member) return undefined;
   const extra = await db.selectFrom('members').select(['notes', 'landing_page', 'comp_until', 'tier_source']).where('id', '=', memberId).executeTakeFirstOrThrow();
-  return { ...view, notes: extra.notes, landing_page: extra.landing_page, comp_until: extra.comp_until?.toISOString() ?? null, tier_source: extra.tier_source };
+  return { member, notes: extra.notes, landingPage: extra.landing_page, compUntil: extra.comp_until, tierSource: extra.tier_source };
+}
+
+/** The members list's cursor: (created_at, id) newest first, or (lower(email), id) when searching. */
+function decodeMemberCursor(raw: string | undefined, bySearch: boolean): { k: string; id: string } | undefined {
+  const parts = decodeKeyset(raw, [bySearch ? 'text' : 'date', 'id']);
+  return parts && { k: String(parts[0]), id: String(parts[1]) };
 }

@@ -1,9 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
-import { NotFoundError, ValidationError } from '../../lib/errors.ts';
-import { isPlatform } from '../members/sources.ts';
+import { NotFoundError } from '../../lib/errors.ts';
 import { ENGAGED_DAYS, engagementScore, levelsFromFlows, rate, weekly } from './definitions.ts';
-import { isId } from '../../lib/ids.ts';
 
 /**
  * What the stats pages and /api/v1/stats/* show. Every function here reads the stats_* rollups
@@ -15,14 +13,6 @@ const n = (v: string | number | null | undefined) => (v === null || v === undefi
 
 export interface OverviewOptions {
   days: number;
-}
-
-/** `?days=` of the overview: 7 to 730, default 90; anything else is a 400. */
-export function parseOverviewParams(params: URLSearchParams): OverviewOptions {
-  const raw = params.get('days');
-  if (raw === null || raw === '') return { days: 90 };
-  if (!/^\d{1,4}$/.test(raw) || Number(raw) < 7 || Number(raw) > 730) throw new ValidationError('days must be a whole number from 7 to 730.', 'invalid_days');
-  return { days: Number(raw) };
 }
 
 export async function statsOverview(db: Kysely<Database>, options: OverviewOptions = { days: 90 }) {
@@ -94,13 +84,6 @@ export async function statsSources(db: Kysely<Database>) {
 
 export type Sources = Awaited<ReturnType<typeof statsSources>>;
 
-/** `?platform=` of the cohorts: a known platform, or none for every platform. */
-export function parseCohortParams(params: URLSearchParams): { platform: string } {
-  const platform = (params.get('platform') ?? '').trim();
-  if (platform !== '' && !isPlatform(platform)) throw new ValidationError(`There is no platform called "${platform.slice(0, 40)}".`, 'invalid_platform');
-  return { platform };
-}
-
 export async function statsCohorts(db: Kysely<Database>, options: { platform: string } = { platform: '' }) {
   const rows = await db.selectFrom('stats_cohorts').selectAll().where('platform', '=', options.platform).orderBy('week').orderBy('offset_week').execute();
   const weeks = new Map<string, { week: string; members: number; weeks: Array<{ offset: number; subscribed: number; engaged: number; subscribed_rate: number | null; engaged_rate: number | null }> }>();
@@ -114,11 +97,6 @@ export async function statsCohorts(db: Kysely<Database>, options: { platform: st
 }
 
 export type Cohorts = Awaited<ReturnType<typeof statsCohorts>>;
-
-export function parseId(raw: string | undefined, what = 'id'): string {
-  if (!isId(raw)) throw new ValidationError(`The ${what} is not valid.`, 'invalid_id');
-  return raw;
-}
 
 export async function statsSend(db: Kysely<Database>, sendId: string) {
   const send = await db

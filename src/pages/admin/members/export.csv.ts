@@ -1,6 +1,6 @@
 import type { APIRoute } from 'astro';
 import { DomainError } from '../../../lib/errors.ts';
-import { parseMemberFilter } from '../../../domain/members/list.ts';
+import { parseMemberFilter } from '../../../web/member-filter.ts';
 import { membersCsv } from '../../../domain/members/manage.ts';
 import { statusFor, streamedDownload } from '../../../web/http.ts';
 

@@ -1,6 +1,7 @@
 import type { APIRoute } from 'astro';
 import { cohortsCsv } from '../../../domain/stats/csv.ts';
-import { parseCohortParams, statsCohorts } from '../../../domain/stats/read.ts';
+import { statsCohorts } from '../../../domain/stats/read.ts';
+import { parseCohortParams } from '../../../web/stats-params.ts';
 import { csvDownload } from './_csv.ts';
 
 export const GET: APIRoute = ({ url, locals }) => csvDownload('stats-cohorts', async () => cohortsCsv(await statsCohorts(locals.runtime.db, parseCohortParams(url.searchParams))));

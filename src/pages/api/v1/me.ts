@@ -1,7 +1,5 @@
-import type { APIRoute } from 'astro';
+import { apiRoute } from '../../../web/api/route.ts';
+import { staffJson } from '../../../web/api/staff.ts';
 import { json } from '../../../web/http.ts';
 
-export const GET: APIRoute = ({ locals }) => {
-  const staff = locals.staff!;
-  return json({ staff: { id: staff.id, email: staff.email, name: staff.name, role: staff.role } });
-};
+export const GET = apiRoute((_, { staff }) => json({ staff: staffJson(staff) }));

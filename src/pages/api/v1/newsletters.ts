@@ -1,8 +1,6 @@
-import type { APIRoute } from 'astro';
 import { listNewsletters } from '../../../domain/site/catalog.ts';
+import { newsletterJson } from '../../../web/api/newsletter.ts';
+import { apiRoute } from '../../../web/api/route.ts';
 import { json } from '../../../web/http.ts';
 
-export const GET: APIRoute = async ({ locals }) => {
-  const newsletters = await listNewsletters(locals.runtime.db);
-  return json({ newsletters: newsletters.map(({ id, slug, name, default: isDefault }) => ({ id, slug, name, default: isDefault })) });
-};
+export const GET = apiRoute(async (_, { db }) => json({ newsletters: (await listNewsletters(db)).map(newsletterJson) }));

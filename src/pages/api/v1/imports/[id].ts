@@ -1,11 +1,6 @@
-import type { APIRoute } from 'astro';
-import { getImport, importView } from '../../../../domain/imports/pipeline.ts';
-import { json, jsonErrorFrom } from '../../../../web/http.ts';
+import { getImport } from '../../../../domain/imports/pipeline.ts';
+import { importJson } from '../../../../web/api/import.ts';
+import { apiRoute } from '../../../../web/api/route.ts';
+import { json } from '../../../../web/http.ts';
 
-export const GET: APIRoute = async ({ params, locals }) => {
-  try {
-    return json({ import: importView(await getImport(locals.runtime.db, params.id!)) });
-  } catch (err) {
-    return jsonErrorFrom(err);
-  }
-};
+export const GET = apiRoute(async ({ params }, { db }) => json({ import: importJson(await getImport(db, params.id!)) }));

@@ -1,11 +1,7 @@
-import type { APIRoute } from 'astro';
-import { countMembers, parseMemberFilter } from '../../../../domain/members/list.ts';
-import { json, jsonErrorFrom } from '../../../../web/http.ts';
+import { countMembers } from '../../../../domain/members/list.ts';
+import { apiRoute } from '../../../../web/api/route.ts';
+import { json } from '../../../../web/http.ts';
+import { parseMemberFilter } from '../../../../web/member-filter.ts';
 
-export const GET: APIRoute = async ({ url, locals }) => {
-  try {
-    return json({ count: await countMembers(locals.runtime.db, parseMemberFilter(url.searchParams)) });
-  } catch (err) {
-    return jsonErrorFrom(err);
-  }
-};
+/** GET /api/v1/members/count?(the list's filters) → {"count": n} */
+export const GET = apiRoute(async ({ url }, { db }) => json({ count: await countMembers(db, parseMemberFilter(url.searchParams)) }));

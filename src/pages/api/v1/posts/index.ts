@@ -1,15 +1,14 @@
-import type { APIRoute } from 'astro';
-import { postBody, visibilityInput } from '../../../../domain/content/api-schemas.ts';
 import { createPost, getPostForEdit } from '../../../../domain/content/editor.ts';
-import { json, jsonErrorFrom, readJson } from '../../../../web/http.ts';
-import { postJson } from '../../../../web/post-json.ts';
+import { postBody, postJson, visibilityInput } from '../../../../web/api/post.ts';
+import { apiRoute } from '../../../../web/api/route.ts';
+import { json, readJson } from '../../../../web/http.ts';
 
-export const POST: APIRoute = async ({ request, locals }) => {
-  try {
-    const body = await readJson(request, postBody);
-    const created = await createPost(locals.runtime.db, { ...body, visibility: 'public', ...visibilityInput(body.visibility), emailOnly: body.email_only, featureImage: body.feature_image, publishAt: body.publish_at ? new Date(body.publish_at) : undefined }, locals.staff!.id);
-    return json({ post: postJson(await getPostForEdit(locals.runtime.db, created.id), locals.runtime.config.siteUrl) }, 201);
-  } catch (err) {
-    return jsonErrorFrom(err);
-  }
-};
+export const POST = apiRoute(async ({ request }, { db, siteUrl, staff }) => {
+  const body = await readJson(request, postBody);
+  const created = await createPost(
+    db,
+    { ...body, visibility: 'public', ...visibilityInput(body.visibility), emailOnly: body.email_only, featureImage: body.feature_image, publishAt: body.publish_at ? new Date(body.publish_at) : undefined },
+    staff.id,
+  );
+  return json({ post: postJson(await getPostForEdit(db, created.id), siteUrl) }, 201);
+});

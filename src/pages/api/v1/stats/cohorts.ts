@@ -1,11 +1,6 @@
-import type { APIRoute } from 'astro';
-import { parseCohortParams, statsCohorts } from '../../../../domain/stats/read.ts';
-import { json, jsonErrorFrom } from '../../../../web/http.ts';
+import { statsCohorts } from '../../../../domain/stats/read.ts';
+import { apiRoute } from '../../../../web/api/route.ts';
+import { json } from '../../../../web/http.ts';
+import { parseCohortParams } from '../../../../web/stats-params.ts';
 
-export const GET: APIRoute = async ({ url, locals }) => {
-  try {
-    return json(await statsCohorts(locals.runtime.db, parseCohortParams(url.searchParams)));
-  } catch (err) {
-    return jsonErrorFrom(err);
-  }
-};
+export const GET = apiRoute(async ({ url }, { db }) => json(await statsCohorts(db, parseCohortParams(url.searchParams))));

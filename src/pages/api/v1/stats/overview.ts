@@ -1,11 +1,6 @@
-import type { APIRoute } from 'astro';
-import { parseOverviewParams, statsOverview } from '../../../../domain/stats/read.ts';
-import { json, jsonErrorFrom } from '../../../../web/http.ts';
+import { statsOverview } from '../../../../domain/stats/read.ts';
+import { apiRoute } from '../../../../web/api/route.ts';
+import { json } from '../../../../web/http.ts';
+import { parseOverviewParams } from '../../../../web/stats-params.ts';
 
-export const GET: APIRoute = async ({ url, locals }) => {
-  try {
-    return json(await statsOverview(locals.runtime.db, parseOverviewParams(url.searchParams)));
-  } catch (err) {
-    return jsonErrorFrom(err);
-  }
-};
+export const GET = apiRoute(async ({ url }, { db }) => json(await statsOverview(db, parseOverviewParams(url.searchParams))));

@@ -1,11 +1,5 @@
-import type { APIRoute } from 'astro';
 import { statsSources } from '../../../../domain/stats/read.ts';
-import { json, jsonErrorFrom } from '../../../../web/http.ts';
+import { apiRoute } from '../../../../web/api/route.ts';
+import { json } from '../../../../web/http.ts';
 
-export const GET: APIRoute = async ({ locals }) => {
-  try {
-    return json(await statsSources(locals.runtime.db));
-  } catch (err) {
-    return jsonErrorFrom(err);
-  }
-};
+export const GET = apiRoute(async (_, { db }) => json(await statsSources(db)));

@@ -1,11 +1,6 @@
-import type { APIRoute } from 'astro';
-import { parseId, statsPost } from '../../../../../domain/stats/read.ts';
-import { json, jsonErrorFrom } from '../../../../../web/http.ts';
+import { statsPost } from '../../../../../domain/stats/read.ts';
+import { apiRoute } from '../../../../../web/api/route.ts';
+import { json } from '../../../../../web/http.ts';
+import { parseId } from '../../../../../web/stats-params.ts';
 
-export const GET: APIRoute = async ({ params, locals }) => {
-  try {
-    return json(await statsPost(locals.runtime.db, parseId(params.id, 'post id')));
-  } catch (err) {
-    return jsonErrorFrom(err);
-  }
-};
+export const GET = apiRoute(async ({ params }, { db }) => json(await statsPost(db, parseId(params.id, 'post id'))));

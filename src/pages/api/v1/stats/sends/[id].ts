@@ -1,11 +1,6 @@
-import type { APIRoute } from 'astro';
-import { parseId, statsSend } from '../../../../../domain/stats/read.ts';
-import { json, jsonErrorFrom } from '../../../../../web/http.ts';
+import { statsSend } from '../../../../../domain/stats/read.ts';
+import { apiRoute } from '../../../../../web/api/route.ts';
+import { json } from '../../../../../web/http.ts';
+import { parseId } from '../../../../../web/stats-params.ts';
 
-export const GET: APIRoute = async ({ params, locals }) => {
-  try {
-    return json(await statsSend(locals.runtime.db, parseId(params.id, 'send id')));
-  } catch (err) {
-    return jsonErrorFrom(err);
-  }
-};
+export const GET = apiRoute(async ({ params }, { db }) => json(await statsSend(db, parseId(params.id, 'send id'))));

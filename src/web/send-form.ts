@@ -1,4 +1,4 @@
-import { ValidationError } from '../../lib/errors.ts';
+import { ValidationError } from '../lib/errors.ts';
 
 /** The segment fields of the admin's send form (components/SegmentFields.astro). */
 export function segmentFromForm(form: { get(name: string): string; getAll(name: string): string[] }) {

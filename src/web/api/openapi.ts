@@ -1,0 +1,205 @@
+import { z } from 'zod';
+import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
+import { patchCommentBody, CommentEnvelope, CommentPage } from './comment.ts';
+import { ImportEnvelope } from './import.ts';
+import { createMemberBody, MemberCount, MemberEnvelope, MemberPage, patchMemberBody } from './member.ts';
+import { NewsletterList } from './newsletter.ts';
+import { patchPostBody, postBody, PostEnvelope } from './post.ts';
+import { ApiError, Id } from './schema.ts';
+import { countBody, scheduleBody, sendBody, SendEnvelope, SendPage, SendRecipients, SendReport } from './send.ts';
+import { StaffEnvelope } from './staff.ts';
+import { MemberEngagement, StatsCohorts, StatsOverview, StatsPost, StatsSend, StatsSources } from './stats.ts';
+import { newTierBody, TierEnvelope, TierList } from './tier.ts';
+
+/**
+ * The admin API as an OpenAPI 3.1 document, generated from the same zod schemas the routes parse
+ * requests with and build responses from (src/web/api/*.ts). Served at GET /api/v1/openapi.json;
+ * test/http/openapi.test.ts calls every operation listed here and validates the real answers
+ * against it, so the document and the routes cannot drift apart unnoticed.
+ */
+
+type Status = '200' | '201' | '202' | '204';
+interface Operation {
+  summary: string;
+  /** The permission the token's role needs (src/web/guard.ts). */
+  permission: string;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  /** A multipart body, described as is (the routes stream it; zod never sees it). */
+  multipart?: Record<string, unknown>;
+  ok: [Status, z.ZodType | null];
+  /** The error statuses this call can answer besides 401 (no or bad token) and 403 (role). */
+  errors?: Array<'400' | '404' | '409' | '429'>;
+}
+
+const ERROR_TEXT: Record<string, string> = {
+  '400': 'The request is malformed or breaks a rule.',
+  '401': 'No valid staff token.',
+  '403': "The token's role may not do this.",
+  '404': 'No such resource.',
+  '409': 'The request conflicts with the current state.',
+  '429': 'Too many attempts; see retry-after.',
+};
+
+const error = (status: string) => ({ description: ERROR_TEXT[status]!, content: { 'application/json': { schema: ApiError } } });
+
+function operation(op: Operation, pathParams: string[]): ZodOpenApiOperationObject {
+  const [status, schema] = op.ok;
+  const path = pathParams.length ? z.object(Object.fromEntries(pathParams.map((p) => [p, Id]))) : undefined;
+  const body = op.body
+    ? { required: true, content: { 'application/json': { schema: op.body } } }
+    : op.multipart
+      ? { required: true, content: { 'multipart/form-data': { schema: op.multipart } } }
+      : undefined;
+  return {
+    summary: op.summary,
+    description: `Needs the \`${op.permission}\` permission.`,
+    ...(op.query || path ? { requestParams: { ...(op.query ? { query: op.query } : {}), ...(path ? { path } : {}) } } : {}),
+    ...(body ? { requestBody: body } : {}),
+    responses: {
+      [status]: schema ? { description: 'OK', content: { 'application/json': { schema } } } : { description: 'Done; no body.' },
+      ...Object.fromEntries(['401', '403', ...(op.errors ?? [])].sort().map((s) => [s, error(s)])),
+    },
+  };
+}
+
+const text = (description: string) => z.string().optional().meta({ description });
+
+const memberFilter = z.object({
+  query: text('A prefix of the address or the name.'),
+  status: z.enum(['pending', 'active', 'unsubscribed', 'bounced', 'complained']).optional(),
+  newsletter: text('A newsletter slug.'),
+  tier: text('A tier slug.'),
+  label: text('A label name.'),
+  platform: text('A source platform, e.g. instagram.'),
+  created_from: text('A day (2026-01-31) or an ISO 8601 time.'),
+  created_to: text('A day (inclusive) or an ISO 8601 time.'),
+});
+const page = { limit: z.string().optional().meta({ description: '1 to 200; default 50.' }), after: text('The `next` of the previous page.') };
+
+const SEND_COMMANDS = ['schedule', 'cancel', 'undo', 'pause', 'resume', 'retry'] as const;
+
+/** Every documented call: path (Astro's `[id]` written `{id}`) → method → operation. */
+export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'patch' | 'delete', Operation>>> = {
+  '/api/v1/me': { get: { summary: 'The staff user this token belongs to', permission: 'dashboard:view', ok: ['200', StaffEnvelope] } },
+  '/api/v1/members': {
+    get: { summary: 'Members, newest first (address order when searching)', permission: 'members:read', query: memberFilter.extend(page), ok: ['200', MemberPage], errors: ['400'] },
+    post: { summary: 'Add a member', permission: 'members:write', body: createMemberBody, ok: ['201', MemberEnvelope], errors: ['400', '409'] },
+  },
+  '/api/v1/members/count': { get: { summary: 'How many members match the filters', permission: 'members:read', query: memberFilter, ok: ['200', MemberCount], errors: ['400'] } },
+  '/api/v1/members/{id}': {
+    get: { summary: 'One member', permission: 'members:read', ok: ['200', MemberEnvelope], errors: ['404'] },
+    patch: { summary: 'Change a member (fields left out keep their value)', permission: 'members:write', body: patchMemberBody, ok: ['200', MemberEnvelope], errors: ['400', '404', '409'] },
+    delete: { summary: 'Erase a member and everything tied to them', permission: 'members:write', ok: ['204', null], errors: ['404'] },
+  },
+  '/api/v1/imports': {
+    post: {
+      summary: 'Import members from a CSV (queued; poll the import)',
+      permission: 'members:write',
+      multipart: {
+        type: 'object',
+        required: ['file'],
+        properties: {
+          file: { type: 'string', contentMediaType: 'text/csv', description: 'The CSV, up to 1 GiB.' },
+          newsletter: { type: 'string', description: 'A newsletter slug.' },
+          format: { type: 'string', enum: ['auto', 'generic', 'mailchimp', 'substack', 'ghost', 'beehiiv', 'kit'] },
+          mark_confirmed: { type: 'string', enum: ['true', '1', 'false', '0'] },
+          attestation: { type: 'string', description: 'Required with mark_confirmed: how these people opted in.' },
+          send_confirmation: { type: 'string', enum: ['true', '1', 'false', '0'] },
+        },
+      },
+      ok: ['202', ImportEnvelope],
+      errors: ['400'],
+    },
+  },
+  '/api/v1/imports/{id}': { get: { summary: 'An import and its progress', permission: 'members:write', ok: ['200', ImportEnvelope], errors: ['404'] } },
+  '/api/v1/posts': { post: { summary: 'Write a post', permission: 'posts:write', body: postBody, ok: ['201', PostEnvelope], errors: ['400', '409'] } },
+  '/api/v1/posts/{id}': {
+    get: { summary: 'One post, with its Markdown', permission: 'posts:write', ok: ['200', PostEnvelope], errors: ['404'] },
+    patch: { summary: 'Change a post (needs the revision last read)', permission: 'posts:write', body: patchPostBody, ok: ['200', PostEnvelope], errors: ['400', '404', '409'] },
+  },
+  '/api/v1/sends': {
+    get: { summary: 'Sends, newest first', permission: 'sends:write', query: z.object({ post: text('Only the sends of this post (id).'), ...page }), ok: ['200', SendPage], errors: ['400'] },
+    post: { summary: 'Email a post to a segment (scheduled after the undo window, or as a draft)', permission: 'sends:write', body: sendBody, ok: ['201', SendEnvelope], errors: ['400', '404', '409'] },
+  },
+  '/api/v1/sends/count': { post: { summary: 'How many members a send would reach now', permission: 'sends:write', body: countBody, ok: ['200', SendRecipients], errors: ['400', '404'] } },
+  '/api/v1/sends/{id}': {
+    get: {
+      summary: 'One send and its figures; with report=1, its batches and failures too',
+      permission: 'sends:write',
+      query: z.object({ report: z.enum(['1']).optional() }),
+      ok: ['200', z.union([SendEnvelope, SendReport])],
+      errors: ['404'],
+    },
+  },
+  ...Object.fromEntries(
+    SEND_COMMANDS.map((c) => [
+      `/api/v1/sends/{id}/${c}`,
+      {
+        post: {
+          summary: c === 'schedule' ? 'Schedule a draft (body optional: send_at, undo_seconds)' : `${c[0]!.toUpperCase()}${c.slice(1)} a send`,
+          permission: 'sends:write',
+          ...(c === 'schedule' ? { body: scheduleBody } : {}),
+          ok: ['200', SendEnvelope],
+          errors: ['400', '404', '409'],
+        } satisfies Operation,
+      },
+    ]),
+  ),
+  '/api/v1/newsletters': { get: { summary: 'Newsletters', permission: 'newsletters:read', ok: ['200', NewsletterList] } },
+  '/api/v1/tiers': {
+    get: { summary: 'Active tiers', permission: 'tiers:read', ok: ['200', TierList] },
+    post: { summary: 'A paid tier, its prices created in Stripe', permission: 'settings:manage', body: newTierBody, ok: ['201', TierEnvelope], errors: ['400', '409'] },
+  },
+  '/api/v1/comments': {
+    get: {
+      summary: 'Comments, newest first',
+      permission: 'comments:moderate',
+      query: z.object({ post: text('A post id or slug.'), status: z.enum(['published', 'held', 'hidden']).optional(), question: z.enum(['1', '0']).optional(), ...page }),
+      ok: ['200', CommentPage],
+      errors: ['400'],
+    },
+  },
+  '/api/v1/comments/{id}': {
+    get: { summary: 'One comment', permission: 'comments:moderate', ok: ['200', CommentEnvelope], errors: ['404'] },
+    patch: { summary: 'Approve/restore (published) or hide (hidden) a comment', permission: 'comments:moderate', body: patchCommentBody, ok: ['200', CommentEnvelope], errors: ['400', '404', '409'] },
+    delete: { summary: 'Delete a comment (staff can restore it)', permission: 'comments:moderate', ok: ['204', null], errors: ['404', '409'] },
+  },
+  '/api/v1/stats/overview': { get: { summary: 'Members, engagement and revenue over time', permission: 'stats:read', query: z.object({ days: z.string().optional().meta({ description: '7 to 730; default 90.' }) }), ok: ['200', StatsOverview], errors: ['400'] } },
+  '/api/v1/stats/sources': { get: { summary: 'Signups, retention, engagement and revenue by platform and campaign', permission: 'stats:read', ok: ['200', StatsSources] } },
+  '/api/v1/stats/cohorts': { get: { summary: 'Weekly signup cohorts: who is still subscribed and engaged', permission: 'stats:read', query: z.object({ platform: text('One platform; all when absent.') }), ok: ['200', StatsCohorts], errors: ['400'] } },
+  '/api/v1/stats/sends/{id}': { get: { summary: "A send's opens, clicks (human and machine), links and hours", permission: 'stats:read', ok: ['200', StatsSend], errors: ['400', '404'] } },
+  '/api/v1/stats/posts/{id}': { get: { summary: "A post's reads and views by day", permission: 'stats:read', ok: ['200', StatsPost], errors: ['400'] } },
+  '/api/v1/stats/members/{id}': { get: { summary: "A member's engagement score and its reasons", permission: 'stats:read', ok: ['200', MemberEngagement], errors: ['400', '404'] } },
+};
+
+function build() {
+  const paths: ZodOpenApiPathsObject = {};
+  for (const [path, methods] of Object.entries(API_OPERATIONS)) {
+    const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
+    paths[path] = Object.fromEntries(Object.entries(methods).map(([method, op]) => [method, operation(op, params)]));
+  }
+  paths['/api/v1/openapi.json'] = {
+    get: { summary: 'This document', security: [], responses: { '200': { description: 'The OpenAPI 3.1 document of the admin API.', content: { 'application/json': { schema: { type: 'object' } } } } } },
+  };
+  return createDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'Hearth admin API',
+      version: '1',
+      description:
+        'JSON admin API of a Hearth site. Authenticate with a staff API token (`npm run hearth -- token:create`, or the admin UI): `Authorization: Bearer <token>`; the token\'s role applies. Errors are `{"error":{"code","message"}}` with a 4xx status. Lists page by cursor: pass a page\'s `next` as `after`.',
+    },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A staff API token.' } } },
+    security: [{ bearer: [] }],
+    paths,
+  });
+}
+
+let cached: ReturnType<typeof createDocument> | undefined;
+
+/** The document, built once per process (the schemas do not change while it runs). */
+export function openApiDocument() {
+  cached ??= build();
+  return cached;
+}

@@ -1,0 +1,53 @@
+import type { MemberStatus } from '../../db/types.ts';
+import { MEMBER_STATUSES, type MemberFilter } from '../domain/members/list.ts';
+import { isPlatform } from '../domain/members/sources.ts';
+import { ValidationError } from '../lib/errors.ts';
+
+/** Reads a filter from query parameters (the admin's form and the API share it). */
+export function parseMemberFilter(params: URLSearchParams): MemberFilter {
+  const text = (name: string, max = 200) => {
+    const v = params.get(name)?.trim();
+    return v ? v.slice(0, max) : undefined;
+  };
+  const date = (name: string, endOfDay: boolean) => {
+    const v = text(name, 40);
+    if (!v) return undefined;
+    const d = new Date(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T${endOfDay ? '23:59:59.999' : '00:00:00'}Z` : v);
+    if (Number.isNaN(d.getTime())) throw new ValidationError(`${name} must be a date like 2026-01-31.`, 'invalid_filter');
+    return d;
+  };
+  const status = text('status');
+  if (status && !MEMBER_STATUSES.includes(status as MemberStatus)) {
+    throw new ValidationError(`status must be one of ${MEMBER_STATUSES.join(', ')}.`, 'invalid_filter');
+  }
+  const platform = text('platform');
+  if (platform && !isPlatform(platform)) throw new ValidationError(`There is no platform called "${platform}".`, 'invalid_filter');
+  return {
+    query: text('query'),
+    status: status as MemberStatus | undefined,
+    newsletter: text('newsletter'),
+    tier: text('tier'),
+    label: text('label'),
+    platform,
+    createdFrom: date('created_from', false),
+    createdTo: date('created_to', true),
+  };
+}
+
+/** The filter back as query parameters (for links to the next page, the export, the count). */
+export function filterToParams(filter: MemberFilter): URLSearchParams {
+  const p = new URLSearchParams();
+  if (filter.query) p.set('query', filter.query);
+  if (filter.status) p.set('status', filter.status);
+  if (filter.newsletter) p.set('newsletter', filter.newsletter);
+  if (filter.tier) p.set('tier', filter.tier);
+  if (filter.label) p.set('label', filter.label);
+  if (filter.platform) p.set('platform', filter.platform);
+  if (filter.createdFrom) p.set('created_from', filter.createdFrom.toISOString());
+  if (filter.createdTo) p.set('created_to', filter.createdTo.toISOString());
+  return p;
+}
+
+export function isEmptyFilter(filter: MemberFilter): boolean {
+  return filterToParams(filter).toString() === '';
+}

@@ -1,0 +1,208 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { sql } from 'kysely';
+import Stripe from 'stripe';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createStaffUser } from '../../src/domain/staff/users.ts';
+import { refreshStats } from '../../src/domain/stats/rollup.ts';
+import { openApiDocument } from '../../src/web/api/openapi.ts';
+import type { ApiDeps, ApiRoute } from '../../src/web/api/route.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { makePost, seedAudience } from '../helpers/sending.ts';
+import { startStripeTestServer, type StripeTestServer } from '../servers/stripe.ts';
+
+/**
+ * The OpenAPI document is the contract: it is a valid OpenAPI 3.1 document, and every operation
+ * it lists is called here (in process: the route's own handler with a real Request on a real
+ * database, no server) and its answer validated against the document's schema for that status.
+ * A route whose JSON drifts from its zod schema (a field added, renamed, retyped or dropped)
+ * fails here; so does a documented operation this test does not call.
+ */
+let t: TestDatabase;
+let stripe: StripeTestServer;
+let deps: ApiDeps;
+const doc = openApiDocument() as unknown as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>> };
+const ids: Record<string, string> = {};
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  stripe = await startStripeTestServer();
+  await seedAudience(t.db, 12);
+  await sql`update members set utm_source = 'ig', ref = null, referrer = 'instagram.com' where id in (select id from members order by id limit 3)`.execute(t.db);
+  await sql`insert into labels (name) values ('vip')`.execute(t.db);
+  await sql`insert into member_labels (member_id, label_id) select m.id, (select l.id from labels l where l.name = 'vip') from members m order by m.id limit 2`.execute(t.db);
+  const owner = await createStaffUser(t.db, { email: 'owner@example.com', password: 'a long owner password', role: 'owner' });
+  deps = {
+    db: t.db,
+    siteUrl: 'http://hearth.test',
+    stripe: new Stripe('sk_test_x', { host: '127.0.0.1', port: stripe.port, protocol: 'http' }),
+    staff: { id: owner.id, email: owner.email, name: owner.name, role: owner.role },
+  };
+  ids.post = await makePost(t.db);
+  ids.member = (await t.db.selectFrom('members').select('id').orderBy('id').executeTakeFirstOrThrow()).id;
+  // A send that went out, with a link and clicks, so the stats have rows to show.
+  const sent = await sql<{ id: string }>`insert into sends (post_id, status, segment, recipients, delivered, prepared_at) values (${ids.post}, 'sent', ${JSON.stringify({ newsletters: [{ id: '1', slug: 'weekly', name: 'Weekly' }], tiers: [], labels: [], platforms: [], engagement: 'any' })}, 12, 12, now() - interval '1 day') returning id`.execute(t.db);
+  ids.sent = sent.rows[0]!.id;
+  await sql`insert into send_batches (send_id, batch, first_member, last_member, size, status, posted_count, error, attempts) select ${ids.sent}, 0, min(id), max(id), 12, 'posted', 11, 'One address refused', 1 from members`.execute(t.db);
+  await sql`insert into deliveries (send_id, member_id, email, variant, status, posted_at) select ${ids.sent}, id, email, 'a', 'posted', now() - interval '1 day' from members`.execute(t.db);
+  await sql`insert into send_links (send_id, link, url) values (${ids.sent}, 1, 'https://example.com/a')`.execute(t.db);
+  await sql`insert into engagement_events (occurred_at, kind, member_id, send_id, link, machine) select now() - interval '2 hours', 'click', id, ${ids.sent}, 1, false from members order by id limit 4`.execute(t.db);
+  await sql`insert into engagement_events (occurred_at, kind, member_id, post_id, machine) select now() - interval '3 hours', 'read', id, ${ids.post}, false from members order by id limit 3`.execute(t.db);
+  const comments = await sql<{ id: string }>`insert into comments (post_id, member_id, body, status, hold_reason, question, announced) select ${ids.post}, id, 'A question about **beans**?', 'held', 'first_comment', true, true from members order by id limit 3 returning id`.execute(t.db);
+  ids.comment = comments.rows[0]!.id;
+  ids.comment2 = comments.rows[1]!.id;
+  await refreshStats(t.db);
+});
+
+afterAll(async () => {
+  await stripe?.close();
+  await t?.drop();
+});
+
+/** The route module of a documented path: `/api/v1/members/{id}` → src/pages/api/v1/members/[id].ts (or …/index.ts). */
+async function routeOf(path: string, method: string): Promise<ApiRoute> {
+  const base = `../../src/pages${path.replace(/\{(\w+)\}/g, '[$1]')}`;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(`${base}.ts`)) as Record<string, unknown>;
+  } catch {
+    mod = (await import(`${base}/index.ts`)) as Record<string, unknown>;
+  }
+  const route = mod[method.toUpperCase()] as ApiRoute | undefined;
+  if (!route) throw new Error(`${method.toUpperCase()} ${path}: the route file has no such export`);
+  return route;
+}
+
+type Call = { path: string; method: 'get' | 'post' | 'patch' | 'delete'; url: string; body?: unknown; form?: FormData; status: number };
+
+/** Every documented operation at least once, with a real answer; some error answers too. */
+const calls = (): Call[] => [
+  { method: 'get', path: '/api/v1/me', url: '/api/v1/me', status: 200 },
+  { method: 'get', path: '/api/v1/members', url: '/api/v1/members?limit=5', status: 200 },
+  { method: 'get', path: '/api/v1/members', url: '/api/v1/members?query=reader1&limit=3', status: 200 },
+  { method: 'get', path: '/api/v1/members', url: '/api/v1/members?status=sleeping', status: 400 },
+  { method: 'post', path: '/api/v1/members', url: '/api/v1/members', body: { email: 'new@example.com', name: 'New', newsletters: ['weekly'], labels: ['vip'] }, status: 201 },
+  { method: 'post', path: '/api/v1/members', url: '/api/v1/members', body: { email: 'x@example.com', bogus: 1 }, status: 400 },
+  { method: 'get', path: '/api/v1/members/count', url: '/api/v1/members/count?platform=instagram', status: 200 },
+  { method: 'get', path: '/api/v1/members/{id}', url: `/api/v1/members/${ids.member}`, status: 200 },
+  { method: 'get', path: '/api/v1/members/{id}', url: '/api/v1/members/999999', status: 404 },
+  { method: 'patch', path: '/api/v1/members/{id}', url: `/api/v1/members/${ids.member}`, body: { name: 'Renamed', labels: ['vip', 'early'] }, status: 200 },
+  { method: 'delete', path: '/api/v1/members/{id}', url: '/api/v1/members/MEMBER_TO_DELETE', status: 204 },
+  { method: 'post', path: '/api/v1/imports', url: '/api/v1/imports', form: csvForm(), status: 202 },
+  { method: 'get', path: '/api/v1/imports/{id}', url: '/api/v1/imports/IMPORT', status: 200 },
+  { method: 'post', path: '/api/v1/posts', url: '/api/v1/posts', body: { title: 'Via the API', markdown: 'Hello.', visibility: { tiers: ['supporter'] }, tags: ['news'] }, status: 201 },
+  { method: 'get', path: '/api/v1/posts/{id}', url: `/api/v1/posts/${ids.post}`, status: 200 },
+  { method: 'patch', path: '/api/v1/posts/{id}', url: `/api/v1/posts/${ids.post}`, body: { title: 'Renamed', revision: 1 }, status: 200 },
+  { method: 'patch', path: '/api/v1/posts/{id}', url: `/api/v1/posts/${ids.post}`, body: { title: 'Stale', revision: 1 }, status: 409 },
+  { method: 'get', path: '/api/v1/sends', url: '/api/v1/sends?limit=1', status: 200 },
+  { method: 'post', path: '/api/v1/sends', url: '/api/v1/sends', body: { post_id: ids.post, segment: { newsletters: ['weekly'] }, draft: true }, status: 201 },
+  { method: 'post', path: '/api/v1/sends/count', url: '/api/v1/sends/count', body: { post_id: ids.post, segment: { newsletters: ['weekly'], platforms: ['instagram'] } }, status: 200 },
+  { method: 'get', path: '/api/v1/sends/{id}', url: `/api/v1/sends/${ids.sent}`, status: 200 },
+  { method: 'get', path: '/api/v1/sends/{id}', url: `/api/v1/sends/${ids.sent}?report=1`, status: 200 },
+  { method: 'post', path: '/api/v1/sends/{id}/schedule', url: '/api/v1/sends/DRAFT/schedule', body: { undo_seconds: 600 }, status: 200 },
+  { method: 'post', path: '/api/v1/sends/{id}/undo', url: '/api/v1/sends/DRAFT/undo', status: 200 },
+  { method: 'post', path: '/api/v1/sends/{id}/pause', url: '/api/v1/sends/DRAFT/pause', status: 409 },
+  { method: 'post', path: '/api/v1/sends/{id}/resume', url: '/api/v1/sends/DRAFT/resume', status: 409 },
+  { method: 'post', path: '/api/v1/sends/{id}/retry', url: '/api/v1/sends/DRAFT/retry', status: 409 },
+  { method: 'post', path: '/api/v1/sends/{id}/cancel', url: '/api/v1/sends/DRAFT/cancel', status: 200 },
+  { method: 'get', path: '/api/v1/newsletters', url: '/api/v1/newsletters', status: 200 },
+  { method: 'get', path: '/api/v1/tiers', url: '/api/v1/tiers', status: 200 },
+  { method: 'post', path: '/api/v1/tiers', url: '/api/v1/tiers', body: { name: 'Patron', monthly_amount: 1500, yearly_amount: 15000, currency: 'EUR', trial_days: 7 }, status: 201 },
+  { method: 'get', path: '/api/v1/comments', url: '/api/v1/comments?status=held&limit=2', status: 200 },
+  { method: 'get', path: '/api/v1/comments', url: '/api/v1/comments?after=garbage', status: 400 },
+  { method: 'get', path: '/api/v1/comments/{id}', url: `/api/v1/comments/${ids.comment}`, status: 200 },
+  { method: 'patch', path: '/api/v1/comments/{id}', url: `/api/v1/comments/${ids.comment}`, body: { status: 'published' }, status: 200 },
+  { method: 'delete', path: '/api/v1/comments/{id}', url: `/api/v1/comments/${ids.comment2}`, status: 204 },
+  { method: 'get', path: '/api/v1/stats/overview', url: '/api/v1/stats/overview?days=30', status: 200 },
+  { method: 'get', path: '/api/v1/stats/sources', url: '/api/v1/stats/sources', status: 200 },
+  { method: 'get', path: '/api/v1/stats/cohorts', url: '/api/v1/stats/cohorts', status: 200 },
+  { method: 'get', path: '/api/v1/stats/sends/{id}', url: `/api/v1/stats/sends/${ids.sent}`, status: 200 },
+  { method: 'get', path: '/api/v1/stats/posts/{id}', url: `/api/v1/stats/posts/${ids.post}`, status: 200 },
+  { method: 'get', path: '/api/v1/stats/members/{id}', url: `/api/v1/stats/members/${ids.member}`, status: 200 },
+  { method: 'get', path: '/api/v1/openapi.json', url: '/api/v1/openapi.json', status: 200 },
+];
+
+function csvForm(): FormData {
+  const form = new FormData();
+  form.set('file', new File(['email,name\nimported1@example.com,One\nnot-an-address,Two\n'], 'members.csv', { type: 'text/csv' }));
+  form.set('newsletter', 'weekly');
+  return form;
+}
+
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+addFormats(ajv);
+ajv.addSchema(doc, 'openapi.json');
+
+/** The schema the document gives for one answer, as a validator (a JSON pointer into the document). */
+function validatorFor(path: string, method: string, status: number) {
+  const response = doc.paths[path]?.[method]?.responses[String(status)];
+  expect(response, `${method.toUpperCase()} ${path} does not document a ${status}`).toBeDefined();
+  if (!response!.content) return undefined;
+  const pointer = ['paths', path, method, 'responses', String(status), 'content', 'application/json', 'schema'].map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
+  return ajv.compile({ $ref: `openapi.json#/${pointer}` });
+}
+
+describe('the OpenAPI document', () => {
+  it('is a valid OpenAPI 3.1 document', async () => {
+    const validator = new Validator();
+    const result = await validator.validate(structuredClone(doc));
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe('3.1');
+  });
+
+  it('matches the real answer of every documented operation', async () => {
+    const documented = Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`));
+    const list = calls();
+    expect(new Set(list.map((c) => `${c.method.toUpperCase()} ${c.path}`))).toEqual(new Set(documented));
+
+    for (const call of list) {
+      let url = call.url;
+      if (url.includes('MEMBER_TO_DELETE')) url = url.replace('MEMBER_TO_DELETE', (await t.db.selectFrom('members').select('id').orderBy('id', 'desc').executeTakeFirstOrThrow()).id);
+      if (url.includes('IMPORT')) url = url.replace('IMPORT', ids.import!);
+      if (url.includes('DRAFT')) url = url.replace('DRAFT', ids.draft!);
+      const init: RequestInit = { method: call.method.toUpperCase() };
+      if (call.body !== undefined) init.body = JSON.stringify(call.body);
+      if (call.form) init.body = call.form;
+      const request = new Request(`http://hearth.test${url}`, init);
+      const route = await routeOf(call.path, call.method);
+      const params = matchParams(call.path, new URL(request.url).pathname);
+      const res = call.path === '/api/v1/openapi.json' ? await (route as unknown as () => Promise<Response>)() : await route.handle(request, deps, params);
+      const what = `${call.method.toUpperCase()} ${url}`;
+      const text = await res.text();
+      expect(res.status, `${what}: ${text}`).toBe(call.status);
+      const validate = validatorFor(call.path, call.method, res.status);
+      if (!validate) {
+        expect(text, what).toBe('');
+        continue;
+      }
+      const body = JSON.parse(text) as Record<string, Record<string, string>>;
+      expect(validate(body), `${what}: ${ajv.errorsText(validate.errors)}\n${text.slice(0, 2000)}`).toBe(true);
+      if (call.path === '/api/v1/imports') ids.import = body.import!.id!;
+      if (call.path === '/api/v1/sends' && call.method === 'post') ids.draft = body.send!.id!;
+    }
+  });
+
+  it('fails an answer that drifts from it', () => {
+    const validate = validatorFor('/api/v1/members/{id}', 'get', 200)!;
+    const member = {
+      id: '1', email: 'a@example.com', name: null, status: 'active', tier: 'free', newsletters: [], labels: [],
+      source: { platform: 'x', utm_source: null, utm_medium: null, utm_campaign: null, referrer: null, ref: null },
+      referral_code: 'abc', referrals: 0, created_at: '2026-01-01T00:00:00.000Z', confirmed_at: null,
+    };
+    expect(validate({ member })).toBe(true);
+    expect(validate({ member: { ...member, surprise: 1 } })).toBe(false);
+    const { referrals: _, ...missing } = member;
+    expect(validate({ member: missing })).toBe(false);
+    expect(validate({ member: { ...member, created_at: 'yesterday' } })).toBe(false);
+  });
+});
+
+/** `{id}` in a documented path, read back from a concrete one. */
+function matchParams(template: string, pathname: string): Record<string, string> {
+  const names = [...template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
+  const pattern = new RegExp(`^${template.replace(/\{\w+\}/g, '([^/]+)')}$`);
+  const values = pattern.exec(pathname)?.slice(1) ?? [];
+  return Object.fromEntries(names.map((n, i) => [n, values[i]!]));
+}
