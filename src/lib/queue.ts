@@ -4,6 +4,39 @@ import { Logger, run, type Runner, type TaskList } from 'graphile-worker';
 import type pg from 'pg';
 import type { Database } from '../../db/types.ts';
 import { log } from './log.ts';
+import type { SendEmailPayload } from './mail-queue.ts';
+
+/** What graphile-worker's crontab puts in a scheduled job's payload. */
+export interface CronPayload {
+  _cron: { ts: string; backfilled?: boolean };
+}
+
+declare global {
+  namespace GraphileWorker {
+    /**
+     * Every job Hearth runs: task name → payload. graphile-worker's own declaration, so
+     * `enqueue`, `addJob` and `Task<'name'>` handlers all check the payload against it.
+     * A payload is JSON in the jobs table: ids are strings, never objects with methods.
+     */
+    interface Tasks {
+      heartbeat: { workerId: string };
+      send_email: SendEmailPayload;
+      prepare_send: { sendId: string };
+      send_lane: { sendId: string; lane: number };
+      run_import: { importId: string };
+      import_confirmations: { importId: string };
+      referral_milestone_email: { memberId: string; milestoneId: string };
+      // Crontab tasks (src/worker.ts): the payload is the cron stamp only.
+      maintenance: CronPayload;
+      send_watchdog: CronPayload;
+      comment_notifications: CronPayload;
+      stats_rollup: CronPayload;
+    }
+  }
+}
+
+export type TaskName = keyof GraphileWorker.Tasks;
+export type TaskPayload<T extends TaskName> = GraphileWorker.Tasks[T];
 
 /**
  * The job queue: graphile-worker on the application's own Postgres.
@@ -23,7 +56,7 @@ export interface EnqueueOptions {
 
 export const PRIORITY = { transactional: -10, normal: 0, bulk: 10 } as const;
 
-export async function enqueue(db: Kysely<Database>, task: string, payload: unknown, options: EnqueueOptions = {}): Promise<void> {
+export async function enqueue<T extends TaskName>(db: Kysely<Database>, task: T, payload: TaskPayload<T>, options: EnqueueOptions = {}): Promise<void> {
   await sql`select graphile_worker.add_job(
     identifier => ${task},
     payload => ${JSON.stringify(payload)}::json,

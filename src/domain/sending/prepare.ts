@@ -5,7 +5,7 @@ import { renderPostVariants } from '../content/email.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { collectLinks } from '../tracking/links.ts';
 import { earlierSendsOf, recipientWhere, type Segment } from './segments.ts';
-import { enqueueLanes } from './sends.ts';
+import { enqueueLanes } from './jobs.ts';
 
 /**
  * Preparing a send: when its time comes, the segment is snapshotted into one delivery row per

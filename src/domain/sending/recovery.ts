@@ -1,7 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
-import { enqueue, PRIORITY } from '../../lib/queue.ts';
-import { enqueueLanes, prepareJobKey } from './sends.ts';
+import { enqueueLanes, enqueuePrepare } from './jobs.ts';
 
 /**
  * Keeping sends moving when workers die. A send's progress lives in its rows, not in a job, so
@@ -65,7 +64,7 @@ export async function resumeSends(db: Kysely<Database>, options: { stalledForSec
     .execute();
   for (const send of sends) {
     if (send.status === 'sending') await enqueueLanes(db, send.id, send.batches);
-    else await enqueue(db, 'prepare_send', { sendId: send.id }, { jobKey: prepareJobKey(send.id), priority: PRIORITY.bulk, maxAttempts: 10 });
+    else await enqueuePrepare(db, send.id);
   }
   return sends.length;
 }
