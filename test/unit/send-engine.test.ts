@@ -32,7 +32,7 @@ function deliveries(...emails: string[]): BatchDelivery[] {
 }
 
 class VirtualClock implements LaneClock {
-  constructor(public t = Date.UTC(2026, 0, 1)) {}
+  t = Date.UTC(2026, 0, 1);
   now = () => this.t;
   slept: number[] = [];
   sleep = async (ms: number) => {
@@ -56,10 +56,9 @@ class MemoryStore implements SendStore {
   status: SendStatus = 'sending';
   batches: MemBatch[];
   retries: Array<{ batch: number; delaySeconds: number; countsAsAttempt: boolean }> = [];
-  constructor(
-    private clock: VirtualClock,
-    batches: BatchDelivery[][],
-  ) {
+  private clock: VirtualClock;
+  constructor(clock: VirtualClock, batches: BatchDelivery[][]) {
+    this.clock = clock;
     this.batches = batches.map((d, batch) => ({ batch, status: 'pending', attempts: 0, dueAt: clock.now(), deliveries: d }));
   }
   private find(b: ClaimedBatch): MemBatch {
@@ -116,12 +115,17 @@ class ScriptedMailer implements Mailer {
   readonly provider = 'resend' as const;
   batches: Posted[] = [];
   singles: Array<{ message: EmailMessage; key: string }> = [];
+  private batchScript: Array<(messages: EmailMessage[]) => BatchResult>;
+  private singleScript: (message: EmailMessage) => SendResult;
   constructor(
-    private batchScript: Array<(messages: EmailMessage[]) => BatchResult>,
-    private singleScript: (message: EmailMessage) => SendResult = () => {
+    batchScript: Array<(messages: EmailMessage[]) => BatchResult>,
+    singleScript: (message: EmailMessage) => SendResult = () => {
       throw new Error('unexpected single send');
     },
-  ) {}
+  ) {
+    this.batchScript = batchScript;
+    this.singleScript = singleScript;
+  }
   async sendBatch(messages: EmailMessage[], options: { idempotencyKey: string }): Promise<BatchResult> {
     this.batches.push({ messages, key: options.idempotencyKey });
     const next = this.batchScript.shift();
@@ -140,7 +144,10 @@ class RecordingLimiter implements RateLimiter {
   acquired = 0;
   heldOff: number[] = [];
   /** Runs during a slot wait (as another process would while this lane sleeps); returns the wait. */
-  constructor(private duringWait: () => number = () => 0) {}
+  private duringWait: () => number;
+  constructor(duringWait: () => number = () => 0) {
+    this.duringWait = duringWait;
+  }
   async acquire() {
     this.acquired += 1;
     return { waitedMs: this.duringWait() };
