@@ -5,6 +5,7 @@ import type pg from 'pg';
 import type { Database } from '../../db/types.ts';
 import { log } from './log.ts';
 import type { SendEmailPayload } from './mail-queue.ts';
+import { dbNow } from './sql.ts';
 
 /** What graphile-worker's crontab puts in a scheduled job's payload. */
 export interface CronPayload {
@@ -75,8 +76,8 @@ export const HEARTBEAT_STALE_SECONDS = 30;
 export async function recordHeartbeat(db: Kysely<Database>, workerId: string): Promise<void> {
   await db
     .insertInto('worker_heartbeats')
-    .values({ worker_id: workerId, beat_at: sql<Date>`now()` as unknown as Date })
-    .onConflict((oc) => oc.column('worker_id').doUpdateSet({ beat_at: sql<Date>`now()` as unknown as Date }))
+    .values({ worker_id: workerId, beat_at: dbNow() })
+    .onConflict((oc) => oc.column('worker_id').doUpdateSet({ beat_at: dbNow() }))
     .execute();
 }
 
