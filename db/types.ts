@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Selectable } from 'kysely';
 
 /** A timestamptz column: read as a Date, written as a Date or an ISO string. */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -631,11 +631,7 @@ export interface Database {
 }
 
 export type StaffUser = Selectable<StaffUsersTable>;
-export type Newsletter = Selectable<NewslettersTable>;
-export type Tier = Selectable<TiersTable>;
 export type Member = Selectable<MembersTable>;
-export type NewMember = Insertable<MembersTable>;
-export type MemberUpdate = Updateable<MembersTable>;
 export type Post = Selectable<PostsTable>;
-export type OutboxEmail = Selectable<OutboxTable>;
+export type Tier = Selectable<TiersTable>;
 export type Comment = Selectable<CommentsTable>;

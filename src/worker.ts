@@ -11,14 +11,13 @@ import { startAllBankedRewards } from './domain/referrals/rewards.ts';
 import { sendCommentNotifications } from './domain/community/notifications.ts';
 import { refreshStats } from './domain/stats/rollup.ts';
 import { log } from './lib/log.ts';
-import type { SendEmailPayload } from './lib/mail-queue.ts';
 import { createRateLimiter, UNLIMITED, type RateLimiter } from './lib/mail-rate.ts';
-import { enqueue, PRIORITY, recordHeartbeat, startQueueRunner, type QueueRunner } from './lib/queue.ts';
+import { recordHeartbeat, startQueueRunner, type QueueRunner, type TaskName } from './lib/queue.ts';
 import { runLane } from './domain/sending/engine.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './domain/sending/lifecycle.ts';
 import { prepareSend } from './domain/sending/prepare.ts';
 import { releaseDeadClaims, resumeSends } from './domain/sending/recovery.ts';
-import { laneJobKey, LANES } from './domain/sending/sends.ts';
+import { enqueueLane, LANES } from './domain/sending/jobs.ts';
 import { createSendStore } from './domain/sending/store.ts';
 import { pruneRateLimits } from './lib/rate-limit.ts';
 import type { Runtime } from './lib/runtime.ts';
@@ -49,13 +48,11 @@ export interface SendingOptions {
 export function createBulkTaskList(runtime: Runtime, options: SendingOptions = {}): TaskList {
   const limiter = options.limiter ?? limiterFor(runtime);
   const store = createSendStore(runtime.db);
-  const prepare: Task = async (payload) => {
-    const { sendId } = payload as { sendId: string };
+  const prepare: Task<'prepare_send'> = async ({ sendId }) => {
     const outcome = await prepareSend(runtime.db, { siteUrl: runtime.config.siteUrl, from: runtime.config.mailFrom }, sendId);
     if (outcome === 'prepared') log.info('send prepared', { send: sendId });
   };
-  const lane: Task = async (payload) => {
-    const { sendId, lane: n } = payload as { sendId: string; lane: number };
+  const lane: Task<'send_lane'> = async ({ sendId, lane: n }) => {
     const outcome = await runLane(
       {
         store,
@@ -71,7 +68,7 @@ export function createBulkTaskList(runtime: Runtime, options: SendingOptions = {
     );
     if (outcome.next === 'stop') return;
     // Hand over to a fresh job under the same key (the running one is locked, so this adds one).
-    await enqueue(runtime.db, 'send_lane', { sendId, lane: n }, { jobKey: laneJobKey(sendId, n), priority: PRIORITY.bulk, maxAttempts: 25, ...(outcome.next === 'at' ? { runAt: outcome.at } : {}) });
+    await enqueueLane(runtime.db, sendId, n, outcome.next === 'at' ? outcome.at : undefined);
   };
   return { prepare_send: prepare, send_lane: lane };
 }
@@ -79,12 +76,11 @@ export function createBulkTaskList(runtime: Runtime, options: SendingOptions = {
 /** Every job Hearth runs, by name. Capabilities add their tasks here. */
 export function createTaskList(runtime: Runtime, pool: pg.Pool, options: SendingOptions = {}): TaskList {
   const limiter = options.limiter ?? limiterFor(runtime);
-  const heartbeat: Task = async (payload) => {
-    await recordHeartbeat(runtime.db, (payload as { workerId: string }).workerId);
+  const heartbeat: Task<'heartbeat'> = async ({ workerId }) => {
+    await recordHeartbeat(runtime.db, workerId);
   };
 
-  const sendEmail: Task = async (payload, helpers) => {
-    const { message, idempotencyKey } = payload as SendEmailPayload;
+  const sendEmail: Task<'send_email'> = async ({ message, idempotencyKey }, helpers) => {
     await limiter.acquire('transactional');
     const result = await runtime.mailer.send(message, { idempotencyKey });
     if (result.ok) return;
@@ -97,8 +93,7 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     throw new Error(`mail provider ${result.error.kind}: ${withoutAddresses(result.error.message)}`);
   };
 
-  const runImportTask: Task = async (payload, helpers) => {
-    const { importId } = payload as { importId: string };
+  const runImportTask: Task<'run_import'> = async ({ importId }, helpers) => {
     try {
       await runImport(runtime.db, pool, importId);
     } catch (err) {
@@ -111,12 +106,12 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     }
   };
 
-  const importConfirmations: Task = async (payload) => {
+  const importConfirmations: Task<'import_confirmations'> = async ({ importId }) => {
     const ctx = { secret: runtime.config.appSecret, siteUrl: runtime.config.siteUrl };
-    await sendImportConfirmations(runtime.db, runtime.mailer, ctx, (payload as { importId: string }).importId);
+    await sendImportConfirmations(runtime.db, runtime.mailer, ctx, importId);
   };
 
-  const maintenance: Task = async () => {
+  const maintenance: Task<'maintenance'> = async () => {
     await pruneRateLimits(runtime.db);
     await pruneExpiredStaffSessions(runtime.db);
     // Next months' engagement partitions exist before their first event.
@@ -132,22 +127,22 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
   };
 
   // Replies and answers owed to members: one email per member per pass (see domain/community/notifications.ts).
-  const commentNotifications: Task = async () => {
+  const commentNotifications: Task<'comment_notifications'> = async () => {
     const sent = await sendCommentNotifications(runtime.db, { secret: runtime.config.appSecret, siteUrl: runtime.config.siteUrl });
     if (sent > 0) log.info('conversation emails queued', { emails: sent });
   };
 
-  const sendWatchdog: Task = async () => {
+  const sendWatchdog: Task<'send_watchdog'> = async () => {
     const kicked = await resumeSends(runtime.db, { stalledForSeconds: 120 });
     if (kicked > 0) log.warn('stalled sends restarted', { sends: kicked });
   };
 
-  const referralMilestoneEmail: Task = async (payload) => {
-    await mailMilestone(runtime.db, { siteUrl: runtime.config.siteUrl }, payload as { memberId: string; milestoneId: string });
+  const referralMilestoneEmail: Task<typeof MILESTONE_MAIL_TASK> = async (payload) => {
+    await mailMilestone(runtime.db, { siteUrl: runtime.config.siteUrl }, payload);
   };
 
   // The stats rollups (domain/stats/rollup.ts): one run at a time, a run that finds another going skips.
-  const statsRollup: Task = async () => {
+  const statsRollup: Task<'stats_rollup'> = async () => {
     const result = await refreshStats(runtime.db);
     if (!result.skipped) log.info('stats rolled up', { ms: result.ms, sends: result.sends });
   };
@@ -165,6 +160,14 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
   };
 }
 
+/** graphile-worker's crontab (minute hour day month weekday → task); each task takes a CronPayload. */
+const CRONTAB: Array<[string, TaskName]> = [
+  ['17 * * * *', 'maintenance'],
+  ['* * * * *', 'send_watchdog'],
+  ['*/5 * * * *', 'comment_notifications'],
+  ['*/10 * * * *', 'stats_rollup'],
+];
+
 function pidIsAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -181,8 +184,7 @@ export async function startWorker(runtime: Runtime, pool: pg.Pool, options: Send
   const resumed = await resumeSends(runtime.db, { stalledForSeconds: 0 });
   if (released + resumed > 0) log.info('sends resumed', { batchesReleased: released, sends: resumed });
   const runner = await startQueueRunner(runtime.db, pool, createTaskList(runtime, pool, { ...options, limiter }), {
-    // graphile-worker's crontab: minute hour day month weekday task
-    crontab: ['17 * * * * maintenance', '* * * * * send_watchdog', '*/5 * * * * comment_notifications', '*/10 * * * * stats_rollup'].join('\n'),
+    crontab: CRONTAB.map(([at, task]) => `${at} ${task}`).join('\n'),
     bulk: { taskList: createBulkTaskList(runtime, { ...options, limiter }), concurrency: LANES + 1 },
   });
   log.info('worker started', { workerId: runner.workerId });

@@ -4,6 +4,40 @@ import { Logger, run, type Runner, type TaskList } from 'graphile-worker';
 import type pg from 'pg';
 import type { Database } from '../../db/types.ts';
 import { log } from './log.ts';
+import type { SendEmailPayload } from './mail-queue.ts';
+import { dbNow } from './sql.ts';
+
+/** What graphile-worker's crontab puts in a scheduled job's payload. */
+export interface CronPayload {
+  _cron: { ts: string; backfilled?: boolean };
+}
+
+declare global {
+  namespace GraphileWorker {
+    /**
+     * Every job Hearth runs: task name → payload. graphile-worker's own declaration, so
+     * `enqueue`, `addJob` and `Task<'name'>` handlers all check the payload against it.
+     * A payload is JSON in the jobs table: ids are strings, never objects with methods.
+     */
+    interface Tasks {
+      heartbeat: { workerId: string };
+      send_email: SendEmailPayload;
+      prepare_send: { sendId: string };
+      send_lane: { sendId: string; lane: number };
+      run_import: { importId: string };
+      import_confirmations: { importId: string };
+      referral_milestone_email: { memberId: string; milestoneId: string };
+      // Crontab tasks (src/worker.ts): the payload is the cron stamp only.
+      maintenance: CronPayload;
+      send_watchdog: CronPayload;
+      comment_notifications: CronPayload;
+      stats_rollup: CronPayload;
+    }
+  }
+}
+
+export type TaskName = keyof GraphileWorker.Tasks;
+export type TaskPayload<T extends TaskName> = GraphileWorker.Tasks[T];
 
 /**
  * The job queue: graphile-worker on the application's own Postgres.
@@ -23,7 +57,7 @@ export interface EnqueueOptions {
 
 export const PRIORITY = { transactional: -10, normal: 0, bulk: 10 } as const;
 
-export async function enqueue(db: Kysely<Database>, task: string, payload: unknown, options: EnqueueOptions = {}): Promise<void> {
+export async function enqueue<T extends TaskName>(db: Kysely<Database>, task: T, payload: TaskPayload<T>, options: EnqueueOptions = {}): Promise<void> {
   await sql`select graphile_worker.add_job(
     identifier => ${task},
     payload => ${JSON.stringify(payload)}::json,
@@ -42,8 +76,8 @@ export const HEARTBEAT_STALE_SECONDS = 30;
 export async function recordHeartbeat(db: Kysely<Database>, workerId: string): Promise<void> {
   await db
     .insertInto('worker_heartbeats')
-    .values({ worker_id: workerId, beat_at: sql<Date>`now()` as unknown as Date })
-    .onConflict((oc) => oc.column('worker_id').doUpdateSet({ beat_at: sql<Date>`now()` as unknown as Date }))
+    .values({ worker_id: workerId, beat_at: dbNow() })
+    .onConflict((oc) => oc.column('worker_id').doUpdateSet({ beat_at: dbNow() }))
     .execute();
 }
 

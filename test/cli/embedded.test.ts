@@ -27,27 +27,59 @@ function alive(pid: number): boolean {
   }
 }
 
-describe('the embedded default', () => {
-  let firstSecret = '';
+interface FirstStart {
+  home: string;
+  output: string;
+  secret: string;
+  secretMode: number;
+  exitCode: number | null;
+  postgresStopped: boolean;
+}
 
-  it('starts PostgreSQL under DATA_DIR, seeds the demo brand and serves it', async () => {
+let first: Promise<FirstStart> | undefined;
+
+/**
+ * The first start on the empty DATA_DIR (initdb, migrations, the demo seed), stopped with SIGTERM.
+ * Every test here needs it, so each asks for it; whichever asks first makes it, and any test can
+ * run alone or in any order. Each test leaves the directory stopped, as it found it.
+ */
+function firstStart(): Promise<FirstStart> {
+  first ??= (async () => {
     const server = await startServer({ env: { DATA_DIR: dataDir } });
+    let home = '';
+    let exitCode: number | null = null;
     try {
-      const home = await (await fetch(server.url + '/')).text();
-      expect(home).toContain('Field Notes Coffee');
-      expect(existsSync(join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
-      firstSecret = readFileSync(join(dataDir, 'app-secret'), 'utf8');
-      expect(firstSecret.trim().length).toBeGreaterThanOrEqual(32);
-      expect(statSync(join(dataDir, 'app-secret')).mode & 0o077).toBe(0);
-      expect(server.output()).toMatch(/demo content added.*"members":300/);
+      home = await (await fetch(server.url + '/')).text();
     } finally {
-      expect(await server.stop('SIGTERM')).toBe(0);
+      exitCode = await server.stop('SIGTERM');
     }
     const pid = postgresPid();
-    expect(pid === null || !alive(pid)).toBe(true);
+    return {
+      home,
+      output: server.output(),
+      secret: readFileSync(join(dataDir, 'app-secret'), 'utf8'),
+      secretMode: statSync(join(dataDir, 'app-secret')).mode,
+      exitCode,
+      postgresStopped: pid === null || !alive(pid),
+    };
+  })();
+  return first;
+}
+
+describe('the embedded default', () => {
+  it('starts PostgreSQL under DATA_DIR, seeds the demo brand and serves it', async () => {
+    const start = await firstStart();
+    expect(start.home).toContain('Field Notes Coffee');
+    expect(existsSync(join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
+    expect(start.secret.trim().length).toBeGreaterThanOrEqual(32);
+    expect(start.secretMode & 0o077).toBe(0);
+    expect(start.output).toMatch(/demo content added.*"members":300/);
+    expect(start.exitCode).toBe(0);
+    expect(start.postgresStopped).toBe(true);
   });
 
   it('reuses the data and the secret on the next start, without seeding again', async () => {
+    const { secret: firstSecret } = await firstStart();
     const started = Date.now();
     const server = await startServer({ env: { DATA_DIR: dataDir } });
     const seconds = (Date.now() - started) / 1000;
@@ -62,6 +94,7 @@ describe('the embedded default', () => {
   });
 
   it('recovers after being killed outright (the orphaned database is stopped and restarted)', async () => {
+    await firstStart();
     const server = await startServer({ env: { DATA_DIR: dataDir } });
     await server.stop('SIGKILL');
     const orphan = postgresPid();
@@ -78,6 +111,7 @@ describe('the embedded default', () => {
   });
 
   it('refuses a second process on the same data directory with one clear line', async () => {
+    await firstStart();
     const server = await startServer({ env: { DATA_DIR: dataDir } });
     try {
       await expect(startServer({ env: { DATA_DIR: dataDir }, timeoutMs: 20_000 })).rejects.toThrow(/another Hearth process \(pid \d+\) is using the embedded database/);

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { saveSiteSettings } from '../site/settings.ts';
+import { dbNow } from '../../lib/sql.ts';
 
 /**
  * A small believable brand — a coffee roaster moving its Instagram and TikTok following onto
@@ -118,7 +119,7 @@ async function seedInTransaction(db: Kysely<Database>, members: number): Promise
         markdown: p.markdown,
         visibility: p.visibility,
         status: 'published',
-        published_at: sql<Date>`now() - make_interval(days => ${p.days})` as unknown as Date,
+        published_at: dbNow({ days: -p.days }),
       })
       .onConflict((oc) => oc.column('slug').doNothing())
       .execute();

@@ -28,7 +28,3 @@ export function emailProblem(raw: string): string | null {
   }
   return null;
 }
-
-export function isValidEmail(raw: string): boolean {
-  return emailProblem(raw) === null;
-}

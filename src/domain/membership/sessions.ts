@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, MemberStatus } from '../../../db/types.ts';
 import { hashToken, randomToken } from '../../lib/tokens.ts';
+import { dbNow } from '../../lib/sql.ts';
 
 /**
  * Member sessions: a random token in an HttpOnly cookie, its SHA-256 in the database; 30 days
@@ -22,7 +23,7 @@ export async function createMemberSession(db: Kysely<Database>, memberId: string
   const token = randomToken();
   const row = await db
     .insertInto('member_sessions')
-    .values({ token_hash: hashToken(token), member_id: memberId, expires_at: sql<Date>`now() + make_interval(days => ${MEMBER_SESSION_DAYS})` as unknown as Date })
+    .values({ token_hash: hashToken(token), member_id: memberId, expires_at: dbNow({ days: MEMBER_SESSION_DAYS }) })
     .returning('expires_at')
     .executeTakeFirstOrThrow();
   return { token, expiresAt: row.expires_at };
@@ -44,7 +45,7 @@ export async function memberFromSession(db: Kysely<Database>, token: string): Pr
   if (Date.now() - row.last_seen_at.getTime() > 3_600_000) {
     const renewed = await db
       .updateTable('member_sessions')
-      .set({ last_seen_at: sql<Date>`now()` as unknown as Date, expires_at: sql<Date>`now() + make_interval(days => ${MEMBER_SESSION_DAYS})` as unknown as Date })
+      .set({ last_seen_at: dbNow(), expires_at: dbNow({ days: MEMBER_SESSION_DAYS }) })
       .where('token_hash', '=', tokenHash)
       .returning('expires_at')
       .executeTakeFirst();

@@ -14,6 +14,7 @@ import { isSuppressed } from '../members/suppression.ts';
 import { creditReferral } from '../referrals/referrals.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { createMemberSession } from './sessions.ts';
+import { dbNow } from '../../lib/sql.ts';
 
 /**
  * Magic-link sign-in for members: /signin emails a link and a 6-digit code. The answer never
@@ -64,7 +65,7 @@ export async function requestSignIn(db: Kysely<Database>, ctx: SiteKeys, input: 
         token_hash: hashToken(token),
         code_hash: hmac(ctx.secret, 'sign-in-code', `${member.id}:${code}`),
         return_to: input.returnTo ?? null,
-        expires_at: sql<Date>`now() + make_interval(hours => ${LINK_HOURS})` as unknown as Date,
+        expires_at: dbNow({ hours: LINK_HOURS }),
       })
       .execute();
     const site = await getSiteSettings(trx);

@@ -14,7 +14,6 @@ import { isId } from '../../lib/ids.ts';
  *   A member never loses a paid day, and never holds two accesses at once.
  * A member who starts paying while reward days run keeps the unused days, banked again.
  */
-const DAY_MS = 86_400_000;
 
 /**
  * Gives `days` of complimentary access on a tier when it fits the rules above; returns the new
@@ -136,9 +135,4 @@ export async function listOpenRewards(db: Kysely<Database>, limit = 200) {
     .limit(limit)
     .execute();
   return rows;
-}
-
-/** Whole days left until a date (for "N days left" on the account page). */
-export function daysUntil(date: Date, now = Date.now()): number {
-  return Math.max(0, Math.ceil((date.getTime() - now) / DAY_MS));
 }

@@ -29,7 +29,16 @@ export interface LaneDeps {
   /** Who claims (the worker's id): a lease names its owner. */
   owner: string;
   onError?: (message: string, fields: Record<string, unknown>) => void;
+  /** The lane's own time (its run deadline, in-place waits); the real clock unless a test drives it. */
+  clock?: LaneClock;
 }
+
+export interface LaneClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const REAL_CLOCK: LaneClock = { now: () => Date.now(), sleep: (ms) => sleep(ms) };
 
 export type LaneOutcome = { next: 'again' } | { next: 'at'; at: Date } | { next: 'stop' };
 
@@ -40,9 +49,10 @@ const STATUS_RECHECK_AFTER_MS = 20;
 const MAX_IN_PLACE_WAIT_MS = 5_000;
 
 export async function runLane(deps: LaneDeps, sendId: string, options: { runForMs: number }): Promise<LaneOutcome> {
-  const deadline = Date.now() + options.runForMs;
+  const clock = deps.clock ?? REAL_CLOCK;
+  const deadline = clock.now() + options.runForMs;
   let fixed: FixedSend | undefined;
-  while (Date.now() < deadline) {
+  while (clock.now() < deadline) {
     const claim = await deps.store.claim(sendId, deps.owner);
     if (claim.kind === 'stopped') return { next: 'stop' };
     if (claim.kind === 'done') {
@@ -50,9 +60,9 @@ export async function runLane(deps: LaneDeps, sendId: string, options: { runForM
       return { next: 'stop' };
     }
     if (claim.kind === 'wait') {
-      const waitMs = claim.until.getTime() - Date.now();
-      if (waitMs > MAX_IN_PLACE_WAIT_MS || Date.now() + waitMs > deadline) return { next: 'at', at: claim.until };
-      await sleep(Math.max(50, waitMs));
+      const waitMs = claim.until.getTime() - clock.now();
+      if (waitMs > MAX_IN_PLACE_WAIT_MS || clock.now() + waitMs > deadline) return { next: 'at', at: claim.until };
+      await clock.sleep(Math.max(50, waitMs));
       continue;
     }
     fixed ??= await deps.store.fixedSend(sendId);

@@ -6,7 +6,8 @@ import { renderPostVariants } from '../content/email.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { collectLinks } from '../tracking/links.ts';
 import { earlierSendsOf, recipientWhere, type Segment } from './segments.ts';
-import { enqueueLanes } from './sends.ts';
+import { enqueueLanes } from './jobs.ts';
+import { dbNow } from '../../lib/sql.ts';
 
 /**
  * Preparing a send: when its time comes, the segment is snapshotted into one delivery row per
@@ -98,8 +99,8 @@ export async function prepareSend(db: Kysely<Database>, ctx: PrepareContext, sen
         track_members: site.trackPerMember,
         recipients,
         batches,
-        prepared_at: sql<Date>`now()` as unknown as Date,
-        ...(nobody ? { finished_at: sql<Date>`now()` as unknown as Date } : {}),
+        prepared_at: dbNow(),
+        ...(nobody ? { finished_at: dbNow() } : {}),
       })
       .where('id', '=', sendId)
       .execute();

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
-import { enqueue, PRIORITY } from '../../lib/queue.ts';
-import { enqueueLanes, prepareJobKey } from './sends.ts';
+import { enqueueLanes, enqueuePrepare } from './jobs.ts';
+import { dbNow } from '../../lib/sql.ts';
 
 /**
  * Keeping sends moving when workers die. A send's progress lives in its rows, not in a job, so
@@ -31,7 +31,7 @@ export async function releaseDeadClaims(db: Kysely<Database>, host: string, isAl
   if (dead.length === 0) return 0;
   const released = await db
     .updateTable('send_batches')
-    .set({ lease_until: sql<Date>`now() - interval '1 second'` as unknown as Date })
+    .set({ lease_until: dbNow({ seconds: -1 }) })
     .where('status', '=', 'posting')
     .where('claimed_by', 'in', dead)
     .executeTakeFirst();
@@ -65,7 +65,7 @@ export async function resumeSends(db: Kysely<Database>, options: { stalledForSec
     .execute();
   for (const send of sends) {
     if (send.status === 'sending') await enqueueLanes(db, send.id, send.batches);
-    else await enqueue(db, 'prepare_send', { sendId: send.id }, { jobKey: prepareJobKey(send.id), priority: PRIORITY.bulk, maxAttempts: 10 });
+    else await enqueuePrepare(db, send.id);
   }
   return sends.length;
 }

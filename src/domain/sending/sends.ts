@@ -1,9 +1,9 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, SendStatus } from '../../../db/types.ts';
-import { enqueue, PRIORITY } from '../../lib/queue.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { isId } from '../../lib/ids.ts';
 import { decodeKeyset, keysetPage } from '../../lib/keyset.ts';
+import { enqueueLanes, enqueuePrepare, removePrepare } from './jobs.ts';
 import { commandTarget, type SendCommand } from './lifecycle.ts';
 import { countRecipients, describeSegment, parseSegmentInput, resolveSegment, segmentView, type Segment } from './segments.ts';
 
@@ -15,8 +15,6 @@ import { countRecipients, describeSegment, parseSegmentInput, resolveSegment, se
  */
 export const DEFAULT_UNDO_SECONDS = 30;
 export const MAX_UNDO_SECONDS = 3600;
-/** How many lanes post one send side by side (the bulk worker runs this many jobs at once). */
-export const LANES = 8;
 const MAX_SCHEDULE_DAYS = 366;
 
 export interface CreateSendInput {
@@ -96,18 +94,7 @@ function refuse(command: SendCommand, status: SendStatus): never {
 async function scheduleLocked(db: Kysely<Database>, sendId: string, sendAt: Date | undefined, undoSeconds: number): Promise<void> {
   const at = sendAt ?? new Date(Date.now() + undoSeconds * 1000);
   await db.updateTable('sends').set({ status: 'scheduled', send_at: at, scheduled_at: new Date(), undo_seconds: undoSeconds, error: null }).where('id', '=', sendId).execute();
-  await enqueue(db, 'prepare_send', { sendId }, { jobKey: prepareJobKey(sendId), runAt: at, priority: PRIORITY.bulk, maxAttempts: 10 });
-}
-
-export const prepareJobKey = (sendId: string) => `send-${sendId}-prepare`;
-export const laneJobKey = (sendId: string, lane: number) => `send-${sendId}-lane-${lane}`;
-
-/** Starts (or restarts) a send's lanes: one job per lane under a stable key. */
-export async function enqueueLanes(db: Kysely<Database>, sendId: string, batches: number, runAt?: Date): Promise<void> {
-  const lanes = Math.max(1, Math.min(LANES, batches));
-  for (let lane = 0; lane < lanes; lane++) {
-    await enqueue(db, 'send_lane', { sendId, lane }, { jobKey: laneJobKey(sendId, lane), priority: PRIORITY.bulk, maxAttempts: 25, ...(runAt ? { runAt } : {}) });
-  }
+  await enqueuePrepare(db, sendId, at);
 }
 
 /** Draft → scheduled: at `sendAt`, or after the undo window. */
@@ -132,13 +119,13 @@ export async function commandSend(db: Kysely<Database>, sendId: string, command:
     switch (command) {
       case 'undo':
         await trx.updateTable('sends').set({ status: 'draft', send_at: null, scheduled_at: null }).where('id', '=', sendId).execute();
-        await sql`select graphile_worker.remove_job(${prepareJobKey(sendId)})`.execute(trx);
+        await removePrepare(trx, sendId);
         break;
       case 'cancel':
         await trx.updateTable('sends').set({ status: 'cancelled', finished_at: now }).where('id', '=', sendId).execute();
         // Batches being posted right now finish (the provider has them); the rest never go.
         await trx.updateTable('send_batches').set({ status: 'cancelled' }).where('send_id', '=', sendId).where('status', 'in', ['pending', 'failed']).execute();
-        await sql`select graphile_worker.remove_job(${prepareJobKey(sendId)})`.execute(trx);
+        await removePrepare(trx, sendId);
         break;
       case 'pause':
         await trx.updateTable('sends').set({ status: 'paused' }).where('id', '=', sendId).execute();

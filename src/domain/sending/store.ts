@@ -3,6 +3,7 @@ import type { Database, SendStatus } from '../../../db/types.ts';
 import type { CompiledEmail } from '../../../emails/post.ts';
 import { statusFromBatches, type BatchCounts } from './lifecycle.ts';
 import type { BatchDelivery, FixedSend } from './payload.ts';
+import { dbNow } from '../../lib/sql.ts';
 
 /**
  * The send engine's store: claim the next batch, mark what the provider answered. The engine
@@ -157,7 +158,7 @@ export function createSendStore(db: Kysely<Database>): SendStore {
         await sql`set local synchronous_commit = off`.execute(trx);
         const marked = await trx
           .updateTable('send_batches')
-          .set({ status: 'posted', posted_at: sql<Date>`now()` as unknown as Date, lease_until: null, error: null, posted_count: rows.length - rejected, rejected_count: rejected })
+          .set({ status: 'posted', posted_at: dbNow(), lease_until: null, error: null, posted_count: rows.length - rejected, rejected_count: rejected })
           .where('send_id', '=', batch.sendId)
           .where('batch', '=', batch.batch)
           .where('status', '<>', 'posted')
@@ -198,7 +199,7 @@ export function createSendStore(db: Kysely<Database>): SendStore {
           status: 'pending',
           lease_until: null,
           error: error.slice(0, 500),
-          next_attempt_at: sql<Date>`now() + make_interval(secs => ${delaySeconds})` as unknown as Date,
+          next_attempt_at: dbNow({ seconds: delaySeconds }),
           attempts: countsAsAttempt ? eb.ref('attempts') : eb('attempts', '-', 1),
         }))
         .where('send_id', '=', batch.sendId)
@@ -222,7 +223,7 @@ export function createSendStore(db: Kysely<Database>): SendStore {
         if (!failed) return;
         await trx
           .updateTable('sends')
-          .set({ status: 'failed', error: `Batch ${batch.batch} gave up after ${batch.attempts} attempts: ${error}`.slice(0, 1000), finished_at: sql<Date>`now()` as unknown as Date })
+          .set({ status: 'failed', error: `Batch ${batch.batch} gave up after ${batch.attempts} attempts: ${error}`.slice(0, 1000), finished_at: dbNow() })
           .where('id', '=', batch.sendId)
           .where('status', '=', 'sending')
           .execute();
@@ -239,7 +240,7 @@ export function createSendStore(db: Kysely<Database>): SendStore {
         if (status === 'sending') return status;
         await trx
           .updateTable('sends')
-          .set({ status, finished_at: sql<Date>`now()` as unknown as Date, ...(status === 'failed' ? { error: 'Some batches could not be posted; retry the remainder.' } : {}) })
+          .set({ status, finished_at: dbNow(), ...(status === 'failed' ? { error: 'Some batches could not be posted; retry the remainder.' } : {}) })
           .where('id', '=', sendId)
           .execute();
         return status;

@@ -1,8 +1,9 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { hashToken, randomToken } from '../../lib/tokens.ts';
 import { NotFoundError, ValidationError } from '../../lib/errors.ts';
 import type { SessionStaffUser } from './sessions.ts';
+import { dbNow } from '../../lib/sql.ts';
 
 /**
  * Staff API tokens: `hearth_<random>`, shown once, stored as SHA-256. A token acts with its
@@ -31,7 +32,7 @@ export async function staffFromApiToken(db: Kysely<Database>, token: string): Pr
   const row = await db
     .updateTable('api_tokens as t')
     .from('staff_users as u')
-    .set({ last_used_at: sql<Date>`now()` as unknown as Date })
+    .set({ last_used_at: dbNow() })
     .whereRef('u.id', '=', 't.staff_user_id')
     .where('t.token_hash', '=', hashToken(token))
     .where('t.revoked_at', 'is', null)
@@ -54,7 +55,7 @@ export async function listApiTokens(db: Kysely<Database>, staffUserId: string) {
 export async function revokeApiToken(db: Kysely<Database>, staffUserId: string, tokenId: string): Promise<void> {
   const result = await db
     .updateTable('api_tokens')
-    .set({ revoked_at: sql<Date>`now()` as unknown as Date })
+    .set({ revoked_at: dbNow() })
     .where('id', '=', tokenId)
     .where('staff_user_id', '=', staffUserId)
     .where('revoked_at', 'is', null)

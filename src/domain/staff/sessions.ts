@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database, StaffUser } from '../../../db/types.ts';
 import { hashToken, randomToken } from '../../lib/tokens.ts';
+import { dbNow } from '../../lib/sql.ts';
 
 /**
  * Staff sessions. The cookie holds a random token; the database holds only its SHA-256, so a
@@ -19,7 +20,7 @@ export async function createStaffSession(db: Kysely<Database>, staffUserId: stri
     .values({
       token_hash: hashToken(token),
       staff_user_id: staffUserId,
-      expires_at: sql<Date>`now() + make_interval(days => ${SESSION_DAYS})` as unknown as Date,
+      expires_at: dbNow({ days: SESSION_DAYS }),
     })
     .returning('expires_at')
     .executeTakeFirstOrThrow();
@@ -50,8 +51,8 @@ export async function staffFromSession(
     const renewed = await db
       .updateTable('staff_sessions')
       .set({
-        last_seen_at: sql<Date>`now()` as unknown as Date,
-        expires_at: sql<Date>`now() + make_interval(days => ${SESSION_DAYS})` as unknown as Date,
+        last_seen_at: dbNow(),
+        expires_at: dbNow({ days: SESSION_DAYS }),
       })
       .where('token_hash', '=', tokenHash)
       .returning('expires_at')

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import type { BatchResult, EmailMessage, Mailer, SendResult } from './port.ts';
 import { checkBatch } from './port.ts';
@@ -61,9 +61,4 @@ export async function listOutbox(db: Kysely<Database>, options: { limit: number;
 
 export async function findOutboxEmail(db: Kysely<Database>, id: string) {
   return db.selectFrom('outbox').selectAll().where('id', '=', id).executeTakeFirst();
-}
-
-export async function countOutbox(db: Kysely<Database>): Promise<number> {
-  const row = await db.selectFrom('outbox').select(sql<string>`count(*)`.as('n')).executeTakeFirstOrThrow();
-  return Number(row.n);
 }
