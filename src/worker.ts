@@ -49,7 +49,7 @@ export function createBulkTaskList(runtime: Runtime, options: SendingOptions = {
   const limiter = options.limiter ?? limiterFor(runtime);
   const store = createSendStore(runtime.db);
   const prepare: Task<'prepare_send'> = async ({ sendId }) => {
-    const outcome = await prepareSend(runtime.db, { siteUrl: runtime.config.siteUrl, from: runtime.config.mailFrom }, sendId);
+    const outcome = await prepareSend(runtime.db, { ...runtime.keys, from: runtime.config.mailFrom }, sendId);
     if (outcome === 'prepared') log.info('send prepared', { send: sendId });
   };
   const lane: Task<'send_lane'> = async ({ sendId, lane: n }) => {
@@ -58,7 +58,7 @@ export function createBulkTaskList(runtime: Runtime, options: SendingOptions = {
         store,
         mailer: runtime.mailer,
         limiter,
-        payload: { siteUrl: runtime.config.siteUrl, secret: runtime.config.appSecret },
+        payload: runtime.keys,
         retry: options.retry ?? DEFAULT_RETRY,
         owner: WORKER_ID,
         onError: (message, fields) => log.warn(message, { ...fields, reason: withoutAddresses(String(fields.reason ?? '')) }),
@@ -107,7 +107,7 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
   };
 
   const importConfirmations: Task<'import_confirmations'> = async ({ importId }) => {
-    const ctx = { secret: runtime.config.appSecret, siteUrl: runtime.config.siteUrl };
+    const ctx = runtime.keys;
     await sendImportConfirmations(runtime.db, runtime.mailer, ctx, importId);
   };
 
@@ -128,7 +128,7 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
 
   // Replies and answers owed to members: one email per member per pass (see domain/community/notifications.ts).
   const commentNotifications: Task<'comment_notifications'> = async () => {
-    const sent = await sendCommentNotifications(runtime.db, { secret: runtime.config.appSecret, siteUrl: runtime.config.siteUrl });
+    const sent = await sendCommentNotifications(runtime.db, runtime.keys);
     if (sent > 0) log.info('conversation emails queued', { emails: sent });
   };
 
@@ -138,7 +138,7 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
   };
 
   const referralMilestoneEmail: Task<typeof MILESTONE_MAIL_TASK> = async (payload) => {
-    await mailMilestone(runtime.db, { siteUrl: runtime.config.siteUrl }, payload);
+    await mailMilestone(runtime.db, runtime.keys, payload);
   };
 
   // The stats rollups (domain/stats/rollup.ts): one run at a time, a run that finds another going skips.

@@ -36,21 +36,6 @@ export function jsonErrorFrom(err: unknown): Response {
   return jsonError(status, err.code, err.message, headers);
 }
 
-/** A form field as a trimmed string ('' when absent or not a string). */
-export function field(form: FormData, name: string): string {
-  const value = form.get(name);
-  return typeof value === 'string' ? value.trim() : '';
-}
-
-/** Reads a form body; a body that is not a form gives an empty FormData (the caller's checks then fail cleanly). */
-export async function readForm(request: Request): Promise<FormData> {
-  try {
-    return await request.formData();
-  } catch {
-    return new FormData();
-  }
-}
-
 /** The client's address as Astro sees it, or a placeholder when unknown. */
 export function clientIp(clientAddress: () => string): string {
   try {

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { saveAudienceSettings } from '../../src/domain/audience/settings.ts';
+import { saveAudienceSettings } from '../../src/domain/landing/settings.ts';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
 import { confirmToken, preferencesToken } from '../../src/domain/members/links.ts';
 import { suppress } from '../../src/domain/members/suppression.ts';

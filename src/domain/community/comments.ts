@@ -27,8 +27,6 @@ export interface ConversationPost {
   comments_mode: CommentsMode | null;
 }
 
-/** The old name of SiteKeys: moderation.ts still imports it (it goes when moderation is split). */
-export type ConversationContext = SiteKeys;
 
 /** A published post, as the conversation needs it; undefined when there is none at that address. */
 export async function findConversationPost(db: Kysely<Database>, slug: string): Promise<ConversationPost | undefined> {

@@ -2,9 +2,10 @@ import { sql, type Kysely } from 'kysely';
 import type { CommentStatus, Database } from '../../../db/types.ts';
 import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../../lib/errors.ts';
 import { isId } from '../../lib/ids.ts';
-import { announce, conversationAccess, findConversationPostById, postComment, type ConversationContext, type ConversationPost, type Posted } from './comments.ts';
+import { announce, conversationAccess, findConversationPostById, postComment, type ConversationPost, type Posted } from './comments.ts';
 import { limitReport } from './limits.ts';
 import { holdAfterReports, type Actor, type HoldReason } from './rules.ts';
+import type { SiteKeys } from '../../lib/site-keys.ts';
 
 /**
  * Keeping the space clean, the commands: members report; moderators (and up) approve, hide,
@@ -107,14 +108,14 @@ export async function moderateComments(db: Kysely<Database>, staffUserId: string
 }
 
 /** The brand answers a question: a staff reply under it (published, badged), which marks it answered. */
-export async function answerQuestion(db: Kysely<Database>, ctx: ConversationContext, staff: Extract<Actor, { kind: 'staff' }>, questionId: string, body: string, clientIp: string): Promise<Posted> {
+export async function answerQuestion(db: Kysely<Database>, keys: SiteKeys, staff: Extract<Actor, { kind: 'staff' }>, questionId: string, body: string, clientIp: string): Promise<Posted> {
   if (!isId(questionId)) throw new NotFoundError('There is no such question.', 'comment_not_found');
   const q = await db.selectFrom('comments').select(['id', 'post_id', 'question', 'parent_id', 'status']).where('id', '=', questionId).executeTakeFirst();
   if (!q || !q.question || q.parent_id !== null) throw new NotFoundError('There is no such question.', 'comment_not_found');
   if (q.status !== 'published') throw new ConflictError('This question is not published; approve it before answering.', 'not_published');
   const post = await findConversationPostById(db, q.post_id);
   if (!post) throw new ConflictError('The post of this question is not published any more.', 'post_unpublished');
-  return postComment(db, ctx, staff, post, { body, parentId: q.id, clientIp });
+  return postComment(db, keys, staff, post, { body, parentId: q.id, clientIp });
 }
 
 const MAX_BAN_DAYS = 3_650;

@@ -27,7 +27,7 @@ export function agentClass(userAgent: string | null | undefined): AgentClass {
 /** A click this soon after the email was posted is a scanner's, not a reader's. */
 export const SCANNER_SECONDS = 10;
 
-export interface Hit {
+export interface TrackedRequest {
   kind: 'open' | 'click' | 'read' | 'view';
   method: string;
   agent: AgentClass;
@@ -35,9 +35,9 @@ export interface Hit {
   secondsSincePosted?: number | null | undefined;
 }
 
-export function isMachine(hit: Hit): boolean {
-  if (hit.method === 'HEAD') return true;
-  if (hit.agent === 'apple-mpp' || hit.agent === 'bot' || hit.agent === 'unknown') return true;
-  if (hit.kind === 'click' && hit.secondsSincePosted != null && hit.secondsSincePosted >= 0 && hit.secondsSincePosted < SCANNER_SECONDS) return true;
+export function isMachine(request: TrackedRequest): boolean {
+  if (request.method === 'HEAD') return true;
+  if (request.agent === 'apple-mpp' || request.agent === 'bot' || request.agent === 'unknown') return true;
+  if (request.kind === 'click' && request.secondsSincePosted != null && request.secondsSincePosted >= 0 && request.secondsSincePosted < SCANNER_SECONDS) return true;
   return false;
 }

@@ -1,6 +1,6 @@
 import type { APIRoute } from 'astro';
 import { DomainError } from '../../lib/errors.ts';
-import { billingPortalUrl } from '../../domain/membership/billing.ts';
+import { billingPortalUrl } from '../../domain/billing/billing.ts';
 import { statusFor } from '../../web/http.ts';
 import { messagePage } from '../../web/pages.ts';
 import { signedInMember } from '../../web/identity.ts';

@@ -1,6 +1,6 @@
 import type { APIRoute } from 'astro';
 import { DomainError } from '../../lib/errors.ts';
-import { startCheckout } from '../../domain/membership/billing.ts';
+import { startCheckout } from '../../domain/billing/billing.ts';
 import { safeNext, statusFor } from '../../web/http.ts';
 import { field, readFields } from '../../web/request-data.ts';
 import { messagePage } from '../../web/pages.ts';

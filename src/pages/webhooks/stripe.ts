@@ -1,5 +1,5 @@
 import type { APIRoute } from 'astro';
-import { handleStripeEvent } from '../../domain/membership/billing.ts';
+import { handleStripeEvent } from '../../domain/billing/billing.ts';
 import { errorFields, log } from '../../lib/log.ts';
 
 /**

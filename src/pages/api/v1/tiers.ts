@@ -1,4 +1,4 @@
-import { createPaidTier } from '../../../domain/membership/billing.ts';
+import { createPaidTier } from '../../../domain/billing/billing.ts';
 import { listTiers } from '../../../domain/site/catalog.ts';
 import { apiRoute } from '../../../web/api/route.ts';
 import { newTierBody, tierJson } from '../../../web/api/tier.ts';
