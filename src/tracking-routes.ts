@@ -29,16 +29,16 @@ export async function handleTracking(req: IncomingMessage, res: ServerResponse):
   if (req.method !== 'GET' && req.method !== 'HEAD') return plain(res, 405, 'Method not allowed.', { allow: 'GET, HEAD' });
   const runtime = getRuntime();
   const writer = eventWriterFor(runtime.db);
-  const hit = { method: req.method, userAgent: req.headers['user-agent'] };
+  const request = { method: req.method, userAgent: req.headers['user-agent'] };
   const secret = runtime.config.appSecret;
   try {
     if (match[1] === 'o') {
-      if (!(await recordOpen(writer, secret, match[2]!, hit))) return plain(res, 404, 'Not found.');
+      if (!(await recordOpen(writer, secret, match[2]!, request))) return plain(res, 404, 'Not found.');
       res.writeHead(200, { 'content-type': 'image/gif', 'content-length': String(PIXEL.length), 'cache-control': 'no-store, no-cache, must-revalidate, private', 'x-content-type-options': 'nosniff' });
       res.end(req.method === 'HEAD' ? undefined : PIXEL);
       return;
     }
-    const url = await recordClick(runtime.db, writer, secret, match[2]!, hit);
+    const url = await recordClick(runtime.db, writer, secret, match[2]!, request);
     if (!url) return plain(res, 404, 'Not found.');
     res.writeHead(302, { location: url, 'cache-control': 'no-store, private', 'referrer-policy': 'no-referrer', 'content-length': '0' });
     res.end();

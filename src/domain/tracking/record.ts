@@ -12,17 +12,17 @@ import { readClickToken, readOpenToken } from './tokens.ts';
  * Tokens that do not verify, and links a send does not have, are "not found": the click
  * redirect goes only to a URL stored for that send, never to one taken from the request.
  */
-export interface HitRequest {
+export interface RequestFacts {
   method: string;
   userAgent: string | undefined;
 }
 
 /** An open: true when the token is good (the pixel is answered either way once it is). */
-export async function recordOpen(writer: EventWriter, secret: string, token: string, hit: HitRequest): Promise<boolean> {
+export async function recordOpen(writer: EventWriter, secret: string, token: string, request: RequestFacts): Promise<boolean> {
   const ref = readOpenToken(secret, token);
   if (!ref) return false;
-  const agent = agentClass(hit.userAgent);
-  await writer.write({ kind: 'open', member_id: ref.memberId, send_id: ref.sendId, post_id: null, link: null, machine: isMachine({ kind: 'open', method: hit.method, agent }), agent });
+  const agent = agentClass(request.userAgent);
+  await writer.write({ kind: 'open', member_id: ref.memberId, send_id: ref.sendId, post_id: null, link: null, machine: isMachine({ kind: 'open', method: request.method, agent }), agent });
   return true;
 }
 
@@ -58,7 +58,7 @@ async function infoFor(db: Kysely<Database>, sendId: string): Promise<SendInfo |
 }
 
 /** A click: the stored URL to redirect to, or null (unknown token or link: a plain 404). */
-export async function recordClick(db: Kysely<Database>, writer: EventWriter, secret: string, token: string, hit: HitRequest): Promise<string | null> {
+export async function recordClick(db: Kysely<Database>, writer: EventWriter, secret: string, token: string, request: RequestFacts): Promise<string | null> {
   const ref = readClickToken(secret, token);
   if (!ref) return null;
   const info = await infoFor(db, ref.sendId);
@@ -78,8 +78,8 @@ export async function recordClick(db: Kysely<Database>, writer: EventWriter, sec
       .executeTakeFirst();
     seconds = row?.seconds ?? null;
   }
-  const agent = agentClass(hit.userAgent);
-  const machine = isMachine({ kind: 'click', method: hit.method, agent, secondsSincePosted: seconds });
+  const agent = agentClass(request.userAgent);
+  const machine = isMachine({ kind: 'click', method: request.method, agent, secondsSincePosted: seconds });
   const post = info.posts[ref.link] ?? null;
   const click = writer.write({ kind: 'click', member_id: ref.memberId, send_id: ref.sendId, post_id: post, link: ref.link, machine, agent });
   // Arriving at one of our posts from a tracked email link is reading it.
@@ -99,10 +99,10 @@ async function tracksMembers(db: Kysely<Database>): Promise<boolean> {
  * A post page seen: by a signed-in member a "read" (anonymous "view" when per-member tracking
  * is off), by anyone else a "view", counted without cookies. Staff are not counted.
  */
-export async function recordPostView(db: Kysely<Database>, writer: EventWriter, postId: string, who: { viewer: Viewer; memberId?: string | undefined }, hit: HitRequest): Promise<void> {
+export async function recordPostView(db: Kysely<Database>, writer: EventWriter, postId: string, who: { viewer: Viewer; memberId?: string | undefined }, request: RequestFacts): Promise<void> {
   if (who.viewer.kind === 'staff') return;
-  const agent = agentClass(hit.userAgent);
-  const machine = isMachine({ kind: 'view', method: hit.method, agent: agent === 'apple-mpp' ? 'other' : agent });
+  const agent = agentClass(request.userAgent);
+  const machine = isMachine({ kind: 'view', method: request.method, agent: agent === 'apple-mpp' ? 'other' : agent });
   const named = who.viewer.kind === 'member' && who.memberId !== undefined && (await tracksMembers(db));
   await writer.write({ kind: named ? 'read' : 'view', member_id: named ? who.memberId! : null, send_id: null, post_id: postId, link: null, machine, agent });
 }
