@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
 import { runCli } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 let t: TestDatabase;
 let env: Record<string, string>;
@@ -127,9 +128,7 @@ describe('web and worker as separate processes', () => {
       expect(await health()).toEqual({ ok: true, db: 'up', worker: 'down' });
       const worker = spawn(process.execPath, [CLI, 'worker'], { cwd: ROOT, env: cleanEnv(env), stdio: 'ignore' });
       try {
-        const deadline = Date.now() + 20_000;
-        while ((await health()).worker !== 'up' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-        expect((await health()).worker).toBe('up');
+        expect((await waitFor(health, { until: (h) => h.worker === 'up', timeout: 20_000, what: 'the worker' })).worker).toBe('up');
       } finally {
         const exited = new Promise((r) => worker.once('exit', r));
         worker.kill('SIGTERM');

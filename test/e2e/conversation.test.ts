@@ -9,6 +9,7 @@ import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { launchChromium, signInStaff } from '../helpers/browser.ts';
 import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
 import { ROOT, startServer, type RunningServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /** A paid member asks a question; a moderator answers it from the inbox; the member sees the badged answer. */
 let t: TestDatabase;
@@ -82,11 +83,10 @@ describe('a question answered by the brand, in Chromium', () => {
 
     // And gets one email about it (the batch job, run here instead of waiting for its schedule).
     await sendCommentNotifications(t.db, { secret: TEST_SECRET, siteUrl: server.url });
-    let subject: string | undefined;
-    for (let i = 0; i < 100 && !subject; i++) {
-      subject = (await t.db.selectFrom('outbox').select('subject').where(sql<boolean>`'asker@example.com' = any(to_addresses)`).executeTakeFirst())?.subject;
-      if (!subject) await reader.waitForTimeout(100);
-    }
+    const subject = await waitFor(
+      async () => (await t.db.selectFrom('outbox').select('subject').where(sql<boolean>`'asker@example.com' = any(to_addresses)`).executeTakeFirst())?.subject,
+      { timeout: 10_000, what: 'the email to asker@example.com' },
+    );
     expect(subject).toBe('Field Notes Coffee answered your question');
     expect(offOrigin).toEqual([]);
   });

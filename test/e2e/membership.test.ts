@@ -7,6 +7,7 @@ import { launchChromium } from '../helpers/browser.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { ROOT, startServer, type RunningServer } from '../helpers/server.ts';
 import { startStripeTestServer, type StripeTestServer } from '../servers/stripe.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /** A reader signs in from the outbox link, hits a paywall, pays through (test) Stripe Checkout, reads, manages billing. */
 let t: TestDatabase;
@@ -44,13 +45,14 @@ describe('from paywall to paid reader, in Chromium', () => {
     await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
     await page.getByTestId('sent').waitFor();
 
-    let link: string | undefined;
-    for (let i = 0; i < 100 && !link; i++) {
-      const row = await t.db.selectFrom('outbox').select('text').where(sql<boolean>`'reader@example.com' = any(to_addresses)`).executeTakeFirst();
-      link = /(http:\/\/\S+\/signin\/verify\?token=\S+)/.exec(row?.text ?? '')?.[1];
-      if (!link) await page.waitForTimeout(100);
-    }
-    await page.goto(link!.replace(/^http:\/\/[^/]+/, server.url));
+    const link = await waitFor(
+      async () => {
+        const row = await t.db.selectFrom('outbox').select('text').where(sql<boolean>`'reader@example.com' = any(to_addresses)`).executeTakeFirst();
+        return /(http:\/\/\S+\/signin\/verify\?token=\S+)/.exec(row?.text ?? '')?.[1];
+      },
+      { timeout: 10_000, what: 'the sign-in email' },
+    );
+    await page.goto(link.replace(/^http:\/\/[^/]+/, server.url));
     await page.waitForURL(server.url + '/posts/roast-profiles-we-never-published');
     await expect(page.getByTestId('paywall').textContent()).resolves.toContain('See membership options');
     expect(await page.content()).not.toContain('Charge at 205');

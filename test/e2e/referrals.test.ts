@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
 import { createMilestone } from '../../src/domain/referrals/milestones.ts';
@@ -8,6 +8,7 @@ import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { launchChromium, signInStaff } from '../helpers/browser.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { ROOT, startServer, type RunningServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /** Member A shares their link; B subscribes through it and confirms; A's account shows one referral. In Chromium. */
 let t: TestDatabase;
@@ -28,14 +29,15 @@ afterAll(async () => {
 });
 
 /** The first link of `kind` in the latest email to `email` (the outbox: no mail provider is configured). */
-async function linkFromOutbox(page: Page, email: string, kind: 'signin/verify' | 'confirm'): Promise<string> {
-  for (let i = 0; i < 100; i++) {
-    const row = await t.db.selectFrom('outbox').select('text').where(sql<boolean>`${email} = any(to_addresses)`).orderBy('id', 'desc').executeTakeFirst();
-    const link = new RegExp(`(http://\\S+/${kind}\\?token=\\S+)`).exec(row?.text ?? '')?.[1];
-    if (link) return link.replace(/^http:\/\/[^/]+/, server.url);
-    await page.waitForTimeout(100);
-  }
-  throw new Error(`no ${kind} link for ${email}`);
+async function linkFromOutbox(email: string, kind: 'signin/verify' | 'confirm'): Promise<string> {
+  const link = await waitFor(
+    async () => {
+      const row = await t.db.selectFrom('outbox').select('text').where(sql<boolean>`${email} = any(to_addresses)`).orderBy('id', 'desc').executeTakeFirst();
+      return new RegExp(`(http://\\S+/${kind}\\?token=\\S+)`).exec(row?.text ?? '')?.[1];
+    },
+    { timeout: 10_000, what: `a ${kind} link for ${email}` },
+  );
+  return link.replace(/^http:\/\/[^/]+/, server.url);
 }
 
 describe('a member brings a friend, in Chromium', () => {
@@ -49,7 +51,7 @@ describe('a member brings a friend, in Chromium', () => {
     await a.getByLabel('Email address').fill('ada@example.com');
     await a.getByRole('button', { name: 'Email me a sign-in link' }).click();
     await a.getByTestId('sent').waitFor();
-    await a.goto(await linkFromOutbox(a, 'ada@example.com', 'signin/verify'));
+    await a.goto(await linkFromOutbox('ada@example.com', 'signin/verify'));
     await a.goto(server.url + '/account');
     const link = ((await a.getByTestId('referral-link').textContent()) ?? '').trim();
     expect(link).toMatch(new RegExp(`^${server.url}/r/[a-z0-9]{10}$`));
@@ -70,7 +72,7 @@ describe('a member brings a friend, in Chromium', () => {
     await a.reload();
     await expect(a.getByTestId('referral-count').textContent()).resolves.toBe('0 friends have joined through your link (1 not confirmed yet).');
 
-    await b.goto(await linkFromOutbox(b, 'bo@example.com', 'confirm'));
+    await b.goto(await linkFromOutbox('bo@example.com', 'confirm'));
     await expect(b.getByTestId('confirmed').textContent()).resolves.toBe("You're subscribed");
 
     await a.reload();

@@ -6,6 +6,7 @@ import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { launchChromium, signInStaff } from '../helpers/browser.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { ROOT, startServer, type RunningServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /** A reader from Instagram subscribes and confirms; staff find them in the admin, in Chromium. */
 let t: TestDatabase;
@@ -46,19 +47,16 @@ describe('from an Instagram bio link to a confirmed member', () => {
     const staff = await browser.newContext();
     const admin = await staff.newPage();
     await signInStaff(admin, server.url, 'owner@example.com', 'a long owner password');
-    let confirmLink: string | undefined;
-    for (let i = 0; i < 50 && !confirmLink; i++) {
-      await admin.goto(server.url + '/admin/outbox');
-      const link = admin.getByRole('link', { name: /Confirm your subscription/ });
-      if ((await link.count()) > 0) {
+    const confirmLink = await waitFor(
+      async () => {
+        await admin.goto(server.url + '/admin/outbox');
+        const link = admin.getByRole('link', { name: /Confirm your subscription/ });
+        if ((await link.count()) === 0) return undefined;
         await link.first().click();
-        const text = (await admin.getByTestId('text').textContent()) ?? '';
-        confirmLink = /(http:\/\/\S+\/confirm\?token=\S+)/.exec(text)?.[1];
-      } else {
-        await admin.waitForTimeout(200);
-      }
-    }
-    expect(confirmLink).toBeDefined();
+        return /(http:\/\/\S+\/confirm\?token=\S+)/.exec((await admin.getByTestId('text').textContent()) ?? '')?.[1];
+      },
+      { interval: 200, timeout: 20_000, what: 'the confirmation email in the outbox' },
+    );
     await expect(admin.getByTestId('to').textContent()).resolves.toBe('rosa@example.com');
 
     await page.goto(confirmLink!.replace(/^http:\/\/[^/]+/, server.url));

@@ -5,6 +5,7 @@ import { createSend, getSend } from '../../src/domain/sending/sends.ts';
 import type { ResendTestServer } from '../servers/resend.ts';
 import { CLI, cleanEnv, ROOT } from './server.ts';
 import { makePost } from './sending.ts';
+import { waitFor } from './wait.ts';
 
 /**
  * The crash trial of the sending engine: a send to every member, run by real `hearth worker`
@@ -66,15 +67,14 @@ export async function crashTrial(
     postedAtKills.push((await getSend(db, send.id)).posted);
   }
   const last = startWorker(options.databaseUrl, options.resend.url, options.secret);
-  const deadline = Date.now() + (options.timeoutMs ?? 180_000);
   try {
-    for (;;) {
-      const row = await getSend(db, send.id);
-      if (row.status === 'sent') break;
-      if (row.status === 'failed' || row.status === 'cancelled') throw new Error(`send ${row.status}: ${row.error}`);
-      if (Date.now() > deadline) throw new Error(`send not done in time (${row.status}, ${row.posted} posted)`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const row = await waitFor(() => getSend(db, send.id), {
+      until: (s) => ['sent', 'failed', 'cancelled'].includes(s.status),
+      timeout: options.timeoutMs ?? 180_000,
+      interval: 200,
+      what: 'the send to finish',
+    });
+    if (row.status !== 'sent') throw new Error(`send ${row.status}: ${row.error}`);
   } finally {
     await killed(last);
   }

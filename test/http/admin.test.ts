@@ -4,6 +4,7 @@ import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { Browserless, startServer, type RunningServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /** The real server (built site, real CLI) over HTTP: setup, sign-in, guards, API, logs. */
 let t: TestDatabase;
@@ -20,13 +21,7 @@ afterAll(async () => {
 
 describe('health', () => {
   it('reports the database and the in-process worker', async () => {
-    const deadline = Date.now() + 15_000;
-    let body: unknown;
-    do {
-      body = await (await fetch(`${server.url}/healthz`)).json();
-      if ((body as { worker: string }).worker === 'up') break;
-      await new Promise((r) => setTimeout(r, 200));
-    } while (Date.now() < deadline);
+    const body = await waitFor(async () => (await (await fetch(`${server.url}/healthz`)).json()) as { worker: string }, { until: (b) => b.worker === 'up', what: 'the worker' });
     expect(body).toEqual({ ok: true, db: 'up', worker: 'up' });
   });
 });
@@ -254,8 +249,22 @@ describe('site settings', () => {
 
 describe('request logs', () => {
   it('writes one JSON line per request with method, path, status and duration, and no addresses or tokens', async () => {
+    const signinGets = () =>
+      server
+        .output()
+        .split('\n')
+        .filter((l) => {
+          try {
+            const line = JSON.parse(l) as Record<string, unknown>;
+            return line.msg === 'request' && line.path === '/admin/signin' && line.method === 'GET';
+          } catch {
+            return false; // not JSON, or a line still being written
+          }
+        }).length;
+    const before = signinGets();
     expect((await fetch(server.url + '/admin/signin?next=%2Fadmin%3Femail%3Downer%40example.com')).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 100)); // the child's stdout is read asynchronously
+    // The child's stdout is read asynchronously: wait for the line of that request.
+    await waitFor(signinGets, { until: (n) => n > before, what: 'the request line' });
     const lines = server
       .output()
       .split('\n')

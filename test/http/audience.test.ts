@@ -6,6 +6,7 @@ import { confirmToken, preferencesToken } from '../../src/domain/members/links.t
 import { suppress } from '../../src/domain/members/suppression.ts';
 import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
 import { startServer, type RunningServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /** Subscribe → confirm → welcome, leaving, own data: the reader side over HTTP, with the real worker. */
 let t: TestDatabase;
@@ -35,29 +36,25 @@ async function post(path: string, fields: Record<string, string | string[]>, hea
 
 /** Waits for the worker to deliver an email to the outbox. */
 async function outboxFor(email: string, subjectPart: string, count = 1) {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const rows = await t.db
-      .selectFrom('outbox')
-      .selectAll()
-      .where(sql<boolean>`${email} = any(to_addresses)`)
-      .where('subject', 'like', `%${subjectPart}%`)
-      .orderBy('id')
-      .execute();
-    if (rows.length >= count || Date.now() > deadline) return rows;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return waitFor(
+    () =>
+      t.db
+        .selectFrom('outbox')
+        .selectAll()
+        .where(sql<boolean>`${email} = any(to_addresses)`)
+        .where('subject', 'like', `%${subjectPart}%`)
+        .orderBy('id')
+        .execute(),
+    { until: (rows) => rows.length >= count, what: `${count} email(s) "${subjectPart}"` },
+  );
 }
 
 /** Waits until the worker has no email job left to run (so "nothing was sent" can be asserted). */
 async function queueDrained() {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    const { rows } = await sql<{ n: string }>`select count(*) as n from graphile_worker.jobs where task_identifier = 'send_email'`.execute(t.db);
-    if (Number(rows[0]!.n) === 0) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('email jobs still pending after 15 s');
+  await waitFor(
+    async () => Number((await sql<{ n: string }>`select count(*) as n from graphile_worker.jobs where task_identifier = 'send_email'`.execute(t.db)).rows[0]!.n),
+    { until: (n) => n === 0, what: 'no email job left' },
+  );
 }
 
 const member = (email: string) => t.db.selectFrom('members').selectAll().where('email', '=', email).executeTakeFirst();

@@ -7,6 +7,7 @@ import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startServer, type RunningServer } from '../helpers/server.ts';
 import { startStripeTestServer, type StripeTestServer } from '../servers/stripe.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /** Paid tiers through the real stripe-node SDK and a local Stripe-compatible server. */
 let t: TestDatabase;
@@ -36,25 +37,23 @@ const post = (path: string, fields: Record<string, string>, cookie = '') =>
 
 async function signIn(email: string): Promise<string> {
   await post('/signin', { email });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const row = await t.db.selectFrom('outbox').select('text').where(sql<boolean>`${email} = any(to_addresses)`).where('subject', 'like', 'Your sign-in link%').orderBy('id', 'desc').executeTakeFirst();
-    const link = /(http:\/\/\S+\/signin\/verify\?token=\S+)/.exec(row?.text ?? '')?.[1];
-    if (link) {
-      const res = await fetch(link.replace(/^http:\/\/[^/]+/, server.url), { redirect: 'manual' });
-      return res.headers.getSetCookie().find((c) => c.startsWith('hearth_member='))!.split(';')[0]!;
-    }
-    if (Date.now() > deadline) throw new Error('no sign-in email');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const link = await waitFor(
+    async () => {
+      const row = await t.db.selectFrom('outbox').select('text').where(sql<boolean>`${email} = any(to_addresses)`).where('subject', 'like', 'Your sign-in link%').orderBy('id', 'desc').executeTakeFirst();
+      return /(http:\/\/\S+\/signin\/verify\?token=\S+)/.exec(row?.text ?? '')?.[1];
+    },
+    { what: `a sign-in email to ${email}` },
+  );
+  const res = await fetch(link.replace(/^http:\/\/[^/]+/, server.url), { redirect: 'manual' });
+  return res.headers.getSetCookie().find((c) => c.startsWith('hearth_member='))!.split(';')[0]!;
 }
 async function mailTo(email: string, subjectPart: string): Promise<number> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const rows = await t.db.selectFrom('outbox').select('id').where(sql<boolean>`${email} = any(to_addresses)`).where('subject', 'like', `%${subjectPart}%`).execute();
-    if (rows.length > 0 || Date.now() > deadline) return rows.length;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const rows = await waitFor(() => t.db.selectFrom('outbox').select('id').where(sql<boolean>`${email} = any(to_addresses)`).where('subject', 'like', `%${subjectPart}%`).execute(), {
+    until: (r) => r.length > 0,
+    timeout: 10_000,
+    what: `an email "${subjectPart}" to ${email}`,
+  });
+  return rows.length;
 }
 const tierOf = async (email: string) => (await t.db.selectFrom('members as m').innerJoin('tiers as t', 't.id', 'm.tier_id').select('t.slug').where('m.email', '=', email).executeTakeFirstOrThrow()).slug;
 

@@ -7,6 +7,7 @@ import { createApiToken } from '../../src/domain/staff/api-tokens.ts';
 import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { Browserless, ROOT, startServer, type RunningServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /** Imports through the API and the admin's two-step flow, run by the real worker. */
 let t: TestDatabase;
@@ -34,13 +35,13 @@ function upload(file: Buffer | null, fields: Record<string, string> = {}, filena
 }
 
 async function waitDone(id: string) {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const res = await fetch(`${server.url}/api/v1/imports/${id}`, { headers: { authorization: `Bearer ${token}` } });
-    const { import: imp } = (await res.json()) as { import: { status: string; rows: number; imported: number; updated: number; rejected: number; progress: number } };
-    if (imp.status === 'done' || imp.status === 'failed' || Date.now() > deadline) return imp;
-    await new Promise((r) => setTimeout(r, 150));
-  }
+  return waitFor(
+    async () => {
+      const res = await fetch(`${server.url}/api/v1/imports/${id}`, { headers: { authorization: `Bearer ${token}` } });
+      return ((await res.json()) as { import: { status: string; rows: number; imported: number; updated: number; rejected: number; progress: number } }).import;
+    },
+    { until: (imp) => imp.status === 'done' || imp.status === 'failed', timeout: 20_000, what: `import ${id} to finish` },
+  );
 }
 
 describe('POST /api/v1/imports', () => {
@@ -53,13 +54,10 @@ describe('POST /api/v1/imports', () => {
     expect(done).toMatchObject({ status: 'done', rows: 3, imported: 2, updated: 0, rejected: 1, progress: 1 });
     const ann = await t.db.selectFrom('members').selectAll().where('email', '=', 'ann@example.com').executeTakeFirstOrThrow();
     expect(ann).toMatchObject({ status: 'pending', source_platform: 'import', name: 'Ann Smith' });
-    const deadline = Date.now() + 15_000;
-    let confirmations = 0;
-    while (Date.now() < deadline && confirmations < 2) {
-      const row = await t.db.selectFrom('outbox').select(sql<string>`count(*)`.as('n')).where('subject', 'like', 'Confirm your subscription%').executeTakeFirstOrThrow();
-      confirmations = Number(row.n);
-      if (confirmations < 2) await new Promise((r) => setTimeout(r, 200));
-    }
+    const confirmations = await waitFor(
+      async () => Number((await t.db.selectFrom('outbox').select(sql<string>`count(*)`.as('n')).where('subject', 'like', 'Confirm your subscription%').executeTakeFirstOrThrow()).n),
+      { until: (n) => n >= 2, what: 'two confirmation emails' },
+    );
     expect(confirmations).toBe(2);
   });
 
@@ -100,16 +98,16 @@ describe('the admin import flow', () => {
     expect(refused.status).toBe(400);
     const started = await owner.request(page, { method: 'POST', form: { format: 'ghost', newsletter: 'weekly-brew', consent: 'confirmed', attestation: 'Signed up on our Ghost site (double opt-in)' } });
     expect(started.status).toBe(303);
-    let report = '';
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      const res = await owner.request(page);
-      report = await res.text();
-      if (report.includes('data-testid="report"')) break;
-      expect(res.headers.get('refresh')).toBe('2');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(report).toContain('data-testid="report"');
+    const report = await waitFor(
+      async () => {
+        const res = await owner.request(page);
+        const html = await res.text();
+        // Until the report shows, the page refreshes itself.
+        if (!html.includes('data-testid="report"')) expect(res.headers.get('refresh')).toBe('2');
+        return html;
+      },
+      { until: (html) => html.includes('data-testid="report"'), timeout: 20_000, what: 'the import report' },
+    );
     const rejected = Number(/data-testid="rejected">(\d+)/.exec(report)?.[1]);
     expect(rejected).toBeGreaterThan(0);
     const csv = await (await owner.request(`${page}/rejections.csv`)).text();

@@ -5,6 +5,7 @@ import { createPost } from '../../src/domain/content/editor.ts';
 import { suppress } from '../../src/domain/members/suppression.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startServer, type RunningServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /** Member sign-in by magic link or code, sessions, and posts read as free, paid and other-tier members. */
 let t: TestDatabase;
@@ -28,13 +29,11 @@ const form = (path: string, fields: Record<string, string>, cookie = '') =>
   fetch(server.url + path, { method: 'POST', body: new URLSearchParams(fields), headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.url, ...(cookie ? { cookie } : {}) }, redirect: 'manual' });
 
 async function signInEmail(email: string, count = 1) {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const rows = await t.db.selectFrom('outbox').select(['text']).where(sql<boolean>`${email} = any(to_addresses)`).where('subject', 'like', 'Your sign-in link%').orderBy('id').execute();
-    if (rows.length >= count) return rows[count - 1]!.text!;
-    if (Date.now() > deadline) throw new Error(`no sign-in email for ${email}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const rows = await waitFor(() => t.db.selectFrom('outbox').select(['text']).where(sql<boolean>`${email} = any(to_addresses)`).where('subject', 'like', 'Your sign-in link%').orderBy('id').execute(), {
+    until: (r) => r.length >= count,
+    what: `sign-in email ${count} for ${email}`,
+  });
+  return rows[count - 1]!.text!;
 }
 const linkOf = (text: string) => /(http:\/\/\S+\/signin\/verify\?token=\S+)/.exec(text)![1]!.replace(/^http:\/\/[^/]+/, server.url);
 const codeOf = (text: string) => /code: (\d{6})/.exec(text)![1]!;
@@ -173,14 +172,14 @@ describe('posts for free, paid and other-tier members', () => {
 
 /** The address-change link mailed to an address (waits for the worker). */
 async function changeLink(address: string): Promise<string> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const row = await t.db.selectFrom('outbox').select('text').where(sql<boolean>`${address} = any(to_addresses)`).where('subject', 'like', 'Confirm your new address%').executeTakeFirst();
-    const link = /(http:\/\/\S+\/account\/email\?token=\S+)/.exec(row?.text ?? '')?.[1];
-    if (link) return link.replace(/^http:\/\/[^/]+/, server.url);
-    if (Date.now() > deadline) throw new Error(`no address-change email to ${address}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const link = await waitFor(
+    async () => {
+      const row = await t.db.selectFrom('outbox').select('text').where(sql<boolean>`${address} = any(to_addresses)`).where('subject', 'like', 'Confirm your new address%').executeTakeFirst();
+      return /(http:\/\/\S+\/account\/email\?token=\S+)/.exec(row?.text ?? '')?.[1];
+    },
+    { what: `an address-change email to ${address}` },
+  );
+  return link.replace(/^http:\/\/[^/]+/, server.url);
 }
 
 describe('the account', () => {
@@ -234,14 +233,14 @@ describe('referral links', () => {
     expect(await t.db.selectFrom('members').select(['source_platform', 'ref']).where('email', '=', 'friend@example.com').executeTakeFirst()).toEqual({ source_platform: 'referral', ref: code });
     expect(await (await fetch(server.url + '/account', { headers: { cookie } })).text()).toContain('0 friends have joined through your link (1 not confirmed yet)');
 
-    let confirm: string | undefined;
-    const deadline = Date.now() + 15_000;
-    while (!confirm && Date.now() < deadline) {
-      const row = await t.db.selectFrom('outbox').select('text').where(sql<boolean>`'friend@example.com' = any(to_addresses)`).executeTakeFirst();
-      confirm = /(http:\/\/\S+\/confirm\?token=\S+)/.exec(row?.text ?? '')?.[1];
-      if (!confirm) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect((await fetch(confirm!.replace(/^http:\/\/[^/]+/, server.url))).status).toBe(200);
+    const confirm = await waitFor(
+      async () => {
+        const row = await t.db.selectFrom('outbox').select('text').where(sql<boolean>`'friend@example.com' = any(to_addresses)`).executeTakeFirst();
+        return /(http:\/\/\S+\/confirm\?token=\S+)/.exec(row?.text ?? '')?.[1];
+      },
+      { what: 'the confirmation email to friend@example.com' },
+    );
+    expect((await fetch(confirm.replace(/^http:\/\/[^/]+/, server.url))).status).toBe(200);
     expect(await (await fetch(server.url + '/account', { headers: { cookie } })).text()).toContain('1 friend has joined');
   });
 });

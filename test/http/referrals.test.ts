@@ -9,6 +9,7 @@ import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
 import { Browserless, startServer, type RunningServer } from '../helpers/server.ts';
 import { startStripeTestServer, type StripeTestServer } from '../servers/stripe.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /**
  * Referrals over HTTP against the real server: /r/:code into confirmation and a milestone email,
@@ -45,12 +46,20 @@ const post = (path: string, fields: Record<string, string>, cookie = '') =>
   fetch(server.url + path, { method: 'POST', body: new URLSearchParams(fields), headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.url, ...(cookie ? { cookie } : {}) }, redirect: 'manual' });
 
 async function mailText(email: string, subjectPart: string, count = 1): Promise<string[]> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const rows = await t.db.selectFrom('outbox').select('text').where(sql<boolean>`${email} = any(to_addresses)`).where('subject', 'like', `%${subjectPart}%`).orderBy('id').execute();
-    if (rows.length >= count || Date.now() > deadline) return rows.map((r) => r.text ?? '');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const rows = await waitFor(() => t.db.selectFrom('outbox').select('text').where(sql<boolean>`${email} = any(to_addresses)`).where('subject', 'like', `%${subjectPart}%`).orderBy('id').execute(), {
+    until: (r) => r.length >= count,
+    what: `${count} email(s) "${subjectPart}" to ${email}`,
+  });
+  return rows.map((r) => r.text ?? '');
+}
+
+/** Until the worker has no email job left to run, so that "exactly one email" is final. */
+async function mailJobsDone() {
+  await waitFor(
+    async () =>
+      Number((await sql<{ n: string }>`select count(*) as n from graphile_worker.jobs where task_identifier in ('send_email', 'referral_milestone_email')`.execute(t.db)).rows[0]!.n),
+    { until: (n) => n === 0, what: 'no email job left' },
+  );
 }
 const local = (link: string) => link.replace(/^http:\/\/[^/]+/, server.url);
 
@@ -97,7 +106,7 @@ describe('a referral from link to milestone', () => {
     const mails = await mailText('sharer@example.com', 'You reached a milestone: a sticker');
     expect(mails).toHaveLength(1);
     expect(mails[0]).toContain('Next: at 3 friends, a mug.');
-    await new Promise((r) => setTimeout(r, 500));
+    await mailJobsDone();
     const all = await t.db.selectFrom('outbox').select('id').where(sql<boolean>`'sharer@example.com' = any(to_addresses)`).where('subject', 'like', 'You reached a milestone%').execute();
     expect(all).toHaveLength(1);
   });

@@ -4,7 +4,8 @@ import { createApiToken } from '../../src/domain/staff/api-tokens.ts';
 import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startServer, type RunningServer } from '../helpers/server.ts';
-import { makePost, seedAudience, waitFor } from '../helpers/sending.ts';
+import { makePost, seedAudience } from '../helpers/sending.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { resendWebhookHeaders, startResendTestServer, type ResendTestServer } from '../servers/resend.ts';
 
 /** The sends API and the Resend webhook, against the real server, worker and Resend SDK. */
@@ -56,7 +57,7 @@ describe('/api/v1/sends', () => {
     expect(res.status).toBe(201);
     const { send } = (await res.json()) as { send: Send };
     expect(send).toMatchObject({ id: expect.any(String), status: 'scheduled', recipients: 0, posted: 0, delivered: 0, bounced: 0, failed: 0 });
-    const done = await waitFor(() => sendOf(send.id), (s) => s.status === 'sent', 30_000, 'the send');
+    const done = await waitFor(() => sendOf(send.id), { until: (s) => s.status === 'sent', timeout: 30_000, what: 'the send' });
     expect(done).toMatchObject({ recipients: 120, posted: 120, failed: 0 });
     expect(resend.countByRecipient().size).toBe(120);
     const list = (await (await api('/api/v1/sends')).json()) as { sends: Send[]; next: string | null };
@@ -115,7 +116,7 @@ describe('POST /webhooks/resend', () => {
   async function sentTo(count: number) {
     const postId = await makePost(t.db);
     const { send } = (await (await api('/api/v1/sends', { body: { post_id: postId, segment: { newsletters: ['weekly'] }, undo_seconds: 0 } })).json()) as { send: Send };
-    await waitFor(() => sendOf(send.id), (s) => s.status === 'sent', 30_000, 'the send');
+    await waitFor(() => sendOf(send.id), { until: (s) => s.status === 'sent', timeout: 30_000, what: 'the send' });
     expect((await sendOf(send.id)).posted).toBe(count);
     return send.id;
   }

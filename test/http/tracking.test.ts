@@ -6,7 +6,8 @@ import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { clickToken, openToken } from '../../src/domain/tracking/tokens.ts';
 import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
 import { startServer, type RunningServer } from '../helpers/server.ts';
-import { makePost, seedAudience, waitFor } from '../helpers/sending.ts';
+import { makePost, seedAudience } from '../helpers/sending.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { startResendTestServer, type ResendTestServer } from '../servers/resend.ts';
 
 /** Opens and clicks through the real server: signed tokens, stored links only, machine flags, durability. */
@@ -34,7 +35,7 @@ async function sendPost(title: string): Promise<string> {
   const postId = await makePost(t.db, { title, markdown: 'Fresh beans in [our shop](https://shop.example.com/beans?roast=light&size=1kg).\n\nAnd [a second link](https://example.org/story).' });
   const res = await fetch(`${server.url}/api/v1/sends`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ post_id: postId, segment: { newsletters: ['weekly'] }, undo_seconds: 0 }) });
   const { send } = (await res.json()) as { send: { id: string } };
-  await waitFor(async () => (await t.db.selectFrom('sends').select('status').where('id', '=', send.id).executeTakeFirstOrThrow()).status, (s) => s === 'sent', 30_000, 'the send');
+  await waitFor(async () => (await t.db.selectFrom('sends').select('status').where('id', '=', send.id).executeTakeFirstOrThrow()).status, { until: (s) => s === 'sent', timeout: 30_000, what: 'the send' });
   return send.id;
 }
 function emailTo(address: string, subject: string) {
@@ -153,9 +154,7 @@ describe('post views', () => {
     await fetch(`${server.url}/posts/${slug}`, { headers: { 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' } });
     const rows = await waitFor(
       () => t.db.selectFrom('engagement_events').select(['kind', 'member_id', 'machine']).where('post_id', '=', postId).execute(),
-      (r) => r.length === 2,
-      5_000,
-      'two views',
+      { until: (r) => r.length === 2, timeout: 5_000, what: 'two views' },
     );
     expect(rows.map((r) => [r.kind, r.member_id, r.machine]).sort()).toEqual([['view', null, false], ['view', null, true]]);
   });

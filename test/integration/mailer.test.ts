@@ -10,6 +10,7 @@ import type { Runtime } from '../../src/lib/runtime.ts';
 import { siteKeys } from '../../src/lib/site-keys.ts';
 import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
 import { startResendTestServer, type ResendTestServer } from '../servers/resend.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const FROM = 'Field Notes <letters@example.com>';
 const msg = (to: string, subject = 'Hello'): EmailMessage => ({ to: [to], subject, html: `<p>${subject}</p>`, text: subject, headers: { 'X-Test': '1' } });
@@ -132,12 +133,11 @@ describe('transactional mail through the job queue', () => {
     // need another pass before the job is visible as due).
     // graphile-worker records a failure asynchronously (batched): wait until the failed job is
     // unlocked before making it due, or the next run finds nothing to do.
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      const { rows } = await t.pool.query<{ n: string }>(`select count(*) as n from graphile_worker._private_jobs where attempts > 0 and locked_at is null`);
-      if (Number(rows[0]!.n) > 0) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor(async () => Number((await t.pool.query<{ n: string }>(`select count(*) as n from graphile_worker._private_jobs where attempts > 0 and locked_at is null`)).rows[0]!.n), {
+      interval: 50,
+      timeout: 10_000,
+      what: 'the failed job to be unlocked',
+    });
     for (let pass = 0; pass < 5 && resend.emails.every((e) => e.subject !== 'After outage'); pass++) {
       await t.pool.query(`update graphile_worker._private_jobs set run_at = now() - interval '1 second' where attempts > 0`);
       await runOnce({ pgPool: t.pool, taskList });

@@ -14,7 +14,8 @@ import { siteKeys } from '../../src/lib/site-keys.ts';
 import { startWorker } from '../../src/worker.ts';
 import { suppress } from '../../src/domain/members/suppression.ts';
 import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
-import { makePost, seedAudience, waitFor } from '../helpers/sending.ts';
+import { makePost, seedAudience } from '../helpers/sending.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { startResendTestServer, type ResendTestServer } from '../servers/resend.ts';
 
 const FROM = 'Field Notes <letters@example.com>';
@@ -38,7 +39,22 @@ async function startTestWorker(options: { rate?: number; timeoutMs?: number } = 
 
 const sendNow = (postId: string, segment: Record<string, unknown> = { newsletters: ['weekly'] }) => createSend(t.db, { postId, segment, undoSeconds: 0 });
 const statusOf = (id: string) => getSend(t.db, id);
-const finished = (id: string, timeoutMs = 30_000) => waitFor(() => statusOf(id), (s) => ['sent', 'failed', 'cancelled'].includes(s.status), timeoutMs, `send ${id} to finish`);
+/**
+ * Until no batch of the send is being posted and none of its lanes is running. A lane that runs
+ * later finds the send stopped (the claim reads its status), so nothing more is posted until a
+ * command sets it sending again; a lane parked for later (a job due after a lease) may stay queued.
+ */
+async function lanesIdle(id: string) {
+  await waitFor(
+    async () => {
+      const posting = await t.db.selectFrom('send_batches').select('batch').where('send_id', '=', id).where('status', '=', 'posting').execute();
+      const running = await sql<{ key: string }>`select key from graphile_worker._private_jobs where key like ${`send-${id}-lane-%`} and locked_at is not null`.execute(t.db);
+      return { posting: posting.length, running: running.rows.length };
+    },
+    { until: (s) => s.posting === 0 && s.running === 0, timeout: 20_000, what: `send ${id}'s lanes to stop` },
+  );
+}
+const finished = (id: string, timeoutMs = 30_000) => waitFor(() => statusOf(id), { until: (s) => ['sent', 'failed', 'cancelled'].includes(s.status), timeout: timeoutMs, what: `send ${id} to finish` });
 
 beforeAll(async () => {
   t = await createTestDatabase();
@@ -137,7 +153,10 @@ describe('the lifecycle', () => {
     expect(send).toMatchObject({ status: 'scheduled', seconds_to_send: expect.any(Number) });
     const undone = await commandSend(t.db, send.id, 'undo');
     expect(undone.status).toBe('draft');
-    await new Promise((r) => setTimeout(r, 2500));
+    // A twin scheduled a moment later with the same window (to a newsletter nobody reads): once the
+    // worker has prepared it, the undone send's time has passed too.
+    const twin = await createSend(t.db, { postId: await makePost(t.db), segment: { newsletters: ['extra'] }, undoSeconds: 2 });
+    expect(await finished(twin.id)).toMatchObject({ status: 'sent', recipients: 0 });
     expect((await statusOf(send.id)).status).toBe('draft');
     expect(resend.emails).toHaveLength(0);
     await expect(commandSend(t.db, send.id, 'undo')).rejects.toThrow(/A draft send cannot be undone/);
@@ -160,10 +179,10 @@ describe('the lifecycle', () => {
     await startTestWorker({ rate: 1 });
     const postId = await makePost(t.db);
     const send = await sendNow(postId);
-    await waitFor(() => statusOf(send.id), (s) => s.posted >= 100, 20_000, 'first batch');
+    await waitFor(() => statusOf(send.id), { until: (s) => s.posted >= 100, timeout: 20_000, what: 'first batch' });
     const cancelled = await commandSend(t.db, send.id, 'cancel');
     expect(cancelled.status).toBe('cancelled');
-    await new Promise((r) => setTimeout(r, 1500));
+    await lanesIdle(send.id);
     const after = await statusOf(send.id);
     expect(after.status).toBe('cancelled');
     expect(after.posted).toBeLessThan(450);
@@ -176,12 +195,15 @@ describe('the lifecycle', () => {
     await startTestWorker({ rate: 1 });
     const postId = await makePost(t.db);
     const send = await sendNow(postId);
-    await waitFor(() => statusOf(send.id), (s) => s.posted >= 100, 20_000, 'first batch');
+    await waitFor(() => statusOf(send.id), { until: (s) => s.posted >= 100, timeout: 20_000, what: 'first batch' });
     await commandSend(t.db, send.id, 'pause');
-    await new Promise((r) => setTimeout(r, 1200));
+    await lanesIdle(send.id);
     const paused = await statusOf(send.id);
     expect(paused.status).toBe('paused');
-    await new Promise((r) => setTimeout(r, 1200));
+    // Idle: no lane is running and the rest of the batches wait, unclaimed.
+    const open = await t.db.selectFrom('send_batches').select('status').where('send_id', '=', send.id).where('status', 'not in', ['posted']).execute();
+    expect(open.length).toBeGreaterThan(0);
+    expect(open.every((b) => b.status === 'pending')).toBe(true);
     expect((await statusOf(send.id)).posted).toBe(paused.posted);
     expect(paused.posted).toBeLessThan(450);
     await commandSend(t.db, send.id, 'resume');
@@ -233,6 +255,8 @@ describe('provider trouble', () => {
     const send = await sendNow(postId);
     const failed = await finished(send.id);
     expect(failed.status).toBe('failed');
+    // Lanes still posting other batches when one gave up finish first (one of them could give up too).
+    await lanesIdle(send.id);
     expect(failed.error).toMatch(/gave up after 3 attempts: 500/);
     const before = resend.countByRecipient().size;
     expect(before).toBeLessThan(450);
@@ -265,10 +289,10 @@ describe('transactional mail during a bulk send', () => {
     await startTestWorker({ rate: 1 });
     const postId = await makePost(t.db);
     const send = await sendNow(postId);
-    await waitFor(() => statusOf(send.id), (s) => s.posted >= 100, 20_000, 'first batch');
+    await waitFor(() => statusOf(send.id), { until: (s) => s.posted >= 100, timeout: 20_000, what: 'first batch' });
     const queuedAt = Date.now();
     await queueEmail(t.db, { to: ['newcomer@example.com'], subject: 'Confirm your subscription', text: 'Click' });
-    await waitFor(async () => resend.countByRecipient().get('newcomer@example.com') ?? 0, (n) => n === 1, 10_000, 'the confirmation');
+    await waitFor(async () => resend.countByRecipient().get('newcomer@example.com') ?? 0, { until: (n) => n === 1, timeout: 10_000, what: 'the confirmation' });
     expect(Date.now() - queuedAt).toBeLessThan(5_000);
     expect((await statusOf(send.id)).status).toBe('sending');
     await commandSend(t.db, send.id, 'cancel');
