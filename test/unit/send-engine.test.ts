@@ -28,7 +28,7 @@ const SEND: FixedSend = {
 };
 
 function deliveries(...emails: string[]): BatchDelivery[] {
-  return emails.map((email, i) => ({ memberId: String(100 + i), email, name: null, variant: 'f' }));
+  return emails.map((email, i) => ({ memberId: String(100 + i), email, name: null, variant: 'full' as const }));
 }
 
 class VirtualClock implements LaneClock {

@@ -56,8 +56,8 @@ describe('batch payloads', () => {
   };
   const ctx = { siteUrl: 'https://news.example.com', secret: 'a-secret-of-enough-length-for-tests' };
   const deliveries = [
-    { memberId: '1', email: 'ana@example.com', name: 'Ana <script>', variant: 'f' },
-    { memberId: '2', email: 'ben@example.com', name: null, variant: 'p' },
+    { memberId: '1', email: 'ana@example.com', name: 'Ana <script>', variant: 'full' as const },
+    { memberId: '2', email: 'ben@example.com', name: null, variant: 'preview' as const },
   ];
 
   it('is a pure function of the fixed send: the same bytes on every retry', () => {

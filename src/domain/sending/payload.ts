@@ -5,6 +5,7 @@ import type { SiteKeys } from '../../lib/site-keys.ts';
 import { preferencesToken, preferencesUrl } from '../members/links.ts';
 import { listUnsubscribeHeaders } from '../members/subscribe.ts';
 import { fillTracked, trackTemplate, type TrackedTemplate } from '../tracking/links.ts';
+import type { Variant } from '../content/email.ts';
 
 /**
  * A batch's emails, as a pure function of what was fixed when the send was prepared (the
@@ -29,8 +30,18 @@ export interface BatchDelivery {
   name: string | null;
   /** Fills a post's {{referral}} block with the member's /r/<code> link. */
   referralCode?: string | null | undefined;
-  /** 'f' full post, 'p' preview with an upgrade link. */
-  variant: string;
+  /** The whole post, or the preview with an upgrade link (content/email.ts's Variant). */
+  variant: Variant;
+}
+
+/**
+ * A delivery's variant as stored: one byte ("char") per row keeps a million deliveries small,
+ * so the column holds a code and the code stays here, at the table's edge.
+ */
+export const VARIANT_CODE: Record<Variant, string> = { full: 'f', preview: 'p' };
+
+export function variantOfCode(code: string): Variant {
+  return code === VARIANT_CODE.preview ? 'preview' : 'full';
 }
 
 export function idempotencyKey(sendId: string, batch: number): string {
@@ -47,7 +58,7 @@ function trackedHtml(compiled: CompiledEmail, send: FixedSend, siteUrl: string):
 
 export function batchMessages(send: FixedSend, deliveries: readonly BatchDelivery[], ctx: SiteKeys): EmailMessage[] {
   return deliveries.map((d) => {
-    const compiled = d.variant === 'p' && send.rendered.preview ? send.rendered.preview : send.rendered.full;
+    const compiled = d.variant === 'preview' && send.rendered.preview ? send.rendered.preview : send.rendered.full;
     const prefs = preferencesToken(ctx.secret, d.memberId);
     const prefsUrl = preferencesUrl(ctx.siteUrl, prefs);
     const values: SlotValues = {

@@ -7,6 +7,7 @@ import { getSiteSettings } from '../site/settings.ts';
 import { collectLinks } from '../tracking/links.ts';
 import { earlierSendsOf, recipientWhere, type Segment } from './segments.ts';
 import { enqueueLanes } from './jobs.ts';
+import { VARIANT_CODE } from './payload.ts';
 import { dbNow } from '../../lib/sql.ts';
 
 /**
@@ -66,8 +67,9 @@ export async function prepareSend(db: Kysely<Database>, ctx: PrepareContext, sen
         : post.visibility === 'tiers'
           ? post.tier_ids
           : null;
+    const [full, preview] = [sql.lit(VARIANT_CODE.full), sql.lit(VARIANT_CODE.preview)];
     const variant =
-      fullTiers === null ? sql<string>`'f'` : sql<string>`case when m.tier_id = any(${sql.val(fullTiers.length ? fullTiers : ['0'])}::bigint[]) then 'f' else 'p' end`;
+      fullTiers === null ? sql<string>`${full}` : sql<string>`case when m.tier_id = any(${sql.val(fullTiers.length ? fullTiers : ['0'])}::bigint[]) then ${full} else ${preview} end`;
     const picked = trx
       .selectFrom('members as m')
       .where(recipientWhere(segment, exclude))

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database, SendStatus } from '../../../db/types.ts';
 import type { CompiledEmail } from '../../../emails/post.ts';
 import { statusFromBatches, type BatchCounts } from './lifecycle.ts';
-import type { BatchDelivery, FixedSend } from './payload.ts';
+import { variantOfCode, type BatchDelivery, type FixedSend } from './payload.ts';
 import { dbNow } from '../../lib/sql.ts';
 
 /**
@@ -128,7 +128,7 @@ export function createSendStore(db: Kysely<Database>): SendStore {
             sendId,
             batch: row.batch,
             attempts: row.attempts,
-            deliveries: deliveries.map((d) => ({ memberId: d.member_id, email: d.email, name: d.name, referralCode: d.referral_code, variant: d.variant })),
+            deliveries: deliveries.map((d) => ({ memberId: d.member_id, email: d.email, name: d.name, referralCode: d.referral_code, variant: variantOfCode(d.variant) })),
           },
         };
       }
