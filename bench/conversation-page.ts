@@ -49,7 +49,15 @@ await withScratchDatabase('conversation', { poolSize: 2 }, async (handle) => {
   await handle.close();
 
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: url, APP_SECRET: SECRET, PORT: String(port), HOST: '127.0.0.1', SITE_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: url,
+    APP_SECRET: SECRET,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    SITE_URL: `http://127.0.0.1:${port}`,
+    LOG_LEVEL: 'warn',
+  };
   const server = spawn(process.execPath, [join(ROOT, 'src/cli/hearth.ts'), 'serve', '--no-worker'], { cwd: ROOT, env, stdio: 'ignore' });
   const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
 
@@ -85,7 +93,20 @@ await withScratchDatabase('conversation', { poolSize: 2 }, async (handle) => {
     latencies.sort((a, b) => a - b);
     const pct = (p: number) => Number(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]!.toFixed(2));
     console.log(
-      JSON.stringify({ figure: 'post page with a busy conversation', reader, comments: 600, reactions: 1000, pageBytes: bytes, connections: CONNECTIONS, seconds: SECONDS, requests: latencies.length, errors, requestsPerSecond: Math.round(latencies.length / SECONDS), p50Ms: pct(0.5), p99Ms: pct(0.99) }),
+      JSON.stringify({
+        figure: 'post page with a busy conversation',
+        reader,
+        comments: 600,
+        reactions: 1000,
+        pageBytes: bytes,
+        connections: CONNECTIONS,
+        seconds: SECONDS,
+        requests: latencies.length,
+        errors,
+        requestsPerSecond: Math.round(latencies.length / SECONDS),
+        p50Ms: pct(0.5),
+        p99Ms: pct(0.99),
+      }),
     );
   }
 

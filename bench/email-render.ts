@@ -6,12 +6,22 @@ import { personalize, renderPostEmail } from '../emails/post.ts';
 import { renderMarkdown } from '../src/domain/content/markdown.ts';
 
 const n = Number(process.argv[2] ?? 200_000);
-const paragraph = 'We cupped forty lots this spring, and one of them made the whole roastery go quiet. **Jasmine**, bergamot, and a [very patient farmer](/posts/guji) in Guji. ';
-const markdown = Array.from({ length: 60 }, (_v, i) => (i % 10 === 0 ? `## Part ${i / 10 + 1}\n\n` : '') + paragraph.repeat(3)).join('\n\n');
+const paragraph =
+  'We cupped forty lots this spring, and one of them made the whole roastery go quiet. **Jasmine**, bergamot, and a [very patient farmer](/posts/guji) in Guji. ';
+const markdown = Array.from({ length: 60 }, (_v, i) => (i % 10 === 0 ? `## Part ${i / 10 + 1}\n\n` : '') + paragraph.repeat(3)).join(
+  '\n\n',
+);
 const brand = { title: 'Field Notes Coffee', accentColor: '#9a3412', siteUrl: 'https://news.example.com' };
 
 const t0 = performance.now();
-const compiled = renderPostEmail({ brand, title: 'The washed Ethiopian that changed our menu', url: 'https://news.example.com/posts/x', bodyHtml: renderMarkdown(markdown), cut: false, upgradeUrl: '' });
+const compiled = renderPostEmail({
+  brand,
+  title: 'The washed Ethiopian that changed our menu',
+  url: 'https://news.example.com/posts/x',
+  bodyHtml: renderMarkdown(markdown),
+  cut: false,
+  upgradeUrl: '',
+});
 const renderMs = performance.now() - t0;
 
 let bytes = 0;

@@ -8,15 +8,42 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 
 const HEADER = [
-  'Email Address', 'First Name', 'Last Name', 'Address', 'Phone Number', 'Birthday', 'Company', 'MEMBER_RATING',
-  'OPTIN_TIME', 'OPTIN_IP', 'CONFIRM_TIME', 'CONFIRM_IP', 'LATITUDE', 'LONGITUDE', 'GMTOFF', 'DSTOFF', 'TIMEZONE',
-  'CC', 'REGION', 'LAST_CHANGED', 'LEID', 'EUID', 'NOTES', 'TAGS',
+  'Email Address',
+  'First Name',
+  'Last Name',
+  'Address',
+  'Phone Number',
+  'Birthday',
+  'Company',
+  'MEMBER_RATING',
+  'OPTIN_TIME',
+  'OPTIN_IP',
+  'CONFIRM_TIME',
+  'CONFIRM_IP',
+  'LATITUDE',
+  'LONGITUDE',
+  'GMTOFF',
+  'DSTOFF',
+  'TIMEZONE',
+  'CC',
+  'REGION',
+  'LAST_CHANGED',
+  'LEID',
+  'EUID',
+  'NOTES',
+  'TAGS',
 ];
 const FIRST = ['Ana', 'Ben', 'Chloé', 'Dev', 'Emeka', 'Fatima', 'Gus', 'Hana', 'Ivan', 'Jia', 'Kofi', 'Lena', 'Zoë', 'Ömer', 'María José'];
 const LAST = ['Silva', 'Okafor', 'Nguyen', 'Müller', 'Rossi', 'Kim', 'Haddad', 'Larsen', 'Tanaka', "O'Brien", 'García Márquez'];
 const DOMAINS = ['gmail.com', 'yahoo.com', 'outlook.com', 'icloud.com', 'proton.me', 'example.org', 'fieldnotes.coffee'];
 const TAGS = ['"Early readers"', '"Podcast, guests"', '"Instagram giveaway"', '"Customer"', '"Wholesale"'];
-const ZONES: Array<[string, string, number]> = [['America/New_York', 'US', -5], ['Europe/Berlin', 'DE', 1], ['Europe/London', 'GB', 0], ['Asia/Tokyo', 'JP', 9], ['America/Sao_Paulo', 'BR', -3]];
+const ZONES: Array<[string, string, number]> = [
+  ['America/New_York', 'US', -5],
+  ['Europe/Berlin', 'DE', 1],
+  ['Europe/London', 'GB', 0],
+  ['Asia/Tokyo', 'JP', 9],
+  ['America/Sao_Paulo', 'BR', -3],
+];
 const BAD = ['not-an-email', 'someone@', '@example.com', 'two@@example.com', 'space in@example.com', 'dot@example'];
 
 /** mulberry32: small, fast, seeded. */
@@ -42,7 +69,10 @@ function quote(cell: string): string {
 }
 
 /** Writes N data rows (plus the header) to `file`; answers how many are invalid and repeated. */
-export async function writeImportCsv(rows: number, file: string): Promise<{ rows: number; invalid: number; duplicates: number; bytes: number }> {
+export async function writeImportCsv(
+  rows: number,
+  file: string,
+): Promise<{ rows: number; invalid: number; duplicates: number; bytes: number }> {
   const random = generator(rows);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
   const out = createWriteStream(file);
@@ -94,7 +124,7 @@ export async function writeImportCsv(rows: number, file: string): Promise<{ rows
       '',
       stamp(optin + 86_400_000),
       String(100_000_000 + i),
-      (i * 2654435761 >>> 0).toString(16).padStart(10, '0'),
+      ((i * 2654435761) >>> 0).toString(16).padStart(10, '0'),
       '',
       random() < 0.3 ? `${pick(TAGS)},${pick(TAGS)}` : '',
     ];

@@ -21,7 +21,8 @@ const server = process.env.BENCH_DATABASE_URL ?? embedded!.url;
 const name = 'hearth_bench_members';
 const admin = new pg.Client({ connectionString: withDatabase(server, 'postgres') });
 await admin.connect();
-if ((await admin.query('select 1 from pg_database where datname = $1', [name])).rowCount === 0) await admin.query(`create database "${name}"`);
+if ((await admin.query('select 1 from pg_database where datname = $1', [name])).rowCount === 0)
+  await admin.query(`create database "${name}"`);
 await admin.end();
 const handle = createDatabase(withDatabase(server, name), { max: 2 });
 const { db } = handle;
@@ -43,7 +44,14 @@ async function timed<T>(label: string, fn: () => Promise<T>, runs = 20) {
 
 try {
   await migrateToLatest(db, handle.pool);
-  const have = Number((await db.selectFrom('members').select(sql<string>`count(*)`.as('n')).executeTakeFirstOrThrow()).n);
+  const have = Number(
+    (
+      await db
+        .selectFrom('members')
+        .select(sql<string>`count(*)`.as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
   if (have < target) {
     const t0 = performance.now();
     await seedDemo(db, { members: target - have });
@@ -51,10 +59,22 @@ try {
   }
   await sql`vacuum analyze members`.execute(db);
   await sql`vacuum analyze member_newsletters`.execute(db);
-  const total = Number((await db.selectFrom('members').select(sql<string>`count(*)`.as('n')).executeTakeFirstOrThrow()).n);
+  const total = Number(
+    (
+      await db
+        .selectFrom('members')
+        .select(sql<string>`count(*)`.as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 
   // A cursor half way down the list, as a staff user paging that far would hold.
-  const middle = await sql<{ id: string; k: string }>`select id, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as k from members order by created_at desc, id desc offset ${Math.floor(total / 2)} limit 1`.execute(db);
+  const middle = await sql<{
+    id: string;
+    k: string;
+  }>`select id, to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as k from members order by created_at desc, id desc offset ${Math.floor(total / 2)} limit 1`.execute(
+    db,
+  );
   const deepCursor = Buffer.from(JSON.stringify([middle.rows[0]!.k, middle.rows[0]!.id])).toString('base64url');
 
   const filtered: MemberFilter = { newsletter: 'roastery-dispatch', status: 'active', platform: 'instagram' };
@@ -72,7 +92,12 @@ try {
     JSON.stringify({
       figure: 'members list at scale',
       members: total,
-      results: figures.map((f) => ({ query: f.label, medianMs: f.medianMs, p95Ms: f.p95Ms, rows: typeof f.result === 'number' ? f.result : (f.result as { members: unknown[] }).members.length })),
+      results: figures.map((f) => ({
+        query: f.label,
+        medianMs: f.medianMs,
+        p95Ms: f.p95Ms,
+        rows: typeof f.result === 'number' ? f.result : (f.result as { members: unknown[] }).members.length,
+      })),
     }),
   );
 } finally {

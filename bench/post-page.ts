@@ -60,7 +60,17 @@ try {
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => Number(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]!.toFixed(2));
   console.log(
-    JSON.stringify({ figure: 'post page under load', path: PATH, connections: CONNECTIONS, seconds: SECONDS, requests: latencies.length, errors, requestsPerSecond: Math.round(latencies.length / SECONDS), p50Ms: pct(0.5), p99Ms: pct(0.99) }),
+    JSON.stringify({
+      figure: 'post page under load',
+      path: PATH,
+      connections: CONNECTIONS,
+      seconds: SECONDS,
+      requests: latencies.length,
+      errors,
+      requestsPerSecond: Math.round(latencies.length / SECONDS),
+      p50Ms: pct(0.5),
+      p99Ms: pct(0.99),
+    }),
   );
 } finally {
   agent.destroy();

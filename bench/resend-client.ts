@@ -4,7 +4,15 @@ import { join } from 'node:path';
 /** Starts bench/resend-process.ts and wraps its IPC. */
 export interface RemoteResend {
   url: string;
-  stats(): Promise<{ received: number; duplicates: number; throttled: number; requests: number; firstAccepted: number | null; lastAccepted: number | null; accepted: number }>;
+  stats(): Promise<{
+    received: number;
+    duplicates: number;
+    throttled: number;
+    requests: number;
+    firstAccepted: number | null;
+    lastAccepted: number | null;
+    accepted: number;
+  }>;
   throttle(rps: number | null): Promise<void>;
   close(): Promise<void>;
 }

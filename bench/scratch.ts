@@ -9,7 +9,11 @@ import { startEmbeddedPostgres, withDatabase } from '../src/lib/embedded-postgre
  * A migrated scratch database for one benchmark run, on BENCH_DATABASE_URL (a server URL) or an
  * embedded PostgreSQL under the system temp folder; dropped (and the server stopped) afterwards.
  */
-export async function withScratchDatabase<T>(label: string, options: { poolSize?: number }, run: (db: DatabaseHandle & { url: string; embedded: boolean }) => Promise<T>): Promise<T> {
+export async function withScratchDatabase<T>(
+  label: string,
+  options: { poolSize?: number },
+  run: (db: DatabaseHandle & { url: string; embedded: boolean }) => Promise<T>,
+): Promise<T> {
   const embedded = process.env.BENCH_DATABASE_URL ? undefined : await startEmbeddedPostgres(join(tmpdir(), 'hearth-bench-postgres'));
   const server = process.env.BENCH_DATABASE_URL ?? embedded!.url;
   const name = `hearth_bench_${label}_${process.pid}`;

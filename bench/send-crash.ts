@@ -21,7 +21,13 @@ try {
     let losses = 0;
     let kills = 0;
     for (let i = 0; i < trials; i++) {
-      const result = await crashTrial(handle.db, { databaseUrl: handle.url, resend, secret: 'bench-secret-0123456789abcdef0123456789', expected, kills: 1 + (i % 3) });
+      const result = await crashTrial(handle.db, {
+        databaseUrl: handle.url,
+        resend,
+        secret: 'bench-secret-0123456789abcdef0123456789',
+        expected,
+        kills: 1 + (i % 3),
+      });
       duplicates += result.duplicates;
       losses += result.losses;
       kills += result.kills;

@@ -24,13 +24,24 @@ try {
       const resend = await startRemoteResend();
       await resend.throttle(rate);
       // Enough members for `seconds` of requests at this rate.
-      await handle.pool.query(`update member_newsletters set newsletter_id = (select id from newsletters where slug = case when member_id <= $1 then 'weekly' else 'extra' end)`, [rate * seconds * 100]);
+      await handle.pool.query(
+        `update member_newsletters set newsletter_id = (select id from newsletters where slug = case when member_id <= $1 then 'weekly' else 'extra' end)`,
+        [rate * seconds * 100],
+      );
       await handle.pool.query(`delete from mail_rate`);
       const postId = await makePost(handle.db, { title: `Rate ${rate}` });
       const children: ChildProcess[] = Array.from({ length: workers }, () =>
         spawn(process.execPath, [CLI, 'worker'], {
           cwd: ROOT,
-          env: cleanEnv({ DATABASE_URL: handle.url, APP_SECRET: 'bench-secret-0123456789abcdef0123456789', SITE_URL: 'https://news.example.com', RESEND_API_KEY: 're_test_key', RESEND_BASE_URL: resend.url, SEND_RATE_LIMIT: String(rate), LOG_LEVEL: 'error' }),
+          env: cleanEnv({
+            DATABASE_URL: handle.url,
+            APP_SECRET: 'bench-secret-0123456789abcdef0123456789',
+            SITE_URL: 'https://news.example.com',
+            RESEND_API_KEY: 're_test_key',
+            RESEND_BASE_URL: resend.url,
+            SEND_RATE_LIMIT: String(rate),
+            LOG_LEVEL: 'error',
+          }),
           stdio: 'ignore',
         }),
       );
@@ -56,7 +67,15 @@ try {
           responses429: stats.throttled,
         }),
       );
-      await Promise.all(children.map((c) => new Promise((r) => { c.once('exit', r); c.kill('SIGTERM'); })));
+      await Promise.all(
+        children.map(
+          (c) =>
+            new Promise((r) => {
+              c.once('exit', r);
+              c.kill('SIGTERM');
+            }),
+        ),
+      );
       await resend.close();
     }
   });

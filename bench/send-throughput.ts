@@ -23,7 +23,8 @@ const recipients = Number(process.argv[2] ?? 100_000);
 const countOnly = process.argv.includes('--count-only');
 const resend = await startRemoteResend();
 // A post of about 700 words with a few links and a list: a typical newsletter issue.
-const paragraph = 'We roasted a new lot from the Huila highlands this week, and it tastes of red apple, panela and a little cocoa. [Read the tasting notes](/posts/huila) or reply with yours. ';
+const paragraph =
+  'We roasted a new lot from the Huila highlands this week, and it tastes of red apple, panela and a little cocoa. [Read the tasting notes](/posts/huila) or reply with yours. ';
 const markdown = Array.from({ length: 20 }, (_, i) => (i % 5 === 4 ? `- one\n- two\n- three\n` : paragraph.repeat(2))).join('\n\n');
 try {
   await withScratchDatabase('send', { poolSize: 16 }, async (handle) => {
@@ -43,7 +44,15 @@ try {
     }
     countMs.sort((a, b) => a - b);
     if (countOnly) {
-      console.log(JSON.stringify({ figure: 'recipient count before sending', recipients, medianMs: Math.round(countMs[2]!), minMs: Math.round(countMs[0]!), maxMs: Math.round(countMs[4]!) }));
+      console.log(
+        JSON.stringify({
+          figure: 'recipient count before sending',
+          recipients,
+          medianMs: Math.round(countMs[2]!),
+          minMs: Math.round(countMs[0]!),
+          maxMs: Math.round(countMs[4]!),
+        }),
+      );
     }
     if (!countOnly) {
       const send = await createSend(handle.db, { postId, segment: { newsletters: ['weekly'] }, undoSeconds: 0 });

@@ -39,7 +39,14 @@ try {
   const first = await startOnce();
   const second = await startOnce();
   const third = await startOnce();
-  console.log(JSON.stringify({ figure: 'embedded start to healthy', firstStartMs: Math.round(first), secondStartMs: Math.round(second), thirdStartMs: Math.round(third) }));
+  console.log(
+    JSON.stringify({
+      figure: 'embedded start to healthy',
+      firstStartMs: Math.round(first),
+      secondStartMs: Math.round(second),
+      thirdStartMs: Math.round(third),
+    }),
+  );
 } finally {
   rmSync(dataDir, { recursive: true, force: true });
 }

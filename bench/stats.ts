@@ -43,23 +43,37 @@ await withScratchDatabase('stats', { poolSize: 4 }, async (handle) => {
       ) x
     `.execute(db);
     await sql`insert into subscriptions (stripe_subscription_id, member_id, tier_id, status, price_id)
-      select 'sub_' || id, id, 2, 'active', case when id % 3 = 0 then 'price_y' else 'price_m' end from members where tier_id = 2`.execute(db);
+      select 'sub_' || id, id, 2, 'active', case when id % 3 = 0 then 'price_y' else 'price_m' end from members where tier_id = 2`.execute(
+      db,
+    );
     await sql`insert into events (member_id, type, occurred_at, data)
       select id, 'subscription_started', created_at + interval '3 days', jsonb_build_object('subscription', 'sub_' || id, 'mrr_cents', case when id % 3 = 0 then 400 else 500 end)
       from members where tier_id = 2`.execute(db);
   });
-  const post = await sql<{ id: string }>`insert into posts (slug, title, markdown, status, published_at) values ('bench', 'Bench', 'x', 'published', now()) returning id`.execute(db);
+  const post = await sql<{
+    id: string;
+  }>`insert into posts (slug, title, markdown, status, published_at) values ('bench', 'Bench', 'x', 'published', now()) returning id`.execute(
+    db,
+  );
   const postId = post.rows[0]!.id;
   await timed('generate sends and deliveries', async () => {
     // Weekly sends, the last one this week; each to every active member who had joined by then.
     for (let i = sends - 1; i >= 0; i--) {
-      const s = await sql<{ id: string }>`insert into sends (post_id, status, segment, prepared_at, finished_at) values (${postId}, 'sent', '{}', now() - ${i * 7 + 1} * interval '1 day', now() - ${i * 7 + 1} * interval '1 day' + interval '10 minutes') returning id`.execute(db);
+      const s = await sql<{
+        id: string;
+      }>`insert into sends (post_id, status, segment, prepared_at, finished_at) values (${postId}, 'sent', '{}', now() - ${i * 7 + 1} * interval '1 day', now() - ${i * 7 + 1} * interval '1 day' + interval '10 minutes') returning id`.execute(
+        db,
+      );
       const id = s.rows[0]!.id;
       await sql`insert into deliveries (send_id, member_id, email, variant, status, posted_at, delivered_at)
         select ${id}, id, email, 'a', 'posted', now() - ${i * 7 + 1} * interval '1 day' + interval '5 minutes', now() - ${i * 7 + 1} * interval '1 day' + interval '6 minutes'
         from members where status = 'active' and created_at < now() - ${i * 7 + 1} * interval '1 day'`.execute(db);
-      await sql`update sends set recipients = (select count(*) from deliveries where send_id = ${id}), delivered = (select count(*) from deliveries where send_id = ${id}) where id = ${id}`.execute(db);
-      await sql`insert into send_links (send_id, link, url) select ${id}, l, 'https://example.com/' || l from generate_series(1, 6) l`.execute(db);
+      await sql`update sends set recipients = (select count(*) from deliveries where send_id = ${id}), delivered = (select count(*) from deliveries where send_id = ${id}) where id = ${id}`.execute(
+        db,
+      );
+      await sql`insert into send_links (send_id, link, url) select ${id}, l, 'https://example.com/' || l from generate_series(1, 6) l`.execute(
+        db,
+      );
     }
   });
   const sendIds = (await sql<{ id: string; at: Date }>`select id, prepared_at as at from sends order by id`.execute(db)).rows;
@@ -67,9 +81,17 @@ await withScratchDatabase('stats', { poolSize: 4 }, async (handle) => {
     // Monthly partitions for the year behind us, as a site that has run for a year would have.
     for (let m = 12; m >= 1; m--) {
       await sql`select 1`.execute(db);
-      const from = await sql<{ f: string; t: string; n: string }>`select to_char(date_trunc('month', now()) - ${m} * interval '1 month', 'YYYY-MM-DD') as f, to_char(date_trunc('month', now()) - ${m - 1} * interval '1 month', 'YYYY-MM-DD') as t, 'engagement_events_' || to_char(date_trunc('month', now()) - ${m} * interval '1 month', 'YYYY_MM') as n`.execute(db);
+      const from = await sql<{
+        f: string;
+        t: string;
+        n: string;
+      }>`select to_char(date_trunc('month', now()) - ${m} * interval '1 month', 'YYYY-MM-DD') as f, to_char(date_trunc('month', now()) - ${m - 1} * interval '1 month', 'YYYY-MM-DD') as t, 'engagement_events_' || to_char(date_trunc('month', now()) - ${m} * interval '1 month', 'YYYY_MM') as n`.execute(
+        db,
+      );
       const r = from.rows[0]!;
-      await sql.raw(`create table if not exists ${r.n} partition of engagement_events for values from ('${r.f}') to ('${r.t}')`).execute(db);
+      await sql
+        .raw(`create table if not exists ${r.n} partition of engagement_events for values from ('${r.f}') to ('${r.t}')`)
+        .execute(db);
     }
     // Half are opens and clicks of the sends (a quarter of them machine), the rest reads and
     // anonymous views of posts over the last year. Inserted in slices of 1M rows.
@@ -94,7 +116,9 @@ await withScratchDatabase('stats', { poolSize: 4 }, async (handle) => {
         where (k < 2 and s.prepared_at + (r2 * 72) * interval '1 hour' < now()) or k >= 2
       `.execute(db);
     }
-    await sql`insert into events (member_id, type, occurred_at) select 1 + (random() * ${members - 1})::bigint, (array['comment','reaction'])[1 + g % 2], now() - random() * interval '365 days' from generate_series(1, ${Math.round(events / 100)}::int) g`.execute(db);
+    await sql`insert into events (member_id, type, occurred_at) select 1 + (random() * ${members - 1})::bigint, (array['comment','reaction'])[1 + g % 2], now() - random() * interval '365 days' from generate_series(1, ${Math.round(events / 100)}::int) g`.execute(
+      db,
+    );
     await sql`analyze`.execute(db);
   });
   const count = await sql<{ n: string }>`select count(*) as n from engagement_events`.execute(db);
@@ -122,5 +146,14 @@ await withScratchDatabase('stats', { poolSize: 4 }, async (handle) => {
     times.sort((a, b) => a - b);
     results[label] = { median: Number(times[10]!.toFixed(1)), max: Number(times.at(-1)!.toFixed(1)) };
   }
-  console.log(JSON.stringify({ figure: 'stats calls (ms, 20 runs each)', members, events: Number(count.rows[0]!.n), rollupFirstMs: first, rollupNextMs: again, results }));
+  console.log(
+    JSON.stringify({
+      figure: 'stats calls (ms, 20 runs each)',
+      members,
+      events: Number(count.rows[0]!.n),
+      rollupFirstMs: first,
+      rollupNextMs: again,
+      results,
+    }),
+  );
 });

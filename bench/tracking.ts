@@ -26,27 +26,51 @@ let child: ReturnType<typeof spawn> | undefined;
 try {
   await withScratchDatabase('tracking', { poolSize: 4 }, async (handle) => {
     await seedAudience(handle.db, 1000);
-    const postId = await makePost(handle.db, { title: 'Links', markdown: 'See [the shop](https://shop.example.com/beans) and [the story](https://example.org/story).' });
+    const postId = await makePost(handle.db, {
+      title: 'Links',
+      markdown: 'See [the shop](https://shop.example.com/beans) and [the story](https://example.org/story).',
+    });
     const send = await createSend(handle.db, { postId, segment: { newsletters: ['weekly'] }, undoSeconds: 0 });
     await prepareSend(handle.db, { siteUrl: `http://127.0.0.1:${port}`, from: 'a@example.com' }, send.id);
     // A send that went out an hour ago (the usual case: clicks trickle in for days).
     await sql`update deliveries set posted_at = now() - interval '1 hour', status = 'posted' where send_id = ${send.id}`.execute(handle.db);
     await sql`update sends set status = 'sent', finished_at = now() - interval '1 hour' where id = ${send.id}`.execute(handle.db);
-    const members = (await handle.db.selectFrom('deliveries').select('member_id').where('send_id', '=', send.id).execute()).map((r) => r.member_id);
+    const members = (await handle.db.selectFrom('deliveries').select('member_id').where('send_id', '=', send.id).execute()).map(
+      (r) => r.member_id,
+    );
     const paths = members.flatMap((m) => [`/t/o/${openToken(SECRET, send.id, m)}`, `/t/c/${clickToken(SECRET, send.id, m, 1)}`]);
 
     child = spawn(process.execPath, [CLI, 'serve', '--no-worker'], {
       cwd: ROOT,
-      env: cleanEnv({ DATABASE_URL: handle.url, APP_SECRET: SECRET, PORT: String(port), HOST: '127.0.0.1', SITE_URL: `http://127.0.0.1:${port}`, LOG_LEVEL: 'warn' }),
+      env: cleanEnv({
+        DATABASE_URL: handle.url,
+        APP_SECRET: SECRET,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        SITE_URL: `http://127.0.0.1:${port}`,
+        LOG_LEVEL: 'warn',
+      }),
       stdio: 'ignore',
     });
     const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
     const get = (path: string) =>
       new Promise<number>((done, fail) => {
-        const req = request({ host: '127.0.0.1', port, path, agent, headers: { 'user-agent': 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15' } }, (res) => {
-          res.resume();
-          res.on('end', () => done(res.statusCode ?? 0));
-        });
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port,
+            path,
+            agent,
+            headers: {
+              'user-agent':
+                'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
+            },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => done(res.statusCode ?? 0));
+          },
+        );
         req.on('error', fail);
         req.end();
       });

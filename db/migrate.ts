@@ -21,4 +21,3 @@ export async function migrateToLatest(db: Kysely<any>, pool: pg.Pool): Promise<s
   await runWorkerMigrations({ pgPool: pool, logger: quietLogger });
   return (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
-

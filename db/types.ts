@@ -112,7 +112,11 @@ export interface PostsTable {
   excerpt: ColumnType<string, string | undefined, string>;
   markdown: ColumnType<string, string | undefined, string>;
   visibility: ColumnType<PostVisibility, PostVisibility | undefined, PostVisibility>;
-  status: ColumnType<'draft' | 'scheduled' | 'published', 'draft' | 'scheduled' | 'published' | undefined, 'draft' | 'scheduled' | 'published'>;
+  status: ColumnType<
+    'draft' | 'scheduled' | 'published',
+    'draft' | 'scheduled' | 'published' | undefined,
+    'draft' | 'scheduled' | 'published'
+  >;
   author_id: string | null;
   published_at: Timestamp | null;
   created_at: DefaultTimestamp;

@@ -30,7 +30,8 @@ export function commentNotificationsSubject(notices: ConversationNotice[], brand
 
 export function commentNotificationsEmail(d: CommentNotificationsData): RenderedEmail {
   const greeting = d.name ? `Hi ${d.name},` : 'Hi,';
-  const line = (n: ConversationNotice) => (n.kind === 'answer' ? `${d.brand.title} answered your question on “${n.postTitle}”` : `${n.author} replied to you on “${n.postTitle}”`);
+  const line = (n: ConversationNotice) =>
+    n.kind === 'answer' ? `${d.brand.title} answered your question on “${n.postTitle}”` : `${n.author} replied to you on “${n.postTitle}”`;
   const items = d.notices
     .map(
       (n) => `<tr><td style="padding:12px 0;border-top:1px solid #e7e5e4;">

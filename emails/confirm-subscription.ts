@@ -28,7 +28,11 @@ The link works for ${d.validDays} days. If you did not ask for this, ignore this
 `;
   return {
     subject,
-    html: layout(d.brand, { preheader: `One click to confirm ${list}.`, bodyHtml, footerHtml: `You received this because someone entered this address at ${escapeHtml(d.brand.siteUrl)}.` }),
+    html: layout(d.brand, {
+      preheader: `One click to confirm ${list}.`,
+      bodyHtml,
+      footerHtml: `You received this because someone entered this address at ${escapeHtml(d.brand.siteUrl)}.`,
+    }),
     text,
   };
 }

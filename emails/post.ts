@@ -94,7 +94,13 @@ const clean = (s: string) => s.replace(/\u0001/g, '');
 
 export function renderPostEmail(input: PostEmailInput): CompiledEmail {
   const brand = { ...input.brand, title: clean(input.brand.title) };
-  input = { ...input, title: clean(input.title), url: clean(input.url), bodyHtml: clean(input.bodyHtml), upgradeUrl: clean(input.upgradeUrl) };
+  input = {
+    ...input,
+    title: clean(input.title),
+    url: clean(input.url),
+    bodyHtml: clean(input.bodyHtml),
+    upgradeUrl: clean(input.upgradeUrl),
+  };
   const referral = `<div style="margin:24px 0;padding:16px;background:#f5f5f4;border-radius:8px;"><p style="margin:0 0 8px 0;font-weight:600;">Know someone who would enjoy ${escapeHtml(brand.title)}?</p><p style="margin:0;">Share your own link: <a href="${marker('referral_url')}" style="color:${brand.accentColor};">${marker('referral_url')}</a></p></div>`;
   const body = inlineStyles(input.bodyHtml, brand.accentColor, brand.siteUrl).replace(REFERRAL_PARAGRAPH, () => referral);
   const cut = input.cut
@@ -106,7 +112,10 @@ export function renderPostEmail(input: PostEmailInput): CompiledEmail {
     bodyHtml: `${greeting}<h1 style="font-size:28px;line-height:1.2;margin:0 0 16px 0;"><a href="${escapeHtml(input.url)}" style="color:#1c1917;text-decoration:none;">${escapeHtml(input.title)}</a></h1>${body}${cut}`,
     footerHtml: `You get this because you subscribed to ${escapeHtml(brand.title)}. <a href="${marker('preferences_url')}" style="color:#78716c;">Preferences</a> · <a href="${marker('unsubscribe_url')}" style="color:#78716c;">Unsubscribe</a>`,
   });
-  const bodyText = htmlToText(input.bodyHtml).replace(/^\{\{referral\}\}$/gm, () => `Know someone who would enjoy ${brand.title}? Share your own link: ${marker('referral_url')}`);
+  const bodyText = htmlToText(input.bodyHtml).replace(
+    /^\{\{referral\}\}$/gm,
+    () => `Know someone who would enjoy ${brand.title}? Share your own link: ${marker('referral_url')}`,
+  );
   const text = `Hi ${marker('name')},\n\n${input.title}\n${input.url}\n\n${bodyText}\n\n${
     input.cut ? `The rest of this post is for members: ${input.upgradeUrl}\n\n` : ''
   }--\nPreferences: ${marker('preferences_url')}\nUnsubscribe: ${marker('unsubscribe_url')}\n`;

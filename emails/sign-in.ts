@@ -9,7 +9,9 @@ export interface SignInData {
 }
 
 export function signInEmail(d: SignInData): RenderedEmail {
-  const intro = d.newMember ? `Welcome! Click to sign in and become a free member of ${d.brand.title}.` : `Click to sign in to ${d.brand.title}.`;
+  const intro = d.newMember
+    ? `Welcome! Click to sign in and become a free member of ${d.brand.title}.`
+    : `Click to sign in to ${d.brand.title}.`;
   const bodyHtml = `<p>${escapeHtml(intro)}</p>
 ${button(d.link, 'Sign in', d.brand.accentColor)}
 <p>Or enter this code on the sign-in page: <strong style="font-size:22px;letter-spacing:4px;">${escapeHtml(d.code)}</strong></p>

@@ -73,7 +73,13 @@ export async function boot(config: Config, options: BootOptions = {}): Promise<B
   const mailer = config.resend
     ? createResendMailer({ apiKey: config.resend.apiKey, baseUrl: config.resend.baseUrl, from: config.mailFrom })
     : createOutboxMailer(database.db, { from: config.mailFrom });
-  const runtime: Runtime = { config: { ...config, appSecret }, keys: siteKeys({ appSecret, siteUrl: config.siteUrl }), db: database.db, mailer, stripe: createStripe(config.stripe) };
+  const runtime: Runtime = {
+    config: { ...config, appSecret },
+    keys: siteKeys({ appSecret, siteUrl: config.siteUrl }),
+    db: database.db,
+    mailer,
+    stripe: createStripe(config.stripe),
+  };
   return {
     runtime,
     database,

@@ -98,7 +98,12 @@ export const onRequest = defineMiddleware(async (context, next) => {
   // Exempt from the origin check: bearer-token API calls (no cookie), signed webhooks, the public
   // subscribe endpoint (posted to by embedded forms and snippets on the brand's other sites), and
   // the one-click unsubscribes (posted by mailbox providers; their signed token is the credential).
-  const crossOriginAllowed = isApi || pathname.startsWith('/webhooks/') || pathname === '/subscribe' || pathname === '/unsubscribe' || pathname === '/conversation/unsubscribe';
+  const crossOriginAllowed =
+    isApi ||
+    pathname.startsWith('/webhooks/') ||
+    pathname === '/subscribe' ||
+    pathname === '/unsubscribe' ||
+    pathname === '/conversation/unsubscribe';
   if (!SAFE_METHODS.has(method) && !crossOriginAllowed && !sameOrigin(request, runtime.config.siteUrl)) {
     return withSecurityHeaders(
       wantsJson(pathname)
@@ -111,12 +116,16 @@ export const onRequest = defineMiddleware(async (context, next) => {
 
   const decision = decideRoute(pathname, method);
   if (decision.kind === 'unknown') {
-    return withSecurityHeaders(isApi ? jsonError(404, 'not_found', 'No such endpoint.') : htmlError(404, 'Not found', 'There is no admin page here.'));
+    return withSecurityHeaders(
+      isApi ? jsonError(404, 'not_found', 'No such endpoint.') : htmlError(404, 'Not found', 'There is no admin page here.'),
+    );
   }
   if (decision.kind === 'method_not_allowed') {
     const headers = { allow: decision.allow.join(', ') };
     return withSecurityHeaders(
-      isApi ? jsonError(405, 'method_not_allowed', `Use ${decision.allow.join(' or ')}.`, headers) : new Response('Method not allowed', { status: 405, headers }),
+      isApi
+        ? jsonError(405, 'method_not_allowed', `Use ${decision.allow.join(' or ')}.`, headers)
+        : new Response('Method not allowed', { status: 405, headers }),
     );
   }
   if (decision.kind === 'public') return withSecurityHeaders(await next());
@@ -126,7 +135,10 @@ export const onRequest = defineMiddleware(async (context, next) => {
     const match = /^Bearer\s+(\S+)$/i.exec(auth);
     if (!match) return withSecurityHeaders(jsonError(401, 'unauthorized', 'Send a staff API token as "Authorization: Bearer <token>".'));
     const staff = await staffFromApiToken(runtime.db, match[1]!);
-    if (!staff) return withSecurityHeaders(jsonError(401, 'unauthorized', 'That API token is not valid (unknown, revoked, or its staff user is disabled).'));
+    if (!staff)
+      return withSecurityHeaders(
+        jsonError(401, 'unauthorized', 'That API token is not valid (unknown, revoked, or its staff user is disabled).'),
+      );
     if (!allowed(staff.role, decision.permission)) {
       return withSecurityHeaders(jsonError(403, 'forbidden', `The ${staff.role} role may not do this.`));
     }

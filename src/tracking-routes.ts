@@ -18,7 +18,12 @@ export function isTrackingPath(url: string | undefined): boolean {
 }
 
 function plain(res: ServerResponse, status: number, text: string, extra: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...extra });
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...extra,
+  });
   res.end(text);
 }
 
@@ -34,7 +39,12 @@ export async function handleTracking(req: IncomingMessage, res: ServerResponse):
   try {
     if (match[1] === 'o') {
       if (!(await recordOpen(writer, secret, match[2]!, request))) return plain(res, 404, 'Not found.');
-      res.writeHead(200, { 'content-type': 'image/gif', 'content-length': String(PIXEL.length), 'cache-control': 'no-store, no-cache, must-revalidate, private', 'x-content-type-options': 'nosniff' });
+      res.writeHead(200, {
+        'content-type': 'image/gif',
+        'content-length': String(PIXEL.length),
+        'cache-control': 'no-store, no-cache, must-revalidate, private',
+        'x-content-type-options': 'nosniff',
+      });
       res.end(req.method === 'HEAD' ? undefined : PIXEL);
       return;
     }

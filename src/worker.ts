@@ -33,7 +33,9 @@ export const WORKER_ID = `${hostname()}-${process.pid}`;
 
 /** The provider's shared rate; the local outbox has none. */
 export function limiterFor(runtime: Runtime): RateLimiter {
-  return runtime.mailer.provider === 'outbox' ? UNLIMITED : createRateLimiter(runtime.db, { requestsPerSecond: runtime.config.sendRateLimit });
+  return runtime.mailer.provider === 'outbox'
+    ? UNLIMITED
+    : createRateLimiter(runtime.db, { requestsPerSecond: runtime.config.sendRateLimit });
 }
 
 /** How long a lane job posts before it hands over to a fresh job (bounds a graceful stop). */
@@ -87,7 +89,11 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     if (result.error.kind === 'rate_limited') await limiter.holdOff(result.error.retryAfterSeconds ?? 1);
     if (result.error.kind === 'invalid') {
       // Retrying cannot help: record and drop, rather than poison the queue for hours.
-      log.warn('email refused by the provider', { job: helpers.job.id, status: result.error.status, reason: withoutAddresses(result.error.message) });
+      log.warn('email refused by the provider', {
+        job: helpers.job.id,
+        status: result.error.status,
+        reason: withoutAddresses(result.error.message),
+      });
       return;
     }
     throw new Error(`mail provider ${result.error.kind}: ${withoutAddresses(result.error.message)}`);

@@ -100,5 +100,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  await sql`drop table mail_rate, send_batches, deliveries, sends; drop index members_email_hash_idx; drop function email_hash(text);`.execute(db);
+  await sql`drop table mail_rate, send_batches, deliveries, sends; drop index members_email_hash_idx; drop function email_hash(text);`.execute(
+    db,
+  );
 }

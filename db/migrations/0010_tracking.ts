@@ -64,5 +64,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  await sql`drop function ensure_engagement_partitions(int); drop table engagement_events; drop table send_links; alter table sends drop column track_members;`.execute(db);
+  await sql`drop function ensure_engagement_partitions(int); drop table engagement_events; drop table send_links; alter table sends drop column track_members;`.execute(
+    db,
+  );
 }

@@ -170,7 +170,12 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'staff:create': {
-      const f = parse(args, { email: { type: 'string' }, password: { type: 'string' }, role: { type: 'string' }, name: { type: 'string' } });
+      const f = parse(args, {
+        email: { type: 'string' },
+        password: { type: 'string' },
+        role: { type: 'string' },
+        name: { type: 'string' },
+      });
       const email = requireFlag(f.email, '--email');
       const password = requireFlag(f.password, '--password');
       const role = requireFlag(f.role, '--role');
@@ -241,7 +246,8 @@ async function main(argv: string[]): Promise<number> {
       });
       const { isImportFormat } = await import('../domain/imports/formats.ts');
       const format = f.format ?? 'auto';
-      if (format !== 'auto' && !isImportFormat(format)) throw new UsageError('--format must be auto, generic, mailchimp, substack, ghost, beehiiv or kit');
+      if (format !== 'auto' && !isImportFormat(format))
+        throw new UsageError('--format must be auto, generic, mailchimp, substack, ghost, beehiiv or kit');
       const { createReadStream, existsSync } = await import('node:fs');
       const { basename } = await import('node:path');
       if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);

@@ -146,9 +146,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     siteUrl,
     appSecret: e.APP_SECRET,
     mailFrom: e.MAIL_FROM ?? `Hearth <hearth@${new URL(siteUrl).hostname}>`,
-    resend: e.RESEND_API_KEY
-      ? { apiKey: e.RESEND_API_KEY, baseUrl: e.RESEND_BASE_URL, webhookSecret: e.RESEND_WEBHOOK_SECRET }
-      : undefined,
+    resend: e.RESEND_API_KEY ? { apiKey: e.RESEND_API_KEY, baseUrl: e.RESEND_BASE_URL, webhookSecret: e.RESEND_WEBHOOK_SECRET } : undefined,
     sendRateLimit: e.SEND_RATE_LIMIT,
     stripe: e.STRIPE_SECRET_KEY
       ? { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiBase: e.STRIPE_API_BASE }

@@ -1,6 +1,19 @@
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chownSync, chmodSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, closeSync } from 'node:fs';
+import {
+  chownSync,
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  closeSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, platform, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -185,7 +198,9 @@ function takeLock(dataDir: string): () => void {
     }
     const pid = Number(readFileSync(lockFile, 'utf8').trim());
     if (Number.isInteger(pid) && pid > 1 && pid !== process.pid && isAlive(pid) && /node|hearth/.test(commandLine(pid) || 'node')) {
-      throw new Error(`another Hearth process (pid ${pid}) is using the embedded database in ${dataDir}; stop it first or set DATABASE_URL`);
+      throw new Error(
+        `another Hearth process (pid ${pid}) is using the embedded database in ${dataDir}; stop it first or set DATABASE_URL`,
+      );
     }
     rmSync(lockFile, { force: true }); // left by a process that is gone
   }
@@ -305,4 +320,3 @@ export function withDatabase(url: string, database: string): string {
   u.pathname = `/${database}`;
   return u.toString();
 }
-

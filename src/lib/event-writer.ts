@@ -38,7 +38,10 @@ export function createEventWriter(db: Kysely<Database>, options: { maxBatch?: nu
     group = [];
     if (batch.length === 0) return;
     try {
-      await db.insertInto('engagement_events').values(batch.map((b) => b.row)).execute();
+      await db
+        .insertInto('engagement_events')
+        .values(batch.map((b) => b.row))
+        .execute();
       for (const b of batch) b.done();
     } catch (err) {
       log.error('engagement events not written', { events: batch.length, ...errorFields(err) });

@@ -49,7 +49,8 @@ export function decodeKeyset(raw: string | null | undefined, shape: readonly Key
   if (raw.length <= 2000) {
     try {
       const parts = JSON.parse(Buffer.from(raw, 'base64url').toString()) as unknown;
-      if (Array.isArray(parts) && parts.length === shape.length && shape.every((kind, i) => fits(kind, parts[i]))) return parts as KeysetValue[];
+      if (Array.isArray(parts) && parts.length === shape.length && shape.every((kind, i) => fits(kind, parts[i])))
+        return parts as KeysetValue[];
     } catch {
       // fall through
     }

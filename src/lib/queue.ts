@@ -57,7 +57,12 @@ export interface EnqueueOptions {
 
 export const PRIORITY = { transactional: -10, normal: 0, bulk: 10 } as const;
 
-export async function enqueue<T extends TaskName>(db: Kysely<Database>, task: T, payload: TaskPayload<T>, options: EnqueueOptions = {}): Promise<void> {
+export async function enqueue<T extends TaskName>(
+  db: Kysely<Database>,
+  task: T,
+  payload: TaskPayload<T>,
+  options: EnqueueOptions = {},
+): Promise<void> {
   await sql`select graphile_worker.add_job(
     identifier => ${task},
     payload => ${JSON.stringify(payload)}::json,
@@ -124,11 +129,18 @@ export async function startQueueRunner(
   // Bulk work (a send's lanes) runs in a runner of its own, which takes only those tasks: a
   // million-member send never occupies the slots that confirmations and magic links need.
   const bulk: Runner | undefined = options.bulk
-    ? await run({ pgPool: pool, taskList: options.bulk.taskList, concurrency: options.bulk.concurrency, noHandleSignals: true, pollInterval: 1_000, logger: workerLogger })
+    ? await run({
+        pgPool: pool,
+        taskList: options.bulk.taskList,
+        concurrency: options.bulk.concurrency,
+        noHandleSignals: true,
+        pollInterval: 1_000,
+        logger: workerLogger,
+      })
     : undefined;
   const beat = () =>
-    enqueue(db, 'heartbeat', { workerId }, { jobKey: `heartbeat:${workerId}`, maxAttempts: 1, priority: PRIORITY.transactional }).catch((err) =>
-      log.warn('heartbeat enqueue failed', { message: (err as Error).message }),
+    enqueue(db, 'heartbeat', { workerId }, { jobKey: `heartbeat:${workerId}`, maxAttempts: 1, priority: PRIORITY.transactional }).catch(
+      (err) => log.warn('heartbeat enqueue failed', { message: (err as Error).message }),
     );
   await beat();
   const timer = setInterval(beat, HEARTBEAT_MS);
@@ -140,7 +152,11 @@ export async function startQueueRunner(
       stopping ??= (async () => {
         clearInterval(timer);
         await Promise.all([runner.stop(), bulk?.stop()]);
-        await db.deleteFrom('worker_heartbeats').where('worker_id', '=', workerId).execute().catch(() => undefined);
+        await db
+          .deleteFrom('worker_heartbeats')
+          .where('worker_id', '=', workerId)
+          .execute()
+          .catch(() => undefined);
       })();
       return stopping;
     },

@@ -16,8 +16,16 @@ export const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
 const TYPES: Array<{ ext: string; mime: string; magic: (b: Buffer) => boolean }> = [
   { ext: 'png', mime: 'image/png', magic: (b) => b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) },
   { ext: 'jpg', mime: 'image/jpeg', magic: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
-  { ext: 'gif', mime: 'image/gif', magic: (b) => b.subarray(0, 6).toString('latin1') === 'GIF87a' || b.subarray(0, 6).toString('latin1') === 'GIF89a' },
-  { ext: 'webp', mime: 'image/webp', magic: (b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP' },
+  {
+    ext: 'gif',
+    mime: 'image/gif',
+    magic: (b) => b.subarray(0, 6).toString('latin1') === 'GIF87a' || b.subarray(0, 6).toString('latin1') === 'GIF89a',
+  },
+  {
+    ext: 'webp',
+    mime: 'image/webp',
+    magic: (b) => b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP',
+  },
 ];
 
 export function mimeOf(path: string): string | undefined {
@@ -64,7 +72,10 @@ export async function saveImage(uploadsDir: string, stream: Readable): Promise<s
 }
 
 /** The file behind a /uploads/… path, or undefined (never anything outside the uploads folder). */
-export async function openUpload(uploadsDir: string, publicPath: string): Promise<{ stream: Readable; size: number; mime: string } | undefined> {
+export async function openUpload(
+  uploadsDir: string,
+  publicPath: string,
+): Promise<{ stream: Readable; size: number; mime: string } | undefined> {
   if (!/^\d{4}-\d{2}\/[A-Za-z0-9_-]{16}\.(png|jpg|gif|webp)$/.test(publicPath)) return undefined;
   const root = resolve(uploadsDir);
   const file = resolve(root, publicPath);

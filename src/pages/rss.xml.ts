@@ -12,7 +12,9 @@ export const GET: APIRoute = async ({ locals }) => {
     .map((p) => {
       const view = postForViewer(p, ANONYMOUS);
       const url = `${config.siteUrl}/posts/${encodeURIComponent(p.slug)}`;
-      const body = view.gated ? `${view.html}<p><a href="${escapeHtml(url)}">Read the rest on ${escapeHtml(site.title)}</a></p>` : view.html;
+      const body = view.gated
+        ? `${view.html}<p><a href="${escapeHtml(url)}">Read the rest on ${escapeHtml(site.title)}</a></p>`
+        : view.html;
       return `<item><title>${escapeHtml(p.title)}</title><link>${escapeHtml(url)}</link><guid isPermaLink="true">${escapeHtml(url)}</guid>${
         p.published_at ? `<pubDate>${p.published_at.toUTCString()}</pubDate>` : ''
       }<description>${escapeHtml(view.description)}</description><content:encoded><![CDATA[${body.replace(/]]>/g, ']]]]><![CDATA[>')}]]></content:encoded></item>`;

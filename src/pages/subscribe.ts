@@ -29,26 +29,22 @@ export const POST: APIRoute = async ({ request, url, locals, cookies, clientAddr
   // A referrer signed in on this browser, sending their own code, is referring themselves.
   const signedIn = fields.get('ref') ? await signedInMember(db, cookies, config.siteUrl) : undefined;
   try {
-    await subscribe(
-      db,
-      keys,
-      {
-        email: fields.get('email'),
-        name: fields.get('name'),
-        newsletters,
-        ref: fields.get('ref'),
-        utmSource: fields.get('utm_source'),
-        utmMedium: fields.get('utm_medium'),
-        utmCampaign: fields.get('utm_campaign'),
-        referrer: fields.get('referrer') || outsideReferrer(request, url),
-        landingPlatform: fields.get('platform'),
-        landingPage: fields.get('landing_page'),
-        clientIp: clientIp(() => clientAddress),
-        userAgent: request.headers.get('user-agent'),
-        signedInMemberId: signedIn?.id,
-        honeypot: fields.get('website'),
-      },
-    );
+    await subscribe(db, keys, {
+      email: fields.get('email'),
+      name: fields.get('name'),
+      newsletters,
+      ref: fields.get('ref'),
+      utmSource: fields.get('utm_source'),
+      utmMedium: fields.get('utm_medium'),
+      utmCampaign: fields.get('utm_campaign'),
+      referrer: fields.get('referrer') || outsideReferrer(request, url),
+      landingPlatform: fields.get('platform'),
+      landingPage: fields.get('landing_page'),
+      clientIp: clientIp(() => clientAddress),
+      userAgent: request.headers.get('user-agent'),
+      signedInMemberId: signedIn?.id,
+      honeypot: fields.get('website'),
+    });
   } catch (err) {
     if (!(err instanceof DomainError)) throw err;
     const status = statusFor(err);

@@ -7,7 +7,8 @@ export function parseCommentFilter(params: URLSearchParams): CommentFilter {
   const post = params.get('post') ?? '';
   const status = params.get('status') ?? '';
   const question = params.get('question') ?? '';
-  if (status && !(LISTED_STATUSES as readonly string[]).includes(status)) throw new ValidationError('status must be published, held or hidden.', 'invalid_status');
+  if (status && !(LISTED_STATUSES as readonly string[]).includes(status))
+    throw new ValidationError('status must be published, held or hidden.', 'invalid_status');
   if (question && question !== '1' && question !== '0') throw new ValidationError('question must be 1 or 0.', 'invalid_question');
   if (post.length > 200) throw new ValidationError('post must be a post id or slug.', 'invalid_post');
   return {

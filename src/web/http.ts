@@ -1,4 +1,12 @@
-import { ConflictError, DomainError, ForbiddenError, NotFoundError, RateLimitedError, UnauthorizedError, ValidationError } from '../lib/errors.ts';
+import {
+  ConflictError,
+  DomainError,
+  ForbiddenError,
+  NotFoundError,
+  RateLimitedError,
+  UnauthorizedError,
+  ValidationError,
+} from '../lib/errors.ts';
 import { log, errorFields } from '../lib/log.ts';
 
 /** HTTP status for each domain error; an unexpected error is a 500 and is logged. */

@@ -13,10 +13,7 @@ import { setMemberSessionCookie, setStaffSessionCookie, type CookieJar } from '.
  * the brand); else a signed-in member; else anonymous. A request without a session cookie costs
  * no query. When a lookup extended the session, the cookie is set again to the new end.
  */
-export type Presence =
-  | { kind: 'anonymous' }
-  | { kind: 'staff'; staff: SessionStaffUser }
-  | { kind: 'member'; member: SessionMember };
+export type Presence = { kind: 'anonymous' } | { kind: 'staff'; staff: SessionStaffUser } | { kind: 'member'; member: SessionMember };
 
 export async function identify(db: Kysely<Database>, cookies: CookieJar, siteUrl: string): Promise<Presence> {
   const staff = await signedInStaff(db, cookies, siteUrl);

@@ -1,6 +1,13 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/types.ts';
-import { answerQuestion, banMember, isModerationAction, liftBan, moderateComment, moderateComments } from '../domain/community/moderation.ts';
+import {
+  answerQuestion,
+  banMember,
+  isModerationAction,
+  liftBan,
+  moderateComment,
+  moderateComments,
+} from '../domain/community/moderation.ts';
 import type { SessionStaffUser } from '../domain/staff/sessions.ts';
 import { ValidationError } from '../lib/errors.ts';
 import type { SiteKeys } from '../lib/site-keys.ts';

@@ -43,6 +43,7 @@ export async function readMultipart<T>(
   Readable.fromWeb(request.body as unknown as NodeWebStream<Uint8Array>).pipe(parser);
   await done;
   const file = handled ? await handled : undefined;
-  if (truncated) throw new ValidationError(`The file is larger than ${Math.round(limits.maxFileBytes / 1024 / 1024)} MiB.`, 'file_too_large');
+  if (truncated)
+    throw new ValidationError(`The file is larger than ${Math.round(limits.maxFileBytes / 1024 / 1024)} MiB.`, 'file_too_large');
   return { fields, file };
 }

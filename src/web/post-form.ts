@@ -16,7 +16,10 @@ export function postInputFromForm(form: Fields): PostInput {
     excerpt: field(form, 'excerpt'),
     visibility: field(form, 'visibility') as Visibility,
     status: field(form, 'status') === 'published' ? 'published' : 'draft',
-    tags: field(form, 'tags').split(',').map((t) => t.trim()).filter(Boolean),
+    tags: field(form, 'tags')
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean),
     emailOnly: field(form, 'email_only') === '1',
     featureImage: field(form, 'feature_image') || null,
     tiers: form.getAll('tier'),

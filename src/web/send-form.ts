@@ -2,8 +2,18 @@ import { ValidationError } from '../lib/errors.ts';
 
 /** The segment fields of the admin's send form (components/SegmentFields.astro). */
 export function segmentFromForm(form: { get(name: string): string; getAll(name: string): string[] }) {
-  const all = (name: string) => form.getAll(name).map((v) => v.trim()).filter(Boolean);
-  return { newsletters: all('newsletters'), tiers: all('tiers'), labels: all('labels'), platforms: all('platforms'), engagement: form.get('engagement') || 'any' };
+  const all = (name: string) =>
+    form
+      .getAll(name)
+      .map((v) => v.trim())
+      .filter(Boolean);
+  return {
+    newsletters: all('newsletters'),
+    tiers: all('tiers'),
+    labels: all('labels'),
+    platforms: all('platforms'),
+    engagement: form.get('engagement') || 'any',
+  };
 }
 
 /**
@@ -11,7 +21,8 @@ export function segmentFromForm(form: { get(name: string): string; getAll(name: 
  */
 export function sendAtFromForm(value: string): Date | undefined {
   if (!value) return undefined;
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(value)) throw new ValidationError('Choose a date and time to send.', 'invalid_send_at');
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(value))
+    throw new ValidationError('Choose a date and time to send.', 'invalid_send_at');
   return new Date(`${value}${value.length === 16 ? ':00' : ''}Z`);
 }
 

@@ -21,7 +21,13 @@ export function clearStaffSessionCookie(cookies: CookieJar): void {
 }
 
 export function setMemberSessionCookie(cookies: CookieJar, siteUrl: string, token: string, expiresAt: Date): void {
-  cookies.set(MEMBER_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'lax', secure: siteUrl.startsWith('https://'), expires: expiresAt });
+  cookies.set(MEMBER_COOKIE, token, {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: siteUrl.startsWith('https://'),
+    expires: expiresAt,
+  });
 }
 
 export function clearMemberSessionCookie(cookies: CookieJar): void {

@@ -9,14 +9,16 @@ import { isId } from '../lib/ids.ts';
 export function parseOverviewParams(params: URLSearchParams): OverviewOptions {
   const raw = params.get('days');
   if (raw === null || raw === '') return { days: 90 };
-  if (!/^\d{1,4}$/.test(raw) || Number(raw) < 7 || Number(raw) > 730) throw new ValidationError('days must be a whole number from 7 to 730.', 'invalid_days');
+  if (!/^\d{1,4}$/.test(raw) || Number(raw) < 7 || Number(raw) > 730)
+    throw new ValidationError('days must be a whole number from 7 to 730.', 'invalid_days');
   return { days: Number(raw) };
 }
 
 /** `?platform=` of the cohorts: a known platform, or none for every platform. */
 export function parseCohortParams(params: URLSearchParams): { platform: string } {
   const platform = (params.get('platform') ?? '').trim();
-  if (platform !== '' && !isPlatform(platform)) throw new ValidationError(`There is no platform called "${platform.slice(0, 40)}".`, 'invalid_platform');
+  if (platform !== '' && !isPlatform(platform))
+    throw new ValidationError(`There is no platform called "${platform.slice(0, 40)}".`, 'invalid_platform');
   return { platform };
 }
 

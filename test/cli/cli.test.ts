@@ -37,7 +37,9 @@ describe('start-up errors', () => {
   it('an unreachable database names the variable and the address', async () => {
     const r = await runCli(['migrate'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/hearth', APP_SECRET: TEST_SECRET });
     expect(r.code).toBe(1);
-    expect(oneLine(r.stderr)).toMatch(/^hearth: configuration error: DATABASE_URL: cannot connect to the database at 127\.0\.0\.1:1\/hearth \(ECONNREFUSED/);
+    expect(oneLine(r.stderr)).toMatch(
+      /^hearth: configuration error: DATABASE_URL: cannot connect to the database at 127\.0\.0\.1:1\/hearth \(ECONNREFUSED/,
+    );
   });
 
   it('DATABASE_URL without APP_SECRET is refused', async () => {
@@ -54,14 +56,18 @@ describe('usage', () => {
     expect(r.stdout).toContain('staff:create --email E --password P --role owner|admin|editor|moderator');
   });
 
-  it.each([[['frobnicate']], [['migrate', '--bogus']], [['staff:create', '--email', 'a@example.com']], [['seed']], [['seed', '--demo', '--members', 'many']], [[]]])(
-    'exits 2 with usage for %j',
-    async (args) => {
-      const r = await runCli(args, env);
-      expect(r.code).toBe(2);
-      expect(r.stdout + r.stderr).toContain('Usage: npm run hearth');
-    },
-  );
+  it.each([
+    [['frobnicate']],
+    [['migrate', '--bogus']],
+    [['staff:create', '--email', 'a@example.com']],
+    [['seed']],
+    [['seed', '--demo', '--members', 'many']],
+    [[]],
+  ])('exits 2 with usage for %j', async (args) => {
+    const r = await runCli(args, env);
+    expect(r.code).toBe(2);
+    expect(r.stdout + r.stderr).toContain('Usage: npm run hearth');
+  });
 });
 
 describe('operator commands', () => {
@@ -74,7 +80,10 @@ describe('operator commands', () => {
   });
 
   it('staff:create then token:create prints a token that the database knows by its hash', async () => {
-    const created = await runCli(['staff:create', '--email', 'Ops@Example.com', '--password', 'an operator password', '--role', 'admin', '--name', 'Ops'], env);
+    const created = await runCli(
+      ['staff:create', '--email', 'Ops@Example.com', '--password', 'an operator password', '--role', 'admin', '--name', 'Ops'],
+      env,
+    );
     expect(created.code).toBe(0);
     expect(created.stdout).toMatch(/created admin ops@example\.com/);
     const dup = await runCli(['staff:create', '--email', 'ops@example.com', '--password', 'an operator password', '--role', 'admin'], env);
@@ -101,7 +110,10 @@ describe('operator commands', () => {
     expect(first.stdout).toMatch(/250 members added/);
     const second = await runCli(['seed', '--demo', '--members', '50'], env);
     expect(second.stdout).toMatch(/50 members added/);
-    const count = await t.db.selectFrom('members').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    const count = await t.db
+      .selectFrom('members')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
     expect(Number(count.n)).toBe(300);
     const newsletters = await t.db.selectFrom('newsletters').select('slug').execute();
     expect(newsletters).toHaveLength(2);
@@ -147,11 +159,18 @@ describe('import and export from the command line', () => {
     const { join } = await import('node:path');
     const { ROOT } = await import('../helpers/server.ts');
     const file = join(ROOT, 'test', 'fixtures', 'imports', 'substack.csv');
-    const r = await runCli(['import', file, '--newsletter', 'weekly-brew', '--confirmed', '--attestation', 'Moved from Substack; all opted in there'], env);
+    const r = await runCli(
+      ['import', file, '--newsletter', 'weekly-brew', '--confirmed', '--attestation', 'Moved from Substack; all opted in there'],
+      env,
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^import \d+ \(substack\): \d+ rows, \d+ new, \d+ updated, \d+ rejected in [\d.]+ s/);
-    const imported = await t.db.selectFrom('members').select(['email', 'status', 'source_platform']).where('source_platform', '=', 'import').execute();
+    const imported = await t.db
+      .selectFrom('members')
+      .select(['email', 'status', 'source_platform'])
+      .where('source_platform', '=', 'import')
+      .execute();
     expect(imported.length).toBeGreaterThan(0);
     expect(imported.some((m) => m.status === 'active')).toBe(true);
 

@@ -119,7 +119,9 @@ describe('the embedded default', () => {
     await firstStart();
     const server = await startServer({ env: { DATA_DIR: dataDir } });
     try {
-      await expect(startServer({ env: { DATA_DIR: dataDir }, timeoutMs: 20_000 })).rejects.toThrow(/another Hearth process \(pid \d+\) is using the embedded database/);
+      await expect(startServer({ env: { DATA_DIR: dataDir }, timeoutMs: 20_000 })).rejects.toThrow(
+        /another Hearth process \(pid \d+\) is using the embedded database/,
+      );
     } finally {
       await server.stop();
     }

@@ -25,7 +25,14 @@ beforeAll(async () => {
   await seedDemo(t.db, { members: 0 });
   const member = await t.db
     .insertInto('members')
-    .values({ email: 'asker@example.com', name: 'Asha', status: 'active', tier_id: sql<string>`(select id from tiers where slug = 'supporter')` as unknown as string, referral_code: 'asker-code', created_at: sql<Date>`now() - interval '1 year'` as unknown as Date })
+    .values({
+      email: 'asker@example.com',
+      name: 'Asha',
+      status: 'active',
+      tier_id: sql<string>`(select id from tiers where slug = 'supporter')` as unknown as string,
+      referral_code: 'asker-code',
+      created_at: sql<Date>`now() - interval '1 year'` as unknown as Date,
+    })
     .returning('id')
     .executeTakeFirstOrThrow();
   memberToken = (await createMemberSession(t.db, member.id)).token;
@@ -42,7 +49,8 @@ afterAll(async () => {
 describe('a question answered by the brand, in Chromium', () => {
   it('asks, answers from the inbox, and shows the answer badged as from the brand, loading nothing from elsewhere', async () => {
     const offOrigin: string[] = [];
-    const watch = (page: import('playwright-core').Page) => page.on('request', (req) => void (!req.url().startsWith(server.url) && !req.url().startsWith('data:') && offOrigin.push(req.url())));
+    const watch = (page: import('playwright-core').Page) =>
+      page.on('request', (req) => void (!req.url().startsWith(server.url) && !req.url().startsWith('data:') && offOrigin.push(req.url())));
 
     // The paid member asks, with the plain form (no JavaScript involved).
     const memberContext = await browser.newContext({ javaScriptEnabled: false });
@@ -84,7 +92,14 @@ describe('a question answered by the brand, in Chromium', () => {
     // And gets one email about it (the batch job, run here instead of waiting for its schedule).
     await sendCommentNotifications(t.db, { secret: TEST_SECRET, siteUrl: server.url });
     const subject = await waitFor(
-      async () => (await t.db.selectFrom('outbox').select('subject').where(sql<boolean>`'asker@example.com' = any(to_addresses)`).executeTakeFirst())?.subject,
+      async () =>
+        (
+          await t.db
+            .selectFrom('outbox')
+            .select('subject')
+            .where(sql<boolean>`'asker@example.com' = any(to_addresses)`)
+            .executeTakeFirst()
+        )?.subject,
       { timeout: 10_000, what: 'the email to asker@example.com' },
     );
     expect(subject).toBe('Field Notes Coffee answered your question');

@@ -18,14 +18,21 @@ beforeAll(async () => {
   t = await createTestDatabase();
   await seedDemo(t.db, { members: 0 });
   stripe = await startStripeTestServer();
-  server = await startServer({ databaseUrl: t.url, env: { STRIPE_SECRET_KEY: 'sk_test_hearth', STRIPE_API_BASE: stripe.url, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret } });
+  server = await startServer({
+    databaseUrl: t.url,
+    env: { STRIPE_SECRET_KEY: 'sk_test_hearth', STRIPE_API_BASE: stripe.url, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret },
+  });
   stripe.webhookUrl = `${server.url}/webhooks/stripe`;
   // The demo's paid tier gets its Stripe prices (as POST /api/v1/tiers would create them).
   const { default: Stripe } = await import('stripe');
   const client = new Stripe('sk_test_setup', { host: '127.0.0.1', port: stripe.port, protocol: 'http' });
   const product = await client.products.create({ name: 'Supporter' });
   const monthly = await client.prices.create({ product: product.id, unit_amount: 600, currency: 'usd', recurring: { interval: 'month' } });
-  await t.db.updateTable('tiers').set({ stripe_product_id: product.id, stripe_monthly_price_id: monthly.id, trial_days: 0 }).where('slug', '=', 'supporter').execute();
+  await t.db
+    .updateTable('tiers')
+    .set({ stripe_product_id: product.id, stripe_monthly_price_id: monthly.id, trial_days: 0 })
+    .where('slug', '=', 'supporter')
+    .execute();
   browser = await launchChromium();
 });
 afterAll(async () => {
@@ -47,7 +54,11 @@ describe('from paywall to paid reader, in Chromium', () => {
 
     const link = await waitFor(
       async () => {
-        const row = await t.db.selectFrom('outbox').select('text').where(sql<boolean>`'reader@example.com' = any(to_addresses)`).executeTakeFirst();
+        const row = await t.db
+          .selectFrom('outbox')
+          .select('text')
+          .where(sql<boolean>`'reader@example.com' = any(to_addresses)`)
+          .executeTakeFirst();
         return /(http:\/\/\S+\/signin\/verify\?token=\S+)/.exec(row?.text ?? '')?.[1];
       },
       { timeout: 10_000, what: 'the sign-in email' },

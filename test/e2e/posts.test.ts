@@ -39,7 +39,9 @@ describe('writing and publishing a members-only post', () => {
     await staff.getByRole('link', { name: 'Posts' }).click();
     await staff.getByRole('link', { name: 'Write a post' }).click();
     await staff.getByLabel('Title', { exact: true }).fill('Our cold brew recipe');
-    await staff.getByLabel(/^Markdown/).fill('Cold brew is patience in a jar.\n\n<!--more-->\n\nUse 100 g of coarse coffee per litre, 18 hours in the fridge.');
+    await staff
+      .getByLabel(/^Markdown/)
+      .fill('Cold brew is patience in a jar.\n\n<!--more-->\n\nUse 100 g of coarse coffee per litre, 18 hours in the fridge.');
     // Live preview, rendered by the server as the editor pauses typing.
     await staff.getByTestId('preview').filter({ hasText: 'Cold brew is patience in a jar.' }).waitFor();
     // A reload before saving (a crash, a failed request) loses nothing: the text can be restored.
@@ -57,7 +59,9 @@ describe('writing and publishing a members-only post', () => {
     expect(snippet).toMatch(/^!\[describe the image\]\(\/uploads\/.+\.png\)$/);
 
     const markdown = staff.getByLabel(/^Markdown/);
-    await markdown.fill(`Cold brew is patience in a jar.\n\n${snippet.replace('describe the image', 'A jar of cold brew')}\n\n<!--more-->\n\nUse 100 g of coarse coffee per litre, 18 hours in the fridge.`);
+    await markdown.fill(
+      `Cold brew is patience in a jar.\n\n${snippet.replace('describe the image', 'A jar of cold brew')}\n\n<!--more-->\n\nUse 100 g of coarse coffee per litre, 18 hours in the fridge.`,
+    );
     await staff.getByLabel('Status').selectOption('published');
     await staff.getByRole('button', { name: 'Save' }).click();
     await staff.waitForURL(/saved=1$/);

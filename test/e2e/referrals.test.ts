@@ -32,7 +32,12 @@ afterAll(async () => {
 async function linkFromOutbox(email: string, kind: 'signin/verify' | 'confirm'): Promise<string> {
   const link = await waitFor(
     async () => {
-      const row = await t.db.selectFrom('outbox').select('text').where(sql<boolean>`${email} = any(to_addresses)`).orderBy('id', 'desc').executeTakeFirst();
+      const row = await t.db
+        .selectFrom('outbox')
+        .select('text')
+        .where(sql<boolean>`${email} = any(to_addresses)`)
+        .orderBy('id', 'desc')
+        .executeTakeFirst();
       return new RegExp(`(http://\\S+/${kind}\\?token=\\S+)`).exec(row?.text ?? '')?.[1];
     },
     { timeout: 10_000, what: `a ${kind} link for ${email}` },
@@ -70,7 +75,9 @@ describe('a member brings a friend, in Chromium', () => {
     await b.getByRole('button', { name: 'Subscribe' }).click();
     await b.waitForURL(server.url + '/subscribe/check-inbox');
     await a.reload();
-    await expect(a.getByTestId('referral-count').textContent()).resolves.toBe('0 friends have joined through your link (1 not confirmed yet).');
+    await expect(a.getByTestId('referral-count').textContent()).resolves.toBe(
+      '0 friends have joined through your link (1 not confirmed yet).',
+    );
 
     await b.goto(await linkFromOutbox('bo@example.com', 'confirm'));
     await expect(b.getByTestId('confirmed').textContent()).resolves.toBe("You're subscribed");
@@ -79,7 +86,9 @@ describe('a member brings a friend, in Chromium', () => {
     await expect(a.getByTestId('referral-count').textContent()).resolves.toBe('1 friend has joined through your link.');
     await expect(a.getByTestId('referral-next').textContent()).resolves.toContain('2 more to go');
     await a.screenshot({ path: join(ROOT, 'test-results', 'referral-account.png'), fullPage: true });
-    expect(await t.db.selectFrom('members').select(['source_platform']).where('email', '=', 'bo@example.com').executeTakeFirstOrThrow()).toEqual({ source_platform: 'referral' });
+    expect(
+      await t.db.selectFrom('members').select(['source_platform']).where('email', '=', 'bo@example.com').executeTakeFirstOrThrow(),
+    ).toEqual({ source_platform: 'referral' });
     expect(offOrigin).toEqual([]);
 
     // Staff see Ada on the leaderboard and the channel's numbers.

@@ -24,7 +24,10 @@ beforeAll(async () => {
   postId = await makePost(t.db, { title: 'Our winter blend is here' });
   await createStaffUser(t.db, { email: 'editor@example.com', password: 'an editor password', role: 'editor' });
   resend = await startResendTestServer({ light: true });
-  server = await startServer({ databaseUrl: t.url, env: { RESEND_API_KEY: 're_test_key', RESEND_BASE_URL: resend.url, SEND_RATE_LIMIT: '2' } });
+  server = await startServer({
+    databaseUrl: t.url,
+    env: { RESEND_API_KEY: 're_test_key', RESEND_BASE_URL: resend.url, SEND_RATE_LIMIT: '2' },
+  });
   browser = await launchChromium();
 });
 afterAll(async () => {
@@ -56,7 +59,9 @@ describe('sending a post from the admin', () => {
     expect(first).toBeGreaterThan(20);
     expect(first).toBeLessThanOrEqual(30);
     // The countdown moves without a reload.
-    await page.waitForFunction((n) => Number(document.querySelector('[data-testid="countdown"]')?.textContent) < n, first, { timeout: 5_000 });
+    await page.waitForFunction((n) => Number(document.querySelector('[data-testid="countdown"]')?.textContent) < n, first, {
+      timeout: 5_000,
+    });
     await page.getByRole('button', { name: 'Undo' }).click();
     await expect(page.getByTestId('send-status').textContent()).resolves.toBe('draft');
     expect(resend.countByRecipient().size).toBe(0);
@@ -68,7 +73,10 @@ describe('sending a post from the admin', () => {
     await page.getByTestId('send-status').filter({ hasText: 'sending' }).waitFor({ timeout: 20_000 });
     const partway = Number(await page.getByTestId('percent').textContent());
     expect(partway).toBeLessThan(100);
-    await page.getByTestId('send-status').filter({ hasText: /^sent$/ }).waitFor({ timeout: 30_000 });
+    await page
+      .getByTestId('send-status')
+      .filter({ hasText: /^sent$/ })
+      .waitFor({ timeout: 30_000 });
     await expect(page.getByTestId('percent').textContent()).resolves.toBe('100');
     await expect(page.getByTestId('progress').getAttribute('value')).resolves.toBe('1');
     await expect(page.locator('[data-field="posted"]').textContent()).resolves.toBe('600');

@@ -51,7 +51,15 @@ const killed = (child: ChildProcess) =>
 
 export async function crashTrial(
   db: Kysely<Database>,
-  options: { databaseUrl: string; resend: ResendTestServer; secret: string; expected: string[]; kills: number; random?: () => number; timeoutMs?: number },
+  options: {
+    databaseUrl: string;
+    resend: ResendTestServer;
+    secret: string;
+    expected: string[];
+    kills: number;
+    random?: () => number;
+    timeoutMs?: number;
+  },
 ): Promise<TrialResult> {
   const random = options.random ?? Math.random;
   options.resend.countByRecipient().clear();
@@ -89,5 +97,13 @@ export async function crashTrial(
   }
   const strangers = [...counts.keys()].filter((a) => !options.expected.includes(a)).length;
   if (strangers > 0) throw new Error(`${strangers} addresses outside the segment got the send`);
-  return { recipients: options.expected.length, kills: options.kills, received: counts.size, duplicates, losses, seconds: Number(seconds.toFixed(1)), postedAtKills };
+  return {
+    recipients: options.expected.length,
+    kills: options.kills,
+    received: counts.size,
+    duplicates,
+    losses,
+    seconds: Number(seconds.toFixed(1)),
+    postedAtKills,
+  };
 }

@@ -10,8 +10,12 @@ import type { Visibility } from '../../src/domain/content/access.ts';
  */
 export async function seedAudience(db: Kysely<Database>, n: number, options: { prefix?: string } = {}): Promise<void> {
   const prefix = options.prefix ?? 'reader';
-  await sql`insert into newsletters (slug, name, is_default) values ('weekly', 'Weekly', true), ('extra', 'Extra', false) on conflict do nothing`.execute(db);
-  await sql`insert into tiers (slug, name, paid, monthly_amount, currency) values ('supporter', 'Supporter', true, 500, 'usd') on conflict do nothing`.execute(db);
+  await sql`insert into newsletters (slug, name, is_default) values ('weekly', 'Weekly', true), ('extra', 'Extra', false) on conflict do nothing`.execute(
+    db,
+  );
+  await sql`insert into tiers (slug, name, paid, monthly_amount, currency) values ('supporter', 'Supporter', true, 500, 'usd') on conflict do nothing`.execute(
+    db,
+  );
   await sql`
     insert into members (email, name, status, tier_id, referral_code, confirmed_at, source_platform)
     select ${prefix} || g || '@example.com', 'Reader ' || g, 'active', (select id from tiers where slug = 'free'),
@@ -26,12 +30,19 @@ export async function seedAudience(db: Kysely<Database>, n: number, options: { p
 }
 
 let posts = 0;
-export async function makePost(db: Kysely<Database>, options: { title?: string; visibility?: Visibility; markdown?: string } = {}): Promise<string> {
+export async function makePost(
+  db: Kysely<Database>,
+  options: { title?: string; visibility?: Visibility; markdown?: string } = {},
+): Promise<string> {
   const post = await createPost(
     db,
-    { title: options.title ?? `A letter from the roastery ${++posts}`, markdown: options.markdown ?? 'Hello **friends**.\n\n<!--more-->\n\nThe rest, for members.', visibility: options.visibility ?? 'public', status: 'published' },
+    {
+      title: options.title ?? `A letter from the roastery ${++posts}`,
+      markdown: options.markdown ?? 'Hello **friends**.\n\n<!--more-->\n\nThe rest, for members.',
+      visibility: options.visibility ?? 'public',
+      status: 'published',
+    },
     null,
   );
   return post.id;
 }
-

@@ -9,7 +9,20 @@ export const CLI = join(ROOT, 'src', 'cli', 'hearth.ts');
 /** The environment of a child process: ours minus anything that would point it elsewhere. */
 export function cleanEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of ['DATABASE_URL', 'APP_SECRET', 'PORT', 'HOST', 'SITE_URL', 'RESEND_API_KEY', 'RESEND_BASE_URL', 'STRIPE_SECRET_KEY', 'STRIPE_API_BASE', 'STRIPE_WEBHOOK_SECRET', 'DATA_DIR', 'MAIL_FROM']) {
+  for (const key of [
+    'DATABASE_URL',
+    'APP_SECRET',
+    'PORT',
+    'HOST',
+    'SITE_URL',
+    'RESEND_API_KEY',
+    'RESEND_BASE_URL',
+    'STRIPE_SECRET_KEY',
+    'STRIPE_API_BASE',
+    'STRIPE_WEBHOOK_SECRET',
+    'DATA_DIR',
+    'MAIL_FROM',
+  ]) {
     delete env[key];
   }
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
@@ -25,7 +38,12 @@ export interface RunningServer {
 }
 
 /** Starts `hearth serve` as a child process (the real CLI, the built site) and waits for /healthz. */
-export async function startServer(options: { databaseUrl?: string; env?: Record<string, string | undefined>; args?: string[]; timeoutMs?: number }): Promise<RunningServer> {
+export async function startServer(options: {
+  databaseUrl?: string;
+  env?: Record<string, string | undefined>;
+  args?: string[];
+  timeoutMs?: number;
+}): Promise<RunningServer> {
   const port = await freePort();
   const child = spawn(process.execPath, [CLI, 'serve', ...(options.args ?? [])], {
     cwd: ROOT,
@@ -73,7 +91,11 @@ export async function startServer(options: { databaseUrl?: string; env?: Record<
 }
 
 /** Runs the CLI to completion. */
-export function runCli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolveRun, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

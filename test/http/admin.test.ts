@@ -21,7 +21,10 @@ afterAll(async () => {
 
 describe('health', () => {
   it('reports the database and the in-process worker', async () => {
-    const body = await waitFor(async () => (await (await fetch(`${server.url}/healthz`)).json()) as { worker: string }, { until: (b) => b.worker === 'up', what: 'the worker' });
+    const body = await waitFor(async () => (await (await fetch(`${server.url}/healthz`)).json()) as { worker: string }, {
+      until: (b) => b.worker === 'up',
+      what: 'the worker',
+    });
     expect(body).toEqual({ ok: true, db: 'up', worker: 'up' });
   });
 });
@@ -36,7 +39,8 @@ describe('reader pages', () => {
     expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
     const urls = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
     const port = new URL(server.url).port;
-    for (const u of urls) expect(u.startsWith('/') || u.startsWith('#') || [`localhost:${port}`, `127.0.0.1:${port}`].includes(new URL(u).host), u).toBe(true);
+    for (const u of urls)
+      expect(u.startsWith('/') || u.startsWith('#') || [`localhost:${port}`, `127.0.0.1:${port}`].includes(new URL(u).host), u).toBe(true);
   });
 
   it('answers an unknown page with 404', async () => {
@@ -58,7 +62,11 @@ describe('owner setup and staff sign-in', () => {
   });
 
   it('refuses a cross-origin setup post', async () => {
-    const res = await owner.request('/admin/setup', { method: 'POST', form: { email: 'evil@example.com', password: 'long enough pw' }, headers: { origin: 'https://evil.example' } });
+    const res = await owner.request('/admin/setup', {
+      method: 'POST',
+      form: { email: 'evil@example.com', password: 'long enough pw' },
+      headers: { origin: 'https://evil.example' },
+    });
     expect(res.status).toBe(403);
     expect(await t.db.selectFrom('staff_users').select('id').execute()).toHaveLength(0);
   });
@@ -68,7 +76,10 @@ describe('owner setup and staff sign-in', () => {
     expect(weak.status).toBe(400);
     expect(await weak.text()).toContain('at least 10 characters');
 
-    const res = await owner.request('/admin/setup', { method: 'POST', form: { email: 'owner@example.com', name: 'Olu', password: 'a long owner password' } });
+    const res = await owner.request('/admin/setup', {
+      method: 'POST',
+      form: { email: 'owner@example.com', name: 'Olu', password: 'a long owner password' },
+    });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/admin');
     const setCookie = res.headers.getSetCookie().join('\n');
@@ -96,21 +107,34 @@ describe('owner setup and staff sign-in', () => {
     expect(await bad.text()).toContain('do not match');
     const first = await owner.request('/admin/outbox');
     expect(first.headers.get('location')).toBe('/admin/signin?next=%2Fadmin%2Foutbox');
-    const ok = await owner.request('/admin/signin?next=%2Fadmin%2Foutbox', { method: 'POST', form: { email: 'OWNER@example.com', password: 'a long owner password' } });
+    const ok = await owner.request('/admin/signin?next=%2Fadmin%2Foutbox', {
+      method: 'POST',
+      form: { email: 'OWNER@example.com', password: 'a long owner password' },
+    });
     expect(ok.status).toBe(303);
     expect(ok.headers.get('location')).toBe('/admin/outbox');
   });
 
   it('never redirects off-site after sign-in', async () => {
     const s = new Browserless(server.url);
-    const res = await s.request('/admin/signin?next=//evil.example/x', { method: 'POST', form: { email: 'owner@example.com', password: 'a long owner password' } });
+    const res = await s.request('/admin/signin?next=//evil.example/x', {
+      method: 'POST',
+      form: { email: 'owner@example.com', password: 'a long owner password' },
+    });
     expect(res.headers.get('location')).toBe('/admin');
   });
 
   it('lets the owner add an editor from the staff page, and refuses a cross-origin post', async () => {
-    const cross = await owner.request('/admin/staff', { method: 'POST', form: { email: 'x@example.com', password: 'long enough pw', role: 'admin' }, headers: { origin: 'http://evil.example' } });
+    const cross = await owner.request('/admin/staff', {
+      method: 'POST',
+      form: { email: 'x@example.com', password: 'long enough pw', role: 'admin' },
+      headers: { origin: 'http://evil.example' },
+    });
     expect(cross.status).toBe(403);
-    const res = await owner.request('/admin/staff', { method: 'POST', form: { email: 'ed@example.com', name: 'Ed', password: 'editor password 1', role: 'editor' } });
+    const res = await owner.request('/admin/staff', {
+      method: 'POST',
+      form: { email: 'ed@example.com', name: 'Ed', password: 'editor password 1', role: 'editor' },
+    });
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('Added ed@example.com as editor');
   });
@@ -120,14 +144,19 @@ describe('role checks', () => {
   it('keeps a moderator out of the outbox and staff pages, with a 403 page', async () => {
     await createStaffUser(t.db, { email: 'mod@example.com', password: 'moderator pass', role: 'moderator' });
     const mod = new Browserless(server.url);
-    expect((await mod.request('/admin/signin', { method: 'POST', form: { email: 'mod@example.com', password: 'moderator pass' } })).status).toBe(303);
+    expect(
+      (await mod.request('/admin/signin', { method: 'POST', form: { email: 'mod@example.com', password: 'moderator pass' } })).status,
+    ).toBe(303);
     expect((await mod.request('/admin')).status).toBe(200);
     for (const path of ['/admin/outbox', '/admin/staff', '/admin/outbox/1']) {
       const res = await mod.request(path);
       expect(res.status, path).toBe(403);
       expect(await res.text()).toContain('does not give access');
     }
-    const post = await mod.request('/admin/staff', { method: 'POST', form: { email: 'y@example.com', password: 'long enough pw', role: 'owner' } });
+    const post = await mod.request('/admin/staff', {
+      method: 'POST',
+      form: { email: 'y@example.com', password: 'long enough pw', role: 'owner' },
+    });
     expect(post.status).toBe(403);
   });
 
@@ -169,12 +198,16 @@ describe('API v1', () => {
       ['weekly-brew', true],
       ['roastery-dispatch', false],
     ]);
-    const tiers = (await (await fetch(server.url + '/api/v1/tiers', { headers: auth })).json()) as { tiers: Array<{ slug: string; paid: boolean }> };
+    const tiers = (await (await fetch(server.url + '/api/v1/tiers', { headers: auth })).json()) as {
+      tiers: Array<{ slug: string; paid: boolean }>;
+    };
     expect(tiers.tiers.map((x) => [x.slug, x.paid])).toEqual([
       ['free', false],
       ['supporter', true],
     ]);
-    expect(await (await fetch(server.url + '/api/v1/me', { headers: auth })).json()).toEqual({ staff: expect.objectContaining({ role: 'moderator' }) });
+    expect(await (await fetch(server.url + '/api/v1/me', { headers: auth })).json()).toEqual({
+      staff: expect.objectContaining({ role: 'moderator' }),
+    });
     const unknown = await fetch(server.url + '/api/v1/nothing', { headers: auth });
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toEqual({ error: { code: 'not_found', message: expect.any(String) } });
@@ -216,7 +249,8 @@ describe('sign out everywhere', () => {
     const a = new Browserless(server.url);
     const b = new Browserless(server.url);
     const other = new Browserless(server.url);
-    for (const s of [a, b]) await s.request('/admin/signin', { method: 'POST', form: { email: 'ed@example.com', password: 'editor password 1' } });
+    for (const s of [a, b])
+      await s.request('/admin/signin', { method: 'POST', form: { email: 'ed@example.com', password: 'editor password 1' } });
     await other.request('/admin/signin', { method: 'POST', form: { email: 'owner@example.com', password: 'a long owner password' } });
     expect((await b.request('/admin')).status).toBe(200);
     expect((await a.request('/admin/signout', { method: 'POST', form: { everywhere: '1' } })).status).toBe(303);
@@ -229,18 +263,31 @@ describe('site settings', () => {
   it('lets the owner rename the brand and change its colour, and refuses a bad colour', async () => {
     const s = new Browserless(server.url);
     await s.request('/admin/signin', { method: 'POST', form: { email: 'owner@example.com', password: 'a long owner password' } });
-    const bad = await s.request('/admin/settings', { method: 'POST', form: { title: 'Field Notes', description: 'x', accent_color: 'red; background:url(//evil)' } });
+    const bad = await s.request('/admin/settings', {
+      method: 'POST',
+      form: { title: 'Field Notes', description: 'x', accent_color: 'red; background:url(//evil)' },
+    });
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain('The accent colour is not valid');
-    const ok = await s.request('/admin/settings', { method: 'POST', form: { title: 'Field Notes Roasters', description: 'Small-batch letters.', accent_color: '#1d4ed8' } });
+    const ok = await s.request('/admin/settings', {
+      method: 'POST',
+      form: { title: 'Field Notes Roasters', description: 'Small-batch letters.', accent_color: '#1d4ed8' },
+    });
     expect(ok.status).toBe(200);
     const home = await (await fetch(server.url + '/')).text();
     expect(home).toContain('<title>Field Notes Roasters</title>');
     expect(home).toContain('--accent: #1d4ed8');
     // The form leaves the tracking box unticked: per-member tracking is switched off, then on.
-    expect((await t.db.selectFrom('settings').select('value').where('key', '=', 'site').executeTakeFirstOrThrow()).value).toMatchObject({ trackPerMember: false });
-    await s.request('/admin/settings', { method: 'POST', form: { title: 'Field Notes Roasters', description: 'Small-batch letters.', accent_color: '#1d4ed8', track_per_member: 'on' } });
-    expect((await t.db.selectFrom('settings').select('value').where('key', '=', 'site').executeTakeFirstOrThrow()).value).toMatchObject({ trackPerMember: true });
+    expect((await t.db.selectFrom('settings').select('value').where('key', '=', 'site').executeTakeFirstOrThrow()).value).toMatchObject({
+      trackPerMember: false,
+    });
+    await s.request('/admin/settings', {
+      method: 'POST',
+      form: { title: 'Field Notes Roasters', description: 'Small-batch letters.', accent_color: '#1d4ed8', track_per_member: 'on' },
+    });
+    expect((await t.db.selectFrom('settings').select('value').where('key', '=', 'site').executeTakeFirstOrThrow()).value).toMatchObject({
+      trackPerMember: true,
+    });
     const mod = new Browserless(server.url);
     await mod.request('/admin/signin', { method: 'POST', form: { email: 'mod@example.com', password: 'moderator pass' } });
     expect((await mod.request('/admin/settings')).status).toBe(403);
@@ -272,7 +319,12 @@ describe('request logs', () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     const requests = lines.filter((l) => l.msg === 'request');
     expect(requests.length).toBeGreaterThan(10);
-    expect(requests.findLast((r) => r.path === '/admin/signin' && r.method === 'GET')).toMatchObject({ level: 'info', method: 'GET', status: 200, ms: expect.any(Number) });
+    expect(requests.findLast((r) => r.path === '/admin/signin' && r.method === 'GET')).toMatchObject({
+      level: 'info',
+      method: 'GET',
+      status: 200,
+      ms: expect.any(Number),
+    });
     const all = server.output();
     expect(all).not.toMatch(/owner@example\.com|mod@example\.com|ed@example\.com/);
     expect(all).not.toMatch(/hearth_[A-Za-z0-9_-]{20,}/);

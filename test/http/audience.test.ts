@@ -31,7 +31,12 @@ const form = (fields: Record<string, string | string[]>) => {
 };
 
 async function post(path: string, fields: Record<string, string | string[]>, headers: Record<string, string> = {}) {
-  return fetch(server.url + path, { method: 'POST', body: form(fields), headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, redirect: 'manual' });
+  return fetch(server.url + path, {
+    method: 'POST',
+    body: form(fields),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    redirect: 'manual',
+  });
 }
 
 /** Waits for the worker to deliver an email to the outbox. */
@@ -52,7 +57,11 @@ async function outboxFor(email: string, subjectPart: string, count = 1) {
 /** Waits until the worker has no email job left to run (so "nothing was sent" can be asserted). */
 async function queueDrained() {
   await waitFor(
-    async () => Number((await sql<{ n: string }>`select count(*) as n from graphile_worker.jobs where task_identifier = 'send_email'`.execute(t.db)).rows[0]!.n),
+    async () =>
+      Number(
+        (await sql<{ n: string }>`select count(*) as n from graphile_worker.jobs where task_identifier = 'send_email'`.execute(t.db))
+          .rows[0]!.n,
+      ),
     { until: (n) => n === 0, what: 'no email job left' },
   );
 }
@@ -62,7 +71,9 @@ const linkIn = (text: string, path: string) => new RegExp(`(http://[^\\s]+${path
 
 describe('landing pages', () => {
   it('serves /join and a page per platform, and 404 for an unknown platform', async () => {
-    const page = await (await fetch(server.url + '/join/instagram?utm_campaign=bio-link', { headers: { referer: 'https://l.instagram.com/?u=x' } })).text();
+    const page = await (
+      await fetch(server.url + '/join/instagram?utm_campaign=bio-link', { headers: { referer: 'https://l.instagram.com/?u=x' } })
+    ).text();
     expect(page).toContain('Found us on Instagram?');
     expect(page).toContain('name="platform" value="instagram"');
     expect(page).toContain('name="utm_campaign" value="bio-link"');
@@ -107,7 +118,15 @@ describe('subscribe, confirm, welcome', () => {
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/subscribe/check-inbox');
     const m = await member('ana@example.com');
-    expect(m).toMatchObject({ status: 'pending', name: 'Ana', source_platform: 'instagram', referrer: 'l.instagram.com', utm_campaign: 'bio-link', landing_page: '/join/instagram', confirmed_at: null });
+    expect(m).toMatchObject({
+      status: 'pending',
+      name: 'Ana',
+      source_platform: 'instagram',
+      referrer: 'l.instagram.com',
+      utm_campaign: 'bio-link',
+      landing_page: '/join/instagram',
+      confirmed_at: null,
+    });
   });
 
   it('emails a confirmation link valid 7 days; clicking it confirms and sends a welcome with one-click unsubscribe headers', async () => {
@@ -139,8 +158,16 @@ describe('subscribe, confirm, welcome', () => {
   });
 
   it('answers the same for a known address, by form and by JSON, and never reveals it', async () => {
-    const known = await fetch(server.url + '/subscribe', { method: 'POST', body: JSON.stringify({ email: 'ana@example.com' }), headers: { 'content-type': 'application/json' } });
-    const unknown = await fetch(server.url + '/subscribe', { method: 'POST', body: JSON.stringify({ email: 'ben@example.com', newsletter: 'weekly-brew' }), headers: { 'content-type': 'application/json' } });
+    const known = await fetch(server.url + '/subscribe', {
+      method: 'POST',
+      body: JSON.stringify({ email: 'ana@example.com' }),
+      headers: { 'content-type': 'application/json' },
+    });
+    const unknown = await fetch(server.url + '/subscribe', {
+      method: 'POST',
+      body: JSON.stringify({ email: 'ben@example.com', newsletter: 'weekly-brew' }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(known.status).toBe(202);
     expect(unknown.status).toBe(202);
     expect(await known.json()).toEqual(await unknown.json());
@@ -151,10 +178,17 @@ describe('subscribe, confirm, welcome', () => {
     const bad = await post('/subscribe', { email: 'not-an-email' });
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain('Please check your email address');
-    const json = await fetch(server.url + '/subscribe', { method: 'POST', body: JSON.stringify({ email: 'c@example.com', newsletter: 'nope' }), headers: { 'content-type': 'application/json' } });
+    const json = await fetch(server.url + '/subscribe', {
+      method: 'POST',
+      body: JSON.stringify({ email: 'c@example.com', newsletter: 'nope' }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(json.status).toBe(400);
     expect(await json.json()).toEqual({ error: { code: 'unknown_newsletter', message: 'There is no newsletter called "nope".' } });
-    expect((await fetch(server.url + '/subscribe', { method: 'POST', body: '{not json', headers: { 'content-type': 'application/json' } })).status).toBe(400);
+    expect(
+      (await fetch(server.url + '/subscribe', { method: 'POST', body: '{not json', headers: { 'content-type': 'application/json' } }))
+        .status,
+    ).toBe(400);
     expect((await fetch(server.url + '/subscribe', { method: 'POST' })).status).toBe(400);
   });
 
@@ -165,7 +199,11 @@ describe('subscribe, confirm, welcome', () => {
   });
 
   it('accepts the plain HTML snippet from another site (cross-origin form post)', async () => {
-    const res = await post('/subscribe', { email: 'snippet@example.com' }, { origin: 'https://blog.example.com', referer: 'https://blog.example.com/about' });
+    const res = await post(
+      '/subscribe',
+      { email: 'snippet@example.com' },
+      { origin: 'https://blog.example.com', referer: 'https://blog.example.com/about' },
+    );
     expect(res.status).toBe(303);
     expect(await member('snippet@example.com')).toMatchObject({ source_platform: 'other', referrer: 'blog.example.com' });
   });
@@ -225,9 +263,18 @@ describe('leaving and own data', () => {
     });
     expect(res.status).toBe(200);
     expect((await member('ana@example.com'))?.status).toBe('unsubscribed');
-    const again = await fetch(`${server.url}/unsubscribe?token=${encodeURIComponent(token)}`, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const again = await fetch(`${server.url}/unsubscribe?token=${encodeURIComponent(token)}`, {
+      method: 'POST',
+      body: 'List-Unsubscribe=One-Click',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(again.status).toBe(200);
-    const events = await t.db.selectFrom('events').select('type').where('member_id', '=', m!.id).where('type', '=', 'unsubscribed').execute();
+    const events = await t.db
+      .selectFrom('events')
+      .select('type')
+      .where('member_id', '=', m!.id)
+      .where('type', '=', 'unsubscribed')
+      .execute();
     expect(events).toHaveLength(1);
   });
 
@@ -247,7 +294,12 @@ describe('leaving and own data', () => {
     expect(page).toContain('Roastery Dispatch');
     const saved = await post(`/unsubscribe?token=${token}`, { action: 'update', newsletter: 'roastery-dispatch' });
     expect(saved.status).toBe(303);
-    const subs = await t.db.selectFrom('member_newsletters as mn').innerJoin('newsletters as n', 'n.id', 'mn.newsletter_id').select('n.slug').where('mn.member_id', '=', m!.id).execute();
+    const subs = await t.db
+      .selectFrom('member_newsletters as mn')
+      .innerJoin('newsletters as n', 'n.id', 'mn.newsletter_id')
+      .select('n.slug')
+      .where('mn.member_id', '=', m!.id)
+      .execute();
     expect(subs.map((s) => s.slug)).toEqual(['roastery-dispatch']);
     expect((await fetch(`${server.url}/unsubscribe?token=abc.def`)).status).toBe(400);
   });
@@ -269,7 +321,15 @@ describe('leaving and own data', () => {
     const deleted = await post(`/unsubscribe/delete?token=${token}`, { confirm: 'yes' }, { origin: server.url });
     expect(deleted.status).toBe(200);
     expect(await member('ana@example.com')).toBeUndefined();
-    const kept = await t.db.selectFrom('events').select(['id', 'member_id']).where('id', 'in', eventsBefore.map((e) => e.id)).execute();
+    const kept = await t.db
+      .selectFrom('events')
+      .select(['id', 'member_id'])
+      .where(
+        'id',
+        'in',
+        eventsBefore.map((e) => e.id),
+      )
+      .execute();
     expect(kept).toHaveLength(eventsBefore.length);
     expect(kept.every((e) => e.member_id === null)).toBe(true);
     expect((await fetch(`${server.url}/unsubscribe?token=${token}`)).status).toBe(404);

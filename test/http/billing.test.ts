@@ -20,7 +20,10 @@ beforeAll(async () => {
   const owner = await createStaffUser(t.db, { email: 'owner@example.com', password: 'a long owner password', role: 'owner' });
   token = (await createApiToken(t.db, owner.id, 'billing')).token;
   stripe = await startStripeTestServer();
-  server = await startServer({ databaseUrl: t.url, env: { STRIPE_SECRET_KEY: 'sk_test_hearth', STRIPE_API_BASE: stripe.url, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret } });
+  server = await startServer({
+    databaseUrl: t.url,
+    env: { STRIPE_SECRET_KEY: 'sk_test_hearth', STRIPE_API_BASE: stripe.url, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret },
+  });
   stripe.webhookUrl = `${server.url}/webhooks/stripe`;
 });
 afterAll(async () => {
@@ -33,45 +36,99 @@ beforeEach(async () => {
 });
 
 const post = (path: string, fields: Record<string, string>, cookie = '') =>
-  fetch(server.url + path, { method: 'POST', body: new URLSearchParams(fields), headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.url, ...(cookie ? { cookie } : {}) }, redirect: 'manual' });
+  fetch(server.url + path, {
+    method: 'POST',
+    body: new URLSearchParams(fields),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.url, ...(cookie ? { cookie } : {}) },
+    redirect: 'manual',
+  });
 
 async function signIn(email: string): Promise<string> {
   await post('/signin', { email });
   const link = await waitFor(
     async () => {
-      const row = await t.db.selectFrom('outbox').select('text').where(sql<boolean>`${email} = any(to_addresses)`).where('subject', 'like', 'Your sign-in link%').orderBy('id', 'desc').executeTakeFirst();
+      const row = await t.db
+        .selectFrom('outbox')
+        .select('text')
+        .where(sql<boolean>`${email} = any(to_addresses)`)
+        .where('subject', 'like', 'Your sign-in link%')
+        .orderBy('id', 'desc')
+        .executeTakeFirst();
       return /(http:\/\/\S+\/signin\/verify\?token=\S+)/.exec(row?.text ?? '')?.[1];
     },
     { what: `a sign-in email to ${email}` },
   );
   const res = await fetch(link.replace(/^http:\/\/[^/]+/, server.url), { redirect: 'manual' });
-  return res.headers.getSetCookie().find((c) => c.startsWith('hearth_member='))!.split(';')[0]!;
+  return res.headers
+    .getSetCookie()
+    .find((c) => c.startsWith('hearth_member='))!
+    .split(';')[0]!;
 }
 async function mailTo(email: string, subjectPart: string): Promise<number> {
-  const rows = await waitFor(() => t.db.selectFrom('outbox').select('id').where(sql<boolean>`${email} = any(to_addresses)`).where('subject', 'like', `%${subjectPart}%`).execute(), {
-    until: (r) => r.length > 0,
-    timeout: 10_000,
-    what: `an email "${subjectPart}" to ${email}`,
-  });
+  const rows = await waitFor(
+    () =>
+      t.db
+        .selectFrom('outbox')
+        .select('id')
+        .where(sql<boolean>`${email} = any(to_addresses)`)
+        .where('subject', 'like', `%${subjectPart}%`)
+        .execute(),
+    {
+      until: (r) => r.length > 0,
+      timeout: 10_000,
+      what: `an email "${subjectPart}" to ${email}`,
+    },
+  );
   return rows.length;
 }
-const tierOf = async (email: string) => (await t.db.selectFrom('members as m').innerJoin('tiers as t', 't.id', 'm.tier_id').select('t.slug').where('m.email', '=', email).executeTakeFirstOrThrow()).slug;
+const tierOf = async (email: string) =>
+  (
+    await t.db
+      .selectFrom('members as m')
+      .innerJoin('tiers as t', 't.id', 'm.tier_id')
+      .select('t.slug')
+      .where('m.email', '=', email)
+      .executeTakeFirstOrThrow()
+  ).slug;
 
 describe('paid tiers', () => {
   it('creates a tier with its product and prices in Stripe', async () => {
-    const res = await fetch(server.url + '/api/v1/tiers', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Gold', monthly_amount: 900, yearly_amount: 9000, currency: 'usd' }) });
+    const res = await fetch(server.url + '/api/v1/tiers', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Gold', monthly_amount: 900, yearly_amount: 9000, currency: 'usd' }),
+    });
     expect(res.status).toBe(201);
     expect(((await res.json()) as { tier: { slug: string; paid: boolean } }).tier).toMatchObject({ slug: 'gold', paid: true });
     const row = await t.db.selectFrom('tiers').selectAll().where('slug', '=', 'gold').executeTakeFirstOrThrow();
     expect(stripe.objects.get(row.stripe_product_id!)).toMatchObject({ name: 'Gold' });
-    expect(stripe.objects.get(row.stripe_monthly_price_id!)).toMatchObject({ unit_amount: 900, currency: 'usd', recurring: { interval: 'month' } });
+    expect(stripe.objects.get(row.stripe_monthly_price_id!)).toMatchObject({
+      unit_amount: 900,
+      currency: 'usd',
+      recurring: { interval: 'month' },
+    });
     expect(stripe.objects.get(row.stripe_yearly_price_id!)).toMatchObject({ unit_amount: 9000, recurring: { interval: 'year' } });
-    const bad = await fetch(server.url + '/api/v1/tiers', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Cheap', monthly_amount: 1, currency: 'usd' }) });
+    const bad = await fetch(server.url + '/api/v1/tiers', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Cheap', monthly_amount: 1, currency: 'usd' }),
+    });
     expect(bad.status).toBe(400);
   });
 
   it('takes a member through Checkout; verified webhooks make them gold; they read the gold post', async () => {
-    await createPost(t.db, { title: 'Gold letter', slug: 'gold-letter', markdown: 'Teaser.\n\n<!--more-->\n\nGold only text.', visibility: 'tiers', tiers: ['gold'], status: 'published' }, null);
+    await createPost(
+      t.db,
+      {
+        title: 'Gold letter',
+        slug: 'gold-letter',
+        markdown: 'Teaser.\n\n<!--more-->\n\nGold only text.',
+        visibility: 'tiers',
+        tiers: ['gold'],
+        status: 'published',
+      },
+      null,
+    );
     const cookie = await signIn('payer@example.com');
     const account = await (await fetch(server.url + '/account', { headers: { cookie } })).text();
     expect(account).toContain('$9.00 a month');
@@ -80,18 +137,29 @@ describe('paid tiers', () => {
     const url = checkout.headers.get('location')!;
     expect(url).toMatch(new RegExp(`^${stripe.url}/checkout/cs_test\\d+$`));
     const session = stripe.objects.get(url.split('/').pop()!)!;
-    expect(session).toMatchObject({ mode: 'subscription', client_reference_id: expect.any(String), allow_promotion_codes: 'true', metadata: { member_id: expect.any(String) } });
+    expect(session).toMatchObject({
+      mode: 'subscription',
+      client_reference_id: expect.any(String),
+      allow_promotion_codes: 'true',
+      metadata: { member_id: expect.any(String) },
+    });
     const create = stripe.requests.find((r) => r.path === '/v1/checkout/sessions');
     expect(create?.idempotencyKey).toMatch(/^checkout-/);
 
     expect(await tierOf('payer@example.com')).toBe('free');
-    expect((await (await fetch(`${server.url}/posts/gold-letter`, { headers: { cookie } })).text())).not.toContain('Gold only text.');
+    expect(await (await fetch(`${server.url}/posts/gold-letter`, { headers: { cookie } })).text()).not.toContain('Gold only text.');
     await stripe.completeCheckout(session.id as string);
     expect(await tierOf('payer@example.com')).toBe('gold');
-    expect((await (await fetch(`${server.url}/posts/gold-letter`, { headers: { cookie } })).text())).toContain('Gold only text.');
+    expect(await (await fetch(`${server.url}/posts/gold-letter`, { headers: { cookie } })).text()).toContain('Gold only text.');
 
     expect(await mailTo('payer@example.com', 'Welcome, Gold member')).toBe(1);
-    const started = await t.db.selectFrom('events as e').innerJoin('members as m', 'm.id', 'e.member_id').select('e.data').where('m.email', '=', 'payer@example.com').where('e.type', '=', 'subscription_started').execute();
+    const started = await t.db
+      .selectFrom('events as e')
+      .innerJoin('members as m', 'm.id', 'e.member_id')
+      .select('e.data')
+      .where('m.email', '=', 'payer@example.com')
+      .where('e.type', '=', 'subscription_started')
+      .execute();
     expect(started).toHaveLength(1);
     expect(started[0]!.data).toMatchObject({ mrr_cents: 900 });
 
@@ -104,7 +172,15 @@ describe('paid tiers', () => {
     // Cancelled at the period's end: still active (and entitled) until Stripe ends it.
     await stripe.updateSubscription(sub.id as string, { cancel_at_period_end: true });
     expect(await tierOf('payer@example.com')).toBe('gold');
-    expect((await t.db.selectFrom('subscriptions').select('cancel_at_period_end').where('stripe_subscription_id', '=', sub.id as string).executeTakeFirstOrThrow()).cancel_at_period_end).toBe(true);
+    expect(
+      (
+        await t.db
+          .selectFrom('subscriptions')
+          .select('cancel_at_period_end')
+          .where('stripe_subscription_id', '=', sub.id as string)
+          .executeTakeFirstOrThrow()
+      ).cancel_at_period_end,
+    ).toBe(true);
     await stripe.updateSubscription(sub.id as string, { status: 'past_due' });
     expect(await stripe.sendEvent('invoice.payment_failed', { id: 'in_failed', object: 'invoice', subscription: sub.id })).toBe(200);
     expect(await tierOf('payer@example.com')).toBe('gold');
@@ -119,13 +195,25 @@ describe('paid tiers', () => {
     expect(await stripe.sendEvent('customer.subscription.updated', sub, { secret: 'whsec_forged' })).toBe(401);
     expect(await stripe.sendEvent('charge.refunded', { id: 'ch_1' })).toBe(200);
     // A subscription made elsewhere in the Stripe account, for a customer we do not know: acknowledged, ignored.
-    stripe.objects.set('sub_foreign', { id: 'sub_foreign', object: 'subscription', customer: 'cus_foreign', status: 'active', cancel_at_period_end: false, metadata: { member_id: 'not-a-number' }, items: { object: 'list', data: [] } });
+    stripe.objects.set('sub_foreign', {
+      id: 'sub_foreign',
+      object: 'subscription',
+      customer: 'cus_foreign',
+      status: 'active',
+      cancel_at_period_end: false,
+      metadata: { member_id: 'not-a-number' },
+      items: { object: 'list', data: [] },
+    });
     expect(await stripe.sendEvent('customer.subscription.created', { id: 'sub_foreign' })).toBe(200);
     // A late "created" for a subscription that Stripe now says is canceled: re-read, stays free.
     expect(await stripe.sendEvent('customer.subscription.created', { ...sub, status: 'active' })).toBe(200);
     expect(await tierOf('payer@example.com')).toBe('free');
     // The same event twice is handled once.
-    await t.db.updateTable('members').set({ tier_id: sql<string>`(select id from tiers where slug='gold')` as unknown as string, tier_source: 'stripe' }).where('email', '=', 'payer@example.com').execute();
+    await t.db
+      .updateTable('members')
+      .set({ tier_id: sql<string>`(select id from tiers where slug='gold')` as unknown as string, tier_source: 'stripe' })
+      .where('email', '=', 'payer@example.com')
+      .execute();
     Object.assign(sub, { status: 'active' });
     expect(await stripe.sendEvent('customer.subscription.updated', sub, { id: 'evt_same' })).toBe(200);
     Object.assign(sub, { status: 'canceled' });
@@ -139,7 +227,10 @@ describe('paid tiers', () => {
     const { Browserless } = await import('../helpers/server.ts');
     const s = new Browserless(server.url);
     await s.request('/admin/signin', { method: 'POST', form: { email: 'owner@example.com', password: 'a long owner password' } });
-    const created = await s.request('/admin/tiers', { method: 'POST', form: { action: 'create', name: 'Silver', monthly: '5.50', yearly: '', currency: 'USD', trial_days: '14' } });
+    const created = await s.request('/admin/tiers', {
+      method: 'POST',
+      form: { action: 'create', name: 'Silver', monthly: '5.50', yearly: '', currency: 'USD', trial_days: '14' },
+    });
     expect(created.status).toBe(200);
     expect(await created.text()).toMatch(/Tier (&quot;|")Silver(&quot;|") created/);
     const silver = await t.db.selectFrom('tiers').selectAll().where('slug', '=', 'silver').executeTakeFirstOrThrow();
@@ -152,9 +243,19 @@ describe('paid tiers', () => {
     const wrong = await s.request('/admin/tiers', { method: 'POST', form: { action: 'attach', tier: 'silver', monthly_price: yearly.id } });
     expect(wrong.status).toBe(400);
     expect(await wrong.text()).toContain('is not an active monthly recurring price');
-    expect((await s.request('/admin/tiers', { method: 'POST', form: { action: 'attach', tier: 'silver', yearly_price: 'price_nope' } })).status).toBe(400);
-    expect((await s.request('/admin/tiers', { method: 'POST', form: { action: 'attach', tier: 'silver', yearly_price: yearly.id } })).status).toBe(200);
-    expect(await t.db.selectFrom('tiers').select(['stripe_yearly_price_id', 'yearly_amount']).where('slug', '=', 'silver').executeTakeFirstOrThrow()).toEqual({ stripe_yearly_price_id: yearly.id, yearly_amount: 4800 });
+    expect(
+      (await s.request('/admin/tiers', { method: 'POST', form: { action: 'attach', tier: 'silver', yearly_price: 'price_nope' } })).status,
+    ).toBe(400);
+    expect(
+      (await s.request('/admin/tiers', { method: 'POST', form: { action: 'attach', tier: 'silver', yearly_price: yearly.id } })).status,
+    ).toBe(200);
+    expect(
+      await t.db
+        .selectFrom('tiers')
+        .select(['stripe_yearly_price_id', 'yearly_amount'])
+        .where('slug', '=', 'silver')
+        .executeTakeFirstOrThrow(),
+    ).toEqual({ stripe_yearly_price_id: yearly.id, yearly_amount: 4800 });
   });
 
   it('says payments are not configured when there are no Stripe keys', async () => {
@@ -162,7 +263,11 @@ describe('paid tiers', () => {
     try {
       const cookieRes = await fetch(plain.url + '/account', { redirect: 'manual' });
       expect(cookieRes.status).toBe(303);
-      const res = await fetch(plain.url + '/api/v1/tiers', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Platinum', monthly_amount: 2000, currency: 'usd' }) });
+      const res = await fetch(plain.url + '/api/v1/tiers', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Platinum', monthly_amount: 2000, currency: 'usd' }),
+      });
       const body = (await res.json()) as { error: { code: string; message: string } };
       expect(body.error).toMatchObject({ code: 'payments_not_configured' });
       expect(res.status).toBe(409);

@@ -44,17 +44,36 @@ beforeAll(async () => {
   t = await createTestDatabase();
   await seedDemo(t.db, { members: 0 });
   postId = (await t.db.selectFrom('posts').select('id').where('slug', '=', SLUG).executeTakeFirstOrThrow()).id;
-  for (const [name, paid] of [['free', false], ['paid', true], ['banned', true], ['author', false]] as const) {
+  for (const [name, paid] of [
+    ['free', false],
+    ['paid', true],
+    ['banned', true],
+    ['author', false],
+  ] as const) {
     ids[name] = await newMember(name, paid);
     cookies[name] = `hearth_member=${(await createMemberSession(t.db, ids[name]!)).token}`;
   }
-  await t.db.insertInto('comment_bans').values({ member_id: ids.banned!, until: new Date(Date.now() + 7 * 86_400_000), reason: 'test' }).execute();
+  await t.db
+    .insertInto('comment_bans')
+    .values({ member_id: ids.banned!, until: new Date(Date.now() + 7 * 86_400_000), reason: 'test' })
+    .execute();
   for (const role of ['owner', 'admin', 'editor', 'moderator'] as const) {
-    const staff = await createStaffUser(t.db, { email: `${role}@example.com`, password: 'a long staff password', role, name: role === 'moderator' ? 'Mo' : '' });
+    const staff = await createStaffUser(t.db, {
+      email: `${role}@example.com`,
+      password: 'a long staff password',
+      role,
+      name: role === 'moderator' ? 'Mo' : '',
+    });
     cookies[role] = `hearth_staff=${(await createStaffSession(t.db, staff.id)).token}`;
     tokens[role] = (await createApiToken(t.db, staff.id, 'test')).token;
   }
-  seedId = (await t.db.insertInto('comments').values({ post_id: postId, member_id: ids.author!, body: 'Seed comment SEEDTEXT', announced: true }).returning('id').executeTakeFirstOrThrow()).id;
+  seedId = (
+    await t.db
+      .insertInto('comments')
+      .values({ post_id: postId, member_id: ids.author!, body: 'Seed comment SEEDTEXT', announced: true })
+      .returning('id')
+      .executeTakeFirstOrThrow()
+  ).id;
   server = await startServer({ databaseUrl: t.url });
 });
 afterAll(async () => {
@@ -75,7 +94,11 @@ const post = (path: string, fields: Record<string, string>, cookie = '', headers
     redirect: 'manual',
   });
 const get = (path: string, cookie = '') => fetch(server.url + path, { headers: cookie ? { cookie } : {}, redirect: 'manual' });
-const api = (path: string, role: StaffRole, init: RequestInit = {}) => fetch(server.url + path, { ...init, headers: { authorization: `Bearer ${tokens[role]}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+const api = (path: string, role: StaffRole, init: RequestInit = {}) =>
+  fetch(server.url + path, {
+    ...init,
+    headers: { authorization: `Bearer ${tokens[role]}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+  });
 
 type Who = 'anonymous' | 'free' | 'paid' | 'banned' | StaffRole;
 const WHO: Who[] = ['anonymous', 'free', 'paid', 'banned', 'owner', 'admin', 'editor', 'moderator'];
@@ -100,10 +123,16 @@ describe('the permission matrix', () => {
     expect(page.status).toBe(200);
     expect((await page.text()).includes('SEEDTEXT')).toBe(want.read);
 
-    const before = await t.db.selectFrom('comments').select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow();
+    const before = await t.db
+      .selectFrom('comments')
+      .select(sql<number>`count(*)::int`.as('n'))
+      .executeTakeFirstOrThrow();
     const commented = await post(`/posts/${SLUG}/comments`, { body: `Hello from ${who}` }, cookieOf(who));
     expect(commented.status).toBe(want.comment);
-    const after = await t.db.selectFrom('comments').select(sql<number>`count(*)::int`.as('n')).executeTakeFirstOrThrow();
+    const after = await t.db
+      .selectFrom('comments')
+      .select(sql<number>`count(*)::int`.as('n'))
+      .executeTakeFirstOrThrow();
     expect(after.n - before.n).toBe(want.comment === 303 ? 1 : 0);
     if (want.comment !== 303) expect(await commented.text()).toMatch(/Sign in|cannot comment|role does not reply/);
 
@@ -116,7 +145,9 @@ describe('the permission matrix', () => {
     const hide = await post('/admin/conversation', { action: 'hide', id: seedId }, cookieOf(who));
     expect(hide.status).toBe(want.moderate ? 303 : who === 'editor' ? 403 : 401);
     if (want.moderate) expect((await post('/admin/conversation', { action: 'restore', id: seedId }, cookieOf(who))).status).toBe(303);
-    expect((await t.db.selectFrom('comments').select('status').where('id', '=', seedId).executeTakeFirstOrThrow()).status).toBe('published');
+    expect((await t.db.selectFrom('comments').select('status').where('id', '=', seedId).executeTakeFirstOrThrow()).status).toBe(
+      'published',
+    );
   });
 
   it('paid only: free members read but may not talk; paid members may', async () => {
@@ -138,9 +169,17 @@ describe('the permission matrix', () => {
   });
 
   it("keeps a gated post's conversation from readers who may not read it", async () => {
-    const paidPost = await t.db.selectFrom('posts').select('id').where('slug', '=', 'roast-profiles-we-never-published').executeTakeFirstOrThrow();
-    await t.db.insertInto('comments').values({ post_id: paidPost.id, member_id: ids.paid!, body: 'GATEDSECRET charge temperature', announced: true }).execute();
-    for (const who of ['anonymous', 'free'] as const) expect(await (await get('/posts/roast-profiles-we-never-published', cookieOf(who))).text()).not.toContain('GATEDSECRET');
+    const paidPost = await t.db
+      .selectFrom('posts')
+      .select('id')
+      .where('slug', '=', 'roast-profiles-we-never-published')
+      .executeTakeFirstOrThrow();
+    await t.db
+      .insertInto('comments')
+      .values({ post_id: paidPost.id, member_id: ids.paid!, body: 'GATEDSECRET charge temperature', announced: true })
+      .execute();
+    for (const who of ['anonymous', 'free'] as const)
+      expect(await (await get('/posts/roast-profiles-we-never-published', cookieOf(who))).text()).not.toContain('GATEDSECRET');
     expect(await (await get('/posts/roast-profiles-we-never-published', cookies.paid)).text()).toContain('GATEDSECRET');
   });
 });
@@ -171,7 +210,9 @@ describe('posting through the forms', () => {
     expect((await post(`/posts/${SLUG}/reactions`, { kind: '💩' }, cookies.paid)).status).toBe(400);
     expect((await post(`/posts/${SLUG}/comments/${seedId}`, { action: 'edit', body: 'not mine' }, cookies.paid)).status).toBe(404);
     expect((await post(`/posts/${SLUG}/comments/${seedId}`, { action: 'explode' }, cookies.paid)).status).toBe(400);
-    expect((await post(`/posts/${SLUG}/comments`, { body: 'from elsewhere' }, cookies.paid, { origin: 'https://evil.example' })).status).toBe(403);
+    expect(
+      (await post(`/posts/${SLUG}/comments`, { body: 'from elsewhere' }, cookies.paid, { origin: 'https://evil.example' })).status,
+    ).toBe(403);
     expect((await get(`/posts/${SLUG}/comments`)).status).toBe(303);
 
     const nasty = ['', '\u0000', '%00', '../../etc/passwd', '<script>', 'x'.repeat(300), '1'.repeat(30), '-1', '1e99', '{"a":1}'];
@@ -191,7 +232,8 @@ describe('posting through the forms', () => {
 
   it('refuses a flood: a member posting fast gets a 429 with Retry-After', async () => {
     const statuses = [];
-    for (let i = 0; i < 7; i++) statuses.push((await post(`/posts/${SLUG}/comments`, { body: `flood number ${i}` }, cookies.author)).status);
+    for (let i = 0; i < 7; i++)
+      statuses.push((await post(`/posts/${SLUG}/comments`, { body: `flood number ${i}` }, cookies.author)).status);
     expect(statuses.slice(0, 5)).toEqual([303, 303, 303, 303, 303]);
     expect(statuses[5]).toBe(429);
   });
@@ -201,7 +243,15 @@ describe('the review queue', () => {
   it('lists held and reported comments with why, and approves a burst in bulk', async () => {
     const held = [];
     for (const n of [1, 2, 3]) {
-      held.push((await t.db.insertInto('comments').values({ post_id: postId, member_id: ids.author!, body: `HELDTEXT ${n}`, status: 'held', hold_reason: 'burst' }).returning('id').executeTakeFirstOrThrow()).id);
+      held.push(
+        (
+          await t.db
+            .insertInto('comments')
+            .values({ post_id: postId, member_id: ids.author!, body: `HELDTEXT ${n}`, status: 'held', hold_reason: 'burst' })
+            .returning('id')
+            .executeTakeFirstOrThrow()
+        ).id,
+      );
     }
     const page = await (await get('/admin/conversation', cookies.moderator)).text();
     for (const id of held) expect(page).toContain(`value="${id}"`);
@@ -224,21 +274,35 @@ describe('the review queue', () => {
 });
 
 describe('settings', () => {
-  it('lets editors set a post\'s rule and owners/admins the site\'s, nobody else', async () => {
+  it("lets editors set a post's rule and owners/admins the site's, nobody else", async () => {
     expect((await post(`/admin/posts/${postId}/conversation`, { mode: 'off' }, cookies.moderator)).status).toBe(403);
     const set = await post(`/admin/posts/${postId}/conversation`, { mode: 'off' }, cookies.editor);
     expect(set.status).toBe(303);
-    expect((await t.db.selectFrom('posts').select('comments_mode').where('id', '=', postId).executeTakeFirstOrThrow()).comments_mode).toBe('off');
+    expect((await t.db.selectFrom('posts').select('comments_mode').where('id', '=', postId).executeTakeFirstOrThrow()).comments_mode).toBe(
+      'off',
+    );
     expect(await (await get(`/admin/posts/${postId}`, cookies.editor)).text()).toContain('<option value="off" selected>');
     expect((await post(`/posts/${SLUG}/comments`, { body: 'closed?' }, cookies.paid)).status).toBe(403);
     expect((await post(`/admin/posts/${postId}/conversation`, { mode: 'bogus' }, cookies.editor)).status).toBe(400);
     expect((await post(`/admin/posts/${postId}/conversation`, { mode: 'site' }, cookies.editor)).status).toBe(303);
 
-    const form = { default_mode: 'paid', anonymous_view: 'count', hold_first_comment: '1', edit_window_minutes: '30', new_member_days: '3' };
+    const form = {
+      default_mode: 'paid',
+      anonymous_view: 'count',
+      hold_first_comment: '1',
+      edit_window_minutes: '30',
+      new_member_days: '3',
+    };
     expect((await post('/admin/conversation/settings', form, cookies.moderator)).status).toBe(403);
     expect((await post('/admin/conversation/settings', form, cookies.admin)).status).toBe(200);
     const saved = await t.db.selectFrom('settings').select('value').where('key', '=', 'conversation').executeTakeFirstOrThrow();
-    expect(saved.value).toEqual({ defaultMode: 'paid', anonymousView: 'count', holdFirstComment: true, editWindowMinutes: 30, newMemberDays: 3 });
+    expect(saved.value).toEqual({
+      defaultMode: 'paid',
+      anonymousView: 'count',
+      holdFirstComment: true,
+      editWindowMinutes: 30,
+      newMemberDays: 3,
+    });
     const bad = await post('/admin/conversation/settings', { ...form, edit_window_minutes: '99999' }, cookies.admin);
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain('The edit window is not valid');
@@ -251,26 +315,42 @@ describe('the API', () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as { comments: Array<Record<string, unknown>>; next: string | null };
     expect(body.comments).toHaveLength(2);
-    expect(Object.keys(body.comments[0]!)).toEqual(expect.arrayContaining(['id', 'post_id', 'member_id', 'body', 'status', 'question', 'answered', 'created_at']));
+    expect(Object.keys(body.comments[0]!)).toEqual(
+      expect.arrayContaining(['id', 'post_id', 'member_id', 'body', 'status', 'question', 'answered', 'created_at']),
+    );
     expect(typeof body.next).toBe('string');
-    const next = (await (await api(`/api/v1/comments?post=${SLUG}&status=published&limit=2&after=${body.next}`, 'moderator')).json()) as { comments: Array<{ id: string }> };
+    const next = (await (await api(`/api/v1/comments?post=${SLUG}&status=published&limit=2&after=${body.next}`, 'moderator')).json()) as {
+      comments: Array<{ id: string }>;
+    };
     expect(next.comments.map((c) => c.id)).not.toContain(body.comments[1]!.id);
 
     expect((await api('/api/v1/comments', 'editor')).status).toBe(403);
     expect((await api('/api/v1/comments?status=bogus', 'admin')).status).toBe(400);
     expect((await api('/api/v1/comments?limit=abc', 'admin')).status).toBe(400);
     expect((await api('/api/v1/comments?after=garbage', 'admin')).status).toBe(400);
-    expect(((await (await api('/api/v1/comments?status=bogus', 'admin')).json()) as { error: { code: string } }).error.code).toBe('invalid_status');
+    expect(((await (await api('/api/v1/comments?status=bogus', 'admin')).json()) as { error: { code: string } }).error.code).toBe(
+      'invalid_status',
+    );
   });
 
   it('hides, restores and deletes one comment', async () => {
-    const c = await t.db.insertInto('comments').values({ post_id: postId, member_id: ids.author!, body: 'via the API', announced: true }).returning('id').executeTakeFirstOrThrow();
+    const c = await t.db
+      .insertInto('comments')
+      .values({ post_id: postId, member_id: ids.author!, body: 'via the API', announced: true })
+      .returning('id')
+      .executeTakeFirstOrThrow();
     const hidden = await api(`/api/v1/comments/${c.id}`, 'moderator', { method: 'PATCH', body: JSON.stringify({ status: 'hidden' }) });
     expect(hidden.status).toBe(200);
     expect(((await hidden.json()) as { comment: { status: string } }).comment.status).toBe('hidden');
-    expect((await api(`/api/v1/comments/${c.id}`, 'moderator', { method: 'PATCH', body: JSON.stringify({ status: 'hidden' }) })).status).toBe(409);
-    expect((await api(`/api/v1/comments/${c.id}`, 'moderator', { method: 'PATCH', body: JSON.stringify({ status: 'held' }) })).status).toBe(400);
-    expect((await api(`/api/v1/comments/${c.id}`, 'admin', { method: 'PATCH', body: JSON.stringify({ status: 'published' }) })).status).toBe(200);
+    expect(
+      (await api(`/api/v1/comments/${c.id}`, 'moderator', { method: 'PATCH', body: JSON.stringify({ status: 'hidden' }) })).status,
+    ).toBe(409);
+    expect((await api(`/api/v1/comments/${c.id}`, 'moderator', { method: 'PATCH', body: JSON.stringify({ status: 'held' }) })).status).toBe(
+      400,
+    );
+    expect(
+      (await api(`/api/v1/comments/${c.id}`, 'admin', { method: 'PATCH', body: JSON.stringify({ status: 'published' }) })).status,
+    ).toBe(200);
     expect((await api(`/api/v1/comments/${c.id}`, 'owner', { method: 'DELETE' })).status).toBe(204);
     expect((await api(`/api/v1/comments/${c.id}`, 'owner')).status).toBe(404);
     expect((await api(`/api/v1/comments/${c.id}`, 'editor', { method: 'DELETE' })).status).toBe(403);
@@ -283,13 +363,21 @@ describe('opting out of reply emails', () => {
     const page = await get(`/conversation/unsubscribe?token=${encodeURIComponent(token)}`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('You get an email when someone replies to you');
-    const oneClick = await fetch(`${server.url}/conversation/unsubscribe?token=${encodeURIComponent(token)}`, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const oneClick = await fetch(`${server.url}/conversation/unsubscribe?token=${encodeURIComponent(token)}`, {
+      method: 'POST',
+      body: 'List-Unsubscribe=One-Click',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(oneClick.status).toBe(200);
-    expect(await t.db.selectFrom('comment_notification_optouts').select('member_id').where('member_id', '=', ids.free!).execute()).toHaveLength(1);
+    expect(
+      await t.db.selectFrom('comment_notification_optouts').select('member_id').where('member_id', '=', ids.free!).execute(),
+    ).toHaveLength(1);
     expect((await get('/conversation/unsubscribe?token=forged.token')).status).toBe(400);
     const account = await (await get('/account', cookies.free)).text();
     expect(account).toContain('We do not email you about replies and answers.');
     expect((await post('/account/conversation', { emails: 'on' }, cookies.free)).status).toBe(303);
-    expect(await t.db.selectFrom('comment_notification_optouts').select('member_id').where('member_id', '=', ids.free!).execute()).toHaveLength(0);
+    expect(
+      await t.db.selectFrom('comment_notification_optouts').select('member_id').where('member_id', '=', ids.free!).execute(),
+    ).toHaveLength(0);
   });
 });

@@ -26,17 +26,58 @@ afterAll(async () => {
   await t.drop();
 });
 
-const memberCount = async () => Number((await t.db.selectFrom('members').select(sql<string>`count(*)`.as('n')).executeTakeFirstOrThrow()).n);
+const memberCount = async () =>
+  Number(
+    (
+      await t.db
+        .selectFrom('members')
+        .select(sql<string>`count(*)`.as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 
 /** Strings people and bots actually send: unicode, control and bidi characters, long runs, near-addresses. */
 const nasty = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 40 }),
   fc.string({ unit: 'binary', maxLength: 40 }),
-  fc.constantFrom('', ' ', 'a@b', 'a@b.c', 'ann@example.com', 'ANN@EXAMPLE.COM', '"x"@example.com', 'x@exa mple.com', '\u202eann@example.com', 'a'.repeat(300) + '@example.com', '<script>@x.io', 'weekly-brew', '../../etc/passwd'),
+  fc.constantFrom(
+    '',
+    ' ',
+    'a@b',
+    'a@b.c',
+    'ann@example.com',
+    'ANN@EXAMPLE.COM',
+    '"x"@example.com',
+    'x@exa mple.com',
+    '\u202eann@example.com',
+    'a'.repeat(300) + '@example.com',
+    '<script>@x.io',
+    'weekly-brew',
+    '../../etc/passwd',
+  ),
   fc.emailAddress(),
 );
 const fieldValue = fc.oneof(nasty, fc.array(nasty, { maxLength: 4 }));
-const fields = fc.dictionary(fc.constantFrom('email', 'name', 'newsletter', 'newsletters', 'ref', 'utm_source', 'utm_medium', 'utm_campaign', 'referrer', 'platform', 'landing_page', 'website', 'embed', 'x'), fieldValue, { maxKeys: 8 });
+const fields = fc.dictionary(
+  fc.constantFrom(
+    'email',
+    'name',
+    'newsletter',
+    'newsletters',
+    'ref',
+    'utm_source',
+    'utm_medium',
+    'utm_campaign',
+    'referrer',
+    'platform',
+    'landing_page',
+    'website',
+    'embed',
+    'x',
+  ),
+  fieldValue,
+  { maxKeys: 8 },
+);
 
 describe('POST /subscribe under arbitrary input', () => {
   it('answers 202/303 or a clear 4xx, never a 500, by form and by JSON', async () => {
@@ -67,7 +108,14 @@ describe('POST /subscribe under arbitrary input', () => {
 describe('the members API under arbitrary input', () => {
   const json = fc.jsonValue({ maxDepth: 2 });
   const memberish = fc.record(
-    { email: fc.oneof(nasty, json), name: fc.oneof(nasty, json), newsletters: fc.oneof(fc.array(nasty, { maxLength: 3 }), json), labels: fc.oneof(fc.array(nasty, { maxLength: 3 }), json), status: fc.oneof(nasty, json), tier: fc.oneof(nasty, json) },
+    {
+      email: fc.oneof(nasty, json),
+      name: fc.oneof(nasty, json),
+      newsletters: fc.oneof(fc.array(nasty, { maxLength: 3 }), json),
+      labels: fc.oneof(fc.array(nasty, { maxLength: 3 }), json),
+      status: fc.oneof(nasty, json),
+      tier: fc.oneof(nasty, json),
+    },
     { requiredKeys: [] },
   );
 
@@ -75,7 +123,11 @@ describe('the members API under arbitrary input', () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(memberish, json), async (body) => {
         const before = await memberCount();
-        const res = await fetch(server.url + '/api/v1/members', { method: 'POST', body: JSON.stringify(body), headers: { ...auth, 'content-type': 'application/json' } });
+        const res = await fetch(server.url + '/api/v1/members', {
+          method: 'POST',
+          body: JSON.stringify(body),
+          headers: { ...auth, 'content-type': 'application/json' },
+        });
         expect([201, 400, 409]).toContain(res.status);
         if (res.status !== 201) {
           expect(await res.json()).toEqual({ error: { code: expect.any(String), message: expect.any(String) } });
@@ -90,7 +142,11 @@ describe('the members API under arbitrary input', () => {
     const { id } = await t.db.selectFrom('members').select('id').limit(1).executeTakeFirstOrThrow();
     await fc.assert(
       fc.asyncProperty(fc.oneof(memberish, json), fc.constantFrom(id, '999999999'), async (body, target) => {
-        const res = await fetch(`${server.url}/api/v1/members/${target}`, { method: 'PATCH', body: JSON.stringify(body), headers: { ...auth, 'content-type': 'application/json' } });
+        const res = await fetch(`${server.url}/api/v1/members/${target}`, {
+          method: 'PATCH',
+          body: JSON.stringify(body),
+          headers: { ...auth, 'content-type': 'application/json' },
+        });
         expect([200, 400, 404, 409]).toContain(res.status);
       }),
       { numRuns: 60 },
@@ -98,7 +154,11 @@ describe('the members API under arbitrary input', () => {
   });
 
   it('GET /api/v1/members with arbitrary filters: 200 or 400', async () => {
-    const params = fc.dictionary(fc.constantFrom('query', 'status', 'newsletter', 'tier', 'label', 'platform', 'created_from', 'created_to', 'limit', 'after'), nasty, { maxKeys: 5 });
+    const params = fc.dictionary(
+      fc.constantFrom('query', 'status', 'newsletter', 'tier', 'label', 'platform', 'created_from', 'created_to', 'limit', 'after'),
+      nasty,
+      { maxKeys: 5 },
+    );
     await fc.assert(
       fc.asyncProperty(params, async (p) => {
         const res = await fetch(`${server.url}/api/v1/members?${new URLSearchParams(p)}`, { headers: auth });

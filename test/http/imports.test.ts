@@ -38,7 +38,11 @@ async function waitDone(id: string) {
   return waitFor(
     async () => {
       const res = await fetch(`${server.url}/api/v1/imports/${id}`, { headers: { authorization: `Bearer ${token}` } });
-      return ((await res.json()) as { import: { status: string; rows: number; imported: number; updated: number; rejected: number; progress: number } }).import;
+      return (
+        (await res.json()) as {
+          import: { status: string; rows: number; imported: number; updated: number; rejected: number; progress: number };
+        }
+      ).import;
     },
     { until: (imp) => imp.status === 'done' || imp.status === 'failed', timeout: 20_000, what: `import ${id} to finish` },
   );
@@ -46,7 +50,11 @@ async function waitDone(id: string) {
 
 describe('POST /api/v1/imports', () => {
   it('imports a Mailchimp export as a job and sends new members a confirmation', async () => {
-    const res = await upload(fixture('mailchimp-subscribed.csv'), { newsletter: 'roastery-dispatch', send_confirmation: 'true' }, 'subscribed.csv');
+    const res = await upload(
+      fixture('mailchimp-subscribed.csv'),
+      { newsletter: 'roastery-dispatch', send_confirmation: 'true' },
+      'subscribed.csv',
+    );
     expect(res.status).toBe(202);
     const { import: queued } = (await res.json()) as { import: { id: string; status: string; format: string } };
     expect(queued).toMatchObject({ status: 'queued', format: 'mailchimp' });
@@ -55,14 +63,26 @@ describe('POST /api/v1/imports', () => {
     const ann = await t.db.selectFrom('members').selectAll().where('email', '=', 'ann@example.com').executeTakeFirstOrThrow();
     expect(ann).toMatchObject({ status: 'pending', source_platform: 'import', name: 'Ann Smith' });
     const confirmations = await waitFor(
-      async () => Number((await t.db.selectFrom('outbox').select(sql<string>`count(*)`.as('n')).where('subject', 'like', 'Confirm your subscription%').executeTakeFirstOrThrow()).n),
+      async () =>
+        Number(
+          (
+            await t.db
+              .selectFrom('outbox')
+              .select(sql<string>`count(*)`.as('n'))
+              .where('subject', 'like', 'Confirm your subscription%')
+              .executeTakeFirstOrThrow()
+          ).n,
+        ),
       { until: (n) => n >= 2, what: 'two confirmation emails' },
     );
     expect(confirmations).toBe(2);
   });
 
   it('refuses bad requests with a clear 400 and writes nothing', async () => {
-    const before = await t.db.selectFrom('members').select(sql<string>`count(*)`.as('n')).executeTakeFirstOrThrow();
+    const before = await t.db
+      .selectFrom('members')
+      .select(sql<string>`count(*)`.as('n'))
+      .executeTakeFirstOrThrow();
     const noFile = await upload(null, { newsletter: 'weekly-brew' });
     expect(noFile.status).toBe(400);
     expect(((await noFile.json()) as { error: { code: string } }).error.code).toBe('no_file');
@@ -71,9 +91,16 @@ describe('POST /api/v1/imports', () => {
     expect((await upload(fixture('generic.csv'), { newsletter: 'nope' })).status).toBe(400);
     expect((await upload(Buffer.from([0, 1, 2, 3, 255, 0, 0]), {})).status).toBe(400);
     expect((await upload(Buffer.from(''), {})).status).toBe(400);
-    const notMultipart = await fetch(server.url + '/api/v1/imports', { method: 'POST', body: 'email\na@example.com', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' } });
+    const notMultipart = await fetch(server.url + '/api/v1/imports', {
+      method: 'POST',
+      body: 'email\na@example.com',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' },
+    });
     expect(notMultipart.status).toBe(400);
-    const after = await t.db.selectFrom('members').select(sql<string>`count(*)`.as('n')).executeTakeFirstOrThrow();
+    const after = await t.db
+      .selectFrom('members')
+      .select(sql<string>`count(*)`.as('n'))
+      .executeTakeFirstOrThrow();
     expect(after.n).toBe(before.n);
     // Refused at the start step: the upload itself is gone too.
     expect(await t.db.selectFrom('imports').select('id').where('status', '=', 'uploaded').execute()).toHaveLength(0);
@@ -86,7 +113,12 @@ describe('the admin import flow', () => {
     await owner.request('/admin/signin', { method: 'POST', form: { email: 'owner@example.com', password: 'a long owner password' } });
     const form = new FormData();
     form.append('file', new Blob([new Uint8Array(fixture('ghost.csv'))], { type: 'text/csv' }), 'ghost-members.csv');
-    const uploaded = await fetch(server.url + '/admin/imports', { method: 'POST', body: form, headers: { cookie: owner.cookie, origin: server.url }, redirect: 'manual' });
+    const uploaded = await fetch(server.url + '/admin/imports', {
+      method: 'POST',
+      body: form,
+      headers: { cookie: owner.cookie, origin: server.url },
+      redirect: 'manual',
+    });
     expect(uploaded.status).toBe(303);
     const page = uploaded.headers.get('location')!;
     expect(page).toMatch(/^\/admin\/imports\/\d+$/);
@@ -94,9 +126,20 @@ describe('the admin import flow', () => {
     expect(preview).toContain('ghost (detected)');
     expect(preview).toMatch(/data-testid="mapping"[\s\S]*email[\s\S]*email/);
 
-    const refused = await owner.request(page, { method: 'POST', form: { format: 'ghost', newsletter: 'weekly-brew', consent: 'confirmed', attestation: '' } });
+    const refused = await owner.request(page, {
+      method: 'POST',
+      form: { format: 'ghost', newsletter: 'weekly-brew', consent: 'confirmed', attestation: '' },
+    });
     expect(refused.status).toBe(400);
-    const started = await owner.request(page, { method: 'POST', form: { format: 'ghost', newsletter: 'weekly-brew', consent: 'confirmed', attestation: 'Signed up on our Ghost site (double opt-in)' } });
+    const started = await owner.request(page, {
+      method: 'POST',
+      form: {
+        format: 'ghost',
+        newsletter: 'weekly-brew',
+        consent: 'confirmed',
+        attestation: 'Signed up on our Ghost site (double opt-in)',
+      },
+    });
     expect(started.status).toBe(303);
     const report = await waitFor(
       async () => {
@@ -116,7 +159,11 @@ describe('the admin import flow', () => {
     expect(lines).toHaveLength(rejected + 1);
     expect((await owner.request('/admin/imports/999999/rejections.csv')).status).toBe(404);
     const imported = Number(/data-testid="imported">(\d+)/.exec(report)?.[1]);
-    const active = await t.db.selectFrom('members').select(['status', 'confirmed_at']).where('import_id', '=', page.split('/').pop()!).execute();
+    const active = await t.db
+      .selectFrom('members')
+      .select(['status', 'confirmed_at'])
+      .where('import_id', '=', page.split('/').pop()!)
+      .execute();
     expect(active.length).toBeGreaterThanOrEqual(imported);
   });
 });

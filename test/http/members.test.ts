@@ -25,8 +25,19 @@ afterAll(async () => {
   await t.drop();
 });
 
-type Member = { id: string; email: string; status: string; tier: string; newsletters: string[]; labels: string[]; source: { platform: string }; created_at: string; referral_code: string };
-const api = async (path: string, init: RequestInit = {}, who: keyof typeof auth = 'owner') => fetch(server.url + '/api/v1' + path, { ...init, headers: { ...auth[who], ...(init.headers as Record<string, string>) } });
+type Member = {
+  id: string;
+  email: string;
+  status: string;
+  tier: string;
+  newsletters: string[];
+  labels: string[];
+  source: { platform: string };
+  created_at: string;
+  referral_code: string;
+};
+const api = async (path: string, init: RequestInit = {}, who: keyof typeof auth = 'owner') =>
+  fetch(server.url + '/api/v1' + path, { ...init, headers: { ...auth[who], ...(init.headers as Record<string, string>) } });
 
 async function all(query: string): Promise<Member[]> {
   const seen: Member[] = [];
@@ -48,7 +59,12 @@ describe('GET /api/v1/members', () => {
     expect(new Set(members.map((m) => m.id)).size).toBe(130);
     const times = members.map((m) => m.created_at);
     expect([...times].sort().reverse()).toEqual(times);
-    expect(members[0]).toMatchObject({ status: expect.any(String), tier: expect.stringMatching(/free|supporter/), newsletters: expect.any(Array), referral_code: expect.any(String) });
+    expect(members[0]).toMatchObject({
+      status: expect.any(String),
+      tier: expect.stringMatching(/free|supporter/),
+      newsletters: expect.any(Array),
+      referral_code: expect.any(String),
+    });
   });
 
   it('filters by platform, status and newsletter, and the count agrees', async () => {
@@ -72,7 +88,13 @@ describe('GET /api/v1/members', () => {
   });
 
   it('refuses bad filters and cursors with a 400, never a 500', async () => {
-    for (const q of ['status=sleeping', 'platform=myspace', 'after=garbage', 'created_from=yesterday', 'after=' + Buffer.from('["x","1; drop table members"]').toString('base64url')]) {
+    for (const q of [
+      'status=sleeping',
+      'platform=myspace',
+      'after=garbage',
+      'created_from=yesterday',
+      'after=' + Buffer.from('["x","1; drop table members"]').toString('base64url'),
+    ]) {
       const res = await api(`/members?${q}`);
       expect(res.status, q).toBe(400);
       expect(await res.json()).toEqual({ error: { code: expect.any(String), message: expect.any(String) } });
@@ -83,11 +105,21 @@ describe('GET /api/v1/members', () => {
 describe('writing members through the API', () => {
   let id = '';
   it('creates a member (201), refuses a duplicate (409), a bad address and unknown fields (400)', async () => {
-    const res = await api('/members', { method: 'POST', body: JSON.stringify({ email: 'New@Example.com', name: 'New', labels: ['vip'], newsletters: ['weekly-brew'] }) });
+    const res = await api('/members', {
+      method: 'POST',
+      body: JSON.stringify({ email: 'New@Example.com', name: 'New', labels: ['vip'], newsletters: ['weekly-brew'] }),
+    });
     expect(res.status).toBe(201);
     const { member } = (await res.json()) as { member: Member };
     id = member.id;
-    expect(member).toMatchObject({ email: 'new@example.com', status: 'active', tier: 'free', newsletters: ['weekly-brew'], labels: ['vip'], source: { platform: 'direct' } });
+    expect(member).toMatchObject({
+      email: 'new@example.com',
+      status: 'active',
+      tier: 'free',
+      newsletters: ['weekly-brew'],
+      labels: ['vip'],
+      source: { platform: 'direct' },
+    });
     expect((await api('/members', { method: 'POST', body: JSON.stringify({ email: 'new@example.com' }) })).status).toBe(409);
     expect((await api('/members', { method: 'POST', body: JSON.stringify({ email: 'nope' }) })).status).toBe(400);
     expect((await api('/members', { method: 'POST', body: JSON.stringify({ email: 'x@example.com', admin: true }) })).status).toBe(400);
@@ -101,9 +133,16 @@ describe('writing members through the API', () => {
   });
 
   it('updates labels, newsletters and status, and deletes', async () => {
-    const res = await api(`/members/${id}`, { method: 'PATCH', body: JSON.stringify({ labels: ['vip', 'barista'], newsletters: ['roastery-dispatch'], status: 'unsubscribed' }) });
+    const res = await api(`/members/${id}`, {
+      method: 'PATCH',
+      body: JSON.stringify({ labels: ['vip', 'barista'], newsletters: ['roastery-dispatch'], status: 'unsubscribed' }),
+    });
     expect(res.status).toBe(200);
-    expect(((await res.json()) as { member: Member }).member).toMatchObject({ labels: ['barista', 'vip'], newsletters: ['roastery-dispatch'], status: 'unsubscribed' });
+    expect(((await res.json()) as { member: Member }).member).toMatchObject({
+      labels: ['barista', 'vip'],
+      newsletters: ['roastery-dispatch'],
+      status: 'unsubscribed',
+    });
     expect((await api(`/members/${id}`, { method: 'PATCH', body: JSON.stringify({ tier: 'nope' }) })).status).toBe(400);
     expect((await api(`/members/${id}`, { method: 'DELETE' })).status).toBe(204);
     expect((await api(`/members/${id}`)).status).toBe(404);
@@ -146,15 +185,24 @@ describe('the admin members pages', () => {
 
   it('applies a bulk label only to the count staff confirmed', async () => {
     const count = ((await (await api('/members/count?platform=tiktok')).json()) as { count: number }).count;
-    const stale = await owner.request('/admin/members?platform=tiktok', { method: 'POST', form: { action: 'add_label', label: 'tiktok-fan', confirm: 'yes', expected: String(count + 1) } });
+    const stale = await owner.request('/admin/members?platform=tiktok', {
+      method: 'POST',
+      form: { action: 'add_label', label: 'tiktok-fan', confirm: 'yes', expected: String(count + 1) },
+    });
     expect(stale.status).toBe(409);
-    const ok = await owner.request('/admin/members?platform=tiktok', { method: 'POST', form: { action: 'add_label', label: 'tiktok-fan', confirm: 'yes', expected: String(count) } });
+    const ok = await owner.request('/admin/members?platform=tiktok', {
+      method: 'POST',
+      form: { action: 'add_label', label: 'tiktok-fan', confirm: 'yes', expected: String(count) },
+    });
     expect(ok.status).toBe(200);
     expect(((await (await api('/members/count?label=tiktok-fan')).json()) as { count: number }).count).toBe(count);
   });
 
   it('exports a filter as CSV, with formulas defused', async () => {
-    await api('/members', { method: 'POST', body: JSON.stringify({ email: 'formula@example.com', name: '=HYPERLINK("http://evil")', newsletters: [] }) });
+    await api('/members', {
+      method: 'POST',
+      body: JSON.stringify({ email: 'formula@example.com', name: '=HYPERLINK("http://evil")', newsletters: [] }),
+    });
     const res = await owner.request('/admin/members/export.csv?query=formula');
     expect(res.headers.get('content-type')).toContain('text/csv');
     const lines = (await res.text()).trim().split('\n');
@@ -184,13 +232,28 @@ describe('complimentary access', () => {
     const patched = await api(`/members/${member.id}`, { method: 'PATCH', body: JSON.stringify({ tier: 'supporter', comp_until: until }) });
     expect(patched.status).toBe(200);
     expect(((await patched.json()) as { member: Member }).member.tier).toBe('supporter');
-    const row = await t.db.selectFrom('members').select(['tier_source', 'comp_until']).where('id', '=', member.id).executeTakeFirstOrThrow();
+    const row = await t.db
+      .selectFrom('members')
+      .select(['tier_source', 'comp_until'])
+      .where('id', '=', member.id)
+      .executeTakeFirstOrThrow();
     expect(row).toMatchObject({ tier_source: 'comp' });
     expect(row.comp_until?.toISOString()).toBe(until);
-    expect((await api(`/members/${member.id}`, { method: 'PATCH', body: JSON.stringify({ tier: 'supporter', comp_until: '2001-01-01T00:00:00Z' }) })).status).toBe(400);
+    expect(
+      (
+        await api(`/members/${member.id}`, {
+          method: 'PATCH',
+          body: JSON.stringify({ tier: 'supporter', comp_until: '2001-01-01T00:00:00Z' }),
+        })
+      ).status,
+    ).toBe(400);
 
     expect(await expireComps(t.db)).toBe(0);
-    await t.db.updateTable('members').set({ comp_until: sql<Date>`now() - interval '1 minute'` as unknown as Date }).where('id', '=', member.id).execute();
+    await t.db
+      .updateTable('members')
+      .set({ comp_until: sql<Date>`now() - interval '1 minute'` as unknown as Date })
+      .where('id', '=', member.id)
+      .execute();
     expect(await expireComps(t.db)).toBe(1);
     const after = (await (await api(`/members/${member.id}`)).json()) as { member: Member };
     expect(after.member.tier).toBe('free');

@@ -14,7 +14,18 @@ beforeAll(async () => {
   t = await createTestDatabase();
   await seedDemo(t.db, { members: 0 });
   await t.db.insertInto('tiers').values({ slug: 'gold', name: 'Gold', paid: true, monthly_amount: 900, currency: 'usd' }).execute();
-  await createPost(t.db, { title: 'Gold only', slug: 'gold-only', markdown: 'Gold teaser.\n\n<!--more-->\n\nGold secret.', visibility: 'tiers', tiers: ['gold'], status: 'published' }, null);
+  await createPost(
+    t.db,
+    {
+      title: 'Gold only',
+      slug: 'gold-only',
+      markdown: 'Gold teaser.\n\n<!--more-->\n\nGold secret.',
+      visibility: 'tiers',
+      tiers: ['gold'],
+      status: 'published',
+    },
+    null,
+  );
   server = await startServer({ databaseUrl: t.url });
 });
 afterAll(async () => {
@@ -26,22 +37,49 @@ beforeEach(async () => {
 });
 
 const form = (path: string, fields: Record<string, string>, cookie = '') =>
-  fetch(server.url + path, { method: 'POST', body: new URLSearchParams(fields), headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.url, ...(cookie ? { cookie } : {}) }, redirect: 'manual' });
+  fetch(server.url + path, {
+    method: 'POST',
+    body: new URLSearchParams(fields),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.url, ...(cookie ? { cookie } : {}) },
+    redirect: 'manual',
+  });
 
 async function signInEmail(email: string, count = 1) {
-  const rows = await waitFor(() => t.db.selectFrom('outbox').select(['text']).where(sql<boolean>`${email} = any(to_addresses)`).where('subject', 'like', 'Your sign-in link%').orderBy('id').execute(), {
-    until: (r) => r.length >= count,
-    what: `sign-in email ${count} for ${email}`,
-  });
+  const rows = await waitFor(
+    () =>
+      t.db
+        .selectFrom('outbox')
+        .select(['text'])
+        .where(sql<boolean>`${email} = any(to_addresses)`)
+        .where('subject', 'like', 'Your sign-in link%')
+        .orderBy('id')
+        .execute(),
+    {
+      until: (r) => r.length >= count,
+      what: `sign-in email ${count} for ${email}`,
+    },
+  );
   return rows[count - 1]!.text!;
 }
 const linkOf = (text: string) => /(http:\/\/\S+\/signin\/verify\?token=\S+)/.exec(text)![1]!.replace(/^http:\/\/[^/]+/, server.url);
 const codeOf = (text: string) => /code: (\d{6})/.exec(text)![1]!;
-const cookieOf = (res: Response) => res.headers.getSetCookie().find((c) => c.startsWith('hearth_member='))!.split(';')[0]!;
+const cookieOf = (res: Response) =>
+  res.headers
+    .getSetCookie()
+    .find((c) => c.startsWith('hearth_member='))!
+    .split(';')[0]!;
 
 describe('asking for a sign-in link', () => {
   it('answers the same for a known, an unknown and a suppressed address', async () => {
-    await t.db.insertInto('members').values({ email: 'known@example.com', status: 'active', tier_id: sql<string>`(select id from tiers where slug='free')` as unknown as string, referral_code: 'knowncode01' }).execute();
+    await t.db
+      .insertInto('members')
+      .values({
+        email: 'known@example.com',
+        status: 'active',
+        tier_id: sql<string>`(select id from tiers where slug='free')` as unknown as string,
+        referral_code: 'knowncode01',
+      })
+      .execute();
     await suppress(t.db, 'bounced@example.com', 'bounced');
     const bodies: string[] = [];
     for (const email of ['known@example.com', 'stranger@example.com', 'bounced@example.com']) {
@@ -53,8 +91,16 @@ describe('asking for a sign-in link', () => {
     expect(bodies[2]).toBe(bodies[0]);
     await signInEmail('known@example.com');
     await signInEmail('stranger@example.com');
-    expect((await t.db.selectFrom('members').select('status').where('email', '=', 'stranger@example.com').executeTakeFirst())?.status).toBe('pending');
-    expect(await t.db.selectFrom('outbox').select('id').where(sql<boolean>`'bounced@example.com' = any(to_addresses)`).execute()).toHaveLength(0);
+    expect((await t.db.selectFrom('members').select('status').where('email', '=', 'stranger@example.com').executeTakeFirst())?.status).toBe(
+      'pending',
+    );
+    expect(
+      await t.db
+        .selectFrom('outbox')
+        .select('id')
+        .where(sql<boolean>`'bounced@example.com' = any(to_addresses)`)
+        .execute(),
+    ).toHaveLength(0);
     expect((await form('/signin', { email: 'nope' })).status).toBe(400);
   });
 
@@ -75,7 +121,9 @@ describe('the link and the code', () => {
     expect(res.headers.getSetCookie().join(';')).toMatch(/hearth_member=.*HttpOnly.*SameSite=Lax/i);
     const account = await (await fetch(server.url + '/account', { headers: { cookie: cookieOf(res) } })).text();
     expect(account).toContain('data-testid="account-email">newbie@example.com');
-    expect((await t.db.selectFrom('members').select('status').where('email', '=', 'newbie@example.com').executeTakeFirst())?.status).toBe('active');
+    expect((await t.db.selectFrom('members').select('status').where('email', '=', 'newbie@example.com').executeTakeFirst())?.status).toBe(
+      'active',
+    );
   });
 
   it('survives a mail scanner (a few uses within 10 minutes), then dies', async () => {
@@ -87,7 +135,11 @@ describe('the link and the code', () => {
     await form('/signin', { email: 'scanned@example.com' });
     const second = linkOf(await signInEmail('scanned@example.com', 2));
     expect((await fetch(second, { redirect: 'manual' })).status).toBe(303);
-    await t.db.updateTable('member_sign_ins').set({ first_used_at: sql<Date>`now() - interval '11 minutes'` as unknown as Date }).where('first_used_at', 'is not', null).execute();
+    await t.db
+      .updateTable('member_sign_ins')
+      .set({ first_used_at: sql<Date>`now() - interval '11 minutes'` as unknown as Date })
+      .where('first_used_at', 'is not', null)
+      .execute();
     expect((await fetch(second, { redirect: 'manual' })).status).toBe(400);
   });
 
@@ -98,7 +150,10 @@ describe('the link and the code', () => {
     const bad = await fetch(tampered, { redirect: 'manual' });
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain('not valid any more');
-    await t.db.updateTable('member_sign_ins').set({ expires_at: sql<Date>`now() - interval '1 second'` as unknown as Date }).execute();
+    await t.db
+      .updateTable('member_sign_ins')
+      .set({ expires_at: sql<Date>`now() - interval '1 second'` as unknown as Date })
+      .execute();
     expect((await fetch(link, { redirect: 'manual' })).status).toBe(400);
   });
 
@@ -122,7 +177,8 @@ describe('sessions', () => {
       await form('/signin', { email: 'twodevices@example.com' });
       cookies.push(cookieOf(await fetch(linkOf(await signInEmail('twodevices@example.com', i + 1)), { redirect: 'manual' })));
     }
-    const signedIn = async (c: string) => (await fetch(server.url + '/account', { headers: { cookie: c }, redirect: 'manual' })).status === 200;
+    const signedIn = async (c: string) =>
+      (await fetch(server.url + '/account', { headers: { cookie: c }, redirect: 'manual' })).status === 200;
     expect(await signedIn(cookies[0]!)).toBe(true);
     expect(await signedIn(cookies[1]!)).toBe(true);
     expect((await form('/signout', { everywhere: '1' }, cookies[0])).status).toBe(303);
@@ -131,7 +187,10 @@ describe('sessions', () => {
 
     await form('/signin', { email: 'twodevices@example.com' });
     const c = cookieOf(await fetch(linkOf(await signInEmail('twodevices@example.com', 3)), { redirect: 'manual' }));
-    await t.db.updateTable('member_sessions').set({ expires_at: sql<Date>`now() - interval '1 second'` as unknown as Date }).execute();
+    await t.db
+      .updateTable('member_sessions')
+      .set({ expires_at: sql<Date>`now() - interval '1 second'` as unknown as Date })
+      .execute();
     expect(await signedIn(c)).toBe(false);
     expect((await fetch(server.url + '/account', { redirect: 'manual' })).headers.get('location')).toBe('/signin?return=/account');
   });
@@ -141,7 +200,11 @@ describe('posts for free, paid and other-tier members', () => {
   async function memberCookie(email: string, tier: string) {
     await form('/signin', { email });
     const c = cookieOf(await fetch(linkOf(await signInEmail(email)), { redirect: 'manual' }));
-    await t.db.updateTable('members').set({ tier_id: sql<string>`(select id from tiers where slug = ${tier})` as unknown as string }).where('email', '=', email).execute();
+    await t.db
+      .updateTable('members')
+      .set({ tier_id: sql<string>`(select id from tiers where slug = ${tier})` as unknown as string })
+      .where('email', '=', email)
+      .execute();
     return c;
   }
   const page = async (slug: string, cookie?: string) => {
@@ -174,7 +237,12 @@ describe('posts for free, paid and other-tier members', () => {
 async function changeLink(address: string): Promise<string> {
   const link = await waitFor(
     async () => {
-      const row = await t.db.selectFrom('outbox').select('text').where(sql<boolean>`${address} = any(to_addresses)`).where('subject', 'like', 'Confirm your new address%').executeTakeFirst();
+      const row = await t.db
+        .selectFrom('outbox')
+        .select('text')
+        .where(sql<boolean>`${address} = any(to_addresses)`)
+        .where('subject', 'like', 'Confirm your new address%')
+        .executeTakeFirst();
       return /(http:\/\/\S+\/account\/email\?token=\S+)/.exec(row?.text ?? '')?.[1];
     },
     { what: `an address-change email to ${address}` },
@@ -187,20 +255,32 @@ describe('the account', () => {
     await form('/signin', { email: 'mover@example.com' });
     const cookie = cookieOf(await fetch(linkOf(await signInEmail('mover@example.com')), { redirect: 'manual' }));
     expect((await form('/account', { action: 'name', name: 'Mo Ver' }, cookie)).status).toBe(200);
-    expect((await t.db.selectFrom('members').select('name').where('email', '=', 'mover@example.com').executeTakeFirst())?.name).toBe('Mo Ver');
+    expect((await t.db.selectFrom('members').select('name').where('email', '=', 'mover@example.com').executeTakeFirst())?.name).toBe(
+      'Mo Ver',
+    );
     expect((await form('/account', { action: 'newsletters', newsletter: 'roastery-dispatch' }, cookie)).status).toBe(200);
-    const subs = await t.db.selectFrom('member_newsletters as mn').innerJoin('newsletters as n', 'n.id', 'mn.newsletter_id').innerJoin('members as m', 'm.id', 'mn.member_id').select('n.slug').where('m.email', '=', 'mover@example.com').execute();
+    const subs = await t.db
+      .selectFrom('member_newsletters as mn')
+      .innerJoin('newsletters as n', 'n.id', 'mn.newsletter_id')
+      .innerJoin('members as m', 'm.id', 'mn.member_id')
+      .select('n.slug')
+      .where('m.email', '=', 'mover@example.com')
+      .execute();
     expect(subs.map((x) => x.slug)).toEqual(['roastery-dispatch']);
 
     const asked = await form('/account', { action: 'email', email: 'Moved@Example.com' }, cookie);
     expect(await asked.text()).toContain('We sent a confirmation link to Moved@Example.com');
-    expect((await t.db.selectFrom('members').select('email').where('name', '=', 'Mo Ver').executeTakeFirst())?.email).toBe('mover@example.com');
+    expect((await t.db.selectFrom('members').select('email').where('name', '=', 'Mo Ver').executeTakeFirst())?.email).toBe(
+      'mover@example.com',
+    );
     const link = await changeLink('moved@example.com');
     const tampered = await fetch(link.slice(0, -2) + 'xx', { redirect: 'manual' });
     expect(tampered.status).toBe(400);
     const done = await fetch(link, { redirect: 'manual' });
     expect(done.headers.get('location')).toBe('/account?email_changed=1');
-    expect((await t.db.selectFrom('members').select('email').where('name', '=', 'Mo Ver').executeTakeFirst())?.email).toBe('moved@example.com');
+    expect((await t.db.selectFrom('members').select('email').where('name', '=', 'Mo Ver').executeTakeFirst())?.email).toBe(
+      'moved@example.com',
+    );
 
     // An address another member already uses cannot be taken over.
     await form('/account', { action: 'email', email: 'known@example.com' }, cookie);
@@ -230,12 +310,20 @@ describe('referral links', () => {
     expect(join).toContain(`name="ref" value="${code}"`);
 
     expect((await form('/subscribe', { email: 'friend@example.com', ref: code, utm_source: 'referral' })).status).toBe(303);
-    expect(await t.db.selectFrom('members').select(['source_platform', 'ref']).where('email', '=', 'friend@example.com').executeTakeFirst()).toEqual({ source_platform: 'referral', ref: code });
-    expect(await (await fetch(server.url + '/account', { headers: { cookie } })).text()).toContain('0 friends have joined through your link (1 not confirmed yet)');
+    expect(
+      await t.db.selectFrom('members').select(['source_platform', 'ref']).where('email', '=', 'friend@example.com').executeTakeFirst(),
+    ).toEqual({ source_platform: 'referral', ref: code });
+    expect(await (await fetch(server.url + '/account', { headers: { cookie } })).text()).toContain(
+      '0 friends have joined through your link (1 not confirmed yet)',
+    );
 
     const confirm = await waitFor(
       async () => {
-        const row = await t.db.selectFrom('outbox').select('text').where(sql<boolean>`'friend@example.com' = any(to_addresses)`).executeTakeFirst();
+        const row = await t.db
+          .selectFrom('outbox')
+          .select('text')
+          .where(sql<boolean>`'friend@example.com' = any(to_addresses)`)
+          .executeTakeFirst();
         return /(http:\/\/\S+\/confirm\?token=\S+)/.exec(row?.text ?? '')?.[1];
       },
       { what: 'the confirmation email to friend@example.com' },

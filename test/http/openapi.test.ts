@@ -22,16 +22,22 @@ import { startStripeTestServer, type StripeTestServer } from '../servers/stripe.
 let t: TestDatabase;
 let stripe: StripeTestServer;
 let deps: ApiDeps;
-const doc = openApiDocument() as unknown as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>> };
+const doc = openApiDocument() as unknown as {
+  paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>>;
+};
 const ids: Record<string, string> = {};
 
 beforeAll(async () => {
   t = await createTestDatabase();
   stripe = await startStripeTestServer();
   await seedAudience(t.db, 12);
-  await sql`update members set utm_source = 'ig', ref = null, referrer = 'instagram.com' where id in (select id from members order by id limit 3)`.execute(t.db);
+  await sql`update members set utm_source = 'ig', ref = null, referrer = 'instagram.com' where id in (select id from members order by id limit 3)`.execute(
+    t.db,
+  );
   await sql`insert into labels (name) values ('vip')`.execute(t.db);
-  await sql`insert into member_labels (member_id, label_id) select m.id, (select l.id from labels l where l.name = 'vip') from members m order by m.id limit 2`.execute(t.db);
+  await sql`insert into member_labels (member_id, label_id) select m.id, (select l.id from labels l where l.name = 'vip') from members m order by m.id limit 2`.execute(
+    t.db,
+  );
   const owner = await createStaffUser(t.db, { email: 'owner@example.com', password: 'a long owner password', role: 'owner' });
   deps = {
     db: t.db,
@@ -42,14 +48,30 @@ beforeAll(async () => {
   ids.post = await makePost(t.db);
   ids.member = (await t.db.selectFrom('members').select('id').orderBy('id').executeTakeFirstOrThrow()).id;
   // A send that went out, with a link and clicks, so the stats have rows to show.
-  const sent = await sql<{ id: string }>`insert into sends (post_id, status, segment, recipients, delivered, prepared_at) values (${ids.post}, 'sent', ${JSON.stringify({ newsletters: [{ id: '1', slug: 'weekly', name: 'Weekly' }], tiers: [], labels: [], platforms: [], engagement: 'any' })}, 12, 12, now() - interval '1 day') returning id`.execute(t.db);
+  const sent = await sql<{
+    id: string;
+  }>`insert into sends (post_id, status, segment, recipients, delivered, prepared_at) values (${ids.post}, 'sent', ${JSON.stringify({ newsletters: [{ id: '1', slug: 'weekly', name: 'Weekly' }], tiers: [], labels: [], platforms: [], engagement: 'any' })}, 12, 12, now() - interval '1 day') returning id`.execute(
+    t.db,
+  );
   ids.sent = sent.rows[0]!.id;
-  await sql`insert into send_batches (send_id, batch, first_member, last_member, size, status, posted_count, error, attempts) select ${ids.sent}, 0, min(id), max(id), 12, 'posted', 11, 'One address refused', 1 from members`.execute(t.db);
-  await sql`insert into deliveries (send_id, member_id, email, variant, status, posted_at) select ${ids.sent}, id, email, 'a', 'posted', now() - interval '1 day' from members`.execute(t.db);
+  await sql`insert into send_batches (send_id, batch, first_member, last_member, size, status, posted_count, error, attempts) select ${ids.sent}, 0, min(id), max(id), 12, 'posted', 11, 'One address refused', 1 from members`.execute(
+    t.db,
+  );
+  await sql`insert into deliveries (send_id, member_id, email, variant, status, posted_at) select ${ids.sent}, id, email, 'a', 'posted', now() - interval '1 day' from members`.execute(
+    t.db,
+  );
   await sql`insert into send_links (send_id, link, url) values (${ids.sent}, 1, 'https://example.com/a')`.execute(t.db);
-  await sql`insert into engagement_events (occurred_at, kind, member_id, send_id, link, machine) select now() - interval '2 hours', 'click', id, ${ids.sent}, 1, false from members order by id limit 4`.execute(t.db);
-  await sql`insert into engagement_events (occurred_at, kind, member_id, post_id, machine) select now() - interval '3 hours', 'read', id, ${ids.post}, false from members order by id limit 3`.execute(t.db);
-  const comments = await sql<{ id: string }>`insert into comments (post_id, member_id, body, status, hold_reason, question, announced) select ${ids.post}, id, 'A question about **beans**?', 'held', 'first_comment', true, true from members order by id limit 3 returning id`.execute(t.db);
+  await sql`insert into engagement_events (occurred_at, kind, member_id, send_id, link, machine) select now() - interval '2 hours', 'click', id, ${ids.sent}, 1, false from members order by id limit 4`.execute(
+    t.db,
+  );
+  await sql`insert into engagement_events (occurred_at, kind, member_id, post_id, machine) select now() - interval '3 hours', 'read', id, ${ids.post}, false from members order by id limit 3`.execute(
+    t.db,
+  );
+  const comments = await sql<{
+    id: string;
+  }>`insert into comments (post_id, member_id, body, status, hold_reason, question, announced) select ${ids.post}, id, 'A question about **beans**?', 'held', 'first_comment', true, true from members order by id limit 3 returning id`.execute(
+    t.db,
+  );
   ids.comment = comments.rows[0]!.id;
   ids.comment2 = comments.rows[1]!.id;
   await refreshStats(t.db);
@@ -82,22 +104,52 @@ const calls = (): Call[] => [
   { method: 'get', path: '/api/v1/members', url: '/api/v1/members?limit=5', status: 200 },
   { method: 'get', path: '/api/v1/members', url: '/api/v1/members?query=reader1&limit=3', status: 200 },
   { method: 'get', path: '/api/v1/members', url: '/api/v1/members?status=sleeping', status: 400 },
-  { method: 'post', path: '/api/v1/members', url: '/api/v1/members', body: { email: 'new@example.com', name: 'New', newsletters: ['weekly'], labels: ['vip'] }, status: 201 },
+  {
+    method: 'post',
+    path: '/api/v1/members',
+    url: '/api/v1/members',
+    body: { email: 'new@example.com', name: 'New', newsletters: ['weekly'], labels: ['vip'] },
+    status: 201,
+  },
   { method: 'post', path: '/api/v1/members', url: '/api/v1/members', body: { email: 'x@example.com', bogus: 1 }, status: 400 },
   { method: 'get', path: '/api/v1/members/count', url: '/api/v1/members/count?platform=instagram', status: 200 },
   { method: 'get', path: '/api/v1/members/{id}', url: `/api/v1/members/${ids.member}`, status: 200 },
   { method: 'get', path: '/api/v1/members/{id}', url: '/api/v1/members/999999', status: 404 },
-  { method: 'patch', path: '/api/v1/members/{id}', url: `/api/v1/members/${ids.member}`, body: { name: 'Renamed', labels: ['vip', 'early'] }, status: 200 },
+  {
+    method: 'patch',
+    path: '/api/v1/members/{id}',
+    url: `/api/v1/members/${ids.member}`,
+    body: { name: 'Renamed', labels: ['vip', 'early'] },
+    status: 200,
+  },
   { method: 'delete', path: '/api/v1/members/{id}', url: '/api/v1/members/MEMBER_TO_DELETE', status: 204 },
   { method: 'post', path: '/api/v1/imports', url: '/api/v1/imports', form: csvForm(), status: 202 },
   { method: 'get', path: '/api/v1/imports/{id}', url: '/api/v1/imports/IMPORT', status: 200 },
-  { method: 'post', path: '/api/v1/posts', url: '/api/v1/posts', body: { title: 'Via the API', markdown: 'Hello.', visibility: { tiers: ['supporter'] }, tags: ['news'] }, status: 201 },
+  {
+    method: 'post',
+    path: '/api/v1/posts',
+    url: '/api/v1/posts',
+    body: { title: 'Via the API', markdown: 'Hello.', visibility: { tiers: ['supporter'] }, tags: ['news'] },
+    status: 201,
+  },
   { method: 'get', path: '/api/v1/posts/{id}', url: `/api/v1/posts/${ids.post}`, status: 200 },
   { method: 'patch', path: '/api/v1/posts/{id}', url: `/api/v1/posts/${ids.post}`, body: { title: 'Renamed', revision: 1 }, status: 200 },
   { method: 'patch', path: '/api/v1/posts/{id}', url: `/api/v1/posts/${ids.post}`, body: { title: 'Stale', revision: 1 }, status: 409 },
   { method: 'get', path: '/api/v1/sends', url: '/api/v1/sends?limit=1', status: 200 },
-  { method: 'post', path: '/api/v1/sends', url: '/api/v1/sends', body: { post_id: ids.post, segment: { newsletters: ['weekly'] }, draft: true }, status: 201 },
-  { method: 'post', path: '/api/v1/sends/count', url: '/api/v1/sends/count', body: { post_id: ids.post, segment: { newsletters: ['weekly'], platforms: ['instagram'] } }, status: 200 },
+  {
+    method: 'post',
+    path: '/api/v1/sends',
+    url: '/api/v1/sends',
+    body: { post_id: ids.post, segment: { newsletters: ['weekly'] }, draft: true },
+    status: 201,
+  },
+  {
+    method: 'post',
+    path: '/api/v1/sends/count',
+    url: '/api/v1/sends/count',
+    body: { post_id: ids.post, segment: { newsletters: ['weekly'], platforms: ['instagram'] } },
+    status: 200,
+  },
   { method: 'get', path: '/api/v1/sends/{id}', url: `/api/v1/sends/${ids.sent}`, status: 200 },
   { method: 'get', path: '/api/v1/sends/{id}', url: `/api/v1/sends/${ids.sent}?report=1`, status: 200 },
   { method: 'post', path: '/api/v1/sends/{id}/schedule', url: '/api/v1/sends/DRAFT/schedule', body: { undo_seconds: 600 }, status: 200 },
@@ -108,7 +160,13 @@ const calls = (): Call[] => [
   { method: 'post', path: '/api/v1/sends/{id}/cancel', url: '/api/v1/sends/DRAFT/cancel', status: 200 },
   { method: 'get', path: '/api/v1/newsletters', url: '/api/v1/newsletters', status: 200 },
   { method: 'get', path: '/api/v1/tiers', url: '/api/v1/tiers', status: 200 },
-  { method: 'post', path: '/api/v1/tiers', url: '/api/v1/tiers', body: { name: 'Patron', monthly_amount: 1500, yearly_amount: 15000, currency: 'EUR', trial_days: 7 }, status: 201 },
+  {
+    method: 'post',
+    path: '/api/v1/tiers',
+    url: '/api/v1/tiers',
+    body: { name: 'Patron', monthly_amount: 1500, yearly_amount: 15000, currency: 'EUR', trial_days: 7 },
+    status: 201,
+  },
   { method: 'get', path: '/api/v1/comments', url: '/api/v1/comments?status=held&limit=2', status: 200 },
   { method: 'get', path: '/api/v1/comments', url: '/api/v1/comments?after=garbage', status: 400 },
   { method: 'get', path: '/api/v1/comments/{id}', url: `/api/v1/comments/${ids.comment}`, status: 200 },
@@ -139,7 +197,9 @@ function validatorFor(path: string, method: string, status: number) {
   const response = doc.paths[path]?.[method]?.responses[String(status)];
   expect(response, `${method.toUpperCase()} ${path} does not document a ${status}`).toBeDefined();
   if (!response!.content) return undefined;
-  const pointer = ['paths', path, method, 'responses', String(status), 'content', 'application/json', 'schema'].map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/');
+  const pointer = ['paths', path, method, 'responses', String(status), 'content', 'application/json', 'schema']
+    .map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1'))
+    .join('/');
   return ajv.compile({ $ref: `openapi.json#/${pointer}` });
 }
 
@@ -153,13 +213,19 @@ describe('the OpenAPI document', () => {
   });
 
   it('matches the real answer of every documented operation', async () => {
-    const documented = Object.entries(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`));
+    const documented = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`),
+    );
     const list = calls();
     expect(new Set(list.map((c) => `${c.method.toUpperCase()} ${c.path}`))).toEqual(new Set(documented));
 
     for (const call of list) {
       let url = call.url;
-      if (url.includes('MEMBER_TO_DELETE')) url = url.replace('MEMBER_TO_DELETE', (await t.db.selectFrom('members').select('id').orderBy('id', 'desc').executeTakeFirstOrThrow()).id);
+      if (url.includes('MEMBER_TO_DELETE'))
+        url = url.replace(
+          'MEMBER_TO_DELETE',
+          (await t.db.selectFrom('members').select('id').orderBy('id', 'desc').executeTakeFirstOrThrow()).id,
+        );
       if (url.includes('IMPORT')) url = url.replace('IMPORT', ids.import!);
       if (url.includes('DRAFT')) url = url.replace('DRAFT', ids.draft!);
       const init: RequestInit = { method: call.method.toUpperCase() };
@@ -168,7 +234,10 @@ describe('the OpenAPI document', () => {
       const request = new Request(`http://hearth.test${url}`, init);
       const route = await routeOf(call.path, call.method);
       const params = matchParams(call.path, new URL(request.url).pathname);
-      const res = call.path === '/api/v1/openapi.json' ? await (route as unknown as () => Promise<Response>)() : await route.handle(request, deps, params);
+      const res =
+        call.path === '/api/v1/openapi.json'
+          ? await (route as unknown as () => Promise<Response>)()
+          : await route.handle(request, deps, params);
       const what = `${call.method.toUpperCase()} ${url}`;
       const text = await res.text();
       expect(res.status, `${what}: ${text}`).toBe(call.status);
@@ -187,9 +256,18 @@ describe('the OpenAPI document', () => {
   it('fails an answer that drifts from it', () => {
     const validate = validatorFor('/api/v1/members/{id}', 'get', 200)!;
     const member = {
-      id: '1', email: 'a@example.com', name: null, status: 'active', tier: 'free', newsletters: [], labels: [],
+      id: '1',
+      email: 'a@example.com',
+      name: null,
+      status: 'active',
+      tier: 'free',
+      newsletters: [],
+      labels: [],
       source: { platform: 'x', utm_source: null, utm_medium: null, utm_campaign: null, referrer: null, ref: null },
-      referral_code: 'abc', referrals: 0, created_at: '2026-01-01T00:00:00.000Z', confirmed_at: null,
+      referral_code: 'abc',
+      referrals: 0,
+      created_at: '2026-01-01T00:00:00.000Z',
+      confirmed_at: null,
     };
     expect(validate({ member })).toBe(true);
     expect(validate({ member: { ...member, surprise: 1 } })).toBe(false);

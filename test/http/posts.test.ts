@@ -74,8 +74,19 @@ describe('writing posts as staff, through the API', () => {
       tokens[role] = (await createApiToken(t.db, u.id, 'test')).token;
     }
     const call = (path: string, init: RequestInit, role = 'editor') =>
-      fetch(server.url + '/api/v1' + path, { ...init, headers: { authorization: `Bearer ${tokens[role]}`, 'content-type': 'application/json' } });
-    const created = await call('/posts', { method: 'POST', body: JSON.stringify({ title: 'Members only: grinder guide', markdown: 'Public bit.\n\n<!--more-->\n\nBurr secrets <script>alert(1)</script> [x](javascript:alert(1))', visibility: 'members', status: 'published' }) });
+      fetch(server.url + '/api/v1' + path, {
+        ...init,
+        headers: { authorization: `Bearer ${tokens[role]}`, 'content-type': 'application/json' },
+      });
+    const created = await call('/posts', {
+      method: 'POST',
+      body: JSON.stringify({
+        title: 'Members only: grinder guide',
+        markdown: 'Public bit.\n\n<!--more-->\n\nBurr secrets <script>alert(1)</script> [x](javascript:alert(1))',
+        visibility: 'members',
+        status: 'published',
+      }),
+    });
     expect(created.status).toBe(201);
     const { post } = (await created.json()) as { post: { id: string; slug: string; url: string; revision: number } };
     expect(post).toMatchObject({ slug: 'members-only-grinder-guide', revision: 1 });
@@ -88,7 +99,10 @@ describe('writing posts as staff, through the API', () => {
     expect(page.body).toContain('Public bit.');
     expect(page.body).not.toContain('Burr secrets');
 
-    const edited = await call(`/posts/${post.id}`, { method: 'PATCH', body: JSON.stringify({ revision: 1, visibility: 'public', slug: 'grinder-guide' }) });
+    const edited = await call(`/posts/${post.id}`, {
+      method: 'PATCH',
+      body: JSON.stringify({ revision: 1, visibility: 'public', slug: 'grinder-guide' }),
+    });
     expect(edited.status).toBe(200);
     expect(((await edited.json()) as { post: { revision: number } }).post.revision).toBe(2);
     const stale = await call(`/posts/${post.id}`, { method: 'PATCH', body: JSON.stringify({ revision: 1, title: 'Lost update' }) });
@@ -101,16 +115,29 @@ describe('writing posts as staff, through the API', () => {
     expect(open.body).toContain('Burr secrets &lt;script&gt;');
     expect(open.body).not.toContain('<script>alert(1)</script>');
     expect(open.body).not.toMatch(/href="\s*javascript:/i);
-    const tiered = await call('/posts', { method: 'POST', body: JSON.stringify({ title: 'Supporters only', markdown: 'Teaser.\n\n<!--more-->\n\nTier secret.', visibility: { tiers: ['supporter'] }, status: 'published' }) });
+    const tiered = await call('/posts', {
+      method: 'POST',
+      body: JSON.stringify({
+        title: 'Supporters only',
+        markdown: 'Teaser.\n\n<!--more-->\n\nTier secret.',
+        visibility: { tiers: ['supporter'] },
+        status: 'published',
+      }),
+    });
     expect(tiered.status).toBe(201);
     const tieredPost = ((await tiered.json()) as { post: { id: string; visibility: unknown } }).post;
     expect(tieredPost.visibility).toEqual({ tiers: ['supporter'] });
     const tieredPage = await get('/posts/supporters-only');
     expect(tieredPage.body).toContain('Teaser.');
     expect(tieredPage.body).not.toContain('Tier secret.');
-    expect((await call('/posts', { method: 'POST', body: JSON.stringify({ title: 'x1', visibility: { tiers: ['gold'] } }) })).status).toBe(400);
+    expect((await call('/posts', { method: 'POST', body: JSON.stringify({ title: 'x1', visibility: { tiers: ['gold'] } }) })).status).toBe(
+      400,
+    );
     expect((await call('/posts', { method: 'POST', body: JSON.stringify({ title: 'x2', visibility: { tiers: [] } }) })).status).toBe(400);
-    const kept = await call(`/posts/${tieredPost.id}`, { method: 'PATCH', body: JSON.stringify({ revision: 1, title: 'Supporters only!' }) });
+    const kept = await call(`/posts/${tieredPost.id}`, {
+      method: 'PATCH',
+      body: JSON.stringify({ revision: 1, title: 'Supporters only!' }),
+    });
     expect(((await kept.json()) as { post: { visibility: unknown } }).post.visibility).toEqual({ tiers: ['supporter'] });
 
     const moved = await fetch(`${server.url}/posts/${post.slug}`, { redirect: 'manual' });
@@ -132,7 +159,9 @@ describe('staff reading the site', () => {
     expect(body).not.toContain('data-testid="paywall"');
     expect(res.headers.get('cache-control')).toBe('private, no-store');
     expect((await get('/posts/roast-profiles-we-never-published')).body).not.toContain('Charge at 205');
-    const forged = await fetch(server.url + '/posts/roast-profiles-we-never-published', { headers: { cookie: 'hearth_staff=forged-token-value-that-is-long-enough' } });
+    const forged = await fetch(server.url + '/posts/roast-profiles-we-never-published', {
+      headers: { cookie: 'hearth_staff=forged-token-value-that-is-long-enough' },
+    });
     expect(await forged.text()).not.toContain('Charge at 205');
   });
 });
@@ -144,7 +173,11 @@ describe('the editor’s email preview', () => {
     await createStaffUser(t.db, { email: 'previewer@example.com', password: 'a long staff password', role: 'editor' });
     const s = new Browserless(server.url);
     await s.request('/admin/signin', { method: 'POST', form: { email: 'previewer@example.com', password: 'a long staff password' } });
-    const paid = await t.db.selectFrom('posts').select('id').where('slug', '=', 'roast-profiles-we-never-published').executeTakeFirstOrThrow();
+    const paid = await t.db
+      .selectFrom('posts')
+      .select('id')
+      .where('slug', '=', 'roast-profiles-we-never-published')
+      .executeTakeFirstOrThrow();
     const full = await s.request(`/admin/posts/${paid.id}/email`);
     expect(full.headers.get('content-security-policy')).toMatch(/^sandbox; default-src 'none'/);
     expect(await full.text()).toContain('Charge at 205');
@@ -159,7 +192,11 @@ describe('the editor’s email preview', () => {
 
 describe('tags', () => {
   it('lists a tag’s posts, links tags from the post, and 404s an empty tag', async () => {
-    await t.db.updateTable('posts').set({ tags: ['sourcing', 'ethiopia'] }).where('slug', '=', 'the-washed-ethiopian-that-changed-our-menu').execute();
+    await t.db
+      .updateTable('posts')
+      .set({ tags: ['sourcing', 'ethiopia'] })
+      .where('slug', '=', 'the-washed-ethiopian-that-changed-our-menu')
+      .execute();
     const tag = await get('/tags/Ethiopia');
     expect(tag.status).toBe(200);
     expect(tag.body).toContain('href="/posts/the-washed-ethiopian-that-changed-our-menu"');

@@ -19,17 +19,27 @@ import { waitFor } from '../helpers/wait.ts';
 let t: TestDatabase;
 let server: RunningServer;
 let stripe: StripeTestServer;
-const staff: Record<'owner' | 'editor' | 'moderator', Browserless> = { owner: new Browserless(''), editor: new Browserless(''), moderator: new Browserless('') };
+const staff: Record<'owner' | 'editor' | 'moderator', Browserless> = {
+  owner: new Browserless(''),
+  editor: new Browserless(''),
+  moderator: new Browserless(''),
+};
 beforeAll(async () => {
   t = await createTestDatabase();
   await seedDemo(t.db, { members: 0 });
   stripe = await startStripeTestServer();
-  server = await startServer({ databaseUrl: t.url, env: { STRIPE_SECRET_KEY: 'sk_test_hearth', STRIPE_API_BASE: stripe.url, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret } });
+  server = await startServer({
+    databaseUrl: t.url,
+    env: { STRIPE_SECRET_KEY: 'sk_test_hearth', STRIPE_API_BASE: stripe.url, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret },
+  });
   stripe.webhookUrl = `${server.url}/webhooks/stripe`;
   for (const role of ['owner', 'editor', 'moderator'] as const) {
     await createStaffUser(t.db, { email: `${role}@example.com`, password: 'a long staff password', role });
     staff[role].base = server.url;
-    await staff[role].request('/admin/signin', { method: 'POST', form: { email: `${role}@example.com`, password: 'a long staff password' } });
+    await staff[role].request('/admin/signin', {
+      method: 'POST',
+      form: { email: `${role}@example.com`, password: 'a long staff password' },
+    });
   }
 });
 afterAll(async () => {
@@ -43,13 +53,28 @@ beforeEach(async () => {
 });
 
 const post = (path: string, fields: Record<string, string>, cookie = '') =>
-  fetch(server.url + path, { method: 'POST', body: new URLSearchParams(fields), headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.url, ...(cookie ? { cookie } : {}) }, redirect: 'manual' });
+  fetch(server.url + path, {
+    method: 'POST',
+    body: new URLSearchParams(fields),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.url, ...(cookie ? { cookie } : {}) },
+    redirect: 'manual',
+  });
 
 async function mailText(email: string, subjectPart: string, count = 1): Promise<string[]> {
-  const rows = await waitFor(() => t.db.selectFrom('outbox').select('text').where(sql<boolean>`${email} = any(to_addresses)`).where('subject', 'like', `%${subjectPart}%`).orderBy('id').execute(), {
-    until: (r) => r.length >= count,
-    what: `${count} email(s) "${subjectPart}" to ${email}`,
-  });
+  const rows = await waitFor(
+    () =>
+      t.db
+        .selectFrom('outbox')
+        .select('text')
+        .where(sql<boolean>`${email} = any(to_addresses)`)
+        .where('subject', 'like', `%${subjectPart}%`)
+        .orderBy('id')
+        .execute(),
+    {
+      until: (r) => r.length >= count,
+      what: `${count} email(s) "${subjectPart}" to ${email}`,
+    },
+  );
   return rows.map((r) => r.text ?? '');
 }
 
@@ -57,7 +82,15 @@ async function mailText(email: string, subjectPart: string, count = 1): Promise<
 async function mailJobsDone() {
   await waitFor(
     async () =>
-      Number((await sql<{ n: string }>`select count(*) as n from graphile_worker.jobs where task_identifier in ('send_email', 'referral_milestone_email')`.execute(t.db)).rows[0]!.n),
+      Number(
+        (
+          await sql<{
+            n: string;
+          }>`select count(*) as n from graphile_worker.jobs where task_identifier in ('send_email', 'referral_milestone_email')`.execute(
+            t.db,
+          )
+        ).rows[0]!.n,
+      ),
     { until: (n) => n === 0, what: 'no email job left' },
   );
 }
@@ -68,18 +101,32 @@ async function signIn(email: string): Promise<string> {
   const [text] = await mailText(email, 'Your sign-in link');
   const link = /(http:\/\/\S+\/signin\/verify\?token=\S+)/.exec(text ?? '')![1]!;
   const res = await fetch(local(link), { redirect: 'manual' });
-  return res.headers.getSetCookie().find((c) => c.startsWith('hearth_member='))!.split(';')[0]!;
+  return res.headers
+    .getSetCookie()
+    .find((c) => c.startsWith('hearth_member='))!
+    .split(';')[0]!;
 }
 const account = async (cookie: string) => (await fetch(server.url + '/account', { headers: { cookie } })).text();
-const memberId = async (email: string) => (await t.db.selectFrom('members').select('id').where('email', '=', email).executeTakeFirstOrThrow()).id;
+const memberId = async (email: string) =>
+  (await t.db.selectFrom('members').select('id').where('email', '=', email).executeTakeFirstOrThrow()).id;
 const tierOf = (email: string) =>
-  t.db.selectFrom('members as m').innerJoin('tiers as t', 't.id', 'm.tier_id').select(['t.slug', 'm.tier_source', 'm.comp_until']).where('m.email', '=', email).executeTakeFirstOrThrow();
+  t.db
+    .selectFrom('members as m')
+    .innerJoin('tiers as t', 't.id', 'm.tier_id')
+    .select(['t.slug', 'm.tier_source', 'm.comp_until'])
+    .where('m.email', '=', email)
+    .executeTakeFirstOrThrow();
 
 let ip = 0;
 /** A friend referred and confirmed through the domain (a distinct network each), as the server would. */
 async function friendConfirms(code: string, email: string) {
   const ctx = { secret: TEST_SECRET, siteUrl: server.url };
-  await subscribe(t.db, ctx, { email, ref: code, clientIp: `198.51.${100 + ++ip}.1`, userAgent: `Mozilla/5.0 (Windows NT 10.0) Chrome/${100 + ip}.0 Safari/537.36` });
+  await subscribe(t.db, ctx, {
+    email,
+    ref: code,
+    clientIp: `198.51.${100 + ++ip}.1`,
+    userAgent: `Mozilla/5.0 (Windows NT 10.0) Chrome/${100 + ip}.0 Safari/537.36`,
+  });
   await confirmSubscription(t.db, ctx, confirmToken(TEST_SECRET, await memberId(email), []));
 }
 
@@ -107,15 +154,24 @@ describe('a referral from link to milestone', () => {
     expect(mails).toHaveLength(1);
     expect(mails[0]).toContain('Next: at 3 friends, a mug.');
     await mailJobsDone();
-    const all = await t.db.selectFrom('outbox').select('id').where(sql<boolean>`'sharer@example.com' = any(to_addresses)`).where('subject', 'like', 'You reached a milestone%').execute();
+    const all = await t.db
+      .selectFrom('outbox')
+      .select('id')
+      .where(sql<boolean>`'sharer@example.com' = any(to_addresses)`)
+      .where('subject', 'like', 'You reached a milestone%')
+      .execute();
     expect(all).toHaveLength(1);
   });
 
-  it('holds a self-referral sent from the referrer\'s own signed-in browser', async () => {
+  it("holds a self-referral sent from the referrer's own signed-in browser", async () => {
     const cookie = await signIn('selfish@example.com');
     const code = /\/r\/([a-z0-9]+)</.exec(await account(cookie))![1]!;
     expect((await post('/subscribe', { email: 'my-other-address@example.com', ref: code }, cookie)).status).toBe(303);
-    const row = await t.db.selectFrom('referrals').select(['flag', 'status']).where('referred_id', '=', await memberId('my-other-address@example.com')).executeTakeFirstOrThrow();
+    const row = await t.db
+      .selectFrom('referrals')
+      .select(['flag', 'status'])
+      .where('referred_id', '=', await memberId('my-other-address@example.com'))
+      .executeTakeFirstOrThrow();
     expect(row).toEqual({ flag: 'self', status: 'pending' });
   });
 });
@@ -130,26 +186,59 @@ describe('the staff pages', () => {
     expect(html).toContain('sharer@example.com');
     expect(html).not.toContain('Approve'); // an editor reads, does not decide
     expect((await staff.moderator.request('/admin/referrals')).status).toBe(403);
-    expect((await staff.editor.request('/admin/referrals', { method: 'POST', form: { action: 'reject', referral: '1' } })).status).toBe(403);
+    expect((await staff.editor.request('/admin/referrals', { method: 'POST', form: { action: 'reject', referral: '1' } })).status).toBe(
+      403,
+    );
     expect((await staff.editor.request('/admin/referrals/milestones')).status).toBe(403);
     expect((await fetch(server.url + '/admin/referrals', { redirect: 'manual' })).status).toBe(303);
-    expect((await staff.owner.request('/admin/referrals', { method: 'POST', form: { action: 'approve', referral: '1' }, headers: { origin: 'https://evil.example' } })).status).toBe(403);
+    expect(
+      (
+        await staff.owner.request('/admin/referrals', {
+          method: 'POST',
+          form: { action: 'approve', referral: '1' },
+          headers: { origin: 'https://evil.example' },
+        })
+      ).status,
+    ).toBe(403);
   });
 
   it('lets an owner define milestones, with clear refusals', async () => {
-    const bad = await staff.owner.request('/admin/referrals/milestones', { method: 'POST', form: { action: 'create', threshold: 'ten', description: 'x', reward: 'manual' } });
+    const bad = await staff.owner.request('/admin/referrals/milestones', {
+      method: 'POST',
+      form: { action: 'create', threshold: 'ten', description: 'x', reward: 'manual' },
+    });
     expect(bad.status).toBe(400);
     expect(await bad.text()).toContain('The number of referrals must be a whole number.');
-    const free = await staff.owner.request('/admin/referrals/milestones', { method: 'POST', form: { action: 'create', threshold: '10', description: 'free days', reward: 'comp', tier: 'free', days: '30' } });
+    const free = await staff.owner.request('/admin/referrals/milestones', {
+      method: 'POST',
+      form: { action: 'create', threshold: '10', description: 'free days', reward: 'comp', tier: 'free', days: '30' },
+    });
     expect(free.status).toBe(400);
-    const ok = await staff.owner.request('/admin/referrals/milestones', { method: 'POST', form: { action: 'create', threshold: '10', description: 'a month of Supporter', reward: 'comp', tier: 'supporter', days: '30' } });
+    const ok = await staff.owner.request('/admin/referrals/milestones', {
+      method: 'POST',
+      form: { action: 'create', threshold: '10', description: 'a month of Supporter', reward: 'comp', tier: 'supporter', days: '30' },
+    });
     expect(ok.status).toBe(200);
     expect(await ok.text()).toContain('Milestone added: 10 referrals.');
-    const again = await staff.owner.request('/admin/referrals/milestones', { method: 'POST', form: { action: 'create', threshold: '10', description: 'twice', reward: 'manual' } });
+    const again = await staff.owner.request('/admin/referrals/milestones', {
+      method: 'POST',
+      form: { action: 'create', threshold: '10', description: 'twice', reward: 'manual' },
+    });
     expect(again.status).toBe(409);
-    const id = (await t.db.selectFrom('referral_milestones').select('id').where('threshold', '=', 10).where('archived_at', 'is', null).executeTakeFirstOrThrow()).id;
-    expect((await staff.owner.request('/admin/referrals/milestones', { method: 'POST', form: { action: 'archive', milestone: id } })).status).toBe(200);
-    expect((await staff.owner.request('/admin/referrals/milestones', { method: 'POST', form: { action: 'archive', milestone: id } })).status).toBe(404);
+    const id = (
+      await t.db
+        .selectFrom('referral_milestones')
+        .select('id')
+        .where('threshold', '=', 10)
+        .where('archived_at', 'is', null)
+        .executeTakeFirstOrThrow()
+    ).id;
+    expect(
+      (await staff.owner.request('/admin/referrals/milestones', { method: 'POST', form: { action: 'archive', milestone: id } })).status,
+    ).toBe(200);
+    expect(
+      (await staff.owner.request('/admin/referrals/milestones', { method: 'POST', form: { action: 'archive', milestone: id } })).status,
+    ).toBe(404);
   });
 
   it('lets an admin approve or reject a held referral and mark a reward fulfilled', async () => {
@@ -163,17 +252,38 @@ describe('the staff pages', () => {
     expect(list).toContain('Self-referral');
 
     const one = await memberId('held-referrer+1@example.com');
-    expect((await staff.owner.request('/admin/referrals', { method: 'POST', form: { action: 'approve', referral: one } })).status).toBe(200);
-    expect((await staff.owner.request('/admin/referrals', { method: 'POST', form: { action: 'approve', referral: one } })).status).toBe(409);
-    expect((await staff.owner.request('/admin/referrals', { method: 'POST', form: { action: 'reject', referral: await memberId('held-referrer+2@example.com') } })).status).toBe(200);
-    expect((await staff.owner.request('/admin/referrals', { method: 'POST', form: { action: 'reject', referral: 'abc' } })).status).toBe(404);
+    expect((await staff.owner.request('/admin/referrals', { method: 'POST', form: { action: 'approve', referral: one } })).status).toBe(
+      200,
+    );
+    expect((await staff.owner.request('/admin/referrals', { method: 'POST', form: { action: 'approve', referral: one } })).status).toBe(
+      409,
+    );
+    expect(
+      (
+        await staff.owner.request('/admin/referrals', {
+          method: 'POST',
+          form: { action: 'reject', referral: await memberId('held-referrer+2@example.com') },
+        })
+      ).status,
+    ).toBe(200);
+    expect((await staff.owner.request('/admin/referrals', { method: 'POST', form: { action: 'reject', referral: 'abc' } })).status).toBe(
+      404,
+    );
     expect((await staff.owner.request('/admin/referrals', { method: 'POST', form: { action: 'explode' } })).status).toBe(400);
     expect(await account(cookie)).toContain('1 friend has joined through your link.');
 
-    const reward = await t.db.selectFrom('referral_rewards').select(['id', 'status']).where('member_id', '=', await memberId('held-referrer@example.com')).executeTakeFirstOrThrow();
+    const reward = await t.db
+      .selectFrom('referral_rewards')
+      .select(['id', 'status'])
+      .where('member_id', '=', await memberId('held-referrer@example.com'))
+      .executeTakeFirstOrThrow();
     expect(reward.status).toBe('to_fulfil');
-    expect((await staff.owner.request('/admin/referrals', { method: 'POST', form: { action: 'fulfil', reward: reward.id } })).status).toBe(200);
-    expect((await t.db.selectFrom('referral_rewards').select('status').where('id', '=', reward.id).executeTakeFirstOrThrow()).status).toBe('fulfilled');
+    expect((await staff.owner.request('/admin/referrals', { method: 'POST', form: { action: 'fulfil', reward: reward.id } })).status).toBe(
+      200,
+    );
+    expect((await t.db.selectFrom('referral_rewards').select('status').where('id', '=', reward.id).executeTakeFirstOrThrow()).status).toBe(
+      'fulfilled',
+    );
     expect(await mailText('held-referrer@example.com', 'You reached a milestone: a badge')).toHaveLength(1);
   });
 });
@@ -184,7 +294,11 @@ describe('complimentary days and a paid subscription', () => {
     if (tierReady) return;
     const owner = await t.db.selectFrom('staff_users').select('id').where('role', '=', 'owner').executeTakeFirstOrThrow();
     const token = (await createApiToken(t.db, owner.id, 'referrals')).token;
-    const res = await fetch(server.url + '/api/v1/tiers', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Gold', monthly_amount: 900, currency: 'usd' }) });
+    const res = await fetch(server.url + '/api/v1/tiers', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Gold', monthly_amount: 900, currency: 'usd' }),
+    });
     expect(res.status).toBe(201);
     tierReady = true;
   }
@@ -207,7 +321,9 @@ describe('complimentary days and a paid subscription', () => {
     await friendConfirms(code, 'friend-of-payer@example.com');
     expect(await tierOf('paying-referrer@example.com')).toMatchObject({ slug: 'gold', tier_source: 'stripe', comp_until: null });
     expect(await account(cookie)).toContain('30 days of Gold membership, starting when your current membership ends');
-    expect((await mailText('paying-referrer@example.com', 'You reached a milestone: a month of Gold'))[0]).toContain('they start when your current membership ends');
+    expect((await mailText('paying-referrer@example.com', 'You reached a milestone: a month of Gold'))[0]).toContain(
+      'they start when your current membership ends',
+    );
 
     await stripe.updateSubscription(subscription, { status: 'canceled' });
     const after = await tierOf('paying-referrer@example.com');
@@ -226,7 +342,11 @@ describe('complimentary days and a paid subscription', () => {
 
     const subscription = await pay(cookie);
     expect(await tierOf('comp-then-pay@example.com')).toMatchObject({ slug: 'gold', tier_source: 'stripe', comp_until: null });
-    const reward = await t.db.selectFrom('referral_rewards').select(['status', 'banked_days']).where('member_id', '=', await memberId('comp-then-pay@example.com')).executeTakeFirstOrThrow();
+    const reward = await t.db
+      .selectFrom('referral_rewards')
+      .select(['status', 'banked_days'])
+      .where('member_id', '=', await memberId('comp-then-pay@example.com'))
+      .executeTakeFirstOrThrow();
     expect(reward).toEqual({ status: 'banked', banked_days: 30 });
 
     await stripe.updateSubscription(subscription, { status: 'canceled' });

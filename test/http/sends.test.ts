@@ -40,7 +40,16 @@ const api = (path: string, init: { method?: string; body?: unknown; role?: strin
     headers: { authorization: `Bearer ${tokens[init.role ?? 'editor']}`, 'content-type': 'application/json' },
     ...(init.body === undefined ? {} : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }),
   });
-type Send = { id: string; status: string; recipients: number; posted: number; delivered: number; bounced: number; failed: number; complained: number };
+type Send = {
+  id: string;
+  status: string;
+  recipients: number;
+  posted: number;
+  delivered: number;
+  bounced: number;
+  failed: number;
+  complained: number;
+};
 const sendOf = async (id: string) => ((await (await api(`/api/v1/sends/${id}`)).json()) as { send: Send }).send;
 
 function webhook(body: unknown, secret = WEBHOOK_SECRET) {
@@ -56,7 +65,15 @@ describe('/api/v1/sends', () => {
     const res = await api('/api/v1/sends', { body: { post_id: postId, segment: { newsletters: ['weekly'] }, undo_seconds: 0 } });
     expect(res.status).toBe(201);
     const { send } = (await res.json()) as { send: Send };
-    expect(send).toMatchObject({ id: expect.any(String), status: 'scheduled', recipients: 0, posted: 0, delivered: 0, bounced: 0, failed: 0 });
+    expect(send).toMatchObject({
+      id: expect.any(String),
+      status: 'scheduled',
+      recipients: 0,
+      posted: 0,
+      delivered: 0,
+      bounced: 0,
+      failed: 0,
+    });
     const done = await waitFor(() => sendOf(send.id), { until: (s) => s.status === 'sent', timeout: 30_000, what: 'the send' });
     expect(done).toMatchObject({ recipients: 120, posted: 120, failed: 0 });
     expect(resend.countByRecipient().size).toBe(120);
@@ -68,7 +85,9 @@ describe('/api/v1/sends', () => {
 
   it('undo and cancel through the API, with a clear 409 for a step the status does not allow', async () => {
     const postId = await makePost(t.db);
-    const { send } = (await (await api('/api/v1/sends', { body: { post_id: postId, segment: { newsletters: ['weekly'] }, undo_seconds: 600 } })).json()) as { send: Send };
+    const { send } = (await (
+      await api('/api/v1/sends', { body: { post_id: postId, segment: { newsletters: ['weekly'] }, undo_seconds: 600 } })
+    ).json()) as { send: Send };
     const undone = await api(`/api/v1/sends/${send.id}/undo`, { body: '' });
     expect(((await undone.json()) as { send: Send }).send.status).toBe('draft');
     const again = await api(`/api/v1/sends/${send.id}/undo`, { body: '' });
@@ -115,7 +134,9 @@ describe('/api/v1/sends', () => {
 describe('POST /webhooks/resend', () => {
   async function sentTo(count: number) {
     const postId = await makePost(t.db);
-    const { send } = (await (await api('/api/v1/sends', { body: { post_id: postId, segment: { newsletters: ['weekly'] }, undo_seconds: 0 } })).json()) as { send: Send };
+    const { send } = (await (
+      await api('/api/v1/sends', { body: { post_id: postId, segment: { newsletters: ['weekly'] }, undo_seconds: 0 } })
+    ).json()) as { send: Send };
     await waitFor(() => sendOf(send.id), { until: (s) => s.status === 'sent', timeout: 30_000, what: 'the send' });
     expect((await sendOf(send.id)).posted).toBe(count);
     return send.id;
@@ -128,7 +149,11 @@ describe('POST /webhooks/resend', () => {
 
   it('rejects a bad signature with 401 and ignores unknown types with 200', async () => {
     expect((await webhook(event('email.delivered', '1', 1), `whsec_${Buffer.from('wrong').toString('base64')}`)).status).toBe(401);
-    const unsigned = await fetch(`${server.url}/webhooks/resend`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    const unsigned = await fetch(`${server.url}/webhooks/resend`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(unsigned.status).toBe(401);
     const unknown = await webhook({ type: 'contact.created', data: {} });
     expect(unknown.status).toBe(200);
@@ -137,19 +162,30 @@ describe('POST /webhooks/resend', () => {
 
   it('counts delivered once under replays and in any order; a hard bounce or a complaint suppresses everywhere', async () => {
     const sendId = await sentTo(120);
-    const memberId = async (email: string) => (await t.db.selectFrom('members').select('id').where('email', '=', email).executeTakeFirstOrThrow()).id;
+    const memberId = async (email: string) =>
+      (await t.db.selectFrom('members').select('id').where('email', '=', email).executeTakeFirstOrThrow()).id;
     const m5 = await memberId('reader5@example.com');
     const m6 = await memberId('reader6@example.com');
     const m7 = await memberId('reader7@example.com');
     const ev = (type: string, id: string, email: string, extra: Record<string, unknown> = {}) => ({
-      type, created_at: new Date().toISOString(), data: { email_id: 're_x', to: [email], tags: { hearth_send: sendId, hearth_member: id }, ...extra },
+      type,
+      created_at: new Date().toISOString(),
+      data: { email_id: 're_x', to: [email], tags: { hearth_send: sendId, hearth_member: id }, ...extra },
     });
     // Complaint first, then the delivery it followed (out of order), each replayed.
-    for (const body of [ev('email.complained', m5, 'reader5@example.com'), ev('email.delivered', m5, 'reader5@example.com'), ev('email.delivered', m5, 'reader5@example.com'), ev('email.complained', m5, 'reader5@example.com')]) {
+    for (const body of [
+      ev('email.complained', m5, 'reader5@example.com'),
+      ev('email.delivered', m5, 'reader5@example.com'),
+      ev('email.delivered', m5, 'reader5@example.com'),
+      ev('email.complained', m5, 'reader5@example.com'),
+    ]) {
       expect((await webhook(body)).status).toBe(200);
     }
     expect(await (await webhook(ev('email.delivered', m6, 'reader6@example.com'))).json()).toEqual({ received: true, outcome: 'recorded' });
-    expect(await (await webhook(ev('email.delivered', m6, 'reader6@example.com'))).json()).toEqual({ received: true, outcome: 'duplicate' });
+    expect(await (await webhook(ev('email.delivered', m6, 'reader6@example.com'))).json()).toEqual({
+      received: true,
+      outcome: 'duplicate',
+    });
     await webhook(ev('email.bounced', m7, 'reader7@example.com', { bounce: { type: 'Transient', subType: 'MailboxFull' } }));
     expect((await t.db.selectFrom('members').select('status').where('id', '=', m7).executeTakeFirstOrThrow()).status).toBe('active');
     await webhook(ev('email.bounced', m7, 'reader7@example.com', { bounce: { type: 'Permanent', subType: 'General' } }));
@@ -157,7 +193,10 @@ describe('POST /webhooks/resend', () => {
     const send = await sendOf(sendId);
     expect(send).toMatchObject({ delivered: 2, complained: 1, bounced: 1 });
     const statuses = await t.db.selectFrom('members').select(['email', 'status']).where('id', 'in', [m5, m7]).orderBy('email').execute();
-    expect(statuses).toEqual([{ email: 'reader5@example.com', status: 'complained' }, { email: 'reader7@example.com', status: 'bounced' }]);
+    expect(statuses).toEqual([
+      { email: 'reader5@example.com', status: 'complained' },
+      { email: 'reader7@example.com', status: 'bounced' },
+    ]);
     const suppressed = await t.db.selectFrom('suppressions').select('reason').orderBy('reason').execute();
     expect(suppressed.map((s) => s.reason)).toEqual(['bounced', 'complained']);
     // The next send leaves them out.
@@ -166,9 +205,17 @@ describe('POST /webhooks/resend', () => {
   });
 
   it('suppresses a bounced transactional email too (no tags)', async () => {
-    await sql`insert into members (email, status, tier_id, referral_code) values ('lone@example.com', 'pending', (select id from tiers where slug = 'free'), 'lonecode1')`.execute(t.db);
-    const res = await webhook({ type: 'email.bounced', created_at: new Date().toISOString(), data: { email_id: 're_t', to: ['Lone@Example.com'], bounce: { type: 'Permanent' } } });
+    await sql`insert into members (email, status, tier_id, referral_code) values ('lone@example.com', 'pending', (select id from tiers where slug = 'free'), 'lonecode1')`.execute(
+      t.db,
+    );
+    const res = await webhook({
+      type: 'email.bounced',
+      created_at: new Date().toISOString(),
+      data: { email_id: 're_t', to: ['Lone@Example.com'], bounce: { type: 'Permanent' } },
+    });
     expect(res.status).toBe(200);
-    expect((await t.db.selectFrom('members').select('status').where('email', '=', 'lone@example.com').executeTakeFirstOrThrow()).status).toBe('bounced');
+    expect(
+      (await t.db.selectFrom('members').select('status').where('email', '=', 'lone@example.com').executeTakeFirstOrThrow()).status,
+    ).toBe('bounced');
   });
 });

@@ -19,21 +19,35 @@ beforeAll(async () => {
   t = await createTestDatabase();
   await seedAudience(t.db, 30);
   // A campaign name that a spreadsheet would run as a formula.
-  await sql`update members set utm_campaign = '=HYPERLINK("http://evil.example")' where id in (select id from members order by id limit 5)`.execute(t.db);
+  await sql`update members set utm_campaign = '=HYPERLINK("http://evil.example")' where id in (select id from members order by id limit 5)`.execute(
+    t.db,
+  );
   for (const role of ['owner', 'editor', 'moderator'] as const) {
     const user = await createStaffUser(t.db, { email: `${role}@example.com`, password: `a long ${role} password`, role });
     tokens[role] = (await createApiToken(t.db, user.id, role)).token;
   }
   const post = await makePost(t.db);
-  const s = await sql<{ id: string }>`insert into sends (post_id, status, segment, recipients, delivered, prepared_at) values (${post}, 'sent', '{}', 30, 30, now() - interval '1 day') returning id`.execute(t.db);
+  const s = await sql<{
+    id: string;
+  }>`insert into sends (post_id, status, segment, recipients, delivered, prepared_at) values (${post}, 'sent', '{}', 30, 30, now() - interval '1 day') returning id`.execute(
+    t.db,
+  );
   sendId = s.rows[0]!.id;
-  await sql`insert into deliveries (send_id, member_id, email, variant, status, posted_at) select ${sendId}, id, email, 'a', 'posted', now() - interval '1 day' from members`.execute(t.db);
+  await sql`insert into deliveries (send_id, member_id, email, variant, status, posted_at) select ${sendId}, id, email, 'a', 'posted', now() - interval '1 day' from members`.execute(
+    t.db,
+  );
   await sql`insert into send_links (send_id, link, url) values (${sendId}, 1, 'https://example.com/a')`.execute(t.db);
-  await sql`insert into engagement_events (occurred_at, kind, member_id, send_id, link, machine) select now() - interval '2 hours', 'click', id, ${sendId}, 1, false from members order by id limit 6`.execute(t.db);
+  await sql`insert into engagement_events (occurred_at, kind, member_id, send_id, link, machine) select now() - interval '2 hours', 'click', id, ${sendId}, 1, false from members order by id limit 6`.execute(
+    t.db,
+  );
   // Web reads of the post: 4 by members who also clicked (the engaged rate stays 6 of 30), 3
   // anonymous views, 2 by a crawler (not counted).
-  await sql`insert into engagement_events (occurred_at, kind, member_id, post_id, machine) select now() - interval '3 hours', 'read', id, ${post}, false from members order by id offset 2 limit 4`.execute(t.db);
-  await sql`insert into engagement_events (occurred_at, kind, post_id, machine) select now() - interval '3 hours', 'view', ${post}, g > 3 from generate_series(1, 5) g`.execute(t.db);
+  await sql`insert into engagement_events (occurred_at, kind, member_id, post_id, machine) select now() - interval '3 hours', 'read', id, ${post}, false from members order by id offset 2 limit 4`.execute(
+    t.db,
+  );
+  await sql`insert into engagement_events (occurred_at, kind, post_id, machine) select now() - interval '3 hours', 'view', ${post}, g > 3 from generate_series(1, 5) g`.execute(
+    t.db,
+  );
   postId = post;
   await refreshStats(t.db);
   server = await startServer({ databaseUrl: t.url });
@@ -49,17 +63,30 @@ const api = (path: string, role = 'editor') => fetch(server.url + path, { header
 
 describe('/api/v1/stats', () => {
   it('answers the overview, sources, cohorts and a send report to staff with stats:read', async () => {
-    const overview = (await (await api('/api/v1/stats/overview?days=30')).json()) as { members: unknown; engagement: unknown; days: unknown[] };
+    const overview = (await (await api('/api/v1/stats/overview?days=30')).json()) as {
+      members: unknown;
+      engagement: unknown;
+      days: unknown[];
+    };
     expect(overview.members).toEqual({ free: 30, paid: 0, total: 30 });
     expect(overview.engagement).toEqual({ days: 30, engaged: 6, emailed: 30, rate: 0.2 });
     expect(overview.days).toHaveLength(30);
     const sources = (await (await api('/api/v1/stats/sources')).json()) as { platforms: Array<{ platform: string; signups: number }> };
     expect(sources.platforms).toEqual([expect.objectContaining({ platform: 'instagram', signups: 30, engaged_rate: 0.2 })]);
-    const cohorts = (await (await api('/api/v1/stats/cohorts?platform=instagram')).json()) as { platform: string; cohorts: Array<{ members: number }> };
+    const cohorts = (await (await api('/api/v1/stats/cohorts?platform=instagram')).json()) as {
+      platform: string;
+      cohorts: Array<{ members: number }>;
+    };
     expect(cohorts.platform).toBe('instagram');
     expect(cohorts.cohorts[0]!.members).toBe(30);
     const report = (await (await api(`/api/v1/stats/sends/${sendId}`)).json()) as Record<string, unknown>;
-    expect(report).toMatchObject({ recipients: 30, delivered: 30, clicks: { human: 6, unique_human: 6, machine: 0 }, click_rate: 0.2, links: [{ link: 1, url: 'https://example.com/a', human_clicks: 6 }] });
+    expect(report).toMatchObject({
+      recipients: 30,
+      delivered: 30,
+      clicks: { human: 6, unique_human: 6, machine: 0 },
+      click_rate: 0.2,
+      links: [{ link: 1, url: 'https://example.com/a', human_clicks: 6 }],
+    });
   });
 
   it('refuses bad parameters with a 400 and the API error shape, unknown sends with a 404', async () => {
@@ -120,7 +147,9 @@ describe('the stats pages', () => {
     const res = await owner.request('/admin/stats/sources.csv');
     expect(res.headers.get('content-type')).toContain('text/csv');
     const text = await res.text();
-    expect(text.split('\n')[0]).toBe('dimension,key,signups,confirmed,confirmation_rate,retained_30,retained_30_rate,retained_90,retained_90_rate,emailed,engaged,engaged_rate,paid,paid_rate,mrr_cents');
+    expect(text.split('\n')[0]).toBe(
+      'dimension,key,signups,confirmed,confirmation_rate,retained_30,retained_30_rate,retained_90,retained_90_rate,emailed,engaged,engaged_rate,paid,paid_rate,mrr_cents',
+    );
     expect(text).toContain(`campaign,"'=HYPERLINK(""http://evil.example"")",5,`);
     const overview = await (await owner.request('/admin/stats/overview.csv?days=30')).text();
     expect(overview.trim().split('\n')).toHaveLength(31);

@@ -23,7 +23,10 @@ beforeAll(async () => {
   const owner = await createStaffUser(t.db, { email: 'owner@example.com', password: 'a long owner password', role: 'owner' });
   token = (await createApiToken(t.db, owner.id, 'tracking')).token;
   resend = await startResendTestServer();
-  server = await startServer({ databaseUrl: t.url, env: { RESEND_API_KEY: 're_test_key', RESEND_BASE_URL: resend.url, SEND_RATE_LIMIT: '100' } });
+  server = await startServer({
+    databaseUrl: t.url,
+    env: { RESEND_API_KEY: 're_test_key', RESEND_BASE_URL: resend.url, SEND_RATE_LIMIT: '100' },
+  });
 });
 afterAll(async () => {
   await server?.stop();
@@ -32,10 +35,22 @@ afterAll(async () => {
 });
 
 async function sendPost(title: string): Promise<string> {
-  const postId = await makePost(t.db, { title, markdown: 'Fresh beans in [our shop](https://shop.example.com/beans?roast=light&size=1kg).\n\nAnd [a second link](https://example.org/story).' });
-  const res = await fetch(`${server.url}/api/v1/sends`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ post_id: postId, segment: { newsletters: ['weekly'] }, undo_seconds: 0 }) });
+  const postId = await makePost(t.db, {
+    title,
+    markdown:
+      'Fresh beans in [our shop](https://shop.example.com/beans?roast=light&size=1kg).\n\nAnd [a second link](https://example.org/story).',
+  });
+  const res = await fetch(`${server.url}/api/v1/sends`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ post_id: postId, segment: { newsletters: ['weekly'] }, undo_seconds: 0 }),
+  });
   const { send } = (await res.json()) as { send: { id: string } };
-  await waitFor(async () => (await t.db.selectFrom('sends').select('status').where('id', '=', send.id).executeTakeFirstOrThrow()).status, { until: (s) => s === 'sent', timeout: 30_000, what: 'the send' });
+  await waitFor(async () => (await t.db.selectFrom('sends').select('status').where('id', '=', send.id).executeTakeFirstOrThrow()).status, {
+    until: (s) => s === 'sent',
+    timeout: 30_000,
+    what: 'the send',
+  });
   return send.id;
 }
 function emailTo(address: string, subject: string) {
@@ -46,8 +61,14 @@ function emailTo(address: string, subject: string) {
   return { html: email.html, shop: shop!.replace(/^http:\/\/[^/]+/, server.url), pixel: pixel!.replace(/^http:\/\/[^/]+/, server.url) };
 }
 const events = (kind: 'open' | 'click', sendId: string) =>
-  t.db.selectFrom('engagement_events').select(['member_id', 'machine', 'agent', 'link']).where('kind', '=', kind).where('send_id', '=', sendId).execute();
-const memberId = async (email: string) => (await t.db.selectFrom('members').select('id').where('email', '=', email).executeTakeFirstOrThrow()).id;
+  t.db
+    .selectFrom('engagement_events')
+    .select(['member_id', 'machine', 'agent', 'link'])
+    .where('kind', '=', kind)
+    .where('send_id', '=', sendId)
+    .execute();
+const memberId = async (email: string) =>
+  (await t.db.selectFrom('members').select('id').where('email', '=', email).executeTakeFirstOrThrow()).id;
 
 describe('open pixel and click redirect', () => {
   it('counts an open, and a privacy proxy’s prefetch apart as a machine open', async () => {
@@ -60,10 +81,18 @@ describe('open pixel and click redirect', () => {
     expect(human.headers.get('cache-control')).toContain('no-store');
     expect((await human.arrayBuffer()).byteLength).toBeGreaterThan(20);
     await fetch(pixel, { headers: { 'user-agent': 'Mozilla/5.0' } });
-    await fetch(pixel, { headers: { 'user-agent': 'Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)' } });
+    await fetch(pixel, {
+      headers: { 'user-agent': 'Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)' },
+    });
     const rows = await events('open', sendId);
     const me = await memberId('reader1@example.com');
-    expect(rows.map((r) => [r.member_id, r.machine, r.agent]).sort()).toEqual([[me, false, 'browser'], [me, false, 'gmail-proxy'], [me, true, 'apple-mpp']].sort());
+    expect(rows.map((r) => [r.member_id, r.machine, r.agent]).sort()).toEqual(
+      [
+        [me, false, 'browser'],
+        [me, false, 'gmail-proxy'],
+        [me, true, 'apple-mpp'],
+      ].sort(),
+    );
   });
 
   it('redirects only to the stored link; a scanner’s early click or a HEAD is a machine click', async () => {
@@ -91,7 +120,16 @@ describe('open pixel and click redirect', () => {
     const sendId = await sendPost('Tampering');
     const { shop, pixel } = emailTo('reader3@example.com', 'Tampering');
     const flip = (url: string) => url.slice(0, -3) + (url.at(-3) === 'A' ? 'B' : 'A') + url.slice(-2);
-    for (const url of [flip(shop), flip(pixel), `${server.url}/t/c/nope`, `${server.url}/t/c/${clickToken('another-secret-of-some-length', sendId, '1', 0)}`, `${server.url}/t/c/${clickToken(TEST_SECRET, sendId, '1', 99)}`, `${server.url}/t/c/${openToken(TEST_SECRET, sendId, '1')}`, `${server.url}/t/x/abc`, `${server.url}/t/c/a/../../admin`]) {
+    for (const url of [
+      flip(shop),
+      flip(pixel),
+      `${server.url}/t/c/nope`,
+      `${server.url}/t/c/${clickToken('another-secret-of-some-length', sendId, '1', 0)}`,
+      `${server.url}/t/c/${clickToken(TEST_SECRET, sendId, '1', 99)}`,
+      `${server.url}/t/c/${openToken(TEST_SECRET, sendId, '1')}`,
+      `${server.url}/t/x/abc`,
+      `${server.url}/t/c/a/../../admin`,
+    ]) {
       const res = await fetch(url, { redirect: 'manual' });
       expect(res.status, url).toBe(404);
       expect(res.headers.get('location')).toBeNull();
@@ -104,11 +142,16 @@ describe('open pixel and click redirect', () => {
     const sendId = await sendPost('Durable');
     await sql`update deliveries set posted_at = now() - interval '5 minutes' where send_id = ${sendId}`.execute(t.db);
     const links = Array.from({ length: 20 }, (_, i) => emailTo(`reader${i + 1}@example.com`, 'Durable').shop);
-    const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => fetch(links[i % 20]!, { redirect: 'manual', headers: { 'user-agent': BROWSER } })));
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => fetch(links[i % 20]!, { redirect: 'manual', headers: { 'user-agent': BROWSER } })),
+    );
     expect(answers.every((r) => r.status === 302)).toBe(true);
     await server.stop('SIGKILL');
     expect(await events('click', sendId)).toHaveLength(200);
-    server = await startServer({ databaseUrl: t.url, env: { RESEND_API_KEY: 're_test_key', RESEND_BASE_URL: resend.url, SEND_RATE_LIMIT: '100' } });
+    server = await startServer({
+      databaseUrl: t.url,
+      env: { RESEND_API_KEY: 're_test_key', RESEND_BASE_URL: resend.url, SEND_RATE_LIMIT: '100' },
+    });
   });
 
   it('with per-member tracking off, keeps anonymous counts only', async () => {
@@ -136,7 +179,12 @@ describe('reads', () => {
     expect(res.headers.get('location')).toMatch(/\/posts\/read-through$/);
     const me = await memberId('reader5@example.com');
     const post = await t.db.selectFrom('posts').select('id').where('slug', '=', 'read-through').executeTakeFirstOrThrow();
-    const reads = await t.db.selectFrom('engagement_events').select(['kind', 'member_id', 'post_id', 'machine']).where('send_id', '=', sendId).orderBy('kind').execute();
+    const reads = await t.db
+      .selectFrom('engagement_events')
+      .select(['kind', 'member_id', 'post_id', 'machine'])
+      .where('send_id', '=', sendId)
+      .orderBy('kind')
+      .execute();
     expect(reads).toEqual([
       { kind: 'click', member_id: me, post_id: post.id, machine: false },
       { kind: 'read', member_id: me, post_id: post.id, machine: false },
@@ -156,6 +204,9 @@ describe('post views', () => {
       () => t.db.selectFrom('engagement_events').select(['kind', 'member_id', 'machine']).where('post_id', '=', postId).execute(),
       { until: (r) => r.length === 2, timeout: 5_000, what: 'two views' },
     );
-    expect(rows.map((r) => [r.kind, r.member_id, r.machine]).sort()).toEqual([['view', null, false], ['view', null, true]]);
+    expect(rows.map((r) => [r.kind, r.member_id, r.machine]).sort()).toEqual([
+      ['view', null, false],
+      ['view', null, true],
+    ]);
   });
 });

@@ -30,7 +30,12 @@ afterAll(async () => {
 function upload(bytes: Buffer, name: string, json = true, cookie = staff.cookie) {
   const form = new FormData();
   form.append('file', new Blob([new Uint8Array(bytes)]), name);
-  return fetch(server.url + '/admin/uploads?back=/admin/posts/1', { method: 'POST', body: form, redirect: 'manual', headers: { cookie, origin: server.url, ...(json ? { accept: 'application/json' } : {}) } });
+  return fetch(server.url + '/admin/uploads?back=/admin/posts/1', {
+    method: 'POST',
+    body: form,
+    redirect: 'manual',
+    headers: { cookie, origin: server.url, ...(json ? { accept: 'application/json' } : {}) },
+  });
 }
 
 describe('image uploads', () => {
@@ -64,7 +69,12 @@ describe('image uploads', () => {
   });
 
   it('serves nothing outside the uploads folder', async () => {
-    for (const path of ['/uploads/../../package.json', '/uploads/2026-01/..%2F..%2Fpackage.json', '/uploads/x.png', '/uploads/2026-11/AAAAAAAAAAAAAAAA.png']) {
+    for (const path of [
+      '/uploads/../../package.json',
+      '/uploads/2026-01/..%2F..%2Fpackage.json',
+      '/uploads/x.png',
+      '/uploads/2026-11/AAAAAAAAAAAAAAAA.png',
+    ]) {
       expect((await fetch(server.url + path)).status, path).toBe(404);
     }
   });
@@ -76,18 +86,36 @@ describe('logo and feature image', () => {
     const owner = await createStaffUser(t.db, { email: 'own@example.com', password: 'an owner password', role: 'owner' });
     const o = new Browserless(server.url);
     await o.request('/admin/signin', { method: 'POST', form: { email: owner.email, password: 'an owner password' } });
-    const bad = await o.request('/admin/settings', { method: 'POST', form: { title: 'Brand', description: '', accent_color: '#123456', logo: 'https://evil.example/x.png' } });
+    const bad = await o.request('/admin/settings', {
+      method: 'POST',
+      form: { title: 'Brand', description: '', accent_color: '#123456', logo: 'https://evil.example/x.png' },
+    });
     expect(bad.status).toBe(400);
-    expect((await o.request('/admin/settings', { method: 'POST', form: { title: 'Brand', description: '', accent_color: '#123456', logo: url } })).status).toBe(200);
+    expect(
+      (
+        await o.request('/admin/settings', {
+          method: 'POST',
+          form: { title: 'Brand', description: '', accent_color: '#123456', logo: url },
+        })
+      ).status,
+    ).toBe(200);
     const home = await (await fetch(server.url + '/')).text();
     expect(home).toContain(`<img class="logo" src="${url}"`);
     expect(home).toMatch(new RegExp(`<meta property="og:image" content="http://[^"]+${url}">`));
 
     const { token } = await createApiToken(t.db, owner.id, 'posts');
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const refused = await fetch(server.url + '/api/v1/posts', { method: 'POST', headers, body: JSON.stringify({ title: 'Pic', feature_image: 'https://cdn.example/x.png' }) });
+    const refused = await fetch(server.url + '/api/v1/posts', {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ title: 'Pic', feature_image: 'https://cdn.example/x.png' }),
+    });
     expect(refused.status).toBe(400);
-    const made = await fetch(server.url + '/api/v1/posts', { method: 'POST', headers, body: JSON.stringify({ title: 'Pic post', feature_image: url, status: 'published' }) });
+    const made = await fetch(server.url + '/api/v1/posts', {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ title: 'Pic post', feature_image: url, status: 'published' }),
+    });
     expect(made.status).toBe(201);
     const page = await (await fetch(server.url + '/posts/pic-post')).text();
     expect(page).toContain(`<img class="feature-image" src="${url}"`);
@@ -101,7 +129,12 @@ describe('API token cannot upload through the cookie-only admin route', () => {
     const { token } = await createApiToken(t.db, u.id, 'x');
     const form = new FormData();
     form.append('file', new Blob([new Uint8Array(PNG)]), 'p.png');
-    const res = await fetch(server.url + '/admin/uploads', { method: 'POST', body: form, headers: { authorization: `Bearer ${token}`, origin: server.url }, redirect: 'manual' });
+    const res = await fetch(server.url + '/admin/uploads', {
+      method: 'POST',
+      body: form,
+      headers: { authorization: `Bearer ${token}`, origin: server.url },
+      redirect: 'manual',
+    });
     expect(res.status).toBe(401);
   });
 });

@@ -1,15 +1,35 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
-import { ForbiddenError, NotFoundError, RateLimitedError, UnauthorizedError, ValidationError, ConflictError } from '../../src/lib/errors.ts';
+import {
+  ForbiddenError,
+  NotFoundError,
+  RateLimitedError,
+  UnauthorizedError,
+  ValidationError,
+  ConflictError,
+} from '../../src/lib/errors.ts';
 import { deleteMember, exportMemberData } from '../../src/domain/members/preferences.ts';
-import { deleteOwnComment, editComment, findConversationPost, postComment, setQuestion, type ConversationPost } from '../../src/domain/community/comments.ts';
+import {
+  deleteOwnComment,
+  editComment,
+  findConversationPost,
+  postComment,
+  setQuestion,
+  type ConversationPost,
+} from '../../src/domain/community/comments.ts';
 import { loadConversation } from '../../src/domain/community/conversation.ts';
 import { answerQuestion, banMember, liftBan, moderateComment, reportComment } from '../../src/domain/community/moderation.ts';
 import { listComments, questionsInbox, reviewQueue } from '../../src/domain/community/review.ts';
 import { commentJson } from '../../src/web/api/comment.ts';
 import { parseCommentFilter } from '../../src/web/comment-filter.ts';
-import { conversationEmailsOn, optOutToken, readOptOutToken, sendCommentNotifications, setConversationEmails } from '../../src/domain/community/notifications.ts';
+import {
+  conversationEmailsOn,
+  optOutToken,
+  readOptOutToken,
+  sendCommentNotifications,
+  setConversationEmails,
+} from '../../src/domain/community/notifications.ts';
 import { toggleReaction } from '../../src/domain/community/reactions.ts';
 import type { Actor } from '../../src/domain/community/rules.ts';
 import { saveConversationSettings, setPostCommentsMode } from '../../src/domain/community/settings.ts';
@@ -28,7 +48,11 @@ beforeAll(async () => {
   await seedDemo(t.db, { members: 0 });
   publicPost = (await findConversationPost(t.db, 'why-we-left-the-algorithm'))!;
   paidPost = (await findConversationPost(t.db, 'roast-profiles-we-never-published'))!;
-  const staff = await t.db.insertInto('staff_users').values({ email: 'mo@example.com', name: 'Mo', password_hash: 'x', role: 'moderator' }).returning('id').executeTakeFirstOrThrow();
+  const staff = await t.db
+    .insertInto('staff_users')
+    .values({ email: 'mo@example.com', name: 'Mo', password_hash: 'x', role: 'moderator' })
+    .returning('id')
+    .executeTakeFirstOrThrow();
   (moderator as { id: string }).id = staff.id;
 });
 afterAll(async () => {
@@ -42,7 +66,11 @@ beforeEach(async () => {
 /** A member: paid or free, joined `ageDays` ago (old members by default: no new-member holds). */
 async function member(options: { paid?: boolean; ageDays?: number; name?: string } = {}): Promise<Extract<Actor, { kind: 'member' }>> {
   const n = ++seq;
-  const tier = await t.db.selectFrom('tiers').select('id').where('slug', '=', options.paid ? 'supporter' : 'free').executeTakeFirstOrThrow();
+  const tier = await t.db
+    .selectFrom('tiers')
+    .select('id')
+    .where('slug', '=', options.paid ? 'supporter' : 'free')
+    .executeTakeFirstOrThrow();
   const row = await t.db
     .insertInto('members')
     .values({
@@ -59,10 +87,16 @@ async function member(options: { paid?: boolean; ageDays?: number; name?: string
 }
 
 const say = (actor: Actor, body: string, extra: { parentId?: string; question?: boolean; post?: ConversationPost } = {}) =>
-  postComment(t.db, ctx, actor, extra.post ?? publicPost, { body, parentId: extra.parentId, question: extra.question, clientIp: `10.${seq % 250}.0.1` });
+  postComment(t.db, ctx, actor, extra.post ?? publicPost, {
+    body,
+    parentId: extra.parentId,
+    question: extra.question,
+    clientIp: `10.${seq % 250}.0.1`,
+  });
 
 const view = (actor: Actor, post = publicPost) => loadConversation(t.db, { post, actor, sort: 'newest' });
-const texts = async (actor: Actor, post = publicPost) => (await view(actor, post)).threads.flatMap((th) => [th.comment, ...th.replies]).map((c) => c.html);
+const texts = async (actor: Actor, post = publicPost) =>
+  (await view(actor, post)).threads.flatMap((th) => [th.comment, ...th.replies]).map((c) => c.html);
 
 describe('talking', () => {
   it('publishes a comment with one level of replies, records events, and shows it to everyone who may read', async () => {
@@ -73,7 +107,12 @@ describe('talking', () => {
     const reply = await say(bo, 'A reply', { parentId: top.id });
     // A reply to a reply hangs under the same top-level comment, and says whom it answers.
     const nested = await say(ada, 'A reply to the reply', { parentId: reply.id });
-    const rows = await t.db.selectFrom('comments').select(['id', 'parent_id', 'reply_to_id']).where('id', 'in', [reply.id, nested.id]).orderBy('id').execute();
+    const rows = await t.db
+      .selectFrom('comments')
+      .select(['id', 'parent_id', 'reply_to_id'])
+      .where('id', 'in', [reply.id, nested.id])
+      .orderBy('id')
+      .execute();
     expect(rows.map((r) => r.parent_id)).toEqual([top.id, top.id]);
     expect(rows[1]!.reply_to_id).toBe(reply.id);
 
@@ -84,7 +123,12 @@ describe('talking', () => {
     expect(thread.replies[1]!.replyingTo).toBe('Bo');
     expect(anonymous.rights.comment).toBe(false);
 
-    const events = await t.db.selectFrom('events').select(['type', 'member_id']).where('type', '=', 'comment').where('member_id', 'in', [ada.id, bo.id]).execute();
+    const events = await t.db
+      .selectFrom('events')
+      .select(['type', 'member_id'])
+      .where('type', '=', 'comment')
+      .where('member_id', 'in', [ada.id, bo.id])
+      .execute();
     expect(events).toHaveLength(3);
   });
 
@@ -128,8 +172,14 @@ describe('talking', () => {
     await expect(editComment(t.db, bo, publicPost, c.id, 'hijack')).rejects.toThrow(NotFoundError);
     expect((await editComment(t.db, ada, publicPost, c.id, 'Typo here')).status).toBe('published');
     await setQuestion(t.db, ada, c.id, true);
-    expect((await t.db.selectFrom('comments').select(['body', 'question', 'edited_at']).where('id', '=', c.id).executeTakeFirstOrThrow())).toMatchObject({ body: 'Typo here', question: true });
-    await t.db.updateTable('comments').set({ created_at: sql<Date>`now() - interval '16 minutes'` as unknown as Date }).where('id', '=', c.id).execute();
+    expect(
+      await t.db.selectFrom('comments').select(['body', 'question', 'edited_at']).where('id', '=', c.id).executeTakeFirstOrThrow(),
+    ).toMatchObject({ body: 'Typo here', question: true });
+    await t.db
+      .updateTable('comments')
+      .set({ created_at: sql<Date>`now() - interval '16 minutes'` as unknown as Date })
+      .where('id', '=', c.id)
+      .execute();
     await expect(editComment(t.db, ada, publicPost, c.id, 'too late')).rejects.toThrow(/15 minutes/);
 
     const reply = await say(bo, 'kept reply', { parentId: c.id });
@@ -161,7 +211,9 @@ describe('holds', () => {
     expect((await texts(other)).join()).not.toContain('first time here');
     const own = (await view(newcomer)).threads.find((th) => th.comment.id === first.id)!;
     expect(own.comment.state).toBe('held');
-    expect(await t.db.selectFrom('events').select('id').where('member_id', '=', newcomer.id).where('type', '=', 'comment').execute()).toHaveLength(0);
+    expect(
+      await t.db.selectFrom('events').select('id').where('member_id', '=', newcomer.id).where('type', '=', 'comment').execute(),
+    ).toHaveLength(0);
 
     expect((await reviewQueue(t.db)).items.map((i) => i.id)).toContain(first.id);
     await moderateComment(t.db, moderator.id, first.id, 'approve');
@@ -169,14 +221,19 @@ describe('holds', () => {
     await moderateComment(t.db, moderator.id, first.id, 'restore');
     expect((await texts(other)).join()).toContain('first time here');
     // Its engagement event is recorded once, however often it is republished.
-    expect(await t.db.selectFrom('events').select('id').where('member_id', '=', newcomer.id).where('type', '=', 'comment').execute()).toHaveLength(1);
+    expect(
+      await t.db.selectFrom('events').select('id').where('member_id', '=', newcomer.id).where('type', '=', 'comment').execute(),
+    ).toHaveLength(1);
     expect((await say(newcomer, 'Glad to be here')).status).toBe('published');
   });
 
   it('holds links from new members, also when an edit adds one, but not from established members', async () => {
     const fresh = await member({ ageDays: 1 });
     const old = await member({ ageDays: 400 });
-    expect(await say(fresh, 'Great deals at cheap-beans.example.com')).toMatchObject({ status: 'held', holdReason: 'link_from_new_member' });
+    expect(await say(fresh, 'Great deals at cheap-beans.example.com')).toMatchObject({
+      status: 'held',
+      holdReason: 'link_from_new_member',
+    });
     expect((await say(old, 'My notes: https://old.example/notes')).status).toBe('published');
     const clean = await say(fresh, 'No link in this one at first');
     expect(clean.status).toBe('published');
@@ -208,7 +265,9 @@ describe('holds', () => {
     expect(await reportComment(t.db, TEST_SECRET, reporters[0]!, publicPost, c.id, 'abuse')).toEqual({ held: false });
     await reportComment(t.db, TEST_SECRET, reporters[0]!, publicPost, c.id, 'abuse'); // the same member twice counts once
     expect(await reportComment(t.db, TEST_SECRET, reporters[1]!, publicPost, c.id, 'spam')).toEqual({ held: false });
-    expect((await reviewQueue(t.db)).items.find((i) => i.id === c.id)?.reports).toEqual(expect.arrayContaining([{ reason: 'abuse', count: 1 }]));
+    expect((await reviewQueue(t.db)).items.find((i) => i.id === c.id)?.reports).toEqual(
+      expect.arrayContaining([{ reason: 'abuse', count: 1 }]),
+    );
     expect(await reportComment(t.db, TEST_SECRET, reporters[2]!, publicPost, c.id, 'off_topic')).toEqual({ held: true });
     await moderateComment(t.db, moderator.id, c.id, 'dismiss');
     expect((await t.db.selectFrom('comments').select('status').where('id', '=', c.id).executeTakeFirstOrThrow()).status).toBe('published');
@@ -233,7 +292,9 @@ describe('reactions', () => {
     expect(mine.find((r) => r.kind === 'love')).toMatchObject({ count: 2, mine: true });
     expect(mine.find((r) => r.kind === 'like')).toMatchObject({ count: 0, mine: false });
     expect(seen.postReactions.find((r) => r.kind === 'love')).toMatchObject({ mine: true });
-    expect(await t.db.selectFrom('events').select('id').where('member_id', '=', bo.id).where('type', '=', 'reaction').execute()).toHaveLength(3);
+    expect(
+      await t.db.selectFrom('events').select('id').where('member_id', '=', bo.id).where('type', '=', 'reaction').execute(),
+    ).toHaveLength(3);
   });
 });
 
@@ -243,7 +304,11 @@ describe('questions', () => {
     const asker = await member({ paid: true });
     const ask = async (minutesAgo: number, post = publicPost) => {
       const q = await say(asker, `Question asked ${minutesAgo} minutes ago?`, { question: true, post });
-      await t.db.updateTable('comments').set({ created_at: sql<Date>`now() - make_interval(mins => ${minutesAgo})` as unknown as Date }).where('id', '=', q.id).execute();
+      await t.db
+        .updateTable('comments')
+        .set({ created_at: sql<Date>`now() - make_interval(mins => ${minutesAgo})` as unknown as Date })
+        .where('id', '=', q.id)
+        .execute();
       await t.db.deleteFrom('rate_limits').execute();
       return q.id;
     };
@@ -279,7 +344,9 @@ describe('questions', () => {
 
 describe('notifications', () => {
   async function emailsTo(memberId: string) {
-    const rows = await sql<{ payload: { message: { to: string[]; subject: string; text: string; headers: Record<string, string> }; idempotencyKey: string } }>`
+    const rows = await sql<{
+      payload: { message: { to: string[]; subject: string; text: string; headers: Record<string, string> }; idempotencyKey: string };
+    }>`
       select j.payload from graphile_worker._private_jobs j join graphile_worker._private_tasks k on k.id = j.task_id
       where k.identifier = 'send_email' and j.payload->'message'->'to'->>0 = (select email from members where id = ${memberId})
       order by j.id`.execute(t.db);
@@ -315,7 +382,12 @@ describe('notifications', () => {
     await say(bo, 'One more thing', { parentId: mine.id });
     await sendCommentNotifications(t.db, ctx);
     expect(await emailsTo(ada.id)).toHaveLength(1);
-    await t.db.updateTable('comment_notifications').set({ sent_at: sql<Date>`now() - interval '16 minutes'` as unknown as Date }).where('member_id', '=', ada.id).where('sent_at', 'is not', null).execute();
+    await t.db
+      .updateTable('comment_notifications')
+      .set({ sent_at: sql<Date>`now() - interval '16 minutes'` as unknown as Date })
+      .where('member_id', '=', ada.id)
+      .where('sent_at', 'is not', null)
+      .execute();
     await sendCommentNotifications(t.db, ctx);
     const after = await emailsTo(ada.id);
     expect(after).toHaveLength(2);
@@ -364,17 +436,22 @@ describe('the API listing and erasure', () => {
     await moderateComment(t.db, moderator.id, hidden.id, 'hide');
     const page1 = await listComments(t.db, parseCommentFilter(new URLSearchParams({ post: publicPost.slug })), { limit: 2 });
     expect(page1.comments.map((c) => c.id)).toEqual([hidden.id, ids[2]]);
-    const page2 = await listComments(t.db, parseCommentFilter(new URLSearchParams({ post: publicPost.id })), { limit: 2, after: page1.next });
+    const page2 = await listComments(t.db, parseCommentFilter(new URLSearchParams({ post: publicPost.id })), {
+      limit: 2,
+      after: page1.next,
+    });
     expect(page2.comments.map((c) => c.id)).toEqual([ids[1], ids[0]]);
     const hiddenOnly = await listComments(t.db, parseCommentFilter(new URLSearchParams({ status: 'hidden' })));
     expect(hiddenOnly.comments.map((c) => c.id)).toContain(hidden.id);
     expect(hiddenOnly.comments.every((c) => c.status === 'hidden')).toBe(true);
-    expect(Object.keys(commentJson(page1.comments[0]!))).toEqual(expect.arrayContaining(['id', 'post_id', 'member_id', 'body', 'status', 'question', 'answered', 'created_at']));
+    expect(Object.keys(commentJson(page1.comments[0]!))).toEqual(
+      expect.arrayContaining(['id', 'post_id', 'member_id', 'body', 'status', 'question', 'answered', 'created_at']),
+    );
     expect(() => parseCommentFilter(new URLSearchParams({ status: 'deleted' }))).toThrow(ValidationError);
     await expect(listComments(t.db, {}, { limit: 500 })).rejects.toThrow(ValidationError);
   });
 
-  it("gives a member their comments and reactions in their data, and erases them with the member", async () => {
+  it('gives a member their comments and reactions in their data, and erases them with the member', async () => {
     const gone = await member();
     const c = await say(gone, 'Soon forgotten');
     await toggleReaction(t.db, TEST_SECRET, gone, publicPost, { kind: 'thanks' });

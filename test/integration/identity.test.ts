@@ -58,7 +58,11 @@ beforeAll(async () => {
   t = await createTestDatabase();
   memberId = await createMember(t.db, { email: 'reader@example.com', name: 'Rea' });
   memberToken = (await createMemberSession(t.db, memberId)).token;
-  const staff = await t.db.insertInto('staff_users').values({ email: 'mo@example.com', name: 'Mo', password_hash: 'x', role: 'moderator' }).returning('id').executeTakeFirstOrThrow();
+  const staff = await t.db
+    .insertInto('staff_users')
+    .values({ email: 'mo@example.com', name: 'Mo', password_hash: 'x', role: 'moderator' })
+    .returning('id')
+    .executeTakeFirstOrThrow();
   staffId = staff.id;
   staffToken = (await createStaffSession(t.db, staffId)).token;
 });
@@ -69,7 +73,14 @@ afterAll(async () => {
 describe('identify', () => {
   it('a request without a session cookie is anonymous, and costs no query', async () => {
     // A database handle that fails on any use: reaching it would throw.
-    const noDb = new Proxy({}, { get: () => { throw new Error('queried the database'); } }) as Kysely<Database>;
+    const noDb = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('queried the database');
+        },
+      },
+    ) as Kysely<Database>;
     const here = await identify(noDb, jarFor(requestWith({ other: 'x' })), SITE);
     expect(here).toEqual({ kind: 'anonymous' });
     expect(viewerOf(here)).toEqual({ kind: 'anonymous' });
@@ -92,7 +103,11 @@ describe('identify', () => {
   it('unknown, malformed and disabled sessions fall through to the next one, then to anonymous', async () => {
     expect(await presenceOf({ [SESSION_COOKIE]: 'x'.repeat(43), [MEMBER_COOKIE]: memberToken })).toMatchObject({ kind: 'member' });
     expect(await presenceOf({ [MEMBER_COOKIE]: 'short' })).toEqual({ kind: 'anonymous' });
-    const other = await t.db.insertInto('staff_users').values({ email: 'gone@example.com', name: 'Gone', password_hash: 'x', role: 'admin', disabled_at: new Date() }).returning('id').executeTakeFirstOrThrow();
+    const other = await t.db
+      .insertInto('staff_users')
+      .values({ email: 'gone@example.com', name: 'Gone', password_hash: 'x', role: 'admin', disabled_at: new Date() })
+      .returning('id')
+      .executeTakeFirstOrThrow();
     const disabledToken = (await createStaffSession(t.db, other.id)).token;
     expect(await presenceOf({ [SESSION_COOKIE]: disabledToken })).toEqual({ kind: 'anonymous' });
   });
@@ -102,7 +117,10 @@ describe('identify', () => {
     await identify(t.db, fresh, SITE);
     expect(fresh.sent.size).toBe(0);
 
-    await t.db.updateTable('staff_sessions').set({ last_seen_at: sql<Date>`now() - interval '2 hours'` as unknown as Date }).execute();
+    await t.db
+      .updateTable('staff_sessions')
+      .set({ last_seen_at: sql<Date>`now() - interval '2 hours'` as unknown as Date })
+      .execute();
     const stale = jarFor(requestWith({ [SESSION_COOKIE]: staffToken }));
     await identify(t.db, stale, SITE);
     const renewed = stale.sent.get(SESSION_COOKIE);

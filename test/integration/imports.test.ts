@@ -60,7 +60,11 @@ async function members() {
 }
 
 async function member(email: string) {
-  return t.db.selectFrom('members').selectAll().where(sql`lower(email)`, '=', email.toLowerCase()).executeTakeFirstOrThrow();
+  return t.db
+    .selectFrom('members')
+    .selectAll()
+    .where(sql`lower(email)`, '=', email.toLowerCase())
+    .executeTakeFirstOrThrow();
 }
 
 async function newslettersOf(email: string): Promise<string[]> {
@@ -87,8 +91,14 @@ async function labelsOf(email: string): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-async function count(table: 'members' | 'member_newsletters' | 'member_labels' | 'events' | 'suppressions' | 'outbox' | 'import_rows' | 'import_chunks' | 'imports'): Promise<number> {
-  const row = await t.db.selectFrom(table).select(sql<string>`count(*)`.as('n')).executeTakeFirstOrThrow();
+async function count(
+  table:
+    'members' | 'member_newsletters' | 'member_labels' | 'events' | 'suppressions' | 'outbox' | 'import_rows' | 'import_chunks' | 'imports',
+): Promise<number> {
+  const row = await t.db
+    .selectFrom(table)
+    .select(sql<string>`count(*)`.as('n'))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -98,7 +108,10 @@ async function report(importId: string): Promise<string> {
   return text;
 }
 
-async function addMember(email: string, fields: { status?: 'pending' | 'active' | 'unsubscribed' | 'bounced' | 'complained'; name?: string | null } = {}) {
+async function addMember(
+  email: string,
+  fields: { status?: 'pending' | 'active' | 'unsubscribed' | 'bounced' | 'complained'; name?: string | null } = {},
+) {
   return t.db
     .insertInto('members')
     .values({
@@ -164,11 +177,26 @@ describe('each format end to end', () => {
     // The upload and the staging are gone; the report stays.
     expect(await count('import_chunks')).toBe(0);
     expect(await count('import_rows')).toBe(0);
-    expect(importView(done)).toMatchObject({ id: done.id, status: 'done', rows: 9, imported: 4, updated: 0, rejected: 5, progress: 1, error: null, filename: 'members.csv' });
+    expect(importView(done)).toMatchObject({
+      id: done.id,
+      status: 'done',
+      rows: 9,
+      imported: 4,
+      updated: 0,
+      rejected: 5,
+      progress: 1,
+      error: null,
+      filename: 'members.csv',
+    });
   });
 
   it.each([
-    ['generic-bom.csv', 'generic', { rows: 2, imported: 2, updated: 0, rejected: 0 }, { 'zoe@example.com': ['pending', 'Zoë Quinn'], 'yan@example.com': ['pending', 'Yan'] }],
+    [
+      'generic-bom.csv',
+      'generic',
+      { rows: 2, imported: 2, updated: 0, rejected: 0 },
+      { 'zoe@example.com': ['pending', 'Zoë Quinn'], 'yan@example.com': ['pending', 'Yan'] },
+    ],
     [
       'mailchimp-subscribed.csv',
       'mailchimp',
@@ -186,7 +214,11 @@ describe('each format end to end', () => {
       'substack.csv',
       'substack',
       { rows: 5, imported: 3, updated: 0, rejected: 2 },
-      { 'reader@example.com': ['pending', null], 'free.reader@example.com': ['pending', null], 'quiet@example.com': ['unsubscribed', null] },
+      {
+        'reader@example.com': ['pending', null],
+        'free.reader@example.com': ['pending', null],
+        'quiet@example.com': ['unsubscribed', null],
+      },
     ],
     [
       'ghost.csv',
@@ -262,7 +294,11 @@ describe('each format end to end', () => {
     const done = await getImport(t.db, created.id);
     expect(counts(done)).toEqual({ status: 'done', rows: 30_000, imported: 30_000, updated: 0, rejected: 0 });
     expect(done.bytes_done).toBe(String(body.byteLength));
-    const names = await t.db.selectFrom('members').select('name').where('name', 'not like', `Zoë Ünïcødé % ${'é'.repeat(20)}`).execute();
+    const names = await t.db
+      .selectFrom('members')
+      .select('name')
+      .where('name', 'not like', `Zoë Ünïcødé % ${'é'.repeat(20)}`)
+      .execute();
     expect(names).toEqual([]);
   });
 });
@@ -282,7 +318,9 @@ describe('matching existing members', () => {
   });
 
   it('dedupes addresses within a file ignoring case: the first row wins, later ones are rejected', async () => {
-    const done = await importFile('email,name\nAnn@Example.com,First Ann\nbob@example.com,Bob\nANN@EXAMPLE.COM,Second Ann\nann@example.com ,Third Ann\n');
+    const done = await importFile(
+      'email,name\nAnn@Example.com,First Ann\nbob@example.com,Bob\nANN@EXAMPLE.COM,Second Ann\nann@example.com ,Third Ann\n',
+    );
     expect(counts(done)).toEqual({ status: 'done', rows: 4, imported: 2, updated: 0, rejected: 2 });
     expect((await members()).map((m) => [m.email, m.name])).toEqual([
       ['ann@example.com', 'First Ann'],
@@ -294,10 +332,18 @@ describe('matching existing members', () => {
   it('never re-subscribes an unsubscribed member, fills only an empty name, adds labels', async () => {
     await addMember('Quit@Example.com', { status: 'unsubscribed' });
     await addMember('keep@example.com', { status: 'active', name: 'Original Name' });
-    const done = await importFile('email,name,status,tags\nquit@example.com,Quitter,active,returning\nkeep@example.com,Other Name,active,fan\nnew@example.com,New,active,\n');
+    const done = await importFile(
+      'email,name,status,tags\nquit@example.com,Quitter,active,returning\nkeep@example.com,Other Name,active,fan\nnew@example.com,New,active,\n',
+    );
     expect(counts(done)).toEqual({ status: 'done', rows: 3, imported: 1, updated: 2, rejected: 0 });
     const quit = await member('quit@example.com');
-    expect(quit).toMatchObject({ email: 'Quit@Example.com', status: 'unsubscribed', name: 'Quitter', import_id: null, source_platform: 'direct' });
+    expect(quit).toMatchObject({
+      email: 'Quit@Example.com',
+      status: 'unsubscribed',
+      name: 'Quitter',
+      import_id: null,
+      source_platform: 'direct',
+    });
     expect(await newslettersOf('quit@example.com')).toEqual([]);
     expect(await labelsOf('quit@example.com')).toEqual(['returning']);
     const keep = await member('keep@example.com');
@@ -310,7 +356,9 @@ describe('matching existing members', () => {
     await addMember('hard@example.com', { status: 'active' });
     await addMember('angry@example.com', { status: 'pending' });
     await addMember('already@example.com', { status: 'complained' });
-    const done = await importFile('email,status\nhard@example.com,bounced\nangry@example.com,spam complaint\nalready@example.com,bounced\n');
+    const done = await importFile(
+      'email,status\nhard@example.com,bounced\nangry@example.com,spam complaint\nalready@example.com,bounced\n',
+    );
     expect(counts(done)).toEqual({ status: 'done', rows: 3, imported: 0, updated: 3, rejected: 0 });
     expect((await member('hard@example.com')).status).toBe('bounced');
     expect((await member('angry@example.com')).status).toBe('complained');
@@ -321,7 +369,10 @@ describe('matching existing members', () => {
   });
 
   it('keeps a suppressed address from becoming pending again', async () => {
-    await t.db.insertInto('suppressions').values({ email_hash: emailHash('gone@example.com'), reason: 'bounced' }).execute();
+    await t.db
+      .insertInto('suppressions')
+      .values({ email_hash: emailHash('gone@example.com'), reason: 'bounced' })
+      .execute();
     await importFile('email\ngone@example.com\nfine@example.com\n');
     expect((await member('gone@example.com')).status).toBe('bounced');
     expect(await newslettersOf('gone@example.com')).toEqual([]);
@@ -351,7 +402,9 @@ describe('options', () => {
     await expect(startImport(t.db, created.id, { format: 'myspace' as never })).rejects.toThrow(ValidationError);
     expect((await getImport(t.db, created.id)).status).toBe('uploaded');
     const bom = await createImport(t.db, { filename: 'b.csv', body: pieces(fixture('generic-bom.csv')) });
-    await expect(startImport(t.db, bom.id, { format: 'substack' })).rejects.toThrow('This file has no email column: a Substack export names it "email".');
+    await expect(startImport(t.db, bom.id, { format: 'substack' })).rejects.toThrow(
+      'This file has no email column: a Substack export names it "email".',
+    );
   });
 
   it('starts once: queues the run_import job with the import, then refuses a second start', async () => {
@@ -396,7 +449,12 @@ describe('refused uploads', () => {
 
   it('stores the detected format, mapping and a five-record preview', async () => {
     const created = await createImport(t.db, { filename: '../../etc/mailchimp\u0000.csv', body: pieces(fixture('generic.csv')) });
-    expect(created).toMatchObject({ status: 'uploaded', format: 'generic', filename: 'mailchimp.csv', bytes: String(fixture('generic.csv').byteLength) });
+    expect(created).toMatchObject({
+      status: 'uploaded',
+      format: 'generic',
+      filename: 'mailchimp.csv',
+      bytes: String(fixture('generic.csv').byteLength),
+    });
     expect(created.headers[0]).toBe('Email');
     expect(created.mapping).toMatchObject({ email: 0, name: 1, status: 3 });
     expect(created.preview).toHaveLength(5);
@@ -451,7 +509,10 @@ describe('failures and retries', () => {
   it('marks the import failed, with a readable error and no member written, when the file turns out unreadable', async () => {
     // Valid at the head (what createImport reads), broken further down.
     const rows = Array.from({ length: 3000 }, (_, i) => `ok${i}@example.com,Name ${i}`);
-    const created = await createImport(t.db, { filename: 'x.csv', body: pieces(`email,name\n${rows.join('\n')}\n"broken@example.com,Never closed\n`) });
+    const created = await createImport(t.db, {
+      filename: 'x.csv',
+      body: pieces(`email,name\n${rows.join('\n')}\n"broken@example.com,Never closed\n`),
+    });
     await startImport(t.db, created.id, {});
     await runImport(t.db, t.pool, created.id);
     const failed = await getImport(t.db, created.id);
@@ -527,7 +588,9 @@ describe('confirmation emails', () => {
     expect(outbox[0]!.headers).toMatchObject({ 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' });
     const link = /\/confirm\?token=([^\s]+)/.exec(outbox[0]!.text ?? '')![1]!;
     const token = readConfirmToken(TEST_SECRET, decodeURIComponent(link));
-    expect(token.newsletterIds).toEqual([(await t.db.selectFrom('newsletters').select('id').where('slug', '=', 'weekly').executeTakeFirstOrThrow()).id]);
+    expect(token.newsletterIds).toEqual([
+      (await t.db.selectFrom('newsletters').select('id').where('slug', '=', 'weekly').executeTakeFirstOrThrow()).id,
+    ]);
   });
 
   it('refuses to send for an import that has not finished', async () => {
@@ -540,9 +603,9 @@ describe('confirmation emails', () => {
 
   it('refuses confirmation emails together with mark-as-confirmed', async () => {
     const created = await createImport(t.db, { filename: 'g.csv', body: pieces(fixture('generic.csv')) });
-    await expect(startImport(t.db, created.id, { sendConfirmation: true, markConfirmed: true, attestation: 'signed up at our stand' })).rejects.toThrow(
-      ValidationError,
-    );
+    await expect(
+      startImport(t.db, created.id, { sendConfirmation: true, markConfirmed: true, attestation: 'signed up at our stand' }),
+    ).rejects.toThrow(ValidationError);
   });
 
   it('queues no confirmation job when nobody is pending', async () => {
@@ -556,10 +619,45 @@ describe('arbitrary input', () => {
     fc.emailAddress(),
     fc.string(),
     fc.string({ unit: 'binary' }),
-    fc.constantFrom('', ' ', '"', '""', ',', ';', '\n', '\r\n', '\t', '\\', '\u0000', 'é', '\uFEFF', 'active', 'unsubscribed', 'bounced', 'pending', 'true', '2024-02-30'),
+    fc.constantFrom(
+      '',
+      ' ',
+      '"',
+      '""',
+      ',',
+      ';',
+      '\n',
+      '\r\n',
+      '\t',
+      '\\',
+      '\u0000',
+      'é',
+      '\uFEFF',
+      'active',
+      'unsubscribed',
+      'bounced',
+      'pending',
+      'true',
+      '2024-02-30',
+    ),
   );
   const header = fc.array(
-    fc.oneof(fc.constantFrom('email', 'Email Address', 'email_address', 'name', 'status', 'state', 'tags', 'subscribed_to_emails', 'OPTIN_TIME', 'CLEAN_TIME', 'deleted_at'), fc.string()),
+    fc.oneof(
+      fc.constantFrom(
+        'email',
+        'Email Address',
+        'email_address',
+        'name',
+        'status',
+        'state',
+        'tags',
+        'subscribed_to_emails',
+        'OPTIN_TIME',
+        'CLEAN_TIME',
+        'deleted_at',
+      ),
+      fc.string(),
+    ),
     { maxLength: 6 },
   );
   const quoteSometimes = (value: string, quote: boolean) => (quote ? `"${value.replace(/"/g, '""')}"` : value);

@@ -13,7 +13,13 @@ import { startResendTestServer, type ResendTestServer } from '../servers/resend.
 import { waitFor } from '../helpers/wait.ts';
 
 const FROM = 'Field Notes <letters@example.com>';
-const msg = (to: string, subject = 'Hello'): EmailMessage => ({ to: [to], subject, html: `<p>${subject}</p>`, text: subject, headers: { 'X-Test': '1' } });
+const msg = (to: string, subject = 'Hello'): EmailMessage => ({
+  to: [to],
+  subject,
+  html: `<p>${subject}</p>`,
+  text: subject,
+  headers: { 'X-Test': '1' },
+});
 
 let t: TestDatabase;
 let resend: ResendTestServer;
@@ -32,7 +38,13 @@ describe('outbox mailer', () => {
     const result = await mailer.send(msg('ana@example.com', 'Welcome'));
     expect(result.ok).toBe(true);
     const row = await t.db.selectFrom('outbox').selectAll().where('subject', '=', 'Welcome').executeTakeFirstOrThrow();
-    expect(row).toMatchObject({ from_address: FROM, to_addresses: ['ana@example.com'], html: '<p>Welcome</p>', text: 'Welcome', headers: { 'X-Test': '1' } });
+    expect(row).toMatchObject({
+      from_address: FROM,
+      to_addresses: ['ana@example.com'],
+      html: '<p>Welcome</p>',
+      text: 'Welcome',
+      headers: { 'X-Test': '1' },
+    });
   });
 
   it('writes a batch once however often it is posted under the same key', async () => {
@@ -48,7 +60,12 @@ describe('outbox mailer', () => {
   it('refuses an empty or oversized batch', async () => {
     const mailer = createOutboxMailer(t.db, { from: FROM });
     await expect(mailer.sendBatch([], { idempotencyKey: 'k' })).rejects.toThrow(MailerUsageError);
-    await expect(mailer.sendBatch(Array.from({ length: 101 }, () => msg('x@example.com')), { idempotencyKey: 'k' })).rejects.toThrow(/at most 100/);
+    await expect(
+      mailer.sendBatch(
+        Array.from({ length: 101 }, () => msg('x@example.com')),
+        { idempotencyKey: 'k' },
+      ),
+    ).rejects.toThrow(/at most 100/);
   });
 });
 
@@ -58,7 +75,12 @@ describe('Resend mailer (the real SDK against a local Resend-compatible server)'
   it('sends one email with its headers', async () => {
     const result = await mailer().send(msg('ben@example.com', 'One'), { idempotencyKey: 'one-1' });
     expect(result).toMatchObject({ ok: true, id: expect.stringMatching(/^re_/) });
-    expect(resend.emails.find((e) => e.subject === 'One')).toMatchObject({ from: FROM, to: ['ben@example.com'], headers: { 'X-Test': '1' }, idempotencyKey: 'one-1' });
+    expect(resend.emails.find((e) => e.subject === 'One')).toMatchObject({
+      from: FROM,
+      to: ['ben@example.com'],
+      headers: { 'X-Test': '1' },
+      idempotencyKey: 'one-1',
+    });
   });
 
   it('delivers a batch retried under the same key once', async () => {
@@ -84,15 +106,27 @@ describe('Resend mailer (the real SDK against a local Resend-compatible server)'
 
   it('maps 429 with retry-after, 5xx, and a refused key onto typed errors', async () => {
     resend.failNext({ status: 429, retryAfter: 7 });
-    expect(await mailer().send(msg('c@example.com'))).toEqual({ ok: false, error: expect.objectContaining({ kind: 'rate_limited', status: 429, retryAfterSeconds: 7 }) });
+    expect(await mailer().send(msg('c@example.com'))).toEqual({
+      ok: false,
+      error: expect.objectContaining({ kind: 'rate_limited', status: 429, retryAfterSeconds: 7 }),
+    });
     resend.failNext({ status: 500 });
-    expect(await mailer().send(msg('c@example.com'))).toEqual({ ok: false, error: expect.objectContaining({ kind: 'unavailable', status: 500 }) });
+    expect(await mailer().send(msg('c@example.com'))).toEqual({
+      ok: false,
+      error: expect.objectContaining({ kind: 'unavailable', status: 500 }),
+    });
     const conflict = await mailer().sendBatch([msg('other@example.com', 'Other payload')], { idempotencyKey: 'send-2-batch-0' });
     expect(conflict).toEqual({ ok: false, error: expect.objectContaining({ status: 409 }) });
     const bad = createResendMailer({ apiKey: 're_wrong', baseUrl: resend.url, from: FROM });
     // A bad key is the operator's mistake: retried (and logged), never a dropped email.
-    expect(await bad.send(msg('c@example.com'))).toEqual({ ok: false, error: expect.objectContaining({ kind: 'unavailable', status: 401 }) });
-    expect(await mailer().send({ to: ['c@example.com'], subject: '' })).toEqual({ ok: false, error: expect.objectContaining({ kind: 'invalid', status: 422 }) });
+    expect(await bad.send(msg('c@example.com'))).toEqual({
+      ok: false,
+      error: expect.objectContaining({ kind: 'unavailable', status: 401 }),
+    });
+    expect(await mailer().send({ to: ['c@example.com'], subject: '' })).toEqual({
+      ok: false,
+      error: expect.objectContaining({ kind: 'invalid', status: 422 }),
+    });
   });
 
   it('reports an unreachable provider as unavailable, without throwing', async () => {
@@ -104,7 +138,10 @@ describe('Resend mailer (the real SDK against a local Resend-compatible server)'
 describe('transactional mail through the job queue', () => {
   function runtimeWith(mailerKind: 'resend' | 'outbox'): Runtime {
     const config = { ...loadConfig({}), appSecret: TEST_SECRET };
-    const mailer = mailerKind === 'resend' ? createResendMailer({ apiKey: 're_test_key', baseUrl: resend.url, from: FROM }) : createOutboxMailer(t.db, { from: FROM });
+    const mailer =
+      mailerKind === 'resend'
+        ? createResendMailer({ apiKey: 're_test_key', baseUrl: resend.url, from: FROM })
+        : createOutboxMailer(t.db, { from: FROM });
     return { config, keys: siteKeys(config), db: t.db, mailer, stripe: undefined };
   }
 
@@ -133,11 +170,21 @@ describe('transactional mail through the job queue', () => {
     // need another pass before the job is visible as due).
     // graphile-worker records a failure asynchronously (batched): wait until the failed job is
     // unlocked before making it due, or the next run finds nothing to do.
-    await waitFor(async () => Number((await t.pool.query<{ n: string }>(`select count(*) as n from graphile_worker._private_jobs where attempts > 0 and locked_at is null`)).rows[0]!.n), {
-      interval: 50,
-      timeout: 10_000,
-      what: 'the failed job to be unlocked',
-    });
+    await waitFor(
+      async () =>
+        Number(
+          (
+            await t.pool.query<{ n: string }>(
+              `select count(*) as n from graphile_worker._private_jobs where attempts > 0 and locked_at is null`,
+            )
+          ).rows[0]!.n,
+        ),
+      {
+        interval: 50,
+        timeout: 10_000,
+        what: 'the failed job to be unlocked',
+      },
+    );
     for (let pass = 0; pass < 5 && resend.emails.every((e) => e.subject !== 'After outage'); pass++) {
       await t.pool.query(`update graphile_worker._private_jobs set run_at = now() - interval '1 second' where attempts > 0`);
       await runOnce({ pgPool: t.pool, taskList });

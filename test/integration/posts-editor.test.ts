@@ -34,7 +34,9 @@ describe('writing posts', () => {
     const p = await createPost(t.db, { ...base, slug: 'shared-draft', status: 'draft' }, null);
     const first = await updatePost(t.db, p.id, { ...base, slug: 'shared-draft', markdown: 'Alice’s version', status: 'draft' }, 1);
     expect(first.revision).toBe(2);
-    await expect(updatePost(t.db, p.id, { ...base, slug: 'shared-draft', markdown: 'Bob’s version', status: 'draft' }, 1)).rejects.toThrow(ConflictError);
+    await expect(updatePost(t.db, p.id, { ...base, slug: 'shared-draft', markdown: 'Bob’s version', status: 'draft' }, 1)).rejects.toThrow(
+      ConflictError,
+    );
     expect((await getPostForEdit(t.db, p.id)).markdown).toBe('Alice’s version');
     await expect(updatePost(t.db, '999999', base, 1)).rejects.toThrow(NotFoundError);
   });
@@ -69,7 +71,11 @@ describe('scheduling', () => {
     expect(row.published_at?.getTime()).toBe(later.getTime());
     expect(await findPublishedPost(t.db, 'tomorrow')).toBeUndefined();
     expect((await listPublished(t.db, { limit: 100 })).posts.map((x) => x.slug)).not.toContain('tomorrow');
-    await t.db.updateTable('posts').set({ published_at: new Date(Date.now() - 1000) }).where('id', '=', p.id).execute();
+    await t.db
+      .updateTable('posts')
+      .set({ published_at: new Date(Date.now() - 1000) })
+      .where('id', '=', p.id)
+      .execute();
     expect((await findPublishedPost(t.db, 'tomorrow'))?.id).toBe(p.id);
     await expect(createPost(t.db, { ...base, slug: 'bad-date', publishAt: new Date('nope') }, null)).rejects.toThrow(ValidationError);
   });
@@ -79,7 +85,11 @@ describe('posts as email', () => {
   it('renders a paid post in two variants: the preview variant holds none of the gated text', async () => {
     const { renderPostVariants, sendTestEmail } = await import('../../src/domain/content/email.ts');
     const { personalize } = await import('../../emails/post.ts');
-    const p = await createPost(t.db, { ...base, slug: 'paid-letter', visibility: 'paid', markdown: 'Open part.\n\n<!--more-->\n\nThe secret ratio is 1:15.' }, null);
+    const p = await createPost(
+      t.db,
+      { ...base, slug: 'paid-letter', visibility: 'paid', markdown: 'Open part.\n\n<!--more-->\n\nThe secret ratio is 1:15.' },
+      null,
+    );
     const variants = await renderPostVariants(t.db, 'https://news.example.com', p.id);
     const values = { name: 'Ana', unsubscribe_url: 'u', preferences_url: 'p' };
     const full = personalize(variants.full, values);
@@ -94,7 +104,9 @@ describe('posts as email', () => {
     await sendTestEmail(t.db, 'https://news.example.com', p.id, 'Tester@Example.com', 'preview');
     await expect(sendTestEmail(t.db, 'https://news.example.com', p.id, 'not an address', 'full')).rejects.toThrow(ValidationError);
     const { sql } = await import('kysely');
-    const jobs = await sql<{ payload: { message: { to: string[]; subject: string; text: string } } }>`select payload from graphile_worker._private_jobs order by id desc limit 1`.execute(t.db);
+    const jobs = await sql<{
+      payload: { message: { to: string[]; subject: string; text: string } };
+    }>`select payload from graphile_worker._private_jobs order by id desc limit 1`.execute(t.db);
     const payload = jobs.rows[0]!.payload;
     expect(payload.message.to).toEqual(['tester@example.com']);
     expect(payload.message.subject).toBe('[Test] Crème brûlée & cold brew!');
@@ -115,8 +127,16 @@ describe('every surface’s decision, for every kind of reader', () => {
     const { personalize } = await import('../../emails/post.ts');
     const tiers = await t.db.selectFrom('tiers').select(['id', 'slug']).execute();
     const free = tiers.find((x) => x.slug === 'free')!;
-    const gold = await t.db.insertInto('tiers').values({ slug: 'gold', name: 'Gold', paid: true, monthly_amount: 900, currency: 'usd' }).returning('id').executeTakeFirstOrThrow();
-    const silver = await t.db.insertInto('tiers').values({ slug: 'silver', name: 'Silver', paid: true, monthly_amount: 500, currency: 'usd' }).returning('id').executeTakeFirstOrThrow();
+    const gold = await t.db
+      .insertInto('tiers')
+      .values({ slug: 'gold', name: 'Gold', paid: true, monthly_amount: 900, currency: 'usd' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const silver = await t.db
+      .insertInto('tiers')
+      .values({ slug: 'silver', name: 'Silver', paid: true, monthly_amount: 500, currency: 'usd' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
     const readers = {
       anonymous: { kind: 'anonymous' as const },
       free: { kind: 'member' as const, status: 'active', paid: false, tierId: free.id },
@@ -125,10 +145,26 @@ describe('every surface’s decision, for every kind of reader', () => {
       staff: { kind: 'staff' as const },
     };
     const cases: Array<[string, PostInput, Record<keyof typeof readers, boolean>]> = [
-      ['v-public', { ...base, slug: 'v-public', visibility: 'public' }, { anonymous: true, free: true, paid: true, otherTier: true, staff: true }],
-      ['v-members', { ...base, slug: 'v-members', visibility: 'members' }, { anonymous: false, free: true, paid: true, otherTier: true, staff: true }],
-      ['v-paid', { ...base, slug: 'v-paid', visibility: 'paid' }, { anonymous: false, free: false, paid: true, otherTier: true, staff: true }],
-      ['v-gold', { ...base, slug: 'v-gold', visibility: 'tiers', tiers: ['gold'] }, { anonymous: false, free: false, paid: true, otherTier: false, staff: true }],
+      [
+        'v-public',
+        { ...base, slug: 'v-public', visibility: 'public' },
+        { anonymous: true, free: true, paid: true, otherTier: true, staff: true },
+      ],
+      [
+        'v-members',
+        { ...base, slug: 'v-members', visibility: 'members' },
+        { anonymous: false, free: true, paid: true, otherTier: true, staff: true },
+      ],
+      [
+        'v-paid',
+        { ...base, slug: 'v-paid', visibility: 'paid' },
+        { anonymous: false, free: false, paid: true, otherTier: true, staff: true },
+      ],
+      [
+        'v-gold',
+        { ...base, slug: 'v-gold', visibility: 'tiers', tiers: ['gold'] },
+        { anonymous: false, free: false, paid: true, otherTier: false, staff: true },
+      ],
     ];
     for (const [slug, input, entitled] of cases) {
       const created = await createPost(t.db, { ...input, markdown: `Above the cut.\n\n<!--more-->\n\nSecret of ${slug}.` }, null);

@@ -19,7 +19,8 @@ import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/d
 const ctx = { secret: TEST_SECRET, siteUrl: 'https://news.example.com' };
 const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36';
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
-const SAFARI = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
+const SAFARI =
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
 
 let t: TestDatabase;
 let staffId: string;
@@ -58,7 +59,14 @@ async function member(email: string, extra: { tier?: string; source?: 'comp' | '
 }
 
 async function refer(code: string, email: string, signals: { ip?: string; ua?: string; signedIn?: string } = {}) {
-  await subscribe(t.db, ctx, { email, ref: code, utmSource: 'referral', clientIp: signals.ip ?? nextIp(), userAgent: signals.ua ?? CHROME, signedInMemberId: signals.signedIn });
+  await subscribe(t.db, ctx, {
+    email,
+    ref: code,
+    utmSource: 'referral',
+    clientIp: signals.ip ?? nextIp(),
+    userAgent: signals.ua ?? CHROME,
+    signedInMemberId: signals.signedIn,
+  });
   return t.db.selectFrom('members').selectAll().where('email', '=', email).executeTakeFirstOrThrow();
 }
 
@@ -72,13 +80,23 @@ async function referAndConfirm(code: string, email: string, signals: { ip?: stri
   return friend;
 }
 
-const referral = (referredId: string) => t.db.selectFrom('referrals').selectAll().where('referred_id', '=', referredId).executeTakeFirstOrThrow();
-const memberRow = (id: string) => t.db.selectFrom('members as m').innerJoin('tiers as t', 't.id', 'm.tier_id').select(['m.tier_source', 'm.comp_until', 't.slug as tier']).where('m.id', '=', id).executeTakeFirstOrThrow();
-const rewards = (memberId: string) => t.db.selectFrom('referral_rewards').selectAll().where('member_id', '=', memberId).orderBy('id').execute();
+const referral = (referredId: string) =>
+  t.db.selectFrom('referrals').selectAll().where('referred_id', '=', referredId).executeTakeFirstOrThrow();
+const memberRow = (id: string) =>
+  t.db
+    .selectFrom('members as m')
+    .innerJoin('tiers as t', 't.id', 'm.tier_id')
+    .select(['m.tier_source', 'm.comp_until', 't.slug as tier'])
+    .where('m.id', '=', id)
+    .executeTakeFirstOrThrow();
+const rewards = (memberId: string) =>
+  t.db.selectFrom('referral_rewards').selectAll().where('member_id', '=', memberId).orderBy('id').execute();
 const milestoneJobs = async (memberId: string) =>
-  (await sql<{ payload: { memberId: string; milestoneId: string }; key: string | null }>`
+  (
+    await sql<{ payload: { memberId: string; milestoneId: string }; key: string | null }>`
     select j.payload, j.key from graphile_worker._private_jobs j join graphile_worker._private_tasks k on k.id = j.task_id
-    where k.identifier = 'referral_milestone_email' and j.payload->>'memberId' = ${memberId}`.execute(t.db)).rows;
+    where k.identifier = 'referral_milestone_email' and j.payload->>'memberId' = ${memberId}`.execute(t.db)
+  ).rows;
 const DAY = 86_400_000;
 const daysFromNow = (d: Date | null) => (d!.getTime() - Date.now()) / DAY;
 
@@ -101,7 +119,11 @@ describe('attribution into confirmation', () => {
     const a = await member('signer-ref@example.com');
     const friend = await refer(a.referral_code, 'signs-in@example.com');
     await requestSignIn(t.db, ctx, { email: 'signs-in@example.com', clientIp: nextIp() });
-    const job = await sql<{ text: string }>`select j.payload->'message'->>'text' as text from graphile_worker._private_jobs j where j.payload->'message'->'to'->>0 = 'signs-in@example.com' and j.payload->'message'->>'subject' like 'Your sign-in link%'`.execute(t.db);
+    const job = await sql<{
+      text: string;
+    }>`select j.payload->'message'->>'text' as text from graphile_worker._private_jobs j where j.payload->'message'->'to'->>0 = 'signs-in@example.com' and j.payload->'message'->>'subject' like 'Your sign-in link%'`.execute(
+      t.db,
+    );
     const token = /signin\/verify\?token=(\S+)/.exec(job.rows[0]!.text)![1]!;
     await verifySignInLink(t.db, token);
     expect((await referral(friend.id)).status).toBe('counted');
@@ -128,7 +150,11 @@ describe('attribution into confirmation', () => {
     expect(everything).not.toContain('203.0.113');
     expect(everything).not.toContain('Mozilla');
 
-    await t.db.updateTable('referrals').set({ created_at: new Date(Date.now() - 31 * DAY) }).where('referred_id', '=', friend.id).execute();
+    await t.db
+      .updateTable('referrals')
+      .set({ created_at: new Date(Date.now() - 31 * DAY) })
+      .where('referred_id', '=', friend.id)
+      .execute();
     await forgetOldSignals(t.db);
     expect(await referral(friend.id)).toMatchObject({ network_hash: null, device_hash: null });
   });
@@ -137,7 +163,13 @@ describe('attribution into confirmation', () => {
 describe('milestones and rewards', () => {
   it('awards each milestone once as referrals cross it: a manual reward to fulfil, then complimentary days, with an email job each', async () => {
     const sticker = await createMilestone(t.db, { threshold: 1, description: 'a sticker', reward: 'manual' });
-    const month = await createMilestone(t.db, { threshold: 2, description: 'a month of Supporter', reward: 'comp', tierSlug: 'supporter', compDays: 30 });
+    const month = await createMilestone(t.db, {
+      threshold: 2,
+      description: 'a month of Supporter',
+      reward: 'comp',
+      tierSlug: 'supporter',
+      compDays: 30,
+    });
     const a = await member('ed@example.com');
     await referAndConfirm(a.referral_code, 'f1@example.com');
     expect(await rewards(a.id)).toMatchObject([{ milestone_id: sticker.id, status: 'to_fulfil', referrals: 1 }]);
@@ -158,7 +190,9 @@ describe('milestones and rewards', () => {
 
     const jobs = await milestoneJobs(a.id);
     expect(jobs.map((j) => j.payload.milestoneId).sort()).toEqual([sticker.id, month.id].sort());
-    expect(jobs.map((j) => j.key).sort()).toEqual([`referral-milestone-${a.id}-${sticker.id}`, `referral-milestone-${a.id}-${month.id}`].sort());
+    expect(jobs.map((j) => j.key).sort()).toEqual(
+      [`referral-milestone-${a.id}-${sticker.id}`, `referral-milestone-${a.id}-${month.id}`].sort(),
+    );
 
     // The email job queues the email under one idempotency key per member and milestone.
     expect(await mailMilestone(t.db, ctx, { memberId: a.id, milestoneId: month.id })).toBe(true);
@@ -166,7 +200,10 @@ describe('milestones and rewards', () => {
       select j.payload from graphile_worker._private_jobs j join graphile_worker._private_tasks k on k.id = j.task_id
       where k.identifier = 'send_email' and j.payload->>'idempotencyKey' = ${`referral-milestone-${a.id}-${month.id}`}`.execute(t.db);
     expect(mail.rows).toHaveLength(1);
-    expect(mail.rows[0]!.payload.message).toMatchObject({ to: ['ed@example.com'], subject: 'You reached a milestone: a month of Supporter' });
+    expect(mail.rows[0]!.payload.message).toMatchObject({
+      to: ['ed@example.com'],
+      subject: 'You reached a milestone: a month of Supporter',
+    });
     expect(mail.rows[0]!.payload.message.text).toContain('2 friends joined');
     expect(mail.rows[0]!.payload.message.text).toContain(`https://news.example.com/r/${a.referral_code}`);
 
@@ -220,9 +257,15 @@ describe('milestones and rewards', () => {
   it('validates milestones', async () => {
     await expect(createMilestone(t.db, { threshold: 0, description: 'x', reward: 'manual' })).rejects.toThrow(ValidationError);
     await expect(createMilestone(t.db, { threshold: 5, description: ' ', reward: 'manual' })).rejects.toThrow(ValidationError);
-    await expect(createMilestone(t.db, { threshold: 5, description: 'free', reward: 'comp', tierSlug: 'free', compDays: 30 })).rejects.toThrow(ValidationError);
-    await expect(createMilestone(t.db, { threshold: 5, description: 'no tier', reward: 'comp', tierSlug: 'nope', compDays: 30 })).rejects.toThrow(ValidationError);
-    await expect(createMilestone(t.db, { threshold: 5, description: 'forever', reward: 'comp', tierSlug: 'supporter', compDays: 0 })).rejects.toThrow(ValidationError);
+    await expect(
+      createMilestone(t.db, { threshold: 5, description: 'free', reward: 'comp', tierSlug: 'free', compDays: 30 }),
+    ).rejects.toThrow(ValidationError);
+    await expect(
+      createMilestone(t.db, { threshold: 5, description: 'no tier', reward: 'comp', tierSlug: 'nope', compDays: 30 }),
+    ).rejects.toThrow(ValidationError);
+    await expect(
+      createMilestone(t.db, { threshold: 5, description: 'forever', reward: 'comp', tierSlug: 'supporter', compDays: 0 }),
+    ).rejects.toThrow(ValidationError);
     await createMilestone(t.db, { threshold: 5, description: 'a call', reward: 'manual' });
     await expect(createMilestone(t.db, { threshold: 5, description: 'again', reward: 'manual' })).rejects.toThrow(ConflictError);
     await expect(archiveMilestone(t.db, 'abc')).rejects.toThrow(NotFoundError);
@@ -252,7 +295,11 @@ describe('complimentary days stacking', () => {
     expect(await startAllBankedRewards(t.db)).toBe(0); // still paying: nothing starts
 
     // The subscription ends (what syncSubscription does): back to free, then the banked days start.
-    await t.db.updateTable('members').set({ tier_id: sql<string>`(select id from tiers where slug = 'free')` as unknown as string, tier_source: 'default' }).where('id', '=', a.id).execute();
+    await t.db
+      .updateTable('members')
+      .set({ tier_id: sql<string>`(select id from tiers where slug = 'free')` as unknown as string, tier_source: 'default' })
+      .where('id', '=', a.id)
+      .execute();
     expect(await startAllBankedRewards(t.db)).toBe(1);
     const row = await memberRow(a.id);
     expect(row).toMatchObject({ tier: 'supporter', tier_source: 'comp' });
@@ -261,7 +308,11 @@ describe('complimentary days stacking', () => {
   });
 
   it('banks behind complimentary access with no end, or on another tier', async () => {
-    await t.db.insertInto('tiers').values({ slug: 'patron', name: 'Patron', paid: true, monthly_amount: 2000, currency: 'usd' }).onConflict((oc) => oc.column('slug').doNothing()).execute();
+    await t.db
+      .insertInto('tiers')
+      .values({ slug: 'patron', name: 'Patron', paid: true, monthly_amount: 2000, currency: 'usd' })
+      .onConflict((oc) => oc.column('slug').doNothing())
+      .execute();
     const forever = await member('stack-forever@example.com', { tier: 'supporter', source: 'comp', compUntil: null });
     const other = await member('stack-other@example.com', { tier: 'patron', source: 'comp', compUntil: new Date(Date.now() + 5 * DAY) });
     await earnMonth(forever, 'forever');
@@ -284,7 +335,11 @@ describe('complimentary days stacking', () => {
     // Staff's own complimentary access (an end staff set) is not the reward's: nothing is banked.
     const b = await member('staff-comp@example.com');
     await earnMonth(b, 'staffset');
-    await t.db.updateTable('members').set({ comp_until: new Date(Date.now() + 90 * DAY) }).where('id', '=', b.id).execute();
+    await t.db
+      .updateTable('members')
+      .set({ comp_until: new Date(Date.now() + 90 * DAY) })
+      .where('id', '=', b.id)
+      .execute();
     expect(await bankUnusedRewardDays(t.db, b.id)).toBe(0);
   });
 });
@@ -294,7 +349,7 @@ describe('fraud guards', () => {
     await createMilestone(t.db, { threshold: 1, description: 'a guarded sticker', reward: 'manual' });
   });
 
-  it('holds a self-referral: the same mailbox, or a form sent from the referrer\'s signed-in browser', async () => {
+  it("holds a self-referral: the same mailbox, or a form sent from the referrer's signed-in browser", async () => {
     const a = await member('jo.ann@gmail.com');
     const variant = await referAndConfirm(a.referral_code, 'joann+news@googlemail.com');
     expect(await referral(variant.id)).toMatchObject({ status: 'held', flag: 'self' });
@@ -314,28 +369,40 @@ describe('fraud guards', () => {
   it('holds the third referral from one network within a day (IPv4 /24 and IPv6 /48)', async () => {
     const a = await member('network-ref@example.com');
     const v4 = [];
-    for (const [i, ip] of ['203.0.113.5', '203.0.113.66', '203.0.113.200'].entries()) v4.push(await referAndConfirm(a.referral_code, `n${i}@example.com`, { ip, ua: [CHROME, FIREFOX, SAFARI][i] }));
+    for (const [i, ip] of ['203.0.113.5', '203.0.113.66', '203.0.113.200'].entries())
+      v4.push(await referAndConfirm(a.referral_code, `n${i}@example.com`, { ip, ua: [CHROME, FIREFOX, SAFARI][i] }));
     expect((await Promise.all(v4.map((f) => referral(f.id)))).map((r) => r.status)).toEqual(['counted', 'counted', 'held']);
     expect((await referral(v4[2]!.id)).flag_detail).toBe('The 3rd referral from one network within 24 hours.');
     expect((await referAndConfirm(a.referral_code, 'n3@example.com', { ip: '192.0.2.1' })).id).toBeTruthy();
 
     const v6 = [];
-    for (const [i, ip] of ['2001:db8:1:1::1', '2001:db8:1:ffff::2', '2001:0db8:0001::3'].entries()) v6.push(await referAndConfirm(a.referral_code, `six${i}@example.com`, { ip, ua: [CHROME, FIREFOX, SAFARI][i] }));
+    for (const [i, ip] of ['2001:db8:1:1::1', '2001:db8:1:ffff::2', '2001:0db8:0001::3'].entries())
+      v6.push(await referAndConfirm(a.referral_code, `six${i}@example.com`, { ip, ua: [CHROME, FIREFOX, SAFARI][i] }));
     expect((await Promise.all(v6.map((f) => referral(f.id)))).map((r) => r.status)).toEqual(['counted', 'counted', 'held']);
 
     // Outside the window, the network is clean again.
-    await t.db.updateTable('referrals').set({ created_at: new Date(Date.now() - 25 * 3_600_000) }).where('referrer_id', '=', a.id).execute();
-    expect((await referral((await referAndConfirm(a.referral_code, 'n-later@example.com', { ip: '203.0.113.9' })).id)).status).toBe('counted');
+    await t.db
+      .updateTable('referrals')
+      .set({ created_at: new Date(Date.now() - 25 * 3_600_000) })
+      .where('referrer_id', '=', a.id)
+      .execute();
+    expect((await referral((await referAndConfirm(a.referral_code, 'n-later@example.com', { ip: '203.0.113.9' })).id)).status).toBe(
+      'counted',
+    );
     expect(await referralSummary(t.db, a.id)).toMatchObject({ counted: 6, held: 2 });
   });
 
   it('holds the fifth referral from one browser pattern within an hour', async () => {
     const a = await member('device-ref@example.com');
     const statuses = [];
-    for (let i = 0; i < 5; i++) statuses.push((await referral((await referAndConfirm(a.referral_code, `d${i}@example.com`, { ua: SAFARI })).id)).status);
+    for (let i = 0; i < 5; i++)
+      statuses.push((await referral((await referAndConfirm(a.referral_code, `d${i}@example.com`, { ua: SAFARI })).id)).status);
     expect(statuses).toEqual(['counted', 'counted', 'counted', 'counted', 'held']);
     const held = await listHeldReferrals(t.db);
-    expect(held.find((h) => h.referrer_email === 'device-ref@example.com')).toMatchObject({ flag: 'device', flag_detail: 'The 5th referral from one kind of browser (safari/17 ios) within an hour.' });
+    expect(held.find((h) => h.referrer_email === 'device-ref@example.com')).toMatchObject({
+      flag: 'device',
+      flag_detail: 'The 5th referral from one kind of browser (safari/17 ios) within an hour.',
+    });
     // Another browser is not part of the burst.
     expect((await referral((await referAndConfirm(a.referral_code, 'd-other@example.com', { ua: FIREFOX })).id)).status).toBe('counted');
   });
@@ -347,7 +414,11 @@ describe('fraud guards', () => {
     expect(await referralSummary(t.db, a.id)).toMatchObject({ counted: 2 });
     await unsubscribeAll(t.db, quick.id, 'one-click');
     expect(await referral(quick.id)).toMatchObject({ status: 'held', flag: 'quick_unsubscribe', counted_at: null });
-    await t.db.updateTable('referrals').set({ confirmed_at: new Date(Date.now() - 8 * DAY) }).where('referred_id', '=', stayer.id).execute();
+    await t.db
+      .updateTable('referrals')
+      .set({ confirmed_at: new Date(Date.now() - 8 * DAY) })
+      .where('referred_id', '=', stayer.id)
+      .execute();
     await unsubscribeAll(t.db, stayer.id, 'one-click');
     expect((await referral(stayer.id)).status).toBe('counted');
     expect(await referralSummary(t.db, a.id)).toMatchObject({ counted: 1, held: 1 });
@@ -379,13 +450,18 @@ describe('fraud guards', () => {
   });
 });
 
-describe('the member\'s own data', () => {
-  it('exports their referral figures and rewards, not their friends\' addresses', async () => {
+describe("the member's own data", () => {
+  it("exports their referral figures and rewards, not their friends' addresses", async () => {
     await createMilestone(t.db, { threshold: 1, description: 'an exported pin', reward: 'manual' });
     const a = await member('exporter@example.com');
     await referAndConfirm(a.referral_code, 'exported-friend@example.com');
     const data = await exportMemberData(t.db, a.id);
-    expect(data.referrals).toMatchObject({ counted: 1, pending: 0, held: 0, rewards: [{ milestone: 'an exported pin', referrals: 1, status: 'to_fulfil' }] });
+    expect(data.referrals).toMatchObject({
+      counted: 1,
+      pending: 0,
+      held: 0,
+      rewards: [{ milestone: 'an exported pin', referrals: 1, status: 'to_fulfil' }],
+    });
     expect(JSON.stringify(data)).not.toContain('exported-friend@example.com');
   });
 });
@@ -401,7 +477,17 @@ describe('staff figures', () => {
     expect(weeks).toHaveLength(12);
     expect(weeks.at(-1)!.counted).toBeGreaterThanOrEqual(3);
     const totals = await referralTotals(t.db);
-    expect(totals.counted).toBe(Number((await t.db.selectFrom('referrals').select(sql<string>`count(*)`.as('n')).where('status', '=', 'counted').executeTakeFirstOrThrow()).n));
+    expect(totals.counted).toBe(
+      Number(
+        (
+          await t.db
+            .selectFrom('referrals')
+            .select(sql<string>`count(*)`.as('n'))
+            .where('status', '=', 'counted')
+            .executeTakeFirstOrThrow()
+        ).n,
+      ),
+    );
     const channel = await referralChannel(t.db);
     expect(channel.members).toBeGreaterThanOrEqual(3);
     expect(channel.confirmed).toBeGreaterThanOrEqual(3);

@@ -34,10 +34,14 @@ function runtime(options: { timeoutMs?: number } = {}): Runtime {
 
 async function startTestWorker(options: { rate?: number; timeoutMs?: number } = {}) {
   const rt = runtime(options);
-  worker = await startWorker(rt, workerDb.pool, { retry: FAST_RETRY, limiter: createRateLimiter(rt.db, { requestsPerSecond: options.rate ?? 500 }) });
+  worker = await startWorker(rt, workerDb.pool, {
+    retry: FAST_RETRY,
+    limiter: createRateLimiter(rt.db, { requestsPerSecond: options.rate ?? 500 }),
+  });
 }
 
-const sendNow = (postId: string, segment: Record<string, unknown> = { newsletters: ['weekly'] }) => createSend(t.db, { postId, segment, undoSeconds: 0 });
+const sendNow = (postId: string, segment: Record<string, unknown> = { newsletters: ['weekly'] }) =>
+  createSend(t.db, { postId, segment, undoSeconds: 0 });
 const statusOf = (id: string) => getSend(t.db, id);
 /**
  * Until no batch of the send is being posted and none of its lanes is running. A lane that runs
@@ -47,14 +51,26 @@ const statusOf = (id: string) => getSend(t.db, id);
 async function lanesIdle(id: string) {
   await waitFor(
     async () => {
-      const posting = await t.db.selectFrom('send_batches').select('batch').where('send_id', '=', id).where('status', '=', 'posting').execute();
-      const running = await sql<{ key: string }>`select key from graphile_worker._private_jobs where key like ${`send-${id}-lane-%`} and locked_at is not null`.execute(t.db);
+      const posting = await t.db
+        .selectFrom('send_batches')
+        .select('batch')
+        .where('send_id', '=', id)
+        .where('status', '=', 'posting')
+        .execute();
+      const running = await sql<{
+        key: string;
+      }>`select key from graphile_worker._private_jobs where key like ${`send-${id}-lane-%`} and locked_at is not null`.execute(t.db);
       return { posting: posting.length, running: running.rows.length };
     },
     { until: (s) => s.posting === 0 && s.running === 0, timeout: 20_000, what: `send ${id}'s lanes to stop` },
   );
 }
-const finished = (id: string, timeoutMs = 30_000) => waitFor(() => statusOf(id), { until: (s) => ['sent', 'failed', 'cancelled'].includes(s.status), timeout: timeoutMs, what: `send ${id} to finish` });
+const finished = (id: string, timeoutMs = 30_000) =>
+  waitFor(() => statusOf(id), {
+    until: (s) => ['sent', 'failed', 'cancelled'].includes(s.status),
+    timeout: timeoutMs,
+    what: `send ${id} to finish`,
+  });
 
 beforeAll(async () => {
   t = await createTestDatabase();
@@ -102,7 +118,9 @@ describe('segments', () => {
 
 describe('preparing', () => {
   it('snapshots the segment into deliveries and fixed batches of at most 100, with the variant each member may read', async () => {
-    await sql`update members set tier_id = (select id from tiers where slug = 'supporter') where email in ('reader5@example.com', 'reader150@example.com')`.execute(t.db);
+    await sql`update members set tier_id = (select id from tiers where slug = 'supporter') where email in ('reader5@example.com', 'reader150@example.com')`.execute(
+      t.db,
+    );
     const postId = await makePost(t.db, { visibility: 'paid' });
     const send = await sendNow(postId);
     expect(send.status).toBe('scheduled');
@@ -111,8 +129,17 @@ describe('preparing', () => {
     expect(after).toMatchObject({ status: 'sending', recipients: 450 });
     const batches = await t.db.selectFrom('send_batches').selectAll().where('send_id', '=', send.id).orderBy('batch').execute();
     expect(batches.map((b) => b.size)).toEqual([100, 100, 100, 100, 50]);
-    const variants = await t.db.selectFrom('deliveries').select(['variant', sql<string>`count(*)`.as('n')]).where('send_id', '=', send.id).groupBy('variant').orderBy('variant').execute();
-    expect(variants.map((v) => [v.variant, Number(v.n)])).toEqual([['f', 2], ['p', 448]]);
+    const variants = await t.db
+      .selectFrom('deliveries')
+      .select(['variant', sql<string>`count(*)`.as('n')])
+      .where('send_id', '=', send.id)
+      .groupBy('variant')
+      .orderBy('variant')
+      .execute();
+    expect(variants.map((v) => [v.variant, Number(v.n)])).toEqual([
+      ['f', 2],
+      ['p', 448],
+    ]);
     // A second preparation (a retried job) changes nothing.
     expect(await prepareSend(t.db, { siteUrl: 'https://news.example.com', from: FROM }, send.id)).toBe('not_scheduled');
     await commandSend(t.db, send.id, 'cancel');
@@ -201,7 +228,12 @@ describe('the lifecycle', () => {
     const paused = await statusOf(send.id);
     expect(paused.status).toBe('paused');
     // Idle: no lane is running and the rest of the batches wait, unclaimed.
-    const open = await t.db.selectFrom('send_batches').select('status').where('send_id', '=', send.id).where('status', 'not in', ['posted']).execute();
+    const open = await t.db
+      .selectFrom('send_batches')
+      .select('status')
+      .where('send_id', '=', send.id)
+      .where('status', 'not in', ['posted'])
+      .execute();
     expect(open.length).toBeGreaterThan(0);
     expect(open.every((b) => b.status === 'pending')).toBe(true);
     expect((await statusOf(send.id)).posted).toBe(paused.posted);
@@ -232,7 +264,12 @@ describe('provider trouble', () => {
     const postId = await makePost(t.db);
     const send = await sendNow(postId);
     expect(await finished(send.id)).toMatchObject({ status: 'sent', posted: 449, failed: 1 });
-    const poisoned = await t.db.selectFrom('deliveries').select(['status', 'error']).where('send_id', '=', send.id).where('email', '=', 'reader42@example.com').executeTakeFirstOrThrow();
+    const poisoned = await t.db
+      .selectFrom('deliveries')
+      .select(['status', 'error'])
+      .where('send_id', '=', send.id)
+      .where('email', '=', 'reader42@example.com')
+      .executeTakeFirstOrThrow();
     expect(poisoned).toMatchObject({ status: 'rejected', error: expect.stringMatching(/Invalid `to`/) });
   });
 
@@ -292,7 +329,11 @@ describe('transactional mail during a bulk send', () => {
     await waitFor(() => statusOf(send.id), { until: (s) => s.posted >= 100, timeout: 20_000, what: 'first batch' });
     const queuedAt = Date.now();
     await queueEmail(t.db, { to: ['newcomer@example.com'], subject: 'Confirm your subscription', text: 'Click' });
-    await waitFor(async () => resend.countByRecipient().get('newcomer@example.com') ?? 0, { until: (n) => n === 1, timeout: 10_000, what: 'the confirmation' });
+    await waitFor(async () => resend.countByRecipient().get('newcomer@example.com') ?? 0, {
+      until: (n) => n === 1,
+      timeout: 10_000,
+      what: 'the confirmation',
+    });
     expect(Date.now() - queuedAt).toBeLessThan(5_000);
     expect((await statusOf(send.id)).status).toBe('sending');
     await commandSend(t.db, send.id, 'cancel');
@@ -307,7 +348,12 @@ describe('erasure', () => {
     await prepareSend(t.db, { siteUrl: 'https://news.example.com', from: FROM }, send.id);
     const member = await t.db.selectFrom('members').select('id').where('email', '=', 'reader300@example.com').executeTakeFirstOrThrow();
     await deleteMember(t.db, member.id);
-    const row = await t.db.selectFrom('deliveries').select(['email', 'name']).where('send_id', '=', send.id).where('member_id', '=', member.id).executeTakeFirstOrThrow();
+    const row = await t.db
+      .selectFrom('deliveries')
+      .select(['email', 'name'])
+      .where('send_id', '=', send.id)
+      .where('member_id', '=', member.id)
+      .executeTakeFirstOrThrow();
     expect(row).toEqual({ email: '', name: null });
     await commandSend(t.db, send.id, 'cancel');
   });
@@ -319,7 +365,9 @@ describe('the referral block', () => {
     const postId = await makePost(t.db, { title: 'Bring a friend', markdown: 'Our news.\n\n{{referral}}\n\nSee you soon.' });
     const send = await sendNow(postId);
     await finished(send.id);
-    const codes = new Map((await t.db.selectFrom('members').select(['email', 'referral_code']).execute()).map((m) => [m.email, m.referral_code]));
+    const codes = new Map(
+      (await t.db.selectFrom('members').select(['email', 'referral_code']).execute()).map((m) => [m.email, m.referral_code]),
+    );
     const mine = resend.emails.filter((e) => e.subject === 'Bring a friend');
     expect(mine.length).toBeGreaterThan(400);
     for (const email of mine) {
@@ -343,16 +391,28 @@ describe('recovery', () => {
     await prepareSend(t.db, { siteUrl: 'https://news.example.com', from: FROM }, send.id);
     await sql`delete from graphile_worker._private_jobs`.execute(t.db);
     // Batch 0 was claimed by pid 999999 on this host, which is not running; batch 1 by a live one.
-    await sql`update send_batches set status = 'posting', claimed_by = 'testhost-999999', lease_until = now() + interval '90 seconds' where send_id = ${send.id} and batch = 0`.execute(t.db);
-    await sql`update send_batches set status = 'posting', claimed_by = ${`testhost-${process.pid}`}, lease_until = now() + interval '90 seconds' where send_id = ${send.id} and batch = 1`.execute(t.db);
+    await sql`update send_batches set status = 'posting', claimed_by = 'testhost-999999', lease_until = now() + interval '90 seconds' where send_id = ${send.id} and batch = 0`.execute(
+      t.db,
+    );
+    await sql`update send_batches set status = 'posting', claimed_by = ${`testhost-${process.pid}`}, lease_until = now() + interval '90 seconds' where send_id = ${send.id} and batch = 1`.execute(
+      t.db,
+    );
     expect(await releaseDeadClaims(t.db, 'testhost', (pid) => pid === process.pid)).toBe(1);
-    const leases = await t.db.selectFrom('send_batches').select(['batch', sql<boolean>`lease_until < now()`.as('expired')]).where('send_id', '=', send.id).where('batch', 'in', [0, 1]).orderBy('batch').execute();
+    const leases = await t.db
+      .selectFrom('send_batches')
+      .select(['batch', sql<boolean>`lease_until < now()`.as('expired')])
+      .where('send_id', '=', send.id)
+      .where('batch', 'in', [0, 1])
+      .orderBy('batch')
+      .execute();
     expect(leases.map((l) => l.expired)).toEqual([true, false]);
     // A live lease counts as work in progress: not stalled. Without it, and nothing posted, it is.
     expect(await resumeSends(t.db, { stalledForSeconds: 120 })).toBe(0);
     await sql`update send_batches set status = 'pending', lease_until = null where send_id = ${send.id}`.execute(t.db);
     expect(await resumeSends(t.db, { stalledForSeconds: 120 })).toBe(1);
-    const jobs = await sql<{ key: string }>`select key from graphile_worker._private_jobs where key like ${`send-${send.id}-lane-%`} order by key`.execute(t.db);
+    const jobs = await sql<{
+      key: string;
+    }>`select key from graphile_worker._private_jobs where key like ${`send-${send.id}-lane-%`} order by key`.execute(t.db);
     expect(jobs.rows.length).toBe(5);
     await commandSend(t.db, send.id, 'cancel');
   });

@@ -45,12 +45,16 @@ describe('staff users', () => {
   it('validates input with clear messages', async () => {
     await expect(createStaffUser(t.db, { email: 'nope', password: 'long enough pw', role: 'editor' })).rejects.toThrow(ValidationError);
     await expect(createStaffUser(t.db, { email: 'a@example.com', password: 'short', role: 'editor' })).rejects.toThrow(/at least 10/);
-    await expect(createStaffUser(t.db, { email: 'a@example.com', password: 'long enough pw', role: 'boss' as never })).rejects.toThrow(/role/);
+    await expect(createStaffUser(t.db, { email: 'a@example.com', password: 'long enough pw', role: 'boss' as never })).rejects.toThrow(
+      /role/,
+    );
   });
 
   it('treats addresses case-insensitively', async () => {
     await createStaffUser(t.db, { email: 'Editor@Example.com', password: 'long enough pw', role: 'editor' });
-    await expect(createStaffUser(t.db, { email: 'editor@example.COM', password: 'long enough pw', role: 'admin' })).rejects.toThrow(ConflictError);
+    await expect(createStaffUser(t.db, { email: 'editor@example.COM', password: 'long enough pw', role: 'admin' })).rejects.toThrow(
+      ConflictError,
+    );
     expect((await findStaffByEmail(t.db, 'EDITOR@example.com'))?.role).toBe('editor');
   });
 });
@@ -59,8 +63,15 @@ describe('sign-in and sessions', () => {
   it('opens a session for the right password only, with the same error for unknown addresses', async () => {
     const ok = await signInStaff(t.db, TEST_SECRET, { email: 'editor@example.com', password: 'long enough pw', clientIp: '10.0.0.1' });
     expect(ok.user.role).toBe('editor');
-    expect(await staffFromSession(t.db, ok.token)).toMatchObject({ staff: { email: 'editor@example.com', role: 'editor' }, renewedUntil: null });
-    const stored = await t.db.selectFrom('staff_sessions').select('token_hash').where('token_hash', '=', hashToken(ok.token)).executeTakeFirst();
+    expect(await staffFromSession(t.db, ok.token)).toMatchObject({
+      staff: { email: 'editor@example.com', role: 'editor' },
+      renewedUntil: null,
+    });
+    const stored = await t.db
+      .selectFrom('staff_sessions')
+      .select('token_hash')
+      .where('token_hash', '=', hashToken(ok.token))
+      .executeTakeFirst();
     expect(stored).toBeDefined();
     expect(JSON.stringify(await t.db.selectFrom('staff_sessions').selectAll().execute())).not.toContain(ok.token);
 
@@ -73,7 +84,11 @@ describe('sign-in and sessions', () => {
   it('ends expired sessions and sessions of disabled staff', async () => {
     const user = await findStaffByEmail(t.db, 'editor@example.com');
     const s = await createStaffSession(t.db, user!.id);
-    await t.db.updateTable('staff_sessions').set({ expires_at: sql<Date>`now() - interval '1 second'` as unknown as Date }).where('token_hash', '=', hashToken(s.token)).execute();
+    await t.db
+      .updateTable('staff_sessions')
+      .set({ expires_at: sql<Date>`now() - interval '1 second'` as unknown as Date })
+      .where('token_hash', '=', hashToken(s.token))
+      .execute();
     expect(await staffFromSession(t.db, s.token)).toBeUndefined();
 
     const s2 = await createStaffSession(t.db, user!.id);
@@ -106,7 +121,9 @@ describe('sign-in and sessions', () => {
   it('stops a guesser after repeated failures from one address, without locking the account out elsewhere', async () => {
     await createStaffUser(t.db, { email: 'target@example.com', password: 'long enough pw', role: 'moderator' });
     for (let i = 0; i < SIGNIN_LIMITS.failuresPerAccountAndIp.limit; i++) {
-      await expect(signInStaff(t.db, TEST_SECRET, { email: 'target@example.com', password: 'guess ' + i, clientIp: '10.1.0.1' })).rejects.toThrow(UnauthorizedError);
+      await expect(
+        signInStaff(t.db, TEST_SECRET, { email: 'target@example.com', password: 'guess ' + i, clientIp: '10.1.0.1' }),
+      ).rejects.toThrow(UnauthorizedError);
     }
     // From the guesser's address even the right password is refused until the window passes…
     const blocked = signInStaff(t.db, TEST_SECRET, { email: 'target@example.com', password: 'long enough pw', clientIp: '10.1.0.1' });
@@ -124,9 +141,13 @@ describe('sign-in and sessions', () => {
 
   it('rate-limits attempts per client address, across accounts', async () => {
     for (let i = 0; i < SIGNIN_LIMITS.perIp.limit; i++) {
-      await expect(signInStaff(t.db, TEST_SECRET, { email: `nobody${i}@example.com`, password: 'x'.repeat(12), clientIp: '10.9.9.9' })).rejects.toThrow(UnauthorizedError);
+      await expect(
+        signInStaff(t.db, TEST_SECRET, { email: `nobody${i}@example.com`, password: 'x'.repeat(12), clientIp: '10.9.9.9' }),
+      ).rejects.toThrow(UnauthorizedError);
     }
-    await expect(signInStaff(t.db, TEST_SECRET, { email: 'editor@example.com', password: 'long enough pw', clientIp: '10.9.9.9' })).rejects.toThrow(RateLimitedError);
+    await expect(
+      signInStaff(t.db, TEST_SECRET, { email: 'editor@example.com', password: 'long enough pw', clientIp: '10.9.9.9' }),
+    ).rejects.toThrow(RateLimitedError);
     // The limit keys are HMACs: no address or email is stored.
     const keys = await t.db.selectFrom('rate_limits').select('key').execute();
     expect(keys.length).toBeGreaterThan(0);
@@ -134,7 +155,9 @@ describe('sign-in and sessions', () => {
   });
 
   it('refuses an absurdly long password without hashing it', async () => {
-    await expect(signInStaff(t.db, TEST_SECRET, { email: 'editor@example.com', password: 'x'.repeat(100_000), clientIp: '10.4.0.4' })).rejects.toThrow(UnauthorizedError);
+    await expect(
+      signInStaff(t.db, TEST_SECRET, { email: 'editor@example.com', password: 'x'.repeat(100_000), clientIp: '10.4.0.4' }),
+    ).rejects.toThrow(UnauthorizedError);
   });
 });
 
@@ -177,7 +200,10 @@ describe('sliding sessions', () => {
     const s = await createStaffSession(t.db, user!.id);
     await t.db
       .updateTable('staff_sessions')
-      .set({ last_seen_at: sql<Date>`now() - interval '2 hours'` as unknown as Date, expires_at: sql<Date>`now() + interval '1 day'` as unknown as Date })
+      .set({
+        last_seen_at: sql<Date>`now() - interval '2 hours'` as unknown as Date,
+        expires_at: sql<Date>`now() + interval '1 day'` as unknown as Date,
+      })
       .where('token_hash', '=', hashToken(s.token))
       .execute();
     const used = await staffFromSession(t.db, s.token);

@@ -11,7 +11,20 @@ import { countRecipients, parseSegmentInput, resolveSegment } from '../../src/do
 const NOW = new Date('2026-06-15T12:00:00Z');
 const ago = (days: number, plusSeconds = 0) => new Date(NOW.getTime() - days * 86_400_000 + plusSeconds * 1000);
 
-async function member(db: Kysely<Database>, m: { email: string; platform: string; status: string; tier?: string; created: number; confirmed?: number; unsubscribed?: number; updated?: number; campaign?: string }) {
+async function member(
+  db: Kysely<Database>,
+  m: {
+    email: string;
+    platform: string;
+    status: string;
+    tier?: string;
+    created: number;
+    confirmed?: number;
+    unsubscribed?: number;
+    updated?: number;
+    campaign?: string;
+  },
+) {
   const row = await sql<{ id: string }>`
     insert into members (email, status, tier_id, referral_code, source_platform, utm_campaign, created_at, confirmed_at, unsubscribed_at, updated_at)
     values (${m.email}, ${m.status}, (select id from tiers where slug = ${m.tier ?? 'free'}), md5(${m.email}), ${m.platform}, ${m.campaign ?? null},
@@ -28,15 +41,24 @@ async function send(db: Kysely<Database>, postId: string, daysAgo: number, membe
   `.execute(db);
   const id = row.rows[0]!.id;
   for (const m of memberIds) {
-    await sql`insert into deliveries (send_id, member_id, email, variant, status, posted_at) values (${id}, ${m}, 'x@example.com', 'a', 'posted', ${ago(daysAgo, 30)})`.execute(db);
+    await sql`insert into deliveries (send_id, member_id, email, variant, status, posted_at) values (${id}, ${m}, 'x@example.com', 'a', 'posted', ${ago(daysAgo, 30)})`.execute(
+      db,
+    );
   }
   return id;
 }
 
-const ev = (db: Kysely<Database>, e: { kind: string; member?: string | null; send?: string; post?: string; link?: number; at: Date; machine?: boolean }) =>
-  sql`insert into engagement_events (occurred_at, kind, member_id, send_id, post_id, link, machine) values (${e.at}, ${e.kind}, ${e.member ?? null}, ${e.send ?? null}, ${e.post ?? null}, ${e.link ?? null}, ${e.machine ?? false})`.execute(db);
+const ev = (
+  db: Kysely<Database>,
+  e: { kind: string; member?: string | null; send?: string; post?: string; link?: number; at: Date; machine?: boolean },
+) =>
+  sql`insert into engagement_events (occurred_at, kind, member_id, send_id, post_id, link, machine) values (${e.at}, ${e.kind}, ${e.member ?? null}, ${e.send ?? null}, ${e.post ?? null}, ${e.link ?? null}, ${e.machine ?? false})`.execute(
+    db,
+  );
 const fact = (db: Kysely<Database>, memberId: string, type: string, at: Date, data: Record<string, unknown> = {}) =>
-  sql`insert into events (member_id, type, occurred_at, data) values (${memberId}, ${type}, ${at}, ${JSON.stringify(data)}::jsonb)`.execute(db);
+  sql`insert into events (member_id, type, occurred_at, data) values (${memberId}, ${type}, ${at}, ${JSON.stringify(data)}::jsonb)`.execute(
+    db,
+  );
 
 describe('stats on a hand-computed fixture', () => {
   let t: TestDatabase;
@@ -48,10 +70,28 @@ describe('stats on a hand-computed fixture', () => {
   beforeAll(async () => {
     t = await createTestDatabase();
     const db = t.db;
-    await sql`insert into tiers (slug, name, paid, monthly_amount, yearly_amount, currency, stripe_monthly_price_id, stripe_yearly_price_id) values ('gold', 'Gold', true, 500, 4800, 'usd', 'price_m', 'price_y')`.execute(db);
-    ids.a = await member(db, { email: 'a@example.com', platform: 'instagram', status: 'active', created: 100, confirmed: 100, campaign: 'spring' });
+    await sql`insert into tiers (slug, name, paid, monthly_amount, yearly_amount, currency, stripe_monthly_price_id, stripe_yearly_price_id) values ('gold', 'Gold', true, 500, 4800, 'usd', 'price_m', 'price_y')`.execute(
+      db,
+    );
+    ids.a = await member(db, {
+      email: 'a@example.com',
+      platform: 'instagram',
+      status: 'active',
+      created: 100,
+      confirmed: 100,
+      campaign: 'spring',
+    });
     ids.b = await member(db, { email: 'b@example.com', platform: 'instagram', status: 'active', tier: 'gold', created: 40, confirmed: 40 });
-    ids.c = await member(db, { email: 'c@example.com', platform: 'tiktok', status: 'unsubscribed', created: 100, confirmed: 100, unsubscribed: 20, updated: 20, campaign: 'spring' });
+    ids.c = await member(db, {
+      email: 'c@example.com',
+      platform: 'tiktok',
+      status: 'unsubscribed',
+      created: 100,
+      confirmed: 100,
+      unsubscribed: 20,
+      updated: 20,
+      campaign: 'spring',
+    });
     ids.d = await member(db, { email: 'd@example.com', platform: 'tiktok', status: 'pending', created: 2 });
     ids.e = await member(db, { email: 'e@example.com', platform: 'x', status: 'active', tier: 'gold', created: 10, confirmed: 10 });
     ids.f = await member(db, { email: 'f@example.com', platform: 'direct', status: 'bounced', created: 200, confirmed: 200, updated: 15 });
@@ -66,7 +106,9 @@ describe('stats on a hand-computed fixture', () => {
     post = await makePost(db);
     s1 = await send(db, post, 25, [ids.c!, ids.f!]);
     s2 = await send(db, post, 5, [ids.a!, ids.b!]);
-    await sql`insert into send_links (send_id, link, url) values (${s2}, 1, 'https://example.com/one'), (${s2}, 2, 'https://example.com/two')`.execute(db);
+    await sql`insert into send_links (send_id, link, url) values (${s2}, 1, 'https://example.com/one'), (${s2}, 2, 'https://example.com/two')`.execute(
+      db,
+    );
     // A: two human clicks on link 1, a scanner's click, a human open; a comment three days ago.
     await ev(db, { kind: 'click', member: ids.a, send: s2, link: 1, at: ago(5, 40), machine: true });
     await ev(db, { kind: 'click', member: ids.a, send: s2, link: 1, at: ago(4) });
@@ -131,11 +173,28 @@ describe('stats on a hand-computed fixture', () => {
   it('compares platforms and campaigns', async () => {
     const s = await statsSources(t.db);
     const ig = s.platforms.find((p) => p.platform === 'instagram')!;
-    expect(ig).toMatchObject({ signups: 2, confirmed: 2, retained_30: 2, retained_30_rate: 1, retained_90: 1, emailed: 2, engaged: 1, engaged_rate: 0.5, paid: 1, mrr_cents: 500 });
+    expect(ig).toMatchObject({
+      signups: 2,
+      confirmed: 2,
+      retained_30: 2,
+      retained_30_rate: 1,
+      retained_90: 1,
+      emailed: 2,
+      engaged: 1,
+      engaged_rate: 0.5,
+      paid: 1,
+      mrr_cents: 500,
+    });
     const tt = s.platforms.find((p) => p.platform === 'tiktok')!;
     // C confirmed 100 days ago, left at day 80: still there after 30 days, not after 90.
     expect(tt).toMatchObject({ signups: 2, confirmed: 1, confirmation_rate: 0.5, retained_30: 1, retained_90: 0, retained_90_rate: 0 });
-    expect(s.platforms.find((p) => p.platform === 'x')).toMatchObject({ signups: 1, paid: 1, paid_rate: 1, mrr_cents: 400, retained_30_rate: null });
+    expect(s.platforms.find((p) => p.platform === 'x')).toMatchObject({
+      signups: 1,
+      paid: 1,
+      paid_rate: 1,
+      mrr_cents: 400,
+      retained_30_rate: null,
+    });
     expect(s.campaigns).toEqual([expect.objectContaining({ campaign: 'spring', signups: 2, confirmed: 2, engaged: 2, emailed: 2 })]);
   });
 
@@ -156,7 +215,11 @@ describe('stats on a hand-computed fixture', () => {
     // E (x) joined ten days ago, the week of 2026-06-01; commented yesterday, a Sunday: the week of 2026-06-08 (offset 1).
     const week = all.cohorts.find((c) => c.week === '2026-06-01')!;
     expect(week.members).toBe(1);
-    expect(week.weeks.map((w) => [w.offset, w.subscribed, w.engaged])).toEqual([[0, 1, 0], [1, 1, 1], [2, 1, 0]]);
+    expect(week.weeks.map((w) => [w.offset, w.subscribed, w.engaged])).toEqual([
+      [0, 1, 0],
+      [1, 1, 1],
+      [2, 1, 0],
+    ]);
     const tiktok = await statsCohorts(t.db, { platform: 'tiktok' });
     // C (tiktok) signed up 2026-03-07 (week of 03-02), read on 05-22 (offset 11), left on 05-26 (offset 12).
     expect(tiktok.cohorts.map((c) => [c.week, c.members])).toEqual([['2026-03-02', 1]]);
@@ -243,9 +306,21 @@ describe('rollups against a direct count of seeded data', () => {
       `.execute(db);
       const r = await statsSend(db, id);
       const d = direct.rows[0]!;
-      expect({ h: r.opens.human, m: r.opens.machine, c: r.clicks.human, u: r.clicks.unique_human }).toEqual({ h: Number(d.human_opens), m: Number(d.machine_opens), c: Number(d.human_clicks), u: Number(d.unique_human_clicks) });
-      const perLink = await sql<{ link: number; n: string }>`select link, count(*) as n from engagement_events where send_id = ${id} and kind = 'click' and not machine and occurred_at <= ${now} group by link order by link`.execute(db);
-      expect(r.links.filter((l) => l.human_clicks > 0).map((l) => [l.link, l.human_clicks])).toEqual(perLink.rows.map((p) => [p.link, Number(p.n)]));
+      expect({ h: r.opens.human, m: r.opens.machine, c: r.clicks.human, u: r.clicks.unique_human }).toEqual({
+        h: Number(d.human_opens),
+        m: Number(d.machine_opens),
+        c: Number(d.human_clicks),
+        u: Number(d.unique_human_clicks),
+      });
+      const perLink = await sql<{
+        link: number;
+        n: string;
+      }>`select link, count(*) as n from engagement_events where send_id = ${id} and kind = 'click' and not machine and occurred_at <= ${now} group by link order by link`.execute(
+        db,
+      );
+      expect(r.links.filter((l) => l.human_clicks > 0).map((l) => [l.link, l.human_clicks])).toEqual(
+        perLink.rows.map((p) => [p.link, Number(p.n)]),
+      );
     }
     const posts = await sql<{ reads: string; views: string }>`
       select count(*) filter (where kind = 'read' and not machine) as reads, count(*) filter (where kind = 'view' and not machine) as views
@@ -255,8 +330,12 @@ describe('rollups against a direct count of seeded data', () => {
     expect([p.reads, p.views]).toEqual([Number(posts.rows[0]!.reads), Number(posts.rows[0]!.views)]);
     const sources = await statsSources(db);
     const direct = await sql<{ platform: string; signups: string; confirmed: string }>`
-      select source_platform as platform, count(*) as signups, count(confirmed_at) as confirmed from members group by 1 order by 1`.execute(db);
-    expect(sources.platforms.map((s) => [s.platform, s.signups, s.confirmed]).sort()).toEqual(direct.rows.map((d) => [d.platform, Number(d.signups), Number(d.confirmed)]).sort());
+      select source_platform as platform, count(*) as signups, count(confirmed_at) as confirmed from members group by 1 order by 1`.execute(
+      db,
+    );
+    expect(sources.platforms.map((s) => [s.platform, s.signups, s.confirmed]).sort()).toEqual(
+      direct.rows.map((d) => [d.platform, Number(d.signups), Number(d.confirmed)]).sort(),
+    );
   }
 
   beforeAll(async () => {
@@ -264,12 +343,22 @@ describe('rollups against a direct count of seeded data', () => {
     const db = t.db;
     const platforms = ['instagram', 'tiktok', 'x', 'referral'];
     for (let i = 0; i < 60; i++) {
-      await member(db, { email: `r${i}@example.com`, platform: platforms[i % 4]!, status: i % 7 === 0 ? 'unsubscribed' : i % 9 === 0 ? 'pending' : 'active', created: 5 + ((i * 37) % 200), confirmed: i % 9 === 0 ? undefined : 4 + ((i * 37) % 200), unsubscribed: i % 7 === 0 ? 1 + (i % 4) : undefined });
+      await member(db, {
+        email: `r${i}@example.com`,
+        platform: platforms[i % 4]!,
+        status: i % 7 === 0 ? 'unsubscribed' : i % 9 === 0 ? 'pending' : 'active',
+        created: 5 + ((i * 37) % 200),
+        confirmed: i % 9 === 0 ? undefined : 4 + ((i * 37) % 200),
+        unsubscribed: i % 7 === 0 ? 1 + (i % 4) : undefined,
+      });
     }
     post = await makePost(db);
     const all = (await sql<{ id: string }>`select id from members where status <> 'pending' order by id`.execute(db)).rows.map((r) => r.id);
     for (const d of [40, 20, 6]) sendIds.push(await send(db, post, d, all));
-    for (const id of sendIds) await sql`insert into send_links (send_id, link, url) values (${id}, 1, 'https://example.com/1'), (${id}, 2, 'https://example.com/2')`.execute(db);
+    for (const id of sendIds)
+      await sql`insert into send_links (send_id, link, url) values (${id}, 1, 'https://example.com/1'), (${id}, 2, 'https://example.com/2')`.execute(
+        db,
+      );
     await scatter(db, 3000, 1, [2, 60]);
   });
   afterAll(async () => {
@@ -309,7 +398,8 @@ describe('the engaged and cold segments read the member rollup', () => {
         (now() - interval '2 days', 'click', ${ids[2]!}, true)`.execute(t.db);
       await refreshStats(t.db);
       const post = await makePost(t.db);
-      const count = async (engagement: string) => countRecipients(t.db, await resolveSegment(t.db, parseSegmentInput({ newsletters: ['weekly'], engagement })), post);
+      const count = async (engagement: string) =>
+        countRecipients(t.db, await resolveSegment(t.db, parseSegmentInput({ newsletters: ['weekly'], engagement })), post);
       expect(await count('engaged')).toBe(1);
       // The third member only opened (and a scanner clicked): cold. The fourth is new: never cold.
       expect(await count('cold')).toBe(1);

@@ -53,7 +53,12 @@ export interface ResendTestServerOptions {
 }
 
 /** Svix-style signature headers for a webhook body, as Resend sends them. */
-export function resendWebhookHeaders(secret: string, body: string, id = `msg_${randomBytes(8).toString('hex')}`, at = new Date()): Record<string, string> {
+export function resendWebhookHeaders(
+  secret: string,
+  body: string,
+  id = `msg_${randomBytes(8).toString('hex')}`,
+  at = new Date(),
+): Record<string, string> {
   const timestamp = String(Math.floor(at.getTime() / 1000));
   const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64');
   const signature = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64');
@@ -70,7 +75,8 @@ async function body(req: IncomingMessage): Promise<string> {
 function lightBatch(raw: string): Array<Record<string, unknown>> {
   if (!raw.startsWith('[')) throw new Error('not a batch');
   // Inside JSON strings every quote is escaped, so these keys only match the emails' own fields.
-  const all = (key: string, value: string) => [...raw.matchAll(new RegExp(`"${key}":(${value})`, 'g'))].map((m) => JSON.parse(m[1]!) as unknown);
+  const all = (key: string, value: string) =>
+    [...raw.matchAll(new RegExp(`"${key}":(${value})`, 'g'))].map((m) => JSON.parse(m[1]!) as unknown);
   const string = '"(?:[^"\\\\]|\\\\.)*"';
   const froms = all('from', string);
   const tos = all('to', '\\[[^\\]]*\\]');
@@ -100,7 +106,8 @@ export async function startResendTestServer(options: ResendTestServerOptions = {
       res.end(JSON.stringify(answer));
     };
     const raw = await body(req);
-    if (req.headers.authorization !== 'Bearer re_test_key') return send(401, { statusCode: 401, name: 'validation_error', message: 'API key is invalid' });
+    if (req.headers.authorization !== 'Bearer re_test_key')
+      return send(401, { statusCode: 401, name: 'validation_error', message: 'API key is invalid' });
     let rateHeaders: Record<string, string> = {};
     if (rate !== null) {
       // A token bucket holding one second's worth, as a provider's per-second limit behaves.
@@ -110,13 +117,22 @@ export async function startResendTestServer(options: ResendTestServerOptions = {
       if (tokens < 1) {
         throttled++;
         const reset = Math.max(1, Math.ceil((1 - tokens) / rate));
-        return send(429, { statusCode: 429, name: 'rate_limit_exceeded', message: 'Too many requests' }, { 'retry-after': String(reset), 'ratelimit-limit': String(rate), 'ratelimit-remaining': '0', 'ratelimit-reset': String(reset) });
+        return send(
+          429,
+          { statusCode: 429, name: 'rate_limit_exceeded', message: 'Too many requests' },
+          { 'retry-after': String(reset), 'ratelimit-limit': String(rate), 'ratelimit-remaining': '0', 'ratelimit-reset': String(reset) },
+        );
       }
       tokens -= 1;
       rateHeaders = { 'ratelimit-limit': String(rate), 'ratelimit-remaining': String(Math.floor(tokens)), 'ratelimit-reset': '1' };
     }
     const fault = faults.shift();
-    if (fault?.status === 429) return send(429, { statusCode: 429, name: 'rate_limit_exceeded', message: 'Too many requests' }, { 'retry-after': String(fault.retryAfter) });
+    if (fault?.status === 429)
+      return send(
+        429,
+        { statusCode: 429, name: 'rate_limit_exceeded', message: 'Too many requests' },
+        { 'retry-after': String(fault.retryAfter) },
+      );
     if (fault?.status === 500) return send(500, { statusCode: 500, name: 'internal_server_error', message: 'boom' });
 
     const key = req.headers['idempotency-key'] as string | undefined;
@@ -124,7 +140,11 @@ export async function startResendTestServer(options: ResendTestServerOptions = {
     if (key) {
       const seen = idempotent.get(key);
       if (seen && seen.hash !== hash) {
-        return send(409, { statusCode: 409, name: 'invalid_idempotent_request', message: 'Same idempotency key used with a different request payload' });
+        return send(409, {
+          statusCode: 409,
+          name: 'invalid_idempotent_request',
+          message: 'Same idempotency key used with a different request payload',
+        });
       }
       if (seen) return send(seen.status, seen.answer, rateHeaders);
     }

@@ -90,7 +90,13 @@ export async function startStripeTestServer(options: { webhookUrl?: string } = {
       Object.assign(session, { status: 'complete', payment_status: 'paid', subscription: subscription.id });
       await state.sendEvent('checkout.session.completed', session);
       await state.sendEvent('customer.subscription.created', subscription);
-      await state.sendEvent('invoice.paid', { id: id('in'), object: 'invoice', customer: session.customer, subscription: subscription.id, parent: { subscription_details: { subscription: subscription.id } } });
+      await state.sendEvent('invoice.paid', {
+        id: id('in'),
+        object: 'invoice',
+        customer: session.customer,
+        subscription: subscription.id,
+        parent: { subscription_details: { subscription: subscription.id } },
+      });
       return subscription;
     },
     async updateSubscription(subId, patch) {
@@ -101,9 +107,21 @@ export async function startStripeTestServer(options: { webhookUrl?: string } = {
     },
     async sendEvent(type, object, opts = {}) {
       if (!state.webhookUrl) throw new Error('no webhook URL');
-      const payload = JSON.stringify({ id: opts.id ?? id('evt'), object: 'event', type, created: now(), data: { object }, api_version: '2026-10-28.endive', livemode: false });
+      const payload = JSON.stringify({
+        id: opts.id ?? id('evt'),
+        object: 'event',
+        type,
+        created: now(),
+        data: { object },
+        api_version: '2026-10-28.endive',
+        livemode: false,
+      });
       const header = signer.webhooks.generateTestHeaderString({ payload, secret: opts.secret ?? webhookSecret });
-      const res = await fetch(state.webhookUrl, { method: 'POST', body: payload, headers: { 'content-type': 'application/json', 'stripe-signature': header } });
+      const res = await fetch(state.webhookUrl, {
+        method: 'POST',
+        body: payload,
+        headers: { 'content-type': 'application/json', 'stripe-signature': header },
+      });
       await res.arrayBuffer();
       return res.status;
     },
@@ -114,7 +132,8 @@ export async function startStripeTestServer(options: { webhookUrl?: string } = {
     res.writeHead(status, { 'content-type': type });
     res.end(typeof body === 'string' ? body : JSON.stringify(body));
   };
-  const error = (res: import('node:http').ServerResponse, status: number, message: string) => send(res, status, { error: { type: 'invalid_request_error', message } });
+  const error = (res: import('node:http').ServerResponse, status: number, message: string) =>
+    send(res, status, { error: { type: 'invalid_request_error', message } });
 
   const server: Server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -132,9 +151,15 @@ export async function startStripeTestServer(options: { webhookUrl?: string } = {
         res.writeHead(303, { location: String(session.success_url).replace('{CHECKOUT_SESSION_ID}', session.id as string) });
         return res.end();
       }
-      return send(res, 200, `<!doctype html><title>Test checkout</title><h1>Test checkout</h1><form method="post" action="/checkout/${session.id}/complete"><button>Pay</button></form>`, 'text/html');
+      return send(
+        res,
+        200,
+        `<!doctype html><title>Test checkout</title><h1>Test checkout</h1><form method="post" action="/checkout/${session.id}/complete"><button>Pay</button></form>`,
+        'text/html',
+      );
     }
-    if (url.pathname.startsWith('/portal/')) return send(res, 200, '<!doctype html><title>Test billing portal</title><h1>Test billing portal</h1>', 'text/html');
+    if (url.pathname.startsWith('/portal/'))
+      return send(res, 200, '<!doctype html><title>Test billing portal</title><h1>Test billing portal</h1>', 'text/html');
 
     if (!String(req.headers.authorization ?? '').startsWith('Bearer sk_test')) return error(res, 401, 'Invalid API Key provided');
     if (key && idempotent.has(key) && req.method === 'POST') return send(res, 200, idempotent.get(key));
@@ -143,7 +168,8 @@ export async function startStripeTestServer(options: { webhookUrl?: string } = {
     const path = url.pathname;
     if (req.method === 'POST' && path === '/v1/products') answer = { id: id('prod'), object: 'product', active: true, ...body };
     else if (req.method === 'POST' && path === '/v1/prices') {
-      if (!body.product || !body.currency || !body.unit_amount) return error(res, 400, 'Missing required param: product, currency or unit_amount.');
+      if (!body.product || !body.currency || !body.unit_amount)
+        return error(res, 400, 'Missing required param: product, currency or unit_amount.');
       answer = { id: id('price'), object: 'price', active: true, ...body, unit_amount: Number(body.unit_amount) };
     } else if (req.method === 'POST' && path === '/v1/customers') answer = { id: id('cus'), object: 'customer', ...body };
     else if (req.method === 'POST' && path === '/v1/checkout/sessions') {

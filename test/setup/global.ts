@@ -29,7 +29,10 @@ export default async function setup(project: TestProject) {
   let serverUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
   if (!serverUrl) {
     // One test cluster per checkout, kept between runs (initdb is the slow part).
-    const checkout = createHash('sha256').update(import.meta.dirname).digest('hex').slice(0, 10);
+    const checkout = createHash('sha256')
+      .update(import.meta.dirname)
+      .digest('hex')
+      .slice(0, 10);
     embedded = await startEmbeddedPostgres(join(tmpdir(), `hearth-test-postgres-${checkout}`));
     serverUrl = embedded.url;
   }

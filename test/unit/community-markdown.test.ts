@@ -1,7 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/lib/errors.ts';
-import { cleanCommentText, commentHasLinks, commentToText, MAX_COMMENT_LENGTH, renderComment, validCommentBody } from '../../src/domain/community/markdown.ts';
+import {
+  cleanCommentText,
+  commentHasLinks,
+  commentToText,
+  MAX_COMMENT_LENGTH,
+  renderComment,
+  validCommentBody,
+} from '../../src/domain/community/markdown.ts';
 
 /** The comment renderer against what members may type: everything comes out inert. */
 const ALLOWED_TAGS = new Set(['p', 'strong', 'em', 'a', 'ul', 'ol', 'li', 'blockquote', 'code', 'pre', 'br']);
@@ -80,7 +87,9 @@ const XSS_CORPUS = [
 
 describe('the comment renderer', () => {
   it('renders the subset: bold, italic, links, lists, quotes, code', () => {
-    const html = renderComment('**bold** _italic_ [a link](https://example.com) `code`\n\n> quoted\n\n- one\n- two\n\n1. first\n\n```\nblock\n```');
+    const html = renderComment(
+      '**bold** _italic_ [a link](https://example.com) `code`\n\n> quoted\n\n- one\n- two\n\n1. first\n\n```\nblock\n```',
+    );
     expect(html).toContain('<strong>bold</strong>');
     expect(html).toContain('<em>italic</em>');
     expect(html).toContain('<a href="https://example.com" rel="nofollow ugc noopener">a link</a>');
@@ -92,7 +101,9 @@ describe('the comment renderer', () => {
   });
 
   it('autolinks addresses with a scheme, with the same rel; bare domains and emails stay text', () => {
-    expect(renderComment('see https://example.com/x')).toContain('<a href="https://example.com/x" rel="nofollow ugc noopener">https://example.com/x</a>');
+    expect(renderComment('see https://example.com/x')).toContain(
+      '<a href="https://example.com/x" rel="nofollow ugc noopener">https://example.com/x</a>',
+    );
     expect(renderComment('node.js and me@example.com')).not.toContain('<a');
   });
 
@@ -112,7 +123,36 @@ describe('the comment renderer', () => {
   });
 
   it('renders any text inert (property)', () => {
-    const pieces = fc.constantFrom('<', '>', '"', "'", '[', ']', '(', ')', '*', '_', '`', '\n', ' ', '!', '#', '>', '-', '1.', 'javascript:', 'https://a.example', 'onerror=', '<script>', '&#x', ';', ':', '\\', '\u202e', '\u200b');
+    const pieces = fc.constantFrom(
+      '<',
+      '>',
+      '"',
+      "'",
+      '[',
+      ']',
+      '(',
+      ')',
+      '*',
+      '_',
+      '`',
+      '\n',
+      ' ',
+      '!',
+      '#',
+      '>',
+      '-',
+      '1.',
+      'javascript:',
+      'https://a.example',
+      'onerror=',
+      '<script>',
+      '&#x',
+      ';',
+      ':',
+      '\\',
+      '\u202e',
+      '\u200b',
+    );
     fc.assert(
       fc.property(fc.array(fc.oneof(pieces, fc.string({ maxLength: 5 })), { maxLength: 60 }), (parts) => {
         assertInert(renderComment(parts.join('')));

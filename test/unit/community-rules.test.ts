@@ -3,7 +3,15 @@ import { commentNotificationsEmail, commentNotificationsSubject } from '../../em
 import { BURST_RULE, detectBurst, fingerprint, similarity, type RecentComment } from '../../src/domain/community/burst.ts';
 import { networkOf } from '../../src/domain/community/limits.ts';
 import { nextStatus } from '../../src/domain/community/moderation.ts';
-import { conversationRights, effectiveMode, holdAfterReports, holdReason, withinEditWindow, type Actor, type ConversationFacts } from '../../src/domain/community/rules.ts';
+import {
+  conversationRights,
+  effectiveMode,
+  holdAfterReports,
+  holdReason,
+  withinEditWindow,
+  type Actor,
+  type ConversationFacts,
+} from '../../src/domain/community/rules.ts';
 import { bestScore, orderReplies, parseSort, sortThreads } from '../../src/domain/community/sort.ts';
 import { ROLES } from '../../src/domain/staff/permissions.ts';
 
@@ -12,7 +20,13 @@ const anonymous: Actor = { kind: 'anonymous' };
 const free: Actor = { kind: 'member', id: '1', paid: false, tierId: '1', name: 'Fay' };
 const paid: Actor = { kind: 'member', id: '2', paid: true, tierId: '2', name: 'Pat' };
 const staff = (role: (typeof ROLES)[number]): Actor => ({ kind: 'staff', id: '9', role, name: role });
-const ctx = (over: Partial<ConversationFacts> = {}): ConversationFacts => ({ mode: 'members', canReadPost: true, anonymousView: 'conversation', banned: false, ...over });
+const ctx = (over: Partial<ConversationFacts> = {}): ConversationFacts => ({
+  mode: 'members',
+  canReadPost: true,
+  anonymousView: 'conversation',
+  banned: false,
+  ...over,
+});
 
 describe('who may talk', () => {
   it('follows the post, else the site', () => {
@@ -22,22 +36,28 @@ describe('who may talk', () => {
   });
 
   // (actor) × (read, comment, react, moderate) for each mode.
-  const matrix: Array<[string, Actor, Partial<ConversationFacts>, { read: string; comment: boolean; react: boolean; moderate: boolean }]> = [
-    ['anonymous, site shows the conversation', anonymous, {}, { read: 'conversation', comment: false, react: false, moderate: false }],
-    ['anonymous, site shows a count', anonymous, { anonymousView: 'count' }, { read: 'count', comment: false, react: false, moderate: false }],
-    ['anonymous, gated post', anonymous, { canReadPost: false }, { read: 'count', comment: false, react: false, moderate: false }],
-    ['free member, all members', free, {}, { read: 'conversation', comment: true, react: true, moderate: false }],
-    ['free member, paid only', free, { mode: 'paid' }, { read: 'conversation', comment: false, react: false, moderate: false }],
-    ['free member, comments off', free, { mode: 'off' }, { read: 'conversation', comment: false, react: false, moderate: false }],
-    ['free member, paid post', free, { canReadPost: false }, { read: 'count', comment: false, react: false, moderate: false }],
-    ['paid member, paid only', paid, { mode: 'paid' }, { read: 'conversation', comment: true, react: true, moderate: false }],
-    ['paid member, comments off', paid, { mode: 'off' }, { read: 'conversation', comment: false, react: false, moderate: false }],
-    ['banned paid member', paid, { banned: true }, { read: 'conversation', comment: false, react: false, moderate: false }],
-    ['owner', staff('owner'), { canReadPost: false }, { read: 'conversation', comment: true, react: false, moderate: true }],
-    ['admin', staff('admin'), {}, { read: 'conversation', comment: true, react: false, moderate: true }],
-    ['editor', staff('editor'), {}, { read: 'conversation', comment: false, react: false, moderate: false }],
-    ['moderator', staff('moderator'), { mode: 'paid' }, { read: 'conversation', comment: true, react: false, moderate: true }],
-  ];
+  const matrix: Array<[string, Actor, Partial<ConversationFacts>, { read: string; comment: boolean; react: boolean; moderate: boolean }]> =
+    [
+      ['anonymous, site shows the conversation', anonymous, {}, { read: 'conversation', comment: false, react: false, moderate: false }],
+      [
+        'anonymous, site shows a count',
+        anonymous,
+        { anonymousView: 'count' },
+        { read: 'count', comment: false, react: false, moderate: false },
+      ],
+      ['anonymous, gated post', anonymous, { canReadPost: false }, { read: 'count', comment: false, react: false, moderate: false }],
+      ['free member, all members', free, {}, { read: 'conversation', comment: true, react: true, moderate: false }],
+      ['free member, paid only', free, { mode: 'paid' }, { read: 'conversation', comment: false, react: false, moderate: false }],
+      ['free member, comments off', free, { mode: 'off' }, { read: 'conversation', comment: false, react: false, moderate: false }],
+      ['free member, paid post', free, { canReadPost: false }, { read: 'count', comment: false, react: false, moderate: false }],
+      ['paid member, paid only', paid, { mode: 'paid' }, { read: 'conversation', comment: true, react: true, moderate: false }],
+      ['paid member, comments off', paid, { mode: 'off' }, { read: 'conversation', comment: false, react: false, moderate: false }],
+      ['banned paid member', paid, { banned: true }, { read: 'conversation', comment: false, react: false, moderate: false }],
+      ['owner', staff('owner'), { canReadPost: false }, { read: 'conversation', comment: true, react: false, moderate: true }],
+      ['admin', staff('admin'), {}, { read: 'conversation', comment: true, react: false, moderate: true }],
+      ['editor', staff('editor'), {}, { read: 'conversation', comment: false, react: false, moderate: false }],
+      ['moderator', staff('moderator'), { mode: 'paid' }, { read: 'conversation', comment: true, react: false, moderate: true }],
+    ];
   it.each(matrix)('%s', (_name, actor, over, expected) => {
     const r = conversationRights(actor, ctx(over));
     expect({ read: r.read, comment: r.comment, react: r.react, moderate: r.moderate }).toEqual(expected);
@@ -82,7 +102,12 @@ describe('holds', () => {
 
 describe('bursts', () => {
   const text = 'This brand is a scam, they stole my money. Stay away and tell everyone!';
-  const recent = (memberId: string, body: string, newAccount = true): RecentComment => ({ id: `c${memberId}`, memberId, fingerprint: fingerprint(body), newAccount });
+  const recent = (memberId: string, body: string, newAccount = true): RecentComment => ({
+    id: `c${memberId}`,
+    memberId,
+    fingerprint: fingerprint(body),
+    newAccount,
+  });
 
   it('sees through punctuation, case, accents, zero-width characters and look-alike letters', () => {
     const twisted = 'THIS brand is a ѕсаm!!! they stole my m\u200boney... Stay awáy and tell everyone 😡';
@@ -112,7 +137,13 @@ describe('bursts', () => {
 });
 
 describe('order', () => {
-  const t = (id: string, minutes: number, reactions = 0, replies = 0, staffReplied = false) => ({ id, createdAt: new Date(Date.UTC(2026, 0, 1, 0, minutes)), reactions, replies, staffReplied });
+  const t = (id: string, minutes: number, reactions = 0, replies = 0, staffReplied = false) => ({
+    id,
+    createdAt: new Date(Date.UTC(2026, 0, 1, 0, minutes)),
+    reactions,
+    replies,
+    staffReplied,
+  });
 
   it('newest first, or best first with older first on a tie', () => {
     const list = [t('1', 0), t('2', 1, 1), t('3', 2, 0, 1), t('4', 3)];
@@ -159,7 +190,13 @@ describe('the notification email', () => {
       brand,
       name: 'Ada',
       notices: [
-        { kind: 'reply', postTitle: 'Espresso', url: 'https://news.example/posts/espresso#comment-5', author: 'Bo <b>', excerpt: '<script>alert(1)</script>' },
+        {
+          kind: 'reply',
+          postTitle: 'Espresso',
+          url: 'https://news.example/posts/espresso#comment-5',
+          author: 'Bo <b>',
+          excerpt: '<script>alert(1)</script>',
+        },
         { kind: 'answer', postTitle: 'Roasts', url: 'https://news.example/posts/roasts#comment-6', author: 'Field Notes', excerpt: null },
       ],
       optOutUrl: 'https://news.example/conversation/unsubscribe?token=t',
@@ -170,6 +207,8 @@ describe('the notification email', () => {
     expect(email.html).toContain('https://news.example/conversation/unsubscribe?token=t');
     expect(email.text).toContain('Field Notes answered your question on “Roasts”');
     expect(email.text).toContain('Stop emails about replies and answers: https://news.example/conversation/unsubscribe?token=t');
-    expect(commentNotificationsSubject([{ kind: 'answer', postTitle: 'x', url: '', author: '', excerpt: null }], 'Field Notes')).toBe('Field Notes answered your question');
+    expect(commentNotificationsSubject([{ kind: 'answer', postTitle: 'x', url: '', author: '', excerpt: null }], 'Field Notes')).toBe(
+      'Field Notes answered your question',
+    );
   });
 });

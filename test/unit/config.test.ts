@@ -6,7 +6,14 @@ const SECRET = 'x'.repeat(40);
 describe('loadConfig', () => {
   it('gives the documented defaults for an empty environment (the embedded default)', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ databaseUrl: undefined, host: '127.0.0.1', port: 4321, siteUrl: 'http://localhost:4321', sendRateLimit: 2, dataDir: '.data' });
+    expect(c).toMatchObject({
+      databaseUrl: undefined,
+      host: '127.0.0.1',
+      port: 4321,
+      siteUrl: 'http://localhost:4321',
+      sendRateLimit: 2,
+      dataDir: '.data',
+    });
     expect(c.resend).toBeUndefined();
     expect(c.stripe).toBeUndefined();
     expect(c.mailFrom).toBe('Hearth <hearth@localhost>');

@@ -6,7 +6,9 @@ import { markdownToText, renderMarkdown, splitAtCut } from '../../src/domain/con
 function tagsOf(html: string): Array<{ name: string; attrs: Array<[string, string]> }> {
   return [...html.matchAll(/<([a-z][a-z0-9]*)(\s[^>]*)?>/gi)].map((m) => ({
     name: m[1]!.toLowerCase(),
-    attrs: [...(m[2] ?? '').matchAll(/\s([^\s=>]+)(?:=("[^"]*"|'[^']*'|[^\s>]+))?/g)].map((a) => [a[1]!.toLowerCase(), (a[2] ?? '').replace(/^["']|["']$/g, '')] as [string, string]),
+    attrs: [...(m[2] ?? '').matchAll(/\s([^\s=>]+)(?:=("[^"]*"|'[^']*'|[^\s>]+))?/g)].map(
+      (a) => [a[1]!.toLowerCase(), (a[2] ?? '').replace(/^["']|["']$/g, '')] as [string, string],
+    ),
   }));
 }
 
@@ -52,7 +54,9 @@ describe('renderMarkdown: an XSS corpus renders inert', () => {
   });
 
   it('shows an outside image as a link, so no reader page loads another origin', () => {
-    expect(renderMarkdown('![chart](https://cdn.example.com/c.png)')).toContain('<a href="https://cdn.example.com/c.png" rel="noopener">chart</a>');
+    expect(renderMarkdown('![chart](https://cdn.example.com/c.png)')).toContain(
+      '<a href="https://cdn.example.com/c.png" rel="noopener">chart</a>',
+    );
   });
 
   it('gives plain text for descriptions', () => {
@@ -63,7 +67,11 @@ describe('renderMarkdown: an XSS corpus renders inert', () => {
 
 describe('splitAtCut', () => {
   it('splits at a line holding only the marker', () => {
-    expect(splitAtCut('Intro para.\n\n<!--more-->\n\nSecret part.')).toEqual({ preview: 'Intro para.', rest: 'Secret part.', hasCut: true });
+    expect(splitAtCut('Intro para.\n\n<!--more-->\n\nSecret part.')).toEqual({
+      preview: 'Intro para.',
+      rest: 'Secret part.',
+      hasCut: true,
+    });
     expect(splitAtCut('Intro\r\n  <!--more-->  \r\nSecret')).toEqual({ preview: 'Intro', rest: 'Secret', hasCut: true });
   });
 

@@ -8,15 +8,22 @@ const PAGES = join(import.meta.dirname, '../../src/pages');
 
 /** Page files; a name starting with "_" is not a route (Astro skips it). */
 function files(dir: string): string[] {
-  return readdirSync(dir).filter((name) => !name.startsWith('_')).flatMap((name) => {
-    const p = join(dir, name);
-    return statSync(p).isDirectory() ? files(p) : [p];
-  });
+  return readdirSync(dir)
+    .filter((name) => !name.startsWith('_'))
+    .flatMap((name) => {
+      const p = join(dir, name);
+      return statSync(p).isDirectory() ? files(p) : [p];
+    });
 }
 
 /** The URL a page file answers, with [param] replaced by a sample value. */
 function samplePath(file: string): string {
-  const route = relative(PAGES, file).split(sep).join('/').replace(/\.(astro|ts)$/, '').replace(/\/index$/, '').replace(/^index$/, '');
+  const route = relative(PAGES, file)
+    .split(sep)
+    .join('/')
+    .replace(/\.(astro|ts)$/, '')
+    .replace(/\/index$/, '')
+    .replace(/^index$/, '');
   return '/' + route.replace(/\[[^\]]+\]/g, '1');
 }
 

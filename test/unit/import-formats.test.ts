@@ -147,10 +147,12 @@ describe('mapColumns and describeMapping', () => {
       'This file has no email column: a Ghost export names it "email". The columns found are "id", "name", "note".',
     );
     expect(() => mapColumns('mailchimp', ['First Name'])).toThrow(/a Mailchimp export names it "Email Address"/);
-    expect(() => mapColumns('kit', [])).toThrow('This file has no email column: a Kit export names it "email_address". The file has no header row.');
+    expect(() => mapColumns('kit', [])).toThrow(
+      'This file has no email column: a Kit export names it "email_address". The file has no header row.',
+    );
   });
 
-  it('does not let one service accept another service\'s email header', () => {
+  it("does not let one service accept another service's email header", () => {
     expect(() => mapColumns('substack', ['Email Address', 'First Name'])).toThrow(ValidationError);
   });
 });
@@ -223,7 +225,13 @@ describe('mapRow: Mailchimp', () => {
 
   it('maps the cleaned export as bounced', () => {
     expect(importFixture('mailchimp-cleaned.csv').results).toEqual([
-      member({ email: 'eli@example.com', name: 'Eli', status: 'bounced', createdAt: new Date('2018-02-05T19:28:23Z'), labels: ['Editors'] }),
+      member({
+        email: 'eli@example.com',
+        name: 'Eli',
+        status: 'bounced',
+        createdAt: new Date('2018-02-05T19:28:23Z'),
+        labels: ['Editors'],
+      }),
     ]);
   });
 });
@@ -288,10 +296,21 @@ describe('mapRow: beehiiv', () => {
 describe('mapRow: Kit', () => {
   it('maps every fixture row', () => {
     expect(importFixture('kit.csv').results).toEqual([
-      member({ email: 'maja@example.com', name: 'Maja', createdAt: new Date('2024-01-15T10:30:00Z'), labels: ['Customer', 'Podcast listener'] }),
+      member({
+        email: 'maja@example.com',
+        name: 'Maja',
+        createdAt: new Date('2024-01-15T10:30:00Z'),
+        labels: ['Customer', 'Podcast listener'],
+      }),
       member({ email: 'nils@example.com', name: 'Nils', status: 'unsubscribed', createdAt: new Date('2023-06-01T08:00:00Z') }),
       member({ email: 'bounce@example.com', status: 'bounced', createdAt: new Date('2022-02-02T02:02:02Z') }),
-      member({ email: 'spam@example.com', name: 'Olle', status: 'complained', createdAt: new Date('2022-03-03T03:03:03Z'), labels: ['Lead magnet'] }),
+      member({
+        email: 'spam@example.com',
+        name: 'Olle',
+        status: 'complained',
+        createdAt: new Date('2022-03-03T03:03:03Z'),
+        labels: ['Lead magnet'],
+      }),
       rejected('never confirmed their subscription in the source (status "inactive")', 'pia@example.com'),
     ]);
   });
@@ -326,7 +345,7 @@ describe('labels', () => {
 });
 
 describe('parseSourceDate', () => {
-  it('reads ISO 8601 and the services\' own shapes, in UTC unless a zone is given', () => {
+  it("reads ISO 8601 and the services' own shapes, in UTC unless a zone is given", () => {
     expect(parseSourceDate('2024-03-01 10:15:00', NOW)).toEqual(new Date('2024-03-01T10:15:00Z'));
     expect(parseSourceDate('2023-03-24 10:23:10 UTC', NOW)).toEqual(new Date('2023-03-24T10:23:10Z'));
     expect(parseSourceDate('2022-03-16T08:03:11.000Z', NOW)).toEqual(new Date('2022-03-16T08:03:11Z'));
@@ -336,7 +355,17 @@ describe('parseSourceDate', () => {
   });
 
   it('answers null for invalid, ambiguous, ancient or future dates', () => {
-    for (const bad of ['', 'yesterday', '03/04/2024', '2023-02-29', '2024-13-01', '2024-01-01T24:00:00', '1969-12-31', '2024-01-01T00:00:00+15:00', '2024-01-01 00:00:00 PST']) {
+    for (const bad of [
+      '',
+      'yesterday',
+      '03/04/2024',
+      '2023-02-29',
+      '2024-13-01',
+      '2024-01-01T24:00:00',
+      '1969-12-31',
+      '2024-01-01T00:00:00+15:00',
+      '2024-01-01 00:00:00 PST',
+    ]) {
       expect(parseSourceDate(bad, NOW), bad).toBeNull();
     }
     expect(parseSourceDate('2025-06-02T11:00:00Z', NOW)).toEqual(new Date('2025-06-02T11:00:00Z')); // within a day
@@ -380,14 +409,19 @@ describe('mapRow never throws', () => {
       .tuple(fc.constantFrom('', ' ', '\t'), fc.emailAddress(), fc.boolean(), fc.constantFrom('', ' ', '\n'))
       .map(([before, email, upper, after]) => before + (upper ? email.toUpperCase() : email) + after);
     fc.assert(
-      fc.property(fc.constantFrom(...IMPORT_FORMATS), padded, fc.array(fc.string(), { minLength: 30, maxLength: 30 }), (format, email, cells) => {
-        const mapping = mapColumns(format, headersByFormat[format]);
-        const record = cells.slice();
-        record[mapping.email] = email;
-        const result = mapRow(format, mapping, record);
-        checkResult(result);
-        if (result.ok) accepted++;
-      }),
+      fc.property(
+        fc.constantFrom(...IMPORT_FORMATS),
+        padded,
+        fc.array(fc.string(), { minLength: 30, maxLength: 30 }),
+        (format, email, cells) => {
+          const mapping = mapColumns(format, headersByFormat[format]);
+          const record = cells.slice();
+          record[mapping.email] = email;
+          const result = mapRow(format, mapping, record);
+          checkResult(result);
+          if (result.ok) accepted++;
+        },
+      ),
       { numRuns: 500 },
     );
     expect(accepted).toBeGreaterThan(0);
@@ -395,13 +429,16 @@ describe('mapRow never throws', () => {
 
   it('for arbitrary header rows: detection and mapping either work or say why', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.string(), fc.constantFrom('email', 'Email Address', 'state', 'tags', '\uFEFFemail')), { maxLength: 12 }), (headers) => {
-        const format = detectFormat(headers);
-        if (format === null) return;
-        const mapping = mapColumns(format, headers);
-        expect(mapping.email).toBeGreaterThanOrEqual(0);
-        expect(describeMapping(mapping, headers)[0]?.field).toBe('email');
-      }),
+      fc.property(
+        fc.array(fc.oneof(fc.string(), fc.constantFrom('email', 'Email Address', 'state', 'tags', '\uFEFFemail')), { maxLength: 12 }),
+        (headers) => {
+          const format = detectFormat(headers);
+          if (format === null) return;
+          const mapping = mapColumns(format, headers);
+          expect(mapping.email).toBeGreaterThanOrEqual(0);
+          expect(describeMapping(mapping, headers)[0]?.field).toBe('email');
+        },
+      ),
     );
   });
 

@@ -34,7 +34,9 @@ function specifiers(code: string): string[] {
 /** The repository path a relative specifier points at ('' for a package). */
 function target(file: string, specifier: string): string {
   if (!specifier.startsWith('.')) return '';
-  return relative(ROOT, resolve(dirname(file), specifier)).split(sep).join('/');
+  return relative(ROOT, resolve(dirname(file), specifier))
+    .split(sep)
+    .join('/');
 }
 
 function within(path: string, dir: string): boolean {

@@ -22,13 +22,31 @@ describe('networkOf', () => {
 
 describe('deviceClass', () => {
   it('keeps a browser family, its major version and the system', () => {
-    expect(deviceClass('Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.91 Safari/537.36')).toBe('chrome/124 windows');
-    expect(deviceClass('Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.51')).toBe('edge/124 windows');
-    expect(deviceClass('Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1')).toBe('safari/17 ios');
-    expect(deviceClass('Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15')).toBe('safari/17 macos');
+    expect(
+      deviceClass('Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.91 Safari/537.36'),
+    ).toBe('chrome/124 windows');
+    expect(
+      deviceClass(
+        'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.51',
+      ),
+    ).toBe('edge/124 windows');
+    expect(
+      deviceClass(
+        'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1',
+      ),
+    ).toBe('safari/17 ios');
+    expect(
+      deviceClass('Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15'),
+    ).toBe('safari/17 macos');
     expect(deviceClass('Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0')).toBe('firefox/128 linux');
-    expect(deviceClass('Mozilla/5.0 (Linux; Android 14; SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/24.0 Chrome/117.0.0.0 Mobile Safari/537.36')).toBe('samsung/24 android');
-    expect(deviceClass('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36')).toBe('headless-chrome/131 linux');
+    expect(
+      deviceClass(
+        'Mozilla/5.0 (Linux; Android 14; SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/24.0 Chrome/117.0.0.0 Mobile Safari/537.36',
+      ),
+    ).toBe('samsung/24 android');
+    expect(
+      deviceClass('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36'),
+    ).toBe('headless-chrome/131 linux');
   });
 
   it('groups scripts and missing agents', () => {
@@ -54,7 +72,15 @@ describe('the milestone email', () => {
   const brand = { title: 'Field <Notes>', accentColor: '#c2410c', siteUrl: 'https://news.example.com' };
   it('says what was earned, escapes what staff and members wrote, and names the next milestone', () => {
     const until = new Date('2027-01-31T12:00:00Z');
-    const mail = referralMilestoneEmail({ brand, name: 'Ana <b>', referrals: 10, description: 'a month of <Supporter>', reward: { kind: 'comp', tierName: 'Supporter', days: 30, until }, referralUrl: 'https://news.example.com/r/abcdefgh23', next: { threshold: 25, description: 'a call' } });
+    const mail = referralMilestoneEmail({
+      brand,
+      name: 'Ana <b>',
+      referrals: 10,
+      description: 'a month of <Supporter>',
+      reward: { kind: 'comp', tierName: 'Supporter', days: 30, until },
+      referralUrl: 'https://news.example.com/r/abcdefgh23',
+      next: { threshold: 25, description: 'a call' },
+    });
     expect(mail.subject).toBe('You reached a milestone: a month of <Supporter>');
     expect(mail.html).toContain('a month of &lt;Supporter&gt;');
     expect(mail.html).toContain('Hello Ana &lt;b&gt;,');
@@ -67,11 +93,27 @@ describe('the milestone email', () => {
   });
 
   it('explains banked days and manual rewards', () => {
-    const banked = referralMilestoneEmail({ brand, name: null, referrals: 1, description: 'a month', reward: { kind: 'comp_banked', tierName: 'Supporter', days: 30 }, referralUrl: 'https://x/r/abcdefgh23', next: null });
+    const banked = referralMilestoneEmail({
+      brand,
+      name: null,
+      referrals: 1,
+      description: 'a month',
+      reward: { kind: 'comp_banked', tierName: 'Supporter', days: 30 },
+      referralUrl: 'https://x/r/abcdefgh23',
+      next: null,
+    });
     expect(banked.text).toContain('1 friend joined');
     expect(banked.text).toContain('30 days of Supporter membership are yours: they start when your current membership ends');
     expect(banked.text).not.toContain('Next:');
-    const manual = referralMilestoneEmail({ brand, name: null, referrals: 3, description: 'a sticker', reward: { kind: 'manual' }, referralUrl: 'https://x/r/abcdefgh23', next: null });
+    const manual = referralMilestoneEmail({
+      brand,
+      name: null,
+      referrals: 3,
+      description: 'a sticker',
+      reward: { kind: 'manual' },
+      referralUrl: 'https://x/r/abcdefgh23',
+      next: null,
+    });
     expect(manual.text).toContain('We will be in touch about your reward.');
   });
 });

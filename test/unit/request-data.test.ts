@@ -6,7 +6,11 @@ import { EDITOR_FORM_BYTES, FORM_BYTES, field, readFields } from '../../src/web/
 
 /** The pages' one body reader, driven with real Requests. */
 const form = (body: string, headers: Record<string, string> = {}) =>
-  new Request('http://hearth.test/x', { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } });
+  new Request('http://hearth.test/x', {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+  });
 
 describe('readFields', () => {
   it('reads a urlencoded form: values as sent, field() trimmed, repeated fields without empties', async () => {
@@ -31,7 +35,11 @@ describe('readFields', () => {
   });
 
   it('reads a JSON object: strings and numbers, arrays as repeated fields', async () => {
-    const request = new Request('http://hearth.test/x', { method: 'POST', body: JSON.stringify({ email: 'a@example.com', n: 3, newsletter: ['weekly', 2, null] }), headers: { 'content-type': 'application/json' } });
+    const request = new Request('http://hearth.test/x', {
+      method: 'POST',
+      body: JSON.stringify({ email: 'a@example.com', n: 3, newsletter: ['weekly', 2, null] }),
+      headers: { 'content-type': 'application/json' },
+    });
     const fields = await readFields(request);
     expect(fields.json).toBe(true);
     expect(fields.get('email')).toBe('a@example.com');
@@ -41,9 +49,13 @@ describe('readFields', () => {
   });
 
   it('reads a malformed or foreign body as empty, so validation answers', async () => {
-    const badJson = await readFields(new Request('http://hearth.test/x', { method: 'POST', body: '{nope', headers: { 'content-type': 'application/json' } }));
+    const badJson = await readFields(
+      new Request('http://hearth.test/x', { method: 'POST', body: '{nope', headers: { 'content-type': 'application/json' } }),
+    );
     expect([badJson.json, badJson.get('email'), badJson.has('email')]).toEqual([true, '', false]);
-    const text = await readFields(new Request('http://hearth.test/x', { method: 'POST', body: 'email=a', headers: { 'content-type': 'text/plain' } }));
+    const text = await readFields(
+      new Request('http://hearth.test/x', { method: 'POST', body: 'email=a', headers: { 'content-type': 'text/plain' } }),
+    );
     expect(text.get('email')).toBe('');
   });
 
@@ -57,8 +69,27 @@ describe('readFields', () => {
 
 describe('the form handlers on Fields', () => {
   it('reads the post editor: Markdown as typed with LF line ends, tiers, a UTC publish time', async () => {
-    const fields = await readFields(form(new URLSearchParams({ title: ' T ', markdown: '    code\r\nline', visibility: 'tiers', tier: 'gold', publish_at: '2026-12-01T09:30', tags: 'a, b,,' }).toString()));
-    expect(postInputFromForm(fields)).toMatchObject({ title: 'T', markdown: '    code\nline', visibility: 'tiers', tiers: ['gold'], tags: ['a', 'b'], status: 'draft', publishAt: new Date('2026-12-01T09:30:00Z') });
+    const fields = await readFields(
+      form(
+        new URLSearchParams({
+          title: ' T ',
+          markdown: '    code\r\nline',
+          visibility: 'tiers',
+          tier: 'gold',
+          publish_at: '2026-12-01T09:30',
+          tags: 'a, b,,',
+        }).toString(),
+      ),
+    );
+    expect(postInputFromForm(fields)).toMatchObject({
+      title: 'T',
+      markdown: '    code\nline',
+      visibility: 'tiers',
+      tiers: ['gold'],
+      tags: ['a', 'b'],
+      status: 'draft',
+      publishAt: new Date('2026-12-01T09:30:00Z'),
+    });
   });
 
   it('reads the send form segment, with "any" engagement when none is chosen', async () => {

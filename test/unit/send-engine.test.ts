@@ -20,7 +20,14 @@ const SEND: FixedSend = {
   id: '7',
   from: 'Field Notes <letters@example.com>',
   rendered: {
-    full: renderPostEmail({ brand, title: 'Harvest', url: 'https://news.example.com/posts/harvest', bodyHtml: '<p>All of it.</p>', cut: false, upgradeUrl: 'https://news.example.com/join' }),
+    full: renderPostEmail({
+      brand,
+      title: 'Harvest',
+      url: 'https://news.example.com/posts/harvest',
+      bodyHtml: '<p>All of it.</p>',
+      cut: false,
+      upgradeUrl: 'https://news.example.com/join',
+    }),
     preview: null,
   },
   links: ['https://news.example.com/posts/harvest'],
@@ -96,7 +103,12 @@ class MemoryStore implements SendStore {
   async retryLater(b: ClaimedBatch, _owner: string, error: string, delaySeconds: number, countsAsAttempt: boolean) {
     this.retries.push({ batch: b.batch, delaySeconds, countsAsAttempt });
     const batch = this.find(b);
-    Object.assign(batch, { status: 'pending', error, dueAt: Math.ceil(this.clock.now() + delaySeconds * 1000), attempts: batch.attempts - (countsAsAttempt ? 0 : 1) });
+    Object.assign(batch, {
+      status: 'pending',
+      error,
+      dueAt: Math.ceil(this.clock.now() + delaySeconds * 1000),
+      attempts: batch.attempts - (countsAsAttempt ? 0 : 1),
+    });
   }
   async giveUp(b: ClaimedBatch, _owner: string, error: string) {
     Object.assign(this.find(b), { status: 'failed', error });
@@ -157,7 +169,13 @@ class RecordingLimiter implements RateLimiter {
   }
 }
 
-function lane(store: MemoryStore, mailer: Mailer, limiter: RateLimiter, clock: VirtualClock, retry: RetryPolicy = { maxAttempts: 3, baseSeconds: 1, maxSeconds: 1 }) {
+function lane(
+  store: MemoryStore,
+  mailer: Mailer,
+  limiter: RateLimiter,
+  clock: VirtualClock,
+  retry: RetryPolicy = { maxAttempts: 3, baseSeconds: 1, maxSeconds: 1 },
+) {
   const errors: Array<Record<string, unknown>> = [];
   const deps: LaneDeps = {
     store,
@@ -188,7 +206,10 @@ describe('runLane', () => {
   it('holds everyone off on a 429 and does not count it as an attempt', async () => {
     const clock = new VirtualClock();
     const store = new MemoryStore(clock, [deliveries('a@example.com')]);
-    const limited = (): BatchResult => ({ ok: false, error: { kind: 'rate_limited', message: 'slow down', status: 429, retryAfterSeconds: 3 } });
+    const limited = (): BatchResult => ({
+      ok: false,
+      error: { kind: 'rate_limited', message: 'slow down', status: 429, retryAfterSeconds: 3 },
+    });
     // Three 429s in a row with a policy of one attempt: still posted, never given up.
     const mailer = new ScriptedMailer([limited, limited, limited, accepted]);
     const limiter = new RecordingLimiter();
@@ -208,14 +229,23 @@ describe('runLane', () => {
     const mailer = new ScriptedMailer(
       [() => ({ ok: false, error: { kind: 'invalid', message: 'Invalid `to` field', status: 422 } })],
       (message) =>
-        message.to[0] === 'not-an-address' ? { ok: false, error: { kind: 'invalid', message: 'Invalid `to` field', status: 422 } } : { ok: true, id: `re_${message.to[0]}` },
+        message.to[0] === 'not-an-address'
+          ? { ok: false, error: { kind: 'invalid', message: 'Invalid `to` field', status: 422 } }
+          : { ok: true, id: `re_${message.to[0]}` },
     );
     const limiter = new RecordingLimiter();
     expect(await lane(store, mailer, limiter, clock).run()).toEqual({ next: 'stop' });
-    expect(mailer.singles.map((s) => s.key)).toEqual(['send-7-batch-0-member-100', 'send-7-batch-0-member-101', 'send-7-batch-0-member-102']);
+    expect(mailer.singles.map((s) => s.key)).toEqual([
+      'send-7-batch-0-member-100',
+      'send-7-batch-0-member-101',
+      'send-7-batch-0-member-102',
+    ]);
     // A slot for the batch and one for each email.
     expect(limiter.acquired).toBe(4);
-    expect(store.batches[0]!.outcome).toEqual({ ids: ['re_a@example.com', null, 're_c@example.com'], rejected: [{ index: 1, message: 'Invalid `to` field' }] });
+    expect(store.batches[0]!.outcome).toEqual({
+      ids: ['re_a@example.com', null, 're_c@example.com'],
+      rejected: [{ index: 1, message: 'Invalid `to` field' }],
+    });
     expect(store.status).toBe('sent');
   });
 
@@ -245,7 +275,9 @@ describe('runLane', () => {
     const store = new MemoryStore(clock, [deliveries('a@example.com')]);
     const unavailable = (): BatchResult => ({ ok: false, error: { kind: 'unavailable', message: 'timeout' } });
     const mailer = new ScriptedMailer([unavailable, unavailable]);
-    expect(await lane(store, mailer, new RecordingLimiter(), clock, { maxAttempts: 2, baseSeconds: 1, maxSeconds: 1 }).run()).toEqual({ next: 'stop' });
+    expect(await lane(store, mailer, new RecordingLimiter(), clock, { maxAttempts: 2, baseSeconds: 1, maxSeconds: 1 }).run()).toEqual({
+      next: 'stop',
+    });
     expect(mailer.batches).toHaveLength(2);
     expect(store.batches[0]).toMatchObject({ status: 'failed', error: 'no answer: timeout' });
     expect(store.status).toBe('failed');

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { renderPostEmail } from '../../emails/post.ts';
-import { allowedCommands, backoffSeconds, commandTarget, DEFAULT_RETRY, SEND_STATUSES, statusFromBatches } from '../../src/domain/sending/lifecycle.ts';
+import {
+  allowedCommands,
+  backoffSeconds,
+  commandTarget,
+  DEFAULT_RETRY,
+  SEND_STATUSES,
+  statusFromBatches,
+} from '../../src/domain/sending/lifecycle.ts';
 import { batchMessages, idempotencyKey, type FixedSend } from '../../src/domain/sending/payload.ts';
 import { parseSegmentInput } from '../../src/domain/sending/segments.ts';
 import { readClickToken, readOpenToken } from '../../src/domain/tracking/tokens.ts';
@@ -35,10 +42,12 @@ describe('send lifecycle', () => {
     expect(backoffSeconds(1, DEFAULT_RETRY, () => 0.5)).toBe(5);
     expect(backoffSeconds(3, DEFAULT_RETRY, () => 0.5)).toBe(20);
     expect(backoffSeconds(20, DEFAULT_RETRY, () => 0.5)).toBe(300);
-    fc.assert(fc.property(fc.integer({ min: 1, max: 30 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (n, r) => {
-      const s = backoffSeconds(n, DEFAULT_RETRY, () => r);
-      return s >= 4 && s <= 360;
-    }));
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 30 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (n, r) => {
+        const s = backoffSeconds(n, DEFAULT_RETRY, () => r);
+        return s >= 4 && s <= 360;
+      }),
+    );
   });
 });
 
@@ -48,8 +57,22 @@ describe('batch payloads', () => {
     id: '7',
     from: 'Field Notes <letters@example.com>',
     rendered: {
-      full: renderPostEmail({ brand, title: 'Harvest', url: 'https://news.example.com/posts/harvest', bodyHtml: '<p>All of it.</p>', cut: false, upgradeUrl: 'https://news.example.com/join' }),
-      preview: renderPostEmail({ brand, title: 'Harvest', url: 'https://news.example.com/posts/harvest', bodyHtml: '<p>Some.</p>', cut: true, upgradeUrl: 'https://news.example.com/join' }),
+      full: renderPostEmail({
+        brand,
+        title: 'Harvest',
+        url: 'https://news.example.com/posts/harvest',
+        bodyHtml: '<p>All of it.</p>',
+        cut: false,
+        upgradeUrl: 'https://news.example.com/join',
+      }),
+      preview: renderPostEmail({
+        brand,
+        title: 'Harvest',
+        url: 'https://news.example.com/posts/harvest',
+        bodyHtml: '<p>Some.</p>',
+        cut: true,
+        upgradeUrl: 'https://news.example.com/join',
+      }),
     },
     links: ['https://news.example.com/posts/harvest', 'https://news.example.com/join'],
     trackMembers: true,
@@ -74,14 +97,19 @@ describe('batch payloads', () => {
     expect(ben!.html).not.toContain('All of it.');
     expect(ana!.headers!['List-Unsubscribe']).not.toBe(ben!.headers!['List-Unsubscribe']);
     expect(ana!.headers!['List-Unsubscribe-Post']).toBe('List-Unsubscribe=One-Click');
-    expect(ana!.tags).toEqual([{ name: 'hearth_send', value: '7' }, { name: 'hearth_member', value: '1' }]);
+    expect(ana!.tags).toEqual([
+      { name: 'hearth_send', value: '7' },
+      { name: 'hearth_member', value: '1' },
+    ]);
     expect(ana!.html).toContain(ana!.headers!['List-Unsubscribe']!.slice(1, -1).replace(/&/g, '&amp;'));
   });
 
   it('routes the post’s links through signed click tokens and adds an open pixel; unsubscribe links stay as they are', () => {
     const [ana] = batchMessages(send, deliveries.slice(0, 1), ctx);
     expect(ana!.html).not.toContain('href="https://news.example.com/posts/harvest"');
-    const clicks = [...ana!.html!.matchAll(/href="https:\/\/news\.example\.com\/t\/c\/([^"]+)"/g)].map((m) => readClickToken(ctx.secret, m[1]!));
+    const clicks = [...ana!.html!.matchAll(/href="https:\/\/news\.example\.com\/t\/c\/([^"]+)"/g)].map((m) =>
+      readClickToken(ctx.secret, m[1]!),
+    );
     expect(clicks).toContainEqual({ sendId: '7', memberId: '1', link: 0 });
     const pixel = /<img src="https:\/\/news\.example\.com\/t\/o\/([^"]+)"/.exec(ana!.html!)![1]!;
     expect(readOpenToken(ctx.secret, pixel)).toEqual({ sendId: '7', memberId: '1' });
@@ -95,7 +123,13 @@ describe('batch payloads', () => {
 
 describe('segment input', () => {
   it('needs a newsletter and known platforms and engagement', () => {
-    expect(parseSegmentInput({ newsletters: ['weekly', 'weekly', ' '] })).toEqual({ newsletters: ['weekly'], tiers: [], labels: [], platforms: [], engagement: 'any' });
+    expect(parseSegmentInput({ newsletters: ['weekly', 'weekly', ' '] })).toEqual({
+      newsletters: ['weekly'],
+      tiers: [],
+      labels: [],
+      platforms: [],
+      engagement: 'any',
+    });
     expect(() => parseSegmentInput(null)).toThrow(/segment must be an object/);
     expect(() => parseSegmentInput({ newsletters: 'weekly' })).toThrow(/list of names/);
     expect(() => parseSegmentInput({ newsletters: ['weekly'], engagement: 'hot' })).toThrow(/engagement must be one of/);

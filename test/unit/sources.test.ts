@@ -28,7 +28,14 @@ describe('platformFromReferrer', () => {
     expect(platformFromReferrer(referrer)).toBe(platform);
   });
 
-  it.each(['https://www.google.com/', 'https://notinstagram.com/', 'https://instagram.com.evil.example/', 'not a url', '', 'javascript:alert(1)'])('does not recognise %s', (referrer) => {
+  it.each([
+    'https://www.google.com/',
+    'https://notinstagram.com/',
+    'https://instagram.com.evil.example/',
+    'not a url',
+    '',
+    'javascript:alert(1)',
+  ])('does not recognise %s', (referrer) => {
     expect(platformFromReferrer(referrer)).toBeNull();
   });
 });

@@ -19,7 +19,11 @@ describe('engagementScore', () => {
   });
 
   it('flags cold after 90 days without human engagement, never a new member', () => {
-    expect(engagementScore({ ...none, lastEngagedAt: daysAgo(91) }, daysAgo(200), NOW)).toMatchObject({ score: 0, cold: true, reasons: ['no human engagement in 90 days'] });
+    expect(engagementScore({ ...none, lastEngagedAt: daysAgo(91) }, daysAgo(200), NOW)).toMatchObject({
+      score: 0,
+      cold: true,
+      reasons: ['no human engagement in 90 days'],
+    });
     expect(engagementScore(none, daysAgo(200), NOW).cold).toBe(true);
     expect(engagementScore({ ...none, lastEngagedAt: daysAgo(89) }, daysAgo(200), NOW).cold).toBe(false);
     expect(engagementScore(none, daysAgo(30), NOW)).toMatchObject({ cold: false, reasons: ['no human engagement in 30 days'] });
@@ -39,7 +43,11 @@ describe('derivations', () => {
       { day: '2026-06-15', joined: 3, left: 1, mrrNew: 400, mrrLost: 0 },
     ];
     const levels = levelsFromFlows(days, 10, 900);
-    expect(levels.map((d) => [d.members, d.mrr, d.net])).toEqual([[8, 1000, 2], [8, 500, 0], [10, 900, 2]]);
+    expect(levels.map((d) => [d.members, d.mrr, d.net])).toEqual([
+      [8, 1000, 2],
+      [8, 500, 0],
+      [10, 900, 2],
+    ]);
     expect(weekly(levels)).toEqual([
       { week: '2026-06-08', joined: 3, left: 1, net: 2, mrrNew: 500, mrrLost: 500, members: 8, mrr: 500 },
       { week: '2026-06-15', joined: 3, left: 1, net: 2, mrrNew: 400, mrrLost: 0, members: 10, mrr: 900 },
@@ -77,7 +85,15 @@ describe('CSV', () => {
 
   it('writes the cohorts table one cell a line', async () => {
     const lines: string[] = [];
-    for await (const l of cohortsCsv({ platform: null, cohorts: [{ week: '2026-06-01', members: 2, weeks: [{ offset: 0, subscribed: 2, engaged: 1, subscribed_rate: 1, engaged_rate: 0.5 }] }] })) lines.push(l);
-    expect(lines.join('')).toBe('platform,signup_week,members,week,subscribed,subscribed_rate,engaged,engaged_rate\nall,2026-06-01,2,0,2,1,1,0.5\n');
+    for await (const l of cohortsCsv({
+      platform: null,
+      cohorts: [
+        { week: '2026-06-01', members: 2, weeks: [{ offset: 0, subscribed: 2, engaged: 1, subscribed_rate: 1, engaged_rate: 0.5 }] },
+      ],
+    }))
+      lines.push(l);
+    expect(lines.join('')).toBe(
+      'platform,signup_week,members,week,subscribed,subscribed_rate,engaged,engaged_rate\nall,2026-06-01,2,0,2,1,1,0.5\n',
+    );
   });
 });

@@ -37,26 +37,31 @@ export interface NewTier {
   description?: string | undefined;
 }
 
-
 /** A paid tier with its Stripe product and monthly/yearly prices (created in Stripe first). */
 export async function createPaidTier(db: Kysely<Database>, stripe: Stripe | undefined, input: NewTier) {
   const name = input.name.trim();
   if (!name || name.length > 100) throw new ValidationError('Give the tier a name of 1 to 100 characters.', 'invalid_name');
-  if (!/^[a-z]{3}$/.test(input.currency)) throw new ValidationError('The currency is a three-letter ISO code in lower case, e.g. usd.', 'invalid_currency');
+  if (!/^[a-z]{3}$/.test(input.currency))
+    throw new ValidationError('The currency is a three-letter ISO code in lower case, e.g. usd.', 'invalid_currency');
   for (const amount of [input.monthlyAmount, input.yearlyAmount]) {
     if (amount !== null && (!Number.isInteger(amount) || amount < 50 || amount > 100_000_00)) {
       throw new ValidationError('Amounts are whole numbers in the minor unit (cents), from 50 to 10,000,000.', 'invalid_amount');
     }
   }
-  if (input.monthlyAmount === null && input.yearlyAmount === null) throw new ValidationError('Give a monthly or a yearly price.', 'invalid_amount');
+  if (input.monthlyAmount === null && input.yearlyAmount === null)
+    throw new ValidationError('Give a monthly or a yearly price.', 'invalid_amount');
   const slug = slugify(name, 60, 'tier');
-  if (await db.selectFrom('tiers').select('id').where('slug', '=', slug).executeTakeFirst()) throw new ConflictError(`A tier called "${slug}" exists already.`, 'tier_exists');
+  if (await db.selectFrom('tiers').select('id').where('slug', '=', slug).executeTakeFirst())
+    throw new ConflictError(`A tier called "${slug}" exists already.`, 'tier_exists');
   if (!stripe) throw new PaymentsNotConfigured();
   const product = await stripe.products.create({ name, metadata: { hearth_tier: slug } }, { idempotencyKey: `tier-product-${slug}` });
   const price = (amount: number | null, interval: 'month' | 'year') =>
     amount === null
       ? Promise.resolve(null)
-      : stripe.prices.create({ product: product.id, unit_amount: amount, currency: input.currency, recurring: { interval } }, { idempotencyKey: `tier-price-${slug}-${interval}-${amount}` });
+      : stripe.prices.create(
+          { product: product.id, unit_amount: amount, currency: input.currency, recurring: { interval } },
+          { idempotencyKey: `tier-price-${slug}-${interval}-${amount}` },
+        );
   const [monthly, yearly] = await Promise.all([price(input.monthlyAmount, 'month'), price(input.yearlyAmount, 'year')]);
   return db
     .insertInto('tiers')
@@ -85,16 +90,36 @@ export async function startCheckout(
   input: { memberId: string; tierSlug: string; interval: 'month' | 'year'; returnTo?: string | undefined },
 ): Promise<string> {
   if (!stripe) throw new PaymentsNotConfigured();
-  const tier = await db.selectFrom('tiers').selectAll().where('slug', '=', input.tierSlug).where('paid', '=', true).where('active', '=', true).executeTakeFirst();
+  const tier = await db
+    .selectFrom('tiers')
+    .selectAll()
+    .where('slug', '=', input.tierSlug)
+    .where('paid', '=', true)
+    .where('active', '=', true)
+    .executeTakeFirst();
   const priceId = input.interval === 'year' ? tier?.stripe_yearly_price_id : tier?.stripe_monthly_price_id;
   if (!tier || !priceId) throw new ValidationError('That tier has no such price.', 'unknown_price');
-  const member = await db.selectFrom('members').select(['id', 'email', 'stripe_customer_id']).where('id', '=', input.memberId).executeTakeFirst();
+  const member = await db
+    .selectFrom('members')
+    .select(['id', 'email', 'stripe_customer_id'])
+    .where('id', '=', input.memberId)
+    .executeTakeFirst();
   if (!member) throw new NotFoundError('No such member.', 'member_not_found');
   let customer = member.stripe_customer_id;
   if (!customer) {
     // The idempotency key makes a double click one customer, not two.
-    customer = (await stripe.customers.create({ email: member.email, metadata: { member_id: member.id } }, { idempotencyKey: `customer-${member.id}` })).id;
-    await db.updateTable('members').set({ stripe_customer_id: customer }).where('id', '=', member.id).where('stripe_customer_id', 'is', null).execute();
+    customer = (
+      await stripe.customers.create(
+        { email: member.email, metadata: { member_id: member.id } },
+        { idempotencyKey: `customer-${member.id}` },
+      )
+    ).id;
+    await db
+      .updateTable('members')
+      .set({ stripe_customer_id: customer })
+      .where('id', '=', member.id)
+      .where('stripe_customer_id', 'is', null)
+      .execute();
   }
   const minute = Math.floor(Date.now() / 60_000);
   const session = await stripe.checkout.sessions.create(
@@ -105,7 +130,9 @@ export async function startCheckout(
       line_items: [{ price: priceId, quantity: 1 }],
       allow_promotion_codes: true,
       metadata: { member_id: member.id, tier_id: tier.id },
-      ...(tier.trial_days > 0 ? { subscription_data: { trial_period_days: tier.trial_days, metadata: { member_id: member.id } } } : { subscription_data: { metadata: { member_id: member.id } } }),
+      ...(tier.trial_days > 0
+        ? { subscription_data: { trial_period_days: tier.trial_days, metadata: { member_id: member.id } } }
+        : { subscription_data: { metadata: { member_id: member.id } } }),
       // Back to the post that asked for the upgrade, when there was one.
       success_url: `${ctx.siteUrl}${input.returnTo ?? '/account'}${(input.returnTo ?? '/account').includes('?') ? '&' : '?'}checkout=success`,
       cancel_url: `${ctx.siteUrl}/account?checkout=cancelled`,
@@ -116,7 +143,12 @@ export async function startCheckout(
   return session.url;
 }
 
-export async function billingPortalUrl(db: Kysely<Database>, stripe: Stripe | undefined, ctx: SiteLinks, memberId: string): Promise<string> {
+export async function billingPortalUrl(
+  db: Kysely<Database>,
+  stripe: Stripe | undefined,
+  ctx: SiteLinks,
+  memberId: string,
+): Promise<string> {
   if (!stripe) throw new PaymentsNotConfigured();
   const member = await db.selectFrom('members').select('stripe_customer_id').where('id', '=', memberId).executeTakeFirst();
   if (!member?.stripe_customer_id) throw new ValidationError('You have no billing account yet: choose a paid tier first.', 'no_customer');
@@ -130,7 +162,8 @@ export const PAST_DUE_GRACE_DAYS = 7;
 /** Whether a subscription in this state gives access now. */
 export function entitles(sub: { status: string; current_period_end: Date | null }, now = Date.now()): boolean {
   if (sub.status === 'active' || sub.status === 'trialing') return true;
-  if (sub.status === 'past_due') return sub.current_period_end === null || sub.current_period_end.getTime() + PAST_DUE_GRACE_DAYS * 86_400_000 > now;
+  if (sub.status === 'past_due')
+    return sub.current_period_end === null || sub.current_period_end.getTime() + PAST_DUE_GRACE_DAYS * 86_400_000 > now;
   return false;
 }
 
@@ -176,11 +209,19 @@ export async function handleStripeEvent(
       await recordEvent(db, sub.member_id, 'status_changed', { payment_failed: true });
       const brand = await brandOf(db, ctx.siteUrl);
       const email = paymentFailedEmail({ brand, tierName: sub.tier_name ?? 'paid', graceDays: PAST_DUE_GRACE_DAYS });
-      await queueEmail(db, { to: [sub.email], ...email, tags: [{ name: 'kind', value: 'payment-failed' }] }, { idempotencyKey: `payment-failed-${event.id}` });
+      await queueEmail(
+        db,
+        { to: [sub.email], ...email, tags: [{ name: 'kind', value: 'payment-failed' }] },
+        { idempotencyKey: `payment-failed-${event.id}` },
+      );
     }
   }
   // Recorded last: if handling failed, Stripe retries and the event is handled then.
-  await db.insertInto('stripe_events').values({ id: event.id, type: event.type }).onConflict((oc) => oc.column('id').doNothing()).execute();
+  await db
+    .insertInto('stripe_events')
+    .values({ id: event.id, type: event.type })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .execute();
   return 'handled';
 }
 
@@ -190,7 +231,9 @@ export async function syncSubscription(db: Kysely<Database>, stripe: Stripe, ctx
   const customer = typeof sub.customer === 'string' ? sub.customer : sub.customer.id;
   const item = sub.items.data[0];
   const priceId = item?.price.id ?? null;
-  const periodEnd = (item as { current_period_end?: number } | undefined)?.current_period_end ?? (sub as unknown as { current_period_end?: number }).current_period_end;
+  const periodEnd =
+    (item as { current_period_end?: number } | undefined)?.current_period_end ??
+    (sub as unknown as { current_period_end?: number }).current_period_end;
   // metadata.member_id is ours (set at checkout), but a subscription made elsewhere in the
   // Stripe account may carry anything: only a number is looked up.
   const metaMember = String(sub.metadata?.member_id ?? '');
@@ -204,7 +247,11 @@ export async function syncSubscription(db: Kysely<Database>, stripe: Stripe, ctx
       .executeTakeFirst();
     if (!member) return; // a customer that is not one of our members (made elsewhere in the account)
     const tier = priceId
-      ? await trx.selectFrom('tiers').select('id').where((eb) => eb.or([eb('stripe_monthly_price_id', '=', priceId), eb('stripe_yearly_price_id', '=', priceId)])).executeTakeFirst()
+      ? await trx
+          .selectFrom('tiers')
+          .select('id')
+          .where((eb) => eb.or([eb('stripe_monthly_price_id', '=', priceId), eb('stripe_yearly_price_id', '=', priceId)]))
+          .executeTakeFirst()
       : undefined;
     const row = {
       member_id: member.id,
@@ -220,28 +267,73 @@ export async function syncSubscription(db: Kysely<Database>, stripe: Stripe, ctx
       .values({ stripe_subscription_id: sub.id, ...row })
       .onConflict((oc) => oc.column('stripe_subscription_id').doUpdateSet(row))
       .execute();
-    await trx.updateTable('members').set({ stripe_customer_id: customer }).where('id', '=', member.id).where('stripe_customer_id', 'is', null).execute();
+    await trx
+      .updateTable('members')
+      .set({ stripe_customer_id: customer })
+      .where('id', '=', member.id)
+      .where('stripe_customer_id', 'is', null)
+      .execute();
     // The member's tier is the best of their entitling subscriptions; without one, free again
     // (complimentary access set by staff is left alone).
-    const subs = await trx.selectFrom('subscriptions').select(['tier_id', 'status', 'current_period_end']).where('member_id', '=', member.id).execute();
+    const subs = await trx
+      .selectFrom('subscriptions')
+      .select(['tier_id', 'status', 'current_period_end'])
+      .where('member_id', '=', member.id)
+      .execute();
     const entitled = subs.find((s) => s.tier_id && entitles(s));
     const brand = await brandOf(trx, ctx.siteUrl);
     if (entitled && (member.tier_id !== entitled.tier_id || member.tier_source !== 'stripe')) {
       // Referral reward days still running are kept for after the subscription (referrals/rewards.ts).
       await bankUnusedRewardDays(trx, member.id);
-      await trx.updateTable('members').set({ tier_id: entitled.tier_id!, tier_source: 'stripe', comp_until: null, status: 'active', updated_at: new Date() }).where('id', '=', member.id).execute();
-      const tierRow = await trx.selectFrom('tiers').select(['name', 'monthly_amount', 'yearly_amount', 'stripe_yearly_price_id']).where('id', '=', entitled.tier_id!).executeTakeFirstOrThrow();
+      await trx
+        .updateTable('members')
+        .set({ tier_id: entitled.tier_id!, tier_source: 'stripe', comp_until: null, status: 'active', updated_at: new Date() })
+        .where('id', '=', member.id)
+        .execute();
+      const tierRow = await trx
+        .selectFrom('tiers')
+        .select(['name', 'monthly_amount', 'yearly_amount', 'stripe_yearly_price_id'])
+        .where('id', '=', entitled.tier_id!)
+        .executeTakeFirstOrThrow();
       // Monthly recurring revenue this subscription brings, for the stats (yearly prices count a twelfth).
-      const mrr = priceId && priceId === tierRow.stripe_yearly_price_id ? Math.round((tierRow.yearly_amount ?? 0) / 12) : (tierRow.monthly_amount ?? 0);
-      await recordEvent(trx, member.id, 'subscription_started', { subscription: sub.id, status: sub.status, tier_id: entitled.tier_id, mrr_cents: mrr });
-      await queueEmail(trx, { to: [member.email], ...paidWelcomeEmail({ brand, tierName: tierRow.name }), tags: [{ name: 'kind', value: 'paid-welcome' }] }, { idempotencyKey: `paid-welcome-${sub.id}-${entitled.tier_id}` });
+      const mrr =
+        priceId && priceId === tierRow.stripe_yearly_price_id
+          ? Math.round((tierRow.yearly_amount ?? 0) / 12)
+          : (tierRow.monthly_amount ?? 0);
+      await recordEvent(trx, member.id, 'subscription_started', {
+        subscription: sub.id,
+        status: sub.status,
+        tier_id: entitled.tier_id,
+        mrr_cents: mrr,
+      });
+      await queueEmail(
+        trx,
+        { to: [member.email], ...paidWelcomeEmail({ brand, tierName: tierRow.name }), tags: [{ name: 'kind', value: 'paid-welcome' }] },
+        { idempotencyKey: `paid-welcome-${sub.id}-${entitled.tier_id}` },
+      );
     } else if (!entitled && member.tier_source === 'stripe') {
       const previous = await trx.selectFrom('tiers').select('name').where('id', '=', member.tier_id).executeTakeFirst();
-      await trx.updateTable('members').set({ tier_id: sql<string>`(select id from tiers where slug = 'free')` as unknown as string, tier_source: 'default', updated_at: new Date() }).where('id', '=', member.id).execute();
+      await trx
+        .updateTable('members')
+        .set({
+          tier_id: sql<string>`(select id from tiers where slug = 'free')` as unknown as string,
+          tier_source: 'default',
+          updated_at: new Date(),
+        })
+        .where('id', '=', member.id)
+        .execute();
       // Banked referral reward days start now.
       await startBankedRewardsFor(trx, member.id);
       await recordEvent(trx, member.id, 'subscription_ended', { subscription: sub.id, status: sub.status });
-      await queueEmail(trx, { to: [member.email], ...membershipEndedEmail({ brand, tierName: previous?.name ?? 'paid' }), tags: [{ name: 'kind', value: 'membership-ended' }] }, { idempotencyKey: `membership-ended-${sub.id}` });
+      await queueEmail(
+        trx,
+        {
+          to: [member.email],
+          ...membershipEndedEmail({ brand, tierName: previous?.name ?? 'paid' }),
+          tags: [{ name: 'kind', value: 'membership-ended' }],
+        },
+        { idempotencyKey: `membership-ended-${sub.id}` },
+      );
     }
   });
 }
@@ -251,15 +343,30 @@ export async function syncSubscription(db: Kysely<Database>, stripe: Stripe, ctx
  * its prices and subscribers). Each price is checked in Stripe: it must exist, recur at the
  * right interval, and be active.
  */
-export async function attachPrices(db: Kysely<Database>, stripe: Stripe | undefined, tierSlug: string, prices: { monthly?: string | undefined; yearly?: string | undefined }) {
+export async function attachPrices(
+  db: Kysely<Database>,
+  stripe: Stripe | undefined,
+  tierSlug: string,
+  prices: { monthly?: string | undefined; yearly?: string | undefined },
+) {
   if (!stripe) throw new PaymentsNotConfigured();
   const tier = await db.selectFrom('tiers').select(['id', 'paid']).where('slug', '=', tierSlug).executeTakeFirst();
   if (!tier) throw new NotFoundError('No such tier.', 'tier_not_found');
   if (!tier.paid) throw new ValidationError('The free tier has no prices.', 'free_tier');
-  const set: { stripe_monthly_price_id?: string; monthly_amount?: number; stripe_yearly_price_id?: string; yearly_amount?: number; currency?: string } = {};
-  for (const [interval, id] of [['month', prices.monthly], ['year', prices.yearly]] as const) {
+  const set: {
+    stripe_monthly_price_id?: string;
+    monthly_amount?: number;
+    stripe_yearly_price_id?: string;
+    yearly_amount?: number;
+    currency?: string;
+  } = {};
+  for (const [interval, id] of [
+    ['month', prices.monthly],
+    ['year', prices.yearly],
+  ] as const) {
     if (!id) continue;
-    if (!/^price_[A-Za-z0-9]+$/.test(id)) throw new ValidationError(`"${id.slice(0, 40)}" is not a Stripe price ID (price_…).`, 'invalid_price');
+    if (!/^price_[A-Za-z0-9]+$/.test(id))
+      throw new ValidationError(`"${id.slice(0, 40)}" is not a Stripe price ID (price_…).`, 'invalid_price');
     let price;
     try {
       price = await stripe.prices.retrieve(id);
@@ -269,7 +376,8 @@ export async function attachPrices(db: Kysely<Database>, stripe: Stripe | undefi
     if (price.recurring?.interval !== interval || price.active === false) {
       throw new ValidationError(`Price ${id} is not an active ${interval}ly recurring price.`, 'invalid_price');
     }
-    if (interval === 'month') Object.assign(set, { stripe_monthly_price_id: id, monthly_amount: price.unit_amount ?? 0, currency: price.currency });
+    if (interval === 'month')
+      Object.assign(set, { stripe_monthly_price_id: id, monthly_amount: price.unit_amount ?? 0, currency: price.currency });
     else Object.assign(set, { stripe_yearly_price_id: id, yearly_amount: price.unit_amount ?? 0, currency: price.currency });
   }
   if (Object.keys(set).length === 0) throw new ValidationError('Give a monthly or a yearly price ID.', 'invalid_price');

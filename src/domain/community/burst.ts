@@ -20,9 +20,46 @@ export const BURST_RULE = {
 export type BurstRule = typeof BURST_RULE;
 
 const LOOKALIKES: Record<string, string> = {
-  а: 'a', в: 'b', е: 'e', ё: 'e', к: 'k', м: 'm', н: 'h', о: 'o', р: 'p', с: 'c', т: 't', у: 'y', х: 'x', і: 'i', ї: 'i', ј: 'j', ѕ: 's', ԁ: 'd', ɡ: 'g', ӏ: 'l',
-  α: 'a', β: 'b', ε: 'e', η: 'n', ι: 'i', κ: 'k', ν: 'v', ο: 'o', ρ: 'p', τ: 't', υ: 'u', χ: 'x', ω: 'w',
-  '0': 'o', '1': 'l', '3': 'e', '5': 's', '7': 't', '@': 'a', $: 's',
+  а: 'a',
+  в: 'b',
+  е: 'e',
+  ё: 'e',
+  к: 'k',
+  м: 'm',
+  н: 'h',
+  о: 'o',
+  р: 'p',
+  с: 'c',
+  т: 't',
+  у: 'y',
+  х: 'x',
+  і: 'i',
+  ї: 'i',
+  ј: 'j',
+  ѕ: 's',
+  ԁ: 'd',
+  ɡ: 'g',
+  ӏ: 'l',
+  α: 'a',
+  β: 'b',
+  ε: 'e',
+  η: 'n',
+  ι: 'i',
+  κ: 'k',
+  ν: 'v',
+  ο: 'o',
+  ρ: 'p',
+  τ: 't',
+  υ: 'u',
+  χ: 'x',
+  ω: 'w',
+  '0': 'o',
+  '1': 'l',
+  '3': 'e',
+  '5': 's',
+  '7': 't',
+  '@': 'a',
+  $: 's',
 };
 const MAX_FINGERPRINT = 2_000;
 
@@ -72,10 +109,20 @@ export interface BurstVerdict {
  * Whether a new comment completes a burst: it comes from a new account and near-identical
  * comments from at least `accounts - 1` other new accounts arrived within the window.
  */
-export function detectBurst(candidate: { memberId: string; fingerprint: string; newAccount: boolean }, recent: readonly RecentComment[], rule: BurstRule = BURST_RULE): BurstVerdict {
+export function detectBurst(
+  candidate: { memberId: string; fingerprint: string; newAccount: boolean },
+  recent: readonly RecentComment[],
+  rule: BurstRule = BURST_RULE,
+): BurstVerdict {
   const none = { burst: false, matches: [] };
   if (!candidate.newAccount || candidate.fingerprint.length < rule.minLength) return none;
-  const matches = recent.filter((r) => r.newAccount && r.memberId !== candidate.memberId && r.fingerprint.length >= rule.minLength && similarity(candidate.fingerprint, r.fingerprint) >= rule.similarity);
+  const matches = recent.filter(
+    (r) =>
+      r.newAccount &&
+      r.memberId !== candidate.memberId &&
+      r.fingerprint.length >= rule.minLength &&
+      similarity(candidate.fingerprint, r.fingerprint) >= rule.similarity,
+  );
   const accounts = new Set(matches.map((m) => m.memberId)).size + 1;
   return accounts >= rule.accounts ? { burst: true, matches: matches.map((m) => m.id) } : none;
 }

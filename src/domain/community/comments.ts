@@ -9,7 +9,16 @@ import { recordConversationEvent } from './events.ts';
 import { limitComment } from './limits.ts';
 import { commentHasLinks, validCommentBody } from './markdown.ts';
 import { queueNotification } from './notifications.ts';
-import { conversationRights, effectiveMode, holdReason, noCommentMessage, withinEditWindow, type Actor, type HoldReason, type Rights } from './rules.ts';
+import {
+  conversationRights,
+  effectiveMode,
+  holdReason,
+  noCommentMessage,
+  withinEditWindow,
+  type Actor,
+  type HoldReason,
+  type Rights,
+} from './rules.ts';
 import { getConversationSettings, type ConversationSettings } from './settings.ts';
 import { isId } from '../../lib/ids.ts';
 
@@ -27,13 +36,19 @@ export interface ConversationPost {
   comments_mode: CommentsMode | null;
 }
 
-
 /** A published post, as the conversation needs it; undefined when there is none at that address. */
 export async function findConversationPost(db: Kysely<Database>, slug: string): Promise<ConversationPost | undefined> {
   const post = await findPublishedPost(db, slug);
   if (!post) return undefined;
   const row = await db.selectFrom('posts').select('comments_mode').where('id', '=', post.id).executeTakeFirstOrThrow();
-  return { id: post.id, slug: post.slug, title: post.title, visibility: post.visibility, tier_ids: post.tier_ids, comments_mode: row.comments_mode };
+  return {
+    id: post.id,
+    slug: post.slug,
+    title: post.title,
+    visibility: post.visibility,
+    tier_ids: post.tier_ids,
+    comments_mode: row.comments_mode,
+  };
 }
 
 export async function findConversationPostById(db: Kysely<Database>, postId: string): Promise<ConversationPost | undefined> {
@@ -50,7 +65,12 @@ export function viewerOf(actor: Actor): Viewer {
 
 /** The end of a member's ban from the conversation, when one is running. */
 export async function activeBanUntil(db: Kysely<Database>, memberId: string): Promise<Date | null> {
-  const row = await db.selectFrom('comment_bans').select('until').where('member_id', '=', memberId).where('until', '>', sql<Date>`now()`).executeTakeFirst();
+  const row = await db
+    .selectFrom('comment_bans')
+    .select('until')
+    .where('member_id', '=', memberId)
+    .where('until', '>', sql<Date>`now()`)
+    .executeTakeFirst();
   return row?.until ?? null;
 }
 
@@ -63,7 +83,10 @@ export interface Access {
 
 /** What this actor may do under this post, with the site's settings it was decided on. */
 export async function conversationAccess(db: Kysely<Database>, post: ConversationPost, actor: Actor): Promise<Access> {
-  const [settings, bannedUntil] = await Promise.all([getConversationSettings(db), actor.kind === 'member' ? activeBanUntil(db, actor.id) : Promise.resolve(null)]);
+  const [settings, bannedUntil] = await Promise.all([
+    getConversationSettings(db),
+    actor.kind === 'member' ? activeBanUntil(db, actor.id) : Promise.resolve(null),
+  ]);
   return accessFrom(settings, post, actor, bannedUntil);
 }
 
@@ -102,7 +125,13 @@ export interface Posted {
 // One lock for the burst check: two comments from new accounts arriving together each see the other.
 const BURST_LOCK = 0x68656172; // "hear"
 
-export async function postComment(db: Kysely<Database>, ctx: SiteKeys, actor: Actor, post: ConversationPost, input: NewComment): Promise<Posted> {
+export async function postComment(
+  db: Kysely<Database>,
+  ctx: SiteKeys,
+  actor: Actor,
+  post: ConversationPost,
+  input: NewComment,
+): Promise<Posted> {
   if (actor.kind === 'anonymous') throw new UnauthorizedError('Sign in to join the conversation.', 'sign_in');
   const access = await conversationAccess(db, post, actor);
   if (!access.rights.comment) throw refusal(actor, access);
@@ -114,8 +143,13 @@ export async function postComment(db: Kysely<Database>, ctx: SiteKeys, actor: Ac
     let parentId: string | null = null;
     let replyToId: string | null = null;
     if (input.parentId) {
-      const target = await trx.selectFrom('comments').select(['id', 'parent_id', 'post_id', 'status']).where('id', '=', input.parentId).executeTakeFirst();
-      if (!target || target.post_id !== post.id || target.status !== 'published') throw new NotFoundError('The comment you replied to is not there any more.', 'parent_gone');
+      const target = await trx
+        .selectFrom('comments')
+        .select(['id', 'parent_id', 'post_id', 'status'])
+        .where('id', '=', input.parentId)
+        .executeTakeFirst();
+      if (!target || target.post_id !== post.id || target.status !== 'published')
+        throw new NotFoundError('The comment you replied to is not there any more.', 'parent_gone');
       parentId = target.parent_id ?? target.id;
       replyToId = target.id;
     }
@@ -148,7 +182,12 @@ export async function postComment(db: Kysely<Database>, ctx: SiteKeys, actor: Ac
       .executeTakeFirstOrThrow();
     if (burstMatches.length > 0) {
       // The earlier comments of the burst were published before it showed: they wait for review too.
-      await trx.updateTable('comments').set({ status: 'held', hold_reason: 'burst' }).where('id', 'in', burstMatches).where('status', '=', 'published').execute();
+      await trx
+        .updateTable('comments')
+        .set({ status: 'held', hold_reason: 'burst' })
+        .where('id', 'in', burstMatches)
+        .where('status', '=', 'published')
+        .execute();
     }
     if (!hold) await announce(trx, row.id);
     return { id: row.id, status: hold ? 'held' : 'published', holdReason: hold };
@@ -173,7 +212,13 @@ async function judgeMemberComment(
     .where('id', '=', memberId)
     .executeTakeFirst();
   if (!member) throw new UnauthorizedError('Sign in to join the conversation.', 'sign_in');
-  const published = await trx.selectFrom('comments').select('id').where('member_id', '=', memberId).where('announced', '=', true).limit(1).executeTakeFirst();
+  const published = await trx
+    .selectFrom('comments')
+    .select('id')
+    .where('member_id', '=', memberId)
+    .where('announced', '=', true)
+    .limit(1)
+    .executeTakeFirst();
   let burst = { burst: false, matches: [] as string[] };
   if (member.is_new && print.length >= BURST_RULE.minLength) {
     await sql`select pg_advisory_xact_lock(${BURST_LOCK})`.execute(trx);
@@ -225,11 +270,20 @@ export async function announce(trx: Kysely<Database>, commentId: string): Promis
     if (c.question) await recordConversationEvent(trx, c.member_id, 'question', { post_id: c.post_id, comment_id: c.id });
   }
   if (!c.parent_id) return;
-  const parents = await trx.selectFrom('comments').select(['id', 'member_id', 'question', 'answered_at']).where('id', 'in', [c.parent_id, c.reply_to_id ?? c.parent_id]).execute();
+  const parents = await trx
+    .selectFrom('comments')
+    .select(['id', 'member_id', 'question', 'answered_at'])
+    .where('id', 'in', [c.parent_id, c.reply_to_id ?? c.parent_id])
+    .execute();
   const top = parents.find((p) => p.id === c.parent_id);
   const replied = parents.find((p) => p.id === (c.reply_to_id ?? c.parent_id));
   if (c.staff_user_id && top?.question) {
-    if (!top.answered_at) await trx.updateTable('comments').set({ answered_at: sql<Date>`now()` as unknown as Date }).where('id', '=', top.id).execute();
+    if (!top.answered_at)
+      await trx
+        .updateTable('comments')
+        .set({ answered_at: sql<Date>`now()` as unknown as Date })
+        .where('id', '=', top.id)
+        .execute();
     if (top.member_id) await queueNotification(trx, top.member_id, c.id, 'answer');
   }
   if (replied?.member_id && replied.member_id !== c.member_id) await queueNotification(trx, replied.member_id, c.id, 'reply');
@@ -245,11 +299,18 @@ async function lockOwnComment(trx: Kysely<Database>, actor: Actor, commentId: st
     .where('id', '=', commentId)
     .forUpdate()
     .executeTakeFirst();
-  if (!c || c.member_id !== actor.id || c.status === 'deleted') throw new NotFoundError('There is no such comment of yours.', 'comment_not_found');
+  if (!c || c.member_id !== actor.id || c.status === 'deleted')
+    throw new NotFoundError('There is no such comment of yours.', 'comment_not_found');
   return c;
 }
 
-export async function editComment(db: Kysely<Database>, actor: Actor, post: ConversationPost, commentId: string, rawBody: string): Promise<Posted> {
+export async function editComment(
+  db: Kysely<Database>,
+  actor: Actor,
+  post: ConversationPost,
+  commentId: string,
+  rawBody: string,
+): Promise<Posted> {
   const access = await conversationAccess(db, post, actor);
   if (!access.rights.comment) throw refusal(actor, access);
   const body = validCommentBody(rawBody);
@@ -258,19 +319,31 @@ export async function editComment(db: Kysely<Database>, actor: Actor, post: Conv
     if (c.post_id !== post.id) throw new NotFoundError('There is no such comment of yours.', 'comment_not_found');
     if (c.status === 'hidden') throw new ForbiddenError('A moderator hid this comment; it cannot be edited.', 'comment_hidden');
     if (!withinEditWindow(c.created_at, new Date(), access.settings.editWindowMinutes)) {
-      throw new ForbiddenError(`A comment can be edited for ${access.settings.editWindowMinutes} minutes after posting; that time has passed.`, 'edit_window_over');
+      throw new ForbiddenError(
+        `A comment can be edited for ${access.settings.editWindowMinutes} minutes after posting; that time has passed.`,
+        'edit_window_over',
+      );
     }
     const print = fingerprint(body);
     let status = c.status as 'published' | 'held';
     let reason: HoldReason | null = null;
     if (status === 'published') {
       // An edit cannot slip in what a new comment would have been held for (a link, a copy of a burst).
-      const judged = await judgeMemberComment(trx, actor.kind === 'member' ? actor.id : '', print, commentHasLinks(body), access.settings, { excludeCommentId: c.id, firstCommentRule: false });
+      const judged = await judgeMemberComment(trx, actor.kind === 'member' ? actor.id : '', print, commentHasLinks(body), access.settings, {
+        excludeCommentId: c.id,
+        firstCommentRule: false,
+      });
       if (judged.hold) {
         status = 'held';
         reason = judged.hold;
       }
-      if (judged.burstMatches.length > 0) await trx.updateTable('comments').set({ status: 'held', hold_reason: 'burst' }).where('id', 'in', judged.burstMatches).where('status', '=', 'published').execute();
+      if (judged.burstMatches.length > 0)
+        await trx
+          .updateTable('comments')
+          .set({ status: 'held', hold_reason: 'burst' })
+          .where('id', 'in', judged.burstMatches)
+          .where('status', '=', 'published')
+          .execute();
     }
     await trx
       .updateTable('comments')
@@ -285,9 +358,18 @@ export async function editComment(db: Kysely<Database>, actor: Actor, post: Conv
 export async function deleteOwnComment(db: Kysely<Database>, actor: Actor, commentId: string): Promise<void> {
   await db.transaction().execute(async (trx) => {
     const c = await lockOwnComment(trx, actor, commentId);
-    await trx.updateTable('comments').set({ status: 'deleted', erased: true, body: '', fingerprint: '', question: false }).where('id', '=', c.id).execute();
+    await trx
+      .updateTable('comments')
+      .set({ status: 'deleted', erased: true, body: '', fingerprint: '', question: false })
+      .where('id', '=', c.id)
+      .execute();
     await trx.deleteFrom('reactions').where('comment_id', '=', c.id).execute();
-    await trx.updateTable('comment_reports').set({ resolved_at: sql<Date>`now()` as unknown as Date }).where('comment_id', '=', c.id).where('resolved_at', 'is', null).execute();
+    await trx
+      .updateTable('comment_reports')
+      .set({ resolved_at: sql<Date>`now()` as unknown as Date })
+      .where('comment_id', '=', c.id)
+      .where('resolved_at', 'is', null)
+      .execute();
   });
 }
 
@@ -298,6 +380,7 @@ export async function setQuestion(db: Kysely<Database>, actor: Actor, commentId:
     if (c.parent_id !== null) throw new ValidationError('Only a comment, not a reply, can be a question.', 'reply_not_question');
     if (c.question === question) return;
     await trx.updateTable('comments').set({ question }).where('id', '=', c.id).execute();
-    if (question && c.announced && c.member_id) await recordConversationEvent(trx, c.member_id, 'question', { post_id: c.post_id, comment_id: c.id });
+    if (question && c.announced && c.member_id)
+      await recordConversationEvent(trx, c.member_id, 'question', { post_id: c.post_id, comment_id: c.id });
   });
 }

@@ -119,7 +119,15 @@ export async function loadConversation(
   const notice = access.rights.comment ? null : noCommentMessage(access.rights.reason ?? 'not_allowed', access.bannedUntil);
   const count = meta?.published ?? 0;
   const postReactions = reactionIndex((meta?.post_reactions ?? []).map((r) => ({ ...r, comment_id: null })))(null);
-  const base = { mode: access.mode, rights: access.rights, notice, sort: options.sort, editWindowMinutes: access.settings.editWindowMinutes, brand, count };
+  const base = {
+    mode: access.mode,
+    rights: access.rights,
+    notice,
+    sort: options.sort,
+    editWindowMinutes: access.settings.editWindowMinutes,
+    brand,
+    count,
+  };
   if (access.rights.read === 'count') return { ...base, threads: [], more: false, postReactions: [] };
   // Nothing published and no held comment of the reader's own to show.
   if (count === 0 && me === null) return { ...base, threads: [], more: false, postReactions };
@@ -158,7 +166,12 @@ export async function loadConversation(
   const reactionRows: Reactions = rows.length
     ? await db
         .selectFrom('reactions')
-        .select(['comment_id', 'kind', sql<number>`count(*)::int`.as('n'), sql<boolean>`coalesce(bool_or(member_id = ${me}::bigint), false)`.as('mine')])
+        .select([
+          'comment_id',
+          'kind',
+          sql<number>`count(*)::int`.as('n'),
+          sql<boolean>`coalesce(bool_or(member_id = ${me}::bigint), false)`.as('mine'),
+        ])
         .where('post_id', '=', post.id)
         .where('comment_id', 'is not', null)
         .groupBy(['comment_id', 'kind'])
@@ -185,7 +198,12 @@ export async function loadConversation(
       answered: r.answered,
       edited: r.edited_ms !== null,
       createdAt,
-      canEdit: mine && !removed && r.status !== 'hidden' && access.rights.comment && withinEditWindow(createdAt, now, access.settings.editWindowMinutes),
+      canEdit:
+        mine &&
+        !removed &&
+        r.status !== 'hidden' &&
+        access.rights.comment &&
+        withinEditWindow(createdAt, now, access.settings.editWindowMinutes),
       source: mine && !removed ? r.body : '',
       replyingTo: r.reply_to_id && r.reply_to_id !== r.parent_id ? (names.get(r.reply_to_id) ?? null) : null,
       reactions: reactionsOf(r.id),
@@ -209,7 +227,14 @@ export async function loadConversation(
       staffReplied: t.replies.some((r) => r.byStaff && r.state === 'published'),
     }));
   const sorted = sortThreads(
-    threads.map((t) => ({ id: t.id, createdAt: t.createdAt, reactions: t.reactions, replies: t.replyCount, staffReplied: t.staffReplied, thread: t })),
+    threads.map((t) => ({
+      id: t.id,
+      createdAt: t.createdAt,
+      reactions: t.reactions,
+      replies: t.replyCount,
+      staffReplied: t.staffReplied,
+      thread: t,
+    })),
     options.sort,
   );
   const shown = Math.min(Math.max(options.shown ?? 50, 1), 1_000);

@@ -8,6 +8,14 @@ import type { Database } from '../../../db/types.ts';
  */
 export type ConversationEventType = 'comment' | 'question' | 'reaction';
 
-export async function recordConversationEvent(db: Kysely<Database>, memberId: string, type: ConversationEventType, data: { post_id: string; comment_id?: string; kind?: string }): Promise<void> {
-  await db.insertInto('events').values({ member_id: memberId, type, data: JSON.stringify(data) }).execute();
+export async function recordConversationEvent(
+  db: Kysely<Database>,
+  memberId: string,
+  type: ConversationEventType,
+  data: { post_id: string; comment_id?: string; kind?: string },
+): Promise<void> {
+  await db
+    .insertInto('events')
+    .values({ member_id: memberId, type, data: JSON.stringify(data) })
+    .execute();
 }

@@ -26,7 +26,10 @@ export function networkOf(ip: string): string {
     const left = parts[0] ? parts[0].split(':') : [];
     const right = parts.length > 1 && parts[1] ? parts[1].split(':') : [];
     const full = parts.length > 1 ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
-    return `${full.slice(0, 4).map((h) => h.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+    return `${full
+      .slice(0, 4)
+      .map((h) => h.toLowerCase().replace(/^0+(?=.)/, ''))
+      .join(':')}::/64`;
   }
   return ip;
 }
@@ -54,9 +57,19 @@ export function limitComment(db: Kysely<Database>, secret: string, memberId: str
 }
 
 export function limitReaction(db: Kysely<Database>, secret: string, memberId: string): Promise<void> {
-  return check(db, secret, [['ratelimit:reaction:member', memberId, CONVERSATION_LIMITS.reactionsPerMember]], 'Too many reactions in a short time. Wait a few minutes.');
+  return check(
+    db,
+    secret,
+    [['ratelimit:reaction:member', memberId, CONVERSATION_LIMITS.reactionsPerMember]],
+    'Too many reactions in a short time. Wait a few minutes.',
+  );
 }
 
 export function limitReport(db: Kysely<Database>, secret: string, memberId: string): Promise<void> {
-  return check(db, secret, [['ratelimit:report:member', memberId, CONVERSATION_LIMITS.reportsPerMember]], 'You have sent many reports today. Our moderators are on it; try again tomorrow.');
+  return check(
+    db,
+    secret,
+    [['ratelimit:report:member', memberId, CONVERSATION_LIMITS.reportsPerMember]],
+    'You have sent many reports today. Our moderators are on it; try again tomorrow.',
+  );
 }

@@ -29,7 +29,10 @@ md.validateLink = (url: string) => SAFE_LINK.test(url.trim()) && !/[\u0000-\u001
 md.renderer.rules.link_open = (tokens, idx, options, _env, self) => {
   const token = tokens[idx]!;
   const href = String(token.attrGet('href') ?? '');
-  token.attrs = [['href', href], ['rel', 'nofollow ugc noopener']];
+  token.attrs = [
+    ['href', href],
+    ['rel', 'nofollow ugc noopener'],
+  ];
   return self.renderToken(tokens, idx, options);
 };
 
@@ -52,7 +55,11 @@ export function cleanCommentText(raw: string): string {
   const chars = [...text];
   for (let i = 0; i < chars.length; i++) {
     const c = chars[i]!;
-    if (c === '\u200d' && /\p{Extended_Pictographic}/u.test(chars[i + 1] ?? '') && /[\p{Extended_Pictographic}\ufe0f\p{Emoji_Modifier}]/u.test(chars[i - 1] ?? '')) {
+    if (
+      c === '\u200d' &&
+      /\p{Extended_Pictographic}/u.test(chars[i + 1] ?? '') &&
+      /[\p{Extended_Pictographic}\ufe0f\p{Emoji_Modifier}]/u.test(chars[i - 1] ?? '')
+    ) {
       out += c;
       continue;
     }
@@ -63,7 +70,11 @@ export function cleanCommentText(raw: string): string {
     if (FORMAT.test(c)) continue;
     out += c;
   }
-  return out.replace(CONTROL, '').replace(MARK_FLOOD, '$1').replace(/[ \t]+$/gm, '').trim();
+  return out
+    .replace(CONTROL, '')
+    .replace(MARK_FLOOD, '$1')
+    .replace(/[ \t]+$/gm, '')
+    .trim();
 }
 
 /** Cleans a comment and checks its size; the message says what to change. */
@@ -72,12 +83,16 @@ export function validCommentBody(raw: string): string {
   const body = cleanCommentText(raw);
   if (body.length === 0) throw new ValidationError('Write something before posting.', 'empty_comment');
   if (body.length > MAX_COMMENT_LENGTH) throw tooLong();
-  if (body.split('\n').length > MAX_COMMENT_LINES) throw new ValidationError(`A comment may have at most ${MAX_COMMENT_LINES} lines.`, 'too_many_lines');
+  if (body.split('\n').length > MAX_COMMENT_LINES)
+    throw new ValidationError(`A comment may have at most ${MAX_COMMENT_LINES} lines.`, 'too_many_lines');
   return body;
 }
 
 function tooLong(): ValidationError {
-  return new ValidationError(`A comment may be at most ${MAX_COMMENT_LENGTH.toLocaleString('en')} characters. Shorten it, or split it in two.`, 'comment_too_long');
+  return new ValidationError(
+    `A comment may be at most ${MAX_COMMENT_LENGTH.toLocaleString('en')} characters. Shorten it, or split it in two.`,
+    'comment_too_long',
+  );
 }
 
 /** The comment as HTML: only the tags of the subset, every attribute fixed by this renderer. */
@@ -88,7 +103,8 @@ export function renderComment(body: string): string {
 /** True when the comment has a link: written, autolinked, or a bare domain such as "example.com". */
 export function commentHasLinks(body: string): boolean {
   const text = cleanCommentText(body);
-  const visit = (tokens: ReturnType<typeof md.parse>): boolean => tokens.some((t) => t.type === 'link_open' || (t.children !== null && visit(t.children)));
+  const visit = (tokens: ReturnType<typeof md.parse>): boolean =>
+    tokens.some((t) => t.type === 'link_open' || (t.children !== null && visit(t.children)));
   return visit(md.parse(text, {})) || bareDomains.test(text);
 }
 

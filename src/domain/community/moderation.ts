@@ -13,14 +13,26 @@ import type { SiteKeys } from '../../lib/site-keys.ts';
  * until a date. Every staff action is written to `moderation_log`. What staff review (the queue,
  * the questions inbox, the comment browser, the API's listing) is review.ts.
  */
-export const REPORT_REASONS = { spam: 'Spam or advertising', abuse: 'Abusive or hateful', off_topic: 'Off topic', other: 'Something else' } as const;
+export const REPORT_REASONS = {
+  spam: 'Spam or advertising',
+  abuse: 'Abusive or hateful',
+  off_topic: 'Off topic',
+  other: 'Something else',
+} as const;
 export type ReportReason = keyof typeof REPORT_REASONS;
 
 export function isReportReason(value: string): value is ReportReason {
   return Object.hasOwn(REPORT_REASONS, value);
 }
 
-export async function reportComment(db: Kysely<Database>, secret: string, actor: Actor, post: ConversationPost, commentId: string, reason: string): Promise<{ held: boolean }> {
+export async function reportComment(
+  db: Kysely<Database>,
+  secret: string,
+  actor: Actor,
+  post: ConversationPost,
+  commentId: string,
+  reason: string,
+): Promise<{ held: boolean }> {
   if (actor.kind !== 'member') throw new UnauthorizedError('Sign in as a member to report a comment.', 'sign_in');
   if (!isReportReason(reason)) throw new ValidationError('Choose why you report this comment.', 'invalid_reason');
   if (!isId(commentId)) throw new NotFoundError('There is no such comment.', 'comment_not_found');
@@ -28,11 +40,26 @@ export async function reportComment(db: Kysely<Database>, secret: string, actor:
   if (!access.rights.report) throw new ForbiddenError('You cannot report comments on this post.', 'cannot_report');
   await limitReport(db, secret, actor.id);
   return db.transaction().execute(async (trx) => {
-    const c = await trx.selectFrom('comments').select(['id', 'post_id', 'member_id', 'status']).where('id', '=', commentId).forUpdate().executeTakeFirst();
-    if (!c || c.post_id !== post.id || c.status !== 'published') throw new NotFoundError('That comment is not there any more.', 'comment_not_found');
+    const c = await trx
+      .selectFrom('comments')
+      .select(['id', 'post_id', 'member_id', 'status'])
+      .where('id', '=', commentId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!c || c.post_id !== post.id || c.status !== 'published')
+      throw new NotFoundError('That comment is not there any more.', 'comment_not_found');
     if (c.member_id === actor.id) throw new ValidationError('You cannot report your own comment; you can delete it.', 'own_comment');
-    await trx.insertInto('comment_reports').values({ comment_id: c.id, member_id: actor.id, reason }).onConflict((oc) => oc.columns(['comment_id', 'member_id']).doNothing()).execute();
-    const open = await trx.selectFrom('comment_reports').select(sql<number>`count(*)::int`.as('n')).where('comment_id', '=', c.id).where('resolved_at', 'is', null).executeTakeFirstOrThrow();
+    await trx
+      .insertInto('comment_reports')
+      .values({ comment_id: c.id, member_id: actor.id, reason })
+      .onConflict((oc) => oc.columns(['comment_id', 'member_id']).doNothing())
+      .execute();
+    const open = await trx
+      .selectFrom('comment_reports')
+      .select(sql<number>`count(*)::int`.as('n'))
+      .where('comment_id', '=', c.id)
+      .where('resolved_at', 'is', null)
+      .executeTakeFirstOrThrow();
     if (!holdAfterReports(open.n)) return { held: false };
     await trx.updateTable('comments').set({ status: 'held', hold_reason: 'reported' }).where('id', '=', c.id).execute();
     return { held: true };
@@ -51,7 +78,12 @@ export function isModerationAction(value: string): value is ModerationAction {
  * approve/restore publish a held, hidden or (staff-)deleted comment; dismiss clears the reports
  * (and publishes a comment held only because of them). A comment its author erased stays erased.
  */
-export function nextStatus(current: CommentStatus, holdReason: string | null, erased: boolean, action: ModerationAction): CommentStatus | null {
+export function nextStatus(
+  current: CommentStatus,
+  holdReason: string | null,
+  erased: boolean,
+  action: ModerationAction,
+): CommentStatus | null {
   if (erased) return null;
   switch (action) {
     case 'approve':
@@ -66,33 +98,70 @@ export function nextStatus(current: CommentStatus, holdReason: string | null, er
   }
 }
 
-export async function moderateComment(db: Kysely<Database>, staffUserId: string, commentId: string, action: ModerationAction, note = ''): Promise<CommentStatus> {
+export async function moderateComment(
+  db: Kysely<Database>,
+  staffUserId: string,
+  commentId: string,
+  action: ModerationAction,
+  note = '',
+): Promise<CommentStatus> {
   if (!isId(commentId)) throw new NotFoundError('There is no such comment.', 'comment_not_found');
   return db.transaction().execute(async (trx) => {
-    const c = await trx.selectFrom('comments').select(['id', 'status', 'hold_reason', 'erased', 'member_id', 'staff_user_id', 'parent_id']).where('id', '=', commentId).forUpdate().executeTakeFirst();
+    const c = await trx
+      .selectFrom('comments')
+      .select(['id', 'status', 'hold_reason', 'erased', 'member_id', 'staff_user_id', 'parent_id'])
+      .where('id', '=', commentId)
+      .forUpdate()
+      .executeTakeFirst();
     if (!c) throw new NotFoundError('There is no such comment.', 'comment_not_found');
     const next = nextStatus(c.status, c.hold_reason, c.erased, action);
-    if (next === null) throw new ConflictError(c.erased ? 'Its author erased this comment; there is nothing to restore.' : `This comment is ${c.status}: it cannot be ${action === 'dismiss' ? 'cleared of reports' : `${action}d`}.`, 'invalid_transition');
+    if (next === null)
+      throw new ConflictError(
+        c.erased
+          ? 'Its author erased this comment; there is nothing to restore.'
+          : `This comment is ${c.status}: it cannot be ${action === 'dismiss' ? 'cleared of reports' : `${action}d`}.`,
+        'invalid_transition',
+      );
     await trx
       .updateTable('comments')
-      .set({ status: next, moderated_at: sql<Date>`now()` as unknown as Date, moderated_by: staffUserId, ...(next === 'published' ? { hold_reason: null } : {}) })
+      .set({
+        status: next,
+        moderated_at: sql<Date>`now()` as unknown as Date,
+        moderated_by: staffUserId,
+        ...(next === 'published' ? { hold_reason: null } : {}),
+      })
       .where('id', '=', c.id)
       .execute();
-    await trx.updateTable('comment_reports').set({ resolved_at: sql<Date>`now()` as unknown as Date }).where('comment_id', '=', c.id).where('resolved_at', 'is', null).execute();
-    await trx.insertInto('moderation_log').values({ comment_id: c.id, member_id: c.member_id, staff_user_id: staffUserId, action, note: note.slice(0, 500) }).execute();
+    await trx
+      .updateTable('comment_reports')
+      .set({ resolved_at: sql<Date>`now()` as unknown as Date })
+      .where('comment_id', '=', c.id)
+      .where('resolved_at', 'is', null)
+      .execute();
+    await trx
+      .insertInto('moderation_log')
+      .values({ comment_id: c.id, member_id: c.member_id, staff_user_id: staffUserId, action, note: note.slice(0, 500) })
+      .execute();
     if (next === 'published') await announce(trx, c.id);
     // A brand's answer taken down: the question is answered only while another answer stands.
     if (c.staff_user_id && c.parent_id && next !== 'published') {
       await sql`update comments q set answered_at = null
         where q.id = ${c.parent_id} and q.question
-          and not exists (select 1 from comments a where a.parent_id = q.id and a.staff_user_id is not null and a.status = 'published')`.execute(trx);
+          and not exists (select 1 from comments a where a.parent_id = q.id and a.staff_user_id is not null and a.status = 'published')`.execute(
+        trx,
+      );
     }
     return next;
   });
 }
 
 /** The same action on several comments (the review queue's bulk buttons); those it does not apply to are skipped. */
-export async function moderateComments(db: Kysely<Database>, staffUserId: string, commentIds: string[], action: ModerationAction): Promise<{ done: number; skipped: number }> {
+export async function moderateComments(
+  db: Kysely<Database>,
+  staffUserId: string,
+  commentIds: string[],
+  action: ModerationAction,
+): Promise<{ done: number; skipped: number }> {
   let done = 0;
   let skipped = 0;
   for (const id of [...new Set(commentIds)].slice(0, 200)) {
@@ -108,9 +177,20 @@ export async function moderateComments(db: Kysely<Database>, staffUserId: string
 }
 
 /** The brand answers a question: a staff reply under it (published, badged), which marks it answered. */
-export async function answerQuestion(db: Kysely<Database>, keys: SiteKeys, staff: Extract<Actor, { kind: 'staff' }>, questionId: string, body: string, clientIp: string): Promise<Posted> {
+export async function answerQuestion(
+  db: Kysely<Database>,
+  keys: SiteKeys,
+  staff: Extract<Actor, { kind: 'staff' }>,
+  questionId: string,
+  body: string,
+  clientIp: string,
+): Promise<Posted> {
   if (!isId(questionId)) throw new NotFoundError('There is no such question.', 'comment_not_found');
-  const q = await db.selectFrom('comments').select(['id', 'post_id', 'question', 'parent_id', 'status']).where('id', '=', questionId).executeTakeFirst();
+  const q = await db
+    .selectFrom('comments')
+    .select(['id', 'post_id', 'question', 'parent_id', 'status'])
+    .where('id', '=', questionId)
+    .executeTakeFirst();
   if (!q || !q.question || q.parent_id !== null) throw new NotFoundError('There is no such question.', 'comment_not_found');
   if (q.status !== 'published') throw new ConflictError('This question is not published; approve it before answering.', 'not_published');
   const post = await findConversationPostById(db, q.post_id);
@@ -122,8 +202,10 @@ const MAX_BAN_DAYS = 3_650;
 
 export async function banMember(db: Kysely<Database>, staffUserId: string, memberId: string, until: Date, reason: string): Promise<void> {
   if (!isId(memberId)) throw new NotFoundError('There is no such member.', 'member_not_found');
-  if (Number.isNaN(until.getTime()) || until.getTime() <= Date.now()) throw new ValidationError('Choose an end date for the ban that is still to come.', 'invalid_until');
-  if (until.getTime() > Date.now() + MAX_BAN_DAYS * 86_400_000) throw new ValidationError('A ban lasts at most ten years.', 'invalid_until');
+  if (Number.isNaN(until.getTime()) || until.getTime() <= Date.now())
+    throw new ValidationError('Choose an end date for the ban that is still to come.', 'invalid_until');
+  if (until.getTime() > Date.now() + MAX_BAN_DAYS * 86_400_000)
+    throw new ValidationError('A ban lasts at most ten years.', 'invalid_until');
   await db.transaction().execute(async (trx) => {
     const member = await trx.selectFrom('members').select('id').where('id', '=', memberId).executeTakeFirst();
     if (!member) throw new NotFoundError('There is no such member.', 'member_not_found');
@@ -131,9 +213,21 @@ export async function banMember(db: Kysely<Database>, staffUserId: string, membe
     await trx
       .insertInto('comment_bans')
       .values(values)
-      .onConflict((oc) => oc.column('member_id').doUpdateSet({ until, reason: values.reason, created_by: staffUserId, created_at: sql<Date>`now()` as unknown as Date }))
+      .onConflict((oc) =>
+        oc
+          .column('member_id')
+          .doUpdateSet({ until, reason: values.reason, created_by: staffUserId, created_at: sql<Date>`now()` as unknown as Date }),
+      )
       .execute();
-    await trx.insertInto('moderation_log').values({ member_id: memberId, staff_user_id: staffUserId, action: 'ban', note: `until ${until.toISOString()}${reason ? `: ${reason.slice(0, 400)}` : ''}` }).execute();
+    await trx
+      .insertInto('moderation_log')
+      .values({
+        member_id: memberId,
+        staff_user_id: staffUserId,
+        action: 'ban',
+        note: `until ${until.toISOString()}${reason ? `: ${reason.slice(0, 400)}` : ''}`,
+      })
+      .execute();
   });
 }
 

@@ -21,8 +21,17 @@ import { isId } from '../../lib/ids.ts';
  */
 export const MIN_GAP_MINUTES = 15;
 
-export async function queueNotification(db: Kysely<Database>, memberId: string, commentId: string, kind: 'reply' | 'answer'): Promise<void> {
-  await db.insertInto('comment_notifications').values({ member_id: memberId, comment_id: commentId, kind }).onConflict((oc) => oc.columns(['member_id', 'comment_id']).doNothing()).execute();
+export async function queueNotification(
+  db: Kysely<Database>,
+  memberId: string,
+  commentId: string,
+  kind: 'reply' | 'answer',
+): Promise<void> {
+  await db
+    .insertInto('comment_notifications')
+    .values({ member_id: memberId, comment_id: commentId, kind })
+    .onConflict((oc) => oc.columns(['member_id', 'comment_id']).doNothing())
+    .execute();
 }
 
 const OPT_OUT = 'conversation-emails-opt-out';
@@ -33,7 +42,8 @@ export function optOutToken(secret: string, memberId: string): string {
 
 export function readOptOutToken(secret: string, token: string): string {
   const memberId = token.length > 500 ? null : verify(secret, OPT_OUT, token);
-  if (!isId(memberId)) throw new ValidationError('This link is not valid. Use the link at the bottom of one of our emails.', 'invalid_token');
+  if (!isId(memberId))
+    throw new ValidationError('This link is not valid. Use the link at the bottom of one of our emails.', 'invalid_token');
   return memberId;
 }
 
@@ -47,8 +57,15 @@ export async function setConversationEmails(db: Kysely<Database>, memberId: stri
     return;
   }
   // A member erased meanwhile: nothing to record (the foreign key would refuse it).
-  await sql`insert into comment_notification_optouts (member_id) select id from members where id = ${memberId} on conflict do nothing`.execute(db);
-  await db.updateTable('comment_notifications').set({ sent_at: sql<Date>`now()` as unknown as Date }).where('member_id', '=', memberId).where('sent_at', 'is', null).execute();
+  await sql`insert into comment_notification_optouts (member_id) select id from members where id = ${memberId} on conflict do nothing`.execute(
+    db,
+  );
+  await db
+    .updateTable('comment_notifications')
+    .set({ sent_at: sql<Date>`now()` as unknown as Date })
+    .where('member_id', '=', memberId)
+    .where('sent_at', 'is', null)
+    .execute();
 }
 
 export async function conversationEmailsOn(db: Kysely<Database>, memberId: string): Promise<boolean> {
@@ -101,7 +118,11 @@ async function notifyMember(db: Kysely<Database>, ctx: SiteKeys, memberId: strin
       trx
         .updateTable('comment_notifications')
         .set({ sent_at: sql<Date>`now()` as unknown as Date })
-        .where('id', 'in', pending.map((p) => p.id))
+        .where(
+          'id',
+          'in',
+          pending.map((p) => p.id),
+        )
         .execute();
 
     const member = await trx
@@ -111,7 +132,13 @@ async function notifyMember(db: Kysely<Database>, ctx: SiteKeys, memberId: strin
       .select(['m.id', 'm.email', 'm.name', 'm.status', 'm.tier_id', 't.paid', 'o.member_id as opted_out'])
       .where('m.id', '=', memberId)
       .executeTakeFirst();
-    if (!member || member.opted_out !== null || member.status === 'bounced' || member.status === 'complained' || (await isSuppressed(trx, member.email))) {
+    if (
+      !member ||
+      member.opted_out !== null ||
+      member.status === 'bounced' ||
+      member.status === 'complained' ||
+      (await isSuppressed(trx, member.email))
+    ) {
       await markSent();
       return false;
     }
@@ -120,8 +147,24 @@ async function notifyMember(db: Kysely<Database>, ctx: SiteKeys, memberId: strin
       .innerJoin('posts as p', 'p.id', 'c.post_id')
       .leftJoin('members as a', 'a.id', 'c.member_id')
       .leftJoin('staff_users as s', 's.id', 'c.staff_user_id')
-      .select(['c.id', 'c.body', 'c.status', 'c.staff_user_id', 'p.slug', 'p.title', 'p.visibility', 'p.tier_ids', 'p.status as post_status', 'a.name as member_name', 's.name as staff_name'])
-      .where('c.id', 'in', pending.map((p) => p.comment_id))
+      .select([
+        'c.id',
+        'c.body',
+        'c.status',
+        'c.staff_user_id',
+        'p.slug',
+        'p.title',
+        'p.visibility',
+        'p.tier_ids',
+        'p.status as post_status',
+        'a.name as member_name',
+        's.name as staff_name',
+      ])
+      .where(
+        'c.id',
+        'in',
+        pending.map((p) => p.comment_id),
+      )
       .execute();
     const site = await getSiteSettings(trx);
     const viewer = { kind: 'member' as const, status: member.status, paid: member.paid, tierId: member.tier_id };
@@ -143,7 +186,12 @@ async function notifyMember(db: Kysely<Database>, ctx: SiteKeys, memberId: strin
     if (notices.length === 0) return false;
     const token = optOutToken(ctx.secret, memberId);
     const url = optOutUrl(ctx.siteUrl, token);
-    const rendered = commentNotificationsEmail({ brand: { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl }, name: member.name, notices, optOutUrl: url });
+    const rendered = commentNotificationsEmail({
+      brand: { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl },
+      name: member.name,
+      notices,
+      optOutUrl: url,
+    });
     await queueEmail(
       trx,
       {

@@ -27,7 +27,12 @@ export async function toggleReaction(
   if (input.commentId !== undefined && !isId(input.commentId)) throw new NotFoundError('There is no such comment.', 'comment_not_found');
   const access = await conversationAccess(db, post, actor);
   if (actor.kind !== 'member' || !access.rights.react) {
-    throw new ForbiddenError(actor.kind === 'staff' ? 'Reactions are for members; sign in as a member to react.' : noCommentMessage(access.rights.reason ?? 'not_allowed', access.bannedUntil), 'cannot_react');
+    throw new ForbiddenError(
+      actor.kind === 'staff'
+        ? 'Reactions are for members; sign in as a member to react.'
+        : noCommentMessage(access.rights.reason ?? 'not_allowed', access.bannedUntil),
+      'cannot_react',
+    );
   }
   await limitReaction(db, secret, actor.id);
   const kind = input.kind;
@@ -35,7 +40,8 @@ export async function toggleReaction(
   return db.transaction().execute(async (trx) => {
     if (commentId) {
       const c = await trx.selectFrom('comments').select(['post_id', 'status']).where('id', '=', commentId).executeTakeFirst();
-      if (!c || c.post_id !== post.id || c.status !== 'published') throw new NotFoundError('That comment is not there any more.', 'comment_not_found');
+      if (!c || c.post_id !== post.id || c.status !== 'published')
+        throw new NotFoundError('That comment is not there any more.', 'comment_not_found');
     }
     const removed = await trx
       .deleteFrom('reactions')
@@ -51,7 +57,8 @@ export async function toggleReaction(
       .onConflict((oc) => oc.doNothing())
       .returning('id')
       .executeTakeFirst();
-    if (added) await recordConversationEvent(trx, actor.id, 'reaction', { post_id: post.id, ...(commentId ? { comment_id: commentId } : {}), kind });
+    if (added)
+      await recordConversationEvent(trx, actor.id, 'reaction', { post_id: post.id, ...(commentId ? { comment_id: commentId } : {}), kind });
     return { on: true };
   });
 }

@@ -17,7 +17,8 @@ const byTime = (last: { cursor_at: string; id: string }) => [last.cursor_at, las
 
 function pageSize(limit: number | undefined, fallback: number): number {
   if (limit === undefined) return fallback;
-  if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new ValidationError('limit must be a whole number from 1 to 200.', 'invalid_limit');
+  if (!Number.isInteger(limit) || limit < 1 || limit > 200)
+    throw new ValidationError('limit must be a whole number from 1 to 200.', 'invalid_limit');
   return limit;
 }
 
@@ -63,7 +64,11 @@ function queueBase(db: Kysely<Database>) {
       'c.created_at',
       'b.until as banned_until',
       cursorAt.as('cursor_at'),
-      sql<Array<{ reason: string; count: number }>>`(select coalesce(json_agg(json_build_object('reason', r.reason, 'count', r.n)), '[]'::json) from (select reason, count(*)::int as n from comment_reports where comment_id = c.id and resolved_at is null group by reason) r)`.as('reports'),
+      sql<
+        Array<{ reason: string; count: number }>
+      >`(select coalesce(json_agg(json_build_object('reason', r.reason, 'count', r.n)), '[]'::json) from (select reason, count(*)::int as n from comment_reports where comment_id = c.id and resolved_at is null group by reason) r)`.as(
+        'reports',
+      ),
     ]);
 }
 
@@ -95,7 +100,21 @@ export async function reviewQueue(db: Kysely<Database>, options: { limit?: numbe
   const limit = pageSize(options.limit, 50);
   const cursor = decodeKeyset(options.after, ['date', 'id']);
   const rows = await queueBase(db)
-    .where((eb) => eb.or([eb('c.status', '=', 'held'), eb.and([eb('c.status', '=', 'published'), eb.exists(eb.selectFrom('comment_reports as r').select('r.comment_id').whereRef('r.comment_id', '=', 'c.id').where('r.resolved_at', 'is', null))])]))
+    .where((eb) =>
+      eb.or([
+        eb('c.status', '=', 'held'),
+        eb.and([
+          eb('c.status', '=', 'published'),
+          eb.exists(
+            eb
+              .selectFrom('comment_reports as r')
+              .select('r.comment_id')
+              .whereRef('r.comment_id', '=', 'c.id')
+              .where('r.resolved_at', 'is', null),
+          ),
+        ]),
+      ]),
+    )
     .$if(cursor !== undefined, (q) => q.where(sql<boolean>`(c.created_at, c.id) > (${cursor![0]}::timestamptz, ${cursor![1]}::bigint)`))
     .orderBy('c.created_at')
     .orderBy('c.id')
@@ -106,7 +125,10 @@ export async function reviewQueue(db: Kysely<Database>, options: { limit?: numbe
 }
 
 /** Every comment for the admin's browser, newest first, by status and post; keyset on (created_at, id). */
-export async function browseComments(db: Kysely<Database>, options: { status?: CommentStatus | undefined; postId?: string | undefined; limit?: number; after?: string | null } = {}) {
+export async function browseComments(
+  db: Kysely<Database>,
+  options: { status?: CommentStatus | undefined; postId?: string | undefined; limit?: number; after?: string | null } = {},
+) {
   const limit = pageSize(options.limit, 50);
   const cursor = decodeKeyset(options.after, ['date', 'id']);
   if (options.postId !== undefined && !isId(options.postId)) throw new ValidationError('post must be a post id.', 'invalid_post');
@@ -128,7 +150,10 @@ export async function browseComments(db: Kysely<Database>, options: { status?: C
  * is at the top), optionally for one post. Keyset on (answered, created_at, id), the order of
  * comments_questions_idx.
  */
-export async function questionsInbox(db: Kysely<Database>, options: { postId?: string | undefined; limit?: number; after?: string | null } = {}) {
+export async function questionsInbox(
+  db: Kysely<Database>,
+  options: { postId?: string | undefined; limit?: number; after?: string | null } = {},
+) {
   const limit = pageSize(options.limit, 50);
   const cursor = decodeKeyset(options.after, ['flag', 'date', 'id']);
   if (options.postId !== undefined && !isId(options.postId)) throw new ValidationError('post must be a post id.', 'invalid_post');
@@ -137,7 +162,11 @@ export async function questionsInbox(db: Kysely<Database>, options: { postId?: s
     .where('c.question', '=', true)
     .where('c.status', '=', 'published')
     .$if(options.postId !== undefined, (q) => q.where('c.post_id', '=', options.postId!))
-    .$if(cursor !== undefined, (q) => q.where(sql<boolean>`((c.answered_at is not null)::int, c.created_at, c.id) > (${cursor![0]}::int, ${cursor![1]}::timestamptz, ${cursor![2]}::bigint)`))
+    .$if(cursor !== undefined, (q) =>
+      q.where(
+        sql<boolean>`((c.answered_at is not null)::int, c.created_at, c.id) > (${cursor![0]}::int, ${cursor![1]}::timestamptz, ${cursor![2]}::bigint)`,
+      ),
+    )
     .orderBy(sql`(c.answered_at is not null)`)
     .orderBy('c.created_at')
     .orderBy('c.id')
@@ -149,14 +178,24 @@ export async function questionsInbox(db: Kysely<Database>, options: { postId?: s
         .selectFrom('comments as a')
         .leftJoin('staff_users as s', 's.id', 'a.staff_user_id')
         .select(['a.parent_id', 'a.body', 'a.created_at', 's.name'])
-        .where('a.parent_id', 'in', page.map((p) => p.id))
+        .where(
+          'a.parent_id',
+          'in',
+          page.map((p) => p.id),
+        )
         .where('a.staff_user_id', 'is not', null)
         .where('a.status', '=', 'published')
         .orderBy('a.created_at')
         .execute()
     : [];
   return {
-    items: page.map((r) => ({ ...toItem(r), answeredAt: r.answered_at, answers: answers.filter((a) => a.parent_id === r.id).map((a) => ({ html: renderComment(a.body), by: a.name || 'Staff', at: a.created_at })) })),
+    items: page.map((r) => ({
+      ...toItem(r),
+      answeredAt: r.answered_at,
+      answers: answers
+        .filter((a) => a.parent_id === r.id)
+        .map((a) => ({ html: renderComment(a.body), by: a.name || 'Staff', at: a.created_at })),
+    })),
     next,
   };
 }
@@ -165,8 +204,22 @@ export async function questionsInbox(db: Kysely<Database>, options: { postId?: s
 export async function questionPosts(db: Kysely<Database>) {
   return db
     .selectFrom('posts as p')
-    .select(['p.id', 'p.title', sql<number>`(select count(*)::int from comments c where c.post_id = p.id and c.question and c.status = 'published' and c.answered_at is null)`.as('unanswered')])
-    .where(({ exists, selectFrom }) => exists(selectFrom('comments as c').select('c.id').whereRef('c.post_id', '=', 'p.id').where('c.question', '=', true).where('c.status', '=', 'published')))
+    .select([
+      'p.id',
+      'p.title',
+      sql<number>`(select count(*)::int from comments c where c.post_id = p.id and c.question and c.status = 'published' and c.answered_at is null)`.as(
+        'unanswered',
+      ),
+    ])
+    .where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom('comments as c')
+          .select('c.id')
+          .whereRef('c.post_id', '=', 'p.id')
+          .where('c.question', '=', true)
+          .where('c.status', '=', 'published'),
+      ),
+    )
     .orderBy('p.published_at', 'desc')
     .limit(200)
     .execute();
@@ -199,7 +252,11 @@ export interface CommentFilter {
 export type CommentRow = Comment;
 
 /** Newest first, keyset on (created_at, id); comments erased or deleted are not listed. */
-export async function listComments(db: Kysely<Database>, filter: CommentFilter, options: { limit?: number; after?: string | null } = {}): Promise<{ comments: CommentRow[]; next: string | null }> {
+export async function listComments(
+  db: Kysely<Database>,
+  filter: CommentFilter,
+  options: { limit?: number; after?: string | null } = {},
+): Promise<{ comments: CommentRow[]; next: string | null }> {
   const limit = pageSize(options.limit, 50);
   const cursor = decodeKeyset(options.after, ['date', 'id']);
   const rows = await db
@@ -207,7 +264,9 @@ export async function listComments(db: Kysely<Database>, filter: CommentFilter, 
     .selectAll('c')
     .select(cursorAt.as('cursor_at'))
     .$if(filter.postId !== undefined, (q) => q.where('c.post_id', '=', filter.postId!))
-    .$if(filter.postSlug !== undefined, (q) => q.where('c.post_id', '=', (eb) => eb.selectFrom('posts').select('id').where('slug', '=', filter.postSlug!)))
+    .$if(filter.postSlug !== undefined, (q) =>
+      q.where('c.post_id', '=', (eb) => eb.selectFrom('posts').select('id').where('slug', '=', filter.postSlug!)),
+    )
     .where('c.status', 'in', filter.status ? [filter.status] : LISTED_STATUSES)
     .$if(filter.question !== undefined, (q) => q.where('c.question', '=', filter.question!))
     .$if(cursor !== undefined, (q) => q.where(sql<boolean>`(c.created_at, c.id) < (${cursor![0]}::timestamptz, ${cursor![1]}::bigint)`))
@@ -221,7 +280,9 @@ export async function listComments(db: Kysely<Database>, filter: CommentFilter, 
 
 /** One comment that is not deleted, or a NotFoundError. */
 export async function getComment(db: Kysely<Database>, commentId: string): Promise<CommentRow> {
-  const c = isId(commentId) ? await db.selectFrom('comments').selectAll().where('id', '=', commentId).where('status', '<>', 'deleted').executeTakeFirst() : undefined;
+  const c = isId(commentId)
+    ? await db.selectFrom('comments').selectAll().where('id', '=', commentId).where('status', '<>', 'deleted').executeTakeFirst()
+    : undefined;
   if (!c) throw new NotFoundError('There is no such comment.', 'comment_not_found');
   return c;
 }

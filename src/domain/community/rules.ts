@@ -55,7 +55,13 @@ export function conversationRights(actor: Actor, ctx: ConversationFacts): Rights
     return { read, comment: false, react: false, report: false, moderate: false, reason: ctx.canReadPost ? 'sign_in' : 'cannot_read' };
   }
   if (!ctx.canReadPost) return { read: 'count', comment: false, react: false, report: false, moderate: false, reason: 'cannot_read' };
-  const reason: NoCommentReason | undefined = ctx.banned ? 'banned' : ctx.mode === 'off' ? 'off' : ctx.mode === 'paid' && !actor.paid ? 'paid_only' : undefined;
+  const reason: NoCommentReason | undefined = ctx.banned
+    ? 'banned'
+    : ctx.mode === 'off'
+      ? 'off'
+      : ctx.mode === 'paid' && !actor.paid
+        ? 'paid_only'
+        : undefined;
   const talk = reason === undefined;
   return { read: 'conversation', comment: talk, react: talk, report: !ctx.banned, moderate: false, reason };
 }
@@ -72,7 +78,9 @@ export function noCommentMessage(reason: NoCommentReason, bannedUntil?: Date | n
     case 'cannot_read':
       return 'The conversation is for readers of the whole post.';
     case 'banned':
-      return bannedUntil ? `You cannot comment or react until ${bannedUntil.toISOString().slice(0, 10)}.` : 'You cannot comment or react for now.';
+      return bannedUntil
+        ? `You cannot comment or react until ${bannedUntil.toISOString().slice(0, 10)}.`
+        : 'You cannot comment or react for now.';
     case 'not_allowed':
       return 'Your role does not reply in the conversation.';
   }

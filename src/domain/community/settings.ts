@@ -42,7 +42,10 @@ const NAMES: Record<string, string> = {
   newMemberDays: 'The days a member counts as new',
 };
 
-export async function saveConversationSettings(db: Kysely<Database>, settings: Partial<ConversationSettings>): Promise<ConversationSettings> {
+export async function saveConversationSettings(
+  db: Kysely<Database>,
+  settings: Partial<ConversationSettings>,
+): Promise<ConversationSettings> {
   const parsed = conversationSettingsSchema.safeParse({ ...(await getConversationSettings(db)), ...settings });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -32,7 +32,10 @@ export function sortThreads<T extends Rankable>(threads: readonly T[], sort: Com
   return list.sort((a, b) => bestScore(b) - bestScore(a) || byAge(a, b));
 }
 
-export function orderReplies<T extends { id: string; createdAt: Date; byStaff: boolean }>(replies: readonly T[], parentIsQuestion: boolean): T[] {
+export function orderReplies<T extends { id: string; createdAt: Date; byStaff: boolean }>(
+  replies: readonly T[],
+  parentIsQuestion: boolean,
+): T[] {
   const age = (a: T, b: T) => a.createdAt.getTime() - b.createdAt.getTime() || Number(BigInt(a.id) - BigInt(b.id));
   return [...replies].sort((a, b) => (parentIsQuestion ? Number(b.byStaff) - Number(a.byStaff) : 0) || age(a, b));
 }

@@ -11,9 +11,7 @@ export interface Gate {
 }
 
 export type Viewer =
-  | { kind: 'anonymous' }
-  | { kind: 'member'; status: string; paid: boolean; tierId?: string | undefined }
-  | { kind: 'staff' };
+  { kind: 'anonymous' } | { kind: 'member'; status: string; paid: boolean; tierId?: string | undefined } | { kind: 'staff' };
 
 export const ANONYMOUS: Viewer = { kind: 'anonymous' };
 

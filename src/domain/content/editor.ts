@@ -34,22 +34,48 @@ export const MAX_MARKDOWN = 500_000;
 
 export { slugify };
 
-function validate(input: PostInput): Required<Omit<PostInput, 'slug' | 'publishAt' | 'tiers' | 'featureImage'>> & { slug: string; publishAt: Date | undefined; tiers: string[]; featureImage: string | null } {
+function validate(input: PostInput): Required<Omit<PostInput, 'slug' | 'publishAt' | 'tiers' | 'featureImage'>> & {
+  slug: string;
+  publishAt: Date | undefined;
+  tiers: string[];
+  featureImage: string | null;
+} {
   const title = input.title.trim();
   if (title.length === 0 || title.length > 200) throw new ValidationError('Give the post a title of 1 to 200 characters.', 'invalid_title');
   const slug = (input.slug?.trim() || slugify(title)).toLowerCase();
-  if (!SLUG.test(slug)) throw new ValidationError('The slug may use a–z, 0–9 and hyphens, up to 100 characters, starting with a letter or digit.', 'invalid_slug');
-  if (input.markdown.length > MAX_MARKDOWN) throw new ValidationError(`The post is longer than ${MAX_MARKDOWN.toLocaleString('en')} characters.`, 'too_long');
-  if (!['public', 'members', 'paid', 'tiers'].includes(input.visibility)) throw new ValidationError('Visibility must be public, members, paid or named tiers.', 'invalid_visibility');
+  if (!SLUG.test(slug))
+    throw new ValidationError(
+      'The slug may use a–z, 0–9 and hyphens, up to 100 characters, starting with a letter or digit.',
+      'invalid_slug',
+    );
+  if (input.markdown.length > MAX_MARKDOWN)
+    throw new ValidationError(`The post is longer than ${MAX_MARKDOWN.toLocaleString('en')} characters.`, 'too_long');
+  if (!['public', 'members', 'paid', 'tiers'].includes(input.visibility))
+    throw new ValidationError('Visibility must be public, members, paid or named tiers.', 'invalid_visibility');
   if (!['draft', 'published'].includes(input.status)) throw new ValidationError('Status must be draft or published.', 'invalid_status');
   const tags = [...new Set((input.tags ?? []).map((t) => t.trim().toLowerCase()).filter(Boolean))];
   if (tags.length > 20 || tags.some((t) => t.length > 50)) throw new ValidationError('At most 20 tags of 50 characters.', 'invalid_tags');
-  if (input.publishAt && Number.isNaN(input.publishAt.getTime())) throw new ValidationError('The publishing time is not a valid date.', 'invalid_date');
+  if (input.publishAt && Number.isNaN(input.publishAt.getTime()))
+    throw new ValidationError('The publishing time is not a valid date.', 'invalid_date');
   const featureImage = input.featureImage?.trim() || null;
-  if (featureImage && !UPLOADED_IMAGE.test(featureImage)) throw new ValidationError('The feature image must be an image uploaded to this site (/uploads/…).', 'invalid_image');
+  if (featureImage && !UPLOADED_IMAGE.test(featureImage))
+    throw new ValidationError('The feature image must be an image uploaded to this site (/uploads/…).', 'invalid_image');
   const tiers = [...new Set(input.tiers ?? [])];
-  if (input.visibility === 'tiers' && tiers.length === 0) throw new ValidationError('Choose at least one tier who may read the post.', 'no_tiers');
-  return { title, slug, markdown: input.markdown, excerpt: (input.excerpt ?? '').trim().slice(0, 500), visibility: input.visibility, status: input.status, tags, emailOnly: Boolean(input.emailOnly), publishAt: input.publishAt, tiers, featureImage };
+  if (input.visibility === 'tiers' && tiers.length === 0)
+    throw new ValidationError('Choose at least one tier who may read the post.', 'no_tiers');
+  return {
+    title,
+    slug,
+    markdown: input.markdown,
+    excerpt: (input.excerpt ?? '').trim().slice(0, 500),
+    visibility: input.visibility,
+    status: input.status,
+    tags,
+    emailOnly: Boolean(input.emailOnly),
+    publishAt: input.publishAt,
+    tiers,
+    featureImage,
+  };
 }
 
 /** The ids of the named tiers, or a ValidationError naming the first unknown one. */
@@ -94,7 +120,11 @@ function publication(v: { status: 'draft' | 'published'; publishAt: Date | undef
   return { status: at.getTime() > Date.now() ? ('scheduled' as const) : ('published' as const), published_at: at };
 }
 
-export async function createPost(db: Kysely<Database>, input: PostInput, authorId: string | null): Promise<{ id: string; slug: string; revision: number }> {
+export async function createPost(
+  db: Kysely<Database>,
+  input: PostInput,
+  authorId: string | null,
+): Promise<{ id: string; slug: string; revision: number }> {
   const v = validate(input);
   return db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtext('hearth.post-slug'))`.execute(trx);
@@ -108,11 +138,21 @@ export async function createPost(db: Kysely<Database>, input: PostInput, authorI
   });
 }
 
-export async function updatePost(db: Kysely<Database>, postId: string, input: PostInput, expectedRevision: number): Promise<{ id: string; slug: string; revision: number }> {
+export async function updatePost(
+  db: Kysely<Database>,
+  postId: string,
+  input: PostInput,
+  expectedRevision: number,
+): Promise<{ id: string; slug: string; revision: number }> {
   const v = validate(input);
   return db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtext('hearth.post-slug'))`.execute(trx);
-    const current = await trx.selectFrom('posts').select(['id', 'slug', 'revision', 'published_at']).where('id', '=', postId).forUpdate().executeTakeFirst();
+    const current = await trx
+      .selectFrom('posts')
+      .select(['id', 'slug', 'revision', 'published_at'])
+      .where('id', '=', postId)
+      .forUpdate()
+      .executeTakeFirst();
     if (!current) throw new NotFoundError('No such post.', 'post_not_found');
     if (current.revision !== expectedRevision) {
       throw new ConflictError(
@@ -123,7 +163,11 @@ export async function updatePost(db: Kysely<Database>, postId: string, input: Po
     if (v.slug !== current.slug) {
       await assertSlugFree(trx, v.slug, postId);
       await trx.deleteFrom('post_slugs').where('slug', '=', v.slug).execute();
-      await trx.insertInto('post_slugs').values({ slug: current.slug, post_id: postId }).onConflict((oc) => oc.column('slug').doUpdateSet({ post_id: postId })).execute();
+      await trx
+        .insertInto('post_slugs')
+        .values({ slug: current.slug, post_id: postId })
+        .onConflict((oc) => oc.column('slug').doUpdateSet({ post_id: postId }))
+        .execute();
     }
     return trx
       .updateTable('posts')

@@ -34,18 +34,42 @@ export async function renderPostVariants(db: Kysely<Database>, siteUrl: string, 
   const full = renderPostEmail({ brand, title: post.title, url, bodyHtml: fullBody, cut: false, upgradeUrl: url });
   const preview =
     post.visibility === 'paid' || post.visibility === 'tiers'
-      ? renderPostEmail({ brand, title: post.title, url, bodyHtml: parts.hasCut ? renderMarkdown(parts.preview) : '', cut: true, upgradeUrl: `${siteUrl}/join?utm_source=email&utm_campaign=${encodeURIComponent(post.slug)}` })
+      ? renderPostEmail({
+          brand,
+          title: post.title,
+          url,
+          bodyHtml: parts.hasCut ? renderMarkdown(parts.preview) : '',
+          cut: true,
+          upgradeUrl: `${siteUrl}/join?utm_source=email&utm_campaign=${encodeURIComponent(post.slug)}`,
+        })
       : null;
   return { full, preview };
 }
 
 /** Sends one rendering of the post to any address, through the queue, marked as a test. */
-export async function sendTestEmail(db: Kysely<Database>, siteUrl: string, postId: string, address: string, variant: Variant): Promise<void> {
+export async function sendTestEmail(
+  db: Kysely<Database>,
+  siteUrl: string,
+  postId: string,
+  address: string,
+  variant: Variant,
+): Promise<void> {
   const problem = emailProblem(address);
   if (problem) throw new ValidationError(`The test address is not valid: ${problem}.`, 'invalid_email');
   const variants = await renderPostVariants(db, siteUrl, postId);
   const compiled = variant === 'preview' ? variants.preview : variants.full;
   if (!compiled) throw new ValidationError('Only a paid post has a preview variant.', 'no_variant');
-  const email = personalize(compiled, { name: 'there', unsubscribe_url: `${siteUrl}/unsubscribe`, preferences_url: `${siteUrl}/unsubscribe`, referral_url: `${siteUrl}/r/your-own-code` });
-  await queueEmail(db, { to: [normaliseEmail(address)], subject: `[Test] ${email.subject}`, html: email.html, text: email.text, tags: [{ name: 'kind', value: 'test-post' }] });
+  const email = personalize(compiled, {
+    name: 'there',
+    unsubscribe_url: `${siteUrl}/unsubscribe`,
+    preferences_url: `${siteUrl}/unsubscribe`,
+    referral_url: `${siteUrl}/r/your-own-code`,
+  });
+  await queueEmail(db, {
+    to: [normaliseEmail(address)],
+    subject: `[Test] ${email.subject}`,
+    html: email.html,
+    text: email.text,
+    tags: [{ name: 'kind', value: 'test-post' }],
+  });
 }

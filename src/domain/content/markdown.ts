@@ -69,5 +69,12 @@ export function splitAtCut(markdown: string): SplitPost {
   const lines = markdown.split(/\r?\n/);
   const at = lines.findIndex((l) => l.trim() === PREVIEW_CUT);
   if (at === -1) return { preview: '', rest: markdown, hasCut: false };
-  return { preview: lines.slice(0, at).join('\n').trimEnd(), rest: lines.slice(at + 1).join('\n').trimStart(), hasCut: true };
+  return {
+    preview: lines.slice(0, at).join('\n').trimEnd(),
+    rest: lines
+      .slice(at + 1)
+      .join('\n')
+      .trimStart(),
+    hasCut: true,
+  };
 }

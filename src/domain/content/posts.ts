@@ -9,9 +9,24 @@ import { markdownToText, renderMarkdown, splitAtCut } from './markdown.ts';
  * only place a post's body is turned into HTML: a reader who may not read the post gets the
  * preview (what stands above the cut) and never a byte of the rest.
  */
-export type PublishedPost = Pick<Post, 'id' | 'slug' | 'title' | 'excerpt' | 'markdown' | 'visibility' | 'published_at' | 'updated_at' | 'tags' | 'tier_ids' | 'feature_image'>;
+export type PublishedPost = Pick<
+  Post,
+  'id' | 'slug' | 'title' | 'excerpt' | 'markdown' | 'visibility' | 'published_at' | 'updated_at' | 'tags' | 'tier_ids' | 'feature_image'
+>;
 
-const COLUMNS = ['id', 'slug', 'title', 'excerpt', 'markdown', 'visibility', 'published_at', 'updated_at', 'tags', 'tier_ids', 'feature_image'] as const;
+const COLUMNS = [
+  'id',
+  'slug',
+  'title',
+  'excerpt',
+  'markdown',
+  'visibility',
+  'published_at',
+  'updated_at',
+  'tags',
+  'tier_ids',
+  'feature_image',
+] as const;
 
 export async function findPublishedPost(db: Kysely<Database>, slug: string): Promise<PublishedPost | undefined> {
   if (slug.length > 200) return undefined;
@@ -26,7 +41,10 @@ export async function findPublishedPost(db: Kysely<Database>, slug: string): Pro
 }
 
 /** Newest first, by keyset on (published_at, id); optionally only posts with a tag. */
-export async function listPublished(db: Kysely<Database>, options: { limit: number; after?: string | undefined; tag?: string | undefined }) {
+export async function listPublished(
+  db: Kysely<Database>,
+  options: { limit: number; after?: string | undefined; tag?: string | undefined },
+) {
   const cursor = decodeKeyset(options.after, ['date', 'id']);
   const rows = await db
     .selectFrom('posts')
@@ -94,7 +112,10 @@ export interface PostView {
 
 /** On the web, a post's {{referral}} line invites members to their own link in the account. */
 function webReferral(html: string): string {
-  return html.replace(/<p>\{\{referral\}\}<\/p>/g, '<p class="referral-invite">Know someone who would enjoy this? <a href="/account">Share your own referral link</a> from your account.</p>');
+  return html.replace(
+    /<p>\{\{referral\}\}<\/p>/g,
+    '<p class="referral-invite">Know someone who would enjoy this? <a href="/account">Share your own referral link</a> from your account.</p>',
+  );
 }
 
 export function postForViewer(post: PublishedPost, viewer: Viewer): PostView {

@@ -24,7 +24,8 @@ const POSTS = [
     excerpt: 'Jasmine, bergamot and a very patient farmer in Guji.',
     visibility: 'public' as const,
     days: 6,
-    markdown: 'We cupped forty lots this spring. One of them made the whole roastery go quiet.\n\n<!--more-->\n\nHere is how it tastes, and how to brew it at home.',
+    markdown:
+      'We cupped forty lots this spring. One of them made the whole roastery go quiet.\n\n<!--more-->\n\nHere is how it tastes, and how to brew it at home.',
   },
   {
     slug: 'dialing-in-espresso-at-home',
@@ -32,7 +33,8 @@ const POSTS = [
     excerpt: 'A scale, a timer and three shots: the method our baristas teach.',
     visibility: 'members' as const,
     days: 11,
-    markdown: 'Every bag we sell comes with the same question: how do I make it taste like the café?\n\n<!--more-->\n\nStart with 18 g in, 36 g out, 28 seconds. Then change one thing at a time.',
+    markdown:
+      'Every bag we sell comes with the same question: how do I make it taste like the café?\n\n<!--more-->\n\nStart with 18 g in, 36 g out, 28 seconds. Then change one thing at a time.',
   },
   {
     slug: 'roast-profiles-we-never-published',
@@ -40,7 +42,8 @@ const POSTS = [
     excerpt: 'For supporters: the curves behind our three house roasts.',
     visibility: 'paid' as const,
     days: 17,
-    markdown: 'Supporters asked for the data, so here it is.\n\n<!--more-->\n\nCharge at 205 °C, first crack at 8:40, drop at 10:15 for the house filter.',
+    markdown:
+      'Supporters asked for the data, so here it is.\n\n<!--more-->\n\nCharge at 205 °C, first crack at 8:40, drop at 10:15 for the house filter.',
   },
   {
     slug: 'a-year-of-direct-trade',
@@ -48,7 +51,8 @@ const POSTS = [
     excerpt: 'What we paid, to whom, and what it changed.',
     visibility: 'public' as const,
     days: 30,
-    markdown: 'We promised to publish every price we paid. This is the first report.\n\n<!--more-->\n\nAverage farm-gate price: 2.4 times the commodity price.',
+    markdown:
+      'We promised to publish every price we paid. This is the first report.\n\n<!--more-->\n\nAverage farm-gate price: 2.4 times the commodity price.',
   },
 ];
 
@@ -90,8 +94,19 @@ async function seedInTransaction(db: Kysely<Database>, members: number): Promise
   await db
     .insertInto('newsletters')
     .values([
-      { slug: 'weekly-brew', name: 'The Weekly Brew', description: 'Every Friday: new coffees, brewing notes and roastery news.', is_default: true, sort_order: 0 },
-      { slug: 'roastery-dispatch', name: 'Roastery Dispatch', description: 'Monthly, longer: sourcing trips and the business of coffee.', sort_order: 1 },
+      {
+        slug: 'weekly-brew',
+        name: 'The Weekly Brew',
+        description: 'Every Friday: new coffees, brewing notes and roastery news.',
+        is_default: true,
+        sort_order: 0,
+      },
+      {
+        slug: 'roastery-dispatch',
+        name: 'Roastery Dispatch',
+        description: 'Monthly, longer: sourcing trips and the business of coffee.',
+        sort_order: 1,
+      },
     ])
     .onConflict((oc) => oc.column('slug').doNothing())
     .execute();

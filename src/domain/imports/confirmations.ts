@@ -34,7 +34,8 @@ export async function sendImportConfirmations(
   importId: string,
 ): Promise<{ sent: number }> {
   const record = await getImport(db, importId);
-  if (record.status !== 'done' || record.finished_at === null) throw new ConflictError('This import has not finished yet.', 'import_not_done');
+  if (record.status !== 'done' || record.finished_at === null)
+    throw new ConflictError('This import has not finished yet.', 'import_not_done');
   const issuedAt = record.finished_at.getTime();
 
   const newsletters = await db
@@ -74,7 +75,17 @@ export async function sendImportConfirmations(
     const pending = window.filter((m) => m.status === 'pending');
     if (pending.length === 0) continue;
     const suppressed = new Set(
-      (await db.selectFrom('suppressions').select('email_hash').where('email_hash', 'in', pending.map((m) => emailHash(m.email))).execute()).map((s) => s.email_hash),
+      (
+        await db
+          .selectFrom('suppressions')
+          .select('email_hash')
+          .where(
+            'email_hash',
+            'in',
+            pending.map((m) => emailHash(m.email)),
+          )
+          .execute()
+      ).map((s) => s.email_hash),
     );
     const recipients = pending.filter((m) => !suppressed.has(emailHash(m.email)));
     if (recipients.length === 0) continue;
@@ -84,7 +95,15 @@ export async function sendImportConfirmations(
         brand,
         name: member.name,
         newsletters: newsletters.map((nl) => nl.name),
-        confirmUrl: confirmUrl(ctx.siteUrl, confirmToken(ctx.secret, member.id, newsletters.map((nl) => nl.id), issuedAt)),
+        confirmUrl: confirmUrl(
+          ctx.siteUrl,
+          confirmToken(
+            ctx.secret,
+            member.id,
+            newsletters.map((nl) => nl.id),
+            issuedAt,
+          ),
+        ),
         validDays: CONFIRM_DAYS,
       });
       return {

@@ -51,9 +51,23 @@ type Field = keyof ColumnMapping;
 
 /** The order fields are looked up and described in. */
 const FIELDS: readonly Field[] = [
-  'email', 'name', 'firstName', 'lastName', 'status', 'createdAt', 'confirmedAt', 'labels',
-  'utmSource', 'utmMedium', 'utmCampaign', 'referrer',
-  'subscribedToEmails', 'emailDisabled', 'unsubscribedAt', 'cleanedAt', 'deletedAt',
+  'email',
+  'name',
+  'firstName',
+  'lastName',
+  'status',
+  'createdAt',
+  'confirmedAt',
+  'labels',
+  'utmSource',
+  'utmMedium',
+  'utmCampaign',
+  'referrer',
+  'subscribedToEmails',
+  'emailDisabled',
+  'unsubscribedAt',
+  'cleanedAt',
+  'deletedAt',
 ];
 
 export type ImportedStatus = 'active' | 'unsubscribed' | 'bounced' | 'complained';
@@ -94,17 +108,24 @@ function withoutBom(header: string): string {
 
 /** Case-, space- and BOM-insensitive; `_` and `-` count as spaces. Used to map columns. */
 function looseKey(header: unknown): string {
-  return withoutBom(typeof header === 'string' ? header : '').toLowerCase().replace(/[\s_-]+/g, ' ');
+  return withoutBom(typeof header === 'string' ? header : '')
+    .toLowerCase()
+    .replace(/[\s_-]+/g, ' ');
 }
 
 /** Like looseKey but keeps `_` and `-`: the spelling a service uses is part of its signature. */
 function strictKey(header: unknown): string {
-  return withoutBom(typeof header === 'string' ? header : '').toLowerCase().replace(/\s+/g, ' ');
+  return withoutBom(typeof header === 'string' ? header : '')
+    .toLowerCase()
+    .replace(/\s+/g, ' ');
 }
 
 /** A status or boolean cell, for looking up in a vocabulary. */
 function valueKey(raw: string): string {
-  return raw.trim().toLowerCase().replace(/[\s_-]+/g, ' ');
+  return raw
+    .trim()
+    .toLowerCase()
+    .replace(/[\s_-]+/g, ' ');
 }
 
 // C0 controls and DEL: PostgreSQL text refuses NUL, and none of them belongs in a name or a label.
@@ -273,7 +294,19 @@ function statusFrom(raw: string, words: ReadonlyMap<string, StatusWord>, whenEmp
 // here: in address books it is the region.
 const GENERIC_STATUSES = vocabulary({
   active: ['active', 'subscribed', 'confirmed', 'opted in', 'opt in', 'yes', 'true', '1', 'enabled', 'free', 'paid', 'comped'],
-  unsubscribed: ['unsubscribed', 'unsubscribe', 'inactive', 'cancelled', 'canceled', 'opted out', 'opt out', 'no', 'false', '0', 'disabled'],
+  unsubscribed: [
+    'unsubscribed',
+    'unsubscribe',
+    'inactive',
+    'cancelled',
+    'canceled',
+    'opted out',
+    'opt out',
+    'no',
+    'false',
+    '0',
+    'disabled',
+  ],
   bounced: ['bounced', 'bounce', 'hard bounce', 'hard bounced', 'cleaned', 'undeliverable', 'invalid'],
   complained: ['complained', 'complaint', 'spam', 'spam complaint', 'spam report', 'marked as spam', 'abuse'],
   unconfirmed: ['pending', 'unconfirmed', 'not confirmed', 'validating'],
@@ -414,8 +447,7 @@ const beehiiv: FormatRules = {
     unsubscribedAt: ['unsubscribed at'],
   },
   detect: (keys) =>
-    keys.has('email') &&
-    ['referring_site', 'utm_channel', 'subscription_tier', 'free tier', 'premium tier'].some((k) => keys.has(k)),
+    keys.has('email') && ['referring_site', 'utm_channel', 'subscription_tier', 'free tier', 'premium tier'].some((k) => keys.has(k)),
   judge: (row) => {
     if (row.cell('unsubscribedAt') !== '') return { status: 'unsubscribed' };
     if (!row.has('status')) return { status: 'active' };
@@ -483,7 +515,10 @@ export function mapColumns(format: ImportFormat, headers: string[]): ColumnMappi
   const keys = headers.map(looseKey);
   const email = findColumn(keys, rules.columns.email ?? []);
   if (email === undefined) {
-    const found = headers.slice(0, 20).map((h) => `"${clip(withoutBom(String(h)), 40)}"`).join(', ');
+    const found = headers
+      .slice(0, 20)
+      .map((h) => `"${clip(withoutBom(String(h)), 40)}"`)
+      .join(', ');
     throw new ValidationError(
       `This file has no email column: ${rules.label} names it "${rules.emailColumn}". ` +
         (found === '' ? 'The file has no header row.' : `The columns found are ${found}${headers.length > 20 ? ', …' : ''}.`),

@@ -213,4 +213,3 @@ async function mergeInTransaction(trx: Transaction<Database>, record: ImportReco
   }
   return counts;
 }
-

@@ -11,7 +11,9 @@ export type ImportRecord = Selectable<ImportsTable>;
 const REJECTION_PAGE = 1000;
 
 export async function getImport(db: Kysely<Database>, importId: string): Promise<ImportRecord> {
-  const record = /^\d{1,18}$/.test(importId) ? await db.selectFrom('imports').selectAll().where('id', '=', importId).executeTakeFirst() : undefined;
+  const record = /^\d{1,18}$/.test(importId)
+    ? await db.selectFrom('imports').selectAll().where('id', '=', importId).executeTakeFirst()
+    : undefined;
   if (!record) throw new NotFoundError('There is no such import.', 'import_not_found');
   return record;
 }
@@ -59,7 +61,13 @@ export function importView(record: ImportRecord): Record<string, unknown> {
   const bytes = Number(record.bytes);
   const done = Number(record.bytes_done);
   const progress =
-    record.status === 'done' ? 1 : record.status === 'running' || record.status === 'failed' ? (bytes > 0 ? Math.min(0.9, (0.9 * done) / bytes) : 0) : 0;
+    record.status === 'done'
+      ? 1
+      : record.status === 'running' || record.status === 'failed'
+        ? bytes > 0
+          ? Math.min(0.9, (0.9 * done) / bytes)
+          : 0
+        : 0;
   return {
     id: record.id,
     status: record.status,
@@ -75,4 +83,3 @@ export function importView(record: ImportRecord): Record<string, unknown> {
     finished_at: record.finished_at ? record.finished_at.toISOString() : null,
   };
 }
-

@@ -96,7 +96,10 @@ async function runLocked(db: Kysely<Database>, conn: Kysely<Database>, client: p
     });
   } catch (err) {
     if (isConnectionLost(err)) throw err;
-    const message = err instanceof DomainError ? err.message : 'The import stopped because of an unexpected error (the server log has the details). Nothing was imported: upload the file again, and contact support if it happens again.';
+    const message =
+      err instanceof DomainError
+        ? err.message
+        : 'The import stopped because of an unexpected error (the server log has the details). Nothing was imported: upload the file again, and contact support if it happens again.';
     // A file staff must fix is not a fault of the server.
     (err instanceof DomainError ? log.info : log.error)('import failed', { importId: record.id, ...errorFields(err) });
     // Through the pool: this connection may be unusable after the error.
@@ -170,7 +173,9 @@ async function stageRows(db: Kysely<Database>, conn: Kysely<Database>, client: p
         rowLines.push(line);
         pendingChars += line.length;
       } else {
-        rejectionLines.push(`${prefix}${records}\t${copyText(result.email === null ? null : clip(result.email, 320))}\t${copyText(result.reason)}\n`);
+        rejectionLines.push(
+          `${prefix}${records}\t${copyText(result.email === null ? null : clip(result.email, 320))}\t${copyText(result.reason)}\n`,
+        );
       }
       if (pendingChars >= COPY_BATCH_CHARS || rejectionLines.length >= COPY_BATCH_REJECTIONS) await flush();
     }
@@ -191,7 +196,12 @@ async function stageRows(db: Kysely<Database>, conn: Kysely<Database>, client: p
 }
 
 async function readChunk(db: Kysely<Database>, importId: string, seq: number): Promise<Buffer | undefined> {
-  const row = await db.selectFrom('import_chunks').select('data').where('import_id', '=', importId).where('seq', '=', seq).executeTakeFirst();
+  const row = await db
+    .selectFrom('import_chunks')
+    .select('data')
+    .where('import_id', '=', importId)
+    .where('seq', '=', seq)
+    .executeTakeFirst();
   return row?.data;
 }
 
@@ -204,7 +214,11 @@ async function writeBatch(
   progress: { bytes: number; rows: number },
 ): Promise<void> {
   if (rows.length > 0) {
-    await copyInto(client, 'copy import_rows (import_id, row_number, email, name, status, created_at, labels, utm_source, utm_medium, utm_campaign, referrer) from stdin', rows);
+    await copyInto(
+      client,
+      'copy import_rows (import_id, row_number, email, name, status, created_at, labels, utm_source, utm_medium, utm_campaign, referrer) from stdin',
+      rows,
+    );
   }
   if (rejections.length > 0) await copyInto(client, 'copy import_rejections (import_id, row_number, email, reason) from stdin', rejections);
   await conn.updateTable('imports').set({ bytes_done: progress.bytes, rows: progress.rows }).where('id', '=', importId).execute();
@@ -240,7 +254,11 @@ function arrayLiteral(values: string[]): string {
  * COPY share one session (and its advisory lock). Never destroyed: the client goes back to the pool.
  */
 function pinnedKysely(client: pg.PoolClient): Kysely<Database> {
-  const pinned = { query: client.query.bind(client), release: () => undefined, processID: (client as unknown as { processID?: number }).processID } as unknown as PostgresPoolClient;
+  const pinned = {
+    query: client.query.bind(client),
+    release: () => undefined,
+    processID: (client as unknown as { processID?: number }).processID,
+  } as unknown as PostgresPoolClient;
   const pool: PostgresPool = { connect: async () => pinned, end: async () => undefined, options: {} };
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
@@ -253,7 +271,11 @@ function lockKey(importId: string): number {
 /** Whether the database connection itself failed (as opposed to a statement in it). */
 function isConnectionLost(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && (code.startsWith('08') || code.startsWith('57P') || ['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT'].includes(code))) return true;
+  if (
+    typeof code === 'string' &&
+    (code.startsWith('08') || code.startsWith('57P') || ['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ETIMEDOUT'].includes(code))
+  )
+    return true;
   return err instanceof Error && /Connection terminated|Client has encountered a connection error|not queryable/i.test(err.message);
 }
 

@@ -67,10 +67,13 @@ export async function createImport(
     for await (const data of input.body) {
       bytes += data.byteLength;
       if (bytes > MAX_IMPORT_BYTES) {
-        throw new ValidationError('This file is larger than 1 GB. Split it into smaller files and import them one after the other.', 'import_too_large');
+        throw new ValidationError(
+          'This file is larger than 1 GB. Split it into smaller files and import them one after the other.',
+          'import_too_large',
+        );
       }
       await head.feed(data);
-      for (let offset = 0; offset < data.byteLength; ) {
+      for (let offset = 0; offset < data.byteLength;) {
         const n = Math.min(CHUNK_BYTES - filled, data.byteLength - offset);
         piece.set(data.subarray(offset, offset + n), filled);
         filled += n;
@@ -176,7 +179,10 @@ class HeadReader {
     if (headers !== undefined && !this.headerChecked) {
       this.headerChecked = true;
       if (headers.length > MAX_COLUMNS) {
-        throw new ValidationError(`The header row has ${headers.length} columns; an import reads at most ${MAX_COLUMNS}.`, 'import_not_csv');
+        throw new ValidationError(
+          `The header row has ${headers.length} columns; an import reads at most ${MAX_COLUMNS}.`,
+          'import_not_csv',
+        );
       }
       // Throws the staff-facing "no email column" error as soon as the header is known.
       mapColumns(detectFormat(headers) ?? 'generic', headers);
@@ -194,7 +200,10 @@ class HeadReader {
  */
 function checkText(head: Buffer, complete: boolean): void {
   if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) {
-    throw new ValidationError('This is an Excel workbook or a zip archive, not a CSV file. Export the list as CSV (in Excel: Save As → CSV UTF-8) and upload that.', 'import_not_csv');
+    throw new ValidationError(
+      'This is an Excel workbook or a zip archive, not a CSV file. Export the list as CSV (in Excel: Save As → CSV UTF-8) and upload that.',
+      'import_not_csv',
+    );
   }
   if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)) {
     throw new ValidationError('This file is UTF-16 text. Save it as CSV UTF-8 and upload it again.', 'import_not_csv');
@@ -211,7 +220,11 @@ function checkText(head: Buffer, complete: boolean): void {
 
 /** The delimiter of the header line: commas, or semicolons (European spreadsheets), or tabs. */
 export function sniffDelimiter(head: Buffer): string {
-  const counts = new Map<number, number>([[0x2c, 0], [0x3b, 0], [0x09, 0]]);
+  const counts = new Map<number, number>([
+    [0x2c, 0],
+    [0x3b, 0],
+    [0x09, 0],
+  ]);
   let quoted = false;
   for (let i = 0; i < head.byteLength && i < HEAD_BYTES; i++) {
     const byte = head[i]!;
@@ -269,7 +282,6 @@ function forJson(text: string): string {
   return text.includes('\u0000') ? text.replace(/\u0000/g, '') : text;
 }
 
-
 /**
  * Validates options (newsletter exists; markConfirmed requires a non-empty attestation of consent;
  * format valid and has an email column) and moves 'uploaded' → 'queued', enqueuing the job
@@ -278,11 +290,15 @@ function forJson(text: string): string {
 export async function startImport(db: Kysely<Database>, importId: string, options: ImportOptions): Promise<ImportRecord> {
   return db.transaction().execute(async (trx) => {
     const record = await lockImport(trx, importId);
-    if (record.status !== 'uploaded') throw new ConflictError(`This import has already been started (it is ${record.status}).`, 'import_started');
+    if (record.status !== 'uploaded')
+      throw new ConflictError(`This import has already been started (it is ${record.status}).`, 'import_started');
 
     const requested = options.format ?? 'auto';
     if (requested !== 'auto' && !isImportFormat(requested)) {
-      throw new ValidationError(`Unknown format "${clip(String(requested), 40)}": choose auto, ${IMPORT_FORMATS.join(', ')}.`, 'invalid_format');
+      throw new ValidationError(
+        `Unknown format "${clip(String(requested), 40)}": choose auto, ${IMPORT_FORMATS.join(', ')}.`,
+        'invalid_format',
+      );
     }
     const format = requested === 'auto' ? (record.format as ImportFormat) : requested;
     const mapping = mapColumns(format, record.headers);

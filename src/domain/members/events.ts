@@ -19,8 +19,16 @@ export type MemberEventType =
   | 'complained';
 
 /** Appends one event. Events are never updated; a deleted member's events stay, anonymous. */
-export async function recordEvent(db: Kysely<Database>, memberId: string, type: MemberEventType, data: Record<string, unknown> = {}): Promise<void> {
-  await db.insertInto('events').values({ member_id: memberId, type, data: JSON.stringify(data) }).execute();
+export async function recordEvent(
+  db: Kysely<Database>,
+  memberId: string,
+  type: MemberEventType,
+  data: Record<string, unknown> = {},
+): Promise<void> {
+  await db
+    .insertInto('events')
+    .values({ member_id: memberId, type, data: JSON.stringify(data) })
+    .execute();
 }
 
 export async function memberTimeline(db: Kysely<Database>, memberId: string, limit = 100) {

@@ -29,7 +29,10 @@ export function readConfirmToken(secret: string, token: string, now = Date.now()
     payload = undefined;
   }
   if (!payload || typeof payload.m !== 'string' || !Array.isArray(payload.n) || typeof payload.e !== 'number') {
-    throw new ValidationError('This confirmation link is not valid. Copy the whole link from the email, or subscribe again.', 'invalid_token');
+    throw new ValidationError(
+      'This confirmation link is not valid. Copy the whole link from the email, or subscribe again.',
+      'invalid_token',
+    );
   }
   if (payload.e * 1000 < now) {
     throw new ValidationError('This confirmation link has expired. Subscribe again to get a new one.', 'expired_token');

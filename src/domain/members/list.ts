@@ -44,10 +44,15 @@ export function memberWhere(filter: MemberFilter) {
     // a join to newsletters per member (2 s → 0.3 s for a three-filter count at a million).
     if (filter.newsletter) {
       const newsletterId = eb.selectFrom('newsletters').select('id').where('slug', '=', filter.newsletter);
-      parts.push(eb('m.id', 'in', eb.selectFrom('member_newsletters as mn').select('mn.member_id').where('mn.newsletter_id', '=', newsletterId)));
+      parts.push(
+        eb('m.id', 'in', eb.selectFrom('member_newsletters as mn').select('mn.member_id').where('mn.newsletter_id', '=', newsletterId)),
+      );
     }
     if (filter.label) {
-      const labelId = eb.selectFrom('labels').select('id').where(sql`lower(name)`, '=', filter.label.toLowerCase());
+      const labelId = eb
+        .selectFrom('labels')
+        .select('id')
+        .where(sql`lower(name)`, '=', filter.label.toLowerCase());
       parts.push(eb('m.id', 'in', eb.selectFrom('member_labels as ml').select('ml.member_id').where('ml.label_id', '=', labelId)));
     }
     return eb.and(parts);
@@ -65,7 +70,14 @@ export interface MemberRecord {
   /** Newsletter slugs, in the newsletters' order. */
   newsletters: string[];
   labels: string[];
-  source: { platform: string; utmSource: string | null; utmMedium: string | null; utmCampaign: string | null; referrer: string | null; ref: string | null };
+  source: {
+    platform: string;
+    utmSource: string | null;
+    utmMedium: string | null;
+    utmCampaign: string | null;
+    referrer: string | null;
+    ref: string | null;
+  };
   referralCode: string;
   referrals: number;
   createdAt: Date;
@@ -92,8 +104,20 @@ export async function loadMembers(db: Kysely<Database>, ids: string[]): Promise<
       )
       .where('m.id', 'in', ids)
       .execute(),
-    db.selectFrom('member_newsletters as mn').innerJoin('newsletters as n', 'n.id', 'mn.newsletter_id').select(['mn.member_id', 'n.slug']).where('mn.member_id', 'in', ids).orderBy('n.sort_order').execute(),
-    db.selectFrom('member_labels as ml').innerJoin('labels as l', 'l.id', 'ml.label_id').select(['ml.member_id', 'l.name']).where('ml.member_id', 'in', ids).orderBy('l.name').execute(),
+    db
+      .selectFrom('member_newsletters as mn')
+      .innerJoin('newsletters as n', 'n.id', 'mn.newsletter_id')
+      .select(['mn.member_id', 'n.slug'])
+      .where('mn.member_id', 'in', ids)
+      .orderBy('n.sort_order')
+      .execute(),
+    db
+      .selectFrom('member_labels as ml')
+      .innerJoin('labels as l', 'l.id', 'ml.label_id')
+      .select(['ml.member_id', 'l.name'])
+      .where('ml.member_id', 'in', ids)
+      .orderBy('l.name')
+      .execute(),
   ]);
   const byId = new Map(rows.map((r) => [r.id, r]));
   return ids.flatMap((id) => {
@@ -108,7 +132,14 @@ export async function loadMembers(db: Kysely<Database>, ids: string[]): Promise<
         tier: r.tier_slug,
         newsletters: newsletters.filter((n) => n.member_id === id).map((n) => n.slug),
         labels: labels.filter((l) => l.member_id === id).map((l) => l.name),
-        source: { platform: r.source_platform, utmSource: r.utm_source, utmMedium: r.utm_medium, utmCampaign: r.utm_campaign, referrer: r.referrer, ref: r.ref },
+        source: {
+          platform: r.source_platform,
+          utmSource: r.utm_source,
+          utmMedium: r.utm_medium,
+          utmCampaign: r.utm_campaign,
+          referrer: r.referrer,
+          ref: r.ref,
+        },
         referralCode: r.referral_code,
         referrals: Number(r.referrals ?? 0),
         createdAt: r.created_at,
@@ -147,13 +178,18 @@ export async function listMembers(
         .selectFrom('members as m')
         .where(rest)
         .where(sql`lower(m.${sql.ref(column)}) collate "C"`, 'like', prefix)
-        .$if(cursor !== undefined, (q) => q.where(sql<boolean>`(lower(m.email) collate "C", m.id) > (${cursor!.k} collate "C", ${cursor!.id}::bigint)`))
+        .$if(cursor !== undefined, (q) =>
+          q.where(sql<boolean>`(lower(m.email) collate "C", m.id) > (${cursor!.k} collate "C", ${cursor!.id}::bigint)`),
+        )
         .select(['m.id', 'm.email', sql<string>`lower(m.email) collate "C"`.as('k'), sql<string>`''`.as('created_key')]);
     // The address branch walks its index in page order and stops at the page size. The name
     // branch must not be ordered by address: the planner would then walk the address index and
     // filter every name (1.5 s when no name matches); unordered, it reads the name index range
     // and the few matching rows are sorted below.
-    const byEmail = branch('email').orderBy(sql`lower(m.email) collate "C"`).orderBy('m.id').limit(limit + 1);
+    const byEmail = branch('email')
+      .orderBy(sql`lower(m.email) collate "C"`)
+      .orderBy('m.id')
+      .limit(limit + 1);
     const byName = branch('name');
     const merged = await sql<{ id: string; email: string; k: string; created_key: string }>`
       select id, email, k, created_key from (${byEmail} union ${byName}) found
@@ -171,12 +207,22 @@ export async function listMembers(
       .execute();
   }
   const { page: pageRows, next } = keysetPage(rows, limit, (last) => [bySearch ? last.email.toLowerCase() : last.created_key, last.id]);
-  return { members: await loadMembers(db, pageRows.map((r) => r.id)), next };
+  return {
+    members: await loadMembers(
+      db,
+      pageRows.map((r) => r.id),
+    ),
+    next,
+  };
 }
 
 /** An exact count of a filter. */
 export async function countMembers(db: Kysely<Database>, filter: MemberFilter): Promise<number> {
-  const row = await db.selectFrom('members as m').where(memberWhere(filter)).select(sql<string>`count(*)`.as('n')).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('members as m')
+    .where(memberWhere(filter))
+    .select(sql<string>`count(*)`.as('n'))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -184,7 +230,11 @@ export async function countMembers(db: Kysely<Database>, filter: MemberFilter): 
 export async function getMemberDetail(db: Kysely<Database>, memberId: string) {
   const [member] = await loadMembers(db, [memberId]);
   if (!member) return undefined;
-  const extra = await db.selectFrom('members').select(['notes', 'landing_page', 'comp_until', 'tier_source']).where('id', '=', memberId).executeTakeFirstOrThrow();
+  const extra = await db
+    .selectFrom('members')
+    .select(['notes', 'landing_page', 'comp_until', 'tier_source'])
+    .where('id', '=', memberId)
+    .executeTakeFirstOrThrow();
   return { member, notes: extra.notes, landingPage: extra.landing_page, compUntil: extra.comp_until, tierSource: extra.tier_source };
 }
 

@@ -56,7 +56,15 @@ async function labelIds(db: Kysely<Database>, names: string[]): Promise<string[]
     .values(names.map((name) => ({ name })))
     .onConflict((oc) => oc.expression(sql`lower(name)`).doNothing())
     .execute();
-  const rows = await db.selectFrom('labels').select('id').where(sql`lower(name)`, 'in', names.map((n) => n.toLowerCase())).execute();
+  const rows = await db
+    .selectFrom('labels')
+    .select('id')
+    .where(
+      sql`lower(name)`,
+      'in',
+      names.map((n) => n.toLowerCase()),
+    )
+    .execute();
   return rows.map((r) => r.id);
 }
 
@@ -77,16 +85,32 @@ async function tierId(db: Kysely<Database>, slug: string): Promise<string> {
 
 async function setLabels(db: Kysely<Database>, memberId: string, names: string[]): Promise<void> {
   const ids = await labelIds(db, names);
-  await db.deleteFrom('member_labels').where('member_id', '=', memberId).$if(ids.length > 0, (q) => q.where('label_id', 'not in', ids)).execute();
+  await db
+    .deleteFrom('member_labels')
+    .where('member_id', '=', memberId)
+    .$if(ids.length > 0, (q) => q.where('label_id', 'not in', ids))
+    .execute();
   if (ids.length > 0) {
-    await db.insertInto('member_labels').values(ids.map((label_id) => ({ member_id: memberId, label_id }))).onConflict((oc) => oc.doNothing()).execute();
+    await db
+      .insertInto('member_labels')
+      .values(ids.map((label_id) => ({ member_id: memberId, label_id })))
+      .onConflict((oc) => oc.doNothing())
+      .execute();
   }
 }
 
 async function setNewsletters(db: Kysely<Database>, memberId: string, ids: string[]): Promise<void> {
-  await db.deleteFrom('member_newsletters').where('member_id', '=', memberId).$if(ids.length > 0, (q) => q.where('newsletter_id', 'not in', ids)).execute();
+  await db
+    .deleteFrom('member_newsletters')
+    .where('member_id', '=', memberId)
+    .$if(ids.length > 0, (q) => q.where('newsletter_id', 'not in', ids))
+    .execute();
   if (ids.length > 0) {
-    await db.insertInto('member_newsletters').values(ids.map((newsletter_id) => ({ member_id: memberId, newsletter_id }))).onConflict((oc) => oc.doNothing()).execute();
+    await db
+      .insertInto('member_newsletters')
+      .values(ids.map((newsletter_id) => ({ member_id: memberId, newsletter_id })))
+      .onConflict((oc) => oc.doNothing())
+      .execute();
   }
 }
 
@@ -96,10 +120,12 @@ export async function createMember(db: Kysely<Database>, input: MemberInput): Pr
   const email = normaliseEmail(input.email);
   const labels = cleanLabels(input.labels ?? []);
   return db.transaction().execute(async (trx) => {
-    if (await isSuppressed(trx, email)) throw new ConflictError('This address bounced or complained before; it cannot be added.', 'suppressed');
-    const nl = input.newsletters === undefined
-      ? (await trx.selectFrom('newsletters').select('id').where('is_default', '=', true).execute()).map((r) => r.id)
-      : await newsletterIds(trx, input.newsletters);
+    if (await isSuppressed(trx, email))
+      throw new ConflictError('This address bounced or complained before; it cannot be added.', 'suppressed');
+    const nl =
+      input.newsletters === undefined
+        ? (await trx.selectFrom('newsletters').select('id').where('is_default', '=', true).execute()).map((r) => r.id)
+        : await newsletterIds(trx, input.newsletters);
     const status: MemberStatus = input.status ?? 'active';
     const row = await trx
       .insertInto('members')
@@ -132,7 +158,11 @@ export async function updateMember(db: Kysely<Database>, memberId: string, patch
     if (patch.email !== undefined && normaliseEmail(patch.email) !== member.email) {
       const problem = emailProblem(patch.email);
       if (problem) throw new ValidationError(`The email address is not valid: ${problem}.`, 'invalid_email');
-      const taken = await trx.selectFrom('members').select('id').where(sql`lower(email)`, '=', normaliseEmail(patch.email)).executeTakeFirst();
+      const taken = await trx
+        .selectFrom('members')
+        .select('id')
+        .where(sql`lower(email)`, '=', normaliseEmail(patch.email))
+        .executeTakeFirst();
       if (taken) throw new ConflictError('Another member has this email address.', 'email_taken');
       set.email = normaliseEmail(patch.email);
     }
@@ -148,7 +178,11 @@ export async function updateMember(db: Kysely<Database>, memberId: string, patch
         set.tier_id = id;
         set.tier_source = isFree ? 'default' : 'comp';
         set.comp_until = isFree ? null : (patch.compUntil ?? null);
-        await recordEvent(trx, memberId, 'status_changed', { by: 'staff', tier: patch.tier, comp_until: isFree ? null : (patch.compUntil?.toISOString() ?? null) });
+        await recordEvent(trx, memberId, 'status_changed', {
+          by: 'staff',
+          tier: patch.tier,
+          comp_until: isFree ? null : (patch.compUntil?.toISOString() ?? null),
+        });
       }
     }
     if (patch.status !== undefined && patch.status !== member.status) {
@@ -161,9 +195,17 @@ export async function updateMember(db: Kysely<Database>, memberId: string, patch
         set.unsubscribed_at = null;
         set.confirmed_at = member.confirmed_at ?? new Date();
       }
-      await recordEvent(trx, memberId, patch.status === 'unsubscribed' ? 'unsubscribed' : 'status_changed', { by: 'staff', to: patch.status });
+      await recordEvent(trx, memberId, patch.status === 'unsubscribed' ? 'unsubscribed' : 'status_changed', {
+        by: 'staff',
+        to: patch.status,
+      });
     }
-    if (Object.keys(set).length > 0) await trx.updateTable('members').set({ ...set, updated_at: new Date() }).where('id', '=', memberId).execute();
+    if (Object.keys(set).length > 0)
+      await trx
+        .updateTable('members')
+        .set({ ...set, updated_at: new Date() })
+        .where('id', '=', memberId)
+        .execute();
     if (patch.newsletters !== undefined) await setNewsletters(trx, memberId, await newsletterIds(trx, patch.newsletters));
     if (patch.labels !== undefined) {
       await setLabels(trx, memberId, cleanLabels(patch.labels));
@@ -172,7 +214,8 @@ export async function updateMember(db: Kysely<Database>, memberId: string, patch
   });
 }
 
-export type BulkAction = { kind: 'add_label'; label: string } | { kind: 'remove_label'; label: string } | { kind: 'unsubscribe' } | { kind: 'delete' };
+export type BulkAction =
+  { kind: 'add_label'; label: string } | { kind: 'remove_label'; label: string } | { kind: 'unsubscribe' } | { kind: 'delete' };
 
 /**
  * One set-based statement per action over everything a filter matches (no loop over members).
@@ -181,28 +224,47 @@ export type BulkAction = { kind: 'add_label'; label: string } | { kind: 'remove_
  */
 export async function bulkAction(db: Kysely<Database>, filter: MemberFilter, action: BulkAction, expected: number): Promise<number> {
   return db.transaction().execute(async (trx) => {
-    const matched = await trx.selectFrom('members as m').where(memberWhere(filter)).select(sql<string>`count(*)`.as('n')).executeTakeFirstOrThrow();
+    const matched = await trx
+      .selectFrom('members as m')
+      .where(memberWhere(filter))
+      .select(sql<string>`count(*)`.as('n'))
+      .executeTakeFirstOrThrow();
     if (Number(matched.n) !== expected) {
-      throw new ConflictError(`The filter now matches ${matched.n} members, not ${expected}. Check the list and confirm again.`, 'count_changed');
+      throw new ConflictError(
+        `The filter now matches ${matched.n} members, not ${expected}. Check the list and confirm again.`,
+        'count_changed',
+      );
     }
     const ids = trx.selectFrom('members as m').where(memberWhere(filter)).select('m.id');
     switch (action.kind) {
       case 'add_label': {
         const [labelId] = await labelIds(trx, cleanLabels([action.label]));
         if (!labelId) throw new ValidationError('Name the label.', 'invalid_label');
-        const r = await sql`insert into member_labels (member_id, label_id) select id, ${labelId} from (${ids}) s on conflict do nothing`.execute(trx);
+        const r =
+          await sql`insert into member_labels (member_id, label_id) select id, ${labelId} from (${ids}) s on conflict do nothing`.execute(
+            trx,
+          );
         return Number(r.numAffectedRows ?? 0);
       }
       case 'remove_label': {
         const r = await trx
           .deleteFrom('member_labels')
           .where('member_id', 'in', ids)
-          .where('label_id', 'in', trx.selectFrom('labels').select('id').where(sql`lower(name)`, '=', action.label.toLowerCase()))
+          .where(
+            'label_id',
+            'in',
+            trx
+              .selectFrom('labels')
+              .select('id')
+              .where(sql`lower(name)`, '=', action.label.toLowerCase()),
+          )
           .executeTakeFirst();
         return Number(r.numDeletedRows);
       }
       case 'unsubscribe': {
-        await sql`insert into events (member_id, type, data) select id, 'unsubscribed', '{"by":"staff","bulk":true}' from (${ids}) s where id in (select id from members where status in ('active', 'pending'))`.execute(trx);
+        await sql`insert into events (member_id, type, data) select id, 'unsubscribed', '{"by":"staff","bulk":true}' from (${ids}) s where id in (select id from members where status in ('active', 'pending'))`.execute(
+          trx,
+        );
         await trx.deleteFrom('member_newsletters').where('member_id', 'in', ids).execute();
         const r = await trx
           .updateTable('members')
@@ -213,10 +275,14 @@ export async function bulkAction(db: Kysely<Database>, filter: MemberFilter, act
         return Number(r.numUpdatedRows);
       }
       case 'delete': {
-        await sql`insert into suppressions (email_hash, reason) select encode(sha256(convert_to(lower(email), 'UTF8')), 'hex'), status from members where id in (${ids}) and status in ('bounced', 'complained') on conflict do nothing`.execute(trx);
+        await sql`insert into suppressions (email_hash, reason) select encode(sha256(convert_to(lower(email), 'UTF8')), 'hex'), status from members where id in (${ids}) and status in ('bounced', 'complained') on conflict do nothing`.execute(
+          trx,
+        );
         await trx.updateTable('events').set({ member_id: null }).where('member_id', 'in', ids).execute();
         // Sends keep a snapshot of the address; erase it (probing each send's primary key).
-        await sql`update deliveries set email = '', name = null where send_id in (select id from sends) and member_id in (${ids})`.execute(trx);
+        await sql`update deliveries set email = '', name = null where send_id in (select id from sends) and member_id in (${ids})`.execute(
+          trx,
+        );
         const r = await trx.deleteFrom('members').where('id', 'in', ids).executeTakeFirst();
         return Number(r.numDeletedRows);
       }
@@ -258,8 +324,12 @@ export async function* membersCsv(db: Kysely<Database>, filter: MemberFilter): A
         'm.created_at',
         'm.confirmed_at',
         sql<string>`to_char(m.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('created_key'),
-        sql<string>`(select string_agg(n.slug, ' ' order by n.sort_order) from member_newsletters mn join newsletters n on n.id = mn.newsletter_id where mn.member_id = m.id)`.as('newsletters'),
-        sql<string>`(select string_agg(l.name, ', ' order by l.name) from member_labels ml join labels l on l.id = ml.label_id where ml.member_id = m.id)`.as('labels'),
+        sql<string>`(select string_agg(n.slug, ' ' order by n.sort_order) from member_newsletters mn join newsletters n on n.id = mn.newsletter_id where mn.member_id = m.id)`.as(
+          'newsletters',
+        ),
+        sql<string>`(select string_agg(l.name, ', ' order by l.name) from member_labels ml join labels l on l.id = ml.label_id where ml.member_id = m.id)`.as(
+          'labels',
+        ),
       ])
       .orderBy('m.created_at', 'desc')
       .orderBy('m.id', 'desc')
@@ -269,7 +339,24 @@ export async function* membersCsv(db: Kysely<Database>, filter: MemberFilter): A
     let chunk = '';
     for (const r of rows) {
       chunk +=
-        [r.id, r.email, r.name, r.status, r.tier, r.newsletters, r.labels, r.source_platform, r.utm_source, r.utm_medium, r.utm_campaign, r.referrer, r.ref, r.referral_code, r.created_at, r.confirmed_at]
+        [
+          r.id,
+          r.email,
+          r.name,
+          r.status,
+          r.tier,
+          r.newsletters,
+          r.labels,
+          r.source_platform,
+          r.utm_source,
+          r.utm_medium,
+          r.utm_campaign,
+          r.referrer,
+          r.ref,
+          r.referral_code,
+          r.created_at,
+          r.confirmed_at,
+        ]
           .map(cell)
           .join(',') + '\n';
     }

@@ -22,7 +22,13 @@ export async function getPreferences(db: Kysely<Database>, memberId: string) {
     .execute();
   return {
     member,
-    newsletters: newsletters.map((n) => ({ id: n.id, slug: n.slug, name: n.name, description: n.description, subscribed: n.member_id !== null && member.status !== 'unsubscribed' })),
+    newsletters: newsletters.map((n) => ({
+      id: n.id,
+      slug: n.slug,
+      name: n.name,
+      description: n.description,
+      subscribed: n.member_id !== null && member.status !== 'unsubscribed',
+    })),
   };
 }
 
@@ -33,7 +39,11 @@ export async function unsubscribeAll(db: Kysely<Database>, memberId: string, via
     if (!member) throw new NotFoundError('This member no longer exists.', 'member_gone');
     await trx.deleteFrom('member_newsletters').where('member_id', '=', memberId).execute();
     if (member.status === 'unsubscribed' || member.status === 'bounced' || member.status === 'complained') return;
-    await trx.updateTable('members').set({ status: 'unsubscribed', unsubscribed_at: new Date(), updated_at: new Date() }).where('id', '=', memberId).execute();
+    await trx
+      .updateTable('members')
+      .set({ status: 'unsubscribed', unsubscribed_at: new Date(), updated_at: new Date() })
+      .where('id', '=', memberId)
+      .execute();
     await recordEvent(trx, memberId, 'unsubscribed', { via });
     // A referred friend who leaves this soon does not count for their referrer (held for review).
     await holdQuickLeaver(trx, memberId);
@@ -45,11 +55,24 @@ export async function updatePreferences(db: Kysely<Database>, memberId: string, 
   const slugs = [...new Set(newsletterSlugs)];
   if (slugs.length === 0) return unsubscribeAll(db, memberId, 'preferences');
   await db.transaction().execute(async (trx) => {
-    const member = await trx.selectFrom('members').select(['id', 'status', 'confirmed_at']).where('id', '=', memberId).forUpdate().executeTakeFirst();
+    const member = await trx
+      .selectFrom('members')
+      .select(['id', 'status', 'confirmed_at'])
+      .where('id', '=', memberId)
+      .forUpdate()
+      .executeTakeFirst();
     if (!member) throw new NotFoundError('This member no longer exists.', 'member_gone');
     const newsletters = await trx.selectFrom('newsletters').select(['id', 'slug']).where('slug', 'in', slugs).execute();
     if (newsletters.length !== slugs.length) throw new ValidationError('One of those newsletters does not exist.', 'unknown_newsletter');
-    await trx.deleteFrom('member_newsletters').where('member_id', '=', memberId).where('newsletter_id', 'not in', newsletters.map((n) => n.id)).execute();
+    await trx
+      .deleteFrom('member_newsletters')
+      .where('member_id', '=', memberId)
+      .where(
+        'newsletter_id',
+        'not in',
+        newsletters.map((n) => n.id),
+      )
+      .execute();
     await trx
       .insertInto('member_newsletters')
       .values(newsletters.map((n) => ({ member_id: memberId, newsletter_id: n.id })))
@@ -58,7 +81,11 @@ export async function updatePreferences(db: Kysely<Database>, memberId: string, 
     // The link came by email, which proves the address; a member who had confirmed once and
     // left can come back from here without a second confirmation.
     if (member.status === 'unsubscribed' && member.confirmed_at !== null) {
-      await trx.updateTable('members').set({ status: 'active', unsubscribed_at: null, updated_at: new Date() }).where('id', '=', memberId).execute();
+      await trx
+        .updateTable('members')
+        .set({ status: 'active', unsubscribed_at: null, updated_at: new Date() })
+        .where('id', '=', memberId)
+        .execute();
       await recordEvent(trx, memberId, 'resubscribed', { via: 'preferences' });
     }
     await recordEvent(trx, memberId, 'newsletters_changed', { newsletters: newsletters.map((n) => n.slug) });
@@ -70,9 +97,25 @@ export async function exportMemberData(db: Kysely<Database>, memberId: string) {
   const member = await db.selectFrom('members').selectAll().where('id', '=', memberId).executeTakeFirst();
   if (!member) throw new NotFoundError('This member no longer exists.', 'member_gone');
   const [newsletters, labels, events, tier, referrals] = await Promise.all([
-    db.selectFrom('member_newsletters as mn').innerJoin('newsletters as n', 'n.id', 'mn.newsletter_id').select(['n.slug', 'n.name', 'mn.created_at']).where('mn.member_id', '=', memberId).execute(),
-    db.selectFrom('member_labels as ml').innerJoin('labels as l', 'l.id', 'ml.label_id').select(['l.name']).where('ml.member_id', '=', memberId).execute(),
-    db.selectFrom('events').select(['type', 'occurred_at', 'data']).where('member_id', '=', memberId).orderBy('occurred_at').orderBy('id').execute(),
+    db
+      .selectFrom('member_newsletters as mn')
+      .innerJoin('newsletters as n', 'n.id', 'mn.newsletter_id')
+      .select(['n.slug', 'n.name', 'mn.created_at'])
+      .where('mn.member_id', '=', memberId)
+      .execute(),
+    db
+      .selectFrom('member_labels as ml')
+      .innerJoin('labels as l', 'l.id', 'ml.label_id')
+      .select(['l.name'])
+      .where('ml.member_id', '=', memberId)
+      .execute(),
+    db
+      .selectFrom('events')
+      .select(['type', 'occurred_at', 'data'])
+      .where('member_id', '=', memberId)
+      .orderBy('occurred_at')
+      .orderBy('id')
+      .execute(),
     db.selectFrom('tiers').select(['slug', 'name']).where('id', '=', member.tier_id).executeTakeFirst(),
     referralSummary(db, memberId),
   ]);
@@ -85,7 +128,13 @@ export async function exportMemberData(db: Kysely<Database>, memberId: string) {
     .where('c.erased', '=', false)
     .orderBy('c.id')
     .execute();
-  const reactions = await db.selectFrom('reactions as r').innerJoin('posts as p', 'p.id', 'r.post_id').select(['p.slug as post', 'r.comment_id', 'r.kind', 'r.created_at']).where('r.member_id', '=', memberId).orderBy('r.id').execute();
+  const reactions = await db
+    .selectFrom('reactions as r')
+    .innerJoin('posts as p', 'p.id', 'r.post_id')
+    .select(['p.slug as post', 'r.comment_id', 'r.kind', 'r.created_at'])
+    .where('r.member_id', '=', memberId)
+    .orderBy('r.id')
+    .execute();
   await recordEvent(db, memberId, 'data_exported');
   return {
     exported_at: new Date().toISOString(),
@@ -116,7 +165,15 @@ export async function exportMemberData(db: Kysely<Database>, memberId: string) {
       counted: referrals.counted,
       pending: referrals.pending,
       held: referrals.held,
-      rewards: referrals.rewards.map((r) => ({ milestone: r.description, referrals: r.threshold, status: r.status, tier: r.tier_name, until: r.comp_until, banked_days: r.banked_days, earned_at: r.created_at })),
+      rewards: referrals.rewards.map((r) => ({
+        milestone: r.description,
+        referrals: r.threshold,
+        status: r.status,
+        tier: r.tier_name,
+        until: r.comp_until,
+        banked_days: r.banked_days,
+        earned_at: r.created_at,
+      })),
     },
     events: events.map((e) => ({ type: e.type, at: e.occurred_at, data: e.data })),
     comments,
@@ -131,13 +188,26 @@ export async function exportMemberData(db: Kysely<Database>, memberId: string) {
  */
 export async function deleteMember(db: Kysely<Database>, memberId: string): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    const member = await trx.selectFrom('members').select(['id', 'email', 'status']).where('id', '=', memberId).forUpdate().executeTakeFirst();
+    const member = await trx
+      .selectFrom('members')
+      .select(['id', 'email', 'status'])
+      .where('id', '=', memberId)
+      .forUpdate()
+      .executeTakeFirst();
     if (!member) throw new NotFoundError('This member no longer exists.', 'member_gone');
     if (member.status === 'bounced' || member.status === 'complained') await suppress(trx, member.email, member.status);
     await trx.updateTable('events').set({ member_id: null }).where('member_id', '=', memberId).execute();
-    await trx.insertInto('events').values({ member_id: null, type: 'member_deleted', data: JSON.stringify({}) }).execute();
+    await trx
+      .insertInto('events')
+      .values({ member_id: null, type: 'member_deleted', data: JSON.stringify({}) })
+      .execute();
     // Sends keep a snapshot of the address; erase it (probing each send's primary key).
-    await trx.updateTable('deliveries').set({ email: '', name: null }).where('member_id', '=', memberId).where('send_id', 'in', trx.selectFrom('sends').select('id')).execute();
+    await trx
+      .updateTable('deliveries')
+      .set({ email: '', name: null })
+      .where('member_id', '=', memberId)
+      .where('send_id', 'in', trx.selectFrom('sends').select('id'))
+      .execute();
     await trx.deleteFrom('members').where('id', '=', memberId).execute();
   });
 }

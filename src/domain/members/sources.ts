@@ -40,7 +40,10 @@ const HOSTS: Array<[Platform, string[]]> = [
   ['youtube', ['youtube.com', 'youtu.be', 'm.youtube.com']],
   ['reddit', ['reddit.com', 'redd.it', 'old.reddit.com', 'out.reddit.com']],
   // Mastodon has thousands of instances; the well-known ones are recognised by host, the rest by utm_source.
-  ['mastodon', ['mastodon.social', 'mastodon.online', 'mstdn.social', 'fosstodon.org', 'hachyderm.io', 'infosec.exchange', 'mas.to', 'mastodon.world']],
+  [
+    'mastodon',
+    ['mastodon.social', 'mastodon.online', 'mstdn.social', 'fosstodon.org', 'hachyderm.io', 'infosec.exchange', 'mas.to', 'mastodon.world'],
+  ],
 ];
 
 /** utm_source values people actually use for each platform. */
@@ -99,7 +102,8 @@ export interface SourceInput {
  */
 export function attributePlatform(input: SourceInput): Platform {
   // Only a social platform's landing page can name the source; a form cannot claim "import".
-  if (input.landingPlatform && (SOCIAL_PLATFORMS as readonly string[]).includes(input.landingPlatform)) return input.landingPlatform as Platform;
+  if (input.landingPlatform && (SOCIAL_PLATFORMS as readonly string[]).includes(input.landingPlatform))
+    return input.landingPlatform as Platform;
   const fromUtm = platformFromUtmSource(input.utmSource);
   if (fromUtm) return fromUtm;
   if (input.ref) return 'referral';

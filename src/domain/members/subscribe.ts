@@ -98,13 +98,21 @@ async function checkLimits(db: Kysely<Database>, secret: string, email: string, 
   }
   const byAddress = await hitRateLimit(db, hmac(secret, 'ratelimit:subscribe:address', email), SUBSCRIBE_LIMITS.perAddress);
   if (!byAddress.allowed) {
-    throw new RateLimitedError(byAddress.retryAfter, 'This address was entered many times today. Please check your inbox, or try again tomorrow.');
+    throw new RateLimitedError(
+      byAddress.retryAfter,
+      'This address was entered many times today. Please check your inbox, or try again tomorrow.',
+    );
   }
 }
 
 /** Locks the member row of an address (lower-cased), so concurrent subscribes serialise on it. */
 export async function lockMemberByEmail(db: Kysely<Database>, email: string): Promise<Member | undefined> {
-  return db.selectFrom('members').selectAll().where(sql`lower(email)`, '=', normaliseEmail(email)).forUpdate().executeTakeFirst();
+  return db
+    .selectFrom('members')
+    .selectAll()
+    .where(sql`lower(email)`, '=', normaliseEmail(email))
+    .forUpdate()
+    .executeTakeFirst();
 }
 
 export async function subscribe(db: Kysely<Database>, ctx: SiteKeys, request: SubscribeRequest): Promise<SubscribeResult> {
@@ -129,7 +137,13 @@ export async function subscribe(db: Kysely<Database>, ctx: SiteKeys, request: Su
         name,
         status: suppressed === 'complained' ? 'complained' : suppressed === 'bounced' ? 'bounced' : 'pending',
         tier_id: sql<string>`(select id from tiers where slug = 'free')` as unknown as string,
-        source_platform: attributePlatform({ landingPlatform: request.landingPlatform, utmSource: request.utmSource, ref, referrer: request.referrer, siteHost }),
+        source_platform: attributePlatform({
+          landingPlatform: request.landingPlatform,
+          utmSource: request.utmSource,
+          ref,
+          referrer: request.referrer,
+          siteHost,
+        }),
         utm_source: clean(request.utmSource, 200),
         utm_medium: clean(request.utmMedium, 200),
         utm_campaign: clean(request.utmCampaign, 200),
@@ -193,7 +207,11 @@ export async function subscribe(db: Kysely<Database>, ctx: SiteKeys, request: Su
     const allowed = await hitRateLimit(trx, hmac(ctx.secret, 'ratelimit:confirm-mail', email), SUBSCRIBE_LIMITS.confirmationsPerAddress);
     if (!allowed.allowed) return { outcome, confirmationQueued: false };
     const site = await getSiteSettings(trx);
-    const token = confirmToken(ctx.secret, member.id, newsletters.map((n) => n.id));
+    const token = confirmToken(
+      ctx.secret,
+      member.id,
+      newsletters.map((n) => n.id),
+    );
     const rendered = confirmSubscriptionEmail({
       brand: { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl },
       name: name ?? member.name,
@@ -261,7 +279,12 @@ export async function confirmSubscription(db: Kysely<Database>, ctx: SiteKeys, t
       });
       await queueEmail(
         trx,
-        { to: [member.email], ...rendered, headers: listUnsubscribeHeaders(ctx.siteUrl, prefs), tags: [{ name: 'kind', value: 'welcome' }] },
+        {
+          to: [member.email],
+          ...rendered,
+          headers: listUnsubscribeHeaders(ctx.siteUrl, prefs),
+          tags: [{ name: 'kind', value: 'welcome' }],
+        },
         { idempotencyKey: `welcome-${member.id}` },
       );
     }

@@ -17,5 +17,9 @@ export async function isSuppressed(db: Kysely<Database>, email: string): Promise
 }
 
 export async function suppress(db: Kysely<Database>, email: string, reason: SuppressionReason): Promise<void> {
-  await db.insertInto('suppressions').values({ email_hash: emailHash(email), reason }).onConflict((oc) => oc.column('email_hash').doNothing()).execute();
+  await db
+    .insertInto('suppressions')
+    .values({ email_hash: emailHash(email), reason })
+    .onConflict((oc) => oc.column('email_hash').doNothing())
+    .execute();
 }

@@ -19,7 +19,11 @@ import { getSiteSettings } from '../site/settings.ts';
 export async function renameMember(db: Kysely<Database>, memberId: string, name: string): Promise<void> {
   const clean = name.replace(/[\u0000-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/g, '').trim();
   if (clean.length > 200) throw new ValidationError('The name has at most 200 characters.', 'invalid_name');
-  await db.updateTable('members').set({ name: clean || null, updated_at: new Date() }).where('id', '=', memberId).execute();
+  await db
+    .updateTable('members')
+    .set({ name: clean || null, updated_at: new Date() })
+    .where('id', '=', memberId)
+    .execute();
 }
 
 const CHANGE_HOURS = 24;
@@ -29,16 +33,26 @@ export async function requestEmailChange(db: Kysely<Database>, ctx: SiteKeys, me
   if (problem) throw new ValidationError(`Please check the new address: ${problem}.`, 'invalid_email');
   const email = normaliseEmail(newEmail);
   const limit = await hitRateLimit(db, hmac(ctx.secret, 'ratelimit:email-change', memberId), { limit: 5, windowSeconds: 86_400 });
-  if (!limit.allowed) throw new RateLimitedError(limit.retryAfter, 'You asked to change your address many times today. Please try again tomorrow.');
-  if (await isSuppressed(db, email)) throw new ValidationError('We cannot send to that address (it bounced or reported our email before).', 'suppressed');
+  if (!limit.allowed)
+    throw new RateLimitedError(limit.retryAfter, 'You asked to change your address many times today. Please try again tomorrow.');
+  if (await isSuppressed(db, email))
+    throw new ValidationError('We cannot send to that address (it bounced or reported our email before).', 'suppressed');
   const payload = JSON.stringify({ m: memberId, e: email, x: Math.floor(Date.now() / 1000) + CHANGE_HOURS * 3600 });
   const token = sign(ctx.secret, 'email-change', payload);
   const site = await getSiteSettings(db);
-  const rendered = confirmEmailChangeEmail({ brand: { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl }, link: `${ctx.siteUrl}/account/email?token=${encodeURIComponent(token)}`, newEmail: email });
+  const rendered = confirmEmailChangeEmail({
+    brand: { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl },
+    link: `${ctx.siteUrl}/account/email?token=${encodeURIComponent(token)}`,
+    newEmail: email,
+  });
   await queueEmail(db, { to: [email], ...rendered, tags: [{ name: 'kind', value: 'email-change' }] });
 }
 
-export async function confirmEmailChange(db: Kysely<Database>, secret: string, token: string): Promise<{ memberId: string; email: string }> {
+export async function confirmEmailChange(
+  db: Kysely<Database>,
+  secret: string,
+  token: string,
+): Promise<{ memberId: string; email: string }> {
   const raw = token.length > 1000 ? null : verify(secret, 'email-change', token);
   let payload: { m?: unknown; e?: unknown; x?: unknown } = {};
   try {
@@ -49,11 +63,16 @@ export async function confirmEmailChange(db: Kysely<Database>, secret: string, t
   if (typeof payload.m !== 'string' || typeof payload.e !== 'string' || typeof payload.x !== 'number') {
     throw new ValidationError('This link is not valid. Ask for the change again from your account.', 'invalid_token');
   }
-  if (payload.x * 1000 < Date.now()) throw new ValidationError('This link has expired. Ask for the change again from your account.', 'expired_token');
+  if (payload.x * 1000 < Date.now())
+    throw new ValidationError('This link has expired. Ask for the change again from your account.', 'expired_token');
   const memberId = payload.m;
   const email = payload.e;
   await db.transaction().execute(async (trx) => {
-    const taken = await trx.selectFrom('members').select('id').where(sql`lower(email)`, '=', email).executeTakeFirst();
+    const taken = await trx
+      .selectFrom('members')
+      .select('id')
+      .where(sql`lower(email)`, '=', email)
+      .executeTakeFirst();
     if (taken && taken.id !== memberId) throw new ConflictError('Another membership already uses that address.', 'email_taken');
     const updated = await trx.updateTable('members').set({ email, updated_at: new Date() }).where('id', '=', memberId).executeTakeFirst();
     if (updated.numUpdatedRows === 0n) throw new ValidationError('This membership no longer exists.', 'member_gone');

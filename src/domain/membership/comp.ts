@@ -24,7 +24,9 @@ export async function expireComps(db: Kysely<Database>): Promise<number> {
     returning m.id
   `.execute(db);
   if (rows.rows.length > 0) {
-    await sql`insert into events (member_id, type, data) select id, 'status_changed', '{"comp_ended":true}' from unnest(${rows.rows.map((r) => r.id)}::bigint[]) as id`.execute(db);
+    await sql`insert into events (member_id, type, data) select id, 'status_changed', '{"comp_ended":true}' from unnest(${rows.rows.map((r) => r.id)}::bigint[]) as id`.execute(
+      db,
+    );
   }
   return rows.rows.length;
 }

@@ -29,7 +29,10 @@ export async function createMemberSession(db: Kysely<Database>, memberId: string
   return { token, expiresAt: row.expires_at };
 }
 
-export async function memberFromSession(db: Kysely<Database>, token: string): Promise<{ member: SessionMember; renewedUntil: Date | null } | undefined> {
+export async function memberFromSession(
+  db: Kysely<Database>,
+  token: string,
+): Promise<{ member: SessionMember; renewedUntil: Date | null } | undefined> {
   if (token.length < 20 || token.length > 100) return undefined;
   const tokenHash = hashToken(token);
   const row = await db
@@ -51,7 +54,10 @@ export async function memberFromSession(db: Kysely<Database>, token: string): Pr
       .executeTakeFirst();
     renewedUntil = renewed?.expires_at ?? null;
   }
-  return { member: { id: row.id, email: row.email, name: row.name, status: row.status, tierId: row.tier_id, paid: row.paid }, renewedUntil };
+  return {
+    member: { id: row.id, email: row.email, name: row.name, status: row.status, tierId: row.tier_id, paid: row.paid },
+    renewedUntil,
+  };
 }
 
 export async function endMemberSession(db: Kysely<Database>, token: string): Promise<void> {

@@ -32,13 +32,21 @@ const REUSE_MINUTES = 10;
 const MAX_USES = 3;
 const MAX_CODE_ATTEMPTS = 5;
 
-export async function requestSignIn(db: Kysely<Database>, ctx: SiteKeys, input: { email: string; clientIp: string; returnTo?: string | null }): Promise<void> {
+export async function requestSignIn(
+  db: Kysely<Database>,
+  ctx: SiteKeys,
+  input: { email: string; clientIp: string; returnTo?: string | null },
+): Promise<void> {
   const problem = emailProblem(input.email);
   if (problem) throw new ValidationError(`Please check your email address: ${problem}.`, 'invalid_email');
   const email = normaliseEmail(input.email);
   const byIp = await hitRateLimit(db, hmac(ctx.secret, 'ratelimit:member-signin:ip', input.clientIp), SIGN_IN_LIMITS.perIp);
   const byAddress = await hitRateLimit(db, hmac(ctx.secret, 'ratelimit:member-signin:address', email), SIGN_IN_LIMITS.perAddress);
-  if (!byIp.allowed || !byAddress.allowed) throw new RateLimitedError(Math.max(byIp.retryAfter, byAddress.retryAfter), 'Too many sign-in requests. Please wait a little and check your inbox.');
+  if (!byIp.allowed || !byAddress.allowed)
+    throw new RateLimitedError(
+      Math.max(byIp.retryAfter, byAddress.retryAfter),
+      'Too many sign-in requests. Please wait a little and check your inbox.',
+    );
 
   await db.transaction().execute(async (trx) => {
     if (await isSuppressed(trx, email)) return; // never mail a bounced or complained address
@@ -47,7 +55,13 @@ export async function requestSignIn(db: Kysely<Database>, ctx: SiteKeys, input: 
     if (!member) {
       member = await trx
         .insertInto('members')
-        .values({ email, status: 'pending', tier_id: sql<string>`(select id from tiers where slug = 'free')` as unknown as string, source_platform: 'direct', referral_code: newReferralCode() })
+        .values({
+          email,
+          status: 'pending',
+          tier_id: sql<string>`(select id from tiers where slug = 'free')` as unknown as string,
+          source_platform: 'direct',
+          referral_code: newReferralCode(),
+        })
         .onConflict((oc) => oc.expression(sql`lower(email)`).doNothing())
         .returningAll()
         .executeTakeFirst();
@@ -69,7 +83,12 @@ export async function requestSignIn(db: Kysely<Database>, ctx: SiteKeys, input: 
       })
       .execute();
     const site = await getSiteSettings(trx);
-    const rendered = signInEmail({ brand: { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl }, link: `${ctx.siteUrl}/signin/verify?token=${encodeURIComponent(token)}`, code, newMember });
+    const rendered = signInEmail({
+      brand: { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl },
+      link: `${ctx.siteUrl}/signin/verify?token=${encodeURIComponent(token)}`,
+      code,
+      newMember,
+    });
     await queueEmail(trx, { to: [member.email], ...rendered, tags: [{ name: 'kind', value: 'sign-in' }] });
   });
 }
@@ -89,10 +108,23 @@ async function consume(db: Kysely<Database>, signInId: string) {
     if (!row) throw INVALID();
     const firstUse = row.first_used_at;
     if (row.uses >= MAX_USES || (firstUse && Date.now() - firstUse.getTime() > REUSE_MINUTES * 60_000)) throw INVALID();
-    await trx.updateTable('member_sign_ins').set({ uses: row.uses + 1, first_used_at: firstUse ?? new Date() }).where('id', '=', row.id).execute();
-    const member = await trx.selectFrom('members').select(['id', 'status', 'confirmed_at']).where('id', '=', row.member_id).forUpdate().executeTakeFirstOrThrow();
+    await trx
+      .updateTable('member_sign_ins')
+      .set({ uses: row.uses + 1, first_used_at: firstUse ?? new Date() })
+      .where('id', '=', row.id)
+      .execute();
+    const member = await trx
+      .selectFrom('members')
+      .select(['id', 'status', 'confirmed_at'])
+      .where('id', '=', row.member_id)
+      .forUpdate()
+      .executeTakeFirstOrThrow();
     if (member.status === 'pending') {
-      await trx.updateTable('members').set({ status: 'active', confirmed_at: member.confirmed_at ?? new Date(), updated_at: new Date() }).where('id', '=', member.id).execute();
+      await trx
+        .updateTable('members')
+        .set({ status: 'active', confirmed_at: member.confirmed_at ?? new Date(), updated_at: new Date() })
+        .where('id', '=', member.id)
+        .execute();
       await recordEvent(trx, member.id, 'confirmed', { via: 'sign-in' });
       await creditReferral(trx, member.id);
     }
@@ -112,7 +144,11 @@ export async function verifySignInLink(db: Kysely<Database>, token: string) {
 export async function verifySignInCode(db: Kysely<Database>, ctx: SiteKeys, input: { email: string; code: string }) {
   const code = input.code.replace(/\s/g, '');
   if (!/^\d{6}$/.test(code)) throw INVALID();
-  const member = await db.selectFrom('members').select('id').where(sql`lower(email)`, '=', normaliseEmail(input.email)).executeTakeFirst();
+  const member = await db
+    .selectFrom('members')
+    .select('id')
+    .where(sql`lower(email)`, '=', normaliseEmail(input.email))
+    .executeTakeFirst();
   if (!member) throw INVALID();
   const latest = await db
     .selectFrom('member_sign_ins')
@@ -124,7 +160,11 @@ export async function verifySignInCode(db: Kysely<Database>, ctx: SiteKeys, inpu
     .executeTakeFirst();
   if (!latest || latest.code_attempts >= MAX_CODE_ATTEMPTS) throw INVALID();
   // Six digits are guessable: every wrong try counts, and five kill the code.
-  await db.updateTable('member_sign_ins').set({ code_attempts: latest.code_attempts + 1 }).where('id', '=', latest.id).execute();
+  await db
+    .updateTable('member_sign_ins')
+    .set({ code_attempts: latest.code_attempts + 1 })
+    .where('id', '=', latest.id)
+    .execute();
   if (!safeEqual(latest.code_hash, hmac(ctx.secret, 'sign-in-code', `${member.id}:${code}`))) throw INVALID();
   return consume(db, latest.id);
 }

@@ -32,7 +32,8 @@ export interface ReferralSignals {
   signedInMemberId?: string | null | undefined;
 }
 
-const ordinal = (n: number) => `${n}${n % 10 === 1 && n % 100 !== 11 ? 'st' : n % 10 === 2 && n % 100 !== 12 ? 'nd' : n % 10 === 3 && n % 100 !== 13 ? 'rd' : 'th'}`;
+const ordinal = (n: number) =>
+  `${n}${n % 10 === 1 && n % 100 !== 11 ? 'st' : n % 10 === 2 && n % 100 !== 12 ? 'nd' : n % 10 === 3 && n % 100 !== 13 ? 'rd' : 'th'}`;
 
 /**
  * Records that a new member came through a referral code, with the guards' verdict. Called in the
@@ -88,7 +89,14 @@ export async function recordReferral(
   }
   await db
     .insertInto('referrals')
-    .values({ referred_id: input.referredId, referrer_id: referrer.id, flag, flag_detail: detail, network_hash: networkHash, device_hash: deviceHash })
+    .values({
+      referred_id: input.referredId,
+      referrer_id: referrer.id,
+      flag,
+      flag_detail: detail,
+      network_hash: networkHash,
+      device_hash: deviceHash,
+    })
     .onConflict((oc) => oc.column('referred_id').doNothing())
     .execute();
   return { referrerId: referrer.id, flag };

@@ -32,11 +32,14 @@ export async function createMilestone(db: Kysely<Database>, input: NewMilestone)
   if (!Number.isInteger(input.threshold) || input.threshold < 1 || input.threshold > 100_000) {
     throw new ValidationError('The number of referrals is a whole number from 1 to 100,000.', 'invalid_threshold');
   }
-  if (description.length < 1 || description.length > 200) throw new ValidationError('Describe the reward in 1 to 200 characters.', 'invalid_description');
+  if (description.length < 1 || description.length > 200)
+    throw new ValidationError('Describe the reward in 1 to 200 characters.', 'invalid_description');
   let tierId: string | null = null;
   let compDays: number | null = null;
   if (input.reward === 'comp') {
-    const tier = input.tierSlug ? await db.selectFrom('tiers').select(['id', 'paid']).where('slug', '=', input.tierSlug).where('active', '=', true).executeTakeFirst() : undefined;
+    const tier = input.tierSlug
+      ? await db.selectFrom('tiers').select(['id', 'paid']).where('slug', '=', input.tierSlug).where('active', '=', true).executeTakeFirst()
+      : undefined;
     if (!tier) throw new ValidationError('Choose the tier the complimentary days are for.', 'unknown_tier');
     if (!tier.paid) throw new ValidationError('Complimentary days are for a paid tier; everyone has the free one.', 'free_tier');
     if (!Number.isInteger(input.compDays) || input.compDays! < 1 || input.compDays! > MAX_COMP_DAYS) {
@@ -60,7 +63,13 @@ export async function createMilestone(db: Kysely<Database>, input: NewMilestone)
 /** An archived milestone is no longer earned; rewards already given stay. */
 export async function archiveMilestone(db: Kysely<Database>, milestoneId: string): Promise<void> {
   if (!isId(milestoneId)) throw new NotFoundError('No such milestone.', 'milestone_not_found');
-  const done = await db.updateTable('referral_milestones').set({ archived_at: new Date() }).where('id', '=', milestoneId).where('archived_at', 'is', null).returning('id').executeTakeFirst();
+  const done = await db
+    .updateTable('referral_milestones')
+    .set({ archived_at: new Date() })
+    .where('id', '=', milestoneId)
+    .where('archived_at', 'is', null)
+    .returning('id')
+    .executeTakeFirst();
   if (!done) throw new NotFoundError('No such milestone (or it is archived already).', 'milestone_not_found');
 }
 
@@ -68,8 +77,24 @@ export async function listMilestones(db: Kysely<Database>, options: { archived?:
   return db
     .selectFrom('referral_milestones as ms')
     .leftJoin('tiers as t', 't.id', 'ms.tier_id')
-    .select(['ms.id', 'ms.threshold', 'ms.description', 'ms.reward', 'ms.comp_days', 't.name as tier_name', 't.slug as tier_slug', 'ms.created_at', 'ms.archived_at'])
-    .select((eb) => eb.selectFrom('referral_rewards as r').select(sql<string>`count(*)`.as('n')).whereRef('r.milestone_id', '=', 'ms.id').as('awarded'))
+    .select([
+      'ms.id',
+      'ms.threshold',
+      'ms.description',
+      'ms.reward',
+      'ms.comp_days',
+      't.name as tier_name',
+      't.slug as tier_slug',
+      'ms.created_at',
+      'ms.archived_at',
+    ])
+    .select((eb) =>
+      eb
+        .selectFrom('referral_rewards as r')
+        .select(sql<string>`count(*)`.as('n'))
+        .whereRef('r.milestone_id', '=', 'ms.id')
+        .as('awarded'),
+    )
     .$if(!options.archived, (q) => q.where('ms.archived_at', 'is', null))
     .orderBy('ms.archived_at', (o) => o.nullsFirst())
     .orderBy('ms.threshold')
@@ -77,7 +102,12 @@ export async function listMilestones(db: Kysely<Database>, options: { archived?:
 }
 
 export async function countedReferrals(db: Kysely<Database>, memberId: string): Promise<number> {
-  const row = await db.selectFrom('referrals').select(sql<string>`count(*)`.as('n')).where('referrer_id', '=', memberId).where('status', '=', 'counted').executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('referrals')
+    .select(sql<string>`count(*)`.as('n'))
+    .where('referrer_id', '=', memberId)
+    .where('status', '=', 'counted')
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -88,7 +118,17 @@ export async function nextMilestone(db: Kysely<Database>, memberId: string) {
     .selectFrom('referral_milestones as ms')
     .select(['ms.id', 'ms.threshold', 'ms.description'])
     .where('ms.archived_at', 'is', null)
-    .where((eb) => eb.not(eb.exists(eb.selectFrom('referral_rewards as r').select('r.id').whereRef('r.milestone_id', '=', 'ms.id').where('r.member_id', '=', memberId))))
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('referral_rewards as r')
+            .select('r.id')
+            .whereRef('r.milestone_id', '=', 'ms.id')
+            .where('r.member_id', '=', memberId),
+        ),
+      ),
+    )
     .orderBy('ms.threshold')
     .limit(1)
     .executeTakeFirst();
@@ -111,7 +151,17 @@ export async function awardMilestones(db: Kysely<Database>, memberId: string): P
     .select(['ms.id', 'ms.reward', 'ms.tier_id', 'ms.comp_days'])
     .where('ms.archived_at', 'is', null)
     .where('ms.threshold', '<=', count)
-    .where((eb) => eb.not(eb.exists(eb.selectFrom('referral_rewards as r').select('r.id').whereRef('r.milestone_id', '=', 'ms.id').where('r.member_id', '=', memberId))))
+    .where((eb) =>
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('referral_rewards as r')
+            .select('r.id')
+            .whereRef('r.milestone_id', '=', 'ms.id')
+            .where('r.member_id', '=', memberId),
+        ),
+      ),
+    )
     .orderBy('ms.threshold')
     .execute();
   let earned = 0;
@@ -135,7 +185,12 @@ export async function awardMilestones(db: Kysely<Database>, memberId: string): P
     let until: Date | null = null;
     if (comp) {
       until = await grantCompDays(db, memberId, ms.tier_id!, ms.comp_days!);
-      if (until) await db.updateTable('referral_rewards').set({ status: 'applied', banked_days: 0, comp_until: until }).where('id', '=', inserted.id).execute();
+      if (until)
+        await db
+          .updateTable('referral_rewards')
+          .set({ status: 'applied', banked_days: 0, comp_until: until })
+          .where('id', '=', inserted.id)
+          .execute();
     }
     await recordEvent(db, memberId, 'status_changed', {
       referral_milestone: ms.id,
@@ -144,7 +199,12 @@ export async function awardMilestones(db: Kysely<Database>, memberId: string): P
       ...(until ? { comp_until: until.toISOString() } : {}),
     });
     const key = milestoneMailKey(memberId, ms.id);
-    await enqueue(db, MILESTONE_MAIL_TASK, { memberId, milestoneId: ms.id }, { jobKey: key, priority: PRIORITY.transactional, maxAttempts: 12 });
+    await enqueue(
+      db,
+      MILESTONE_MAIL_TASK,
+      { memberId, milestoneId: ms.id },
+      { jobKey: key, priority: PRIORITY.transactional, maxAttempts: 12 },
+    );
     earned++;
   }
   return earned;
@@ -159,13 +219,29 @@ const milestoneMailKey = (memberId: string, milestoneId: string) => `referral-mi
  * retried job never mails twice. A member we may not write to (left, bounced, suppressed) keeps
  * the reward without the email.
  */
-export async function mailMilestone(db: Kysely<Database>, ctx: SiteLinks, input: { memberId: string; milestoneId: string }): Promise<boolean> {
+export async function mailMilestone(
+  db: Kysely<Database>,
+  ctx: SiteLinks,
+  input: { memberId: string; milestoneId: string },
+): Promise<boolean> {
   const row = await db
     .selectFrom('referral_rewards as r')
     .innerJoin('referral_milestones as ms', 'ms.id', 'r.milestone_id')
     .innerJoin('members as m', 'm.id', 'r.member_id')
     .leftJoin('tiers as t', 't.id', 'r.tier_id')
-    .select(['m.email', 'm.name', 'm.status as member_status', 'm.referral_code', 'ms.description', 'r.referrals', 'r.status', 'r.comp_until', 'r.comp_days', 'r.banked_days', 't.name as tier_name'])
+    .select([
+      'm.email',
+      'm.name',
+      'm.status as member_status',
+      'm.referral_code',
+      'ms.description',
+      'r.referrals',
+      'r.status',
+      'r.comp_until',
+      'r.comp_days',
+      'r.banked_days',
+      't.name as tier_name',
+    ])
     .where('r.member_id', '=', input.memberId)
     .where('r.milestone_id', '=', input.milestoneId)
     .executeTakeFirst();
@@ -187,6 +263,10 @@ export async function mailMilestone(db: Kysely<Database>, ctx: SiteLinks, input:
     referralUrl: `${ctx.siteUrl}/r/${row.referral_code}`,
     next: next ? { threshold: next.threshold, description: next.description } : null,
   });
-  await queueEmail(db, { to: [row.email], ...rendered, tags: [{ name: 'kind', value: 'referral-milestone' }] }, { idempotencyKey: milestoneMailKey(input.memberId, input.milestoneId) });
+  await queueEmail(
+    db,
+    { to: [row.email], ...rendered, tags: [{ name: 'kind', value: 'referral-milestone' }] },
+    { idempotencyKey: milestoneMailKey(input.memberId, input.milestoneId) },
+  );
   return true;
 }

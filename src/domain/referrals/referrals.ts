@@ -56,7 +56,16 @@ export async function referralSummary(db: Kysely<Database>, memberId: string) {
       .selectFrom('referral_rewards as r')
       .innerJoin('referral_milestones as ms', 'ms.id', 'r.milestone_id')
       .leftJoin('tiers as t', 't.id', 'r.tier_id')
-      .select(['r.id', 'ms.threshold', 'ms.description', 'r.status', 'r.comp_until', 'r.banked_days', 't.name as tier_name', 'r.created_at'])
+      .select([
+        'r.id',
+        'ms.threshold',
+        'ms.description',
+        'r.status',
+        'r.comp_until',
+        'r.banked_days',
+        't.name as tier_name',
+        'r.created_at',
+      ])
       .where('r.member_id', '=', memberId)
       .orderBy('ms.threshold')
       .execute(),

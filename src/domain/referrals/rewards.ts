@@ -53,8 +53,17 @@ export async function startBankedRewardsFor(db: Kysely<Database>, memberId: stri
   for (const reward of banked) {
     const until = await grantCompDays(db, memberId, reward.tier_id!, reward.banked_days);
     if (!until) break;
-    await db.updateTable('referral_rewards').set({ status: 'applied', banked_days: 0, comp_until: until }).where('id', '=', reward.id).execute();
-    await recordEvent(db, memberId, 'status_changed', { referral_reward: reward.id, tier_id: reward.tier_id, comp_until: until.toISOString(), banked: true });
+    await db
+      .updateTable('referral_rewards')
+      .set({ status: 'applied', banked_days: 0, comp_until: until })
+      .where('id', '=', reward.id)
+      .execute();
+    await recordEvent(db, memberId, 'status_changed', {
+      referral_reward: reward.id,
+      tier_id: reward.tier_id,
+      comp_until: until.toISOString(),
+      banked: true,
+    });
     started++;
   }
   return started;
@@ -118,7 +127,12 @@ export async function fulfilReward(db: Kysely<Database>, rewardId: string, staff
   if (done) return;
   const exists = await db.selectFrom('referral_rewards').select('status').where('id', '=', rewardId).executeTakeFirst();
   if (!exists) throw new NotFoundError('No such reward.', 'reward_not_found');
-  throw new ConflictError(exists.status === 'fulfilled' ? 'This reward was already marked fulfilled.' : 'This reward is applied automatically; there is nothing to fulfil.', 'reward_not_open');
+  throw new ConflictError(
+    exists.status === 'fulfilled'
+      ? 'This reward was already marked fulfilled.'
+      : 'This reward is applied automatically; there is nothing to fulfil.',
+    'reward_not_open',
+  );
 }
 
 /** Rewards waiting on staff (manual ones to fulfil) and on time (banked days), oldest first. */
@@ -128,7 +142,18 @@ export async function listOpenRewards(db: Kysely<Database>, limit = 200) {
     .innerJoin('referral_milestones as ms', 'ms.id', 'r.milestone_id')
     .innerJoin('members as m', 'm.id', 'r.member_id')
     .leftJoin('tiers as t', 't.id', 'r.tier_id')
-    .select(['r.id', 'r.member_id', 'm.email', 'm.name', 'ms.description', 'ms.threshold', 'r.status', 'r.banked_days', 't.name as tier_name', 'r.created_at'])
+    .select([
+      'r.id',
+      'r.member_id',
+      'm.email',
+      'm.name',
+      'ms.description',
+      'ms.threshold',
+      'r.status',
+      'r.banked_days',
+      't.name as tier_name',
+      'r.created_at',
+    ])
     .where('r.status', 'in', ['to_fulfil', 'banked'])
     .orderBy('r.created_at')
     .orderBy('r.id')

@@ -9,7 +9,10 @@ import { isIPv4, isIPv6 } from 'node:net';
 
 /** The /24 (IPv4) or /48 (IPv6) network of an address, or null when it is not an IP address. */
 export function networkOf(address: string): string | null {
-  let a = address.trim().replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  let a = address
+    .trim()
+    .replace(/^\[|\]$/g, '')
+    .replace(/%.*$/, '');
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(a);
   if (mapped) a = mapped[1]!;
   if (isIPv4(a)) return `${a.split('.').slice(0, 3).join('.')}.0/24`;
@@ -88,7 +91,10 @@ export function canonicalMailbox(email: string): string {
   const at = email.lastIndexOf('@');
   if (at < 1) return email.trim().toLowerCase();
   let local = email.slice(0, at).trim().toLowerCase();
-  let domain = email.slice(at + 1).trim().toLowerCase();
+  let domain = email
+    .slice(at + 1)
+    .trim()
+    .toLowerCase();
   local = local.split('+')[0]!;
   if (domain === 'googlemail.com') domain = 'gmail.com';
   if (domain === 'gmail.com') local = local.replaceAll('.', '');

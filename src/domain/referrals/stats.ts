@@ -17,7 +17,13 @@ export async function referralTotals(db: Kysely<Database>) {
       sql<string>`count(distinct referrer_id) filter (where status = 'counted')`.as('referrers'),
     ])
     .executeTakeFirstOrThrow();
-  return { counted: Number(row.counted), pending: Number(row.pending), held: Number(row.held), rejected: Number(row.rejected), referrers: Number(row.referrers) };
+  return {
+    counted: Number(row.counted),
+    pending: Number(row.pending),
+    held: Number(row.held),
+    rejected: Number(row.rejected),
+    referrers: Number(row.referrers),
+  };
 }
 
 /** The members who brought the most confirmed friends (ties: who got there first). */

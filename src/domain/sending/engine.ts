@@ -87,7 +87,8 @@ async function postBatch(deps: LaneDeps, send: FixedSend, batch: ClaimedBatch): 
   const result = await deps.mailer.sendBatch(messages, { idempotencyKey: key });
   if (result.ok) {
     await deps.store.markPosted(batch, { ids: result.ids, rejected: result.rejected });
-    if (result.rateLimit && result.rateLimit.remaining <= 0 && result.rateLimit.resetSeconds > 0) await deps.limiter.holdOff(result.rateLimit.resetSeconds);
+    if (result.rateLimit && result.rateLimit.remaining <= 0 && result.rateLimit.resetSeconds > 0)
+      await deps.limiter.holdOff(result.rateLimit.resetSeconds);
     return;
   }
   const { error } = result;

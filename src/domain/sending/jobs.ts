@@ -20,7 +20,12 @@ export const laneJobKey = (sendId: string, lane: number) => `send-${sendId}-lane
 
 /** Preparation at `runAt` (now when omitted). */
 export async function enqueuePrepare(db: Kysely<Database>, sendId: string, runAt?: Date): Promise<void> {
-  await enqueue(db, 'prepare_send', { sendId }, { jobKey: prepareJobKey(sendId), priority: PRIORITY.bulk, maxAttempts: 10, ...(runAt ? { runAt } : {}) });
+  await enqueue(
+    db,
+    'prepare_send',
+    { sendId },
+    { jobKey: prepareJobKey(sendId), priority: PRIORITY.bulk, maxAttempts: 10, ...(runAt ? { runAt } : {}) },
+  );
 }
 
 /** A scheduled preparation withdrawn (undo, cancel); nothing happens when none is pending. */
@@ -30,7 +35,12 @@ export async function removePrepare(db: Kysely<Database>, sendId: string): Promi
 
 /** One lane, now or at `runAt`. */
 export async function enqueueLane(db: Kysely<Database>, sendId: string, lane: number, runAt?: Date): Promise<void> {
-  await enqueue(db, 'send_lane', { sendId, lane }, { jobKey: laneJobKey(sendId, lane), priority: PRIORITY.bulk, maxAttempts: 25, ...(runAt ? { runAt } : {}) });
+  await enqueue(
+    db,
+    'send_lane',
+    { sendId, lane },
+    { jobKey: laneJobKey(sendId, lane), priority: PRIORITY.bulk, maxAttempts: 25, ...(runAt ? { runAt } : {}) },
+  );
 }
 
 /** Starts (or restarts) a send's lanes: one job per lane under a stable key, no more lanes than batches. */

@@ -69,7 +69,12 @@ export function batchMessages(send: FixedSend, deliveries: readonly BatchDeliver
     };
     const email = personalize({ ...compiled, html: { texts: [''], slots: [] } }, values);
     // First-party tracking: links through /t/c/, an open pixel at /t/o/ (tracking/links.ts).
-    const html = fillTracked(trackedHtml(compiled, send, ctx.siteUrl), (slot) => escapeHtml(values[slot as keyof SlotValues] ?? ''), { sendId: send.id, memberId: send.trackMembers ? d.memberId : null }, ctx);
+    const html = fillTracked(
+      trackedHtml(compiled, send, ctx.siteUrl),
+      (slot) => escapeHtml(values[slot as keyof SlotValues] ?? ''),
+      { sendId: send.id, memberId: send.trackMembers ? d.memberId : null },
+      ctx,
+    );
     return {
       from: send.from,
       to: [d.email],

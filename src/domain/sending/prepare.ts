@@ -33,7 +33,12 @@ export async function prepareSend(db: Kysely<Database>, ctx: PrepareContext, sen
     .updateTable('sends')
     .set({ status: 'preparing' })
     .where('id', '=', sendId)
-    .where((eb) => eb.or([eb.and([eb('status', '=', 'scheduled'), eb('send_at', '<=', sql<Date>`now() + interval '1 second'`)]), eb('status', '=', 'preparing')]))
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('status', '=', 'scheduled'), eb('send_at', '<=', sql<Date>`now() + interval '1 second'`)]),
+        eb('status', '=', 'preparing'),
+      ]),
+    )
     .returning('id')
     .executeTakeFirst();
   if (!started) {
@@ -44,13 +49,20 @@ export async function prepareSend(db: Kysely<Database>, ctx: PrepareContext, sen
     const send = await trx.selectFrom('sends').selectAll().where('id', '=', sendId).forUpdate().executeTakeFirstOrThrow();
     if (send.status !== 'preparing') return 'not_scheduled'; // cancelled meanwhile
     const segment = send.segment as unknown as Segment;
-    const post = await trx.selectFrom('posts').select(['id', 'visibility', 'tier_ids']).where('id', '=', send.post_id).executeTakeFirstOrThrow();
+    const post = await trx
+      .selectFrom('posts')
+      .select(['id', 'visibility', 'tier_ids'])
+      .where('id', '=', send.post_id)
+      .executeTakeFirstOrThrow();
     const rendered = await renderPostVariants(trx, ctx.siteUrl, send.post_id);
     const site = await getSiteSettings(trx);
     // Every link of the send, once, numbered: the click redirect goes only to these.
     const links = collectLinks([...rendered.full.html.texts, ...(rendered.preview?.html.texts ?? [])]);
     if (links.length > 0) {
-      await trx.insertInto('send_links').values(links.map((url, link) => ({ send_id: sendId, link, url }))).execute();
+      await trx
+        .insertInto('send_links')
+        .values(links.map((url, link) => ({ send_id: sendId, link, url })))
+        .execute();
       // Links to this site's posts: a click on one is also that member reading the post.
       await sql`
         update send_links l set post_id = p.id
@@ -69,11 +81,20 @@ export async function prepareSend(db: Kysely<Database>, ctx: PrepareContext, sen
           : null;
     const [full, preview] = [sql.lit(VARIANT_CODE.full), sql.lit(VARIANT_CODE.preview)];
     const variant =
-      fullTiers === null ? sql<string>`${full}` : sql<string>`case when m.tier_id = any(${sql.val(fullTiers.length ? fullTiers : ['0'])}::bigint[]) then ${full} else ${preview} end`;
+      fullTiers === null
+        ? sql<string>`${full}`
+        : sql<string>`case when m.tier_id = any(${sql.val(fullTiers.length ? fullTiers : ['0'])}::bigint[]) then ${full} else ${preview} end`;
     const picked = trx
       .selectFrom('members as m')
       .where(recipientWhere(segment, exclude))
-      .select(['m.id', 'm.email', 'm.name', 'm.referral_code', variant.as('variant'), sql<number>`(row_number() over (order by m.id) - 1) / ${sql.lit(MAX_BATCH)}`.as('batch')]);
+      .select([
+        'm.id',
+        'm.email',
+        'm.name',
+        'm.referral_code',
+        variant.as('variant'),
+        sql<number>`(row_number() over (order by m.id) - 1) / ${sql.lit(MAX_BATCH)}`.as('batch'),
+      ]);
     // One statement: the snapshot (materialised once), its deliveries, and its batches as
     // ranges of member ids.
     const result = await sql<{ batches: string; recipients: string }>`

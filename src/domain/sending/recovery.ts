@@ -56,7 +56,9 @@ export async function resumeSends(db: Kysely<Database>, options: { stalledForSec
                 .selectFrom('send_batches as b')
                 .select(sql`1`.as('one'))
                 .whereRef('b.send_id', '=', 'sends.id')
-                .where((b) => b.or([b('b.posted_at', '>', stalled), b.and([b('b.status', '=', 'posting'), b('b.lease_until', '>', sql<Date>`now()`)])])),
+                .where((b) =>
+                  b.or([b('b.posted_at', '>', stalled), b.and([b('b.status', '=', 'posting'), b('b.lease_until', '>', sql<Date>`now()`)])]),
+                ),
             ),
           ),
         ]),

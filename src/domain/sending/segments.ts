@@ -37,14 +37,16 @@ const MAX_ITEMS = 50;
 
 function list(value: unknown, name: string): string[] {
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new ValidationError(`segment.${name} must be a list of names.`, 'invalid_segment');
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))
+    throw new ValidationError(`segment.${name} must be a list of names.`, 'invalid_segment');
   if (value.length > MAX_ITEMS) throw new ValidationError(`segment.${name} holds at most ${MAX_ITEMS} entries.`, 'invalid_segment');
   return [...new Set((value as string[]).map((v) => v.trim()).filter(Boolean))];
 }
 
 /** Checks a segment's shape (from a form or the API) before it meets the database. */
 export function parseSegmentInput(raw: unknown): SegmentInput {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ValidationError('segment must be an object with "newsletters".', 'invalid_segment');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new ValidationError('segment must be an object with "newsletters".', 'invalid_segment');
   const r = raw as Record<string, unknown>;
   const newsletters = list(r.newsletters, 'newsletters');
   if (newsletters.length === 0) throw new ValidationError('Choose at least one newsletter to send to.', 'invalid_segment');
@@ -62,9 +64,20 @@ export function parseSegmentInput(raw: unknown): SegmentInput {
 export async function resolveSegment(db: Kysely<Database>, input: SegmentInput): Promise<Segment> {
   const [newsletters, tiers, labels] = await Promise.all([
     db.selectFrom('newsletters').select(['id', 'slug', 'name']).where('slug', 'in', input.newsletters).orderBy('sort_order').execute(),
-    input.tiers?.length ? db.selectFrom('tiers').select(['id', 'slug', 'name']).where('slug', 'in', input.tiers).orderBy('id').execute() : [],
+    input.tiers?.length
+      ? db.selectFrom('tiers').select(['id', 'slug', 'name']).where('slug', 'in', input.tiers).orderBy('id').execute()
+      : [],
     input.labels?.length
-      ? db.selectFrom('labels').select(['id', 'name']).where(sql`lower(name)`, 'in', input.labels.map((l) => l.toLowerCase())).orderBy('name').execute()
+      ? db
+          .selectFrom('labels')
+          .select(['id', 'name'])
+          .where(
+            sql`lower(name)`,
+            'in',
+            input.labels.map((l) => l.toLowerCase()),
+          )
+          .orderBy('name')
+          .execute()
       : [],
   ]);
   const missing = (wanted: string[] | undefined, found: string[], what: string) => {
@@ -72,10 +85,28 @@ export async function resolveSegment(db: Kysely<Database>, input: SegmentInput):
     const gone = (wanted ?? []).find((w) => !lower.has(w.toLowerCase()));
     if (gone !== undefined) throw new ValidationError(`There is no ${what} "${gone}".`, 'invalid_segment');
   };
-  missing(input.newsletters, newsletters.map((n) => n.slug), 'newsletter');
-  missing(input.tiers, tiers.map((t) => t.slug), 'tier');
-  missing(input.labels, labels.map((l) => l.name), 'label');
-  return { newsletters, tiers, labels, platforms: [...(input.platforms ?? [])].sort(), engagement: (input.engagement ?? 'any') as Engagement };
+  missing(
+    input.newsletters,
+    newsletters.map((n) => n.slug),
+    'newsletter',
+  );
+  missing(
+    input.tiers,
+    tiers.map((t) => t.slug),
+    'tier',
+  );
+  missing(
+    input.labels,
+    labels.map((l) => l.name),
+    'label',
+  );
+  return {
+    newsletters,
+    tiers,
+    labels,
+    platforms: [...(input.platforms ?? [])].sort(),
+    engagement: (input.engagement ?? 'any') as Engagement,
+  };
 }
 
 /** The segment back in the API's words (slugs and names). */
@@ -117,12 +148,36 @@ export function recipientWhere(segment: Segment, excludeSends: string[]) {
         eb
           .selectFrom('member_newsletters as mn')
           .select('mn.member_id')
-          .where('mn.newsletter_id', 'in', segment.newsletters.map((n) => n.id)),
+          .where(
+            'mn.newsletter_id',
+            'in',
+            segment.newsletters.map((n) => n.id),
+          ),
       ),
     );
-    if (segment.tiers.length) parts.push(eb('m.tier_id', 'in', segment.tiers.map((t) => t.id)));
+    if (segment.tiers.length)
+      parts.push(
+        eb(
+          'm.tier_id',
+          'in',
+          segment.tiers.map((t) => t.id),
+        ),
+      );
     if (segment.labels.length) {
-      parts.push(eb('m.id', 'in', eb.selectFrom('member_labels as ml').select('ml.member_id').where('ml.label_id', 'in', segment.labels.map((l) => l.id))));
+      parts.push(
+        eb(
+          'm.id',
+          'in',
+          eb
+            .selectFrom('member_labels as ml')
+            .select('ml.member_id')
+            .where(
+              'ml.label_id',
+              'in',
+              segment.labels.map((l) => l.id),
+            ),
+        ),
+      );
     }
     if (segment.platforms.length) parts.push(eb('m.source_platform', 'in', segment.platforms));
     if (segment.engagement !== 'any') {
@@ -197,6 +252,10 @@ export async function countRecipients(db: Kysely<Database>, segment: Segment, po
 
 /** What a segment can be made of, for the send form. */
 export async function segmentChoices(db: Kysely<Database>) {
-  const [newsletters, tiers, labels] = await Promise.all([listNewsletters(db), listTiers(db), db.selectFrom('labels').select('name').orderBy('name').limit(200).execute()]);
+  const [newsletters, tiers, labels] = await Promise.all([
+    listNewsletters(db),
+    listTiers(db),
+    db.selectFrom('labels').select('name').orderBy('name').limit(200).execute(),
+  ]);
   return { newsletters, tiers, labels: labels.map((l) => l.name) };
 }

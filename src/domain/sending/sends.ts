@@ -38,16 +38,23 @@ function checkUndo(value: number | undefined): number {
 
 function checkSendAt(sendAt: Date | undefined): void {
   if (sendAt === undefined) return;
-  if (Number.isNaN(sendAt.getTime())) throw new ValidationError('send_at must be a date and time, like 2026-12-01T09:00:00Z.', 'invalid_send_at');
-  if (sendAt.getTime() < Date.now() - 60_000) throw new ValidationError('send_at is in the past; choose a later time, or send now.', 'invalid_send_at');
-  if (sendAt.getTime() > Date.now() + MAX_SCHEDULE_DAYS * 86_400_000) throw new ValidationError('send_at is more than a year away.', 'invalid_send_at');
+  if (Number.isNaN(sendAt.getTime()))
+    throw new ValidationError('send_at must be a date and time, like 2026-12-01T09:00:00Z.', 'invalid_send_at');
+  if (sendAt.getTime() < Date.now() - 60_000)
+    throw new ValidationError('send_at is in the past; choose a later time, or send now.', 'invalid_send_at');
+  if (sendAt.getTime() > Date.now() + MAX_SCHEDULE_DAYS * 86_400_000)
+    throw new ValidationError('send_at is more than a year away.', 'invalid_send_at');
 }
 
 async function sendablePost(db: Kysely<Database>, postId: string) {
   if (!isId(postId)) throw new ValidationError('post_id must be the id of a post.', 'invalid_post');
   const post = await db.selectFrom('posts').select(['id', 'title', 'status']).where('id', '=', postId).executeTakeFirst();
   if (!post) throw new NotFoundError('No such post.', 'post_not_found');
-  if (post.status !== 'published') throw new ConflictError('Publish the post before emailing it (an email-only post is published without a web page).', 'post_not_published');
+  if (post.status !== 'published')
+    throw new ConflictError(
+      'Publish the post before emailing it (an email-only post is published without a web page).',
+      'post_not_published',
+    );
   return post;
 }
 
@@ -73,7 +80,11 @@ export async function updateDraft(db: Kysely<Database>, sendId: string, segmentI
   await db.transaction().execute(async (trx) => {
     const send = await lockSend(trx, sendId);
     if (send.status !== 'draft') throw new ConflictError('Only a draft can change its segment; undo the send first.', 'not_draft');
-    await trx.updateTable('sends').set({ segment: JSON.stringify(segment) }).where('id', '=', sendId).execute();
+    await trx
+      .updateTable('sends')
+      .set({ segment: JSON.stringify(segment) })
+      .where('id', '=', sendId)
+      .execute();
   });
   return getSend(db, sendId);
 }
@@ -85,7 +96,14 @@ async function lockSend(db: Kysely<Database>, sendId: string) {
   return send;
 }
 
-const PAST: Record<SendCommand, string> = { schedule: 'scheduled', undo: 'undone', cancel: 'cancelled', pause: 'paused', resume: 'resumed', retry: 'retried' };
+const PAST: Record<SendCommand, string> = {
+  schedule: 'scheduled',
+  undo: 'undone',
+  cancel: 'cancelled',
+  pause: 'paused',
+  resume: 'resumed',
+  retry: 'retried',
+};
 
 function refuse(command: SendCommand, status: SendStatus): never {
   throw new ConflictError(`A ${status} send cannot be ${PAST[command]}.`, 'invalid_transition');
@@ -93,12 +111,20 @@ function refuse(command: SendCommand, status: SendStatus): never {
 
 async function scheduleLocked(db: Kysely<Database>, sendId: string, sendAt: Date | undefined, undoSeconds: number): Promise<void> {
   const at = sendAt ?? new Date(Date.now() + undoSeconds * 1000);
-  await db.updateTable('sends').set({ status: 'scheduled', send_at: at, scheduled_at: new Date(), undo_seconds: undoSeconds, error: null }).where('id', '=', sendId).execute();
+  await db
+    .updateTable('sends')
+    .set({ status: 'scheduled', send_at: at, scheduled_at: new Date(), undo_seconds: undoSeconds, error: null })
+    .where('id', '=', sendId)
+    .execute();
   await enqueuePrepare(db, sendId, at);
 }
 
 /** Draft → scheduled: at `sendAt`, or after the undo window. */
-export async function scheduleSend(db: Kysely<Database>, sendId: string, options: { sendAt?: Date | undefined; undoSeconds?: number | undefined } = {}) {
+export async function scheduleSend(
+  db: Kysely<Database>,
+  sendId: string,
+  options: { sendAt?: Date | undefined; undoSeconds?: number | undefined } = {},
+) {
   checkSendAt(options.sendAt);
   await db.transaction().execute(async (trx) => {
     const send = await lockSend(trx, sendId);
@@ -124,7 +150,12 @@ export async function commandSend(db: Kysely<Database>, sendId: string, command:
       case 'cancel':
         await trx.updateTable('sends').set({ status: 'cancelled', finished_at: now }).where('id', '=', sendId).execute();
         // Batches being posted right now finish (the provider has them); the rest never go.
-        await trx.updateTable('send_batches').set({ status: 'cancelled' }).where('send_id', '=', sendId).where('status', 'in', ['pending', 'failed']).execute();
+        await trx
+          .updateTable('send_batches')
+          .set({ status: 'cancelled' })
+          .where('send_id', '=', sendId)
+          .where('status', 'in', ['pending', 'failed'])
+          .execute();
         await removePrepare(trx, sendId);
         break;
       case 'pause':
@@ -156,15 +187,41 @@ function selectSends(db: Kysely<Database>) {
       .selectFrom('sends as s')
       .innerJoin('posts as p', 'p.id', 's.post_id')
       .select([
-        's.id', 's.post_id', 's.status', 's.segment', 's.send_at', 's.undo_seconds', 's.recipients', 's.batches', 's.skipped', 's.delivered',
-        's.bounced', 's.complained', 's.delayed', 's.provider_failed', 's.error', 's.created_at', 's.scheduled_at', 's.prepared_at', 's.finished_at',
-        'p.title as post_title', 'p.slug as post_slug',
+        's.id',
+        's.post_id',
+        's.status',
+        's.segment',
+        's.send_at',
+        's.undo_seconds',
+        's.recipients',
+        's.batches',
+        's.skipped',
+        's.delivered',
+        's.bounced',
+        's.complained',
+        's.delayed',
+        's.provider_failed',
+        's.error',
+        's.created_at',
+        's.scheduled_at',
+        's.prepared_at',
+        's.finished_at',
+        'p.title as post_title',
+        'p.slug as post_slug',
       ])
       // Posted and rejected are summed from the batches (100 deliveries each): a few thousand
       // rows of the primary key at a million recipients.
       .select((eb) => [
-        eb.selectFrom('send_batches as b').select(sql<number>`coalesce(sum(b.posted_count), 0)::int`.as('n')).whereRef('b.send_id', '=', 's.id').as('posted'),
-        eb.selectFrom('send_batches as b').select(sql<number>`coalesce(sum(b.rejected_count), 0)::int`.as('n')).whereRef('b.send_id', '=', 's.id').as('rejected'),
+        eb
+          .selectFrom('send_batches as b')
+          .select(sql<number>`coalesce(sum(b.posted_count), 0)::int`.as('n'))
+          .whereRef('b.send_id', '=', 's.id')
+          .as('posted'),
+        eb
+          .selectFrom('send_batches as b')
+          .select(sql<number>`coalesce(sum(b.rejected_count), 0)::int`.as('n'))
+          .whereRef('b.send_id', '=', 's.id')
+          .as('rejected'),
       ])
   );
 }
@@ -198,7 +255,12 @@ export function sendView(row: SendRow, now = Date.now()) {
     failed: Number(row.rejected ?? 0) + row.provider_failed,
     skipped: row.skipped,
     remaining: Math.max(0, row.recipients - Number(row.posted ?? 0) - Number(row.rejected ?? 0) - row.skipped),
-    progress: row.recipients === 0 ? (row.status === 'sent' ? 1 : 0) : Math.min(1, (Number(row.posted ?? 0) + Number(row.rejected ?? 0) + row.skipped) / row.recipients),
+    progress:
+      row.recipients === 0
+        ? row.status === 'sent'
+          ? 1
+          : 0
+        : Math.min(1, (Number(row.posted ?? 0) + Number(row.rejected ?? 0) + row.skipped) / row.recipients),
     send_at: row.send_at?.toISOString() ?? null,
     /** While scheduled: until when Undo returns it to a draft before anything is prepared. */
     undo_until: undoUntil,
@@ -227,8 +289,20 @@ export async function estimateRecipients(db: Kysely<Database>, sendId: string): 
 export async function sendReport(db: Kysely<Database>, sendId: string) {
   const send = await getSend(db, sendId);
   const [byStatus, failures] = await Promise.all([
-    db.selectFrom('send_batches').select(['status', sql<string>`count(*)`.as('batches'), sql<string>`sum(size)`.as('deliveries')]).where('send_id', '=', sendId).groupBy('status').execute(),
-    db.selectFrom('send_batches').select(['batch', 'attempts', 'error', 'status']).where('send_id', '=', sendId).where('error', 'is not', null).orderBy('batch').limit(20).execute(),
+    db
+      .selectFrom('send_batches')
+      .select(['status', sql<string>`count(*)`.as('batches'), sql<string>`sum(size)`.as('deliveries')])
+      .where('send_id', '=', sendId)
+      .groupBy('status')
+      .execute(),
+    db
+      .selectFrom('send_batches')
+      .select(['batch', 'attempts', 'error', 'status'])
+      .where('send_id', '=', sendId)
+      .where('error', 'is not', null)
+      .orderBy('batch')
+      .limit(20)
+      .execute(),
   ]);
   return {
     send,
@@ -242,7 +316,10 @@ export async function sendReport(db: Kysely<Database>, sendId: string) {
  * subqueries on the send_batches primary key, so a page of 200 sends is one round trip (it was
  * one query per send, 201 for a full page).
  */
-export async function listSends(db: Kysely<Database>, options: { limit?: number | undefined; after?: string | undefined; postId?: string | undefined } = {}) {
+export async function listSends(
+  db: Kysely<Database>,
+  options: { limit?: number | undefined; after?: string | undefined; postId?: string | undefined } = {},
+) {
   const limit = Math.min(Math.max(1, Math.trunc(options.limit ?? 50) || 50), 200);
   const cursor = decodeKeyset(options.after, ['id']);
   if (options.postId !== undefined && !isId(options.postId)) throw new ValidationError('post must be a post id.', 'invalid_post');

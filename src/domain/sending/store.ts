@@ -80,7 +80,11 @@ async function skipLeavers(db: Kysely<Database>, sendId: string, first: string, 
 export function createSendStore(db: Kysely<Database>): SendStore {
   return {
     async fixedSend(sendId) {
-      const row = await db.selectFrom('sends').select(['id', 'from_address', 'rendered', 'track_members']).where('id', '=', sendId).executeTakeFirstOrThrow();
+      const row = await db
+        .selectFrom('sends')
+        .select(['id', 'from_address', 'rendered', 'track_members'])
+        .where('id', '=', sendId)
+        .executeTakeFirstOrThrow();
       if (!row.from_address || !row.rendered) throw new Error(`send ${sendId} was not prepared`);
       const links = await db.selectFrom('send_links').select(['link', 'url']).where('send_id', '=', sendId).orderBy('link').execute();
       return {
@@ -128,7 +132,13 @@ export function createSendStore(db: Kysely<Database>): SendStore {
             sendId,
             batch: row.batch,
             attempts: row.attempts,
-            deliveries: deliveries.map((d) => ({ memberId: d.member_id, email: d.email, name: d.name, referralCode: d.referral_code, variant: variantOfCode(d.variant) })),
+            deliveries: deliveries.map((d) => ({
+              memberId: d.member_id,
+              email: d.email,
+              name: d.name,
+              referralCode: d.referral_code,
+              variant: variantOfCode(d.variant),
+            })),
           },
         };
       }
@@ -158,7 +168,14 @@ export function createSendStore(db: Kysely<Database>): SendStore {
         await sql`set local synchronous_commit = off`.execute(trx);
         const marked = await trx
           .updateTable('send_batches')
-          .set({ status: 'posted', posted_at: dbNow(), lease_until: null, error: null, posted_count: rows.length - rejected, rejected_count: rejected })
+          .set({
+            status: 'posted',
+            posted_at: dbNow(),
+            lease_until: null,
+            error: null,
+            posted_count: rows.length - rejected,
+            rejected_count: rejected,
+          })
           .where('send_id', '=', batch.sendId)
           .where('batch', '=', batch.batch)
           .where('status', '<>', 'posted')
@@ -223,7 +240,11 @@ export function createSendStore(db: Kysely<Database>): SendStore {
         if (!failed) return;
         await trx
           .updateTable('sends')
-          .set({ status: 'failed', error: `Batch ${batch.batch} gave up after ${batch.attempts} attempts: ${error}`.slice(0, 1000), finished_at: dbNow() })
+          .set({
+            status: 'failed',
+            error: `Batch ${batch.batch} gave up after ${batch.attempts} attempts: ${error}`.slice(0, 1000),
+            finished_at: dbNow(),
+          })
           .where('id', '=', batch.sendId)
           .where('status', '=', 'sending')
           .execute();
@@ -234,13 +255,22 @@ export function createSendStore(db: Kysely<Database>): SendStore {
       return db.transaction().execute(async (trx) => {
         const send = await trx.selectFrom('sends').select('status').where('id', '=', sendId).forUpdate().executeTakeFirstOrThrow();
         if (send.status !== 'sending') return send.status;
-        const counts = await trx.selectFrom('send_batches').select(['status', sql<string>`count(*)`.as('n')]).where('send_id', '=', sendId).groupBy('status').execute();
+        const counts = await trx
+          .selectFrom('send_batches')
+          .select(['status', sql<string>`count(*)`.as('n')])
+          .where('send_id', '=', sendId)
+          .groupBy('status')
+          .execute();
         const byStatus: BatchCounts = Object.fromEntries(counts.map((c) => [c.status, Number(c.n)]));
         const status = statusFromBatches(byStatus);
         if (status === 'sending') return status;
         await trx
           .updateTable('sends')
-          .set({ status, finished_at: dbNow(), ...(status === 'failed' ? { error: 'Some batches could not be posted; retry the remainder.' } : {}) })
+          .set({
+            status,
+            finished_at: dbNow(),
+            ...(status === 'failed' ? { error: 'Some batches could not be posted; retry the remainder.' } : {}),
+          })
           .where('id', '=', sendId)
           .execute();
         return status;

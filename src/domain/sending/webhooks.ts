@@ -68,7 +68,12 @@ async function setFact(db: Kysely<Database>, event: ResendEvent, fact: Fact, cou
   return true;
 }
 
-async function markMembers(db: Kysely<Database>, addresses: string[], status: 'bounced' | 'complained', detail: Record<string, unknown>): Promise<void> {
+async function markMembers(
+  db: Kysely<Database>,
+  addresses: string[],
+  status: 'bounced' | 'complained',
+  detail: Record<string, unknown>,
+): Promise<void> {
   for (const address of addresses) {
     await suppress(db, address, status);
     const changed = await db

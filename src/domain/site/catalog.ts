@@ -3,7 +3,12 @@ import type { Database } from '../../../db/types.ts';
 
 /** Newsletters and tiers as the public contract names them (DESIGN.md, Admin API v1). */
 export async function listNewsletters(db: Kysely<Database>) {
-  const rows = await db.selectFrom('newsletters').select(['id', 'slug', 'name', 'description', 'is_default']).orderBy('sort_order').orderBy('id').execute();
+  const rows = await db
+    .selectFrom('newsletters')
+    .select(['id', 'slug', 'name', 'description', 'is_default'])
+    .orderBy('sort_order')
+    .orderBy('id')
+    .execute();
   return rows.map((r) => ({ id: r.id, slug: r.slug, name: r.name, description: r.description, default: r.is_default }));
 }
 
@@ -24,14 +29,25 @@ const EXACT_COUNT_LIMIT = 100_000;
 export async function dashboardCounts(db: Kysely<Database>) {
   // count(*) reads the whole table; at a million members that is a noticeable wait on every
   // dashboard load, while pg_class.reltuples (kept by autovacuum/ANALYZE) is free and close.
-  const estimate = await sql<{ n: string }>`select greatest(reltuples, 0)::bigint as n from pg_class where oid = 'members'::regclass`.execute(db);
+  const estimate = await sql<{
+    n: string;
+  }>`select greatest(reltuples, 0)::bigint as n from pg_class where oid = 'members'::regclass`.execute(db);
   const estimated = Number(estimate.rows[0]?.n ?? 0);
   const [members, posts, staff] = await Promise.all([
     estimated > EXACT_COUNT_LIMIT
       ? Promise.resolve({ n: String(estimated) })
-      : db.selectFrom('members').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
-    db.selectFrom('posts').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
-    db.selectFrom('staff_users').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+      : db
+          .selectFrom('members')
+          .select((eb) => eb.fn.countAll<string>().as('n'))
+          .executeTakeFirstOrThrow(),
+    db
+      .selectFrom('posts')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow(),
+    db
+      .selectFrom('staff_users')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow(),
   ]);
   return { members: Number(members.n), membersApproximate: estimated > EXACT_COUNT_LIMIT, posts: Number(posts.n), staff: Number(staff.n) };
 }

@@ -35,7 +35,12 @@ export async function saveSiteSettings(db: Kysely<Database>, settings: Partial<S
   const parsed = siteSettingsSchema.safeParse({ ...(await getSiteSettings(db)), ...settings });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const names: Record<string, string> = { title: 'The name', description: 'The description', accentColor: 'The accent colour', logo: 'The logo' };
+    const names: Record<string, string> = {
+      title: 'The name',
+      description: 'The description',
+      accentColor: 'The accent colour',
+      logo: 'The logo',
+    };
     throw new ValidationError(`${names[String(issue.path[0])] ?? 'A setting'} is not valid: ${issue.message}.`, 'invalid_settings');
   }
   const merged = parsed.data;

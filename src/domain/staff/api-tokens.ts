@@ -11,11 +11,7 @@ import { dbNow } from '../../lib/sql.ts';
  */
 const PREFIX = 'hearth_';
 
-export async function createApiToken(
-  db: Kysely<Database>,
-  staffUserId: string,
-  name: string,
-): Promise<{ token: string; id: string }> {
+export async function createApiToken(db: Kysely<Database>, staffUserId: string, name: string): Promise<{ token: string; id: string }> {
   const label = name.trim();
   if (label.length === 0 || label.length > 100) throw new ValidationError('Give the token a name of 1 to 100 characters.', 'invalid_name');
   const token = PREFIX + randomToken();

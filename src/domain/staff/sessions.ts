@@ -73,5 +73,8 @@ export async function revokeAllStaffSessions(db: Kysely<Database>, staffUserId: 
 }
 
 export async function pruneExpiredStaffSessions(db: Kysely<Database>): Promise<void> {
-  await db.deleteFrom('staff_sessions').where('expires_at', '<', sql<Date>`now()`).execute();
+  await db
+    .deleteFrom('staff_sessions')
+    .where('expires_at', '<', sql<Date>`now()`)
+    .execute();
 }

@@ -64,9 +64,5 @@ export async function setupOwner(db: Kysely<Database>, input: Omit<NewStaffUser,
 }
 
 export async function listStaff(db: Kysely<Database>) {
-  return db
-    .selectFrom('staff_users')
-    .select(['id', 'email', 'name', 'role', 'created_at', 'disabled_at'])
-    .orderBy('id')
-    .execute();
+  return db.selectFrom('staff_users').select(['id', 'email', 'name', 'role', 'created_at', 'disabled_at']).orderBy('id').execute();
 }

@@ -41,9 +41,7 @@ export function lineChart(o: LineChartOptions): string {
   });
   const first = o.labels[0] ?? '';
   const last = o.labels.at(-1) ?? '';
-  const legend = o.series
-    .map((s, k) => `<tspan fill="${esc(s.color ?? PALETTE[k % PALETTE.length]!)}">■ ${esc(s.name)}</tspan>`)
-    .join(' ');
+  const legend = o.series.map((s, k) => `<tspan fill="${esc(s.color ?? PALETTE[k % PALETTE.length]!)}">■ ${esc(s.name)}</tspan>`).join(' ');
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height + 16}" width="100%" role="img" class="chart" font-family="system-ui, sans-serif" font-size="11">`,
     `<title>${esc(o.title)}</title>`,
@@ -77,7 +75,9 @@ export function heatmap(o: { title: string; rows: HeatmapRow[]; columnLabel?: (i
     `<title>${esc(o.title)}</title>`,
   ];
   for (let i = 0; i < cols; i++) {
-    parts.push(`<text x="${left + i * cell + cell / 2}" y="12" text-anchor="middle" fill="#555">${esc(o.columnLabel ? o.columnLabel(i) : String(i))}</text>`);
+    parts.push(
+      `<text x="${left + i * cell + cell / 2}" y="12" text-anchor="middle" fill="#555">${esc(o.columnLabel ? o.columnLabel(i) : String(i))}</text>`,
+    );
   }
   o.rows.forEach((r, j) => {
     const yy = top + j * 20;

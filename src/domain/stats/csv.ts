@@ -24,19 +24,38 @@ export async function* overviewCsv(o: Overview): AsyncGenerator<string> {
   );
 }
 
-const SOURCE_COLUMNS = ['signups', 'confirmed', 'confirmation_rate', 'retained_30', 'retained_30_rate', 'retained_90', 'retained_90_rate', 'emailed', 'engaged', 'engaged_rate', 'paid', 'paid_rate', 'mrr_cents'] as const;
+const SOURCE_COLUMNS = [
+  'signups',
+  'confirmed',
+  'confirmation_rate',
+  'retained_30',
+  'retained_30_rate',
+  'retained_90',
+  'retained_90_rate',
+  'emailed',
+  'engaged',
+  'engaged_rate',
+  'paid',
+  'paid_rate',
+  'mrr_cents',
+] as const;
 
 export async function* sourcesCsv(s: Sources): AsyncGenerator<string> {
   yield* table(
     ['dimension', 'key', ...SOURCE_COLUMNS],
-    [...s.platforms.map((p) => ['platform', p.platform, ...SOURCE_COLUMNS.map((c) => p[c])]), ...s.campaigns.map((p) => ['campaign', p.campaign, ...SOURCE_COLUMNS.map((c) => p[c])])],
+    [
+      ...s.platforms.map((p) => ['platform', p.platform, ...SOURCE_COLUMNS.map((c) => p[c])]),
+      ...s.campaigns.map((p) => ['campaign', p.campaign, ...SOURCE_COLUMNS.map((c) => p[c])]),
+    ],
   );
 }
 
 export async function* cohortsCsv(c: Cohorts): AsyncGenerator<string> {
   yield* table(
     ['platform', 'signup_week', 'members', 'week', 'subscribed', 'subscribed_rate', 'engaged', 'engaged_rate'],
-    c.cohorts.flatMap((w) => w.weeks.map((k) => [c.platform ?? 'all', w.week, w.members, k.offset, k.subscribed, k.subscribed_rate, k.engaged, k.engaged_rate])),
+    c.cohorts.flatMap((w) =>
+      w.weeks.map((k) => [c.platform ?? 'all', w.week, w.members, k.offset, k.subscribed, k.subscribed_rate, k.engaged, k.engaged_rate]),
+    ),
   );
 }
 
@@ -48,5 +67,8 @@ export async function* sendLinksCsv(s: SendStats): AsyncGenerator<string> {
 }
 
 export async function* postDaysCsv(p: PostStats): AsyncGenerator<string> {
-  yield* table(['post_id', 'day', 'member_reads', 'anonymous_views'], p.days.map((d) => [p.post_id, d.day, d.reads, d.views]));
+  yield* table(
+    ['post_id', 'day', 'member_reads', 'anonymous_views'],
+    p.days.map((d) => [p.post_id, d.day, d.reads, d.views]),
+  );
 }

@@ -78,7 +78,11 @@ export interface DayFlow {
  * Members and MRR day by day, rebuilt backwards from today's level and each day's flows: the
  * level at the end of day d is today's level less the net flows of the days after d.
  */
-export function levelsFromFlows(days: DayFlow[], members: number, mrr: number): Array<DayFlow & { members: number; mrr: number; net: number }> {
+export function levelsFromFlows(
+  days: DayFlow[],
+  members: number,
+  mrr: number,
+): Array<DayFlow & { members: number; mrr: number; net: number }> {
   const out: Array<DayFlow & { members: number; mrr: number; net: number }> = [];
   let m = members;
   let r = mrr;
@@ -92,8 +96,13 @@ export function levelsFromFlows(days: DayFlow[], members: number, mrr: number): 
 }
 
 /** Groups day rows into ISO weeks (Monday first), summing the flows and keeping each week's last level. */
-export function weekly<T extends { day: string; joined: number; left: number; net: number; mrrNew: number; mrrLost: number; members: number; mrr: number }>(days: T[]) {
-  const weeks = new Map<string, { week: string; joined: number; left: number; net: number; mrrNew: number; mrrLost: number; members: number; mrr: number }>();
+export function weekly<
+  T extends { day: string; joined: number; left: number; net: number; mrrNew: number; mrrLost: number; members: number; mrr: number },
+>(days: T[]) {
+  const weeks = new Map<
+    string,
+    { week: string; joined: number; left: number; net: number; mrrNew: number; mrrLost: number; members: number; mrr: number }
+  >();
   for (const d of days) {
     const date = new Date(`${d.day}T00:00:00Z`);
     const monday = new Date(date.getTime() - ((date.getUTCDay() + 6) % 7) * 86_400_000).toISOString().slice(0, 10);

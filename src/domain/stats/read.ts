@@ -16,7 +16,13 @@ export interface OverviewOptions {
 }
 
 export async function statsOverview(db: Kysely<Database>, options: OverviewOptions = { days: 90 }) {
-  const latest = await db.selectFrom('stats_days').selectAll().where('members_free', 'is not', null).orderBy('day', 'desc').limit(1).executeTakeFirst();
+  const latest = await db
+    .selectFrom('stats_days')
+    .selectAll()
+    .where('members_free', 'is not', null)
+    .orderBy('day', 'desc')
+    .limit(1)
+    .executeTakeFirst();
   const last = latest ? day(latest.day) : null;
   const rows = latest
     ? await db
@@ -51,8 +57,26 @@ export async function statsOverview(db: Kysely<Database>, options: OverviewOptio
     last_30_days: { joined: sum('joined'), left: sum('left'), net: sum('joined') - sum('left') },
     engagement: { days: ENGAGED_DAYS, engaged, emailed, rate: rate(engaged, emailed) },
     mrr: { cents: mrr, new_cents: sum('mrrNew'), lost_cents: sum('mrrLost'), net_cents: sum('mrrNew') - sum('mrrLost') },
-    days: series.map((d) => ({ day: d.day, joined: d.joined, left: d.left, net: d.net, members: d.members, mrr_cents: d.mrr, mrr_new_cents: d.mrrNew, mrr_lost_cents: d.mrrLost })),
-    weeks: weekly(series).map((w) => ({ week: w.week, joined: w.joined, left: w.left, net: w.net, members: w.members, mrr_cents: w.mrr, mrr_new_cents: w.mrrNew, mrr_lost_cents: w.mrrLost })),
+    days: series.map((d) => ({
+      day: d.day,
+      joined: d.joined,
+      left: d.left,
+      net: d.net,
+      members: d.members,
+      mrr_cents: d.mrr,
+      mrr_new_cents: d.mrrNew,
+      mrr_lost_cents: d.mrrLost,
+    })),
+    weeks: weekly(series).map((w) => ({
+      week: w.week,
+      joined: w.joined,
+      left: w.left,
+      net: w.net,
+      members: w.members,
+      mrr_cents: w.mrr,
+      mrr_new_cents: w.mrrNew,
+      mrr_lost_cents: w.mrrLost,
+    })),
   };
 }
 
@@ -85,12 +109,31 @@ export async function statsSources(db: Kysely<Database>) {
 export type Sources = Awaited<ReturnType<typeof statsSources>>;
 
 export async function statsCohorts(db: Kysely<Database>, options: { platform: string } = { platform: '' }) {
-  const rows = await db.selectFrom('stats_cohorts').selectAll().where('platform', '=', options.platform).orderBy('week').orderBy('offset_week').execute();
-  const weeks = new Map<string, { week: string; members: number; weeks: Array<{ offset: number; subscribed: number; engaged: number; subscribed_rate: number | null; engaged_rate: number | null }> }>();
+  const rows = await db
+    .selectFrom('stats_cohorts')
+    .selectAll()
+    .where('platform', '=', options.platform)
+    .orderBy('week')
+    .orderBy('offset_week')
+    .execute();
+  const weeks = new Map<
+    string,
+    {
+      week: string;
+      members: number;
+      weeks: Array<{ offset: number; subscribed: number; engaged: number; subscribed_rate: number | null; engaged_rate: number | null }>;
+    }
+  >();
   for (const r of rows) {
     const key = day(r.week);
     const w = weeks.get(key) ?? { week: key, members: r.members, weeks: [] };
-    w.weeks.push({ offset: r.offset_week, subscribed: r.subscribed, engaged: r.engaged, subscribed_rate: rate(r.subscribed, r.members), engaged_rate: rate(r.engaged, r.members) });
+    w.weeks.push({
+      offset: r.offset_week,
+      subscribed: r.subscribed,
+      engaged: r.engaged,
+      subscribed_rate: rate(r.subscribed, r.members),
+      engaged_rate: rate(r.engaged, r.members),
+    });
     weeks.set(key, w);
   }
   return { platform: options.platform || null, cohorts: [...weeks.values()] };
@@ -136,7 +179,12 @@ export async function statsSend(db: Kysely<Database>, sendId: string) {
       .where('l.send_id', '=', sendId)
       .orderBy('l.link')
       .execute(),
-    db.selectFrom('stats_send_hours').select(['hour', 'human_opens', 'machine_opens', 'human_clicks']).where('send_id', '=', sendId).orderBy('hour').execute(),
+    db
+      .selectFrom('stats_send_hours')
+      .select(['hour', 'human_opens', 'machine_opens', 'human_clicks'])
+      .where('send_id', '=', sendId)
+      .orderBy('hour')
+      .execute(),
   ]);
   return {
     send: { id: send.id, status: send.status, post_id: send.post_id, title: send.title, sent_at: send.prepared_at?.toISOString() ?? null },
@@ -152,7 +200,13 @@ export async function statsSend(db: Kysely<Database>, sendId: string) {
     unsubscribes: n(send.unsubscribes),
     comments: n(send.comments),
     upgrades: n(send.upgrades),
-    links: links.map((l) => ({ link: l.link, url: l.url, human_clicks: n(l.human_clicks), unique_human_clicks: n(l.unique_human_clicks), machine_clicks: n(l.machine_clicks) })),
+    links: links.map((l) => ({
+      link: l.link,
+      url: l.url,
+      human_clicks: n(l.human_clicks),
+      unique_human_clicks: n(l.unique_human_clicks),
+      machine_clicks: n(l.machine_clicks),
+    })),
     hours: hours.map((h) => ({ hour: h.hour, human_opens: h.human_opens, machine_opens: h.machine_opens, human_clicks: h.human_clicks })),
   };
 }
@@ -161,7 +215,12 @@ export type SendStats = Awaited<ReturnType<typeof statsSend>>;
 
 /** Member reads and anonymous views of a post, in total and by day. */
 export async function statsPost(db: Kysely<Database>, postId: string) {
-  const rows = await db.selectFrom('stats_post_days').select(['day', 'reads', 'views']).where('post_id', '=', postId).orderBy('day').execute();
+  const rows = await db
+    .selectFrom('stats_post_days')
+    .select(['day', 'reads', 'views'])
+    .where('post_id', '=', postId)
+    .orderBy('day')
+    .execute();
   return {
     post_id: postId,
     reads: rows.reduce((s, r) => s + r.reads, 0),
@@ -179,14 +238,30 @@ export async function memberEngagement(db: Kysely<Database>, memberId: string, n
   const [counts, last] = await Promise.all([
     db
       .selectFrom('stats_member_days')
-      .select([sql<string>`coalesce(sum(clicks), 0)`.as('clicks'), sql<string>`coalesce(sum(reads), 0)`.as('reads'), sql<string>`coalesce(sum(comments), 0)`.as('comments'), sql<string>`coalesce(sum(reactions), 0)`.as('reactions')])
+      .select([
+        sql<string>`coalesce(sum(clicks), 0)`.as('clicks'),
+        sql<string>`coalesce(sum(reads), 0)`.as('reads'),
+        sql<string>`coalesce(sum(comments), 0)`.as('comments'),
+        sql<string>`coalesce(sum(reactions), 0)`.as('reactions'),
+      ])
       .where('member_id', '=', memberId)
       .where('day', '>', sql<Date>`(${now}::timestamptz at time zone 'UTC')::date - ${ENGAGED_DAYS}::int`)
       .executeTakeFirstOrThrow(),
     db.selectFrom('stats_members').select(['last_engaged_at', 'last_emailed_at']).where('member_id', '=', memberId).executeTakeFirst(),
   ]);
-  const c = { clicks: n(counts.clicks), reads: n(counts.reads), comments: n(counts.comments), reactions: n(counts.reactions), lastEngagedAt: last?.last_engaged_at ?? null };
-  return { ...engagementScore(c, member.created_at, now), counts: { clicks: c.clicks, reads: c.reads, comments: c.comments, reactions: c.reactions }, last_engaged_at: c.lastEngagedAt?.toISOString() ?? null, last_emailed_at: last?.last_emailed_at?.toISOString() ?? null };
+  const c = {
+    clicks: n(counts.clicks),
+    reads: n(counts.reads),
+    comments: n(counts.comments),
+    reactions: n(counts.reactions),
+    lastEngagedAt: last?.last_engaged_at ?? null,
+  };
+  return {
+    ...engagementScore(c, member.created_at, now),
+    counts: { clicks: c.clicks, reads: c.reads, comments: c.comments, reactions: c.reactions },
+    last_engaged_at: c.lastEngagedAt?.toISOString() ?? null,
+    last_emailed_at: last?.last_emailed_at?.toISOString() ?? null,
+  };
 }
 
 /** The latest sends that went out, with their headline figures (the overview's table). */
@@ -195,7 +270,18 @@ export async function recentSendStats(db: Kysely<Database>, limit = 10) {
     .selectFrom('sends as s')
     .innerJoin('posts as p', 'p.id', 's.post_id')
     .leftJoin('stats_sends as ss', 'ss.send_id', 's.id')
-    .select(['s.id', 'p.title', 's.prepared_at', 's.recipients', 's.delivered', 'ss.unique_human_opens', 'ss.unique_human_clicks', 'ss.unsubscribes', 'ss.comments', 'ss.upgrades'])
+    .select([
+      's.id',
+      'p.title',
+      's.prepared_at',
+      's.recipients',
+      's.delivered',
+      'ss.unique_human_opens',
+      'ss.unique_human_clicks',
+      'ss.unsubscribes',
+      'ss.comments',
+      'ss.upgrades',
+    ])
     .where('s.status', 'in', ['sending', 'paused', 'sent', 'failed', 'cancelled'])
     .orderBy('s.id', 'desc')
     .limit(limit)

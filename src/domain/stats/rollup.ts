@@ -34,7 +34,11 @@ export async function refreshStats(db: Kysely<Database>, options: { now?: Date }
     // Recount from the start of the day of the last run (less a margin for late commits); the
     // first run reads everything.
     const fromRow = state
-      ? (await sql<{ d: Date }>`select date_trunc('day', ${state.value}::timestamptz - interval '${sql.raw(LATE_MARGIN)}', 'UTC') as d`.execute(trx)).rows[0]!.d
+      ? (
+          await sql<{
+            d: Date;
+          }>`select date_trunc('day', ${state.value}::timestamptz - interval '${sql.raw(LATE_MARGIN)}', 'UTC') as d`.execute(trx)
+        ).rows[0]!.d
       : new Date(0);
     await rollMemberDays(trx, fromRow, now);
     await rollPostDays(trx, fromRow, now);

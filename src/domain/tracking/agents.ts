@@ -10,7 +10,8 @@
  */
 export type AgentClass = 'apple-mpp' | 'gmail-proxy' | 'yahoo-proxy' | 'bot' | 'mail-client' | 'browser' | 'unknown' | 'other';
 
-const BOT = /bot\b|bot\/|crawl|spider|slurp|preview|scanner|proofpoint|mimecast|barracuda|safelinks|linkscan|curl\/|wget|python|httpclient|http-client|go-http|java\/|okhttp|axios|node-fetch|undici|headless|phantomjs|facebookexternalhit|whatsapp|slackbot|discordbot|telegrambot|embedly/i;
+const BOT =
+  /bot\b|bot\/|crawl|spider|slurp|preview|scanner|proofpoint|mimecast|barracuda|safelinks|linkscan|curl\/|wget|python|httpclient|http-client|go-http|java\/|okhttp|axios|node-fetch|undici|headless|phantomjs|facebookexternalhit|whatsapp|slackbot|discordbot|telegrambot|embedly/i;
 
 export function agentClass(userAgent: string | null | undefined): AgentClass {
   const ua = (userAgent ?? '').trim();
@@ -38,6 +39,12 @@ export interface TrackedRequest {
 export function isMachine(request: TrackedRequest): boolean {
   if (request.method === 'HEAD') return true;
   if (request.agent === 'apple-mpp' || request.agent === 'bot' || request.agent === 'unknown') return true;
-  if (request.kind === 'click' && request.secondsSincePosted != null && request.secondsSincePosted >= 0 && request.secondsSincePosted < SCANNER_SECONDS) return true;
+  if (
+    request.kind === 'click' &&
+    request.secondsSincePosted != null &&
+    request.secondsSincePosted >= 0 &&
+    request.secondsSincePosted < SCANNER_SECONDS
+  )
+    return true;
   return false;
 }

@@ -10,14 +10,12 @@ import { clickToken, openToken } from './tokens.ts';
  */
 const HREF = /href="(https?:\/\/[^"]*)"/g;
 
-
 /** The distinct link URLs of some HTML, in order of first appearance. */
 export function collectLinks(htmls: readonly string[]): string[] {
   const seen = new Set<string>();
   for (const html of htmls) for (const m of html.matchAll(HREF)) seen.add(unescapeHtml(m[1]!));
   return [...seen];
 }
-
 
 /**
  * The rewriting is done once per send on the compiled template, not once per email: each
@@ -31,7 +29,11 @@ export interface TrackedTemplate {
   slots: string[];
 }
 
-export function trackTemplate(template: { texts: readonly string[]; slots: readonly string[] }, links: readonly string[], siteUrl: string): TrackedTemplate {
+export function trackTemplate(
+  template: { texts: readonly string[]; slots: readonly string[] },
+  links: readonly string[],
+  siteUrl: string,
+): TrackedTemplate {
   const index = new Map(links.map((url, i) => [url, i]));
   const texts: string[] = [];
   const slots: string[] = [];

@@ -22,7 +22,15 @@ export async function recordOpen(writer: EventWriter, secret: string, token: str
   const ref = readOpenToken(secret, token);
   if (!ref) return false;
   const agent = agentClass(request.userAgent);
-  await writer.write({ kind: 'open', member_id: ref.memberId, send_id: ref.sendId, post_id: null, link: null, machine: isMachine({ kind: 'open', method: request.method, agent }), agent });
+  await writer.write({
+    kind: 'open',
+    member_id: ref.memberId,
+    send_id: ref.sendId,
+    post_id: null,
+    link: null,
+    machine: isMachine({ kind: 'open', method: request.method, agent }),
+    agent,
+  });
   return true;
 }
 
@@ -51,14 +59,25 @@ async function infoFor(db: Kysely<Database>, sendId: string): Promise<SendInfo |
     db.selectFrom('send_links').select(['link', 'url', 'post_id']).where('send_id', '=', sendId).orderBy('link').execute(),
   ]);
   if (!send) return undefined;
-  const info = { links: links.map((l) => l.url), posts: links.map((l) => l.post_id), finishedAt: send.finished_at?.getTime() ?? null, loadedAt: Date.now() };
+  const info = {
+    links: links.map((l) => l.url),
+    posts: links.map((l) => l.post_id),
+    finishedAt: send.finished_at?.getTime() ?? null,
+    loadedAt: Date.now(),
+  };
   if (sendInfo.size >= SEND_INFO_MAX) sendInfo.delete(sendInfo.keys().next().value!);
   sendInfo.set(sendId, info);
   return info;
 }
 
 /** A click: the stored URL to redirect to, or null (unknown token or link: a plain 404). */
-export async function recordClick(db: Kysely<Database>, writer: EventWriter, secret: string, token: string, request: RequestFacts): Promise<string | null> {
+export async function recordClick(
+  db: Kysely<Database>,
+  writer: EventWriter,
+  secret: string,
+  token: string,
+  request: RequestFacts,
+): Promise<string | null> {
   const ref = readClickToken(secret, token);
   if (!ref) return null;
   const info = await infoFor(db, ref.sendId);
@@ -81,9 +100,20 @@ export async function recordClick(db: Kysely<Database>, writer: EventWriter, sec
   const agent = agentClass(request.userAgent);
   const machine = isMachine({ kind: 'click', method: request.method, agent, secondsSincePosted: seconds });
   const post = info.posts[ref.link] ?? null;
-  const click = writer.write({ kind: 'click', member_id: ref.memberId, send_id: ref.sendId, post_id: post, link: ref.link, machine, agent });
+  const click = writer.write({
+    kind: 'click',
+    member_id: ref.memberId,
+    send_id: ref.sendId,
+    post_id: post,
+    link: ref.link,
+    machine,
+    agent,
+  });
   // Arriving at one of our posts from a tracked email link is reading it.
-  const read = post && ref.memberId ? writer.write({ kind: 'read', member_id: ref.memberId, send_id: ref.sendId, post_id: post, link: null, machine, agent }) : undefined;
+  const read =
+    post && ref.memberId
+      ? writer.write({ kind: 'read', member_id: ref.memberId, send_id: ref.sendId, post_id: post, link: null, machine, agent })
+      : undefined;
   await Promise.all([click, read]);
   return url;
 }
@@ -91,7 +121,8 @@ export async function recordClick(db: Kysely<Database>, writer: EventWriter, sec
 /** The per-member setting, read at most every few seconds (a post view must not cost a query). */
 let trackingSetting: { value: boolean; at: number } | undefined;
 async function tracksMembers(db: Kysely<Database>): Promise<boolean> {
-  if (!trackingSetting || Date.now() - trackingSetting.at > 5_000) trackingSetting = { value: (await getSiteSettings(db)).trackPerMember, at: Date.now() };
+  if (!trackingSetting || Date.now() - trackingSetting.at > 5_000)
+    trackingSetting = { value: (await getSiteSettings(db)).trackPerMember, at: Date.now() };
   return trackingSetting.value;
 }
 
@@ -99,10 +130,24 @@ async function tracksMembers(db: Kysely<Database>): Promise<boolean> {
  * A post page seen: by a signed-in member a "read" (anonymous "view" when per-member tracking
  * is off), by anyone else a "view", counted without cookies. Staff are not counted.
  */
-export async function recordPostView(db: Kysely<Database>, writer: EventWriter, postId: string, who: { viewer: Viewer; memberId?: string | undefined }, request: RequestFacts): Promise<void> {
+export async function recordPostView(
+  db: Kysely<Database>,
+  writer: EventWriter,
+  postId: string,
+  who: { viewer: Viewer; memberId?: string | undefined },
+  request: RequestFacts,
+): Promise<void> {
   if (who.viewer.kind === 'staff') return;
   const agent = agentClass(request.userAgent);
   const machine = isMachine({ kind: 'view', method: request.method, agent: agent === 'apple-mpp' ? 'other' : agent });
   const named = who.viewer.kind === 'member' && who.memberId !== undefined && (await tracksMembers(db));
-  await writer.write({ kind: named ? 'read' : 'view', member_id: named ? who.memberId! : null, send_id: null, post_id: postId, link: null, machine, agent });
+  await writer.write({
+    kind: named ? 'read' : 'view',
+    member_id: named ? who.memberId! : null,
+    send_id: null,
+    post_id: postId,
+    link: null,
+    machine,
+    agent,
+  });
 }

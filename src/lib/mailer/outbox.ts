@@ -25,7 +25,11 @@ export function createOutboxMailer(db: Kysely<Database>, options: { from: string
       const inserted = await db.insertInto('outbox').values(rows).returning('id').execute();
       return inserted.map((r) => `outbox_${r.id}`);
     }
-    await db.insertInto('outbox').values(rows).onConflict((oc) => oc.columns(['idempotency_key', 'batch_index']).doNothing()).execute();
+    await db
+      .insertInto('outbox')
+      .values(rows)
+      .onConflict((oc) => oc.columns(['idempotency_key', 'batch_index']).doNothing())
+      .execute();
     const existing = await db
       .selectFrom('outbox')
       .select(['id', 'batch_index'])

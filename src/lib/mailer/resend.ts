@@ -56,7 +56,10 @@ export function createResendMailer(options: { apiKey: string; baseUrl?: string |
     async send(message, opts = {}): Promise<SendResult> {
       const payload = toPayload(message, options.from) as Parameters<typeof resend.emails.send>[0];
       // The SDK passes request options on to fetch, so a signal bounds a hung connection.
-      const requestOptions = { ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}), signal: AbortSignal.timeout(timeoutMs) };
+      const requestOptions = {
+        ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}),
+        signal: AbortSignal.timeout(timeoutMs),
+      };
       const { data, error, headers } = await resend.emails.send(payload, requestOptions as { idempotencyKey?: string });
       if (error || !data) return { ok: false, error: toMailError(error ?? { message: 'empty answer' }, headers) };
       return { ok: true, id: data.id };
@@ -94,7 +97,11 @@ export function verifyResendWebhook(secret: string, payload: string, headers: He
   try {
     return resend.webhooks.verify({
       payload,
-      headers: { id: headers.get('svix-id') ?? '', timestamp: headers.get('svix-timestamp') ?? '', signature: headers.get('svix-signature') ?? '' },
+      headers: {
+        id: headers.get('svix-id') ?? '',
+        timestamp: headers.get('svix-timestamp') ?? '',
+        signature: headers.get('svix-signature') ?? '',
+      },
       webhookSecret: secret,
     } as Parameters<typeof resend.webhooks.verify>[0]);
   } catch {

@@ -15,7 +15,12 @@ export const POST: APIRoute = async ({ request, locals, cookies, redirect }) => 
   // Only a post of this site can be where the reader returns after paying.
   const returnTo = safeNext(field(form, 'return'), '', '/posts/') || undefined;
   try {
-    const url = await startCheckout(db, stripe, keys, { memberId: member.id, tierSlug: field(form, 'tier'), interval: field(form, 'interval') === 'year' ? 'year' : 'month', returnTo });
+    const url = await startCheckout(db, stripe, keys, {
+      memberId: member.id,
+      tierSlug: field(form, 'tier'),
+      interval: field(form, 'interval') === 'year' ? 'year' : 'month',
+      returnTo,
+    });
     return redirect(url, 303);
   } catch (err) {
     if (!(err instanceof DomainError)) throw err;

@@ -11,6 +11,11 @@ export const GET: APIRoute = async ({ url, locals, redirect }) => {
     return redirect('/account?email_changed=1', 303);
   } catch (err) {
     if (!(err instanceof DomainError)) throw err;
-    return messagePage({ status: statusFor(err), title: 'Your address was not changed', message: err.message, headers: { 'referrer-policy': 'no-referrer' } });
+    return messagePage({
+      status: statusFor(err),
+      title: 'Your address was not changed',
+      message: err.message,
+      headers: { 'referrer-policy': 'no-referrer' },
+    });
   }
 };

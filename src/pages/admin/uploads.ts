@@ -12,7 +12,9 @@ export const POST: APIRoute = async ({ request, url, locals, redirect }) => {
   const wantsJson = (request.headers.get('accept') ?? '').includes('application/json');
   const back = safeNext(url.searchParams.get('back'), '/admin/posts', '/admin/');
   try {
-    const { file } = await readMultipart(request, ({ stream }) => saveImage(locals.runtime.config.uploadsDir, stream), { maxFileBytes: MAX_IMAGE_BYTES + 1 });
+    const { file } = await readMultipart(request, ({ stream }) => saveImage(locals.runtime.config.uploadsDir, stream), {
+      maxFileBytes: MAX_IMAGE_BYTES + 1,
+    });
     if (!file) throw new ValidationError('Choose an image to upload.', 'no_file');
     if (wantsJson) return json({ url: file }, 201);
     return redirect(`${back}${back.includes('?') ? '&' : '?'}image=${encodeURIComponent(file)}`, 303);

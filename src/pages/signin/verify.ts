@@ -12,6 +12,11 @@ export const GET: APIRoute = async ({ url, locals, cookies, redirect }) => {
     return redirect(safeNext(session.returnTo, '/account'), 303);
   } catch (err) {
     if (!(err instanceof DomainError)) throw err;
-    return messagePage({ status: statusFor(err), title: 'That sign-in link did not work', message: err.message, headers: { 'referrer-policy': 'no-referrer' } });
+    return messagePage({
+      status: statusFor(err),
+      title: 'That sign-in link did not work',
+      message: err.message,
+      headers: { 'referrer-policy': 'no-referrer' },
+    });
   }
 };

@@ -11,9 +11,14 @@ export const POST: APIRoute = async ({ url, request, locals }) => {
   try {
     const memberId = readPreferencesToken(locals.runtime.config.appSecret, url.searchParams.get('token') ?? '');
     const fields = await readFields(request);
-    if (fields.get('confirm') !== 'yes') throw new ValidationError('Tick the box to confirm that you want your data erased.', 'not_confirmed');
+    if (fields.get('confirm') !== 'yes')
+      throw new ValidationError('Tick the box to confirm that you want your data erased.', 'not_confirmed');
     await deleteMember(locals.runtime.db, memberId);
-    return messagePage({ status: 200, title: 'You are deleted', message: 'Your subscription and your personal data are erased. We will not email you again.' });
+    return messagePage({
+      status: 200,
+      title: 'You are deleted',
+      message: 'Your subscription and your personal data are erased. We will not email you again.',
+    });
   } catch (err) {
     if (!(err instanceof DomainError)) throw err;
     return messagePage({ status: statusFor(err), title: 'We could not delete you', message: err.message });

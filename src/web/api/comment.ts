@@ -5,7 +5,9 @@ import { Id, Next, Timestamp } from './schema.ts';
 /** The comments API's contract: the moderation body, the Comment shape, and its one serializer. */
 
 /** PATCH /api/v1/comments/:id: `published` approves or restores, `hidden` hides. */
-export const patchCommentBody = z.strictObject({ status: z.enum(['published', 'hidden']), note: z.string().max(500).optional() }).meta({ id: 'CommentPatch' });
+export const patchCommentBody = z
+  .strictObject({ status: z.enum(['published', 'hidden']), note: z.string().max(500).optional() })
+  .meta({ id: 'CommentPatch' });
 
 export const Comment = z
   .strictObject({

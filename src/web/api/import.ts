@@ -12,7 +12,9 @@ export const Import = z
     imported: z.int(),
     updated: z.int(),
     rejected: z.int(),
-    format: z.string().meta({ description: 'The format asked for, or the one detected: auto, generic, mailchimp, substack, ghost, beehiiv or kit.' }),
+    format: z
+      .string()
+      .meta({ description: 'The format asked for, or the one detected: auto, generic, mailchimp, substack, ghost, beehiiv or kit.' }),
     filename: z.string(),
     progress: z.number().min(0).max(1),
     error: z.string().nullable(),

@@ -75,7 +75,10 @@ const memberFilter = z.object({
   created_from: text('A day (2026-01-31) or an ISO 8601 time.'),
   created_to: text('A day (inclusive) or an ISO 8601 time.'),
 });
-const page = { limit: z.string().optional().meta({ description: '1 to 200; default 50.' }), after: text('The `next` of the previous page.') };
+const page = {
+  limit: z.string().optional().meta({ description: '1 to 200; default 50.' }),
+  after: text('The `next` of the previous page.'),
+};
 
 const SEND_COMMANDS = ['schedule', 'cancel', 'undo', 'pause', 'resume', 'retry'] as const;
 
@@ -83,13 +86,39 @@ const SEND_COMMANDS = ['schedule', 'cancel', 'undo', 'pause', 'resume', 'retry']
 export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'patch' | 'delete', Operation>>> = {
   '/api/v1/me': { get: { summary: 'The staff user this token belongs to', permission: 'dashboard:view', ok: ['200', StaffEnvelope] } },
   '/api/v1/members': {
-    get: { summary: 'Members, newest first (address order when searching)', permission: 'members:read', query: memberFilter.extend(page), ok: ['200', MemberPage], errors: ['400'] },
-    post: { summary: 'Add a member', permission: 'members:write', body: createMemberBody, ok: ['201', MemberEnvelope], errors: ['400', '409'] },
+    get: {
+      summary: 'Members, newest first (address order when searching)',
+      permission: 'members:read',
+      query: memberFilter.extend(page),
+      ok: ['200', MemberPage],
+      errors: ['400'],
+    },
+    post: {
+      summary: 'Add a member',
+      permission: 'members:write',
+      body: createMemberBody,
+      ok: ['201', MemberEnvelope],
+      errors: ['400', '409'],
+    },
   },
-  '/api/v1/members/count': { get: { summary: 'How many members match the filters', permission: 'members:read', query: memberFilter, ok: ['200', MemberCount], errors: ['400'] } },
+  '/api/v1/members/count': {
+    get: {
+      summary: 'How many members match the filters',
+      permission: 'members:read',
+      query: memberFilter,
+      ok: ['200', MemberCount],
+      errors: ['400'],
+    },
+  },
   '/api/v1/members/{id}': {
     get: { summary: 'One member', permission: 'members:read', ok: ['200', MemberEnvelope], errors: ['404'] },
-    patch: { summary: 'Change a member (fields left out keep their value)', permission: 'members:write', body: patchMemberBody, ok: ['200', MemberEnvelope], errors: ['400', '404', '409'] },
+    patch: {
+      summary: 'Change a member (fields left out keep their value)',
+      permission: 'members:write',
+      body: patchMemberBody,
+      ok: ['200', MemberEnvelope],
+      errors: ['400', '404', '409'],
+    },
     delete: { summary: 'Erase a member and everything tied to them', permission: 'members:write', ok: ['204', null], errors: ['404'] },
   },
   '/api/v1/imports': {
@@ -112,17 +141,47 @@ export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'pat
       errors: ['400'],
     },
   },
-  '/api/v1/imports/{id}': { get: { summary: 'An import and its progress', permission: 'members:write', ok: ['200', ImportEnvelope], errors: ['404'] } },
-  '/api/v1/posts': { post: { summary: 'Write a post', permission: 'posts:write', body: postBody, ok: ['201', PostEnvelope], errors: ['400', '409'] } },
+  '/api/v1/imports/{id}': {
+    get: { summary: 'An import and its progress', permission: 'members:write', ok: ['200', ImportEnvelope], errors: ['404'] },
+  },
+  '/api/v1/posts': {
+    post: { summary: 'Write a post', permission: 'posts:write', body: postBody, ok: ['201', PostEnvelope], errors: ['400', '409'] },
+  },
   '/api/v1/posts/{id}': {
     get: { summary: 'One post, with its Markdown', permission: 'posts:write', ok: ['200', PostEnvelope], errors: ['404'] },
-    patch: { summary: 'Change a post (needs the revision last read)', permission: 'posts:write', body: patchPostBody, ok: ['200', PostEnvelope], errors: ['400', '404', '409'] },
+    patch: {
+      summary: 'Change a post (needs the revision last read)',
+      permission: 'posts:write',
+      body: patchPostBody,
+      ok: ['200', PostEnvelope],
+      errors: ['400', '404', '409'],
+    },
   },
   '/api/v1/sends': {
-    get: { summary: 'Sends, newest first', permission: 'sends:write', query: z.object({ post: text('Only the sends of this post (id).'), ...page }), ok: ['200', SendPage], errors: ['400'] },
-    post: { summary: 'Email a post to a segment (scheduled after the undo window, or as a draft)', permission: 'sends:write', body: sendBody, ok: ['201', SendEnvelope], errors: ['400', '404', '409'] },
+    get: {
+      summary: 'Sends, newest first',
+      permission: 'sends:write',
+      query: z.object({ post: text('Only the sends of this post (id).'), ...page }),
+      ok: ['200', SendPage],
+      errors: ['400'],
+    },
+    post: {
+      summary: 'Email a post to a segment (scheduled after the undo window, or as a draft)',
+      permission: 'sends:write',
+      body: sendBody,
+      ok: ['201', SendEnvelope],
+      errors: ['400', '404', '409'],
+    },
   },
-  '/api/v1/sends/count': { post: { summary: 'How many members a send would reach now', permission: 'sends:write', body: countBody, ok: ['200', SendRecipients], errors: ['400', '404'] } },
+  '/api/v1/sends/count': {
+    post: {
+      summary: 'How many members a send would reach now',
+      permission: 'sends:write',
+      body: countBody,
+      ok: ['200', SendRecipients],
+      errors: ['400', '404'],
+    },
+  },
   '/api/v1/sends/{id}': {
     get: {
       summary: 'One send and its figures; with report=1, its batches and failures too',
@@ -137,7 +196,8 @@ export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'pat
       `/api/v1/sends/{id}/${c}`,
       {
         post: {
-          summary: c === 'schedule' ? 'Schedule a draft (body optional: send_at, undo_seconds)' : `${c[0]!.toUpperCase()}${c.slice(1)} a send`,
+          summary:
+            c === 'schedule' ? 'Schedule a draft (body optional: send_at, undo_seconds)' : `${c[0]!.toUpperCase()}${c.slice(1)} a send`,
           permission: 'sends:write',
           ...(c === 'schedule' ? { body: scheduleBody } : {}),
           ok: ['200', SendEnvelope],
@@ -149,28 +209,88 @@ export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'pat
   '/api/v1/newsletters': { get: { summary: 'Newsletters', permission: 'newsletters:read', ok: ['200', NewsletterList] } },
   '/api/v1/tiers': {
     get: { summary: 'Active tiers', permission: 'tiers:read', ok: ['200', TierList] },
-    post: { summary: 'A paid tier, its prices created in Stripe', permission: 'settings:manage', body: newTierBody, ok: ['201', TierEnvelope], errors: ['400', '409'] },
+    post: {
+      summary: 'A paid tier, its prices created in Stripe',
+      permission: 'settings:manage',
+      body: newTierBody,
+      ok: ['201', TierEnvelope],
+      errors: ['400', '409'],
+    },
   },
   '/api/v1/comments': {
     get: {
       summary: 'Comments, newest first',
       permission: 'comments:moderate',
-      query: z.object({ post: text('A post id or slug.'), status: z.enum(['published', 'held', 'hidden']).optional(), question: z.enum(['1', '0']).optional(), ...page }),
+      query: z.object({
+        post: text('A post id or slug.'),
+        status: z.enum(['published', 'held', 'hidden']).optional(),
+        question: z.enum(['1', '0']).optional(),
+        ...page,
+      }),
       ok: ['200', CommentPage],
       errors: ['400'],
     },
   },
   '/api/v1/comments/{id}': {
     get: { summary: 'One comment', permission: 'comments:moderate', ok: ['200', CommentEnvelope], errors: ['404'] },
-    patch: { summary: 'Approve/restore (published) or hide (hidden) a comment', permission: 'comments:moderate', body: patchCommentBody, ok: ['200', CommentEnvelope], errors: ['400', '404', '409'] },
-    delete: { summary: 'Delete a comment (staff can restore it)', permission: 'comments:moderate', ok: ['204', null], errors: ['404', '409'] },
+    patch: {
+      summary: 'Approve/restore (published) or hide (hidden) a comment',
+      permission: 'comments:moderate',
+      body: patchCommentBody,
+      ok: ['200', CommentEnvelope],
+      errors: ['400', '404', '409'],
+    },
+    delete: {
+      summary: 'Delete a comment (staff can restore it)',
+      permission: 'comments:moderate',
+      ok: ['204', null],
+      errors: ['404', '409'],
+    },
   },
-  '/api/v1/stats/overview': { get: { summary: 'Members, engagement and revenue over time', permission: 'stats:read', query: z.object({ days: z.string().optional().meta({ description: '7 to 730; default 90.' }) }), ok: ['200', StatsOverview], errors: ['400'] } },
-  '/api/v1/stats/sources': { get: { summary: 'Signups, retention, engagement and revenue by platform and campaign', permission: 'stats:read', ok: ['200', StatsSources] } },
-  '/api/v1/stats/cohorts': { get: { summary: 'Weekly signup cohorts: who is still subscribed and engaged', permission: 'stats:read', query: z.object({ platform: text('One platform; all when absent.') }), ok: ['200', StatsCohorts], errors: ['400'] } },
-  '/api/v1/stats/sends/{id}': { get: { summary: "A send's opens, clicks (human and machine), links and hours", permission: 'stats:read', ok: ['200', StatsSend], errors: ['400', '404'] } },
-  '/api/v1/stats/posts/{id}': { get: { summary: "A post's reads and views by day", permission: 'stats:read', ok: ['200', StatsPost], errors: ['400'] } },
-  '/api/v1/stats/members/{id}': { get: { summary: "A member's engagement score and its reasons", permission: 'stats:read', ok: ['200', MemberEngagement], errors: ['400', '404'] } },
+  '/api/v1/stats/overview': {
+    get: {
+      summary: 'Members, engagement and revenue over time',
+      permission: 'stats:read',
+      query: z.object({ days: z.string().optional().meta({ description: '7 to 730; default 90.' }) }),
+      ok: ['200', StatsOverview],
+      errors: ['400'],
+    },
+  },
+  '/api/v1/stats/sources': {
+    get: {
+      summary: 'Signups, retention, engagement and revenue by platform and campaign',
+      permission: 'stats:read',
+      ok: ['200', StatsSources],
+    },
+  },
+  '/api/v1/stats/cohorts': {
+    get: {
+      summary: 'Weekly signup cohorts: who is still subscribed and engaged',
+      permission: 'stats:read',
+      query: z.object({ platform: text('One platform; all when absent.') }),
+      ok: ['200', StatsCohorts],
+      errors: ['400'],
+    },
+  },
+  '/api/v1/stats/sends/{id}': {
+    get: {
+      summary: "A send's opens, clicks (human and machine), links and hours",
+      permission: 'stats:read',
+      ok: ['200', StatsSend],
+      errors: ['400', '404'],
+    },
+  },
+  '/api/v1/stats/posts/{id}': {
+    get: { summary: "A post's reads and views by day", permission: 'stats:read', ok: ['200', StatsPost], errors: ['400'] },
+  },
+  '/api/v1/stats/members/{id}': {
+    get: {
+      summary: "A member's engagement score and its reasons",
+      permission: 'stats:read',
+      ok: ['200', MemberEngagement],
+      errors: ['400', '404'],
+    },
+  },
 };
 
 function build() {
@@ -180,7 +300,16 @@ function build() {
     paths[path] = Object.fromEntries(Object.entries(methods).map(([method, op]) => [method, operation(op, params)]));
   }
   paths['/api/v1/openapi.json'] = {
-    get: { summary: 'This document', security: [], responses: { '200': { description: 'The OpenAPI 3.1 document of the admin API.', content: { 'application/json': { schema: { type: 'object' } } } } } },
+    get: {
+      summary: 'This document',
+      security: [],
+      responses: {
+        '200': {
+          description: 'The OpenAPI 3.1 document of the admin API.',
+          content: { 'application/json': { schema: { type: 'object' } } },
+        },
+      },
+    },
   };
   return createDocument({
     openapi: '3.1.0',

@@ -57,7 +57,10 @@ export const patchPostBody = z
   .meta({ id: 'PostPatch' });
 
 /** The API's visibility as the editor's two fields. */
-export function visibilityInput(v: z.infer<typeof fields.visibility> | undefined): { visibility?: 'public' | 'members' | 'paid' | 'tiers'; tiers?: string[] } {
+export function visibilityInput(v: z.infer<typeof fields.visibility> | undefined): {
+  visibility?: 'public' | 'members' | 'paid' | 'tiers';
+  tiers?: string[];
+} {
   if (v === undefined) return {};
   return typeof v === 'string' ? { visibility: v } : { visibility: 'tiers', tiers: v.tiers };
 }

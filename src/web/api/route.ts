@@ -33,7 +33,9 @@ export interface ApiDeps {
 export type ApiHandler = (input: ApiInput, deps: ApiDeps) => Response | Promise<Response>;
 
 /** A handler with its errors mapped, callable in process: `await GET.handle({ request, url, params }, deps)`. */
-export type ApiRoute = APIRoute & { handle(input: ApiInput | Request, deps: ApiDeps, params?: Record<string, string | undefined>): Promise<Response> };
+export type ApiRoute = APIRoute & {
+  handle(input: ApiInput | Request, deps: ApiDeps, params?: Record<string, string | undefined>): Promise<Response>;
+};
 
 export function apiRoute(handler: ApiHandler): ApiRoute {
   const handle = async (input: ApiInput | Request, deps: ApiDeps, params: Record<string, string | undefined> = {}) => {
@@ -44,7 +46,8 @@ export function apiRoute(handler: ApiHandler): ApiRoute {
       return jsonErrorFrom(err);
     }
   };
-  const route = ((context: APIContext) => handle({ request: context.request, url: context.url, params: context.params }, depsFrom(context.locals))) as ApiRoute;
+  const route = ((context: APIContext) =>
+    handle({ request: context.request, url: context.url, params: context.params }, depsFrom(context.locals))) as ApiRoute;
   route.handle = handle;
   return route;
 }

@@ -4,7 +4,10 @@ import { ID_PATTERN } from '../../lib/ids.ts';
 /** Building blocks of the API's zod schemas (requests and responses). */
 
 /** A row id: a bigint as a decimal string. */
-export const Id = z.string().regex(new RegExp(`^${ID_PATTERN}$`)).meta({ description: 'A row id (a decimal string).', example: '42' });
+export const Id = z
+  .string()
+  .regex(new RegExp(`^${ID_PATTERN}$`))
+  .meta({ description: 'A row id (a decimal string).', example: '42' });
 
 /** An ISO 8601 UTC timestamp as JavaScript writes it (`toISOString()`). */
 export const Timestamp = z.iso.datetime().meta({ example: '2026-03-01T09:30:00.000Z' });

@@ -62,7 +62,9 @@ export const StatsCohorts = z
       z.strictObject({
         week: Day,
         members: z.int(),
-        weeks: z.array(z.strictObject({ offset: z.int(), subscribed: z.int(), engaged: z.int(), subscribed_rate: Rate, engaged_rate: Rate })),
+        weeks: z.array(
+          z.strictObject({ offset: z.int(), subscribed: z.int(), engaged: z.int(), subscribed_rate: Rate, engaged_rate: Rate }),
+        ),
       }),
     ),
   })
@@ -85,13 +87,20 @@ export const StatsSend = z
     unsubscribes: z.int(),
     comments: z.int(),
     upgrades: z.int(),
-    links: z.array(z.strictObject({ link: z.int(), url: z.string(), human_clicks: z.int(), unique_human_clicks: z.int(), machine_clicks: z.int() })),
+    links: z.array(
+      z.strictObject({ link: z.int(), url: z.string(), human_clicks: z.int(), unique_human_clicks: z.int(), machine_clicks: z.int() }),
+    ),
     hours: z.array(z.strictObject({ hour: z.int(), human_opens: z.int(), machine_opens: z.int(), human_clicks: z.int() })),
   })
   .meta({ id: 'StatsSend' });
 
 export const StatsPost = z
-  .strictObject({ post_id: Id, reads: z.int(), views: z.int(), days: z.array(z.strictObject({ day: Day, reads: z.int(), views: z.int() })) })
+  .strictObject({
+    post_id: Id,
+    reads: z.int(),
+    views: z.int(),
+    days: z.array(z.strictObject({ day: Day, reads: z.int(), views: z.int() })),
+  })
   .meta({ id: 'StatsPost' });
 
 export const MemberEngagement = z

@@ -35,6 +35,17 @@ export type TierJson = z.infer<typeof Tier>;
 export const TierEnvelope = z.strictObject({ tier: Tier });
 export const TierList = z.strictObject({ tiers: z.array(Tier) });
 
-export function tierJson(t: Pick<TierRow, 'id' | 'slug' | 'name' | 'paid' | 'monthly_amount' | 'yearly_amount' | 'currency' | 'trial_days'>): TierJson {
-  return { id: t.id, slug: t.slug, name: t.name, paid: t.paid, monthly_amount: t.monthly_amount, yearly_amount: t.yearly_amount, currency: t.currency, trial_days: t.trial_days };
+export function tierJson(
+  t: Pick<TierRow, 'id' | 'slug' | 'name' | 'paid' | 'monthly_amount' | 'yearly_amount' | 'currency' | 'trial_days'>,
+): TierJson {
+  return {
+    id: t.id,
+    slug: t.slug,
+    name: t.name,
+    paid: t.paid,
+    monthly_amount: t.monthly_amount,
+    yearly_amount: t.yearly_amount,
+    currency: t.currency,
+    trial_days: t.trial_days,
+  };
 }

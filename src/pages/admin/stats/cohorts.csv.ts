@@ -4,4 +4,5 @@ import { statsCohorts } from '../../../domain/stats/read.ts';
 import { parseCohortParams } from '../../../web/stats-params.ts';
 import { csvDownload } from './_csv.ts';
 
-export const GET: APIRoute = ({ url, locals }) => csvDownload('stats-cohorts', async () => cohortsCsv(await statsCohorts(locals.runtime.db, parseCohortParams(url.searchParams))));
+export const GET: APIRoute = ({ url, locals }) =>
+  csvDownload('stats-cohorts', async () => cohortsCsv(await statsCohorts(locals.runtime.db, parseCohortParams(url.searchParams))));

@@ -4,4 +4,5 @@ import { statsOverview } from '../../../domain/stats/read.ts';
 import { parseOverviewParams } from '../../../web/stats-params.ts';
 import { csvDownload } from './_csv.ts';
 
-export const GET: APIRoute = ({ url, locals }) => csvDownload('stats-overview', async () => overviewCsv(await statsOverview(locals.runtime.db, parseOverviewParams(url.searchParams))));
+export const GET: APIRoute = ({ url, locals }) =>
+  csvDownload('stats-overview', async () => overviewCsv(await statsOverview(locals.runtime.db, parseOverviewParams(url.searchParams))));

@@ -9,7 +9,8 @@ export const POST: APIRoute = async ({ params, request, locals, redirect }) => {
   const form = await readFields(request);
   const mode = field(form, 'mode');
   try {
-    if (mode !== 'site' && !isCommentsMode(mode)) return new Response('Choose who may talk.', { status: 400, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+    if (mode !== 'site' && !isCommentsMode(mode))
+      return new Response('Choose who may talk.', { status: 400, headers: { 'content-type': 'text/plain; charset=utf-8' } });
     await setPostCommentsMode(locals.runtime.db, params.id!, mode === 'site' ? null : mode);
     return redirect(`/admin/posts/${params.id}?conversation=saved`, 303);
   } catch (err) {

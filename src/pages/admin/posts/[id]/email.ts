@@ -10,7 +10,12 @@ export const GET: APIRoute = async ({ params, url, locals }) => {
     const variants = await renderPostVariants(locals.runtime.db, locals.runtime.config.siteUrl, params.id!);
     const compiled = url.searchParams.get('variant') === 'preview' ? variants.preview : variants.full;
     if (!compiled) return new Response('Only a paid post has a preview variant.', { status: 404 });
-    const email = personalize(compiled, { name: 'Ana', unsubscribe_url: '#unsubscribe', preferences_url: '#preferences', referral_url: '#her-own-referral-link' });
+    const email = personalize(compiled, {
+      name: 'Ana',
+      unsubscribe_url: '#unsubscribe',
+      preferences_url: '#preferences',
+      referral_url: '#her-own-referral-link',
+    });
     return new Response(email.html, {
       headers: {
         'content-type': 'text/html; charset=utf-8',

@@ -4,4 +4,5 @@ import { statsPost } from '../../../../domain/stats/read.ts';
 import { parseId } from '../../../../web/stats-params.ts';
 import { csvDownload } from '../_csv.ts';
 
-export const GET: APIRoute = ({ params, locals }) => csvDownload(`post-${params.id}-reads`, async () => postDaysCsv(await statsPost(locals.runtime.db, parseId(params.id, 'post id'))));
+export const GET: APIRoute = ({ params, locals }) =>
+  csvDownload(`post-${params.id}-reads`, async () => postDaysCsv(await statsPost(locals.runtime.db, parseId(params.id, 'post id'))));

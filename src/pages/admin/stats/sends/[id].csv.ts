@@ -4,4 +4,5 @@ import { statsSend } from '../../../../domain/stats/read.ts';
 import { parseId } from '../../../../web/stats-params.ts';
 import { csvDownload } from '../_csv.ts';
 
-export const GET: APIRoute = ({ params, locals }) => csvDownload(`send-${params.id}-links`, async () => sendLinksCsv(await statsSend(locals.runtime.db, parseId(params.id, 'send id'))));
+export const GET: APIRoute = ({ params, locals }) =>
+  csvDownload(`send-${params.id}-links`, async () => sendLinksCsv(await statsSend(locals.runtime.db, parseId(params.id, 'send id'))));

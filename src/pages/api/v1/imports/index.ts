@@ -12,13 +12,18 @@ import { readMultipart } from '../../../../web/multipart.ts';
  * `send_confirmation`. Answers 202 with the queued import; poll GET /api/v1/imports/:id.
  */
 export const POST = apiRoute(async ({ request }, { db, staff }) => {
-  const { fields, file } = await readMultipart(request, ({ filename, stream }) => createImport(db, { filename, body: stream, createdBy: staff.id }), {
-    maxFileBytes: 1024 * 1024 * 1024,
-  });
+  const { fields, file } = await readMultipart(
+    request,
+    ({ filename, stream }) => createImport(db, { filename, body: stream, createdBy: staff.id }),
+    {
+      maxFileBytes: 1024 * 1024 * 1024,
+    },
+  );
   if (!file) throw new ValidationError('Send the CSV as a multipart field named "file".', 'no_file');
   try {
     const format = fields.get('format') ?? 'auto';
-    if (format !== 'auto' && !isImportFormat(format)) throw new ValidationError(`format must be auto, generic, mailchimp, substack, ghost, beehiiv or kit.`, 'invalid_format');
+    if (format !== 'auto' && !isImportFormat(format))
+      throw new ValidationError(`format must be auto, generic, mailchimp, substack, ghost, beehiiv or kit.`, 'invalid_format');
     const started = await startImport(db, file.id, {
       format: format as 'auto',
       newsletterSlug: fields.get('newsletter') || null,

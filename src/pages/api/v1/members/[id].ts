@@ -8,7 +8,10 @@ export const GET = apiRoute(async ({ params }, { db }) => json({ member: memberJ
 
 export const PATCH = apiRoute(async ({ params, request }, { db }) => {
   const { comp_until, ...rest } = await readJson(request, patchMemberBody);
-  await updateMember(db, params.id!, { ...rest, compUntil: comp_until === undefined ? undefined : comp_until === null ? null : new Date(comp_until) });
+  await updateMember(db, params.id!, {
+    ...rest,
+    compUntil: comp_until === undefined ? undefined : comp_until === null ? null : new Date(comp_until),
+  });
   return json({ member: memberJson(await getMember(db, params.id!)) });
 });
 

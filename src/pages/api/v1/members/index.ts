@@ -9,7 +9,10 @@ import { parseMemberFilter } from '../../../../web/member-filter.ts';
 export const GET = apiRoute(async ({ url }, { db }) => {
   const filter = parseMemberFilter(url.searchParams);
   const limit = Number(url.searchParams.get('limit') ?? 50);
-  const page = await listMembers(db, filter, { limit: Number.isFinite(limit) ? limit : 50, after: url.searchParams.get('after') ?? undefined });
+  const page = await listMembers(db, filter, {
+    limit: Number.isFinite(limit) ? limit : 50,
+    after: url.searchParams.get('after') ?? undefined,
+  });
   return json({ members: page.members.map(memberJson), next: page.next });
 });
 
@@ -18,4 +21,3 @@ export const POST = apiRoute(async ({ request }, { db }) => {
   const id = await createMember(db, body);
   return json({ member: memberJson(await getMember(db, id)) }, 201);
 });
-

@@ -6,7 +6,11 @@ import { json, readJson } from '../../../../web/http.ts';
 /** GET /api/v1/sends?post=&limit=&after= (newest first). */
 export const GET = apiRoute(async ({ url }, { db }) => {
   const p = url.searchParams;
-  const page = await listSends(db, { limit: Number(p.get('limit') ?? 50), after: p.get('after') ?? undefined, postId: p.get('post') ?? undefined });
+  const page = await listSends(db, {
+    limit: Number(p.get('limit') ?? 50),
+    after: p.get('after') ?? undefined,
+    postId: p.get('post') ?? undefined,
+  });
   return json({ sends: page.sends.map(sendJson), next: page.next });
 });
 

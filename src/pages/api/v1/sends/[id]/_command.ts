@@ -10,7 +10,11 @@ export const commandRoute = (command: SendCommand) =>
     if (command === 'schedule') {
       const text = await request.clone().text();
       const body = text.trim() === '' ? {} : await readJson(request, scheduleBody);
-      return json({ send: sendJson(await scheduleSend(db, params.id!, { sendAt: body.send_at ? new Date(body.send_at) : undefined, undoSeconds: body.undo_seconds })) });
+      return json({
+        send: sendJson(
+          await scheduleSend(db, params.id!, { sendAt: body.send_at ? new Date(body.send_at) : undefined, undoSeconds: body.undo_seconds }),
+        ),
+      });
     }
     return json({ send: sendJson(await commandSend(db, params.id!, command)) });
   });
