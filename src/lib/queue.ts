@@ -90,7 +90,7 @@ export async function workerIsUp(db: Kysely<Database>): Promise<boolean> {
   const row = await db
     .selectFrom('worker_heartbeats')
     .select('worker_id')
-    .where('beat_at', '>', sql<Date>`now() - make_interval(secs => ${HEARTBEAT_STALE_SECONDS})`)
+    .where('beat_at', '>', dbNow({ seconds: -HEARTBEAT_STALE_SECONDS }))
     .limit(1)
     .executeTakeFirst();
   return row !== undefined;

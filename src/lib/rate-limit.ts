@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../db/types.ts';
+import { dbNow } from './sql.ts';
 
 /**
  * Fixed-window rate limits kept in Postgres, so they hold across every web process.
@@ -45,6 +46,6 @@ export async function peekRateLimit(db: Kysely<Database>, key: string, rule: Rat
 export async function pruneRateLimits(db: Kysely<Database>, olderThanSeconds = 86_400): Promise<void> {
   await db
     .deleteFrom('rate_limits')
-    .where('window_start', '<', sql<Date>`now() - make_interval(secs => ${olderThanSeconds})`)
+    .where('window_start', '<', dbNow({ seconds: -olderThanSeconds }))
     .execute();
 }

@@ -6,7 +6,7 @@ import { sql, type RawBuilder } from 'kysely';
  * second ago. Timestamps the database writes come from one clock (the database's), never from
  * the app servers', whose clocks may differ. Kysely takes the expression as it is: no cast.
  */
-export function dbNow(offset?: { days?: number; hours?: number; seconds?: number }): RawBuilder<Date> {
+export function dbNow(offset?: { days?: number; hours?: number; minutes?: number; seconds?: number }): RawBuilder<Date> {
   if (!offset) return sql<Date>`now()`;
-  return sql<Date>`now() + make_interval(days => ${offset.days ?? 0}, hours => ${offset.hours ?? 0}, secs => ${offset.seconds ?? 0})`;
+  return sql<Date>`now() + make_interval(days => ${offset.days ?? 0}, hours => ${offset.hours ?? 0}, mins => ${offset.minutes ?? 0}, secs => ${offset.seconds ?? 0})`;
 }

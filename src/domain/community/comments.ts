@@ -21,6 +21,7 @@ import {
 } from './rules.ts';
 import { getConversationSettings, type ConversationSettings } from './settings.ts';
 import { isId } from '../../lib/ids.ts';
+import { dbNow } from '../../lib/sql.ts';
 
 /**
  * Writing in a post's conversation: posting a comment or a reply (held or published), editing
@@ -69,7 +70,7 @@ export async function activeBanUntil(db: Kysely<Database>, memberId: string): Pr
     .selectFrom('comment_bans')
     .select('until')
     .where('member_id', '=', memberId)
-    .where('until', '>', sql<Date>`now()`)
+    .where('until', '>', dbNow())
     .executeTakeFirst();
   return row?.until ?? null;
 }
@@ -228,10 +229,10 @@ async function judgeMemberComment(
       .selectFrom('comments as c')
       .innerJoin('members as m', 'm.id', 'c.member_id')
       .select(['c.id', 'c.member_id', 'c.fingerprint'])
-      .where('c.created_at', '>', sql<Date>`now() - make_interval(mins => ${BURST_RULE.windowMinutes})`)
+      .where('c.created_at', '>', dbNow({ minutes: -BURST_RULE.windowMinutes }))
       .where('c.status', 'in', ['published', 'held'])
       .where('c.member_id', '<>', memberId)
-      .where('m.created_at', '>', sql<Date>`now() - make_interval(days => ${settings.newMemberDays})`)
+      .where('m.created_at', '>', dbNow({ days: -settings.newMemberDays }))
       .$if(options.excludeCommentId !== null, (q) => q.where('c.id', '<>', options.excludeCommentId!))
       .orderBy('c.created_at', 'desc')
       .limit(500)
@@ -278,12 +279,7 @@ export async function announce(trx: Kysely<Database>, commentId: string): Promis
   const top = parents.find((p) => p.id === c.parent_id);
   const replied = parents.find((p) => p.id === (c.reply_to_id ?? c.parent_id));
   if (c.staff_user_id && top?.question) {
-    if (!top.answered_at)
-      await trx
-        .updateTable('comments')
-        .set({ answered_at: sql<Date>`now()` as unknown as Date })
-        .where('id', '=', top.id)
-        .execute();
+    if (!top.answered_at) await trx.updateTable('comments').set({ answered_at: dbNow() }).where('id', '=', top.id).execute();
     if (top.member_id) await queueNotification(trx, top.member_id, c.id, 'answer');
   }
   if (replied?.member_id && replied.member_id !== c.member_id) await queueNotification(trx, replied.member_id, c.id, 'reply');
@@ -347,7 +343,7 @@ export async function editComment(
     }
     await trx
       .updateTable('comments')
-      .set({ body, fingerprint: print, edited_at: sql<Date>`now()` as unknown as Date, status, ...(reason ? { hold_reason: reason } : {}) })
+      .set({ body, fingerprint: print, edited_at: dbNow(), status, ...(reason ? { hold_reason: reason } : {}) })
       .where('id', '=', c.id)
       .execute();
     return { id: c.id, status, holdReason: reason };
@@ -366,7 +362,7 @@ export async function deleteOwnComment(db: Kysely<Database>, actor: Actor, comme
     await trx.deleteFrom('reactions').where('comment_id', '=', c.id).execute();
     await trx
       .updateTable('comment_reports')
-      .set({ resolved_at: sql<Date>`now()` as unknown as Date })
+      .set({ resolved_at: dbNow() })
       .where('comment_id', '=', c.id)
       .where('resolved_at', 'is', null)
       .execute();

@@ -6,6 +6,7 @@ import { announce, conversationAccess, findConversationPostById, postComment, ty
 import { limitReport } from './limits.ts';
 import { holdAfterReports, type Actor, type HoldReason } from './rules.ts';
 import type { SiteKeys } from '../../lib/site-keys.ts';
+import { dbNow } from '../../lib/sql.ts';
 
 /**
  * Keeping the space clean, the commands: members report; moderators (and up) approve, hide,
@@ -126,7 +127,7 @@ export async function moderateComment(
       .updateTable('comments')
       .set({
         status: next,
-        moderated_at: sql<Date>`now()` as unknown as Date,
+        moderated_at: dbNow(),
         moderated_by: staffUserId,
         ...(next === 'published' ? { hold_reason: null } : {}),
       })
@@ -134,7 +135,7 @@ export async function moderateComment(
       .execute();
     await trx
       .updateTable('comment_reports')
-      .set({ resolved_at: sql<Date>`now()` as unknown as Date })
+      .set({ resolved_at: dbNow() })
       .where('comment_id', '=', c.id)
       .where('resolved_at', 'is', null)
       .execute();
@@ -214,9 +215,7 @@ export async function banMember(db: Kysely<Database>, staffUserId: string, membe
       .insertInto('comment_bans')
       .values(values)
       .onConflict((oc) =>
-        oc
-          .column('member_id')
-          .doUpdateSet({ until, reason: values.reason, created_by: staffUserId, created_at: sql<Date>`now()` as unknown as Date }),
+        oc.column('member_id').doUpdateSet({ until, reason: values.reason, created_by: staffUserId, created_at: dbNow() }),
       )
       .execute();
     await trx

@@ -10,6 +10,7 @@ import { isSuppressed } from '../members/suppression.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { commentToText } from './markdown.ts';
 import { isId } from '../../lib/ids.ts';
+import { dbNow } from '../../lib/sql.ts';
 
 /**
  * Emails about the conversation: someone replied to a member, or the brand answered their
@@ -62,7 +63,7 @@ export async function setConversationEmails(db: Kysely<Database>, memberId: stri
   );
   await db
     .updateTable('comment_notifications')
-    .set({ sent_at: sql<Date>`now()` as unknown as Date })
+    .set({ sent_at: dbNow() })
     .where('member_id', '=', memberId)
     .where('sent_at', 'is', null)
     .execute();
@@ -89,7 +90,7 @@ export async function sendCommentNotifications(db: Kysely<Database>, ctx: SiteKe
           selectFrom('comment_notifications as s')
             .select('s.id')
             .whereRef('s.member_id', '=', 'n.member_id')
-            .where('s.sent_at', '>', sql<Date>`now() - make_interval(mins => ${MIN_GAP_MINUTES})`),
+            .where('s.sent_at', '>', dbNow({ minutes: -MIN_GAP_MINUTES })),
         ),
       ),
     )
@@ -117,7 +118,7 @@ async function notifyMember(db: Kysely<Database>, ctx: SiteKeys, memberId: strin
     const markSent = () =>
       trx
         .updateTable('comment_notifications')
-        .set({ sent_at: sql<Date>`now()` as unknown as Date })
+        .set({ sent_at: dbNow() })
         .where(
           'id',
           'in',

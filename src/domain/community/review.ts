@@ -5,6 +5,7 @@ import { isId } from '../../lib/ids.ts';
 import { decodeKeyset, KEYSET_AT, keysetPage } from '../../lib/keyset.ts';
 import { renderComment } from './markdown.ts';
 import type { HoldReason } from './rules.ts';
+import { dbNow } from '../../lib/sql.ts';
 
 /**
  * What staff review: the queue of held and reported comments, the comment browser, the questions
@@ -46,7 +47,7 @@ function queueBase(db: Kysely<Database>) {
     .innerJoin('posts as p', 'p.id', 'c.post_id')
     .leftJoin('members as m', 'm.id', 'c.member_id')
     .leftJoin('staff_users as s', 's.id', 'c.staff_user_id')
-    .leftJoin('comment_bans as b', (j) => j.onRef('b.member_id', '=', 'c.member_id').on('b.until', '>', sql<Date>`now()`))
+    .leftJoin('comment_bans as b', (j) => j.onRef('b.member_id', '=', 'c.member_id').on('b.until', '>', dbNow()))
     .select([
       'c.id',
       'c.post_id',
@@ -231,7 +232,7 @@ export async function listBans(db: Kysely<Database>) {
     .innerJoin('members as m', 'm.id', 'b.member_id')
     .leftJoin('staff_users as s', 's.id', 'b.created_by')
     .select(['b.member_id', 'm.name', 'b.until', 'b.reason', 'b.created_at', 's.email as by'])
-    .where('b.until', '>', sql<Date>`now()`)
+    .where('b.until', '>', dbNow())
     .orderBy('b.until')
     .limit(500)
     .execute();

@@ -3,6 +3,7 @@ import type { Database } from '../../../db/types.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
 import type { Visibility } from './access.ts';
 import { slugify } from '../../lib/slug.ts';
+import { dbNow } from '../../lib/sql.ts';
 
 /**
  * Writing posts: create, edit with last-write detection, publish. Every edit names the revision
@@ -206,7 +207,7 @@ export async function findSlugRedirect(db: Kysely<Database>, slug: string): Prom
     .select('p.slug')
     .where('s.slug', '=', slug)
     .where('p.status', 'in', ['published', 'scheduled'])
-    .where('p.published_at', '<=', sql<Date>`now()`)
+    .where('p.published_at', '<=', dbNow())
     .executeTakeFirst();
   return row?.slug;
 }

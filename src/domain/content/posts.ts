@@ -3,6 +3,7 @@ import type { Database, Post } from '../../../db/types.ts';
 import { decodeKeyset, keysetPage } from '../../lib/keyset.ts';
 import { callToAction, canRead, type Viewer } from './access.ts';
 import { markdownToText, renderMarkdown, splitAtCut } from './markdown.ts';
+import { dbNow } from '../../lib/sql.ts';
 
 /**
  * Published posts as readers get them. Every surface goes through `postForViewer`, which is the
@@ -36,7 +37,7 @@ export async function findPublishedPost(db: Kysely<Database>, slug: string): Pro
     .where('slug', '=', slug)
     .where('status', 'in', ['published', 'scheduled'])
     .where('email_only', '=', false)
-    .where('published_at', '<=', sql<Date>`now()`)
+    .where('published_at', '<=', dbNow())
     .executeTakeFirst();
 }
 
@@ -51,7 +52,7 @@ export async function listPublished(
     .select(COLUMNS)
     .where('status', 'in', ['published', 'scheduled'])
     .where('email_only', '=', false)
-    .where('published_at', '<=', sql<Date>`now()`)
+    .where('published_at', '<=', dbNow())
     .$if(cursor !== undefined, (q) => q.where(sql<boolean>`(published_at, id) < (${cursor![0]}::timestamptz, ${cursor![1]}::bigint)`))
     .$if(options.tag !== undefined, (q) => q.where(sql<boolean>`tags @> array[${options.tag!.toLowerCase()}]::text[]`))
     .orderBy('published_at', 'desc')

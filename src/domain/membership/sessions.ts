@@ -41,7 +41,7 @@ export async function memberFromSession(
     .innerJoin('tiers as t', 't.id', 'm.tier_id')
     .select(['m.id', 'm.email', 'm.name', 'm.status', 'm.tier_id', 't.paid', 's.last_seen_at'])
     .where('s.token_hash', '=', tokenHash)
-    .where('s.expires_at', '>', sql<Date>`now()`)
+    .where('s.expires_at', '>', dbNow())
     .executeTakeFirst();
   if (!row) return undefined;
   let renewedUntil: Date | null = null;

@@ -102,7 +102,7 @@ async function consume(db: Kysely<Database>, signInId: string) {
       .selectFrom('member_sign_ins')
       .selectAll()
       .where('id', '=', signInId)
-      .where('expires_at', '>', sql<Date>`now()`)
+      .where('expires_at', '>', dbNow())
       .forUpdate()
       .executeTakeFirst();
     if (!row) throw INVALID();
@@ -154,7 +154,7 @@ export async function verifySignInCode(db: Kysely<Database>, ctx: SiteKeys, inpu
     .selectFrom('member_sign_ins')
     .select(['id', 'code_hash', 'code_attempts'])
     .where('member_id', '=', member.id)
-    .where('expires_at', '>', sql<Date>`now()`)
+    .where('expires_at', '>', dbNow())
     .orderBy('created_at', 'desc')
     .limit(1)
     .executeTakeFirst();

@@ -3,6 +3,7 @@ import type { Database, ReferralFlag } from '../../../db/types.ts';
 import { hmac } from '../../lib/tokens.ts';
 import { REFERRAL_CODE } from './referrals.ts';
 import { canonicalMailbox, deviceClass, networkOf } from './signals.ts';
+import { dbNow } from '../../lib/sql.ts';
 
 /**
  * Fraud guards. A referral that trips one is flagged when it is made (at subscribe), and held for
@@ -71,7 +72,7 @@ export async function recordReferral(
         .select(sql<string>`count(*)`.as('n'))
         .where('referrer_id', '=', referrer.id)
         .where(column, '=', hash)
-        .where('created_at', '>', sql<Date>`now() - make_interval(hours => ${hours})`)
+        .where('created_at', '>', dbNow({ hours: -hours }))
         .executeTakeFirstOrThrow();
       return Number(row.n);
     };
@@ -119,7 +120,7 @@ export async function holdQuickLeaver(db: Kysely<Database>, referredId: string):
     .where('referred_id', '=', referredId)
     .where('status', '=', 'counted')
     .where('reviewed_at', 'is', null)
-    .where('confirmed_at', '>', sql<Date>`now() - make_interval(days => ${REFERRAL_GUARDS.quickUnsubscribeDays})`)
+    .where('confirmed_at', '>', dbNow({ days: -REFERRAL_GUARDS.quickUnsubscribeDays }))
     .returning('referred_id')
     .executeTakeFirst();
   return held !== undefined;
@@ -149,7 +150,7 @@ export async function forgetOldSignals(db: Kysely<Database>): Promise<void> {
   await db
     .updateTable('referrals')
     .set({ network_hash: null, device_hash: null })
-    .where('created_at', '<', sql<Date>`now() - make_interval(days => ${REFERRAL_GUARDS.keepSignalsDays})`)
+    .where('created_at', '<', dbNow({ days: -REFERRAL_GUARDS.keepSignalsDays }))
     .where((eb) => eb.or([eb('network_hash', 'is not', null), eb('device_hash', 'is not', null)]))
     .execute();
 }

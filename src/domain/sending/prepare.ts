@@ -34,10 +34,7 @@ export async function prepareSend(db: Kysely<Database>, ctx: PrepareContext, sen
     .set({ status: 'preparing' })
     .where('id', '=', sendId)
     .where((eb) =>
-      eb.or([
-        eb.and([eb('status', '=', 'scheduled'), eb('send_at', '<=', sql<Date>`now() + interval '1 second'`)]),
-        eb('status', '=', 'preparing'),
-      ]),
+      eb.or([eb.and([eb('status', '=', 'scheduled'), eb('send_at', '<=', dbNow({ seconds: 1 }))]), eb('status', '=', 'preparing')]),
     )
     .returning('id')
     .executeTakeFirst();

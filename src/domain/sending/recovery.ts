@@ -39,7 +39,7 @@ export async function releaseDeadClaims(db: Kysely<Database>, host: string, isAl
 }
 
 export async function resumeSends(db: Kysely<Database>, options: { stalledForSeconds: number }): Promise<number> {
-  const stalled = sql<Date>`now() - make_interval(secs => ${options.stalledForSeconds})`;
+  const stalled = dbNow({ seconds: -options.stalledForSeconds });
   const sends = await db
     .selectFrom('sends')
     .select(['id', 'status', 'send_at', 'batches'])
@@ -57,7 +57,7 @@ export async function resumeSends(db: Kysely<Database>, options: { stalledForSec
                 .select(sql`1`.as('one'))
                 .whereRef('b.send_id', '=', 'sends.id')
                 .where((b) =>
-                  b.or([b('b.posted_at', '>', stalled), b.and([b('b.status', '=', 'posting'), b('b.lease_until', '>', sql<Date>`now()`)])]),
+                  b.or([b('b.posted_at', '>', stalled), b.and([b('b.status', '=', 'posting'), b('b.lease_until', '>', dbNow())])]),
                 ),
             ),
           ),

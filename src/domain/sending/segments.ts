@@ -3,6 +3,7 @@ import type { Database } from '../../../db/types.ts';
 import { ValidationError } from '../../lib/errors.ts';
 import { isPlatform } from '../members/sources.ts';
 import { listNewsletters, listTiers } from '../site/catalog.ts';
+import { dbNow } from '../../lib/sql.ts';
 
 /**
  * A segment: who a send goes to. Newsletters are required (a send reaches members subscribed
@@ -191,10 +192,10 @@ export function recipientWhere(segment: Segment, excludeSends: string[]) {
           .selectFrom('stats_members as sm')
           .select(sql`1`.as('one'))
           .whereRef('sm.member_id', '=', 'm.id')
-          .where('sm.last_engaged_at', '>', sql<Date>`now() - make_interval(days => ${days})`),
+          .where('sm.last_engaged_at', '>', dbNow({ days: -days })),
       );
       if (segment.engagement === 'engaged') parts.push(engaged);
-      else parts.push(eb.and([eb.not(engaged), eb('m.created_at', '<', sql<Date>`now() - make_interval(days => ${COLD_DAYS})`)]));
+      else parts.push(eb.and([eb.not(engaged), eb('m.created_at', '<', dbNow({ days: -COLD_DAYS }))]));
     }
     // Suppressions are kept as SHA-256 of the normalised address (members/suppression.ts). Found
     // from the suppressions side through members_email_hash_idx: hashing every member's address

@@ -6,6 +6,7 @@ import { decodeKeyset, keysetPage } from '../../lib/keyset.ts';
 import { enqueueLanes, enqueuePrepare, removePrepare } from './jobs.ts';
 import { commandTarget, type SendCommand } from './lifecycle.ts';
 import { countRecipients, describeSegment, parseSegmentInput, resolveSegment, segmentView, type Segment } from './segments.ts';
+import { dbNow } from '../../lib/sql.ts';
 
 /**
  * Sends: creating one (as a draft, or scheduled at a time or after the undo window), and the
@@ -141,7 +142,7 @@ export async function commandSend(db: Kysely<Database>, sendId: string, command:
     const send = await lockSend(trx, sendId);
     const target = commandTarget(command, send.status);
     if (!target) refuse(command, send.status);
-    const now = sql<Date>`now()` as unknown as Date;
+    const now = dbNow();
     switch (command) {
       case 'undo':
         await trx.updateTable('sends').set({ status: 'draft', send_at: null, scheduled_at: null }).where('id', '=', sendId).execute();

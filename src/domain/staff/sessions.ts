@@ -42,7 +42,7 @@ export async function staffFromSession(
     .innerJoin('staff_users as u', 'u.id', 's.staff_user_id')
     .select(['u.id', 'u.email', 'u.name', 'u.role', 's.last_seen_at'])
     .where('s.token_hash', '=', tokenHash)
-    .where('s.expires_at', '>', sql<Date>`now()`)
+    .where('s.expires_at', '>', dbNow())
     .where('u.disabled_at', 'is', null)
     .executeTakeFirst();
   if (!row) return undefined;
@@ -73,8 +73,5 @@ export async function revokeAllStaffSessions(db: Kysely<Database>, staffUserId: 
 }
 
 export async function pruneExpiredStaffSessions(db: Kysely<Database>): Promise<void> {
-  await db
-    .deleteFrom('staff_sessions')
-    .where('expires_at', '<', sql<Date>`now()`)
-    .execute();
+  await db.deleteFrom('staff_sessions').where('expires_at', '<', dbNow()).execute();
 }
