@@ -7,7 +7,6 @@
  * an embedded PostgreSQL under the system temp folder.
  */
 import { withScratchDatabase } from './scratch.ts';
-import { join } from 'node:path';
 import { sql } from 'kysely';
 import { statsCohorts, statsOverview, statsSend, statsSources } from '../src/domain/stats/read.ts';
 import { refreshStats } from '../src/domain/stats/rollup.ts';

@@ -39,7 +39,7 @@ const INLINE: Record<string, string> = {
 
 /** Adds the inline style of each known tag; relative links and images become absolute. */
 export function inlineStyles(html: string, accentColor: string, siteUrl: string): string {
-  return html.replace(/<([a-z0-9]+)((?:\s[^>]*)?)>/gi, (whole, tag: string, attrs: string) => {
+  return html.replace(/<([a-z0-9]+)((?:\s[^>]*)?)>/gi, (_whole, tag: string, attrs: string) => {
     const style = INLINE[tag.toLowerCase()];
     let a = attrs.replace(/\s(href|src)="\/(?!\/)/g, (_m, name: string) => ` ${name}="${siteUrl}/`);
     if (style) a = ` style="${style.replace('ACCENT', accentColor)}"${a}`;

@@ -4,7 +4,7 @@ import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError, Valida
 import { isId } from '../../lib/ids.ts';
 import { announce, conversationAccess, findConversationPostById, postComment, type ConversationPost, type Posted } from './comments.ts';
 import { limitReport } from './limits.ts';
-import { holdAfterReports, type Actor, type HoldReason } from './rules.ts';
+import { holdAfterReports, type Actor } from './rules.ts';
 import type { SiteKeys } from '../../lib/site-keys.ts';
 import { dbNow } from '../../lib/sql.ts';
 

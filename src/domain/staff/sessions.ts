@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database, StaffUser } from '../../../db/types.ts';
 import { hashToken, randomToken } from '../../lib/tokens.ts';
 import { dbNow } from '../../lib/sql.ts';
