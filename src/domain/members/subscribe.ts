@@ -11,6 +11,7 @@ import { NotFoundError, RateLimitedError, ValidationError } from '../../lib/erro
 import { recordReferral } from '../referrals/guards.ts';
 import { creditReferral } from '../referrals/referrals.ts';
 import { getSiteSettings } from '../site/settings.ts';
+import { senderFor } from '../newsletters/sender.ts';
 import { emailProblem, normaliseEmail } from './email.ts';
 import { recordEvent } from './events.ts';
 import { CONFIRM_DAYS, confirmToken, confirmUrl, preferencesToken, preferencesUrl, readConfirmToken } from './links.ts';
@@ -219,7 +220,12 @@ export async function subscribe(db: Kysely<Database>, ctx: SiteKeys, request: Su
       confirmUrl: confirmUrl(ctx.siteUrl, token),
       validDays: CONFIRM_DAYS,
     });
-    await queueEmail(trx, { to: [member.email], ...rendered, tags: [{ name: 'kind', value: 'confirm-subscription' }] });
+    const sender = await senderFor(
+      trx,
+      ctx,
+      newsletters.map((n) => n.id),
+    );
+    await queueEmail(trx, { ...sender, to: [member.email], ...rendered, tags: [{ name: 'kind', value: 'confirm-subscription' }] });
     return { outcome, confirmationQueued: true };
   });
 }
@@ -277,9 +283,15 @@ export async function confirmSubscription(db: Kysely<Database>, ctx: SiteKeys, t
         newsletters: newsletters.map((n) => n.name),
         preferencesUrl: preferencesUrl(ctx.siteUrl, prefs),
       });
+      const sender = await senderFor(
+        trx,
+        ctx,
+        newsletters.map((n) => n.id),
+      );
       await queueEmail(
         trx,
         {
+          ...sender,
           to: [member.email],
           ...rendered,
           headers: listUnsubscribeHeaders(ctx.siteUrl, prefs),
