@@ -102,7 +102,9 @@ describe('posts as email', () => {
     expect(preview.html).toContain('Read the whole post');
 
     await sendTestEmail(t.db, { siteUrl: 'https://news.example.com' }, p.id, 'Tester@Example.com', 'preview');
-    await expect(sendTestEmail(t.db, { siteUrl: 'https://news.example.com' }, p.id, 'not an address', 'full')).rejects.toThrow(ValidationError);
+    await expect(sendTestEmail(t.db, { siteUrl: 'https://news.example.com' }, p.id, 'not an address', 'full')).rejects.toThrow(
+      ValidationError,
+    );
     const { sql } = await import('kysely');
     const jobs = await sql<{
       payload: { message: { to: string[]; subject: string; text: string } };

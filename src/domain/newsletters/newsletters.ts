@@ -99,7 +99,8 @@ function checkSlug(slug: string): string {
 
 /** The columns a create or a change writes, checked. */
 function columnsOf(input: NewsletterChanges) {
-  const senderName = input.senderName === undefined ? undefined : cleanText(input.senderName ?? '', 'The sender name', 100, { allowEmpty: true });
+  const senderName =
+    input.senderName === undefined ? undefined : cleanText(input.senderName ?? '', 'The sender name', 100, { allowEmpty: true });
   if (input.sortOrder !== undefined && (!Number.isInteger(input.sortOrder) || Math.abs(input.sortOrder) > 1_000_000)) {
     throw new ValidationError('The position must be a whole number.', 'invalid_newsletter');
   }
@@ -117,7 +118,8 @@ function columnsOf(input: NewsletterChanges) {
 const isUniqueViolation = (err: unknown, constraint: string) =>
   (err as { code?: string; constraint?: string }).code === '23505' && (err as { constraint?: string }).constraint === constraint;
 
-const duplicate = (slug: string) => new ConflictError(`A newsletter called "${slug}" exists already; choose another slug.`, 'newsletter_exists');
+const duplicate = (slug: string) =>
+  new ConflictError(`A newsletter called "${slug}" exists already; choose another slug.`, 'newsletter_exists');
 
 /**
  * A new newsletter, last in the order. The first open newsletter of a site becomes its default
@@ -125,7 +127,8 @@ const duplicate = (slug: string) => new ConflictError(`A newsletter called "${sl
  */
 export async function createNewsletter(db: Kysely<Database>, input: NewsletterInput): Promise<Newsletter> {
   const values = columnsOf(input);
-  if (input.slug === undefined || input.name === undefined) throw new ValidationError('A newsletter needs a slug and a name.', 'invalid_newsletter');
+  if (input.slug === undefined || input.name === undefined)
+    throw new ValidationError('A newsletter needs a slug and a name.', 'invalid_newsletter');
   try {
     return await db.transaction().execute(async (trx) => {
       // One writer at a time: the default and the order are read, then written.
@@ -133,13 +136,11 @@ export async function createNewsletter(db: Kysely<Database>, input: NewsletterIn
       if (await trx.selectFrom('newsletters').select('id').where('slug', '=', input.slug).executeTakeFirst()) throw duplicate(input.slug);
       const state = await trx
         .selectFrom('newsletters')
-        .select([
-          sql<number>`coalesce(max(sort_order) + 1, 0)`.as('next'),
-          sql<boolean>`bool_or(is_default)`.as('has_default'),
-        ])
+        .select([sql<number>`coalesce(max(sort_order) + 1, 0)`.as('next'), sql<boolean>`bool_or(is_default)`.as('has_default')])
         .executeTakeFirstOrThrow();
       const makeDefault = input.default ?? !state.has_default;
-      if (makeDefault) await trx.updateTable('newsletters').set({ is_default: false, updated_at: dbNow() }).where('is_default', '=', true).execute();
+      if (makeDefault)
+        await trx.updateTable('newsletters').set({ is_default: false, updated_at: dbNow() }).where('is_default', '=', true).execute();
       return trx
         .insertInto('newsletters')
         .values({ sort_order: state.next, ...values, slug: input.slug, name: values.name!, is_default: makeDefault })
@@ -160,10 +161,12 @@ export async function updateNewsletter(db: Kysely<Database>, slug: string, chang
       await sql`lock table newsletters in share row exclusive mode`.execute(trx);
       const current = await findNewsletter(trx, slug);
       if (values.slug !== undefined && values.slug !== slug) {
-        if (await trx.selectFrom('newsletters').select('id').where('slug', '=', values.slug).executeTakeFirst()) throw duplicate(values.slug);
+        if (await trx.selectFrom('newsletters').select('id').where('slug', '=', values.slug).executeTakeFirst())
+          throw duplicate(values.slug);
       }
       if (changes.default === true) {
-        if (current.archived_at) throw new ConflictError('An archived newsletter cannot be the default; unarchive it first.', 'newsletter_archived');
+        if (current.archived_at)
+          throw new ConflictError('An archived newsletter cannot be the default; unarchive it first.', 'newsletter_archived');
         await trx
           .updateTable('newsletters')
           .set({ is_default: false, updated_at: dbNow() })

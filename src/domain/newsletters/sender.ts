@@ -29,7 +29,10 @@ export interface MailDefaults {
 export function parseMailbox(mailbox: string): { name: string | null; address: string } {
   const m = /^\s*(.*?)\s*<([^<>]+)>\s*$/.exec(mailbox);
   if (!m) return { name: null, address: mailbox.trim() };
-  const name = m[1]!.replace(/^"(.*)"$/, '$1').replace(/\\(.)/g, '$1').trim();
+  const name = m[1]!
+    .replace(/^"(.*)"$/, '$1')
+    .replace(/\\(.)/g, '$1')
+    .trim();
   return { name: name === '' ? null : name, address: m[2]!.trim() };
 }
 
