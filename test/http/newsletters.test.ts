@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { saveSiteSettings } from '../../src/domain/site/settings.ts';
 import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
-import { runCli, startServer, type RunningServer } from '../helpers/server.ts';
+import { Browserless, runCli, startServer, type RunningServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { startResendTestServer, type RecordedEmail, type ResendTestServer } from '../servers/resend.ts';
 
@@ -276,5 +276,58 @@ describe('an archived newsletter', () => {
     expect(await (await fetch(server.url + '/join')).text()).toContain('Not open for subscriptions yet');
     const reopened = await api('/api/v1/newsletters/dispatch', { method: 'PATCH', body: { archived: false } });
     expect((await reopened.json()).newsletter.archived).toBe(false);
+  });
+});
+
+describe('the admin page', () => {
+  it('creates, edits, reorders, marks default and archives, with a clear error on bad input', async () => {
+    const owner = new Browserless(server.url);
+    const signin = await owner.request('/admin/signin', {
+      method: 'POST',
+      form: { email: 'owner@example.com', password: 'a long owner password' },
+    });
+    expect(signin.status).toBe(303);
+    const page = async (form?: Record<string, string>) => {
+      const res = await owner.request('/admin/newsletters', form ? { method: 'POST', form } : {});
+      return { status: res.status, html: await res.text() };
+    };
+    expect((await page()).html).toContain('Dispatch');
+
+    const bad = await page({ action: 'create', slug: 'Bad Slug', name: 'Bad' });
+    expect(bad.status).toBe(400);
+    expect(bad.html).toContain('The slug &quot;Bad Slug&quot; is not valid');
+    const taken = await page({ action: 'create', slug: 'dispatch', name: 'Again' });
+    expect(taken.status).toBe(409);
+
+    const made = await page({ action: 'create', slug: 'letters', name: 'Letters', reply_to: 'letters@fieldnotes.example', default: '1' });
+    expect(made.status).toBe(200);
+    expect(made.html).toContain('Newsletter &quot;Letters&quot; created (the default).');
+    await page({
+      action: 'update',
+      slug: 'letters',
+      new_slug: 'letters',
+      name: 'The Letters',
+      description: 'Sundays.',
+      sender_name: 'Ada',
+      sender_email: '',
+      reply_to: '',
+    });
+    await page({ action: 'up', slug: 'letters' });
+    await page({ action: 'default', slug: 'dispatch' });
+    await page({ action: 'archive', slug: 'field-notes' });
+    const rows = await t.db
+      .selectFrom('newsletters')
+      .select(['slug', 'name', 'is_default', 'sender_name', 'reply_to', 'archived_at'])
+      .orderBy('sort_order')
+      .execute();
+    expect(rows.map((r) => [r.slug, r.name, r.is_default, r.sender_name, r.reply_to, r.archived_at !== null])).toEqual([
+      ['field-notes', 'Field Notes', false, 'Ada at Field Notes', 'ada@fieldnotes.example', true],
+      ['letters', 'The Letters', false, 'Ada', null, false],
+      ['dispatch', 'Dispatch', true, null, null, false],
+    ]);
+
+    const editor = new Browserless(server.url);
+    await editor.request('/admin/signin', { method: 'POST', form: { email: 'ed@example.com', password: 'a long editor password' } });
+    expect((await editor.request('/admin/newsletters')).status).toBe(403);
   });
 });
