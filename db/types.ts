@@ -54,7 +54,14 @@ export interface NewslettersTable {
   description: ColumnType<string, string | undefined, string>;
   is_default: ColumnType<boolean, boolean | undefined, boolean>;
   sort_order: ColumnType<number, number | undefined, number>;
+  /** Null: the site's sender name, From address and Reply-To. */
+  sender_name: ColumnType<string | null, string | null | undefined, string | null>;
+  sender_email: ColumnType<string | null, string | null | undefined, string | null>;
+  reply_to: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Archived: keeps its members and sends, takes no new subscribers, hidden from reader forms. */
+  archived_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
 }
 
 export interface TiersTable {
@@ -291,6 +298,8 @@ export interface SendsTable {
   send_at: Timestamp | null;
   undo_seconds: ColumnType<number, number | undefined, number>;
   from_address: string | null;
+  /** Fixed with from_address when the send is prepared; null for sends prepared before it existed. */
+  reply_to: ColumnType<string | null, string | null | undefined, string | null>;
   rendered: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
   recipients: ColumnType<number, number | undefined, number>;
   batches: ColumnType<number, number | undefined, number>;

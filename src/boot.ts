@@ -75,7 +75,7 @@ export async function boot(config: Config, options: BootOptions = {}): Promise<B
     : createOutboxMailer(database.db, { from: config.mailFrom });
   const runtime: Runtime = {
     config: { ...config, appSecret },
-    keys: siteKeys({ appSecret, siteUrl: config.siteUrl }),
+    keys: siteKeys({ appSecret, siteUrl: config.siteUrl, mailFrom: config.mailFrom }),
     db: database.db,
     mailer,
     stripe: createStripe(config.stripe),

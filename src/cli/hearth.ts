@@ -21,6 +21,11 @@ Commands:
                                create a staff user
   token:create --email E [--name N]
                                print a new staff API token for that staff user
+  newsletter:create --slug S --name N [--default] [--description D]
+               [--sender-name N] [--sender-email E] [--reply-to E]
+                               create a newsletter (a site's first becomes the default)
+  newsletter:list [--archived] list newsletters (slug, name, default, archived)
+  newsletter:archive --slug S  archive a newsletter (members and sends stay; no new subscribers)
   seed --demo [--members N]    add the demo brand, posts and N members (default 300)
   import FILE.csv [--newsletter SLUG] [--format auto|generic|mailchimp|substack|ghost|beehiiv|kit]
                [--confirmed --attestation TEXT | --send-confirmation]
@@ -151,7 +156,19 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return 0;
   }
-  const known = ['serve', 'worker', 'migrate', 'staff:create', 'token:create', 'seed', 'import', 'export'];
+  const known = [
+    'serve',
+    'worker',
+    'migrate',
+    'staff:create',
+    'token:create',
+    'newsletter:create',
+    'newsletter:list',
+    'newsletter:archive',
+    'seed',
+    'import',
+    'export',
+  ];
   if (!known.includes(command)) throw new UsageError(`unknown command "${command}"`);
   const config = loadConfig();
   setLogLevel(config.logLevel);
@@ -197,6 +214,54 @@ async function main(argv: string[]): Promise<number> {
         return createApiToken(runtime.db, user.id, f.name ?? `CLI token ${new Date().toISOString().slice(0, 10)}`);
       });
       process.stdout.write(token.token + '\n');
+      return 0;
+    }
+    case 'newsletter:create': {
+      const f = parse(args, {
+        slug: { type: 'string' },
+        name: { type: 'string' },
+        default: { type: 'boolean' },
+        description: { type: 'string' },
+        'sender-name': { type: 'string' },
+        'sender-email': { type: 'string' },
+        'reply-to': { type: 'string' },
+      });
+      const slug = requireFlag(f.slug, '--slug');
+      const name = requireFlag(f.name, '--name');
+      const { createNewsletter } = await import('../domain/newsletters/newsletters.ts');
+      const created = await withBoot(config, ({ runtime }) =>
+        createNewsletter(runtime.db, {
+          slug,
+          name,
+          default: f.default ? true : undefined,
+          description: f.description,
+          senderName: f['sender-name'],
+          senderEmail: f['sender-email'],
+          replyTo: f['reply-to'],
+        }),
+      );
+      process.stdout.write(
+        `created newsletter ${created.slug} "${created.name}"${created.is_default ? ' (default)' : ''} (id ${created.id})\n`,
+      );
+      return 0;
+    }
+    case 'newsletter:list': {
+      const f = parse(args, { archived: { type: 'boolean' } });
+      const { listNewsletters } = await import('../domain/newsletters/newsletters.ts');
+      const rows = await withBoot(config, ({ runtime }) => listNewsletters(runtime.db, { archived: Boolean(f.archived) }));
+      for (const n of rows) {
+        const marks = [n.is_default ? 'default' : '', n.archived_at ? 'archived' : ''].filter(Boolean).join(', ');
+        process.stdout.write(`${n.slug}\t${n.name}${marks ? `\t(${marks})` : ''}\n`);
+      }
+      if (rows.length === 0) process.stdout.write('no newsletters yet: npm run hearth -- newsletter:create --slug S --name N\n');
+      return 0;
+    }
+    case 'newsletter:archive': {
+      const f = parse(args, { slug: { type: 'string' } });
+      const slug = requireFlag(f.slug, '--slug');
+      const { archiveNewsletter } = await import('../domain/newsletters/newsletters.ts');
+      const archived = await withBoot(config, ({ runtime }) => archiveNewsletter(runtime.db, slug));
+      process.stdout.write(`archived newsletter ${archived.slug}\n`);
       return 0;
     }
     case 'seed': {

@@ -145,7 +145,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     siteUrl,
     appSecret: e.APP_SECRET,
-    mailFrom: e.MAIL_FROM ?? `Hearth <hearth@${new URL(siteUrl).hostname}>`,
+    // No display name by default: each email is sent under the site's name (domain/newsletters/sender.ts).
+    mailFrom: e.MAIL_FROM ?? `hearth@${new URL(siteUrl).hostname}`,
     resend: e.RESEND_API_KEY ? { apiKey: e.RESEND_API_KEY, baseUrl: e.RESEND_BASE_URL, webhookSecret: e.RESEND_WEBHOOK_SECRET } : undefined,
     sendRateLimit: e.SEND_RATE_LIMIT,
     stripe: e.STRIPE_SECRET_KEY

@@ -14,7 +14,13 @@ export interface SendEmailPayload {
   idempotencyKey: string;
 }
 
-export async function queueEmail(db: Kysely<Database>, message: EmailMessage, options: { idempotencyKey?: string } = {}): Promise<void> {
+/**
+ * An email to a member: its sender and Reply-To are required, so no path can forget them
+ * (domain/newsletters/sender.ts's senderFor gives both).
+ */
+export type MemberEmail = EmailMessage & { from: string; replyTo: string };
+
+export async function queueEmail(db: Kysely<Database>, message: MemberEmail, options: { idempotencyKey?: string } = {}): Promise<void> {
   const payload: SendEmailPayload = { message, idempotencyKey: options.idempotencyKey ?? `mail-${randomUUID()}` };
   await enqueue(db, 'send_email', payload, { priority: PRIORITY.transactional, maxAttempts: 12 });
 }

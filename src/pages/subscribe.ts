@@ -50,7 +50,9 @@ export const POST: APIRoute = async ({ request, url, locals, cookies, clientAddr
     const status = statusFor(err);
     const headers: Record<string, string> = err instanceof RateLimitedError ? { 'retry-after': String(err.retryAfter) } : {};
     if (fields.json) return jsonError(status, err.code, err.message, headers);
-    return messagePage({ status, title: 'We could not subscribe you', message: err.message, back: true, headers, frameable: embed });
+    const notOpen = err.code === 'not_open';
+    const title = notOpen ? 'Not open for subscriptions yet' : 'We could not subscribe you';
+    return messagePage({ status, title, message: err.message, back: !notOpen, headers, frameable: embed });
   }
   if (fields.json) return json({ ok: true, message: 'Check your inbox to confirm your subscription.' }, 202);
   return redirect(embed ? '/embed/subscribed' : '/subscribe/check-inbox', 303);

@@ -48,6 +48,7 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: path('/admin/audience/?'), methods: FORM, access: 'settings:manage' },
   { pattern: path('/admin/settings/?'), methods: FORM, access: 'settings:manage' },
   { pattern: path('/admin/tiers/?'), methods: FORM, access: 'settings:manage' },
+  { pattern: path('/admin/newsletters/?'), methods: FORM, access: 'newsletters:manage' },
   { pattern: path('/admin/posts/?'), methods: READ, access: 'posts:write' },
   { pattern: path('/admin/posts/(new|:id)/?'), methods: FORM, access: 'posts:write' },
   { pattern: path('/admin/posts/:id/email'), methods: READ, access: 'posts:write' },
@@ -87,6 +88,10 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: path('/api/v1/sends/:id/?'), methods: READ, access: 'sends:write' },
   { pattern: path('/api/v1/sends/:id/(schedule|cancel|undo|pause|resume|retry)/?'), methods: ['POST'], access: 'sends:write' },
   { pattern: path('/api/v1/newsletters/?'), methods: READ, access: 'newsletters:read' },
+  { pattern: path('/api/v1/newsletters/?'), methods: ['POST'], access: 'newsletters:manage' },
+  // Any one path segment: a slug that breaks the rules is the domain's 404, not the guard's.
+  { pattern: path('/api/v1/newsletters/[^/]+/?'), methods: READ, access: 'newsletters:read' },
+  { pattern: path('/api/v1/newsletters/[^/]+/?'), methods: ['PATCH', 'DELETE'], access: 'newsletters:manage' },
   { pattern: path('/api/v1/tiers/?'), methods: READ, access: 'tiers:read' },
   { pattern: path('/api/v1/tiers/?'), methods: ['POST'], access: 'settings:manage' },
   { pattern: path('/api/v1/comments/?'), methods: READ, access: 'comments:moderate' },

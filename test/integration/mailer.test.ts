@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOutboxMailer } from '../../src/lib/mailer/outbox.ts';
 import { createResendMailer } from '../../src/lib/mailer/resend.ts';
 import { MailerUsageError, type EmailMessage } from '../../src/lib/mailer/port.ts';
-import { queueEmail } from '../../src/lib/mail-queue.ts';
+import { queueEmail, type MemberEmail } from '../../src/lib/mail-queue.ts';
 import { createTaskList } from '../../src/worker.ts';
 import { runOnce } from 'graphile-worker';
 import { loadConfig } from '../../src/lib/config.ts';
@@ -13,7 +13,9 @@ import { startResendTestServer, type ResendTestServer } from '../servers/resend.
 import { waitFor } from '../helpers/wait.ts';
 
 const FROM = 'Field Notes <letters@example.com>';
-const msg = (to: string, subject = 'Hello'): EmailMessage => ({
+const msg = (to: string, subject = 'Hello'): MemberEmail => ({
+  from: FROM,
+  replyTo: 'replies@example.com',
   to: [to],
   subject,
   html: `<p>${subject}</p>`,

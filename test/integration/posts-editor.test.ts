@@ -101,8 +101,10 @@ describe('posts as email', () => {
     expect(preview.text).not.toContain('secret ratio');
     expect(preview.html).toContain('Read the whole post');
 
-    await sendTestEmail(t.db, 'https://news.example.com', p.id, 'Tester@Example.com', 'preview');
-    await expect(sendTestEmail(t.db, 'https://news.example.com', p.id, 'not an address', 'full')).rejects.toThrow(ValidationError);
+    await sendTestEmail(t.db, { siteUrl: 'https://news.example.com' }, p.id, 'Tester@Example.com', 'preview');
+    await expect(sendTestEmail(t.db, { siteUrl: 'https://news.example.com' }, p.id, 'not an address', 'full')).rejects.toThrow(
+      ValidationError,
+    );
     const { sql } = await import('kysely');
     const jobs = await sql<{
       payload: { message: { to: string[]; subject: string; text: string } };

@@ -328,7 +328,13 @@ describe('transactional mail during a bulk send', () => {
     const send = await sendNow(postId);
     await waitFor(() => statusOf(send.id), { until: (s) => s.posted >= 100, timeout: 20_000, what: 'first batch' });
     const queuedAt = Date.now();
-    await queueEmail(t.db, { to: ['newcomer@example.com'], subject: 'Confirm your subscription', text: 'Click' });
+    await queueEmail(t.db, {
+      from: 'letters@example.com',
+      replyTo: 'letters@example.com',
+      to: ['newcomer@example.com'],
+      subject: 'Confirm your subscription',
+      text: 'Click',
+    });
     await waitFor(async () => resend.countByRecipient().get('newcomer@example.com') ?? 0, {
       until: (n) => n === 1,
       timeout: 10_000,

@@ -15,6 +15,8 @@ export interface RecordedEmail {
   html?: string;
   text?: string;
   headers?: Record<string, string>;
+  /** `reply_to` as the SDK sends it (a string, or the first of a list). */
+  replyTo?: string;
   idempotencyKey?: string;
 }
 
@@ -167,6 +169,7 @@ export async function startResendTestServer(options: ResendTestServerOptions = {
         ...(typeof m.html === 'string' && !options.light ? { html: m.html } : {}),
         ...(typeof m.text === 'string' && !options.light ? { text: m.text } : {}),
         ...(m.headers && !options.light ? { headers: m.headers as Record<string, string> } : {}),
+        ...(m.reply_to && !options.light ? { replyTo: String(Array.isArray(m.reply_to) ? m.reply_to[0] : m.reply_to) } : {}),
         ...(key ? { idempotencyKey: key } : {}),
       };
       if (!options.light) emails.push(email);

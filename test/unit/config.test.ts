@@ -16,7 +16,7 @@ describe('loadConfig', () => {
     });
     expect(c.resend).toBeUndefined();
     expect(c.stripe).toBeUndefined();
-    expect(c.mailFrom).toBe('Hearth <hearth@localhost>');
+    expect(c.mailFrom).toBe('hearth@localhost');
   });
 
   it.each([

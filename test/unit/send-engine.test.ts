@@ -19,6 +19,7 @@ const brand = { title: 'Field Notes', accentColor: '#b45309', siteUrl: 'https://
 const SEND: FixedSend = {
   id: '7',
   from: 'Field Notes <letters@example.com>',
+  replyTo: 'editor@example.com',
   rendered: {
     full: renderPostEmail({
       brand,

@@ -56,6 +56,7 @@ describe('batch payloads', () => {
   const send: FixedSend = {
     id: '7',
     from: 'Field Notes <letters@example.com>',
+    replyTo: 'editor@example.com',
     rendered: {
       full: renderPostEmail({
         brand,

@@ -5,6 +5,7 @@ import { slugify } from '../../lib/slug.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { membershipEndedEmail, paidWelcomeEmail, paymentFailedEmail } from '../../../emails/billing.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
+import { senderFor } from '../newsletters/sender.ts';
 import type { SiteLinks } from '../../lib/site-keys.ts';
 import { recordEvent } from '../members/events.ts';
 import { bankUnusedRewardDays, startBankedRewardsFor } from '../referrals/rewards.ts';
@@ -211,7 +212,7 @@ export async function handleStripeEvent(
       const email = paymentFailedEmail({ brand, tierName: sub.tier_name ?? 'paid', graceDays: PAST_DUE_GRACE_DAYS });
       await queueEmail(
         db,
-        { to: [sub.email], ...email, tags: [{ name: 'kind', value: 'payment-failed' }] },
+        { ...(await senderFor(db, ctx)), to: [sub.email], ...email, tags: [{ name: 'kind', value: 'payment-failed' }] },
         { idempotencyKey: `payment-failed-${event.id}` },
       );
     }
@@ -308,7 +309,12 @@ export async function syncSubscription(db: Kysely<Database>, stripe: Stripe, ctx
       });
       await queueEmail(
         trx,
-        { to: [member.email], ...paidWelcomeEmail({ brand, tierName: tierRow.name }), tags: [{ name: 'kind', value: 'paid-welcome' }] },
+        {
+          ...(await senderFor(trx, ctx)),
+          to: [member.email],
+          ...paidWelcomeEmail({ brand, tierName: tierRow.name }),
+          tags: [{ name: 'kind', value: 'paid-welcome' }],
+        },
         { idempotencyKey: `paid-welcome-${sub.id}-${entitled.tier_id}` },
       );
     } else if (!entitled && member.tier_source === 'stripe') {
@@ -328,6 +334,7 @@ export async function syncSubscription(db: Kysely<Database>, stripe: Stripe, ctx
       await queueEmail(
         trx,
         {
+          ...(await senderFor(trx, ctx)),
           to: [member.email],
           ...membershipEndedEmail({ brand, tierName: previous?.name ?? 'paid' }),
           tags: [{ name: 'kind', value: 'membership-ended' }],

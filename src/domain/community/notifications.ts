@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { commentNotificationsEmail, type ConversationNotice } from '../../../emails/comment-notifications.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
+import { senderFor } from '../newsletters/sender.ts';
 import type { SiteKeys } from '../../lib/site-keys.ts';
 import { sign, verify } from '../../lib/tokens.ts';
 import { canRead } from '../content/access.ts';
@@ -196,6 +197,7 @@ async function notifyMember(db: Kysely<Database>, ctx: SiteKeys, memberId: strin
     await queueEmail(
       trx,
       {
+        ...(await senderFor(trx, ctx)),
         to: [member.email],
         ...rendered,
         headers: { 'List-Unsubscribe': `<${url}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { renderPostEmail, personalize, type CompiledEmail } from '../../../emails/post.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
+import { senderFor, type MailDefaults } from '../newsletters/sender.ts';
 import { ValidationError } from '../../lib/errors.ts';
 import { emailProblem, normaliseEmail } from '../members/email.ts';
 import { getSiteSettings } from '../site/settings.ts';
@@ -49,13 +50,14 @@ export async function renderPostVariants(db: Kysely<Database>, siteUrl: string, 
 /** Sends one rendering of the post to any address, through the queue, marked as a test. */
 export async function sendTestEmail(
   db: Kysely<Database>,
-  siteUrl: string,
+  mail: MailDefaults,
   postId: string,
   address: string,
   variant: Variant,
 ): Promise<void> {
   const problem = emailProblem(address);
   if (problem) throw new ValidationError(`The test address is not valid: ${problem}.`, 'invalid_email');
+  const siteUrl = mail.siteUrl;
   const variants = await renderPostVariants(db, siteUrl, postId);
   const compiled = variant === 'preview' ? variants.preview : variants.full;
   if (!compiled) throw new ValidationError('Only a paid post has a preview variant.', 'no_variant');
@@ -65,7 +67,10 @@ export async function sendTestEmail(
     preferences_url: `${siteUrl}/unsubscribe`,
     referral_url: `${siteUrl}/r/your-own-code`,
   });
+  // From and Reply-To as a send to the default newsletter would have them.
+  const defaultNewsletter = await db.selectFrom('newsletters').select('id').where('is_default', '=', true).executeTakeFirst();
   await queueEmail(db, {
+    ...(await senderFor(db, mail, defaultNewsletter ? [defaultNewsletter.id] : [])),
     to: [normaliseEmail(address)],
     subject: `[Test] ${email.subject}`,
     html: email.html,

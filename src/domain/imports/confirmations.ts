@@ -8,6 +8,7 @@ import { ConflictError } from '../../lib/errors.ts';
 import { CONFIRM_DAYS, confirmToken, confirmUrl, preferencesToken } from '../members/links.ts';
 import { listUnsubscribeHeaders } from '../members/subscribe.ts';
 import { emailHash } from '../members/suppression.ts';
+import { senderFor } from '../newsletters/sender.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { getImport } from './pipeline.ts';
 
@@ -48,6 +49,11 @@ export async function sendImportConfirmations(
     .execute();
   const site = await getSiteSettings(db);
   const brand = { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl };
+  const sender = await senderFor(
+    db,
+    ctx,
+    newsletters.map((nl) => nl.id),
+  );
 
   // members has no index on import_id: find the import's id range once, then walk it by primary key.
   const range = await db
@@ -107,6 +113,7 @@ export async function sendImportConfirmations(
         validDays: CONFIRM_DAYS,
       });
       return {
+        ...sender,
         to: [member.email],
         ...rendered,
         headers: listUnsubscribeHeaders(ctx.siteUrl, preferencesToken(ctx.secret, member.id)),

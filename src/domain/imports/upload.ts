@@ -306,8 +306,14 @@ export async function startImport(db: Kysely<Database>, importId: string, option
     let newsletterId: string | null = null;
     const slug = options.newsletterSlug?.trim().toLowerCase();
     if (slug) {
-      const newsletter = await trx.selectFrom('newsletters').select('id').where('slug', '=', slug).executeTakeFirst();
+      const newsletter = await trx
+        .selectFrom('newsletters')
+        .select(['id', 'name', 'archived_at'])
+        .where('slug', '=', slug)
+        .executeTakeFirst();
       if (!newsletter) throw new ValidationError(`There is no newsletter called "${clip(slug, 60)}".`, 'unknown_newsletter');
+      if (newsletter.archived_at)
+        throw new ConflictError(`"${newsletter.name}" is archived: it takes no new subscribers.`, 'newsletter_archived');
       newsletterId = newsletter.id;
     }
 

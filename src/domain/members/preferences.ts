@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
-import { NotFoundError, ValidationError } from '../../lib/errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { holdQuickLeaver } from '../referrals/guards.ts';
 import { referralSummary } from '../referrals/referrals.ts';
 import { recordEvent } from './events.ts';
@@ -17,6 +17,8 @@ export async function getPreferences(db: Kysely<Database>, memberId: string) {
     .selectFrom('newsletters as n')
     .leftJoin('member_newsletters as mn', (j) => j.onRef('mn.newsletter_id', '=', 'n.id').on('mn.member_id', '=', memberId))
     .select(['n.id', 'n.slug', 'n.name', 'n.description', 'mn.member_id'])
+    // An archived newsletter shows only to its members (to leave it); nobody new can join it.
+    .where((eb) => eb.or([eb('n.archived_at', 'is', null), eb('mn.member_id', 'is not', null)]))
     .orderBy('n.sort_order')
     .orderBy('n.id')
     .execute();
@@ -62,8 +64,15 @@ export async function updatePreferences(db: Kysely<Database>, memberId: string, 
       .forUpdate()
       .executeTakeFirst();
     if (!member) throw new NotFoundError('This member no longer exists.', 'member_gone');
-    const newsletters = await trx.selectFrom('newsletters').select(['id', 'slug']).where('slug', 'in', slugs).execute();
+    const newsletters = await trx
+      .selectFrom('newsletters as n')
+      .leftJoin('member_newsletters as mn', (j) => j.onRef('mn.newsletter_id', '=', 'n.id').on('mn.member_id', '=', memberId))
+      .select(['n.id', 'n.slug', 'n.name', 'n.archived_at', 'mn.member_id'])
+      .where('n.slug', 'in', slugs)
+      .execute();
     if (newsletters.length !== slugs.length) throw new ValidationError('One of those newsletters does not exist.', 'unknown_newsletter');
+    const closed = newsletters.find((n) => n.archived_at !== null && n.member_id === null);
+    if (closed) throw new ConflictError(`"${closed.name}" is closed to new subscribers.`, 'newsletter_archived');
     await trx
       .deleteFrom('member_newsletters')
       .where('member_id', '=', memberId)

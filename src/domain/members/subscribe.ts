@@ -7,10 +7,11 @@ import { queueEmail } from '../../lib/mail-queue.ts';
 import type { SiteKeys } from '../../lib/site-keys.ts';
 import { hitRateLimit } from '../../lib/rate-limit.ts';
 import { hmac } from '../../lib/tokens.ts';
-import { NotFoundError, RateLimitedError, ValidationError } from '../../lib/errors.ts';
+import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from '../../lib/errors.ts';
 import { recordReferral } from '../referrals/guards.ts';
 import { creditReferral } from '../referrals/referrals.ts';
 import { getSiteSettings } from '../site/settings.ts';
+import { senderFor } from '../newsletters/sender.ts';
 import { emailProblem, normaliseEmail } from './email.ts';
 import { recordEvent } from './events.ts';
 import { CONFIRM_DAYS, confirmToken, confirmUrl, preferencesToken, preferencesUrl, readConfirmToken } from './links.ts';
@@ -78,16 +79,36 @@ export function newReferralCode(): string {
   return code;
 }
 
+/** A site with no newsletter open (none made yet, or all archived) takes no subscribers. */
+export class NotOpenError extends ConflictError {
+  constructor() {
+    super('This site is not open for subscriptions yet. Please come back soon.', 'not_open');
+  }
+}
+
+/**
+ * The newsletters a subscribe asks for: the slugs given, else the default, else the first open
+ * newsletter. Archived newsletters take no new subscribers.
+ */
 async function resolveNewsletters(db: Kysely<Database>, slugs: string[]) {
   const wanted = [...new Set(slugs.map((s) => s.trim().toLowerCase()).filter(Boolean))];
   if (wanted.length > 50) throw new ValidationError('Choose at most 50 newsletters.', 'invalid_newsletter');
-  const rows =
-    wanted.length === 0
-      ? await db.selectFrom('newsletters').select(['id', 'slug', 'name']).where('is_default', '=', true).orderBy('sort_order').execute()
-      : await db.selectFrom('newsletters').select(['id', 'slug', 'name']).where('slug', 'in', wanted).orderBy('sort_order').execute();
-  const unknown = wanted.filter((s) => !rows.some((r) => r.slug === s));
-  if (unknown.length > 0) throw new ValidationError(`There is no newsletter called "${unknown[0]!.slice(0, 60)}".`, 'unknown_newsletter');
-  if (rows.length === 0) throw new ValidationError('Choose at least one newsletter.', 'no_newsletter');
+  const open = await db
+    .selectFrom('newsletters')
+    .select(['id', 'slug', 'name', 'is_default'])
+    .where('archived_at', 'is', null)
+    .orderBy('sort_order')
+    .orderBy('id')
+    .execute();
+  if (open.length === 0) throw new NotOpenError();
+  if (wanted.length === 0) return [open.find((n) => n.is_default) ?? open[0]!];
+  const rows = open.filter((n) => wanted.includes(n.slug));
+  const missing = wanted.filter((s) => !rows.some((r) => r.slug === s));
+  if (missing.length > 0) {
+    const archived = await db.selectFrom('newsletters').select('name').where('slug', '=', missing[0]!).executeTakeFirst();
+    if (archived) throw new ConflictError(`"${archived.name}" is closed to new subscribers.`, 'newsletter_archived');
+    throw new ValidationError(`There is no newsletter called "${missing[0]!.slice(0, 60)}".`, 'unknown_newsletter');
+  }
   return rows;
 }
 
@@ -117,11 +138,12 @@ export async function lockMemberByEmail(db: Kysely<Database>, email: string): Pr
 
 export async function subscribe(db: Kysely<Database>, ctx: SiteKeys, request: SubscribeRequest): Promise<SubscribeResult> {
   if (request.honeypot && request.honeypot.trim() !== '') return { outcome: 'ignored_bot', confirmationQueued: false };
+  // First: a site that is not open says so, whatever the form held.
+  const newsletters = await resolveNewsletters(db, request.newsletters ?? []);
   const problem = emailProblem(request.email);
   if (problem) throw new ValidationError(`Please check your email address: ${problem}.`, 'invalid_email');
   const email = normaliseEmail(request.email);
   const name = clean(request.name, 200);
-  const newsletters = await resolveNewsletters(db, request.newsletters ?? []);
   await checkLimits(db, ctx.secret, email, request.clientIp);
 
   const siteHost = new URL(ctx.siteUrl).hostname;
@@ -219,7 +241,12 @@ export async function subscribe(db: Kysely<Database>, ctx: SiteKeys, request: Su
       confirmUrl: confirmUrl(ctx.siteUrl, token),
       validDays: CONFIRM_DAYS,
     });
-    await queueEmail(trx, { to: [member.email], ...rendered, tags: [{ name: 'kind', value: 'confirm-subscription' }] });
+    const sender = await senderFor(
+      trx,
+      ctx,
+      newsletters.map((n) => n.id),
+    );
+    await queueEmail(trx, { ...sender, to: [member.email], ...rendered, tags: [{ name: 'kind', value: 'confirm-subscription' }] });
     return { outcome, confirmationQueued: true };
   });
 }
@@ -242,7 +269,14 @@ export async function confirmSubscription(db: Kysely<Database>, ctx: SiteKeys, t
       return { result: 'suppressed', newsletters: [], preferencesToken: prefs };
     }
     const newsletters = newsletterIds.length
-      ? await trx.selectFrom('newsletters').select(['id', 'name']).where('id', 'in', newsletterIds).orderBy('sort_order').execute()
+      ? await trx
+          .selectFrom('newsletters')
+          .select(['id', 'name'])
+          .where('id', 'in', newsletterIds)
+          // Archived since the email was sent: it takes no new subscribers.
+          .where('archived_at', 'is', null)
+          .orderBy('sort_order')
+          .execute()
       : [];
     if (newsletters.length > 0) {
       await trx
@@ -277,9 +311,15 @@ export async function confirmSubscription(db: Kysely<Database>, ctx: SiteKeys, t
         newsletters: newsletters.map((n) => n.name),
         preferencesUrl: preferencesUrl(ctx.siteUrl, prefs),
       });
+      const sender = await senderFor(
+        trx,
+        ctx,
+        newsletters.map((n) => n.id),
+      );
       await queueEmail(
         trx,
         {
+          ...sender,
           to: [member.email],
           ...rendered,
           headers: listUnsubscribeHeaders(ctx.siteUrl, prefs),

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { confirmEmailChangeEmail } from '../../../emails/confirm-email-change.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
+import { senderFor } from '../newsletters/sender.ts';
 import type { SiteKeys } from '../../lib/site-keys.ts';
 import { hitRateLimit } from '../../lib/rate-limit.ts';
 import { hmac, sign, verify } from '../../lib/tokens.ts';
@@ -45,7 +46,7 @@ export async function requestEmailChange(db: Kysely<Database>, ctx: SiteKeys, me
     link: `${ctx.siteUrl}/account/email?token=${encodeURIComponent(token)}`,
     newEmail: email,
   });
-  await queueEmail(db, { to: [email], ...rendered, tags: [{ name: 'kind', value: 'email-change' }] });
+  await queueEmail(db, { ...(await senderFor(db, ctx)), to: [email], ...rendered, tags: [{ name: 'kind', value: 'email-change' }] });
 }
 
 export async function confirmEmailChange(

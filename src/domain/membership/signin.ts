@@ -3,6 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { signInEmail } from '../../../emails/sign-in.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
+import { senderFor } from '../newsletters/sender.ts';
 import type { SiteKeys } from '../../lib/site-keys.ts';
 import { hitRateLimit } from '../../lib/rate-limit.ts';
 import { hashToken, hmac, randomToken, safeEqual } from '../../lib/tokens.ts';
@@ -89,7 +90,7 @@ export async function requestSignIn(
       code,
       newMember,
     });
-    await queueEmail(trx, { to: [member.email], ...rendered, tags: [{ name: 'kind', value: 'sign-in' }] });
+    await queueEmail(trx, { ...(await senderFor(trx, ctx)), to: [member.email], ...rendered, tags: [{ name: 'kind', value: 'sign-in' }] });
   });
 }
 

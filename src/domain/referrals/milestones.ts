@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { referralMilestoneEmail, type MilestoneReward } from '../../../emails/referral-milestone.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
+import { senderFor } from '../newsletters/sender.ts';
 import type { SiteLinks } from '../../lib/site-keys.ts';
 import { enqueue, PRIORITY } from '../../lib/queue.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
@@ -265,7 +266,7 @@ export async function mailMilestone(
   });
   await queueEmail(
     db,
-    { to: [row.email], ...rendered, tags: [{ name: 'kind', value: 'referral-milestone' }] },
+    { ...(await senderFor(db, ctx)), to: [row.email], ...rendered, tags: [{ name: 'kind', value: 'referral-milestone' }] },
     { idempotencyKey: milestoneMailKey(input.memberId, input.milestoneId) },
   );
   return true;

@@ -17,6 +17,8 @@ import type { Variant } from '../content/email.ts';
 export interface FixedSend {
   id: string;
   from: string;
+  /** Null only for sends prepared before Reply-To was fixed with the send. */
+  replyTo: string | null;
   rendered: { full: CompiledEmail; preview: CompiledEmail | null };
   /** The send's links (send_links, by number): rewritten to the click redirect. */
   links: readonly string[];
@@ -77,6 +79,7 @@ export function batchMessages(send: FixedSend, deliveries: readonly BatchDeliver
     );
     return {
       from: send.from,
+      ...(send.replyTo === null ? {} : { replyTo: send.replyTo }),
       to: [d.email],
       subject: email.subject,
       html,

@@ -3,6 +3,7 @@ import type { Database } from '../../../db/types.ts';
 import { MAX_BATCH } from '../../lib/mailer/port.ts';
 import type { SiteLinks } from '../../lib/site-keys.ts';
 import { renderPostVariants } from '../content/email.ts';
+import { senderFor } from '../newsletters/sender.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { collectLinks } from '../tracking/links.ts';
 import { earlierSendsOf, recipientWhere, type Segment } from './segments.ts';
@@ -22,7 +23,7 @@ import { dbNow } from '../../lib/sql.ts';
  * between, the job runs again and the second step starts over: it is all-or-nothing.
  */
 export interface PrepareContext extends SiteLinks {
-  /** The site's From address, for the send's snapshot. */
+  /** MAIL_FROM: the default sender, when the send's newsletter names none (newsletters/sender.ts). */
   from: string;
 }
 
@@ -53,6 +54,12 @@ export async function prepareSend(db: Kysely<Database>, ctx: PrepareContext, sen
       .executeTakeFirstOrThrow();
     const rendered = await renderPostVariants(trx, ctx.siteUrl, send.post_id);
     const site = await getSiteSettings(trx);
+    // From and Reply-To of the segment's (first) newsletter, fixed now: a retried batch is the same payload.
+    const sender = await senderFor(
+      trx,
+      { siteUrl: ctx.siteUrl, mailFrom: ctx.from },
+      segment.newsletters.map((n) => n.id),
+    );
     // Every link of the send, once, numbered: the click redirect goes only to these.
     const links = collectLinks([...rendered.full.html.texts, ...(rendered.preview?.html.texts ?? [])]);
     if (links.length > 0) {
@@ -115,7 +122,8 @@ export async function prepareSend(db: Kysely<Database>, ctx: PrepareContext, sen
       .set({
         status: nobody ? 'sent' : 'sending',
         rendered: JSON.stringify(rendered),
-        from_address: ctx.from,
+        from_address: sender.from,
+        reply_to: sender.replyTo,
         track_members: site.trackPerMember,
         recipients,
         batches,

@@ -254,7 +254,7 @@ export async function countRecipients(db: Kysely<Database>, segment: Segment, po
 /** What a segment can be made of, for the send form. */
 export async function segmentChoices(db: Kysely<Database>) {
   const [newsletters, tiers, labels] = await Promise.all([
-    listNewsletters(db),
+    listNewsletters(db, { archived: true }),
     listTiers(db),
     db.selectFrom('labels').select('name').orderBy('name').limit(200).execute(),
   ]);

@@ -82,7 +82,7 @@ export function createSendStore(db: Kysely<Database>): SendStore {
     async fixedSend(sendId) {
       const row = await db
         .selectFrom('sends')
-        .select(['id', 'from_address', 'rendered', 'track_members'])
+        .select(['id', 'from_address', 'reply_to', 'rendered', 'track_members'])
         .where('id', '=', sendId)
         .executeTakeFirstOrThrow();
       if (!row.from_address || !row.rendered) throw new Error(`send ${sendId} was not prepared`);
@@ -90,6 +90,7 @@ export function createSendStore(db: Kysely<Database>): SendStore {
       return {
         id: row.id,
         from: row.from_address,
+        replyTo: row.reply_to,
         rendered: row.rendered as unknown as { full: CompiledEmail; preview: CompiledEmail | null },
         links: links.map((l) => l.url),
         trackMembers: row.track_members,

@@ -1,15 +1,21 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
+import { listNewsletters as allNewsletters } from '../newsletters/newsletters.ts';
 
-/** Newsletters and tiers as the public contract names them (DESIGN.md, Admin API v1). */
-export async function listNewsletters(db: Kysely<Database>) {
-  const rows = await db
-    .selectFrom('newsletters')
-    .select(['id', 'slug', 'name', 'description', 'is_default'])
-    .orderBy('sort_order')
-    .orderBy('id')
-    .execute();
-  return rows.map((r) => ({ id: r.id, slug: r.slug, name: r.name, description: r.description, default: r.is_default }));
+/**
+ * Newsletters and tiers as the public contract names them (DESIGN.md, Admin API v1). Newsletters
+ * open to subscribers only, unless `archived` (staff lists) asks for the archived ones too.
+ */
+export async function listNewsletters(db: Kysely<Database>, options: { archived?: boolean } = {}) {
+  const rows = await allNewsletters(db, options);
+  return rows.map((r) => ({
+    id: r.id,
+    slug: r.slug,
+    name: r.name,
+    description: r.description,
+    default: r.is_default,
+    archived: r.archived_at !== null,
+  }));
 }
 
 export async function listTiers(db: Kysely<Database>) {

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../../../db/types.ts';
 import { ValidationError } from '../../lib/errors.ts';
+import { emailProblem } from '../members/email.ts';
 
 /** The brand as readers see it. Stored as one row per key in `settings`. */
 export const siteSettingsSchema = z.object({
@@ -22,6 +23,18 @@ export const siteSettingsSchema = z.object({
    * aggregate counts (per send, per link, per post) are kept.
    */
   trackPerMember: z.boolean().default(true),
+  /**
+   * Where members' replies go when their email's newsletter names no reply-to of its own (and for
+   * emails about no newsletter: sign-in, billing, conversation). Unset: the From address.
+   * Named as the API names it (`reply_to`).
+   */
+  reply_to: z
+    .string()
+    .trim()
+    .max(254)
+    .refine((v) => v === '' || emailProblem(v) === null, 'must be an email address like replies@example.com')
+    .transform((v) => (v === '' ? undefined : v))
+    .optional(),
 });
 export type SiteSettings = z.infer<typeof siteSettingsSchema>;
 
@@ -40,6 +53,7 @@ export async function saveSiteSettings(db: Kysely<Database>, settings: Partial<S
       description: 'The description',
       accentColor: 'The accent colour',
       logo: 'The logo',
+      reply_to: 'The reply-to address',
     };
     throw new ValidationError(`${names[String(issue.path[0])] ?? 'A setting'} is not valid: ${issue.message}.`, 'invalid_settings');
   }

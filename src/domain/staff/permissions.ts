@@ -13,6 +13,8 @@ export const PERMISSIONS = {
   'staff:manage': ['owner', 'admin'],
   'tokens:manage-own': ['owner', 'admin', 'editor', 'moderator'],
   'newsletters:read': ['owner', 'admin', 'editor', 'moderator'],
+  /** Create, change, reorder, archive newsletters and their senders. */
+  'newsletters:manage': ['owner', 'admin'],
   'tiers:read': ['owner', 'admin', 'editor', 'moderator'],
   'members:read': ['owner', 'admin', 'editor'],
   'members:write': ['owner', 'admin'],

@@ -3,7 +3,7 @@ import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObj
 import { patchCommentBody, CommentEnvelope, CommentPage } from './comment.ts';
 import { ImportEnvelope } from './import.ts';
 import { createMemberBody, MemberCount, MemberEnvelope, MemberPage, patchMemberBody } from './member.ts';
-import { NewsletterList } from './newsletter.ts';
+import { NewsletterEnvelope, NewsletterList, newNewsletterBody, patchNewsletterBody } from './newsletter.ts';
 import { patchPostBody, postBody, PostEnvelope } from './post.ts';
 import { ApiError, Id } from './schema.ts';
 import { countBody, scheduleBody, sendBody, SendEnvelope, SendPage, SendRecipients, SendReport } from './send.ts';
@@ -45,7 +45,7 @@ const error = (status: string) => ({ description: ERROR_TEXT[status]!, content: 
 
 function operation(op: Operation, pathParams: string[]): ZodOpenApiOperationObject {
   const [status, schema] = op.ok;
-  const path = pathParams.length ? z.object(Object.fromEntries(pathParams.map((p) => [p, Id]))) : undefined;
+  const path = pathParams.length ? z.object(Object.fromEntries(pathParams.map((p) => [p, p === 'slug' ? Slug : Id]))) : undefined;
   const body = op.body
     ? { required: true, content: { 'application/json': { schema: op.body } } }
     : op.multipart
@@ -62,6 +62,8 @@ function operation(op: Operation, pathParams: string[]): ZodOpenApiOperationObje
     },
   };
 }
+
+const Slug = z.string().meta({ description: 'A slug, e.g. weekly-letter.' });
 
 const text = (description: string) => z.string().optional().meta({ description });
 
@@ -206,7 +208,37 @@ export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'pat
       },
     ]),
   ),
-  '/api/v1/newsletters': { get: { summary: 'Newsletters', permission: 'newsletters:read', ok: ['200', NewsletterList] } },
+  '/api/v1/newsletters': {
+    get: {
+      summary: 'Newsletters in their order (archived ones with archived=1)',
+      permission: 'newsletters:read',
+      query: z.object({ archived: z.enum(['1', '0']).optional() }),
+      ok: ['200', NewsletterList],
+    },
+    post: {
+      summary: 'Create a newsletter (the first one becomes the default)',
+      permission: 'newsletters:manage',
+      body: newNewsletterBody,
+      ok: ['201', NewsletterEnvelope],
+      errors: ['400', '409'],
+    },
+  },
+  '/api/v1/newsletters/{slug}': {
+    get: { summary: 'One newsletter', permission: 'newsletters:read', ok: ['200', NewsletterEnvelope], errors: ['404'] },
+    patch: {
+      summary: 'Change a newsletter (fields left out keep their value)',
+      permission: 'newsletters:manage',
+      body: patchNewsletterBody,
+      ok: ['200', NewsletterEnvelope],
+      errors: ['400', '404', '409'],
+    },
+    delete: {
+      summary: 'Archive a newsletter: members and sends stay, no new subscribers',
+      permission: 'newsletters:manage',
+      ok: ['200', NewsletterEnvelope],
+      errors: ['404'],
+    },
+  },
   '/api/v1/tiers': {
     get: { summary: 'Active tiers', permission: 'tiers:read', ok: ['200', TierList] },
     post: {
