@@ -8,6 +8,7 @@ import {
   ValidationError,
 } from '../lib/errors.ts';
 import { log, errorFields } from '../lib/log.ts';
+import { currentRequestContext } from '../lib/request-context.ts';
 
 /** HTTP status for each domain error; an unexpected error is a 500 and is logged. */
 export function statusFor(err: unknown): number {
@@ -44,8 +45,13 @@ export function jsonErrorFrom(err: unknown): Response {
   return jsonError(status, err.code, err.message, headers);
 }
 
-/** The client's address as Astro sees it, or a placeholder when unknown. */
+/**
+ * The client's address: the one Hearth's server resolved under TRUST_PROXY (the forwarded client
+ * behind trusted proxies, else the TCP peer), or Astro's when served otherwise; a placeholder when unknown.
+ */
 export function clientIp(clientAddress: () => string): string {
+  const resolved = currentRequestContext()?.clientAddress;
+  if (resolved) return resolved;
   try {
     return clientAddress();
   } catch {
