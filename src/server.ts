@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { resolveClientAddress, type TrustProxy } from './lib/client-address.ts';
@@ -60,7 +61,11 @@ export interface WebServer {
  * the connection closes after the answer, and whatever the app writes afterwards is dropped.
  */
 function refuseTooLarge(req: IncomingMessage, res: ServerResponse, limit: number, read: number | undefined): void {
+  // Counted as consumed (read(0) takes at most the stream's small buffer), so Node does not
+  // drain the rest of the body after the answer; paused, so TCP pushes back on the client.
+  req.read(0);
   req.pause();
+  lingerBeforeClose(req.socket);
   log.warn('request body too large', { path: (req.url ?? '/').split('?')[0], limit, read });
   if (res.headersSent) return;
   const api = (req.url ?? '').startsWith('/api/');
@@ -76,6 +81,20 @@ function refuseTooLarge(req: IncomingMessage, res: ServerResponse, limit: number
   res.writeHead = () => res;
   res.write = () => true;
   res.end = () => res;
+}
+
+/**
+ * Closing a socket that still has unread data makes the kernel send a reset, which can reach a
+ * client still uploading before it has read our 413. Like Go's server, half-close first (the
+ * answer, then FIN) and close for good a moment later; meanwhile nothing more is read.
+ */
+function lingerBeforeClose(socket: Socket): void {
+  Object.assign(socket, {
+    destroySoon() {
+      socket.end();
+      setTimeout(() => socket.destroy(), 2_000).unref();
+    },
+  });
 }
 
 /**

@@ -11,7 +11,11 @@ export interface RequestContext {
   forwardedHttps: boolean;
 }
 
-const storage = new AsyncLocalStorage<RequestContext>();
+// The built server bundle holds its own copy of this module (as with runtime.ts): one store for
+// both, on globalThis under a well-known symbol.
+const KEY = Symbol.for('hearth.requestContext');
+type Holder = { [KEY]?: AsyncLocalStorage<RequestContext> };
+const storage = ((globalThis as Holder)[KEY] ??= new AsyncLocalStorage<RequestContext>());
 
 export function runWithRequestContext<T>(context: RequestContext, fn: () => T): T {
   return storage.run(context, fn);
