@@ -81,7 +81,8 @@ export function safeNext(value: string | null | undefined, fallback: string, pre
 export async function readJson<T>(request: Request, schema: import('zod').ZodType<T>): Promise<T> {
   let body: unknown;
   try {
-    body = JSON.parse(await request.text());
+    // PostgreSQL text cannot hold U+0000; no API field means it (see request-data.ts).
+    body = JSON.parse(await request.text(), (_key, value: unknown) => (typeof value === 'string' ? value.replaceAll('\u0000', '') : value));
   } catch {
     throw new ValidationError('The body must be JSON.', 'invalid_json');
   }

@@ -44,3 +44,13 @@ export function buttonPage(options: { title: string; message: string; action: st
     headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' },
   });
 }
+
+/**
+ * The site's 404 page. Astro cannot rewrite a request whose body was read (a POST to a row that
+ * does not exist), so that one gets a plain 404 page instead of a 500.
+ */
+export function notFound(astro: { request: Request; rewrite: (path: string) => Promise<Response> }): Promise<Response> | Response {
+  if (astro.request.bodyUsed)
+    return messagePage({ status: 404, title: 'Not found', message: 'There is nothing here (it may have been deleted).' });
+  return astro.rewrite('/404');
+}
