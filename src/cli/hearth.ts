@@ -116,11 +116,13 @@ async function serve(config: Config, args: string[]): Promise<void> {
     worker = flags['no-worker'] ? undefined : await (await import('../worker.ts')).startWorker(runtime, database.pool);
     const started = worker;
     if (started) shutdown.onStop(() => started.stop());
-    const web = await startWebServer({ host: config.host, port: config.port }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') throw new ConfigError('PORT', `${config.port} is already in use on ${config.host}`);
-      if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') throw new ConfigError('HOST', `cannot listen on "${config.host}"`);
-      throw err;
-    });
+    const web = await startWebServer({ host: config.host, port: config.port, trustProxy: config.trustProxy }).catch(
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EADDRINUSE') throw new ConfigError('PORT', `${config.port} is already in use on ${config.host}`);
+        if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') throw new ConfigError('HOST', `cannot listen on "${config.host}"`);
+        throw err;
+      },
+    );
     shutdown.onStop(() => web.close());
     shutdown.ready();
     log.info(`Hearth is running at ${web.url} (admin: ${web.url}/admin)`, { worker: worker ? 'in process' : 'off' });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseTrustProxy, TrustProxyError, type TrustProxy } from './client-address.ts';
 
 /**
  * Configuration read once at start from the environment (DESIGN.md's table).
@@ -93,6 +94,15 @@ const schema = z.object({
   STRIPE_API_BASE: httpUrl('a Stripe-compatible API, e.g. http://127.0.0.1:12111'),
   DATA_DIR: optionalString.transform((v) => v ?? '.data'),
   UPLOADS_DIR: optionalString,
+  TRUST_PROXY: optionalString.transform((v, ctx): TrustProxy => {
+    try {
+      return parseTrustProxy(v);
+    } catch (err) {
+      if (!(err instanceof TrustProxyError)) throw err;
+      ctx.addIssue({ code: 'custom', message: err.message });
+      return z.NEVER;
+    }
+  }),
   LOG_LEVEL: z
     .enum(['debug', 'info', 'warn', 'error', 'silent'])
     .optional()
@@ -117,6 +127,8 @@ export interface Config {
   /** Post images; DATA_DIR/uploads unless set (share it between web machines). */
   uploadsDir: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Which X-Forwarded-For / Forwarded entries to believe (lib/client-address.ts); off by default. */
+  trustProxy: TrustProxy;
 }
 
 /** Reads and validates the environment; throws ConfigError for the first bad variable. */
@@ -155,5 +167,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: e.DATA_DIR,
     uploadsDir: e.UPLOADS_DIR ?? `${e.DATA_DIR.replace(/\/+$/, '')}/uploads`,
     logLevel: e.LOG_LEVEL,
+    trustProxy: e.TRUST_PROXY,
   };
 }

@@ -22,6 +22,7 @@ export function cleanEnv(extra: Record<string, string | undefined>): NodeJS.Proc
     'STRIPE_WEBHOOK_SECRET',
     'DATA_DIR',
     'MAIL_FROM',
+    'TRUST_PROXY',
   ]) {
     delete env[key];
   }
