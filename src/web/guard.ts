@@ -79,7 +79,7 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: path('/api/v1/members/:id/?'), methods: READ, access: 'members:read' },
   { pattern: path('/api/v1/members/:id/?'), methods: ['PATCH', 'DELETE'], access: 'members:write' },
   { pattern: path('/api/v1/imports/?'), methods: ['POST'], access: 'members:write' },
-  { pattern: path('/api/v1/posts/?'), methods: ['POST'], access: 'posts:write' },
+  { pattern: path('/api/v1/posts/?'), methods: ['GET', 'HEAD', 'POST'], access: 'posts:write' },
   { pattern: path('/api/v1/posts/:id/?'), methods: ['GET', 'HEAD', 'PATCH'], access: 'posts:write' },
   { pattern: path('/api/v1/imports/:id/?'), methods: READ, access: 'members:write' },
   { pattern: path('/api/v1/sends/?'), methods: ['GET', 'HEAD', 'POST'], access: 'sends:write' },
@@ -89,6 +89,7 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: path('/api/v1/newsletters/?'), methods: READ, access: 'newsletters:read' },
   { pattern: path('/api/v1/tiers/?'), methods: READ, access: 'tiers:read' },
   { pattern: path('/api/v1/tiers/?'), methods: ['POST'], access: 'settings:manage' },
+  { pattern: path('/api/v1/site/?'), methods: ['GET', 'HEAD', 'PATCH'], access: 'settings:manage' },
   { pattern: path('/api/v1/comments/?'), methods: READ, access: 'comments:moderate' },
   { pattern: path('/api/v1/comments/:id/?'), methods: ['GET', 'HEAD', 'PATCH', 'DELETE'], access: 'comments:moderate' },
 ];
