@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { boot } from '../boot.ts';
 import type { Config } from '../lib/config.ts';
+import { setLogLevel } from '../lib/log.ts';
 import { runningEmbeddedUrl, withDatabase } from '../lib/embedded-postgres.ts';
 
 /**
@@ -63,6 +64,8 @@ export async function openPsql(config: Config, args: string[]): Promise<number> 
   } catch (err) {
     if (!(err instanceof DatabaseNotRunning)) throw err;
   }
+  // psql owns the terminal: start-up notes (the database starting) would land in its output.
+  if (config.logLevel === 'info') setLogLevel('warn');
   const booted = await boot(config, { poolSize: 1 });
   try {
     return await runPsql(withDatabase(booted.embedded!.url, 'hearth'), args);

@@ -47,6 +47,7 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: path('/admin/referrals/milestones/?'), methods: FORM, access: 'settings:manage' },
   { pattern: path('/admin/audience/?'), methods: FORM, access: 'settings:manage' },
   { pattern: path('/admin/settings/?'), methods: FORM, access: 'settings:manage' },
+  { pattern: path('/admin/checklist/?'), methods: FORM, access: 'settings:manage' },
   { pattern: path('/admin/tiers/?'), methods: FORM, access: 'settings:manage' },
   { pattern: path('/admin/posts/?'), methods: READ, access: 'posts:write' },
   { pattern: path('/admin/posts/(new|:id)/?'), methods: FORM, access: 'posts:write' },
