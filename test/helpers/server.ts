@@ -23,6 +23,8 @@ export function cleanEnv(extra: Record<string, string | undefined>): NodeJS.Proc
     'DATA_DIR',
     'MAIL_FROM',
     'TRUST_PROXY',
+    'DNS_SERVERS',
+    'EMBEDDED_PG_PORT',
   ]) {
     delete env[key];
   }
