@@ -5,8 +5,8 @@ import node from '@astrojs/node';
 // server never starts on its own (ASTRO_NODE_AUTOSTART=disabled is set before import).
 export default defineConfig({
   output: 'server',
-  // 256 MiB: room for a member import's CSV upload; small forms cap what they read themselves.
-  adapter: node({ mode: 'standalone', bodySizeLimit: 256 * 1024 * 1024 }),
+  // No limit here: Hearth's server (src/server.ts) bounds every body by its route (src/web/body-limits.ts).
+  adapter: node({ mode: 'standalone', bodySizeLimit: 0 }),
   // Origin checks are done by src/middleware.ts: it knows which routes are meant to be
   // posted to from other origins (signed webhooks, bearer-token API calls).
   security: { checkOrigin: false },

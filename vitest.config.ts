@@ -5,7 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/setup/global.ts'],
     pool: 'forks',
-    testTimeout: 30_000,
+    // A hang guard, not a speed goal (those live in bench/): CLI and browser tests spawn processes that a busy machine slows.
+    testTimeout: 60_000,
     hookTimeout: 120_000,
     // Two cores: more parallel files only queue behind each other and the database.
     maxWorkers: 2,

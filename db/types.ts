@@ -41,6 +41,15 @@ export interface ApiTokensTable {
   revoked_at: Timestamp | null;
 }
 
+export interface InstallTestEmailsTable {
+  id: Generated<string>;
+  staff_user_id: string | null;
+  to_address: string;
+  queued_at: DefaultTimestamp;
+  sent_at: Timestamp | null;
+  error: string | null;
+}
+
 export interface SettingsTable {
   key: string;
   value: Json<unknown>;
@@ -594,6 +603,7 @@ export interface Database {
   staff_sessions: StaffSessionsTable;
   api_tokens: ApiTokensTable;
   settings: SettingsTable;
+  install_test_emails: InstallTestEmailsTable;
   newsletters: NewslettersTable;
   tiers: TiersTable;
   members: MembersTable;

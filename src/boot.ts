@@ -46,7 +46,7 @@ export async function boot(config: Config, options: BootOptions = {}): Promise<B
   let url = config.databaseUrl;
   if (url === undefined) {
     const started = Date.now();
-    embedded = await startEmbeddedPostgres(config.dataDir);
+    embedded = await startEmbeddedPostgres(config.dataDir, { port: config.embeddedPgPort });
     const started_ = embedded;
     options.onStarted?.(() => started_.stop());
     url = withDatabase(embedded.url, 'hearth');

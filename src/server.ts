@@ -1,9 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { resolveClientAddress, type TrustProxy } from './lib/client-address.ts';
 import { log } from './lib/log.ts';
+import { runWithRequestContext } from './lib/request-context.ts';
+import { bodyLimitFor } from './web/body-limits.ts';
 import { handleTracking, isTrackingPath } from './tracking-routes.ts';
 
 /** The project root (this file lives in src/). */
@@ -53,14 +57,80 @@ export interface WebServer {
 }
 
 /**
- * Serves the built Astro app (static assets and pages) behind one request log line each:
- * method, path without its query string (queries carry tokens), status and duration.
+ * Answers 413 and reads no further: the request is paused (so TCP pushes back on the client),
+ * the connection closes after the answer, and whatever the app writes afterwards is dropped.
  */
-export async function startWebServer(options: { host: string; port: number }): Promise<WebServer> {
+function refuseTooLarge(req: IncomingMessage, res: ServerResponse, limit: number, read: number | undefined): void {
+  // Counted as consumed (read(0) takes at most the stream's small buffer), so Node does not
+  // drain the rest of the body after the answer; paused, so TCP pushes back on the client.
+  req.read(0);
+  req.pause();
+  lingerBeforeClose(req.socket);
+  log.warn('request body too large', { path: (req.url ?? '/').split('?')[0], limit, read });
+  if (res.headersSent) return;
+  const api = (req.url ?? '').startsWith('/api/');
+  const kib = Math.max(1, Math.floor(limit / 1024));
+  const message = `The request body is larger than this address accepts (${kib} KiB).`;
+  res.writeHead(413, {
+    'content-type': api ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8',
+    'cache-control': 'no-store',
+    connection: 'close',
+  });
+  res.end(api ? JSON.stringify({ error: { code: 'body_too_large', message } }) : message);
+  // The app may still be rendering its answer to the cut-off body: it has been answered.
+  res.writeHead = () => res;
+  res.write = () => true;
+  res.end = () => res;
+}
+
+/**
+ * Closing a socket that still has unread data makes the kernel send a reset, which can reach a
+ * client still uploading before it has read our 413. Like Go's server, half-close first (the
+ * answer, then FIN) and close for good a moment later; meanwhile nothing more is read.
+ */
+function lingerBeforeClose(socket: Socket): void {
+  Object.assign(socket, {
+    destroySoon() {
+      socket.end();
+      setTimeout(() => socket.destroy(), 2_000).unref();
+    },
+  });
+}
+
+/**
+ * The body as the Astro adapter reads it (it takes `req.body` when set): counted chunk by chunk,
+ * so a chunked body is bounded like a declared one. Past the limit the reader fails, which the
+ * page sees as an unreadable body, and the client gets the 413.
+ */
+function boundedBody(req: IncomingMessage, res: ServerResponse, limit: number): AsyncIterable<Uint8Array> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      let read = 0;
+      // destroyOnReturn: false keeps the socket open long enough to carry the 413.
+      for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+        read += chunk.byteLength;
+        if (read > limit) {
+          refuseTooLarge(req, res, limit, read);
+          throw new Error(`request body larger than ${limit} bytes`);
+        }
+        yield chunk;
+      }
+    },
+  };
+}
+
+/**
+ * Serves the built Astro app (static assets and pages) behind one request log line each:
+ * method, path without its query string (queries carry tokens), status and duration. Before the
+ * app sees a request, the client's address is resolved under TRUST_PROXY and the body is bounded
+ * by its route's limit (web/body-limits.ts).
+ */
+export async function startWebServer(options: { host: string; port: number; trustProxy?: TrustProxy }): Promise<WebServer> {
   process.env.ASTRO_NODE_AUTOSTART = 'disabled';
   process.env.ASTRO_NODE_LOGGING = 'disabled';
+  const trustProxy = options.trustProxy ?? { kind: 'off' };
   const entry = (await import(pathToFileURL(ENTRY).href)) as {
-    handler: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
+    handler: (req: IncomingMessage, res: ServerResponse) => void;
   };
   const server = createServer((req, res) => {
     const started = process.hrtime.bigint();
@@ -74,8 +144,13 @@ export async function startWebServer(options: { host: string; port: number }): P
         ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
       });
     });
-    if (tracking) void handleTracking(req, res);
-    else entry.handler(req, res);
+    if (tracking) return void handleTracking(req, res);
+    const limit = bodyLimitFor((req.url ?? '/').split('?')[0]!);
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) return refuseTooLarge(req, res, limit, undefined);
+    (req as IncomingMessage & { body?: unknown }).body = boundedBody(req, res, limit);
+    const client = resolveClientAddress({ peer: req.socket.remoteAddress, headers: req.headers }, trustProxy);
+    runWithRequestContext({ clientAddress: client.address, forwardedHttps: client.proto === 'https' }, () => entry.handler(req, res));
   });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolveListen, reject) => {

@@ -10,6 +10,7 @@ import { mailMilestone, MILESTONE_MAIL_TASK } from './domain/referrals/milestone
 import { startAllBankedRewards } from './domain/referrals/rewards.ts';
 import { sendCommentNotifications } from './domain/community/notifications.ts';
 import { refreshStats } from './domain/stats/rollup.ts';
+import { INSTALL_TEST_TASK, sendTestEmail } from './domain/install/test-email.ts';
 import { log } from './lib/log.ts';
 import { createRateLimiter, UNLIMITED, type RateLimiter } from './lib/mail-rate.ts';
 import { recordHeartbeat, startQueueRunner, type QueueRunner, type TaskName } from './lib/queue.ts';
@@ -147,6 +148,16 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     await mailMilestone(runtime.db, runtime.keys, payload);
   };
 
+  // The install checklist's test email (domain/install/test-email.ts): once, under its own key.
+  const installTestEmail: Task<typeof INSTALL_TEST_TASK> = async ({ testId }) => {
+    await sendTestEmail(
+      runtime.db,
+      runtime.mailer,
+      { siteUrl: runtime.config.siteUrl, from: runtime.config.mailFrom, beforeSend: () => limiter.acquire('transactional') },
+      testId,
+    );
+  };
+
   // The stats rollups (domain/stats/rollup.ts): one run at a time, a run that finds another going skips.
   const statsRollup: Task<'stats_rollup'> = async () => {
     const result = await refreshStats(runtime.db);
@@ -162,6 +173,7 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     import_confirmations: importConfirmations,
     send_watchdog: sendWatchdog,
     [MILESTONE_MAIL_TASK]: referralMilestoneEmail,
+    [INSTALL_TEST_TASK]: installTestEmail,
     comment_notifications: commentNotifications,
   };
 }

@@ -32,6 +32,10 @@ Commands:
                                import members from a CSV (the same code as the admin's import)
   export members [--status S] [--newsletter SLUG] [--tier SLUG] [--label L] [--platform P] [--query Q]
                                write members as CSV to standard output
+  db:url                       print the connection URL of the database in use (DATABASE_URL,
+                               or the embedded database of a running Hearth)
+  psql [PSQL ARGS…]            open that database with psql (starts the embedded database for
+                               the session when Hearth is not running)
 
 Options:
   -h, --help                   show this help
@@ -116,11 +120,13 @@ async function serve(config: Config, args: string[]): Promise<void> {
     worker = flags['no-worker'] ? undefined : await (await import('../worker.ts')).startWorker(runtime, database.pool);
     const started = worker;
     if (started) shutdown.onStop(() => started.stop());
-    const web = await startWebServer({ host: config.host, port: config.port }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') throw new ConfigError('PORT', `${config.port} is already in use on ${config.host}`);
-      if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') throw new ConfigError('HOST', `cannot listen on "${config.host}"`);
-      throw err;
-    });
+    const web = await startWebServer({ host: config.host, port: config.port, trustProxy: config.trustProxy }).catch(
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EADDRINUSE') throw new ConfigError('PORT', `${config.port} is already in use on ${config.host}`);
+        if (err.code === 'EADDRNOTAVAIL' || err.code === 'ENOTFOUND') throw new ConfigError('HOST', `cannot listen on "${config.host}"`);
+        throw err;
+      },
+    );
     shutdown.onStop(() => web.close());
     shutdown.ready();
     log.info(`Hearth is running at ${web.url} (admin: ${web.url}/admin)`, { worker: worker ? 'in process' : 'off' });
@@ -152,7 +158,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return command === undefined ? 2 : 0;
   }
-  if (args.includes('--help') || args.includes('-h')) {
+  if (command !== 'psql' && (args.includes('--help') || args.includes('-h'))) {
     process.stdout.write(USAGE + '\n');
     return 0;
   }
@@ -168,6 +174,8 @@ async function main(argv: string[]): Promise<number> {
     'seed',
     'import',
     'export',
+    'db:url',
+    'psql',
   ];
   if (!known.includes(command)) throw new UsageError(`unknown command "${command}"`);
   const config = loadConfig();
@@ -180,6 +188,16 @@ async function main(argv: string[]): Promise<number> {
     case 'worker':
       await worker(config, args);
       return -1;
+    case 'db:url': {
+      parse(args, {});
+      const { databaseUrl } = await import('./database-url.ts');
+      process.stdout.write(databaseUrl(config) + '\n');
+      return 0;
+    }
+    case 'psql': {
+      const { openPsql } = await import('./database-url.ts');
+      return openPsql(config, args);
+    }
     case 'migrate': {
       parse(args, {});
       await withBoot(config, async () => undefined);

@@ -1,4 +1,6 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseTrustProxy, TrustProxyError, type TrustProxy } from './client-address.ts';
 
 /**
  * Configuration read once at start from the environment (DESIGN.md's table).
@@ -36,6 +38,14 @@ function httpUrl(what: string) {
 }
 
 const emailAddress = /^[^\s@<>]+@[^\s@<>]+$/;
+
+/** `1.1.1.1`, `127.0.0.1:5353`, `::1` or `[::1]:5353`: what node:dns's Resolver.setServers takes. */
+function dnsServer(entry: string): boolean {
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry);
+  const [host, port] = bracketed ? [bracketed[1]!, bracketed[2]] : isIP(entry) === 6 ? [entry, undefined] : entry.split(':');
+  if (!host || isIP(host) === 0 || (bracketed && isIP(host) !== 6)) return false;
+  return port === undefined || (/^\d{1,5}$/.test(port) && Number(port) > 0 && Number(port) <= 65535);
+}
 
 const schema = z.object({
   DATABASE_URL: optionalString.superRefine((v, ctx) => {
@@ -91,8 +101,42 @@ const schema = z.object({
   STRIPE_SECRET_KEY: optionalString,
   STRIPE_WEBHOOK_SECRET: optionalString,
   STRIPE_API_BASE: httpUrl('a Stripe-compatible API, e.g. http://127.0.0.1:12111'),
+  DNS_SERVERS: optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const servers = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const bad = servers.find((s) => !dnsServer(s));
+    if (bad !== undefined || servers.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a comma-separated list of IP addresses, each with an optional :port, got "${bad ?? v}"`,
+      });
+      return z.NEVER;
+    }
+    return servers;
+  }),
+  EMBEDDED_PG_PORT: optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const n = /^\d+$/.test(v) ? Number(v) : NaN;
+    if (!Number.isInteger(n) || n < 1 || n > 65535) {
+      ctx.addIssue({ code: 'custom', message: `must be a port number from 1 to 65535, got "${v}"` });
+      return z.NEVER;
+    }
+    return n;
+  }),
   DATA_DIR: optionalString.transform((v) => v ?? '.data'),
   UPLOADS_DIR: optionalString,
+  TRUST_PROXY: optionalString.transform((v, ctx): TrustProxy => {
+    try {
+      return parseTrustProxy(v);
+    } catch (err) {
+      if (!(err instanceof TrustProxyError)) throw err;
+      ctx.addIssue({ code: 'custom', message: err.message });
+      return z.NEVER;
+    }
+  }),
   LOG_LEVEL: z
     .enum(['debug', 'info', 'warn', 'error', 'silent'])
     .optional()
@@ -113,10 +157,16 @@ export interface Config {
   resend: { apiKey: string; baseUrl: string | undefined; webhookSecret: string | undefined } | undefined;
   sendRateLimit: number;
   stripe: { secretKey: string; webhookSecret: string | undefined; apiBase: string | undefined } | undefined;
+  /** Resolvers for the install checklist's DNS checks (host or host:port); unset: the system's. */
+  dnsServers: string[] | undefined;
+  /** The embedded database's port; unset: a free port at each start. */
+  embeddedPgPort: number | undefined;
   dataDir: string;
   /** Post images; DATA_DIR/uploads unless set (share it between web machines). */
   uploadsDir: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Which X-Forwarded-For / Forwarded entries to believe (lib/client-address.ts); off by default. */
+  trustProxy: TrustProxy;
 }
 
 /** Reads and validates the environment; throws ConfigError for the first bad variable. */
@@ -152,8 +202,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     stripe: e.STRIPE_SECRET_KEY
       ? { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiBase: e.STRIPE_API_BASE }
       : undefined,
+    dnsServers: e.DNS_SERVERS,
+    embeddedPgPort: e.EMBEDDED_PG_PORT,
     dataDir: e.DATA_DIR,
     uploadsDir: e.UPLOADS_DIR ?? `${e.DATA_DIR.replace(/\/+$/, '')}/uploads`,
     logLevel: e.LOG_LEVEL,
+    trustProxy: e.TRUST_PROXY,
   };
 }

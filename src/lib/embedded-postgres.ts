@@ -16,8 +16,9 @@ import {
 } from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, platform, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
+import { ConfigError } from './config.ts';
 import { ensureDataDir } from './data-dir.ts';
 import { log } from './log.ts';
 import { randomToken } from './tokens.ts';
@@ -207,7 +208,49 @@ function takeLock(dataDir: string): () => void {
   throw new Error(`cannot take the lock ${lockFile}`);
 }
 
-export async function startEmbeddedPostgres(dataDirOption: string): Promise<EmbeddedPostgres> {
+/** Whether nothing listens on 127.0.0.1:port (so the embedded database may take it). */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolveFree) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolveFree(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolveFree(true)));
+  });
+}
+
+/** Where the cluster's files are: DATA_DIR/postgres, or the folder named in DATA_DIR/postgres-location (run as root). */
+function clusterDir(dataDir: string): string {
+  const location = join(dataDir, 'postgres-location');
+  return existsSync(location) ? readFileSync(location, 'utf8').trim() : join(dataDir, 'postgres');
+}
+
+/**
+ * The URL of the embedded database as a running Hearth uses it (its port from postmaster.pid), or
+ * undefined when no embedded PostgreSQL runs on this data folder.
+ */
+export function runningEmbeddedUrl(dataDirOption: string, database = 'hearth'): string | undefined {
+  const dataDir = resolve(dataDirOption);
+  const pidFile = join(clusterDir(dataDir), 'postmaster.pid');
+  const passwordFile = join(dataDir, 'postgres-password');
+  if (!existsSync(pidFile) || !existsSync(passwordFile)) return undefined;
+  // postmaster.pid: pid, data folder, start time, port, socket folder, listen address, …
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 1 || !isAlive(pid) || !Number.isInteger(port) || port <= 0) return undefined;
+  return embeddedUrl(readFileSync(passwordFile, 'utf8').trim(), port, database);
+}
+
+function embeddedUrl(password: string, port: number, database: string): string {
+  return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+}
+
+export interface EmbeddedOptions {
+  /** A fixed port (EMBEDDED_PG_PORT); unset: a free one at each start. */
+  port?: number | undefined;
+}
+
+export async function startEmbeddedPostgres(dataDirOption: string, options: EmbeddedOptions = {}): Promise<EmbeddedPostgres> {
   const dataDir = ensureDataDir(dataDirOption);
   const owner = postgresUser();
   // Run as root, PostgreSQL runs as "postgres", which may not get through a private parent folder
@@ -252,7 +295,10 @@ export async function startEmbeddedPostgres(dataDirOption: string): Promise<Embe
     }
     const password = readFileSync(passwordFile, 'utf8').trim();
 
-    const port = await freePort();
+    if (options.port !== undefined && !(await portIsFree(options.port))) {
+      throw new ConfigError('EMBEDDED_PG_PORT', `port ${options.port} is already in use on 127.0.0.1; choose another or unset it`);
+    }
+    const port = options.port ?? (await freePort());
     const logFd = openSync(logFile, 'a', 0o644);
     if (owner) chownSync(logFile, owner.uid, owner.gid);
     chmodSync(logFile, 0o644);
@@ -272,7 +318,7 @@ export async function startEmbeddedPostgres(dataDirOption: string): Promise<Embe
       exited = true;
     });
 
-    const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+    const url = embeddedUrl(password, port, 'postgres');
     await waitFor(
       async () => {
         if (spawnError) throw new Error(`cannot start the embedded PostgreSQL: ${spawnError.message}`);

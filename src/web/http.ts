@@ -8,6 +8,7 @@ import {
   ValidationError,
 } from '../lib/errors.ts';
 import { log, errorFields } from '../lib/log.ts';
+import { currentRequestContext } from '../lib/request-context.ts';
 
 /** HTTP status for each domain error; an unexpected error is a 500 and is logged. */
 export function statusFor(err: unknown): number {
@@ -44,8 +45,13 @@ export function jsonErrorFrom(err: unknown): Response {
   return jsonError(status, err.code, err.message, headers);
 }
 
-/** The client's address as Astro sees it, or a placeholder when unknown. */
+/**
+ * The client's address: the one Hearth's server resolved under TRUST_PROXY (the forwarded client
+ * behind trusted proxies, else the TCP peer), or Astro's when served otherwise; a placeholder when unknown.
+ */
 export function clientIp(clientAddress: () => string): string {
+  const resolved = currentRequestContext()?.clientAddress;
+  if (resolved) return resolved;
   try {
     return clientAddress();
   } catch {
@@ -75,7 +81,8 @@ export function safeNext(value: string | null | undefined, fallback: string, pre
 export async function readJson<T>(request: Request, schema: import('zod').ZodType<T>): Promise<T> {
   let body: unknown;
   try {
-    body = JSON.parse(await request.text());
+    // PostgreSQL text cannot hold U+0000; no API field means it (see request-data.ts).
+    body = JSON.parse(await request.text(), (_key, value: unknown) => (typeof value === 'string' ? value.replaceAll('\u0000', '') : value));
   } catch {
     throw new ValidationError('The body must be JSON.', 'invalid_json');
   }

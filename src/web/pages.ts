@@ -27,3 +27,30 @@ export function messagePage(options: {
     },
   });
 }
+
+/**
+ * The page behind an emailed link that changes something (sign in, confirm a new address): the
+ * GET shows one button and changes nothing, since mail scanners open every link; the button posts
+ * the token back to the same path (a same-origin form, checked by the middleware).
+ */
+export function buttonPage(options: { title: string; message: string; action: string; token: string; button: string }): Response {
+  const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="robots" content="noindex"><title>${escapeHtml(options.title)}</title></head>
+<body style="font-family:system-ui,-apple-system,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#1c1917">
+<h1 style="font-size:1.5rem">${escapeHtml(options.title)}</h1><p>${escapeHtml(options.message)}</p>
+<form method="post" action="${escapeHtml(options.action)}"><input type="hidden" name="token" value="${escapeHtml(options.token)}">
+<button type="submit" style="font:inherit;font-weight:600;padding:.6rem 1.2rem;border:0;border-radius:.4rem;background:#1c1917;color:#fff;cursor:pointer">${escapeHtml(options.button)}</button></form></body></html>`;
+  return new Response(body, {
+    status: 200,
+    headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' },
+  });
+}
+
+/**
+ * The site's 404 page. Astro cannot rewrite a request whose body was read (a POST to a row that
+ * does not exist), so that one gets a plain 404 page instead of a 500.
+ */
+export function notFound(astro: { request: Request; rewrite: (path: string) => Promise<Response> }): Promise<Response> | Response {
+  if (astro.request.bodyUsed)
+    return messagePage({ status: 404, title: 'Not found', message: 'There is nothing here (it may have been deleted).' });
+  return astro.rewrite('/404');
+}

@@ -1,12 +1,13 @@
 import type { Visibility } from '../domain/content/access.ts';
 import type { PostInput } from '../domain/content/editor.ts';
+import { zonedToInstant } from '../lib/time-zone.ts';
 import { field, type Fields } from './request-data.ts';
 
 /**
  * The post editor's form (admin/posts/new and admin/posts/:id) as a PostInput. Only the shape
  * is read here; what makes a valid post is the domain's to say.
  */
-export function postInputFromForm(form: Fields): PostInput {
+export function postInputFromForm(form: Fields, zone: string): PostInput {
   const publishAt = field(form, 'publish_at');
   return {
     title: field(form, 'title'),
@@ -23,7 +24,12 @@ export function postInputFromForm(form: Fields): PostInput {
     emailOnly: field(form, 'email_only') === '1',
     featureImage: field(form, 'feature_image') || null,
     tiers: form.getAll('tier'),
-    // datetime-local has no zone: the form says UTC.
-    publishAt: publishAt ? new Date(`${publishAt}:00Z`) : undefined,
+    // datetime-local has no zone: the form says the site's.
+    publishAt: publishAt ? publishAtFromForm(publishAt, zone) : undefined,
   };
+}
+
+/** An invalid Date for text that is no time: the domain refuses it with its own message. */
+function publishAtFromForm(value: string, zone: string): Date {
+  return zonedToInstant(value, zone) ?? new Date(NaN);
 }

@@ -39,7 +39,7 @@ async function jsonFields(request: Request): Promise<Fields> {
     body = {};
   }
   const obj = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
-  const str = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
+  const str = (v: unknown) => (typeof v === 'string' ? withoutNul(v) : typeof v === 'number' ? String(v) : '');
   return {
     json: true,
     get: (name) => str(obj[name]),
@@ -58,13 +58,21 @@ async function formFields(request: Request): Promise<Fields> {
   } catch {
     return empty(false);
   }
-  const str = (v: FormDataEntryValue | null) => (typeof v === 'string' ? v : '');
+  const str = (v: FormDataEntryValue | null) => (typeof v === 'string' ? withoutNul(v) : '');
   return {
     json: false,
     get: (name) => str(form.get(name)),
     getAll: (name) => form.getAll(name).map(str).filter(Boolean),
     has: (name) => typeof form.get(name) === 'string',
   };
+}
+
+/**
+ * PostgreSQL text cannot hold U+0000: a field carrying one would fail its query with a 500. No
+ * form means it, so it is dropped here, once, for every page.
+ */
+export function withoutNul(value: string): string {
+  return value.includes('\u0000') ? value.replaceAll('\u0000', '') : value;
 }
 
 function empty(json: boolean): Fields {

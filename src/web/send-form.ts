@@ -1,4 +1,5 @@
 import { ValidationError } from '../lib/errors.ts';
+import { zonedToInstant } from '../lib/time-zone.ts';
 
 /** The segment fields of the admin's send form (components/SegmentFields.astro). */
 export function segmentFromForm(form: { get(name: string): string; getAll(name: string): string[] }) {
@@ -17,13 +18,14 @@ export function segmentFromForm(form: { get(name: string): string; getAll(name: 
 }
 
 /**
- * A "datetime-local" value (no zone) read as UTC, which is what the form says; empty → undefined.
+ * A "datetime-local" value (no zone) read in the site's time zone, which is what the form says;
+ * empty → undefined. A time skipped by a change to summer time lands just after the gap.
  */
-export function sendAtFromForm(value: string): Date | undefined {
+export function sendAtFromForm(value: string, zone: string): Date | undefined {
   if (!value) return undefined;
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(value))
-    throw new ValidationError('Choose a date and time to send.', 'invalid_send_at');
-  return new Date(`${value}${value.length === 16 ? ':00' : ''}Z`);
+  const at = zonedToInstant(value, zone);
+  if (!at) throw new ValidationError('Choose a date and time to send.', 'invalid_send_at');
+  return at;
 }
 
 /** The undo window from the form; empty → the default. */

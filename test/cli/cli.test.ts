@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
 import { runCli } from '../helpers/server.ts';
@@ -67,6 +71,51 @@ describe('usage', () => {
     const r = await runCli(args, env);
     expect(r.code).toBe(2);
     expect(r.stdout + r.stderr).toContain('Usage: npm run hearth');
+  });
+});
+
+describe('db:url and psql', () => {
+  const psqlFound = spawnSync('psql', ['--version'], { stdio: 'ignore' }).status === 0;
+
+  it('db:url prints DATABASE_URL when it is set', async () => {
+    const r = await runCli(['db:url'], env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${t.url}\n`);
+  });
+
+  it.runIf(psqlFound)('psql opens it and passes its arguments to psql', async () => {
+    const r = await runCli(['psql', '-At', '-c', 'select 6 * 7'], env);
+    expect(r.stdout.trim()).toBe('42');
+    expect(r.code).toBe(0);
+  });
+
+  it('psql without a psql client says so in one line', async () => {
+    const r = await runCli(['psql', '-c', 'select 1'], { ...env, PATH: '/nonexistent' });
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toMatch(/^hearth: no psql client on PATH: install/);
+  });
+
+  it('db:url of an embedded database that is not running says how to start it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-dburl-'));
+    try {
+      const r = await runCli(['db:url'], { DATA_DIR: dir, LOG_LEVEL: 'warn' });
+      expect(r.code).toBe(1);
+      expect(oneLine(r.stderr)).toMatch(/^hearth: the embedded database in .* is not running: start Hearth \(npm start\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([['abc'], ['0'], ['70000']])('refuses EMBEDDED_PG_PORT=%s with one line', async (value) => {
+    const r = await runCli(['db:url'], { EMBEDDED_PG_PORT: value });
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toBe(`hearth: configuration error: EMBEDDED_PG_PORT: must be a port number from 1 to 65535, got "${value}"`);
+  });
+
+  it.each([['localhost'], ['1.2.3.4:99999'], [','], ['[::1']])('refuses DNS_SERVERS=%s with one line', async (value) => {
+    const r = await runCli(['db:url'], { ...env, DNS_SERVERS: value });
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toMatch(/^hearth: configuration error: DNS_SERVERS: must be a comma-separated list of IP addresses/);
   });
 });
 

@@ -2,7 +2,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer } from '../helpers/server.ts';
+import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import pg from 'pg';
+import { freePort } from '../../src/lib/embedded-postgres.ts';
+import { runCli, startServer } from '../helpers/server.ts';
+
+const psqlFound = spawnSync('psql', ['--version'], { stdio: 'ignore' }).status === 0;
 
 /**
  * `npm start`'s embedded default, end to end: a real PostgreSQL under DATA_DIR, the demo
@@ -112,6 +118,51 @@ describe('the embedded default', () => {
       expect(await (await fetch(again.url + '/')).text()).toContain('Field Notes Coffee');
     } finally {
       expect(await again.stop()).toBe(0);
+    }
+  });
+
+  it('EMBEDDED_PG_PORT pins the port; db:url prints the running database and psql opens it; psql alone starts it for the session', async () => {
+    await firstStart();
+    const port = await freePort();
+    const server = await startServer({ env: { DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(port) } });
+    try {
+      const url = await runCli(['db:url'], { DATA_DIR: dataDir });
+      expect(url.code).toBe(0);
+      expect(url.stdout.trim()).toMatch(new RegExp(`^postgres://postgres:[^@]+@127\\.0\\.0\\.1:${port}/hearth$`));
+      const direct = new pg.Client({ connectionString: url.stdout.trim() });
+      await direct.connect();
+      expect((await direct.query('select count(*)::int as n from members')).rows[0].n).toBe(300);
+      await direct.end();
+      if (psqlFound) {
+        const q = await runCli(['psql', '-At', '-c', 'select count(*) from members'], { DATA_DIR: dataDir });
+        expect(q.stdout.trim()).toBe('300');
+        expect(q.code).toBe(0);
+      }
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+    const stopped = await runCli(['db:url'], { DATA_DIR: dataDir });
+    expect(stopped.code).toBe(1);
+    expect(stopped.stderr).toMatch(/is not running: start Hearth/);
+    if (psqlFound) {
+      const q = await runCli(['psql', '-At', '-c', 'select 40 + 2'], { DATA_DIR: dataDir });
+      expect(q.stdout.trim()).toBe('42');
+      expect(q.code).toBe(0);
+      expect(postgresPid() === null || !alive(postgresPid()!)).toBe(true);
+    }
+  });
+
+  it('refuses an EMBEDDED_PG_PORT that is taken, naming the variable', async () => {
+    await firstStart();
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const taken = (blocker.address() as { port: number }).port;
+    try {
+      const r = await runCli(['migrate'], { DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(taken) });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`configuration error: EMBEDDED_PG_PORT: port ${taken} is already in use`);
+    } finally {
+      blocker.close();
     }
   });
 

@@ -22,6 +22,9 @@ export function cleanEnv(extra: Record<string, string | undefined>): NodeJS.Proc
     'STRIPE_WEBHOOK_SECRET',
     'DATA_DIR',
     'MAIL_FROM',
+    'TRUST_PROXY',
+    'DNS_SERVERS',
+    'EMBEDDED_PG_PORT',
   ]) {
     delete env[key];
   }

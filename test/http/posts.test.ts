@@ -216,6 +216,10 @@ describe('feeds', () => {
     expect(body).toContain('Every bag we sell comes with the same question');
     expect(body).toContain('Read the rest on Field Notes Coffee');
     for (const secret of GATED) expect(body).not.toContain(secret);
+    // Read away from the site: it names itself, its language, and no address in it is relative.
+    expect(body).toMatch(/<atom:link href="http:\/\/[^"]+\/rss\.xml" rel="self" type="application\/rss\+xml"\/>/);
+    expect(body).toContain('<language>en</language>');
+    expect(body).not.toMatch(/\s(src|href)="\//);
   });
 
   it('lists post addresses in the sitemap, and no text', async () => {

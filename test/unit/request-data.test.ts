@@ -68,7 +68,7 @@ describe('readFields', () => {
 });
 
 describe('the form handlers on Fields', () => {
-  it('reads the post editor: Markdown as typed with LF line ends, tiers, a UTC publish time', async () => {
+  it('reads the post editor: Markdown as typed with LF line ends, tiers, a publish time in the site zone', async () => {
     const fields = await readFields(
       form(
         new URLSearchParams({
@@ -81,7 +81,8 @@ describe('the form handlers on Fields', () => {
         }).toString(),
       ),
     );
-    expect(postInputFromForm(fields)).toMatchObject({
+    expect(postInputFromForm(fields, 'Europe/Paris').publishAt).toEqual(new Date('2026-12-01T08:30:00Z'));
+    expect(postInputFromForm(fields, 'UTC')).toMatchObject({
       title: 'T',
       markdown: '    code\nline',
       visibility: 'tiers',

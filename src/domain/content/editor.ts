@@ -3,6 +3,7 @@ import type { Database } from '../../../db/types.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
 import type { Visibility } from './access.ts';
 import { slugify } from '../../lib/slug.ts';
+import { decodeKeyset, keysetPage } from '../../lib/keyset.ts';
 import { dbNow } from '../../lib/sql.ts';
 
 /**
@@ -197,6 +198,48 @@ export async function listPostsForStaff(db: Kysely<Database>, limit = 100) {
     .orderBy('updated_at', 'desc')
     .limit(limit)
     .execute();
+}
+
+export type PostStatusFilter = 'draft' | 'scheduled' | 'published';
+export type PostVisibilityFilter = 'public' | 'members' | 'paid' | 'tiers';
+
+export interface PostListOptions {
+  status?: PostStatusFilter | undefined;
+  visibility?: PostVisibilityFilter | undefined;
+  tag?: string | undefined;
+  /** 1 to 200; default 50. */
+  limit?: number | undefined;
+  after?: string | undefined;
+}
+
+/**
+ * Every post, newest first (keyset on id: ids only grow, so the order is the order of writing and
+ * a page never shifts while posts are edited). A scheduled post whose time has come is listed as
+ * published, as the API shows it. The tag filter uses posts_tags_idx (GIN, `@>`).
+ */
+export async function listPosts(db: Kysely<Database>, options: PostListOptions = {}) {
+  const limit = options.limit ?? 50;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 200)
+    throw new ValidationError('limit must be a whole number from 1 to 200.', 'invalid_limit');
+  const cursor = decodeKeyset(options.after, ['id']);
+  const tag = options.tag?.trim().toLowerCase();
+  const rows = await db
+    .selectFrom('posts')
+    .selectAll()
+    .select(sql<string[]>`array(select t.slug from tiers t where t.id = any(posts.tier_ids) order by t.id)`.as('tier_slugs'))
+    .$if(cursor !== undefined, (q) => q.where('id', '<', String(cursor![0])))
+    .$if(options.status === 'draft', (q) => q.where('status', '=', 'draft'))
+    .$if(options.status === 'scheduled', (q) => q.where('status', '=', 'scheduled').where('published_at', '>', dbNow()))
+    .$if(options.status === 'published', (q) =>
+      q.where((eb) => eb.or([eb('status', '=', 'published'), eb.and([eb('status', '=', 'scheduled'), eb('published_at', '<=', dbNow())])])),
+    )
+    .$if(options.visibility !== undefined, (q) => q.where('visibility', '=', options.visibility!))
+    .$if(Boolean(tag), (q) => q.where(sql<boolean>`tags @> array[${tag!}]::text[]`))
+    .orderBy('id', 'desc')
+    .limit(limit + 1)
+    .execute();
+  const { page, next } = keysetPage(rows, limit, (last) => [last.id]);
+  return { posts: page, next };
 }
 
 /** Where an old slug now lives, for a 301 from a link shared before the post was renamed. */

@@ -49,11 +49,8 @@ export async function requestEmailChange(db: Kysely<Database>, ctx: SiteKeys, me
   await queueEmail(db, { ...(await senderFor(db, ctx)), to: [email], ...rendered, tags: [{ name: 'kind', value: 'email-change' }] });
 }
 
-export async function confirmEmailChange(
-  db: Kysely<Database>,
-  secret: string,
-  token: string,
-): Promise<{ memberId: string; email: string }> {
+/** Checks an email-change link's signature and age without changing anything (the GET of the link). */
+export function readEmailChangeToken(secret: string, token: string): { memberId: string; email: string } {
   const raw = token.length > 1000 ? null : verify(secret, 'email-change', token);
   let payload: { m?: unknown; e?: unknown; x?: unknown } = {};
   try {
@@ -66,8 +63,16 @@ export async function confirmEmailChange(
   }
   if (payload.x * 1000 < Date.now())
     throw new ValidationError('This link has expired. Ask for the change again from your account.', 'expired_token');
-  const memberId = payload.m;
-  const email = payload.e;
+  return { memberId: payload.m, email: payload.e };
+}
+
+/** Moves the membership to the new address (the POST from the link's page). */
+export async function confirmEmailChange(
+  db: Kysely<Database>,
+  secret: string,
+  token: string,
+): Promise<{ memberId: string; email: string }> {
+  const { memberId, email } = readEmailChangeToken(secret, token);
   await db.transaction().execute(async (trx) => {
     const taken = await trx
       .selectFrom('members')

@@ -20,8 +20,9 @@ import { dbNow } from '../../lib/sql.ts';
 /**
  * Magic-link sign-in for members: /signin emails a link and a 6-digit code. The answer never
  * says whether the address is known. The link (or the code) is valid 24 h and may be used up to
- * MAX_USES times within 10 minutes of its first use (mail scanners open links before people do),
- * then it is dead. An unknown address becomes a free member (the site allows sign-up); clicking
+ * MAX_USES times within 10 minutes of its first use, then it is dead. Opening the link (GET) only
+ * shows a "Sign in" button; the POST from it uses the link, so a mail scanner that opens every
+ * link neither signs in, nor confirms a pending member, nor counts a referral. An unknown address becomes a free member (the site allows sign-up); clicking
  * the link proves the address, so it confirms them.
  */
 export const SIGN_IN_LIMITS = {
@@ -134,10 +135,31 @@ async function consume(db: Kysely<Database>, signInId: string) {
   });
 }
 
-export async function verifySignInLink(db: Kysely<Database>, token: string) {
+async function findSignInLink(db: Kysely<Database>, token: string) {
   if (token.length < 20 || token.length > 100) throw INVALID();
-  const row = await db.selectFrom('member_sign_ins').select('id').where('token_hash', '=', hashToken(token)).executeTakeFirst();
+  const row = await db
+    .selectFrom('member_sign_ins')
+    .select(['id', 'uses', 'first_used_at'])
+    .where('token_hash', '=', hashToken(token))
+    .where('expires_at', '>', dbNow())
+    .executeTakeFirst();
   if (!row) throw INVALID();
+  return row;
+}
+
+/**
+ * Checks a sign-in link without using it: what the GET of the link does, since mail scanners
+ * open links. Throws the same error as a use would.
+ */
+export async function checkSignInLink(db: Kysely<Database>, token: string): Promise<void> {
+  const row = await findSignInLink(db, token);
+  const firstUse = row.first_used_at;
+  if (row.uses >= MAX_USES || (firstUse && Date.now() - firstUse.getTime() > REUSE_MINUTES * 60_000)) throw INVALID();
+}
+
+/** Uses a sign-in link (the POST from its page): opens a session and confirms a pending member. */
+export async function verifySignInLink(db: Kysely<Database>, token: string) {
+  const row = await findSignInLink(db, token);
   return consume(db, row.id);
 }
 

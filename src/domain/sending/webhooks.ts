@@ -110,6 +110,9 @@ const HANDLERS: Record<string, (db: Kysely<Database>, event: ResendEvent) => Pro
   },
 };
 
+/** The Resend webhook events Hearth records: the ones to enable on the endpoint (the install checklist lists them). */
+export const HANDLED_RESEND_EVENTS = Object.keys(HANDLERS);
+
 export async function handleResendEvent(db: Kysely<Database>, event: ResendEvent): Promise<WebhookOutcome> {
   const handler = HANDLERS[event.type];
   if (!handler) return 'ignored';

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Database } from '../../../db/types.ts';
 import { ValidationError } from '../../lib/errors.ts';
+import { canonicalTimeZone, isTimeZone } from '../../lib/time-zone.ts';
 import { emailProblem } from '../members/email.ts';
 
 /** The brand as readers see it. Stored as one row per key in `settings`. */
@@ -24,17 +25,25 @@ export const siteSettingsSchema = z.object({
    */
   trackPerMember: z.boolean().default(true),
   /**
-   * Where members' replies go when their email's newsletter names no reply-to of its own (and for
-   * emails about no newsletter: sign-in, billing, conversation). Unset: the From address.
-   * Named as the API names it (`reply_to`).
+   * The site's time zone (an IANA name): scheduling forms take and show times in it, stats days
+   * and cohort weeks start in it. Stored as Intl spells it.
    */
+  timeZone: z
+    .string()
+    .trim()
+    .refine(isTimeZone, 'must be a time zone name such as Europe/Paris or America/New_York')
+    .transform(canonicalTimeZone)
+    .default('UTC'),
+  /** Where a member's reply goes when their newsletter names no reply-to address; empty: none. */
   reply_to: z
     .string()
     .trim()
     .max(254)
-    .refine((v) => v === '' || emailProblem(v) === null, 'must be an email address like replies@example.com')
-    .transform((v) => (v === '' ? undefined : v))
-    .optional(),
+    .refine((v) => v === '' || emailProblem(v) === null, 'must be an email address such as hello@example.com')
+    .optional()
+    .transform((v) => (v ? v.toLowerCase() : undefined)),
+  /** The sender's postal address, printed in email footers (anti-spam laws ask for one). */
+  postalAddress: z.string().trim().max(500).default(''),
 });
 export type SiteSettings = z.infer<typeof siteSettingsSchema>;
 
@@ -45,23 +54,38 @@ export async function getSiteSettings(db: Kysely<Database>): Promise<SiteSetting
 }
 
 export async function saveSiteSettings(db: Kysely<Database>, settings: Partial<SiteSettings>): Promise<SiteSettings> {
-  const parsed = siteSettingsSchema.safeParse({ ...(await getSiteSettings(db)), ...settings });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const names: Record<string, string> = {
-      title: 'The name',
-      description: 'The description',
-      accentColor: 'The accent colour',
-      logo: 'The logo',
-      reply_to: 'The reply-to address',
-    };
-    throw new ValidationError(`${names[String(issue.path[0])] ?? 'A setting'} is not valid: ${issue.message}.`, 'invalid_settings');
-  }
-  const merged = parsed.data;
-  await db
-    .insertInto('settings')
-    .values({ key: 'site', value: JSON.stringify(merged) })
-    .onConflict((oc) => oc.column('key').doUpdateSet({ value: JSON.stringify(merged), updated_at: new Date() }))
-    .execute();
-  return merged;
+  // Read, merge and write under the row's lock: two saves at once (the admin page and a PATCH)
+  // each keep the other's fields instead of writing back what they read before it.
+  const save = async (trx: Kysely<Database>) => {
+    await trx
+      .insertInto('settings')
+      .values({ key: 'site', value: '{}' })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
+    const row = await trx.selectFrom('settings').select('value').where('key', '=', 'site').forUpdate().executeTakeFirstOrThrow();
+    const stored = siteSettingsSchema.safeParse(row.value ?? {});
+    const current = stored.success ? stored.data : siteSettingsSchema.parse({});
+    const parsed = siteSettingsSchema.safeParse({ ...current, ...settings });
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const names: Record<string, string> = {
+        title: 'The name',
+        description: 'The description',
+        accentColor: 'The accent colour',
+        logo: 'The logo',
+        timeZone: 'The time zone',
+        reply_to: 'The reply-to address',
+        postalAddress: 'The postal address',
+      };
+      throw new ValidationError(`${names[String(issue.path[0])] ?? 'A setting'} is not valid: ${issue.message}.`, 'invalid_settings');
+    }
+    const merged = parsed.data;
+    await trx
+      .updateTable('settings')
+      .set({ value: JSON.stringify(merged), updated_at: new Date() })
+      .where('key', '=', 'site')
+      .execute();
+    return merged;
+  };
+  return db.isTransaction ? save(db) : db.transaction().execute(save);
 }

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { NotFoundError } from '../../lib/errors.ts';
+import { countedZone } from './rollup.ts';
 import { ENGAGED_DAYS, engagementScore, levelsFromFlows, rate, weekly } from './definitions.ts';
 
 /**
@@ -235,6 +236,7 @@ export type PostStats = Awaited<ReturnType<typeof statsPost>>;
 export async function memberEngagement(db: Kysely<Database>, memberId: string, now = new Date()) {
   const member = await db.selectFrom('members').select(['id', 'created_at']).where('id', '=', memberId).executeTakeFirst();
   if (!member) throw new NotFoundError('No such member.', 'member_not_found');
+  const zone = await countedZone(db);
   const [counts, last] = await Promise.all([
     db
       .selectFrom('stats_member_days')
@@ -245,7 +247,7 @@ export async function memberEngagement(db: Kysely<Database>, memberId: string, n
         sql<string>`coalesce(sum(reactions), 0)`.as('reactions'),
       ])
       .where('member_id', '=', memberId)
-      .where('day', '>', sql<Date>`(${now}::timestamptz at time zone 'UTC')::date - ${ENGAGED_DAYS}::int`)
+      .where('day', '>', sql<Date>`(${now}::timestamptz at time zone ${zone})::date - ${ENGAGED_DAYS}::int`)
       .executeTakeFirstOrThrow(),
     db.selectFrom('stats_members').select(['last_engaged_at', 'last_emailed_at']).where('member_id', '=', memberId).executeTakeFirst(),
   ]);

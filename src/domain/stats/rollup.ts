@@ -1,5 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../../../db/types.ts';
+import { log } from '../../lib/log.ts';
+import { getSiteSettings } from '../site/settings.ts';
 import { ATTRIBUTION_DAYS, COHORT_WEEKS, COLD_DAYS, ENGAGED_DAYS, SEND_HOURS } from './definitions.ts';
 
 /**
@@ -24,28 +26,68 @@ export interface RefreshResult {
   ms?: number;
 }
 
-export async function refreshStats(db: Kysely<Database>, options: { now?: Date } = {}): Promise<RefreshResult> {
+/** Where the zone the stats rows were counted in is kept (a JSON string in `settings`). */
+const STATS_ZONE_KEY = 'stats_zone';
+
+/**
+ * The site's zone as PostgreSQL will use it. Intl and PostgreSQL each carry a copy of the IANA
+ * database; a zone only Intl knows (a name newer than the server's) counts in UTC rather than
+ * failing the run.
+ */
+async function statsZone(trx: Trx): Promise<string> {
+  const { timeZone } = await getSiteSettings(trx);
+  if (timeZone === 'UTC') return 'UTC';
+  const known = await sql<{ ok: boolean }>`select exists (select 1 from pg_timezone_names where name = ${timeZone}) as ok`.execute(trx);
+  if (known.rows[0]!.ok) return timeZone;
+  log.warn('the site time zone is unknown to PostgreSQL; stats days start in UTC', { zone: timeZone });
+  return 'UTC';
+}
+
+/** The zone whose days the stats rows are keyed by (UTC until a run counts in another). */
+export async function countedZone(db: Kysely<Database>): Promise<string> {
+  const row = await db.selectFrom('settings').select('value').where('key', '=', STATS_ZONE_KEY).executeTakeFirst();
+  return typeof row?.value === 'string' ? row.value : 'UTC';
+}
+
+export async function refreshStats(db: Kysely<Database>, options: { now?: Date; zone?: string } = {}): Promise<RefreshResult> {
   const started = performance.now();
   return db.transaction().execute(async (trx) => {
     const locked = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(${STATS_LOCK}) as ok`.execute(trx);
     if (!locked.rows[0]!.ok) return { skipped: true };
     const now = options.now ?? (await sql<{ now: Date }>`select now() as now`.execute(trx)).rows[0]!.now;
     const state = await trx.selectFrom('stats_state').select('value').where('name', '=', 'engagement').executeTakeFirst();
+    // Days and weeks start in the site's time zone. When it changes, every day is recounted in
+    // the new one (the old rows are keyed by the old zone's days).
+    const zone = options.zone ?? (await statsZone(trx));
+    const zoneChanged = (await countedZone(trx)) !== zone;
+    if (zoneChanged && state) {
+      await sql`delete from stats_member_days`.execute(trx);
+      await sql`delete from stats_post_days`.execute(trx);
+      await sql`delete from stats_days`.execute(trx);
+    }
     // Recount from the start of the day of the last run (less a margin for late commits); the
-    // first run reads everything.
-    const fromRow = state
-      ? (
-          await sql<{
-            d: Date;
-          }>`select date_trunc('day', ${state.value}::timestamptz - interval '${sql.raw(LATE_MARGIN)}', 'UTC') as d`.execute(trx)
-        ).rows[0]!.d
-      : new Date(0);
-    await rollMemberDays(trx, fromRow, now);
-    await rollPostDays(trx, fromRow, now);
+    // first run (or the first in a new zone) reads everything.
+    const fromRow =
+      state && !zoneChanged
+        ? (
+            await sql<{
+              d: Date;
+            }>`select date_trunc('day', ${state.value}::timestamptz - interval '${sql.raw(LATE_MARGIN)}', ${zone}) as d`.execute(trx)
+          ).rows[0]!.d
+        : new Date(0);
+    await rollMemberDays(trx, fromRow, now, zone);
+    await rollPostDays(trx, fromRow, now, zone);
     const sends = await rollSends(trx, fromRow, now);
-    await rollDays(trx, fromRow, now);
+    await rollDays(trx, fromRow, now, zone);
     await rebuildSources(trx, now);
-    await rebuildCohorts(trx, now);
+    await rebuildCohorts(trx, now, zone);
+    if (zoneChanged) {
+      await trx
+        .insertInto('settings')
+        .values({ key: STATS_ZONE_KEY, value: JSON.stringify(zone) })
+        .onConflict((oc) => oc.column('key').doUpdateSet({ value: JSON.stringify(zone), updated_at: new Date() }))
+        .execute();
+    }
     await trx
       .insertInto('stats_state')
       .values({ name: 'engagement', value: now })
@@ -58,19 +100,19 @@ export async function refreshStats(db: Kysely<Database>, options: { now?: Date }
 type Trx = Transaction<Database>;
 
 /** Human clicks and reads, comments and reactions, per member per day; and each member's last engagement. */
-async function rollMemberDays(trx: Trx, from: Date, now: Date) {
-  await sql`delete from stats_member_days where day >= (${from}::timestamptz at time zone 'UTC')::date`.execute(trx);
+async function rollMemberDays(trx: Trx, from: Date, now: Date, zone: string) {
+  await sql`delete from stats_member_days where day >= (${from}::timestamptz at time zone ${zone})::date`.execute(trx);
   await sql`
     insert into stats_member_days (member_id, day, clicks, reads, comments, reactions)
     select member_id, day, sum(clicks), sum(reads), sum(comments), sum(reactions)
     from (
-      select member_id, (occurred_at at time zone 'UTC')::date as day,
+      select member_id, (occurred_at at time zone ${zone})::date as day,
         count(*) filter (where kind = 'click') as clicks, count(*) filter (where kind = 'read') as reads, 0 as comments, 0 as reactions
       from engagement_events
       where occurred_at >= ${from} and occurred_at <= ${now} and member_id is not null and not machine and kind in ('click', 'read')
       group by 1, 2
       union all
-      select member_id, (occurred_at at time zone 'UTC')::date,
+      select member_id, (occurred_at at time zone ${zone})::date,
         0, 0, count(*) filter (where type = 'comment'), count(*) filter (where type = 'reaction')
       from events
       where type in ('comment', 'reaction') and occurred_at >= ${from} and occurred_at <= ${now} and member_id is not null and not machine
@@ -92,11 +134,11 @@ async function rollMemberDays(trx: Trx, from: Date, now: Date) {
 }
 
 /** Member reads and anonymous views per post per day (machine views are left out). */
-async function rollPostDays(trx: Trx, from: Date, now: Date) {
-  await sql`delete from stats_post_days where day >= (${from}::timestamptz at time zone 'UTC')::date`.execute(trx);
+async function rollPostDays(trx: Trx, from: Date, now: Date, zone: string) {
+  await sql`delete from stats_post_days where day >= (${from}::timestamptz at time zone ${zone})::date`.execute(trx);
   await sql`
     insert into stats_post_days (post_id, day, reads, views)
-    select post_id, (occurred_at at time zone 'UTC')::date, count(*) filter (where kind = 'read'), count(*) filter (where kind = 'view')
+    select post_id, (occurred_at at time zone ${zone})::date, count(*) filter (where kind = 'read'), count(*) filter (where kind = 'view')
     from engagement_events
     where occurred_at >= ${from} and occurred_at <= ${now} and post_id is not null and not machine and kind in ('read', 'view')
     group by 1, 2
@@ -193,9 +235,9 @@ async function rollSends(trx: Trx, from: Date, now: Date): Promise<number> {
 }
 
 /** The day rows: flows recounted from `from`, today's levels snapshotted. */
-async function rollDays(trx: Trx, from: Date, now: Date) {
-  const fromDay = sql`(${from}::timestamptz at time zone 'UTC')::date`;
-  const nowDay = sql`(${now}::timestamptz at time zone 'UTC')::date`;
+async function rollDays(trx: Trx, from: Date, now: Date, zone: string) {
+  const fromDay = sql`(${from}::timestamptz at time zone ${zone})::date`;
+  const nowDay = sql`(${now}::timestamptz at time zone ${zone})::date`;
   // Flows for every day in [from, today]: joined (confirmed), left (unsubscribed, bounced or
   // complained: unsubscribed_at, or the row's last change for a bounce or complaint), MRR
   // gained (subscription_started's mrr_cents) and lost (the mrr_cents of the start that an
@@ -204,22 +246,22 @@ async function rollDays(trx: Trx, from: Date, now: Date) {
     insert into stats_days (day, joined, "left", mrr_new_cents, mrr_lost_cents, computed_at)
     select d::date,
       coalesce(j.n, 0), coalesce(l.n, 0), coalesce(mn.c, 0), coalesce(ml.c, 0), ${now}::timestamptz
-    from generate_series(greatest(${fromDay}, (select coalesce(min((created_at at time zone 'UTC')::date), ${nowDay}) from members)), ${nowDay}, interval '1 day') d
+    from generate_series(greatest(${fromDay}, (select coalesce(min((created_at at time zone ${zone})::date), ${nowDay}) from members)), ${nowDay}, interval '1 day') d
     left join (
-      select (confirmed_at at time zone 'UTC')::date as day, count(*) as n from members
+      select (confirmed_at at time zone ${zone})::date as day, count(*) as n from members
       where confirmed_at >= ${from} and confirmed_at <= ${now} group by 1
     ) j on j.day = d::date
     left join (
-      select (coalesce(unsubscribed_at, updated_at) at time zone 'UTC')::date as day, count(*) as n from members
+      select (coalesce(unsubscribed_at, updated_at) at time zone ${zone})::date as day, count(*) as n from members
       where status in ('unsubscribed', 'bounced', 'complained') and confirmed_at is not null
         and coalesce(unsubscribed_at, updated_at) >= ${from} and coalesce(unsubscribed_at, updated_at) <= ${now} group by 1
     ) l on l.day = d::date
     left join (
-      select (occurred_at at time zone 'UTC')::date as day, sum(coalesce((data->>'mrr_cents')::bigint, 0)) as c from events
+      select (occurred_at at time zone ${zone})::date as day, sum(coalesce((data->>'mrr_cents')::bigint, 0)) as c from events
       where type = 'subscription_started' and occurred_at >= ${from} and occurred_at <= ${now} group by 1
     ) mn on mn.day = d::date
     left join (
-      select (e.occurred_at at time zone 'UTC')::date as day, sum(coalesce(st.mrr, 0)) as c from events e
+      select (e.occurred_at at time zone ${zone})::date as day, sum(coalesce(st.mrr, 0)) as c from events e
       left join lateral (
         select (s.data->>'mrr_cents')::bigint as mrr from events s
         where s.member_id = e.member_id and s.type = 'subscription_started' and s.data->>'subscription' = e.data->>'subscription' and s.occurred_at <= e.occurred_at
@@ -302,13 +344,13 @@ async function rebuildSources(trx: Trx, now: Date) {
  * up in week w, how many were still subscribed at the end of week w+k, and how many engaged
  * (human click, read, comment or reaction) during week w+k. Rebuilt whole; also for all platforms ('').
  */
-async function rebuildCohorts(trx: Trx, now: Date) {
+async function rebuildCohorts(trx: Trx, now: Date, zone: string) {
   await sql`delete from stats_cohorts`.execute(trx);
-  const thisWeek = sql`date_trunc('week', ${now}::timestamptz at time zone 'UTC')::date`;
+  const thisWeek = sql`date_trunc('week', ${now}::timestamptz at time zone ${zone})::date`;
   await sql`
     insert into stats_cohorts (platform, week, offset_week, members, subscribed, engaged)
     with c as (
-      select m.id, m.source_platform, date_trunc('week', m.created_at at time zone 'UTC')::date as week,
+      select m.id, m.source_platform, date_trunc('week', m.created_at at time zone ${zone})::date as week,
         case when m.status in ('unsubscribed', 'bounced', 'complained') then coalesce(m.unsubscribed_at, m.updated_at) end as left_at
       from members m
       where m.confirmed_at is not null and m.created_at >= ${thisWeek} - make_interval(weeks => ${COHORT_WEEKS - 1}) and m.created_at <= ${now}
@@ -321,7 +363,7 @@ async function rebuildCohorts(trx: Trx, now: Date) {
       select c.*, k from c cross join lateral generate_series(0, (${thisWeek} - c.week) / 7) k
     )
     select coalesce(o.source_platform, ''), o.week, o.k, count(*),
-      count(*) filter (where o.left_at is null or o.left_at >= (o.week + (o.k + 1) * 7)::timestamp at time zone 'UTC'),
+      count(*) filter (where o.left_at is null or o.left_at >= (o.week + (o.k + 1) * 7)::timestamp at time zone ${zone}),
       count(e.member_id)
     from o left join e on e.member_id = o.id and e.week = o.week + o.k * 7
     group by grouping sets ((o.source_platform, o.week, o.k), (o.week, o.k))

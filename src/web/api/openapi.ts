@@ -4,9 +4,10 @@ import { patchCommentBody, CommentEnvelope, CommentPage } from './comment.ts';
 import { ImportEnvelope } from './import.ts';
 import { createMemberBody, MemberCount, MemberEnvelope, MemberPage, patchMemberBody } from './member.ts';
 import { NewsletterEnvelope, NewsletterList, newNewsletterBody, patchNewsletterBody } from './newsletter.ts';
-import { patchPostBody, postBody, PostEnvelope } from './post.ts';
+import { patchPostBody, postBody, PostEnvelope, PostPage, postListQuery } from './post.ts';
 import { ApiError, Id } from './schema.ts';
 import { countBody, scheduleBody, sendBody, SendEnvelope, SendPage, SendRecipients, SendReport } from './send.ts';
+import { patchSiteBody, SiteEnvelope } from './site.ts';
 import { StaffEnvelope } from './staff.ts';
 import { MemberEngagement, StatsCohorts, StatsOverview, StatsPost, StatsSend, StatsSources } from './stats.ts';
 import { newTierBody, TierEnvelope, TierList } from './tier.ts';
@@ -147,6 +148,13 @@ export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'pat
     get: { summary: 'An import and its progress', permission: 'members:write', ok: ['200', ImportEnvelope], errors: ['404'] },
   },
   '/api/v1/posts': {
+    get: {
+      summary: 'Posts, newest first',
+      permission: 'posts:write',
+      query: postListQuery,
+      ok: ['200', PostPage],
+      errors: ['400'],
+    },
     post: { summary: 'Write a post', permission: 'posts:write', body: postBody, ok: ['201', PostEnvelope], errors: ['400', '409'] },
   },
   '/api/v1/posts/{id}': {
@@ -247,6 +255,16 @@ export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'pat
       body: newTierBody,
       ok: ['201', TierEnvelope],
       errors: ['400', '409'],
+    },
+  },
+  '/api/v1/site': {
+    get: { summary: 'Site settings', permission: 'settings:manage', ok: ['200', SiteEnvelope] },
+    patch: {
+      summary: 'Change site settings (fields left out keep their value)',
+      permission: 'settings:manage',
+      body: patchSiteBody,
+      ok: ['200', SiteEnvelope],
+      errors: ['400'],
     },
   },
   '/api/v1/comments': {

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { Post as PostRow } from '../../../db/types.ts';
-import { Id, Timestamp } from './schema.ts';
+import type { PostListOptions } from '../../domain/content/editor.ts';
+import { ValidationError } from '../../lib/errors.ts';
+import { Id, Next, Timestamp } from './schema.ts';
 
 /** The posts API's contract (DESIGN.md "Admin API v1"): request bodies, the Post shape, and its one serializer. */
 
@@ -106,5 +108,40 @@ export function postJson(post: PostRow & { tier_slugs: string[] }, siteUrl: stri
     revision: post.revision,
     published_at: post.published_at?.toISOString() ?? null,
     updated_at: post.updated_at.toISOString(),
+  };
+}
+
+export const PostPage = z.strictObject({ posts: z.array(Post), next: Next }).meta({ id: 'PostPage' });
+
+/** GET /api/v1/posts: the query parameters (strings, as they arrive). */
+export const postListQuery = z.object({
+  status: z
+    .enum(['draft', 'scheduled', 'published'])
+    .optional()
+    .meta({ description: 'A scheduled post whose time has come is published.' }),
+  visibility: z.enum(['public', 'members', 'paid', 'tiers']).optional().meta({ description: '"tiers": gated to named tiers.' }),
+  tag: z.string().min(1).max(50).optional().meta({ description: 'Only posts with this tag.' }),
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/)
+    .optional()
+    .meta({ description: '1 to 200; default 50.' }),
+  after: z.string().max(2000).optional().meta({ description: 'The `next` of the previous page.' }),
+});
+
+/** The query of GET /api/v1/posts as list options; a bad parameter is a 400 naming it. */
+export function parsePostListQuery(params: URLSearchParams): PostListOptions {
+  const parsed = postListQuery.safeParse(Object.fromEntries(params));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ValidationError(`${issue.path.join('.')}: ${issue.message}`, 'invalid_query');
+  }
+  const q = parsed.data;
+  return {
+    status: q.status,
+    visibility: q.visibility,
+    tag: q.tag,
+    limit: q.limit === undefined ? undefined : Number(q.limit),
+    after: q.after,
   };
 }

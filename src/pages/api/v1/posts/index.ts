@@ -1,5 +1,5 @@
-import { createPost, getPostForEdit } from '../../../../domain/content/editor.ts';
-import { postBody, postJson, visibilityInput } from '../../../../web/api/post.ts';
+import { createPost, getPostForEdit, listPosts } from '../../../../domain/content/editor.ts';
+import { parsePostListQuery, postBody, postJson, visibilityInput } from '../../../../web/api/post.ts';
 import { apiRoute } from '../../../../web/api/route.ts';
 import { json, readJson } from '../../../../web/http.ts';
 
@@ -18,4 +18,10 @@ export const POST = apiRoute(async ({ request }, { db, siteUrl, staff }) => {
     staff.id,
   );
   return json({ post: postJson(await getPostForEdit(db, created.id), siteUrl) }, 201);
+});
+
+/** GET /api/v1/posts?status=&visibility=&tag=&limit=&after= (newest first, by cursor). */
+export const GET = apiRoute(async ({ url }, { db, siteUrl }) => {
+  const page = await listPosts(db, parsePostListQuery(url.searchParams));
+  return json({ posts: page.posts.map((p) => postJson(p, siteUrl)), next: page.next });
 });

@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import type { SiteSettings } from '../../domain/site/settings.ts';
+
+/**
+ * The site settings API's contract (DESIGN.md "Admin API v1": `GET/PATCH /api/v1/site`): the
+ * settings the admin's settings page edits, in snake_case. Later issues add theirs to the same
+ * object. The values' rules (a known time zone, an address that is an address) are the domain's
+ * (src/domain/site/settings.ts); here only the shape and the lengths.
+ */
+
+export const Site = z
+  .strictObject({
+    name: z.string().meta({ description: "The brand's name, on every page and email." }),
+    description: z.string(),
+    accent_color: z.string().meta({ example: '#c2410c' }),
+    logo: z.string().nullable().meta({ description: 'An image uploaded to this site (/uploads/…), or null.' }),
+    time_zone: z.string().meta({
+      description: 'IANA time zone: scheduling forms and stats days use it. The API itself speaks ISO 8601 with offsets.',
+      example: 'Europe/Paris',
+    }),
+    reply_to: z.string().nullable().meta({ description: 'Replies go here when a newsletter names no reply-to of its own; null: none.' }),
+    postal_address: z.string().meta({ description: 'Printed in email footers; empty: none.' }),
+    track_per_member: z.boolean().meta({ description: 'Per-member engagement tracking (off: anonymous counts only).' }),
+  })
+  .meta({ id: 'Site' });
+
+export type SiteJson = z.infer<typeof Site>;
+
+export const SiteEnvelope = z.strictObject({ site: Site });
+
+/** PATCH /api/v1/site: fields left out keep their value; `null` clears the optional ones. */
+export const patchSiteBody = z
+  .strictObject({
+    name: z.string().max(120).optional(),
+    description: z.string().max(500).optional(),
+    accent_color: z.string().max(7).optional(),
+    logo: z.string().max(200).nullable().optional(),
+    time_zone: z.string().max(64).optional(),
+    reply_to: z.string().max(254).nullable().optional(),
+    postal_address: z.string().max(500).optional(),
+    track_per_member: z.boolean().optional(),
+  })
+  .meta({ id: 'SitePatch' });
+
+export function siteJson(s: SiteSettings): SiteJson {
+  return {
+    name: s.title,
+    description: s.description,
+    accent_color: s.accentColor,
+    logo: s.logo ?? null,
+    time_zone: s.timeZone,
+    reply_to: s.reply_to ?? null,
+    postal_address: s.postalAddress,
+    track_per_member: s.trackPerMember,
+  };
+}
+
+/** The body as a change to the stored settings: only the fields it names (a key set to undefined would reset one). */
+export function siteChange(body: z.infer<typeof patchSiteBody>): Partial<SiteSettings> {
+  const change: Partial<SiteSettings> = {};
+  if (body.name !== undefined) change.title = body.name;
+  if (body.description !== undefined) change.description = body.description;
+  if (body.accent_color !== undefined) change.accentColor = body.accent_color;
+  if (body.logo !== undefined) change.logo = body.logo ?? undefined;
+  if (body.time_zone !== undefined) change.timeZone = body.time_zone;
+  if (body.reply_to !== undefined) change.reply_to = body.reply_to ?? undefined;
+  if (body.postal_address !== undefined) change.postalAddress = body.postal_address;
+  if (body.track_per_member !== undefined) change.trackPerMember = body.track_per_member;
+  return change;
+}
