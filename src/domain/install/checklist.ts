@@ -58,10 +58,11 @@ export function isPublicDomain(domain: string): boolean {
 }
 
 async function countNewsletters(db: Kysely<Database>): Promise<number> {
-  // Every newsletter counts: archiving (newsletters.archived_at) arrives with the newsletters work.
+  // Open ones only: with every newsletter archived, readers cannot subscribe to anything.
   const row = await db
     .selectFrom('newsletters')
     .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('archived_at', 'is', null)
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
@@ -90,7 +91,7 @@ export async function installChecklist(
     detail:
       newsletters > 0
         ? `${newsletters} newsletter${newsletters === 1 ? '' : 's'}.`
-        : 'Readers subscribe to a newsletter: create one (`npm run hearth -- newsletter:create --slug S --name N --default`).',
+        : 'Readers subscribe to a newsletter: create one in Admin → Newsletters (or `npm run hearth -- newsletter:create --slug S --name N --default`).',
   });
   items.push({
     id: 'sender',
