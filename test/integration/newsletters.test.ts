@@ -195,3 +195,16 @@ describe('Reply-To as Resend receives it', () => {
     ]);
   });
 });
+
+describe('slugs that name nothing', () => {
+  it('are a clean 404 or 400, even with a NUL byte', async () => {
+    await createNewsletter(t.db, { slug: 'open', name: 'Open' });
+    for (const slug of ['nul\u0000', 'UPPER', '']) {
+      await expect(updateNewsletter(t.db, slug, { name: 'x' })).rejects.toThrow(NotFoundError);
+      await expect(archiveNewsletter(t.db, slug)).rejects.toThrow(NotFoundError);
+    }
+    await expect(subscribe(t.db, ctx, { email: 'a@example.com', newsletters: ['nul\u0000'], clientIp: '192.0.2.9' })).rejects.toThrow(
+      ValidationError,
+    );
+  });
+});

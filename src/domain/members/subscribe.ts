@@ -11,6 +11,7 @@ import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from 
 import { recordReferral } from '../referrals/guards.ts';
 import { creditReferral } from '../referrals/referrals.ts';
 import { getSiteSettings } from '../site/settings.ts';
+import { SLUG_PATTERN } from '../newsletters/newsletters.ts';
 import { senderFor } from '../newsletters/sender.ts';
 import { emailProblem, normaliseEmail } from './email.ts';
 import { recordEvent } from './events.ts';
@@ -105,7 +106,9 @@ async function resolveNewsletters(db: Kysely<Database>, slugs: string[]) {
   const rows = open.filter((n) => wanted.includes(n.slug));
   const missing = wanted.filter((s) => !rows.some((r) => r.slug === s));
   if (missing.length > 0) {
-    const archived = await db.selectFrom('newsletters').select('name').where('slug', '=', missing[0]!).executeTakeFirst();
+    const archived = SLUG_PATTERN.test(missing[0]!)
+      ? await db.selectFrom('newsletters').select('name').where('slug', '=', missing[0]!).executeTakeFirst()
+      : undefined;
     if (archived) throw new ConflictError(`"${archived.name}" is closed to new subscribers.`, 'newsletter_archived');
     throw new ValidationError(`There is no newsletter called "${missing[0]!.slice(0, 60)}".`, 'unknown_newsletter');
   }

@@ -62,7 +62,10 @@ export async function isOpenForSubscriptions(db: Kysely<Database>): Promise<bool
 }
 
 export async function findNewsletter(db: Kysely<Database>, slug: string): Promise<Newsletter> {
-  const row = await db.selectFrom('newsletters').select(COLUMNS).where('slug', '=', slug).executeTakeFirst();
+  // A slug that breaks the rule names nothing (and a NUL byte must never reach PostgreSQL).
+  const row = SLUG_PATTERN.test(slug)
+    ? await db.selectFrom('newsletters').select(COLUMNS).where('slug', '=', slug).executeTakeFirst()
+    : undefined;
   if (!row) throw new NotFoundError(`There is no newsletter called "${slug.slice(0, 60)}".`, 'unknown_newsletter');
   return row;
 }
