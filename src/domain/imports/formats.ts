@@ -301,7 +301,7 @@ function labelsFrom(raw: string): string[] {
 // `2024-03-01 10:15:00` (Mailchimp, in UTC), `2023-03-24 10:23:10 UTC` (beehiiv), `2024-03-01`.
 // listmonk writes Go's time format: `2024-01-15 10:00:00.123456 +0000 UTC` (offset, then the zone's name).
 const DATE =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?(?:\s+[A-Z]{2,5})?$/i;
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?(?:\s+[A-Z]{2,5})?)?$/i;
 
 /**
  * A signup date from a source, or null when it is missing, malformed, impossible (30 February),
@@ -329,7 +329,7 @@ function daysInMonth(year: number, month: number): number {
 
 function offsetMinutes(zone: string): number | null {
   if (zone === '' || /^(z|utc|gmt)$/i.test(zone)) return 0;
-  const m = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone);
+  const m = /^([+-])(\d{2}):?(\d{2})?(?:\s+[A-Z]{2,5})?$/i.exec(zone);
   if (!m) return null;
   const hours = Number(m[2]);
   const minutes = Number(m[3] ?? 0);
@@ -890,7 +890,10 @@ function mapRecord(rules: FormatRules, mapping: ColumnMapping, record: string[],
   const cell = (field: Field): string => {
     const index = mapping[field];
     const value = index === undefined ? undefined : record[index];
-    return typeof value === 'string' ? value.trim() : '';
+    if (typeof value !== 'string') return '';
+    const trimmed = value.trim();
+    // Hearth's export defuses spreadsheet formulas with a leading apostrophe ('=…); undone here.
+    return rules.keepsConfirmedAt && /^'[=+\-@]/.test(trimmed) ? trimmed.slice(1) : trimmed;
   };
 
   const raw = cell('email');

@@ -101,9 +101,9 @@ export async function createImport(
     }
     if (filled > 0) await store(Buffer.from(piece.subarray(0, filled)));
     const { headers, preview, encoding } = await head.finish();
-    // The head reader has checked that some format finds an email column.
+    // No email column found (headers in another language): the mapping is empty until staff map one.
     const format = detectFormat(headers) ?? 'generic';
-    const mapping = mapColumns(format, headers);
+    const mapping = detectFormat(headers) === null ? {} : mapColumns(format, headers);
     return trx
       .updateTable('imports')
       .set({
@@ -205,8 +205,7 @@ class HeadReader {
           'import_not_csv',
         );
       }
-      // Throws the staff-facing "no email column" error as soon as the header is known.
-      mapColumns(detectFormat(headers) ?? 'generic', headers);
+      // A header with no recognisable email column is kept: staff map the columns by hand.
     }
     if (this.records.length > PREVIEW_RECORDS && !this.enough) {
       this.enough = true;
