@@ -457,8 +457,8 @@ async function mergeInTransaction(trx: Transaction<Database>, record: ImportReco
            case when b.status = 'blocked' then 'manual' else b.status end
     from import_batch b
     where b.status in ('bounced', 'complained', 'blocked')
-      and (b.member_id is null or b.next_status <> b.member_status or b.status = 'blocked'
-           or (b.status = b.member_status))
+      -- Not for a member who confirmed here after the source's bounce: the address works.
+      and (b.member_id is null or b.next_status <> b.member_status or b.member_status not in ('active', 'pending'))
     order by 1, b.status desc
     on conflict (email_hash) do nothing
   `.execute(trx);
