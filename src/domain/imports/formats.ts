@@ -893,7 +893,7 @@ function mapRecord(rules: FormatRules, mapping: ColumnMapping, record: string[],
     if (typeof value !== 'string') return '';
     const trimmed = value.trim();
     // Hearth's export defuses spreadsheet formulas with a leading apostrophe ('=…); undone here.
-    return rules.keepsConfirmedAt && /^'[=+\-@]/.test(trimmed) ? trimmed.slice(1) : trimmed;
+    return rules.keepsConfirmedAt && /^'[=+\-@']/.test(trimmed) ? trimmed.slice(1) : trimmed;
   };
 
   const raw = cell('email');

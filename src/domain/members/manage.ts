@@ -297,7 +297,8 @@ export async function* membersCsv(db: Kysely<Database>, filter: MemberFilter): A
   const cell = (v: unknown) => {
     const s = v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : String(v);
     // Quote, and defuse spreadsheet formulas (=, +, -, @ at the start of a cell).
-    const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+    // A leading apostrophe is escaped the same way, so an import can undo the defusing exactly.
+    const safe = /^[=+\-@\t\r']/.test(s) ? `'${s}` : s;
     return /[",\n\r]/.test(safe) || safe !== s ? `"${safe.replace(/"/g, '""')}"` : safe;
   };
   // The last four columns (and labels quoted when they hold a comma) let `import` read this file
