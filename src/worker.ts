@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { Task, TaskList } from 'graphile-worker';
 import { sql } from 'kysely';
 import { sendImportConfirmations } from './domain/imports/confirmations.ts';
-import { markImportFailed, runImport } from './domain/imports/pipeline.ts';
+import { markImportFailed, resumeImports, runImport } from './domain/imports/pipeline.ts';
 import { pruneExpiredStaffSessions } from './domain/staff/sessions.ts';
 import { expireComps } from './domain/membership/comp.ts';
 import { forgetOldSignals, holdQuickLeavers } from './domain/referrals/guards.ts';
@@ -144,6 +144,12 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     if (kicked > 0) log.warn('stalled sends restarted', { sends: kicked });
   };
 
+  // Imports whose worker died (kill -9, a lost machine): their run lock is free while they say running.
+  const importWatchdog: Task<'import_watchdog'> = async () => {
+    const resumed = await resumeImports(runtime.db, { stalledForSeconds: 30 });
+    if (resumed > 0) log.warn('stalled imports restarted', { imports: resumed });
+  };
+
   const referralMilestoneEmail: Task<typeof MILESTONE_MAIL_TASK> = async (payload) => {
     await mailMilestone(runtime.db, runtime.keys, payload);
   };
@@ -172,6 +178,7 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     run_import: runImportTask,
     import_confirmations: importConfirmations,
     send_watchdog: sendWatchdog,
+    import_watchdog: importWatchdog,
     [MILESTONE_MAIL_TASK]: referralMilestoneEmail,
     [INSTALL_TEST_TASK]: installTestEmail,
     comment_notifications: commentNotifications,
@@ -182,6 +189,7 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
 const CRONTAB: Array<[string, TaskName]> = [
   ['17 * * * *', 'maintenance'],
   ['* * * * *', 'send_watchdog'],
+  ['* * * * *', 'import_watchdog'],
   ['*/5 * * * *', 'comment_notifications'],
   ['*/10 * * * *', 'stats_rollup'],
 ];
@@ -201,6 +209,8 @@ export async function startWorker(runtime: Runtime, pool: pg.Pool, options: Send
   const released = await releaseDeadClaims(runtime.db, hostname(), pidIsAlive);
   const resumed = await resumeSends(runtime.db, { stalledForSeconds: 0 });
   if (released + resumed > 0) log.info('sends resumed', { batchesReleased: released, sends: resumed });
+  const imports = await resumeImports(runtime.db, { stalledForSeconds: 0 });
+  if (imports > 0) log.info('imports resumed', { imports });
   const runner = await startQueueRunner(runtime.db, pool, createTaskList(runtime, pool, { ...options, limiter }), {
     crontab: CRONTAB.map(([at, task]) => `${at} ${task}`).join('\n'),
     bulk: { taskList: createBulkTaskList(runtime, { ...options, limiter }), concurrency: LANES + 1 },

@@ -31,6 +31,7 @@ declare global {
       // Crontab tasks (src/worker.ts): the payload is the cron stamp only.
       maintenance: CronPayload;
       send_watchdog: CronPayload;
+      import_watchdog: CronPayload;
       comment_notifications: CronPayload;
       stats_rollup: CronPayload;
     }

@@ -125,6 +125,9 @@ const calls = (): Call[] => [
   { method: 'delete', path: '/api/v1/members/{id}', url: '/api/v1/members/MEMBER_TO_DELETE', status: 204 },
   { method: 'post', path: '/api/v1/imports', url: '/api/v1/imports', form: csvForm(), status: 202 },
   { method: 'get', path: '/api/v1/imports/{id}', url: '/api/v1/imports/IMPORT', status: 200 },
+  { method: 'get', path: '/api/v1/imports/{id}/changes', url: '/api/v1/imports/IMPORT/changes', status: 200 },
+  // Already queued: starting it again is a conflict.
+  { method: 'post', path: '/api/v1/imports/{id}/start', url: '/api/v1/imports/IMPORT/start', body: {}, status: 409 },
   {
     method: 'post',
     path: '/api/v1/posts',
