@@ -10,6 +10,7 @@ import * as m0008 from './0008_referral_rewards.ts';
 import * as m0009 from './0009_community.ts';
 import * as m0010 from './0010_tracking.ts';
 import * as m0011 from './0011_stats.ts';
+import * as m0021 from './0021_stripe_syncs.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -27,4 +28,5 @@ export const migrations: Record<string, Migration> = {
   '0009_community': m0009,
   '0010_tracking': m0010,
   '0011_stats': m0011,
+  '0021_stripe_syncs': m0021,
 };

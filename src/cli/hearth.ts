@@ -25,6 +25,9 @@ Commands:
   import FILE.csv [--newsletter SLUG] [--format auto|generic|mailchimp|substack|ghost|beehiiv|kit]
                [--confirmed --attestation TEXT | --send-confirmation]
                                import members from a CSV (the same code as the admin's import)
+  stripe:sync                  adopt the Stripe account's existing subscriptions on the tiers'
+                               prices: link them to members (by customer id, then email) and
+                               report those left unmatched; reads Stripe, changes nothing there
   export members [--status S] [--newsletter SLUG] [--tier SLUG] [--label L] [--platform P] [--query Q]
                                write members as CSV to standard output
 
@@ -151,7 +154,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return 0;
   }
-  const known = ['serve', 'worker', 'migrate', 'staff:create', 'token:create', 'seed', 'import', 'export'];
+  const known = ['serve', 'worker', 'migrate', 'staff:create', 'token:create', 'seed', 'import', 'export', 'stripe:sync'];
   if (!known.includes(command)) throw new UsageError(`unknown command "${command}"`);
   const config = loadConfig();
   setLogLevel(config.logLevel);
@@ -232,6 +235,17 @@ async function main(argv: string[]): Promise<number> {
           if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
         }
       });
+      return 0;
+    }
+    case 'stripe:sync': {
+      parse(args, {});
+      const { createCliStripeSync, runStripeSync } = await import('../domain/billing/adopt.ts');
+      const { formatSyncReport } = await import('./stripe-sync-report.ts');
+      const sync = await withBoot(config, async ({ runtime }) =>
+        runStripeSync(runtime.db, runtime.stripe, runtime.keys, await createCliStripeSync(runtime.db)),
+      );
+      if (sync.status !== 'done' || !sync.report) throw new Error(`stripe:sync ${sync.id} failed: ${sync.error ?? sync.status}`);
+      process.stdout.write(formatSyncReport(sync.id, sync.report));
       return 0;
     }
     case 'import': {

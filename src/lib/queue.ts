@@ -27,6 +27,7 @@ declare global {
       run_import: { importId: string };
       import_confirmations: { importId: string };
       referral_milestone_email: { memberId: string; milestoneId: string };
+      stripe_sync: { syncId: string };
       // Crontab tasks (src/worker.ts): the payload is the cron stamp only.
       maintenance: CronPayload;
       send_watchdog: CronPayload;

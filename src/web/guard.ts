@@ -48,6 +48,7 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: path('/admin/audience/?'), methods: FORM, access: 'settings:manage' },
   { pattern: path('/admin/settings/?'), methods: FORM, access: 'settings:manage' },
   { pattern: path('/admin/tiers/?'), methods: FORM, access: 'settings:manage' },
+  { pattern: path('/admin/tiers/sync/?'), methods: FORM, access: 'settings:manage' },
   { pattern: path('/admin/posts/?'), methods: READ, access: 'posts:write' },
   { pattern: path('/admin/posts/(new|:id)/?'), methods: FORM, access: 'posts:write' },
   { pattern: path('/admin/posts/:id/email'), methods: READ, access: 'posts:write' },
