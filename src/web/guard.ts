@@ -90,6 +90,8 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: path('/api/v1/newsletters/?'), methods: READ, access: 'newsletters:read' },
   { pattern: path('/api/v1/tiers/?'), methods: READ, access: 'tiers:read' },
   { pattern: path('/api/v1/tiers/?'), methods: ['POST'], access: 'settings:manage' },
+  { pattern: path('/api/v1/billing/sync/?'), methods: ['POST'], access: 'settings:manage' },
+  { pattern: path('/api/v1/billing/sync/:id/?'), methods: READ, access: 'settings:manage' },
   { pattern: path('/api/v1/comments/?'), methods: READ, access: 'comments:moderate' },
   { pattern: path('/api/v1/comments/:id/?'), methods: ['GET', 'HEAD', 'PATCH', 'DELETE'], access: 'comments:moderate' },
 ];

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiToken } from '../../src/domain/staff/api-tokens.ts';
 import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
 import { Browserless, runCli, startServer, type RunningServer } from '../helpers/server.ts';
@@ -301,5 +302,30 @@ describe('adopting existing Stripe subscriptions', () => {
     const again = await adoptFromAdmin();
     expect(again).toMatchObject({ status: 'done', linked: 1, unmatched: 1 });
     expect(await tierOf('stranger@example.com')).toBe('gold');
+  });
+
+  it('runs through the API too: POST queues a run (owner/admin), GET answers its report', async () => {
+    const owner = await t.db.selectFrom('staff_users').select('id').where('email', '=', 'owner@example.com').executeTakeFirstOrThrow();
+    const editor = await createStaffUser(t.db, { email: 'editor@example.com', password: 'a long editor password', role: 'editor' });
+    const call = async (token: string, method: string, path: string) =>
+      fetch(server.url + path, { method, headers: { authorization: `Bearer ${token}` } });
+    const editorToken = (await createApiToken(t.db, editor.id, 'editor')).token;
+    expect((await call(editorToken, 'POST', '/api/v1/billing/sync')).status).toBe(403);
+    const token = (await createApiToken(t.db, owner.id, 'sync')).token;
+    const queued = await call(token, 'POST', '/api/v1/billing/sync');
+    expect(queued.status).toBe(202);
+    const { sync } = (await queued.json()) as { sync: { id: string; status: string; via: string } };
+    expect(sync).toMatchObject({ status: 'queued', via: 'api' });
+    const done = await waitFor(
+      async () => ((await (await call(token, 'GET', `/api/v1/billing/sync/${sync.id}`)).json()) as { sync: Record<string, unknown> }).sync,
+      { until: (s) => s.status === 'done', what: 'the API sync to finish' },
+    );
+    expect(done).toMatchObject({
+      linked: 0,
+      unchanged: 233,
+      unmatched: 1,
+      report: { by_email: 0, unmatched_total: 1, without_subscription_total: 3 },
+    });
+    expect((await call(token, 'GET', '/api/v1/billing/sync/999999')).status).toBe(404);
   });
 });

@@ -167,6 +167,9 @@ const calls = (): Call[] => [
     body: { name: 'Patron', monthly_amount: 1500, yearly_amount: 15000, currency: 'EUR', trial_days: 7 },
     status: 201,
   },
+  { method: 'post', path: '/api/v1/billing/sync', url: '/api/v1/billing/sync', status: 202 },
+  { method: 'get', path: '/api/v1/billing/sync/{id}', url: '/api/v1/billing/sync/SYNC', status: 200 },
+  { method: 'get', path: '/api/v1/billing/sync/{id}', url: '/api/v1/billing/sync/999999', status: 404 },
   { method: 'get', path: '/api/v1/comments', url: '/api/v1/comments?status=held&limit=2', status: 200 },
   { method: 'get', path: '/api/v1/comments', url: '/api/v1/comments?after=garbage', status: 400 },
   { method: 'get', path: '/api/v1/comments/{id}', url: `/api/v1/comments/${ids.comment}`, status: 200 },
@@ -228,6 +231,7 @@ describe('the OpenAPI document', () => {
         );
       if (url.includes('IMPORT')) url = url.replace('IMPORT', ids.import!);
       if (url.includes('DRAFT')) url = url.replace('DRAFT', ids.draft!);
+      if (url.includes('SYNC')) url = url.replace('SYNC', ids.sync!);
       const init: RequestInit = { method: call.method.toUpperCase() };
       if (call.body !== undefined) init.body = JSON.stringify(call.body);
       if (call.form) init.body = call.form;
@@ -250,6 +254,7 @@ describe('the OpenAPI document', () => {
       expect(validate(body), `${what}: ${ajv.errorsText(validate.errors)}\n${text.slice(0, 2000)}`).toBe(true);
       if (call.path === '/api/v1/imports') ids.import = body.import!.id!;
       if (call.path === '/api/v1/sends' && call.method === 'post') ids.draft = body.send!.id!;
+      if (call.path === '/api/v1/billing/sync') ids.sync = body.sync!.id!;
     }
   });
 
