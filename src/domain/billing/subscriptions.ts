@@ -58,6 +58,9 @@ export async function syncSubscription(db: Kysely<Database>, stripe: Stripe, ctx
       .selectFrom('members')
       .select('id')
       .where((eb) => eb.or([eb('stripe_customer_id', '=', snap.customer), eb('id', '=', snap.memberIdHint ?? '0')]))
+      // The customer's member first: the metadata hint only finds a member not yet linked.
+      .orderBy(sql`stripe_customer_id = ${snap.customer}`, (ob) => ob.desc().nullsLast())
+      .limit(1)
       .forUpdate()
       .executeTakeFirst();
     if (!member) return; // a customer that is not one of our members (made elsewhere in the account)
@@ -126,8 +129,16 @@ export async function applySubscription(
     .executeTakeFirst();
   let changed = written !== undefined;
   if (member.stripe_customer_id === null) {
-    await trx.updateTable('members').set({ stripe_customer_id: snap.customer }).where('id', '=', member.id).execute();
-    changed = true;
+    // A customer belongs to one member (a unique index): never taken from another.
+    const linked = await trx
+      .updateTable('members')
+      .set({ stripe_customer_id: snap.customer })
+      .where('id', '=', member.id)
+      .where((eb) =>
+        eb.not(eb.exists(eb.selectFrom('members as other').select('other.id').where('other.stripe_customer_id', '=', snap.customer))),
+      )
+      .executeTakeFirst();
+    if (linked.numUpdatedRows > 0n) changed = true;
   }
   // The member's tier is the best of their entitling subscriptions; without one, free again
   // (complimentary access set by staff is left alone).
