@@ -323,6 +323,25 @@ export interface StripeEventsTable {
   received_at: DefaultTimestamp;
 }
 
+export type StripeSyncStatus = 'queued' | 'running' | 'done' | 'failed';
+
+export interface StripeSyncsTable {
+  id: Generated<string>;
+  status: ColumnType<StripeSyncStatus, StripeSyncStatus | undefined, StripeSyncStatus>;
+  via: 'admin' | 'cli' | 'api';
+  requested_by: string | null;
+  attempts: ColumnType<number, number | undefined, number>;
+  subscriptions: ColumnType<number, number | undefined, number>;
+  linked: ColumnType<number, number | undefined, number>;
+  unchanged: ColumnType<number, number | undefined, number>;
+  unmatched: ColumnType<number, number | undefined, number>;
+  report: ColumnType<Record<string, unknown>, string | undefined, string>;
+  error: string | null;
+  created_at: DefaultTimestamp;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+
 export type SendStatus = 'draft' | 'scheduled' | 'preparing' | 'sending' | 'paused' | 'sent' | 'cancelled' | 'failed';
 export type DeliveryStatus = 'queued' | 'posted' | 'rejected' | 'skipped';
 export type BatchStatus = 'pending' | 'posting' | 'posted' | 'failed' | 'cancelled';
@@ -654,6 +673,7 @@ export interface Database {
   member_sessions: MemberSessionsTable;
   subscriptions: SubscriptionsTable;
   stripe_events: StripeEventsTable;
+  stripe_syncs: StripeSyncsTable;
   sends: SendsTable;
   deliveries: DeliveriesTable;
   send_batches: SendBatchesTable;

@@ -11,6 +11,7 @@ import { startAllBankedRewards } from './domain/referrals/rewards.ts';
 import { sendCommentNotifications } from './domain/community/notifications.ts';
 import { refreshStats } from './domain/stats/rollup.ts';
 import { INSTALL_TEST_TASK, sendTestEmail } from './domain/install/test-email.ts';
+import { resumeStaleStripeSyncs, runStripeSync } from './domain/billing/adopt.ts';
 import { log } from './lib/log.ts';
 import { createRateLimiter, UNLIMITED, type RateLimiter } from './lib/mail-rate.ts';
 import { recordHeartbeat, startQueueRunner, type QueueRunner, type TaskName } from './lib/queue.ts';
@@ -131,6 +132,13 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     const held = await holdQuickLeavers(runtime.db);
     if (held > 0) log.info('referrals held: friends left soon after confirming', { referrals: held });
     await forgetOldSignals(runtime.db);
+    const syncs = await resumeStaleStripeSyncs(runtime.db);
+    if (syncs > 0) log.warn('interrupted Stripe syncs resumed', { syncs });
+  };
+
+  // Adopting the Stripe account's subscriptions (domain/billing/adopt.ts), asked for from the admin.
+  const stripeSync: Task<'stripe_sync'> = async ({ syncId }) => {
+    await runStripeSync(runtime.db, runtime.stripe, runtime.keys, syncId);
   };
 
   // Replies and answers owed to members: one email per member per pass (see domain/community/notifications.ts).
@@ -182,6 +190,7 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     [MILESTONE_MAIL_TASK]: referralMilestoneEmail,
     [INSTALL_TEST_TASK]: installTestEmail,
     comment_notifications: commentNotifications,
+    stripe_sync: stripeSync,
   };
 }
 

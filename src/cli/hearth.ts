@@ -33,6 +33,9 @@ Commands:
                [--encoding utf-8|windows-1252]
                                import members from a CSV (the same code as the admin's import);
                                --preview says what would change and writes nothing
+  stripe:sync                  adopt the Stripe account's existing subscriptions on the tiers'
+                               prices: link them to members (by customer id, then email) and
+                               report those left unmatched; reads Stripe, changes nothing there
   export members [--status S] [--newsletter SLUG] [--tier SLUG] [--label L] [--platform P] [--query Q]
                                write members as CSV to standard output
   db:url                       print the connection URL of the database in use (DATABASE_URL,
@@ -197,6 +200,7 @@ async function main(argv: string[]): Promise<number> {
     'export',
     'db:url',
     'psql',
+    'stripe:sync',
   ];
   if (!known.includes(command)) throw new UsageError(`unknown command "${command}"`);
   const config = loadConfig();
@@ -336,6 +340,17 @@ async function main(argv: string[]): Promise<number> {
           if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
         }
       });
+      return 0;
+    }
+    case 'stripe:sync': {
+      parse(args, {});
+      const { createCliStripeSync, runStripeSync } = await import('../domain/billing/adopt.ts');
+      const { formatSyncReport } = await import('./stripe-sync-report.ts');
+      const sync = await withBoot(config, async ({ runtime }) =>
+        runStripeSync(runtime.db, runtime.stripe, runtime.keys, await createCliStripeSync(runtime.db)),
+      );
+      if (sync.status !== 'done' || !sync.report) throw new Error(`stripe:sync ${sync.id} failed: ${sync.error ?? sync.status}`);
+      process.stdout.write(formatSyncReport(sync.id, sync.report));
       return 0;
     }
     case 'import': {

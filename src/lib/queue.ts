@@ -28,6 +28,7 @@ declare global {
       import_confirmations: { importId: string };
       referral_milestone_email: { memberId: string; milestoneId: string };
       install_test_email: { testId: string };
+      stripe_sync: { syncId: string };
       // Crontab tasks (src/worker.ts): the payload is the cron stamp only.
       maintenance: CronPayload;
       send_watchdog: CronPayload;

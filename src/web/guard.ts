@@ -51,6 +51,7 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: path('/admin/checklist/?'), methods: FORM, access: 'settings:manage' },
   { pattern: path('/admin/tiers/?'), methods: FORM, access: 'settings:manage' },
   { pattern: path('/admin/newsletters/?'), methods: FORM, access: 'newsletters:manage' },
+  { pattern: path('/admin/tiers/sync/?'), methods: FORM, access: 'settings:manage' },
   { pattern: path('/admin/posts/?'), methods: READ, access: 'posts:write' },
   { pattern: path('/admin/posts/(new|:id)/?'), methods: FORM, access: 'posts:write' },
   { pattern: path('/admin/posts/:id/email'), methods: READ, access: 'posts:write' },
@@ -99,6 +100,8 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: path('/api/v1/tiers/?'), methods: READ, access: 'tiers:read' },
   { pattern: path('/api/v1/tiers/?'), methods: ['POST'], access: 'settings:manage' },
   { pattern: path('/api/v1/site/?'), methods: ['GET', 'HEAD', 'PATCH'], access: 'settings:manage' },
+  { pattern: path('/api/v1/billing/sync/?'), methods: ['POST'], access: 'settings:manage' },
+  { pattern: path('/api/v1/billing/sync/:id/?'), methods: READ, access: 'settings:manage' },
   { pattern: path('/api/v1/comments/?'), methods: READ, access: 'comments:moderate' },
   { pattern: path('/api/v1/comments/:id/?'), methods: ['GET', 'HEAD', 'PATCH', 'DELETE'], access: 'comments:moderate' },
 ];

@@ -9,6 +9,7 @@ import { ApiError, Id } from './schema.ts';
 import { countBody, scheduleBody, sendBody, SendEnvelope, SendPage, SendRecipients, SendReport } from './send.ts';
 import { patchSiteBody, SiteEnvelope } from './site.ts';
 import { StaffEnvelope } from './staff.ts';
+import { StripeSyncEnvelope } from './stripe-sync.ts';
 import { MemberEngagement, StatsCohorts, StatsOverview, StatsPost, StatsSend, StatsSources } from './stats.ts';
 import { newTierBody, TierEnvelope, TierList } from './tier.ts';
 
@@ -288,6 +289,17 @@ export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'pat
       ok: ['200', SiteEnvelope],
       errors: ['400'],
     },
+  },
+  '/api/v1/billing/sync': {
+    post: {
+      summary: "Adopt the Stripe account's existing subscriptions (queued; poll the run)",
+      permission: 'settings:manage',
+      ok: ['202', StripeSyncEnvelope],
+      errors: ['409'],
+    },
+  },
+  '/api/v1/billing/sync/{id}': {
+    get: { summary: 'A Stripe sync run and its report', permission: 'settings:manage', ok: ['200', StripeSyncEnvelope], errors: ['404'] },
   },
   '/api/v1/comments': {
     get: {
