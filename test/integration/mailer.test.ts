@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOutboxMailer } from '../../src/lib/mailer/outbox.ts';
 import { createResendMailer } from '../../src/lib/mailer/resend.ts';
-import { MailerUsageError, type EmailMessage } from '../../src/lib/mailer/port.ts';
+import { MailerUsageError } from '../../src/lib/mailer/port.ts';
 import { queueEmail, type MemberEmail } from '../../src/lib/mail-queue.ts';
 import { createTaskList } from '../../src/worker.ts';
 import { runOnce } from 'graphile-worker';

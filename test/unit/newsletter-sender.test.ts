@@ -95,6 +95,7 @@ describe('Reply-To on every email a member receives', () => {
         'src/domain/community/notifications.ts', // comment notifications
         'src/domain/content/email.ts', // test-post email
         'src/domain/imports/confirmations.ts', // import confirmations
+        'src/domain/install/test-email.ts', // the install checklist's test email
         'src/domain/members/subscribe.ts', // confirmation, welcome
         'src/domain/membership/account.ts', // email change
         'src/domain/membership/signin.ts', // sign-in
@@ -109,6 +110,7 @@ describe('Reply-To on every email a member receives', () => {
     'src/domain/community/notifications.ts',
     'src/domain/content/email.ts',
     'src/domain/imports/confirmations.ts',
+    'src/domain/install/test-email.ts',
     'src/domain/members/subscribe.ts',
     'src/domain/membership/account.ts',
     'src/domain/membership/signin.ts',
@@ -116,7 +118,7 @@ describe('Reply-To on every email a member receives', () => {
     'src/domain/sending/prepare.ts',
   ])('%s resolves the sender for each email it builds', (path) => {
     const code = readFileSync(join(ROOT, path), 'utf8');
-    const mails = (code.match(/\bqueueEmail\(|\.sendBatch\(|\bsend_email\b|from_address:/g) ?? []).length;
+    const mails = (code.match(/\bqueueEmail\(|\.sendBatch\(|mailer\.send\(|from_address:/g) ?? []).length;
     const senders = (code.match(/\bsenderFor\(/g) ?? []).length;
     expect(mails).toBeGreaterThan(0);
     // confirmations.ts resolves once for all its batches (one import, one set of newsletters).

@@ -6,6 +6,7 @@ import type { Mailer } from '../../lib/mailer/port.ts';
 import { enqueue, PRIORITY } from '../../lib/queue.ts';
 import { dbNow } from '../../lib/sql.ts';
 import { emailProblem } from '../members/email.ts';
+import { senderFor } from '../newsletters/sender.ts';
 import { getSiteSettings } from '../site/settings.ts';
 
 /**
@@ -68,17 +69,19 @@ export async function sendTestEmail(
   const row = await db.selectFrom('install_test_emails').selectAll().where('id', '=', testId).executeTakeFirst();
   if (!row || row.sent_at || row.error) return 'nothing';
   const site = await getSiteSettings(db);
+  // The site's sender, as members get it on emails about no newsletter (newsletters/sender.ts).
+  const sender = await senderFor(db, { siteUrl: ctx.siteUrl, mailFrom: ctx.from });
   const rendered = installTestEmail({
     brand: { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl },
     checklistUrl: `${ctx.siteUrl}/admin/checklist`,
-    from: ctx.from,
+    from: sender.from,
   });
   await ctx.beforeSend?.();
   const result = await mailer.send(
     {
+      ...sender,
       to: [row.to_address],
       ...rendered,
-      ...(site.reply_to ? { replyTo: site.reply_to } : {}),
       tags: [{ name: 'kind', value: 'install_test' }],
     },
     { idempotencyKey: `install-test-${row.id}` },
