@@ -8,6 +8,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startServer, type RunningServer } from '../helpers/server.ts';
 import { startStripeTestServer, type StripeTestServer } from '../servers/stripe.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { pressEmailLink } from '../helpers/links.ts';
 
 /** Paid tiers through the real stripe-node SDK and a local Stripe-compatible server. */
 let t: TestDatabase;
@@ -58,7 +59,7 @@ async function signIn(email: string): Promise<string> {
     },
     { what: `a sign-in email to ${email}` },
   );
-  const res = await fetch(link.replace(/^http:\/\/[^/]+/, server.url), { redirect: 'manual' });
+  const res = await pressEmailLink(link.replace(/^http:\/\/[^/]+/, server.url));
   return res.headers
     .getSetCookie()
     .find((c) => c.startsWith('hearth_member='))!
