@@ -14,7 +14,7 @@ export function importOptionsFromForm(form: Fields, headers: readonly string[]):
   // Junk from a hand-made request is a 400 naming the field, not a guess.
   if (format !== '' && format !== 'auto' && !isImportFormat(format))
     throw new ValidationError(`Unknown format "${format.slice(0, 40)}".`, 'invalid_format');
-  if (consent !== '' && !['send_confirmation', 'confirmed', 'pending'].includes(consent))
+  if (!['send_confirmation', 'confirmed', 'pending'].includes(consent))
     throw new ValidationError('Choose how these members consented (confirmation email, confirmed, or unconfirmed).', 'invalid_consent');
   const mapping: Record<string, string> = {};
   if (form.has('col:0')) {
