@@ -26,7 +26,7 @@ import { writeImportCsv } from './make-import-csv.ts';
 const rows = Number(process.argv[2] ?? 1_000_000);
 const file = join(tmpdir(), `hearth-bench-import-${rows}.csv`);
 if (!existsSync(file)) await writeImportCsv(rows, file);
-setLogLevel('warn');
+setLogLevel(process.env.LOG_LEVEL === 'debug' ? 'debug' : 'warn');
 
 const embedded = process.env.BENCH_DATABASE_URL ? undefined : await startEmbeddedPostgres(join(tmpdir(), 'hearth-bench-import-postgres'));
 const server = process.env.BENCH_DATABASE_URL ?? embedded!.url;

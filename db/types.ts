@@ -203,7 +203,7 @@ export interface SuppressionsTable {
   created_at: DefaultTimestamp;
 }
 
-export type ImportStatus = 'uploaded' | 'queued' | 'running' | 'done' | 'failed';
+export type ImportStatus = 'uploaded' | 'queued' | 'running' | 'previewed' | 'done' | 'failed';
 export interface ImportsTable {
   id: Generated<string>;
   status: ColumnType<ImportStatus, ImportStatus | undefined, ImportStatus>;
@@ -227,6 +227,22 @@ export interface ImportsTable {
   created_at: DefaultTimestamp;
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
+  preview_only: ColumnType<boolean, boolean | undefined, boolean>;
+  plans: ColumnType<Record<string, { tier: string; access?: string }>, string | undefined, string>;
+  confirm_free: ColumnType<boolean, boolean | undefined, boolean>;
+  encoding: ColumnType<string, string | undefined, string>;
+  summary: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  staged_mapping: ColumnType<Record<string, number> | null, string | null | undefined, string | null>;
+  heartbeat_at: Timestamp | null;
+  restarts: ColumnType<number, number | undefined, number>;
+}
+
+export interface ImportChangesTable {
+  import_id: string;
+  email: string;
+  member_id: string | null;
+  change: string;
+  detail: string | null;
 }
 
 export interface ImportChunksTable {
@@ -247,6 +263,18 @@ export interface ImportRowsTable {
   utm_medium: string | null;
   utm_campaign: string | null;
   referrer: string | null;
+  notes: string | null;
+  plan: string | null;
+  access: string | null;
+  access_until: Timestamp | null;
+  stripe_customer_id: string | null;
+  state_at: Timestamp | null;
+  confirmed_at: Timestamp | null;
+  tier: string | null;
+  newsletters: string[] | null;
+  platform: string | null;
+  ref: string | null;
+  referral_code: string | null;
 }
 
 export interface ImportRejectionsTable {
@@ -293,6 +321,25 @@ export interface StripeEventsTable {
   id: string;
   type: string;
   received_at: DefaultTimestamp;
+}
+
+export type StripeSyncStatus = 'queued' | 'running' | 'done' | 'failed';
+
+export interface StripeSyncsTable {
+  id: Generated<string>;
+  status: ColumnType<StripeSyncStatus, StripeSyncStatus | undefined, StripeSyncStatus>;
+  via: 'admin' | 'cli' | 'api';
+  requested_by: string | null;
+  attempts: ColumnType<number, number | undefined, number>;
+  subscriptions: ColumnType<number, number | undefined, number>;
+  linked: ColumnType<number, number | undefined, number>;
+  unchanged: ColumnType<number, number | undefined, number>;
+  unmatched: ColumnType<number, number | undefined, number>;
+  report: ColumnType<Record<string, unknown>, string | undefined, string>;
+  error: string | null;
+  created_at: DefaultTimestamp;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
 }
 
 export type SendStatus = 'draft' | 'scheduled' | 'preparing' | 'sending' | 'paused' | 'sent' | 'cancelled' | 'failed';
@@ -620,11 +667,13 @@ export interface Database {
   import_chunks: ImportChunksTable;
   import_rows: ImportRowsTable;
   import_rejections: ImportRejectionsTable;
+  import_changes: ImportChangesTable;
   post_slugs: PostSlugsTable;
   member_sign_ins: MemberSignInsTable;
   member_sessions: MemberSessionsTable;
   subscriptions: SubscriptionsTable;
   stripe_events: StripeEventsTable;
+  stripe_syncs: StripeSyncsTable;
   sends: SendsTable;
   deliveries: DeliveriesTable;
   send_batches: SendBatchesTable;

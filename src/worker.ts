@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { Task, TaskList } from 'graphile-worker';
 import { sql } from 'kysely';
 import { sendImportConfirmations } from './domain/imports/confirmations.ts';
-import { markImportFailed, runImport } from './domain/imports/pipeline.ts';
+import { markImportFailed, resumeImports, runImport } from './domain/imports/pipeline.ts';
 import { pruneExpiredStaffSessions } from './domain/staff/sessions.ts';
 import { expireComps } from './domain/membership/comp.ts';
 import { forgetOldSignals, holdQuickLeavers } from './domain/referrals/guards.ts';
@@ -11,6 +11,7 @@ import { startAllBankedRewards } from './domain/referrals/rewards.ts';
 import { sendCommentNotifications } from './domain/community/notifications.ts';
 import { refreshStats } from './domain/stats/rollup.ts';
 import { INSTALL_TEST_TASK, sendTestEmail } from './domain/install/test-email.ts';
+import { resumeStaleStripeSyncs, runStripeSync } from './domain/billing/adopt.ts';
 import { log } from './lib/log.ts';
 import { createRateLimiter, UNLIMITED, type RateLimiter } from './lib/mail-rate.ts';
 import { recordHeartbeat, startQueueRunner, type QueueRunner, type TaskName } from './lib/queue.ts';
@@ -131,6 +132,13 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     const held = await holdQuickLeavers(runtime.db);
     if (held > 0) log.info('referrals held: friends left soon after confirming', { referrals: held });
     await forgetOldSignals(runtime.db);
+    const syncs = await resumeStaleStripeSyncs(runtime.db);
+    if (syncs > 0) log.warn('interrupted Stripe syncs resumed', { syncs });
+  };
+
+  // Adopting the Stripe account's subscriptions (domain/billing/adopt.ts), asked for from the admin.
+  const stripeSync: Task<'stripe_sync'> = async ({ syncId }) => {
+    await runStripeSync(runtime.db, runtime.stripe, runtime.keys, syncId);
   };
 
   // Replies and answers owed to members: one email per member per pass (see domain/community/notifications.ts).
@@ -142,6 +150,12 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
   const sendWatchdog: Task<'send_watchdog'> = async () => {
     const kicked = await resumeSends(runtime.db, { stalledForSeconds: 120 });
     if (kicked > 0) log.warn('stalled sends restarted', { sends: kicked });
+  };
+
+  // Imports whose worker died (kill -9, a lost machine): their run lock is free while they say running.
+  const importWatchdog: Task<'import_watchdog'> = async () => {
+    const resumed = await resumeImports(runtime.db, { stalledForSeconds: 30 });
+    if (resumed > 0) log.warn('stalled imports restarted', { imports: resumed });
   };
 
   const referralMilestoneEmail: Task<typeof MILESTONE_MAIL_TASK> = async (payload) => {
@@ -172,9 +186,11 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     run_import: runImportTask,
     import_confirmations: importConfirmations,
     send_watchdog: sendWatchdog,
+    import_watchdog: importWatchdog,
     [MILESTONE_MAIL_TASK]: referralMilestoneEmail,
     [INSTALL_TEST_TASK]: installTestEmail,
     comment_notifications: commentNotifications,
+    stripe_sync: stripeSync,
   };
 }
 
@@ -182,6 +198,7 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
 const CRONTAB: Array<[string, TaskName]> = [
   ['17 * * * *', 'maintenance'],
   ['* * * * *', 'send_watchdog'],
+  ['* * * * *', 'import_watchdog'],
   ['*/5 * * * *', 'comment_notifications'],
   ['*/10 * * * *', 'stats_rollup'],
 ];
@@ -201,6 +218,8 @@ export async function startWorker(runtime: Runtime, pool: pg.Pool, options: Send
   const released = await releaseDeadClaims(runtime.db, hostname(), pidIsAlive);
   const resumed = await resumeSends(runtime.db, { stalledForSeconds: 0 });
   if (released + resumed > 0) log.info('sends resumed', { batchesReleased: released, sends: resumed });
+  const imports = await resumeImports(runtime.db, { stalledForSeconds: 0 });
+  if (imports > 0) log.info('imports resumed', { imports });
   const runner = await startQueueRunner(runtime.db, pool, createTaskList(runtime, pool, { ...options, limiter }), {
     crontab: CRONTAB.map(([at, task]) => `${at} ${task}`).join('\n'),
     bulk: { taskList: createBulkTaskList(runtime, { ...options, limiter }), concurrency: LANES + 1 },

@@ -12,6 +12,8 @@ import * as m0010 from './0010_tracking.ts';
 import * as m0011 from './0011_stats.ts';
 import * as m0012 from './0012_newsletters.ts';
 import * as m0014 from './0014_install_test_emails.ts';
+import * as m0018 from './0018_import_sync.ts';
+import * as m0021 from './0021_stripe_syncs.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -31,4 +33,6 @@ export const migrations: Record<string, Migration> = {
   '0011_stats': m0011,
   '0012_newsletters': m0012,
   '0014_install_test_emails': m0014,
+  '0018_import_sync': m0018,
+  '0021_stripe_syncs': m0021,
 };

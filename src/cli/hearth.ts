@@ -27,9 +27,15 @@ Commands:
   newsletter:list [--archived] list newsletters (slug, name, default, archived)
   newsletter:archive --slug S  archive a newsletter (members and sends stay; no new subscribers)
   seed --demo [--members N]    add the demo brand, posts and N members (default 300)
-  import FILE.csv [--newsletter SLUG] [--format auto|generic|mailchimp|substack|ghost|beehiiv|kit]
-               [--confirmed --attestation TEXT | --send-confirmation]
-                               import members from a CSV (the same code as the admin's import)
+  import FILE.csv [--newsletter SLUG] [--format auto|generic|mailchimp|substack|ghost|beehiiv|kit|listmonk|hearth]
+               [--confirmed --attestation TEXT | --send-confirmation] [--preview]
+               [--map "COLUMN=field"]... [--plan "PLAN=tier[:paid|comp|gift]"]... [--confirm-free]
+               [--encoding utf-8|windows-1252]
+                               import members from a CSV (the same code as the admin's import);
+                               --preview says what would change and writes nothing
+  stripe:sync                  adopt the Stripe account's existing subscriptions on the tiers'
+                               prices: link them to members (by customer id, then email) and
+                               report those left unmatched; reads Stripe, changes nothing there
   export members [--status S] [--newsletter SLUG] [--tier SLUG] [--label L] [--platform P] [--query Q]
                                write members as CSV to standard output
   db:url                       print the connection URL of the database in use (DATABASE_URL,
@@ -43,6 +49,24 @@ Options:
 Configuration comes from the environment; see README.md.`;
 
 class UsageError extends Error {}
+
+/** `--plan "Gold=premium:comp"` pairs: source plan → tier slug and (optionally) access kind. */
+function parsePlanPairs(pairs: readonly string[]): Record<string, { tier: string; access?: 'paid' | 'comp' | 'gift' }> {
+  const plans: Record<string, { tier: string; access?: 'paid' | 'comp' | 'gift' }> = {};
+  for (const pair of pairs) {
+    const at = pair.lastIndexOf('=');
+    if (at <= 0) throw new UsageError(`--plan "${pair}" is not PLAN=tier[:access]`);
+    const [tier, access] = pair
+      .slice(at + 1)
+      .trim()
+      .split(':');
+    if (!tier || (access !== undefined && !['paid', 'comp', 'gift'].includes(access))) {
+      throw new UsageError(`--plan "${pair}": the tier is a slug, the access paid, comp or gift`);
+    }
+    plans[pair.slice(0, at).trim()] = access === undefined ? { tier } : { tier, access: access as 'paid' | 'comp' | 'gift' };
+  }
+  return plans;
+}
 
 function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
   try {
@@ -176,6 +200,7 @@ async function main(argv: string[]): Promise<number> {
     'export',
     'db:url',
     'psql',
+    'stripe:sync',
   ];
   if (!known.includes(command)) throw new UsageError(`unknown command "${command}"`);
   const config = loadConfig();
@@ -317,6 +342,17 @@ async function main(argv: string[]): Promise<number> {
       });
       return 0;
     }
+    case 'stripe:sync': {
+      parse(args, {});
+      const { createCliStripeSync, runStripeSync } = await import('../domain/billing/adopt.ts');
+      const { formatSyncReport } = await import('./stripe-sync-report.ts');
+      const sync = await withBoot(config, async ({ runtime }) =>
+        runStripeSync(runtime.db, runtime.stripe, runtime.keys, await createCliStripeSync(runtime.db)),
+      );
+      if (sync.status !== 'done' || !sync.report) throw new Error(`stripe:sync ${sync.id} failed: ${sync.error ?? sync.status}`);
+      process.stdout.write(formatSyncReport(sync.id, sync.report));
+      return 0;
+    }
     case 'import': {
       const [file, ...rest] = args;
       if (!file || file.startsWith('-')) throw new UsageError('import needs a CSV file');
@@ -326,17 +362,26 @@ async function main(argv: string[]): Promise<number> {
         confirmed: { type: 'boolean' },
         attestation: { type: 'string' },
         'send-confirmation': { type: 'boolean' },
+        preview: { type: 'boolean' },
+        map: { type: 'string', multiple: true },
+        plan: { type: 'string', multiple: true },
+        'confirm-free': { type: 'boolean' },
+        encoding: { type: 'string' },
       });
-      const { isImportFormat } = await import('../domain/imports/formats.ts');
+      const { isImportFormat, parseMapPairs } = await import('../domain/imports/formats.ts');
       const format = f.format ?? 'auto';
       if (format !== 'auto' && !isImportFormat(format))
-        throw new UsageError('--format must be auto, generic, mailchimp, substack, ghost, beehiiv or kit');
+        throw new UsageError('--format must be auto, generic, mailchimp, substack, ghost, beehiiv, kit, listmonk or hearth');
+      if (f.encoding !== undefined && f.encoding !== 'utf-8' && f.encoding !== 'windows-1252')
+        throw new UsageError('--encoding must be utf-8 or windows-1252');
+      const mapping = parseMapPairs(f.map ?? []);
+      const plans = parsePlanPairs(f.plan ?? []);
       const { createReadStream, existsSync } = await import('node:fs');
       const { basename } = await import('node:path');
       if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
-      const { createImport, startImport, runImport, getImport } = await import('../domain/imports/pipeline.ts');
+      const { createImport, startImport, runImport, getImport, listChanges } = await import('../domain/imports/pipeline.ts');
       const started = Date.now();
-      const done = await withBoot(config, async ({ runtime, database }) => {
+      const { done, changes } = await withBoot(config, async ({ runtime, database }) => {
         const created = await createImport(runtime.db, { filename: basename(file), body: createReadStream(file) });
         await startImport(runtime.db, created.id, {
           format: format as 'auto',
@@ -344,12 +389,39 @@ async function main(argv: string[]): Promise<number> {
           markConfirmed: Boolean(f.confirmed),
           attestation: f.attestation ?? null,
           sendConfirmation: Boolean(f['send-confirmation']),
+          preview: Boolean(f.preview),
+          mapping,
+          plans,
+          confirmFree: Boolean(f['confirm-free']),
+          encoding: f.encoding as 'utf-8' | undefined,
         });
         await runImport(runtime.db, database.pool, created.id);
-        return getImport(runtime.db, created.id);
+        const record = await getImport(runtime.db, created.id);
+        const page =
+          record.status === 'done' || record.status === 'previewed' ? await listChanges(runtime.db, created.id, { limit: 50 }) : null;
+        return { done: record, changes: page };
       });
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
-      if (done.status !== 'done') throw new Error(`import ${done.id} failed: ${done.error ?? done.status}`);
+      if (done.status === 'failed') throw new Error(`import ${done.id} failed: ${done.error ?? done.status}`);
+      const summary = done.summary as {
+        messages?: string[];
+        plans?: Array<{ plan: string; access: string; rows: number; tier: string | null }>;
+      } | null;
+      const out: string[] = [];
+      if (done.encoding !== 'utf-8') out.push(`read as ${done.encoding}`);
+      for (const message of summary?.messages ?? []) out.push(message);
+      for (const p of summary?.plans ?? []) out.push(`  plan "${p.plan}" (${p.access}): ${p.rows} rows → ${p.tier ?? 'free'}`);
+      for (const c of changes?.changes ?? []) out.push(`  ${c.email}: ${c.change}${c.detail ? ` ${c.detail}` : ''}`);
+      if (changes?.next) out.push('  … (the full list: /admin/imports/' + done.id + '/changes.csv)');
+      if (done.status === 'previewed') {
+        process.stdout.write(out.join('\n') + '\n');
+        if (f.preview) {
+          process.stdout.write(`preview ${done.id} (${done.format}): ${done.rows} rows, ${done.rejected} rejected; nothing was written\n`);
+          return 0;
+        }
+        throw new Error('nothing was imported: map the paying members\' plans with --plan "PLAN=tier[:access]", or pass --confirm-free');
+      }
+      process.stdout.write(out.join('\n') + (out.length > 0 ? '\n' : ''));
       process.stdout.write(
         `import ${done.id} (${done.format}): ${done.rows} rows, ${done.imported} new, ${done.updated} updated, ${done.rejected} rejected in ${seconds} s\n`,
       );

@@ -54,3 +54,10 @@ export class RateLimitedError extends DomainError {
     this.retryAfter = retryAfter;
   }
 }
+
+/** An outside service (payments, mail) could not be reached or refused the call (503); nothing was changed. */
+export class UnavailableError extends DomainError {
+  constructor(message: string, code = 'unavailable') {
+    super(code, message);
+  }
+}

@@ -28,9 +28,11 @@ declare global {
       import_confirmations: { importId: string };
       referral_milestone_email: { memberId: string; milestoneId: string };
       install_test_email: { testId: string };
+      stripe_sync: { syncId: string };
       // Crontab tasks (src/worker.ts): the payload is the cron stamp only.
       maintenance: CronPayload;
       send_watchdog: CronPayload;
+      import_watchdog: CronPayload;
       comment_notifications: CronPayload;
       stats_rollup: CronPayload;
     }

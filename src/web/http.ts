@@ -5,6 +5,7 @@ import {
   NotFoundError,
   RateLimitedError,
   UnauthorizedError,
+  UnavailableError,
   ValidationError,
 } from '../lib/errors.ts';
 import { log, errorFields } from '../lib/log.ts';
@@ -19,6 +20,7 @@ export function statusFor(err: unknown): number {
   if (err instanceof NotFoundError) return 404;
   if (err instanceof ConflictError) return 409;
   if (err instanceof RateLimitedError) return 429;
+  if (err instanceof UnavailableError) return 503;
   return err instanceof DomainError ? 400 : 500;
 }
 

@@ -57,6 +57,8 @@ describe('a member brings a friend, in Chromium', () => {
     await a.getByRole('button', { name: 'Email me a sign-in link' }).click();
     await a.getByTestId('sent').waitFor();
     await a.goto(await linkFromOutbox('ada@example.com', 'signin/verify'));
+    await a.getByRole('button', { name: 'Sign in' }).click();
+    await a.waitForURL(server.url + '/account');
     await a.goto(server.url + '/account');
     const link = ((await a.getByTestId('referral-link').textContent()) ?? '').trim();
     expect(link).toMatch(new RegExp(`^${server.url}/r/[a-z0-9]{10}$`));
@@ -80,6 +82,11 @@ describe('a member brings a friend, in Chromium', () => {
     );
 
     await b.goto(await linkFromOutbox('bo@example.com', 'confirm'));
+    await a.reload();
+    await expect(a.getByTestId('referral-count').textContent()).resolves.toBe(
+      '0 friends have joined through your link (1 not confirmed yet).',
+    );
+    await b.getByRole('button', { name: 'Confirm my subscription' }).click();
     await expect(b.getByTestId('confirmed').textContent()).resolves.toBe("You're subscribed");
 
     await a.reload();

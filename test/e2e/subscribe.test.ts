@@ -59,7 +59,13 @@ describe('from an Instagram bio link to a confirmed member', () => {
     );
     await expect(admin.getByTestId('to').textContent()).resolves.toBe('rosa@example.com');
 
+    // Opening the link shows one button and leaves the member pending (mail scanners open links).
     await page.goto(confirmLink!.replace(/^http:\/\/[^/]+/, server.url));
+    await page.getByTestId('confirm-button').waitFor();
+    expect((await t.db.selectFrom('members').select('status').where('email', '=', 'rosa@example.com').executeTakeFirst())?.status).toBe(
+      'pending',
+    );
+    await page.getByRole('button', { name: 'Confirm my subscription' }).click();
     await expect(page.getByTestId('confirmed').textContent()).resolves.toBe("You're subscribed");
     await expect(page.locator('.message').textContent()).resolves.toContain('The Weekly Brew, Roastery Dispatch');
     await page.screenshot({ path: join(ROOT, 'test-results', 'confirmed.png') });

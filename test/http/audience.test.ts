@@ -6,6 +6,7 @@ import { confirmToken, preferencesToken } from '../../src/domain/members/links.t
 import { suppress } from '../../src/domain/members/suppression.ts';
 import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
 import { startServer, type RunningServer } from '../helpers/server.ts';
+import { pressEmailLink } from '../helpers/links.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /** Subscribe → confirm → welcome, leaving, own data: the reader side over HTTP, with the real worker. */
@@ -136,7 +137,20 @@ describe('subscribe, confirm, welcome', () => {
     expect(confirmation!.text).toContain('7 days');
     const link = linkIn(confirmation!.text!, '/confirm');
     expect(link).toBeDefined();
-    const page = await fetch(link!.replace(/^http:\/\/[^/]+/, server.url));
+    // Opening the link (what a corporate mail scanner does) shows one button and changes nothing.
+    const shown = await fetch(link!.replace(/^http:\/\/[^/]+/, server.url));
+    expect(shown.status).toBe(200);
+    expect(await shown.text()).toContain('data-testid="confirm-button"');
+    expect((await member('ana@example.com'))?.status).toBe('pending');
+    // A POST from another site is refused: the button is on our page.
+    const crossSite = await fetch(server.url + '/confirm', {
+      method: 'POST',
+      body: new URLSearchParams({ token: new URL(link!).searchParams.get('token')! }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
+    });
+    expect(crossSite.status).toBe(403);
+    expect((await member('ana@example.com'))?.status).toBe('pending');
+    const page = await pressEmailLink(link!.replace(/^http:\/\/[^/]+/, server.url));
     expect(page.status).toBe(200);
     expect(await page.text()).toMatch(/data-testid="confirmed">You(&#39;|')re subscribed/);
     const m = await member('ana@example.com');
@@ -152,7 +166,7 @@ describe('subscribe, confirm, welcome', () => {
     expect(headers['List-Unsubscribe-Post']).toBe('List-Unsubscribe=One-Click');
 
     // A second click changes nothing and sends no second welcome.
-    expect((await fetch(link!.replace(/^http:\/\/[^/]+/, server.url))).status).toBe(200);
+    expect((await pressEmailLink(link!.replace(/^http:\/\/[^/]+/, server.url))).status).toBe(200);
     await queueDrained();
     expect(await outboxFor('ana@example.com', 'Welcome to')).toHaveLength(1);
   });

@@ -8,6 +8,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startServer, type RunningServer } from '../helpers/server.ts';
 import { startStripeTestServer, type StripeTestServer } from '../servers/stripe.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { pressEmailLink } from '../helpers/links.ts';
 
 /** Paid tiers through the real stripe-node SDK and a local Stripe-compatible server. */
 let t: TestDatabase;
@@ -58,7 +59,7 @@ async function signIn(email: string): Promise<string> {
     },
     { what: `a sign-in email to ${email}` },
   );
-  const res = await fetch(link.replace(/^http:\/\/[^/]+/, server.url), { redirect: 'manual' });
+  const res = await pressEmailLink(link.replace(/^http:\/\/[^/]+/, server.url));
   return res.headers
     .getSetCookie()
     .find((c) => c.startsWith('hearth_member='))!
@@ -256,6 +257,110 @@ describe('paid tiers', () => {
         .where('slug', '=', 'silver')
         .executeTakeFirstOrThrow(),
     ).toEqual({ stripe_yearly_price_id: yearly.id, yearly_amount: 4800 });
+  });
+
+  it('refuses a reused idempotency key with other parameters, as Stripe does, and replays it with the same ones', async () => {
+    const { default: Stripe } = await import('stripe');
+    const client = new Stripe('sk_test_x', { host: '127.0.0.1', port: stripe.port, protocol: 'http' });
+    const first = await client.customers.create({ email: 'key@example.com' }, { idempotencyKey: 'same-key' });
+    const again = await client.customers.create({ email: 'key@example.com' }, { idempotencyKey: 'same-key' });
+    expect(again.id).toBe(first.id);
+    expect(again.lastResponse.headers['idempotent-replayed']).toBe('true');
+    const other = client.customers.create({ email: 'other@example.com' }, { idempotencyKey: 'same-key' });
+    await expect(other).rejects.toThrow(Stripe.errors.StripeIdempotencyError);
+    await expect(other).rejects.toMatchObject({ statusCode: 400, type: 'StripeIdempotencyError' });
+    // Another endpoint under the same key is refused too.
+    await expect(client.products.create({ name: 'X' }, { idempotencyKey: 'same-key' })).rejects.toThrow(
+      Stripe.errors.StripeIdempotencyError,
+    );
+  });
+
+  it('opens Checkout from two pages within a minute (two sessions), replays a double click, and never answers 500', async () => {
+    const cookie = await signIn('twice@example.com');
+    const open = async (fields: Record<string, string>) => {
+      const res = await post('/account/checkout', { tier: 'gold', interval: 'month', ...fields }, cookie);
+      expect(res.status).toBe(303);
+      return res.headers.get('location')!;
+    };
+    // A double click is one session; tried again if the minute turned between the two clicks.
+    let fromPost = '';
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const minute = Math.floor(Date.now() / 60_000);
+      fromPost = await open({ return: '/posts/gold-letter' });
+      const doubleClick = await open({ return: '/posts/gold-letter' });
+      if (Math.floor(Date.now() / 60_000) !== minute) continue;
+      expect(doubleClick).toBe(fromPost);
+      break;
+    }
+    // From another page within the same minute: other parameters (success_url), another session.
+    const fromAccount = await open({});
+    expect(fromAccount).not.toBe(fromPost);
+    const sessionOf = (url: string) => stripe.objects.get(url.split('/').pop()!)!;
+    expect(sessionOf(fromPost).success_url).toMatch(/\/posts\/gold-letter\?checkout=success$/);
+    expect(sessionOf(fromAccount).success_url).toMatch(/\/account\?checkout=success$/);
+    expect(
+      stripe.requests
+        .filter((r) => r.path === '/v1/checkout/sessions')
+        .every((r) => /^checkout-\d+-\d+-[\w-]{32}$/.test(r.idempotencyKey ?? '')),
+    ).toBe(true);
+
+    // Stripe out of reach: a page that says so and leads back, not a 500.
+    stripe.down = true;
+    try {
+      const res = await post('/account/checkout', { tier: 'gold', interval: 'year', return: '/posts/gold-letter' }, cookie);
+      expect(res.status).toBe(503);
+      const page = await res.text();
+      expect(page).toContain('We could not reach our payment provider, so nothing was charged.');
+      expect(page).toContain('href="/posts/gold-letter"');
+      const portal = await post('/account/billing', {}, cookie);
+      expect(portal.status).toBe(503);
+      expect(await portal.text()).toContain('href="/account"');
+    } finally {
+      stripe.down = false;
+    }
+    // Stripe refuses (a price deleted in Stripe): the same kind of page.
+    const gold = await t.db.selectFrom('tiers').select('stripe_yearly_price_id').where('slug', '=', 'gold').executeTakeFirstOrThrow();
+    const yearly = stripe.objects.get(gold.stripe_yearly_price_id!)!;
+    stripe.objects.delete(gold.stripe_yearly_price_id!);
+    try {
+      const res = await post('/account/checkout', { tier: 'gold', interval: 'year' }, cookie);
+      expect(res.status).toBe(503);
+      const page = await res.text();
+      expect(page).toContain('Stripe refused the request, so nothing was charged.');
+      expect(page).toContain('href="/account"');
+    } finally {
+      stripe.objects.set(gold.stripe_yearly_price_id!, yearly);
+    }
+  });
+
+  it('acknowledges (200) a webhook about a subscription Stripe no longer returns, and logs why', async () => {
+    expect(
+      await stripe.sendEvent(
+        'customer.subscription.updated',
+        { id: 'sub_gone', object: 'subscription', status: 'active' },
+        { id: 'evt_gone' },
+      ),
+    ).toBe(200);
+    expect(
+      await stripe.sendEvent('invoice.paid', {
+        id: 'in_gone',
+        object: 'invoice',
+        parent: { subscription_details: { subscription: 'sub_other_account' } },
+      }),
+    ).toBe(200);
+    expect(server.output()).toMatch(
+      /stripe webhook names a subscription Stripe does not return.*"subscription":"sub_gone".*No such subscription/,
+    );
+    expect(server.output()).toContain('"subscription":"sub_other_account"');
+    // Handled once: a retry of the same event is a duplicate.
+    expect(await t.db.selectFrom('stripe_events').select('id').where('id', '=', 'evt_gone').execute()).toHaveLength(1);
+    // Other failures still answer 500, so that Stripe retries.
+    stripe.down = true;
+    try {
+      expect(await stripe.sendEvent('customer.subscription.updated', { id: 'sub_gone', object: 'subscription' })).toBe(500);
+    } finally {
+      stripe.down = false;
+    }
   });
 
   it('says payments are not configured when there are no Stripe keys', async () => {

@@ -131,6 +131,28 @@ describe('the admin import flow', () => {
       form: { format: 'ghost', newsletter: 'weekly-brew', consent: 'confirmed', attestation: '' },
     });
     expect(refused.status).toBe(400);
+    // Preview first: the plan says what will happen, with the paying members' plans to map.
+    const previewing = await owner.request(page, {
+      method: 'POST',
+      form: {
+        format: 'ghost',
+        newsletter: 'weekly-brew',
+        consent: 'confirmed',
+        attestation: 'Signed up on our Ghost site (double opt-in)',
+        preview: '1',
+      },
+    });
+    expect(previewing.status).toBe(303);
+    const plan = await waitFor(async () => (await owner.request(page)).text(), {
+      until: (html) => html.includes('data-testid="plan"'),
+      timeout: 20_000,
+      what: 'the import plan',
+    });
+    expect(plan).toContain('4 new members will be added');
+    expect(plan).toMatch(/data-testid="plans"[\s\S]*Gold \(comp, 1 members\)/);
+    expect(plan).toMatch(/data-testid="unmapped">Not imported unless you map them: id\./);
+    expect(await t.db.selectFrom('members').select('id').where('email', '=', 'comp@example.com').execute()).toEqual([]);
+
     const started = await owner.request(page, {
       method: 'POST',
       form: {
@@ -138,6 +160,12 @@ describe('the admin import flow', () => {
         newsletter: 'weekly-brew',
         consent: 'confirmed',
         attestation: 'Signed up on our Ghost site (double opt-in)',
+        'plan:0': 'Gold',
+        'plan_tier:0': 'supporter',
+        'plan_access:0': 'comp',
+        'plan:1': 'Gold',
+        'plan_tier:1': 'supporter',
+        'plan_access:1': 'paid',
       },
     });
     expect(started.status).toBe(303);
@@ -165,5 +193,61 @@ describe('the admin import flow', () => {
       .where('import_id', '=', page.split('/').pop()!)
       .execute();
     expect(active.length).toBeGreaterThanOrEqual(imported);
+    const comp = await t.db
+      .selectFrom('members as m')
+      .innerJoin('tiers as t', 't.id', 'm.tier_id')
+      .select(['t.slug', 'm.tier_source'])
+      .where('m.email', '=', 'comp@example.com')
+      .executeTakeFirstOrThrow();
+    expect(comp).toEqual({ slug: 'supporter', tier_source: 'comp' });
+  });
+});
+
+describe('preview, start and changes through the API', () => {
+  const api = (path: string, init: RequestInit = {}) =>
+    fetch(server.url + path, {
+      ...init,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers },
+    });
+
+  it('previews a cutover file, lists who it unsubscribes, then starts it', async () => {
+    const first = await upload(Buffer.from('email,status\ncut1@example.com,subscribed\ncut2@example.com,subscribed\n'), {
+      mark_confirmed: 'true',
+      attestation: 'form',
+    });
+    await waitDone(((await first.json()) as { import: { id: string } }).import.id);
+    const res = await upload(Buffer.from('E-Mail-Adresse,Zustand\ncut1@example.com,subscribed\ncut2@example.com,unsubscribed\n'), {
+      preview: 'true',
+      mapping: JSON.stringify({ 'E-Mail-Adresse': 'email', Zustand: 'status' }),
+    });
+    expect(res.status).toBe(202);
+    const { import: queued } = (await res.json()) as { import: { id: string; mapping: unknown; unmapped_columns: string[] } };
+    expect(queued.mapping).toEqual([
+      { field: 'email', column: 'E-Mail-Adresse' },
+      { field: 'status', column: 'Zustand' },
+    ]);
+    expect(queued.unmapped_columns).toEqual([]);
+    const previewed = await waitFor(async () => ((await (await api(`/api/v1/imports/${queued.id}`)).json()) as { import: any }).import, {
+      until: (imp) => imp.status === 'previewed',
+      timeout: 20_000,
+      what: 'the preview',
+    });
+    expect(previewed.summary.messages).toContain('1 member unsubscribed at the source will be unsubscribed here.');
+    const changes = await (await api(`/api/v1/imports/${queued.id}/changes`)).json();
+    expect(changes).toEqual({
+      changes: [{ email: 'cut2@example.com', member_id: expect.any(String), change: 'unsubscribed', detail: null }],
+      next: null,
+    });
+    expect((await api(`/api/v1/imports/${queued.id}/changes?limit=0`)).status).toBe(400);
+    expect((await api(`/api/v1/imports/${queued.id}/start`, { method: 'POST', body: '{"plans":{"x":{"tier":1}}}' })).status).toBe(400);
+    const started = await api(`/api/v1/imports/${queued.id}/start`, {
+      method: 'POST',
+      body: JSON.stringify({ mapping: { 'E-Mail-Adresse': 'email', Zustand: 'status' } }),
+    });
+    expect(started.status).toBe(202);
+    expect(await waitDone(queued.id)).toMatchObject({ status: 'done', updated: 2 });
+    const cut2 = await t.db.selectFrom('members').select('status').where('email', '=', 'cut2@example.com').executeTakeFirstOrThrow();
+    expect(cut2.status).toBe('unsubscribed');
+    expect((await api(`/api/v1/imports/${queued.id}/start`, { method: 'POST', body: '{}' })).status).toBe(409);
   });
 });

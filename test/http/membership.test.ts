@@ -5,6 +5,7 @@ import { createPost } from '../../src/domain/content/editor.ts';
 import { suppress } from '../../src/domain/members/suppression.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startServer, type RunningServer } from '../helpers/server.ts';
+import { pressEmailLink } from '../helpers/links.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /** Member sign-in by magic link or code, sessions, and posts read as free, paid and other-tier members. */
@@ -115,7 +116,16 @@ describe('asking for a sign-in link', () => {
 describe('the link and the code', () => {
   it('signs in by link, confirms a new member, returns to the page asked for', async () => {
     await form('/signin?return=%2Fposts%2Fgold-only', { email: 'newbie@example.com' });
-    const res = await fetch(linkOf(await signInEmail('newbie@example.com')), { redirect: 'manual' });
+    const link = linkOf(await signInEmail('newbie@example.com'));
+    // Opening the link (what a mail scanner does) shows a "Sign in" button and confirms no one.
+    const shown = await fetch(link, { redirect: 'manual' });
+    expect(shown.status).toBe(200);
+    expect(shown.headers.getSetCookie()).toEqual([]);
+    expect(await shown.text()).toMatch(/<button[^>]*>Sign in<\/button>/);
+    expect((await t.db.selectFrom('members').select('status').where('email', '=', 'newbie@example.com').executeTakeFirst())?.status).toBe(
+      'pending',
+    );
+    const res = await pressEmailLink(link);
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/posts/gold-only');
     expect(res.headers.getSetCookie().join(';')).toMatch(/hearth_member=.*HttpOnly.*SameSite=Lax/i);
@@ -129,18 +139,21 @@ describe('the link and the code', () => {
   it('survives a mail scanner (a few uses within 10 minutes), then dies', async () => {
     await form('/signin', { email: 'scanned@example.com' });
     const link = linkOf(await signInEmail('scanned@example.com'));
-    for (let i = 0; i < 3; i++) expect((await fetch(link, { redirect: 'manual' })).status).toBe(303);
-    expect((await fetch(link, { redirect: 'manual' })).status).toBe(400);
+    // Opening the link (a scanner) uses nothing: the page only shows a button.
+    for (let i = 0; i < 5; i++) expect((await fetch(link, { redirect: 'manual' })).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await pressEmailLink(link)).status).toBe(303);
+    expect((await pressEmailLink(link)).status).toBe(400);
 
     await form('/signin', { email: 'scanned@example.com' });
     const second = linkOf(await signInEmail('scanned@example.com', 2));
-    expect((await fetch(second, { redirect: 'manual' })).status).toBe(303);
+    expect((await pressEmailLink(second)).status).toBe(303);
     await t.db
       .updateTable('member_sign_ins')
       .set({ first_used_at: sql<Date>`now() - interval '11 minutes'` as unknown as Date })
       .where('first_used_at', 'is not', null)
       .execute();
     expect((await fetch(second, { redirect: 'manual' })).status).toBe(400);
+    expect((await pressEmailLink(second)).status).toBe(400);
   });
 
   it('refuses an expired or tampered link with a clear page', async () => {
@@ -155,6 +168,7 @@ describe('the link and the code', () => {
       .set({ expires_at: sql<Date>`now() - interval '1 second'` as unknown as Date })
       .execute();
     expect((await fetch(link, { redirect: 'manual' })).status).toBe(400);
+    expect((await pressEmailLink(link)).status).toBe(400);
   });
 
   it('signs in by code, and five wrong codes kill it', async () => {
@@ -175,7 +189,7 @@ describe('sessions', () => {
     const cookies: string[] = [];
     for (let i = 0; i < 2; i++) {
       await form('/signin', { email: 'twodevices@example.com' });
-      cookies.push(cookieOf(await fetch(linkOf(await signInEmail('twodevices@example.com', i + 1)), { redirect: 'manual' })));
+      cookies.push(cookieOf(await pressEmailLink(linkOf(await signInEmail('twodevices@example.com', i + 1)))));
     }
     const signedIn = async (c: string) =>
       (await fetch(server.url + '/account', { headers: { cookie: c }, redirect: 'manual' })).status === 200;
@@ -186,7 +200,7 @@ describe('sessions', () => {
     expect(await signedIn(cookies[1]!)).toBe(false);
 
     await form('/signin', { email: 'twodevices@example.com' });
-    const c = cookieOf(await fetch(linkOf(await signInEmail('twodevices@example.com', 3)), { redirect: 'manual' }));
+    const c = cookieOf(await pressEmailLink(linkOf(await signInEmail('twodevices@example.com', 3))));
     await t.db
       .updateTable('member_sessions')
       .set({ expires_at: sql<Date>`now() - interval '1 second'` as unknown as Date })
@@ -199,7 +213,7 @@ describe('sessions', () => {
 describe('posts for free, paid and other-tier members', () => {
   async function memberCookie(email: string, tier: string) {
     await form('/signin', { email });
-    const c = cookieOf(await fetch(linkOf(await signInEmail(email)), { redirect: 'manual' }));
+    const c = cookieOf(await pressEmailLink(linkOf(await signInEmail(email))));
     await t.db
       .updateTable('members')
       .set({ tier_id: sql<string>`(select id from tiers where slug = ${tier})` as unknown as string })
@@ -253,7 +267,7 @@ async function changeLink(address: string): Promise<string> {
 describe('the account', () => {
   it('changes the name and newsletters at once, and the address only when the new address confirms', async () => {
     await form('/signin', { email: 'mover@example.com' });
-    const cookie = cookieOf(await fetch(linkOf(await signInEmail('mover@example.com')), { redirect: 'manual' }));
+    const cookie = cookieOf(await pressEmailLink(linkOf(await signInEmail('mover@example.com'))));
     expect((await form('/account', { action: 'name', name: 'Mo Ver' }, cookie)).status).toBe(200);
     expect((await t.db.selectFrom('members').select('name').where('email', '=', 'mover@example.com').executeTakeFirst())?.name).toBe(
       'Mo Ver',
@@ -276,7 +290,14 @@ describe('the account', () => {
     const link = await changeLink('moved@example.com');
     const tampered = await fetch(link.slice(0, -2) + 'xx', { redirect: 'manual' });
     expect(tampered.status).toBe(400);
-    const done = await fetch(link, { redirect: 'manual' });
+    // Opening the link changes nothing; the button on its page does.
+    const shown = await fetch(link, { redirect: 'manual' });
+    expect(shown.status).toBe(200);
+    expect(await shown.text()).toContain('moved@example.com');
+    expect((await t.db.selectFrom('members').select('email').where('name', '=', 'Mo Ver').executeTakeFirst())?.email).toBe(
+      'mover@example.com',
+    );
+    const done = await pressEmailLink(link);
     expect(done.headers.get('location')).toBe('/account?email_changed=1');
     expect((await t.db.selectFrom('members').select('email').where('name', '=', 'Mo Ver').executeTakeFirst())?.email).toBe(
       'moved@example.com',
@@ -284,7 +305,7 @@ describe('the account', () => {
 
     // An address another member already uses cannot be taken over.
     await form('/account', { action: 'email', email: 'known@example.com' }, cookie);
-    expect((await fetch(await changeLink('known@example.com'), { redirect: 'manual' })).status).toBe(409);
+    expect((await pressEmailLink(await changeLink('known@example.com'))).status).toBe(409);
     for (let i = 0; i < 5; i++) await form('/account', { action: 'email', email: `spam${i}@example.com` }, cookie);
     expect((await form('/account', { action: 'email', email: 'spam9@example.com' }, cookie)).status).toBe(429);
     expect((await form('/account', { action: 'name', name: 'x' })).status).toBe(303); // not signed in: to sign-in
@@ -295,7 +316,7 @@ describe('referral links', () => {
   it('credit the referrer only once the friend confirms', async () => {
     const cookie = await (async () => {
       await form('/signin', { email: 'referrer@example.com' });
-      return cookieOf(await fetch(linkOf(await signInEmail('referrer@example.com')), { redirect: 'manual' }));
+      return cookieOf(await pressEmailLink(linkOf(await signInEmail('referrer@example.com'))));
     })();
     const account = await (await fetch(server.url + '/account', { headers: { cookie } })).text();
     const link = /data-testid="referral-link">([^<]+)</.exec(account)![1]!;
@@ -328,7 +349,13 @@ describe('referral links', () => {
       },
       { what: 'the confirmation email to friend@example.com' },
     );
+    // A scanner opening the link neither confirms the friend nor counts the referral.
     expect((await fetch(confirm.replace(/^http:\/\/[^/]+/, server.url))).status).toBe(200);
+    expect((await t.db.selectFrom('members').select('status').where('email', '=', 'friend@example.com').executeTakeFirst())?.status).toBe(
+      'pending',
+    );
+    expect(await (await fetch(server.url + '/account', { headers: { cookie } })).text()).toContain('(1 not confirmed yet)');
+    expect((await pressEmailLink(confirm.replace(/^http:\/\/[^/]+/, server.url))).status).toBe(200);
     expect(await (await fetch(server.url + '/account', { headers: { cookie } })).text()).toContain('1 friend has joined');
   });
 });

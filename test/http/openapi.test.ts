@@ -125,6 +125,9 @@ const calls = (): Call[] => [
   { method: 'delete', path: '/api/v1/members/{id}', url: '/api/v1/members/MEMBER_TO_DELETE', status: 204 },
   { method: 'post', path: '/api/v1/imports', url: '/api/v1/imports', form: csvForm(), status: 202 },
   { method: 'get', path: '/api/v1/imports/{id}', url: '/api/v1/imports/IMPORT', status: 200 },
+  { method: 'get', path: '/api/v1/imports/{id}/changes', url: '/api/v1/imports/IMPORT/changes', status: 200 },
+  // Already queued: starting it again is a conflict.
+  { method: 'post', path: '/api/v1/imports/{id}/start', url: '/api/v1/imports/IMPORT/start', body: {}, status: 409 },
   {
     method: 'post',
     path: '/api/v1/posts',
@@ -198,6 +201,9 @@ const calls = (): Call[] => [
     status: 200,
   },
   { method: 'patch', path: '/api/v1/site', url: '/api/v1/site', body: { time_zone: 'Mars/Olympus' }, status: 400 },
+  { method: 'post', path: '/api/v1/billing/sync', url: '/api/v1/billing/sync', status: 202 },
+  { method: 'get', path: '/api/v1/billing/sync/{id}', url: '/api/v1/billing/sync/SYNC', status: 200 },
+  { method: 'get', path: '/api/v1/billing/sync/{id}', url: '/api/v1/billing/sync/999999', status: 404 },
   { method: 'get', path: '/api/v1/comments', url: '/api/v1/comments?status=held&limit=2', status: 200 },
   { method: 'get', path: '/api/v1/comments', url: '/api/v1/comments?after=garbage', status: 400 },
   { method: 'get', path: '/api/v1/comments/{id}', url: `/api/v1/comments/${ids.comment}`, status: 200 },
@@ -259,6 +265,7 @@ describe('the OpenAPI document', () => {
         );
       if (url.includes('IMPORT')) url = url.replace('IMPORT', ids.import!);
       if (url.includes('DRAFT')) url = url.replace('DRAFT', ids.draft!);
+      if (url.includes('SYNC')) url = url.replace('SYNC', ids.sync!);
       const init: RequestInit = { method: call.method.toUpperCase() };
       if (call.body !== undefined) init.body = JSON.stringify(call.body);
       if (call.form) init.body = call.form;
@@ -281,6 +288,7 @@ describe('the OpenAPI document', () => {
       expect(validate(body), `${what}: ${ajv.errorsText(validate.errors)}\n${text.slice(0, 2000)}`).toBe(true);
       if (call.path === '/api/v1/imports') ids.import = body.import!.id!;
       if (call.path === '/api/v1/sends' && call.method === 'post') ids.draft = body.send!.id!;
+      if (call.path === '/api/v1/billing/sync') ids.sync = body.sync!.id!;
     }
   });
 

@@ -66,6 +66,16 @@ describe('loadConfig', () => {
     expect(c.stripe).toEqual({ secretKey: 'sk_live', webhookSecret: 'whsec_y', apiBase: undefined });
   });
 
+  it('reads DNS_SERVERS (IPv4 and IPv6, with or without a port) and EMBEDDED_PG_PORT', () => {
+    const c = loadConfig({ DNS_SERVERS: ' 127.0.0.1:5353, 1.1.1.1,::1 ,[2606:4700::1111]:53', EMBEDDED_PG_PORT: '54329' });
+    expect(c.dnsServers).toEqual(['127.0.0.1:5353', '1.1.1.1', '::1', '[2606:4700::1111]:53']);
+    expect(c.embeddedPgPort).toBe(54329);
+    expect(loadConfig({})).toMatchObject({ dnsServers: undefined, embeddedPgPort: undefined });
+    for (const bad of ['dns.google', '1.1.1.1:0', '1.1.1.1:x', '[1.1.1.1]:53', '300.1.1.1']) {
+      expect(() => loadConfig({ DNS_SERVERS: bad })).toThrow(/DNS_SERVERS: must be a comma-separated list of IP addresses/);
+    }
+  });
+
   it('treats blank values as unset', () => {
     expect(loadConfig({ PORT: '', RESEND_API_KEY: '  ' })).toMatchObject({ port: 4321, resend: undefined });
   });

@@ -91,7 +91,8 @@ describe('Reply-To on every email a member receives', () => {
   it('finds every mail-building path we know of', () => {
     expect(builders.map((b) => b.path).sort()).toEqual(
       [
-        'src/domain/billing/billing.ts', // paid welcome, payment failed, membership ended
+        'src/domain/billing/billing.ts', // payment failed
+        'src/domain/billing/subscriptions.ts', // paid welcome, membership ended
         'src/domain/community/notifications.ts', // comment notifications
         'src/domain/content/email.ts', // test-post email
         'src/domain/imports/confirmations.ts', // import confirmations
@@ -107,6 +108,7 @@ describe('Reply-To on every email a member receives', () => {
 
   it.each([
     'src/domain/billing/billing.ts',
+    'src/domain/billing/subscriptions.ts',
     'src/domain/community/notifications.ts',
     'src/domain/content/email.ts',
     'src/domain/imports/confirmations.ts',

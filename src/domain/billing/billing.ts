@@ -1,16 +1,17 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type Stripe from 'stripe';
 import type { Database } from '../../../db/types.ts';
 import { slugify } from '../../lib/slug.ts';
-import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
-import { membershipEndedEmail, paidWelcomeEmail, paymentFailedEmail } from '../../../emails/billing.ts';
+import { ConflictError, DomainError, NotFoundError, UnavailableError, ValidationError } from '../../lib/errors.ts';
+import { paymentFailedEmail } from '../../../emails/billing.ts';
+import { errorFields, log } from '../../lib/log.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
 import { senderFor } from '../newsletters/sender.ts';
 import type { SiteLinks } from '../../lib/site-keys.ts';
+import { idempotencyKey, isMissingInStripe, isStripeError } from '../../lib/stripe.ts';
 import { recordEvent } from '../members/events.ts';
-import { bankUnusedRewardDays, startBankedRewardsFor } from '../referrals/rewards.ts';
 import { getSiteSettings } from '../site/settings.ts';
-import { isId } from '../../lib/ids.ts';
+import { PAST_DUE_GRACE_DAYS, syncSubscription } from './subscriptions.ts';
 
 async function brandOf(db: Kysely<Database>, siteUrl: string) {
   const site = await getSiteSettings(db);
@@ -26,6 +27,37 @@ async function brandOf(db: Kysely<Database>, siteUrl: string) {
 export class PaymentsNotConfigured extends ConflictError {
   constructor() {
     super('Payments are not configured on this site.', 'payments_not_configured');
+  }
+}
+
+/**
+ * A call to Stripe made for someone waiting on a page: any Stripe failure becomes a domain error
+ * with a message for them (and the details in the log), never a 500. Nothing was charged.
+ */
+export async function callStripe<T>(what: string, call: () => Promise<T>, ifMissing?: DomainError): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (!isStripeError(err)) throw err;
+    if (ifMissing && isMissingInStripe(err)) throw ifMissing;
+    log.warn('stripe call failed', {
+      what,
+      stripeType: err.type,
+      code: err.code,
+      status: err.statusCode,
+      requestId: err.requestId,
+      ...errorFields(err),
+    });
+    if (err.statusCode === 400 || err.statusCode === 404 || err.statusCode === 402) {
+      throw new UnavailableError(
+        'Stripe refused the request, so nothing was charged. Please try again; if it happens again, tell us and we will look into it.',
+        'payments_refused',
+      );
+    }
+    throw new UnavailableError(
+      'We could not reach our payment provider, so nothing was charged. Please try again in a minute.',
+      'payments_unavailable',
+    );
   }
 }
 
@@ -55,14 +87,18 @@ export async function createPaidTier(db: Kysely<Database>, stripe: Stripe | unde
   if (await db.selectFrom('tiers').select('id').where('slug', '=', slug).executeTakeFirst())
     throw new ConflictError(`A tier called "${slug}" exists already.`, 'tier_exists');
   if (!stripe) throw new PaymentsNotConfigured();
-  const product = await stripe.products.create({ name, metadata: { hearth_tier: slug } }, { idempotencyKey: `tier-product-${slug}` });
-  const price = (amount: number | null, interval: 'month' | 'year') =>
-    amount === null
-      ? Promise.resolve(null)
-      : stripe.prices.create(
-          { product: product.id, unit_amount: amount, currency: input.currency, recurring: { interval } },
-          { idempotencyKey: `tier-price-${slug}-${interval}-${amount}` },
-        );
+  // Each key covers its parameters: a retry replays, a different request is a new one.
+  const productParams = { name, metadata: { hearth_tier: slug } };
+  const product = await callStripe('create product', () =>
+    stripe.products.create(productParams, { idempotencyKey: idempotencyKey(`tier-product-${slug}`, productParams) }),
+  );
+  const price = (amount: number | null, interval: 'month' | 'year') => {
+    if (amount === null) return Promise.resolve(null);
+    const params = { product: product.id, unit_amount: amount, currency: input.currency, recurring: { interval } };
+    return callStripe('create price', () =>
+      stripe.prices.create(params, { idempotencyKey: idempotencyKey(`tier-price-${slug}-${interval}`, params) }),
+    );
+  };
   const [monthly, yearly] = await Promise.all([price(input.monthlyAmount, 'month'), price(input.yearlyAmount, 'year')]);
   return db
     .insertInto('tiers')
@@ -109,10 +145,10 @@ export async function startCheckout(
   let customer = member.stripe_customer_id;
   if (!customer) {
     // The idempotency key makes a double click one customer, not two.
+    const params = { email: member.email, metadata: { member_id: member.id } };
     customer = (
-      await stripe.customers.create(
-        { email: member.email, metadata: { member_id: member.id } },
-        { idempotencyKey: `customer-${member.id}` },
+      await callStripe('create customer', () =>
+        stripe.customers.create(params, { idempotencyKey: idempotencyKey(`customer-${member.id}`, params) }),
       )
     ).id;
     await db
@@ -122,25 +158,31 @@ export async function startCheckout(
       .where('stripe_customer_id', 'is', null)
       .execute();
   }
-  const minute = Math.floor(Date.now() / 60_000);
-  const session = await stripe.checkout.sessions.create(
-    {
-      mode: 'subscription',
-      customer,
-      client_reference_id: member.id,
-      line_items: [{ price: priceId, quantity: 1 }],
-      allow_promotion_codes: true,
-      metadata: { member_id: member.id, tier_id: tier.id },
-      ...(tier.trial_days > 0
-        ? { subscription_data: { trial_period_days: tier.trial_days, metadata: { member_id: member.id } } }
-        : { subscription_data: { metadata: { member_id: member.id } } }),
-      // Back to the post that asked for the upgrade, when there was one.
-      success_url: `${ctx.siteUrl}${input.returnTo ?? '/account'}${(input.returnTo ?? '/account').includes('?') ? '&' : '?'}checkout=success`,
-      cancel_url: `${ctx.siteUrl}/account?checkout=cancelled`,
+  const back = input.returnTo ?? '/account';
+  const params: Stripe.Checkout.SessionCreateParams = {
+    mode: 'subscription',
+    customer,
+    client_reference_id: member.id,
+    line_items: [{ price: priceId, quantity: 1 }],
+    allow_promotion_codes: true,
+    metadata: { member_id: member.id, tier_id: tier.id },
+    subscription_data: {
+      ...(tier.trial_days > 0 ? { trial_period_days: tier.trial_days } : {}),
+      metadata: { member_id: member.id },
     },
-    { idempotencyKey: `checkout-${member.id}-${tier.id}-${input.interval}-${minute}` },
+    // Back to the post that asked for the upgrade, when there was one.
+    success_url: `${ctx.siteUrl}${back}${back.includes('?') ? '&' : '?'}checkout=success`,
+    cancel_url: `${ctx.siteUrl}/account?checkout=cancelled`,
+  };
+  // A double click within the minute is one session (the same key and parameters replay it);
+  // a checkout from another page has other parameters, hence another key. A key reused with
+  // other parameters is what Stripe refuses (400 idempotency_error).
+  const minute = Math.floor(Date.now() / 60_000);
+  const session = await callStripe('create checkout session', () =>
+    stripe.checkout.sessions.create(params, { idempotencyKey: idempotencyKey(`checkout-${member.id}-${minute}`, params) }),
   );
-  if (!session.url) throw new Error('Stripe returned a session without a URL');
+  if (!session.url)
+    throw new UnavailableError('Our payment provider did not open a payment page. Please try again.', 'payments_unavailable');
   return session.url;
 }
 
@@ -153,19 +195,11 @@ export async function billingPortalUrl(
   if (!stripe) throw new PaymentsNotConfigured();
   const member = await db.selectFrom('members').select('stripe_customer_id').where('id', '=', memberId).executeTakeFirst();
   if (!member?.stripe_customer_id) throw new ValidationError('You have no billing account yet: choose a paid tier first.', 'no_customer');
-  const session = await stripe.billingPortal.sessions.create({ customer: member.stripe_customer_id, return_url: `${ctx.siteUrl}/account` });
+  const customer = member.stripe_customer_id;
+  const session = await callStripe('create billing portal session', () =>
+    stripe.billingPortal.sessions.create({ customer, return_url: `${ctx.siteUrl}/account` }),
+  );
   return session.url;
-}
-
-/** How long a member whose payment failed keeps access while Stripe retries. */
-export const PAST_DUE_GRACE_DAYS = 7;
-
-/** Whether a subscription in this state gives access now. */
-export function entitles(sub: { status: string; current_period_end: Date | null }, now = Date.now()): boolean {
-  if (sub.status === 'active' || sub.status === 'trialing') return true;
-  if (sub.status === 'past_due')
-    return sub.current_period_end === null || sub.current_period_end.getTime() + PAST_DUE_GRACE_DAYS * 86_400_000 > now;
-  return false;
 }
 
 function subscriptionIdOf(type: string, object: Record<string, unknown>): string | undefined {
@@ -178,6 +212,10 @@ function subscriptionIdOf(type: string, object: Record<string, unknown>): string
   return undefined;
 }
 
+/**
+ * The Stripe event types the webhook acts on: the ones to enable on the webhook endpoint in
+ * Stripe's dashboard (the install checklist shows them). Any other type is answered 200 and ignored.
+ */
 export const HANDLED_EVENTS = [
   'checkout.session.completed',
   'customer.subscription.created',
@@ -187,18 +225,40 @@ export const HANDLED_EVENTS = [
   'invoice.payment_failed',
 ] as const;
 
-/** One verified Stripe event: stored once, then the subscription it names is re-synced. */
+export type StripeEventOutcome = 'handled' | 'duplicate' | 'ignored' | 'gone';
+
+/**
+ * One verified Stripe event: stored once, then the subscription it names is re-synced. A
+ * subscription Stripe no longer returns (deleted, or from another account) cannot be re-read:
+ * the event is acknowledged ('gone', logged) instead of failing, or Stripe would retry it for days.
+ */
 export async function handleStripeEvent(
   db: Kysely<Database>,
   stripe: Stripe,
   ctx: SiteLinks,
   event: { id: string; type: string; data: { object: unknown } },
-): Promise<'handled' | 'duplicate' | 'ignored'> {
+): Promise<StripeEventOutcome> {
   if (!(HANDLED_EVENTS as readonly string[]).includes(event.type)) return 'ignored';
   if (await db.selectFrom('stripe_events').select('id').where('id', '=', event.id).executeTakeFirst()) return 'duplicate';
   const subscriptionId = subscriptionIdOf(event.type, event.data.object as Record<string, unknown>);
-  if (subscriptionId) await syncSubscription(db, stripe, ctx, subscriptionId);
-  if (event.type === 'invoice.payment_failed' && subscriptionId) {
+  let outcome: StripeEventOutcome = 'handled';
+  if (subscriptionId) {
+    try {
+      await syncSubscription(db, stripe, ctx, subscriptionId);
+    } catch (err) {
+      if (!isMissingInStripe(err)) throw err;
+      // Our copy (if any) is left as it is: a wrong key for the account would otherwise look like
+      // every subscription deleted.
+      log.warn('stripe webhook names a subscription Stripe does not return; acknowledged', {
+        event: event.id,
+        type: event.type,
+        subscription: subscriptionId,
+        reason: (err as Error).message,
+      });
+      outcome = 'gone';
+    }
+  }
+  if (event.type === 'invoice.payment_failed' && subscriptionId && outcome === 'handled') {
     const sub = await db
       .selectFrom('subscriptions as s')
       .innerJoin('members as m', 'm.id', 's.member_id')
@@ -223,126 +283,7 @@ export async function handleStripeEvent(
     .values({ id: event.id, type: event.type })
     .onConflict((oc) => oc.column('id').doNothing())
     .execute();
-  return 'handled';
-}
-
-/** Brings our copy of a subscription, and the member's tier, in line with Stripe's current state. */
-export async function syncSubscription(db: Kysely<Database>, stripe: Stripe, ctx: SiteLinks, subscriptionId: string): Promise<void> {
-  const sub = await stripe.subscriptions.retrieve(subscriptionId);
-  const customer = typeof sub.customer === 'string' ? sub.customer : sub.customer.id;
-  const item = sub.items.data[0];
-  const priceId = item?.price.id ?? null;
-  const periodEnd =
-    (item as { current_period_end?: number } | undefined)?.current_period_end ??
-    (sub as unknown as { current_period_end?: number }).current_period_end;
-  // metadata.member_id is ours (set at checkout), but a subscription made elsewhere in the
-  // Stripe account may carry anything: only a number is looked up.
-  const metaMember = String(sub.metadata?.member_id ?? '');
-  const memberIdHint = isId(metaMember) ? metaMember : '0';
-  await db.transaction().execute(async (trx) => {
-    const member = await trx
-      .selectFrom('members')
-      .select(['id', 'email', 'tier_id', 'tier_source'])
-      .where((eb) => eb.or([eb('stripe_customer_id', '=', customer), eb('id', '=', memberIdHint)]))
-      .forUpdate()
-      .executeTakeFirst();
-    if (!member) return; // a customer that is not one of our members (made elsewhere in the account)
-    const tier = priceId
-      ? await trx
-          .selectFrom('tiers')
-          .select('id')
-          .where((eb) => eb.or([eb('stripe_monthly_price_id', '=', priceId), eb('stripe_yearly_price_id', '=', priceId)]))
-          .executeTakeFirst()
-      : undefined;
-    const row = {
-      member_id: member.id,
-      tier_id: tier?.id ?? null,
-      status: sub.status,
-      price_id: priceId,
-      current_period_end: periodEnd ? new Date(periodEnd * 1000) : null,
-      cancel_at_period_end: sub.cancel_at_period_end,
-      updated_at: new Date(),
-    };
-    await trx
-      .insertInto('subscriptions')
-      .values({ stripe_subscription_id: sub.id, ...row })
-      .onConflict((oc) => oc.column('stripe_subscription_id').doUpdateSet(row))
-      .execute();
-    await trx
-      .updateTable('members')
-      .set({ stripe_customer_id: customer })
-      .where('id', '=', member.id)
-      .where('stripe_customer_id', 'is', null)
-      .execute();
-    // The member's tier is the best of their entitling subscriptions; without one, free again
-    // (complimentary access set by staff is left alone).
-    const subs = await trx
-      .selectFrom('subscriptions')
-      .select(['tier_id', 'status', 'current_period_end'])
-      .where('member_id', '=', member.id)
-      .execute();
-    const entitled = subs.find((s) => s.tier_id && entitles(s));
-    const brand = await brandOf(trx, ctx.siteUrl);
-    if (entitled && (member.tier_id !== entitled.tier_id || member.tier_source !== 'stripe')) {
-      // Referral reward days still running are kept for after the subscription (referrals/rewards.ts).
-      await bankUnusedRewardDays(trx, member.id);
-      await trx
-        .updateTable('members')
-        .set({ tier_id: entitled.tier_id!, tier_source: 'stripe', comp_until: null, status: 'active', updated_at: new Date() })
-        .where('id', '=', member.id)
-        .execute();
-      const tierRow = await trx
-        .selectFrom('tiers')
-        .select(['name', 'monthly_amount', 'yearly_amount', 'stripe_yearly_price_id'])
-        .where('id', '=', entitled.tier_id!)
-        .executeTakeFirstOrThrow();
-      // Monthly recurring revenue this subscription brings, for the stats (yearly prices count a twelfth).
-      const mrr =
-        priceId && priceId === tierRow.stripe_yearly_price_id
-          ? Math.round((tierRow.yearly_amount ?? 0) / 12)
-          : (tierRow.monthly_amount ?? 0);
-      await recordEvent(trx, member.id, 'subscription_started', {
-        subscription: sub.id,
-        status: sub.status,
-        tier_id: entitled.tier_id,
-        mrr_cents: mrr,
-      });
-      await queueEmail(
-        trx,
-        {
-          ...(await senderFor(trx, ctx)),
-          to: [member.email],
-          ...paidWelcomeEmail({ brand, tierName: tierRow.name }),
-          tags: [{ name: 'kind', value: 'paid-welcome' }],
-        },
-        { idempotencyKey: `paid-welcome-${sub.id}-${entitled.tier_id}` },
-      );
-    } else if (!entitled && member.tier_source === 'stripe') {
-      const previous = await trx.selectFrom('tiers').select('name').where('id', '=', member.tier_id).executeTakeFirst();
-      await trx
-        .updateTable('members')
-        .set({
-          tier_id: sql<string>`(select id from tiers where slug = 'free')` as unknown as string,
-          tier_source: 'default',
-          updated_at: new Date(),
-        })
-        .where('id', '=', member.id)
-        .execute();
-      // Banked referral reward days start now.
-      await startBankedRewardsFor(trx, member.id);
-      await recordEvent(trx, member.id, 'subscription_ended', { subscription: sub.id, status: sub.status });
-      await queueEmail(
-        trx,
-        {
-          ...(await senderFor(trx, ctx)),
-          to: [member.email],
-          ...membershipEndedEmail({ brand, tierName: previous?.name ?? 'paid' }),
-          tags: [{ name: 'kind', value: 'membership-ended' }],
-        },
-        { idempotencyKey: `membership-ended-${sub.id}` },
-      );
-    }
-  });
+  return outcome;
 }
 
 /**
@@ -374,12 +315,11 @@ export async function attachPrices(
     if (!id) continue;
     if (!/^price_[A-Za-z0-9]+$/.test(id))
       throw new ValidationError(`"${id.slice(0, 40)}" is not a Stripe price ID (price_…).`, 'invalid_price');
-    let price;
-    try {
-      price = await stripe.prices.retrieve(id);
-    } catch {
-      throw new ValidationError(`Stripe has no price ${id}.`, 'unknown_price');
-    }
+    const price = await callStripe(
+      'retrieve price',
+      () => stripe.prices.retrieve(id),
+      new ValidationError(`Stripe has no price ${id}.`, 'unknown_price'),
+    );
     if (price.recurring?.interval !== interval || price.active === false) {
       throw new ValidationError(`Price ${id} is not an active ${interval}ly recurring price.`, 'invalid_price');
     }

@@ -12,9 +12,18 @@
 import { ValidationError } from '../../lib/errors.ts';
 import { emailProblem, normaliseEmail } from '../members/email.ts';
 
-export type ImportFormat = 'generic' | 'mailchimp' | 'substack' | 'ghost' | 'beehiiv' | 'kit';
+export type ImportFormat = 'generic' | 'mailchimp' | 'substack' | 'ghost' | 'beehiiv' | 'kit' | 'listmonk' | 'hearth';
 
-export const IMPORT_FORMATS: readonly ImportFormat[] = ['generic', 'mailchimp', 'substack', 'ghost', 'beehiiv', 'kit'];
+export const IMPORT_FORMATS: readonly ImportFormat[] = [
+  'generic',
+  'mailchimp',
+  'substack',
+  'ghost',
+  'beehiiv',
+  'kit',
+  'listmonk',
+  'hearth',
+];
 
 export function isImportFormat(value: string): value is ImportFormat {
   return (IMPORT_FORMATS as readonly string[]).includes(value);
@@ -45,6 +54,30 @@ export interface ColumnMapping {
   cleanedAt?: number;
   /** Ghost's `deleted_at`. */
   deletedAt?: number;
+  /** Ghost `note`, Mailchimp `NOTES`, Hearth `notes`. */
+  notes?: number;
+  /** The source's plan or tier name: Ghost `tiers`, Substack `plan`, beehiiv `tier`, Hearth `tier`. */
+  plan?: number;
+  /** Substack's `type` (paid, comp, gift, founding). */
+  planType?: number;
+  /** Ghost's `complimentary_plan`. */
+  complimentary?: number;
+  /** Substack's `active_subscription`. */
+  activeSubscription?: number;
+  /** When comp or gift access ends: Substack `expiry`, Hearth `access_until`. */
+  accessUntil?: number;
+  /** Hearth's `access`: paid, comp or gift. */
+  access?: number;
+  stripeCustomerId?: number;
+  /** The signup date at the first service (beehiiv's `Subscription Date (Substack)`): wins over createdAt. */
+  originalCreatedAt?: number;
+  /** When the source last changed the member's state (listmonk `updated_at`). */
+  stateAt?: number;
+  /** Hearth's own export: newsletters (space-separated slugs), platform, ref, referral_code. */
+  newsletters?: number;
+  platform?: number;
+  ref?: number;
+  referralCode?: number;
 }
 
 type Field = keyof ColumnMapping;
@@ -68,9 +101,70 @@ const FIELDS: readonly Field[] = [
   'unsubscribedAt',
   'cleanedAt',
   'deletedAt',
+  'notes',
+  'plan',
+  'planType',
+  'complimentary',
+  'activeSubscription',
+  'accessUntil',
+  'access',
+  'stripeCustomerId',
+  'originalCreatedAt',
+  'stateAt',
+  'newsletters',
+  'platform',
+  'ref',
+  'referralCode',
 ];
 
-export type ImportedStatus = 'active' | 'unsubscribed' | 'bounced' | 'complained';
+/**
+ * The names staff use for fields in a manual mapping (`--map Vorname=first_name`): snake_case,
+ * as in the API. `ignore` leaves a column out.
+ */
+export const FIELD_NAMES: Readonly<Record<string, Field>> = {
+  email: 'email',
+  name: 'name',
+  first_name: 'firstName',
+  last_name: 'lastName',
+  status: 'status',
+  created_at: 'createdAt',
+  confirmed_at: 'confirmedAt',
+  labels: 'labels',
+  utm_source: 'utmSource',
+  utm_medium: 'utmMedium',
+  utm_campaign: 'utmCampaign',
+  referrer: 'referrer',
+  subscribed_to_emails: 'subscribedToEmails',
+  email_disabled: 'emailDisabled',
+  unsubscribed_at: 'unsubscribedAt',
+  cleaned_at: 'cleanedAt',
+  deleted_at: 'deletedAt',
+  notes: 'notes',
+  plan: 'plan',
+  plan_type: 'planType',
+  complimentary: 'complimentary',
+  active_subscription: 'activeSubscription',
+  access_until: 'accessUntil',
+  access: 'access',
+  stripe_customer_id: 'stripeCustomerId',
+  original_created_at: 'originalCreatedAt',
+  state_at: 'stateAt',
+  newsletters: 'newsletters',
+  platform: 'platform',
+  ref: 'ref',
+  referral_code: 'referralCode',
+};
+
+const FIELD_LABELS = new Map<Field, string>(Object.entries(FIELD_NAMES).map(([name, field]) => [field, name]));
+
+/**
+ * `blocked`: the source blocked the address (listmonk's blocklist): suppressed here, never mailed.
+ * `pending`: only from Hearth's own export (a member who had not confirmed yet).
+ */
+export type ImportedStatus = 'active' | 'pending' | 'unsubscribed' | 'bounced' | 'complained' | 'blocked';
+
+/** How a member had access at the source: paying (via Stripe), complimentary, or a gift. */
+export type AccessKind = 'paid' | 'comp' | 'gift';
 
 export interface ImportedMember {
   /** Trimmed, lower-cased. */
@@ -86,6 +180,21 @@ export interface ImportedMember {
   utmMedium: string | null;
   utmCampaign: string | null;
   referrer: string | null;
+  notes: string | null;
+  /** The source plan this member is on (a key of the import's plan mapping), when paying, comped or gifted. */
+  plan: string | null;
+  access: AccessKind | null;
+  /** When comp or gift access ends (null: it does not). */
+  accessUntil: Date | null;
+  stripeCustomerId: string | null;
+  /** When the source's state (an unsubscribe, a bounce) happened, if it says. */
+  stateAt: Date | null;
+  /** Only from Hearth's own export. */
+  confirmedAt: Date | null;
+  newsletters: string[] | null;
+  platform: string | null;
+  ref: string | null;
+  referralCode: string | null;
 }
 
 export type RowResult = { ok: true; member: ImportedMember } | { ok: false; reason: string; email: string | null };
@@ -96,6 +205,9 @@ export const MAX_LABEL_LENGTH = 100;
 const MAX_NAME_LENGTH = 200;
 const MAX_UTM_LENGTH = 200;
 const MAX_REFERRER_LENGTH = 2000;
+/** members.notes is free text for staff; a source's note longer than this is cut. */
+const MAX_NOTES_LENGTH = 5000;
+const MAX_PLAN_LENGTH = 100;
 /** A signup date further ahead than this (clock skew, time zones) is not believed. */
 const FUTURE_TOLERANCE_MS = 24 * 60 * 60 * 1000;
 
@@ -187,7 +299,9 @@ function labelsFrom(raw: string): string[] {
 
 // ISO 8601 and the services' own shapes: `2024-03-01T10:15:00.000Z` (Ghost, Substack),
 // `2024-03-01 10:15:00` (Mailchimp, in UTC), `2023-03-24 10:23:10 UTC` (beehiiv), `2024-03-01`.
-const DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$/i;
+// listmonk writes Go's time format: `2024-01-15 10:00:00.123456 +0000 UTC` (offset, then the zone's name).
+const DATE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?(?:\s+[A-Z]{2,5})?)?$/i;
 
 /**
  * A signup date from a source, or null when it is missing, malformed, impossible (30 February),
@@ -215,7 +329,7 @@ function daysInMonth(year: number, month: number): number {
 
 function offsetMinutes(zone: string): number | null {
   if (zone === '' || /^(z|utc|gmt)$/i.test(zone)) return 0;
-  const m = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone);
+  const m = /^([+-])(\d{2}):?(\d{2})?(?:\s+[A-Z]{2,5})?$/i.exec(zone);
   if (!m) return null;
   const hours = Number(m[2]);
   const minutes = Number(m[3] ?? 0);
@@ -259,11 +373,31 @@ interface FormatRules {
   /** Whether a header row (strictKey form) is this service's export. Generic has none. */
   detect?: (keys: ReadonlySet<string>) => boolean;
   judge(row: Row): Verdict;
+  /** Whether `confirmedAt` is when the member confirmed (Hearth), not a stand-in signup date (Mailchimp). */
+  keepsConfirmedAt?: boolean;
+  /** The member's paid, comp or gift access at the source, if any; formats without one have none. */
+  access?: (row: Row, now: Date) => Access | null;
 }
+
+interface Access {
+  plan: string;
+  access: AccessKind;
+  until: Date | null;
+}
+
+const ACCESS_WORDS: ReadonlyMap<string, AccessKind> = new Map([
+  ['paid', 'paid'],
+  ['stripe', 'paid'],
+  ['founding', 'paid'],
+  ['comp', 'comp'],
+  ['comped', 'comp'],
+  ['complimentary', 'comp'],
+  ['gift', 'gift'],
+]);
 
 const DELETED = 'deleted in the source';
 
-function vocabulary(entries: Record<StatusWord, readonly string[]>): ReadonlyMap<string, StatusWord> {
+function vocabulary(entries: Partial<Record<StatusWord, readonly string[]>>): ReadonlyMap<string, StatusWord> {
   // A Map, not an object: a cell saying "constructor" must not find Object.prototype.
   const map = new Map<string, StatusWord>();
   for (const [word, values] of Object.entries(entries) as Array<[StatusWord, readonly string[]]>) {
@@ -309,6 +443,7 @@ const GENERIC_STATUSES = vocabulary({
   ],
   bounced: ['bounced', 'bounce', 'hard bounce', 'hard bounced', 'cleaned', 'undeliverable', 'invalid'],
   complained: ['complained', 'complaint', 'spam', 'spam complaint', 'spam report', 'marked as spam', 'abuse'],
+  blocked: ['blocked', 'blocklisted', 'blacklisted', 'suppressed'],
   unconfirmed: ['pending', 'unconfirmed', 'not confirmed', 'validating'],
 });
 
@@ -349,6 +484,7 @@ const mailchimp: FormatRules = {
     labels: ['tags'],
     unsubscribedAt: ['unsub time'],
     cleanedAt: ['clean time'],
+    notes: ['notes'],
   },
   detect: (keys) =>
     keys.has('email address') &&
@@ -374,8 +510,23 @@ const substack: FormatRules = {
     name: ['name'],
     createdAt: ['created at'],
     emailDisabled: ['email disabled'],
+    plan: ['plan'],
+    planType: ['type', 'subscription type'],
+    activeSubscription: ['active subscription'],
+    accessUntil: ['expiry'],
   },
   detect: (keys) => keys.has('email') && (keys.has('email_disabled') || keys.has('active_subscription')),
+  // `type` (paid, comp, gift, founding) when the export has it, else the plan's own word; a paid
+  // plan counts only while active_subscription is true. Comp and gift end at `expiry`.
+  access: (row, now) => {
+    const type = valueKey(row.cell('planType'));
+    const plan = valueKey(row.cell('plan'));
+    const kind = ACCESS_WORDS.get(type) ?? ACCESS_WORDS.get(plan) ?? (booleanFrom(row.cell('activeSubscription')) === true ? 'paid' : null);
+    if (kind === null) return null;
+    if (kind === 'paid' && booleanFrom(row.cell('activeSubscription')) === false) return null;
+    const key = cleanText(type && plan && type !== plan ? `${type} ${plan}` : type || plan || kind, MAX_PLAN_LENGTH);
+    return { plan: key, access: kind, until: kind === 'paid' ? null : parseSourceDate(row.cell('accessUntil'), new Date(8.64e15)) };
+  },
   judge: (row) => {
     if (row.email.endsWith('@deletion-request.substack.com')) return { reason: DELETED };
     const raw = row.cell('emailDisabled');
@@ -391,7 +542,7 @@ const substack: FormatRules = {
 // stripe_customer_id, created_at, deleted_at, labels, tiers. `subscribed_to_emails` false means
 // unsubscribed; empty means subscribed (Ghost's own importer reads it so). A set `deleted_at` is
 // a deleted member: refused. Labels are comma-separated. Tiers and Stripe ids are not carried over
-// (paid access is set up again in Hearth).
+// are read as its access (see `access`).
 const ghost: FormatRules = {
   label: 'a Ghost export',
   emailColumn: 'email',
@@ -402,8 +553,21 @@ const ghost: FormatRules = {
     labels: ['labels'],
     subscribedToEmails: ['subscribed to emails', 'subscribed'],
     deletedAt: ['deleted at'],
+    notes: ['note'],
+    plan: ['tiers', 'products'],
+    complimentary: ['complimentary plan'],
+    stripeCustomerId: ['stripe customer id'],
   },
   detect: (keys) => keys.has('email') && (keys.has('subscribed_to_emails') || keys.has('complimentary_plan')),
+  // A comped member has complimentary_plan true; a paying one a Stripe customer. The plan is the
+  // first of its tiers (Ghost writes their names comma-separated), else the kind itself.
+  access: (row) => {
+    const comp = booleanFrom(row.cell('complimentary')) === true;
+    const paid = row.cell('stripeCustomerId') !== '';
+    if (!comp && !paid) return null;
+    const tier = cleanText(splitList(row.cell('plan'))[0] ?? '', MAX_PLAN_LENGTH);
+    return { plan: tier || (comp ? 'comp' : 'paid'), access: comp ? 'comp' : 'paid', until: null };
+  },
   judge: (row) => {
     if (row.cell('deletedAt') !== '') return { reason: DELETED };
     const raw = row.cell('subscribedToEmails');
@@ -445,9 +609,18 @@ const beehiiv: FormatRules = {
     utmCampaign: ['utm campaign'],
     referrer: ['referring site'],
     unsubscribedAt: ['unsubscribed at'],
+    plan: ['tier', 'subscription tier', 'premium tier'],
+    stripeCustomerId: ['stripe customer id'],
+    originalCreatedAt: ['subscription date (substack)'],
   },
   detect: (keys) =>
     keys.has('email') && ['referring_site', 'utm_channel', 'subscription_tier', 'free tier', 'premium tier'].some((k) => keys.has(k)),
+  // beehiiv's tier is `free` or `premium` (older files: the premium tier's name in `Premium Tier`).
+  access: (row) => {
+    const tier = cleanText(row.cell('plan'), MAX_PLAN_LENGTH);
+    if (tier === '' || valueKey(tier) === 'free') return null;
+    return { plan: tier.toLowerCase(), access: 'paid', until: null };
+  },
   judge: (row) => {
     if (row.cell('unsubscribedAt') !== '') return { status: 'unsubscribed' };
     if (!row.has('status')) return { status: 'active' };
@@ -488,10 +661,88 @@ const kit: FormatRules = {
   judge: (row) => (row.has('status') ? statusFrom(row.cell('status'), KIT_STATUSES, null) : { status: 'active' }),
 };
 
-const RULES: Readonly<Record<ImportFormat, FormatRules>> = { generic, mailchimp, substack, ghost, beehiiv, kit };
+// -- listmonk ---------------------------------------------------------------------------------
+// The subscribers export (Subscribers → Export): uuid, email, name, attributes, status,
+// created_at, updated_at. Statuses: enabled, disabled (not mailed: unsubscribed), blocklisted
+// (blocked: suppressed here). Dates are Go's `2024-01-15 10:00:00.123456 +0000 UTC`.
+const LISTMONK_STATUSES = vocabulary({
+  active: ['enabled'],
+  unsubscribed: ['disabled'],
+  bounced: [],
+  complained: [],
+  blocked: ['blocklisted', 'blacklisted'],
+  pending: [],
+  unconfirmed: [],
+});
+
+const listmonk: FormatRules = {
+  label: 'a listmonk export',
+  emailColumn: 'email',
+  columns: {
+    email: ['email'],
+    name: ['name'],
+    status: ['status'],
+    createdAt: ['created at'],
+    stateAt: ['updated at'],
+  },
+  detect: (keys) => keys.has('email') && keys.has('uuid') && keys.has('attributes'),
+  judge: (row) => statusFrom(row.cell('status'), LISTMONK_STATUSES, 'active'),
+};
+
+// -- Hearth -----------------------------------------------------------------------------------
+// Hearth's own export (`export members`, the admin's CSV): a move between two Hearth sites, or a
+// backup restored. Everything it writes is read back: status (pending stays pending; active
+// keeps its confirmed_at, consent having been recorded by the Hearth that exported it), tier and
+// access, newsletters, labels, notes, source, referral code.
+const HEARTH_STATUSES = vocabulary({
+  active: ['active'],
+  pending: ['pending'],
+  unsubscribed: ['unsubscribed'],
+  bounced: ['bounced'],
+  complained: ['complained'],
+  blocked: [],
+  unconfirmed: [],
+});
+
+const hearth: FormatRules = {
+  label: 'a Hearth export',
+  emailColumn: 'email',
+  columns: {
+    email: ['email'],
+    name: ['name'],
+    status: ['status'],
+    plan: ['tier'],
+    access: ['access'],
+    accessUntil: ['access until'],
+    stripeCustomerId: ['stripe customer id'],
+    newsletters: ['newsletters'],
+    labels: ['labels'],
+    notes: ['notes'],
+    platform: ['platform'],
+    utmSource: ['utm source'],
+    utmMedium: ['utm medium'],
+    utmCampaign: ['utm campaign'],
+    referrer: ['referrer'],
+    ref: ['ref'],
+    referralCode: ['referral code'],
+    createdAt: ['created at'],
+    confirmedAt: ['confirmed at'],
+  },
+  detect: (keys) => keys.has('email') && keys.has('referral_code') && keys.has('newsletters') && keys.has('platform'),
+  judge: (row) => statusFrom(row.cell('status'), HEARTH_STATUSES, null),
+  keepsConfirmedAt: true,
+  access: (row) => {
+    const plan = cleanText(row.cell('plan'), MAX_PLAN_LENGTH);
+    const kind = ACCESS_WORDS.get(valueKey(row.cell('access')));
+    if (plan === '' || plan === 'free' || kind === undefined) return null;
+    return { plan, access: kind, until: parseSourceDate(row.cell('accessUntil'), new Date(8.64e15)) };
+  },
+};
+
+const RULES: Readonly<Record<ImportFormat, FormatRules>> = { generic, mailchimp, substack, ghost, beehiiv, kit, listmonk, hearth };
 
 /** Most specific first: Mailchimp's and Kit's email headers read alike, and generic takes anything. */
-const DETECTION_ORDER: readonly ImportFormat[] = ['mailchimp', 'ghost', 'substack', 'beehiiv', 'kit'];
+const DETECTION_ORDER: readonly ImportFormat[] = ['hearth', 'mailchimp', 'ghost', 'substack', 'beehiiv', 'listmonk', 'kit'];
 
 // ---------------------------------------------------------------------------------------------
 // Public API
@@ -506,21 +757,54 @@ export function detectFormat(headers: string[]): ImportFormat | null {
   return DETECTION_ORDER.find((format) => RULES[format].detect?.(keys)) ?? 'generic';
 }
 
+/** A manual mapping from staff: column header → field name (FIELD_NAMES) or `ignore`. */
+export type ColumnOverrides = Readonly<Record<string, string>>;
+
 /**
- * Which column feeds which field, for a given format (shown to staff before an import). Throws a
- * ValidationError, worded for staff, when the format's email column is missing.
+ * Which column feeds which field, for a given format (shown to staff before an import), with
+ * staff's manual choices on top: a header in any language can feed any field, and a column the
+ * format would read can be ignored. Throws a ValidationError, worded for staff, when an override
+ * names a column or field that does not exist, or when no column feeds the email.
  */
-export function mapColumns(format: ImportFormat, headers: string[]): ColumnMapping {
+export function mapColumns(format: ImportFormat, headers: string[], overrides: ColumnOverrides = {}): ColumnMapping {
   const rules = RULES[format];
   const keys = headers.map(looseKey);
-  const email = findColumn(keys, rules.columns.email ?? []);
+  const chosen = new Map<Field, number>();
+  const ignored = new Set<number>();
+  for (const [header, fieldName] of Object.entries(overrides)) {
+    const index = findHeader(headers, header);
+    if (index === undefined) {
+      throw new ValidationError(`The mapping names a column "${clip(header, 60)}" that is not in this file.`, 'import_unknown_column');
+    }
+    const name = fieldName.trim().toLowerCase();
+    if (name === 'ignore' || name === '') {
+      ignored.add(index);
+      continue;
+    }
+    const field = Object.hasOwn(FIELD_NAMES, name) ? FIELD_NAMES[name] : undefined;
+    if (field === undefined) {
+      throw new ValidationError(
+        `The mapping names a field "${clip(fieldName, 40)}" Hearth does not have; the fields are ${Object.keys(FIELD_NAMES).join(', ')} (or ignore).`,
+        'import_unknown_field',
+      );
+    }
+    if (chosen.has(field)) throw new ValidationError(`The mapping feeds ${name} from two columns; choose one.`, 'import_mapping_conflict');
+    chosen.set(field, index);
+  }
+  const taken = new Set([...chosen.values(), ...ignored]);
+  const pick = (field: Field): number | undefined => {
+    if (chosen.has(field)) return chosen.get(field);
+    const index = findColumn(keys, rules.columns[field] ?? []);
+    return index === undefined || taken.has(index) ? undefined : index;
+  };
+  const email = pick('email');
   if (email === undefined) {
     const found = headers
       .slice(0, 20)
       .map((h) => `"${clip(withoutBom(String(h)), 40)}"`)
       .join(', ');
     throw new ValidationError(
-      `This file has no email column: ${rules.label} names it "${rules.emailColumn}". ` +
+      `This file has no email column: ${rules.label} names it "${rules.emailColumn}"; map the right column to email. ` +
         (found === '' ? 'The file has no header row.' : `The columns found are ${found}${headers.length > 20 ? ', …' : ''}.`),
       'import_no_email_column',
     );
@@ -528,10 +812,35 @@ export function mapColumns(format: ImportFormat, headers: string[]): ColumnMappi
   const mapping: ColumnMapping = { email };
   for (const field of FIELDS) {
     if (field === 'email') continue;
-    const index = findColumn(keys, rules.columns[field] ?? []);
+    const index = pick(field);
     if (index !== undefined) mapping[field] = index;
   }
   return mapping;
+}
+
+/** A column by its header as staff typed it: exactly, else ignoring case, spaces and BOM. */
+function findHeader(headers: readonly string[], header: string): number | undefined {
+  const exact = headers.findIndex((h) => withoutBom(String(h)) === header.trim());
+  if (exact >= 0) return exact;
+  const loose = headers.map(looseKey).indexOf(looseKey(header));
+  return loose >= 0 ? loose : undefined;
+}
+
+/** The headers no field is read from: shown to staff before the import, so nothing is lost unseen. */
+export function unmappedColumns(mapping: ColumnMapping, headers: string[]): string[] {
+  const used = new Set(Object.values(mapping));
+  return headers.map((h, i) => (used.has(i) ? null : withoutBom(String(h)) || `column ${i + 1}`)).filter((h): h is string => h !== null);
+}
+
+/** Parses `col=field` pairs (CLI `--map`, form lines) into overrides; the last `=` splits, so a header may hold one. */
+export function parseMapPairs(pairs: readonly string[]): Record<string, string> {
+  const overrides: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.lastIndexOf('=');
+    if (at <= 0) throw new ValidationError(`"${clip(pair, 60)}" is not column=field.`, 'import_bad_mapping');
+    overrides[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+  }
+  return overrides;
 }
 
 function findColumn(keys: readonly string[], candidates: readonly string[]): number | undefined {
@@ -549,7 +858,10 @@ export function describeMapping(mapping: ColumnMapping, headers: string[]): Arra
     const index = mapping[field];
     if (index === undefined) continue;
     const header = headers[index];
-    described.push({ field, column: typeof header === 'string' ? withoutBom(header) : `column ${index + 1}` });
+    described.push({
+      field: FIELD_LABELS.get(field) ?? field,
+      column: typeof header === 'string' ? withoutBom(header) : `column ${index + 1}`,
+    });
   }
   return described;
 }
@@ -578,7 +890,10 @@ function mapRecord(rules: FormatRules, mapping: ColumnMapping, record: string[],
   const cell = (field: Field): string => {
     const index = mapping[field];
     const value = index === undefined ? undefined : record[index];
-    return typeof value === 'string' ? value.trim() : '';
+    if (typeof value !== 'string') return '';
+    const trimmed = value.trim();
+    // Hearth's export defuses spreadsheet formulas with a leading apostrophe ('=…); undone here.
+    return rules.keepsConfirmedAt && /^'[=+\-@']/.test(trimmed) ? trimmed.slice(1) : trimmed;
   };
 
   const raw = cell('email');
@@ -590,20 +905,70 @@ function mapRecord(rules: FormatRules, mapping: ColumnMapping, record: string[],
   const verdict = rules.judge({ cell, has: (field) => mapping[field] !== undefined, email });
   if ('reason' in verdict) return { ok: false, reason: verdict.reason, email };
 
+  const row: Row = { cell, has: (field) => mapping[field] !== undefined, email };
+  const access = rules.access?.(row, now) ?? null;
+  const confirmedAt = rules.keepsConfirmedAt ? parseSourceDate(cell('confirmedAt'), now) : null;
   return {
     ok: true,
     member: {
       email,
       name: nameFrom(cell),
       status: verdict.status,
-      createdAt: parseSourceDate(cell('createdAt'), now) ?? parseSourceDate(cell('confirmedAt'), now),
+      createdAt:
+        parseSourceDate(cell('originalCreatedAt'), now) ??
+        parseSourceDate(cell('createdAt'), now) ??
+        (rules.keepsConfirmedAt ? null : parseSourceDate(cell('confirmedAt'), now)),
       labels: labelsFrom(cell('labels')),
       utmSource: orNull(cleanText(cell('utmSource'), MAX_UTM_LENGTH)),
       utmMedium: orNull(cleanText(cell('utmMedium'), MAX_UTM_LENGTH)),
       utmCampaign: orNull(cleanText(cell('utmCampaign'), MAX_UTM_LENGTH)),
       referrer: orNull(cleanText(cell('referrer'), MAX_REFERRER_LENGTH)),
+      notes: orNull(notesText(cell('notes'))),
+      plan: access?.plan ?? null,
+      access: access?.access ?? null,
+      accessUntil: access?.until ?? null,
+      stripeCustomerId: stripeCustomerFrom(cell('stripeCustomerId')),
+      stateAt:
+        verdict.status === 'active' || verdict.status === 'pending'
+          ? null
+          : (parseSourceDate(cell('unsubscribedAt'), now) ??
+            parseSourceDate(cell('cleanedAt'), now) ??
+            parseSourceDate(cell('stateAt'), now)),
+      confirmedAt: verdict.status === 'active' ? confirmedAt : null,
+      newsletters: row.has('newsletters') ? newslettersFrom(cell('newsletters')) : null,
+      platform: orNull(cleanText(cell('platform'), 40).toLowerCase()),
+      ref: orNull(cleanText(cell('ref'), 64)),
+      referralCode: /^[A-Za-z0-9_-]{4,64}$/.test(cell('referralCode')) ? cell('referralCode') : null,
     },
   };
+}
+
+/** Notes keep their line breaks; other control characters go; cut to 5,000 code points. */
+function notesText(raw: string): string {
+  return clip(
+    raw
+      .replace(/\r\n?/g, '\n')
+      .replace(/[\u0000-\u0008\u000B-\u001F\u007F]/g, ' ')
+      .trim(),
+    MAX_NOTES_LENGTH,
+  );
+}
+
+/** A Stripe customer id (`cus_…`), or null for anything else. */
+function stripeCustomerFrom(raw: string): string | null {
+  return /^cus_[A-Za-z0-9]{1,250}$/.test(raw) ? raw : null;
+}
+
+/** Hearth's newsletters cell: slugs separated by spaces (or commas). */
+function newslettersFrom(raw: string): string[] {
+  return [
+    ...new Set(
+      raw
+        .toLowerCase()
+        .split(/[\s,]+/)
+        .filter((slug) => /^[a-z0-9][a-z0-9-]{0,62}$/.test(slug)),
+    ),
+  ];
 }
 
 /** The full name when the source has one, else first and last name joined. */

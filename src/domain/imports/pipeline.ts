@@ -11,4 +11,15 @@
  */
 export { createImport, discardUploadedImport, startImport, type ImportOptions } from './upload.ts';
 export { markImportFailed, runImport } from './run.ts';
-export { getImport, importView, listImports, rejectionsCsv, type ImportRecord } from './read.ts';
+export { resumeImports } from './recovery.ts';
+export { planImport, type ImportSummary, type PlanChoice } from './merge.ts';
+export {
+  changesCsv,
+  getImport,
+  importView,
+  listChanges,
+  listImports,
+  rejectionsCsv,
+  type ImportChange,
+  type ImportRecord,
+} from './read.ts';

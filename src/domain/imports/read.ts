@@ -46,6 +46,46 @@ export async function* rejectionsCsv(db: Kysely<Database>, importId: string): As
   }
 }
 
+/** One existing member an import changes (or, previewed, will change). */
+export interface ImportChange {
+  email: string;
+  member_id: string | null;
+  change: string;
+  detail: string | null;
+}
+
+/** The changes to existing members, a page at a time in address order (keyset on the email). */
+export async function listChanges(
+  db: Kysely<Database>,
+  importId: string,
+  options: { after?: string | null; limit?: number } = {},
+): Promise<{ changes: ImportChange[]; next: string | null }> {
+  const record = await getImport(db, importId);
+  const limit = Math.min(1000, Math.max(1, Math.floor(options.limit ?? 100)));
+  const rows = await db
+    .selectFrom('import_changes')
+    .select(['email', 'member_id', 'change', 'detail'])
+    .where('import_id', '=', record.id)
+    .$if(Boolean(options.after), (q) => q.where('email', '>', options.after!))
+    .orderBy('email')
+    .limit(limit + 1)
+    .execute();
+  const page = rows.slice(0, limit);
+  return { changes: page, next: rows.length > limit ? page.at(-1)!.email : null };
+}
+
+/** The changes report as CSV (email,change,detail), streamed in pages. */
+export async function* changesCsv(db: Kysely<Database>, importId: string): AsyncIterable<string> {
+  yield 'email,change,detail\n';
+  let after: string | null = null;
+  for (;;) {
+    const page: { changes: ImportChange[]; next: string | null } = await listChanges(db, importId, { after, limit: REJECTION_PAGE });
+    for (const c of page.changes) yield `${csvCell(c.email)},${csvCell(c.change)},${csvCell(c.detail ?? '')}\n`;
+    if (page.next === null) return;
+    after = page.next;
+  }
+}
+
 /** A CSV cell, quoted when needed; a leading = + - @ is defused so a spreadsheet shows it as text. */
 function csvCell(value: string): string {
   const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
@@ -61,7 +101,7 @@ export function importView(record: ImportRecord): Record<string, unknown> {
   const bytes = Number(record.bytes);
   const done = Number(record.bytes_done);
   const progress =
-    record.status === 'done'
+    record.status === 'done' || record.status === 'previewed'
       ? 1
       : record.status === 'running' || record.status === 'failed'
         ? bytes > 0

@@ -15,9 +15,9 @@ import type { Database } from '../../../db/types.ts';
 import { errorFields, log } from '../../lib/log.ts';
 import { ConflictError, DomainError, ValidationError } from '../../lib/errors.ts';
 import { isImportFormat, mapRow, type ColumnMapping, type ImportedMember } from './formats.ts';
-import { mergeStagedRows } from './merge.ts';
+import { mergeStagedRows, planImport } from './merge.ts';
 import { getImport, type ImportRecord } from './read.ts';
-import { clip, csvOptions, csvProblem, sniffDelimiter } from './upload.ts';
+import { clip, csvOptions, csvProblem, decodedChunks, sniffDelimiter } from './upload.ts';
 
 /**
  * COPY batches. About 1 MB: per-statement overhead is already negligible (parsing, not COPY, is
@@ -26,7 +26,7 @@ import { clip, csvOptions, csvProblem, sniffDelimiter } from './upload.ts';
 const COPY_BATCH_CHARS = 1024 * 1024;
 const COPY_BATCH_REJECTIONS = 10_000;
 /** pg_advisory_lock(key1, key2) namespace for "this import is being run". */
-const RUN_LOCK = 0x48_49_4d; // 'HIM': Hearth IMport
+export const RUN_LOCK = 0x48_49_4d; // 'HIM': Hearth IMport
 
 /**
  * The job: idempotent (a retry after a crash clears this import's staging and rejections and
@@ -66,25 +66,75 @@ export async function runImport(db: Kysely<Database>, pool: pg.Pool, importId: s
 
 async function runLocked(db: Kysely<Database>, conn: Kysely<Database>, client: pg.PoolClient, importId: string): Promise<void> {
   const record = await getImport(conn, importId);
-  if (record.status === 'done' || record.status === 'failed') return;
+  if (record.status === 'done' || record.status === 'failed' || record.status === 'previewed') return;
   if (record.status === 'uploaded') throw new ConflictError('This import has not been started.', 'import_not_started');
 
+  // Rows staged completely with this very mapping (a preview, or a run that died in the merge)
+  // are used as they are: staging is a pure function of the file and the mapping.
+  const reuse = record.staged_mapping !== null && JSON.stringify(record.staged_mapping) === JSON.stringify(record.mapping);
   await conn
     .updateTable('imports')
-    .set({ status: 'running', started_at: new Date(), bytes_done: 0, rows: 0, imported: 0, updated: 0, rejected: 0, error: null })
+    .set({
+      status: 'running',
+      started_at: new Date(),
+      heartbeat_at: new Date(),
+      imported: 0,
+      updated: 0,
+      error: null,
+      ...(reuse ? {} : { bytes_done: 0, rows: 0, rejected: 0, staged_mapping: null }),
+    })
     .where('id', '=', record.id)
     .execute();
-  // A crashed earlier attempt left staging and rejections behind; so may finished imports whose
-  // clean-up was cut short.
-  await conn.deleteFrom('import_rows').where('import_id', '=', record.id).execute();
-  await conn.deleteFrom('import_rejections').where('import_id', '=', record.id).execute();
+  if (!reuse) {
+    // A crashed earlier attempt left staging and rejections behind; so may finished imports whose
+    // clean-up was cut short.
+    await conn.deleteFrom('import_rows').where('import_id', '=', record.id).execute();
+    await conn.deleteFrom('import_rejections').where('import_id', '=', record.id).execute();
+  } else {
+    // Only the merge writes 'duplicate of row' rejections, and a merge that died wrote none.
+    await conn.deleteFrom('import_rejections').where('import_id', '=', record.id).where('reason', 'like', 'duplicate of row %').execute();
+  }
   await sql`delete from import_rows where import_id in (select id from imports where status in ('done', 'failed'))`.execute(conn);
 
   try {
     const started = performance.now();
-    const rows = await stageRows(db, conn, client, record);
+    let rows = record.rows;
+    if (!reuse) {
+      rows = await stageRows(db, conn, client, record);
+      await conn
+        .updateTable('imports')
+        .set({ staged_mapping: JSON.stringify(record.mapping), heartbeat_at: new Date() })
+        .where('id', '=', record.id)
+        .execute();
+    }
     const staged = performance.now();
-    const counts = await mergeStagedRows(conn, record, rows);
+    const current = await getImport(conn, record.id);
+    if (current.preview_only) {
+      await holdForStaff(conn, current);
+      return;
+    }
+    const paying = current.confirm_free
+      ? []
+      : await conn
+          .selectFrom('import_rows')
+          .select('row_number')
+          .where('import_id', '=', record.id)
+          .where('access', 'is not', null)
+          .limit(1)
+          .execute();
+    if (paying.length > 0) {
+      // Paying members might arrive as free: the plan says whether they would, and staff decide.
+      const summary = await planImport(conn, current);
+      if (summary.needs_confirmation) {
+        await conn
+          .updateTable('imports')
+          .set({ status: 'previewed', summary: JSON.stringify(summary), error: summary.messages.at(-1) ?? null })
+          .where('id', '=', record.id)
+          .execute();
+        return;
+      }
+    }
+    const counts = await mergeStagedRows(conn, current, rows);
     const merged = performance.now();
     await conn.deleteFrom('import_rows').where('import_id', '=', record.id).execute();
     log.info('import done', {
@@ -116,6 +166,16 @@ async function runLocked(db: Kysely<Database>, conn: Kysely<Database>, client: p
   }
 }
 
+/** A preview: the plan is computed and stored, the staged rows and the file stay for the real run. */
+async function holdForStaff(conn: Kysely<Database>, record: ImportRecord): Promise<void> {
+  const summary = await planImport(conn, record);
+  await conn
+    .updateTable('imports')
+    .set({ status: 'previewed', summary: JSON.stringify(summary), error: null })
+    .where('id', '=', record.id)
+    .execute();
+}
+
 /**
  * Parses the stored file into import_rows and import_rejections; returns the number of data rows.
  * Row numbers are those a spreadsheet shows: the header is row 1, the first member row 2.
@@ -138,7 +198,7 @@ async function stageRows(db: Kysely<Database>, conn: Kysely<Database>, client: p
       next = await readChunk(db, record.id, seq);
     }
   }
-  const source = Readable.from(chunks(), { highWaterMark: 1 });
+  const source = Readable.from(decodedChunks(chunks(), record.encoding), { highWaterMark: 1 });
   const parser = parse(csvOptions(sniffDelimiter(first)));
   source.on('error', (err) => parser.destroy(err));
   source.pipe(parser);
@@ -216,12 +276,17 @@ async function writeBatch(
   if (rows.length > 0) {
     await copyInto(
       client,
-      'copy import_rows (import_id, row_number, email, name, status, created_at, labels, utm_source, utm_medium, utm_campaign, referrer) from stdin',
+      'copy import_rows (import_id, row_number, email, name, status, created_at, labels, utm_source, utm_medium, utm_campaign, referrer, ' +
+        'notes, plan, access, access_until, stripe_customer_id, state_at, confirmed_at, newsletters, platform, ref, referral_code) from stdin',
       rows,
     );
   }
   if (rejections.length > 0) await copyInto(client, 'copy import_rejections (import_id, row_number, email, reason) from stdin', rejections);
-  await conn.updateTable('imports').set({ bytes_done: progress.bytes, rows: progress.rows }).where('id', '=', importId).execute();
+  await conn
+    .updateTable('imports')
+    .set({ bytes_done: progress.bytes, rows: progress.rows, heartbeat_at: new Date() })
+    .where('id', '=', importId)
+    .execute();
 }
 
 async function copyInto(client: pg.PoolClient, statement: string, lines: string[]): Promise<void> {
@@ -232,9 +297,17 @@ async function copyInto(client: pg.PoolClient, statement: string, lines: string[
 
 /** One import_rows line in COPY's text format (the import_id column is prefixed by the caller). */
 function stagingLine(rowNumber: number, m: ImportedMember): string {
-  return `${rowNumber}\t${copyText(m.email)}\t${copyText(m.name)}\t${m.status}\t${m.createdAt === null ? '\\N' : m.createdAt.toISOString()}\t${
+  return `${rowNumber}\t${copyText(m.email)}\t${copyText(m.name)}\t${m.status}\t${copyDate(m.createdAt)}\t${
     m.labels.length === 0 ? '{}' : copyText(arrayLiteral(m.labels))
-  }\t${copyText(m.utmSource)}\t${copyText(m.utmMedium)}\t${copyText(m.utmCampaign)}\t${copyText(m.referrer)}\n`;
+  }\t${copyText(m.utmSource)}\t${copyText(m.utmMedium)}\t${copyText(m.utmCampaign)}\t${copyText(m.referrer)}\t${copyText(m.notes)}\t${copyText(
+    m.plan,
+  )}\t${copyText(m.access)}\t${copyDate(m.accessUntil)}\t${copyText(m.stripeCustomerId)}\t${copyDate(m.stateAt)}\t${copyDate(m.confirmedAt)}\t${
+    m.newsletters === null ? '\\N' : copyText(arrayLiteral(m.newsletters))
+  }\t${copyText(m.platform)}\t${copyText(m.ref)}\t${copyText(m.referralCode)}\n`;
+}
+
+function copyDate(value: Date | null): string {
+  return value === null ? '\\N' : value.toISOString();
 }
 
 const COPY_SPECIAL = /[\\\t\n\r\u0000]/;
@@ -263,7 +336,7 @@ function pinnedKysely(client: pg.PoolClient): Kysely<Database> {
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
-function lockKey(importId: string): number {
+export function lockKey(importId: string): number {
   // The second key of the two-int form; ids 2^31 apart share a lock, which only makes them take turns.
   return Number(BigInt(importId) % 2_147_483_647n);
 }

@@ -15,7 +15,8 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { enqueue } from '../../lib/queue.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
-import { detectFormat, IMPORT_FORMATS, isImportFormat, mapColumns, type ImportFormat } from './formats.ts';
+import { detectFormat, IMPORT_FORMATS, isImportFormat, mapColumns, type ColumnOverrides, type ImportFormat } from './formats.ts';
+import type { PlanChoice } from './merge.ts';
 import type { ImportRecord } from './read.ts';
 
 export interface ImportOptions {
@@ -24,7 +25,21 @@ export interface ImportOptions {
   markConfirmed?: boolean;
   attestation?: string | null;
   sendConfirmation?: boolean;
+  /** Staff's manual column mapping: header → field name (or `ignore`). */
+  mapping?: ColumnOverrides;
+  /** Source plan (or `tag:<label>`) → Hearth tier and access. */
+  plans?: Readonly<Record<string, PlanChoice>>;
+  /** Yes, import paying members of unmapped plans as free. */
+  confirmFree?: boolean;
+  /** Read and plan only: the import stops at 'previewed' until started again without it. */
+  preview?: boolean;
+  /** Overrides the detected text encoding. */
+  encoding?: TextEncodingName;
 }
+
+/** The encodings an upload may be in. Latin-1 files are read as Windows-1252, its superset (as browsers do). */
+export type TextEncodingName = 'utf-8' | 'windows-1252';
+const ENCODINGS: readonly TextEncodingName[] = ['utf-8', 'windows-1252'];
 
 /** The size of one import_chunks row. */
 export const CHUNK_BYTES = 1024 * 1024;
@@ -85,10 +100,10 @@ export async function createImport(
       }
     }
     if (filled > 0) await store(Buffer.from(piece.subarray(0, filled)));
-    const { headers, preview } = await head.finish();
-    // The head reader has checked that some format finds an email column.
+    const { headers, preview, encoding } = await head.finish();
+    // No email column found (headers in another language): the mapping is empty until staff map one.
     const format = detectFormat(headers) ?? 'generic';
-    const mapping = mapColumns(format, headers);
+    const mapping = detectFormat(headers) === null ? {} : mapColumns(format, headers);
     return trx
       .updateTable('imports')
       .set({
@@ -97,6 +112,7 @@ export async function createImport(
         mapping: JSON.stringify(mapping),
         preview: JSON.stringify(preview.map((record) => record.map((cell) => forJson(clip(cell, MAX_PREVIEW_CELL))))),
         bytes,
+        encoding,
       })
       .where('id', '=', id)
       .returningAll()
@@ -117,6 +133,8 @@ class HeadReader {
   private records: string[][] = [];
   private headerChecked = false;
   private enough = false;
+  private decoder: TextDecoder | undefined;
+  encoding: TextEncodingName = 'utf-8';
 
   async feed(data: Uint8Array): Promise<void> {
     if (this.enough) return;
@@ -126,15 +144,17 @@ class HeadReader {
       if (this.pendingBytes < HEAD_BYTES) return;
       this.start(false);
     } else {
-      this.parser.write(data);
+      this.parser.write(this.decoder!.decode(data, { stream: true }));
     }
     await this.settle();
   }
 
-  async finish(): Promise<{ headers: string[]; preview: string[][] }> {
+  async finish(): Promise<{ headers: string[]; preview: string[][]; encoding: TextEncodingName }> {
     if (!this.enough) {
       if (this.parser === undefined) this.start(true);
       const parser = this.parser!;
+      const rest = this.decoder!.decode();
+      if (rest !== '') parser.write(rest);
       parser.end();
       await finished(parser).catch((err: Error) => {
         this.failure ??= err;
@@ -146,14 +166,15 @@ class HeadReader {
     if (preview.length === 0) {
       throw new ValidationError('The file has a header row but no members below it.', 'import_empty');
     }
-    return { headers, preview };
+    return { headers, preview, encoding: this.encoding };
   }
 
   private start(complete: boolean): void {
     const head = Buffer.concat(this.pending);
     this.pending = [];
     if (head.byteLength === 0) throw new ValidationError('The file is empty.', 'import_empty');
-    checkText(head.subarray(0, HEAD_BYTES), complete && head.byteLength <= HEAD_BYTES);
+    this.encoding = checkText(head.subarray(0, HEAD_BYTES), complete && head.byteLength <= HEAD_BYTES);
+    this.decoder = new TextDecoder(this.encoding, { ignoreBOM: false });
     this.parser = parse(csvOptions(sniffDelimiter(head)));
     this.parser.on('data', (record: string[]) => {
       if (this.records.length <= PREVIEW_RECORDS) this.records.push(record);
@@ -161,7 +182,7 @@ class HeadReader {
     this.parser.on('error', (err: Error) => {
       this.failure ??= err;
     });
-    this.parser.write(head);
+    this.parser.write(this.decoder.decode(head, { stream: true }));
   }
 
   /** Lets the parser's events run, then acts on what it found. */
@@ -184,8 +205,7 @@ class HeadReader {
           'import_not_csv',
         );
       }
-      // Throws the staff-facing "no email column" error as soon as the header is known.
-      mapColumns(detectFormat(headers) ?? 'generic', headers);
+      // A header with no recognisable email column is kept: staff map the columns by hand.
     }
     if (this.records.length > PREVIEW_RECORDS && !this.enough) {
       this.enough = true;
@@ -195,10 +215,12 @@ class HeadReader {
 }
 
 /**
- * Refuses what is not text: spreadsheets and archives, UTF-16, and bytes that are not UTF-8.
- * Only the head is checked; invalid bytes further down become U+FFFD in the cells they touch.
+ * Refuses what is not text (spreadsheets and archives, UTF-16, binary) and tells UTF-8 from
+ * Windows-1252 (Excel's "CSV" on Windows, Latin-1 exports): bytes that are not valid UTF-8 in the
+ * head mean the legacy encoding, and the whole file is read as such. Only the head is checked;
+ * invalid UTF-8 further down becomes U+FFFD in the cells it touches.
  */
-function checkText(head: Buffer, complete: boolean): void {
+function checkText(head: Buffer, complete: boolean): TextEncodingName {
   if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) {
     throw new ValidationError(
       'This is an Excel workbook or a zip archive, not a CSV file. Export the list as CSV (in Excel: Save As → CSV UTF-8) and upload that.',
@@ -213,9 +235,23 @@ function checkText(head: Buffer, complete: boolean): void {
   }
   try {
     new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: !complete });
+    return 'utf-8';
   } catch {
-    throw new ValidationError('This file is not UTF-8 text. Save it as CSV UTF-8 and upload it again.', 'import_not_csv');
+    // Windows-1252 leaves only five bytes undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D); the WHATWG
+    // decoder maps them to C1 controls, so any byte string decodes. Control bytes C0 were refused above.
+    return 'windows-1252';
   }
+}
+
+/** The stored chunks as text in the import's encoding (a character split across chunks is kept whole). */
+export async function* decodedChunks(chunks: AsyncIterable<Buffer>, encoding: string): AsyncGenerator<string> {
+  const decoder = new TextDecoder(encoding === 'windows-1252' ? 'windows-1252' : 'utf-8', { ignoreBOM: false });
+  for await (const chunk of chunks) {
+    const text = decoder.decode(chunk, { stream: true });
+    if (text !== '') yield text;
+  }
+  const rest = decoder.decode();
+  if (rest !== '') yield rest;
 }
 
 /** The delimiter of the header line: commas, or semicolons (European spreadsheets), or tabs. */
@@ -284,13 +320,15 @@ function forJson(text: string): string {
 
 /**
  * Validates options (newsletter exists; markConfirmed requires a non-empty attestation of consent;
- * format valid and has an email column) and moves 'uploaded' → 'queued', enqueuing the job
- * `run_import` {importId} in the same transaction. ConflictError if not 'uploaded'.
+ * format valid and has an email column, manual mapping valid; plan mapping names real tiers) and
+ * moves 'uploaded' or 'previewed' → 'queued', enqueuing the job `run_import` {importId} in the
+ * same transaction. A previewed import keeps its staged rows unless the mapping or encoding
+ * changed. ConflictError if it is already running or finished.
  */
 export async function startImport(db: Kysely<Database>, importId: string, options: ImportOptions): Promise<ImportRecord> {
   return db.transaction().execute(async (trx) => {
     const record = await lockImport(trx, importId);
-    if (record.status !== 'uploaded')
+    if (record.status !== 'uploaded' && record.status !== 'previewed')
       throw new ConflictError(`This import has already been started (it is ${record.status}).`, 'import_started');
 
     const requested = options.format ?? 'auto';
@@ -301,7 +339,12 @@ export async function startImport(db: Kysely<Database>, importId: string, option
       );
     }
     const format = requested === 'auto' ? (record.format as ImportFormat) : requested;
-    const mapping = mapColumns(format, record.headers);
+    const mapping = mapColumns(format, record.headers, options.mapping ?? {});
+    const encoding = options.encoding ?? (record.encoding as TextEncodingName);
+    if (!ENCODINGS.includes(encoding)) {
+      throw new ValidationError(`Unknown encoding "${clip(String(encoding), 40)}": choose ${ENCODINGS.join(' or ')}.`, 'invalid_encoding');
+    }
+    const plans = await checkPlans(trx, options.plans ?? {});
 
     let newsletterId: string | null = null;
     const slug = options.newsletterSlug?.trim().toLowerCase();
@@ -336,10 +379,17 @@ export async function startImport(db: Kysely<Database>, importId: string, option
         status: 'queued',
         format,
         mapping: JSON.stringify(mapping),
+        encoding,
+        // Rows staged in another encoding are not this file's rows.
+        ...(encoding !== record.encoding ? { staged_mapping: null } : {}),
         newsletter_id: newsletterId,
         mark_confirmed: markConfirmed,
         attestation: markConfirmed ? clip(attestation, 2000) : null,
         send_confirmation: sendConfirmation,
+        plans: JSON.stringify(plans),
+        confirm_free: options.confirmFree === true,
+        preview_only: options.preview === true,
+        error: null,
       })
       .where('id', '=', record.id)
       .returningAll()
@@ -347,6 +397,30 @@ export async function startImport(db: Kysely<Database>, importId: string, option
     await enqueue(trx, 'run_import', { importId: record.id }, { jobKey: `run_import:${record.id}`, maxAttempts: 5 });
     return started;
   });
+}
+
+const ACCESS_KINDS = ['paid', 'comp', 'gift'];
+
+/** The plan mapping, checked: each names an existing tier and, if given, an access kind. Keys are kept as given. */
+async function checkPlans(db: Kysely<Database>, plans: Readonly<Record<string, PlanChoice>>): Promise<Record<string, PlanChoice>> {
+  const entries = Object.entries(plans);
+  if (entries.length > 200) throw new ValidationError('A plan mapping has at most 200 plans.', 'invalid_plans');
+  const slugs = new Set((await db.selectFrom('tiers').select('slug').execute()).map((t) => t.slug));
+  const checked: Record<string, PlanChoice> = {};
+  for (const [plan, choice] of entries) {
+    const key = plan.trim();
+    if (key === '' || key.length > 100)
+      throw new ValidationError('A plan in the mapping is empty or longer than 100 characters.', 'invalid_plans');
+    const tier = typeof choice?.tier === 'string' ? choice.tier.trim().toLowerCase() : '';
+    if (!slugs.has(tier)) {
+      throw new ValidationError(`The plan "${clip(key, 60)}" maps to a tier "${clip(tier, 60)}" this site does not have.`, 'unknown_tier');
+    }
+    if (choice.access !== undefined && !ACCESS_KINDS.includes(choice.access)) {
+      throw new ValidationError(`The access for plan "${clip(key, 60)}" must be paid, comp or gift.`, 'invalid_plans');
+    }
+    checked[key] = choice.access === undefined ? { tier } : { tier, access: choice.access };
+  }
+  return checked;
 }
 
 async function lockImport(db: Kysely<Database>, importId: string): Promise<ImportRecord> {

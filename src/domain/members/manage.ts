@@ -297,10 +297,13 @@ export async function* membersCsv(db: Kysely<Database>, filter: MemberFilter): A
   const cell = (v: unknown) => {
     const s = v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : String(v);
     // Quote, and defuse spreadsheet formulas (=, +, -, @ at the start of a cell).
-    const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+    // A leading apostrophe is escaped the same way, so an import can undo the defusing exactly.
+    const safe = /^[=+\-@\t\r']/.test(s) ? `'${s}` : s;
     return /[",\n\r]/.test(safe) || safe !== s ? `"${safe.replace(/"/g, '""')}"` : safe;
   };
-  yield 'id,email,name,status,tier,newsletters,labels,platform,utm_source,utm_medium,utm_campaign,referrer,ref,referral_code,created_at,confirmed_at\n';
+  // The last four columns (and labels quoted when they hold a comma) let `import` read this file
+  // back into an identical member (the `hearth` import format).
+  yield 'id,email,name,status,tier,newsletters,labels,platform,utm_source,utm_medium,utm_campaign,referrer,ref,referral_code,created_at,confirmed_at,notes,access,access_until,stripe_customer_id\n';
   let after: { created: string; id: string } | undefined;
   for (;;) {
     const rows = await db
@@ -323,11 +326,16 @@ export async function* membersCsv(db: Kysely<Database>, filter: MemberFilter): A
         'm.referral_code',
         'm.created_at',
         'm.confirmed_at',
+        'm.notes',
+        'm.tier_source',
+        'm.comp_until',
+        'm.stripe_customer_id',
         sql<string>`to_char(m.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('created_key'),
         sql<string>`(select string_agg(n.slug, ' ' order by n.sort_order) from member_newsletters mn join newsletters n on n.id = mn.newsletter_id where mn.member_id = m.id)`.as(
           'newsletters',
         ),
-        sql<string>`(select string_agg(l.name, ', ' order by l.name) from member_labels ml join labels l on l.id = ml.label_id where ml.member_id = m.id)`.as(
+        // A label holding a comma or a quote is quoted ("a, b"), as Mailchimp writes tags, so the list splits back the same.
+        sql<string>`(select string_agg(case when l.name ~ '[,"]' then '"' || replace(l.name, '"', '""') || '"' else l.name end, ', ' order by l.name) from member_labels ml join labels l on l.id = ml.label_id where ml.member_id = m.id)`.as(
           'labels',
         ),
       ])
@@ -356,6 +364,10 @@ export async function* membersCsv(db: Kysely<Database>, filter: MemberFilter): A
           r.referral_code,
           r.created_at,
           r.confirmed_at,
+          r.notes,
+          r.tier_source === 'stripe' ? 'paid' : r.tier_source === 'comp' ? 'comp' : '',
+          r.tier_source === 'comp' ? r.comp_until : null,
+          r.stripe_customer_id,
         ]
           .map(cell)
           .join(',') + '\n';

@@ -14,6 +14,11 @@ export const POST: APIRoute = async ({ locals, cookies, redirect }) => {
     return redirect(await billingPortalUrl(db, stripe, keys, member.id), 303);
   } catch (err) {
     if (!(err instanceof DomainError)) throw err;
-    return messagePage({ status: statusFor(err), title: 'Billing is not available', message: err.message });
+    return messagePage({
+      status: statusFor(err),
+      title: 'Billing is not available',
+      message: err.message,
+      backTo: { href: '/account', label: 'Back to your account' },
+    });
   }
 };

@@ -24,6 +24,12 @@ export const POST: APIRoute = async ({ request, locals, cookies, redirect }) => 
     return redirect(url, 303);
   } catch (err) {
     if (!(err instanceof DomainError)) throw err;
-    return messagePage({ status: statusFor(err), title: 'We could not start the payment', message: err.message });
+    // Every failure, Stripe's included, is a page that says what happened and leads back.
+    return messagePage({
+      status: statusFor(err),
+      title: 'We could not start the payment',
+      message: err.message,
+      backTo: returnTo ? { href: returnTo, label: 'Back to the post' } : { href: '/account', label: 'Back to your account' },
+    });
   }
 };

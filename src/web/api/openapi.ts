@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
 import { patchCommentBody, CommentEnvelope, CommentPage } from './comment.ts';
-import { ImportEnvelope } from './import.ts';
+import { ImportChangesEnvelope, ImportEnvelope, importOptionsBody } from './import.ts';
 import { createMemberBody, MemberCount, MemberEnvelope, MemberPage, patchMemberBody } from './member.ts';
 import { NewsletterEnvelope, NewsletterList, newNewsletterBody, patchNewsletterBody } from './newsletter.ts';
 import { patchPostBody, postBody, PostEnvelope, PostPage, postListQuery } from './post.ts';
@@ -9,6 +9,7 @@ import { ApiError, Id } from './schema.ts';
 import { countBody, scheduleBody, sendBody, SendEnvelope, SendPage, SendRecipients, SendReport } from './send.ts';
 import { patchSiteBody, SiteEnvelope } from './site.ts';
 import { StaffEnvelope } from './staff.ts';
+import { StripeSyncEnvelope } from './stripe-sync.ts';
 import { MemberEngagement, StatsCohorts, StatsOverview, StatsPost, StatsSend, StatsSources } from './stats.ts';
 import { newTierBody, TierEnvelope, TierList } from './tier.ts';
 
@@ -134,10 +135,15 @@ export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'pat
         properties: {
           file: { type: 'string', contentMediaType: 'text/csv', description: 'The CSV, up to 1 GiB.' },
           newsletter: { type: 'string', description: 'A newsletter slug.' },
-          format: { type: 'string', enum: ['auto', 'generic', 'mailchimp', 'substack', 'ghost', 'beehiiv', 'kit'] },
+          format: { type: 'string', enum: ['auto', 'generic', 'mailchimp', 'substack', 'ghost', 'beehiiv', 'kit', 'listmonk', 'hearth'] },
           mark_confirmed: { type: 'string', enum: ['true', '1', 'false', '0'] },
           attestation: { type: 'string', description: 'Required with mark_confirmed: how these people opted in.' },
           send_confirmation: { type: 'string', enum: ['true', '1', 'false', '0'] },
+          preview: { type: 'string', enum: ['true', '1', 'false', '0'], description: 'Stop at previewed with the summary.' },
+          confirm_free: { type: 'string', enum: ['true', '1', 'false', '0'] },
+          encoding: { type: 'string', enum: ['utf-8', 'windows-1252'] },
+          mapping: { type: 'string', description: 'JSON object: column header → field name (or "ignore").' },
+          plans: { type: 'string', description: 'JSON object: source plan (or tag:<label>) → {"tier","access"}.' },
         },
       },
       ok: ['202', ImportEnvelope],
@@ -146,6 +152,23 @@ export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'pat
   },
   '/api/v1/imports/{id}': {
     get: { summary: 'An import and its progress', permission: 'members:write', ok: ['200', ImportEnvelope], errors: ['404'] },
+  },
+  '/api/v1/imports/{id}/start': {
+    post: {
+      summary: 'Start a previewed import (with its plan mapping, manual mapping, confirmation)',
+      permission: 'members:write',
+      body: importOptionsBody,
+      ok: ['202', ImportEnvelope],
+      errors: ['400', '404', '409'],
+    },
+  },
+  '/api/v1/imports/{id}/changes': {
+    get: {
+      summary: 'Existing members the import changes (or, previewed, will change)',
+      permission: 'members:write',
+      ok: ['200', ImportChangesEnvelope],
+      errors: ['400', '404'],
+    },
   },
   '/api/v1/posts': {
     get: {
@@ -266,6 +289,17 @@ export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'pat
       ok: ['200', SiteEnvelope],
       errors: ['400'],
     },
+  },
+  '/api/v1/billing/sync': {
+    post: {
+      summary: "Adopt the Stripe account's existing subscriptions (queued; poll the run)",
+      permission: 'settings:manage',
+      ok: ['202', StripeSyncEnvelope],
+      errors: ['409'],
+    },
+  },
+  '/api/v1/billing/sync/{id}': {
+    get: { summary: 'A Stripe sync run and its report', permission: 'settings:manage', ok: ['200', StripeSyncEnvelope], errors: ['404'] },
   },
   '/api/v1/comments': {
     get: {

@@ -1,0 +1,41 @@
+# Hearth's production image: the built site, production dependencies only, run as a non-root user.
+# Build: docker build -t hearth .    Run the whole stack: docker compose up (see compose.yaml, README).
+
+# --- build: every dependency, then the Astro build --------------------------------------------
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+ENV ASTRO_TELEMETRY_DISABLED=1
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY astro.config.mjs tsconfig.json ./
+COPY src ./src
+COPY db ./db
+COPY emails ./emails
+RUN node node_modules/astro/bin/astro.mjs build
+
+# --- runtime: production dependencies, the sources Node runs as TypeScript, the built site ------
+FROM node:24-bookworm-slim AS runtime
+WORKDIR /app
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=4321 \
+    DATA_DIR=/data
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY astro.config.mjs tsconfig.json ./
+COPY src ./src
+COPY db ./db
+COPY emails ./emails
+COPY --from=build /app/dist ./dist
+# The server rebuilds when dist/ is older than its sources; here it never is.
+RUN touch dist/server/entry.mjs \
+ && mkdir -p /data/uploads \
+ && chown -R node:node /data
+USER node
+VOLUME ["/data"]
+EXPOSE 4321
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 4321) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# The web server only; compose.yaml runs the worker from the same image with `worker`.
+ENTRYPOINT ["node", "src/cli/hearth.ts"]
+CMD ["serve", "--no-worker"]

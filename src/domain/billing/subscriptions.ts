@@ -1,0 +1,234 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type Stripe from 'stripe';
+import type { Database } from '../../../db/types.ts';
+import { membershipEndedEmail, paidWelcomeEmail } from '../../../emails/billing.ts';
+import { isId } from '../../lib/ids.ts';
+import { queueEmail } from '../../lib/mail-queue.ts';
+import { senderFor } from '../newsletters/sender.ts';
+import type { SiteLinks } from '../../lib/site-keys.ts';
+import { recordEvent } from '../members/events.ts';
+import { bankUnusedRewardDays, startBankedRewardsFor } from '../referrals/rewards.ts';
+import { getSiteSettings } from '../site/settings.ts';
+
+/** How long a member whose payment failed keeps access while Stripe retries. */
+export const PAST_DUE_GRACE_DAYS = 7;
+
+/** Whether a subscription in this state gives access now. */
+export function entitles(sub: { status: string; current_period_end: Date | null }, now = Date.now()): boolean {
+  if (sub.status === 'active' || sub.status === 'trialing') return true;
+  if (sub.status === 'past_due')
+    return sub.current_period_end === null || sub.current_period_end.getTime() + PAST_DUE_GRACE_DAYS * 86_400_000 > now;
+  return false;
+}
+
+/** What Hearth keeps of a Stripe subscription: read from Stripe, never from an event's body. */
+export interface SubscriptionSnapshot {
+  id: string;
+  customer: string;
+  status: string;
+  priceId: string | null;
+  currentPeriodEnd: Date | null;
+  cancelAtPeriodEnd: boolean;
+  /** metadata.member_id, set by Hearth's own Checkout; only an id is kept (other tools write anything). */
+  memberIdHint: string | null;
+}
+
+export function snapshotOf(sub: Stripe.Subscription): SubscriptionSnapshot {
+  const item = sub.items.data[0];
+  // The period end moved from the subscription to its items in recent API versions; read both.
+  const periodEnd =
+    (item as { current_period_end?: number } | undefined)?.current_period_end ??
+    (sub as unknown as { current_period_end?: number }).current_period_end;
+  const hint = String(sub.metadata?.member_id ?? '');
+  return {
+    id: sub.id,
+    customer: typeof sub.customer === 'string' ? sub.customer : sub.customer.id,
+    status: sub.status,
+    priceId: item?.price.id ?? null,
+    currentPeriodEnd: periodEnd ? new Date(periodEnd * 1000) : null,
+    cancelAtPeriodEnd: sub.cancel_at_period_end,
+    memberIdHint: isId(hint) ? hint : null,
+  };
+}
+
+/** Brings our copy of a subscription, and the member's tier, in line with Stripe's current state. */
+export async function syncSubscription(db: Kysely<Database>, stripe: Stripe, ctx: SiteLinks, subscriptionId: string): Promise<void> {
+  const snap = snapshotOf(await stripe.subscriptions.retrieve(subscriptionId));
+  await db.transaction().execute(async (trx) => {
+    const member = await trx
+      .selectFrom('members')
+      .select('id')
+      .where((eb) => eb.or([eb('stripe_customer_id', '=', snap.customer), eb('id', '=', snap.memberIdHint ?? '0')]))
+      // The customer's member first: the metadata hint only finds a member not yet linked.
+      .orderBy(sql`stripe_customer_id = ${snap.customer}`, (ob) => ob.desc().nullsLast())
+      .limit(1)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!member) return; // a customer that is not one of our members (made elsewhere in the account)
+    await applySubscription(trx, ctx, member.id, snap, { announce: true });
+  });
+}
+
+export interface ApplyOptions {
+  /**
+   * Email the member about a change (the paid welcome, the membership's end). Off when
+   * existing subscriptions are adopted: those members have been paying all along.
+   */
+  announce: boolean;
+}
+
+/**
+ * Stores a subscription for a member (whose row the caller has locked) and sets the member's
+ * tier from their entitling subscriptions. Returns whether anything changed: a subscription or a
+ * member already in line with Stripe is not written again, so repeating it changes nothing.
+ */
+export async function applySubscription(
+  trx: Transaction<Database>,
+  ctx: SiteLinks,
+  memberId: string,
+  snap: SubscriptionSnapshot,
+  options: ApplyOptions,
+): Promise<boolean> {
+  const member = await trx
+    .selectFrom('members')
+    .select(['id', 'email', 'status', 'tier_id', 'tier_source', 'stripe_customer_id'])
+    .where('id', '=', memberId)
+    .executeTakeFirstOrThrow();
+  const tier = snap.priceId
+    ? await trx
+        .selectFrom('tiers')
+        .select('id')
+        .where((eb) => eb.or([eb('stripe_monthly_price_id', '=', snap.priceId), eb('stripe_yearly_price_id', '=', snap.priceId)]))
+        .executeTakeFirst()
+    : undefined;
+  const row = {
+    member_id: member.id,
+    tier_id: tier?.id ?? null,
+    status: snap.status,
+    price_id: snap.priceId,
+    current_period_end: snap.currentPeriodEnd,
+    cancel_at_period_end: snap.cancelAtPeriodEnd,
+    updated_at: new Date(),
+  };
+  // The update happens only when a field differs, so a row already in line is not rewritten and
+  // `returning` tells whether anything was written.
+  const written = await trx
+    .insertInto('subscriptions')
+    .values({ stripe_subscription_id: snap.id, ...row })
+    .onConflict((oc) =>
+      oc
+        .column('stripe_subscription_id')
+        .doUpdateSet(row)
+        .where(
+          sql<boolean>`(subscriptions.member_id, subscriptions.tier_id, subscriptions.status, subscriptions.price_id,
+            subscriptions.current_period_end, subscriptions.cancel_at_period_end)
+            is distinct from (excluded.member_id, excluded.tier_id, excluded.status, excluded.price_id,
+            excluded.current_period_end, excluded.cancel_at_period_end)`,
+        ),
+    )
+    .returning('stripe_subscription_id')
+    .executeTakeFirst();
+  let changed = written !== undefined;
+  if (member.stripe_customer_id === null) {
+    // A customer belongs to one member (a unique index): never taken from another.
+    const linked = await trx
+      .updateTable('members')
+      .set({ stripe_customer_id: snap.customer })
+      .where('id', '=', member.id)
+      .where((eb) =>
+        eb.not(eb.exists(eb.selectFrom('members as other').select('other.id').where('other.stripe_customer_id', '=', snap.customer))),
+      )
+      .executeTakeFirst();
+    if (linked.numUpdatedRows > 0n) changed = true;
+  }
+  // The member's tier is the best of their entitling subscriptions; without one, free again
+  // (complimentary access set by staff is left alone).
+  const subs = await trx
+    .selectFrom('subscriptions')
+    .select(['tier_id', 'status', 'current_period_end'])
+    .where('member_id', '=', member.id)
+    .execute();
+  const entitled = subs.find((s) => s.tier_id && entitles(s));
+  if (entitled && (member.tier_id !== entitled.tier_id || member.tier_source !== 'stripe')) {
+    // Referral reward days still running are kept for after the subscription (referrals/rewards.ts).
+    await bankUnusedRewardDays(trx, member.id);
+    await trx
+      .updateTable('members')
+      .set({
+        tier_id: entitled.tier_id!,
+        tier_source: 'stripe',
+        comp_until: null,
+        // Paying proves the address; it never re-subscribes someone who left or bounced.
+        ...(member.status === 'pending' && options.announce ? { status: 'active' as const } : {}),
+        updated_at: new Date(),
+      })
+      .where('id', '=', member.id)
+      .execute();
+    const tierRow = await trx
+      .selectFrom('tiers')
+      .select(['name', 'monthly_amount', 'yearly_amount', 'stripe_yearly_price_id'])
+      .where('id', '=', entitled.tier_id!)
+      .executeTakeFirstOrThrow();
+    // Monthly recurring revenue this subscription brings, for the stats (yearly prices count a twelfth).
+    const mrr =
+      snap.priceId && snap.priceId === tierRow.stripe_yearly_price_id
+        ? Math.round((tierRow.yearly_amount ?? 0) / 12)
+        : (tierRow.monthly_amount ?? 0);
+    await recordEvent(trx, member.id, 'subscription_started', {
+      subscription: snap.id,
+      status: snap.status,
+      tier_id: entitled.tier_id,
+      mrr_cents: mrr,
+      ...(options.announce ? {} : { adopted: true }),
+    });
+    if (options.announce) {
+      const brand = await brandOf(trx, ctx.siteUrl);
+      await queueEmail(
+        trx,
+        {
+          ...(await senderFor(trx, ctx)),
+          to: [member.email],
+          ...paidWelcomeEmail({ brand, tierName: tierRow.name }),
+          tags: [{ name: 'kind', value: 'paid-welcome' }],
+        },
+        { idempotencyKey: `paid-welcome-${snap.id}-${entitled.tier_id}` },
+      );
+    }
+    return true;
+  }
+  if (!entitled && member.tier_source === 'stripe') {
+    const previous = await trx.selectFrom('tiers').select('name').where('id', '=', member.tier_id).executeTakeFirst();
+    await trx
+      .updateTable('members')
+      .set({
+        tier_id: sql<string>`(select id from tiers where slug = 'free')` as unknown as string,
+        tier_source: 'default',
+        updated_at: new Date(),
+      })
+      .where('id', '=', member.id)
+      .execute();
+    // Banked referral reward days start now.
+    await startBankedRewardsFor(trx, member.id);
+    await recordEvent(trx, member.id, 'subscription_ended', { subscription: snap.id, status: snap.status });
+    if (options.announce) {
+      const brand = await brandOf(trx, ctx.siteUrl);
+      await queueEmail(
+        trx,
+        {
+          ...(await senderFor(trx, ctx)),
+          to: [member.email],
+          ...membershipEndedEmail({ brand, tierName: previous?.name ?? 'paid' }),
+          tags: [{ name: 'kind', value: 'membership-ended' }],
+        },
+        { idempotencyKey: `membership-ended-${snap.id}` },
+      );
+    }
+    return true;
+  }
+  return changed;
+}
+
+async function brandOf(db: Kysely<Database>, siteUrl: string) {
+  const site = await getSiteSettings(db);
+  return { title: site.title, accentColor: site.accentColor, siteUrl };
+}
