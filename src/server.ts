@@ -132,7 +132,7 @@ export async function startWebServer(options: { host: string; port: number; trus
   const entry = (await import(pathToFileURL(ENTRY).href)) as {
     handler: (req: IncomingMessage, res: ServerResponse) => void;
   };
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const started = process.hrtime.bigint();
     const tracking = isTrackingPath(req.url);
     res.on('finish', () => {
@@ -151,6 +151,13 @@ export async function startWebServer(options: { host: string; port: number; trus
     (req as IncomingMessage & { body?: unknown }).body = boundedBody(req, res, limit);
     const client = resolveClientAddress({ peer: req.socket.remoteAddress, headers: req.headers }, trustProxy);
     runWithRequestContext({ clientAddress: client.address, forwardedHttps: client.proto === 'https' }, () => entry.handler(req, res));
+  };
+  const server = createServer(onRequest);
+  // `Expect: 100-continue` (curl sends it for large bodies): a body over the limit is refused
+  // before the client sends it.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (Number(req.headers['content-length'] ?? 0) <= bodyLimitFor((req.url ?? '/').split('?')[0]!)) res.writeContinue();
+    onRequest(req, res);
   });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolveListen, reject) => {

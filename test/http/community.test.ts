@@ -363,6 +363,10 @@ describe('opting out of reply emails', () => {
     const page = await get(`/conversation/unsubscribe?token=${encodeURIComponent(token)}`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('You get an email when someone replies to you');
+    // Opening the link (a mail scanner) opts nobody out.
+    expect(
+      await t.db.selectFrom('comment_notification_optouts').select('member_id').where('member_id', '=', ids.free!).execute(),
+    ).toHaveLength(0);
     const oneClick = await fetch(`${server.url}/conversation/unsubscribe?token=${encodeURIComponent(token)}`, {
       method: 'POST',
       body: 'List-Unsubscribe=One-Click',

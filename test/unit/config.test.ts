@@ -35,6 +35,9 @@ describe('loadConfig', () => {
     [{ RESEND_BASE_URL: 'http://127.0.0.1:9999' }, 'RESEND_API_KEY'],
     [{ RESEND_API_KEY: 're_x', RESEND_BASE_URL: 'nope' }, 'RESEND_BASE_URL'],
     [{ STRIPE_API_BASE: 'http://127.0.0.1:12111' }, 'STRIPE_SECRET_KEY'],
+    [{ TRUST_PROXY: 'true' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '10.0.0.0/40' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: 'proxy.internal' }, 'TRUST_PROXY'],
   ])('refuses %o naming %s', (env, variable) => {
     let caught: unknown;
     try {
@@ -78,5 +81,12 @@ describe('loadConfig', () => {
 
   it('treats blank values as unset', () => {
     expect(loadConfig({ PORT: '', RESEND_API_KEY: '  ' })).toMatchObject({ port: 4321, resend: undefined });
+  });
+
+  it('trusts no proxy unless TRUST_PROXY says so', () => {
+    expect(loadConfig({}).trustProxy).toEqual({ kind: 'off' });
+    expect(loadConfig({ TRUST_PROXY: '' }).trustProxy).toEqual({ kind: 'off' });
+    expect(loadConfig({ TRUST_PROXY: '1' }).trustProxy).toEqual({ kind: 'hops', hops: 1 });
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, ::1' }).trustProxy).toMatchObject({ kind: 'list', entries: ['10.0.0.0/8', '::1'] });
   });
 });
