@@ -351,7 +351,7 @@ function pinnedKysely(client: pg.PoolClient): Kysely<Database> {
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
-export function lockKey(importId: string): number {
+function lockKey(importId: string): number {
   // The second key of the two-int form; ids 2^31 apart share a lock, which only makes them take turns.
   return Number(BigInt(importId) % 2_147_483_647n);
 }
