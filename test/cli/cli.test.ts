@@ -208,13 +208,28 @@ describe('import and export from the command line', () => {
     const { join } = await import('node:path');
     const { ROOT } = await import('../helpers/server.ts');
     const file = join(ROOT, 'test', 'fixtures', 'imports', 'substack.csv');
-    const r = await runCli(
-      ['import', file, '--newsletter', 'weekly-brew', '--confirmed', '--attestation', 'Moved from Substack; all opted in there'],
-      env,
-    );
+    const consent = ['--newsletter', 'weekly-brew', '--confirmed', '--attestation', 'Moved from Substack; all opted in there'];
+    // A paying reader whose plan maps to no tier: the import asks first, and writes nothing.
+    const asks = await runCli(['import', file, ...consent], env);
+    expect(asks.code).toBe(1);
+    expect(asks.stdout).toContain('1 member who pays, is comped or has a gift at the source would be imported as free');
+    expect(asks.stdout).toContain('plan "yearly" (paid): 1 rows → free');
+    expect(asks.stderr).toMatch(/--plan "PLAN=tier\[:access\]", or pass --confirm-free/);
+    const preview = await runCli(['import', file, '--preview', '--plan', 'yearly=supporter', ...consent], env);
+    expect(preview.code).toBe(0);
+    expect(preview.stdout).toMatch(/4 new members will be added/);
+    expect(preview.stdout).toMatch(/^preview \d+ \(substack\): 5 rows, 1 rejected; nothing was written$/m);
+    const r = await runCli(['import', file, '--plan', 'yearly=supporter', ...consent], env);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^import \d+ \(substack\): \d+ rows, \d+ new, \d+ updated, \d+ rejected in [\d.]+ s/);
+    expect(r.stdout).toMatch(/^import \d+ \(substack\): \d+ rows, \d+ new, \d+ updated, \d+ rejected in [\d.]+ s/m);
+    const payer = await t.db
+      .selectFrom('members as m')
+      .innerJoin('tiers as t', 't.id', 'm.tier_id')
+      .select(['t.slug', 'm.tier_source'])
+      .where('m.email', '=', 'reader@example.com')
+      .executeTakeFirstOrThrow();
+    expect(payer).toEqual({ slug: 'supporter', tier_source: 'stripe' });
     const imported = await t.db
       .selectFrom('members')
       .select(['email', 'status', 'source_platform'])

@@ -9,8 +9,10 @@ import {
   detectFormat,
   mapColumns,
   mapRow,
+  parseMapPairs,
   parseSourceDate,
   splitList,
+  unmappedColumns,
   type ImportFormat,
   type ImportedMember,
   type RowResult,
@@ -495,5 +497,103 @@ describe('mapRow never throws', () => {
     expect(mapRow('nope' as ImportFormat, mapping, ['a@example.com'])).toEqual(rejected('the row could not be read', null));
     expect(mapRow('generic', mapping, [42 as unknown as string])).toEqual(rejected('no email address', null));
     expect(mapRow('generic', { email: 5 }, ['a@example.com'])).toEqual(rejected('no email address', null));
+  });
+});
+
+describe('manual column mapping', () => {
+  const headers = ['E-Mail-Adresse', 'Vorname', 'Nachname', 'Notiz', 'Kundennummer'];
+
+  it('maps headers in any language to fields, and lists the columns left out', () => {
+    const mapping = mapColumns(
+      'generic',
+      headers,
+      parseMapPairs(['E-Mail-Adresse=email', 'Vorname=first_name', 'Nachname=last_name', 'Notiz=notes']),
+    );
+    expect(mapping).toEqual({ email: 0, firstName: 1, lastName: 2, notes: 3 });
+    expect(unmappedColumns(mapping, headers)).toEqual(['Kundennummer']);
+    expect(mapRow('generic', mapping, ['Jürgen@Example.de', 'Jürgen', 'Größe', 'zahlt bar\nseit 2020', '42'], { now: NOW })).toEqual(
+      member({ email: 'jürgen@example.de', name: 'Jürgen Größe', notes: 'zahlt bar\nseit 2020' }),
+    );
+  });
+
+  it('lets staff ignore a column the format would read, and refuses unknown columns, fields and a field fed twice', () => {
+    const ghost = ['email', 'name', 'note'];
+    expect(mapColumns('ghost', ghost, { note: 'ignore' })).toEqual({ email: 0, name: 1 });
+    expect(() => mapColumns('generic', headers, { Telefon: 'email' })).toThrow(/column "Telefon" that is not in this file/);
+    expect(() => mapColumns('generic', headers, { Vorname: 'vorname' })).toThrow(/field "vorname" Hearth does not have/);
+    expect(() => mapColumns('generic', headers, { Vorname: 'name', Nachname: 'name', 'E-Mail-Adresse': 'email' })).toThrow(/two columns/);
+    expect(() => mapColumns('generic', headers, { Vorname: 'constructor' })).toThrow(ValidationError);
+    expect(() => parseMapPairs(['no-equals-sign'])).toThrow(ValidationError);
+    expect(parseMapPairs(['a=b=email'])).toEqual({ 'a=b': 'email' });
+  });
+});
+
+describe('listmonk and Hearth exports', () => {
+  it("reads listmonk's statuses and Go's dates", () => {
+    const { results } = importFixture('sources/listmonk-subscribers.csv');
+    expect(results).toEqual([
+      member({ email: 'lena@example.com', name: 'Lena', createdAt: new Date('2023-04-05T10:11:12.123Z') }),
+      member({
+        email: 'spam@example.com',
+        name: 'Spammer',
+        status: 'blocked',
+        createdAt: new Date('2023-05-06T11:12:13.654Z'),
+        stateAt: new Date('2025-02-02T02:02:02.500Z'),
+      }),
+      member({
+        email: 'off@example.com',
+        name: 'Off',
+        status: 'unsubscribed',
+        createdAt: new Date('2023-06-07T12:13:14Z'),
+        stateAt: new Date('2025-03-03T03:03:03Z'),
+      }),
+    ]);
+  });
+
+  it("reads Hearth's own export back, undoing its formula defusing", () => {
+    const headers =
+      'id,email,name,status,tier,newsletters,labels,platform,utm_source,utm_medium,utm_campaign,referrer,ref,referral_code,created_at,confirmed_at,notes,access,access_until,stripe_customer_id'.split(
+        ',',
+      );
+    expect(detectFormat(headers)).toBe('hearth');
+    const mapping = mapColumns('hearth', headers);
+    const record = [
+      '7',
+      'a@example.com',
+      "'=Ann",
+      'active',
+      'gold',
+      'weekly dispatch',
+      '"a, b", c',
+      'instagram',
+      '',
+      '',
+      '',
+      '',
+      '',
+      'abcd2345',
+      '2024-01-01T00:00:00.000Z',
+      '2024-01-02T00:00:00.000Z',
+      "''quoted",
+      'comp',
+      '2030-01-01T00:00:00.000Z',
+      '',
+    ];
+    expect(mapRow('hearth', mapping, record, { now: NOW })).toEqual(
+      member({
+        email: 'a@example.com',
+        name: '=Ann',
+        createdAt: new Date('2024-01-01T00:00:00Z'),
+        confirmedAt: new Date('2024-01-02T00:00:00Z'),
+        labels: ['a, b', 'c'],
+        notes: "'quoted",
+        plan: 'gold',
+        access: 'comp',
+        accessUntil: new Date('2030-01-01T00:00:00Z'),
+        newsletters: ['weekly', 'dispatch'],
+        platform: 'instagram',
+        referralCode: 'abcd2345',
+      }),
+    );
   });
 });

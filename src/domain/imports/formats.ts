@@ -518,7 +518,7 @@ const substack: FormatRules = {
   detect: (keys) => keys.has('email') && (keys.has('email_disabled') || keys.has('active_subscription')),
   // `type` (paid, comp, gift, founding) when the export has it, else the plan's own word; a paid
   // plan counts only while active_subscription is true. Comp and gift end at `expiry`.
-  access: (row, now) => {
+  access: (row) => {
     const type = valueKey(row.cell('planType'));
     const plan = valueKey(row.cell('plan'));
     const kind = ACCESS_WORDS.get(type) ?? ACCESS_WORDS.get(plan) ?? (booleanFrom(row.cell('activeSubscription')) === true ? 'paid' : null);

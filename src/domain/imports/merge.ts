@@ -312,11 +312,12 @@ async function summarise(trx: Transaction<Database>, record: ImportRecord, tense
   const changeRows = await sql<{ change: string; n: string }>`
     select change, count(*) as n from import_changes where import_id = ${importId} group by change`.execute(trx);
   const totals = (
-    await sql<{ new_members: string; existing: string; paying_as_free: string; rows: string }>`
+    await sql<{ new_members: string; existing: string; paying_as_free: string; staged: string; rows: string }>`
       select count(*) filter (where member_id is null) as new_members,
              count(*) filter (where member_id is not null) as existing,
              count(*) filter (where source_access is not null and grant_tier is null) as paying_as_free,
-             (select count(*) from import_rows where import_id = ${importId}) as rows
+             (select count(*) from import_rows where import_id = ${importId}) as staged,
+             (select rows from imports where id = ${importId}) as rows
       from import_batch`.execute(trx)
   ).rows[0]!;
   const plans = await sql<{ plan: string; access: string; rows: string; tier: string | null }>`
@@ -352,7 +353,8 @@ async function summarise(trx: Transaction<Database>, record: ImportRecord, tense
     rows,
     new_members: newMembers,
     existing_members: existing,
-    duplicates: rows - newMembers - existing,
+    // Rows staged (the file's accepted rows) beyond the first of each address.
+    duplicates: Number(totals.staged) - newMembers - existing,
     changes,
     plans: plans.rows.map((p) => ({ plan: p.plan, access: p.access, rows: Number(p.rows), tier: p.tier })),
     paying_as_free: payingAsFree,

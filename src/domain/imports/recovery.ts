@@ -3,7 +3,7 @@ import type { Database } from '../../../db/types.ts';
 import { enqueue } from '../../lib/queue.ts';
 import { log } from '../../lib/log.ts';
 import { dbNow } from '../../lib/sql.ts';
-import { RUN_LOCK, lockKey } from './run.ts';
+import { RUN_LOCK } from './run.ts';
 
 /**
  * Keeping imports moving when workers die (like sending's recovery.ts). An import's progress

@@ -128,7 +128,12 @@ async function runLocked(db: Kysely<Database>, conn: Kysely<Database>, client: p
       if (summary.needs_confirmation) {
         await conn
           .updateTable('imports')
-          .set({ status: 'previewed', summary: JSON.stringify(summary), error: summary.messages.at(-1) ?? null })
+          .set({
+            status: 'previewed',
+            summary: JSON.stringify(summary),
+            error: summary.messages.at(-1) ?? null,
+            rejected: await countRejections(conn, record.id),
+          })
           .where('id', '=', record.id)
           .execute();
         return;
@@ -166,12 +171,22 @@ async function runLocked(db: Kysely<Database>, conn: Kysely<Database>, client: p
   }
 }
 
+/** Rows refused while staging (duplicates are counted by the merge). */
+async function countRejections(conn: Kysely<Database>, importId: string): Promise<number> {
+  const row = await conn
+    .selectFrom('import_rejections')
+    .select(sql<string>`count(*)`.as('n'))
+    .where('import_id', '=', importId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 /** A preview: the plan is computed and stored, the staged rows and the file stay for the real run. */
 async function holdForStaff(conn: Kysely<Database>, record: ImportRecord): Promise<void> {
   const summary = await planImport(conn, record);
   await conn
     .updateTable('imports')
-    .set({ status: 'previewed', summary: JSON.stringify(summary), error: null })
+    .set({ status: 'previewed', summary: JSON.stringify(summary), error: null, rejected: await countRejections(conn, record.id) })
     .where('id', '=', record.id)
     .execute();
 }
@@ -336,7 +351,7 @@ function pinnedKysely(client: pg.PoolClient): Kysely<Database> {
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
-export function lockKey(importId: string): number {
+function lockKey(importId: string): number {
   // The second key of the two-int form; ids 2^31 apart share a lock, which only makes them take turns.
   return Number(BigInt(importId) % 2_147_483_647n);
 }
