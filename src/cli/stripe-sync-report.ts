@@ -13,8 +13,11 @@ export function formatSyncReport(id: string, r: AdoptionReport): string {
     if (r.unmatchedTotal > r.unmatched.length) lines.push(`  … and ${r.unmatchedTotal - r.unmatched.length} more`);
   }
   if (r.withoutSubscriptionTotal > 0) {
-    lines.push('', "members with a Stripe customer but no subscription on a tier's price (member, email, customer):");
-    for (const m of r.withoutSubscription) lines.push(`  ${m.memberId} ${m.email} ${m.customer}`);
+    lines.push(
+      '',
+      "members with a Stripe customer, or paying through Stripe, but no subscription on a tier's price (member, email, customer):",
+    );
+    for (const m of r.withoutSubscription) lines.push(`  ${m.memberId} ${m.email} ${m.customer ?? '-'}`);
     if (r.withoutSubscriptionTotal > r.withoutSubscription.length)
       lines.push(`  … and ${r.withoutSubscriptionTotal - r.withoutSubscription.length} more`);
   }

@@ -23,13 +23,15 @@ const price: Record<'monthly' | 'yearly' | 'other', string> = { monthly: '', yea
 const subs: Record<string, string> = {};
 
 /** What an import writes: a member, maybe with the Stripe customer id from the source's file. */
-async function addMember(email: string, customer: string | null = null, status: 'active' | 'unsubscribed' = 'active') {
+async function addMember(email: string, customer: string | null = null, status: 'active' | 'unsubscribed' = 'active', paid = false) {
   const row = await t.db
     .insertInto('members')
     .values({
       email,
       status,
-      tier_id: sql<string>`(select id from tiers where slug = 'free')`,
+      // An import maps a source's paid plan to a tier, paid via Stripe.
+      tier_id: sql<string>`(select id from tiers where slug = ${paid ? 'gold' : 'free'})`,
+      tier_source: paid ? 'stripe' : 'default',
       referral_code: `r${Math.random().toString(36).slice(2, 12)}`,
       stripe_customer_id: customer,
       source_platform: 'import',
@@ -138,11 +140,13 @@ beforeAll(async () => {
   stripe.createCustomer({ id: 'cus_fay', email: 'fay@example.com' });
   await addMember('fay@example.com');
   sub('fay', 'cus_fay', price.other);
-  // Enough imported payers for three pages of 100.
+  // Gina was imported as paying (Ghost said so) but Stripe has no subscription of hers: reported, left as she is.
+  await addMember('gina@example.com', null, 'active', true);
+  // Enough imported payers for three pages of 100; the first ten arrive from the import as Gold already.
   for (let i = 0; i < 230; i++) {
     const email = `payer${i}@example.com`;
     stripe.createCustomer({ id: `cus_payer${i}`, email });
-    await addMember(email, i % 2 === 0 ? `cus_payer${i}` : null);
+    await addMember(email, i % 2 === 0 ? `cus_payer${i}` : null, 'active', i < 10);
     sub(`payer${i}`, `cus_payer${i}`, i % 3 === 0 ? price.yearly : price.monthly);
   }
 }, 120_000);
@@ -218,9 +222,19 @@ describe('adopting existing Stripe subscriptions', () => {
       .execute();
     expect(started).toHaveLength(1);
     expect(started[0]!.data).toMatchObject({ adopted: true, mrr_cents: 667 });
+    // Imported as Gold already: the tier stays, and the revenue is recorded once all the same.
+    const payer0 = await t.db
+      .selectFrom('events as e')
+      .innerJoin('members as m', 'm.id', 'e.member_id')
+      .select('e.data')
+      .where('m.email', '=', 'payer0@example.com')
+      .where('e.type', '=', 'subscription_started')
+      .execute();
+    expect(payer0.map((e) => e.data)).toEqual([expect.objectContaining({ adopted: true, mrr_cents: 667, subscription: subs.payer0 })]);
+    expect(await tierOf('gina@example.com')).toBe('gold');
 
     const report = (await t.db.selectFrom('stripe_syncs').select('report').where('id', '=', sync.id).executeTakeFirstOrThrow()).report;
-    expect(report).toMatchObject({ byEmail: 117, unmatchedTotal: 2, withoutSubscriptionTotal: 2 });
+    expect(report).toMatchObject({ byEmail: 117, unmatchedTotal: 2, withoutSubscriptionTotal: 3 });
     expect((report as { unmatched: unknown[] }).unmatched).toEqual(
       expect.arrayContaining([
         expect.objectContaining({
@@ -232,9 +246,10 @@ describe('adopting existing Stripe subscriptions', () => {
         expect.objectContaining({ subscription: subs.erin, customer: 'cus_erin2', reason: 'member_has_other_customer' }),
       ]),
     );
-    expect((report as { withoutSubscription: Array<{ customer: string }> }).withoutSubscription.map((m) => m.customer).sort()).toEqual([
-      'cus_dave',
-      'cus_erin1',
+    expect((report as { withoutSubscription: Array<{ email: string; customer: string | null }> }).withoutSubscription).toEqual([
+      expect.objectContaining({ email: 'erin@example.com', customer: 'cus_erin1' }),
+      expect.objectContaining({ email: 'dave@example.com', customer: 'cus_dave' }),
+      expect.objectContaining({ email: 'gina@example.com', customer: null }),
     ]);
     const page = await (await staff.request('/admin/tiers/sync')).text();
     expect(page).toContain('235 subscriptions on 2 tier prices: 233 linked, 0 already linked, 2 unmatched (117 matched by email)');
@@ -256,6 +271,7 @@ describe('adopting existing Stripe subscriptions', () => {
     expect(cli.stdout).toMatch(/^stripe:sync \d+: 235 subscriptions on 2 tier prices: 0 linked, 233 already linked, 2 unmatched/);
     expect(cli.stdout).toContain(`${subs.stranger} cus_stranger stranger@example.com gold active: no member has this customer id or email`);
     expect(cli.stdout).toContain('cus_dave');
+    expect(cli.stdout).toMatch(/\d+ gina@example\.com -\n/);
     expect(await memberState()).toEqual(members);
     expect(await subscriptionState()).toEqual(subscriptions);
     expect(
@@ -324,7 +340,7 @@ describe('adopting existing Stripe subscriptions', () => {
       linked: 0,
       unchanged: 233,
       unmatched: 1,
-      report: { by_email: 0, unmatched_total: 1, without_subscription_total: 3 },
+      report: { by_email: 0, unmatched_total: 1, without_subscription_total: 4 },
     });
     expect((await call(token, 'GET', '/api/v1/billing/sync/999999')).status).toBe(404);
   });

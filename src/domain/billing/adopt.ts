@@ -54,7 +54,8 @@ export interface UnmatchedSubscription {
 export interface CustomerWithoutSubscription {
   memberId: string;
   email: string;
-  customer: string;
+  /** Null for a member imported as paying through Stripe whose file had no customer id. */
+  customer: string | null;
 }
 
 export interface AdoptionReport {
@@ -70,7 +71,11 @@ export interface AdoptionReport {
   byEmail: number;
   unmatchedTotal: number;
   unmatched: UnmatchedSubscription[];
-  /** Members with a Stripe customer id but no entitling subscription on a tier's price. */
+  /**
+   * Members with a Stripe customer id but none of the subscriptions listed, and members paying
+   * through Stripe by their tier (as an import marks them) with no entitling subscription linked:
+   * their access is not backed by a subscription Hearth knows. Reported, never changed.
+   */
   withoutSubscriptionTotal: number;
   withoutSubscription: CustomerWithoutSubscription[];
 }
@@ -220,20 +225,36 @@ export async function adoptSubscriptions(db: Kysely<Database>, stripe: Stripe, c
       else report.unchanged += 1;
     }
 
-    // Members who have a Stripe customer but none of the subscriptions listed: a payer whose
-    // subscription ended, or one on a price no tier has.
+    // Members who have a Stripe customer but none of the subscriptions listed (a payer whose
+    // subscription ended, or one on a price no tier has), and members imported as paying through
+    // Stripe that no entitling subscription backs (their access would never end by itself).
     const listedCustomers = customers.length > 0 ? customers : [''];
     const without = await trx
-      .selectFrom('members')
-      .select(['id', 'email', 'stripe_customer_id'])
-      .where('stripe_customer_id', 'is not', null)
-      .where(sql<boolean>`not (stripe_customer_id = any(${listedCustomers}::text[]))`)
-      .orderBy('id')
+      .selectFrom('members as m')
+      .select(['m.id', 'm.email', 'm.stripe_customer_id'])
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('m.stripe_customer_id', 'is not', null), sql<boolean>`not (m.stripe_customer_id = any(${listedCustomers}::text[]))`]),
+          eb.and([
+            eb('m.tier_source', '=', 'stripe'),
+            eb.not(
+              eb.exists(
+                eb
+                  .selectFrom('subscriptions as s')
+                  .select('s.member_id')
+                  .whereRef('s.member_id', '=', 'm.id')
+                  .where('s.status', 'in', [...ADOPTED_STATUSES]),
+              ),
+            ),
+          ]),
+        ]),
+      )
+      .orderBy('m.id')
       .execute();
     report.withoutSubscriptionTotal = without.length;
     report.withoutSubscription = without
       .slice(0, REPORT_LIST_LIMIT)
-      .map((m) => ({ memberId: m.id, email: m.email, customer: m.stripe_customer_id! }));
+      .map((m) => ({ memberId: m.id, email: m.email, customer: m.stripe_customer_id }));
     return report;
   });
 }

@@ -126,7 +126,8 @@ export async function applySubscription(
             excluded.current_period_end, excluded.cancel_at_period_end)`,
         ),
     )
-    .returning('stripe_subscription_id')
+    // xmax is 0 on a row this statement inserted (not one it updated).
+    .returning(sql<boolean>`xmax = 0`.as('inserted'))
     .executeTakeFirst();
   let changed = written !== undefined;
   if (member.stripe_customer_id === null) {
@@ -164,23 +165,7 @@ export async function applySubscription(
       })
       .where('id', '=', member.id)
       .execute();
-    const tierRow = await trx
-      .selectFrom('tiers')
-      .select(['name', 'monthly_amount', 'yearly_amount', 'stripe_yearly_price_id'])
-      .where('id', '=', entitled.tier_id!)
-      .executeTakeFirstOrThrow();
-    // Monthly recurring revenue this subscription brings, for the stats (yearly prices count a twelfth).
-    const mrr =
-      snap.priceId && snap.priceId === tierRow.stripe_yearly_price_id
-        ? Math.round((tierRow.yearly_amount ?? 0) / 12)
-        : (tierRow.monthly_amount ?? 0);
-    await recordEvent(trx, member.id, 'subscription_started', {
-      subscription: snap.id,
-      status: snap.status,
-      tier_id: entitled.tier_id,
-      mrr_cents: mrr,
-      ...(options.announce ? {} : { adopted: true }),
-    });
+    const tierRow = await recordStart(trx, member.id, snap, entitled.tier_id!, options);
     if (options.announce) {
       const brand = await brandOf(trx, ctx.siteUrl);
       await queueEmail(
@@ -194,6 +179,12 @@ export async function applySubscription(
         { idempotencyKey: `paid-welcome-${snap.id}-${entitled.tier_id}` },
       );
     }
+    return true;
+  }
+  if (written?.inserted && !options.announce && row.tier_id && entitles(row)) {
+    // Adopted for a member whose tier the import already set (paid via Stripe): the tier stays,
+    // and the stats still learn the revenue this subscription brings. Once: the row exists now.
+    await recordStart(trx, member.id, snap, row.tier_id, options);
     return true;
   }
   if (!entitled && member.tier_source === 'stripe') {
@@ -226,6 +217,33 @@ export async function applySubscription(
     return true;
   }
   return changed;
+}
+
+/** Records subscription_started with the monthly recurring revenue it brings (yearly prices count a twelfth). */
+async function recordStart(
+  trx: Transaction<Database>,
+  memberId: string,
+  snap: SubscriptionSnapshot,
+  tierId: string,
+  options: ApplyOptions,
+) {
+  const tierRow = await trx
+    .selectFrom('tiers')
+    .select(['name', 'monthly_amount', 'yearly_amount', 'stripe_yearly_price_id'])
+    .where('id', '=', tierId)
+    .executeTakeFirstOrThrow();
+  const mrr =
+    snap.priceId && snap.priceId === tierRow.stripe_yearly_price_id
+      ? Math.round((tierRow.yearly_amount ?? 0) / 12)
+      : (tierRow.monthly_amount ?? 0);
+  await recordEvent(trx, memberId, 'subscription_started', {
+    subscription: snap.id,
+    status: snap.status,
+    tier_id: tierId,
+    mrr_cents: mrr,
+    ...(options.announce ? {} : { adopted: true }),
+  });
+  return tierRow;
 }
 
 async function brandOf(db: Kysely<Database>, siteUrl: string) {

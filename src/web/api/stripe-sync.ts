@@ -23,9 +23,10 @@ const SyncReport = z.strictObject({
   unmatched_total: z.int(),
   unmatched: z.array(UnmatchedSubscription).meta({ description: 'The first 500.' }),
   without_subscription_total: z.int(),
-  without_subscription: z
-    .array(z.strictObject({ member_id: Id, email: z.string(), customer: z.string() }))
-    .meta({ description: "Members with a Stripe customer id but no subscription on a tier's price (the first 500)." }),
+  without_subscription: z.array(z.strictObject({ member_id: Id, email: z.string(), customer: z.string().nullable() })).meta({
+    description:
+      "Members with a Stripe customer id, or paying through Stripe by their tier, but no subscription on a tier's price (the first 500).",
+  }),
 });
 
 export const StripeSync = z
