@@ -12,6 +12,7 @@ import {
   type ImportRecord,
   type ImportSummary,
 } from '../../src/domain/imports/pipeline.ts';
+import { memberTimeline } from '../../src/domain/members/events.ts';
 import { membersCsv } from '../../src/domain/members/manage.ts';
 import { emailHash } from '../../src/domain/members/suppression.ts';
 import { ValidationError } from '../../src/lib/errors.ts';
@@ -218,6 +219,10 @@ describe('each source, member by member', () => {
     expect(await member('maja@example.com')).toMatchObject({ status: 'pending', labels: ['Customer', 'Podcast listener'] });
     expect(await member('nils@example.com')).toMatchObject({ status: 'unsubscribed' });
     expect(await member('kbounce@example.com')).toMatchObject({ status: 'bounced' });
+    // No event row per imported member; the timeline derives it from members.import_id.
+    expect(await t.db.selectFrom('events').select('id').execute()).toEqual([]);
+    const timeline = await memberTimeline(t.db, (await member('maja@example.com')).id);
+    expect(timeline.map((e) => [e.type, e.data])).toEqual([['imported', { import_id: done.id }]]);
   });
 
   it("listmonk: enabled, disabled, and blocklisted (suppressed, never mailed); Go's dates", async () => {

@@ -31,8 +31,12 @@ export async function recordEvent(
     .execute();
 }
 
+/**
+ * A member's events, newest first. The import that brought them is not an event row (an import
+ * of a million members would write a million): it is derived from members.import_id.
+ */
 export async function memberTimeline(db: Kysely<Database>, memberId: string, limit = 100) {
-  return db
+  const events = await db
     .selectFrom('events')
     .select(['id', 'type', 'occurred_at', 'data', 'machine'])
     .where('member_id', '=', memberId)
@@ -40,4 +44,19 @@ export async function memberTimeline(db: Kysely<Database>, memberId: string, lim
     .orderBy('id', 'desc')
     .limit(limit)
     .execute();
+  const imported = await db
+    .selectFrom('members as m')
+    .innerJoin('imports as i', 'i.id', 'm.import_id')
+    .select(['i.id', 'i.finished_at', 'i.created_at'])
+    .where('m.id', '=', memberId)
+    .executeTakeFirst();
+  if (!imported) return events;
+  const entry = {
+    id: `import-${imported.id}`,
+    type: 'imported',
+    occurred_at: imported.finished_at ?? imported.created_at,
+    data: { import_id: imported.id } as unknown,
+    machine: false,
+  };
+  return [...events, entry as (typeof events)[number]].sort((a, b) => b.occurred_at.getTime() - a.occurred_at.getTime()).slice(0, limit);
 }
