@@ -315,6 +315,14 @@ describe('paid tiers', () => {
       const portal = await post('/account/billing', {}, cookie);
       expect(portal.status).toBe(503);
       expect(await portal.text()).toContain('href="/account"');
+      // Staff calls too: a clear 503, not a 500.
+      const tier = await fetch(server.url + '/api/v1/tiers', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Bronze', monthly_amount: 300, currency: 'usd' }),
+      });
+      expect(tier.status).toBe(503);
+      expect(((await tier.json()) as { error: { code: string } }).error.code).toBe('payments_unavailable');
     } finally {
       stripe.down = false;
     }

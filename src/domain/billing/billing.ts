@@ -34,12 +34,21 @@ export class PaymentsNotConfigured extends ConflictError {
  * A call to Stripe made for someone waiting on a page: any Stripe failure becomes a domain error
  * with a message for them (and the details in the log), never a 500. Nothing was charged.
  */
-export async function callStripe<T>(what: string, call: () => Promise<T>, ifMissing?: DomainError): Promise<T> {
+export async function callStripe<T>(
+  what: string,
+  call: () => Promise<T>,
+  options: {
+    /** The error to throw when Stripe says the object does not exist. */
+    ifMissing?: DomainError;
+    /** Staff are told Stripe's own reason for a refusal (readers get a plain sentence). */
+    forStaff?: boolean;
+  } = {},
+): Promise<T> {
   try {
     return await call();
   } catch (err) {
     if (!isStripeError(err)) throw err;
-    if (ifMissing && isMissingInStripe(err)) throw ifMissing;
+    if (options.ifMissing && isMissingInStripe(err)) throw options.ifMissing;
     log.warn('stripe call failed', {
       what,
       stripeType: err.type,
@@ -49,6 +58,7 @@ export async function callStripe<T>(what: string, call: () => Promise<T>, ifMiss
       ...errorFields(err),
     });
     if (err.statusCode === 400 || err.statusCode === 404 || err.statusCode === 402) {
+      if (options.forStaff) throw new UnavailableError(`Stripe refused the request: ${err.message}`, 'payments_refused');
       throw new UnavailableError(
         'Stripe refused the request, so nothing was charged. Please try again; if it happens again, tell us and we will look into it.',
         'payments_refused',
@@ -89,14 +99,18 @@ export async function createPaidTier(db: Kysely<Database>, stripe: Stripe | unde
   if (!stripe) throw new PaymentsNotConfigured();
   // Each key covers its parameters: a retry replays, a different request is a new one.
   const productParams = { name, metadata: { hearth_tier: slug } };
-  const product = await callStripe('create product', () =>
-    stripe.products.create(productParams, { idempotencyKey: idempotencyKey(`tier-product-${slug}`, productParams) }),
+  const product = await callStripe(
+    'create product',
+    () => stripe.products.create(productParams, { idempotencyKey: idempotencyKey(`tier-product-${slug}`, productParams) }),
+    { forStaff: true },
   );
   const price = (amount: number | null, interval: 'month' | 'year') => {
     if (amount === null) return Promise.resolve(null);
     const params = { product: product.id, unit_amount: amount, currency: input.currency, recurring: { interval } };
-    return callStripe('create price', () =>
-      stripe.prices.create(params, { idempotencyKey: idempotencyKey(`tier-price-${slug}-${interval}`, params) }),
+    return callStripe(
+      'create price',
+      () => stripe.prices.create(params, { idempotencyKey: idempotencyKey(`tier-price-${slug}-${interval}`, params) }),
+      { forStaff: true },
     );
   };
   const [monthly, yearly] = await Promise.all([price(input.monthlyAmount, 'month'), price(input.yearlyAmount, 'year')]);
@@ -315,11 +329,10 @@ export async function attachPrices(
     if (!id) continue;
     if (!/^price_[A-Za-z0-9]+$/.test(id))
       throw new ValidationError(`"${id.slice(0, 40)}" is not a Stripe price ID (price_…).`, 'invalid_price');
-    const price = await callStripe(
-      'retrieve price',
-      () => stripe.prices.retrieve(id),
-      new ValidationError(`Stripe has no price ${id}.`, 'unknown_price'),
-    );
+    const price = await callStripe('retrieve price', () => stripe.prices.retrieve(id), {
+      ifMissing: new ValidationError(`Stripe has no price ${id}.`, 'unknown_price'),
+      forStaff: true,
+    });
     if (price.recurring?.interval !== interval || price.active === false) {
       throw new ValidationError(`Price ${id} is not an active ${interval}ly recurring price.`, 'invalid_price');
     }

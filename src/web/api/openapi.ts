@@ -31,7 +31,7 @@ interface Operation {
   multipart?: Record<string, unknown>;
   ok: [Status, z.ZodType | null];
   /** The error statuses this call can answer besides 401 (no or bad token) and 403 (role). */
-  errors?: Array<'400' | '404' | '409' | '429'>;
+  errors?: Array<'400' | '404' | '409' | '429' | '503'>;
 }
 
 const ERROR_TEXT: Record<string, string> = {
@@ -41,6 +41,7 @@ const ERROR_TEXT: Record<string, string> = {
   '404': 'No such resource.',
   '409': 'The request conflicts with the current state.',
   '429': 'Too many attempts; see retry-after.',
+  '503': 'An outside service (Stripe) could not be reached or refused the call; nothing was changed.',
 };
 
 const error = (status: string) => ({ description: ERROR_TEXT[status]!, content: { 'application/json': { schema: ApiError } } });
@@ -277,7 +278,7 @@ export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'pat
       permission: 'settings:manage',
       body: newTierBody,
       ok: ['201', TierEnvelope],
-      errors: ['400', '409'],
+      errors: ['400', '409', '503'],
     },
   },
   '/api/v1/site': {
