@@ -58,9 +58,10 @@ export function isPublicDomain(domain: string): boolean {
 }
 
 async function countNewsletters(db: Kysely<Database>): Promise<number> {
-  // Every newsletter counts: archiving (newsletters.archived_at) arrives with the newsletters work.
+  // An archived newsletter takes no subscribers: it does not open the site.
   const row = await db
     .selectFrom('newsletters')
+    .where('archived_at', 'is', null)
     .select((eb) => eb.fn.countAll<string>().as('n'))
     .executeTakeFirstOrThrow();
   return Number(row.n);
