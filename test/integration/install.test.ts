@@ -142,6 +142,12 @@ describe('the install checklist', () => {
     expect(item(c, 'test_email').state).toBe('done');
   });
 
+  it('counts only newsletters that are not archived: an archived one leaves the line to do', async () => {
+    await sql`insert into newsletters (slug, name, archived_at) values ('old', 'Old', now())`.execute(t.db);
+    const c = await installChecklist(t.db, base, lookup());
+    expect(item(c, 'newsletter').state).toBe('todo');
+  });
+
   it('is ready when every line is done', async () => {
     await sql`insert into newsletters (slug, name, is_default) values ('weekly', 'Weekly', true)`.execute(t.db);
     dns.records.set('_dmarc.brand.org', { txt: ['v=DMARC1; p=reject'] });
@@ -157,6 +163,7 @@ describe('the install checklist', () => {
       { fresh: true },
     );
     expect(c.items.filter((i) => i.state !== 'done')).toEqual([]);
+    expect(item(c, 'newsletter').detail).toBe('1 newsletter.');
     expect(c.ready).toBe(true);
   });
 });
