@@ -27,10 +27,15 @@ export function afterPosting(slug: string, posted: Posted): string {
   return backToPost(slug, posted.status === 'held' ? 'held' : 'posted', `comment-${posted.id}`);
 }
 
-// Made once: building an Intl.DateTimeFormat costs more than rendering a comment.
-const timeFormat = new Intl.DateTimeFormat('en', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
+// Made once per zone: building an Intl.DateTimeFormat costs more than rendering a comment.
+const timeFormats = new Map<string, Intl.DateTimeFormat>();
 
-/** A comment's time as readers and staff see it ("Nov 21, 2026, 10:49 PM UTC"). */
-export function commentTime(at: Date): string {
-  return `${timeFormat.format(at)} UTC`;
+/** A comment's time as readers and staff see it, in the site's time zone ("Nov 21, 2026, 11:49 PM Europe/Paris"). */
+export function commentTime(at: Date, timeZone: string): string {
+  let format = timeFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en', { dateStyle: 'medium', timeStyle: 'short', timeZone });
+    timeFormats.set(timeZone, format);
+  }
+  return `${format.format(at)} ${timeZone}`;
 }

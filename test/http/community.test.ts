@@ -385,3 +385,26 @@ describe('opting out of reply emails', () => {
     ).toHaveLength(0);
   });
 });
+
+describe('comment times', () => {
+  it('are shown in the site time zone on the post page and in the review queue', async () => {
+    // 12:30 UTC on 5 January 2026 is 21:30 in Tokyo.
+    await t.db
+      .updateTable('comments')
+      .set({ created_at: new Date('2026-01-05T12:30:00Z') })
+      .where('id', '=', seedId)
+      .execute();
+    await sql`insert into settings (key, value) values ('site', '{"timeZone": "Asia/Tokyo"}'::jsonb)
+              on conflict (key) do update set value = settings.value || excluded.value`.execute(t.db);
+    try {
+      const page = await (await get(`/posts/${SLUG}`)).text();
+      expect(page).toContain('<time datetime="2026-01-05T12:30:00.000Z">Jan 5, 2026, 9:30 PM Asia/Tokyo</time>');
+      const all = await (await get(`/admin/conversation/comments?post=${postId}`, cookies.owner)).text();
+      expect(all).toContain('Jan 5, 2026, 9:30 PM Asia/Tokyo');
+    } finally {
+      await sql`update settings set value = value - 'timeZone' where key = 'site'`.execute(t.db);
+    }
+    const utc = await (await get(`/posts/${SLUG}`)).text();
+    expect(utc).toContain('Jan 5, 2026, 12:30 PM UTC');
+  });
+});

@@ -165,7 +165,6 @@ describe('bodies are bounded however they arrive', () => {
       expect(r.written).toBeLessThan(16 * 1024 * 1024);
     }
     expect(after - before, `RSS grew from ${before} KiB to ${after} KiB`).toBeLessThan(40 * 1024);
-    // The server itself stopped at the first chunk past the limit (the log says how much it read).
     // The server itself stopped within one socket read past the limit (its log says how much it read;
     // warnings go to stderr, which may reach us after the answers).
     const reads = await waitFor(

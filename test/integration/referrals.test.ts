@@ -492,4 +492,26 @@ describe('staff figures', () => {
     expect(channel.members).toBeGreaterThanOrEqual(3);
     expect(channel.confirmed).toBeGreaterThanOrEqual(3);
   });
+
+  it('counts weeks from Monday 00:00 in the site time zone', async () => {
+    // Monday 01:00 in Kiritimati (UTC+14) is Sunday 11:00 UTC: the zone's new week, UTC's old one.
+    const zone = 'Pacific/Kiritimati';
+    const { referred_id: id } = await t.db.selectFrom('referrals').select('referred_id').limit(1).executeTakeFirstOrThrow();
+    await sql`update referrals set created_at = now() - interval '1 year' where referred_id = ${id}`.execute(t.db);
+    const [before, beforeUtc] = [await referralsOverTime(t.db, 12, zone), await referralsOverTime(t.db, 12, 'UTC')];
+    await sql`update referrals set created_at = (date_trunc('week', now() at time zone ${zone}) + interval '1 hour') at time zone ${zone}
+              where referred_id = ${id}`.execute(t.db);
+    const [after, afterUtc] = [await referralsOverTime(t.db, 12, zone), await referralsOverTime(t.db, 12, 'UTC')];
+    const monday = after.at(-1)!.week;
+    expect(new Date(`${monday}T00:00:00Z`).getUTCDay()).toBe(1);
+    expect(after.at(-1)!.signedUp - before.at(-1)!.signedUp).toBe(1);
+    // In UTC the same instant is a Sunday: it counts in the week of the Monday six days earlier.
+    const { created_at } = await t.db.selectFrom('referrals').select('created_at').where('referred_id', '=', id).executeTakeFirstOrThrow();
+    expect(created_at.getUTCDay()).toBe(0);
+    const utcMonday = new Date(created_at.getTime() - 6 * 86_400_000).toISOString().slice(0, 10);
+    expect(utcMonday < monday).toBe(true);
+    const row = (weeks: typeof after, week: string) => weeks.find((w) => w.week === week)?.signedUp ?? 0;
+    expect(row(afterUtc, utcMonday) - row(beforeUtc, utcMonday)).toBe(1);
+    expect(row(afterUtc, monday) - row(beforeUtc, monday)).toBe(0);
+  });
 });

@@ -63,6 +63,8 @@ export interface ConversationView {
   editWindowMinutes: number;
   /** The brand's name, for the badge on staff replies. */
   brand: string;
+  /** The site's time zone (IANA), in which comment times are shown. */
+  timeZone: string;
 }
 
 /** At most this many comments of one post are loaded; the page shows `shown` top-level ones of them. */
@@ -114,7 +116,8 @@ export async function loadConversation(
   const meta = (await sql<Meta>`select * from conversation_meta(${options.post.id}::bigint, ${me}::bigint)`.execute(db)).rows[0];
   const post: ConversationPost = { ...options.post, comments_mode: meta?.comments_mode ?? null };
   const site = siteSettingsSchema.safeParse(meta?.site ?? {});
-  const brand = site.success ? site.data.title : siteSettingsSchema.parse({}).title;
+  const settings = site.success ? site.data : siteSettingsSchema.parse({});
+  const brand = settings.title;
   const access = accessFrom(conversationSettingsFrom(meta?.conversation), post, actor, meta?.banned_until ?? null);
   const notice = access.rights.comment ? null : noCommentMessage(access.rights.reason ?? 'not_allowed', access.bannedUntil);
   const count = meta?.published ?? 0;
@@ -126,6 +129,7 @@ export async function loadConversation(
     sort: options.sort,
     editWindowMinutes: access.settings.editWindowMinutes,
     brand,
+    timeZone: settings.timeZone,
     count,
   };
   if (access.rights.read === 'count') return { ...base, threads: [], more: false, postReactions: [] };

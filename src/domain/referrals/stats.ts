@@ -49,17 +49,21 @@ export async function leaderboard(db: Kysely<Database>, limit = 20) {
   return rows.map((r) => ({ ...r, counted: Number(r.counted), held: Number(r.held), pending: Number(r.pending) }));
 }
 
-/** Week by week (Monday-based, UTC), the last `weeks` weeks: friends who signed up through a link, referrals counted, referrals held. */
-export async function referralsOverTime(db: Kysely<Database>, weeks = 12) {
-  const rows = await sql<{ week: Date; signed_up: string; counted: string; held: string }>`
+/**
+ * Week by week (Monday-based, in the site's time zone), the last `weeks` weeks: friends who signed
+ * up through a link, referrals counted, referrals held. `week` is the Monday, `YYYY-MM-DD` in the zone.
+ */
+export async function referralsOverTime(db: Kysely<Database>, weeks = 12, zone = 'UTC') {
+  const rows = await sql<{ week: string; signed_up: string; counted: string; held: string }>`
     with w as (
-      select generate_series(date_trunc('week', now() at time zone 'utc') - make_interval(weeks => ${weeks - 1}),
-                             date_trunc('week', now() at time zone 'utc'), interval '1 week') as week
+      select week, week at time zone ${zone} as starts, (week + interval '1 week') at time zone ${zone} as ends
+      from generate_series(date_trunc('week', now() at time zone ${zone}) - make_interval(weeks => ${weeks - 1}),
+                           date_trunc('week', now() at time zone ${zone}), interval '1 week') as week
     )
-    select w.week,
-      (select count(*) from referrals r where r.created_at >= w.week at time zone 'utc' and r.created_at < (w.week + interval '1 week') at time zone 'utc') as signed_up,
-      (select count(*) from referrals r where r.status = 'counted' and r.counted_at >= w.week at time zone 'utc' and r.counted_at < (w.week + interval '1 week') at time zone 'utc') as counted,
-      (select count(*) from referrals r where r.status = 'held' and r.confirmed_at >= w.week at time zone 'utc' and r.confirmed_at < (w.week + interval '1 week') at time zone 'utc') as held
+    select to_char(w.week, 'YYYY-MM-DD') as week,
+      (select count(*) from referrals r where r.created_at >= w.starts and r.created_at < w.ends) as signed_up,
+      (select count(*) from referrals r where r.status = 'counted' and r.counted_at >= w.starts and r.counted_at < w.ends) as counted,
+      (select count(*) from referrals r where r.status = 'held' and r.confirmed_at >= w.starts and r.confirmed_at < w.ends) as held
     from w order by w.week
   `.execute(db);
   return rows.rows.map((r) => ({ week: r.week, signedUp: Number(r.signed_up), counted: Number(r.counted), held: Number(r.held) }));
