@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiToken } from '../../src/domain/staff/api-tokens.ts';
 import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
+import { getSiteSettings } from '../../src/domain/site/settings.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { Browserless, startServer, type RunningServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -72,15 +73,22 @@ describe('owner setup and staff sign-in', () => {
   });
 
   it('shows a clear error for a weak password, then creates the owner and signs them in', async () => {
-    const weak = await owner.request('/admin/setup', { method: 'POST', form: { email: 'owner@example.com', password: 'short' } });
+    expect(await (await owner.request('/admin/setup')).text()).toMatch(/name="site_name"[^>]*value="Field Notes Coffee"/);
+    const weak = await owner.request('/admin/setup', {
+      method: 'POST',
+      form: { site_name: 'Not Kept', email: 'owner@example.com', password: 'short' },
+    });
     expect(weak.status).toBe(400);
     expect(await weak.text()).toContain('at least 10 characters');
+    expect((await getSiteSettings(t.db)).title).toBe('Field Notes Coffee');
 
     const res = await owner.request('/admin/setup', {
       method: 'POST',
-      form: { email: 'owner@example.com', name: 'Olu', password: 'a long owner password' },
+      form: { site_name: 'Field Notes Roastery', email: 'owner@example.com', name: 'Olu', password: 'a long owner password' },
     });
     expect(res.status).toBe(303);
+    // The brand's name is asked at setup, so a new install's emails never come from "Hearth".
+    expect((await getSiteSettings(t.db)).title).toBe('Field Notes Roastery');
     expect(res.headers.get('location')).toBe('/admin');
     const setCookie = res.headers.getSetCookie().join('\n');
     expect(setCookie).toMatch(/hearth_staff=.*HttpOnly/i);
