@@ -8,7 +8,7 @@ import type { PostImportReport } from './types.ts';
 import { writePosts } from './write.ts';
 
 export type { PostImportReport } from './types.ts';
-export { findImportedRedirect } from './write.ts';
+export { findImportedRedirect } from './redirects.ts';
 
 export type PostImportFormat = 'ghost' | 'substack';
 

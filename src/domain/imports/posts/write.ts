@@ -5,6 +5,7 @@ import { DomainError } from '../../../lib/errors.ts';
 import { saveImage } from '../../../lib/uploads.ts';
 import { createPost, MAX_MARKDOWN, updatePost, type PostInput } from '../../content/editor.ts';
 import { htmlToMarkdown, rewriteImages } from './convert.ts';
+import { normalizePath } from './redirects.ts';
 import type { ImageResolver, PostImportReport, SourcePost } from './types.ts';
 
 /**
@@ -15,11 +16,6 @@ import type { ImageResolver, PostImportReport, SourcePost } from './types.ts';
  * a post is only emailed by a send, which an import never creates.
  */
 const CUT = /<!--\s*members-only\s*-->/;
-
-export function normalizePath(path: string): string {
-  const p = path.replace(/\/+$/, '');
-  return p === '' ? '/' : p;
-}
 
 export async function writePosts(
   db: Kysely<Database>,
@@ -143,11 +139,4 @@ export async function writePosts(
       else throw err;
     }
   }
-}
-
-/** Where an imported post's old address now lives (a 301), or undefined. One primary-key lookup. */
-export async function findImportedRedirect(db: Kysely<Database>, path: string): Promise<string | undefined> {
-  if (path.length > 301) return undefined;
-  const row = await db.selectFrom('post_redirects').select('slug').where('old_path', '=', normalizePath(path)).executeTakeFirst();
-  return row?.slug;
 }
