@@ -362,7 +362,8 @@ async function main(argv: string[]): Promise<number> {
       const [file, ...rest] = args;
       if (!file || file.startsWith('-')) throw new UsageError('import:posts needs a .json or .zip file');
       const f = parse(rest, { format: { type: 'string' } });
-      if (f.format !== undefined && f.format !== 'ghost' && f.format !== 'substack') throw new UsageError('--format must be ghost or substack');
+      if (f.format !== undefined && f.format !== 'ghost' && f.format !== 'substack')
+        throw new UsageError('--format must be ghost or substack');
       const { existsSync, statSync } = await import('node:fs');
       const { readFile } = await import('node:fs/promises');
       if (!existsSync(file) || !statSync(file).isFile()) throw new UsageError(`no such file: ${file}`);

@@ -24,13 +24,17 @@ function entryName(raw: string): string | null {
   if (name.endsWith('/')) return null;
   const parts = name.split('/');
   if (name.startsWith('/') || /^[A-Za-z]:/.test(name) || parts.some((p) => p === '..') || name.includes('\0')) {
-    throw new ValidationError(`The archive holds an entry outside its folder ("${raw.slice(0, 80)}"); nothing was imported.`, 'unsafe_archive');
+    throw new ValidationError(
+      `The archive holds an entry outside its folder ("${raw.slice(0, 80)}"); nothing was imported.`,
+      'unsafe_archive',
+    );
   }
   return parts.filter((p) => p !== '' && p !== '.').join('/');
 }
 
 export function readArchive(bytes: Uint8Array): Archive {
-  if (bytes.length > MAX_FILE_BYTES) throw new ValidationError(`The file is larger than ${MAX_FILE_BYTES / 1024 / 1024} MiB.`, 'file_too_large');
+  if (bytes.length > MAX_FILE_BYTES)
+    throw new ValidationError(`The file is larger than ${MAX_FILE_BYTES / 1024 / 1024} MiB.`, 'file_too_large');
   let count = 0;
   let total = 0;
   let unpacked: Record<string, Uint8Array>;
@@ -43,7 +47,10 @@ export function readArchive(bytes: Uint8Array): Archive {
         total += file.originalSize;
         if (count > MAX_ENTRIES) throw new ValidationError(`The archive holds more than ${MAX_ENTRIES} files.`, 'too_many_entries');
         if (file.originalSize > MAX_ENTRY_BYTES)
-          throw new ValidationError(`"${name.slice(0, 80)}" in the archive is larger than ${MAX_ENTRY_BYTES / 1024 / 1024} MiB.`, 'entry_too_large');
+          throw new ValidationError(
+            `"${name.slice(0, 80)}" in the archive is larger than ${MAX_ENTRY_BYTES / 1024 / 1024} MiB.`,
+            'entry_too_large',
+          );
         if (total > MAX_UNPACKED_BYTES)
           throw new ValidationError(`The archive unpacks to more than ${MAX_UNPACKED_BYTES / 1024 / 1024} MiB.`, 'archive_too_large');
         return true;
@@ -58,7 +65,8 @@ export function readArchive(bytes: Uint8Array): Archive {
     const name = entryName(raw);
     // fflate reports the sizes the archive declares; the real ones are checked again here.
     if (name !== null) {
-      if (data.length > MAX_ENTRY_BYTES) throw new ValidationError(`"${name.slice(0, 80)}" in the archive is too large.`, 'entry_too_large');
+      if (data.length > MAX_ENTRY_BYTES)
+        throw new ValidationError(`"${name.slice(0, 80)}" in the archive is too large.`, 'entry_too_large');
       archive.set(name, data);
     }
   }

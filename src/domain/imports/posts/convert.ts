@@ -17,7 +17,19 @@ const turndown = new TurndownService({
   emDelimiter: '*',
   hr: '---',
 });
-turndown.remove(['script', 'style', 'iframe', 'noscript', 'form', 'button', 'input', 'select', 'textarea', 'template', 'svg' as 'template']);
+turndown.remove([
+  'script',
+  'style',
+  'iframe',
+  'noscript',
+  'form',
+  'button',
+  'input',
+  'select',
+  'textarea',
+  'template',
+  'svg' as 'template',
+]);
 // Substack's subscribe and share widgets are not content.
 turndown.addRule('widgets', {
   filter: (node) =>

@@ -24,7 +24,9 @@ function date(v: unknown): Date | undefined {
 export function ghostData(json: unknown): Row {
   const root = json as Row | null;
   const candidate =
-    root && typeof root === 'object' && Array.isArray(root.db) ? ((root.db[0] as Row | undefined)?.data as Row | undefined) : (root?.data as Row | undefined);
+    root && typeof root === 'object' && Array.isArray(root.db)
+      ? ((root.db[0] as Row | undefined)?.data as Row | undefined)
+      : (root?.data as Row | undefined);
   if (!candidate || typeof candidate !== 'object' || !Array.isArray(candidate.posts)) {
     throw new ValidationError('This is not a Ghost content export: it has no db[0].data.posts list.', 'not_ghost_export');
   }

@@ -25,7 +25,8 @@ export async function importPosts(
   format?: PostImportFormat,
 ): Promise<PostImportReport> {
   if (file.length === 0) throw new ValidationError('The file is empty.', 'empty_file');
-  if (file.length > MAX_FILE_BYTES) throw new ValidationError(`The file is larger than ${MAX_FILE_BYTES / 1024 / 1024} MiB.`, 'file_too_large');
+  if (file.length > MAX_FILE_BYTES)
+    throw new ValidationError(`The file is larger than ${MAX_FILE_BYTES / 1024 / 1024} MiB.`, 'file_too_large');
   let archive: Archive | null = null;
   let json: unknown = undefined;
   if (isZip(file)) {
@@ -55,7 +56,9 @@ export async function importPosts(
   }
 
   if (archive) {
-    const entry = [...archive.entries()].find(([name]) => name.endsWith('.json') && !name.split('/').some((p) => p.startsWith('.') || p === '__MACOSX'));
+    const entry = [...archive.entries()].find(
+      ([name]) => name.endsWith('.json') && !name.split('/').some((p) => p.startsWith('.') || p === '__MACOSX'),
+    );
     if (!entry) throw new ValidationError('The archive holds neither a Ghost export (.json) nor a Substack posts.csv.', 'unknown_archive');
     json = parseJson(entry[1]);
   }
@@ -66,7 +69,11 @@ export async function importPosts(
 
 function parseJson(bytes: Uint8Array): unknown {
   try {
-    return JSON.parse(Buffer.from(bytes).toString('utf8').replace(/^\uFEFF/, ''));
+    return JSON.parse(
+      Buffer.from(bytes)
+        .toString('utf8')
+        .replace(/^\uFEFF/, ''),
+    );
   } catch {
     throw new ValidationError('The file is neither JSON (a Ghost export) nor a zip archive (a Substack export).', 'not_json');
   }

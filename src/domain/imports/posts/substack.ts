@@ -17,13 +17,19 @@ export function readSubstack(archive: Archive): { posts: SourcePost[]; skipped: 
   if (!csv) throw new ValidationError('This is not a Substack export: the archive has no posts.csv.', 'not_substack_export');
   let records: Record<string, string>[];
   try {
-    records = parse(Buffer.from(csv).toString('utf8').replace(/^\uFEFF/, ''), { columns: true, skip_empty_lines: true, relax_column_count: true });
+    records = parse(
+      Buffer.from(csv)
+        .toString('utf8')
+        .replace(/^\uFEFF/, ''),
+      { columns: true, skip_empty_lines: true, relax_column_count: true },
+    );
   } catch {
     throw new ValidationError('posts.csv in the archive is not a readable CSV file.', 'bad_csv');
   }
   const header = records.length > 0 ? Object.keys(records[0]!) : [];
   const missing = REQUIRED.filter((c) => records.length > 0 && !header.includes(c));
-  if (missing.length > 0) throw new ValidationError(`posts.csv lacks the column(s) ${missing.join(', ')}: is it Substack's posts export?`, 'not_substack_export');
+  if (missing.length > 0)
+    throw new ValidationError(`posts.csv lacks the column(s) ${missing.join(', ')}: is it Substack's posts export?`, 'not_substack_export');
 
   const posts: SourcePost[] = [];
   const skipped: Array<{ source: string; reason: string }> = [];

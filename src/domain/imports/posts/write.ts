@@ -72,7 +72,10 @@ export async function writePosts(
       }
 
       if (markdown.length > MAX_MARKDOWN) {
-        report.skipped.push({ source: label, reason: `the body is longer than ${MAX_MARKDOWN.toLocaleString('en')} characters as Markdown` });
+        report.skipped.push({
+          source: label,
+          reason: `the body is longer than ${MAX_MARKDOWN.toLocaleString('en')} characters as Markdown`,
+        });
         continue;
       }
 
@@ -107,10 +110,13 @@ export async function writePosts(
         tiers: tierSlugs,
         featureImage,
       };
-      const authorId =
-        staff.find((s) => source.authorEmails.some((e) => e.toLowerCase() === s.email.toLowerCase()))?.id ?? null;
+      const authorId = staff.find((s) => source.authorEmails.some((e) => e.toLowerCase() === s.email.toLowerCase()))?.id ?? null;
 
-      const existing = await db.selectFrom('posts').select(['id', 'revision', 'published_at']).where('slug', '=', source.slug).executeTakeFirst();
+      const existing = await db
+        .selectFrom('posts')
+        .select(['id', 'revision', 'published_at'])
+        .where('slug', '=', source.slug)
+        .executeTakeFirst();
       if (existing) {
         // A draft keeps the publishing time the source had (updatePost keeps the current one).
         await updatePost(db, existing.id, input, existing.revision);
