@@ -62,7 +62,11 @@ export async function importPosts(
     if (!entry) throw new ValidationError('The archive holds neither a Ghost export (.json) nor a Substack posts.csv.', 'unknown_archive');
     json = parseJson(entry[1]);
   }
-  const posts = readGhost(json).map((p) => ({ ...p, html: ghostHtml(p.html) }));
+  const posts = readGhost(json).map((p) => ({
+    ...p,
+    html: ghostHtml(p.html),
+    featureImage: p.featureImage ? ghostHtml(p.featureImage) : null,
+  }));
   await writePosts(db, uploadsDir, posts, ghostImages(archive), report);
   return report;
 }
