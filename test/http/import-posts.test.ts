@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
 import { Browserless, ROOT, runCli, startServer, type RunningServer } from '../helpers/server.ts';
-import { substackZip } from '../integration/import-posts.test.ts';
+import { substackZip } from '../helpers/post-exports.ts';
 
 /** Post import through the admin page and the CLI, and what readers then see, on the real server. */
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'imports', 'posts');

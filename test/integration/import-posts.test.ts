@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zipSync, strToU8 } from 'fflate';
@@ -8,17 +8,10 @@ import { findPublishedPost, postForViewer } from '../../src/domain/content/posts
 import { findImportedRedirect, importPosts } from '../../src/domain/imports/posts/import.ts';
 import { ValidationError } from '../../src/lib/errors.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { substackZip } from '../helpers/post-exports.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/imports/posts');
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
-
-/** The Substack export as Substack ships it: posts.csv and posts/<post_id>.html in one zip. */
-export async function substackZip(extra: Record<string, Uint8Array> = {}): Promise<Uint8Array> {
-  const dir = join(FIXTURES, 'substack');
-  const files: Record<string, Uint8Array> = { 'posts.csv': await readFile(join(dir, 'posts.csv')) };
-  for (const name of await readdir(join(dir, 'posts'))) files[`posts/${name}`] = await readFile(join(dir, 'posts', name));
-  return zipSync({ ...files, ...extra });
-}
 
 let t: TestDatabase;
 let uploads: string;
