@@ -156,6 +156,9 @@ describe('Substack export archive', () => {
       (await t.db.selectFrom('posts').select('visibility').where('slug', '=', 'subscribers-only-cupping').executeTakeFirstOrThrow())
         .visibility,
     ).toBe('paid');
+    const cupping = postForViewer((await findPublishedPost(t.db, 'subscribers-only-cupping'))!, ANONYMOUS);
+    expect(cupping.html).toContain('This week we cupped six coffees.');
+    expect(JSON.stringify(cupping)).not.toContain('paid secret');
     expect((await t.db.selectFrom('posts').select('status').where('slug', '=', 'untitled-draft').executeTakeFirstOrThrow()).status).toBe(
       'draft',
     );

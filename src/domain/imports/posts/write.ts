@@ -15,7 +15,8 @@ import type { ImageResolver, PostImportReport, SourcePost } from './types.ts';
  * links (the renderer shows an outside image as a link) and are listed. Nothing here sends mail:
  * a post is only emailed by a send, which an import never creates.
  */
-const CUT = /<!--\s*members-only\s*-->/;
+// Ghost's paywall card, and Substack's paywall marker: where the public preview ends.
+const CUT = /<!--\s*members-only\s*-->|<div[^>]*class="[^"]*\bpaywall-jump\b[^"]*"[^>]*>\s*<\/div>/;
 
 export async function writePosts(
   db: Kysely<Database>,
