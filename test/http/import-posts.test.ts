@@ -80,6 +80,9 @@ describe('importing posts from the admin', () => {
     const rss = await (await fetch(`${server.url}/rss.xml`)).text();
     expect(rss).toContain('members-brew-guide');
     for (const s of secrets) expect(rss).not.toContain(s);
+    const api = await fetch(`${server.url}/api/v1/posts?limit=100`);
+    expect(api.status).toBe(401);
+    for (const s of secrets) expect(await api.text()).not.toContain(s);
     // The feature image was not in the export: no reader page loads it from elsewhere.
     expect(guide).not.toContain('<img src="https://cdn.example.net');
   });
