@@ -146,6 +146,13 @@ export interface PostsTable {
   comments_mode: ColumnType<CommentsMode | null, CommentsMode | null | undefined, CommentsMode | null>;
 }
 
+/** An address a post had on the service it was imported from (0023). */
+export interface PostRedirectsTable {
+  old_path: string;
+  slug: string;
+  created_at: DefaultTimestamp;
+}
+
 export interface PostSlugsTable {
   slug: string;
   post_id: string;
@@ -669,6 +676,7 @@ export interface Database {
   import_rejections: ImportRejectionsTable;
   import_changes: ImportChangesTable;
   post_slugs: PostSlugsTable;
+  post_redirects: PostRedirectsTable;
   member_sign_ins: MemberSignInsTable;
   member_sessions: MemberSessionsTable;
   subscriptions: SubscriptionsTable;

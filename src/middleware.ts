@@ -1,4 +1,5 @@
 import { defineMiddleware } from 'astro:middleware';
+import { findImportedRedirect } from './domain/imports/posts/redirects.ts';
 import { staffFromApiToken } from './domain/staff/api-tokens.ts';
 import { SESSION_COOKIE } from './domain/staff/sessions.ts';
 import { hasAnyStaff } from './domain/staff/users.ts';
@@ -112,7 +113,16 @@ export const onRequest = defineMiddleware(async (context, next) => {
     );
   }
 
-  if (!isStaffPath(pathname)) return withSecurityHeaders(await next());
+  if (!isStaffPath(pathname)) {
+    const response = await next();
+    // An imported post's old address (Substack's /p/<slug>, Ghost's /<slug>/): one primary-key
+    // lookup, only for what would otherwise be a 404.
+    if (response.status === 404 && (method === 'GET' || method === 'HEAD') && !isApi) {
+      const slug = await findImportedRedirect(runtime.db, pathname).catch(() => undefined);
+      if (slug) return withSecurityHeaders(new Response(null, { status: 301, headers: { location: `/posts/${slug}${url.search}` } }));
+    }
+    return withSecurityHeaders(response);
+  }
 
   const decision = decideRoute(pathname, method);
   if (decision.kind === 'unknown') {

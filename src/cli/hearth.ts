@@ -33,6 +33,10 @@ Commands:
                [--encoding utf-8|windows-1252]
                                import members from a CSV (the same code as the admin's import);
                                --preview says what would change and writes nothing
+  import:posts FILE.json|FILE.zip [--format ghost|substack]
+                               import posts from a Ghost JSON export (or its zip with
+                               content/images) or a Substack export archive; matched by slug,
+                               so importing again updates; never sends email
   stripe:sync                  adopt the Stripe account's existing subscriptions on the tiers'
                                prices: link them to members (by customer id, then email) and
                                report those left unmatched; reads Stripe, changes nothing there
@@ -197,6 +201,7 @@ async function main(argv: string[]): Promise<number> {
     'newsletter:archive',
     'seed',
     'import',
+    'import:posts',
     'export',
     'db:url',
     'psql',
@@ -351,6 +356,25 @@ async function main(argv: string[]): Promise<number> {
       );
       if (sync.status !== 'done' || !sync.report) throw new Error(`stripe:sync ${sync.id} failed: ${sync.error ?? sync.status}`);
       process.stdout.write(formatSyncReport(sync.id, sync.report));
+      return 0;
+    }
+    case 'import:posts': {
+      const [file, ...rest] = args;
+      if (!file || file.startsWith('-')) throw new UsageError('import:posts needs a .json or .zip file');
+      const f = parse(rest, { format: { type: 'string' } });
+      if (f.format !== undefined && f.format !== 'ghost' && f.format !== 'substack')
+        throw new UsageError('--format must be ghost or substack');
+      const { existsSync, statSync } = await import('node:fs');
+      const { readFile } = await import('node:fs/promises');
+      if (!existsSync(file) || !statSync(file).isFile()) throw new UsageError(`no such file: ${file}`);
+      const { importPosts, formatPostReport } = await import('../domain/imports/posts/import.ts');
+      const { MAX_FILE_BYTES } = await import('../domain/imports/posts/archive.ts');
+      if (statSync(file).size > MAX_FILE_BYTES) throw new ValidationError(`the file is larger than ${MAX_FILE_BYTES / 1024 / 1024} MiB`);
+      const bytes = await readFile(file);
+      const report = await withBoot(config, async ({ runtime }) =>
+        importPosts(runtime.db, runtime.config.uploadsDir, bytes, f.format as 'ghost' | 'substack' | undefined),
+      );
+      process.stdout.write(formatPostReport(report));
       return 0;
     }
     case 'import': {

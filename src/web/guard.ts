@@ -40,6 +40,7 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: path('/admin/members/:id/?'), methods: READ, access: 'members:read' },
   { pattern: path('/admin/members/:id/?'), methods: ['POST'], access: 'members:write' },
   { pattern: path('/admin/imports/?'), methods: FORM, access: 'members:write' },
+  { pattern: path('/admin/imports/posts/?'), methods: FORM, access: 'posts:write' },
   { pattern: path('/admin/imports/:id/?'), methods: FORM, access: 'members:write' },
   { pattern: path('/admin/imports/:id/rejections\\.csv'), methods: READ, access: 'members:write' },
   { pattern: path('/admin/imports/:id/changes\\.csv'), methods: READ, access: 'members:write' },
