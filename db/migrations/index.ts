@@ -14,6 +14,7 @@ import * as m0012 from './0012_newsletters.ts';
 import * as m0014 from './0014_install_test_emails.ts';
 import * as m0018 from './0018_import_sync.ts';
 import * as m0021 from './0021_stripe_syncs.ts';
+import * as m0026 from './0026_webhooks.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -35,4 +36,5 @@ export const migrations: Record<string, Migration> = {
   '0014_install_test_emails': m0014,
   '0018_import_sync': m0018,
   '0021_stripe_syncs': m0021,
+  '0026_webhooks': m0026,
 };
