@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { enqueue } from '../../lib/queue.ts';
 
@@ -66,4 +66,22 @@ export function memberData(db: Kysely<Database>, memberId: string): () => Promis
     const m = await db.selectFrom('members').select(['id', 'email', 'status']).where('id', '=', memberId).executeTakeFirst();
     return m ? { id: m.id, email: m.email, status: m.status } : undefined;
   };
+}
+
+/** member.deleted for each of these members (a bulk delete), read before the rows go; nothing when no endpoint listens. */
+export async function emitMembersDeleted(
+  db: Kysely<Database>,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  memberIds: string[] | SelectQueryBuilder<any, any, { id: string }>,
+): Promise<void> {
+  if (Array.isArray(memberIds) && memberIds.length === 0) return;
+  const listening = await db
+    .selectFrom('webhooks')
+    .select('id')
+    .where('disabled_at', 'is', null)
+    .where(sql<boolean>`events @> array['member.deleted']::text[]`)
+    .executeTakeFirst();
+  if (!listening) return;
+  const members = await db.selectFrom('members').select(['id', 'email']).where('id', 'in', memberIds).execute();
+  for (const m of members) await emitWebhookEvent(db, 'member.deleted', { id: m.id, email: m.email });
 }
