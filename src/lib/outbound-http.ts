@@ -12,7 +12,10 @@ import { BlockList, isIP, type LookupFunction } from 'node:net';
  * rebinding) cannot point the request somewhere else. TLS still verifies the certificate against
  * the name.
  */
-const BLOCKED = new BlockList();
+// Two lists: one BlockList holding both families matches IPv4 addresses against IPv6 rules as
+// IPv4-mapped addresses (so ::ffff:0:0/96 would refuse every IPv4 address).
+const BLOCKED_V4 = new BlockList();
+const BLOCKED_V6 = new BlockList();
 for (const [net, prefix] of [
   ['0.0.0.0', 8],
   ['10.0.0.0', 8],
@@ -29,7 +32,7 @@ for (const [net, prefix] of [
   ['224.0.0.0', 4],
   ['240.0.0.0', 4],
 ] as const)
-  BLOCKED.addSubnet(net, prefix, 'ipv4');
+  BLOCKED_V4.addSubnet(net, prefix, 'ipv4');
 for (const [net, prefix] of [
   ['::', 128],
   ['::1', 128],
@@ -44,13 +47,13 @@ for (const [net, prefix] of [
   ['fec0::', 10],
   ['ff00::', 8],
 ] as const)
-  BLOCKED.addSubnet(net, prefix, 'ipv6');
+  BLOCKED_V6.addSubnet(net, prefix, 'ipv6');
 
 /** True for an address no webhook may reach (unless private addresses are allowed). */
 export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 0) return true;
-  return BLOCKED.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  return family === 4 ? BLOCKED_V4.check(address, 'ipv4') : BLOCKED_V6.check(address, 'ipv6');
 }
 
 export class UnsafeUrlError extends Error {}

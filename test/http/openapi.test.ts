@@ -313,7 +313,7 @@ describe('the OpenAPI document', () => {
       if (call.path === '/api/v1/imports') ids.import = body.import!.id!;
       if (call.path === '/api/v1/sends' && call.method === 'post') ids.draft = body.send!.id!;
       if (call.path === '/api/v1/billing/sync') ids.sync = body.sync!.id!;
-      if (call.path === '/api/v1/webhooks' && call.method === 'post') ids.webhook = body.webhook!.id!;
+      if (call.path === '/api/v1/webhooks' && res.status === 201) ids.webhook = body.webhook!.id!;
     }
   });
 
