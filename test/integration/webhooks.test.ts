@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createPost, updatePost } from '../../src/domain/content/editor.ts';
 import { createMember, updateMember } from '../../src/domain/members/manage.ts';
 import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { deliverWebhook, RETRY_WINDOW_MS } from '../../src/domain/webhooks/deliver.ts';
@@ -176,6 +177,23 @@ describe('delivering events', () => {
     // Only listened events: a label change is member.updated, listened; nothing for other endpoints.
     await updateMember(t.db, memberId, { labels: ['vip'] });
     expect((await deliveriesOf(body.webhook.id)).map((d) => d.event_type)).toEqual(['member.created', 'member.updated']);
+  });
+
+  it('emits post.published once, when a draft is published', async () => {
+    const { body } = await register({ url: `${base}/hook`, events: ['post.published'] });
+    const draft = await createPost(t.db, { title: 'Draft', markdown: 'Hi.', visibility: 'public', status: 'draft' }, null);
+    expect(await deliveriesOf(body.webhook.id)).toHaveLength(0);
+    const published = await updatePost(
+      t.db,
+      draft.id,
+      { title: 'Draft', markdown: 'Hi.', visibility: 'public', status: 'published' },
+      draft.revision,
+    );
+    await updatePost(t.db, draft.id, { title: 'Edited', markdown: 'Hi.', visibility: 'public', status: 'published' }, published.revision);
+    const rows = await deliveriesOf(body.webhook.id);
+    expect(rows.map((r) => [r.event_type, r.payload])).toEqual([
+      ['post.published', expect.objectContaining({ type: 'post.published', data: { id: draft.id, slug: draft.slug } })],
+    ]);
   });
 
   it('writes no delivery for a change that rolls back', async () => {
