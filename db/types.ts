@@ -330,6 +330,47 @@ export interface StripeEventsTable {
   received_at: DefaultTimestamp;
 }
 
+export interface WebhooksTable {
+  id: Generated<string>;
+  url: string;
+  description: ColumnType<string, string | undefined, string>;
+  events: string[];
+  secret: string;
+  created_by: string | null;
+  created_at: DefaultTimestamp;
+  disabled_at: Timestamp | null;
+  disabled_reason: string | null;
+  failing_since: Timestamp | null;
+}
+
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface WebhookDeliveriesTable {
+  id: Generated<string>;
+  webhook_id: string;
+  message_id: string;
+  event_type: string;
+  payload: Json<Record<string, unknown>>;
+  status: ColumnType<WebhookDeliveryStatus, WebhookDeliveryStatus | undefined, WebhookDeliveryStatus>;
+  attempts: ColumnType<number, number | undefined, number>;
+  last_status_code: number | null;
+  last_response: string | null;
+  last_error: string | null;
+  next_attempt_at: Timestamp | null;
+  created_at: DefaultTimestamp;
+  delivered_at: Timestamp | null;
+}
+
+export interface WebhookAttemptsTable {
+  id: Generated<string>;
+  delivery_id: string;
+  attempted_at: DefaultTimestamp;
+  status_code: number | null;
+  response_excerpt: string | null;
+  error: string | null;
+  duration_ms: number;
+}
+
 export type StripeSyncStatus = 'queued' | 'running' | 'done' | 'failed';
 
 export interface StripeSyncsTable {
@@ -682,6 +723,9 @@ export interface Database {
   subscriptions: SubscriptionsTable;
   stripe_events: StripeEventsTable;
   stripe_syncs: StripeSyncsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
   sends: SendsTable;
   deliveries: DeliveriesTable;
   send_batches: SendBatchesTable;

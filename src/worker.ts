@@ -12,6 +12,7 @@ import { sendCommentNotifications } from './domain/community/notifications.ts';
 import { refreshStats } from './domain/stats/rollup.ts';
 import { INSTALL_TEST_TASK, sendTestEmail } from './domain/install/test-email.ts';
 import { resumeStaleStripeSyncs, runStripeSync } from './domain/billing/adopt.ts';
+import { deliverWebhook } from './domain/webhooks/deliver.ts';
 import { log } from './lib/log.ts';
 import { createRateLimiter, UNLIMITED, type RateLimiter } from './lib/mail-rate.ts';
 import { recordHeartbeat, startQueueRunner, type QueueRunner, type TaskName } from './lib/queue.ts';
@@ -178,8 +179,18 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     if (!result.skipped) log.info('stats rolled up', { ms: result.ms, sends: result.sends });
   };
 
+  // Outbound webhooks (domain/webhooks/deliver.ts): one attempt per job; the task queues the next.
+  const webhookDelivery: Task<'webhook_delivery'> = async ({ deliveryId }) => {
+    const outcome = await deliverWebhook(runtime.db, deliveryId, {
+      allowPrivate: runtime.config.webhooksAllowPrivate,
+      from: runtime.config.mailFrom,
+    });
+    if (outcome === 'disabled') log.warn('webhook endpoint disabled after 3 days of failures', { delivery: deliveryId });
+  };
+
   return {
     heartbeat,
+    webhook_delivery: webhookDelivery,
     send_email: sendEmail,
     stats_rollup: statsRollup,
     maintenance,

@@ -15,6 +15,7 @@ import * as m0014 from './0014_install_test_emails.ts';
 import * as m0018 from './0018_import_sync.ts';
 import * as m0021 from './0021_stripe_syncs.ts';
 import * as m0023 from './0023_post_redirects.ts';
+import * as m0026 from './0026_webhooks.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -37,4 +38,5 @@ export const migrations: Record<string, Migration> = {
   '0018_import_sync': m0018,
   '0021_stripe_syncs': m0021,
   '0023_post_redirects': m0023,
+  '0026_webhooks': m0026,
 };

@@ -89,6 +89,12 @@ const schema = z.object({
   RESEND_API_KEY: optionalString,
   RESEND_BASE_URL: httpUrl('a Resend-compatible API'),
   RESEND_WEBHOOK_SECRET: optionalString,
+  WEBHOOKS_ALLOW_PRIVATE: optionalString.transform((v, ctx) => {
+    if (v === undefined || v === '0' || v === '') return false;
+    if (v === '1') return true;
+    ctx.addIssue({ code: 'custom', message: `must be 1 or 0, got "${v}"` });
+    return z.NEVER;
+  }),
   SEND_RATE_LIMIT: optionalString.transform((v, ctx) => {
     if (v === undefined) return 2;
     const n = Number(v);
@@ -167,6 +173,8 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** Which X-Forwarded-For / Forwarded entries to believe (lib/client-address.ts); off by default. */
   trustProxy: TrustProxy;
+  /** WEBHOOKS_ALLOW_PRIVATE=1: webhook endpoints on loopback/private addresses allowed (tests, a LAN). */
+  webhooksAllowPrivate: boolean;
 }
 
 /** Reads and validates the environment; throws ConfigError for the first bad variable. */
@@ -208,5 +216,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     uploadsDir: e.UPLOADS_DIR ?? `${e.DATA_DIR.replace(/\/+$/, '')}/uploads`,
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
+    webhooksAllowPrivate: e.WEBHOOKS_ALLOW_PRIVATE,
   };
 }

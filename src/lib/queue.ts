@@ -29,6 +29,7 @@ declare global {
       referral_milestone_email: { memberId: string; milestoneId: string };
       install_test_email: { testId: string };
       stripe_sync: { syncId: string };
+      webhook_delivery: { deliveryId: string };
       // Crontab tasks (src/worker.ts): the payload is the cron stamp only.
       maintenance: CronPayload;
       send_watchdog: CronPayload;

@@ -103,6 +103,12 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: path('/api/v1/site/?'), methods: ['GET', 'HEAD', 'PATCH'], access: 'settings:manage' },
   { pattern: path('/api/v1/billing/sync/?'), methods: ['POST'], access: 'settings:manage' },
   { pattern: path('/api/v1/billing/sync/:id/?'), methods: READ, access: 'settings:manage' },
+  { pattern: path('/admin/webhooks/?'), methods: FORM, access: 'settings:manage' },
+  { pattern: path('/admin/webhooks/:id/?'), methods: FORM, access: 'settings:manage' },
+  { pattern: path('/api/v1/webhooks/?'), methods: ['GET', 'HEAD', 'POST'], access: 'settings:manage' },
+  { pattern: path('/api/v1/webhooks/:id/?'), methods: ['DELETE'], access: 'settings:manage' },
+  { pattern: path('/api/v1/webhooks/:id/deliveries/?'), methods: READ, access: 'settings:manage' },
+  { pattern: path('/api/v1/webhooks/:id/deliveries/:id/replay/?'), methods: ['POST'], access: 'settings:manage' },
   { pattern: path('/api/v1/comments/?'), methods: READ, access: 'comments:moderate' },
   { pattern: path('/api/v1/comments/:id/?'), methods: ['GET', 'HEAD', 'PATCH', 'DELETE'], access: 'comments:moderate' },
 ];

@@ -215,6 +215,29 @@ const calls = (): Call[] => [
   { method: 'get', path: '/api/v1/stats/sends/{id}', url: `/api/v1/stats/sends/${ids.sent}`, status: 200 },
   { method: 'get', path: '/api/v1/stats/posts/{id}', url: `/api/v1/stats/posts/${ids.post}`, status: 200 },
   { method: 'get', path: '/api/v1/stats/members/{id}', url: `/api/v1/stats/members/${ids.member}`, status: 200 },
+  {
+    method: 'post',
+    path: '/api/v1/webhooks',
+    url: '/api/v1/webhooks',
+    body: { url: 'https://93.184.215.14/hook', events: ['member.created'] },
+    status: 201,
+  },
+  {
+    method: 'post',
+    path: '/api/v1/webhooks',
+    url: '/api/v1/webhooks',
+    body: { url: 'http://127.0.0.1/hook', events: ['member.created'] },
+    status: 400,
+  },
+  { method: 'get', path: '/api/v1/webhooks', url: '/api/v1/webhooks', status: 200 },
+  { method: 'get', path: '/api/v1/webhooks/{id}/deliveries', url: '/api/v1/webhooks/WEBHOOK/deliveries', status: 200 },
+  {
+    method: 'post',
+    path: '/api/v1/webhooks/{id}/deliveries/{delivery}/replay',
+    url: '/api/v1/webhooks/WEBHOOK/deliveries/999999/replay',
+    status: 404,
+  },
+  { method: 'delete', path: '/api/v1/webhooks/{id}', url: '/api/v1/webhooks/WEBHOOK', status: 204 },
   { method: 'get', path: '/api/v1/openapi.json', url: '/api/v1/openapi.json', status: 200 },
 ];
 
@@ -266,6 +289,7 @@ describe('the OpenAPI document', () => {
       if (url.includes('IMPORT')) url = url.replace('IMPORT', ids.import!);
       if (url.includes('DRAFT')) url = url.replace('DRAFT', ids.draft!);
       if (url.includes('SYNC')) url = url.replace('SYNC', ids.sync!);
+      if (url.includes('WEBHOOK')) url = url.replace('WEBHOOK', ids.webhook!);
       const init: RequestInit = { method: call.method.toUpperCase() };
       if (call.body !== undefined) init.body = JSON.stringify(call.body);
       if (call.form) init.body = call.form;
@@ -289,6 +313,7 @@ describe('the OpenAPI document', () => {
       if (call.path === '/api/v1/imports') ids.import = body.import!.id!;
       if (call.path === '/api/v1/sends' && call.method === 'post') ids.draft = body.send!.id!;
       if (call.path === '/api/v1/billing/sync') ids.sync = body.sync!.id!;
+      if (call.path === '/api/v1/webhooks' && res.status === 201) ids.webhook = body.webhook!.id!;
     }
   });
 

@@ -22,6 +22,7 @@ import {
 import { getConversationSettings, type ConversationSettings } from './settings.ts';
 import { isId } from '../../lib/ids.ts';
 import { dbNow } from '../../lib/sql.ts';
+import { emitWebhookEvent } from '../webhooks/events.ts';
 
 /**
  * Writing in a post's conversation: posting a comment or a reply (held or published), editing
@@ -181,6 +182,12 @@ export async function postComment(
       })
       .returning('id')
       .executeTakeFirstOrThrow();
+    await emitWebhookEvent(trx, question ? 'question.created' : 'comment.created', {
+      id: row.id,
+      post_id: post.id,
+      member_id: actor.kind === 'member' ? actor.id : null,
+      status: hold ? 'held' : 'published',
+    });
     if (burstMatches.length > 0) {
       // The earlier comments of the burst were published before it showed: they wait for review too.
       await trx

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
+import { emitWebhookEvent } from '../webhooks/events.ts';
 import type { Visibility } from './access.ts';
 import { slugify } from '../../lib/slug.ts';
 import { decodeKeyset, keysetPage } from '../../lib/keyset.ts';
@@ -134,9 +135,10 @@ export async function createPost(
     const row = await trx
       .insertInto('posts')
       .values({ ...(await postColumns(trx, v, null)), author_id: authorId })
-      .returning(['id', 'slug', 'revision'])
+      .returning(['id', 'slug', 'revision', 'status'])
       .executeTakeFirstOrThrow();
-    return row;
+    if (row.status === 'published') await emitWebhookEvent(trx, 'post.published', { id: row.id, slug: row.slug });
+    return { id: row.id, slug: row.slug, revision: row.revision };
   });
 }
 
@@ -151,7 +153,7 @@ export async function updatePost(
     await sql`select pg_advisory_xact_lock(hashtext('hearth.post-slug'))`.execute(trx);
     const current = await trx
       .selectFrom('posts')
-      .select(['id', 'slug', 'revision', 'published_at'])
+      .select(['id', 'slug', 'revision', 'published_at', 'status'])
       .where('id', '=', postId)
       .forUpdate()
       .executeTakeFirst();
@@ -171,12 +173,15 @@ export async function updatePost(
         .onConflict((oc) => oc.column('slug').doUpdateSet({ post_id: postId }))
         .execute();
     }
-    return trx
+    const row = await trx
       .updateTable('posts')
       .set({ ...(await postColumns(trx, v, current.published_at)), revision: current.revision + 1, updated_at: new Date() })
       .where('id', '=', postId)
-      .returning(['id', 'slug', 'revision'])
+      .returning(['id', 'slug', 'revision', 'status'])
       .executeTakeFirstOrThrow();
+    if (row.status === 'published' && current.status !== 'published')
+      await emitWebhookEvent(trx, 'post.published', { id: row.id, slug: row.slug });
+    return { id: row.id, slug: row.slug, revision: row.revision };
   });
 }
 

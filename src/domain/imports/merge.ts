@@ -11,6 +11,7 @@ import { enqueue } from '../../lib/queue.ts';
 import { ValidationError } from '../../lib/errors.ts';
 import { log } from '../../lib/log.ts';
 import type { ImportRecord } from './read.ts';
+import { emitWebhookEvent } from '../webhooks/events.ts';
 
 export interface MergeCounts {
   imported: number;
@@ -558,6 +559,12 @@ async function mergeInTransaction(trx: Transaction<Database>, record: ImportReco
     .where('id', '=', importId)
     .execute();
   await trx.deleteFrom('import_chunks').where('import_id', '=', importId).execute();
+  await emitWebhookEvent(trx, 'import.finished', {
+    id: importId,
+    imported: counts.imported,
+    updated: counts.updated,
+    rejected: counts.rejected,
+  });
   if (record.send_confirmation && counts.pending > 0) {
     await enqueue(trx, 'import_confirmations', { importId }, { jobKey: `import_confirmations:${importId}`, maxAttempts: 10 });
   }

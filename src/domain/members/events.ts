@@ -1,5 +1,22 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
+import { emitWebhookEvent, memberData, type WebhookEventType } from '../webhooks/events.ts';
+
+/** The outbound webhook event each member event is (README "Outbound webhooks"); unlisted: none. */
+const WEBHOOK_EVENT: Partial<Record<MemberEventType, WebhookEventType>> = {
+  subscribed: 'member.created',
+  unsubscribed: 'member.unsubscribed',
+  confirmed: 'member.updated',
+  resubscribed: 'member.updated',
+  newsletters_changed: 'member.updated',
+  labels_changed: 'member.updated',
+  status_changed: 'member.updated',
+  email_changed: 'member.updated',
+  bounced: 'member.updated',
+  complained: 'member.updated',
+  subscription_started: 'subscription.started',
+  subscription_ended: 'subscription.ended',
+};
 
 /** Event types written by the audience capability (tracking adds opens, clicks, reads…). */
 export type MemberEventType =
@@ -29,6 +46,9 @@ export async function recordEvent(
     .insertInto('events')
     .values({ member_id: memberId, type, data: JSON.stringify(data) })
     .execute();
+  // In the caller's transaction: the webhook deliveries commit (or roll back) with the change.
+  const hook = WEBHOOK_EVENT[type];
+  if (hook) await emitWebhookEvent(db, hook, memberData(db, memberId));
 }
 
 /**

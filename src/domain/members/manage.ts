@@ -4,6 +4,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.
 import { emailProblem, normaliseEmail } from './email.ts';
 import { recordEvent } from './events.ts';
 import { memberWhere, type MemberFilter } from './list.ts';
+import { emitMembersDeleted } from '../webhooks/events.ts';
 import { deleteMember } from './preferences.ts';
 import { newReferralCode } from './subscribe.ts';
 import { isSuppressed } from './suppression.ts';
@@ -278,6 +279,7 @@ export async function bulkAction(db: Kysely<Database>, filter: MemberFilter, act
         await sql`insert into suppressions (email_hash, reason) select encode(sha256(convert_to(lower(email), 'UTF8')), 'hex'), status from members where id in (${ids}) and status in ('bounced', 'complained') on conflict do nothing`.execute(
           trx,
         );
+        await emitMembersDeleted(trx, ids);
         await trx.updateTable('events').set({ member_id: null }).where('member_id', 'in', ids).execute();
         // Sends keep a snapshot of the address; erase it (probing each send's primary key).
         await sql`update deliveries set email = '', name = null where send_id in (select id from sends) and member_id in (${ids})`.execute(

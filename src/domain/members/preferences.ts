@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
+import { emitWebhookEvent } from '../webhooks/events.ts';
 import { holdQuickLeaver } from '../referrals/guards.ts';
 import { referralSummary } from '../referrals/referrals.ts';
 import { recordEvent } from './events.ts';
@@ -205,6 +206,7 @@ export async function deleteMember(db: Kysely<Database>, memberId: string): Prom
       .executeTakeFirst();
     if (!member) throw new NotFoundError('This member no longer exists.', 'member_gone');
     if (member.status === 'bounced' || member.status === 'complained') await suppress(trx, member.email, member.status);
+    await emitWebhookEvent(trx, 'member.deleted', { id: member.id, email: member.email });
     await trx.updateTable('events').set({ member_id: null }).where('member_id', '=', memberId).execute();
     await trx
       .insertInto('events')

@@ -4,6 +4,7 @@ import type { CompiledEmail } from '../../../emails/post.ts';
 import { statusFromBatches, type BatchCounts } from './lifecycle.ts';
 import { variantOfCode, type BatchDelivery, type FixedSend } from './payload.ts';
 import { dbNow } from '../../lib/sql.ts';
+import { emitWebhookEvent } from '../webhooks/events.ts';
 
 /**
  * The send engine's store: claim the next batch, mark what the provider answered. The engine
@@ -274,6 +275,7 @@ export function createSendStore(db: Kysely<Database>): SendStore {
           })
           .where('id', '=', sendId)
           .execute();
+        if (status === 'sent') await emitWebhookEvent(trx, 'send.sent', { id: sendId });
         return status;
       });
     },

@@ -12,6 +12,7 @@ import { StaffEnvelope } from './staff.ts';
 import { StripeSyncEnvelope } from './stripe-sync.ts';
 import { MemberEngagement, StatsCohorts, StatsOverview, StatsPost, StatsSend, StatsSources } from './stats.ts';
 import { newTierBody, TierEnvelope, TierList } from './tier.ts';
+import { newWebhookBody, WebhookCreated, WebhookDeliveryEnvelope, WebhookDeliveryList, WebhookList } from './webhook.ts';
 
 /**
  * The admin API as an OpenAPI 3.1 document, generated from the same zod schemas the routes parse
@@ -301,6 +302,36 @@ export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'pat
   },
   '/api/v1/billing/sync/{id}': {
     get: { summary: 'A Stripe sync run and its report', permission: 'settings:manage', ok: ['200', StripeSyncEnvelope], errors: ['404'] },
+  },
+  '/api/v1/webhooks': {
+    get: { summary: 'Outbound webhook endpoints (never their secrets)', permission: 'settings:manage', ok: ['200', WebhookList] },
+    post: {
+      summary: 'Register an endpoint; the answer carries its signing secret, shown only this once',
+      permission: 'settings:manage',
+      body: newWebhookBody,
+      ok: ['201', WebhookCreated],
+      errors: ['400', '409'],
+    },
+  },
+  '/api/v1/webhooks/{id}': {
+    delete: { summary: 'Delete an endpoint and its delivery log', permission: 'settings:manage', ok: ['204', null], errors: ['404'] },
+  },
+  '/api/v1/webhooks/{id}/deliveries': {
+    get: {
+      summary: "An endpoint's newest deliveries and their response codes",
+      permission: 'settings:manage',
+      query: z.object({ limit: z.string().optional().meta({ description: '1 to 200; default 50.' }) }),
+      ok: ['200', WebhookDeliveryList],
+      errors: ['400', '404'],
+    },
+  },
+  '/api/v1/webhooks/{id}/deliveries/{delivery}/replay': {
+    post: {
+      summary: 'Send one delivery again (same webhook-id); turns a disabled endpoint back on',
+      permission: 'settings:manage',
+      ok: ['202', WebhookDeliveryEnvelope],
+      errors: ['404'],
+    },
   },
   '/api/v1/comments': {
     get: {

@@ -28,6 +28,8 @@ export interface ApiDeps {
   stripe: Stripe | undefined;
   /** The staff user the bearer token belongs to (always set behind the guard). */
   staff: SessionStaffUser;
+  /** WEBHOOKS_ALLOW_PRIVATE: webhook endpoints may be on loopback/private addresses. */
+  webhooksAllowPrivate?: boolean;
 }
 
 export type ApiHandler = (input: ApiInput, deps: ApiDeps) => Response | Promise<Response>;
@@ -56,7 +58,7 @@ function depsFrom(locals: App.Locals): ApiDeps {
   const { db, config, stripe } = locals.runtime;
   // The guard refuses every /api/v1 call without a valid staff token before a handler runs.
   if (!locals.staff) throw new Error('API route reached without a staff user: is it listed in src/web/guard.ts?');
-  return { db, siteUrl: config.siteUrl, stripe, staff: locals.staff };
+  return { db, siteUrl: config.siteUrl, stripe, staff: locals.staff, webhooksAllowPrivate: config.webhooksAllowPrivate };
 }
 
 /** `?limit=` as a number, or undefined when absent (the domain checks its range). */
