@@ -12,6 +12,7 @@ import { sendCommentNotifications } from './domain/community/notifications.ts';
 import { refreshStats } from './domain/stats/rollup.ts';
 import { INSTALL_TEST_TASK, sendTestEmail } from './domain/install/test-email.ts';
 import { resumeStaleStripeSyncs, runStripeSync } from './domain/billing/adopt.ts';
+import { runNightlyBackup } from './domain/backup/nightly.ts';
 import { log } from './lib/log.ts';
 import { createRateLimiter, UNLIMITED, type RateLimiter } from './lib/mail-rate.ts';
 import { recordHeartbeat, startQueueRunner, type QueueRunner, type TaskName } from './lib/queue.ts';
@@ -178,8 +179,17 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     if (!result.skipped) log.info('stats rolled up', { ms: result.ms, sends: result.sends });
   };
 
+  // The nightly site archive (domain/backup/nightly.ts) when BACKUP_DIR is set; otherwise nothing.
+  const siteBackup: Task<'site_backup'> = async () => {
+    const backup = runtime.config.backup;
+    if (!backup) return;
+    const outcome = await runNightlyBackup(pool, { backupDir: backup.dir, keep: backup.keep, uploadsDir: runtime.config.uploadsDir });
+    if ('written' in outcome) log.info('site backup written', { file: outcome.written, removed: outcome.removed.length });
+  };
+
   return {
     heartbeat,
+    site_backup: siteBackup,
     send_email: sendEmail,
     stats_rollup: statsRollup,
     maintenance,
@@ -201,6 +211,8 @@ const CRONTAB: Array<[string, TaskName]> = [
   ['* * * * *', 'import_watchdog'],
   ['*/5 * * * *', 'comment_notifications'],
   ['*/10 * * * *', 'stats_rollup'],
+  // Nightly, 03:41 UTC (a no-op unless BACKUP_DIR is set).
+  ['41 3 * * *', 'site_backup'],
 ];
 
 function pidIsAlive(pid: number): boolean {
