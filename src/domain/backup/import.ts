@@ -41,6 +41,15 @@ function refuse(message: string): never {
   throw new ValidationError(`archive refused: ${message}; nothing was changed`, 'archive_refused');
 }
 
+/** A read error as the refusal it means (bad gzip, bad tar, no file); anything else as is. */
+function archiveError(err: unknown, file: string): never {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (err instanceof TarError) refuse(`damaged archive (${err.message})`);
+  if (code === 'ENOENT') throw new ValidationError(`no such file: ${file}`);
+  if (typeof code === 'string' && code.startsWith('Z_')) refuse(`damaged archive (not a complete gzip file: ${(err as Error).message})`);
+  throw err;
+}
+
 async function* entriesOf(file: string): AsyncGenerator<TarEntry> {
   const gunzip = createGunzip();
   const source = createReadStream(file);
@@ -49,11 +58,7 @@ async function* entriesOf(file: string): AsyncGenerator<TarEntry> {
   try {
     yield* readTar(gunzip as AsyncIterable<Buffer>);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (err instanceof TarError) refuse(`damaged archive (${err.message})`);
-    if (code === 'ENOENT') throw new ValidationError(`no such file: ${file}`);
-    if (typeof code === 'string' && code.startsWith('Z_')) refuse(`damaged archive (not a complete gzip file: ${(err as Error).message})`);
-    throw err;
+    archiveError(err, file);
   } finally {
     source.destroy();
     gunzip.destroy();
@@ -73,6 +78,15 @@ async function readAll(body: AsyncIterable<Buffer>, max: number): Promise<Buffer
 
 /** Pass one: the whole archive read and checked; returns its manifest. Writes nothing. */
 export async function verifyArchive(file: string): Promise<Manifest> {
+  try {
+    return await verify(file);
+  } catch (err) {
+    if (err instanceof ValidationError) throw err;
+    archiveError(err, file);
+  }
+}
+
+async function verify(file: string): Promise<Manifest> {
   const rows = new Map<string, number>();
   let files = 0;
   let bytes = 0;

@@ -45,9 +45,9 @@ type Queryable = Pick<pg.ClientBase, 'query'>;
 export async function archiveTables(client: Queryable): Promise<ArchiveTable[]> {
   const tables = await client.query<{ name: string; columns: string[]; writable: string[]; pk: string[] | null }>(`
     select c.relname as name,
-           array_agg(a.attname order by a.attnum) as columns,
-           array_agg(a.attname order by a.attnum) filter (where a.attgenerated = '') as writable,
-           (select array_agg(pa.attname order by array_position(i.indkey::int2[], pa.attnum))
+           array_agg(a.attname::text order by a.attnum) as columns,
+           array_agg(a.attname::text order by a.attnum) filter (where a.attgenerated = '') as writable,
+           (select array_agg(pa.attname::text order by array_position(i.indkey::int2[], pa.attnum))
               from pg_index i join pg_attribute pa on pa.attrelid = i.indrelid and pa.attnum = any(i.indkey)
              where i.indrelid = c.oid and i.indisprimary) as pk
       from pg_class c
