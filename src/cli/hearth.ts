@@ -55,6 +55,17 @@ Configuration comes from the environment; see README.md.`;
 
 class UsageError extends Error {}
 
+/**
+ * The site archive commands reach a running embedded database (a Hearth serving it) instead of
+ * starting a second server on the same folder; otherwise they start it for the command.
+ */
+async function siteArchiveConfig(config: Config): Promise<Config> {
+  if (config.databaseUrl) return config;
+  const { runningEmbeddedUrl } = await import('../lib/embedded-postgres.ts');
+  const running = runningEmbeddedUrl(config.dataDir);
+  return running ? { ...config, databaseUrl: running } : config;
+}
+
 /** `--plan "Gold=premium:comp"` pairs: source plan → tier slug and (optionally) access kind. */
 function parsePlanPairs(pairs: readonly string[]): Record<string, { tier: string; access?: 'paid' | 'comp' | 'gift' }> {
   const plans: Record<string, { tier: string; access?: 'paid' | 'comp' | 'gift' }> = {};
@@ -333,7 +344,9 @@ async function main(argv: string[]): Promise<number> {
         parse(more, {});
         const { exportSiteToFile } = await import('../domain/backup/files.ts');
         const started = Date.now();
-        const manifest = await withBoot(config, ({ database }) => exportSiteToFile(database.pool, file, { uploadsDir: config.uploadsDir }));
+        const manifest = await withBoot(await siteArchiveConfig(config), ({ database }) =>
+          exportSiteToFile(database.pool, file, { uploadsDir: config.uploadsDir }),
+        );
         const rows = Object.values(manifest.tables).reduce((sum, t) => sum + t.rows, 0);
         process.stdout.write(
           `exported ${rows} rows from ${Object.keys(manifest.tables).length} tables and ${manifest.uploads.files} uploads to ${file} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
@@ -380,7 +393,7 @@ async function main(argv: string[]): Promise<number> {
         if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
         const { importSite } = await import('../domain/backup/import.ts');
         const started = Date.now();
-        const result = await withBoot(config, ({ database }) =>
+        const result = await withBoot(await siteArchiveConfig(config), ({ database }) =>
           importSite(database.pool, file, { uploadsDir: config.uploadsDir, force: Boolean(f.force) }),
         );
         process.stdout.write(
