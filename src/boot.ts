@@ -79,6 +79,7 @@ export async function boot(config: Config, options: BootOptions = {}): Promise<B
     db: database.db,
     mailer,
     stripe: createStripe(config.stripe),
+    pool: database.pool,
   };
   return {
     runtime,

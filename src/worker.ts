@@ -13,6 +13,7 @@ import { refreshStats } from './domain/stats/rollup.ts';
 import { INSTALL_TEST_TASK, sendTestEmail } from './domain/install/test-email.ts';
 import { resumeStaleStripeSyncs, runStripeSync } from './domain/billing/adopt.ts';
 import { deliverWebhook } from './domain/webhooks/deliver.ts';
+import { runNightlyBackup } from './domain/backup/nightly.ts';
 import { log } from './lib/log.ts';
 import { createRateLimiter, UNLIMITED, type RateLimiter } from './lib/mail-rate.ts';
 import { recordHeartbeat, startQueueRunner, type QueueRunner, type TaskName } from './lib/queue.ts';
@@ -188,9 +189,18 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     if (outcome === 'disabled') log.warn('webhook endpoint disabled after 3 days of failures', { delivery: deliveryId });
   };
 
+  // The nightly site archive (domain/backup/nightly.ts) when BACKUP_DIR is set; otherwise nothing.
+  const siteBackup: Task<'site_backup'> = async () => {
+    const backup = runtime.config.backup;
+    if (!backup) return;
+    const outcome = await runNightlyBackup(pool, { backupDir: backup.dir, keep: backup.keep, uploadsDir: runtime.config.uploadsDir });
+    if ('written' in outcome) log.info('site backup written', { file: outcome.written, removed: outcome.removed.length });
+  };
+
   return {
     heartbeat,
     webhook_delivery: webhookDelivery,
+    site_backup: siteBackup,
     send_email: sendEmail,
     stats_rollup: statsRollup,
     maintenance,
@@ -212,6 +222,8 @@ const CRONTAB: Array<[string, TaskName]> = [
   ['* * * * *', 'import_watchdog'],
   ['*/5 * * * *', 'comment_notifications'],
   ['*/10 * * * *', 'stats_rollup'],
+  // Nightly, 03:41 UTC (a no-op unless BACKUP_DIR is set).
+  ['41 3 * * *', 'site_backup'],
 ];
 
 function pidIsAlive(pid: number): boolean {

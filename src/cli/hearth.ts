@@ -42,6 +42,11 @@ Commands:
                                report those left unmatched; reads Stripe, changes nothing there
   export members [--status S] [--newsletter SLUG] [--tier SLUG] [--label L] [--platform P] [--query Q]
                                write members as CSV to standard output
+  export site FILE.tar.gz      write the whole site (every table but secrets, and the uploads)
+                               to one archive: the backup of the embedded default
+  import site FILE.tar.gz [--force]
+                               restore a site archive into this install, all or nothing;
+                               refuses a site that has content unless --force
   db:url                       print the connection URL of the database in use (DATABASE_URL,
                                or the embedded database of a running Hearth)
   psql [PSQL ARGS…]            open that database with psql (starts the embedded database for
@@ -53,6 +58,17 @@ Options:
 Configuration comes from the environment; see README.md.`;
 
 class UsageError extends Error {}
+
+/**
+ * The site archive commands reach a running embedded database (a Hearth serving it) instead of
+ * starting a second server on the same folder; otherwise they start it for the command.
+ */
+async function siteArchiveConfig(config: Config): Promise<Config> {
+  if (config.databaseUrl) return config;
+  const { runningEmbeddedUrl } = await import('../lib/embedded-postgres.ts');
+  const running = runningEmbeddedUrl(config.dataDir);
+  return running ? { ...config, databaseUrl: running } : config;
+}
 
 /** `--plan "Gold=premium:comp"` pairs: source plan → tier slug and (optionally) access kind. */
 function parsePlanPairs(pairs: readonly string[]): Record<string, { tier: string; access?: 'paid' | 'comp' | 'gift' }> {
@@ -327,7 +343,22 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'export': {
       const [what, ...rest] = args;
-      if (what !== 'members') throw new UsageError('export takes "members"');
+      if (what === 'site') {
+        const [file, ...more] = rest;
+        if (!file || file.startsWith('-')) throw new UsageError('export site needs a FILE.tar.gz');
+        parse(more, {});
+        const { exportSiteToFile } = await import('../domain/backup/files.ts');
+        const started = Date.now();
+        const manifest = await withBoot(await siteArchiveConfig(config), ({ database }) =>
+          exportSiteToFile(database.pool, file, { uploadsDir: config.uploadsDir }),
+        );
+        const rows = Object.values(manifest.tables).reduce((sum, t) => sum + t.rows, 0);
+        process.stdout.write(
+          `exported ${rows} rows from ${Object.keys(manifest.tables).length} tables and ${manifest.uploads.files} uploads to ${file} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+        );
+        return 0;
+      }
+      if (what !== 'members') throw new UsageError('export takes "members" or "site FILE.tar.gz"');
       const f = parse(rest, {
         status: { type: 'string' },
         newsletter: { type: 'string' },
@@ -378,6 +409,25 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'import': {
+      if (args[0] === 'site') {
+        const [, file, ...more] = args;
+        if (!file || file.startsWith('-')) throw new UsageError('import site needs a FILE.tar.gz');
+        const f = parse(more, { force: { type: 'boolean' } });
+        const { existsSync } = await import('node:fs');
+        if (!existsSync(file)) throw new UsageError(`no such file: ${file}`);
+        const { importSite } = await import('../domain/backup/import.ts');
+        const started = Date.now();
+        const result = await withBoot(await siteArchiveConfig(config), ({ database }) =>
+          importSite(database.pool, file, { uploadsDir: config.uploadsDir, force: Boolean(f.force) }),
+        );
+        process.stdout.write(
+          `imported ${result.rows} rows and ${result.uploads} uploads from ${file} (written ${result.manifest.createdAt} by Hearth ${result.manifest.hearthVersion}) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+        );
+        if (result.skippedTables.length > 0)
+          process.stdout.write(`skipped tables this version does not have: ${result.skippedTables.join(', ')}\n`);
+        process.stdout.write('staff API tokens and sessions are not in archives: sign in again and make new tokens\n');
+        return 0;
+      }
       const [file, ...rest] = args;
       if (!file || file.startsWith('-')) throw new UsageError('import needs a CSV file');
       const f = parse(rest, {

@@ -134,6 +134,16 @@ const schema = z.object({
   }),
   DATA_DIR: optionalString.transform((v) => v ?? '.data'),
   UPLOADS_DIR: optionalString,
+  BACKUP_DIR: optionalString,
+  BACKUP_KEEP: optionalString.transform((v, ctx) => {
+    if (v === undefined) return 7;
+    const n = /^\d+$/.test(v) ? Number(v) : NaN;
+    if (!Number.isInteger(n) || n < 1 || n > 3650) {
+      ctx.addIssue({ code: 'custom', message: `must be a number of archives from 1 to 3650, got "${v}"` });
+      return z.NEVER;
+    }
+    return n;
+  }),
   TRUST_PROXY: optionalString.transform((v, ctx): TrustProxy => {
     try {
       return parseTrustProxy(v);
@@ -170,6 +180,8 @@ export interface Config {
   dataDir: string;
   /** Post images; DATA_DIR/uploads unless set (share it between web machines). */
   uploadsDir: string;
+  /** The nightly site archive (domain/backup/nightly.ts): its folder (unset: no nightly backup) and how many to keep. */
+  backup: { dir: string; keep: number } | undefined;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** Which X-Forwarded-For / Forwarded entries to believe (lib/client-address.ts); off by default. */
   trustProxy: TrustProxy;
@@ -214,6 +226,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     dataDir: e.DATA_DIR,
     uploadsDir: e.UPLOADS_DIR ?? `${e.DATA_DIR.replace(/\/+$/, '')}/uploads`,
+    backup: e.BACKUP_DIR === undefined ? undefined : { dir: e.BACKUP_DIR, keep: e.BACKUP_KEEP },
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
     webhooksAllowPrivate: e.WEBHOOKS_ALLOW_PRIVATE,

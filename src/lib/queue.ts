@@ -36,6 +36,7 @@ declare global {
       import_watchdog: CronPayload;
       comment_notifications: CronPayload;
       stats_rollup: CronPayload;
+      site_backup: CronPayload;
     }
   }
 }

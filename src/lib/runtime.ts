@@ -4,6 +4,7 @@ import type { Config } from './config.ts';
 import type { Mailer } from './mailer/port.ts';
 import type { SiteKeys } from './site-keys.ts';
 import type Stripe from 'stripe';
+import type pg from 'pg';
 
 /**
  * What a request needs from the process: configuration, signing keys, the database and the mailer.
@@ -19,6 +20,8 @@ export interface Runtime {
   mailer: Mailer;
   /** Undefined when payments are not configured (no STRIPE_SECRET_KEY). */
   stripe: Stripe | undefined;
+  /** The pool behind db, for what needs a raw client (COPY: the site archive's download). */
+  pool?: pg.Pool;
 }
 
 const KEY = Symbol.for('hearth.runtime');

@@ -50,6 +50,7 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: path('/admin/audience/?'), methods: FORM, access: 'settings:manage' },
   { pattern: path('/admin/settings/?'), methods: FORM, access: 'settings:manage' },
   { pattern: path('/admin/checklist/?'), methods: FORM, access: 'settings:manage' },
+  { pattern: path('/admin/export/?'), methods: READ, access: 'site:export' },
   { pattern: path('/admin/tiers/?'), methods: FORM, access: 'settings:manage' },
   { pattern: path('/admin/newsletters/?'), methods: FORM, access: 'newsletters:manage' },
   { pattern: path('/admin/tiers/sync/?'), methods: FORM, access: 'settings:manage' },

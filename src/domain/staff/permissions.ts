@@ -23,6 +23,8 @@ export const PERMISSIONS = {
   'stats:read': ['owner', 'admin', 'editor'],
   'comments:moderate': ['owner', 'admin', 'moderator'],
   'settings:manage': ['owner', 'admin'],
+  /** Download the whole site (domain/backup/): every member, post and staff password hash. */
+  'site:export': ['owner'],
 } as const satisfies Record<string, readonly StaffRole[]>;
 
 export type Permission = keyof typeof PERMISSIONS;
