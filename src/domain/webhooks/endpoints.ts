@@ -78,6 +78,21 @@ export async function deleteWebhook(db: Kysely<Database>, id: string): Promise<v
   if (Number(r.numDeletedRows) === 0) throw new NotFoundError('No such webhook.');
 }
 
+/** What staff see of a delivery (the list and a replay answer alike). */
+const DELIVERY_COLUMNS = [
+  'id',
+  'message_id',
+  'event_type',
+  'status',
+  'attempts',
+  'last_status_code',
+  'last_response',
+  'last_error',
+  'next_attempt_at',
+  'created_at',
+  'delivered_at',
+] as const;
+
 /** An endpoint's deliveries, newest first, each with its last response code. */
 export async function listDeliveries(db: Kysely<Database>, webhookId: string, options: { limit?: number | undefined } = {}) {
   await getWebhook(db, webhookId);
@@ -85,19 +100,7 @@ export async function listDeliveries(db: Kysely<Database>, webhookId: string, op
   if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new ValidationError('limit must be between 1 and 200.');
   return db
     .selectFrom('webhook_deliveries')
-    .select([
-      'id',
-      'message_id',
-      'event_type',
-      'status',
-      'attempts',
-      'last_status_code',
-      'last_response',
-      'last_error',
-      'next_attempt_at',
-      'created_at',
-      'delivered_at',
-    ])
+    .select(DELIVERY_COLUMNS)
     .where('webhook_id', '=', webhookId)
     .orderBy('id', 'desc')
     .limit(limit)
@@ -129,24 +132,7 @@ export async function replayDelivery(db: Kysely<Database>, webhookId: string, de
       .where('disabled_at', 'is not', null)
       .execute();
     await enqueue(trx, DELIVERY_TASK, { deliveryId }, { jobKey: deliveryJobKey(deliveryId), maxAttempts: 5 });
-    const deliveries = await trx
-      .selectFrom('webhook_deliveries')
-      .select([
-        'id',
-        'message_id',
-        'event_type',
-        'status',
-        'attempts',
-        'last_status_code',
-        'last_response',
-        'last_error',
-        'next_attempt_at',
-        'created_at',
-        'delivered_at',
-      ])
-      .where('id', '=', deliveryId)
-      .executeTakeFirstOrThrow();
-    return deliveries;
+    return trx.selectFrom('webhook_deliveries').select(DELIVERY_COLUMNS).where('id', '=', deliveryId).executeTakeFirstOrThrow();
   });
 }
 
