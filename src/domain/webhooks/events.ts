@@ -41,12 +41,7 @@ export async function emitWebhookEvent(
   type: WebhookEventType,
   data: WebhookData | (() => Promise<WebhookData | undefined>),
 ): Promise<number> {
-  const endpoints = await db
-    .selectFrom('webhooks')
-    .select('id')
-    .where('disabled_at', 'is', null)
-    .where(sql<boolean>`events @> array[${type}]::text[]`)
-    .execute();
+  const endpoints = await listeningEndpoints(db, type).execute();
   if (endpoints.length === 0) return 0;
   const resolved = typeof data === 'function' ? await data() : data;
   if (resolved === undefined) return 0;
@@ -58,6 +53,15 @@ export async function emitWebhookEvent(
     .execute();
   for (const row of rows) await enqueue(db, DELIVERY_TASK, { deliveryId: row.id }, { jobKey: deliveryJobKey(row.id), maxAttempts: 5 });
   return rows.length;
+}
+
+/** The enabled endpoints that listen to this event type. */
+function listeningEndpoints(db: Kysely<Database>, type: WebhookEventType) {
+  return db
+    .selectFrom('webhooks')
+    .select('id')
+    .where('disabled_at', 'is', null)
+    .where(sql<boolean>`events @> array[${type}]::text[]`);
 }
 
 /** A member's fields a member event carries: id, address, status. Undefined once the member is gone. */
@@ -75,13 +79,7 @@ export async function emitMembersDeleted(
   memberIds: string[] | SelectQueryBuilder<any, any, { id: string }>,
 ): Promise<void> {
   if (Array.isArray(memberIds) && memberIds.length === 0) return;
-  const listening = await db
-    .selectFrom('webhooks')
-    .select('id')
-    .where('disabled_at', 'is', null)
-    .where(sql<boolean>`events @> array['member.deleted']::text[]`)
-    .executeTakeFirst();
-  if (!listening) return;
+  if (!(await listeningEndpoints(db, 'member.deleted').executeTakeFirst())) return;
   const members = await db.selectFrom('members').select(['id', 'email']).where('id', 'in', memberIds).execute();
   for (const m of members) await emitWebhookEvent(db, 'member.deleted', { id: m.id, email: m.email });
 }
