@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPost } from '../../src/domain/content/editor.ts';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startServer, type RunningServer } from '../helpers/server.ts';
@@ -208,6 +209,17 @@ describe('tags', () => {
 
 describe('feeds', () => {
   it('serves RSS with previews only for gated posts', async () => {
+    // A post whose body links and shows images by root-relative address, as the editor writes them.
+    await createPost(
+      t.db,
+      {
+        title: 'From the roastery',
+        markdown: '![The roaster](/uploads/roaster.png) See [the archive](/posts).',
+        visibility: 'public',
+        status: 'published',
+      },
+      null,
+    );
     const { status, body, headers } = await get('/rss.xml');
     expect(status).toBe(200);
     expect(headers.get('content-type')).toContain('application/rss+xml');
@@ -220,6 +232,8 @@ describe('feeds', () => {
     expect(body).toMatch(/<atom:link href="http:\/\/[^"]+\/rss\.xml" rel="self" type="application\/rss\+xml"\/>/);
     expect(body).toContain('<language>en</language>');
     expect(body).not.toMatch(/\s(src|href)="\//);
+    expect(body).toMatch(/src="http:\/\/[^"]+\/uploads\/roaster\.png"/);
+    expect(body).toMatch(/href="http:\/\/[^"]+\/posts"/);
   });
 
   it('lists post addresses in the sitemap, and no text', async () => {
