@@ -392,7 +392,9 @@ export interface StripeSyncsTable {
 
 export type SendStatus = 'draft' | 'scheduled' | 'preparing' | 'sending' | 'paused' | 'sent' | 'cancelled' | 'failed';
 export type DeliveryStatus = 'queued' | 'posted' | 'rejected' | 'skipped';
-export type BatchStatus = 'pending' | 'posting' | 'posted' | 'failed' | 'cancelled';
+/** held: a subject test's rest, waiting for the winner. */
+export type BatchStatus = 'pending' | 'posting' | 'posted' | 'failed' | 'cancelled' | 'held';
+export type BatchPart = 'all' | 'sample' | 'rest';
 
 export interface SendsTable {
   id: Generated<string>;
@@ -420,6 +422,15 @@ export interface SendsTable {
   prepared_at: Timestamp | null;
   finished_at: Timestamp | null;
   track_members: ColumnType<boolean, boolean | undefined, boolean>;
+  /** A subject test's lines (2–4), or null: sending/subject-test.ts. */
+  subjects: ColumnType<string[] | null, string[] | null | undefined, string[] | null>;
+  test_sample: ColumnType<number | null, number | null | undefined, number | null>;
+  test_wait_seconds: ColumnType<number | null, number | null | undefined, number | null>;
+  test_ends_at: Timestamp | null;
+  winner: ColumnType<number | null, number | null | undefined, number | null>;
+  winner_rule: ColumnType<string | null, string | null | undefined, string | null>;
+  winner_at: Timestamp | null;
+  winner_by: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface DeliveriesTable {
@@ -438,6 +449,8 @@ export interface DeliveriesTable {
   bounced_at: Timestamp | null;
   complained_at: Timestamp | null;
   failed_at: Timestamp | null;
+  /** A sample delivery's subject (index in sends.subjects); null otherwise. */
+  subject: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface SendBatchesTable {
@@ -455,6 +468,7 @@ export interface SendBatchesTable {
   posted_at: Timestamp | null;
   posted_count: ColumnType<number, number | undefined, number>;
   rejected_count: ColumnType<number, number | undefined, number>;
+  part: ColumnType<BatchPart, BatchPart | undefined, BatchPart>;
 }
 
 export interface MailRateTable {

@@ -21,6 +21,7 @@ import { runLane } from './domain/sending/engine.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './domain/sending/lifecycle.ts';
 import { prepareSend } from './domain/sending/prepare.ts';
 import { releaseDeadClaims, resumeSends } from './domain/sending/recovery.ts';
+import { pickWinnerByRule } from './domain/sending/subject-test.ts';
 import { enqueueLane, LANES } from './domain/sending/jobs.ts';
 import { createSendStore } from './domain/sending/store.ts';
 import { pruneRateLimits } from './lib/rate-limit.ts';
@@ -76,7 +77,11 @@ export function createBulkTaskList(runtime: Runtime, options: SendingOptions = {
     // Hand over to a fresh job under the same key (the running one is locked, so this adds one).
     await enqueueLane(runtime.db, sendId, n, outcome.next === 'at' ? outcome.at : undefined);
   };
-  return { prepare_send: prepare, send_lane: lane };
+  const winner: Task<'pick_subject_winner'> = async ({ sendId }) => {
+    const judged = await pickWinnerByRule(runtime.db, sendId);
+    if (judged) log.info('subject test decided', { send: sendId, winner: judged.winner, rule: judged.rule });
+  };
+  return { prepare_send: prepare, send_lane: lane, pick_subject_winner: winner };
 }
 
 /** Every job Hearth runs, by name. Capabilities add their tasks here. */

@@ -24,6 +24,7 @@ declare global {
       send_email: SendEmailPayload;
       prepare_send: { sendId: string };
       send_lane: { sendId: string; lane: number };
+      pick_subject_winner: { sendId: string };
       run_import: { importId: string };
       import_confirmations: { importId: string };
       referral_milestone_email: { memberId: string; milestoneId: string };

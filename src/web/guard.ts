@@ -93,7 +93,7 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: path('/api/v1/sends/?'), methods: ['GET', 'HEAD', 'POST'], access: 'sends:write' },
   { pattern: path('/api/v1/sends/count/?'), methods: ['POST'], access: 'sends:write' },
   { pattern: path('/api/v1/sends/:id/?'), methods: READ, access: 'sends:write' },
-  { pattern: path('/api/v1/sends/:id/(schedule|cancel|undo|pause|resume|retry)/?'), methods: ['POST'], access: 'sends:write' },
+  { pattern: path('/api/v1/sends/:id/(schedule|cancel|undo|pause|resume|retry|winner)/?'), methods: ['POST'], access: 'sends:write' },
   { pattern: path('/api/v1/newsletters/?'), methods: READ, access: 'newsletters:read' },
   { pattern: path('/api/v1/newsletters/?'), methods: ['POST'], access: 'newsletters:manage' },
   // Any one path segment: a slug that breaks the rules is the domain's 404, not the guard's.

@@ -145,7 +145,13 @@ const calls = (): Call[] => [
     method: 'post',
     path: '/api/v1/sends',
     url: '/api/v1/sends',
-    body: { post_id: ids.post, segment: { newsletters: ['weekly'] }, draft: true },
+    body: {
+      post_id: ids.post,
+      segment: { newsletters: ['weekly'] },
+      draft: true,
+      subjects: ['Our new roast', 'Smoky, sweet, yours'],
+      test: { sample: 0.5, wait: 'PT2H' },
+    },
     status: 201,
   },
   {
@@ -162,7 +168,9 @@ const calls = (): Call[] => [
   { method: 'post', path: '/api/v1/sends/{id}/pause', url: '/api/v1/sends/DRAFT/pause', status: 409 },
   { method: 'post', path: '/api/v1/sends/{id}/resume', url: '/api/v1/sends/DRAFT/resume', status: 409 },
   { method: 'post', path: '/api/v1/sends/{id}/retry', url: '/api/v1/sends/DRAFT/retry', status: 409 },
+  { method: 'post', path: '/api/v1/sends/{id}/winner', url: '/api/v1/sends/DRAFT/winner', body: { subject_index: 1 }, status: 409 },
   { method: 'post', path: '/api/v1/sends/{id}/cancel', url: '/api/v1/sends/DRAFT/cancel', status: 200 },
+  { method: 'post', path: '/api/v1/sends/{id}/winner', url: '/api/v1/sends/DRAFT/winner', body: { subject_index: 9 }, status: 400 },
   { method: 'get', path: '/api/v1/newsletters', url: '/api/v1/newsletters', status: 200 },
   {
     method: 'post',

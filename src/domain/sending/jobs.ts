@@ -10,6 +10,7 @@ import { enqueue, PRIORITY } from '../../lib/queue.ts';
  * - `prepare_send` (key `send-<id>-prepare`): snapshots the segment at `send_at`.
  * - `send_lane` (key `send-<id>-lane-<n>`): one of up to LANES loops posting the send's batches;
  *   a lane that runs out of time enqueues itself again under its own key.
+ * - `pick_subject_winner` (key `send-<id>-winner`): a subject test's verdict, at test_ends_at.
  */
 
 /** How many lanes post one send side by side (the bulk worker runs this many jobs at once). */
@@ -47,4 +48,21 @@ export async function enqueueLane(db: Kysely<Database>, sendId: string, lane: nu
 export async function enqueueLanes(db: Kysely<Database>, sendId: string, batches: number, runAt?: Date): Promise<void> {
   const lanes = Math.max(1, Math.min(LANES, batches));
   for (let lane = 0; lane < lanes; lane++) await enqueueLane(db, sendId, lane, runAt);
+}
+
+export const winnerJobKey = (sendId: string) => `send-${sendId}-winner`;
+
+/** A subject test's verdict at the end of its wait (`pick_subject_winner`, key `send-<id>-winner`). */
+export async function enqueueWinnerJob(db: Kysely<Database>, sendId: string, runAt?: Date): Promise<void> {
+  await enqueue(
+    db,
+    'pick_subject_winner',
+    { sendId },
+    { jobKey: winnerJobKey(sendId), priority: PRIORITY.bulk, maxAttempts: 25, ...(runAt ? { runAt } : {}) },
+  );
+}
+
+/** The verdict withdrawn (a staff pick, cancel); nothing happens when none is pending. */
+export async function removeWinnerJob(db: Kysely<Database>, sendId: string): Promise<void> {
+  await sql`select graphile_worker.remove_job(${winnerJobKey(sendId)})`.execute(db);
 }

@@ -37,11 +37,13 @@ export type BatchCounts = Partial<Record<BatchStatus, number>>;
 
 /**
  * A sending send's status from its batches: still sending while any batch is open; once all
- * are settled, sent, or failed when a batch gave up (its members can be retried).
+ * are settled, sent, or failed when a batch gave up (its members can be retried). A subject
+ * test's rest, held until the winner is known, keeps the send sending (waiting, no lane busy).
  */
 export function statusFromBatches(counts: BatchCounts): 'sending' | 'sent' | 'failed' {
   if ((counts.pending ?? 0) + (counts.posting ?? 0) > 0) return 'sending';
-  return (counts.failed ?? 0) > 0 ? 'failed' : 'sent';
+  if ((counts.failed ?? 0) > 0) return 'failed';
+  return (counts.held ?? 0) > 0 ? 'sending' : 'sent';
 }
 
 export interface RetryPolicy {

@@ -24,6 +24,8 @@ export interface FixedSend {
   links: readonly string[];
   /** Whether tracking tokens name the member (the per-member setting at preparation). */
   trackMembers: boolean;
+  /** A subject test's lines (subject-test.ts); null when the post's title is the subject. */
+  subjects?: string[] | null | undefined;
 }
 
 export interface BatchDelivery {
@@ -34,6 +36,8 @@ export interface BatchDelivery {
   referralCode?: string | null | undefined;
   /** The whole post, or the preview with an upgrade link (content/email.ts's Variant). */
   variant: Variant;
+  /** In a subject test: the index of this delivery's subject (the sample's own, or the winner). */
+  subject?: number | null | undefined;
 }
 
 /**
@@ -70,6 +74,12 @@ export function batchMessages(send: FixedSend, deliveries: readonly BatchDeliver
       referral_url: d.referralCode ? `${ctx.siteUrl}/r/${d.referralCode}` : `${ctx.siteUrl}/join`,
     };
     const email = personalize({ ...compiled, html: { texts: [''], slots: [] } }, values);
+    if (send.subjects) {
+      // The rest's batches are released only with the winner, so every delivery of a test has one.
+      const line = d.subject == null ? undefined : send.subjects[d.subject];
+      if (line === undefined) throw new Error(`send ${send.id}: member ${d.memberId} has no subject line of the test`);
+      email.subject = line;
+    }
     // First-party tracking: links through /t/c/, an open pixel at /t/o/ (tracking/links.ts).
     const html = fillTracked(
       trackedHtml(compiled, send, ctx.siteUrl),

@@ -7,7 +7,7 @@ import { senderFor } from '../newsletters/sender.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { collectLinks } from '../tracking/links.ts';
 import { earlierSendsOf, recipientWhere, type Segment } from './segments.ts';
-import { enqueueLanes } from './jobs.ts';
+import { enqueueLanes, enqueueWinnerJob } from './jobs.ts';
 import { VARIANT_CODE } from './payload.ts';
 import { dbNow } from '../../lib/sql.ts';
 
@@ -88,31 +88,47 @@ export async function prepareSend(db: Kysely<Database>, ctx: PrepareContext, sen
       fullTiers === null
         ? sql<string>`${full}`
         : sql<string>`case when m.tier_id = any(${sql.val(fullTiers.length ? fullTiers : ['0'])}::bigint[]) then ${full} else ${preview} end`;
-    const picked = trx
+    const candidates = trx
       .selectFrom('members as m')
       .where(recipientWhere(segment, exclude))
-      .select([
-        'm.id',
-        'm.email',
-        'm.name',
-        'm.referral_code',
-        variant.as('variant'),
-        sql<number>`(row_number() over (order by m.id) - 1) / ${sql.lit(MAX_BATCH)}`.as('batch'),
-      ]);
+      .select(['m.id', 'm.email', 'm.name', 'm.referral_code', variant.as('variant')]);
+    const test = send.subjects ? { subjects: send.subjects.length, sample: send.test_sample ?? 0.2 } : null;
+    // A subject test's sample: the first round(share × segment) members in the order of a hash
+    // of send and member id (random, and the same if this statement runs again), their subjects
+    // dealt in turn; the rest get null, and batches of their own (held until the winner).
+    const subject = test
+      ? sql<number | null>`case when draw < round(${test.sample}::float8 * total) then (draw % ${sql.lit(test.subjects)})::smallint end`
+      : sql<number | null>`null::smallint`;
+    const drawn = test
+      ? sql`select c.*, row_number() over (order by md5(${sendId}::text || ':' || c.id::text)) - 1 as draw, count(*) over () as total from candidates c`
+      : sql`select c.*, 0 as draw, 0 as total from candidates c`;
     // One statement: the snapshot (materialised once), its deliveries, and its batches as
-    // ranges of member ids.
-    const result = await sql<{ batches: string; recipients: string }>`
-      with picked as materialized (${picked}),
+    // ranges of member ids (the sample's first, then the rest's).
+    const result = await sql<{ batches: string; recipients: string; sample: string }>`
+      with candidates as (${candidates}),
+      drawn as (${drawn}),
+      parted as (select d.*, ${subject} as subject from drawn d),
+      picked as materialized (
+        select p.*,
+               case when p.subject is null
+                 then (select count(*) from parted s where s.subject is not null) + ${sql.lit(MAX_BATCH - 1)}
+                 else 0 end / ${sql.lit(MAX_BATCH)}
+                 + (row_number() over (partition by p.subject is null order by p.id) - 1) / ${sql.lit(MAX_BATCH)} as batch
+          from parted p
+      ),
       ins as (
-        insert into deliveries (send_id, member_id, email, name, referral_code, variant)
-        select ${sendId}, id, email, name, referral_code, variant::"char" from picked
+        insert into deliveries (send_id, member_id, email, name, referral_code, variant, subject)
+        select ${sendId}, id, email, name, referral_code, variant::"char", subject from picked
       ),
       made as (
-        insert into send_batches (send_id, batch, first_member, last_member, size)
-        select ${sendId}, batch, min(id), max(id), count(*) from picked group by batch
-        returning size
+        insert into send_batches (send_id, batch, first_member, last_member, size, part, status)
+        select ${sendId}, batch, min(id), max(id), count(*),
+               case when ${test !== null} then case when bool_and(subject is null) then 'rest' else 'sample' end else 'all' end,
+               case when ${test !== null} and bool_and(subject is null) then 'held' else 'pending' end
+          from picked group by batch
+        returning size, part
       )
-      select count(*) as batches, coalesce(sum(size), 0) as recipients from made
+      select count(*) as batches, coalesce(sum(size), 0) as recipients, coalesce(sum(size) filter (where part = 'sample'), 0) as sample from made
     `.execute(trx);
     const batches = Number(result.rows[0]?.batches ?? 0);
     const recipients = Number(result.rows[0]?.recipients ?? 0);
@@ -133,6 +149,12 @@ export async function prepareSend(db: Kysely<Database>, ctx: PrepareContext, sen
       .where('id', '=', sendId)
       .execute();
     if (!nobody) await enqueueLanes(trx, sendId, batches);
+    if (!nobody && test) {
+      // The verdict is a job at the end of the wait: it survives restarts (recovery.ts re-adds it if lost).
+      const endsAt = new Date(Date.now() + (send.test_wait_seconds ?? 4 * 3600) * 1000);
+      await trx.updateTable('sends').set({ test_ends_at: endsAt }).where('id', '=', sendId).execute();
+      await enqueueWinnerJob(trx, sendId, endsAt);
+    }
     return 'prepared' as const;
   });
 }

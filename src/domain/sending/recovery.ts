@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
-import { enqueueLanes, enqueuePrepare } from './jobs.ts';
+import { enqueueLanes, enqueuePrepare, enqueueWinnerJob } from './jobs.ts';
 import { dbNow } from '../../lib/sql.ts';
 
 /**
@@ -13,6 +13,7 @@ import { dbNow } from '../../lib/sql.ts';
  *   jobs again (a job locked by a killed worker is not retried by the queue for hours).
  * - Every minute (the watchdog): the same for sends that made no progress for two minutes, so
  *   a worker lost on another machine is covered too.
+ * - Either way, a subject test whose wait is over without a winner gets its verdict job again.
  */
 export async function releaseDeadClaims(db: Kysely<Database>, host: string, isAlive: (pid: number) => boolean): Promise<number> {
   const owners = await db
@@ -69,5 +70,16 @@ export async function resumeSends(db: Kysely<Database>, options: { stalledForSec
     if (send.status === 'sending') await enqueueLanes(db, send.id, send.batches);
     else await enqueuePrepare(db, send.id);
   }
-  return sends.length;
+  // Subject tests past their wait with no winner: the verdict job again (a job locked by a killed
+  // worker waits hours before the queue retries it; the same key adds a fresh one).
+  const undecided = await db
+    .selectFrom('sends')
+    .select('id')
+    .where('subjects', 'is not', null)
+    .where('winner', 'is', null)
+    .where('status', 'in', ['sending', 'paused', 'failed'])
+    .where('test_ends_at', '<=', stalled)
+    .execute();
+  for (const send of undecided) await enqueueWinnerJob(db, send.id);
+  return sends.length + undecided.length;
 }

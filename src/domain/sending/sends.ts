@@ -3,7 +3,9 @@ import type { Database, SendStatus } from '../../../db/types.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { isId } from '../../lib/ids.ts';
 import { decodeKeyset, keysetPage } from '../../lib/keyset.ts';
-import { enqueueLanes, enqueuePrepare, removePrepare } from './jobs.ts';
+import { enqueueLanes, enqueuePrepare, removePrepare, removeWinnerJob } from './jobs.ts';
+import { formatDuration, parseSubjectTest } from './subject-test.ts';
+import { getSiteSettings } from '../site/settings.ts';
 import { commandTarget, type SendCommand } from './lifecycle.ts';
 import { countRecipients, describeSegment, parseSegmentInput, resolveSegment, segmentView, type Segment } from './segments.ts';
 import { dbNow } from '../../lib/sql.ts';
@@ -27,6 +29,9 @@ export interface CreateSendInput {
   /** Keep it as a draft (not scheduled). */
   draft?: boolean | undefined;
   staffId?: string | null | undefined;
+  /** A subject test: 2–4 subject lines, and the sample's share and the wait (subject-test.ts). */
+  subjects?: unknown;
+  test?: { sample?: unknown; wait?: unknown } | undefined;
 }
 
 function checkUndo(value: number | undefined): number {
@@ -64,10 +69,22 @@ export async function createSend(db: Kysely<Database>, input: CreateSendInput) {
   const segment = await resolveSegment(db, parseSegmentInput(input.segment));
   const undo = checkUndo(input.undoSeconds);
   checkSendAt(input.sendAt);
+  const test = parseSubjectTest({ subjects: input.subjects, test: input.test });
+  if (test && !(await getSiteSettings(db)).trackPerMember)
+    throw new ValidationError(
+      "A subject test is judged on each member's clicks: turn on per-member tracking in the settings first.",
+      'tracking_off',
+    );
   return db.transaction().execute(async (trx) => {
     const row = await trx
       .insertInto('sends')
-      .values({ post_id: input.postId, segment: JSON.stringify(segment), undo_seconds: undo, created_by: input.staffId ?? null })
+      .values({
+        post_id: input.postId,
+        segment: JSON.stringify(segment),
+        undo_seconds: undo,
+        created_by: input.staffId ?? null,
+        ...(test ? { subjects: test.subjects, test_sample: test.sample, test_wait_seconds: test.waitSeconds } : {}),
+      })
       .returning('id')
       .executeTakeFirstOrThrow();
     if (!input.draft) await scheduleLocked(trx, row.id, input.sendAt, undo);
@@ -155,9 +172,10 @@ export async function commandSend(db: Kysely<Database>, sendId: string, command:
           .updateTable('send_batches')
           .set({ status: 'cancelled' })
           .where('send_id', '=', sendId)
-          .where('status', 'in', ['pending', 'failed'])
+          .where('status', 'in', ['pending', 'failed', 'held'])
           .execute();
         await removePrepare(trx, sendId);
+        await removeWinnerJob(trx, sendId);
         break;
       case 'pause':
         await trx.updateTable('sends').set({ status: 'paused' }).where('id', '=', sendId).execute();
@@ -207,6 +225,13 @@ function selectSends(db: Kysely<Database>) {
         's.scheduled_at',
         's.prepared_at',
         's.finished_at',
+        's.subjects',
+        's.test_sample',
+        's.test_wait_seconds',
+        's.test_ends_at',
+        's.winner',
+        's.winner_rule',
+        's.winner_at',
         'p.title as post_title',
         'p.slug as post_slug',
       ])
@@ -271,6 +296,18 @@ export function sendView(row: SendRow, now = Date.now()) {
     created_at: row.created_at.toISOString(),
     prepared_at: row.prepared_at?.toISOString() ?? null,
     finished_at: row.finished_at?.toISOString() ?? null,
+    subject_test: row.subjects
+      ? {
+          subjects: row.subjects,
+          sample: row.test_sample ?? 0,
+          wait: formatDuration(row.test_wait_seconds ?? 0),
+          /** When the winner is judged (set at preparation). */
+          ends_at: row.test_ends_at?.toISOString() ?? null,
+          winner: row.winner,
+          winner_rule: row.winner_rule,
+          decided_at: row.winner_at?.toISOString() ?? null,
+        }
+      : null,
   };
 }
 

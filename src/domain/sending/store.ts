@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { Database, SendStatus } from '../../../db/types.ts';
+import type { BatchPart, Database, SendStatus } from '../../../db/types.ts';
 import type { CompiledEmail } from '../../../emails/post.ts';
 import { statusFromBatches, type BatchCounts } from './lifecycle.ts';
 import { variantOfCode, type BatchDelivery, type FixedSend } from './payload.ts';
@@ -63,12 +63,12 @@ export const LEASE_SECONDS = 90;
  * suppressed since the snapshot are skipped. Decided once and written down, so every later
  * attempt of the batch posts the same emails.
  */
-async function skipLeavers(db: Kysely<Database>, sendId: string, first: string, last: string): Promise<void> {
+async function skipLeavers(db: Kysely<Database>, sendId: string, first: string, last: string, part: BatchPart): Promise<void> {
   // One statement, so the skips and the send's counter commit together.
   await sql`
     with skipped as (
       update deliveries d set status = 'skipped'
-       where d.send_id = ${sendId} and d.member_id between ${first} and ${last} and d.status = 'queued'
+       where d.send_id = ${sendId} and d.member_id between ${first} and ${last} and d.status = 'queued' and ${partFilter(part)}
          and (not exists (select 1 from members m where m.id = d.member_id and m.status = 'active')
               or exists (select 1 from suppressions s where s.email_hash = encode(sha256(convert_to(lower(d.email), 'UTF8')), 'hex')))
       returning 1
@@ -78,12 +78,20 @@ async function skipLeavers(db: Kysely<Database>, sendId: string, first: string, 
   `.execute(db);
 }
 
+/**
+ * A subject test's sample and rest interleave by member id, so their batches' ranges overlap:
+ * the part says which deliveries of the range belong to the batch (the sample's carry a subject).
+ */
+function partFilter(part: BatchPart) {
+  return part === 'sample' ? sql<boolean>`d.subject is not null` : part === 'rest' ? sql<boolean>`d.subject is null` : sql<boolean>`true`;
+}
+
 export function createSendStore(db: Kysely<Database>): SendStore {
   return {
     async fixedSend(sendId) {
       const row = await db
         .selectFrom('sends')
-        .select(['id', 'from_address', 'reply_to', 'rendered', 'track_members'])
+        .select(['id', 'from_address', 'reply_to', 'rendered', 'track_members', 'subjects'])
         .where('id', '=', sendId)
         .executeTakeFirstOrThrow();
       if (!row.from_address || !row.rendered) throw new Error(`send ${sendId} was not prepared`);
@@ -95,6 +103,7 @@ export function createSendStore(db: Kysely<Database>): SendStore {
         rendered: row.rendered as unknown as { full: CompiledEmail; preview: CompiledEmail | null },
         links: links.map((l) => l.url),
         trackMembers: row.track_members,
+        subjects: row.subjects,
       };
     },
 
@@ -102,7 +111,7 @@ export function createSendStore(db: Kysely<Database>): SendStore {
       // The partial index holds only open batches, in batch order: the first due one is found
       // without reading settled batches, whatever the send's size. SKIP LOCKED lets lanes on
       // other workers claim the next one at the same moment instead of waiting.
-      const claimed = await sql<{ batch: number; first_member: string; last_member: string; attempts: number }>`
+      const claimed = await sql<{ batch: number; first_member: string; last_member: string; attempts: number; part: BatchPart }>`
         update send_batches b
            set status = 'posting', attempts = b.attempts + 1, lease_until = now() + make_interval(secs => ${LEASE_SECONDS}), claimed_by = ${owner}
          where (b.send_id, b.batch) = (
@@ -114,19 +123,26 @@ export function createSendStore(db: Kysely<Database>): SendStore {
                   order by o.batch
                   limit 1
                   for update skip locked)
-        returning b.batch, b.first_member, b.last_member, b.attempts
+        returning b.batch, b.first_member, b.last_member, b.attempts, b.part
       `.execute(db);
       const row = claimed.rows[0];
       if (row) {
-        if (row.attempts === 1) await skipLeavers(db, sendId, row.first_member, row.last_member);
+        if (row.attempts === 1) await skipLeavers(db, sendId, row.first_member, row.last_member, row.part);
+        // The rest of a subject test gets the winner: written once, before its batches were released.
         const deliveries = await db
-          .selectFrom('deliveries')
-          .select(['member_id', 'email', 'name', 'referral_code', 'variant'])
-          .where('send_id', '=', sendId)
-          .where('member_id', '>=', row.first_member)
-          .where('member_id', '<=', row.last_member)
-          .where('status', '<>', 'skipped')
-          .orderBy('member_id')
+          .selectFrom('deliveries as d')
+          .select(['d.member_id', 'd.email', 'd.name', 'd.referral_code', 'd.variant'])
+          .select(
+            row.part === 'rest'
+              ? sql<number | null>`(select s.winner from sends s where s.id = ${sendId})`.as('subject')
+              : sql<number | null>`d.subject`.as('subject'),
+          )
+          .where('d.send_id', '=', sendId)
+          .where('d.member_id', '>=', row.first_member)
+          .where('d.member_id', '<=', row.last_member)
+          .where('d.status', '<>', 'skipped')
+          .where(partFilter(row.part))
+          .orderBy('d.member_id')
           .execute();
         return {
           kind: 'batch',
@@ -140,6 +156,7 @@ export function createSendStore(db: Kysely<Database>): SendStore {
               name: d.name,
               referralCode: d.referral_code,
               variant: variantOfCode(d.variant),
+              subject: d.subject,
             })),
           },
         };

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { NotFoundError } from '../../lib/errors.ts';
 import { countedZone } from './rollup.ts';
+import { subjectTestReport } from '../sending/subject-test.ts';
 import { ENGAGED_DAYS, engagementScore, levelsFromFlows, rate, weekly } from './definitions.ts';
 
 /**
@@ -172,7 +173,7 @@ export async function statsSend(db: Kysely<Database>, sendId: string) {
     .where('s.id', '=', sendId)
     .executeTakeFirst();
   if (!send) throw new NotFoundError('No such send.', 'send_not_found');
-  const [links, hours] = await Promise.all([
+  const [links, hours, subjectTest] = await Promise.all([
     db
       .selectFrom('send_links as l')
       .leftJoin('stats_send_links as sl', (j) => j.onRef('sl.send_id', '=', 'l.send_id').onRef('sl.link', '=', 'l.link'))
@@ -186,6 +187,7 @@ export async function statsSend(db: Kysely<Database>, sendId: string) {
       .where('send_id', '=', sendId)
       .orderBy('hour')
       .execute(),
+    subjectTestReport(db, sendId),
   ]);
   return {
     send: { id: send.id, status: send.status, post_id: send.post_id, title: send.title, sent_at: send.prepared_at?.toISOString() ?? null },
@@ -209,6 +211,7 @@ export async function statsSend(db: Kysely<Database>, sendId: string) {
       machine_clicks: n(l.machine_clicks),
     })),
     hours: hours.map((h) => ({ hour: h.hour, human_opens: h.human_opens, machine_opens: h.machine_opens, human_clicks: h.human_clicks })),
+    subject_test: subjectTest,
   };
 }
 

@@ -6,7 +6,7 @@ import { createMemberBody, MemberCount, MemberEnvelope, MemberPage, patchMemberB
 import { NewsletterEnvelope, NewsletterList, newNewsletterBody, patchNewsletterBody } from './newsletter.ts';
 import { patchPostBody, postBody, PostEnvelope, PostPage, postListQuery } from './post.ts';
 import { ApiError, Id } from './schema.ts';
-import { countBody, scheduleBody, sendBody, SendEnvelope, SendPage, SendRecipients, SendReport } from './send.ts';
+import { countBody, scheduleBody, sendBody, SendEnvelope, SendPage, SendRecipients, SendReport, winnerBody } from './send.ts';
 import { patchSiteBody, SiteEnvelope } from './site.ts';
 import { StaffEnvelope } from './staff.ts';
 import { StripeSyncEnvelope } from './stripe-sync.ts';
@@ -241,6 +241,15 @@ export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'pat
       },
     ]),
   ),
+  '/api/v1/sends/{id}/winner': {
+    post: {
+      summary: "Pick a subject test's winner by hand, before its wait is over",
+      permission: 'sends:write',
+      body: winnerBody,
+      ok: ['200', SendEnvelope],
+      errors: ['400', '404', '409'],
+    },
+  },
   '/api/v1/newsletters': {
     get: {
       summary: 'Newsletters in their order (archived ones with archived=1)',

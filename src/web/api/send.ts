@@ -6,7 +6,7 @@ import { Id, Next, Timestamp } from './schema.ts';
 /** The sends API's contract (DESIGN.md "Admin API v1"): request bodies, the Send shape, and its one serializer. */
 
 const SEND_STATUSES = ['draft', 'scheduled', 'preparing', 'sending', 'paused', 'sent', 'cancelled', 'failed'] as const;
-const BATCH_STATUSES = ['pending', 'posting', 'posted', 'failed', 'cancelled'] as const;
+const BATCH_STATUSES = ['pending', 'posting', 'posted', 'failed', 'cancelled', 'held'] as const;
 
 /** A segment as asked for; its own rules (known slugs, at least one newsletter) are checked by the domain. */
 const SegmentInput = z
@@ -31,9 +31,38 @@ export const sendBody = z
     undo_seconds: z.number().int().optional(),
     /** Keep it as a draft instead of scheduling it. */
     draft: z.boolean().optional().meta({ description: 'Keep it as a draft instead of scheduling it.' }),
+    subjects: z
+      .array(z.string().max(200))
+      .optional()
+      .meta({ description: 'A subject test: 2 to 4 subject lines (the domain checks the count, with a message).' }),
+    test: z
+      .strictObject({
+        sample: z.number().optional().meta({ description: 'Share of the segment in the test, between 0 and 1 (default 0.2).' }),
+        wait: z
+          .string()
+          .max(40)
+          .optional()
+          .meta({ description: 'ISO-8601 duration before the winner goes to the rest, at most P7D (default PT4H).' }),
+      })
+      .optional(),
   })
   .strict()
   .meta({ id: 'SendCreate' });
+
+/** POST /api/v1/sends/:id/winner */
+export const winnerBody = z.strictObject({ subject_index: z.int().min(0).max(3) }).meta({ id: 'SendWinner' });
+
+const SubjectTest = z
+  .strictObject({
+    subjects: z.array(z.string()),
+    sample: z.number(),
+    wait: z.string(),
+    ends_at: Timestamp.nullable().meta({ description: 'When the winner is judged (set when the send is prepared).' }),
+    winner: z.int().nullable().meta({ description: 'Index in subjects, once chosen.' }),
+    winner_rule: z.string().nullable().meta({ description: 'Why: "human clicks 14 vs 9", "tie on clicks …", "picked by …".' }),
+    decided_at: Timestamp.nullable(),
+  })
+  .meta({ id: 'SubjectTest' });
 
 /** POST /api/v1/sends/count */
 export const countBody = z.object({ post_id: PostId, segment: SegmentInput }).strict().meta({ id: 'SendCount' });
@@ -76,6 +105,7 @@ export const Send = z
     created_at: Timestamp,
     prepared_at: Timestamp.nullable(),
     finished_at: Timestamp.nullable(),
+    subject_test: SubjectTest.nullable(),
   })
   .meta({ id: 'Send' });
 
@@ -119,5 +149,6 @@ export function sendJson(s: SendView): SendJson {
     created_at: s.created_at,
     prepared_at: s.prepared_at,
     finished_at: s.finished_at,
+    subject_test: s.subject_test,
   };
 }

@@ -72,6 +72,14 @@ export const StatsCohorts = z
 
 const Counts = z.strictObject({ human: z.int(), unique_human: z.int(), machine: z.int() });
 
+const VariantFigures = {
+  recipients: z.int(),
+  delivered: z.int(),
+  human_opens: z.int().meta({ description: 'Members with a human open (machine opens, e.g. Apple MPP, excluded).' }),
+  machine_opens: z.int(),
+  unique_human_clicks: z.int().meta({ description: 'Members with a human click (scanner clicks excluded).' }),
+};
+
 export const StatsSend = z
   .strictObject({
     send: z.strictObject({ id: Id, status: z.enum(SEND_STATUSES), post_id: Id, title: z.string(), sent_at: Timestamp.nullable() }),
@@ -91,6 +99,20 @@ export const StatsSend = z
       z.strictObject({ link: z.int(), url: z.string(), human_clicks: z.int(), unique_human_clicks: z.int(), machine_clicks: z.int() }),
     ),
     hours: z.array(z.strictObject({ hour: z.int(), human_opens: z.int(), machine_opens: z.int(), human_clicks: z.int() })),
+    subject_test: z
+      .strictObject({
+        subjects: z.array(z.string()),
+        sample: z.number(),
+        wait: z.string(),
+        ends_at: Timestamp.nullable(),
+        winner: z.int().nullable(),
+        winner_rule: z.string().nullable(),
+        decided_at: Timestamp.nullable(),
+        variants: z.array(z.strictObject({ index: z.int(), subject: z.string(), winner: z.boolean(), ...VariantFigures })),
+        rest: z.strictObject(VariantFigures),
+      })
+      .nullable()
+      .meta({ description: "A subject test's figures per subject (its sample), the rest's, and the rule that picked the winner." }),
   })
   .meta({ id: 'StatsSend' });
 

@@ -23,6 +23,8 @@ export const POST = apiRoute(async ({ request }, { db, staff }) => {
     undoSeconds: body.undo_seconds,
     draft: body.draft,
     staffId: staff.id,
+    subjects: body.subjects,
+    test: body.test,
   });
   return json({ send: sendJson(send) }, 201);
 });
