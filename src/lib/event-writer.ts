@@ -71,7 +71,7 @@ export function createEventWriter(db: Kysely<Database>, options: { maxBatch?: nu
  * distinct members) grows with the send, while the counter rows are a dozen primary-key reads
  * whatever its size, for one more upsert per batch of events (figures: bench/live.ts,
  * bench/RESULTS.md).
-Rows are upserted in key order, so two batches never deadlock.
+ * Rows are upserted in key order, so two batches never deadlock.
  */
 async function insertWithLiveCounts(db: Kysely<Database>, rows: EngagementRow[]): Promise<void> {
   await sql`
