@@ -766,6 +766,57 @@ export interface Database {
   moderation_log: ModerationLogTable;
   comment_notifications: CommentNotificationsTable;
   comment_notification_optouts: CommentNotificationOptoutsTable;
+  send_live_counts: SendLiveCountsTable;
+  send_live_firsts: SendLiveFirstsTable;
+  live_events: LiveEventsTable;
+  staff_alert_settings: StaffAlertSettingsTable;
+  staff_alerts: StaffAlertsTable;
+}
+
+export interface SendLiveCountsTable {
+  send_id: string;
+  link: number;
+  human_opens: number;
+  unique_human_opens: number;
+  machine_opens: number;
+  human_clicks: number;
+  unique_human_clicks: number;
+  machine_clicks: number;
+}
+
+export interface SendLiveFirstsTable {
+  send_id: string;
+  what: number;
+  member_id: string;
+}
+
+export interface LiveEventsTable {
+  id: Generated<string>;
+  seq: ColumnType<string | null, never, never>;
+  type: string;
+  data: ColumnType<unknown, string | undefined, string>;
+  created_at: DefaultTimestamp;
+}
+
+export type AlertKind = 'question' | 'comment_held' | 'comment_reported' | 'send_failed' | 'payment_failed';
+export type AlertMode = 'immediate' | 'hourly' | 'none';
+
+export interface StaffAlertSettingsTable {
+  staff_user_id: string;
+  kind: AlertKind;
+  mode: AlertMode;
+}
+
+export interface StaffAlertsTable {
+  id: Generated<string>;
+  staff_user_id: string;
+  kind: AlertKind;
+  fact_key: string;
+  summary: string;
+  link: string;
+  mode: Exclude<AlertMode, 'none'>;
+  created_at: DefaultTimestamp;
+  emailed_at: Timestamp | null;
 }
 
 export type StaffUser = Selectable<StaffUsersTable>;

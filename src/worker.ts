@@ -10,6 +10,7 @@ import { mailMilestone, MILESTONE_MAIL_TASK } from './domain/referrals/milestone
 import { startAllBankedRewards } from './domain/referrals/rewards.ts';
 import { sendCommentNotifications } from './domain/community/notifications.ts';
 import { refreshStats } from './domain/stats/rollup.ts';
+import { pruneLive } from './domain/live/prune.ts';
 import { INSTALL_TEST_TASK, sendTestEmail } from './domain/install/test-email.ts';
 import { resumeStaleStripeSyncs, runStripeSync } from './domain/billing/adopt.ts';
 import { deliverWebhook } from './domain/webhooks/deliver.ts';
@@ -139,6 +140,8 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     const held = await holdQuickLeavers(runtime.db);
     if (held > 0) log.info('referrals held: friends left soon after confirming', { referrals: held });
     await forgetOldSignals(runtime.db);
+    // Live send counters past the live window (the rollups keep the history) and old live-feed rows.
+    await pruneLive(runtime.db);
     const syncs = await resumeStaleStripeSyncs(runtime.db);
     if (syncs > 0) log.warn('interrupted Stripe syncs resumed', { syncs });
   };

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database, EngagementKind } from '../../db/types.ts';
 import { errorFields, log } from './log.ts';
 
@@ -38,10 +38,10 @@ export function createEventWriter(db: Kysely<Database>, options: { maxBatch?: nu
     group = [];
     if (batch.length === 0) return;
     try {
-      await db
-        .insertInto('engagement_events')
-        .values(batch.map((b) => b.row))
-        .execute();
+      await insertWithLiveCounts(
+        db,
+        batch.map((b) => b.row),
+      );
       for (const b of batch) b.done();
     } catch (err) {
       log.error('engagement events not written', { events: batch.length, ...errorFields(err) });
@@ -59,6 +59,58 @@ export function createEventWriter(db: Kysely<Database>, options: { maxBatch?: nu
     },
     flush,
   };
+}
+
+/**
+ * Inserts the events and, in the same statement, adds the opens and clicks of sends to
+ * send_live_counts (the live send report, domain/stats/live.ts). Unique figures: a member's first
+ * open, first click and first click per link go into send_live_firsts ("on conflict do nothing"
+ * returns only the firsts), and only those add to the unique counts.
+ *
+ * Why a counter and not a count of recent events: counting a live send's events (and its
+ * distinct members) grows with the send, while the counter rows are a dozen primary-key reads
+ * whatever its size, for one more upsert per batch of events (figures: bench/live.ts,
+ * bench/RESULTS.md).
+ * Rows are upserted in key order, so two batches never deadlock.
+ */
+async function insertWithLiveCounts(db: Kysely<Database>, rows: EngagementRow[]): Promise<void> {
+  await sql`
+    with ev as (
+      insert into engagement_events (kind, member_id, send_id, post_id, link, machine, agent)
+      select kind, member_id, send_id, post_id, link, machine, agent
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+        as x(kind text, member_id bigint, send_id bigint, post_id bigint, link int, machine boolean, agent text)
+      returning kind, member_id, send_id, link, machine
+    ),
+    s as (select * from ev where send_id is not null and kind in ('open', 'click')),
+    firsts as (
+      insert into send_live_firsts (send_id, what, member_id)
+      select distinct s.send_id, w.what, s.member_id
+      from s cross join lateral (values (case when s.kind = 'open' then -2 else -1 end), (case when s.kind = 'click' then s.link end)) w(what)
+      where not s.machine and s.member_id is not null and w.what is not null
+      order by 1, 2, 3
+      on conflict do nothing
+      returning send_id, what
+    ),
+    counted as (
+      select send_id, -1 as link,
+        count(*) filter (where kind = 'open' and not machine) as ho, 0 as uo, count(*) filter (where kind = 'open' and machine) as mo,
+        count(*) filter (where kind = 'click' and not machine) as hc, 0 as uc, count(*) filter (where kind = 'click' and machine) as mc
+      from s group by send_id
+      union all
+      select send_id, link, 0, 0, 0, count(*) filter (where not machine), 0, count(*) filter (where machine)
+      from s where kind = 'click' and link is not null group by send_id, link
+      union all
+      select send_id, greatest(what, -1), 0, count(*) filter (where what = -2), 0, 0, count(*) filter (where what <> -2), 0
+      from firsts group by send_id, greatest(what, -1)
+    )
+    insert into send_live_counts as c (send_id, link, human_opens, unique_human_opens, machine_opens, human_clicks, unique_human_clicks, machine_clicks)
+    select send_id, link, sum(ho), sum(uo), sum(mo), sum(hc), sum(uc), sum(mc) from counted group by send_id, link order by send_id, link
+    on conflict (send_id, link) do update set
+      human_opens = c.human_opens + excluded.human_opens, unique_human_opens = c.unique_human_opens + excluded.unique_human_opens,
+      machine_opens = c.machine_opens + excluded.machine_opens, human_clicks = c.human_clicks + excluded.human_clicks,
+      unique_human_clicks = c.unique_human_clicks + excluded.unique_human_clicks, machine_clicks = c.machine_clicks + excluded.machine_clicks
+  `.execute(db);
 }
 
 const writers = new WeakMap<object, EventWriter>();

@@ -71,6 +71,7 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: path('/admin/stats/sends/:id/?'), methods: READ, access: 'stats:read' },
   { pattern: path('/admin/stats/(overview|sources|cohorts)\\.csv'), methods: READ, access: 'stats:read' },
   { pattern: path('/admin/stats/sends/:id\\.csv'), methods: READ, access: 'stats:read' },
+  { pattern: path('/admin/stats/sends/:id\\.json'), methods: READ, access: 'stats:read' },
   { pattern: path('/admin/stats/posts/:id(\\.csv)?/?'), methods: READ, access: 'stats:read' },
   { pattern: path('/api/v1/stats/(overview|sources|cohorts)/?'), methods: READ, access: 'stats:read' },
   { pattern: path('/api/v1/stats/sends/:id/?'), methods: READ, access: 'stats:read' },

@@ -1,13 +1,15 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { NotFoundError } from '../../lib/errors.ts';
+import { isLive, liveSendCounts, liveUnsubscribes } from './live.ts';
 import { countedZone } from './rollup.ts';
 import { subjectTestReport } from '../sending/subject-test.ts';
 import { ENGAGED_DAYS, engagementScore, levelsFromFlows, rate, weekly } from './definitions.ts';
 
 /**
  * What the stats pages and /api/v1/stats/* show. Every function here reads the stats_* rollups
- * only (a few hundred rows at most), never engagement_events or events: see rollup.ts.
+ * only (a few hundred rows at most), never engagement_events: see rollup.ts. A recent send's
+ * report adds its live counters (live.ts).
  */
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
@@ -173,7 +175,8 @@ export async function statsSend(db: Kysely<Database>, sendId: string) {
     .where('s.id', '=', sendId)
     .executeTakeFirst();
   if (!send) throw new NotFoundError('No such send.', 'send_not_found');
-  const [links, hours, subjectTest] = await Promise.all([
+  const live = isLive(send.prepared_at);
+  const [links, hours, subjectTest, counts, unsubscribes] = await Promise.all([
     db
       .selectFrom('send_links as l')
       .leftJoin('stats_send_links as sl', (j) => j.onRef('sl.send_id', '=', 'l.send_id').onRef('sl.link', '=', 'l.link'))
@@ -188,27 +191,46 @@ export async function statsSend(db: Kysely<Database>, sendId: string) {
       .orderBy('hour')
       .execute(),
     subjectTestReport(db, sendId),
+    live ? liveSendCounts(db, sendId) : undefined,
+    live ? liveUnsubscribes(db, sendId, send.prepared_at!) : undefined,
   ]);
+  // Live sends: the greater of the rollup and the live counter (live.ts says why both).
+  const most = (rolled: string | number | null | undefined, now: number | undefined) => Math.max(n(rolled), now ?? 0);
+  const w = counts?.whole;
   return {
     send: { id: send.id, status: send.status, post_id: send.post_id, title: send.title, sent_at: send.prepared_at?.toISOString() ?? null },
-    as_of: send.computed_at?.toISOString() ?? null,
+    as_of: live ? new Date().toISOString() : (send.computed_at?.toISOString() ?? null),
+    live,
     recipients: send.recipients,
     posted: n(send.posted),
     delivered: send.delivered,
     bounced: send.bounced,
     complaints: send.complained,
-    opens: { human: n(send.human_opens), unique_human: n(send.unique_human_opens), machine: n(send.machine_opens) },
-    clicks: { human: n(send.human_clicks), unique_human: n(send.unique_human_clicks), machine: n(send.machine_clicks) },
-    click_rate: rate(n(send.unique_human_clicks), send.delivered || n(send.posted)),
-    unsubscribes: n(send.unsubscribes),
+    opens: {
+      human: most(send.human_opens, w?.human_opens),
+      unique_human: most(send.unique_human_opens, w?.unique_human_opens),
+      machine: most(send.machine_opens, w?.machine_opens),
+    },
+    clicks: {
+      human: most(send.human_clicks, w?.human_clicks),
+      unique_human: most(send.unique_human_clicks, w?.unique_human_clicks),
+      machine: most(send.machine_clicks, w?.machine_clicks),
+    },
+    click_rate: rate(most(send.unique_human_clicks, w?.unique_human_clicks), send.delivered || n(send.posted)),
+    unsubscribes: most(send.unsubscribes, unsubscribes),
+    // The flat names for the live figures, beside the grouped ones.
+    human_opens: most(send.human_opens, w?.human_opens),
+    machine_opens: most(send.machine_opens, w?.machine_opens),
+    human_clicks: most(send.unique_human_clicks, w?.unique_human_clicks),
+    unsubscribed: most(send.unsubscribes, unsubscribes),
     comments: n(send.comments),
     upgrades: n(send.upgrades),
     links: links.map((l) => ({
       link: l.link,
       url: l.url,
-      human_clicks: n(l.human_clicks),
-      unique_human_clicks: n(l.unique_human_clicks),
-      machine_clicks: n(l.machine_clicks),
+      human_clicks: most(l.human_clicks, counts?.links.get(l.link)?.human_clicks),
+      unique_human_clicks: most(l.unique_human_clicks, counts?.links.get(l.link)?.unique_human_clicks),
+      machine_clicks: most(l.machine_clicks, counts?.links.get(l.link)?.machine_clicks),
     })),
     hours: hours.map((h) => ({ hour: h.hour, human_opens: h.human_opens, machine_opens: h.machine_opens, human_clicks: h.human_clicks })),
     subject_test: subjectTest,

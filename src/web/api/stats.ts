@@ -84,6 +84,7 @@ export const StatsSend = z
   .strictObject({
     send: z.strictObject({ id: Id, status: z.enum(SEND_STATUSES), post_id: Id, title: z.string(), sent_at: Timestamp.nullable() }),
     as_of: Timestamp.nullable(),
+    live: z.boolean().meta({ description: 'True while the send goes out and for 7 days after: figures are current within seconds.' }),
     recipients: z.int(),
     posted: z.int(),
     delivered: z.int(),
@@ -93,6 +94,10 @@ export const StatsSend = z
     clicks: Counts,
     click_rate: Rate,
     unsubscribes: z.int(),
+    human_opens: z.int().meta({ description: 'Human opens (the same as opens.human).' }),
+    machine_opens: z.int(),
+    human_clicks: z.int().meta({ description: 'Members who clicked, machines left out (clicks.unique_human).' }),
+    unsubscribed: z.int().meta({ description: 'The same as unsubscribes.' }),
     comments: z.int(),
     upgrades: z.int(),
     links: z.array(
