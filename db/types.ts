@@ -471,6 +471,15 @@ export interface SendBatchesTable {
   part: ColumnType<BatchPart, BatchPart | undefined, BatchPart>;
 }
 
+/** The SMTP adapter's record of each message the relay answered (src/lib/mailer/smtp.ts). */
+export interface SmtpJournalTable {
+  message_id: string;
+  idempotency_key: string;
+  status: 'accepted' | 'rejected';
+  response: ColumnType<string, string | undefined, string>;
+  created_at: DefaultTimestamp;
+}
+
 export interface MailRateTable {
   id: string;
   next_at: DefaultTimestamp;
@@ -744,6 +753,7 @@ export interface Database {
   deliveries: DeliveriesTable;
   send_batches: SendBatchesTable;
   mail_rate: MailRateTable;
+  smtp_journal: SmtpJournalTable;
   send_links: SendLinksTable;
   engagement_events: EngagementEventsTable;
   stats_state: StatsStateTable;

@@ -5,6 +5,7 @@ import { checkConnection, createDatabase, type DatabaseHandle } from './lib/db.t
 import { startEmbeddedPostgres, withDatabase, type EmbeddedPostgres } from './lib/embedded-postgres.ts';
 import { createOutboxMailer } from './lib/mailer/outbox.ts';
 import { createResendMailer } from './lib/mailer/resend.ts';
+import { createSmtpMailer } from './lib/mailer/smtp.ts';
 import type { Runtime } from './lib/runtime.ts';
 import { siteKeys } from './lib/site-keys.ts';
 import { createStripe } from './lib/stripe.ts';
@@ -70,9 +71,13 @@ export async function boot(config: Config, options: BootOptions = {}): Promise<B
     await embedded?.stop();
     throw err;
   }
-  const mailer = config.resend
-    ? createResendMailer({ apiKey: config.resend.apiKey, baseUrl: config.resend.baseUrl, from: config.mailFrom })
-    : createOutboxMailer(database.db, { from: config.mailFrom });
+  // Every email (sends, automatic and transactional mail, tests from the checklist) goes through this one mailer.
+  const mailer =
+    config.mailProvider === 'smtp' && config.smtp
+      ? createSmtpMailer(database.db, { url: config.smtp.url, from: config.mailFrom, maxConnections: config.smtp.maxConnections })
+      : config.mailProvider === 'resend' && config.resend
+        ? createResendMailer({ apiKey: config.resend.apiKey, baseUrl: config.resend.baseUrl, from: config.mailFrom })
+        : createOutboxMailer(database.db, { from: config.mailFrom });
   const runtime: Runtime = {
     config: { ...config, appSecret },
     keys: siteKeys({ appSecret, siteUrl: config.siteUrl, mailFrom: config.mailFrom }),
@@ -86,6 +91,7 @@ export async function boot(config: Config, options: BootOptions = {}): Promise<B
     database,
     embedded,
     async close() {
+      await mailer.close?.();
       await database.close();
       await embedded?.stop();
     },

@@ -17,6 +17,7 @@ import { deliverWebhook } from './domain/webhooks/deliver.ts';
 import { runNightlyBackup } from './domain/backup/nightly.ts';
 import { log } from './lib/log.ts';
 import { createRateLimiter, UNLIMITED, type RateLimiter } from './lib/mail-rate.ts';
+import { pruneSmtpJournal } from './lib/mailer/smtp.ts';
 import { recordHeartbeat, startQueueRunner, type QueueRunner, type TaskName } from './lib/queue.ts';
 import { runLane } from './domain/sending/engine.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './domain/sending/lifecycle.ts';
@@ -37,7 +38,7 @@ export function withoutAddresses(message: string): string {
 /** This process's name in claims and heartbeats: host and pid, so a restart can tell the dead. */
 export const WORKER_ID = `${hostname()}-${process.pid}`;
 
-/** The provider's shared rate; the local outbox has none. */
+/** The provider's shared rate (Resend: requests, SMTP: messages); the local outbox has none. */
 export function limiterFor(runtime: Runtime): RateLimiter {
   return runtime.mailer.provider === 'outbox'
     ? UNLIMITED
@@ -130,6 +131,7 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
   const maintenance: Task<'maintenance'> = async () => {
     await pruneRateLimits(runtime.db);
     await pruneExpiredStaffSessions(runtime.db);
+    await pruneSmtpJournal(runtime.db);
     // Next months' engagement partitions exist before their first event.
     await sql`select ensure_engagement_partitions(2)`.execute(runtime.db);
     const ended = await expireComps(runtime.db);

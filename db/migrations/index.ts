@@ -18,6 +18,7 @@ import * as m0023 from './0023_post_redirects.ts';
 import * as m0026 from './0026_webhooks.ts';
 import * as m0038 from './0038_subject_tests.ts';
 import * as m0040 from './0040_live.ts';
+import * as m0030 from './0030_smtp_journal.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -43,4 +44,5 @@ export const migrations: Record<string, Migration> = {
   '0026_webhooks': m0026,
   '0038_subject_tests': m0038,
   '0040_live': m0040,
+  '0030_smtp_journal': m0030,
 };

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseTrustProxy, TrustProxyError, type TrustProxy } from './client-address.ts';
+import { parseSmtpUrl, SmtpUrlError } from './mailer/smtp.ts';
 
 /**
  * Configuration read once at start from the environment (DESIGN.md's table).
@@ -89,6 +90,48 @@ const schema = z.object({
   RESEND_API_KEY: optionalString,
   RESEND_BASE_URL: httpUrl('a Resend-compatible API'),
   RESEND_WEBHOOK_SECRET: optionalString,
+  MAIL_PROVIDER: optionalString.superRefine((v, ctx) => {
+    if (v !== undefined && v !== 'resend' && v !== 'smtp') ctx.addIssue({ code: 'custom', message: `must be resend or smtp, got "${v}"` });
+  }),
+  SMTP_URL: optionalString.superRefine((v, ctx) => {
+    if (v === undefined) return;
+    try {
+      parseSmtpUrl(v);
+    } catch (err) {
+      if (!(err instanceof SmtpUrlError)) throw err;
+      ctx.addIssue({ code: 'custom', message: err.message });
+    }
+  }),
+  SMTP_MAX_CONNECTIONS: optionalString.transform((v, ctx) => {
+    if (v === undefined) return 5;
+    const n = /^\d+$/.test(v) ? Number(v) : NaN;
+    if (!Number.isInteger(n) || n < 1 || n > 50) {
+      ctx.addIssue({ code: 'custom', message: `must be a number of connections from 1 to 50, got "${v}"` });
+      return z.NEVER;
+    }
+    return n;
+  }),
+  SES_SNS_TOPIC_ARN: optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const arns = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const bad = arns.find((a) => !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/.test(a));
+    if (bad !== undefined || arns.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be SNS topic ARNs (arn:aws:sns:REGION:ACCOUNT:TOPIC), comma-separated, got "${bad ?? v}"`,
+      });
+      return z.NEVER;
+    }
+    return arns;
+  }),
+  POSTMARK_WEBHOOK_TOKEN: optionalString.superRefine((v, ctx) => {
+    if (v !== undefined && v.length < 16)
+      ctx.addIssue({ code: 'custom', message: 'must be at least 16 characters (try: openssl rand -hex 16)' });
+  }),
+  MAILGUN_WEBHOOK_SIGNING_KEY: optionalString,
   WEBHOOKS_ALLOW_PRIVATE: optionalString.transform((v, ctx) => {
     if (v === undefined || v === '0' || v === '') return false;
     if (v === '1') return true;
@@ -96,7 +139,7 @@ const schema = z.object({
     return z.NEVER;
   }),
   SEND_RATE_LIMIT: optionalString.transform((v, ctx) => {
-    if (v === undefined) return 2;
+    if (v === undefined) return undefined;
     const n = Number(v);
     if (!Number.isFinite(n) || n <= 0 || n > 10_000) {
       ctx.addIssue({ code: 'custom', message: `must be a positive number of requests per second, got "${v}"` });
@@ -171,6 +214,12 @@ export interface Config {
   appSecret: string | undefined;
   mailFrom: string;
   resend: { apiKey: string; baseUrl: string | undefined; webhookSecret: string | undefined } | undefined;
+  /** Which adapter sends every email (lib/mailer): MAIL_PROVIDER, or the one whose settings are given; the outbox without any. */
+  mailProvider: 'resend' | 'smtp' | 'outbox';
+  smtp: { url: string; maxConnections: number } | undefined;
+  /** Bounces and complaints from SMTP relays (POST /webhooks/ses, /postmark, /mailgun); each unset turns its endpoint off. */
+  inboundMail: { sesTopicArns: string[] | undefined; postmarkToken: string | undefined; mailgunSigningKey: string | undefined };
+  /** Resend: API requests per second (each up to 100 emails); SMTP: messages per second. */
   sendRateLimit: number;
   stripe: { secretKey: string; webhookSecret: string | undefined; apiBase: string | undefined } | undefined;
   /** Resolvers for the install checklist's DNS checks (host or host:port); unset: the system's. */
@@ -203,6 +252,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.RESEND_BASE_URL !== undefined && e.RESEND_API_KEY === undefined) {
     throw new ConfigError('RESEND_API_KEY', 'is required when RESEND_BASE_URL is set');
   }
+  if (e.MAIL_PROVIDER === 'smtp' && e.SMTP_URL === undefined) {
+    throw new ConfigError('SMTP_URL', 'is required when MAIL_PROVIDER=smtp (e.g. smtp://user:pass@smtp.example.com:587)');
+  }
+  if (e.MAIL_PROVIDER === 'resend' && e.RESEND_API_KEY === undefined) {
+    throw new ConfigError('RESEND_API_KEY', 'is required when MAIL_PROVIDER=resend');
+  }
+  const mailProvider = (e.MAIL_PROVIDER as 'resend' | 'smtp' | undefined) ?? (e.RESEND_API_KEY ? 'resend' : e.SMTP_URL ? 'smtp' : 'outbox');
   if ((e.STRIPE_WEBHOOK_SECRET !== undefined || e.STRIPE_API_BASE !== undefined) && e.STRIPE_SECRET_KEY === undefined) {
     throw new ConfigError('STRIPE_SECRET_KEY', 'is required when STRIPE_WEBHOOK_SECRET or STRIPE_API_BASE is set');
   }
@@ -218,7 +274,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // No display name by default: each email is sent under the site's name (domain/newsletters/sender.ts).
     mailFrom: e.MAIL_FROM ?? `hearth@${new URL(siteUrl).hostname}`,
     resend: e.RESEND_API_KEY ? { apiKey: e.RESEND_API_KEY, baseUrl: e.RESEND_BASE_URL, webhookSecret: e.RESEND_WEBHOOK_SECRET } : undefined,
-    sendRateLimit: e.SEND_RATE_LIMIT,
+    mailProvider,
+    smtp: e.SMTP_URL ? { url: e.SMTP_URL, maxConnections: e.SMTP_MAX_CONNECTIONS } : undefined,
+    inboundMail: {
+      sesTopicArns: e.SES_SNS_TOPIC_ARN,
+      postmarkToken: e.POSTMARK_WEBHOOK_TOKEN,
+      mailgunSigningKey: e.MAILGUN_WEBHOOK_SIGNING_KEY,
+    },
+    // Resend's default plan allows 2 requests a second; an SMTP relay is counted per message
+    // (SES starts accounts at 14 a second, most relays allow more).
+    sendRateLimit: e.SEND_RATE_LIMIT ?? (mailProvider === 'smtp' ? 10 : 2),
     stripe: e.STRIPE_SECRET_KEY
       ? { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET, apiBase: e.STRIPE_API_BASE }
       : undefined,

@@ -15,8 +15,10 @@ export interface RateLimiter {
    * Waits for this request's slot. Transactional mail (confirmations, magic links) always
    * takes the next free slot; bulk mail reserves only when at most two slots are already taken
    * ahead, so a confirmation never queues behind a send's lanes: it waits three slots at most.
+   * `slots` reserves several at once: a batch of 100 over SMTP pays for 100 messages (on SMTP
+   * a slot is a message, on Resend a request), and the next reservation starts after them.
    */
-  acquire(kind?: 'bulk' | 'transactional'): Promise<{ waitedMs: number }>;
+  acquire(kind?: 'bulk' | 'transactional', slots?: number): Promise<{ waitedMs: number }>;
   /** The provider asked everyone to wait `seconds`. */
   holdOff(seconds: number): Promise<void>;
 }
@@ -26,17 +28,18 @@ const KEY = 'provider';
 export function createRateLimiter(db: Kysely<Database>, options: { requestsPerSecond: number }): RateLimiter {
   const spacing = 1 / options.requestsPerSecond;
   return {
-    async acquire(kind = 'bulk') {
+    async acquire(kind = 'bulk', slots = 1) {
       const started = performance.now();
+      const span = spacing * Math.max(1, slots);
       for (;;) {
         // One statement: take the slot at max(next_at, now) and move next_at one spacing later.
         // Bulk takes it only while the queue of reserved slots is short (the WHERE of the update).
         const row = await sql<{ wait: number }>`
-          insert into mail_rate as r (id, next_at) values (${KEY}, clock_timestamp() + make_interval(secs => ${spacing}))
+          insert into mail_rate as r (id, next_at) values (${KEY}, clock_timestamp() + make_interval(secs => ${span}))
           on conflict (id) do update
-            set next_at = greatest(r.next_at, clock_timestamp()) + make_interval(secs => ${spacing})
+            set next_at = greatest(r.next_at, clock_timestamp()) + make_interval(secs => ${span})
             where ${kind === 'transactional'} or r.next_at <= clock_timestamp() + make_interval(secs => ${2 * spacing})
-          returning extract(epoch from (r.next_at - make_interval(secs => ${spacing}) - clock_timestamp()))::float8 as wait
+          returning extract(epoch from (r.next_at - make_interval(secs => ${span}) - clock_timestamp()))::float8 as wait
         `.execute(db);
         const reserved = row.rows[0];
         if (reserved) {

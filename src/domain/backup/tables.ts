@@ -17,6 +17,7 @@ export const NOT_EXPORTED: Readonly<Record<string, string>> = {
   webhook_deliveries: 'volatile: the delivery log of outbound webhooks',
   rate_limits: 'volatile: rate-limit counters',
   mail_rate: 'volatile: the mail provider rate window',
+  smtp_journal: 'volatile: which SMTP messages the relay answered, kept only while a retry may need it',
   worker_heartbeats: 'volatile: which workers are alive',
   kysely_migration: 'the schema version: the target has its own, checked against the manifest',
   kysely_migration_lock: 'the migrator lock',

@@ -81,7 +81,8 @@ async function postBatch(deps: LaneDeps, send: FixedSend, batch: ClaimedBatch): 
   const key = idempotencyKey(send.id, batch.batch);
   // The slot is taken after the claim, so a lane with nothing to post spends none; the lease
   // (LEASE_SECONDS) outlasts any wait for a slot.
-  const { waitedMs } = await deps.limiter.acquire();
+  // On SMTP each message is a transaction of its own, and pays its own slot.
+  const { waitedMs } = await deps.limiter.acquire('bulk', deps.mailer.rateUnit === 'message' ? messages.length : 1);
   // The claim checked the send's status a moment ago; after a real wait, check again.
   if (waitedMs > STATUS_RECHECK_AFTER_MS && !(await deps.store.stillSending(batch, deps.owner))) return;
   const result = await deps.mailer.sendBatch(messages, { idempotencyKey: key });

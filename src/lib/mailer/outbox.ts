@@ -41,6 +41,7 @@ export function createOutboxMailer(db: Kysely<Database>, options: { from: string
 
   return {
     provider: 'outbox',
+    rateUnit: 'request',
     async send(message, opts = {}): Promise<SendResult> {
       const [id] = await insert([message], opts.idempotencyKey ?? null);
       return { ok: true, id: id! };

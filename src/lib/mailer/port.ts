@@ -1,7 +1,9 @@
 /**
- * The mailer port: what the rest of Hearth knows of an email provider. Two adapters:
- * Resend (resend.ts) and the local outbox (outbox.ts) used when no provider is configured.
- * Both are idempotent under a key: the same batch posted twice under one key is one batch.
+ * The mailer port: what the rest of Hearth knows of an email provider. Three adapters:
+ * Resend (resend.ts), any SMTP relay (smtp.ts), and the local outbox (outbox.ts) used when no
+ * provider is configured. Each is idempotent under a key: the same batch posted twice under one
+ * key is one batch (Resend and the outbox by the key itself; SMTP by a journal of Message-IDs,
+ * with a window of one message per connection, see smtp.ts).
  */
 export interface EmailMessage {
   /** Defaults to MAIL_FROM. */
@@ -45,10 +47,17 @@ export type BatchResult =
 export const MAX_BATCH = 100;
 
 export interface Mailer {
-  readonly provider: 'resend' | 'outbox';
+  readonly provider: 'resend' | 'smtp' | 'outbox';
+  /**
+   * What one slot of the shared rate limiter (lib/mail-rate.ts) pays for: an API request
+   * (Resend: a batch of up to 100 is one request) or each message (SMTP: one transaction each).
+   */
+  readonly rateUnit?: 'request' | 'message';
   send(message: EmailMessage, options?: { idempotencyKey?: string }): Promise<SendResult>;
   /** Up to MAX_BATCH messages in one request; a key is required so a retry is never a second batch. */
   sendBatch(messages: EmailMessage[], options: { idempotencyKey: string }): Promise<BatchResult>;
+  /** Closes pooled connections (SMTP); the process can then exit. */
+  close?(): Promise<void>;
 }
 
 export class MailerUsageError extends Error {}

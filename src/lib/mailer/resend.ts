@@ -53,6 +53,7 @@ export function createResendMailer(options: { apiKey: string; baseUrl?: string |
   const resend = new Resend(options.apiKey, options.baseUrl ? { baseUrl: options.baseUrl } : undefined);
   return {
     provider: 'resend',
+    rateUnit: 'request',
     async send(message, opts = {}): Promise<SendResult> {
       const payload = toPayload(message, options.from) as Parameters<typeof resend.emails.send>[0];
       // The SDK passes request options on to fetch, so a signal bounds a hung connection.
