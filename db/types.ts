@@ -113,6 +113,48 @@ export interface MembersTable {
   comp_until: Timestamp | null;
   stripe_customer_id: string | null;
   tier_source: ColumnType<'default' | 'comp' | 'stripe', 'default' | 'comp' | 'stripe' | undefined, 'default' | 'comp' | 'stripe'>;
+  /** Custom field values by field key (domain/members/fields.ts). */
+  fields: ColumnType<MemberFieldValues, string | undefined, string>;
+}
+
+export type MemberFieldType = 'text' | 'number' | 'date' | 'choice' | 'boolean';
+/** text, choice and date (YYYY-MM-DD) are strings; number a number; boolean a boolean. */
+export type MemberFieldValue = string | number | boolean;
+export type MemberFieldValues = Record<string, MemberFieldValue>;
+
+export interface MemberFieldsTable {
+  id: Generated<string>;
+  key: string;
+  label: string;
+  type: MemberFieldType;
+  options: ColumnType<string[], string[] | undefined, string[]>;
+  member_editable: ColumnType<boolean, boolean | undefined, boolean>;
+  sort_order: ColumnType<number, number | undefined, number>;
+  archived_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface PollsTable {
+  id: Generated<string>;
+  question: string;
+  answers: string[];
+  status: ColumnType<'open' | 'closed', 'open' | 'closed' | undefined, 'open' | 'closed'>;
+  closes_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  created_by: string | null;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
+export interface PollVotesTable {
+  poll_id: string;
+  member_id: string;
+  answer: number;
+  channel: 'email' | 'web';
+  send_id: string | null;
+  changes: ColumnType<number, number | undefined, number>;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
 }
 
 export interface MemberNewslettersTable {
@@ -282,6 +324,7 @@ export interface ImportRowsTable {
   platform: string | null;
   ref: string | null;
   referral_code: string | null;
+  fields: Json<Record<string, string | number | boolean>> | null;
 }
 
 export interface ImportRejectionsTable {
@@ -600,7 +643,7 @@ export interface CommentNotificationOptoutsTable {
   created_at: DefaultTimestamp;
 }
 
-export type EngagementKind = 'open' | 'click' | 'read' | 'view';
+export type EngagementKind = 'open' | 'click' | 'read' | 'view' | 'poll';
 
 export interface SendLinksTable {
   send_id: string;
@@ -725,6 +768,9 @@ export interface Database {
   newsletters: NewslettersTable;
   tiers: TiersTable;
   members: MembersTable;
+  member_fields: MemberFieldsTable;
+  polls: PollsTable;
+  poll_votes: PollVotesTable;
   member_newsletters: MemberNewslettersTable;
   posts: PostsTable;
   outbox: OutboxTable;

@@ -11,15 +11,30 @@ import { escapeHtml, unescapeHtml, layout, button, type Brand } from './html.ts'
  */
 export const SLOTS = ['name', 'unsubscribe_url', 'preferences_url', 'referral_url'] as const;
 export type Slot = (typeof SLOTS)[number];
-/** The slots every personalisation must fill; referral_url is filled when a post asks for it. */
-export type SlotValues = Record<Exclude<Slot, 'referral_url'>, string> & { referral_url?: string };
+/**
+ * The slots every personalisation must fill; referral_url is filled when a post asks for it, and
+ * `poll:<id>:<answer>` (one per answer of a {{poll:<id>}} block) with the member's signed answer link.
+ */
+export type PollSlot = `poll:${string}:${number}`;
+export type SlotValues = Record<Exclude<Slot, 'referral_url'>, string> & { referral_url?: string } & {
+  [slot: PollSlot]: string | undefined;
+};
+
+/** A poll as its email block shows it. */
+export interface EmailPoll {
+  question: string;
+  answers: string[];
+}
 
 /**
  * A line `{{referral}}` in a post's Markdown: in the email, a block with the reader's own
  * referral link (/r/<code>); on the web, an invitation to find it in the account.
  */
 const REFERRAL_PARAGRAPH = /<p[^>]*>\{\{referral\}\}<\/p>/g;
-const marker = (slot: Slot) => `\u0001${slot}\u0001`;
+/** A line `{{poll:<id>}}`: the question and one link per answer (a click answers, see domain/polls). */
+const POLL_PARAGRAPH = /<p[^>]*>\{\{poll:(\d{1,18})\}\}<\/p>/g;
+const POLL_LINE = /^\{\{poll:(\d{1,18})\}\}$/gm;
+const marker = (slot: Slot | PollSlot) => `\u0001${slot}\u0001`;
 
 const INLINE: Record<string, string> = {
   p: 'margin:0 0 16px 0;',
@@ -70,12 +85,14 @@ export interface PostEmailInput {
   /** True for the variant of readers who may not read the whole post. */
   cut: boolean;
   upgradeUrl: string;
+  /** The polls of the post's {{poll:<id>}} blocks, by id; a block whose poll is missing is left out. */
+  polls?: ReadonlyMap<string, EmailPoll> | undefined;
 }
 
 /** Fixed text and slots, alternating: text, slot, text, slot, …, text. */
 export interface Compiled {
   texts: string[];
-  slots: Slot[];
+  slots: Array<Slot | PollSlot>;
 }
 
 export interface CompiledEmail {
@@ -86,7 +103,7 @@ export interface CompiledEmail {
 
 function compile(rendered: string): Compiled {
   const pieces = rendered.split('\u0001');
-  return { texts: pieces.filter((_p, i) => i % 2 === 0), slots: pieces.filter((_p, i) => i % 2 === 1) as Slot[] };
+  return { texts: pieces.filter((_p, i) => i % 2 === 0), slots: pieces.filter((_p, i) => i % 2 === 1) as Compiled['slots'] };
 }
 
 /** Inputs must not carry the slot marker themselves (a post cannot forge a slot). */
@@ -102,7 +119,21 @@ export function renderPostEmail(input: PostEmailInput): CompiledEmail {
     upgradeUrl: clean(input.upgradeUrl),
   };
   const referral = `<div style="margin:24px 0;padding:16px;background:#f5f5f4;border-radius:8px;"><p style="margin:0 0 8px 0;font-weight:600;">Know someone who would enjoy ${escapeHtml(brand.title)}?</p><p style="margin:0;">Share your own link: <a href="${marker('referral_url')}" style="color:${brand.accentColor};">${marker('referral_url')}</a></p></div>`;
-  const body = inlineStyles(input.bodyHtml, brand.accentColor, brand.siteUrl).replace(REFERRAL_PARAGRAPH, () => referral);
+  const polls = input.polls ?? new Map<string, EmailPoll>();
+  const pollBlock = (_m: string, id: string) => {
+    const poll = polls.get(id);
+    if (!poll) return '';
+    const links = poll.answers
+      .map(
+        (a, i) =>
+          `<a href="${marker(`poll:${id}:${i}`)}" style="display:block;margin:0 0 8px 0;padding:10px 14px;border:1px solid ${brand.accentColor};border-radius:6px;color:${brand.accentColor};text-decoration:none;font-weight:600;">${escapeHtml(clean(a))}</a>`,
+      )
+      .join('');
+    return `<div style="margin:24px 0;padding:16px;background:#f5f5f4;border-radius:8px;"><p style="margin:0 0 12px 0;font-weight:600;">${escapeHtml(clean(poll.question))}</p>${links}<p style="margin:8px 0 0 0;font-size:13px;color:#78716c;">One click answers; you can change your answer later.</p></div>`;
+  };
+  const body = inlineStyles(input.bodyHtml, brand.accentColor, brand.siteUrl)
+    .replace(REFERRAL_PARAGRAPH, () => referral)
+    .replace(POLL_PARAGRAPH, pollBlock);
   const cut = input.cut
     ? `<p style="margin:24px 0 8px 0;font-style:italic;">The rest of this post is for ${escapeHtml(brand.title)} members.</p>${button(input.upgradeUrl, 'Read the whole post', brand.accentColor)}`
     : '';
@@ -112,10 +143,13 @@ export function renderPostEmail(input: PostEmailInput): CompiledEmail {
     bodyHtml: `${greeting}<h1 style="font-size:28px;line-height:1.2;margin:0 0 16px 0;"><a href="${escapeHtml(input.url)}" style="color:#1c1917;text-decoration:none;">${escapeHtml(input.title)}</a></h1>${body}${cut}`,
     footerHtml: `You get this because you subscribed to ${escapeHtml(brand.title)}. <a href="${marker('preferences_url')}" style="color:#78716c;">Preferences</a> · <a href="${marker('unsubscribe_url')}" style="color:#78716c;">Unsubscribe</a>`,
   });
-  const bodyText = htmlToText(input.bodyHtml).replace(
-    /^\{\{referral\}\}$/gm,
-    () => `Know someone who would enjoy ${brand.title}? Share your own link: ${marker('referral_url')}`,
-  );
+  const bodyText = htmlToText(input.bodyHtml)
+    .replace(/^\{\{referral\}\}$/gm, () => `Know someone who would enjoy ${brand.title}? Share your own link: ${marker('referral_url')}`)
+    .replace(POLL_LINE, (_m, id: string) => {
+      const poll = polls.get(id);
+      if (!poll) return '';
+      return `${clean(poll.question)}\n${poll.answers.map((a, i) => `- ${clean(a)}: ${marker(`poll:${id}:${i}`)}`).join('\n')}`;
+    });
   const text = `Hi ${marker('name')},\n\n${input.title}\n${input.url}\n\n${bodyText}\n\n${
     input.cut ? `The rest of this post is for members: ${input.upgradeUrl}\n\n` : ''
   }--\nPreferences: ${marker('preferences_url')}\nUnsubscribe: ${marker('unsubscribe_url')}\n`;
@@ -130,5 +164,18 @@ export function personalize(email: CompiledEmail, values: SlotValues): { subject
 function fill(c: Compiled, values: SlotValues, encode: (v: string) => string): string {
   let out = c.texts[0]!;
   for (let i = 0; i < c.slots.length; i++) out += encode(values[c.slots[i]!] ?? '') + c.texts[i + 1]!;
+  return out;
+}
+
+/** The poll slots of a compiled email, each once: `{slot, pollId, answer}`. */
+export function pollSlots(email: CompiledEmail): Array<{ slot: PollSlot; pollId: string; answer: number }> {
+  const seen = new Set<string>();
+  const out: Array<{ slot: PollSlot; pollId: string; answer: number }> = [];
+  for (const slot of [...email.html.slots, ...email.text.slots]) {
+    const m = /^poll:(\d+):(\d)$/.exec(slot);
+    if (!m || seen.has(slot)) continue;
+    seen.add(slot);
+    out.push({ slot: slot as PollSlot, pollId: m[1]!, answer: Number(m[2]) });
+  }
   return out;
 }

@@ -16,9 +16,12 @@ import * as m0018 from './0018_import_sync.ts';
 import * as m0021 from './0021_stripe_syncs.ts';
 import * as m0023 from './0023_post_redirects.ts';
 import * as m0026 from './0026_webhooks.ts';
+import * as m0030 from './0030_smtp_journal.ts';
+import * as m0032 from './0032_member_fields.ts';
+import * as m0033 from './0033_polls.ts';
+import * as m0034 from './0034_import_fields.ts';
 import * as m0038 from './0038_subject_tests.ts';
 import * as m0040 from './0040_live.ts';
-import * as m0030 from './0030_smtp_journal.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -42,7 +45,10 @@ export const migrations: Record<string, Migration> = {
   '0021_stripe_syncs': m0021,
   '0023_post_redirects': m0023,
   '0026_webhooks': m0026,
+  '0030_smtp_journal': m0030,
+  '0032_member_fields': m0032,
+  '0033_polls': m0033,
+  '0034_import_fields': m0034,
   '0038_subject_tests': m0038,
   '0040_live': m0040,
-  '0030_smtp_journal': m0030,
 };

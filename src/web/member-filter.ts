@@ -1,6 +1,7 @@
 import type { MemberStatus } from '../../db/types.ts';
 import { MEMBER_STATUSES, type MemberFilter } from '../domain/members/list.ts';
 import { isPlatform } from '../domain/members/sources.ts';
+import type { FieldCondition } from '../domain/members/fields.ts';
 import { ValidationError } from '../lib/errors.ts';
 
 /** Reads a filter from query parameters (the admin's form and the API share it). */
@@ -22,6 +23,14 @@ export function parseMemberFilter(params: URLSearchParams): MemberFilter {
   }
   const platform = text('platform');
   if (platform && !isPlatform(platform)) throw new ValidationError(`There is no platform called "${platform}".`, 'invalid_filter');
+  // Custom fields: `field.<key>=<value>` (equals) and `field_set=<key>` (has a value), repeatable.
+  const fields: FieldCondition[] = [];
+  for (const [name, raw] of params) {
+    const value = raw.trim().slice(0, 200);
+    if (name.startsWith('field.') && value !== '') fields.push({ key: fieldKey(name.slice(6)), equals: value });
+    if (name === 'field_set' && value !== '') fields.push({ key: fieldKey(value), set: true });
+  }
+  if (fields.length > 10) throw new ValidationError('Filter on at most 10 fields at once.', 'invalid_filter');
   return {
     query: text('query'),
     status: status as MemberStatus | undefined,
@@ -31,7 +40,13 @@ export function parseMemberFilter(params: URLSearchParams): MemberFilter {
     platform,
     createdFrom: date('created_from', false),
     createdTo: date('created_to', true),
+    ...(fields.length ? { fields } : {}),
   };
+}
+
+function fieldKey(key: string): string {
+  if (!/^[a-z][a-z0-9_]{0,39}$/.test(key)) throw new ValidationError(`"${key.slice(0, 40)}" is not a field key.`, 'invalid_filter');
+  return key;
 }
 
 /** The filter back as query parameters (for links to the next page, the export, the count). */
@@ -45,6 +60,10 @@ export function filterToParams(filter: MemberFilter): URLSearchParams {
   if (filter.platform) p.set('platform', filter.platform);
   if (filter.createdFrom) p.set('created_from', filter.createdFrom.toISOString());
   if (filter.createdTo) p.set('created_to', filter.createdTo.toISOString());
+  for (const f of filter.fields ?? []) {
+    if ('set' in f) p.append('field_set', f.key);
+    else p.append(`field.${f.key}`, f.equals);
+  }
   return p;
 }
 

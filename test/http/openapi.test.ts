@@ -246,6 +246,31 @@ const calls = (): Call[] => [
     status: 404,
   },
   { method: 'delete', path: '/api/v1/webhooks/{id}', url: '/api/v1/webhooks/WEBHOOK', status: 204 },
+  {
+    method: 'post',
+    path: '/api/v1/fields',
+    url: '/api/v1/fields',
+    body: { key: 'city', label: 'City', type: 'choice', options: ['Paris', 'Lyon'], member_editable: true },
+    status: 201,
+  },
+  { method: 'post', path: '/api/v1/fields', url: '/api/v1/fields', body: { key: 'Bad Key', label: 'Bad', type: 'text' }, status: 400 },
+  { method: 'get', path: '/api/v1/fields', url: '/api/v1/fields', status: 200 },
+  { method: 'get', path: '/api/v1/fields/{key}', url: '/api/v1/fields/city', status: 200 },
+  { method: 'get', path: '/api/v1/fields/{key}', url: '/api/v1/fields/nope', status: 404 },
+  { method: 'patch', path: '/api/v1/fields/{key}', url: '/api/v1/fields/city', body: { label: 'Home city', order: 3 }, status: 200 },
+  { method: 'delete', path: '/api/v1/fields/{key}', url: '/api/v1/fields/city', status: 200 },
+  {
+    method: 'post',
+    path: '/api/v1/polls',
+    url: '/api/v1/polls',
+    body: { question: 'Tea or coffee?', answers: ['Tea', 'Coffee'] },
+    status: 201,
+  },
+  { method: 'post', path: '/api/v1/polls', url: '/api/v1/polls', body: { question: 'Only one?', answers: ['Yes'] }, status: 400 },
+  { method: 'get', path: '/api/v1/polls', url: '/api/v1/polls?limit=5', status: 200 },
+  { method: 'get', path: '/api/v1/polls/{id}', url: '/api/v1/polls/POLL', status: 200 },
+  { method: 'get', path: '/api/v1/polls/{id}', url: '/api/v1/polls/999999', status: 404 },
+  { method: 'patch', path: '/api/v1/polls/{id}', url: '/api/v1/polls/POLL', body: { status: 'closed' }, status: 200 },
   { method: 'get', path: '/api/v1/openapi.json', url: '/api/v1/openapi.json', status: 200 },
 ];
 
@@ -298,6 +323,7 @@ describe('the OpenAPI document', () => {
       if (url.includes('DRAFT')) url = url.replace('DRAFT', ids.draft!);
       if (url.includes('SYNC')) url = url.replace('SYNC', ids.sync!);
       if (url.includes('WEBHOOK')) url = url.replace('WEBHOOK', ids.webhook!);
+      if (url.includes('POLL')) url = url.replace('POLL', ids.poll!);
       const init: RequestInit = { method: call.method.toUpperCase() };
       if (call.body !== undefined) init.body = JSON.stringify(call.body);
       if (call.form) init.body = call.form;
@@ -322,6 +348,7 @@ describe('the OpenAPI document', () => {
       if (call.path === '/api/v1/sends' && call.method === 'post') ids.draft = body.send!.id!;
       if (call.path === '/api/v1/billing/sync') ids.sync = body.sync!.id!;
       if (call.path === '/api/v1/webhooks' && res.status === 201) ids.webhook = body.webhook!.id!;
+      if (call.path === '/api/v1/polls' && res.status === 201) ids.poll = body.poll!.id!;
     }
   });
 
@@ -340,6 +367,7 @@ describe('the OpenAPI document', () => {
       referrals: 0,
       created_at: '2026-01-01T00:00:00.000Z',
       confirmed_at: null,
+      fields: { city: 'Paris', age: 41, vip: true },
     };
     expect(validate({ member })).toBe(true);
     expect(validate({ member: { ...member, surprise: 1 } })).toBe(false);

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
-import { renderPostEmail, personalize, type CompiledEmail } from '../../../emails/post.ts';
+import { renderPostEmail, personalize, pollSlots, type CompiledEmail, type SlotValues } from '../../../emails/post.ts';
+import { pollIdsIn, pollsById } from '../polls/polls.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
 import { senderFor, type MailDefaults } from '../newsletters/sender.ts';
 import { ValidationError } from '../../lib/errors.ts';
@@ -29,10 +30,13 @@ export function variantFor(post: Gate, member: { paid: boolean; tierId?: string 
 export async function renderPostVariants(db: Kysely<Database>, siteUrl: string, postId: string): Promise<PostEmailVariants> {
   const [post, site] = await Promise.all([getPostForEdit(db, postId), getSiteSettings(db)]);
   const brand = { title: site.title, accentColor: site.accentColor, siteUrl };
+  // {{poll:<id>}} blocks: the question and answers are fixed into the render (each answer a slot
+  // that payload.ts fills with the member's signed link).
+  const polls = await pollsById(db, pollIdsIn(post.markdown));
   const url = `${siteUrl}/posts/${post.slug}`;
   const parts = splitAtCut(post.markdown);
   const fullBody = renderMarkdown(parts.hasCut ? `${parts.preview}\n\n${parts.rest}` : parts.rest);
-  const full = renderPostEmail({ brand, title: post.title, url, bodyHtml: fullBody, cut: false, upgradeUrl: url });
+  const full = renderPostEmail({ brand, title: post.title, url, bodyHtml: fullBody, cut: false, upgradeUrl: url, polls });
   const preview =
     post.visibility === 'paid' || post.visibility === 'tiers'
       ? renderPostEmail({
@@ -42,6 +46,7 @@ export async function renderPostVariants(db: Kysely<Database>, siteUrl: string, 
           bodyHtml: parts.hasCut ? renderMarkdown(parts.preview) : '',
           cut: true,
           upgradeUrl: `${siteUrl}/join?utm_source=email&utm_campaign=${encodeURIComponent(post.slug)}`,
+          polls,
         })
       : null;
   return { full, preview };
@@ -66,6 +71,7 @@ export async function sendTestEmail(
     unsubscribe_url: `${siteUrl}/unsubscribe`,
     preferences_url: `${siteUrl}/unsubscribe`,
     referral_url: `${siteUrl}/r/your-own-code`,
+    ...pollPreviewLinks(compiled, siteUrl),
   });
   // From and Reply-To as a send to the default newsletter would have them.
   const defaultNewsletter = await db.selectFrom('newsletters').select('id').where('is_default', '=', true).executeTakeFirst();
@@ -77,4 +83,9 @@ export async function sendTestEmail(
     text: email.text,
     tags: [{ name: 'kind', value: 'test-post' }],
   });
+}
+
+/** Poll answer links outside a send (a test email, the editor's preview): the poll's page, which records nothing. */
+export function pollPreviewLinks(compiled: CompiledEmail, siteUrl: string): Partial<SlotValues> {
+  return Object.fromEntries(pollSlots(compiled).map((p) => [p.slot, `${siteUrl}/polls/${p.pollId}`]));
 }

@@ -83,7 +83,7 @@ function rendered(post: PublishedPost): Rendered {
   if (hit) return hit;
   // A {{referral}} line is for emails and the page's invitation, never a description.
   const parts = splitAtCut(post.markdown);
-  const textOf = (md: string) => markdownToText(md.replace(/^\{\{referral\}\}$/gm, ''));
+  const textOf = (md: string) => markdownToText(md.replace(/^\{\{(referral|poll:\d+)\}\}$/gm, ''));
   const value: Rendered = {
     previewHtml: parts.hasCut ? webReferral(renderMarkdown(parts.preview)) : '',
     fullHtml: webReferral(renderMarkdown(parts.hasCut ? `${parts.preview}\n\n${parts.rest}` : parts.rest)),
@@ -111,12 +111,19 @@ export interface PostView {
   description: string;
 }
 
-/** On the web, a post's {{referral}} line invites members to their own link in the account. */
+/**
+ * On the web, a post's {{referral}} line invites members to their own link in the account, and a
+ * {{poll:<id>}} line becomes a link to the poll's page, which the post page replaces with the live
+ * poll (web/poll-html.ts). Both are in the gated HTML only where the Markdown put them: a poll below
+ * the cut never reaches a reader who gets the preview.
+ */
 function webReferral(html: string): string {
-  return html.replace(
-    /<p>\{\{referral\}\}<\/p>/g,
-    '<p class="referral-invite">Know someone who would enjoy this? <a href="/account">Share your own referral link</a> from your account.</p>',
-  );
+  return html
+    .replace(
+      /<p>\{\{referral\}\}<\/p>/g,
+      '<p class="referral-invite">Know someone who would enjoy this? <a href="/account">Share your own referral link</a> from your account.</p>',
+    )
+    .replace(/<p>\{\{poll:(\d{1,18})\}\}<\/p>/g, '<p class="poll-link" data-poll="$1"><a href="/polls/$1">Answer the poll</a></p>');
 }
 
 export function postForViewer(post: PublishedPost, viewer: Viewer): PostView {

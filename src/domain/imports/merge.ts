@@ -205,7 +205,7 @@ async function createBatch(trx: Transaction<Database>, record: ImportRecord): Pr
       end as new_status
     from (
       select f.row_number, f.email, f.name, f.status, f.created_at, f.labels, f.utm_source, f.utm_medium, f.utm_campaign,
-             f.referrer, f.notes, f.plan, f.state_at, f.confirmed_at, f.newsletters, f.platform, f.ref,
+             f.referrer, f.notes, f.plan, f.state_at, f.confirmed_at, f.newsletters, f.platform, f.ref, f.fields,
              m.id as member_id, m.status as member_status, m.confirmed_at as member_confirmed_at,
              s.reason as suppressed,
              coalesce(f.access, case when g.tier_id is not null then 'comp' end) as source_access,
@@ -515,6 +515,15 @@ async function mergeInTransaction(trx: Transaction<Database>, record: ImportReco
     select count(*) as updated from matched
   `.execute(trx);
   step('existing members');
+
+  // Custom field values from the file: a new member gets them all; an existing member keeps the
+  // values they have and gets the ones they lack (as with name and notes above).
+  await sql`
+    update members m set fields = b.fields || m.fields, updated_at = now()
+    from import_batch b
+    where b.fields is not null and m.id = coalesce(b.member_id, b.new_id) and not (m.fields @> b.fields)
+  `.execute(trx);
+  step('fields');
   for (const definition of rebuild) await sql.raw(definition).execute(trx);
   if (rebuild.length > 0) step('indexes rebuilt');
 

@@ -15,6 +15,7 @@ import type { Database } from '../../../db/types.ts';
 import { errorFields, log } from '../../lib/log.ts';
 import { ConflictError, DomainError, ValidationError } from '../../lib/errors.ts';
 import { isImportFormat, mapRow, type ColumnMapping, type ImportedMember } from './formats.ts';
+import { listFields, parseFieldValue, type MemberField } from '../members/fields.ts';
 import { mergeStagedRows, planImport } from './merge.ts';
 import { getImport, type ImportRecord } from './read.ts';
 import { clip, csvOptions, csvProblem, decodedChunks, sniffDelimiter } from './upload.ts';
@@ -220,6 +221,9 @@ async function stageRows(db: Kysely<Database>, conn: Kysely<Database>, client: p
 
   const prefix = `${record.id}\t`;
   const now = new Date();
+  // Custom fields: a column no other field reads, whose header is a field's key (README "Custom member fields").
+  const customFields = await listFields(db);
+  let fieldColumns: Array<{ index: number; field: MemberField }> = [];
   let rowLines: string[] = [];
   let rejectionLines: string[] = [];
   let pendingChars = 0;
@@ -241,10 +245,17 @@ async function stageRows(db: Kysely<Database>, conn: Kysely<Database>, client: p
   try {
     for await (const cells of parser as AsyncIterable<string[]>) {
       records++;
-      if (records === 1) continue; // the header row, already mapped at upload
+      if (records === 1) {
+        // The header row, already mapped at upload; only the custom field columns are read here.
+        fieldColumns = fieldColumnsOf(cells, mapping, customFields);
+        continue;
+      }
       const result = mapRow(format, mapping, cells, { now });
-      if (result.ok) {
-        const line = prefix + stagingLine(records, result.member);
+      const values = result.ok ? fieldValuesOf(fieldColumns, cells) : null;
+      if (result.ok && typeof values === 'string') {
+        rejectionLines.push(`${prefix}${records}\t${copyText(clip(result.member.email, 320))}\t${copyText(values)}\n`);
+      } else if (result.ok) {
+        const line = prefix + stagingLine(records, result.member, values as Record<string, unknown> | null);
         rowLines.push(line);
         pendingChars += line.length;
       } else {
@@ -292,7 +303,7 @@ async function writeBatch(
     await copyInto(
       client,
       'copy import_rows (import_id, row_number, email, name, status, created_at, labels, utm_source, utm_medium, utm_campaign, referrer, ' +
-        'notes, plan, access, access_until, stripe_customer_id, state_at, confirmed_at, newsletters, platform, ref, referral_code) from stdin',
+        'notes, plan, access, access_until, stripe_customer_id, state_at, confirmed_at, newsletters, platform, ref, referral_code, fields) from stdin',
       rows,
     );
   }
@@ -311,14 +322,45 @@ async function copyInto(client: pg.PoolClient, statement: string, lines: string[
 }
 
 /** One import_rows line in COPY's text format (the import_id column is prefixed by the caller). */
-function stagingLine(rowNumber: number, m: ImportedMember): string {
+function stagingLine(rowNumber: number, m: ImportedMember, fields: Record<string, unknown> | null): string {
   return `${rowNumber}\t${copyText(m.email)}\t${copyText(m.name)}\t${m.status}\t${copyDate(m.createdAt)}\t${
     m.labels.length === 0 ? '{}' : copyText(arrayLiteral(m.labels))
   }\t${copyText(m.utmSource)}\t${copyText(m.utmMedium)}\t${copyText(m.utmCampaign)}\t${copyText(m.referrer)}\t${copyText(m.notes)}\t${copyText(
     m.plan,
   )}\t${copyText(m.access)}\t${copyDate(m.accessUntil)}\t${copyText(m.stripeCustomerId)}\t${copyDate(m.stateAt)}\t${copyDate(m.confirmedAt)}\t${
     m.newsletters === null ? '\\N' : copyText(arrayLiteral(m.newsletters))
-  }\t${copyText(m.platform)}\t${copyText(m.ref)}\t${copyText(m.referralCode)}\n`;
+  }\t${copyText(m.platform)}\t${copyText(m.ref)}\t${copyText(m.referralCode)}\t${fields === null ? '\\N' : copyText(JSON.stringify(fields))}\n`;
+}
+
+/** The columns that feed custom fields: header equal to a field's key (case and spaces aside), not read by another field. */
+function fieldColumnsOf(headers: string[], mapping: ColumnMapping, fields: MemberField[]): Array<{ index: number; field: MemberField }> {
+  const used = new Set(Object.values(mapping));
+  const out: Array<{ index: number; field: MemberField }> = [];
+  headers.forEach((h, index) => {
+    const key = String(h)
+      .replace(/^\uFEFF/, '')
+      .trim()
+      .toLowerCase();
+    const field = fields.find((f) => f.key === key);
+    if (field && !used.has(index) && !out.some((o) => o.field.key === field.key)) out.push({ index, field });
+  });
+  return out;
+}
+
+/** A row's field values (null: none), or the reason one is not valid (the row is rejected with it). */
+function fieldValuesOf(columns: Array<{ index: number; field: MemberField }>, cells: string[]): Record<string, unknown> | null | string {
+  if (columns.length === 0) return null;
+  const values: Record<string, unknown> = {};
+  for (const { index, field } of columns) {
+    try {
+      const value = parseFieldValue(field, cells[index] ?? '');
+      if (value !== null) values[field.key] = value;
+    } catch (err) {
+      if (err instanceof ValidationError) return err.message;
+      throw err;
+    }
+  }
+  return Object.keys(values).length > 0 ? values : null;
 }
 
 function copyDate(value: Date | null): string {

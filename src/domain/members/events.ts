@@ -10,6 +10,7 @@ const WEBHOOK_EVENT: Partial<Record<MemberEventType, WebhookEventType>> = {
   resubscribed: 'member.updated',
   newsletters_changed: 'member.updated',
   labels_changed: 'member.updated',
+  fields_changed: 'member.updated',
   status_changed: 'member.updated',
   email_changed: 'member.updated',
   bounced: 'member.updated',
@@ -27,6 +28,7 @@ export type MemberEventType =
   | 'newsletters_changed'
   | 'imported'
   | 'labels_changed'
+  | 'fields_changed'
   | 'status_changed'
   | 'data_exported'
   | 'email_changed'

@@ -1,8 +1,9 @@
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
-import type { Database, MemberStatus } from '../../../db/types.ts';
+import type { Database, MemberFieldValues, MemberStatus } from '../../../db/types.ts';
 import { NotFoundError } from '../../lib/errors.ts';
 import { isId } from '../../lib/ids.ts';
 import { decodeKeyset, keysetPage } from '../../lib/keyset.ts';
+import { fieldWhere, type FieldCondition } from './fields.ts';
 
 /**
  * The members list: filters, keyset pagination (never OFFSET), a fast count, and the member
@@ -22,6 +23,8 @@ export interface MemberFilter {
   platform?: string | undefined;
   createdFrom?: Date | undefined;
   createdTo?: Date | undefined;
+  /** Custom field conditions (fields.ts): all must hold. */
+  fields?: FieldCondition[] | undefined;
 }
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -55,6 +58,7 @@ export function memberWhere(filter: MemberFilter) {
         .where(sql`lower(name)`, '=', filter.label.toLowerCase());
       parts.push(eb('m.id', 'in', eb.selectFrom('member_labels as ml').select('ml.member_id').where('ml.label_id', '=', labelId)));
     }
+    if (filter.fields?.length) parts.push(fieldWhere(filter.fields)(eb));
     return eb.and(parts);
   };
 }
@@ -82,6 +86,8 @@ export interface MemberRecord {
   referrals: number;
   createdAt: Date;
   confirmedAt: Date | null;
+  /** Custom field values by key (fields.ts). */
+  fields: MemberFieldValues;
 }
 
 /** Attaches tier, newsletters, labels and referral counts to a page of members in three queries. */
@@ -144,6 +150,7 @@ export async function loadMembers(db: Kysely<Database>, ids: string[]): Promise<
         referrals: Number(r.referrals ?? 0),
         createdAt: r.created_at,
         confirmedAt: r.confirmed_at,
+        fields: r.fields ?? {},
       },
     ];
   });

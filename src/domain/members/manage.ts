@@ -3,6 +3,7 @@ import type { Database, MemberStatus } from '../../../db/types.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { emailProblem, normaliseEmail } from './email.ts';
 import { recordEvent } from './events.ts';
+import { checkFieldValues, formatFieldValue, listFields, writeMemberFields } from './fields.ts';
 import { memberWhere, type MemberFilter } from './list.ts';
 import { emitMembersDeleted } from '../webhooks/events.ts';
 import { deleteMember } from './preferences.ts';
@@ -22,6 +23,8 @@ export interface MemberInput {
   status?: 'active' | 'pending' | undefined;
   tier?: string | undefined;
   notes?: string | undefined;
+  /** Custom field values by key (fields.ts); each checked against its field's type. */
+  fields?: Record<string, unknown> | undefined;
 }
 
 export interface MemberPatch {
@@ -36,6 +39,8 @@ export interface MemberPatch {
   /** With tier: when complimentary access ends (null or absent: no end). */
   compUntil?: Date | null | undefined;
   notes?: string | undefined;
+  /** Custom field values by key; a key left out keeps its value, null clears it. */
+  fields?: Record<string, unknown> | undefined;
 }
 
 function cleanLabels(labels: string[]): string[] {
@@ -120,6 +125,7 @@ export async function createMember(db: Kysely<Database>, input: MemberInput): Pr
   if (problem) throw new ValidationError(`The email address is not valid: ${problem}.`, 'invalid_email');
   const email = normaliseEmail(input.email);
   const labels = cleanLabels(input.labels ?? []);
+  const fieldValues = input.fields ? checkFieldValues(await listFields(db), input.fields) : undefined;
   return db.transaction().execute(async (trx) => {
     if (await isSuppressed(trx, email))
       throw new ConflictError('This address bounced or complained before; it cannot be added.', 'suppressed');
@@ -139,6 +145,7 @@ export async function createMember(db: Kysely<Database>, input: MemberInput): Pr
         referral_code: newReferralCode(),
         notes: input.notes?.slice(0, 5000) ?? '',
         confirmed_at: status === 'active' ? new Date() : null,
+        ...(fieldValues ? { fields: JSON.stringify(fieldValues.set) } : {}),
       })
       .onConflict((oc) => oc.expression(sql`lower(email)`).doNothing())
       .returning('id')
@@ -212,7 +219,24 @@ export async function updateMember(db: Kysely<Database>, memberId: string, patch
       await setLabels(trx, memberId, cleanLabels(patch.labels));
       await recordEvent(trx, memberId, 'labels_changed', { labels: cleanLabels(patch.labels) });
     }
+    if (patch.fields !== undefined) await changeMemberFields(trx, memberId, patch.fields, { by: 'staff' });
   });
+}
+
+/**
+ * Checks and writes custom field values on one member, in the caller's transaction, with a
+ * fields_changed event (and so a member.updated webhook) when something changed. `editableOnly`:
+ * the member's own account, where only member-editable fields may change.
+ */
+export async function changeMemberFields(
+  db: Kysely<Database>,
+  memberId: string,
+  values: Record<string, unknown>,
+  options: { by: 'staff' | 'member'; editableOnly?: boolean },
+): Promise<void> {
+  const changes = checkFieldValues(await listFields(db), values, { editableOnly: options.editableOnly ?? false });
+  if (await writeMemberFields(db, memberId, changes))
+    await recordEvent(db, memberId, 'fields_changed', { by: options.by, keys: [...Object.keys(changes.set), ...changes.unset] });
 }
 
 export type BulkAction =
@@ -304,8 +328,10 @@ export async function* membersCsv(db: Kysely<Database>, filter: MemberFilter): A
     return /[",\n\r]/.test(safe) || safe !== s ? `"${safe.replace(/"/g, '""')}"` : safe;
   };
   // The last four columns (and labels quoted when they hold a comma) let `import` read this file
-  // back into an identical member (the `hearth` import format).
-  yield 'id,email,name,status,tier,newsletters,labels,platform,utm_source,utm_medium,utm_campaign,referrer,ref,referral_code,created_at,confirmed_at,notes,access,access_until,stripe_customer_id\n';
+  // back into an identical member (the `hearth` import format). Then one column per custom field,
+  // named by its key (an import maps a column with a field's key back to it).
+  const customFields = await listFields(db);
+  yield `id,email,name,status,tier,newsletters,labels,platform,utm_source,utm_medium,utm_campaign,referrer,ref,referral_code,created_at,confirmed_at,notes,access,access_until,stripe_customer_id${customFields.map((f) => `,${f.key}`).join('')}\n`;
   let after: { created: string; id: string } | undefined;
   for (;;) {
     const rows = await db
@@ -332,6 +358,7 @@ export async function* membersCsv(db: Kysely<Database>, filter: MemberFilter): A
         'm.tier_source',
         'm.comp_until',
         'm.stripe_customer_id',
+        'm.fields',
         sql<string>`to_char(m.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('created_key'),
         sql<string>`(select string_agg(n.slug, ' ' order by n.sort_order) from member_newsletters mn join newsletters n on n.id = mn.newsletter_id where mn.member_id = m.id)`.as(
           'newsletters',
@@ -370,6 +397,7 @@ export async function* membersCsv(db: Kysely<Database>, filter: MemberFilter): A
           r.tier_source === 'stripe' ? 'paid' : r.tier_source === 'comp' ? 'comp' : '',
           r.tier_source === 'comp' ? r.comp_until : null,
           r.stripe_customer_id,
+          ...customFields.map((f) => formatFieldValue(r.fields[f.key])),
         ]
           .map(cell)
           .join(',') + '\n';

@@ -1,4 +1,5 @@
-import { personalize, type CompiledEmail, type SlotValues } from '../../../emails/post.ts';
+import { personalize, pollSlots, type CompiledEmail, type SlotValues } from '../../../emails/post.ts';
+import { pollToken } from '../polls/votes.ts';
 import { escapeHtml } from '../../../emails/html.ts';
 import type { EmailMessage } from '../../lib/mailer/port.ts';
 import type { SiteKeys } from '../../lib/site-keys.ts';
@@ -54,6 +55,14 @@ export function idempotencyKey(sendId: string, batch: number): string {
   return `send-${sendId}-batch-${batch}`;
 }
 
+/** Each variant's poll slots, found once per send. */
+const pollSlotsOf = new WeakMap<CompiledEmail, ReturnType<typeof pollSlots>>();
+function pollsOf(compiled: CompiledEmail): ReturnType<typeof pollSlots> {
+  let p = pollSlotsOf.get(compiled);
+  if (!p) pollSlotsOf.set(compiled, (p = pollSlots(compiled)));
+  return p;
+}
+
 /** Each variant's HTML template with its links and pixel turned into slots, once per send. */
 const tracked = new WeakMap<CompiledEmail, TrackedTemplate>();
 function trackedHtml(compiled: CompiledEmail, send: FixedSend, siteUrl: string): TrackedTemplate {
@@ -73,6 +82,12 @@ export function batchMessages(send: FixedSend, deliveries: readonly BatchDeliver
       preferences_url: prefsUrl,
       referral_url: d.referralCode ? `${ctx.siteUrl}/r/${d.referralCode}` : `${ctx.siteUrl}/join`,
     };
+    // A poll's answer links name the member whatever the tracking setting: an answer is something
+    // the member chooses to give, and it cannot be counted once per member without naming them.
+    for (const p of pollsOf(compiled)) {
+      values[p.slot] =
+        `${ctx.siteUrl}/p/${pollToken(ctx.secret, { pollId: p.pollId, memberId: d.memberId, answer: p.answer, sendId: send.id })}`;
+    }
     const email = personalize({ ...compiled, html: { texts: [''], slots: [] } }, values);
     if (send.subjects) {
       // The rest's batches are released only with the winner, so every delivery of a test has one.

@@ -2,6 +2,7 @@ import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool
 import type { Database } from '../../../db/types.ts';
 import { ValidationError } from '../../lib/errors.ts';
 import { isPlatform } from '../members/sources.ts';
+import { fieldWhere, listFields, parseFieldValue, type FieldCondition } from '../members/fields.ts';
 import { listNewsletters, listTiers } from '../site/catalog.ts';
 import { dbNow } from '../../lib/sql.ts';
 
@@ -23,6 +24,8 @@ export interface SegmentInput {
   labels?: string[] | undefined;
   platforms?: string[] | undefined;
   engagement?: string | undefined;
+  /** Custom field conditions: `{"key","equals"}` or `{"key","set":true}`; all must hold. */
+  fields?: FieldCondition[] | undefined;
 }
 
 /** A segment with its names resolved to ids, as stored on the send. */
@@ -32,9 +35,26 @@ export interface Segment {
   labels: Array<{ id: string; name: string }>;
   platforms: string[];
   engagement: Engagement;
+  /** Absent on sends stored before custom fields existed. */
+  fields?: FieldCondition[] | undefined;
 }
 
 const MAX_ITEMS = 50;
+
+function fieldConditions(raw: unknown): FieldCondition[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw) || raw.length > 10)
+    throw new ValidationError('segment.fields is a list of at most 10 conditions.', 'invalid_segment');
+  return raw.map((c: unknown) => {
+    const r = (typeof c === 'object' && c !== null ? c : {}) as Record<string, unknown>;
+    if (typeof r.key !== 'string' || !/^[a-z][a-z0-9_]{0,39}$/.test(r.key))
+      throw new ValidationError('Each segment.fields condition names a field "key".', 'invalid_segment');
+    if (r.set === true && r.equals === undefined) return { key: r.key, set: true as const };
+    if (['string', 'number', 'boolean'].includes(typeof r.equals) && String(r.equals).length <= 200)
+      return { key: r.key, equals: String(r.equals) };
+    throw new ValidationError(`segment.fields: give "${r.key}" either "equals" (a value) or "set": true.`, 'invalid_segment');
+  });
+}
 
 function list(value: unknown, name: string): string[] {
   if (value === undefined || value === null) return [];
@@ -58,7 +78,15 @@ export function parseSegmentInput(raw: unknown): SegmentInput {
   if (typeof engagement !== 'string' || !(ENGAGEMENT as readonly string[]).includes(engagement)) {
     throw new ValidationError(`segment.engagement must be one of ${ENGAGEMENT.join(', ')}.`, 'invalid_segment');
   }
-  return { newsletters, tiers: list(r.tiers, 'tiers'), labels: list(r.labels, 'labels'), platforms, engagement };
+  const fields = fieldConditions(r.fields);
+  return {
+    newsletters,
+    tiers: list(r.tiers, 'tiers'),
+    labels: list(r.labels, 'labels'),
+    platforms,
+    engagement,
+    ...(fields.length ? { fields } : {}),
+  };
 }
 
 /** Resolves slugs and names to rows; an unknown one is an error, never silently dropped. */
@@ -101,12 +129,26 @@ export async function resolveSegment(db: Kysely<Database>, input: SegmentInput):
     labels.map((l) => l.name),
     'label',
   );
+  // A field condition names a defined field, and an equals value must be one the field can hold.
+  let fields: FieldCondition[] | undefined;
+  if (input.fields?.length) {
+    const defined = await listFields(db);
+    fields = input.fields.map((c) => {
+      const field = defined.find((f) => f.key === c.key);
+      if (!field) throw new ValidationError(`There is no field "${c.key}".`, 'invalid_segment');
+      if ('set' in c) return c;
+      const value = parseFieldValue(field, c.equals);
+      if (value === null) throw new ValidationError(`segment.fields: give "${c.key}" a value to equal.`, 'invalid_segment');
+      return { key: c.key, equals: String(value) };
+    });
+  }
   return {
     newsletters,
     tiers,
     labels,
     platforms: [...(input.platforms ?? [])].sort(),
     engagement: (input.engagement ?? 'any') as Engagement,
+    ...(fields ? { fields } : {}),
   };
 }
 
@@ -118,6 +160,7 @@ export function segmentView(segment: Segment) {
     labels: segment.labels.map((l) => l.name),
     platforms: segment.platforms,
     engagement: segment.engagement,
+    ...(segment.fields?.length ? { fields: segment.fields } : {}),
   };
 }
 
@@ -129,6 +172,7 @@ export function describeSegment(segment: Segment): string {
   if (segment.platforms.length) parts.push(`from ${segment.platforms.join(' or ')}`);
   if (segment.engagement === 'engaged') parts.push(`engaged in the last ${ENGAGED_DAYS} days`);
   if (segment.engagement === 'cold') parts.push(`no engagement in ${COLD_DAYS} days`);
+  for (const f of segment.fields ?? []) parts.push('set' in f ? `${f.key} set` : `${f.key} = ${f.equals}`);
   return parts.join(' · ');
 }
 
@@ -181,6 +225,7 @@ export function recipientWhere(segment: Segment, excludeSends: string[]) {
       );
     }
     if (segment.platforms.length) parts.push(eb('m.source_platform', 'in', segment.platforms));
+    if (segment.fields?.length) parts.push(fieldWhere(segment.fields)(eb));
     if (segment.engagement !== 'any') {
       // The stats rollup keeps each member's last human engagement (a click or read tracked
       // from email or the web, a comment, a reaction; machine events never count) in

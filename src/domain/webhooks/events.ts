@@ -22,7 +22,8 @@ export const WEBHOOK_EVENTS = [
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 
 /** Only what the event needs: ids, an address, a status. Never a list of members, never a secret. */
-export type WebhookData = Record<string, string | number | boolean | null>;
+export type WebhookScalar = string | number | boolean | null;
+export type WebhookData = Record<string, WebhookScalar | Record<string, WebhookScalar>>;
 
 export const DELIVERY_TASK = 'webhook_delivery' as const;
 
@@ -64,11 +65,14 @@ function listeningEndpoints(db: Kysely<Database>, type: WebhookEventType) {
     .where(sql<boolean>`events @> array[${type}]::text[]`);
 }
 
-/** A member's fields a member event carries: id, address, status. Undefined once the member is gone. */
+/**
+ * What a member event carries: id, address, status and the custom field values ({key: value},
+ * the Member API's `fields`). Undefined once the member is gone.
+ */
 export function memberData(db: Kysely<Database>, memberId: string): () => Promise<WebhookData | undefined> {
   return async () => {
-    const m = await db.selectFrom('members').select(['id', 'email', 'status']).where('id', '=', memberId).executeTakeFirst();
-    return m ? { id: m.id, email: m.email, status: m.status } : undefined;
+    const m = await db.selectFrom('members').select(['id', 'email', 'status', 'fields']).where('id', '=', memberId).executeTakeFirst();
+    return m ? { id: m.id, email: m.email, status: m.status, fields: m.fields ?? {} } : undefined;
   };
 }
 

@@ -6,6 +6,15 @@ import { Id, Next, Timestamp } from './schema.ts';
 
 const slugList = z.array(z.string().min(1).max(64)).max(50);
 
+/** Custom field values to set: `{key: value}`, checked against each field's type (400 with the reason); null clears. */
+const fieldValuesBody = z
+  .record(z.string().max(40), z.union([z.string().max(1000), z.number(), z.boolean(), z.null()]))
+  .meta({ description: 'Custom field values by field key (GET /api/v1/fields); null clears one.' });
+
+export const MemberFields = z
+  .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+  .meta({ id: 'MemberFields', description: 'Custom field values by field key: text, choice and date (YYYY-MM-DD) as strings.' });
+
 /** POST /api/v1/members: strict, so a misspelt field is an error, not ignored. */
 export const createMemberBody = z
   .object({
@@ -16,6 +25,7 @@ export const createMemberBody = z
     status: z.enum(['active', 'pending']).optional(),
     tier: z.string().min(1).max(64).optional(),
     notes: z.string().max(5000).optional(),
+    fields: fieldValuesBody.optional(),
   })
   .strict()
   .meta({ id: 'MemberCreate' });
@@ -32,6 +42,7 @@ export const patchMemberBody = z
     /** With tier: the end of complimentary access (ISO 8601), or null for none. */
     comp_until: z.iso.datetime({ offset: true }).nullable().optional(),
     notes: z.string().max(5000).optional(),
+    fields: fieldValuesBody.optional(),
   })
   .strict()
   .meta({ id: 'MemberPatch' });
@@ -57,6 +68,7 @@ export const Member = z
     referrals: z.int().meta({ description: 'Counted referrals (confirmed friends no fraud guard holds).' }),
     created_at: Timestamp,
     confirmed_at: Timestamp.nullable(),
+    fields: MemberFields,
   })
   .meta({ id: 'Member' });
 
@@ -87,5 +99,6 @@ export function memberJson(m: MemberRecord): MemberJson {
     referrals: m.referrals,
     created_at: m.createdAt.toISOString(),
     confirmed_at: m.confirmedAt?.toISOString() ?? null,
+    fields: m.fields,
   };
 }

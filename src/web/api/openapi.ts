@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
 import { patchCommentBody, CommentEnvelope, CommentPage } from './comment.ts';
+import { FieldEnvelope, FieldList, newFieldBody, patchFieldBody } from './field.ts';
 import { ImportChangesEnvelope, ImportEnvelope, importOptionsBody } from './import.ts';
+import { newPollBody, patchPollBody, PollEnvelope, PollPage } from './poll.ts';
 import { createMemberBody, MemberCount, MemberEnvelope, MemberPage, patchMemberBody } from './member.ts';
 import { NewsletterEnvelope, NewsletterList, newNewsletterBody, patchNewsletterBody } from './newsletter.ts';
 import { patchPostBody, postBody, PostEnvelope, PostPage, postListQuery } from './post.ts';
@@ -49,7 +51,9 @@ const error = (status: string) => ({ description: ERROR_TEXT[status]!, content: 
 
 function operation(op: Operation, pathParams: string[]): ZodOpenApiOperationObject {
   const [status, schema] = op.ok;
-  const path = pathParams.length ? z.object(Object.fromEntries(pathParams.map((p) => [p, p === 'slug' ? Slug : Id]))) : undefined;
+  const path = pathParams.length
+    ? z.object(Object.fromEntries(pathParams.map((p) => [p, p === 'slug' ? Slug : p === 'key' ? FieldKey : Id])))
+    : undefined;
   const body = op.body
     ? { required: true, content: { 'application/json': { schema: op.body } } }
     : op.multipart
@@ -68,6 +72,7 @@ function operation(op: Operation, pathParams: string[]): ZodOpenApiOperationObje
 }
 
 const Slug = z.string().meta({ description: 'A slug, e.g. weekly-letter.' });
+const FieldKey = z.string().meta({ description: 'A custom field key, e.g. city.' });
 
 const text = (description: string) => z.string().optional().meta({ description });
 
@@ -80,6 +85,7 @@ const memberFilter = z.object({
   platform: text('A source platform, e.g. instagram.'),
   created_from: text('A day (2026-01-31) or an ISO 8601 time.'),
   created_to: text('A day (inclusive) or an ISO 8601 time.'),
+  field_set: text('A custom field key: members who have a value for it. For "equals", add `field.<key>=<value>`.'),
 });
 const page = {
   limit: z.string().optional().meta({ description: '1 to 200; default 50.' }),
@@ -126,6 +132,62 @@ export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'pat
       errors: ['400', '404', '409'],
     },
     delete: { summary: 'Erase a member and everything tied to them', permission: 'members:write', ok: ['204', null], errors: ['404'] },
+  },
+  '/api/v1/fields': {
+    get: {
+      summary: 'Custom member fields in their order (archived ones with archived=1)',
+      permission: 'members:read',
+      query: z.object({ archived: z.enum(['1', '0']).optional() }),
+      ok: ['200', FieldList],
+    },
+    post: {
+      summary: 'Define a custom member field',
+      permission: 'settings:manage',
+      body: newFieldBody,
+      ok: ['201', FieldEnvelope],
+      errors: ['400', '409'],
+    },
+  },
+  '/api/v1/fields/{key}': {
+    get: { summary: 'One custom member field', permission: 'members:read', ok: ['200', FieldEnvelope], errors: ['404'] },
+    patch: {
+      summary: 'Change a field (label, options, member_editable, order, archived); key and type stay',
+      permission: 'settings:manage',
+      body: patchFieldBody,
+      ok: ['200', FieldEnvelope],
+      errors: ['400', '404'],
+    },
+    delete: {
+      summary: 'Archive a field: its values stay on members',
+      permission: 'settings:manage',
+      ok: ['200', FieldEnvelope],
+      errors: ['404'],
+    },
+  },
+  '/api/v1/polls': {
+    get: { summary: 'Polls, newest first', permission: 'posts:write', query: z.object(page), ok: ['200', PollPage], errors: ['400'] },
+    post: {
+      summary: 'Create a poll (put its block, {{poll:<id>}}, in a post)',
+      permission: 'posts:write',
+      body: newPollBody,
+      ok: ['201', PollEnvelope],
+      errors: ['400'],
+    },
+  },
+  '/api/v1/polls/{id}': {
+    get: {
+      summary: 'A poll and its results per answer, platform and tier',
+      permission: 'posts:write',
+      ok: ['200', PollEnvelope],
+      errors: ['404'],
+    },
+    patch: {
+      summary: 'Change, open or close a poll',
+      permission: 'posts:write',
+      body: patchPollBody,
+      ok: ['200', PollEnvelope],
+      errors: ['400', '404'],
+    },
   },
   '/api/v1/imports': {
     post: {

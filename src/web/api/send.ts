@@ -16,9 +16,24 @@ const SegmentInput = z
     labels: z.array(z.string().max(100)).max(50).optional(),
     platforms: z.array(z.string().max(40)).max(50).optional(),
     engagement: z.string().max(20).optional(),
+    fields: z
+      .array(
+        z.union([
+          z.strictObject({ key: z.string().max(40), equals: z.union([z.string().max(200), z.number(), z.boolean()]) }),
+          z.strictObject({ key: z.string().max(40), set: z.literal(true) }),
+        ]),
+      )
+      .max(10)
+      .optional()
+      .meta({ description: 'Custom member field conditions (GET /api/v1/fields): {"key","equals"} or {"key","set":true}.' }),
   })
   .strict()
   .meta({ id: 'SegmentInput' });
+
+const SegmentFieldCondition = z.union([
+  z.strictObject({ key: z.string(), equals: z.string() }),
+  z.strictObject({ key: z.string(), set: z.literal(true) }),
+]);
 
 const PostId = z.union([Id, z.number().int().positive()]).transform(String);
 
@@ -85,6 +100,7 @@ export const Send = z
       labels: z.array(z.string()),
       platforms: z.array(z.string()),
       engagement: z.enum(ENGAGEMENT),
+      fields: z.array(SegmentFieldCondition).optional(),
     }),
     segment_summary: z.string(),
     recipients: z.int(),

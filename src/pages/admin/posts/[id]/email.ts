@@ -1,7 +1,7 @@
 import type { APIRoute } from 'astro';
 import { personalize } from '../../../../../emails/post.ts';
 import { DomainError } from '../../../../lib/errors.ts';
-import { renderPostVariants } from '../../../../domain/content/email.ts';
+import { pollPreviewLinks, renderPostVariants } from '../../../../domain/content/email.ts';
 import { statusFor } from '../../../../web/http.ts';
 
 /** The post as an email (?variant=full|preview), for the editor's preview frame. Sandboxed. */
@@ -15,6 +15,7 @@ export const GET: APIRoute = async ({ params, url, locals }) => {
       unsubscribe_url: '#unsubscribe',
       preferences_url: '#preferences',
       referral_url: '#her-own-referral-link',
+      ...pollPreviewLinks(compiled, locals.runtime.config.siteUrl),
     });
     return new Response(email.html, {
       headers: {
