@@ -851,6 +851,7 @@ export interface LiveEventsTable {
   seq: ColumnType<string | null, never, never>;
   type: string;
   data: ColumnType<unknown, string | undefined, string>;
+  key: string | null;
   created_at: DefaultTimestamp;
 }
 

@@ -9,6 +9,8 @@ import { log } from './lib/log.ts';
 import { runWithRequestContext } from './lib/request-context.ts';
 import { bodyLimitFor } from './web/body-limits.ts';
 import { handleTracking, isTrackingPath } from './tracking-routes.ts';
+import { closeLiveClients, handleLive, isLivePath } from './live-routes.ts';
+import { stopLiveHub } from './lib/live-hub.ts';
 
 /** The project root (this file lives in src/). */
 export const ROOT = resolve(import.meta.dirname, '..');
@@ -145,6 +147,7 @@ export async function startWebServer(options: { host: string; port: number; trus
       });
     });
     if (tracking) return void handleTracking(req, res);
+    if (isLivePath(req.url)) return void handleLive(req, res);
     const limit = bodyLimitFor((req.url ?? '/').split('?')[0]!);
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) return refuseTooLarge(req, res, limit, undefined);
@@ -175,6 +178,8 @@ export async function startWebServer(options: { host: string; port: number; trus
       closing ??= new Promise<void>((done) => {
         server.close(() => done());
         server.closeIdleConnections();
+        closeLiveClients();
+        void stopLiveHub();
         setTimeout(() => server.closeAllConnections(), 5_000).unref();
       });
       return closing;

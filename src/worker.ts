@@ -11,6 +11,7 @@ import { startAllBankedRewards } from './domain/referrals/rewards.ts';
 import { sendCommentNotifications } from './domain/community/notifications.ts';
 import { refreshStats } from './domain/stats/rollup.ts';
 import { pruneLive } from './domain/live/prune.ts';
+import { deliverAlert, sendAlertDigests } from './domain/live/alerts.ts';
 import { INSTALL_TEST_TASK, sendTestEmail } from './domain/install/test-email.ts';
 import { resumeStaleStripeSyncs, runStripeSync } from './domain/billing/adopt.ts';
 import { deliverWebhook } from './domain/webhooks/deliver.ts';
@@ -207,8 +208,19 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     if ('written' in outcome) log.info('site backup written', { file: outcome.written, removed: outcome.removed.length });
   };
 
+  // Alerts to staff (domain/live/alerts.ts): one fact's rows and immediate emails; the hourly digests.
+  const staffAlert: Task<'staff_alert'> = async (payload) => {
+    await deliverAlert(runtime.db, runtime.keys, payload);
+  };
+  const staffAlertDigest: Task<'staff_alert_digest'> = async () => {
+    const sent = await sendAlertDigests(runtime.db, runtime.keys);
+    if (sent > 0) log.info('staff alert digests queued', { emails: sent });
+  };
+
   return {
     heartbeat,
+    staff_alert: staffAlert,
+    staff_alert_digest: staffAlertDigest,
     webhook_delivery: webhookDelivery,
     site_backup: siteBackup,
     send_email: sendEmail,
@@ -232,6 +244,7 @@ const CRONTAB: Array<[string, TaskName]> = [
   ['* * * * *', 'import_watchdog'],
   ['*/5 * * * *', 'comment_notifications'],
   ['*/10 * * * *', 'stats_rollup'],
+  ['3 * * * *', 'staff_alert_digest'],
   // Nightly, 03:41 UTC (a no-op unless BACKUP_DIR is set).
   ['41 3 * * *', 'site_backup'],
 ];

@@ -38,6 +38,8 @@ export async function up(db: Kysely<any>): Promise<void> {
       seq bigint unique,
       type text not null,
       data jsonb not null default '{}',
+      -- Set for a fact that must show once (a send's 50 % milestone, which two lanes may both see).
+      key text unique,
       created_at timestamptz not null default now()
     );
     create index live_events_created_idx on live_events (created_at);

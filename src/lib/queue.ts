@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { sql, type Kysely } from 'kysely';
 import { Logger, run, type Runner, type TaskList } from 'graphile-worker';
 import type pg from 'pg';
-import type { Database } from '../../db/types.ts';
+import type { AlertKind, Database } from '../../db/types.ts';
 import { log } from './log.ts';
 import type { SendEmailPayload } from './mail-queue.ts';
 import { dbNow } from './sql.ts';
@@ -31,6 +31,8 @@ declare global {
       install_test_email: { testId: string };
       stripe_sync: { syncId: string };
       webhook_delivery: { deliveryId: string };
+      // One fact's alerts to staff (domain/live/alerts.ts).
+      staff_alert: { kind: AlertKind; factKey: string; summary: string; link: string };
       // Crontab tasks (src/worker.ts): the payload is the cron stamp only.
       maintenance: CronPayload;
       send_watchdog: CronPayload;
@@ -38,6 +40,7 @@ declare global {
       comment_notifications: CronPayload;
       stats_rollup: CronPayload;
       site_backup: CronPayload;
+      staff_alert_digest: CronPayload;
     }
   }
 }

@@ -7,6 +7,7 @@ import { limitReport } from './limits.ts';
 import { holdAfterReports, type Actor } from './rules.ts';
 import type { SiteKeys } from '../../lib/site-keys.ts';
 import { dbNow } from '../../lib/sql.ts';
+import { liveCommentReported } from '../live/hooks.ts';
 
 /**
  * Keeping the space clean, the commands: members report; moderators (and up) approve, hide,
@@ -61,6 +62,7 @@ export async function reportComment(
       .where('comment_id', '=', c.id)
       .where('resolved_at', 'is', null)
       .executeTakeFirstOrThrow();
+    await liveCommentReported(trx, c.id, c.post_id, holdAfterReports(open.n));
     if (!holdAfterReports(open.n)) return { held: false };
     await trx.updateTable('comments').set({ status: 'held', hold_reason: 'reported' }).where('id', '=', c.id).execute();
     return { held: true };

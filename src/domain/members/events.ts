@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
+import { liveFromMemberEvent } from '../live/hooks.ts';
 import { emitWebhookEvent, memberData, type WebhookEventType } from '../webhooks/events.ts';
 
 /** The outbound webhook event each member event is (README "Outbound webhooks"); unlisted: none. */
@@ -51,6 +52,7 @@ export async function recordEvent(
   // In the caller's transaction: the webhook deliveries commit (or roll back) with the change.
   const hook = WEBHOOK_EVENT[type];
   if (hook) await emitWebhookEvent(db, hook, memberData(db, memberId));
+  await liveFromMemberEvent(db, memberId, type, data);
 }
 
 /**

@@ -4,6 +4,7 @@ import type { CompiledEmail } from '../../../emails/post.ts';
 import { statusFromBatches, type BatchCounts } from './lifecycle.ts';
 import { variantOfCode, type BatchDelivery, type FixedSend } from './payload.ts';
 import { dbNow } from '../../lib/sql.ts';
+import { liveSendProgress, liveSendSettled } from '../live/hooks.ts';
 import { emitWebhookEvent } from '../webhooks/events.ts';
 
 /**
@@ -201,6 +202,7 @@ export function createSendStore(db: Kysely<Database>): SendStore {
           .returning('batch')
           .executeTakeFirst();
         if (!marked) return; // another worker finished this batch first
+        await liveSendProgress(trx, batch.sendId);
         // One statement for the whole batch.
         await sql`
           update deliveries d
@@ -293,6 +295,7 @@ export function createSendStore(db: Kysely<Database>): SendStore {
           .where('id', '=', sendId)
           .execute();
         if (status === 'sent') await emitWebhookEvent(trx, 'send.sent', { id: sendId });
+        await liveSendSettled(trx, sendId, status);
         return status;
       });
     },

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type SelectQueryBuilder } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { enqueue } from '../../lib/queue.ts';
+import { liveFromWebhookEvent } from '../live/hooks.ts';
 
 /** Every event an endpoint can listen to (README "Outbound webhooks"). */
 export const WEBHOOK_EVENTS = [
@@ -42,6 +43,8 @@ export async function emitWebhookEvent(
   type: WebhookEventType,
   data: WebhookData | (() => Promise<WebhookData | undefined>),
 ): Promise<number> {
+  // The staff live feed hears the same facts at the same point (domain/live/hooks.ts).
+  if (typeof data !== 'function') await liveFromWebhookEvent(db, type, data);
   const endpoints = await listeningEndpoints(db, type).execute();
   if (endpoints.length === 0) return 0;
   const resolved = typeof data === 'function' ? await data() : data;

@@ -1,0 +1,148 @@
+import { sql, type Kysely } from 'kysely';
+import pg from 'pg';
+import type { Database } from '../../db/types.ts';
+import { errorFields, log } from './log.ts';
+
+/**
+ * One process's window on the live feed (live_events, migration 0040): one LISTEN connection
+ * per process, whatever the number of stream clients. A NOTIFY (sent at commit by any process:
+ * web, worker, CLI) wakes it; it reads the rows after the last seq it saw, once, and hands them to
+ * every subscriber in memory. A poll every few seconds covers a lost connection. Subscribers
+ * must not block: each keeps its own bounded buffer (live-routes.ts) and is dropped when full.
+ */
+export interface LiveRow {
+  seq: string;
+  type: string;
+  data: Record<string, unknown>;
+  at: string;
+}
+
+export type LiveSubscriber = (rows: LiveRow[]) => void;
+
+const CHANNEL = 'hearth_live';
+const POLL_MS = 3_000;
+const PAGE = 1_000;
+
+export class LiveHub {
+  private cursor = '0';
+  private subscribers = new Set<LiveSubscriber>();
+  private client: pg.Client | undefined;
+  private reading = false;
+  private again = false;
+  private poll: NodeJS.Timeout | undefined;
+  private started: Promise<void> | undefined;
+  private stopped = false;
+
+  private readonly db: Kysely<Database>;
+  private readonly connection: pg.ClientConfig;
+
+  constructor(db: Kysely<Database>, connection: pg.ClientConfig) {
+    this.db = db;
+    this.connection = connection;
+  }
+
+  /** Starts listening (once); resolves when the hub knows the latest seq. */
+  start(): Promise<void> {
+    this.started ??= (async () => {
+      this.cursor = await latestSeq(this.db);
+      await this.listen();
+      this.poll = setInterval(() => void this.read(), POLL_MS);
+      this.poll.unref();
+    })();
+    return this.started;
+  }
+
+  /** The latest seq handed to subscribers: a new stream "from now" starts after it. */
+  get latest(): string {
+    return this.cursor;
+  }
+
+  get size(): number {
+    return this.subscribers.size;
+  }
+
+  subscribe(fn: LiveSubscriber): () => void {
+    this.subscribers.add(fn);
+    return () => this.subscribers.delete(fn);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.poll) clearInterval(this.poll);
+    const c = this.client;
+    this.client = undefined;
+    await c?.end().catch(() => undefined);
+  }
+
+  private async listen(): Promise<void> {
+    if (this.stopped) return;
+    const client = new pg.Client(this.connection);
+    client.on('notification', () => void this.read());
+    client.on('error', (err) => {
+      log.warn('live feed listener lost its connection; reconnecting', errorFields(err));
+      if (this.client === client) this.client = undefined;
+      client.end().catch(() => undefined);
+      setTimeout(() => void this.listen().catch(() => undefined), 1_000).unref();
+    });
+    await client.connect();
+    await client.query(`listen ${CHANNEL}`);
+    this.client = client;
+    void this.read(); // what committed while (re)connecting
+  }
+
+  /** Reads what is new since the cursor and hands it out; one read at a time, rerun if woken meanwhile. */
+  private async read(): Promise<void> {
+    if (this.reading) {
+      this.again = true;
+      return;
+    }
+    this.reading = true;
+    try {
+      do {
+        this.again = false;
+        const rows = await rowsAfter(this.db, this.cursor, PAGE);
+        if (rows.length === 0) continue;
+        this.cursor = rows.at(-1)!.seq;
+        for (const fn of this.subscribers) {
+          try {
+            fn(rows);
+          } catch (err) {
+            log.warn('live subscriber failed', errorFields(err));
+          }
+        }
+        if (rows.length === PAGE) this.again = true;
+      } while (this.again && !this.stopped);
+    } catch (err) {
+      log.warn('live feed read failed', errorFields(err));
+    } finally {
+      this.reading = false;
+    }
+  }
+}
+
+/** Committed facts after `seq` (seq is null until its transaction commits), oldest first. */
+export async function rowsAfter(db: Kysely<Database>, seq: string, limit: number): Promise<LiveRow[]> {
+  const rows = await sql<{ seq: string; type: string; data: Record<string, unknown>; created_at: Date }>`
+    select seq::text as seq, type, data, created_at from live_events where seq > ${seq}::bigint order by seq limit ${limit}
+  `.execute(db);
+  return rows.rows.map((r) => ({ seq: r.seq, type: r.type, data: r.data, at: r.created_at.toISOString() }));
+}
+
+export async function latestSeq(db: Kysely<Database>): Promise<string> {
+  const row = await sql<{ seq: string | null }>`select max(seq)::text as seq from live_events`.execute(db);
+  return row.rows[0]?.seq ?? '0';
+}
+
+let hub: LiveHub | undefined;
+
+/** The process's hub, started on first use. */
+export function liveHubFor(db: Kysely<Database>, pool: pg.Pool): LiveHub {
+  hub ??= new LiveHub(db, pool.options as pg.ClientConfig);
+  return hub;
+}
+
+export async function stopLiveHub(): Promise<void> {
+  const h = hub;
+  hub = undefined;
+  await h?.stop();
+}
