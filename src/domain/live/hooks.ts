@@ -15,9 +15,12 @@ const FROM_WEBHOOK: ReadonlySet<string> = new Set(['question.created', 'send.sen
 export async function liveFromWebhookEvent(
   db: Kysely<Database>,
   type: string,
-  data: Record<string, string | number | boolean | null> | undefined,
+  payload: Record<string, string | number | boolean | null | Record<string, unknown>> | undefined,
 ): Promise<void> {
-  if (!data) return;
+  if (!payload) return;
+  // The feed carries ids and states only: nested values (a member's custom fields) stay out.
+  const data: LiveData = {};
+  for (const [key, value] of Object.entries(payload)) if (value === null || typeof value !== 'object') data[key] = value;
   if (FROM_WEBHOOK.has(type)) await publishFact(db, type as LiveType, data);
   // A comment or question held by the rules (first comment, a link from a new member, a burst).
   if ((type === 'comment.created' || type === 'question.created') && data.status === 'held') {
