@@ -8,12 +8,21 @@ export function segmentFromForm(form: { get(name: string): string; getAll(name: 
       .getAll(name)
       .map((v) => v.trim())
       .filter(Boolean);
+  // Custom fields: segfield.<key> (equals) for each listed segfield_key, segfield_set (has a value).
+  const fields = [
+    ...all('segfield_key').flatMap((key) => {
+      const value = form.get(`segfield.${key}`).trim();
+      return value ? [{ key, equals: value }] : [];
+    }),
+    ...all('segfield_set').map((key) => ({ key, set: true as const })),
+  ];
   return {
     newsletters: all('newsletters'),
     tiers: all('tiers'),
     labels: all('labels'),
     platforms: all('platforms'),
     engagement: form.get('engagement') || 'any',
+    ...(fields.length ? { fields } : {}),
   };
 }
 

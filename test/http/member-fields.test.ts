@@ -3,7 +3,7 @@ import { createMemberSession } from '../../src/domain/membership/sessions.ts';
 import { createApiToken } from '../../src/domain/staff/api-tokens.ts';
 import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { seedAudience } from '../helpers/sending.ts';
+import { makePost, seedAudience } from '../helpers/sending.ts';
 import { startServer, type RunningServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -108,6 +108,28 @@ describe('values through the members API', () => {
     const count = (await (await api('/members/count?field_set=city')).json()) as { count: number };
     expect(count.count).toBe(4); // three here and fielded@example.com
     expect((await api('/members?field.Bad-Key=1')).status).toBe(400);
+  });
+
+  it("narrows a send's segment by field conditions, refusing an unknown field or a value it cannot hold", async () => {
+    const postId = await makePost(t.db);
+    const count = async (fields: unknown) => {
+      const res = await post('/sends/count', { post_id: postId, segment: { newsletters: ['weekly'], fields } });
+      return { status: res.status, body: (await res.json()) as { count?: number; error?: { message: string } } };
+    };
+    expect((await count([{ key: 'city', equals: 'Lyon' }])).body.count).toBe(2);
+    expect(
+      (
+        await count([
+          { key: 'city', equals: 'lyon' },
+          { key: 'age', set: true },
+        ])
+      ).body.count,
+    ).toBe(1);
+    expect((await count([{ key: 'age', equals: 30 }])).body.count).toBe(2);
+    const unknown = await count([{ key: 'shoe', equals: '42' }]);
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error!.message).toMatch(/no field "shoe"/);
+    expect((await count([{ key: 'age', equals: 'old' }])).status).toBe(400);
   });
 });
 

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { mkdtemp, readdir, readFile, mkdir, writeFile, rm } from 'node:fs/promises';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,6 +65,17 @@ async function rewritten(change: (m: Manifest) => void, name: string): Promise<s
 beforeAll(async () => {
   source = await createTestDatabase();
   await seedDemo(source.db, { members: 25 });
+  // Custom fields with values, and a poll with answers: they travel with the site too.
+  await sql`insert into member_fields (key, label, type, options, member_editable) values ('city', 'City', 'choice', '{Paris,Lyon}', true), ('age', 'Age', 'number', '{}', false)`.execute(
+    source.db,
+  );
+  await sql`update members set fields = jsonb_build_object('city', case when id % 2 = 0 then 'Paris' else 'Lyon' end, 'age', 20 + id % 40) where id % 3 = 0`.execute(
+    source.db,
+  );
+  await sql`insert into polls (question, answers) values ('Tea or coffee?', '{Tea,Coffee}')`.execute(source.db);
+  await sql`insert into poll_votes (poll_id, member_id, answer, channel) select (select id from polls limit 1), id, id % 2, 'web' from members where id % 4 = 0`.execute(
+    source.db,
+  );
   const owner = await createStaffUser(source.db, { email: 'owner@example.com', password: 'owner password 1', role: 'owner' });
   apiToken = (await createApiToken(source.db, owner.id, 'backup test')).token;
   work = await mkdtemp(join(tmpdir(), 'hearth-backup-'));

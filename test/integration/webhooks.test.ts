@@ -160,7 +160,7 @@ describe('delivering events', () => {
       'webhook-signature': String(got.headers['webhook-signature']),
     }) as { type: string; timestamp: string; data: Record<string, unknown> };
     expect(verified.type).toBe('member.created');
-    expect(verified.data).toEqual({ id: memberId, email: 'reader@example.com', status: expect.any(String) });
+    expect(verified.data).toEqual({ id: memberId, email: 'reader@example.com', status: expect.any(String), fields: {} });
     // A wrong secret fails verification: the check above can fail.
     expect(() =>
       new Webhook('whsec_' + Buffer.from('another secret of 24 byte').toString('base64')).verify(got.body, {

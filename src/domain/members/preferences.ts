@@ -145,6 +145,14 @@ export async function exportMemberData(db: Kysely<Database>, memberId: string) {
     .where('r.member_id', '=', memberId)
     .orderBy('r.id')
     .execute();
+  // Their poll answers (domain/polls).
+  const pollAnswers = await db
+    .selectFrom('poll_votes as v')
+    .innerJoin('polls as p', 'p.id', 'v.poll_id')
+    .select(['p.question', 'p.answers', 'v.answer', 'v.created_at', 'v.updated_at'])
+    .where('v.member_id', '=', memberId)
+    .orderBy('v.created_at')
+    .execute();
   await recordEvent(db, memberId, 'data_exported');
   return {
     exported_at: new Date().toISOString(),
@@ -164,12 +172,15 @@ export async function exportMemberData(db: Kysely<Database>, memberId: string) {
       },
       referral_code: member.referral_code,
       notes_by_staff: member.notes,
+      // Custom field values (README "Custom member fields"), by key.
+      fields: member.fields,
       created_at: member.created_at,
       confirmed_at: member.confirmed_at,
       unsubscribed_at: member.unsubscribed_at,
     },
     newsletters: newsletters.map((n) => ({ slug: n.slug, name: n.name, since: n.created_at })),
     labels: labels.map((l) => l.name),
+    poll_answers: pollAnswers.map((a) => ({ question: a.question, answer: a.answers[a.answer] ?? null, at: a.updated_at })),
     // The member's own referral figures and rewards; the friends' addresses are theirs, not this member's.
     referrals: {
       counted: referrals.counted,

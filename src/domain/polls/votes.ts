@@ -122,16 +122,22 @@ export async function answerFromEmail(
   // A confirmation is a POST from the page (a person pressing a button); a scanner does not post forms.
   const machine = !request.confirmed && isMachine({ kind: 'click', method: request.method, agent, secondsSincePosted: seconds });
   if (machine) return { outcome: 'machine', poll, ref };
-  const { outcome } = await recordVote(db, {
-    pollId: poll.id,
-    memberId: ref.memberId,
-    answer: ref.answer,
-    channel: 'email',
-    sendId: ref.sendId,
-    postId,
-    agent,
-  });
-  return { outcome, poll, ref };
+  try {
+    const { outcome } = await recordVote(db, {
+      pollId: poll.id,
+      memberId: ref.memberId,
+      answer: ref.answer,
+      channel: 'email',
+      sendId: ref.sendId,
+      postId,
+      agent,
+    });
+    return { outcome, poll, ref };
+  } catch (err) {
+    // The member was erased since the email went out: the link names nobody any more.
+    if (err instanceof NotFoundError) return null;
+    throw err;
+  }
 }
 
 /** A member's current answer, or null. */

@@ -107,9 +107,10 @@ async function rollMemberDays(trx: Trx, from: Date, now: Date, zone: string) {
     select member_id, day, sum(clicks), sum(reads), sum(comments), sum(reactions)
     from (
       select member_id, (occurred_at at time zone ${zone})::date as day,
-        count(*) filter (where kind = 'click') as clicks, count(*) filter (where kind = 'read') as reads, 0 as comments, 0 as reactions
+        -- A poll answer is a click on one of the email's (or page's) answers.
+        count(*) filter (where kind in ('click', 'poll')) as clicks, count(*) filter (where kind = 'read') as reads, 0 as comments, 0 as reactions
       from engagement_events
-      where occurred_at >= ${from} and occurred_at <= ${now} and member_id is not null and not machine and kind in ('click', 'read')
+      where occurred_at >= ${from} and occurred_at <= ${now} and member_id is not null and not machine and kind in ('click', 'read', 'poll')
       group by 1, 2
       union all
       select member_id, (occurred_at at time zone ${zone})::date,
@@ -124,7 +125,7 @@ async function rollMemberDays(trx: Trx, from: Date, now: Date, zone: string) {
     insert into stats_members (member_id, last_engaged_at)
     select member_id, max(at) from (
       select member_id, occurred_at as at from engagement_events
-      where occurred_at >= ${from} and occurred_at <= ${now} and member_id is not null and not machine and kind in ('click', 'read')
+      where occurred_at >= ${from} and occurred_at <= ${now} and member_id is not null and not machine and kind in ('click', 'read', 'poll')
       union all
       select member_id, occurred_at from events
       where type in ('comment', 'reaction') and occurred_at >= ${from} and occurred_at <= ${now} and member_id is not null and not machine
