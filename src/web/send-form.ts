@@ -44,3 +44,33 @@ export function undoFromForm(value: string): number | undefined {
   if (!Number.isInteger(n)) throw new ValidationError('The undo window is a whole number of seconds.', 'invalid_undo');
   return n;
 }
+
+/** The admin offers these waits (the API takes any ISO-8601 duration up to P7D). */
+export const TEST_WAITS = [
+  ['PT30M', '30 minutes'],
+  ['PT1H', '1 hour'],
+  ['PT2H', '2 hours'],
+  ['PT4H', '4 hours'],
+  ['PT8H', '8 hours'],
+  ['P1D', '1 day'],
+  ['P3D', '3 days'],
+] as const;
+
+/**
+ * The subject test of the send form: the post's title is the first subject line, the extra
+ * lines filled in are the others; none filled in → no test. The sample is asked for in percent.
+ */
+export function subjectTestFromForm(
+  form: { get(name: string): string; getAll(name: string): string[] },
+  title: string,
+): { subjects?: string[]; test?: { sample: number; wait: string } } {
+  const extra = form
+    .getAll('subject_extra')
+    .map((v) => v.trim())
+    .filter(Boolean);
+  if (extra.length === 0) return {};
+  const percent = form.get('test_sample_percent').trim();
+  const sample = percent === '' ? NaN : Number(percent) / 100;
+  if (!Number.isFinite(sample)) throw new ValidationError('The sample is a percentage of the segment, like 20.', 'invalid_sample');
+  return { subjects: [title, ...extra], test: { sample, wait: form.get('test_wait') || 'PT4H' } };
+}

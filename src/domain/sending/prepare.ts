@@ -93,29 +93,36 @@ export async function prepareSend(db: Kysely<Database>, ctx: PrepareContext, sen
       .where(recipientWhere(segment, exclude))
       .select(['m.id', 'm.email', 'm.name', 'm.referral_code', variant.as('variant')]);
     const test = send.subjects ? { subjects: send.subjects.length, sample: send.test_sample ?? 0.2 } : null;
-    // A subject test's sample: the first round(share × segment) members in the order of a hash
-    // of send and member id (random, and the same if this statement runs again), their subjects
-    // dealt in turn; the rest get null, and batches of their own (held until the winner).
-    const subject = test
-      ? sql<number | null>`case when draw < round(${test.sample}::float8 * total) then (draw % ${sql.lit(test.subjects)})::smallint end`
-      : sql<number | null>`null::smallint`;
-    const drawn = test
-      ? sql`select c.*, row_number() over (order by md5(${sendId}::text || ':' || c.id::text)) - 1 as draw, count(*) over () as total from candidates c`
-      : sql`select c.*, 0 as draw, 0 as total from candidates c`;
-    // One statement: the snapshot (materialised once), its deliveries, and its batches as
-    // ranges of member ids (the sample's first, then the rest's).
-    const result = await sql<{ batches: string; recipients: string; sample: string }>`
-      with candidates as (${candidates}),
-      drawn as (${drawn}),
-      parted as (select d.*, ${subject} as subject from drawn d),
+    const batchSize = sql.lit(MAX_BATCH);
+    // Without a test: batches of member ids in order, as ever. With one, the sample is the first
+    // round(share × segment) members in the order of a hash of send and member id (random, and
+    // the same if this statement runs again), their subjects dealt in turn; its batches come
+    // first, then the rest's (subject null), which are held until the winner.
+    const picked = test
+      ? sql`
+      drawn as (
+        select c.*, row_number() over (order by md5(${sendId}::text || ':' || c.id::text)) - 1 as draw,
+               round(${test.sample}::float8 * count(*) over ())::bigint as sample_size
+          from candidates c
+      ),
+      parted as (
+        select d.*, case when d.draw < d.sample_size then (d.draw % ${sql.lit(test.subjects)})::smallint end as subject from drawn d
+      ),
       picked as materialized (
         select p.*,
-               case when p.subject is null
-                 then (select count(*) from parted s where s.subject is not null) + ${sql.lit(MAX_BATCH - 1)}
-                 else 0 end / ${sql.lit(MAX_BATCH)}
-                 + (row_number() over (partition by p.subject is null order by p.id) - 1) / ${sql.lit(MAX_BATCH)} as batch
+               case when p.subject is null then (p.sample_size + ${sql.lit(MAX_BATCH - 1)}) / ${batchSize} else 0 end
+                 + (row_number() over (partition by p.subject is null order by p.id) - 1) / ${batchSize} as batch
           from parted p
-      ),
+      ),`
+      : sql`
+      picked as materialized (
+        select c.*, null::smallint as subject, (row_number() over (order by c.id) - 1) / ${batchSize} as batch from candidates c
+      ),`;
+    // One statement: the snapshot (materialised once), its deliveries, and its batches as
+    // ranges of member ids.
+    const result = await sql<{ batches: string; recipients: string }>`
+      with candidates as (${candidates}),
+      ${picked}
       ins as (
         insert into deliveries (send_id, member_id, email, name, referral_code, variant, subject)
         select ${sendId}, id, email, name, referral_code, variant::"char", subject from picked
@@ -128,7 +135,7 @@ export async function prepareSend(db: Kysely<Database>, ctx: PrepareContext, sen
           from picked group by batch
         returning size, part
       )
-      select count(*) as batches, coalesce(sum(size), 0) as recipients, coalesce(sum(size) filter (where part = 'sample'), 0) as sample from made
+      select count(*) as batches, coalesce(sum(size), 0) as recipients from made
     `.execute(trx);
     const batches = Number(result.rows[0]?.batches ?? 0);
     const recipients = Number(result.rows[0]?.recipients ?? 0);
