@@ -17,6 +17,7 @@ import * as m0021 from './0021_stripe_syncs.ts';
 import * as m0023 from './0023_post_redirects.ts';
 import * as m0026 from './0026_webhooks.ts';
 import * as m0040 from './0040_live.ts';
+import * as m0041 from './0041_signup_waves.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -41,4 +42,5 @@ export const migrations: Record<string, Migration> = {
   '0023_post_redirects': m0023,
   '0026_webhooks': m0026,
   '0040_live': m0040,
+  '0041_signup_waves': m0041,
 };

@@ -19,6 +19,7 @@ export const LIVE_TYPES = [
   'send.failed',
   'import.finished',
   'payment.failed',
+  'signup.wave',
 ] as const;
 
 export type LiveType = (typeof LIVE_TYPES)[number];
