@@ -827,6 +827,38 @@ export interface Database {
   live_events: LiveEventsTable;
   staff_alert_settings: StaffAlertSettingsTable;
   staff_alerts: StaffAlertsTable;
+  signup_signals: SignupSignalsTable;
+  signup_waves: SignupWavesTable;
+  signup_holds: SignupHoldsTable;
+}
+
+export interface SignupSignalsTable {
+  member_id: string;
+  created_at: DefaultTimestamp;
+  pattern: string;
+  network: string;
+  agent: string;
+  landing: string;
+}
+
+export type WaveDimension = 'pattern' | 'network' | 'agent' | 'landing' | 'ceiling';
+
+export interface SignupWavesTable {
+  id: Generated<string>;
+  dimension: WaveDimension;
+  key: string;
+  reason: string;
+  started_at: DefaultTimestamp;
+  closed_at: Timestamp | null;
+}
+
+export interface SignupHoldsTable {
+  member_id: string;
+  wave_id: string;
+  newsletter_ids: string[];
+  held_at: DefaultTimestamp;
+  released_at: Timestamp | null;
+  dropped_at: Timestamp | null;
 }
 
 export interface SendLiveCountsTable {
@@ -855,7 +887,7 @@ export interface LiveEventsTable {
   created_at: DefaultTimestamp;
 }
 
-export type AlertKind = 'question' | 'comment_held' | 'comment_reported' | 'send_failed' | 'payment_failed';
+export type AlertKind = 'question' | 'comment_held' | 'comment_reported' | 'send_failed' | 'payment_failed' | 'signup_wave';
 export type AlertMode = 'immediate' | 'hourly' | 'none';
 
 export interface StaffAlertSettingsTable {

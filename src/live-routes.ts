@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { staffFromApiToken } from './domain/staff/api-tokens.ts';
+import { visibleData } from './domain/live/events.ts';
 import { can } from './domain/staff/permissions.ts';
 import { SESSION_COOKIE, staffFromSession, type SessionStaffUser } from './domain/staff/sessions.ts';
 import { liveHubFor, rowsAfter, type LiveRow } from './lib/live-hub.ts';
@@ -57,8 +58,7 @@ async function staffOf(req: IncomingMessage): Promise<SessionStaffUser | undefin
 
 /** What this role may see of a fact: no email address without members:read. */
 export function eventText(row: LiveRow, seesEmails: boolean): string {
-  const data =
-    seesEmails || !('email' in row.data) ? row.data : Object.fromEntries(Object.entries(row.data).filter(([k]) => k !== 'email'));
+  const data = visibleData(row.data, seesEmails);
   return `id: ${row.seq}\nevent: ${row.type}\ndata: ${JSON.stringify({ ...data, at: row.at })}\n\n`;
 }
 

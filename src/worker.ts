@@ -11,6 +11,8 @@ import { startAllBankedRewards } from './domain/referrals/rewards.ts';
 import { sendCommentNotifications } from './domain/community/notifications.ts';
 import { refreshStats } from './domain/stats/rollup.ts';
 import { pruneLive } from './domain/live/prune.ts';
+import { forgetSignupSignals, releaseCeilingHolds } from './domain/members/waves.ts';
+import { queueConfirmation } from './domain/members/subscribe.ts';
 import { deliverAlert, sendAlertDigests } from './domain/live/alerts.ts';
 import { INSTALL_TEST_TASK, sendTestEmail } from './domain/install/test-email.ts';
 import { resumeStaleStripeSyncs, runStripeSync } from './domain/billing/adopt.ts';
@@ -145,6 +147,12 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     await forgetOldSignals(runtime.db);
     // Live send counters past the live window (the rollups keep the history) and old live-feed rows.
     await pruneLive(runtime.db);
+    await forgetSignupSignals(runtime.db);
+    // Confirmations held by the hourly ceiling go out as the new hour makes room.
+    const released = await releaseCeilingHolds(runtime.db, {
+      confirm: (db, member, newsletters, idempotencyKey) => queueConfirmation(db, runtime.keys, member, newsletters, { idempotencyKey }),
+    });
+    if (released > 0) log.info('held confirmations released under the hourly ceiling', { members: released });
     const syncs = await resumeStaleStripeSyncs(runtime.db);
     if (syncs > 0) log.warn('interrupted Stripe syncs resumed', { syncs });
   };

@@ -61,7 +61,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     -- default of the kind, see domain/live/alerts.ts).
     create table staff_alert_settings (
       staff_user_id bigint not null references staff_users (id) on delete cascade,
-      kind text not null check (kind in ('question', 'comment_held', 'comment_reported', 'send_failed', 'payment_failed')),
+      kind text not null check (kind in ('question', 'comment_held', 'comment_reported', 'send_failed', 'payment_failed', 'signup_wave')),
       mode text not null check (mode in ('immediate', 'hourly', 'none')),
       primary key (staff_user_id, kind)
     );

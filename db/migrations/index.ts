@@ -22,6 +22,7 @@ import * as m0033 from './0033_polls.ts';
 import * as m0034 from './0034_import_fields.ts';
 import * as m0038 from './0038_subject_tests.ts';
 import * as m0040 from './0040_live.ts';
+import * as m0041 from './0041_signup_waves.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -51,4 +52,5 @@ export const migrations: Record<string, Migration> = {
   '0034_import_fields': m0034,
   '0038_subject_tests': m0038,
   '0040_live': m0040,
+  '0041_signup_waves': m0041,
 };

@@ -220,6 +220,7 @@ const calls = (): Call[] => [
   { method: 'get', path: '/api/v1/stats/overview', url: '/api/v1/stats/overview?days=30', status: 200 },
   { method: 'get', path: '/api/v1/stats/sources', url: '/api/v1/stats/sources', status: 200 },
   { method: 'get', path: '/api/v1/stats/cohorts', url: '/api/v1/stats/cohorts', status: 200 },
+  { method: 'get', path: '/api/v1/stats/answers', url: '/api/v1/stats/answers', status: 200 },
   { method: 'get', path: '/api/v1/stats/sends/{id}', url: `/api/v1/stats/sends/${ids.sent}`, status: 200 },
   { method: 'get', path: '/api/v1/stats/posts/{id}', url: `/api/v1/stats/posts/${ids.post}`, status: 200 },
   { method: 'get', path: '/api/v1/stats/members/{id}', url: `/api/v1/stats/members/${ids.member}`, status: 200 },

@@ -16,7 +16,14 @@ import type { LiveData, LiveType } from './events.ts';
  * under an idempotency key per row. The hourly digest takes each person's un-emailed rows.
  * Only staff users whose role can act on the kind are alerted.
  */
-export const ALERT_KINDS: readonly AlertKind[] = ['question', 'comment_held', 'comment_reported', 'send_failed', 'payment_failed'];
+export const ALERT_KINDS: readonly AlertKind[] = [
+  'question',
+  'comment_held',
+  'comment_reported',
+  'send_failed',
+  'payment_failed',
+  'signup_wave',
+];
 export const ALERT_MODES: readonly AlertMode[] = ['immediate', 'hourly', 'none'];
 
 /** Who can act, and what a staff user gets before they choose. */
@@ -26,6 +33,7 @@ export const ALERT_KIND_RULES: Record<AlertKind, { permission: Permission; fallb
   comment_reported: { permission: 'comments:moderate', fallback: 'immediate', label: 'A comment was reported' },
   send_failed: { permission: 'sends:write', fallback: 'immediate', label: 'A send failed' },
   payment_failed: { permission: 'members:read', fallback: 'hourly', label: 'A payment failed' },
+  signup_wave: { permission: 'members:write', fallback: 'immediate', label: 'A sign-up wave is on hold' },
 };
 
 const KIND_OF: Partial<Record<LiveType, AlertKind>> = {
@@ -34,6 +42,7 @@ const KIND_OF: Partial<Record<LiveType, AlertKind>> = {
   'comment.reported': 'comment_reported',
   'send.failed': 'send_failed',
   'payment.failed': 'payment_failed',
+  'signup.wave': 'signup_wave',
 };
 
 export interface StaffAlertPayload {
@@ -59,12 +68,14 @@ export async function queueAlerts(db: Kysely<Database>, type: LiveType, data: Li
           ? { kind, factKey: `reported:${id}`, summary: 'A comment was reported', link: '/admin/conversation' }
           : kind === 'send_failed'
             ? { kind, factKey: `send-failed:${id}`, summary: 'A send failed', link: `/admin/sends/${id}` }
-            : {
-                kind,
-                factKey: `payment-failed:${id}:${new Date().toISOString().slice(0, 10)}`,
-                summary: 'A payment failed',
-                link: `/admin/members/${id}`,
-              };
+            : kind === 'signup_wave'
+              ? { kind, factKey: `wave:${id}`, summary: 'Sign-ups on hold: a wave', link: '/admin/waves' }
+              : {
+                  kind,
+                  factKey: `payment-failed:${id}:${new Date().toISOString().slice(0, 10)}`,
+                  summary: 'A payment failed',
+                  link: `/admin/members/${id}`,
+                };
   await enqueue(db, ALERT_TASK, alert, { jobKey: `${ALERT_TASK}:${alert.factKey}`, maxAttempts: 10 });
 }
 

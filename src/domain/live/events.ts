@@ -19,6 +19,7 @@ export const LIVE_TYPES = [
   'send.failed',
   'import.finished',
   'payment.failed',
+  'signup.wave',
 ] as const;
 
 export type LiveType = (typeof LIVE_TYPES)[number];
@@ -64,4 +65,22 @@ export async function latestLiveSeq(db: Kysely<Database>): Promise<string> {
 export async function oldestLiveSeq(db: Kysely<Database>): Promise<string | null> {
   const row = await sql<{ seq: string | null }>`select min(seq)::text as seq from live_events`.execute(db);
   return row.rows[0]?.seq ?? null;
+}
+
+/** What a role may see of a fact's data: no email address without members:read (a moderator). */
+export function visibleData(data: Record<string, unknown>, seesEmails: boolean): Record<string, unknown> {
+  if (seesEmails || !('email' in data)) return data;
+  return Object.fromEntries(Object.entries(data).filter(([k]) => k !== 'email'));
+}
+
+/** The latest facts, newest first (the Live page's first paint). */
+export async function recentLiveEvents(db: Kysely<Database>, limit = 50): Promise<LiveEvent[]> {
+  const rows = await db
+    .selectFrom('live_events')
+    .select(['seq', 'type', 'data', 'created_at'])
+    .where('seq', 'is not', null)
+    .orderBy('seq', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ seq: r.seq!, type: r.type as LiveType, data: r.data as LiveData, at: r.created_at.toISOString() }));
 }

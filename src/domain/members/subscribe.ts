@@ -5,6 +5,7 @@ import { confirmSubscriptionEmail } from '../../../emails/confirm-subscription.t
 import { welcomeEmail } from '../../../emails/welcome.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
 import type { SiteKeys } from '../../lib/site-keys.ts';
+import { holdSignup } from './waves.ts';
 import { hitRateLimit } from '../../lib/rate-limit.ts';
 import { hmac } from '../../lib/tokens.ts';
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from '../../lib/errors.ts';
@@ -231,27 +232,41 @@ export async function subscribe(db: Kysely<Database>, ctx: SiteKeys, request: Su
     if (outcome === 'suppressed') return { outcome, confirmationQueued: false };
     const allowed = await hitRateLimit(trx, hmac(ctx.secret, 'ratelimit:confirm-mail', email), SUBSCRIBE_LIMITS.confirmationsPerAddress);
     if (!allowed.allowed) return { outcome, confirmationQueued: false };
-    const site = await getSiteSettings(trx);
-    const token = confirmToken(
-      ctx.secret,
-      member.id,
-      newsletters.map((n) => n.id),
-    );
-    const rendered = confirmSubscriptionEmail({
-      brand: { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl },
-      name: name ?? member.name,
-      newsletters: newsletters.map((n) => n.name),
-      confirmUrl: confirmUrl(ctx.siteUrl, token),
-      validDays: CONFIRM_DAYS,
-    });
-    const sender = await senderFor(
-      trx,
-      ctx,
-      newsletters.map((n) => n.id),
-    );
-    await queueEmail(trx, { ...sender, to: [member.email], ...rendered, tags: [{ name: 'kind', value: 'confirm-subscription' }] });
+    // A sign-up wave or the site's hourly ceiling on confirmations: recorded, held, not mailed (waves.ts).
+    if (await holdSignup(trx, ctx.secret, { member, newsletterIds: newsletters.map((n) => n.id), isNew: outcome === 'created', request }))
+      return { outcome, confirmationQueued: false };
+    await queueConfirmation(trx, ctx, { id: member.id, email: member.email, name: name ?? member.name }, newsletters);
     return { outcome, confirmationQueued: true };
   });
+}
+
+/** The confirmation email of a sign-up (also sent when staff release a held one: waves.ts). */
+export async function queueConfirmation(
+  trx: Kysely<Database>,
+  ctx: SiteKeys,
+  member: { id: string; email: string; name: string | null },
+  newsletters: ReadonlyArray<{ id: string; name: string }>,
+  options: { idempotencyKey?: string } = {},
+): Promise<void> {
+  const site = await getSiteSettings(trx);
+  const token = confirmToken(
+    ctx.secret,
+    member.id,
+    newsletters.map((n) => n.id),
+  );
+  const rendered = confirmSubscriptionEmail({
+    brand: { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl },
+    name: member.name,
+    newsletters: newsletters.map((n) => n.name),
+    confirmUrl: confirmUrl(ctx.siteUrl, token),
+    validDays: CONFIRM_DAYS,
+  });
+  const sender = await senderFor(
+    trx,
+    ctx,
+    newsletters.map((n) => n.id),
+  );
+  await queueEmail(trx, { ...sender, to: [member.email], ...rendered, tags: [{ name: 'kind', value: 'confirm-subscription' }] }, options);
 }
 
 export interface ConfirmResult {

@@ -12,7 +12,7 @@ import { countBody, scheduleBody, sendBody, SendEnvelope, SendPage, SendRecipien
 import { patchSiteBody, SiteEnvelope } from './site.ts';
 import { StaffEnvelope } from './staff.ts';
 import { StripeSyncEnvelope } from './stripe-sync.ts';
-import { MemberEngagement, StatsCohorts, StatsOverview, StatsPost, StatsSend, StatsSources } from './stats.ts';
+import { MemberEngagement, StatsAnswers, StatsCohorts, StatsOverview, StatsPost, StatsSend, StatsSources } from './stats.ts';
 import { newTierBody, TierEnvelope, TierList } from './tier.ts';
 import { newWebhookBody, WebhookCreated, WebhookDeliveryEnvelope, WebhookDeliveryList, WebhookList } from './webhook.ts';
 
@@ -457,6 +457,13 @@ export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'pat
       query: z.object({ platform: text('One platform; all when absent.') }),
       ok: ['200', StatsCohorts],
       errors: ['400'],
+    },
+  },
+  '/api/v1/stats/answers': {
+    get: {
+      summary: "Time to the first staff answer of members' questions, per week (median, 90th percentile), and the questions still waiting",
+      permission: 'stats:read',
+      ok: ['200', StatsAnswers],
     },
   },
   '/api/v1/stats/sends/{id}': {

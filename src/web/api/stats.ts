@@ -121,6 +121,24 @@ export const StatsSend = z
   })
   .meta({ id: 'StatsSend' });
 
+export const StatsAnswers = z
+  .strictObject({
+    time_zone: z.string(),
+    weeks: z.array(
+      z.strictObject({
+        week: Day,
+        asked: z.int(),
+        answered: z.int(),
+        median_seconds: z.int().nullable().meta({ description: 'Median time to the first staff answer; null when none was answered.' }),
+        p90_seconds: z.int().nullable(),
+      }),
+    ),
+    waiting: z.array(
+      z.strictObject({ id: Id, post_id: Id, post_slug: z.string(), post_title: z.string(), asked_at: Timestamp, age_seconds: z.int() }),
+    ),
+  })
+  .meta({ id: 'StatsAnswers' });
+
 export const StatsPost = z
   .strictObject({
     post_id: Id,
