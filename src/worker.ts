@@ -21,6 +21,7 @@ import { runNightlyBackup } from './domain/backup/nightly.ts';
 import { log } from './lib/log.ts';
 import { createRateLimiter, UNLIMITED, type RateLimiter } from './lib/mail-rate.ts';
 import { pruneSmtpJournal } from './lib/mailer/smtp.ts';
+import { confirmSnsSubscription } from './lib/mailer/inbound.ts';
 import { recordHeartbeat, startQueueRunner, type QueueRunner, type TaskName } from './lib/queue.ts';
 import { runLane } from './domain/sending/engine.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './domain/sending/lifecycle.ts';
@@ -225,10 +226,17 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     if (sent > 0) log.info('staff alert digests queued', { emails: sent });
   };
 
+  // Amazon SNS asks the SES webhook to confirm its subscription (web/mail-webhooks.ts queues this).
+  const snsConfirm: Task<'sns_confirm_subscription'> = async ({ subscribeUrl }) => {
+    await confirmSnsSubscription(subscribeUrl);
+    log.info('SNS subscription confirmed');
+  };
+
   return {
     heartbeat,
     staff_alert: staffAlert,
     staff_alert_digest: staffAlertDigest,
+    sns_confirm_subscription: snsConfirm,
     webhook_delivery: webhookDelivery,
     site_backup: siteBackup,
     send_email: sendEmail,

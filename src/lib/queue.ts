@@ -33,6 +33,8 @@ declare global {
       webhook_delivery: { deliveryId: string };
       // One fact's alerts to staff (domain/live/alerts.ts).
       staff_alert: { kind: AlertKind; factKey: string; summary: string; link: string };
+      sns_confirm_subscription: { subscribeUrl: string };
+      publish_due_posts: { postId?: string };
       // Crontab tasks (src/worker.ts): the payload is the cron stamp only.
       maintenance: CronPayload;
       send_watchdog: CronPayload;

@@ -51,11 +51,20 @@ function recipients(event: ResendEvent): string[] {
 
 /** Sets a delivery's fact once; true when this event was the first to set it. */
 async function setFact(db: Kysely<Database>, event: ResendEvent, fact: Fact, counter: Counter): Promise<boolean | undefined> {
-  const sendId = tag(event, 'hearth_send');
-  const memberId = tag(event, 'hearth_member');
+  return setDeliveryFact(db, tag(event, 'hearth_send'), tag(event, 'hearth_member'), occurredAt(event), fact, counter);
+}
+
+async function setDeliveryFact(
+  db: Kysely<Database>,
+  sendId: string | undefined,
+  memberId: string | undefined,
+  at: Date,
+  fact: Fact,
+  counter: Counter,
+): Promise<boolean | undefined> {
   if (!sendId || !memberId) return undefined;
   const updated = await sql<{ one: number }>`
-    update deliveries set ${sql.ref(fact)} = ${occurredAt(event)}
+    update deliveries set ${sql.ref(fact)} = ${at}
      where send_id = ${sendId} and member_id = ${memberId} and ${sql.ref(fact)} is null
     returning 1 as one
   `.execute(db);
@@ -112,6 +121,52 @@ const HANDLERS: Record<string, (db: Kysely<Database>, event: ResendEvent) => Pro
 
 /** The Resend webhook events Hearth records: the ones to enable on the endpoint (the install checklist lists them). */
 export const HANDLED_RESEND_EVENTS = Object.keys(HANDLERS);
+
+/**
+ * What an SMTP relay told us (SES, Postmark, Mailgun; mapped in provider-events.ts), in the same
+ * words as Resend's events, recorded by the same rules: a fact set once per delivery, a hard
+ * bounce or a complaint suppresses every recipient named, a transient bounce is a delay.
+ */
+export interface MailFact {
+  kind: 'delivered' | 'delayed' | 'bounced' | 'complained';
+  /** From the hearth_send / hearth_member tags the relay echoed; absent for transactional mail. */
+  sendId: string | undefined;
+  memberId: string | undefined;
+  recipients: string[];
+  at: Date;
+  /** The relay's classification (e.g. Permanent/General, HardBounce), kept on the member's event. */
+  subType: string | null;
+}
+
+const FACT_COLUMNS: Record<MailFact['kind'], [Fact, Counter]> = {
+  delivered: ['delivered_at', 'delivered'],
+  delayed: ['delayed_at', 'delayed'],
+  bounced: ['bounced_at', 'bounced'],
+  complained: ['complained_at', 'complained'],
+};
+
+/** Only an id is a tag's value (the relay echoes what it was given; anything else is ignored). */
+export const tagValue = (value: unknown): string | undefined => (typeof value === 'string' && isId(value) ? value : undefined);
+
+export function addressesOf(values: unknown[]): string[] {
+  return values.filter((a): a is string => typeof a === 'string' && a.includes('@') && a.length <= 254).map(normaliseEmail);
+}
+
+export async function recordMailFacts(db: Kysely<Database>, facts: MailFact[]): Promise<WebhookOutcome> {
+  if (facts.length === 0) return 'ignored';
+  return db.transaction().execute(async (trx) => {
+    let recorded = false;
+    for (const fact of facts) {
+      const [column, counter] = FACT_COLUMNS[fact.kind];
+      const first = await setDeliveryFact(trx, fact.sendId, fact.memberId, fact.at, column, counter);
+      if (fact.kind === 'bounced' || fact.kind === 'complained') {
+        await markMembers(trx, fact.recipients, fact.kind, { sub_type: fact.subType, send: fact.sendId ?? null });
+      }
+      if (first !== false) recorded = true;
+    }
+    return recorded ? 'recorded' : 'duplicate';
+  });
+}
 
 export async function handleResendEvent(db: Kysely<Database>, event: ResendEvent): Promise<WebhookOutcome> {
   const handler = HANDLERS[event.type];
