@@ -12,6 +12,8 @@ import { sendCommentNotifications } from './domain/community/notifications.ts';
 import { refreshStats } from './domain/stats/rollup.ts';
 import { INSTALL_TEST_TASK, sendTestEmail } from './domain/install/test-email.ts';
 import { resumeStaleStripeSyncs, runStripeSync } from './domain/billing/adopt.ts';
+import { sendTrialReminder } from './domain/billing/trials.ts';
+import { deliverGift } from './domain/billing/gifts.ts';
 import { deliverWebhook } from './domain/webhooks/deliver.ts';
 import { runNightlyBackup } from './domain/backup/nightly.ts';
 import { log } from './lib/log.ts';
@@ -197,8 +199,18 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     if ('written' in outcome) log.info('site backup written', { file: outcome.written, removed: outcome.removed.length });
   };
 
+  // Billing's timed emails (domain/billing): the trial's reminder, a gift on its date.
+  const trialReminder: Task<'trial_reminder'> = async ({ subscriptionId }) => {
+    await sendTrialReminder(runtime.db, runtime.keys, subscriptionId);
+  };
+  const giftDelivery: Task<'gift_delivery'> = async ({ giftId }) => {
+    await deliverGift(runtime.db, runtime.keys, giftId);
+  };
+
   return {
     heartbeat,
+    trial_reminder: trialReminder,
+    gift_delivery: giftDelivery,
     webhook_delivery: webhookDelivery,
     site_backup: siteBackup,
     send_email: sendEmail,

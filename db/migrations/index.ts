@@ -16,6 +16,9 @@ import * as m0018 from './0018_import_sync.ts';
 import * as m0021 from './0021_stripe_syncs.ts';
 import * as m0023 from './0023_post_redirects.ts';
 import * as m0026 from './0026_webhooks.ts';
+import * as m0043 from './0043_offers_trials.ts';
+import * as m0044 from './0044_gifts_cancellations.ts';
+import * as m0045 from './0045_mrr_movements.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -39,4 +42,7 @@ export const migrations: Record<string, Migration> = {
   '0021_stripe_syncs': m0021,
   '0023_post_redirects': m0023,
   '0026_webhooks': m0026,
+  '0043_offers_trials': m0043,
+  '0044_gifts_cancellations': m0044,
+  '0045_mrr_movements': m0045,
 };

@@ -30,6 +30,8 @@ declare global {
       install_test_email: { testId: string };
       stripe_sync: { syncId: string };
       webhook_delivery: { deliveryId: string };
+      trial_reminder: { subscriptionId: string };
+      gift_delivery: { giftId: string };
       // Crontab tasks (src/worker.ts): the payload is the cron stamp only.
       maintenance: CronPayload;
       send_watchdog: CronPayload;
