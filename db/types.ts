@@ -87,6 +87,7 @@ export interface TiersTable {
   stripe_product_id: string | null;
   stripe_monthly_price_id: string | null;
   stripe_yearly_price_id: string | null;
+  trial_without_card: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: DefaultTimestamp;
 }
 
@@ -365,6 +366,101 @@ export interface SubscriptionsTable {
   current_period_end: Timestamp | null;
   cancel_at_period_end: ColumnType<boolean, boolean | undefined, boolean>;
   updated_at: DefaultTimestamp;
+  trial_end: Timestamp | null;
+  coupon_id: string | null;
+  discount_end: Timestamp | null;
+  paused_until: Timestamp | null;
+  paused: ColumnType<boolean, boolean | undefined, boolean>;
+  mrr_cents: ColumnType<number, number | undefined, number>;
+  created_at: DefaultTimestamp;
+}
+
+export type OfferKind = 'link' | 'retention';
+export interface OffersTable {
+  id: Generated<string>;
+  code: string;
+  kind: ColumnType<OfferKind, OfferKind | undefined, OfferKind>;
+  name: string;
+  tier_id: string;
+  /** numeric: read as a string. */
+  percent_off: ColumnType<string | null, number | null | undefined, number | null>;
+  amount_off: number | null;
+  currency: string | null;
+  duration: 'once' | 'repeating' | 'forever';
+  duration_months: number | null;
+  interval: 'month' | 'year' | null;
+  ends_at: Timestamp | null;
+  max_redemptions: number | null;
+  new_members_only: ColumnType<boolean, boolean | undefined, boolean>;
+  platforms: ColumnType<string[], string[] | undefined, string[]>;
+  trial_days: ColumnType<number, number | undefined, number>;
+  trial_without_card: ColumnType<boolean, boolean | undefined, boolean>;
+  status: ColumnType<'active' | 'archived', 'active' | 'archived' | undefined, 'active' | 'archived'>;
+  redemptions: ColumnType<number, number | undefined, number>;
+  stripe_coupon_id: string;
+  stripe_promotion_code_id: string;
+  created_by: string | null;
+  created_at: DefaultTimestamp;
+  archived_at: Timestamp | null;
+}
+
+export interface OfferRedemptionsTable {
+  offer_id: string;
+  stripe_subscription_id: string;
+  member_id: string;
+  redeemed_at: DefaultTimestamp;
+}
+
+export type GiftStatus = 'pending' | 'paid' | 'delivered' | 'redeemed' | 'refunded';
+export interface GiftsTable {
+  id: Generated<string>;
+  tier_id: string;
+  months: number;
+  amount: number;
+  currency: string;
+  buyer_email: string | null;
+  recipient_email: string | null;
+  message: ColumnType<string, string | undefined, string>;
+  /** date: read as a Date at UTC midnight. */
+  deliver_on: ColumnType<Date, string, string>;
+  locale: ColumnType<string, string | undefined, string>;
+  status: ColumnType<GiftStatus, GiftStatus | undefined, GiftStatus>;
+  token_hash: string | null;
+  stripe_session_id: string | null;
+  stripe_payment_intent_id: string | null;
+  redeemed_by: string | null;
+  redeemed_at: Timestamp | null;
+  banked_days: ColumnType<number, number | undefined, number>;
+  comp_until: Timestamp | null;
+  paid_at: Timestamp | null;
+  delivered_at: Timestamp | null;
+  refunded_at: Timestamp | null;
+  created_at: DefaultTimestamp;
+}
+
+export type CancellationReason = 'too_expensive' | 'not_reading' | 'missing_features' | 'switched' | 'temporary' | 'other';
+export interface CancellationsTable {
+  id: Generated<string>;
+  member_id: string | null;
+  stripe_subscription_id: string;
+  reason: CancellationReason;
+  comment: ColumnType<string, string | undefined, string>;
+  outcome: 'cancelled' | 'retained' | 'paused';
+  offer_id: string | null;
+  created_at: DefaultTimestamp;
+}
+
+export type MrrKind = 'new' | 'expansion' | 'contraction' | 'churn' | 'reactivation';
+export interface MrrMovementsTable {
+  id: Generated<string>;
+  member_id: string | null;
+  stripe_subscription_id: string;
+  kind: MrrKind;
+  cause: string;
+  from_cents: number;
+  to_cents: number;
+  delta_cents: ColumnType<number, never, never>;
+  occurred_at: DefaultTimestamp;
 }
 
 export interface StripeEventsTable {
@@ -830,6 +926,11 @@ export interface Database {
   signup_signals: SignupSignalsTable;
   signup_waves: SignupWavesTable;
   signup_holds: SignupHoldsTable;
+  offers: OffersTable;
+  offer_redemptions: OfferRedemptionsTable;
+  gifts: GiftsTable;
+  cancellations: CancellationsTable;
+  mrr_movements: MrrMovementsTable;
 }
 
 export interface SignupSignalsTable {
@@ -910,6 +1011,8 @@ export interface StaffAlertsTable {
 
 export type StaffUser = Selectable<StaffUsersTable>;
 export type Member = Selectable<MembersTable>;
+export type Offer = Selectable<OffersTable>;
+export type Gift = Selectable<GiftsTable>;
 export type Post = Selectable<PostsTable>;
 export type Tier = Selectable<TiersTable>;
 export type Comment = Selectable<CommentsTable>;

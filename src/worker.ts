@@ -16,6 +16,8 @@ import { queueConfirmation } from './domain/members/subscribe.ts';
 import { deliverAlert, sendAlertDigests } from './domain/live/alerts.ts';
 import { INSTALL_TEST_TASK, sendTestEmail } from './domain/install/test-email.ts';
 import { resumeStaleStripeSyncs, runStripeSync } from './domain/billing/adopt.ts';
+import { sendTrialReminder } from './domain/billing/trials.ts';
+import { deliverGift } from './domain/billing/gifts.ts';
 import { deliverWebhook } from './domain/webhooks/deliver.ts';
 import { runNightlyBackup } from './domain/backup/nightly.ts';
 import { log } from './lib/log.ts';
@@ -232,11 +234,21 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     log.info('SNS subscription confirmed');
   };
 
+  // Billing's timed emails (domain/billing): the trial's reminder, a gift on its date.
+  const trialReminder: Task<'trial_reminder'> = async ({ subscriptionId }) => {
+    await sendTrialReminder(runtime.db, runtime.keys, subscriptionId);
+  };
+  const giftDelivery: Task<'gift_delivery'> = async ({ giftId }) => {
+    await deliverGift(runtime.db, runtime.keys, giftId);
+  };
+
   return {
     heartbeat,
     staff_alert: staffAlert,
     staff_alert_digest: staffAlertDigest,
     sns_confirm_subscription: snsConfirm,
+    trial_reminder: trialReminder,
+    gift_delivery: giftDelivery,
     webhook_delivery: webhookDelivery,
     site_backup: siteBackup,
     send_email: sendEmail,

@@ -23,6 +23,9 @@ import * as m0034 from './0034_import_fields.ts';
 import * as m0038 from './0038_subject_tests.ts';
 import * as m0040 from './0040_live.ts';
 import * as m0041 from './0041_signup_waves.ts';
+import * as m0043 from './0043_offers_trials.ts';
+import * as m0044 from './0044_gifts_cancellations.ts';
+import * as m0045 from './0045_mrr_movements.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -53,4 +56,7 @@ export const migrations: Record<string, Migration> = {
   '0038_subject_tests': m0038,
   '0040_live': m0040,
   '0041_signup_waves': m0041,
+  '0043_offers_trials': m0043,
+  '0044_gifts_cancellations': m0044,
+  '0045_mrr_movements': m0045,
 };

@@ -35,6 +35,8 @@ declare global {
       staff_alert: { kind: AlertKind; factKey: string; summary: string; link: string };
       sns_confirm_subscription: { subscribeUrl: string };
       publish_due_posts: { postId?: string };
+      trial_reminder: { subscriptionId: string };
+      gift_delivery: { giftId: string };
       // Crontab tasks (src/worker.ts): the payload is the cron stamp only.
       maintenance: CronPayload;
       send_watchdog: CronPayload;

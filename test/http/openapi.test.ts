@@ -200,6 +200,26 @@ const calls = (): Call[] => [
     body: { name: 'Patron', monthly_amount: 1500, yearly_amount: 15000, currency: 'EUR', trial_days: 7 },
     status: 201,
   },
+  {
+    method: 'post',
+    path: '/api/v1/offers',
+    url: '/api/v1/offers',
+    body: { tier: 'patron', name: 'Spring', percent_off: 50, duration: 'repeating', duration_months: 3, interval: 'month' },
+    status: 201,
+  },
+  // An amount larger than the tier's price: 400, nothing made in Stripe.
+  {
+    method: 'post',
+    path: '/api/v1/offers',
+    url: '/api/v1/offers',
+    body: { tier: 'patron', name: 'Bad', amount_off: 999999, duration: 'once' },
+    status: 400,
+  },
+  { method: 'get', path: '/api/v1/offers', url: '/api/v1/offers', status: 200 },
+  { method: 'get', path: '/api/v1/offers/{id}', url: '/api/v1/offers/OFFER', status: 200 },
+  { method: 'get', path: '/api/v1/offers/{id}', url: '/api/v1/offers/999999', status: 404 },
+  { method: 'patch', path: '/api/v1/offers/{id}', url: '/api/v1/offers/OFFER', body: { name: 'Spring sale' }, status: 200 },
+  { method: 'delete', path: '/api/v1/offers/{id}', url: '/api/v1/offers/OFFER', status: 200 },
   { method: 'get', path: '/api/v1/site', url: '/api/v1/site', status: 200 },
   {
     method: 'patch',
@@ -325,6 +345,7 @@ describe('the OpenAPI document', () => {
       if (url.includes('SYNC')) url = url.replace('SYNC', ids.sync!);
       if (url.includes('WEBHOOK')) url = url.replace('WEBHOOK', ids.webhook!);
       if (url.includes('POLL')) url = url.replace('POLL', ids.poll!);
+      if (url.includes('OFFER')) url = url.replace('OFFER', ids.offer!);
       const init: RequestInit = { method: call.method.toUpperCase() };
       if (call.body !== undefined) init.body = JSON.stringify(call.body);
       if (call.form) init.body = call.form;
@@ -350,6 +371,7 @@ describe('the OpenAPI document', () => {
       if (call.path === '/api/v1/billing/sync') ids.sync = body.sync!.id!;
       if (call.path === '/api/v1/webhooks' && res.status === 201) ids.webhook = body.webhook!.id!;
       if (call.path === '/api/v1/polls' && res.status === 201) ids.poll = body.poll!.id!;
+      if (call.path === '/api/v1/offers' && res.status === 201) ids.offer = body.offer!.id!;
     }
   });
 

@@ -12,6 +12,8 @@ import { idempotencyKey, isMissingInStripe, isStripeError } from '../../lib/stri
 import { recordEvent } from '../members/events.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { PAST_DUE_GRACE_DAYS, syncSubscription } from './subscriptions.ts';
+import { offerByCode, offerRefusal, refreshOfferFromStripe } from './offers.ts';
+import { handleGiftEvent } from './gifts.ts';
 
 async function brandOf(db: Kysely<Database>, siteUrl: string) {
   const site = await getSiteSettings(db);
@@ -138,9 +140,17 @@ export async function startCheckout(
   db: Kysely<Database>,
   stripe: Stripe | undefined,
   ctx: SiteLinks,
-  input: { memberId: string; tierSlug: string; interval: 'month' | 'year'; returnTo?: string | undefined },
+  input: { memberId: string; tierSlug: string; interval: 'month' | 'year'; returnTo?: string | undefined; offerCode?: string | undefined },
 ): Promise<string> {
   if (!stripe) throw new PaymentsNotConfigured();
+  // An offer decides the tier (and the interval when it has one); it is checked here, then by Stripe.
+  const offer = input.offerCode ? await offerByCode(db, input.offerCode) : undefined;
+  if (input.offerCode && !offer) throw new NotFoundError('There is no such offer.', 'offer_not_found');
+  if (offer) {
+    const refusal = await offerRefusal(db, offer, input.memberId);
+    if (refusal) throw new ConflictError(refusal, 'offer_unavailable');
+    input = { ...input, tierSlug: offer.tier_slug, interval: offer.interval ?? input.interval };
+  }
   const tier = await db
     .selectFrom('tiers')
     .selectAll()
@@ -173,15 +183,22 @@ export async function startCheckout(
       .execute();
   }
   const back = input.returnTo ?? '/account';
+  // The offer's trial replaces the tier's; either may start without a card (Stripe cancels the
+  // subscription at the trial's end when no card was added by then).
+  const trialDays = offer && offer.trial_days > 0 ? offer.trial_days : tier.trial_days;
+  const withoutCard = trialDays > 0 && (offer && offer.trial_days > 0 ? offer.trial_without_card : tier.trial_without_card);
   const params: Stripe.Checkout.SessionCreateParams = {
     mode: 'subscription',
     customer,
     client_reference_id: member.id,
     line_items: [{ price: priceId, quantity: 1 }],
-    allow_promotion_codes: true,
-    metadata: { member_id: member.id, tier_id: tier.id },
+    // Stripe takes one or the other: the offer's code, or a box for any code.
+    ...(offer ? { discounts: [{ promotion_code: offer.stripe_promotion_code_id }] } : { allow_promotion_codes: true }),
+    ...(withoutCard ? { payment_method_collection: 'if_required' as const } : {}),
+    metadata: { member_id: member.id, tier_id: tier.id, ...(offer ? { offer_id: offer.id } : {}) },
     subscription_data: {
-      ...(tier.trial_days > 0 ? { trial_period_days: tier.trial_days } : {}),
+      ...(trialDays > 0 ? { trial_period_days: trialDays } : {}),
+      ...(withoutCard ? { trial_settings: { end_behavior: { missing_payment_method: 'cancel' as const } } } : {}),
       metadata: { member_id: member.id },
     },
     // Back to the post that asked for the upgrade, when there was one.
@@ -237,6 +254,12 @@ export const HANDLED_EVENTS = [
   'customer.subscription.deleted',
   'invoice.paid',
   'invoice.payment_failed',
+  // Offers follow their promotion code and coupon (offers.ts).
+  'promotion_code.updated',
+  'coupon.updated',
+  'coupon.deleted',
+  // Gifts: paid through Checkout in payment mode, refunded (gifts.ts).
+  'charge.refunded',
 ] as const;
 
 export type StripeEventOutcome = 'handled' | 'duplicate' | 'ignored' | 'gone';
@@ -254,8 +277,13 @@ export async function handleStripeEvent(
 ): Promise<StripeEventOutcome> {
   if (!(HANDLED_EVENTS as readonly string[]).includes(event.type)) return 'ignored';
   if (await db.selectFrom('stripe_events').select('id').where('id', '=', event.id).executeTakeFirst()) return 'duplicate';
-  const subscriptionId = subscriptionIdOf(event.type, event.data.object as Record<string, unknown>);
+  const object = event.data.object as Record<string, unknown>;
+  const subscriptionId = subscriptionIdOf(event.type, object);
   let outcome: StripeEventOutcome = 'handled';
+  if (event.type === 'promotion_code.updated') await refreshOfferFromStripe(db, stripe, { promotionCodeId: String(object.id) });
+  if (event.type.startsWith('coupon.')) await refreshOfferFromStripe(db, stripe, { couponId: String(object.id) });
+  if ((event.type === 'checkout.session.completed' && object.mode === 'payment') || event.type === 'charge.refunded')
+    await handleGiftEvent(db, stripe, ctx, event.type, object);
   if (subscriptionId) {
     try {
       await syncSubscription(db, stripe, ctx, subscriptionId);

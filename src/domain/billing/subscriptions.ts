@@ -9,6 +9,14 @@ import type { SiteLinks } from '../../lib/site-keys.ts';
 import { recordEvent } from '../members/events.ts';
 import { bankUnusedRewardDays, startBankedRewardsFor } from '../referrals/rewards.ts';
 import { getSiteSettings } from '../site/settings.ts';
+import { enqueue } from '../../lib/queue.ts';
+import { emitWebhookEvent } from '../webhooks/events.ts';
+import { monthlyRevenue, recordMrrMovement } from './mrr.ts';
+import { recordRedemption } from './offers.ts';
+import { startBankedGiftsFor } from './gifts.ts';
+
+/** How many days before a trial's end its reminder email goes out. */
+export const TRIAL_REMINDER_DAYS = 3;
 
 /** How long a member whose payment failed keeps access while Stripe retries. */
 export const PAST_DUE_GRACE_DAYS = 7;
@@ -31,6 +39,12 @@ export interface SubscriptionSnapshot {
   cancelAtPeriodEnd: boolean;
   /** metadata.member_id, set by Hearth's own Checkout; only an id is kept (other tools write anything). */
   memberIdHint: string | null;
+  trialEnd: Date | null;
+  /** The coupon of the subscription's first discount, and its terms when Stripe embedded them. */
+  discount: { couponId: string; percentOff: number | null; amountOff: number | null; end: Date | null } | null;
+  /** pause_collection: payments paused (no revenue) until resumesAt (null: until resumed). */
+  paused: boolean;
+  pausedUntil: Date | null;
 }
 
 export function snapshotOf(sub: Stripe.Subscription): SubscriptionSnapshot {
@@ -40,7 +54,22 @@ export function snapshotOf(sub: Stripe.Subscription): SubscriptionSnapshot {
     (item as { current_period_end?: number } | undefined)?.current_period_end ??
     (sub as unknown as { current_period_end?: number }).current_period_end;
   const hint = String(sub.metadata?.member_id ?? '');
+  const first = (sub.discounts ?? [])[0];
+  const d = first && typeof first === 'object' ? first : null;
+  const coupon = d ? d.source?.coupon : null;
+  const pause = sub.pause_collection;
   return {
+    trialEnd: sub.trial_end ? new Date(sub.trial_end * 1000) : null,
+    discount: coupon
+      ? {
+          couponId: typeof coupon === 'string' ? coupon : coupon.id,
+          percentOff: typeof coupon === 'object' ? (coupon.percent_off ?? null) : null,
+          amountOff: typeof coupon === 'object' ? (coupon.amount_off ?? null) : null,
+          end: d?.end ? new Date(d.end * 1000) : null,
+        }
+      : null,
+    paused: pause !== null && pause !== undefined,
+    pausedUntil: pause?.resumes_at ? new Date(pause.resumes_at * 1000) : null,
     id: sub.id,
     customer: typeof sub.customer === 'string' ? sub.customer : sub.customer.id,
     status: sub.status,
@@ -53,7 +82,8 @@ export function snapshotOf(sub: Stripe.Subscription): SubscriptionSnapshot {
 
 /** Brings our copy of a subscription, and the member's tier, in line with Stripe's current state. */
 export async function syncSubscription(db: Kysely<Database>, stripe: Stripe, ctx: SiteLinks, subscriptionId: string): Promise<void> {
-  const snap = snapshotOf(await stripe.subscriptions.retrieve(subscriptionId));
+  // Discounts expanded: their coupons are what the offers and the MRR need.
+  const snap = snapshotOf(await stripe.subscriptions.retrieve(subscriptionId, { expand: ['discounts'] }));
   await db.transaction().execute(async (trx) => {
     const member = await trx
       .selectFrom('members')
@@ -97,10 +127,47 @@ export async function applySubscription(
   const tier = snap.priceId
     ? await trx
         .selectFrom('tiers')
-        .select('id')
+        .select(['id', 'slug', 'monthly_amount', 'yearly_amount', 'stripe_yearly_price_id'])
         .where((eb) => eb.or([eb('stripe_monthly_price_id', '=', snap.priceId), eb('stripe_yearly_price_id', '=', snap.priceId)]))
         .executeTakeFirst()
     : undefined;
+  const previous = await trx
+    .selectFrom('subscriptions as s')
+    .leftJoin('tiers as t', 't.id', 's.tier_id')
+    .select([
+      's.tier_id',
+      's.status',
+      's.price_id',
+      's.coupon_id',
+      's.paused',
+      's.mrr_cents',
+      's.trial_end',
+      't.slug as tier_slug',
+      't.stripe_yearly_price_id',
+    ])
+    .where('s.stripe_subscription_id', '=', snap.id)
+    .executeTakeFirst();
+  const interval = !tier ? null : snap.priceId === tier.stripe_yearly_price_id ? ('year' as const) : ('month' as const);
+  const offerTerms = snap.discount
+    ? await trx
+        .selectFrom('offers')
+        .select(['percent_off', 'amount_off'])
+        .where('stripe_coupon_id', '=', snap.discount.couponId)
+        .executeTakeFirst()
+    : undefined;
+  const discountLive = snap.discount && (snap.discount.end === null || snap.discount.end.getTime() > Date.now());
+  const mrr = monthlyRevenue({
+    status: snap.status,
+    paused: snap.paused,
+    unitAmount: !tier ? null : interval === 'year' ? tier.yearly_amount : tier.monthly_amount,
+    interval,
+    discount: discountLive
+      ? {
+          percentOff: offerTerms ? (offerTerms.percent_off === null ? null : Number(offerTerms.percent_off)) : snap.discount!.percentOff,
+          amountOff: offerTerms ? offerTerms.amount_off : snap.discount!.amountOff,
+        }
+      : null,
+  });
   const row = {
     member_id: member.id,
     tier_id: tier?.id ?? null,
@@ -108,6 +175,12 @@ export async function applySubscription(
     price_id: snap.priceId,
     current_period_end: snap.currentPeriodEnd,
     cancel_at_period_end: snap.cancelAtPeriodEnd,
+    trial_end: snap.trialEnd,
+    coupon_id: discountLive ? snap.discount!.couponId : null,
+    discount_end: discountLive ? snap.discount!.end : null,
+    paused: snap.paused,
+    paused_until: snap.pausedUntil,
+    mrr_cents: mrr,
     updated_at: new Date(),
   };
   // The update happens only when a field differs, so a row already in line is not rewritten and
@@ -121,15 +194,73 @@ export async function applySubscription(
         .doUpdateSet(row)
         .where(
           sql<boolean>`(subscriptions.member_id, subscriptions.tier_id, subscriptions.status, subscriptions.price_id,
-            subscriptions.current_period_end, subscriptions.cancel_at_period_end)
+            subscriptions.current_period_end, subscriptions.cancel_at_period_end, subscriptions.trial_end,
+            subscriptions.coupon_id, subscriptions.discount_end, subscriptions.paused, subscriptions.paused_until,
+            subscriptions.mrr_cents)
             is distinct from (excluded.member_id, excluded.tier_id, excluded.status, excluded.price_id,
-            excluded.current_period_end, excluded.cancel_at_period_end)`,
+            excluded.current_period_end, excluded.cancel_at_period_end, excluded.trial_end,
+            excluded.coupon_id, excluded.discount_end, excluded.paused, excluded.paused_until, excluded.mrr_cents)`,
         ),
     )
     // xmax is 0 on a row this statement inserted (not one it updated).
     .returning(sql<boolean>`xmax = 0`.as('inserted'))
     .executeTakeFirst();
   let changed = written !== undefined;
+  if (written) {
+    await recordMrrMovement(trx, {
+      memberId: member.id,
+      subscriptionId: snap.id,
+      change: {
+        fromCents: previous?.mrr_cents ?? 0,
+        toCents: mrr,
+        previous: previous
+          ? {
+              status: previous.status,
+              tierId: previous.tier_id,
+              interval:
+                previous.price_id && previous.price_id === previous.stripe_yearly_price_id ? 'year' : previous.price_id ? 'month' : null,
+              couponId: previous.coupon_id,
+              paused: previous.paused,
+            }
+          : null,
+        next: { status: snap.status, tierId: row.tier_id, interval, couponId: row.coupon_id, paused: snap.paused },
+      },
+    });
+    if (snap.discount) await recordRedemption(trx, { couponId: snap.discount.couponId, subscriptionId: snap.id, memberId: member.id });
+    if (snap.status === 'trialing' && snap.trialEnd && previous?.trial_end?.getTime() !== snap.trialEnd.getTime()) {
+      // The reminder before the first charge; a moved trial end moves it (the same key replaces the job).
+      await enqueue(
+        trx,
+        'trial_reminder',
+        { subscriptionId: snap.id },
+        {
+          jobKey: `trial-reminder-${snap.id}`,
+          runAt: new Date(Math.max(Date.now(), snap.trialEnd.getTime() - TRIAL_REMINDER_DAYS * 86_400_000)),
+        },
+      );
+    }
+    const previousInterval =
+      previous?.price_id && previous.price_id === previous.stripe_yearly_price_id ? 'year' : previous?.price_id ? 'month' : null;
+    if (
+      previous &&
+      (previous.tier_id !== row.tier_id ||
+        previous.price_id !== row.price_id ||
+        previousInterval !== interval ||
+        previous.status !== row.status)
+    ) {
+      await emitWebhookEvent(trx, 'subscription.changed', {
+        subscription: snap.id,
+        member_id: member.id,
+        tier: tier?.slug ?? null,
+        previous_tier: previous.tier_slug,
+        interval,
+        previous_interval: previousInterval,
+        status: snap.status,
+        previous_status: previous.status,
+        mrr_cents: mrr,
+      });
+    }
+  }
   if (member.stripe_customer_id === null) {
     // A customer belongs to one member (a unique index): never taken from another.
     const linked = await trx
@@ -200,6 +331,7 @@ export async function applySubscription(
       .execute();
     // Banked referral reward days start now.
     await startBankedRewardsFor(trx, member.id);
+    await startBankedGiftsFor(trx, member.id);
     await recordEvent(trx, member.id, 'subscription_ended', { subscription: snap.id, status: snap.status });
     if (options.announce) {
       const brand = await brandOf(trx, ctx.siteUrl);

@@ -6,7 +6,7 @@ import { field, readFields } from '../../web/request-data.ts';
 import { messagePage } from '../../web/pages.ts';
 import { signedInMember } from '../../web/identity.ts';
 
-/** POST /account/checkout (form: tier, interval=month|year) → Stripe Checkout. */
+/** POST /account/checkout (form: tier, interval=month|year, offer?) → Stripe Checkout. */
 export const POST: APIRoute = async ({ request, locals, cookies, redirect }) => {
   const { db, stripe, config, keys } = locals.runtime;
   const member = await signedInMember(db, cookies, config.siteUrl);
@@ -20,6 +20,7 @@ export const POST: APIRoute = async ({ request, locals, cookies, redirect }) => 
       tierSlug: field(form, 'tier'),
       interval: field(form, 'interval') === 'year' ? 'year' : 'month',
       returnTo,
+      offerCode: field(form, 'offer') || undefined,
     });
     return redirect(url, 303);
   } catch (err) {
@@ -29,7 +30,11 @@ export const POST: APIRoute = async ({ request, locals, cookies, redirect }) => 
       status: statusFor(err),
       title: 'We could not start the payment',
       message: err.message,
-      backTo: returnTo ? { href: returnTo, label: 'Back to the post' } : { href: '/account', label: 'Back to your account' },
+      backTo: returnTo
+        ? { href: returnTo, label: 'Back to the post' }
+        : field(form, 'offer') && /^[A-Za-z0-9]{3,40}$/.test(field(form, 'offer'))
+          ? { href: `/offer/${field(form, 'offer')}`, label: 'Back to the offer' }
+          : { href: '/account', label: 'Back to your account' },
     });
   }
 };

@@ -14,6 +14,7 @@ import { StaffEnvelope } from './staff.ts';
 import { StripeSyncEnvelope } from './stripe-sync.ts';
 import { MemberEngagement, StatsAnswers, StatsCohorts, StatsOverview, StatsPost, StatsSend, StatsSources } from './stats.ts';
 import { newTierBody, TierEnvelope, TierList } from './tier.ts';
+import { newOfferBody, OfferEnvelope, OfferList, patchOfferBody } from './offer.ts';
 import { newWebhookBody, WebhookCreated, WebhookDeliveryEnvelope, WebhookDeliveryList, WebhookList } from './webhook.ts';
 
 /**
@@ -351,6 +352,32 @@ export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'pat
       body: newTierBody,
       ok: ['201', TierEnvelope],
       errors: ['400', '409', '503'],
+    },
+  },
+  '/api/v1/offers': {
+    get: { summary: 'Offers (archived ones too with ?archived=1)', permission: 'settings:manage', ok: ['200', OfferList] },
+    post: {
+      summary: "An offer on a tier: a Stripe coupon and promotion code, then the offer (Stripe's refusal: 400 with its reason)",
+      permission: 'settings:manage',
+      body: newOfferBody,
+      ok: ['201', OfferEnvelope],
+      errors: ['400', '404', '409', '503'],
+    },
+  },
+  '/api/v1/offers/{id}': {
+    get: { summary: 'An offer', permission: 'settings:manage', ok: ['200', OfferEnvelope], errors: ['404'] },
+    patch: {
+      summary: 'Rename an offer, or (de)activate its code in Stripe',
+      permission: 'settings:manage',
+      body: patchOfferBody,
+      ok: ['200', OfferEnvelope],
+      errors: ['400', '404', '503'],
+    },
+    delete: {
+      summary: 'Archive an offer (its code stops working in Stripe; redemptions stay)',
+      permission: 'settings:manage',
+      ok: ['200', OfferEnvelope],
+      errors: ['404', '503'],
     },
   },
   '/api/v1/site': {
