@@ -19,7 +19,7 @@ export type SlotValues = Record<Exclude<Slot, 'referral_url'>, string> & { refer
  * referral link (/r/<code>); on the web, an invitation to find it in the account.
  */
 const REFERRAL_PARAGRAPH = /<p[^>]*>\{\{referral\}\}<\/p>/g;
-const marker = (slot: Slot) => `\u0001${slot}\u0001`;
+export const marker = (slot: Slot) => `\u0001${slot}\u0001`;
 
 const INLINE: Record<string, string> = {
   p: 'margin:0 0 16px 0;',
@@ -84,7 +84,7 @@ export interface CompiledEmail {
   text: Compiled;
 }
 
-function compile(rendered: string): Compiled {
+export function compile(rendered: string): Compiled {
   const pieces = rendered.split('\u0001');
   return { texts: pieces.filter((_p, i) => i % 2 === 0), slots: pieces.filter((_p, i) => i % 2 === 1) as Slot[] };
 }

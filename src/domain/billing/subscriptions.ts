@@ -9,6 +9,7 @@ import type { SiteLinks } from '../../lib/site-keys.ts';
 import { recordEvent } from '../members/events.ts';
 import { bankUnusedRewardDays, startBankedRewardsFor } from '../referrals/rewards.ts';
 import { getSiteSettings } from '../site/settings.ts';
+import { noteTierBefore } from '../automations/enter.ts';
 
 /** How long a member whose payment failed keeps access while Stripe retries. */
 export const PAST_DUE_GRACE_DAYS = 7;
@@ -94,6 +95,7 @@ export async function applySubscription(
     .select(['id', 'email', 'status', 'tier_id', 'tier_source', 'stripe_customer_id'])
     .where('id', '=', memberId)
     .executeTakeFirstOrThrow();
+  await noteTierBefore(trx, member.id, member.tier_id); // automations: became_paid / paid_ended
   const tier = snap.priceId
     ? await trx
         .selectFrom('tiers')
