@@ -746,7 +746,11 @@ export interface AutomationBatchesTable {
   reply_to: string;
   track_members: boolean;
   size: number;
-  status: ColumnType<'pending' | 'posting' | 'posted' | 'failed', 'pending' | 'posting' | 'posted' | 'failed' | undefined, 'pending' | 'posting' | 'posted' | 'failed'>;
+  status: ColumnType<
+    'pending' | 'posting' | 'posted' | 'failed',
+    'pending' | 'posting' | 'posted' | 'failed' | undefined,
+    'pending' | 'posting' | 'posted' | 'failed'
+  >;
   attempts: ColumnType<number, number | undefined, number>;
   next_attempt_at: DefaultTimestamp;
   lease_until: Timestamp | null;

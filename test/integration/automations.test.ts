@@ -53,7 +53,13 @@ let readers = 0;
 /** A reader subscribes from a platform's landing page and confirms, as on the site. */
 async function joinFrom(platform: string): Promise<{ id: string; email: string }> {
   const email = `reader${++readers}-${platform}@example.com`;
-  await subscribe(t.db, keys, { email, name: `Reader ${readers}`, landingPlatform: platform, landingPage: `/join/${platform}`, clientIp: '203.0.113.9' });
+  await subscribe(t.db, keys, {
+    email,
+    name: `Reader ${readers}`,
+    landingPlatform: platform,
+    landingPage: `/join/${platform}`,
+    clientIp: '203.0.113.9',
+  });
   const member = await t.db.selectFrom('members').select('id').where('email', '=', email).executeTakeFirstOrThrow();
   const newsletters = await t.db.selectFrom('newsletters').select('id').where('is_default', '=', true).execute();
   const result = await confirmSubscription(
@@ -208,7 +214,13 @@ describe('the human behind the machine', () => {
     const m = await joinFrom('x');
     await waitFor(() => progressOf(a.id, m.id), { until: (p) => p.step_id === a.steps[1]!.id, timeout: 10_000, what: 'the wait to start' });
     const [wait, email] = a.steps;
-    await updateAutomation(t.db, SITE, a.id, { steps: [wait!, { id: email!.id, type: 'email', subject: 'New text', markdown: 'New.' }] }, staff);
+    await updateAutomation(
+      t.db,
+      SITE,
+      a.id,
+      { steps: [wait!, { id: email!.id, type: 'email', subject: 'New text', markdown: 'New.' }] },
+      staff,
+    );
     await waitFor(() => subjectsTo(m.email), { until: (s) => s.length === 1, timeout: 10_000, what: 'the edited email' });
     expect(subjectsTo(m.email)).toEqual(['New text']);
     expect(await progressOf(a.id, m.id)).toMatchObject({ status: 'done' });
@@ -246,7 +258,12 @@ describe('conditions and labels', () => {
     expect(await progressOf(a.id, m.id)).toMatchObject({ status: 'exited', reason: 'sunset' });
     const member = await t.db.selectFrom('members').select('status').where('id', '=', m.id).executeTakeFirstOrThrow();
     expect(member.status).toBe('unsubscribed');
-    const event = await t.db.selectFrom('events').select('data').where('member_id', '=', m.id).where('type', '=', 'unsubscribed').executeTakeFirstOrThrow();
+    const event = await t.db
+      .selectFrom('events')
+      .select('data')
+      .where('member_id', '=', m.id)
+      .where('type', '=', 'unsubscribed')
+      .executeTakeFirstOrThrow();
     expect(event.data).toMatchObject({ via: 'sunset' });
   }, 30_000);
 });

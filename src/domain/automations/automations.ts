@@ -42,10 +42,22 @@ export interface AutomationInput extends AutomationDefinition {
 
 const HOLD_KEY = 'automations_held';
 
-async function logChange(db: Kysely<Database>, automationId: string | null, actor: Actor, action: string, detail: Record<string, unknown> = {}) {
+async function logChange(
+  db: Kysely<Database>,
+  automationId: string | null,
+  actor: Actor,
+  action: string,
+  detail: Record<string, unknown> = {},
+) {
   await db
     .insertInto('automation_changes')
-    .values({ automation_id: automationId, staff_user_id: actor?.id ?? null, staff_email: actor?.email ?? null, action, detail: JSON.stringify(detail) })
+    .values({
+      automation_id: automationId,
+      staff_user_id: actor?.id ?? null,
+      staff_email: actor?.email ?? null,
+      action,
+      detail: JSON.stringify(detail),
+    })
     .execute();
 }
 
@@ -53,8 +65,16 @@ async function logChange(db: Kysely<Database>, automationId: string | null, acto
 async function checkAgainstDatabase(db: Kysely<Database>, def: AutomationDefinition): Promise<void> {
   checkDefinition(def);
   for (const label of labelsRead(def)) {
-    const row = await db.selectFrom('labels').select('id').where(sql`lower(name)`, '=', label.trim().toLowerCase()).executeTakeFirst();
-    if (!row) throw new ValidationError(`A condition reads the label "${label.slice(0, 100)}", which no member has ever had. Check its spelling.`, 'unknown_label');
+    const row = await db
+      .selectFrom('labels')
+      .select('id')
+      .where(sql`lower(name)`, '=', label.trim().toLowerCase())
+      .executeTakeFirst();
+    if (!row)
+      throw new ValidationError(
+        `A condition reads the label "${label.slice(0, 100)}", which no member has ever had. Check its spelling.`,
+        'unknown_label',
+      );
   }
   for (const [i, step] of def.steps.entries()) {
     if (step.type === 'email' && 'post_id' in step) {
@@ -95,14 +115,18 @@ async function renderEmailStep(db: Kysely<Database>, siteUrl: string, stepId: st
         brand: { title: site.title, accentColor: site.accentColor, siteUrl },
         subject: step.subject,
         preheader: step.preheader ?? null,
-        bodyHtml: renderMarkdown(step.markdown),
+        // {{site_url}} before Markdown: a link to it must be an absolute address to be kept.
+        bodyHtml: renderMarkdown(step.markdown.replace(/\{\{\s*site_url\s*\}\}/g, siteUrl)),
       }),
       preview: null,
     };
   }
   const r = rendered as { full: { html: { texts: string[] } }; preview: { html: { texts: string[] } } | null };
   const links = collectLinks([...r.full.html.texts, ...(r.preview?.html.texts ?? [])]);
-  await db.insertInto('automation_emails').values({ step_id: stepId, rendered: JSON.stringify(rendered), links }).execute();
+  await db
+    .insertInto('automation_emails')
+    .values({ step_id: stepId, rendered: JSON.stringify(rendered), links })
+    .execute();
 }
 
 const sameStep = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -117,7 +141,12 @@ function withoutId(step: Step & { id?: string | undefined }): Step {
  * and keeps the count) are updated in place, new ones inserted, missing ones removed, and the
  * members on a removed step moved to the step that follows it now.
  */
-async function saveSteps(trx: Transaction<Database>, siteUrl: string, automationId: string, steps: AutomationInput['steps']): Promise<string[]> {
+async function saveSteps(
+  trx: Transaction<Database>,
+  siteUrl: string,
+  automationId: string,
+  steps: AutomationInput['steps'],
+): Promise<string[]> {
   const old = await trx
     .selectFrom('automation_steps')
     .select(['id', 'position', 'definition'])
@@ -128,8 +157,10 @@ async function saveSteps(trx: Transaction<Database>, siteUrl: string, automation
   const byPosition = steps.every((s) => !s.id) && old.length === steps.length;
   const keptIds = steps.map((s, i) => (byPosition ? old[i]!.id : s.id));
   for (const id of keptIds)
-    if (id && !old.some((o) => o.id === id)) throw new ValidationError(`Step id ${id.slice(0, 20)} is not a step of this automation.`, 'unknown_step');
-  if (new Set(keptIds.filter(Boolean)).size !== keptIds.filter(Boolean).length) throw new ValidationError('A step id appears twice.', 'duplicate_step');
+    if (id && !old.some((o) => o.id === id))
+      throw new ValidationError(`Step id ${id.slice(0, 20)} is not a step of this automation.`, 'unknown_step');
+  if (new Set(keptIds.filter(Boolean)).size !== keptIds.filter(Boolean).length)
+    throw new ValidationError('A step id appears twice.', 'duplicate_step');
   // Positions move: clear them first (the unique index holds positions of live steps).
   await trx.updateTable('automation_steps').set({ position: null }).where('automation_id', '=', automationId).execute();
   const ids: string[] = [];
@@ -138,7 +169,11 @@ async function saveSteps(trx: Transaction<Database>, siteUrl: string, automation
     const keep = keptIds[i];
     if (keep) {
       const before = old.find((o) => o.id === keep)!;
-      await trx.updateTable('automation_steps').set({ position: i + 1, definition: JSON.stringify(step) }).where('id', '=', keep).execute();
+      await trx
+        .updateTable('automation_steps')
+        .set({ position: i + 1, definition: JSON.stringify(step) })
+        .where('id', '=', keep)
+        .execute();
       if (!sameStep(before.definition, step)) await renderEmailStep(trx, siteUrl, keep, step);
       ids.push(keep);
     } else {
@@ -169,7 +204,12 @@ async function saveSteps(trx: Transaction<Database>, siteUrl: string, automation
   return ids;
 }
 
-export async function createAutomation(db: Kysely<Database>, siteUrl: string, input: AutomationInput, actor: Actor): Promise<AutomationRow> {
+export async function createAutomation(
+  db: Kysely<Database>,
+  siteUrl: string,
+  input: AutomationInput,
+  actor: Actor,
+): Promise<AutomationRow> {
   const def = { name: input.name, trigger: input.trigger, steps: input.steps.map(withoutId) };
   await checkAgainstDatabase(db, def);
   const id = await db.transaction().execute(async (trx) => {
@@ -208,7 +248,13 @@ export interface AutomationPatch {
   status?: 'draft' | 'live' | 'paused' | undefined;
 }
 
-export async function updateAutomation(db: Kysely<Database>, siteUrl: string, id: string, patch: AutomationPatch, actor: Actor): Promise<AutomationRow> {
+export async function updateAutomation(
+  db: Kysely<Database>,
+  siteUrl: string,
+  id: string,
+  patch: AutomationPatch,
+  actor: Actor,
+): Promise<AutomationRow> {
   const current = await getAutomation(db, id);
   const def = {
     name: patch.name ?? current.name,
@@ -267,7 +313,12 @@ export async function pauseAutomation(db: Kysely<Database>, id: string, actor: A
  * the rate limiter would hold them to that rate anyway, and spreading them keeps the waits and
  * conditions behind them in the same order.
  */
-export async function resumeAutomation(db: Kysely<Database>, id: string, actor: Actor, options: { perSecond: number }): Promise<AutomationRow> {
+export async function resumeAutomation(
+  db: Kysely<Database>,
+  id: string,
+  actor: Actor,
+  options: { perSecond: number },
+): Promise<AutomationRow> {
   await db.transaction().execute(async (trx) => {
     const row = await lockAutomation(trx, id);
     if (row.status === 'live') return;
@@ -306,7 +357,10 @@ export async function automationsHeld(db: Kysely<Database>): Promise<boolean> {
   return row?.value === true;
 }
 
-function toRow(a: Awaited<ReturnType<typeof loadRows>>[number], steps: Array<{ id: string; automation_id: string; definition: unknown }>): AutomationRow {
+function toRow(
+  a: Awaited<ReturnType<typeof loadRows>>[number],
+  steps: Array<{ id: string; automation_id: string; definition: unknown }>,
+): AutomationRow {
   return {
     id: a.id,
     name: a.name,

@@ -39,12 +39,7 @@ export const WEEKDAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday',
 export type Weekday = (typeof WEEKDAYS)[number];
 
 /** What a condition asks of the member, at the moment they reach it. */
-export type Test =
-  | { engaged: true }
-  | { clicked_previous_email: true }
-  | { paid: true }
-  | { platforms: string[] }
-  | { label: string };
+export type Test = { engaged: true } | { clicked_previous_email: true } | { paid: true } | { platforms: string[] } | { label: string };
 
 /** Where a member goes after a condition: the next step, a later step (1-based), or out. */
 export type Branch = 'continue' | 'exit' | { skip_to: number };
@@ -111,9 +106,13 @@ export function checkDefinition(def: AutomationDefinition): void {
       if ('duration' in step) {
         const seconds = durationSeconds(step.duration);
         if (seconds === undefined)
-          throw new ValidationError(`Step ${at}: "${step.duration.slice(0, 40)}" is not an ISO-8601 duration (e.g. P2D, PT6H, PT30S).`, 'invalid_duration');
+          throw new ValidationError(
+            `Step ${at}: "${step.duration.slice(0, 40)}" is not an ISO-8601 duration (e.g. P2D, PT6H, PT30S).`,
+            'invalid_duration',
+          );
         if (seconds <= 0) throw new ValidationError(`Step ${at}: a wait must be longer than zero.`, 'invalid_duration');
-        if (seconds > MAX_WAIT_SECONDS) throw new ValidationError(`Step ${at}: a wait is at most a year (P1Y); got ${step.duration}.`, 'wait_too_long');
+        if (seconds > MAX_WAIT_SECONDS)
+          throw new ValidationError(`Step ${at}: a wait is at most a year (P1Y); got ${step.duration}.`, 'wait_too_long');
       } else if (!/^([01]\d|2[0-3]):[0-5]\d$/.test(step.until.time)) {
         throw new ValidationError(`Step ${at}: the time "${step.until.time.slice(0, 10)}" is not HH:MM.`, 'invalid_time');
       }

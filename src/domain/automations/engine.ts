@@ -137,7 +137,11 @@ export async function runDueStep(deps: AutomationDeps): Promise<number> {
       .orderBy('position')
       .execute()) as unknown as StepRow[];
     const group: Group = { automationId: h.automation_id, trigger: automation.rows[0].trigger, stepId: h.step_id };
-    const ids = await dropLeavers(trx, group, members.rows.map((m) => m.member_id));
+    const ids = await dropLeavers(
+      trx,
+      group,
+      members.rows.map((m) => m.member_id),
+    );
     if (ids.length === 0) return members.rows.length;
     const index = steps.findIndex((s) => s.id === h.step_id);
     if (index < 0) {
@@ -185,7 +189,9 @@ async function runStep(deps: AutomationDeps, trx: Transaction<Database>, group: 
       return moveTo(trx, group, ids, next, 'now');
     case 'wait': {
       if ('duration' in step) {
-        const due = await sql<{ at: Date }>`select now() + make_interval(secs => ${durationSeconds(step.duration) ?? 0}) as at`.execute(trx);
+        const due = await sql<{ at: Date }>`select now() + make_interval(secs => ${durationSeconds(step.duration) ?? 0}) as at`.execute(
+          trx,
+        );
         return moveTo(trx, group, ids, next, new Date(due.rows[0]!.at));
       }
       const site = await getSiteSettings(trx);
@@ -394,7 +400,11 @@ async function claimBatch(db: Kysely<Database>, owner: string): Promise<ClaimedB
     .execute();
   let email = emailCache.get(row.email_id);
   if (!email) {
-    const e = await db.selectFrom('automation_emails').select(['rendered', 'links']).where('id', '=', row.email_id).executeTakeFirstOrThrow();
+    const e = await db
+      .selectFrom('automation_emails')
+      .select(['rendered', 'links'])
+      .where('id', '=', row.email_id)
+      .executeTakeFirstOrThrow();
     email = { rendered: e.rendered as unknown as { full: CompiledEmail; preview: CompiledEmail | null }, links: e.links };
     if (emailCache.size > 500) emailCache.clear();
     emailCache.set(row.email_id, email);
@@ -423,8 +433,10 @@ async function claimBatch(db: Kysely<Database>, owner: string): Promise<ClaimedB
   };
 }
 
-export const memberKey = (automationId: string, stepId: string, memberId: string) => `automation-${automationId}-step-${stepId}-member-${memberId}`;
-export const batchKey = (automationId: string, stepId: string, batchId: string) => `automation-${automationId}-step-${stepId}-batch-${batchId}`;
+export const memberKey = (automationId: string, stepId: string, memberId: string) =>
+  `automation-${automationId}-step-${stepId}-member-${memberId}`;
+export const batchKey = (automationId: string, stepId: string, batchId: string) =>
+  `automation-${automationId}-step-${stepId}-batch-${batchId}`;
 
 /** The automation's tag replaces the send's: the Resend webhook handler then finds no send to count. */
 function automationMessages(batch: ClaimedBatch, keys: SiteKeys): EmailMessage[] {
@@ -444,7 +456,9 @@ async function postBatch(deps: AutomationDeps, batch: ClaimedBatch): Promise<voi
   // Paused or held while this lane waited for its slot: hand the batch back unposted.
   if (waitedMs > 20 && !(await stillLive(deps, batch))) return;
   if (messages.length === 1) {
-    const one = await deps.mailer.send(messages[0]!, { idempotencyKey: memberKey(batch.automationId, batch.stepId, batch.deliveries[0]!.memberId) });
+    const one = await deps.mailer.send(messages[0]!, {
+      idempotencyKey: memberKey(batch.automationId, batch.stepId, batch.deliveries[0]!.memberId),
+    });
     if (one.ok) return markPosted(deps.db, batch, [one.id], []);
     if (one.error.kind === 'invalid') return markPosted(deps.db, batch, [null], [{ index: 0, message: one.error.message }]);
     if (one.error.kind === 'rate_limited') {
@@ -456,7 +470,8 @@ async function postBatch(deps: AutomationDeps, batch: ClaimedBatch): Promise<voi
   const result = await deps.mailer.sendBatch(messages, { idempotencyKey: batchKey(batch.automationId, batch.stepId, batch.id) });
   if (result.ok) {
     await markPosted(deps.db, batch, result.ids, result.rejected);
-    if (result.rateLimit && result.rateLimit.remaining <= 0 && result.rateLimit.resetSeconds > 0) await deps.limiter.holdOff(result.rateLimit.resetSeconds);
+    if (result.rateLimit && result.rateLimit.remaining <= 0 && result.rateLimit.resetSeconds > 0)
+      await deps.limiter.holdOff(result.rateLimit.resetSeconds);
     return;
   }
   const { error } = result;
@@ -470,7 +485,9 @@ async function postBatch(deps: AutomationDeps, batch: ClaimedBatch): Promise<voi
     const rejected: Array<{ index: number; message: string }> = [];
     for (let i = 0; i < messages.length; i++) {
       await deps.limiter.acquire();
-      const one = await deps.mailer.send(messages[i]!, { idempotencyKey: memberKey(batch.automationId, batch.stepId, batch.deliveries[i]!.memberId) });
+      const one = await deps.mailer.send(messages[i]!, {
+        idempotencyKey: memberKey(batch.automationId, batch.stepId, batch.deliveries[i]!.memberId),
+      });
       if (one.ok) ids.push(one.id);
       else if (one.error.kind === 'invalid') {
         ids.push(null);
@@ -505,7 +522,13 @@ async function failedAttempt(deps: AutomationDeps, batch: ClaimedBatch, reason: 
   await retryLater(deps, batch, reason, backoffSeconds(batch.attempts, deps.retry), true);
 }
 
-async function retryLater(deps: AutomationDeps, batch: ClaimedBatch, error: string, delaySeconds: number, countsAsAttempt: boolean): Promise<void> {
+async function retryLater(
+  deps: AutomationDeps,
+  batch: ClaimedBatch,
+  error: string,
+  delaySeconds: number,
+  countsAsAttempt: boolean,
+): Promise<void> {
   await sql`
     update automation_batches
        set status = 'pending', lease_until = null, error = ${error.slice(0, 500)},

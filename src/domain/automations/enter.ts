@@ -51,7 +51,12 @@ function filters(type: TriggerType, facts: EntryFacts): RawBuilder<boolean> {
 }
 
 /** Members (by id) enter the automations that listen for `type`; returns how many entries. */
-export async function enterAutomations(db: Kysely<Database>, type: TriggerType, memberIds: readonly string[], facts: EntryFacts = {}): Promise<number> {
+export async function enterAutomations(
+  db: Kysely<Database>,
+  type: TriggerType,
+  memberIds: readonly string[],
+  facts: EntryFacts = {},
+): Promise<number> {
   if (memberIds.length === 0) return 0;
   return enterWhere(db, type, sql`m.id = any(${sql.val(memberIds)}::bigint[])`, facts);
 }

@@ -28,6 +28,12 @@ export async function enqueueAutomationLaneAt(db: Kysely<Database>, lane: number
     db,
     'automation_lane',
     { lane },
-    { jobKey: automationLaneKey(lane), priority: PRIORITY.bulk, maxAttempts: 25, jobKeyMode: 'preserve_run_at', ...(at ? { runAt: at } : {}) },
+    {
+      jobKey: automationLaneKey(lane),
+      priority: PRIORITY.bulk,
+      maxAttempts: 25,
+      jobKeyMode: 'preserve_run_at',
+      ...(at ? { runAt: at } : {}),
+    },
   );
 }

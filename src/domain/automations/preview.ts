@@ -25,8 +25,13 @@ export interface NextEmail {
 }
 
 export async function previewNext(db: Kysely<Database>, keys: SiteKeys, automationId: string, memberId: string): Promise<NextEmail> {
-  if (!/^\d{1,18}$/.test(automationId) || !/^\d{1,18}$/.test(memberId)) throw new NotFoundError('There is no such automation or member.', 'not_found');
-  const member = await db.selectFrom('members').select(['id', 'email', 'name', 'referral_code', 'tier_id']).where('id', '=', memberId).executeTakeFirst();
+  if (!/^\d{1,18}$/.test(automationId) || !/^\d{1,18}$/.test(memberId))
+    throw new NotFoundError('There is no such automation or member.', 'not_found');
+  const member = await db
+    .selectFrom('members')
+    .select(['id', 'email', 'name', 'referral_code', 'tier_id'])
+    .where('id', '=', memberId)
+    .executeTakeFirst();
   if (!member) throw new NotFoundError('There is no such member.', 'not_found');
   const progress = await db
     .selectFrom('automation_members')
@@ -34,7 +39,13 @@ export async function previewNext(db: Kysely<Database>, keys: SiteKeys, automati
     .where('automation_id', '=', automationId)
     .where('member_id', '=', memberId)
     .executeTakeFirst();
-  const none = (status: NextEmail['status'], then: string | null = null): NextEmail => ({ status, step: null, at: null, email: null, then });
+  const none = (status: NextEmail['status'], then: string | null = null): NextEmail => ({
+    status,
+    step: null,
+    at: null,
+    email: null,
+    then,
+  });
   if (!progress) return none('not_entered');
   if (progress.status !== 'active' || !progress.step_id) return none(progress.status);
   const steps = (await db
@@ -49,8 +60,11 @@ export async function previewNext(db: Kysely<Database>, keys: SiteKeys, automati
   let i = steps.findIndex((s) => s.id === progress.step_id);
   for (let guard = 0; i >= 0 && i < steps.length && guard <= steps.length; guard++) {
     const step: Step = steps[i]!.definition;
-    if (step.type === 'email') return { status: 'active', step: i + 1, at, email: await render(db, keys, steps[i]!.id, member), then: null };
-    if (step.type === 'wait') at = 'duration' in step ? new Date(at.getTime() + (durationSeconds(step.duration) ?? 0) * 1000) : nextWeekdayTime(at, step.until, zone);
+    if (step.type === 'email')
+      return { status: 'active', step: i + 1, at, email: await render(db, keys, steps[i]!.id, member), then: null };
+    if (step.type === 'wait')
+      at =
+        'duration' in step ? new Date(at.getTime() + (durationSeconds(step.duration) ?? 0) * 1000) : nextWeekdayTime(at, step.until, zone);
     if (step.type === 'unsubscribe') return { ...none('active', 'unsubscribe'), at };
     if (step.type === 'condition') {
       const holds = (await passing(db, steps, i, step.if, [memberId])).length > 0;
@@ -70,7 +84,12 @@ async function render(
   stepId: string,
   member: { id: string; email: string; name: string | null; referral_code: string },
 ): Promise<NextEmail['email']> {
-  const email = await db.selectFrom('automation_emails').select(['id', 'rendered', 'links']).where('step_id', '=', stepId).orderBy('id', 'desc').executeTakeFirst();
+  const email = await db
+    .selectFrom('automation_emails')
+    .select(['id', 'rendered', 'links'])
+    .where('step_id', '=', stepId)
+    .orderBy('id', 'desc')
+    .executeTakeFirst();
   if (!email) return null;
   const sender = await senderFor(db, keys);
   const [message] = batchMessages(

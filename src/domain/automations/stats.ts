@@ -77,7 +77,15 @@ export async function automationStats(db: Kysely<Database>, automationId: string
     where s.automation_id = ${automationId} and (s.position is not null or s.entered > 0)
     order by s.position nulls last, s.id
   `.execute(db);
-  const totals = await sql<{ entered: number; active: number; done: number; exited: number; converted: number; clicks: number; opens: number }>`
+  const totals = await sql<{
+    entered: number;
+    active: number;
+    done: number;
+    exited: number;
+    converted: number;
+    clicks: number;
+    opens: number;
+  }>`
     select count(*)::int as entered,
       count(*) filter (where am.status = 'active')::int as active,
       count(*) filter (where am.status = 'done')::int as done,

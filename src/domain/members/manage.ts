@@ -246,7 +246,9 @@ export async function bulkAction(db: Kysely<Database>, filter: MemberFilter, act
         if (!labelId) throw new ValidationError('Name the label.', 'invalid_label');
         const r = await sql<{
           member_id: string;
-        }>`insert into member_labels (member_id, label_id) select id, ${labelId} from (${ids}) s on conflict do nothing returning member_id`.execute(trx);
+        }>`insert into member_labels (member_id, label_id) select id, ${labelId} from (${ids}) s on conflict do nothing returning member_id`.execute(
+          trx,
+        );
         await enterAutomations(
           trx,
           'label_added',
