@@ -855,6 +855,106 @@ export interface StatsPostDaysTable {
   views: number;
 }
 
+export type AutomationStatus = 'draft' | 'live' | 'paused';
+export interface AutomationsTable {
+  id: Generated<string>;
+  name: string;
+  trigger: Json<Record<string, unknown>>;
+  trigger_type: string;
+  status: ColumnType<AutomationStatus, AutomationStatus | undefined, AutomationStatus>;
+  template: string | null;
+  created_by: string | null;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+  live_since: Timestamp | null;
+}
+
+export interface AutomationStepsTable {
+  id: Generated<string>;
+  automation_id: string;
+  position: number | null;
+  definition: Json<Record<string, unknown>>;
+  entered: ColumnType<number, number | undefined, number>;
+  exited: ColumnType<number, number | undefined, number>;
+  removed_at: Timestamp | null;
+}
+
+export interface AutomationEmailsTable {
+  id: Generated<string>;
+  step_id: string;
+  rendered: Json<Record<string, unknown>>;
+  links: string[];
+  created_at: DefaultTimestamp;
+}
+
+export type AutomationMemberStatus = 'active' | 'done' | 'exited' | 'left';
+export interface AutomationMembersTable {
+  automation_id: string;
+  member_id: string;
+  step_id: string | null;
+  status: ColumnType<AutomationMemberStatus, AutomationMemberStatus | undefined, AutomationMemberStatus>;
+  due_at: DefaultTimestamp;
+  entered_at: DefaultTimestamp;
+  finished_at: Timestamp | null;
+  reason: string | null;
+}
+
+export interface AutomationBatchesTable {
+  id: Generated<string>;
+  automation_id: string;
+  step_id: string;
+  email_id: string;
+  from_address: string;
+  reply_to: string;
+  track_members: boolean;
+  size: number;
+  status: ColumnType<
+    'pending' | 'posting' | 'posted' | 'failed',
+    'pending' | 'posting' | 'posted' | 'failed' | undefined,
+    'pending' | 'posting' | 'posted' | 'failed'
+  >;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: DefaultTimestamp;
+  lease_until: Timestamp | null;
+  claimed_by: string | null;
+  error: string | null;
+  posted_at: Timestamp | null;
+}
+
+export interface AutomationDeliveriesTable {
+  step_id: string;
+  member_id: string;
+  automation_id: string;
+  batch_id: string;
+  email_id: string;
+  email: string;
+  name: string | null;
+  referral_code: string | null;
+  variant: ColumnType<string, string | undefined, string>;
+  status: ColumnType<DeliveryStatus, DeliveryStatus | undefined, DeliveryStatus>;
+  provider_id: string | null;
+  error: string | null;
+  created_at: DefaultTimestamp;
+  posted_at: Timestamp | null;
+}
+
+export interface AutomationTierWatchTable {
+  id: Generated<string>;
+  member_id: string;
+  tier_before: string;
+  created_at: DefaultTimestamp;
+}
+
+export interface AutomationChangesTable {
+  id: Generated<string>;
+  automation_id: string | null;
+  staff_user_id: string | null;
+  staff_email: string | null;
+  action: string;
+  detail: Json<Record<string, unknown>>;
+  created_at: DefaultTimestamp;
+}
+
 export interface Database {
   staff_users: StaffUsersTable;
   staff_sessions: StaffSessionsTable;
@@ -931,6 +1031,14 @@ export interface Database {
   gifts: GiftsTable;
   cancellations: CancellationsTable;
   mrr_movements: MrrMovementsTable;
+  automations: AutomationsTable;
+  automation_steps: AutomationStepsTable;
+  automation_emails: AutomationEmailsTable;
+  automation_members: AutomationMembersTable;
+  automation_batches: AutomationBatchesTable;
+  automation_deliveries: AutomationDeliveriesTable;
+  automation_changes: AutomationChangesTable;
+  automation_tier_watch: AutomationTierWatchTable;
 }
 
 export interface SignupSignalsTable {

@@ -34,7 +34,7 @@ const REFERRAL_PARAGRAPH = /<p[^>]*>\{\{referral\}\}<\/p>/g;
 /** A line `{{poll:<id>}}`: the question and one link per answer (a click answers, see domain/polls). */
 const POLL_PARAGRAPH = /<p[^>]*>\{\{poll:(\d{1,18})\}\}<\/p>/g;
 const POLL_LINE = /^\{\{poll:(\d{1,18})\}\}$/gm;
-const marker = (slot: Slot | PollSlot) => `\u0001${slot}\u0001`;
+export const marker = (slot: Slot | PollSlot) => `\u0001${slot}\u0001`;
 
 const INLINE: Record<string, string> = {
   p: 'margin:0 0 16px 0;',
@@ -101,7 +101,7 @@ export interface CompiledEmail {
   text: Compiled;
 }
 
-function compile(rendered: string): Compiled {
+export function compile(rendered: string): Compiled {
   const pieces = rendered.split('\u0001');
   return { texts: pieces.filter((_p, i) => i % 2 === 0), slots: pieces.filter((_p, i) => i % 2 === 1) as Compiled['slots'] };
 }

@@ -32,6 +32,9 @@ import { releaseDeadClaims, resumeSends } from './domain/sending/recovery.ts';
 import { pickWinnerByRule } from './domain/sending/subject-test.ts';
 import { enqueueLane, LANES } from './domain/sending/jobs.ts';
 import { createSendStore } from './domain/sending/store.ts';
+import { releaseDeadAutomationClaims, runAutomationLane } from './domain/automations/engine.ts';
+import { enterColdMembers, watchTiers } from './domain/automations/enter.ts';
+import { AUTOMATION_LANES, enqueueAutomationLaneAt, enqueueAutomationLanes } from './domain/automations/jobs.ts';
 import { pruneRateLimits } from './lib/rate-limit.ts';
 import type { Runtime } from './lib/runtime.ts';
 import type pg from 'pg';
@@ -89,7 +92,25 @@ export function createBulkTaskList(runtime: Runtime, options: SendingOptions = {
     const judged = await pickWinnerByRule(runtime.db, sendId);
     if (judged) log.info('subject test decided', { send: sendId, winner: judged.winner, rule: judged.rule });
   };
-  return { prepare_send: prepare, send_lane: lane, pick_subject_winner: winner };
+  // Automations (domain/automations/engine.ts): due steps and their email batches, same limiter.
+  const automationLane: Task<'automation_lane'> = async ({ lane: n }) => {
+    const outcome = await runAutomationLane(
+      {
+        db: runtime.db,
+        mailer: runtime.mailer,
+        limiter,
+        keys: runtime.keys,
+        mailFrom: runtime.config.mailFrom,
+        retry: options.retry ?? DEFAULT_RETRY,
+        owner: WORKER_ID,
+        onError: (message, fields) => log.warn(message, { ...fields, reason: withoutAddresses(String(fields.reason ?? '')) }),
+      },
+      { runForMs: LANE_RUN_MS },
+    );
+    if (outcome.next === 'stop') return;
+    await enqueueAutomationLaneAt(runtime.db, n, outcome.next === 'at' ? outcome.at : undefined);
+  };
+  return { prepare_send: prepare, send_lane: lane, automation_lane: automationLane, pick_subject_winner: winner };
 }
 
 /** Every job Hearth runs, by name. Capabilities add their tasks here. */
@@ -211,6 +232,14 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     if (outcome === 'disabled') log.warn('webhook endpoint disabled after 3 days of failures', { delivery: deliveryId });
   };
 
+  // Members who went cold enter, billing changes are read, lanes restarted (domain/automations).
+  const automationWatchdog: Task<'automation_watchdog'> = async () => {
+    const cold = await enterColdMembers(runtime.db);
+    const paid = await watchTiers(runtime.db);
+    if (cold + paid > 0) log.info('members entered automations', { cold, billing: paid });
+    await enqueueAutomationLanes(runtime.db);
+  };
+
   // The nightly site archive (domain/backup/nightly.ts) when BACKUP_DIR is set; otherwise nothing.
   const siteBackup: Task<'site_backup'> = async () => {
     const backup = runtime.config.backup;
@@ -262,6 +291,7 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     [INSTALL_TEST_TASK]: installTestEmail,
     comment_notifications: commentNotifications,
     stripe_sync: stripeSync,
+    automation_watchdog: automationWatchdog,
   };
 }
 
@@ -273,6 +303,7 @@ const CRONTAB: Array<[string, TaskName]> = [
   ['*/5 * * * *', 'comment_notifications'],
   ['*/10 * * * *', 'stats_rollup'],
   ['3 * * * *', 'staff_alert_digest'],
+  ['* * * * *', 'automation_watchdog'],
   // Nightly, 03:41 UTC (a no-op unless BACKUP_DIR is set).
   ['41 3 * * *', 'site_backup'],
 ];
@@ -292,11 +323,14 @@ export async function startWorker(runtime: Runtime, pool: pg.Pool, options: Send
   const released = await releaseDeadClaims(runtime.db, hostname(), pidIsAlive);
   const resumed = await resumeSends(runtime.db, { stalledForSeconds: 0 });
   if (released + resumed > 0) log.info('sends resumed', { batchesReleased: released, sends: resumed });
+  // Automation batches of a killed worker: released now, and the lanes started again.
+  await releaseDeadAutomationClaims(runtime.db, hostname(), pidIsAlive);
+  await enqueueAutomationLanes(runtime.db);
   const imports = await resumeImports(runtime.db, { stalledForSeconds: 0 });
   if (imports > 0) log.info('imports resumed', { imports });
   const runner = await startQueueRunner(runtime.db, pool, createTaskList(runtime, pool, { ...options, limiter }), {
     crontab: CRONTAB.map(([at, task]) => `${at} ${task}`).join('\n'),
-    bulk: { taskList: createBulkTaskList(runtime, { ...options, limiter }), concurrency: LANES + 1 },
+    bulk: { taskList: createBulkTaskList(runtime, { ...options, limiter }), concurrency: LANES + 1 + AUTOMATION_LANES },
   });
   log.info('worker started', { workerId: runner.workerId });
   return runner;

@@ -20,6 +20,7 @@ import * as m0030 from './0030_smtp_journal.ts';
 import * as m0032 from './0032_member_fields.ts';
 import * as m0033 from './0033_polls.ts';
 import * as m0034 from './0034_import_fields.ts';
+import * as m0035 from './0035_automations.ts';
 import * as m0038 from './0038_subject_tests.ts';
 import * as m0040 from './0040_live.ts';
 import * as m0041 from './0041_signup_waves.ts';
@@ -53,6 +54,7 @@ export const migrations: Record<string, Migration> = {
   '0032_member_fields': m0032,
   '0033_polls': m0033,
   '0034_import_fields': m0034,
+  '0035_automations': m0035,
   '0038_subject_tests': m0038,
   '0040_live': m0040,
   '0041_signup_waves': m0041,

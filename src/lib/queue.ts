@@ -37,6 +37,7 @@ declare global {
       publish_due_posts: { postId?: string };
       trial_reminder: { subscriptionId: string };
       gift_delivery: { giftId: string };
+      automation_lane: { lane: number };
       // Crontab tasks (src/worker.ts): the payload is the cron stamp only.
       maintenance: CronPayload;
       send_watchdog: CronPayload;
@@ -45,6 +46,7 @@ declare global {
       stats_rollup: CronPayload;
       site_backup: CronPayload;
       staff_alert_digest: CronPayload;
+      automation_watchdog: CronPayload;
     }
   }
 }
@@ -64,6 +66,11 @@ export interface EnqueueOptions {
   jobKey?: string;
   runAt?: Date;
   maxAttempts?: number;
+  /**
+   * With a key: 'replace' (the default) moves a pending job to this run_at; 'preserve_run_at'
+   * keeps a pending job's time (a job rescheduling itself must not delay one asked for sooner).
+   */
+  jobKeyMode?: 'replace' | 'preserve_run_at';
   /** Lower runs first. Transactional mail uses PRIORITY.transactional so it never waits behind a bulk send. */
   priority?: number;
 }
@@ -82,7 +89,8 @@ export async function enqueue<T extends TaskName>(
     run_at => ${options.runAt ?? null}::timestamptz,
     max_attempts => ${options.maxAttempts ?? null}::int,
     job_key => ${options.jobKey ?? null}::text,
-    priority => ${options.priority ?? null}::int
+    priority => ${options.priority ?? null}::int,
+    job_key_mode => ${options.jobKeyMode ?? null}::text
   )`.execute(db);
 }
 

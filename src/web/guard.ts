@@ -130,6 +130,13 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: path('/admin/polls/:id/?'), methods: FORM, access: 'posts:write' },
   { pattern: path('/api/v1/polls/?'), methods: ['GET', 'HEAD', 'POST'], access: 'posts:write' },
   { pattern: path('/api/v1/polls/:id/?'), methods: ['GET', 'HEAD', 'PATCH'], access: 'posts:write' },
+  { pattern: path('/api/v1/automations/?'), methods: ['GET', 'HEAD', 'POST'], access: 'sends:write' },
+  { pattern: path('/api/v1/automations/hold/?'), methods: ['GET', 'HEAD', 'POST'], access: 'sends:write' },
+  { pattern: path('/api/v1/automations/:id/?'), methods: ['GET', 'HEAD', 'PATCH', 'DELETE'], access: 'sends:write' },
+  { pattern: path('/api/v1/automations/:id/(pause|resume)/?'), methods: ['POST'], access: 'sends:write' },
+  { pattern: path('/api/v1/automations/:id/(stats|preview)/?'), methods: READ, access: 'sends:write' },
+  { pattern: path('/admin/automations/?'), methods: FORM, access: 'sends:write' },
+  { pattern: path('/admin/automations/(new|:id)/?'), methods: FORM, access: 'sends:write' },
   { pattern: path('/api/v1/comments/?'), methods: READ, access: 'comments:moderate' },
   { pattern: path('/api/v1/comments/:id/?'), methods: ['GET', 'HEAD', 'PATCH', 'DELETE'], access: 'comments:moderate' },
 ];

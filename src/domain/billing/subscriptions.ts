@@ -17,6 +17,7 @@ import { startBankedGiftsFor } from './gifts.ts';
 
 /** How many days before a trial's end its reminder email goes out. */
 export const TRIAL_REMINDER_DAYS = 3;
+import { noteTierBefore } from '../automations/enter.ts';
 
 /** How long a member whose payment failed keeps access while Stripe retries. */
 export const PAST_DUE_GRACE_DAYS = 7;
@@ -124,6 +125,7 @@ export async function applySubscription(
     .select(['id', 'email', 'status', 'tier_id', 'tier_source', 'stripe_customer_id'])
     .where('id', '=', memberId)
     .executeTakeFirstOrThrow();
+  await noteTierBefore(trx, member.id, member.tier_id); // automations: became_paid / paid_ended
   const tier = snap.priceId
     ? await trx
         .selectFrom('tiers')

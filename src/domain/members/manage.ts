@@ -1,3 +1,4 @@
+import { enterAutomations } from '../automations/enter.ts';
 import { sql, type Kysely } from 'kysely';
 import type { Database, MemberStatus } from '../../../db/types.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
@@ -97,11 +98,13 @@ async function setLabels(db: Kysely<Database>, memberId: string, names: string[]
     .$if(ids.length > 0, (q) => q.where('label_id', 'not in', ids))
     .execute();
   if (ids.length > 0) {
-    await db
+    const added = await db
       .insertInto('member_labels')
       .values(ids.map((label_id) => ({ member_id: memberId, label_id })))
       .onConflict((oc) => oc.doNothing())
+      .returning('label_id')
       .execute();
+    for (const a of added) await enterAutomations(db, 'label_added', [memberId], { labelId: a.label_id });
   }
 }
 
@@ -265,11 +268,18 @@ export async function bulkAction(db: Kysely<Database>, filter: MemberFilter, act
       case 'add_label': {
         const [labelId] = await labelIds(trx, cleanLabels([action.label]));
         if (!labelId) throw new ValidationError('Name the label.', 'invalid_label');
-        const r =
-          await sql`insert into member_labels (member_id, label_id) select id, ${labelId} from (${ids}) s on conflict do nothing`.execute(
-            trx,
-          );
-        return Number(r.numAffectedRows ?? 0);
+        const r = await sql<{
+          member_id: string;
+        }>`insert into member_labels (member_id, label_id) select id, ${labelId} from (${ids}) s on conflict do nothing returning member_id`.execute(
+          trx,
+        );
+        await enterAutomations(
+          trx,
+          'label_added',
+          r.rows.map((row) => String(row.member_id)),
+          { labelId },
+        );
+        return r.rows.length;
       }
       case 'remove_label': {
         const r = await trx

@@ -19,6 +19,7 @@ import { recordEvent } from './events.ts';
 import { CONFIRM_DAYS, confirmToken, confirmUrl, preferencesToken, preferencesUrl, readConfirmToken } from './links.ts';
 import { attributePlatform, externalReferrerHost } from './sources.ts';
 import { isSuppressed } from './suppression.ts';
+import { enterAutomations } from '../automations/enter.ts';
 
 /**
  * Subscribe → confirmation email → confirm → welcome email (double opt-in).
@@ -319,6 +320,8 @@ export async function confirmSubscription(db: Kysely<Database>, ctx: SiteKeys, t
       .where('id', '=', member.id)
       .execute();
     await recordEvent(trx, member.id, 'confirmed', { newsletters: newsletters.map((n) => n.name) });
+    // Welcome sequences and other automations that start at confirmation (domain/automations).
+    await enterAutomations(trx, 'subscription_confirmed', [member.id]);
     // A friend's referral counts now (or is held, when a fraud guard flagged it).
     await creditReferral(trx, member.id);
     if (firstConfirmation) {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database, SuppressionReason } from '../../../db/types.ts';
+import { leaveAutomationsByEmail } from '../automations/enter.ts';
 import { normaliseEmail } from './email.ts';
 
 /**
@@ -22,4 +23,5 @@ export async function suppress(db: Kysely<Database>, email: string, reason: Supp
     .values({ email_hash: emailHash(email), reason })
     .onConflict((oc) => oc.column('email_hash').doNothing())
     .execute();
+  await leaveAutomationsByEmail(db, email);
 }

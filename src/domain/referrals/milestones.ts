@@ -7,6 +7,7 @@ import type { SiteLinks } from '../../lib/site-keys.ts';
 import { enqueue, PRIORITY } from '../../lib/queue.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { recordEvent } from '../members/events.ts';
+import { enterAutomations } from '../automations/enter.ts';
 import { isSuppressed } from '../members/suppression.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { grantCompDays } from './rewards.ts';
@@ -149,7 +150,7 @@ export async function awardMilestones(db: Kysely<Database>, memberId: string): P
   const count = await countedReferrals(db, memberId);
   const due = await db
     .selectFrom('referral_milestones as ms')
-    .select(['ms.id', 'ms.reward', 'ms.tier_id', 'ms.comp_days'])
+    .select(['ms.id', 'ms.reward', 'ms.tier_id', 'ms.comp_days', 'ms.threshold'])
     .where('ms.archived_at', 'is', null)
     .where('ms.threshold', '<=', count)
     .where((eb) =>
@@ -206,6 +207,7 @@ export async function awardMilestones(db: Kysely<Database>, memberId: string): P
       { memberId, milestoneId: ms.id },
       { jobKey: key, priority: PRIORITY.transactional, maxAttempts: 12 },
     );
+    await enterAutomations(db, 'referral_milestone', [memberId], { threshold: ms.threshold });
     earned++;
   }
   return earned;

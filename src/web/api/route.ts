@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type Stripe from 'stripe';
 import type { Database } from '../../../db/types.ts';
 import type { SessionStaffUser } from '../../domain/staff/sessions.ts';
+import type { SiteKeys } from '../../lib/site-keys.ts';
 import { jsonErrorFrom } from '../http.ts';
 
 /**
@@ -30,6 +31,10 @@ export interface ApiDeps {
   staff: SessionStaffUser;
   /** WEBHOOKS_ALLOW_PRIVATE: webhook endpoints may be on loopback/private addresses. */
   webhooksAllowPrivate?: boolean;
+  /** APP_SECRET and MAIL_FROM with SITE_URL (previews render an email as it would be posted). */
+  keys?: SiteKeys;
+  /** SEND_RATE_LIMIT: the provider's requests per second (a resumed automation spreads over it). */
+  sendRateLimit?: number;
 }
 
 export type ApiHandler = (input: ApiInput, deps: ApiDeps) => Response | Promise<Response>;
@@ -58,7 +63,15 @@ function depsFrom(locals: App.Locals): ApiDeps {
   const { db, config, stripe } = locals.runtime;
   // The guard refuses every /api/v1 call without a valid staff token before a handler runs.
   if (!locals.staff) throw new Error('API route reached without a staff user: is it listed in src/web/guard.ts?');
-  return { db, siteUrl: config.siteUrl, stripe, staff: locals.staff, webhooksAllowPrivate: config.webhooksAllowPrivate };
+  return {
+    db,
+    siteUrl: config.siteUrl,
+    stripe,
+    staff: locals.staff,
+    webhooksAllowPrivate: config.webhooksAllowPrivate,
+    keys: locals.runtime.keys,
+    sendRateLimit: config.sendRateLimit,
+  };
 }
 
 /** `?limit=` as a number, or undefined when absent (the domain checks its range). */

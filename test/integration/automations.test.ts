@@ -1,0 +1,285 @@
+import { sql } from 'kysely';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  createAutomation,
+  pauseAutomation,
+  resumeAutomation,
+  setAutomationsHeld,
+  updateAutomation,
+  type AutomationInput,
+} from '../../src/domain/automations/automations.ts';
+import { automationStats } from '../../src/domain/automations/stats.ts';
+import { previewNext } from '../../src/domain/automations/preview.ts';
+import { confirmToken } from '../../src/domain/members/links.ts';
+import { unsubscribeAll } from '../../src/domain/members/preferences.ts';
+import { confirmSubscription, subscribe } from '../../src/domain/members/subscribe.ts';
+import { loadConfig } from '../../src/lib/config.ts';
+import { createDatabase, type DatabaseHandle } from '../../src/lib/db.ts';
+import { createRateLimiter } from '../../src/lib/mail-rate.ts';
+import { createResendMailer } from '../../src/lib/mailer/resend.ts';
+import type { QueueRunner } from '../../src/lib/queue.ts';
+import type { Runtime } from '../../src/lib/runtime.ts';
+import { siteKeys } from '../../src/lib/site-keys.ts';
+import { startWorker } from '../../src/worker.ts';
+import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { startResendTestServer, type ResendTestServer } from '../servers/resend.ts';
+
+/**
+ * Automations with a real worker (in process), the real Resend SDK and the Resend test server:
+ * members confirm through the real subscription path and the emails are counted at the server.
+ */
+const SITE = 'https://news.example.com';
+const FROM = 'Field Notes <letters@example.com>';
+const keys = siteKeys({ appSecret: TEST_SECRET, siteUrl: SITE });
+const staff = null;
+
+let t: TestDatabase;
+let resend: ResendTestServer;
+let workerDb: DatabaseHandle;
+let worker: QueueRunner | undefined;
+
+async function startTestWorker() {
+  const config = { ...loadConfig({ SITE_URL: SITE }), appSecret: TEST_SECRET };
+  const mailer = createResendMailer({ apiKey: 're_test_key', baseUrl: resend.url, from: FROM });
+  const rt: Runtime = { config, keys: siteKeys(config), db: workerDb.db, mailer, stripe: undefined };
+  worker = await startWorker(rt, workerDb.pool, {
+    retry: { maxAttempts: 3, baseSeconds: 0.2, maxSeconds: 1 },
+    limiter: createRateLimiter(rt.db, { requestsPerSecond: 200 }),
+  });
+}
+
+let readers = 0;
+/** A reader subscribes from a platform's landing page and confirms, as on the site. */
+async function joinFrom(platform: string): Promise<{ id: string; email: string }> {
+  const email = `reader${++readers}-${platform}@example.com`;
+  await subscribe(t.db, keys, {
+    email,
+    name: `Reader ${readers}`,
+    landingPlatform: platform,
+    landingPage: `/join/${platform}`,
+    clientIp: '203.0.113.9',
+  });
+  const member = await t.db.selectFrom('members').select('id').where('email', '=', email).executeTakeFirstOrThrow();
+  const newsletters = await t.db.selectFrom('newsletters').select('id').where('is_default', '=', true).execute();
+  const result = await confirmSubscription(
+    t.db,
+    keys,
+    confirmToken(
+      TEST_SECRET,
+      member.id,
+      newsletters.map((n) => n.id),
+    ),
+  );
+  expect(result.result).toBe('confirmed');
+  return { id: member.id, email };
+}
+
+const emailsTo = (email: string) => resend.emails.filter((e) => e.to.includes(email) && e.idempotencyKey?.startsWith('automation-'));
+const subjectsTo = (email: string) => emailsTo(email).map((e) => e.subject);
+const automation = (input: Partial<AutomationInput> & Pick<AutomationInput, 'steps'>) =>
+  createAutomation(t.db, SITE, { name: 'Test', trigger: { type: 'subscription_confirmed' }, status: 'live', ...input }, staff);
+const progressOf = (automationId: string, memberId: string) =>
+  t.db
+    .selectFrom('automation_members')
+    .selectAll()
+    .where('automation_id', '=', automationId)
+    .where('member_id', '=', memberId)
+    .executeTakeFirstOrThrow();
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  workerDb = createDatabase(t.url, { max: 10 });
+  resend = await startResendTestServer();
+  await sql`insert into newsletters (slug, name, is_default) values ('weekly', 'Weekly', true) on conflict do nothing`.execute(t.db);
+});
+beforeEach(async () => {
+  resend.emails.length = 0;
+  resend.clearFaults();
+  // Each test's automations only: earlier ones are paused so they take no new members.
+  await sql`update automations set status = 'paused'`.execute(t.db);
+  await startTestWorker();
+});
+afterEach(async () => {
+  await worker?.stop();
+  worker = undefined;
+});
+afterAll(async () => {
+  await resend.close();
+  await workerDb.close();
+  await t.drop();
+});
+
+describe('welcome sequences per platform', () => {
+  it('a member from /join/tiktok gets the TikTok sequence (two emails, a wait between), one from Instagram the other', async () => {
+    const tiktok = await automation({
+      name: 'TikTok welcome',
+      trigger: { type: 'subscription_confirmed', platforms: ['tiktok'] },
+      steps: [
+        { type: 'email', subject: 'You found us on TikTok', markdown: 'Hi {{name}}, here are the posts TikTok readers liked most.' },
+        { type: 'wait', duration: 'PT2S' },
+        { type: 'email', subject: 'TikTok, day two', markdown: 'Still with us? [Read more]({{site_url}}/posts)' },
+      ],
+    });
+    await automation({
+      name: 'Instagram welcome',
+      trigger: { type: 'subscription_confirmed', landing_pages: ['/join/instagram'] },
+      steps: [{ type: 'email', subject: 'Hello from Instagram', markdown: 'Welcome, {{name}}.' }],
+    });
+    const ada = await joinFrom('tiktok');
+    const bo = await joinFrom('instagram');
+    await waitFor(() => subjectsTo(ada.email), { until: (s) => s.length >= 2, timeout: 20_000, what: 'the TikTok sequence' });
+    await waitFor(() => subjectsTo(bo.email), { until: (s) => s.length >= 1, timeout: 10_000, what: 'the Instagram email' });
+    expect(subjectsTo(ada.email)).toEqual(['You found us on TikTok', 'TikTok, day two']);
+    expect(subjectsTo(bo.email)).toEqual(['Hello from Instagram']);
+    const [first, second] = emailsTo(ada.email);
+    // The brand's design and variables: the name filled in, tracked links, one-click unsubscribe.
+    expect(first!.html).toContain('Hi Reader');
+    expect(first!.headers?.['List-Unsubscribe-Post']).toBe('List-Unsubscribe=One-Click');
+    expect(second!.html).toContain(`${SITE}/t/c/`);
+    expect(first!.idempotencyKey).toMatch(new RegExp(`^automation-${tiktok.id}-step-\\d+-member-${ada.id}$`));
+    const posted = await t.db
+      .selectFrom('automation_deliveries')
+      .select(['posted_at'])
+      .where('member_id', '=', ada.id)
+      .orderBy('posted_at')
+      .execute();
+    expect(posted).toHaveLength(2);
+    expect(posted[1]!.posted_at!.getTime() - posted[0]!.posted_at!.getTime()).toBeGreaterThanOrEqual(1_900);
+    expect(await progressOf(tiktok.id, ada.id)).toMatchObject({ status: 'done' });
+    const stats = await automationStats(t.db, tiktok.id);
+    expect(stats.entered).toBe(1);
+    expect(stats.steps.map((s) => s.emailed)).toEqual([1, 0, 1]);
+  }, 40_000);
+});
+
+describe('the human behind the machine', () => {
+  it('pause holds every member where they are; resume continues', async () => {
+    const a = await automation({
+      steps: [
+        { type: 'email', subject: 'Pause one', markdown: 'One.' },
+        { type: 'wait', duration: 'PT1S' },
+        { type: 'email', subject: 'Pause two', markdown: 'Two.' },
+      ],
+    });
+    const m = await joinFrom('x');
+    await waitFor(() => subjectsTo(m.email), { until: (s) => s.length === 1, timeout: 10_000, what: 'the first email' });
+    await pauseAutomation(t.db, a.id, staff);
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(subjectsTo(m.email)).toEqual(['Pause one']);
+    expect(await progressOf(a.id, m.id)).toMatchObject({ status: 'active' });
+    await resumeAutomation(t.db, a.id, staff, { perSecond: 200 });
+    await waitFor(() => subjectsTo(m.email), { until: (s) => s.length === 2, timeout: 10_000, what: 'the second email after resume' });
+    expect(subjectsTo(m.email)).toEqual(['Pause one', 'Pause two']);
+  }, 30_000);
+
+  it('the global hold stops every automation until released', async () => {
+    await automation({ steps: [{ type: 'email', subject: 'Held', markdown: 'Held.' }] });
+    await setAutomationsHeld(t.db, true, staff);
+    const m = await joinFrom('x');
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(subjectsTo(m.email)).toEqual([]);
+    await setAutomationsHeld(t.db, false, staff);
+    await waitFor(() => subjectsTo(m.email), { until: (s) => s.length === 1, timeout: 10_000, what: 'the email after the hold' });
+    const log = await t.db.selectFrom('automation_changes').select('action').where('action', 'in', ['held_all', 'released_all']).execute();
+    expect(log.map((l) => l.action)).toEqual(['held_all', 'released_all']);
+  }, 30_000);
+
+  it('an unsubscribe mid-sequence stops it at once', async () => {
+    const a = await automation({
+      steps: [
+        { type: 'email', subject: 'Before leaving', markdown: 'One.' },
+        { type: 'wait', duration: 'PT1S' },
+        { type: 'email', subject: 'Never sent', markdown: 'Two.' },
+      ],
+    });
+    const m = await joinFrom('x');
+    await waitFor(() => subjectsTo(m.email), { until: (s) => s.length === 1, timeout: 10_000, what: 'the first email' });
+    await unsubscribeAll(t.db, m.id, 'one-click');
+    expect(await progressOf(a.id, m.id)).toMatchObject({ status: 'left', reason: 'unsubscribed' });
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(subjectsTo(m.email)).toEqual(['Before leaving']);
+    const stats = await automationStats(t.db, a.id);
+    expect(stats.steps[1]!.unsubscribed + stats.steps[2]!.unsubscribed).toBe(1);
+  }, 30_000);
+
+  it('an edit applies to members who have not reached the step; a removed step moves its members on', async () => {
+    const a = await automation({
+      steps: [
+        { type: 'wait', duration: 'PT2S' },
+        { type: 'email', subject: 'Old text', markdown: 'Old.' },
+        { type: 'email', subject: 'Removed', markdown: 'Gone.' },
+      ],
+    });
+    const m = await joinFrom('x');
+    await waitFor(() => progressOf(a.id, m.id), { until: (p) => p.step_id === a.steps[1]!.id, timeout: 10_000, what: 'the wait to start' });
+    const [wait, email] = a.steps;
+    await updateAutomation(
+      t.db,
+      SITE,
+      a.id,
+      { steps: [wait!, { id: email!.id, type: 'email', subject: 'New text', markdown: 'New.' }] },
+      staff,
+    );
+    await waitFor(() => subjectsTo(m.email), { until: (s) => s.length === 1, timeout: 10_000, what: 'the edited email' });
+    expect(subjectsTo(m.email)).toEqual(['New text']);
+    expect(await progressOf(a.id, m.id)).toMatchObject({ status: 'done' });
+  }, 30_000);
+
+  it('previews what a member gets next, and when', async () => {
+    const a = await automation({
+      steps: [
+        { type: 'wait', duration: 'P2D' },
+        { type: 'email', subject: 'Day two for {{name}}', markdown: 'Hello {{name}}.' },
+      ],
+    });
+    const m = await joinFrom('x');
+    await waitFor(() => progressOf(a.id, m.id), { until: (p) => p.step_id === a.steps[1]!.id, timeout: 10_000, what: 'the wait to start' });
+    const next = await previewNext(t.db, keys, a.id, m.id);
+    expect(next.status).toBe('active');
+    expect(next.email?.subject).toBe('Day two for {{name}}');
+    expect(next.email?.html).toContain('Hello Reader');
+    expect(next.at!.getTime() - Date.now()).toBeGreaterThan(47 * 3600_000);
+  }, 30_000);
+});
+
+describe('conditions and labels', () => {
+  it('routes by label, adds labels, and unsubscribes with reason sunset', async () => {
+    await sql`insert into labels (name) values ('vip') on conflict do nothing`.execute(t.db);
+    const a = await automation({
+      steps: [
+        { type: 'condition', if: { label: 'vip' }, then: { skip_to: 3 }, else: 'continue' },
+        { type: 'unsubscribe', reason: 'sunset' },
+        { type: 'label', add: 'stayed' },
+      ],
+    });
+    const m = await joinFrom('x');
+    await waitFor(() => progressOf(a.id, m.id), { until: (p) => p.status !== 'active', timeout: 10_000, what: 'the member to pass' });
+    expect(await progressOf(a.id, m.id)).toMatchObject({ status: 'exited', reason: 'sunset' });
+    const member = await t.db.selectFrom('members').select('status').where('id', '=', m.id).executeTakeFirstOrThrow();
+    expect(member.status).toBe('unsubscribed');
+    const event = await t.db
+      .selectFrom('events')
+      .select('data')
+      .where('member_id', '=', m.id)
+      .where('type', '=', 'unsubscribed')
+      .executeTakeFirstOrThrow();
+    expect(event.data).toMatchObject({ via: 'sunset' });
+  }, 30_000);
+});
+
+describe('bad input', () => {
+  it('refuses loops, waits over a year and conditions on unknown labels, with a message', async () => {
+    await expect(
+      automation({
+        steps: [
+          { type: 'email', subject: 'a', markdown: 'a' },
+          { type: 'condition', if: { paid: true }, then: { skip_to: 1 } },
+        ],
+      }),
+    ).rejects.toThrow(/loop/);
+    await expect(automation({ steps: [{ type: 'wait', duration: 'P2Y' }] })).rejects.toThrow(/at most a year/);
+    await expect(automation({ steps: [{ type: 'wait', duration: 'P400D' }] })).rejects.toThrow(/at most a year/);
+    await expect(automation({ steps: [{ type: 'condition', if: { label: 'no-such-label' } }] })).rejects.toThrow(/no-such-label/);
+  });
+});
