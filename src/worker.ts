@@ -13,6 +13,9 @@ import { refreshStats } from './domain/stats/rollup.ts';
 import { INSTALL_TEST_TASK, sendTestEmail } from './domain/install/test-email.ts';
 import { resumeStaleStripeSyncs, runStripeSync } from './domain/billing/adopt.ts';
 import { deliverWebhook } from './domain/webhooks/deliver.ts';
+import { runDelivery } from './domain/fediverse/delivery.ts';
+import { sendAnswer } from './domain/fediverse/social.ts';
+import { syncPost } from './domain/fediverse/sync.ts';
 import { runNightlyBackup } from './domain/backup/nightly.ts';
 import { log } from './lib/log.ts';
 import { createRateLimiter, UNLIMITED, type RateLimiter } from './lib/mail-rate.ts';
@@ -189,6 +192,20 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     if (outcome === 'disabled') log.warn('webhook endpoint disabled after 3 days of failures', { delivery: deliveryId });
   };
 
+  // The fediverse (domain/fediverse): a post's sync with followers, each delivery, staff answers.
+  const fediverse = { db: runtime.db, siteUrl: runtime.config.siteUrl, allowPrivate: runtime.config.federationAllowPrivate };
+  const fediversePostSync: Task<'fediverse_post_sync'> = async ({ postId }) => {
+    const outcome = await syncPost(runtime.db, runtime.config.siteUrl, postId);
+    if (outcome !== 'none') log.info('post federated', { post: postId, activity: outcome });
+  };
+  const fediverseDelivery: Task<'fediverse_delivery'> = async ({ deliveryId }) => {
+    const outcome = await runDelivery(fediverse, deliveryId);
+    if (outcome === 'dropped' || outcome === 'gone') log.warn('fediverse server dropped', { delivery: deliveryId, outcome });
+  };
+  const fediverseAnswer: Task<'fediverse_answer'> = async ({ commentId }) => {
+    await sendAnswer(fediverse, commentId);
+  };
+
   // The nightly site archive (domain/backup/nightly.ts) when BACKUP_DIR is set; otherwise nothing.
   const siteBackup: Task<'site_backup'> = async () => {
     const backup = runtime.config.backup;
@@ -212,6 +229,9 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     [INSTALL_TEST_TASK]: installTestEmail,
     comment_notifications: commentNotifications,
     stripe_sync: stripeSync,
+    fediverse_post_sync: fediversePostSync,
+    fediverse_delivery: fediverseDelivery,
+    fediverse_answer: fediverseAnswer,
   };
 }
 

@@ -30,6 +30,9 @@ declare global {
       install_test_email: { testId: string };
       stripe_sync: { syncId: string };
       webhook_delivery: { deliveryId: string };
+      fediverse_delivery: { deliveryId: string };
+      fediverse_post_sync: { postId: string };
+      fediverse_answer: { commentId: string };
       // Crontab tasks (src/worker.ts): the payload is the cron stamp only.
       maintenance: CronPayload;
       send_watchdog: CronPayload;

@@ -30,6 +30,8 @@ export interface ApiDeps {
   staff: SessionStaffUser;
   /** WEBHOOKS_ALLOW_PRIVATE: webhook endpoints may be on loopback/private addresses. */
   webhooksAllowPrivate?: boolean;
+  /** FEDERATION_ALLOW_PRIVATE: fediverse peers may be on loopback (tests). */
+  federationAllowPrivate?: boolean;
 }
 
 export type ApiHandler = (input: ApiInput, deps: ApiDeps) => Response | Promise<Response>;
@@ -58,7 +60,7 @@ function depsFrom(locals: App.Locals): ApiDeps {
   const { db, config, stripe } = locals.runtime;
   // The guard refuses every /api/v1 call without a valid staff token before a handler runs.
   if (!locals.staff) throw new Error('API route reached without a staff user: is it listed in src/web/guard.ts?');
-  return { db, siteUrl: config.siteUrl, stripe, staff: locals.staff, webhooksAllowPrivate: config.webhooksAllowPrivate };
+  return { db, siteUrl: config.siteUrl, stripe, staff: locals.staff, webhooksAllowPrivate: config.webhooksAllowPrivate, federationAllowPrivate: config.federationAllowPrivate };
 }
 
 /** `?limit=` as a number, or undefined when absent (the domain checks its range). */
