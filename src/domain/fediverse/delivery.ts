@@ -19,7 +19,12 @@ import { SITE_ACTOR } from './objects.ts';
  */
 export const MAX_ATTEMPTS = 12;
 
-export async function queueDeliveries(db: Kysely<Database>, activityId: string, body: Record<string, unknown>, inboxes: string[]): Promise<number> {
+export async function queueDeliveries(
+  db: Kysely<Database>,
+  activityId: string,
+  body: Record<string, unknown>,
+  inboxes: string[],
+): Promise<number> {
   const unique = [...new Set(inboxes)];
   if (unique.length === 0) return 0;
   const rows = await db
@@ -107,12 +112,20 @@ export async function runDelivery(deps: FediverseContext, deliveryId: string): P
   const outcome = judgeAnswer(status, row.attempts);
   const base = { last_status_code: status ?? null, last_error: error };
   if (outcome === 'delivered') {
-    await db.updateTable('fediverse_deliveries').set({ ...base, status: 'delivered', delivered_at: dbNow() }).where('id', '=', row.id).execute();
+    await db
+      .updateTable('fediverse_deliveries')
+      .set({ ...base, status: 'delivered', delivered_at: dbNow() })
+      .where('id', '=', row.id)
+      .execute();
   } else if (outcome === 'retry') {
     await db.updateTable('fediverse_deliveries').set(base).where('id', '=', row.id).execute();
     throw new Error(`delivery to ${host} failed (${status ?? error}); retrying`);
   } else {
-    await db.updateTable('fediverse_deliveries').set({ ...base, status: 'failed' }).where('id', '=', row.id).execute();
+    await db
+      .updateTable('fediverse_deliveries')
+      .set({ ...base, status: 'failed' })
+      .where('id', '=', row.id)
+      .execute();
     // A server that is gone, or dead after every retry: its followers get nothing more.
     if (outcome === 'gone' || outcome === 'dropped') {
       await db

@@ -1,5 +1,20 @@
 import { createFederation, signRequest, type Context, type Federation } from '@fedify/fedify';
-import { Accept, Announce, Create, Delete, Endpoints, Follow, Image, Like, Note, Organization, PropertyValue, Undo, Update, Article } from '@fedify/vocab';
+import {
+  Accept,
+  Announce,
+  Create,
+  Delete,
+  Endpoints,
+  Follow,
+  Image,
+  Like,
+  Note,
+  Organization,
+  PropertyValue,
+  Undo,
+  Update,
+  Article,
+} from '@fedify/vocab';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { KyselyKvStore } from '../../lib/fedify-kv.ts';
@@ -43,7 +58,12 @@ export const PATHS = {
 
 /** Does this request belong to the federation (Fedify answers it)? */
 export function isFederationPath(pathname: string): boolean {
-  return pathname === '/.well-known/webfinger' || pathname === '/.well-known/nodeinfo' || pathname.startsWith('/nodeinfo/') || pathname.startsWith('/ap/');
+  return (
+    pathname === '/.well-known/webfinger' ||
+    pathname === '/.well-known/nodeinfo' ||
+    pathname.startsWith('/nodeinfo/') ||
+    pathname.startsWith('/ap/')
+  );
 }
 
 const contextLoader: DocumentLoader = async (url) => {
@@ -55,8 +75,7 @@ function build(db: Kysely<Database>, siteUrl: string, allowPrivate: boolean): Fe
   const federation = createFederation<FediverseContext>({
     kv: new KyselyKvStore(db),
     origin: siteUrl,
-    // Every remote fetch through the guard; allowPrivateAddress is Fedify's own check, kept on
-    // unless the tests' loopback peers are allowed.
+    // Every remote fetch through the guard (loopback only with FEDERATION_ALLOW_PRIVATE=1).
     documentLoaderFactory: () => guardedDocumentLoader(allowPrivate),
     contextLoaderFactory: () => {
       const remote = guardedDocumentLoader(allowPrivate);
@@ -67,7 +86,11 @@ function build(db: Kysely<Database>, siteUrl: string, allowPrivate: boolean): Fe
       return async (url, options) => {
         if (url in preloadedContexts) return plain(url, options);
         // A signed GET, for servers in "authorized fetch" mode.
-        const signed = await signRequest(new Request(url, { headers: { accept: 'application/activity+json' } }), identity.privateKey, identity.keyId);
+        const signed = await signRequest(
+          new Request(url, { headers: { accept: 'application/activity+json' } }),
+          identity.privateKey,
+          identity.keyId,
+        );
         const headers: Record<string, string> = {};
         signed.headers.forEach((v, k) => (headers[k] = v));
         const response = await guardedGet(url, allowPrivate, headers);
@@ -75,8 +98,7 @@ function build(db: Kysely<Database>, siteUrl: string, allowPrivate: boolean): Fe
         return getRemoteDocument(url, response, plain);
       };
     },
-    allowPrivateAddress: allowPrivate,
-    userAgent: { software: `Hearth/${packageJson.version}`, url: new URL(siteUrl) },
+    // (Fedify's own allowPrivateAddress and userAgent only apply to its default loaders: ours set both.)
     // No queue: Hearth sends nothing through Fedify (see delivery.ts); inbox work is small and done inline.
   });
 
@@ -102,7 +124,10 @@ function build(db: Kysely<Database>, siteUrl: string, allowPrivate: boolean): Fe
         manuallyApprovesFollowers: false,
         discoverable: true,
         attachments: [
-          new PropertyValue({ name: 'Newsletter', value: `<a href="${siteUrl}/join/fediverse" rel="me">${new URL(siteUrl).host}/join/fediverse</a>` }),
+          new PropertyValue({
+            name: 'Newsletter',
+            value: `<a href="${siteUrl}/join/fediverse" rel="me">${new URL(siteUrl).host}/join/fediverse</a>`,
+          }),
         ],
         publicKey: keys[0]?.cryptographicKey,
         assertionMethods: keys.map((k) => k.multikey),
@@ -200,11 +225,7 @@ export function getFederation(db: Kysely<Database>, siteUrl: string, allowPrivat
 }
 
 /** Answers a federation request (WebFinger, NodeInfo, actor, inbox, outbox, followers, objects). */
-export async function handleFederation(
-  request: Request,
-  deps: FediverseContext,
-  fallback: () => Promise<Response>,
-): Promise<Response> {
+export async function handleFederation(request: Request, deps: FediverseContext, fallback: () => Promise<Response>): Promise<Response> {
   const federation = getFederation(deps.db, deps.siteUrl, deps.allowPrivate);
   return federation.fetch(request, {
     contextData: deps,

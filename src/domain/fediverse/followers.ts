@@ -5,7 +5,10 @@ import type { Database } from '../../../db/types.ts';
 const PAGE = 50;
 
 export async function countFollowers(db: Kysely<Database>): Promise<number> {
-  const row = await db.selectFrom('fediverse_followers').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+  const row = await db
+    .selectFrom('fediverse_followers')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
@@ -46,7 +49,12 @@ export async function removeFollower(db: Kysely<Database>, actorUri: string): Pr
 /** The admin's view: followers newest first, and how many each server has. */
 export async function followersForAdmin(db: Kysely<Database>, limit = 200) {
   const [followers, servers] = await Promise.all([
-    db.selectFrom('fediverse_followers').select(['handle', 'server', 'actor_uri', 'created_at']).orderBy('id', 'desc').limit(limit).execute(),
+    db
+      .selectFrom('fediverse_followers')
+      .select(['handle', 'server', 'actor_uri', 'created_at'])
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute(),
     db
       .selectFrom('fediverse_followers')
       .select(['server', (eb) => eb.fn.countAll<string>().as('followers')])
@@ -69,8 +77,16 @@ export async function isBlockedHost(db: Kysely<Database>, host: string): Promise
 }
 
 export function normaliseDomain(raw: string): string | null {
-  const value = raw.trim().toLowerCase().replace(/^https?:\/\//, '').replace(/\/.*$/, '');
-  return /^[a-z0-9.-]+(:\d{1,5})?$/.test(value) && value.includes('.') ? value : /^[a-z0-9-]+:\d{1,5}$|^localhost(:\d+)?$|^\d+\.\d+\.\d+\.\d+(:\d+)?$/.test(value) ? value : null;
+  const value = raw
+    .trim()
+    .toLowerCase()
+    .replace(/^https?:\/\//, '')
+    .replace(/\/.*$/, '');
+  return /^[a-z0-9.-]+(:\d{1,5})?$/.test(value) && value.includes('.')
+    ? value
+    : /^[a-z0-9-]+:\d{1,5}$|^localhost(:\d+)?$|^\d+\.\d+\.\d+\.\d+(:\d+)?$/.test(value)
+      ? value
+      : null;
 }
 
 /** Blocking a server also drops its followers: nothing more goes there. */

@@ -11,7 +11,6 @@ import {
   Note,
   Undo,
   Update,
-  getActorHandle,
   isActor,
   type Actor,
   type Object as ApObject,
@@ -57,12 +56,12 @@ function ours(ctx: Ctx, url: URL | null, kind: 'posts' | 'notes' | 'replies'): s
   return m ? m[1]! : null;
 }
 
-async function handleOf(ctx: Ctx, actor: Actor): Promise<string> {
-  try {
-    return await getActorHandle(actor, { trimLeadingAt: false });
-  } catch {
-    return `@${actor.preferredUsername ?? 'unknown'}@${actor.id?.host ?? 'unknown'}`;
-  }
+/**
+ * `@user@server` from the actor document itself (Fedify's getActorHandle asks WebFinger with its
+ * own fetch, around the SSRF guard; the server is the actor's host, which is what readers see).
+ */
+async function handleOf(_ctx: Ctx, actor: Actor): Promise<string> {
+  return `@${actor.preferredUsername?.toString() ?? 'unknown'}@${actor.id?.host ?? 'unknown'}`;
 }
 
 export async function onFollow(ctx: Ctx, follow: Follow): Promise<void> {
@@ -80,7 +79,9 @@ export async function onFollow(ctx: Ctx, follow: Follow): Promise<void> {
     actor: actorId(ctx.data.siteUrl),
     object: follow,
   });
-  await queueDeliveries(ctx.data.db, accept.id!.href, (await accept.toJsonLd({ contextLoader })) as Record<string, unknown>, [actor.inboxId.href]);
+  await queueDeliveries(ctx.data.db, accept.id!.href, (await accept.toJsonLd({ contextLoader })) as Record<string, unknown>, [
+    actor.inboxId.href,
+  ]);
 }
 
 export async function onUndo(ctx: Ctx, undo: Undo): Promise<void> {
@@ -157,7 +158,12 @@ export async function onUpdate(ctx: Ctx, update: Update): Promise<void> {
   const site = await getSiteSettings(db);
   await db
     .updateTable('comments')
-    .set({ body, fingerprint: fingerprint(body), edited_at: dbNow(), ...(site.fediverse.holdReplies ? { status: 'held' as const, hold_reason: 'fediverse' } : {}) })
+    .set({
+      body,
+      fingerprint: fingerprint(body),
+      edited_at: dbNow(),
+      ...(site.fediverse.holdReplies ? { status: 'held' as const, hold_reason: 'fediverse' } : {}),
+    })
     .where('remote_object_id', '=', object.id.href)
     .where('remote_actor', '=', update.actorId!.href)
     .where('status', 'in', ['published', 'held'])
@@ -225,7 +231,12 @@ async function saveReceived(ctx: Ctx, actorUri: URL, object: Note | Article): Pr
  * server, held for review when the site holds fediverse replies or when it completes a burst of
  * near-identical comments; a redelivered note is the same comment.
  */
-async function commentFromFediverse(ctx: Ctx, actorUri: URL, object: Note | Article, target: { postId: string | null; commentId: string | null }) {
+async function commentFromFediverse(
+  ctx: Ctx,
+  actorUri: URL,
+  object: Note | Article,
+  target: { postId: string | null; commentId: string | null },
+) {
   const db = ctx.data.db;
   const content = textOf(object);
   if (content.length > MAX_REMOTE_CONTENT) return;
@@ -243,7 +254,11 @@ async function commentFromFediverse(ctx: Ctx, actorUri: URL, object: Note | Arti
   let parentId: string | null = null;
   let replyToId: string | null = null;
   if (target.commentId) {
-    const c = await db.selectFrom('comments').select(['id', 'post_id', 'parent_id', 'status']).where('id', '=', target.commentId).executeTakeFirst();
+    const c = await db
+      .selectFrom('comments')
+      .select(['id', 'post_id', 'parent_id', 'status'])
+      .where('id', '=', target.commentId)
+      .executeTakeFirst();
     if (!c || c.status !== 'published') return;
     postId = c.post_id;
     parentId = c.parent_id ?? c.id;
@@ -299,7 +314,12 @@ async function commentFromFediverse(ctx: Ctx, actorUri: URL, object: Note | Arti
       .executeTakeFirst();
     if (!row) return;
     if (burst.burst) {
-      await trx.updateTable('comments').set({ status: 'held', hold_reason: 'burst' }).where('id', 'in', burst.matches).where('status', '=', 'published').execute();
+      await trx
+        .updateTable('comments')
+        .set({ status: 'held', hold_reason: 'burst' })
+        .where('id', 'in', burst.matches)
+        .where('status', '=', 'published')
+        .execute();
     }
     if (!hold) await announce(trx, row.id);
   });

@@ -10,7 +10,8 @@ import { requestPinned, resolveOutbound } from '../../lib/outbound-http.ts';
  */
 const MAX_DOCUMENT_BYTES = 1024 * 1024;
 const MAX_REDIRECTS = 3;
-const ACCEPT = 'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams";q=0.9, application/json;q=0.8';
+const ACCEPT =
+  'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams";q=0.9, application/json;q=0.8';
 
 export async function guardedGet(url: string, allowPrivate: boolean, headers: Record<string, string> = {}): Promise<Response> {
   let current = url;

@@ -32,10 +32,16 @@ export async function resolveAccount(deps: FediverseContext, account: string): P
   if (acct) {
     const [, user, host] = acct;
     const scheme = deps.allowPrivate ? 'http' : 'https';
-    const res = await guardedGet(`${scheme}://${host}/.well-known/webfinger?resource=${encodeURIComponent(`acct:${user}@${host}`)}`, deps.allowPrivate, {
-      accept: 'application/jrd+json',
-    }).catch(() => undefined);
-    const jrd = res?.ok ? ((await res.json().catch(() => null)) as { links?: Array<{ rel?: string; type?: string; href?: string }> } | null) : null;
+    const res = await guardedGet(
+      `${scheme}://${host}/.well-known/webfinger?resource=${encodeURIComponent(`acct:${user}@${host}`)}`,
+      deps.allowPrivate,
+      {
+        accept: 'application/jrd+json',
+      },
+    ).catch(() => undefined);
+    const jrd = res?.ok
+      ? ((await res.json().catch(() => null)) as { links?: Array<{ rel?: string; type?: string; href?: string }> } | null)
+      : null;
     const self = jrd?.links?.find((l) => l.rel === 'self' && /activity\+json|ld\+json/.test(l.type ?? ''))?.href;
     if (!self) throw new NotFoundError(`No fediverse account ${account} was found.`, 'account_not_found');
     actorUrl = self;
@@ -45,7 +51,8 @@ export async function resolveAccount(deps: FediverseContext, account: string): P
     throw new ValidationError('Name the account as user@server or by its address.', 'invalid_account');
   }
   const actor = await ctx.lookupObject(actorUrl).catch(() => null);
-  if (!actor || !isActor(actor) || !actor.id || !actor.inboxId) throw new NotFoundError(`No fediverse account ${account} was found.`, 'account_not_found');
+  if (!actor || !isActor(actor) || !actor.id || !actor.inboxId)
+    throw new NotFoundError(`No fediverse account ${account} was found.`, 'account_not_found');
   if (await isBlockedHost(deps.db, actor.id.host)) throw new ValidationError('That server is blocked.', 'server_blocked');
   return actor;
 }
@@ -54,14 +61,20 @@ export async function followAccount(deps: FediverseContext, account: string): Pr
   await requireEnabled(deps.db);
   const actor = await resolveAccount(deps, account);
   const handle = `@${actor.preferredUsername ?? '?'}@${actor.id!.host}`;
-  const follow = new Follow({ id: new URL(`${actorId(deps.siteUrl).href}#follows/${randomUUID()}`), actor: actorId(deps.siteUrl), object: actor.id });
+  const follow = new Follow({
+    id: new URL(`${actorId(deps.siteUrl).href}#follows/${randomUUID()}`),
+    actor: actorId(deps.siteUrl),
+    object: actor.id,
+  });
   await deps.db.transaction().execute(async (trx) => {
     await trx
       .insertInto('fediverse_following')
       .values({ actor_uri: actor.id!.href, handle, inbox: actor.inboxId!.href, follow_id: follow.id!.href })
       .onConflict((oc) => oc.column('actor_uri').doUpdateSet({ inbox: actor.inboxId!.href, follow_id: follow.id!.href }))
       .execute();
-    await queueDeliveries(trx, follow.id!.href, (await follow.toJsonLd({ contextLoader })) as Record<string, unknown>, [actor.inboxId!.href]);
+    await queueDeliveries(trx, follow.id!.href, (await follow.toJsonLd({ contextLoader })) as Record<string, unknown>, [
+      actor.inboxId!.href,
+    ]);
   });
   return { actor: actor.id!.href, handle };
 }
@@ -138,7 +151,13 @@ export async function sendAnswer(deps: FediverseContext, commentId: string): Pro
     { objectId: row.remote_object_id!, actor: row.remote_actor! },
     `${siteUrl}/posts/${encodeURIComponent(row.slug)}`,
   );
-  const create = new Create({ id: new URL(`${note.id!.href}#create`), actor: actorId(siteUrl), to: PUBLIC_COLLECTION, ccs: [actor.id!], object: note });
+  const create = new Create({
+    id: new URL(`${note.id!.href}#create`),
+    actor: actorId(siteUrl),
+    to: PUBLIC_COLLECTION,
+    ccs: [actor.id!],
+    object: note,
+  });
   await db.transaction().execute(async (trx) => {
     await trx.updateTable('comments').set({ ap_id: note.id!.href }).where('id', '=', row.id).execute();
     await queueDeliveries(trx, create.id!.href, (await create.toJsonLd({ contextLoader })) as Record<string, unknown>, [

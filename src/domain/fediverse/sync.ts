@@ -23,7 +23,19 @@ export async function scheduleFediversePostSync(db: Kysely<Database>, postId: st
   await enqueue(db, 'fediverse_post_sync', { postId }, { jobKey: `fediverse_post:${postId}`, runAt, maxAttempts: 10 });
 }
 
-const POST_COLUMNS = ['id', 'slug', 'title', 'excerpt', 'markdown', 'visibility', 'published_at', 'updated_at', 'tags', 'tier_ids', 'feature_image'] as const;
+const POST_COLUMNS = [
+  'id',
+  'slug',
+  'title',
+  'excerpt',
+  'markdown',
+  'visibility',
+  'published_at',
+  'updated_at',
+  'tags',
+  'tier_ids',
+  'feature_image',
+] as const;
 
 async function livePost(db: Kysely<Database>, postId: string) {
   return db

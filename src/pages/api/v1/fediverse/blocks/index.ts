@@ -4,7 +4,9 @@ import { blockBody } from '../../../../../web/api/fediverse.ts';
 import { apiRoute } from '../../../../../web/api/route.ts';
 import { json, readJson } from '../../../../../web/http.ts';
 
-export const GET = apiRoute(async (_, { db }) => json({ blocks: (await listDomainBlocks(db)).map((b) => ({ domain: b.domain, reason: b.reason })) }));
+export const GET = apiRoute(async (_, { db }) =>
+  json({ blocks: (await listDomainBlocks(db)).map((b) => ({ domain: b.domain, reason: b.reason })) }),
+);
 
 /** Blocks a server: its activities are refused, its followers dropped, nothing is delivered there. */
 export const POST = apiRoute(async ({ request }, { db }) => {
