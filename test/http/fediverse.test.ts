@@ -156,6 +156,7 @@ describe('two Hearth sites on the fediverse', () => {
   });
 
   let publicPostId: string;
+  let gatedPostId: string;
   it('A publishes a public post and a gated one: B gets the first whole, the second as its preview', async () => {
     const pub = await api(A, 'POST', '/api/v1/posts', {
       title: 'Open letter',
@@ -173,6 +174,7 @@ describe('two Hearth sites on the fediverse', () => {
       status: 'published',
     });
     expect(gated.status).toBe(201);
+    gatedPostId = gated.body.post.id;
     const received = await until('B to receive both posts', async () => {
       const r = await api(B, 'GET', '/api/v1/fediverse/received');
       return r.body.received.length >= 2 ? (r.body.received as Array<Record<string, any>>) : undefined;
@@ -224,5 +226,58 @@ describe('two Hearth sites on the fediverse', () => {
       return (r.body.received as Array<Record<string, any>>).find((x) => x.content.includes('the answer from A'));
     });
     expect(answer.in_reply_to).toBe(reply.body.reply.id);
+  });
+
+  it('an edit reaches B as an Update, unpublishing as a Delete', async () => {
+    const current = await api(A, 'GET', `/api/v1/posts/${gatedPostId}`);
+    const edited = await api(A, 'PATCH', `/api/v1/posts/${gatedPostId}`, {
+      markdown: 'A new teaser anyone may read.\n\n<!--more-->\n\nSECRET MEMBERS TEXT, edited.',
+      revision: current.body.post.revision,
+    });
+    expect(edited.status).toBe(200);
+    const article = `${A.server.url}/ap/posts/${gatedPostId}`;
+    await until('B to get the Update', async () => {
+      const r = await api(B, 'GET', '/api/v1/fediverse/received');
+      return (r.body.received as Array<Record<string, any>>).find((x) => x.id === article && x.content.includes('A new teaser'));
+    });
+    expect(JSON.stringify((await api(B, 'GET', '/api/v1/fediverse/received')).body)).not.toContain('SECRET');
+    const draft = await api(A, 'PATCH', `/api/v1/posts/${gatedPostId}`, { status: 'draft', revision: edited.body.post.revision });
+    expect(draft.status).toBe(200);
+    await until('B to get the Delete', async () => {
+      const r = await api(B, 'GET', '/api/v1/fediverse/received');
+      return !(r.body.received as Array<Record<string, any>>).some((x) => x.id === article);
+    });
+    // Each activity went to B's shared inbox once.
+    const deliveries = await A.t.db.selectFrom('fediverse_deliveries').select(['activity_id', 'inbox', 'status']).execute();
+    expect(new Set(deliveries.map((d) => `${d.activity_id} ${d.inbox}`)).size).toBe(deliveries.length);
+    expect(deliveries.filter((d) => d.inbox === `${B.server.url}/ap/inbox`).length).toBeGreaterThanOrEqual(4);
+    expect(deliveries.every((d) => d.status === 'delivered')).toBe(true);
+  });
+
+  it('a signed Like from B counts as a fediverse engagement event on A, not as a member', async () => {
+    const { signRequest } = await import('@fedify/fedify');
+    const { siteKeyPairs } = await import('../../src/domain/fediverse/keys.ts');
+    const [rsa] = await siteKeyPairs(B.t.db);
+    const like = {
+      '@context': 'https://www.w3.org/ns/activitystreams',
+      id: `${B.server.url}/ap/likes/1`,
+      type: 'Like',
+      actor: `${B.server.url}/ap/actor/site`,
+      object: `${A.server.url}/ap/posts/${publicPostId}`,
+    };
+    const members = await A.t.db.selectFrom('members').select('id').execute();
+    const signed = await signRequest(
+      new Request(`${A.server.url}/ap/inbox`, { method: 'POST', headers: { 'content-type': 'application/activity+json' }, body: JSON.stringify(like) }),
+      rsa!.privateKey,
+      new URL(`${B.server.url}/ap/actor/site#main-key`),
+    );
+    const res = await fetch(signed);
+    expect(res.status).toBe(202);
+    const event = await until('the like event', async () =>
+      A.t.db.selectFrom('events').selectAll().where('type', '=', 'fediverse_like').executeTakeFirst(),
+    );
+    expect(event.member_id).toBeNull();
+    expect(event.data).toMatchObject({ post_id: publicPostId, source: 'fediverse', server: B.host });
+    expect(await A.t.db.selectFrom('members').select('id').execute()).toEqual(members);
   });
 });
