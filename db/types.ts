@@ -688,6 +688,12 @@ export interface CommentsTable {
   edited_at: Timestamp | null;
   moderated_at: Timestamp | null;
   moderated_by: string | null;
+  /** Set on a comment that came from a fediverse account (0046). */
+  remote_actor: ColumnType<string | null, string | null | undefined, string | null>;
+  remote_handle: ColumnType<string | null, string | null | undefined, string | null>;
+  remote_object_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Set on a staff reply federated as a note. */
+  ap_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ReactionsTable {
@@ -955,7 +961,94 @@ export interface AutomationChangesTable {
   created_at: DefaultTimestamp;
 }
 
+export interface FediverseKeysTable {
+  kind: 'rsa' | 'ed25519';
+  public_jwk: ColumnType<JsonWebKey, string, string>;
+  private_jwk: ColumnType<JsonWebKey, string, string>;
+  created_at: DefaultTimestamp;
+}
+
+export interface FediverseKvTable {
+  key: string;
+  value: ColumnType<unknown, string, string>;
+  expires_at: Timestamp | null;
+}
+
+export interface FediverseFollowersTable {
+  id: Generated<string>;
+  actor_uri: string;
+  handle: string;
+  server: string;
+  inbox: string;
+  shared_inbox: string | null;
+  created_at: DefaultTimestamp;
+}
+
+export interface FediverseFollowingTable {
+  id: Generated<string>;
+  actor_uri: string;
+  handle: string;
+  inbox: string;
+  follow_id: string;
+  accepted_at: Timestamp | null;
+  created_at: DefaultTimestamp;
+}
+
+export interface FediverseDomainBlocksTable {
+  domain: string;
+  reason: ColumnType<string, string | undefined, string>;
+  created_at: DefaultTimestamp;
+}
+
+export interface FediversePostsTable {
+  post_id: string;
+  object_id: string;
+  state: 'live' | 'deleted';
+  digest: string;
+  updated_at: DefaultTimestamp;
+}
+
+export interface FediverseDeliveriesTable {
+  id: Generated<string>;
+  activity_id: string;
+  inbox: string;
+  body: ColumnType<Record<string, unknown>, string, string>;
+  status: ColumnType<
+    'pending' | 'delivered' | 'failed',
+    'pending' | 'delivered' | 'failed' | undefined,
+    'pending' | 'delivered' | 'failed'
+  >;
+  attempts: ColumnType<number, number | undefined, number>;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: DefaultTimestamp;
+  delivered_at: Timestamp | null;
+}
+
+export interface FediverseReceivedTable {
+  id: Generated<string>;
+  object_id: string;
+  actor_uri: string;
+  handle: string;
+  type: string;
+  in_reply_to: string | null;
+  name: string | null;
+  summary: string | null;
+  content: ColumnType<string, string | undefined, string>;
+  url: string | null;
+  received_at: DefaultTimestamp;
+  updated_at: Timestamp | null;
+}
+
 export interface Database {
+  fediverse_keys: FediverseKeysTable;
+  fediverse_kv: FediverseKvTable;
+  fediverse_followers: FediverseFollowersTable;
+  fediverse_following: FediverseFollowingTable;
+  fediverse_domain_blocks: FediverseDomainBlocksTable;
+  fediverse_posts: FediversePostsTable;
+  fediverse_deliveries: FediverseDeliveriesTable;
+  fediverse_received: FediverseReceivedTable;
   staff_users: StaffUsersTable;
   staff_sessions: StaffSessionsTable;
   api_tokens: ApiTokensTable;

@@ -102,6 +102,8 @@ export const onRequest = defineMiddleware(async (context, next) => {
   const crossOriginAllowed =
     isApi ||
     pathname.startsWith('/webhooks/') ||
+    // Fediverse inboxes: servers post signed activities (Fedify checks each signature).
+    pathname.startsWith('/ap/') ||
     pathname === '/subscribe' ||
     pathname === '/unsubscribe' ||
     pathname === '/conversation/unsubscribe';

@@ -19,6 +19,9 @@ import { resumeStaleStripeSyncs, runStripeSync } from './domain/billing/adopt.ts
 import { sendTrialReminder } from './domain/billing/trials.ts';
 import { deliverGift } from './domain/billing/gifts.ts';
 import { deliverWebhook } from './domain/webhooks/deliver.ts';
+import { runDelivery } from './domain/fediverse/delivery.ts';
+import { sendAnswer } from './domain/fediverse/social.ts';
+import { syncPost } from './domain/fediverse/sync.ts';
 import { runNightlyBackup } from './domain/backup/nightly.ts';
 import { log } from './lib/log.ts';
 import { createRateLimiter, UNLIMITED, type RateLimiter } from './lib/mail-rate.ts';
@@ -240,6 +243,20 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     await enqueueAutomationLanes(runtime.db);
   };
 
+  // The fediverse (domain/fediverse): a post's sync with followers, each delivery, staff answers.
+  const fediverse = { db: runtime.db, siteUrl: runtime.config.siteUrl, allowPrivate: runtime.config.federationAllowPrivate };
+  const fediversePostSync: Task<'fediverse_post_sync'> = async ({ postId }) => {
+    const outcome = await syncPost(runtime.db, runtime.config.siteUrl, postId);
+    if (outcome !== 'none') log.info('post federated', { post: postId, activity: outcome });
+  };
+  const fediverseDelivery: Task<'fediverse_delivery'> = async ({ deliveryId }) => {
+    const outcome = await runDelivery(fediverse, deliveryId);
+    if (outcome === 'dropped' || outcome === 'gone') log.warn('fediverse server dropped', { delivery: deliveryId, outcome });
+  };
+  const fediverseAnswer: Task<'fediverse_answer'> = async ({ commentId }) => {
+    await sendAnswer(fediverse, commentId);
+  };
+
   // The nightly site archive (domain/backup/nightly.ts) when BACKUP_DIR is set; otherwise nothing.
   const siteBackup: Task<'site_backup'> = async () => {
     const backup = runtime.config.backup;
@@ -292,6 +309,9 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     comment_notifications: commentNotifications,
     stripe_sync: stripeSync,
     automation_watchdog: automationWatchdog,
+    fediverse_post_sync: fediversePostSync,
+    fediverse_delivery: fediverseDelivery,
+    fediverse_answer: fediverseAnswer,
   };
 }
 

@@ -27,6 +27,7 @@ import * as m0041 from './0041_signup_waves.ts';
 import * as m0043 from './0043_offers_trials.ts';
 import * as m0044 from './0044_gifts_cancellations.ts';
 import * as m0045 from './0045_mrr_movements.ts';
+import * as m0046 from './0046_fediverse.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -61,4 +62,5 @@ export const migrations: Record<string, Migration> = {
   '0043_offers_trials': m0043,
   '0044_gifts_cancellations': m0044,
   '0045_mrr_movements': m0045,
+  '0046_fediverse': m0046,
 };

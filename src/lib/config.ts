@@ -138,6 +138,12 @@ const schema = z.object({
     ctx.addIssue({ code: 'custom', message: `must be 1 or 0, got "${v}"` });
     return z.NEVER;
   }),
+  FEDERATION_ALLOW_PRIVATE: optionalString.transform((v, ctx) => {
+    if (v === undefined || v === '0' || v === '') return false;
+    if (v === '1') return true;
+    ctx.addIssue({ code: 'custom', message: `must be 1 or 0, got "${v}"` });
+    return z.NEVER;
+  }),
   SEND_RATE_LIMIT: optionalString.transform((v, ctx) => {
     if (v === undefined) return undefined;
     const n = Number(v);
@@ -234,6 +240,8 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** Which X-Forwarded-For / Forwarded entries to believe (lib/client-address.ts); off by default. */
   trustProxy: TrustProxy;
+  /** FEDERATION_ALLOW_PRIVATE=1: fediverse peers on loopback/private addresses, over http (tests only). */
+  federationAllowPrivate: boolean;
   /** WEBHOOKS_ALLOW_PRIVATE=1: webhook endpoints on loopback/private addresses allowed (tests, a LAN). */
   webhooksAllowPrivate: boolean;
 }
@@ -261,6 +269,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const mailProvider = (e.MAIL_PROVIDER as 'resend' | 'smtp' | undefined) ?? (e.RESEND_API_KEY ? 'resend' : e.SMTP_URL ? 'smtp' : 'outbox');
   if ((e.STRIPE_WEBHOOK_SECRET !== undefined || e.STRIPE_API_BASE !== undefined) && e.STRIPE_SECRET_KEY === undefined) {
     throw new ConfigError('STRIPE_SECRET_KEY', 'is required when STRIPE_WEBHOOK_SECRET or STRIPE_API_BASE is set');
+  }
+  if (e.FEDERATION_ALLOW_PRIVATE && env.NODE_ENV === 'production' && env.HEARTH_TESTING !== '1') {
+    throw new ConfigError(
+      'FEDERATION_ALLOW_PRIVATE',
+      'is for tests only and is refused with NODE_ENV=production (it lets the fediverse reach loopback and private addresses)',
+    );
   }
   const siteUrl = (e.SITE_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
   return {
@@ -295,5 +309,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
     webhooksAllowPrivate: e.WEBHOOKS_ALLOW_PRIVATE,
+    federationAllowPrivate: e.FEDERATION_ALLOW_PRIVATE,
   };
 }

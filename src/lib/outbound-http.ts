@@ -200,3 +200,73 @@ export function postPinned(
     req.end(body);
   });
 }
+
+export interface PinnedRequest {
+  method: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: string | undefined;
+  timeoutMs: number;
+  /** The most of the answer's body read; a longer answer fails (ResponseTooLargeError). */
+  maxBytes: number;
+}
+
+export class ResponseTooLargeError extends Error {}
+
+/**
+ * A request to a checked target (see resolveOutbound), connecting to its pinned address, with
+ * the whole answer as a fetch Response: for peers that speak HTTP and JSON (the fediverse).
+ * Never follows redirects (the caller checks the next address first); gives up after timeoutMs.
+ */
+export function requestPinned(target: ResolvedTarget, init: PinnedRequest): Promise<Response> {
+  const pinned: LookupFunction = (_host, opts, callback) => {
+    if ((opts as { all?: boolean }).all) {
+      (callback as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [
+        { address: target.address, family: target.family },
+      ]);
+    } else callback(null, target.address, target.family);
+  };
+  const request = target.url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { ...init.headers };
+    if (init.body !== undefined) headers['content-length'] = String(Buffer.byteLength(init.body));
+    const req = request(target.url, { method: init.method, headers, lookup: pinned, agent: false }, (res: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > init.maxBytes) {
+          res.destroy();
+          clearTimeout(timer);
+          reject(new ResponseTooLargeError(`the answer from ${target.url.host} is larger than ${init.maxBytes} bytes`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on('end', () => {
+        clearTimeout(timer);
+        const out = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (Array.isArray(value)) for (const v of value) out.append(name, v);
+          else if (value !== undefined) out.set(name, value);
+        }
+        const status = res.statusCode ?? 502;
+        const body = status === 204 || status === 304 ? null : Buffer.concat(chunks);
+        const response = new Response(body, { status, headers: out });
+        Object.defineProperty(response, 'url', { value: target.url.href });
+        resolve(response);
+      });
+      res.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+    const timer = setTimeout(() => {
+      req.destroy(new Error(`no answer from ${target.url.host} within ${init.timeoutMs / 1000} s`));
+    }, init.timeoutMs);
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    req.end(init.body);
+  });
+}

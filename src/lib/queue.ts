@@ -38,6 +38,9 @@ declare global {
       trial_reminder: { subscriptionId: string };
       gift_delivery: { giftId: string };
       automation_lane: { lane: number };
+      fediverse_delivery: { deliveryId: string };
+      fediverse_post_sync: { postId: string };
+      fediverse_answer: { commentId: string };
       // Crontab tasks (src/worker.ts): the payload is the cron stamp only.
       maintenance: CronPayload;
       send_watchdog: CronPayload;

@@ -17,6 +17,8 @@ export const BODY_LIMITS = {
   comment: 128 * KiB,
   /** Signed provider webhooks (Stripe, Resend). */
   webhook: 1 * MiB,
+  /** An activity posted to the fediverse inboxes (a long article with its HTML fits). */
+  fediverse: 256 * KiB,
   /** Staff forms and API calls: the post editor's Markdown is the largest. */
   staff: EDITOR_FORM_BYTES,
   /** An image from the editor, with the multipart framing. */
@@ -28,6 +30,7 @@ export const BODY_LIMITS = {
 export function bodyLimitFor(pathname: string): number {
   const path = pathname.length > 1 ? pathname.replace(/\/+$/, '') : pathname;
   if (path.startsWith('/webhooks/')) return BODY_LIMITS.webhook;
+  if (path.startsWith('/ap/')) return BODY_LIMITS.fediverse;
   if (path === '/admin/uploads') return BODY_LIMITS.imageUpload;
   if (path === '/admin/imports' || path === '/api/v1/imports') return BODY_LIMITS.importUpload;
   if (path === '/admin' || path.startsWith('/admin/') || path.startsWith('/api/')) return BODY_LIMITS.staff;

@@ -50,6 +50,35 @@ describe('post pages', () => {
     for (const d of og) for (const secret of GATED) expect(d).not.toContain(secret);
   });
 
+  it('sends the fediverse only the preview of a gated post (the Article fetched by its id)', async () => {
+    const { saveSiteSettings } = await import('../../src/domain/site/settings.ts');
+    const ap = { headers: { accept: 'application/activity+json' } };
+    const ids = await t.db
+      .selectFrom('posts')
+      .select(['id', 'slug'])
+      .where('slug', 'in', ['dialing-in-espresso-at-home', 'roast-profiles-we-never-published', 'why-we-left-the-algorithm'])
+      .execute();
+    const id = (slug: string) => ids.find((r) => r.slug === slug)!.id;
+    // Off: nothing is served.
+    expect((await fetch(`${server.url}/ap/posts/${id('dialing-in-espresso-at-home')}`, ap)).status).toBe(404);
+    await saveSiteSettings(t.db, { fediverse: { enabled: true } });
+    for (const [slug, preview] of [
+      ['dialing-in-espresso-at-home', 'Every bag we sell comes with the same question'],
+      ['roast-profiles-we-never-published', 'Supporters asked for the data'],
+    ] as const) {
+      const res = await fetch(`${server.url}/ap/posts/${id(slug)}`, ap);
+      expect(res.status).toBe(200);
+      const body = await res.text();
+      expect(JSON.parse(body)).toMatchObject({ type: 'Article', url: `${server.url}/posts/${slug}` });
+      expect(body).toContain(preview);
+      expect(body).toContain('/join/fediverse');
+      for (const secret of GATED) expect(body).not.toContain(secret);
+    }
+    const open = await (await fetch(`${server.url}/ap/posts/${id('why-we-left-the-algorithm')}`, ap)).text();
+    expect(open).toContain('So we built a home we own');
+    await saveSiteSettings(t.db, { fediverse: { enabled: false } });
+  });
+
   it('answers 404 for an unknown or unpublished post', async () => {
     expect((await get('/posts/no-such-post')).status).toBe(404);
     await t.db.insertInto('posts').values({ slug: 'draft-one', title: 'Draft', markdown: 'Not yet', status: 'draft' }).execute();

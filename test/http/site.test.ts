@@ -48,6 +48,7 @@ describe('site settings over the API', () => {
         reply_to: null,
         postal_address: '',
         track_per_member: true,
+        fediverse: { enabled: false, handle: 'news', hold_replies: true },
       },
     });
   });

@@ -23,6 +23,7 @@ import { getConversationSettings, type ConversationSettings } from './settings.t
 import { isId } from '../../lib/ids.ts';
 import { dbNow } from '../../lib/sql.ts';
 import { emitWebhookEvent } from '../webhooks/events.ts';
+import { queueFediverseAnswer } from '../fediverse/answers-queue.ts';
 
 /**
  * Writing in a post's conversation: posting a comment or a reply (held or published), editing
@@ -280,7 +281,7 @@ export async function announce(trx: Kysely<Database>, commentId: string): Promis
   if (!c.parent_id) return;
   const parents = await trx
     .selectFrom('comments')
-    .select(['id', 'member_id', 'question', 'answered_at'])
+    .select(['id', 'member_id', 'question', 'answered_at', 'remote_actor'])
     .where('id', 'in', [c.parent_id, c.reply_to_id ?? c.parent_id])
     .execute();
   const top = parents.find((p) => p.id === c.parent_id);
@@ -290,6 +291,8 @@ export async function announce(trx: Kysely<Database>, commentId: string): Promis
     if (top.member_id) await queueNotification(trx, top.member_id, c.id, 'answer');
   }
   if (replied?.member_id && replied.member_id !== c.member_id) await queueNotification(trx, replied.member_id, c.id, 'reply');
+  // A staff answer to a fediverse comment goes back to its author as a reply.
+  if (c.staff_user_id && replied?.remote_actor) await queueFediverseAnswer(trx, c.id);
 }
 
 /** A member's own comment, locked, or a NotFoundError (someone else's comment is "not found" too). */

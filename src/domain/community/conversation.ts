@@ -28,6 +28,8 @@ export interface CommentView {
   html: string;
   author: string;
   byStaff: boolean;
+  /** Set for a reply from the fediverse: the author's server (the author is their @handle@server). */
+  fediverseServer: string | null;
   mine: boolean;
   /** 'removed': erased or removed, shown only as a placeholder above its replies. */
   state: 'published' | 'held' | 'hidden' | 'removed';
@@ -156,6 +158,7 @@ export async function loadConversation(
       sql<number | null>`(extract(epoch from c.edited_at) * 1000)::float8`.as('edited_ms'),
       'm.name as member_name',
       's.name as staff_name',
+      'c.remote_handle',
     ])
     .where('c.post_id', '=', post.id)
     .where((eb) => {
@@ -184,7 +187,9 @@ export async function loadConversation(
   const reactionsOf = reactionIndex(reactionRows);
 
   const now = new Date();
-  const names = new Map(rows.map((r) => [r.id, r.staff_user_id ? r.staff_name || brand : r.member_name || 'A member']));
+  const names = new Map(
+    rows.map((r) => [r.id, r.staff_user_id ? r.staff_name || brand : (r.remote_handle ?? (r.member_name || 'A member'))]),
+  );
   const views = rows.map((r): CommentView => {
     const removed = r.status === 'deleted';
     const mine = me !== null && r.member_id === me;
@@ -195,6 +200,7 @@ export async function loadConversation(
       html: removed ? '' : rendered(r.id, r.edited_ms, r.body),
       author: removed ? '' : (names.get(r.id) ?? 'A member'),
       byStaff: r.staff_user_id !== null,
+      fediverseServer: r.remote_handle ? (r.remote_handle.split('@').at(-1) ?? null) : null,
       mine: mine && !removed,
       state: removed ? 'removed' : (r.status as 'published' | 'held' | 'hidden'),
       holdReason: r.status === 'held' ? (r.hold_reason as HoldReason | null) : null,

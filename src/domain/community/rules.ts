@@ -86,7 +86,7 @@ export function noCommentMessage(reason: NoCommentReason, bannedUntil?: Date | n
   }
 }
 
-export type HoldReason = 'burst' | 'link_from_new_member' | 'first_comment' | 'reported';
+export type HoldReason = 'burst' | 'link_from_new_member' | 'first_comment' | 'reported' | 'fediverse';
 
 export interface HoldInput {
   /** A staff reply is never held. */
@@ -127,4 +127,5 @@ export const HOLD_LABELS: Record<HoldReason, string> = {
   link_from_new_member: 'link from a new member',
   first_comment: "member's first comment",
   reported: 'reported by several members',
+  fediverse: 'reply from the fediverse (held for review by the site setting)',
 };

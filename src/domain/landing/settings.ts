@@ -53,6 +53,7 @@ const PLATFORM_LABEL: Record<string, string> = {
   threads: 'Threads',
   bluesky: 'Bluesky',
   mastodon: 'Mastodon',
+  fediverse: 'the fediverse',
   linkedin: 'LinkedIn',
   facebook: 'Facebook',
   youtube: 'YouTube',

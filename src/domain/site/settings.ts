@@ -44,6 +44,23 @@ export const siteSettingsSchema = z.object({
     .transform((v) => (v ? v.toLowerCase() : undefined)),
   /** The sender's postal address, printed in email footers (anti-spam laws ask for one). */
   postalAddress: z.string().trim().max(500).default(''),
+  /**
+   * The site on the open social web (domain/fediverse): off by default. The handle is the
+   * account's user part (`@news@brand.example`); replies from the fediverse wait for review
+   * unless holdReplies is off.
+   */
+  fediverse: z
+    .object({
+      enabled: z.boolean().default(false),
+      handle: z
+        .string()
+        .trim()
+        .toLowerCase()
+        .regex(/^[a-z0-9_]{1,30}$/, 'must be 1 to 30 letters, digits or underscores')
+        .default('news'),
+      holdReplies: z.boolean().default(true),
+    })
+    .prefault({}),
 });
 export type SiteSettings = z.infer<typeof siteSettingsSchema>;
 
@@ -53,7 +70,9 @@ export async function getSiteSettings(db: Kysely<Database>): Promise<SiteSetting
   return parsed.success ? parsed.data : siteSettingsSchema.parse({});
 }
 
-export async function saveSiteSettings(db: Kysely<Database>, settings: Partial<SiteSettings>): Promise<SiteSettings> {
+export type SiteSettingsChange = Partial<Omit<SiteSettings, 'fediverse'>> & { fediverse?: Partial<SiteSettings['fediverse']> };
+
+export async function saveSiteSettings(db: Kysely<Database>, settings: SiteSettingsChange): Promise<SiteSettings> {
   // Read, merge and write under the row's lock: two saves at once (the admin page and a PATCH)
   // each keep the other's fields instead of writing back what they read before it.
   const save = async (trx: Kysely<Database>) => {
@@ -65,7 +84,7 @@ export async function saveSiteSettings(db: Kysely<Database>, settings: Partial<S
     const row = await trx.selectFrom('settings').select('value').where('key', '=', 'site').forUpdate().executeTakeFirstOrThrow();
     const stored = siteSettingsSchema.safeParse(row.value ?? {});
     const current = stored.success ? stored.data : siteSettingsSchema.parse({});
-    const parsed = siteSettingsSchema.safeParse({ ...current, ...settings });
+    const parsed = siteSettingsSchema.safeParse({ ...current, ...settings, fediverse: { ...current.fediverse, ...settings.fediverse } });
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const names: Record<string, string> = {
@@ -76,6 +95,7 @@ export async function saveSiteSettings(db: Kysely<Database>, settings: Partial<S
         timeZone: 'The time zone',
         reply_to: 'The reply-to address',
         postalAddress: 'The postal address',
+        fediverse: 'The fediverse setting',
       };
       throw new ValidationError(`${names[String(issue.path[0])] ?? 'A setting'} is not valid: ${issue.message}.`, 'invalid_settings');
     }

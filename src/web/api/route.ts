@@ -35,6 +35,8 @@ export interface ApiDeps {
   keys?: SiteKeys;
   /** SEND_RATE_LIMIT: the provider's requests per second (a resumed automation spreads over it). */
   sendRateLimit?: number;
+  /** FEDERATION_ALLOW_PRIVATE: fediverse peers may be on loopback (tests). */
+  federationAllowPrivate?: boolean;
 }
 
 export type ApiHandler = (input: ApiInput, deps: ApiDeps) => Response | Promise<Response>;
@@ -71,6 +73,7 @@ function depsFrom(locals: App.Locals): ApiDeps {
     webhooksAllowPrivate: config.webhooksAllowPrivate,
     keys: locals.runtime.keys,
     sendRateLimit: config.sendRateLimit,
+    federationAllowPrivate: config.federationAllowPrivate,
   };
 }
 

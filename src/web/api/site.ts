@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { SiteSettings } from '../../domain/site/settings.ts';
+import type { SiteSettings, SiteSettingsChange } from '../../domain/site/settings.ts';
 
 /**
  * The site settings API's contract (DESIGN.md "Admin API v1": `GET/PATCH /api/v1/site`): the
@@ -21,6 +21,13 @@ export const Site = z
     reply_to: z.string().nullable().meta({ description: 'Replies go here when a newsletter names no reply-to of its own; null: none.' }),
     postal_address: z.string().meta({ description: 'Printed in email footers; empty: none.' }),
     track_per_member: z.boolean().meta({ description: 'Per-member engagement tracking (off: anonymous counts only).' }),
+    fediverse: z
+      .strictObject({
+        enabled: z.boolean().meta({ description: 'The site is followable on the open social web (ActivityPub). Off by default.' }),
+        handle: z.string().meta({ description: 'The account is @<handle>@<site host>.', example: 'news' }),
+        hold_replies: z.boolean().meta({ description: 'Replies from the fediverse wait for review (default true).' }),
+      })
+      .meta({ id: 'SiteFediverse' }),
   })
   .meta({ id: 'Site' });
 
@@ -39,6 +46,13 @@ export const patchSiteBody = z
     reply_to: z.string().max(254).nullable().optional(),
     postal_address: z.string().max(500).optional(),
     track_per_member: z.boolean().optional(),
+    fediverse: z
+      .strictObject({
+        enabled: z.boolean().optional(),
+        handle: z.string().max(30).optional(),
+        hold_replies: z.boolean().optional(),
+      })
+      .optional(),
   })
   .meta({ id: 'SitePatch' });
 
@@ -52,12 +66,13 @@ export function siteJson(s: SiteSettings): SiteJson {
     reply_to: s.reply_to ?? null,
     postal_address: s.postalAddress,
     track_per_member: s.trackPerMember,
+    fediverse: { enabled: s.fediverse.enabled, handle: s.fediverse.handle, hold_replies: s.fediverse.holdReplies },
   };
 }
 
 /** The body as a change to the stored settings: only the fields it names (a key set to undefined would reset one). */
-export function siteChange(body: z.infer<typeof patchSiteBody>): Partial<SiteSettings> {
-  const change: Partial<SiteSettings> = {};
+export function siteChange(body: z.infer<typeof patchSiteBody>): SiteSettingsChange {
+  const change: SiteSettingsChange = {};
   if (body.name !== undefined) change.title = body.name;
   if (body.description !== undefined) change.description = body.description;
   if (body.accent_color !== undefined) change.accentColor = body.accent_color;
@@ -66,5 +81,12 @@ export function siteChange(body: z.infer<typeof patchSiteBody>): Partial<SiteSet
   if (body.reply_to !== undefined) change.reply_to = body.reply_to ?? undefined;
   if (body.postal_address !== undefined) change.postalAddress = body.postal_address;
   if (body.track_per_member !== undefined) change.trackPerMember = body.track_per_member;
+  if (body.fediverse !== undefined) {
+    const f = body.fediverse;
+    change.fediverse = {};
+    if (f.enabled !== undefined) change.fediverse.enabled = f.enabled;
+    if (f.handle !== undefined) change.fediverse.handle = f.handle;
+    if (f.hold_replies !== undefined) change.fediverse.holdReplies = f.hold_replies;
+  }
   return change;
 }
