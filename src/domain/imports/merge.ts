@@ -157,6 +157,9 @@ async function resolvePlans(db: Kysely<Database>, record: ImportRecord): Promise
  */
 async function createBatch(trx: Transaction<Database>, record: ImportRecord): Promise<void> {
   const importId = record.id;
+  // The staged rows were just written: without statistics the planner takes a million rows for
+  // a few hundred (nested loops, index probes per row).
+  await sql`analyze import_rows`.execute(trx);
   const resolved = await resolvePlans(trx, record);
   // The sequence by its oid, as a literal: a parameter cast to regclass is a catalog lookup per row.
   const sequence = (await sql<{ oid: number }>`select pg_get_serial_sequence('members', 'id')::regclass::oid as oid`.execute(trx)).rows[0]!
@@ -457,9 +460,13 @@ async function mergeInTransaction(trx: Transaction<Database>, record: ImportReco
 
   await sql`
     insert into import_rejections (import_id, row_number, email, reason)
-    select r.import_id, r.row_number, r.email, 'duplicate of row ' || b.row_number
-    from import_rows r join import_batch b on lower(b.email) = lower(r.email)
-    where r.import_id = ${importId} and r.row_number <> b.row_number
+    select ${importId}, d.row_number, d.email, 'duplicate of row ' || d.first
+    from (
+      select r.row_number, r.email, first_value(r.row_number) over (partition by lower(r.email) order by r.row_number) as first
+      from import_rows r
+      where r.import_id = ${importId}
+    ) d
+    where d.row_number <> d.first
   `.execute(trx);
   step('duplicates');
 
@@ -473,50 +480,76 @@ async function mergeInTransaction(trx: Transaction<Database>, record: ImportReco
   `.execute(trx);
   step('labels');
 
-  const created = await sql<{ imported: string; pending: string }>`
-    with inserted as (
-      insert into members (id, email, name, status, tier_id, tier_source, comp_until, stripe_customer_id, source_platform,
-                           utm_source, utm_medium, utm_campaign, referrer, ref, referral_code, notes,
-                           created_at, updated_at, confirmed_at, import_id)
-      overriding system value
-      select b.new_id, b.email, b.name, b.new_status,
-             case when b.grants then b.grant_tier else ${freeTierId()} end,
-             case when not b.grants then 'default' when b.grant_access = 'paid' then 'stripe' else 'comp' end,
-             case when b.grants then b.grant_until end,
-             b.customer, coalesce(b.platform, 'import'),
-             b.utm_source, b.utm_medium, b.utm_campaign, b.referrer, b.ref,
-             coalesce(b.keep_code, translate(left(md5(gen_random_uuid()::text), 16), '01', 'yz')),
-             coalesce(b.notes, ''),
-             coalesce(b.created_at, now()), now(),
-             case when b.new_status = 'active' then coalesce(b.confirmed_at, b.created_at, now()) end,
-             ${importId}
-      from import_batch b
-      where b.member_id is null
-      -- A reader who subscribed since the batch was read keeps their row; this one is skipped.
-      -- (A bulk merge has held its lock since before the batch: nobody can have.)
-      ${bulk ? sql`` : sql`on conflict ((lower(email))) do nothing`}
-      returning id, status
-    ), subscribed as (
-      -- Hearth's own export names each member's newsletters; other files get the chosen one(s),
-      -- for members who end up subscribed.
+  const memberColumns = sql`id, email, name, status, tier_id, tier_source, comp_until, stripe_customer_id, source_platform,
+    utm_source, utm_medium, utm_campaign, referrer, ref, referral_code, notes, created_at, updated_at, confirmed_at, import_id`;
+  const memberValues = sql`b.new_id, b.email, b.name, b.new_status,
+    case when b.grants then b.grant_tier else ${freeTierId()} end,
+    case when not b.grants then 'default' when b.grant_access = 'paid' then 'stripe' else 'comp' end,
+    case when b.grants then b.grant_until end,
+    b.customer, coalesce(b.platform, 'import'),
+    b.utm_source, b.utm_medium, b.utm_campaign, b.referrer, b.ref,
+    coalesce(b.keep_code, translate(left(md5(gen_random_uuid()::text), 16), '01', 'yz')),
+    coalesce(b.notes, ''),
+    coalesce(b.created_at, now()), now(),
+    case when b.new_status = 'active' then coalesce(b.confirmed_at, b.created_at, now()) end,
+    ${importId}`;
+  // Hearth's own export names each member's newsletters; other files get the chosen one(s), for
+  // members who end up subscribed (`status`: the member's status as inserted).
+  const newslettersOf = (status: ReturnType<typeof sql>) => sql`
+    select n.id from newsletters n where b.newsletters is not null and n.slug = any(b.newsletters)
+    union all
+    select x.id from unnest(${newsletterIds}::bigint[]) as x(id) where b.newsletters is null and ${status} in ('active', 'pending')`;
+  let created: { imported: string; pending: string } | undefined;
+  if (bulk) {
+    // Under the lock since before the batch: every new member of the batch goes in, so each
+    // table is filled from the batch by a plain INSERT … SELECT (no RETURNING to join back).
+    await sql`insert into members (${memberColumns}) overriding system value select ${memberValues} from import_batch b where b.member_id is null`.execute(
+      trx,
+    );
+    await sql`
       insert into member_newsletters (member_id, newsletter_id)
-      select i.id, nl.id
-      from inserted i join import_batch b on b.new_id = i.id
-      cross join lateral (
-        select n.id from newsletters n where b.newsletters is not null and n.slug = any(b.newsletters)
-        union all
-        select x.id from unnest(${newsletterIds}::bigint[]) as x(id) where b.newsletters is null and i.status in ('active', 'pending')
-      ) nl
-    ), labelled as (
+      select b.new_id, nl.id from import_batch b cross join lateral (${newslettersOf(sql`b.new_status`)}) nl
+      where b.member_id is null`.execute(trx);
+    await sql`
       insert into member_labels (member_id, label_id)
-      select i.id, l.id
-      from inserted i
-      join import_batch b on b.new_id = i.id and cardinality(b.labels) > 0
-      cross join unnest(b.labels) as x(name)
-      join labels l on lower(l.name) = lower(x.name)
-    )
-    select count(*) as imported, count(*) filter (where status = 'pending') as pending from inserted
-  `.execute(trx);
+      select b.new_id, l.id
+      from import_batch b cross join unnest(b.labels) as x(name) join labels l on lower(l.name) = lower(x.name)
+      where b.member_id is null and cardinality(b.labels) > 0`.execute(trx);
+    created = (
+      await sql<{ imported: string; pending: string }>`
+        select count(*) as imported, count(*) filter (where new_status = 'pending') as pending from import_batch where member_id is null`.execute(
+        trx,
+      )
+    ).rows[0];
+  } else {
+    created = (
+      await sql<{ imported: string; pending: string }>`
+        with inserted as (
+          insert into members (${memberColumns})
+          overriding system value
+          select ${memberValues}
+          from import_batch b
+          where b.member_id is null
+          -- A reader who subscribed since the batch was read keeps their row; this one is skipped.
+          on conflict ((lower(email))) do nothing
+          returning id, status
+        ), subscribed as (
+          insert into member_newsletters (member_id, newsletter_id)
+          select i.id, nl.id
+          from inserted i join import_batch b on b.new_id = i.id
+          cross join lateral (${newslettersOf(sql`i.status`)}) nl
+        ), labelled as (
+          insert into member_labels (member_id, label_id)
+          select i.id, l.id
+          from inserted i
+          join import_batch b on b.new_id = i.id and cardinality(b.labels) > 0
+          cross join unnest(b.labels) as x(name)
+          join labels l on lower(l.name) = lower(x.name)
+        )
+        select count(*) as imported, count(*) filter (where status = 'pending') as pending from inserted
+      `.execute(trx)
+    ).rows[0];
+  }
   step('new members');
 
   const matched = await sql<{ updated: string }>`
@@ -595,10 +628,10 @@ async function mergeInTransaction(trx: Transaction<Database>, record: ImportReco
     .executeTakeFirstOrThrow();
 
   const counts: MergeCounts = {
-    imported: Number(created.rows[0]?.imported ?? 0),
+    imported: Number(created?.imported ?? 0),
     updated: Number(matched.rows[0]?.updated ?? 0),
     rejected: Number(rejected.n),
-    pending: Number(created.rows[0]?.pending ?? 0),
+    pending: Number(created?.pending ?? 0),
   };
   await trx
     .updateTable('imports')
