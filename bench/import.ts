@@ -11,7 +11,7 @@
  * process's (the database server is another process).
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import pg from 'pg';
@@ -39,15 +39,29 @@ const handle = createDatabase(withDatabase(server, name), { max: 3 });
 
 const seconds = (from: number, to: number) => Number(((to - from) / 1000).toFixed(1));
 
+/** Peak RSS by phase, sampled every 50 ms (maxRSS is the process's peak since it started). */
+const peaks = { upload: 0, parse: 0, merge: 0 };
+let phase: keyof typeof peaks = 'upload';
+const sampler = setInterval(() => {
+  peaks[phase] = Math.max(peaks[phase], process.memoryUsage.rss());
+}, 50);
+const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
+
 async function timedImport(db: Kysely<Database>, figure: string): Promise<Record<string, unknown>> {
+  peaks.upload = peaks.parse = peaks.merge = 0;
+  phase = 'upload';
   const t0 = performance.now();
   const created = await createImport(db, { filename: 'bench.csv', body: createReadStream(file, { highWaterMark: 1024 * 1024 }) });
   const t1 = performance.now();
   await startImport(db, created.id, {});
+  phase = 'parse';
   let parsedAt: number | undefined;
   const probe = setInterval(() => {
     void getImport(db, created.id).then((r) => {
-      if (parsedAt === undefined && r.status === 'running' && r.bytes_done === r.bytes) parsedAt = performance.now();
+      if (parsedAt === undefined && r.status === 'running' && r.bytes_done === r.bytes) {
+        parsedAt = performance.now();
+        phase = 'merge';
+      }
     });
   }, 50);
   const t2 = performance.now();
@@ -70,6 +84,8 @@ async function timedImport(db: Kysely<Database>, figure: string): Promise<Record
     totalSeconds: seconds(t0, t3),
     rowsPerSecond: Math.round(done.rows / ((t3 - t0) / 1000)),
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    rssByPhaseMB: { upload: mb(peaks.upload), parse: mb(peaks.parse), merge: mb(peaks.merge) },
+    loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
   };
 }
 
@@ -80,6 +96,7 @@ try {
   console.log(JSON.stringify({ ...(await timedImport(handle.db, 'import, all new')), database }));
   console.log(JSON.stringify({ ...(await timedImport(handle.db, 'import again, all existing')), database }));
 } finally {
+  clearInterval(sampler);
   await handle.close();
   await admin.query(`drop database if exists "${name}" with (force)`);
   await admin.end();

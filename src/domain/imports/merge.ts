@@ -157,8 +157,21 @@ async function resolvePlans(db: Kysely<Database>, record: ImportRecord): Promise
  */
 async function createBatch(trx: Transaction<Database>, record: ImportRecord): Promise<void> {
   const importId = record.id;
+  // The staged rows were just written: without statistics the planner takes a million rows for
+  // a few hundred (nested loops, index probes per row).
+  await sql`analyze import_rows`.execute(trx);
   const resolved = await resolvePlans(trx, record);
-  const sequence = (await sql<{ name: string }>`select pg_get_serial_sequence('members', 'id') as name`.execute(trx)).rows[0]!.name;
+  // The sequence by its oid, as a literal: a parameter cast to regclass is a catalog lookup per row.
+  const sequence = (await sql<{ oid: number }>`select pg_get_serial_sequence('members', 'id')::regclass::oid as oid`.execute(trx)).rows[0]!
+    .oid;
+  const sequenceLiteral = sql.raw(`${Number(sequence)}::regclass`);
+  // Who keeps a Stripe customer or a referral code needs a window over the file (a sort of every
+  // row); most files have neither column.
+  const keeps = (
+    await sql<{ customers: boolean; codes: boolean }>`
+      select coalesce(bool_or(stripe_customer_id is not null), false) as customers, coalesce(bool_or(referral_code is not null), false) as codes
+      from import_rows where import_id = ${importId}`.execute(trx)
+  ).rows[0]!;
   // Hashing every address costs a second per million; skip it while nothing is suppressed.
   const anySuppressed = (await trx.selectFrom('suppressions').select('email_hash').limit(1).execute()).length > 0;
   const suppressionJoin = anySuppressed
@@ -180,7 +193,7 @@ async function createBatch(trx: Transaction<Database>, record: ImportRecord): Pr
   await sql`
     create temp table import_batch on commit drop as
     select b.*,
-      case when b.member_id is null then nextval(${sequence}::regclass) end as new_id,
+      case when b.member_id is null then nextval(${sequenceLiteral}) end as new_id,
       -- What an existing member becomes. A state the source gives wins unless the member confirmed
       -- here after it (a dated state older than their confirmation); a re-import never re-subscribes.
       case
@@ -218,21 +231,30 @@ async function createBatch(trx: Transaction<Database>, record: ImportRecord): Pr
                as grants,
              -- A Stripe customer belongs to one member: kept when nobody else (in Hearth, or
              -- earlier in the file) has it, and when the member has none yet.
-             case when f.stripe_customer_id is not null and m.stripe_customer_id is null
+             ${
+               keeps.customers
+                 ? sql`case when f.stripe_customer_id is not null and m.stripe_customer_id is null
                    and row_number() over (partition by f.stripe_customer_id order by f.row_number) = 1
                    and not exists (select 1 from members o where o.stripe_customer_id = f.stripe_customer_id)
-                  then f.stripe_customer_id end as customer,
-             case when f.referral_code is not null
+                  then f.stripe_customer_id end`
+                 : sql`null::text`
+             } as customer,
+             ${
+               keeps.codes
+                 ? sql`case when f.referral_code is not null
                    and row_number() over (partition by f.referral_code order by f.row_number) = 1
                    and not exists (select 1 from members o where o.referral_code = f.referral_code)
-                  then f.referral_code end as keep_code
+                  then f.referral_code end`
+                 : sql`null::text`
+             } as keep_code
       from (
-        select distinct on (r.email) r.*
+        -- One row per address as members.email's unique index sees it (the staging index's order).
+        select distinct on (lower(r.email)) r.*
         from import_rows r
         where r.import_id = ${importId}
-        order by r.email, r.row_number
+        order by lower(r.email), r.row_number
       ) f
-      left join members m on lower(m.email) = f.email
+      left join members m on lower(m.email) = lower(f.email)
       ${suppressionJoin}
       ${planJoin}
       ${tagJoin}
@@ -243,46 +265,79 @@ async function createBatch(trx: Transaction<Database>, record: ImportRecord): Pr
   await sql`analyze import_batch`.execute(trx);
 }
 
-/** Tables whose non-unique indexes a bulk merge rebuilds instead of maintaining row by row. */
+/** Tables a bulk merge writes without their secondary indexes and foreign keys. */
 const BULK_TABLES = ['members', 'member_newsletters', 'member_labels'];
-const BULK_MIN_NEW = 50_000;
+/** When a merge is a bulk one (tests lower it to exercise the path with a small file). */
+export const bulkMerge = { minNewMembers: 50_000 };
 
 /**
- * A first import into a (nearly) empty site: maintaining each secondary index row by row costs
- * more than building it once at the end (a sorted build), so when the new members are at least
- * 50,000 and twice the members already there, the non-unique indexes of members and their
- * newsletters and labels are dropped inside the merge's transaction and created again before it
- * commits (DDL is transactional: a crash or an error leaves them as they were). The unique
- * indexes stay: the merge's conflict handling needs them. The price is an exclusive lock on those
- * tables for the merge (a minute per million members), taken only if it is free within 2 s;
- * otherwise the merge maintains the indexes as usual.
+ * Step 1 of a bulk merge, before the batch is read: whether this merge may be one, and if so the
+ * lock; returns the number of members already there (null: an ordinary merge). A first import into a (nearly) empty site — at least 50,000 staged rows and twice the
+ * members already there — takes an exclusive lock on members and their newsletters and labels
+ * for the whole merge (a few seconds per 100,000 members), if it is free within 2 s; otherwise
+ * the merge is an ordinary one. With the lock held from before the batch is read, nobody can add
+ * a member the batch did not see, so the merge needs no conflict handling (and no unique index
+ * while it writes).
  */
-async function dropIndexesForBulk(trx: Transaction<Database>, newMembers: number): Promise<string[]> {
-  if (newMembers < BULK_MIN_NEW) return [];
-  const estimate = await sql<{
-    n: string;
-  }>`select greatest(reltuples, 0)::bigint as n from pg_class where oid = 'members'::regclass`.execute(trx);
-  if (newMembers < 2 * Number(estimate.rows[0]?.n ?? 0)) return [];
-  await sql`savepoint bulk_indexes`.execute(trx);
+async function lockForBulk(trx: Transaction<Database>, importId: string): Promise<number | null> {
+  const staged = Number(
+    (await sql<{ n: string }>`select count(*) as n from import_rows where import_id = ${importId}`.execute(trx)).rows[0]!.n,
+  );
+  if (staged < bulkMerge.minNewMembers) return null;
+  // Counted, not estimated: right after a bulk load the planner's estimate can still say 0.
+  const limit = Math.floor(staged / 2) + 1;
+  const members = Number(
+    (await sql<{ n: string }>`select count(*) as n from (select 1 from members limit ${limit}) m`.execute(trx)).rows[0]!.n,
+  );
+  if (members >= limit) return null;
+  await sql`savepoint bulk_lock`.execute(trx);
   try {
     await sql`set local lock_timeout = '2s'`.execute(trx);
-    await sql`lock table members, member_newsletters, member_labels in access exclusive mode`.execute(trx);
+    await sql.raw(`lock table ${BULK_TABLES.join(', ')} in access exclusive mode`).execute(trx);
     await sql`set local lock_timeout = 0`.execute(trx);
+    await sql`release savepoint bulk_lock`.execute(trx);
+    return members;
   } catch {
-    await sql`rollback to savepoint bulk_indexes`.execute(trx);
-    return [];
+    await sql`rollback to savepoint bulk_lock`.execute(trx);
+    return null;
   }
-  const indexes = await sql<{ name: string; definition: string }>`
-    select quote_ident(n.nspname) || '.' || quote_ident(c.relname) as name, pg_get_indexdef(i.indexrelid) as definition
+}
+
+/**
+ * Step 2, once the batch says how many members are new: maintaining each index and checking each
+ * foreign key row by row costs far more than building the index once (a sorted build) and
+ * checking the key with one join at the end. So every index of members, member_newsletters and
+ * member_labels except their primary keys (those of members is referenced by other tables), the
+ * unique ones included, and their foreign keys and unique constraints are dropped inside the
+ * merge's transaction, and added again before it commits (DDL is transactional: a crash or an
+ * error leaves them as they were). Returns the statements that put them back, unique ones first:
+ * a duplicate (a referral code drawn twice: one chance in 10^7 per million members) fails the
+ * transaction under the constraint's name, and the merge runs again.
+ */
+async function dropForBulk(trx: Transaction<Database>): Promise<string[]> {
+  const constraints = await sql<{ tbl: string; name: string; definition: string; kind: string }>`
+    select k.conrelid::regclass::text as tbl, quote_ident(k.conname) as name, pg_get_constraintdef(k.oid) as definition, k.contype as kind
+    from pg_constraint k
+    where k.conrelid = any(${BULK_TABLES}::regclass[]) and k.contype in ('u', 'f')
+  `.execute(trx);
+  const indexes = await sql<{ name: string; definition: string; is_unique: boolean }>`
+    select quote_ident(n.nspname) || '.' || quote_ident(c.relname) as name, pg_get_indexdef(i.indexrelid) as definition, i.indisunique as is_unique
     from pg_index i
     join pg_class c on c.oid = i.indexrelid
     join pg_namespace n on n.oid = c.relnamespace
-    where i.indrelid = any(${BULK_TABLES}::regclass[]) and not i.indisunique and not i.indisprimary
-      and not exists (select 1 from pg_constraint k where k.conindid = i.indexrelid)
+    where i.indrelid = any(${BULK_TABLES}::regclass[]) and not i.indisprimary
+      and not exists (select 1 from pg_constraint k where k.conindid = i.indexrelid and k.conrelid = i.indrelid)
   `.execute(trx);
+  for (const k of constraints.rows) await sql.raw(`alter table ${k.tbl} drop constraint ${k.name}`).execute(trx);
   for (const index of indexes.rows) await sql.raw(`drop index ${index.name}`).execute(trx);
   await sql`set local maintenance_work_mem = '256MB'`.execute(trx);
-  return indexes.rows.map((index) => index.definition);
+  const add = (k: { tbl: string; name: string; definition: string }) => `alter table ${k.tbl} add constraint ${k.name} ${k.definition}`;
+  return [
+    ...constraints.rows.filter((k) => k.kind === 'u').map(add),
+    ...indexes.rows.filter((i) => i.is_unique).map((i) => i.definition),
+    ...indexes.rows.filter((i) => !i.is_unique).map((i) => i.definition),
+    ...constraints.rows.filter((k) => k.kind === 'f').map(add),
+  ];
 }
 
 /** The free tier's id, as a subquery: every site has it (0001). */
@@ -387,6 +442,9 @@ async function mergeInTransaction(trx: Transaction<Database>, record: ImportReco
   const newsletterIds = record.newsletter_id
     ? [record.newsletter_id]
     : (await trx.selectFrom('newsletters').select('id').where('is_default', '=', true).execute()).map((n) => n.id);
+  // The members there before (counted under the lock), when this merge may be a bulk one.
+  const before = await lockForBulk(trx, importId);
+  step('bulk lock');
   await createBatch(trx, record);
   step('batch');
   const summary = await summarise(trx, record, 'did');
@@ -396,14 +454,19 @@ async function mergeInTransaction(trx: Transaction<Database>, record: ImportReco
     throw new ValidationError(summary.messages.at(-1)!, 'import_needs_confirmation');
   }
 
-  const rebuild = await dropIndexesForBulk(trx, summary.new_members);
+  const bulk = before !== null && summary.new_members >= bulkMerge.minNewMembers && summary.new_members >= 2 * before;
+  const rebuild = bulk ? await dropForBulk(trx) : [];
   step('indexes dropped');
 
   await sql`
     insert into import_rejections (import_id, row_number, email, reason)
-    select r.import_id, r.row_number, r.email, 'duplicate of row ' || b.row_number
-    from import_rows r join import_batch b on b.email = r.email
-    where r.import_id = ${importId} and r.row_number <> b.row_number
+    select ${importId}, d.row_number, d.email, 'duplicate of row ' || d.first
+    from (
+      select r.row_number, r.email, first_value(r.row_number) over (partition by lower(r.email) order by r.row_number) as first
+      from import_rows r
+      where r.import_id = ${importId}
+    ) d
+    where d.row_number <> d.first
   `.execute(trx);
   step('duplicates');
 
@@ -417,49 +480,76 @@ async function mergeInTransaction(trx: Transaction<Database>, record: ImportReco
   `.execute(trx);
   step('labels');
 
-  const created = await sql<{ imported: string; pending: string }>`
-    with inserted as (
-      insert into members (id, email, name, status, tier_id, tier_source, comp_until, stripe_customer_id, source_platform,
-                           utm_source, utm_medium, utm_campaign, referrer, ref, referral_code, notes,
-                           created_at, updated_at, confirmed_at, import_id)
-      overriding system value
-      select b.new_id, b.email, b.name, b.new_status,
-             case when b.grants then b.grant_tier else ${freeTierId()} end,
-             case when not b.grants then 'default' when b.grant_access = 'paid' then 'stripe' else 'comp' end,
-             case when b.grants then b.grant_until end,
-             b.customer, coalesce(b.platform, 'import'),
-             b.utm_source, b.utm_medium, b.utm_campaign, b.referrer, b.ref,
-             coalesce(b.keep_code, translate(left(md5(gen_random_uuid()::text), 16), '01', 'yz')),
-             coalesce(b.notes, ''),
-             coalesce(b.created_at, now()), now(),
-             case when b.new_status = 'active' then coalesce(b.confirmed_at, b.created_at, now()) end,
-             ${importId}
-      from import_batch b
-      where b.member_id is null
-      -- A reader who subscribed since the batch was read keeps their row; this one is skipped.
-      on conflict ((lower(email))) do nothing
-      returning id, status
-    ), subscribed as (
-      -- Hearth's own export names each member's newsletters; other files get the chosen one(s),
-      -- for members who end up subscribed.
+  const memberColumns = sql`id, email, name, status, tier_id, tier_source, comp_until, stripe_customer_id, source_platform,
+    utm_source, utm_medium, utm_campaign, referrer, ref, referral_code, notes, created_at, updated_at, confirmed_at, import_id`;
+  const memberValues = sql`b.new_id, b.email, b.name, b.new_status,
+    case when b.grants then b.grant_tier else ${freeTierId()} end,
+    case when not b.grants then 'default' when b.grant_access = 'paid' then 'stripe' else 'comp' end,
+    case when b.grants then b.grant_until end,
+    b.customer, coalesce(b.platform, 'import'),
+    b.utm_source, b.utm_medium, b.utm_campaign, b.referrer, b.ref,
+    coalesce(b.keep_code, translate(left(md5(gen_random_uuid()::text), 16), '01', 'yz')),
+    coalesce(b.notes, ''),
+    coalesce(b.created_at, now()), now(),
+    case when b.new_status = 'active' then coalesce(b.confirmed_at, b.created_at, now()) end,
+    ${importId}`;
+  // Hearth's own export names each member's newsletters; other files get the chosen one(s), for
+  // members who end up subscribed (`status`: the member's status as inserted).
+  const newslettersOf = (status: ReturnType<typeof sql>) => sql`
+    select n.id from newsletters n where b.newsletters is not null and n.slug = any(b.newsletters)
+    union all
+    select x.id from unnest(${newsletterIds}::bigint[]) as x(id) where b.newsletters is null and ${status} in ('active', 'pending')`;
+  let created: { imported: string; pending: string } | undefined;
+  if (bulk) {
+    // Under the lock since before the batch: every new member of the batch goes in, so each
+    // table is filled from the batch by a plain INSERT … SELECT (no RETURNING to join back).
+    await sql`insert into members (${memberColumns}) overriding system value select ${memberValues} from import_batch b where b.member_id is null`.execute(
+      trx,
+    );
+    await sql`
       insert into member_newsletters (member_id, newsletter_id)
-      select i.id, nl.id
-      from inserted i join import_batch b on b.new_id = i.id
-      cross join lateral (
-        select n.id from newsletters n where b.newsletters is not null and n.slug = any(b.newsletters)
-        union all
-        select x.id from unnest(${newsletterIds}::bigint[]) as x(id) where b.newsletters is null and i.status in ('active', 'pending')
-      ) nl
-    ), labelled as (
+      select b.new_id, nl.id from import_batch b cross join lateral (${newslettersOf(sql`b.new_status`)}) nl
+      where b.member_id is null`.execute(trx);
+    await sql`
       insert into member_labels (member_id, label_id)
-      select i.id, l.id
-      from inserted i
-      join import_batch b on b.new_id = i.id and cardinality(b.labels) > 0
-      cross join unnest(b.labels) as x(name)
-      join labels l on lower(l.name) = lower(x.name)
-    )
-    select count(*) as imported, count(*) filter (where status = 'pending') as pending from inserted
-  `.execute(trx);
+      select b.new_id, l.id
+      from import_batch b cross join unnest(b.labels) as x(name) join labels l on lower(l.name) = lower(x.name)
+      where b.member_id is null and cardinality(b.labels) > 0`.execute(trx);
+    created = (
+      await sql<{ imported: string; pending: string }>`
+        select count(*) as imported, count(*) filter (where new_status = 'pending') as pending from import_batch where member_id is null`.execute(
+        trx,
+      )
+    ).rows[0];
+  } else {
+    created = (
+      await sql<{ imported: string; pending: string }>`
+        with inserted as (
+          insert into members (${memberColumns})
+          overriding system value
+          select ${memberValues}
+          from import_batch b
+          where b.member_id is null
+          -- A reader who subscribed since the batch was read keeps their row; this one is skipped.
+          on conflict ((lower(email))) do nothing
+          returning id, status
+        ), subscribed as (
+          insert into member_newsletters (member_id, newsletter_id)
+          select i.id, nl.id
+          from inserted i join import_batch b on b.new_id = i.id
+          cross join lateral (${newslettersOf(sql`i.status`)}) nl
+        ), labelled as (
+          insert into member_labels (member_id, label_id)
+          select i.id, l.id
+          from inserted i
+          join import_batch b on b.new_id = i.id and cardinality(b.labels) > 0
+          cross join unnest(b.labels) as x(name)
+          join labels l on lower(l.name) = lower(x.name)
+        )
+        select count(*) as imported, count(*) filter (where status = 'pending') as pending from inserted
+      `.execute(trx)
+    ).rows[0];
+  }
   step('new members');
 
   const matched = await sql<{ updated: string }>`
@@ -547,10 +637,10 @@ async function mergeInTransaction(trx: Transaction<Database>, record: ImportReco
     .executeTakeFirstOrThrow();
 
   const counts: MergeCounts = {
-    imported: Number(created.rows[0]?.imported ?? 0),
+    imported: Number(created?.imported ?? 0),
     updated: Number(matched.rows[0]?.updated ?? 0),
     rejected: Number(rejected.n),
-    pending: Number(created.rows[0]?.pending ?? 0),
+    pending: Number(created?.pending ?? 0),
   };
   await trx
     .updateTable('imports')

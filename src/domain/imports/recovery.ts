@@ -31,7 +31,7 @@ export async function resumeImports(db: Kysely<Database>, options: { stalledForS
           selectFrom(sql`pg_locks`.as('l'))
             .select(sql`1`.as('one'))
             .where(
-              sql<boolean>`l.locktype = 'advisory' and l.granted and l.classid = ${RUN_LOCK}::oid and l.objid::bigint = (imports.id % 2147483647) and l.objsubid = 2`,
+              sql<boolean>`l.locktype = 'advisory' and l.granted and l.database = (select oid from pg_database where datname = current_database()) and l.classid = ${RUN_LOCK}::oid and l.objid::bigint = (imports.id % 2147483647) and l.objsubid = 2`,
             ),
         ),
       ),

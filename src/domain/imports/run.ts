@@ -51,10 +51,16 @@ export async function runImport(db: Kysely<Database>, pool: pg.Pool, importId: s
   const conn = pinnedKysely(client);
   try {
     await sql`select pg_advisory_lock(${RUN_LOCK}, ${lockKey(importId)})`.execute(conn);
+    // The run's many small commits (a COPY batch and its progress) need not wait for the disk: a
+    // crash loses at most the last of them, and the run stages again from the file.
+    await sql`set synchronous_commit = off`.execute(conn);
     try {
       await runLocked(db, conn, client, importId);
     } finally {
-      if (!broken) await sql`select pg_advisory_unlock(${RUN_LOCK}, ${lockKey(importId)})`.execute(conn).catch(() => undefined);
+      if (!broken) {
+        await sql`reset synchronous_commit`.execute(conn).catch(() => undefined);
+        await sql`select pg_advisory_unlock(${RUN_LOCK}, ${lockKey(importId)})`.execute(conn).catch(() => undefined);
+      }
     }
   } catch (err) {
     if (isConnectionLost(err)) broken = true;
