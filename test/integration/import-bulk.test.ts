@@ -117,18 +117,16 @@ describe('bulk merge of a first import', () => {
       'dmitri@example.com',
       'eve@example.com',
     ]);
-    expect(rows[0]).toMatchObject({ labels: 'early,vip', newsletters: 'weekly', notes: 'likes cats' });
-    expect(rows[2]).toMatchObject({ tier: 'gold', tier_source: 'stripe', stripe_customer_id: 'cus_A1' });
+    expect(rows[0]).toMatchObject({ labels: 'early,vip', newsletters: 'weekly', status: 'pending' });
+    expect(rows[3]).toMatchObject({ status: 'bounced', newsletters: null });
 
-    // The unique keys hold again: a second member with Ana's address or Chloé's customer is refused.
+    // The unique keys and foreign keys hold again.
     await expect(
       sql`insert into members (email, tier_id, referral_code) values ('Ana@Example.com', 1, 'x1')`.execute(t.db),
     ).rejects.toThrow(/members_email_key/);
     await expect(
-      sql`insert into members (email, tier_id, referral_code, stripe_customer_id) values ('z@example.com', 1, 'x2', 'cus_A1')`.execute(
-        t.db,
-      ),
-    ).rejects.toThrow(/members_stripe_customer_key/);
+      sql`insert into members (email, tier_id, referral_code) values ('z@example.com', 1, 'x3'), ('y@example.com', 1, 'x3')`.execute(t.db),
+    ).rejects.toThrow(/members_referral_code_key/);
     await expect(sql`insert into member_newsletters (member_id, newsletter_id) values (999999, 1)`.execute(t.db)).rejects.toThrow(
       /foreign key/,
     );
