@@ -99,7 +99,7 @@ describe('an import survives its worker being killed', () => {
     expect(members.rows[0]).toEqual({ n: String(ROWS), distinct: String(ROWS) });
     const subscribed = await sql<{ n: string }>`select count(*) as n from member_newsletters`.execute(t.db);
     expect(Number(subscribed.rows[0]!.n)).toBe(ROWS);
-    // The staged rows go once the merge has committed (right after it, outside its transaction).
+    // The staged rows go with the merge's commit.
     const stagedLeft = async () => Number((await sql<{ n: string }>`select count(*) as n from import_rows`.execute(t.db)).rows[0]!.n);
     expect(
       await waitFor(stagedLeft, { until: (n) => n === 0, timeout: 30_000, interval: 200, what: 'the staged rows to be cleaned up' }),

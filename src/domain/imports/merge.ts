@@ -95,12 +95,21 @@ export async function planImport(conn: Kysely<Database>, record: ImportRecord): 
  * status the import changes get an event.
  */
 export async function mergeStagedRows(conn: Kysely<Database>, record: ImportRecord, rows: number): Promise<MergeCounts> {
+  let allowBulk = true;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await conn.transaction().execute((trx) => mergeInTransaction(trx, record, rows));
+      return await conn.transaction().execute((trx) => mergeInTransaction(trx, record, rows, allowBulk));
     } catch (err) {
       const constraint = (err as { constraint?: unknown }).constraint;
-      if (attempt < 3 && (err as { code?: unknown }).code === '23505' && constraint === 'members_referral_code_key') continue;
+      if (attempt < 3 && (err as { code?: unknown }).code === '23505') {
+        if (constraint === 'members_referral_code_key') continue;
+        // A bulk merge's unique index found what the ordinary merge's ON CONFLICT would have
+        // skipped (two addresses that only lower() makes equal): the ordinary merge it is.
+        if (allowBulk && (constraint === 'members_email_key' || constraint === 'members_stripe_customer_key')) {
+          allowBulk = false;
+          continue;
+        }
+      }
       throw err;
     }
   }
@@ -248,13 +257,16 @@ async function createBatch(trx: Transaction<Database>, record: ImportRecord): Pr
                  : sql`null::text`
              } as keep_code
       from (
-        -- One row per address as members.email's unique index sees it (the staging index's order).
-        select distinct on (lower(r.email)) r.*
+        -- One row per address. Staged addresses are already lower case (normaliseEmail), so they
+        -- are compared byte by byte: lower() under the database's collation costs more than the
+        -- rest of the batch. (A bulk merge whose unique index then finds two equal after all is
+        -- run again as an ordinary one; see mergeStagedRows.)
+        select distinct on (r.email collate "C") r.*
         from import_rows r
         where r.import_id = ${importId}
-        order by lower(r.email), r.row_number
+        order by r.email collate "C", r.row_number
       ) f
-      left join members m on lower(m.email) = lower(f.email)
+      left join members m on lower(m.email) = f.email
       ${suppressionJoin}
       ${planJoin}
       ${tagJoin}
@@ -429,7 +441,12 @@ function stepTimer(importId: string): (step: string) => void {
   };
 }
 
-async function mergeInTransaction(trx: Transaction<Database>, record: ImportRecord, rows: number): Promise<MergeCounts> {
+async function mergeInTransaction(
+  trx: Transaction<Database>,
+  record: ImportRecord,
+  rows: number,
+  allowBulk: boolean,
+): Promise<MergeCounts> {
   const importId = record.id;
   const step = stepTimer(importId);
   // Losing the last commit of an import to a crash is harmless: the job runs it again.
@@ -443,7 +460,7 @@ async function mergeInTransaction(trx: Transaction<Database>, record: ImportReco
     ? [record.newsletter_id]
     : (await trx.selectFrom('newsletters').select('id').where('is_default', '=', true).execute()).map((n) => n.id);
   // The members there before (counted under the lock), when this merge may be a bulk one.
-  const before = await lockForBulk(trx, importId);
+  const before = allowBulk ? await lockForBulk(trx, importId) : null;
   step('bulk lock');
   await createBatch(trx, record);
   step('batch');
@@ -462,7 +479,7 @@ async function mergeInTransaction(trx: Transaction<Database>, record: ImportReco
     insert into import_rejections (import_id, row_number, email, reason)
     select ${importId}, d.row_number, d.email, 'duplicate of row ' || d.first
     from (
-      select r.row_number, r.email, first_value(r.row_number) over (partition by lower(r.email) order by r.row_number) as first
+      select r.row_number, r.email, first_value(r.row_number) over (partition by r.email collate "C" order by r.row_number) as first
       from import_rows r
       where r.import_id = ${importId}
     ) d
@@ -658,6 +675,8 @@ async function mergeInTransaction(trx: Transaction<Database>, record: ImportReco
     .where('id', '=', importId)
     .execute();
   await trx.deleteFrom('import_chunks').where('import_id', '=', importId).execute();
+  // The staged rows go with the same commit: a worker killed right after it leaves none behind.
+  await trx.deleteFrom('import_rows').where('import_id', '=', importId).execute();
   await emitWebhookEvent(trx, 'import.finished', {
     id: importId,
     imported: counts.imported,

@@ -148,7 +148,6 @@ async function runLocked(db: Kysely<Database>, conn: Kysely<Database>, client: p
     }
     const counts = await mergeStagedRows(conn, current, rows);
     const merged = performance.now();
-    await conn.deleteFrom('import_rows').where('import_id', '=', record.id).execute();
     log.info('import done', {
       importId: record.id,
       rows,

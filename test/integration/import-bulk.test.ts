@@ -1,0 +1,159 @@
+import { sql } from 'kysely';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { bulkMerge } from '../../src/domain/imports/merge.ts';
+import { createImport, getImport, runImport, startImport, type ImportRecord } from '../../src/domain/imports/pipeline.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+
+// The bulk merge (a first import into a nearly empty site builds the indexes and checks the keys
+// once at the end) needs 50,000 new members in production; here it is lowered so that small files
+// take that path, and compared with the ordinary merge of the same file.
+const threshold = bulkMerge.minNewMembers;
+let t: TestDatabase;
+beforeEach(async () => {
+  bulkMerge.minNewMembers = 3;
+  t = await createTestDatabase();
+  await seedSite(t);
+});
+afterEach(async () => {
+  bulkMerge.minNewMembers = threshold;
+  await t.drop();
+});
+
+async function seedSite(d: TestDatabase) {
+  await d.db
+    .insertInto('newsletters')
+    .values([
+      { slug: 'weekly', name: 'The Weekly', is_default: true, sort_order: 0 },
+      { slug: 'dispatch', name: 'The Dispatch', sort_order: 1 },
+    ])
+    .execute();
+  await d.db.insertInto('tiers').values({ slug: 'gold', name: 'Gold', paid: true, currency: 'usd', monthly_amount: 500 }).execute();
+}
+
+const FILE = [
+  'email,name,status,labels,created_at,notes,plan,stripe_customer_id',
+  'ana@example.com,Ana,subscribed,"vip, early",2021-03-04T05:06:07Z,likes cats,,',
+  'ben@example.com,Ben,unsubscribed,,2020-01-01T00:00:00Z,,,',
+  'ANA@example.com,Ana again,subscribed,,,,,',
+  'chloé@bücher.de,Chloé,subscribed,early,,,gold,cus_A1',
+  'dmitri@example.com,,bounced,,,,,',
+  'eve@example.com,Eve,subscribed,VIP,,"two\nlines",,',
+  'not an address,x,subscribed,,,,,',
+].join('\n');
+
+async function importFile(d: TestDatabase, body: string): Promise<ImportRecord> {
+  const created = await createImport(d.db, {
+    filename: 'members.csv',
+    body: (async function* () {
+      yield Buffer.from(body);
+    })(),
+  });
+  await startImport(d.db, created.id, { plans: { gold: { tier: 'gold', access: 'paid' } } });
+  await runImport(d.db, d.pool, created.id);
+  return getImport(d.db, created.id);
+}
+
+/** Every index and constraint of the tables the bulk merge touches, with its object id. */
+async function schema(d: TestDatabase) {
+  const rows = await sql<{ name: string; definition: string; oid: number; valid: boolean }>`
+    select c.relname as name, pg_get_indexdef(i.indexrelid) as definition, i.indexrelid::int as oid, i.indisvalid as valid
+    from pg_index i join pg_class c on c.oid = i.indexrelid
+    where i.indrelid in ('members'::regclass, 'member_newsletters'::regclass, 'member_labels'::regclass)
+    union all
+    select k.conname, pg_get_constraintdef(k.oid), k.oid::int, k.convalidated
+    from pg_constraint k
+    where k.conrelid in ('members'::regclass, 'member_newsletters'::regclass, 'member_labels'::regclass)
+    order by 1, 2`.execute(d.db);
+  return rows.rows;
+}
+const shape = (rows: Awaited<ReturnType<typeof schema>>) => rows.map(({ name, definition, valid }) => ({ name, definition, valid }));
+
+async function snapshot(d: TestDatabase) {
+  return (
+    await sql<Record<string, unknown>>`
+      select m.email, m.name, m.status, t.slug as tier, m.tier_source, m.stripe_customer_id, m.notes,
+             case when m.created_at < now() - interval '1 day' then m.created_at end as source_created_at, m.source_platform,
+             m.confirmed_at is not null as confirmed, length(m.referral_code) as code_length, m.import_id is not null as imported,
+             (select string_agg(n.slug, ',' order by n.slug) from member_newsletters mn join newsletters n on n.id = mn.newsletter_id where mn.member_id = m.id) as newsletters,
+             (select string_agg(l.name, ',' order by l.name) from member_labels ml join labels l on l.id = ml.label_id where ml.member_id = m.id) as labels
+      from members m join tiers t on t.id = m.tier_id
+      order by m.id`.execute(d.db)
+  ).rows;
+}
+
+describe('bulk merge of a first import', () => {
+  it('writes exactly what the ordinary merge writes, and puts every index and key back as it was', async () => {
+    const before = await schema(t);
+    const done = await importFile(t, FILE);
+    expect(done).toMatchObject({ status: 'done', imported: 5, updated: 0, rejected: 2 });
+    const after = await schema(t);
+    // Rebuilt: the same definitions, valid, under new object ids (primary keys kept).
+    expect(shape(after)).toEqual(shape(before));
+    const rebuilt = after
+      .filter((a) => before.find((b) => b.name === a.name && b.definition === a.definition)!.oid !== a.oid)
+      .map((a) => a.name);
+    expect(rebuilt).toContain('members_email_key');
+    expect(rebuilt).toContain('members_referral_code_key');
+    expect(rebuilt).toContain('member_newsletters_member_id_fkey');
+    expect(rebuilt).not.toContain('members_pkey');
+
+    const ordinary = await createTestDatabase();
+    try {
+      await seedSite(ordinary);
+      bulkMerge.minNewMembers = 1_000_000;
+      const oldSchema = await schema(ordinary);
+      expect(await importFile(ordinary, FILE)).toMatchObject({ status: 'done', imported: 5, updated: 0, rejected: 2 });
+      expect(await schema(ordinary)).toEqual(oldSchema);
+      expect(await snapshot(t)).toEqual(await snapshot(ordinary));
+    } finally {
+      await ordinary.drop();
+    }
+    const rows = await snapshot(t);
+    expect(rows.map((r) => r.email)).toEqual([
+      'ana@example.com',
+      'ben@example.com',
+      'chloé@xn--bcher-kva.de',
+      'dmitri@example.com',
+      'eve@example.com',
+    ]);
+    expect(rows[0]).toMatchObject({ labels: 'early,vip', newsletters: 'weekly', status: 'pending' });
+    expect(rows[3]).toMatchObject({ status: 'bounced', newsletters: null });
+
+    // The unique keys and foreign keys hold again.
+    await expect(
+      sql`insert into members (email, tier_id, referral_code) values ('Ana@Example.com', 1, 'x1')`.execute(t.db),
+    ).rejects.toThrow(/members_email_key/);
+    await expect(
+      sql`insert into members (email, tier_id, referral_code) values ('z@example.com', 1, 'x3'), ('y@example.com', 1, 'x3')`.execute(t.db),
+    ).rejects.toThrow(/members_referral_code_key/);
+    await expect(sql`insert into member_newsletters (member_id, newsletter_id) values (999999, 1)`.execute(t.db)).rejects.toThrow(
+      /foreign key/,
+    );
+  });
+
+  it('is not used once the site has members (a re-import, or a file smaller than twice the members)', async () => {
+    await importFile(t, FILE);
+    const before = await schema(t);
+    const again = await importFile(t, FILE);
+    expect(again).toMatchObject({ status: 'done', imported: 0, updated: 5 });
+    expect(await schema(t)).toEqual(before);
+  });
+
+  it('falls back to the ordinary merge when a reader holds the tables, and imports all the same', async () => {
+    const before = await schema(t);
+    const reader = new pg.Client({ connectionString: t.url });
+    await reader.connect();
+    try {
+      await reader.query('begin');
+      await reader.query('select count(*) from members');
+      const done = await importFile(t, FILE);
+      expect(done).toMatchObject({ status: 'done', imported: 5, rejected: 2 });
+      // Waited 2 s for the lock, then merged without dropping anything.
+      expect(await schema(t)).toEqual(before);
+    } finally {
+      await reader.query('rollback').catch(() => undefined);
+      await reader.end();
+    }
+  });
+});
