@@ -17,6 +17,7 @@ import * as m0021 from './0021_stripe_syncs.ts';
 import * as m0023 from './0023_post_redirects.ts';
 import * as m0026 from './0026_webhooks.ts';
 import * as m0046 from './0046_fediverse.ts';
+import * as m0047 from './0047_recommendations.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -41,4 +42,5 @@ export const migrations: Record<string, Migration> = {
   '0023_post_redirects': m0023,
   '0026_webhooks': m0026,
   '0046_fediverse': m0046,
+  '0047_recommendations': m0047,
 };
