@@ -304,6 +304,8 @@ describe('two Hearth sites on the fediverse', () => {
     expect(to.searchParams.get('ref')).toBe(A.host);
     expect(to.searchParams.get('utm_medium')).toBe('recommendation');
     // The reader subscribes on B with what the link carried.
+    const { createNewsletter } = await import('../../src/domain/newsletters/newsletters.ts');
+    await createNewsletter(B.t.db, { slug: 'letters', name: 'Letters', default: true });
     const sub = await fetch(`${B.server.url}/subscribe`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
