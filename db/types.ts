@@ -1040,7 +1040,18 @@ export interface FediverseReceivedTable {
   updated_at: Timestamp | null;
 }
 
+export interface RecommendationsTable {
+  id: Generated<string>;
+  url: string;
+  name: string;
+  reason: ColumnType<string, string | undefined, string>;
+  clicks: ColumnType<number, number | undefined, number>;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+}
+
 export interface Database {
+  recommendations: RecommendationsTable;
   fediverse_keys: FediverseKeysTable;
   fediverse_kv: FediverseKvTable;
   fediverse_followers: FediverseFollowersTable;

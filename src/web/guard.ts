@@ -122,6 +122,8 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: path('/api/v1/fediverse/blocks/[a-z0-9.:-]{1,260}'), methods: ['DELETE'], access: 'settings:manage' },
   { pattern: path('/api/v1/fediverse/received/?'), methods: READ, access: 'comments:moderate' },
   { pattern: path('/api/v1/fediverse/replies/?'), methods: ['POST'], access: 'comments:moderate' },
+  { pattern: path('/api/v1/recommendations/?'), methods: ['GET', 'HEAD', 'POST'], access: 'settings:manage' },
+  { pattern: path('/api/v1/recommendations/:id/?'), methods: ['DELETE'], access: 'settings:manage' },
   { pattern: path('/admin/webhooks/?'), methods: FORM, access: 'settings:manage' },
   { pattern: path('/admin/webhooks/:id/?'), methods: FORM, access: 'settings:manage' },
   { pattern: path('/api/v1/webhooks/?'), methods: ['GET', 'HEAD', 'POST'], access: 'settings:manage' },

@@ -267,7 +267,11 @@ describe('two Hearth sites on the fediverse', () => {
     };
     const members = await A.t.db.selectFrom('members').select('id').execute();
     const signed = await signRequest(
-      new Request(`${A.server.url}/ap/inbox`, { method: 'POST', headers: { 'content-type': 'application/activity+json' }, body: JSON.stringify(like) }),
+      new Request(`${A.server.url}/ap/inbox`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/activity+json' },
+        body: JSON.stringify(like),
+      }),
       rsa!.privateKey,
       new URL(`${B.server.url}/ap/actor/site#main-key`),
     );
@@ -279,5 +283,39 @@ describe('two Hearth sites on the fediverse', () => {
     expect(event.member_id).toBeNull();
     expect(event.data).toMatchObject({ post_id: publicPostId, source: 'fediverse', server: B.host });
     expect(await A.t.db.selectFrom('members').select('id').execute()).toEqual(members);
+  });
+
+  it("recommendations: listed after subscribing and in Ghost's format; readers counted both ways, nothing else shared", async () => {
+    const created = await api(A, 'POST', '/api/v1/recommendations', { url: `${B.server.url}/`, name: 'Site B', reason: 'Good letters' });
+    expect(created.status).toBe(201);
+    expect((await api(A, 'POST', '/api/v1/recommendations', { url: 'javascript:alert(1)', name: 'x' })).status).toBe(400);
+    expect((await api(B, 'POST', '/api/v1/recommendations', { url: `${A.server.url}/`, name: 'Site A' })).status).toBe(201);
+
+    const wk = (await (await fetch(`${A.server.url}/.well-known/recommendations.json`)).json()) as Array<Record<string, string>>;
+    expect(wk).toEqual([{ url: `${B.server.url}/`, created_at: expect.any(String), updated_at: expect.any(String) }]);
+    const page = await (await fetch(`${A.server.url}/subscribe/check-inbox`)).text();
+    expect(page).toContain('Site B');
+    expect(page).toContain(`/recommendations/${created.body.recommendation.id}/go`);
+
+    const go = await fetch(`${A.server.url}/recommendations/${created.body.recommendation.id}/go`, { redirect: 'manual' });
+    expect(go.status).toBe(303);
+    const to = new URL(go.headers.get('location')!);
+    expect(to.origin).toBe(B.server.url);
+    expect(to.searchParams.get('ref')).toBe(A.host);
+    expect(to.searchParams.get('utm_medium')).toBe('recommendation');
+    // The reader subscribes on B with what the link carried.
+    const { createNewsletter } = await import('../../src/domain/newsletters/newsletters.ts');
+    await createNewsletter(B.t.db, { slug: 'letters', name: 'Letters', default: true });
+    const sub = await fetch(`${B.server.url}/subscribe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ email: 'reader@example.com', utm_source: A.host, utm_medium: 'recommendation' }),
+    });
+    expect(sub.status).toBe(202);
+    const onA = await api(A, 'GET', '/api/v1/recommendations');
+    expect(onA.body.recommendations[0]).toMatchObject({ name: 'Site B', readers_sent: 1 });
+    const onB = await api(B, 'GET', '/api/v1/recommendations');
+    expect(onB.body.recommendations[0]).toMatchObject({ name: 'Site A', readers_received: 1 });
+    expect(JSON.stringify(onB.body)).not.toContain('reader@example.com');
   });
 });

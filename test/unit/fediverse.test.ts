@@ -11,7 +11,9 @@ describe('FEDERATION_ALLOW_PRIVATE', () => {
     expect(loadConfig({}).federationAllowPrivate).toBe(false);
     expect(loadConfig({ FEDERATION_ALLOW_PRIVATE: '1' }).federationAllowPrivate).toBe(true);
     expect(() => loadConfig({ FEDERATION_ALLOW_PRIVATE: 'yes' })).toThrow(ConfigError);
-    expect(() => loadConfig({ FEDERATION_ALLOW_PRIVATE: '1', NODE_ENV: 'production' })).toThrow(/FEDERATION_ALLOW_PRIVATE: is for tests only/);
+    expect(() => loadConfig({ FEDERATION_ALLOW_PRIVATE: '1', NODE_ENV: 'production' })).toThrow(
+      /FEDERATION_ALLOW_PRIVATE: is for tests only/,
+    );
     expect(loadConfig({ FEDERATION_ALLOW_PRIVATE: '1', NODE_ENV: 'production', HEARTH_TESTING: '1' }).federationAllowPrivate).toBe(true);
     expect(loadConfig({ FEDERATION_ALLOW_PRIVATE: '0', NODE_ENV: 'production' }).federationAllowPrivate).toBe(false);
   });

@@ -1,4 +1,4 @@
-import { createFederation, signRequest, type Context, type Federation } from '@fedify/fedify';
+import { createFederation, getRemoteDocument, preloadedContexts, signRequest, type Context, type Federation } from '@fedify/fedify';
 import {
   Accept,
   Announce,
@@ -26,7 +26,7 @@ import { countFollowers, listFollowerPage } from './followers.ts';
 import { liveArticles } from './sync.ts';
 import * as inbox from './inbox.ts';
 import packageJson from '../../../package.json' with { type: 'json' };
-import { preloadedContexts, type DocumentLoader } from '@fedify/fedify';
+import { contextLoader } from './context-loader.ts';
 
 /**
  * The site on the open social web: one Fedify Federation per process, serving WebFinger,
@@ -66,11 +66,6 @@ export function isFederationPath(pathname: string): boolean {
   );
 }
 
-const contextLoader: DocumentLoader = async (url) => {
-  if (url in preloadedContexts) return { contextUrl: null, documentUrl: url, document: preloadedContexts[url] };
-  throw new Error(`unknown JSON-LD context ${url}`);
-};
-
 function build(db: Kysely<Database>, siteUrl: string, allowPrivate: boolean): Federation<FediverseContext> {
   const federation = createFederation<FediverseContext>({
     kv: new KyselyKvStore(db),
@@ -94,7 +89,6 @@ function build(db: Kysely<Database>, siteUrl: string, allowPrivate: boolean): Fe
         const headers: Record<string, string> = {};
         signed.headers.forEach((v, k) => (headers[k] = v));
         const response = await guardedGet(url, allowPrivate, headers);
-        const { getRemoteDocument } = await import('@fedify/fedify');
         return getRemoteDocument(url, response, plain);
       };
     },

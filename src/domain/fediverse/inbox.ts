@@ -86,7 +86,8 @@ export async function onFollow(ctx: Ctx, follow: Follow): Promise<void> {
 
 export async function onUndo(ctx: Ctx, undo: Undo): Promise<void> {
   if (!undo.actorId) return;
-  const object = await undo.getObject({ ...ctx, crossOrigin: 'ignore' } as never).catch(() => null);
+  // Through the context: its document loader is the guarded one.
+  const object = await undo.getObject(ctx).catch(() => null);
   if (object instanceof Follow || (object === null && undo.objectId)) {
     // The follow named by an Undo is the sender's own: only the sender can end it.
     if (object instanceof Follow && object.actorId?.href !== undo.actorId.href) return;
