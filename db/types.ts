@@ -679,6 +679,7 @@ export interface CommentsTable {
   body: string;
   status: ColumnType<CommentStatus, CommentStatus | undefined, CommentStatus>;
   hold_reason: string | null;
+  hold_note: ColumnType<string | null, string | null | undefined, string | null>;
   erased: ColumnType<boolean, boolean | undefined, boolean>;
   question: ColumnType<boolean, boolean | undefined, boolean>;
   answered_at: Timestamp | null;

@@ -43,10 +43,15 @@ export async function up(db: Kysely<any>): Promise<void> {
       released_at timestamptz,
       dropped_at timestamptz
     );
+    -- Why a comment was put on hold, in words staff read (reports by weight: community/rules.ts).
+    alter table comments add column hold_note text;
+
     create index signup_holds_wave_idx on signup_holds (wave_id) where released_at is null and dropped_at is null;
   `.execute(db);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  await sql`drop table signup_holds; drop table signup_waves; drop table signup_signals;`.execute(db);
+  await sql`alter table comments drop column hold_note; drop table signup_holds; drop table signup_waves; drop table signup_signals;`.execute(
+    db,
+  );
 }

@@ -49,6 +49,8 @@ export class LiveHub {
       this.poll = setInterval(() => void this.read(), POLL_MS);
       this.poll.unref();
     })();
+    // A failed start (the database away) is tried again by the next stream, not remembered.
+    this.started.catch(() => (this.started = undefined));
     return this.started;
   }
 

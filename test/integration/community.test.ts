@@ -261,7 +261,8 @@ describe('holds', () => {
     const c = await say(author, 'A spicy take on light roasts');
     await expect(reportComment(t.db, TEST_SECRET, author, publicPost, c.id, 'spam')).rejects.toThrow(/own comment/);
     await expect(reportComment(t.db, TEST_SECRET, author, publicPost, c.id, 'because')).rejects.toThrow(ValidationError);
-    const reporters = await Promise.all([0, 1, 2].map(() => member()));
+    // Members of a few weeks weigh one each (rules.ts reportWeight): three hide.
+    const reporters = await Promise.all([0, 1, 2].map(() => member({ ageDays: 10 })));
     expect(await reportComment(t.db, TEST_SECRET, reporters[0]!, publicPost, c.id, 'abuse')).toEqual({ held: false });
     await reportComment(t.db, TEST_SECRET, reporters[0]!, publicPost, c.id, 'abuse'); // the same member twice counts once
     expect(await reportComment(t.db, TEST_SECRET, reporters[1]!, publicPost, c.id, 'spam')).toEqual({ held: false });
@@ -269,8 +270,27 @@ describe('holds', () => {
       expect.arrayContaining([{ reason: 'abuse', count: 1 }]),
     );
     expect(await reportComment(t.db, TEST_SECRET, reporters[2]!, publicPost, c.id, 'off_topic')).toEqual({ held: true });
+    expect((await reviewQueue(t.db)).items.find((i) => i.id === c.id)?.holdNote).toMatch(/^Reports weigh 3 \(3 reports/);
     await moderateComment(t.db, moderator.id, c.id, 'dismiss');
     expect((await t.db.selectFrom('comments').select('status').where('id', '=', c.id).executeTakeFirstOrThrow()).status).toBe('published');
+  });
+
+  it('weighs reports: five accounts made today do not hide a comment, two long-standing members do', async () => {
+    const author = await member();
+    const a = await say(author, 'Another take on light roasts, milder');
+    const fresh = await Promise.all([0, 1, 2, 3, 4].map(() => member({ ageDays: 0 })));
+    for (const r of fresh) expect(await reportComment(t.db, TEST_SECRET, r, publicPost, a.id, 'spam')).toEqual({ held: false });
+    expect((await t.db.selectFrom('comments').select('status').where('id', '=', a.id).executeTakeFirstOrThrow()).status).toBe('published');
+
+    const b = await say(author, 'A third take on light roasts, bolder');
+    const old = await Promise.all([0, 1].map(() => member({ ageDays: 400 })));
+    expect(await reportComment(t.db, TEST_SECRET, old[0]!, publicPost, b.id, 'abuse')).toEqual({ held: false });
+    expect(await reportComment(t.db, TEST_SECRET, old[1]!, publicPost, b.id, 'abuse')).toEqual({ held: true });
+    const row = await t.db.selectFrom('comments').select(['status', 'hold_note']).where('id', '=', b.id).executeTakeFirstOrThrow();
+    expect(row.status).toBe('held');
+    expect(row.hold_note).toBe(
+      'Reports weigh 4 (2 reports: 2 from long-standing members never moderated, 0 from accounts made today); 3 hides.',
+    );
   });
 });
 

@@ -19,7 +19,7 @@ const CHROME = (v: number) =>
 async function confirmationsTo(address: string): Promise<number> {
   const r = await sql<{ n: number }>`
     select count(*)::int as n from graphile_worker._private_jobs j join graphile_worker._private_tasks k on k.id = j.task_id
-    where k.identifier = 'send_email' and j.payload->'message'->'to' ? ${address}`.execute(t.db);
+    where k.identifier = 'send_email' and (j.payload::jsonb)->'message'->'to' ? ${address}`.execute(t.db);
   return r.rows[0]!.n;
 }
 async function jobKeys(task: string) {

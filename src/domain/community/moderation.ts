@@ -4,7 +4,7 @@ import { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError, Valida
 import { isId } from '../../lib/ids.ts';
 import { announce, conversationAccess, findConversationPostById, postComment, type ConversationPost, type Posted } from './comments.ts';
 import { limitReport } from './limits.ts';
-import { holdAfterReports, type Actor } from './rules.ts';
+import { holdByReports, type Actor } from './rules.ts';
 import type { SiteKeys } from '../../lib/site-keys.ts';
 import { dbNow } from '../../lib/sql.ts';
 import { liveCommentReported } from '../live/hooks.ts';
@@ -56,15 +56,21 @@ export async function reportComment(
       .values({ comment_id: c.id, member_id: actor.id, reason })
       .onConflict((oc) => oc.columns(['comment_id', 'member_id']).doNothing())
       .execute();
-    const open = await trx
-      .selectFrom('comment_reports')
-      .select(sql<number>`count(*)::int`.as('n'))
-      .where('comment_id', '=', c.id)
-      .where('resolved_at', 'is', null)
-      .executeTakeFirstOrThrow();
-    await liveCommentReported(trx, c.id, c.post_id, holdAfterReports(open.n));
-    if (!holdAfterReports(open.n)) return { held: false };
-    await trx.updateTable('comments').set({ status: 'held', hold_reason: 'reported' }).where('id', '=', c.id).execute();
+    // Weighed by who reports (rules.ts): account age, and whether they were ever moderated.
+    const reporters = await sql<{ age_days: number; moderated: boolean }>`
+      select extract(epoch from now() - m.created_at)::float8 / 86400 as age_days,
+        exists (select 1 from moderation_log l where l.member_id = m.id and l.action in ('hide', 'delete'))
+          or exists (select 1 from comment_bans b where b.member_id = m.id) as moderated
+      from comment_reports r join members m on m.id = r.member_id
+      where r.comment_id = ${c.id} and r.resolved_at is null`.execute(trx);
+    const verdict = holdByReports(reporters.rows.map((r) => ({ ageDays: r.age_days, moderated: r.moderated })));
+    await liveCommentReported(trx, c.id, c.post_id, verdict.held);
+    if (!verdict.held) return { held: false };
+    await trx
+      .updateTable('comments')
+      .set({ status: 'held', hold_reason: 'reported', hold_note: verdict.note })
+      .where('id', '=', c.id)
+      .execute();
     return { held: true };
   });
 }

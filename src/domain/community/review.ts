@@ -35,6 +35,8 @@ export interface QueueItem {
   html: string;
   status: CommentStatus;
   holdReason: HoldReason | null;
+  /** Why, in words (reports by weight). */
+  holdNote: string | null;
   question: boolean;
   reports: Array<{ reason: string; count: number }>;
   createdAt: Date;
@@ -62,6 +64,7 @@ function queueBase(db: Kysely<Database>) {
       'c.remote_handle',
       'c.status',
       'c.hold_reason',
+      'c.hold_note',
       'c.question',
       'c.created_at',
       'b.until as banned_until',
@@ -87,6 +90,7 @@ function toItem(r: Awaited<ReturnType<ReturnType<typeof queueBase>['execute']>>[
     html: renderComment(r.body),
     status: r.status,
     holdReason: r.hold_reason as HoldReason | null,
+    holdNote: r.hold_note,
     question: r.question,
     reports: r.reports,
     createdAt: r.created_at,

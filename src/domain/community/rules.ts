@@ -117,6 +117,32 @@ export function holdAfterReports(openReports: number): boolean {
   return openReports >= REPORTS_TO_HOLD;
 }
 
+/**
+ * Reports hide a comment by weight, not by count: an account made today counts a quarter, a
+ * member of less than 30 days one, a member of 30 days or more who was never moderated two, one
+ * who was (hidden, removed or banned) a half. A comment is held once its open reports weigh
+ * REPORTS_TO_HOLD: three ordinary members as before, two long-standing ones, never a handful of
+ * fresh accounts.
+ */
+export interface Reporter {
+  ageDays: number;
+  moderated: boolean;
+}
+
+export function reportWeight(r: Reporter): number {
+  if (r.ageDays < 1) return 0.25;
+  if (r.moderated) return 0.5;
+  return r.ageDays >= 30 ? 2 : 1;
+}
+
+export function holdByReports(reporters: Reporter[]): { held: boolean; weight: number; note: string } {
+  const weight = reporters.reduce((s, r) => s + reportWeight(r), 0);
+  const long = reporters.filter((r) => !r.moderated && r.ageDays >= 30).length;
+  const fresh = reporters.filter((r) => r.ageDays < 1).length;
+  const note = `Reports weigh ${weight} (${reporters.length} reports: ${long} from long-standing members never moderated, ${fresh} from accounts made today); ${REPORTS_TO_HOLD} hides.`;
+  return { held: weight >= REPORTS_TO_HOLD, weight, note };
+}
+
 /** The author may edit a comment for `windowMinutes` after posting it (0: never). */
 export function withinEditWindow(createdAt: Date, now: Date, windowMinutes: number): boolean {
   return now.getTime() - createdAt.getTime() <= windowMinutes * 60_000;
