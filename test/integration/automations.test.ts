@@ -138,13 +138,18 @@ describe('welcome sequences per platform', () => {
     expect(first!.headers?.['List-Unsubscribe-Post']).toBe('List-Unsubscribe=One-Click');
     expect(second!.html).toContain(`${SITE}/t/c/`);
     expect(first!.idempotencyKey).toMatch(new RegExp(`^automation-${tiktok.id}-step-\\d+-member-${ada.id}$`));
-    const posted = await t.db
-      .selectFrom('automation_deliveries')
-      .select(['posted_at'])
-      .where('member_id', '=', ada.id)
-      .orderBy('posted_at')
-      .execute();
-    expect(posted).toHaveLength(2);
+    // Marked posted just after the provider's answer.
+    const posted = await waitFor(
+      () =>
+        t.db
+          .selectFrom('automation_deliveries')
+          .select(['posted_at'])
+          .where('member_id', '=', ada.id)
+          .where('status', '=', 'posted')
+          .orderBy('posted_at')
+          .execute(),
+      { until: (rows) => rows.length === 2, timeout: 5_000, what: 'both deliveries marked posted' },
+    );
     expect(posted[1]!.posted_at!.getTime() - posted[0]!.posted_at!.getTime()).toBeGreaterThanOrEqual(1_900);
     expect(await progressOf(tiktok.id, ada.id)).toMatchObject({ status: 'done' });
     const stats = await automationStats(t.db, tiktok.id);

@@ -51,9 +51,21 @@ const sendInfo = new Map<string, SendInfo>();
 const SEND_INFO_MS = 30_000;
 const SEND_INFO_MAX = 2_000;
 
+/** Ids from this one up are automation emails (migration 0035), tracked like sends. */
+const AUTOMATION_EMAIL_IDS = 1_000_000_000_000n;
+const isAutomationEmail = (id: string) => BigInt(id) >= AUTOMATION_EMAIL_IDS;
+
 async function infoFor(db: Kysely<Database>, sendId: string): Promise<SendInfo | undefined> {
   const cached = sendInfo.get(sendId);
   if (cached && Date.now() - cached.loadedAt < SEND_INFO_MS) return cached;
+  if (isAutomationEmail(sendId)) {
+    // An automation's email never "finishes": each delivery's own time decides (below).
+    const email = await db.selectFrom('automation_emails').select('links').where('id', '=', sendId).executeTakeFirst();
+    if (!email) return undefined;
+    const info = { links: email.links, posts: email.links.map(() => null), finishedAt: null, loadedAt: Date.now() };
+    sendInfo.set(sendId, info);
+    return info;
+  }
   const [send, links] = await Promise.all([
     db.selectFrom('sends').select(['finished_at']).where('id', '=', sendId).executeTakeFirst(),
     db.selectFrom('send_links').select(['link', 'url', 'post_id']).where('send_id', '=', sendId).orderBy('link').execute(),
@@ -88,13 +100,20 @@ export async function recordClick(
   // (delivered long after the send finished) is the one case this shortcut can miss.
   let seconds: number | null = null;
   if (info.finishedAt === null || Date.now() - info.finishedAt < SCANNER_SECONDS * 1000) {
-    const row = await db
-      .selectFrom('deliveries')
-      // Delivered (the provider's webhook) when known, else posted: scanners click on arrival.
-      .select(sql<number | null>`extract(epoch from now() - coalesce(delivered_at, posted_at))::float8`.as('seconds'))
-      .where('send_id', '=', ref.sendId)
-      .where('member_id', '=', ref.memberId ?? '0')
-      .executeTakeFirst();
+    const row = isAutomationEmail(ref.sendId)
+      ? await db
+          .selectFrom('automation_deliveries')
+          .select(sql<number | null>`extract(epoch from now() - posted_at)::float8`.as('seconds'))
+          .where('email_id', '=', ref.sendId)
+          .where('member_id', '=', ref.memberId ?? '0')
+          .executeTakeFirst()
+      : await db
+          .selectFrom('deliveries')
+          // Delivered (the provider's webhook) when known, else posted: scanners click on arrival.
+          .select(sql<number | null>`extract(epoch from now() - coalesce(delivered_at, posted_at))::float8`.as('seconds'))
+          .where('send_id', '=', ref.sendId)
+          .where('member_id', '=', ref.memberId ?? '0')
+          .executeTakeFirst();
     seconds = row?.seconds ?? null;
   }
   const agent = agentClass(request.userAgent);

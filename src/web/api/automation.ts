@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ValidationError } from '../../lib/errors.ts';
 import type { AutomationRow } from '../../domain/automations/automations.ts';
 import { TRIGGER_TYPES, WEEKDAYS } from '../../domain/automations/definitions.ts';
 
@@ -85,4 +86,46 @@ export function automationJson(a: AutomationRow) {
     updated_at: a.updatedAt.toISOString(),
     live_since: a.liveSince?.toISOString() ?? null,
   };
+}
+
+/** The admin's JSON fields (a definition pasted or edited as text), checked by the API's own schemas. */
+export function parseAutomationText<T>(text: string, schema: z.ZodType<T>): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ValidationError('The definition is not valid JSON.', 'invalid_json');
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ValidationError(`${issue.path.join('.') || 'definition'}: ${issue.message}`, 'invalid_body');
+  }
+  return parsed.data;
+}
+
+/** A step as one line for people: "Wait 2 days", "Email: Welcome to …". */
+export function describeStep(step: Record<string, unknown>): string {
+  switch (step.type) {
+    case 'email':
+      return 'post_id' in step ? `Email the post #${String(step.post_id)}` : `Email: “${String(step.subject)}”`;
+    case 'wait':
+      if ('duration' in step) return `Wait ${String(step.duration)}`;
+      return `Wait until ${String((step.until as { weekday: string }).weekday)} ${String((step.until as { time: string }).time)} (site time)`;
+    case 'condition': {
+      const test = step.if as Record<string, unknown>;
+      const what = Object.entries(test)
+        .map(([k, v]) => (v === true ? k.replaceAll('_', ' ') : `${k} = ${Array.isArray(v) ? v.join(', ') : String(v)}`))
+        .join(', ');
+      const branch = (b: unknown, fallback: string) =>
+        b === undefined ? fallback : typeof b === 'string' ? b : `skip to step ${(b as { skip_to: number }).skip_to}`;
+      return `If ${what}: ${branch(step.then, 'continue')}; otherwise: ${branch(step.else, 'exit')}`;
+    }
+    case 'label':
+      return 'add' in step ? `Add the label “${String(step.add)}”` : `Remove the label “${String(step.remove)}”`;
+    case 'unsubscribe':
+      return `Unsubscribe (reason: ${String(step.reason)})`;
+    default:
+      return String(step.type);
+  }
 }
