@@ -14,6 +14,7 @@ import { INSTALL_TEST_TASK, sendTestEmail } from './domain/install/test-email.ts
 import { resumeStaleStripeSyncs, runStripeSync } from './domain/billing/adopt.ts';
 import { sendTrialReminder } from './domain/billing/trials.ts';
 import { deliverGift } from './domain/billing/gifts.ts';
+import { applyCancellation } from './domain/billing/cancel.ts';
 import { deliverWebhook } from './domain/webhooks/deliver.ts';
 import { runNightlyBackup } from './domain/backup/nightly.ts';
 import { log } from './lib/log.ts';
@@ -207,8 +208,13 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     await deliverGift(runtime.db, runtime.keys, giftId);
   };
 
+  const cancellationApply: Task<'cancellation_apply'> = async ({ cancellationId, pauseMonths }) => {
+    await applyCancellation(runtime.db, runtime.stripe, cancellationId, pauseMonths);
+  };
+
   return {
     heartbeat,
+    cancellation_apply: cancellationApply,
     trial_reminder: trialReminder,
     gift_delivery: giftDelivery,
     webhook_delivery: webhookDelivery,

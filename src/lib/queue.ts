@@ -32,6 +32,7 @@ declare global {
       webhook_delivery: { deliveryId: string };
       trial_reminder: { subscriptionId: string };
       gift_delivery: { giftId: string };
+      cancellation_apply: { cancellationId: string; pauseMonths: number };
       // Crontab tasks (src/worker.ts): the payload is the cron stamp only.
       maintenance: CronPayload;
       send_watchdog: CronPayload;
