@@ -13,7 +13,7 @@ import { refreshStats } from './domain/stats/rollup.ts';
 import { INSTALL_TEST_TASK, sendTestEmail } from './domain/install/test-email.ts';
 import { resumeStaleStripeSyncs, runStripeSync } from './domain/billing/adopt.ts';
 import { sendTrialReminder } from './domain/billing/trials.ts';
-import { deliverGift } from './domain/billing/gifts.ts';
+import { deliverGift, startAllBankedGifts } from './domain/billing/gifts.ts';
 import { applyCancellation } from './domain/billing/cancel.ts';
 import { deliverWebhook } from './domain/webhooks/deliver.ts';
 import { runNightlyBackup } from './domain/backup/nightly.ts';
@@ -134,6 +134,8 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     // Referral rewards banked behind an access that has just ended start now.
     const started = await startAllBankedRewards(runtime.db);
     if (started > 0) log.info('banked referral rewards started', { rewards: started });
+    const gifts = await startAllBankedGifts(runtime.db);
+    if (gifts > 0) log.info('banked gift days started', { gifts });
     const held = await holdQuickLeavers(runtime.db);
     if (held > 0) log.info('referrals held: friends left soon after confirming', { referrals: held });
     await forgetOldSignals(runtime.db);

@@ -372,3 +372,25 @@ export async function refundGift(db: Kysely<Database>, stripe: Stripe | undefine
     .where('status', 'in', ['pending', 'paid', 'delivered'])
     .execute();
 }
+
+/** The hourly job: banked gift days of members back on the free tier (a complimentary access expired) start now. */
+export async function startAllBankedGifts(db: Kysely<Database>): Promise<number> {
+  const members = await db
+    .selectFrom('gifts as g')
+    .innerJoin('members as m', 'm.id', 'g.redeemed_by')
+    .select('m.id')
+    .distinct()
+    .where('g.status', '=', 'redeemed')
+    .where('g.banked_days', '>', 0)
+    .where('m.tier_source', '=', 'default')
+    .limit(1000)
+    .execute();
+  let started = 0;
+  for (const { id } of members) {
+    started += await db.transaction().execute(async (trx) => {
+      await trx.selectFrom('members').select('id').where('id', '=', id).forUpdate().executeTakeFirst();
+      return startBankedGiftsFor(trx, id);
+    });
+  }
+  return started;
+}
