@@ -90,7 +90,7 @@ describe('offers and gifts, in Chromium', () => {
   it('buys a gift through Checkout in payment mode', async () => {
     const page = await (await browser.newContext()).newPage();
     await page.goto(`${server.url}/gift`);
-    await page.getByLabel('For').selectOption('3');
+    await page.locator('#gift-months').selectOption('3');
     await page.getByLabel('Their email').fill('friend@example.com');
     await page.getByLabel('A message').fill('Enjoy the coffee letters');
     await page.getByLabel('Your email').fill('giver@example.com');
