@@ -126,9 +126,9 @@ async function brandOf(db: Kysely<Database>, siteUrl: string) {
   return { title: site.title, accentColor: site.accentColor, siteUrl };
 }
 
-/** When a gift's delivery job runs: 08:00 UTC on its date, or now when that is past. */
+/** When a gift's delivery job runs: now for today (or a past date), 08:00 UTC on a later date. */
 function deliveryTime(deliverOn: Date): Date {
-  return new Date(Math.max(Date.now(), deliverOn.getTime() + 8 * 3_600_000));
+  return deliverOn.getTime() <= Date.now() ? new Date() : new Date(deliverOn.getTime() + 8 * 3_600_000);
 }
 
 /**
