@@ -17,7 +17,8 @@ import { deliverAlert, sendAlertDigests } from './domain/live/alerts.ts';
 import { INSTALL_TEST_TASK, sendTestEmail } from './domain/install/test-email.ts';
 import { resumeStaleStripeSyncs, runStripeSync } from './domain/billing/adopt.ts';
 import { sendTrialReminder } from './domain/billing/trials.ts';
-import { deliverGift } from './domain/billing/gifts.ts';
+import { deliverGift, startAllBankedGifts } from './domain/billing/gifts.ts';
+import { applyCancellation } from './domain/billing/cancel.ts';
 import { deliverWebhook } from './domain/webhooks/deliver.ts';
 import { runDelivery } from './domain/fediverse/delivery.ts';
 import { sendAnswer } from './domain/fediverse/social.ts';
@@ -169,6 +170,8 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     // Referral rewards banked behind an access that has just ended start now.
     const started = await startAllBankedRewards(runtime.db);
     if (started > 0) log.info('banked referral rewards started', { rewards: started });
+    const gifts = await startAllBankedGifts(runtime.db);
+    if (gifts > 0) log.info('banked gift days started', { gifts });
     const held = await holdQuickLeavers(runtime.db);
     if (held > 0) log.info('referrals held: friends left soon after confirming', { referrals: held });
     await forgetOldSignals(runtime.db);
@@ -288,11 +291,16 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     await deliverGift(runtime.db, runtime.keys, giftId);
   };
 
+  const cancellationApply: Task<'cancellation_apply'> = async ({ cancellationId, pauseMonths }) => {
+    await applyCancellation(runtime.db, runtime.stripe, cancellationId, pauseMonths);
+  };
+
   return {
     heartbeat,
     staff_alert: staffAlert,
     staff_alert_digest: staffAlertDigest,
     sns_confirm_subscription: snsConfirm,
+    cancellation_apply: cancellationApply,
     trial_reminder: trialReminder,
     gift_delivery: giftDelivery,
     webhook_delivery: webhookDelivery,

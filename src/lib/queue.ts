@@ -41,6 +41,7 @@ declare global {
       fediverse_delivery: { deliveryId: string };
       fediverse_post_sync: { postId: string };
       fediverse_answer: { commentId: string };
+      cancellation_apply: { cancellationId: string; pauseMonths: number };
       // Crontab tasks (src/worker.ts): the payload is the cron stamp only.
       maintenance: CronPayload;
       send_watchdog: CronPayload;

@@ -339,6 +339,68 @@ describe('subscription.changed', () => {
   });
 });
 
+describe('cancellation', () => {
+  const subscriptionOf = (email: string) =>
+    t.db
+      .selectFrom('subscriptions as s')
+      .innerJoin('members as m', 'm.id', 's.member_id')
+      .selectAll('s')
+      .where('m.email', '=', email)
+      .orderBy('s.updated_at', 'desc')
+      .executeTakeFirstOrThrow();
+  it('records the reason; one member takes the retention offer in one click, one pauses, one cancels', async () => {
+    const created = await api('POST', '/api/v1/offers', {
+      tier: 'gold',
+      name: 'Stay half',
+      percent_off: 50,
+      duration: 'repeating',
+      duration_months: 3,
+      kind: 'retention',
+    });
+    expect(created.status).toBe(201);
+    const retention = await t.db.selectFrom('offers').selectAll().where('kind', '=', 'retention').executeTakeFirstOrThrow();
+
+    const stayer = await signIn('trial@example.com');
+    const page = await (await fetch(`${server.url}/account/cancel`, { headers: { cookie: stayer } })).text();
+    expect(page).toContain('Stay half');
+    expect(page).toContain('50% off for the first 3 months');
+    const retained = await post('/account/cancel', { reason: 'too_expensive', comment: 'A bit much', choice: 'retain' }, stayer);
+    expect(retained.status).toBe(200);
+    expect(await retained.text()).toContain('Thank you for staying!');
+    const sub = await waitFor(() => subscriptionOf('trial@example.com'), {
+      until: (s) => s.coupon_id === retention.stripe_coupon_id,
+      what: 'the retention discount on the subscription',
+      timeout: 20_000,
+    });
+    expect(sub).toMatchObject({ cancel_at_period_end: false, mrr_cents: 400 });
+    // Paused for two months: payments stop (no MRR), the account says until when.
+    expect((await post('/account/cancel', { reason: 'temporary', choice: 'pause', months: '2' }, stayer)).status).toBe(200);
+    const paused = await waitFor(() => subscriptionOf('trial@example.com'), { until: (s) => s.paused, what: 'the pause', timeout: 20_000 });
+    expect(paused.mrr_cents).toBe(0);
+    expect(Math.round((paused.paused_until!.getTime() - Date.now()) / 86_400_000)).toBe(60);
+    expect(await (await fetch(`${server.url}/account`, { headers: { cookie: stayer } })).text()).toContain('Payments are paused until');
+
+    const leaver = await signIn('insta@example.com');
+    const bad = await post('/account/cancel', { reason: 'because', choice: 'cancel' }, leaver);
+    expect(bad.status).toBe(400);
+    const left = await post('/account/cancel', { reason: 'not_reading', comment: 'No time', choice: 'cancel' }, leaver);
+    expect(left.status).toBe(200);
+    await waitFor(() => subscriptionOf('insta@example.com'), {
+      until: (s) => s.cancel_at_period_end,
+      what: 'cancel at period end',
+      timeout: 20_000,
+    });
+    const stripeSub = stripe.objects.get((await subscriptionOf('insta@example.com')).stripe_subscription_id)!;
+    expect(stripeSub.cancellation_details).toMatchObject({ feedback: 'unused', comment: 'No time' });
+    const rows = await t.db.selectFrom('cancellations').select(['reason', 'comment', 'outcome', 'offer_id']).orderBy('id').execute();
+    expect(rows).toEqual([
+      { reason: 'too_expensive', comment: 'A bit much', outcome: 'retained', offer_id: retention.id },
+      { reason: 'temporary', comment: '', outcome: 'paused', offer_id: null },
+      { reason: 'not_reading', comment: 'No time', outcome: 'cancelled', offer_id: null },
+    ]);
+  });
+});
+
 describe('gifts', () => {
   it('sells a gift through Checkout (payment mode), delivers it on its date, and redeems it once, stacking on a comp', async () => {
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);

@@ -79,6 +79,8 @@ export interface NewTier {
   yearlyAmount: number | null;
   currency: string;
   trialDays?: number | undefined;
+  /** The trial starts without a card (Stripe cancels at its end unless one was added). */
+  trialWithoutCard?: boolean | undefined;
   description?: string | undefined;
 }
 
@@ -127,6 +129,7 @@ export async function createPaidTier(db: Kysely<Database>, stripe: Stripe | unde
       yearly_amount: input.yearlyAmount,
       currency: input.currency,
       trial_days: input.trialDays ?? 0,
+      trial_without_card: (input.trialDays ?? 0) > 0 && (input.trialWithoutCard ?? false),
       stripe_product_id: product.id,
       stripe_monthly_price_id: monthly?.id ?? null,
       stripe_yearly_price_id: yearly?.id ?? null,

@@ -126,9 +126,9 @@ async function brandOf(db: Kysely<Database>, siteUrl: string) {
   return { title: site.title, accentColor: site.accentColor, siteUrl };
 }
 
-/** When a gift's delivery job runs: 08:00 UTC on its date, or now when that is past. */
+/** When a gift's delivery job runs: now for today (or a past date), 08:00 UTC on a later date. */
 function deliveryTime(deliverOn: Date): Date {
-  return new Date(Math.max(Date.now(), deliverOn.getTime() + 8 * 3_600_000));
+  return deliverOn.getTime() <= Date.now() ? new Date() : new Date(deliverOn.getTime() + 8 * 3_600_000);
 }
 
 /**
@@ -371,4 +371,26 @@ export async function refundGift(db: Kysely<Database>, stripe: Stripe | undefine
     .where('id', '=', gift.id)
     .where('status', 'in', ['pending', 'paid', 'delivered'])
     .execute();
+}
+
+/** The hourly job: banked gift days of members back on the free tier (a complimentary access expired) start now. */
+export async function startAllBankedGifts(db: Kysely<Database>): Promise<number> {
+  const members = await db
+    .selectFrom('gifts as g')
+    .innerJoin('members as m', 'm.id', 'g.redeemed_by')
+    .select('m.id')
+    .distinct()
+    .where('g.status', '=', 'redeemed')
+    .where('g.banked_days', '>', 0)
+    .where('m.tier_source', '=', 'default')
+    .limit(1000)
+    .execute();
+  let started = 0;
+  for (const { id } of members) {
+    started += await db.transaction().execute(async (trx) => {
+      await trx.selectFrom('members').select('id').where('id', '=', id).forUpdate().executeTakeFirst();
+      return startBankedGiftsFor(trx, id);
+    });
+  }
+  return started;
 }

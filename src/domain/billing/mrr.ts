@@ -105,17 +105,34 @@ export async function moneyOverview(db: Kysely<Database>, since: Date, until: Da
     .selectFrom('subscriptions')
     .select((eb) => eb.fn.coalesce(eb.fn.sum<string>('mrr_cents'), eb.lit(0)).as('total'))
     .executeTakeFirstOrThrow();
-  // Trials that ended in the window: converted (paid after) or not.
+  // Trials that ended in the window, and how many of them converted (a trial_converted movement).
   const trials = await db
-    .selectFrom('subscriptions')
+    .selectFrom('subscriptions as s')
     .select([
       (eb) => eb.fn.countAll<string>().as('ended'),
-      (eb) => eb.fn.count<string>(eb.case().when('status', 'in', ['active', 'past_due']).then(1).end()).as('converted'),
+      (eb) =>
+        eb.fn
+          .count<string>(
+            eb
+              .case()
+              .when(
+                eb.exists(
+                  eb
+                    .selectFrom('mrr_movements as mm')
+                    .select('mm.id')
+                    .whereRef('mm.stripe_subscription_id', '=', 's.stripe_subscription_id')
+                    .where('mm.cause', '=', 'trial_converted'),
+                ),
+              )
+              .then(1)
+              .end(),
+          )
+          .as('converted'),
     ])
-    .where('trial_end', 'is not', null)
-    .where('trial_end', '>=', since)
-    .where('trial_end', '<', until)
-    .where('status', '!=', 'trialing')
+    .where('s.trial_end', 'is not', null)
+    .where('s.trial_end', '>=', since)
+    .where('s.trial_end', '<', until)
+    .where('s.status', '!=', 'trialing')
     .executeTakeFirstOrThrow();
   const offers = await db
     .selectFrom('offer_redemptions as r')
