@@ -14,6 +14,7 @@ import { INSTALL_TEST_TASK, sendTestEmail } from './domain/install/test-email.ts
 import { resumeStaleStripeSyncs, runStripeSync } from './domain/billing/adopt.ts';
 import { deliverWebhook } from './domain/webhooks/deliver.ts';
 import { runNightlyBackup } from './domain/backup/nightly.ts';
+import { publishDuePosts } from './domain/content/publishing.ts';
 import { log } from './lib/log.ts';
 import { createRateLimiter, UNLIMITED, type RateLimiter } from './lib/mail-rate.ts';
 import { pruneSmtpJournal } from './lib/mailer/smtp.ts';
@@ -200,6 +201,14 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     if ('written' in outcome) log.info('site backup written', { file: outcome.written, removed: outcome.removed.length });
   };
 
+  // Scheduled posts whose time has come (domain/content/publishing.ts): at each post's time, and every minute.
+  const publishDue = async () => {
+    const published = await publishDuePosts(runtime.db);
+    if (published > 0) log.info('scheduled posts published', { posts: published });
+  };
+  const publishPost: Task<'publish_post'> = publishDue;
+  const publishDuePostsTask: Task<'publish_due_posts'> = publishDue;
+
   // Amazon SNS asks the SES webhook to confirm its subscription (web/mail-webhooks.ts queues this).
   const snsConfirm: Task<'sns_confirm_subscription'> = async ({ subscribeUrl }) => {
     await confirmSnsSubscription(subscribeUrl);
@@ -209,6 +218,8 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
   return {
     heartbeat,
     sns_confirm_subscription: snsConfirm,
+    publish_post: publishPost,
+    publish_due_posts: publishDuePostsTask,
     webhook_delivery: webhookDelivery,
     site_backup: siteBackup,
     send_email: sendEmail,
@@ -230,6 +241,7 @@ const CRONTAB: Array<[string, TaskName]> = [
   ['17 * * * *', 'maintenance'],
   ['* * * * *', 'send_watchdog'],
   ['* * * * *', 'import_watchdog'],
+  ['* * * * *', 'publish_due_posts'],
   ['*/5 * * * *', 'comment_notifications'],
   ['*/10 * * * *', 'stats_rollup'],
   // Nightly, 03:41 UTC (a no-op unless BACKUP_DIR is set).

@@ -31,7 +31,7 @@ declare global {
       stripe_sync: { syncId: string };
       webhook_delivery: { deliveryId: string };
       sns_confirm_subscription: { subscribeUrl: string };
-      publish_due_posts: { postId?: string };
+      publish_post: { postId: string };
       // Crontab tasks (src/worker.ts): the payload is the cron stamp only.
       maintenance: CronPayload;
       send_watchdog: CronPayload;
@@ -39,6 +39,7 @@ declare global {
       comment_notifications: CronPayload;
       stats_rollup: CronPayload;
       site_backup: CronPayload;
+      publish_due_posts: CronPayload;
     }
   }
 }

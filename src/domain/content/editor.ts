@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { emitWebhookEvent } from '../webhooks/events.ts';
+import { enqueuePublish } from './publishing.ts';
 import type { Visibility } from './access.ts';
 import { slugify } from '../../lib/slug.ts';
 import { decodeKeyset, keysetPage } from '../../lib/keyset.ts';
@@ -135,9 +136,10 @@ export async function createPost(
     const row = await trx
       .insertInto('posts')
       .values({ ...(await postColumns(trx, v, null)), author_id: authorId })
-      .returning(['id', 'slug', 'revision', 'status'])
+      .returning(['id', 'slug', 'revision', 'status', 'published_at'])
       .executeTakeFirstOrThrow();
     if (row.status === 'published') await emitWebhookEvent(trx, 'post.published', { id: row.id, slug: row.slug });
+    if (row.status === 'scheduled' && row.published_at) await enqueuePublish(trx, row.id, row.published_at);
     return { id: row.id, slug: row.slug, revision: row.revision };
   });
 }
@@ -177,10 +179,13 @@ export async function updatePost(
       .updateTable('posts')
       .set({ ...(await postColumns(trx, v, current.published_at)), revision: current.revision + 1, updated_at: new Date() })
       .where('id', '=', postId)
-      .returning(['id', 'slug', 'revision', 'status'])
+      .returning(['id', 'slug', 'revision', 'status', 'published_at'])
       .executeTakeFirstOrThrow();
     if (row.status === 'published' && current.status !== 'published')
       await emitWebhookEvent(trx, 'post.published', { id: row.id, slug: row.slug });
+    // (Re)scheduled: the job moves to the new time (same key). A post moved back to draft keeps a
+    // job that finds nothing due.
+    if (row.status === 'scheduled' && row.published_at) await enqueuePublish(trx, row.id, row.published_at);
     return { id: row.id, slug: row.slug, revision: row.revision };
   });
 }
