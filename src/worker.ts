@@ -24,6 +24,7 @@ import { runDelivery } from './domain/fediverse/delivery.ts';
 import { sendAnswer } from './domain/fediverse/social.ts';
 import { syncPost } from './domain/fediverse/sync.ts';
 import { runNightlyBackup } from './domain/backup/nightly.ts';
+import { publishDuePosts } from './domain/content/publishing.ts';
 import { log } from './lib/log.ts';
 import { createRateLimiter, UNLIMITED, type RateLimiter } from './lib/mail-rate.ts';
 import { pruneSmtpJournal } from './lib/mailer/smtp.ts';
@@ -276,6 +277,13 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     const sent = await sendAlertDigests(runtime.db, runtime.keys);
     if (sent > 0) log.info('staff alert digests queued', { emails: sent });
   };
+  // Scheduled posts whose time has come (domain/content/publishing.ts): at each post's time, and every minute.
+  const publishDue = async () => {
+    const published = await publishDuePosts(runtime.db);
+    if (published > 0) log.info('scheduled posts published', { posts: published });
+  };
+  const publishPost: Task<'publish_post'> = publishDue;
+  const publishDuePostsTask: Task<'publish_due_posts'> = publishDue;
 
   // Amazon SNS asks the SES webhook to confirm its subscription (web/mail-webhooks.ts queues this).
   const snsConfirm: Task<'sns_confirm_subscription'> = async ({ subscribeUrl }) => {
@@ -303,6 +311,8 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     cancellation_apply: cancellationApply,
     trial_reminder: trialReminder,
     gift_delivery: giftDelivery,
+    publish_post: publishPost,
+    publish_due_posts: publishDuePostsTask,
     webhook_delivery: webhookDelivery,
     site_backup: siteBackup,
     send_email: sendEmail,
@@ -328,6 +338,7 @@ const CRONTAB: Array<[string, TaskName]> = [
   ['17 * * * *', 'maintenance'],
   ['* * * * *', 'send_watchdog'],
   ['* * * * *', 'import_watchdog'],
+  ['* * * * *', 'publish_due_posts'],
   ['*/5 * * * *', 'comment_notifications'],
   ['*/10 * * * *', 'stats_rollup'],
   ['3 * * * *', 'staff_alert_digest'],

@@ -56,11 +56,7 @@ export class KyselyKvStore implements KvStore {
       const k = encode(key);
       // Serialises swaps of one key, present or not (a row lock cannot hold an absent key).
       await sql`select pg_advisory_xact_lock(hashtext(${'fedify-kv:' + k}))`.execute(trx);
-      const row = await trx
-        .selectFrom('fediverse_kv')
-        .select(['value', 'expires_at'])
-        .where('key', '=', k)
-        .executeTakeFirst();
+      const row = await trx.selectFrom('fediverse_kv').select(['value', 'expires_at']).where('key', '=', k).executeTakeFirst();
       const live = row && (row.expires_at === null || row.expires_at > new Date()) ? row.value : undefined;
       if (JSON.stringify(live) !== JSON.stringify(expectedValue)) return false;
       const json = JSON.stringify(newValue ?? null);

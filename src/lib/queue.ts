@@ -34,7 +34,6 @@ declare global {
       // One fact's alerts to staff (domain/live/alerts.ts).
       staff_alert: { kind: AlertKind; factKey: string; summary: string; link: string };
       sns_confirm_subscription: { subscribeUrl: string };
-      publish_due_posts: { postId?: string };
       trial_reminder: { subscriptionId: string };
       gift_delivery: { giftId: string };
       automation_lane: { lane: number };
@@ -42,6 +41,7 @@ declare global {
       fediverse_post_sync: { postId: string };
       fediverse_answer: { commentId: string };
       cancellation_apply: { cancellationId: string; pauseMonths: number };
+      publish_post: { postId: string };
       // Crontab tasks (src/worker.ts): the payload is the cron stamp only.
       maintenance: CronPayload;
       send_watchdog: CronPayload;
@@ -51,6 +51,7 @@ declare global {
       site_backup: CronPayload;
       staff_alert_digest: CronPayload;
       automation_watchdog: CronPayload;
+      publish_due_posts: CronPayload;
     }
   }
 }

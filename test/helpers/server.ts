@@ -17,6 +17,8 @@ export function cleanEnv(extra: Record<string, string | undefined>): NodeJS.Proc
     'SITE_URL',
     'RESEND_API_KEY',
     'RESEND_BASE_URL',
+    'MAIL_PROVIDER',
+    'SMTP_URL',
     'STRIPE_SECRET_KEY',
     'STRIPE_API_BASE',
     'STRIPE_WEBHOOK_SECRET',

@@ -3,6 +3,7 @@ import type { Database } from '../../../db/types.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { emitWebhookEvent } from '../webhooks/events.ts';
 import { scheduleFediversePostSync } from '../fediverse/sync.ts';
+import { enqueuePublish } from './publishing.ts';
 import type { Visibility } from './access.ts';
 import { slugify } from '../../lib/slug.ts';
 import { decodeKeyset, keysetPage } from '../../lib/keyset.ts';
@@ -140,6 +141,7 @@ export async function createPost(
       .executeTakeFirstOrThrow();
     if (row.status === 'published') await emitWebhookEvent(trx, 'post.published', { id: row.id, slug: row.slug });
     if (row.status !== 'draft') await scheduleFediversePostSync(trx, row.id, row.published_at);
+    if (row.status === 'scheduled' && row.published_at) await enqueuePublish(trx, row.id, row.published_at);
     return { id: row.id, slug: row.slug, revision: row.revision };
   });
 }
@@ -185,6 +187,9 @@ export async function updatePost(
     await scheduleFediversePostSync(trx, row.id, row.published_at);
     if (row.status === 'published' && current.status !== 'published')
       await emitWebhookEvent(trx, 'post.published', { id: row.id, slug: row.slug });
+    // (Re)scheduled: the job moves to the new time (same key). A post moved back to draft keeps a
+    // job that finds nothing due.
+    if (row.status === 'scheduled' && row.published_at) await enqueuePublish(trx, row.id, row.published_at);
     return { id: row.id, slug: row.slug, revision: row.revision };
   });
 }

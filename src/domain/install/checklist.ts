@@ -45,7 +45,8 @@ export interface Checklist {
   ready: boolean;
 }
 
-export type InstallConfig = Pick<Config, 'siteUrl' | 'mailFrom' | 'resend' | 'stripe'>;
+export type InstallConfig = Pick<Config, 'siteUrl' | 'mailFrom' | 'resend' | 'stripe'> &
+  Partial<Pick<Config, 'mailProvider' | 'smtp' | 'inboundMail'>>;
 
 /** The address part of MAIL_FROM ("Brand <news@example.com>" → news@example.com). */
 export function senderAddress(mailFrom: string): string {
@@ -113,23 +114,43 @@ export async function installChecklist(
     items.push(line('dkim', `DKIM for ${domain} (selector resend)`, records.dkim));
     items.push(line('dmarc', `DMARC for ${domain}`, records.dmarc));
   }
-  items.push({
-    id: 'resend',
-    title: 'Resend API key',
-    state: config.resend ? 'done' : 'todo',
-    detail: config.resend
-      ? 'RESEND_API_KEY is set: email goes out through Resend.'
-      : 'Set RESEND_API_KEY (Resend → API Keys). Until then email stays in the local outbox (Admin → Outbox).',
-  });
-  items.push({
-    id: 'resend_webhook',
-    title: 'Resend webhook (delivery, bounces, complaints)',
-    state: config.resend?.webhookSecret ? 'done' : 'todo',
-    detail: config.resend?.webhookSecret
-      ? 'RESEND_WEBHOOK_SECRET is set.'
-      : 'In Resend → Webhooks, add this endpoint with these events, and put its signing secret in RESEND_WEBHOOK_SECRET.',
-    webhook: { url: `${config.siteUrl}/webhooks/resend`, events: HANDLED_RESEND_EVENTS },
-  });
+  if (config.mailProvider === 'smtp' && config.smtp) {
+    // The same two items, for an SMTP relay (README, "Any mail provider: SMTP"); the ids stay.
+    const inbound = config.inboundMail ?? { sesTopicArns: undefined, postmarkToken: undefined, mailgunSigningKey: undefined };
+    items.push({
+      id: 'resend',
+      title: 'Mail provider (SMTP relay)',
+      state: 'done',
+      detail: `MAIL_PROVIDER=smtp: email goes out through ${new URL(config.smtp.url).hostname} (SMTP_URL).`,
+    });
+    items.push({
+      id: 'resend_webhook',
+      title: 'Bounces and complaints from the relay',
+      state: inbound.sesTopicArns || inbound.postmarkToken || inbound.mailgunSigningKey ? 'done' : 'todo',
+      detail:
+        inbound.sesTopicArns || inbound.postmarkToken || inbound.mailgunSigningKey
+          ? 'A relay webhook is configured (SES_SNS_TOPIC_ARN, POSTMARK_WEBHOOK_TOKEN or MAILGUN_WEBHOOK_SIGNING_KEY).'
+          : `Point your relay's bounce and complaint events at ${config.siteUrl}/webhooks/ses, /webhooks/postmark or /webhooks/mailgun and set its setting (README, "Any mail provider: SMTP"); until then a bounced address is not suppressed.`,
+    });
+  } else {
+    items.push({
+      id: 'resend',
+      title: 'Resend API key',
+      state: config.resend ? 'done' : 'todo',
+      detail: config.resend
+        ? 'RESEND_API_KEY is set: email goes out through Resend.'
+        : 'Set RESEND_API_KEY (Resend → API Keys). Until then email stays in the local outbox (Admin → Outbox).',
+    });
+    items.push({
+      id: 'resend_webhook',
+      title: 'Resend webhook (delivery, bounces, complaints)',
+      state: config.resend?.webhookSecret ? 'done' : 'todo',
+      detail: config.resend?.webhookSecret
+        ? 'RESEND_WEBHOOK_SECRET is set.'
+        : 'In Resend → Webhooks, add this endpoint with these events, and put its signing secret in RESEND_WEBHOOK_SECRET.',
+      webhook: { url: `${config.siteUrl}/webhooks/resend`, events: HANDLED_RESEND_EVENTS },
+    });
+  }
   items.push({
     id: 'stripe',
     title: 'Stripe secret key (paid tiers)',

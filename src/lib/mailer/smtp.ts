@@ -181,7 +181,12 @@ export function createSmtpMailer(db: Kysely<Database>, options: SmtpMailerOption
         ...(message.text === undefined ? {} : { text: message.text }),
         ...(message.replyTo === undefined ? {} : { replyTo: message.replyTo }),
         messageId,
-        headers: { ...message.headers, ...tagHeaders(message.tags) },
+        // Tag headers are plain ASCII (tagHeaders checks): sent as written, so the JSON of
+        // X-Mailgun-Variables is not MIME-encoded into something Mailgun cannot read.
+        headers: {
+          ...message.headers,
+          ...Object.fromEntries(Object.entries(tagHeaders(message.tags)).map(([k, v]) => [k, { prepared: true, value: v }])),
+        },
       });
       await writeJournal(db, messageId, idempotencyKey, { status: 'accepted', response: String(info.response ?? '') });
       return { ok: true } as const;
