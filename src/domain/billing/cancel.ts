@@ -44,10 +44,21 @@ export async function retentionOffer(db: Kysely<Database>, tierId: string | null
   return offers.find((o) => offerState(o) === 'active' && (tierId === null || o.tier_id === tierId));
 }
 
+/** A member's current paid subscription (what cancellation acts on and the account page shows), if any. */
 export async function cancellableSubscription(db: Kysely<Database>, memberId: string) {
   return db
     .selectFrom('subscriptions')
-    .select(['stripe_subscription_id', 'tier_id', 'status', 'cancel_at_period_end', 'paused', 'coupon_id'])
+    .select([
+      'stripe_subscription_id',
+      'tier_id',
+      'status',
+      'cancel_at_period_end',
+      'paused',
+      'paused_until',
+      'coupon_id',
+      'trial_end',
+      'current_period_end',
+    ])
     .where('member_id', '=', memberId)
     .where('status', 'in', ['active', 'trialing', 'past_due'])
     .orderBy('updated_at', 'desc')
