@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import type { CompiledEmail } from '../../../emails/post.ts';
-import { NotFoundError } from '../../lib/errors.ts';
+import { NotFoundError, ValidationError } from '../../lib/errors.ts';
 import type { SiteKeys } from '../../lib/site-keys.ts';
 import { senderFor } from '../newsletters/sender.ts';
 import { batchMessages } from '../sending/payload.ts';
@@ -22,6 +22,13 @@ export interface NextEmail {
   email: { subject: string; html: string; text: string } | null;
   /** What ends the member's way when no email is ahead: 'end', 'exit', 'unsubscribe'. */
   then: string | null;
+}
+
+/** previewNext for the member with this address (the admin asks by address). */
+export async function previewNextByEmail(db: Kysely<Database>, keys: SiteKeys, automationId: string, email: string): Promise<NextEmail> {
+  const member = await db.selectFrom('members').select('id').where('email', '=', email).executeTakeFirst();
+  if (!member) throw new ValidationError(`No member has the address ${email.slice(0, 200)}.`);
+  return previewNext(db, keys, automationId, member.id);
 }
 
 export async function previewNext(db: Kysely<Database>, keys: SiteKeys, automationId: string, memberId: string): Promise<NextEmail> {
