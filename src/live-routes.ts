@@ -56,8 +56,18 @@ async function staffOf(req: IncomingMessage): Promise<SessionStaffUser | undefin
   return session ? (await staffFromSession(db, session))?.staff : undefined;
 }
 
-/** What this role may see of a fact: no email address without members:read. */
+/**
+ * What this role may see of a fact: no email address without members:read. The hub hands the same
+ * row to every client, so each fact is serialised once per kind of viewer, not once per client.
+ */
+const frames = new WeakMap<LiveRow, { emails?: string; plain?: string }>();
 export function eventText(row: LiveRow, seesEmails: boolean): string {
+  let made = frames.get(row);
+  if (!made) frames.set(row, (made = {}));
+  return (made[seesEmails ? 'emails' : 'plain'] ??= frame(row, seesEmails));
+}
+
+function frame(row: LiveRow, seesEmails: boolean): string {
   const data = visibleData(row.data, seesEmails);
   return `id: ${row.seq}\nevent: ${row.type}\ndata: ${JSON.stringify({ ...data, at: row.at })}\n\n`;
 }
