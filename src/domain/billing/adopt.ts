@@ -9,7 +9,7 @@ import type { SiteLinks } from '../../lib/site-keys.ts';
 import { dbNow } from '../../lib/sql.ts';
 import { isStripeError } from '../../lib/stripe.ts';
 import { normaliseEmail } from '../members/email.ts';
-import { PaymentsNotConfigured } from './billing.ts';
+import { PaymentsNotConfigured } from './stripe-calls.ts';
 import { applySubscription, snapshotOf, type SubscriptionSnapshot } from './subscriptions.ts';
 
 /**

@@ -2,18 +2,21 @@ import type { Kysely } from 'kysely';
 import type Stripe from 'stripe';
 import type { Database } from '../../../db/types.ts';
 import { slugify } from '../../lib/slug.ts';
-import { ConflictError, DomainError, NotFoundError, UnavailableError, ValidationError } from '../../lib/errors.ts';
+import { ConflictError, NotFoundError, UnavailableError, ValidationError } from '../../lib/errors.ts';
 import { paymentFailedEmail } from '../../../emails/billing.ts';
-import { errorFields, log } from '../../lib/log.ts';
+import { log } from '../../lib/log.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
 import { senderFor } from '../newsletters/sender.ts';
 import type { SiteLinks } from '../../lib/site-keys.ts';
-import { idempotencyKey, isMissingInStripe, isStripeError } from '../../lib/stripe.ts';
+import { idempotencyKey, isMissingInStripe } from '../../lib/stripe.ts';
 import { recordEvent } from '../members/events.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { PAST_DUE_GRACE_DAYS, syncSubscription } from './subscriptions.ts';
 import { offerByCode, offerRefusal, refreshOfferFromStripe } from './offers.ts';
 import { handleGiftEvent } from './gifts.ts';
+import { callStripe, PaymentsNotConfigured } from './stripe-calls.ts';
+
+export { callStripe, PaymentsNotConfigured };
 
 async function brandOf(db: Kysely<Database>, siteUrl: string) {
   const site = await getSiteSettings(db);
@@ -26,53 +29,6 @@ async function brandOf(db: Kysely<Database>, siteUrl: string) {
  * Stripe from verified webhooks. A webhook only names what changed: the subscription is always
  * re-read from Stripe, so duplicated or reordered events converge on Stripe's current state.
  */
-export class PaymentsNotConfigured extends ConflictError {
-  constructor() {
-    super('Payments are not configured on this site.', 'payments_not_configured');
-  }
-}
-
-/**
- * A call to Stripe made for someone waiting on a page: any Stripe failure becomes a domain error
- * with a message for them (and the details in the log), never a 500. Nothing was charged.
- */
-export async function callStripe<T>(
-  what: string,
-  call: () => Promise<T>,
-  options: {
-    /** The error to throw when Stripe says the object does not exist. */
-    ifMissing?: DomainError;
-    /** Staff are told Stripe's own reason for a refusal (readers get a plain sentence). */
-    forStaff?: boolean;
-  } = {},
-): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    if (!isStripeError(err)) throw err;
-    if (options.ifMissing && isMissingInStripe(err)) throw options.ifMissing;
-    log.warn('stripe call failed', {
-      what,
-      stripeType: err.type,
-      code: err.code,
-      status: err.statusCode,
-      requestId: err.requestId,
-      ...errorFields(err),
-    });
-    if (err.statusCode === 400 || err.statusCode === 404 || err.statusCode === 402) {
-      if (options.forStaff) throw new UnavailableError(`Stripe refused the request: ${err.message}`, 'payments_refused');
-      throw new UnavailableError(
-        'Stripe refused the request, so nothing was charged. Please try again; if it happens again, tell us and we will look into it.',
-        'payments_refused',
-      );
-    }
-    throw new UnavailableError(
-      'We could not reach our payment provider, so nothing was charged. Please try again in a minute.',
-      'payments_unavailable',
-    );
-  }
-}
-
 export interface NewTier {
   name: string;
   monthlyAmount: number | null;

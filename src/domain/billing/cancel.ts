@@ -3,7 +3,7 @@ import type Stripe from 'stripe';
 import type { CancellationReason, Database } from '../../../db/types.ts';
 import { ConflictError, ValidationError } from '../../lib/errors.ts';
 import { enqueue } from '../../lib/queue.ts';
-import { PaymentsNotConfigured } from './billing.ts';
+import { PaymentsNotConfigured } from './stripe-calls.ts';
 import { offerState } from './offers.ts';
 
 /**

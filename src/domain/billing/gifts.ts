@@ -13,7 +13,7 @@ import { recordEvent } from '../members/events.ts';
 import { senderFor } from '../newsletters/sender.ts';
 import { grantCompDays } from '../referrals/rewards.ts';
 import { getSiteSettings } from '../site/settings.ts';
-import { callStripe, PaymentsNotConfigured } from './billing.ts';
+import { callStripe, PaymentsNotConfigured } from './stripe-calls.ts';
 
 /**
  * Gift subscriptions: 1, 3, 6 or 12 months of a tier, paid once through Checkout (payment mode).

@@ -6,7 +6,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.
 import { log } from '../../lib/log.ts';
 import { idempotencyKey, isMissingInStripe, isStripeError } from '../../lib/stripe.ts';
 import { isPlatform } from '../members/sources.ts';
-import { callStripe, PaymentsNotConfigured } from './billing.ts';
+import { callStripe, PaymentsNotConfigured } from './stripe-calls.ts';
 
 /**
  * Offers: a discount on a tier, as a Stripe coupon and its promotion code (the offer's code),
