@@ -448,6 +448,9 @@ export interface CancellationsTable {
   outcome: 'cancelled' | 'retained' | 'paused';
   offer_id: string | null;
   created_at: DefaultTimestamp;
+  applied_at: Timestamp | null;
+  failed_at: Timestamp | null;
+  failure: string | null;
 }
 
 export type MrrKind = 'new' | 'expansion' | 'contraction' | 'churn' | 'reactivation';

@@ -299,8 +299,10 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     await deliverGift(runtime.db, runtime.keys, giftId);
   };
 
-  const cancellationApply: Task<'cancellation_apply'> = async ({ cancellationId, pauseMonths }) => {
-    await applyCancellation(runtime.db, runtime.stripe, cancellationId, pauseMonths);
+  const cancellationApply: Task<'cancellation_apply'> = async ({ cancellationId, pauseMonths }, helpers) => {
+    await applyCancellation(runtime.db, runtime.stripe, cancellationId, pauseMonths, {
+      lastAttempt: helpers.job.attempts >= helpers.job.max_attempts,
+    });
   };
 
   return {

@@ -398,6 +398,28 @@ describe('cancellation', () => {
       { reason: 'temporary', comment: '', outcome: 'paused', offer_id: null },
       { reason: 'not_reading', comment: 'No time', outcome: 'cancelled', offer_id: null },
     ]);
+    const applied = await t.db.selectFrom('cancellations').select(['applied_at', 'failed_at']).execute();
+    expect(applied.every((r) => r.applied_at !== null && r.failed_at === null)).toBe(true);
+  });
+
+  it('never drops a choice Stripe refuses: the row keeps the reason and staff are alerted once', async () => {
+    const sub = await subscriptionOf('trial@example.com');
+    stripe.objects.delete(sub.stripe_subscription_id); // gone at Stripe (deleted from its dashboard)
+    const member = await signIn('trial@example.com');
+    const res = await post('/account/cancel', { reason: 'switched', choice: 'cancel' }, member);
+    expect(res.status).toBe(200);
+    const row = await waitFor(
+      () => t.db.selectFrom('cancellations').selectAll().where('reason', '=', 'switched').executeTakeFirstOrThrow(),
+      { until: (r) => r.failed_at !== null, what: 'the failed cancellation recorded', timeout: 20_000 },
+    );
+    expect(row.applied_at).toBeNull();
+    expect(row.failure).toMatch(/No such subscription/i);
+    const alerts = await waitFor(
+      () => t.db.selectFrom('staff_alerts').selectAll().where('fact_key', '=', `cancellation-failed:${row.id}`).execute(),
+      { until: (a) => a.length > 0, what: 'the staff alert', timeout: 20_000 },
+    );
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]!.link).toBe(`/admin/members/${row.member_id}`);
   });
 });
 

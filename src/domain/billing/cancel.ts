@@ -2,7 +2,9 @@ import type { Kysely } from 'kysely';
 import type Stripe from 'stripe';
 import type { CancellationReason, Database } from '../../../db/types.ts';
 import { ConflictError, ValidationError } from '../../lib/errors.ts';
+import { log } from '../../lib/log.ts';
 import { enqueue } from '../../lib/queue.ts';
+import { isStripeError } from '../../lib/stripe.ts';
 import { PaymentsNotConfigured } from './stripe-calls.ts';
 import { offerState } from './offers.ts';
 
@@ -117,41 +119,88 @@ export async function recordCancellation(
   });
 }
 
-/** The job: the member's choice made in Stripe (one idempotency key per choice). */
-export async function applyCancellation(db: Kysely<Database>, stripe: Stripe | undefined, cancellationId: string, pauseMonths: number) {
+/**
+ * The job: the member's choice made in Stripe (one idempotency key per choice). Once made, the
+ * row says so (applied_at). A choice Stripe refuses (the subscription is gone, the offer no longer
+ * applies) or that still fails on the job's last attempt is never dropped silently: the row keeps
+ * Stripe's reason (failed_at, failure) and staff are alerted to act on it by hand.
+ */
+export async function applyCancellation(
+  db: Kysely<Database>,
+  stripe: Stripe | undefined,
+  cancellationId: string,
+  pauseMonths: number,
+  options: { lastAttempt?: boolean } = {},
+) {
   if (!stripe) return;
   const c = await db
     .selectFrom('cancellations as c')
     .leftJoin('offers as o', 'o.id', 'c.offer_id')
-    .select(['c.id', 'c.stripe_subscription_id', 'c.reason', 'c.comment', 'c.outcome', 'c.created_at', 'o.stripe_promotion_code_id'])
+    .select([
+      'c.id',
+      'c.member_id',
+      'c.stripe_subscription_id',
+      'c.reason',
+      'c.comment',
+      'c.outcome',
+      'c.created_at',
+      'c.applied_at',
+      'c.failed_at',
+      'o.stripe_promotion_code_id',
+    ])
     .where('c.id', '=', cancellationId)
     .executeTakeFirst();
-  if (!c) return;
+  if (!c || c.applied_at || c.failed_at) return;
   const key = `cancellation-${c.id}`;
-  if (c.outcome === 'cancelled') {
-    await stripe.subscriptions.update(
-      c.stripe_subscription_id,
-      {
-        cancel_at_period_end: true,
-        cancellation_details: { feedback: STRIPE_FEEDBACK[c.reason], ...(c.comment ? { comment: c.comment.slice(0, 500) } : {}) },
-      },
-      { idempotencyKey: key },
-    );
-  } else if (c.outcome === 'retained' && c.stripe_promotion_code_id) {
-    await stripe.subscriptions.update(
-      c.stripe_subscription_id,
-      { discounts: [{ promotion_code: c.stripe_promotion_code_id }] },
-      { idempotencyKey: key },
-    );
-  } else if (c.outcome === 'paused') {
-    // From the moment the member asked (not the job's run), so a retried job asks the same.
-    const resumesAt = Math.floor(c.created_at.getTime() / 1000) + pauseMonths * 30 * 86400;
-    await stripe.subscriptions.update(
-      c.stripe_subscription_id,
-      { pause_collection: { behavior: 'void', resumes_at: resumesAt } },
-      { idempotencyKey: key },
-    );
+  try {
+    if (c.outcome === 'cancelled') {
+      await stripe.subscriptions.update(
+        c.stripe_subscription_id,
+        {
+          cancel_at_period_end: true,
+          cancellation_details: { feedback: STRIPE_FEEDBACK[c.reason], ...(c.comment ? { comment: c.comment.slice(0, 500) } : {}) },
+        },
+        { idempotencyKey: key },
+      );
+    } else if (c.outcome === 'retained' && c.stripe_promotion_code_id) {
+      await stripe.subscriptions.update(
+        c.stripe_subscription_id,
+        { discounts: [{ promotion_code: c.stripe_promotion_code_id }] },
+        { idempotencyKey: key },
+      );
+    } else if (c.outcome === 'paused') {
+      // From the moment the member asked (not the job's run), so a retried job asks the same.
+      const resumesAt = Math.floor(c.created_at.getTime() / 1000) + pauseMonths * 30 * 86400;
+      await stripe.subscriptions.update(
+        c.stripe_subscription_id,
+        { pause_collection: { behavior: 'void', resumes_at: resumesAt } },
+        { idempotencyKey: key },
+      );
+    }
+  } catch (err) {
+    // A refusal (4xx other than a rate limit or a lock) will not change on retry.
+    const refused =
+      isStripeError(err) &&
+      err.statusCode !== undefined &&
+      err.statusCode >= 400 &&
+      err.statusCode < 500 &&
+      ![409, 429].includes(err.statusCode);
+    if (!refused && !options.lastAttempt) throw err;
+    const failure = err instanceof Error ? err.message.slice(0, 500) : String(err).slice(0, 500);
+    log.error('cancellation not applied in Stripe; staff alerted', { cancellationId: c.id, outcome: c.outcome, failure });
+    await db.transaction().execute(async (trx) => {
+      await trx.updateTable('cancellations').set({ failed_at: new Date(), failure }).where('id', '=', c.id).execute();
+      const alert = {
+        kind: 'payment_failed' as const,
+        factKey: `cancellation-failed:${c.id}`,
+        summary: `A member's choice to ${c.outcome === 'cancelled' ? 'cancel' : c.outcome === 'paused' ? 'pause' : 'take the retention offer'} could not be made in Stripe: ${failure}`,
+        link: c.member_id ? `/admin/members/${c.member_id}` : '/admin/members',
+      };
+      await enqueue(trx, 'staff_alert', alert, { jobKey: `staff_alert:${alert.factKey}`, maxAttempts: 10 });
+    });
+    return;
   }
+  await db.updateTable('cancellations').set({ applied_at: new Date() }).where('id', '=', c.id).execute();
 }
 
 /** Why members leave: reasons with how many cancelled, took the offer, paused. */
