@@ -30,6 +30,7 @@ import * as m0045 from './0045_mrr_movements.ts';
 import * as m0046 from './0046_fediverse.ts';
 import * as m0047 from './0047_recommendations.ts';
 import * as m0048 from './0048_cancellation_outcome.ts';
+import * as m0049 from './0049_mrr_backfill.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -67,4 +68,5 @@ export const migrations: Record<string, Migration> = {
   '0046_fediverse': m0046,
   '0047_recommendations': m0047,
   '0048_cancellation_outcome': m0048,
+  '0049_mrr_backfill': m0049,
 };

@@ -152,3 +152,62 @@ describe('MRR movements', () => {
     expect(overview.trials).toEqual({ ended: 1, converted: 1 });
   });
 });
+
+describe('subscriptions from before MRR was tracked', () => {
+  it('get their revenue and one "new" movement dated when they started, once (0049)', async () => {
+    const { up } = await import('../../db/migrations/0049_mrr_backfill.ts');
+    const free = await t.db.selectFrom('tiers').select('id').where('slug', '=', 'free').executeTakeFirstOrThrow();
+    const member = async (email: string) =>
+      (
+        await t.db
+          .insertInto('members')
+          .values({ email, tier_id: free.id, referral_code: email.slice(0, 2) + 'code', status: 'active' })
+          .returning('id')
+          .executeTakeFirstOrThrow()
+      ).id;
+    const old = (id: string, memberId: string, tier: string, price: string, extra: Record<string, unknown> = {}) =>
+      t.db
+        .insertInto('subscriptions')
+        .values({ stripe_subscription_id: id, member_id: memberId, tier_id: ids[tier]!, status: 'active', price_id: price, ...extra })
+        .execute();
+    const c = await member('c@example.com');
+    const d = await member('d@example.com');
+    const e = await member('e@example.com');
+    await old('sub_old_yearly', c, 'gold', 'price_gy');
+    await old('sub_old_paused', d, 'basic', 'price_bm', { paused: true });
+    await old('sub_old_trial', e, 'basic', 'price_bm', { status: 'trialing' });
+    const startedAt = new Date('2026-03-01T10:00:00Z');
+    await t.db
+      .insertInto('events')
+      .values({
+        member_id: c,
+        type: 'subscription_started',
+        occurred_at: startedAt,
+        data: JSON.stringify({ subscription: 'sub_old_yearly' }),
+      })
+      .execute();
+    await up(t.db);
+    await up(t.db); // a second run changes nothing
+    const subs = await t.db
+      .selectFrom('subscriptions')
+      .select(['stripe_subscription_id', 'mrr_cents'])
+      .where('stripe_subscription_id', 'like', 'sub_old_%')
+      .orderBy('stripe_subscription_id')
+      .execute();
+    expect(subs).toEqual([
+      { stripe_subscription_id: 'sub_old_paused', mrr_cents: 0 },
+      { stripe_subscription_id: 'sub_old_trial', mrr_cents: 0 },
+      { stripe_subscription_id: 'sub_old_yearly', mrr_cents: 800 },
+    ]);
+    const moves = await t.db
+      .selectFrom('mrr_movements')
+      .select(['stripe_subscription_id', 'kind', 'cause', 'delta_cents', 'occurred_at'])
+      .where('cause', '=', 'backfilled')
+      .execute();
+    expect(moves).toEqual([
+      { stripe_subscription_id: 'sub_old_yearly', kind: 'new', cause: 'backfilled', delta_cents: 800, occurred_at: startedAt },
+    ]);
+    // Earlier subscriptions (with movements) are untouched: MRR now is the fixture's 1300 plus 800.
+    expect((await moneyOverview(t.db, new Date(0))).mrrCents).toBe(2100);
+  });
+});
