@@ -31,6 +31,7 @@ import * as m0046 from './0046_fediverse.ts';
 import * as m0047 from './0047_recommendations.ts';
 import * as m0048 from './0048_cancellation_outcome.ts';
 import * as m0049 from './0049_mrr_backfill.ts';
+import * as m0060 from './0060_label_automations.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -69,4 +70,5 @@ export const migrations: Record<string, Migration> = {
   '0047_recommendations': m0047,
   '0048_cancellation_outcome': m0048,
   '0049_mrr_backfill': m0049,
+  '0060_label_automations': m0060,
 };

@@ -8,7 +8,8 @@ import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { refreshStats } from '../../src/domain/stats/rollup.ts';
 import { openApiDocument } from '../../src/web/api/openapi.ts';
 import type { ApiDeps, ApiRoute } from '../../src/web/api/route.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { siteKeys } from '../../src/lib/site-keys.ts';
+import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
 import { makePost, seedAudience } from '../helpers/sending.ts';
 import { startStripeTestServer, type StripeTestServer } from '../servers/stripe.ts';
 
@@ -44,6 +45,8 @@ beforeAll(async () => {
     siteUrl: 'http://hearth.test',
     stripe: new Stripe('sk_test_x', { host: '127.0.0.1', port: stripe.port, protocol: 'http' }),
     staff: { id: owner.id, email: owner.email, name: owner.name, role: owner.role },
+    keys: siteKeys({ appSecret: TEST_SECRET, siteUrl: 'http://hearth.test' }),
+    sendRateLimit: 2,
   };
   ids.post = await makePost(t.db);
   ids.member = (await t.db.selectFrom('members').select('id').orderBy('id').executeTakeFirstOrThrow()).id;
@@ -292,6 +295,54 @@ const calls = (): Call[] => [
   { method: 'get', path: '/api/v1/polls/{id}', url: '/api/v1/polls/POLL', status: 200 },
   { method: 'get', path: '/api/v1/polls/{id}', url: '/api/v1/polls/999999', status: 404 },
   { method: 'patch', path: '/api/v1/polls/{id}', url: '/api/v1/polls/POLL', body: { status: 'closed' }, status: 200 },
+  {
+    method: 'post',
+    path: '/api/v1/automations',
+    url: '/api/v1/automations',
+    body: {
+      name: 'Welcome',
+      trigger: { type: 'subscription_confirmed', platforms: ['instagram'] },
+      steps: [
+        { type: 'email', subject: 'Welcome, {{name}}', markdown: 'Hello from the team.', preheader: 'Glad you came' },
+        { type: 'wait', duration: 'P2D' },
+        { type: 'condition', if: { label: 'vip' }, then: 'continue', else: 'exit' },
+        { type: 'label', add: 'welcomed' },
+      ],
+      status: 'live',
+    },
+    status: 201,
+  },
+  {
+    method: 'post',
+    path: '/api/v1/automations',
+    url: '/api/v1/automations',
+    body: { name: 'Loop', trigger: { type: 'went_cold' }, steps: [{ type: 'wait', duration: 'P2Y' }] },
+    status: 400,
+  },
+  { method: 'get', path: '/api/v1/automations', url: '/api/v1/automations', status: 200 },
+  { method: 'get', path: '/api/v1/automations/{id}', url: '/api/v1/automations/AUTOMATION', status: 200 },
+  { method: 'get', path: '/api/v1/automations/{id}', url: '/api/v1/automations/999999', status: 404 },
+  {
+    method: 'patch',
+    path: '/api/v1/automations/{id}',
+    url: '/api/v1/automations/AUTOMATION',
+    body: { name: 'Welcome (Instagram)' },
+    status: 200,
+  },
+  { method: 'post', path: '/api/v1/automations/{id}/pause', url: '/api/v1/automations/AUTOMATION/pause', status: 200 },
+  { method: 'post', path: '/api/v1/automations/{id}/resume', url: '/api/v1/automations/AUTOMATION/resume', status: 200 },
+  { method: 'get', path: '/api/v1/automations/{id}/stats', url: '/api/v1/automations/AUTOMATION/stats', status: 200 },
+  {
+    method: 'get',
+    path: '/api/v1/automations/{id}/preview',
+    url: `/api/v1/automations/AUTOMATION/preview?member=${ids.member}`,
+    status: 200,
+  },
+  { method: 'get', path: '/api/v1/automations/{id}/preview', url: '/api/v1/automations/AUTOMATION/preview', status: 400 },
+  { method: 'post', path: '/api/v1/automations/hold', url: '/api/v1/automations/hold', body: { held: true }, status: 200 },
+  { method: 'get', path: '/api/v1/automations/hold', url: '/api/v1/automations/hold', status: 200 },
+  { method: 'post', path: '/api/v1/automations/hold', url: '/api/v1/automations/hold', body: { held: 'yes' }, status: 400 },
+  { method: 'delete', path: '/api/v1/automations/{id}', url: '/api/v1/automations/AUTOMATION', status: 204 },
   { method: 'get', path: '/api/v1/openapi.json', url: '/api/v1/openapi.json', status: 200 },
 ];
 
@@ -346,6 +397,7 @@ describe('the OpenAPI document', () => {
       if (url.includes('WEBHOOK')) url = url.replace('WEBHOOK', ids.webhook!);
       if (url.includes('POLL')) url = url.replace('POLL', ids.poll!);
       if (url.includes('OFFER')) url = url.replace('OFFER', ids.offer!);
+      if (url.includes('AUTOMATION')) url = url.replace('AUTOMATION', ids.automation!);
       const init: RequestInit = { method: call.method.toUpperCase() };
       if (call.body !== undefined) init.body = JSON.stringify(call.body);
       if (call.form) init.body = call.form;
@@ -372,6 +424,7 @@ describe('the OpenAPI document', () => {
       if (call.path === '/api/v1/webhooks' && res.status === 201) ids.webhook = body.webhook!.id!;
       if (call.path === '/api/v1/polls' && res.status === 201) ids.poll = body.poll!.id!;
       if (call.path === '/api/v1/offers' && res.status === 201) ids.offer = body.offer!.id!;
+      if (call.path === '/api/v1/automations' && res.status === 201) ids.automation = body.automation!.id!;
     }
   });
 

@@ -13,7 +13,6 @@ import { getSiteSettings } from '../site/settings.ts';
 import { ENGAGED_DAYS } from '../stats/definitions.ts';
 import { automationsHeld } from './automations.ts';
 import { branchTarget, durationSeconds, nextWeekdayTime, type Branch, type Step, type Test, type Trigger } from './definitions.ts';
-import { enterAutomations } from './enter.ts';
 
 /**
  * The automation engine: a lane's loop (runAutomationLane), run by `automation_lane` jobs.
@@ -225,16 +224,10 @@ async function runStep(deps: AutomationDeps, trx: Transaction<Database>, group: 
       const label = await sql<{ id: string }>`select id from labels where lower(name) = lower(${name})`.execute(trx);
       const labelId = label.rows[0]!.id;
       if ('add' in step) {
-        const added = await sql<{ member_id: string }>`
-          insert into member_labels (member_id, label_id) select unnest(${sql.val(ids)}::bigint[]), ${labelId}
-          on conflict do nothing returning member_id
+        // Members who did not have it enter its label_added automations (migration 0060's trigger).
+        await sql`
+          insert into member_labels (member_id, label_id) select unnest(${sql.val(ids)}::bigint[]), ${labelId} on conflict do nothing
         `.execute(trx);
-        await enterAutomations(
-          trx,
-          'label_added',
-          added.rows.map((r) => String(r.member_id)),
-          { labelId },
-        );
       } else {
         await sql`delete from member_labels where label_id = ${labelId} and member_id = any(${sql.val(ids)}::bigint[])`.execute(trx);
       }

@@ -6,13 +6,19 @@ import { enqueueAutomationLanes } from './jobs.ts';
 
 /**
  * Members entering automations, called where the facts happen and in their transaction: a
- * confirmation (members/subscribe.ts), a label added (members/manage.ts, and the automation's own
- * label steps), a referral milestone (referrals/milestones.ts), a billing change (billing, through
- * noteTierBefore), a member going cold (the watchdog, from the stats rollups).
+ * confirmation (members/subscribe.ts), a referral milestone (referrals/milestones.ts), a billing
+ * change (billing, through noteTierBefore), a member going cold (the watchdog, from the stats
+ * rollups). A label added is the exception: it enters through a trigger on member_labels
+ * (migration 0060), since labels are added by many paths (API, admin, bulk actions, imports, the
+ * automations' own label steps); those paths only wake the lanes (wakeForLabels).
  *
  * One set-based statement per fact: every live (or paused) automation with that trigger whose
- * filters match takes the member in at its first step, due now. A member enters an automation
- * once (the primary key); only active members enter.
+ * filters match takes the member in at its first step, due now. Only active members enter.
+ *
+ * Re-entry: none. A member enters a given automation at most once, ever (automation_members'
+ * primary key): a reader who unsubscribes and subscribes again does not get the welcome sequence
+ * twice, a label removed and added again does not restart its automation, and an email step's
+ * key (automation-<id>-step-<n>-member-<m>) stays the one key of that email for good.
  */
 interface EntryFacts {
   /** label_added: the label's id. */
@@ -94,6 +100,21 @@ async function enterWhere(db: Kysely<Database>, type: TriggerType, members: RawB
   const entered = result.rows[0]?.n ?? 0;
   if (entered > 0) await enqueueAutomationLanes(db);
   return entered;
+}
+
+/**
+ * After labels were added (the trigger of migration 0060 has already entered the members): the
+ * lanes are started now rather than by the next watchdog minute, when a label automation listens.
+ */
+export async function wakeForLabels(db: Kysely<Database>): Promise<void> {
+  const listening = await db
+    .selectFrom('automations')
+    .select('id')
+    .where('trigger_type', '=', 'label_added')
+    .where('status', '=', 'live')
+    .limit(1)
+    .executeTakeFirst();
+  if (listening) await enqueueAutomationLanes(db);
 }
 
 /**

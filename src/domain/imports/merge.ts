@@ -12,6 +12,7 @@ import { ValidationError } from '../../lib/errors.ts';
 import { log } from '../../lib/log.ts';
 import type { ImportRecord } from './read.ts';
 import { emitWebhookEvent } from '../webhooks/events.ts';
+import { wakeForLabels } from '../automations/enter.ts';
 
 export interface MergeCounts {
   imported: number;
@@ -98,7 +99,10 @@ export async function mergeStagedRows(conn: Kysely<Database>, record: ImportReco
   let allowBulk = true;
   for (let attempt = 1; ; attempt++) {
     try {
-      return await conn.transaction().execute((trx) => mergeInTransaction(trx, record, rows, allowBulk));
+      const counts = await conn.transaction().execute((trx) => mergeInTransaction(trx, record, rows, allowBulk));
+      // Imported labels entered their label_added automations (migration 0060's trigger): run them now.
+      await wakeForLabels(conn);
+      return counts;
     } catch (err) {
       const constraint = (err as { constraint?: unknown }).constraint;
       if (attempt < 3 && (err as { code?: unknown }).code === '23505') {

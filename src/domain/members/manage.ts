@@ -1,4 +1,4 @@
-import { enterAutomations } from '../automations/enter.ts';
+import { wakeForLabels } from '../automations/enter.ts';
 import { sql, type Kysely } from 'kysely';
 import type { Database, MemberStatus } from '../../../db/types.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
@@ -98,13 +98,14 @@ async function setLabels(db: Kysely<Database>, memberId: string, names: string[]
     .$if(ids.length > 0, (q) => q.where('label_id', 'not in', ids))
     .execute();
   if (ids.length > 0) {
+    // A label the member did not have enters its label_added automations (migration 0060's trigger).
     const added = await db
       .insertInto('member_labels')
       .values(ids.map((label_id) => ({ member_id: memberId, label_id })))
       .onConflict((oc) => oc.doNothing())
       .returning('label_id')
       .execute();
-    for (const a of added) await enterAutomations(db, 'label_added', [memberId], { labelId: a.label_id });
+    if (added.length > 0) await wakeForLabels(db);
   }
 }
 
@@ -273,12 +274,7 @@ export async function bulkAction(db: Kysely<Database>, filter: MemberFilter, act
         }>`insert into member_labels (member_id, label_id) select id, ${labelId} from (${ids}) s on conflict do nothing returning member_id`.execute(
           trx,
         );
-        await enterAutomations(
-          trx,
-          'label_added',
-          r.rows.map((row) => String(row.member_id)),
-          { labelId },
-        );
+        if (r.rows.length > 0) await wakeForLabels(trx);
         return r.rows.length;
       }
       case 'remove_label': {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ValidationError } from '../../lib/errors.ts';
 import type { AutomationRow } from '../../domain/automations/automations.ts';
 import { TRIGGER_TYPES, WEEKDAYS } from '../../domain/automations/definitions.ts';
+import { Id, Rate, Timestamp } from './schema.ts';
 
 /** The automations API's contract (README "Automations", docs/api.md): request bodies and the answer's shape. */
 
@@ -72,7 +73,71 @@ export const automationPatchBody = z.strictObject({
   status: z.enum(['draft', 'live', 'paused']).optional(),
 });
 
-export const holdBody = z.strictObject({ held: z.boolean() });
+export const holdBody = z.strictObject({ held: z.boolean() }).meta({ id: 'AutomationHold' });
+
+// Answers (documented in src/web/api/openapi.ts, checked against the real answers by its test).
+
+export const Automation = z
+  .strictObject({
+    id: Id,
+    name: z.string(),
+    trigger: AutomationTrigger,
+    status: z.enum(['draft', 'live', 'paused']),
+    template: z.string().nullable().meta({ description: 'The ready-made automation it was made from (e.g. sunset), if any.' }),
+    steps: z.array(AutomationStep).meta({ description: 'In order; each carries its `id`, which keeps it the same step through an edit.' }),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    live_since: Timestamp.nullable(),
+  })
+  .meta({ id: 'Automation' });
+export const AutomationEnvelope = z.strictObject({ automation: Automation });
+export const AutomationList = z.strictObject({ automations: z.array(Automation) });
+export const HoldState = z.strictObject({ held: z.boolean() });
+
+const Counts = {
+  entered: z.int(),
+  emailed: z.int(),
+  human_opens: z.int().meta({ description: 'Unique members; machine opens (privacy proxies) left out.' }),
+  human_clicks: z.int().meta({ description: 'Unique members; scanner clicks left out.' }),
+  unsubscribed: z.int(),
+  exited: z.int().meta({ description: 'Members a condition sent out.' }),
+};
+const Retention = z.strictObject({ members: z.int(), retained: z.int(), rate: Rate });
+export const AutomationStatsEnvelope = z.strictObject({
+  stats: z
+    .strictObject({
+      ...Counts,
+      active: z.int(),
+      done: z.int(),
+      converted_to_paid_30d: z.int().meta({ description: 'Members who started a paid subscription within 30 days of entering.' }),
+      conversion_rate: Rate,
+      retention_30d: z.strictObject({ with_sequence: Retention, before_sequence: Retention }).nullable().meta({
+        description:
+          'subscription_confirmed automations only: still subscribed 30 days after confirming, its members against those who confirmed in the 180 days before it went live.',
+      }),
+      steps: z.array(
+        z.strictObject({
+          id: Id,
+          position: z.int().nullable(),
+          type: z.enum(['email', 'wait', 'condition', 'label', 'unsubscribe']),
+          ...Counts,
+        }),
+      ),
+    })
+    .meta({ id: 'AutomationStats' }),
+});
+export const AutomationPreviewEnvelope = z.strictObject({
+  next: z
+    .strictObject({
+      status: z.enum(['active', 'done', 'exited', 'left', 'not_entered']),
+      step: z.int().nullable().meta({ description: 'The next email step (1-based), when one is ahead.' }),
+      at: Timestamp.nullable(),
+      email: z.strictObject({ subject: z.string(), html: z.string(), text: z.string() }).nullable(),
+      then: z.string().nullable().meta({ description: "When no email is ahead, what ends the member's way: end, exit, unsubscribe." }),
+    })
+    .meta({ id: 'AutomationPreview' }),
+});
+export const previewQuery = z.object({ member: Id.meta({ description: "The member's id." }) });
 
 export function automationJson(a: AutomationRow) {
   return {

@@ -1,5 +1,16 @@
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject } from 'zod-openapi';
+import {
+  AutomationEnvelope,
+  AutomationList,
+  AutomationPreviewEnvelope,
+  AutomationStatsEnvelope,
+  automationPatchBody,
+  HoldState,
+  holdBody,
+  newAutomationBody,
+  previewQuery,
+} from './automation.ts';
 import { patchCommentBody, CommentEnvelope, CommentPage } from './comment.ts';
 import { FieldEnvelope, FieldList, newFieldBody, patchFieldBody } from './field.ts';
 import { ImportChangesEnvelope, ImportEnvelope, importOptionsBody } from './import.ts';
@@ -459,6 +470,70 @@ export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'pat
       permission: 'comments:moderate',
       ok: ['204', null],
       errors: ['404', '409'],
+    },
+  },
+  '/api/v1/automations': {
+    get: { summary: 'Every automation', permission: 'sends:write', ok: ['200', AutomationList] },
+    post: {
+      summary: 'Create an automation (a draft unless status is live); a loop, a wait over a year or an unknown label is refused',
+      permission: 'sends:write',
+      body: newAutomationBody,
+      ok: ['201', AutomationEnvelope],
+      errors: ['400'],
+    },
+  },
+  '/api/v1/automations/hold': {
+    get: { summary: 'Whether every automation is held (the bad-news-day switch)', permission: 'sends:write', ok: ['200', HoldState] },
+    post: {
+      summary: 'Hold or release every automation',
+      permission: 'sends:write',
+      body: holdBody,
+      ok: ['200', HoldState],
+      errors: ['400'],
+    },
+  },
+  '/api/v1/automations/{id}': {
+    get: { summary: 'One automation with its steps', permission: 'sends:write', ok: ['200', AutomationEnvelope], errors: ['404'] },
+    patch: {
+      summary: 'Change an automation; steps replace the list, a step keeps its place by its id',
+      permission: 'sends:write',
+      body: automationPatchBody,
+      ok: ['200', AutomationEnvelope],
+      errors: ['400', '404'],
+    },
+    delete: { summary: 'Delete an automation; its members leave it', permission: 'sends:write', ok: ['204', null], errors: ['404'] },
+  },
+  '/api/v1/automations/{id}/pause': {
+    post: {
+      summary: 'Pause: every member is held where they are',
+      permission: 'sends:write',
+      ok: ['200', AutomationEnvelope],
+      errors: ['404', '409'],
+    },
+  },
+  '/api/v1/automations/{id}/resume': {
+    post: {
+      summary: "Resume: steps that came due meanwhile are spread over the provider's rate",
+      permission: 'sends:write',
+      ok: ['200', AutomationEnvelope],
+      errors: ['404'],
+    },
+  },
+  '/api/v1/automations/{id}/stats': {
+    get: {
+      summary: 'Per automation and per step: entered, emailed, human opens and clicks, unsubscribed, exited, conversion, retention',
+      permission: 'sends:write',
+      ok: ['200', AutomationStatsEnvelope],
+      errors: ['404'],
+    },
+  },
+  '/api/v1/automations/{id}/preview': {
+    get: {
+      summary: 'What a member gets next, and when, rendered as it would be posted; nothing is sent',
+      permission: 'sends:write',
+      query: previewQuery,
+      ok: ['200', AutomationPreviewEnvelope],
+      errors: ['400', '404'],
     },
   },
   '/api/v1/stats/overview': {
