@@ -1052,10 +1052,34 @@ export interface RecommendationsTable {
   clicks: ColumnType<number, number | undefined, number>;
   created_at: DefaultTimestamp;
   updated_at: DefaultTimestamp;
+  kind: ColumnType<RecommendationKind, RecommendationKind | undefined, RecommendationKind>;
+  checked_at: Date | null;
+}
+
+export type RecommendationKind = 'hearth' | 'ghost' | 'other';
+
+export interface RecommendationSubscriptionsTable {
+  recommendation_id: string;
+  member_id: string;
+  status: ColumnType<'queued' | 'sent' | 'failed', 'queued' | 'sent' | 'failed' | undefined, 'queued' | 'sent' | 'failed'>;
+  last_error: string | null;
+  created_at: DefaultTimestamp;
+  sent_at: Date | null;
+}
+
+export interface FediverseActorBansTable {
+  id: Generated<string>;
+  actor_uri: string;
+  handle: string;
+  reason: ColumnType<string, string | undefined, string>;
+  created_by: string | null;
+  created_at: DefaultTimestamp;
 }
 
 export interface Database {
   recommendations: RecommendationsTable;
+  recommendation_subscriptions: RecommendationSubscriptionsTable;
+  fediverse_actor_bans: FediverseActorBansTable;
   fediverse_keys: FediverseKeysTable;
   fediverse_kv: FediverseKvTable;
   fediverse_followers: FediverseFollowersTable;

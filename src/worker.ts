@@ -23,6 +23,7 @@ import { deliverWebhook } from './domain/webhooks/deliver.ts';
 import { runDelivery } from './domain/fediverse/delivery.ts';
 import { sendAnswer } from './domain/fediverse/social.ts';
 import { syncPost } from './domain/fediverse/sync.ts';
+import { runRecommendationSubscribe } from './domain/recommendations/subscribe.ts';
 import { runNightlyBackup } from './domain/backup/nightly.ts';
 import { publishDuePosts } from './domain/content/publishing.ts';
 import { log } from './lib/log.ts';
@@ -260,6 +261,11 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
   const fediverseAnswer: Task<'fediverse_answer'> = async ({ commentId }) => {
     await sendAnswer(fediverse, commentId);
   };
+  // A reader subscribing to a recommended Hearth site in one step (domain/recommendations/subscribe.ts).
+  const recommendationSubscribe: Task<'recommendation_subscribe'> = async ({ recommendationId, memberId }, helpers) => {
+    const outcome = await runRecommendationSubscribe(fediverse, recommendationId, memberId, helpers.job.attempts);
+    if (outcome === 'failed') log.warn('one-step subscription refused', { recommendation: recommendationId });
+  };
 
   // The nightly site archive (domain/backup/nightly.ts) when BACKUP_DIR is set; otherwise nothing.
   const siteBackup: Task<'site_backup'> = async () => {
@@ -332,6 +338,7 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     fediverse_post_sync: fediversePostSync,
     fediverse_delivery: fediverseDelivery,
     fediverse_answer: fediverseAnswer,
+    recommendation_subscribe: recommendationSubscribe,
   };
 }
 

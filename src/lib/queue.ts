@@ -40,6 +40,7 @@ declare global {
       fediverse_delivery: { deliveryId: string };
       fediverse_post_sync: { postId: string };
       fediverse_answer: { commentId: string };
+      recommendation_subscribe: { recommendationId: string; memberId: string };
       cancellation_apply: { cancellationId: string; pauseMonths: number };
       publish_post: { postId: string };
       // Crontab tasks (src/worker.ts): the payload is the cron stamp only.

@@ -23,7 +23,7 @@ import { guardedDocumentLoader, guardedGet } from './loader.ts';
 import { siteKeyPairs } from './keys.ts';
 import { articleFrom, SITE_ACTOR } from './objects.ts';
 import { countFollowers, listFollowerPage } from './followers.ts';
-import { liveArticles } from './sync.ts';
+import { countLiveArticles, liveArticlePage } from './sync.ts';
 import * as inbox from './inbox.ts';
 import packageJson from '../../../package.json' with { type: 'json' };
 import { contextLoader } from './context-loader.ts';
@@ -134,11 +134,11 @@ function build(db: Kysely<Database>, siteUrl: string, allowPrivate: boolean): Fe
     });
 
   federation
-    .setOutboxDispatcher(PATHS.outbox, async (ctx, identifier) => {
+    .setOutboxDispatcher(PATHS.outbox, async (ctx, identifier, cursor) => {
       if (identifier !== SITE_ACTOR || !(await enabled(ctx))) return null;
-      const items = await liveArticles(ctx.data.db, siteUrl, 20);
+      const page = await liveArticlePage(ctx.data.db, siteUrl, cursor ?? '');
       return {
-        items: items.map(
+        items: page.items.map(
           (parts) =>
             new Create({
               id: new URL(`${parts.id}#create`),
@@ -147,9 +147,12 @@ function build(db: Kysely<Database>, siteUrl: string, allowPrivate: boolean): Fe
               object: articleFrom(siteUrl, parts),
             }),
         ),
+        nextCursor: page.next,
       };
     })
-    .setCounter(async (ctx) => (await liveArticles(ctx.data.db, siteUrl, 10_000)).length);
+    // Paged: the collection names its first page; off, there is no first page (404).
+    .setFirstCursor(async (ctx, identifier) => (identifier === SITE_ACTOR && (await enabled(ctx)) ? '' : null))
+    .setCounter(async (ctx) => countLiveArticles(ctx.data.db));
 
   federation
     .setFollowersDispatcher(PATHS.followers, async (ctx, identifier, cursor) => {
@@ -177,12 +180,12 @@ function build(db: Kysely<Database>, siteUrl: string, allowPrivate: boolean): Fe
   });
 
   federation.setNodeInfoDispatcher(PATHS.nodeinfo, async (ctx) => {
-    const [followers, posts] = await Promise.all([countFollowers(ctx.data.db), liveArticles(ctx.data.db, siteUrl, 10_000)]);
+    const [followers, posts] = await Promise.all([countFollowers(ctx.data.db), countLiveArticles(ctx.data.db)]);
     return {
       software: { name: 'hearth', version: packageJson.version, homepage: new URL(siteUrl) },
       protocols: ['activitypub'],
       openRegistrations: false,
-      usage: { users: { total: 1, activeMonth: 1, activeHalfyear: 1 }, localPosts: posts.length, localComments: 0 },
+      usage: { users: { total: 1, activeMonth: 1, activeHalfyear: 1 }, localPosts: posts, localComments: 0 },
       metadata: { followers },
     };
   });

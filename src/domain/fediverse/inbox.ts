@@ -26,6 +26,7 @@ import { getConversationSettings } from '../community/settings.ts';
 import { effectiveMode } from '../community/rules.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { dbNow } from '../../lib/sql.ts';
+import { isBannedActor } from './bans.ts';
 import { contextLoader } from './context-loader.ts';
 import { queueDeliveries } from './delivery.ts';
 import type { FediverseContext } from './federation.ts';
@@ -46,8 +47,9 @@ export const REPLIES_PER_SERVER_PER_HOUR = 60;
 /** The largest remote note taken, in characters of HTML. */
 export const MAX_REMOTE_CONTENT = 20_000;
 
+/** No actor, a blocked server, or a banned account (bans.ts). */
 async function refused(ctx: Ctx, actor: URL | null): Promise<boolean> {
-  return actor === null || (await isBlockedHost(ctx.data.db, actor.host));
+  return actor === null || (await isBlockedHost(ctx.data.db, actor.host)) || (await isBannedActor(ctx.data.db, actor.href));
 }
 
 function ours(ctx: Ctx, url: URL | null, kind: 'posts' | 'notes' | 'replies'): string | null {

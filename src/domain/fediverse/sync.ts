@@ -98,21 +98,52 @@ export async function syncPost(db: Kysely<Database>, siteUrl: string, postId: st
   });
 }
 
-/** The posts followers have (newest first), as Articles' parts: the outbox. */
-export async function liveArticles(db: Kysely<Database>, siteUrl: string, limit: number): Promise<ArticleParts[]> {
-  const site = await getSiteSettings(db);
-  const rows = await db
+/**
+ * The outbox: every post live on the web, newest first, as Articles' parts (gated ones as their
+ * preview). Not only what was sent to followers: posts published before federation was turned on
+ * are there too, so a new follower's server can backfill them. Keyset-paged on (published_at, id);
+ * the cursor carries published_at to the microsecond (toISOString would cut it to the
+ * millisecond and skip or repeat posts published within the same millisecond).
+ */
+export const OUTBOX_PAGE = 20;
+
+function livePosts(db: Kysely<Database>) {
+  return db
     .selectFrom('posts as p')
-    .innerJoin('fediverse_posts as f', 'f.post_id', 'p.id')
-    .select(POST_COLUMNS.map((c) => `p.${c}` as const))
-    .where('f.state', '=', 'live')
     .where('p.status', 'in', ['published', 'scheduled'])
     .where('p.email_only', '=', false)
-    .where('p.published_at', '<=', dbNow())
+    .where('p.published_at', '<=', dbNow());
+}
+
+export async function liveArticlePage(
+  db: Kysely<Database>,
+  siteUrl: string,
+  cursor: string,
+  limit = OUTBOX_PAGE,
+): Promise<{ items: ArticleParts[]; next: string | null }> {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)_(\d{1,18})$/.exec(cursor);
+  const site = await getSiteSettings(db);
+  const rows = await livePosts(db)
+    .select(POST_COLUMNS.map((c) => `p.${c}` as const))
+    .select(sql<string>`to_char(p.published_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('at'))
+    .$if(m !== null, (q) => q.where(sql<boolean>`(p.published_at, p.id) < (${m![1]}::timestamptz, ${m![2]}::bigint)`))
     .orderBy('p.published_at', 'desc')
-    .limit(limit)
+    .orderBy('p.id', 'desc')
+    .limit(limit + 1)
     .execute();
-  return rows.map((p) => articleParts(siteUrl, site.title, p));
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    items: page.map((p) => articleParts(siteUrl, site.title, p)),
+    next: rows.length > limit && last ? `${last.at}_${last.id}` : null,
+  };
+}
+
+export async function countLiveArticles(db: Kysely<Database>): Promise<number> {
+  const row = await livePosts(db)
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
 }
 
 /** The Article as fetched by its id: only a post that is live on the web (gated: its preview). */

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { parseOutboundUrl, UnsafeUrlError } from '../../lib/outbound-http.ts';
+import { detectKind } from './kind.ts';
 
 /**
  * Recommendations without a marketplace: staff list newsletters they recommend (any site); readers
@@ -9,7 +10,9 @@ import { parseOutboundUrl, UnsafeUrlError } from '../../lib/outbound-http.ts';
  * {url, created_at, updated_at}). Readers sent each way are counted, nothing else: a click on a
  * recommendation goes out through /recommendations/:id/go (counted, tagged `ref=<our host>` and
  * `utm_medium=recommendation`), and members who arrive from another site's recommendation are
- * counted by their utm_source. No money, no reader data.
+ * counted by their utm_source. A recommended Hearth site (kind.ts recognises Hearth and Ghost
+ * sites when staff save one) can also be subscribed to in one step from the confirmation page
+ * (subscribe.ts); those readers count as sent too. No money, no reader data.
  */
 export interface NewRecommendation {
   url: string;
@@ -17,7 +20,8 @@ export interface NewRecommendation {
   reason?: string | undefined;
 }
 
-export async function createRecommendation(db: Kysely<Database>, input: NewRecommendation) {
+/** Saves a recommendation (the same address again updates it) and checks what kind of site it is. */
+export async function createRecommendation(db: Kysely<Database>, input: NewRecommendation, options: { allowPrivate: boolean }) {
   let url: URL;
   try {
     url = parseOutboundUrl(input.url.trim());
@@ -31,22 +35,41 @@ export async function createRecommendation(db: Kysely<Database>, input: NewRecom
   const reason = (input.reason ?? '').trim();
   if (reason.length > 500) throw new ValidationError('The reason may be at most 500 characters.', 'invalid_reason');
   const href = url.origin + (url.pathname === '/' ? '/' : url.pathname.replace(/\/+$/, '/'));
+  // Before any write, outside a transaction: the staff request waits at most DETECT_TIMEOUT_MS.
+  const kind = await detectKind(href, options);
+  const checked_at = new Date();
   return db
     .insertInto('recommendations')
-    .values({ url: href, name, reason })
-    .onConflict((oc) => oc.column('url').doUpdateSet({ name, reason, updated_at: new Date() }))
+    .values({ url: href, name, reason, kind, checked_at })
+    .onConflict((oc) => oc.column('url').doUpdateSet({ name, reason, kind, checked_at, updated_at: new Date() }))
     .returningAll()
     .executeTakeFirstOrThrow();
 }
 
 export async function deleteRecommendation(db: Kysely<Database>, id: string): Promise<void> {
+  if (!/^\d{1,18}$/.test(id)) throw new NotFoundError('No such recommendation.', 'recommendation_not_found');
   const r = await db.deleteFrom('recommendations').where('id', '=', id).executeTakeFirst();
   if (Number(r.numDeletedRows) === 0) throw new NotFoundError('No such recommendation.', 'recommendation_not_found');
 }
 
-/** Each recommendation with the readers it was sent (clicks) and the members its site sent us. */
+/**
+ * Each recommendation with the readers sent to it (clicks on its link, and readers subscribed in
+ * one step) and the members its site sent us (by their utm_source).
+ */
 export async function listRecommendations(db: Kysely<Database>) {
-  const rows = await db.selectFrom('recommendations').selectAll().orderBy('id').execute();
+  const rows = await db
+    .selectFrom('recommendations as r')
+    .selectAll('r')
+    .select((eb) =>
+      eb
+        .selectFrom('recommendation_subscriptions as s')
+        .select(sql<number>`count(*)::int`.as('n'))
+        .whereRef('s.recommendation_id', '=', 'r.id')
+        .where('s.status', '=', 'sent')
+        .as('subscribed'),
+    )
+    .orderBy('r.id')
+    .execute();
   const hosts = rows.map((r) => new URL(r.url).host);
   const received = hosts.length
     ? await db
@@ -59,6 +82,7 @@ export async function listRecommendations(db: Kysely<Database>) {
     : [];
   return rows.map((r) => ({
     ...r,
+    subscribed: r.subscribed ?? 0,
     received: received.find((x) => x.utm_source === new URL(r.url).host)?.n ?? 0,
   }));
 }

@@ -1,22 +1,14 @@
-import { z } from 'zod';
 import { createRecommendation, listRecommendations } from '../../../../domain/recommendations/recommendations.ts';
+import { newRecommendationBody, recommendationJson } from '../../../../web/api/recommendation.ts';
 import { apiRoute } from '../../../../web/api/route.ts';
 import { json, readJson } from '../../../../web/http.ts';
 
-const body = z.strictObject({ url: z.string().max(2000), name: z.string().max(120), reason: z.string().max(500).optional() });
+export const GET = apiRoute(async (_, { db }) => json({ recommendations: (await listRecommendations(db)).map(recommendationJson) }));
 
-const shape = (r: Awaited<ReturnType<typeof listRecommendations>>[number]) => ({
-  id: r.id,
-  url: r.url,
-  name: r.name,
-  reason: r.reason,
-  readers_sent: r.clicks,
-  readers_received: r.received,
-});
-
-export const GET = apiRoute(async (_, { db }) => json({ recommendations: (await listRecommendations(db)).map(shape) }));
-
-export const POST = apiRoute(async ({ request }, { db }) => {
-  const r = await createRecommendation(db, await readJson(request, body));
-  return json({ recommendation: shape({ ...r, received: 0 }) }, 201);
+/** Adds (or, for an address already listed, updates) a recommendation; its kind is read from the site (at most 5 s). */
+export const POST = apiRoute(async ({ request }, { db, federationAllowPrivate }) => {
+  const body = await readJson(request, newRecommendationBody);
+  const r = await createRecommendation(db, body, { allowPrivate: federationAllowPrivate ?? false });
+  const listed = (await listRecommendations(db)).find((x) => x.id === r.id) ?? { ...r, subscribed: 0, received: 0 };
+  return json({ recommendation: recommendationJson(listed) }, 201);
 });
