@@ -8,6 +8,7 @@ import { jsonError } from './web/http.ts';
 import { signedInStaff } from './web/identity.ts';
 import { clearStaffSessionCookie } from './web/session-cookie.ts';
 import { getRuntime } from './lib/runtime.ts';
+import { invalidatingAfterWrites, withPageCache } from './web/page-cache.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -88,12 +89,13 @@ function htmlError(status: number, title: string, message: string): Response {
   return new Response(body, { status, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' } });
 }
 
-export const onRequest = defineMiddleware(async (context, next) => {
+export const onRequest = defineMiddleware(async (context, render) => {
   const runtime = getRuntime();
   context.locals.runtime = runtime;
   const { request, url } = context;
   const method = request.method.toUpperCase();
   const pathname = url.pathname;
+  const next = invalidatingAfterWrites(method, pathname, render);
   const isApi = pathname.startsWith('/api/');
 
   // Exempt from the origin check: bearer-token API calls (no cookie), signed webhooks, the public
@@ -115,15 +117,18 @@ export const onRequest = defineMiddleware(async (context, next) => {
     );
   }
 
+  // Reader pages: the same page for every anonymous reader comes from memory (web/page-cache.ts).
   if (!isStaffPath(pathname)) {
-    const response = await next();
-    // An imported post's old address (Substack's /p/<slug>, Ghost's /<slug>/): one primary-key
-    // lookup, only for what would otherwise be a 404.
-    if (response.status === 404 && (method === 'GET' || method === 'HEAD') && !isApi) {
-      const slug = await findImportedRedirect(runtime.db, pathname).catch(() => undefined);
-      if (slug) return withSecurityHeaders(new Response(null, { status: 301, headers: { location: `/posts/${slug}${url.search}` } }));
-    }
-    return withSecurityHeaders(response);
+    return withPageCache(request, url, context.locals, async () => {
+      const response = await next();
+      // An imported post's old address (Substack's /p/<slug>, Ghost's /<slug>/): one primary-key
+      // lookup, only for what would otherwise be a 404.
+      if (response.status === 404 && (method === 'GET' || method === 'HEAD') && !isApi) {
+        const slug = await findImportedRedirect(runtime.db, pathname).catch(() => undefined);
+        if (slug) return withSecurityHeaders(new Response(null, { status: 301, headers: { location: `/posts/${slug}${url.search}` } }));
+      }
+      return withSecurityHeaders(response);
+    });
   }
 
   const decision = decideRoute(pathname, method);

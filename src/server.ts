@@ -11,6 +11,7 @@ import { bodyLimitFor } from './web/body-limits.ts';
 import { handleTracking, isTrackingPath } from './tracking-routes.ts';
 import { closeLiveClients, handleLive, isLivePath } from './live-routes.ts';
 import { stopLiveHub } from './lib/live-hub.ts';
+import { answerFromPageCache, stopPageCache } from './web/page-cache.ts';
 
 /** The project root (this file lives in src/). */
 export const ROOT = resolve(import.meta.dirname, '..');
@@ -148,6 +149,8 @@ export async function startWebServer(options: { host: string; port: number; trus
     });
     if (tracking) return void handleTracking(req, res);
     if (isLivePath(req.url)) return void handleLive(req, res);
+    // An anonymous reader's page already rendered: straight from memory, the app never sees it.
+    if (answerFromPageCache(req, res)) return;
     const limit = bodyLimitFor((req.url ?? '/').split('?')[0]!);
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > limit) return refuseTooLarge(req, res, limit, undefined);
@@ -180,6 +183,7 @@ export async function startWebServer(options: { host: string; port: number; trus
         server.closeIdleConnections();
         closeLiveClients();
         void stopLiveHub();
+        void stopPageCache();
         setTimeout(() => server.closeAllConnections(), 5_000).unref();
       });
       return closing;
