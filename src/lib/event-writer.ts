@@ -8,6 +8,12 @@ import { errorFields, log } from './log.ts';
  * resolves once that statement has committed. A tracking request answers only then, so an
  * event that was answered is on disk (a restart cannot lose it), and a thousand requests a
  * second cost a few inserts a second instead of a thousand commits.
+ *
+ * One statement in flight at a time per process: while it commits, the next group collects and
+ * goes as soon as it is done, so the groups grow with the load (group commit). Several statements
+ * at once would each upsert the same send's counter row (send_live_counts, link -1) and queue on
+ * its row lock until the one ahead had committed: at 2,000 events/s on a live send that queue,
+ * not the work, set the answer time (bench/RESULTS.md, issue 20).
  */
 export interface EngagementRow {
   kind: EngagementKind;
@@ -25,18 +31,21 @@ export interface EventWriter {
   flush(): Promise<void>;
 }
 
+interface Waiting {
+  row: EngagementRow;
+  done: () => void;
+  failed: (err: unknown) => void;
+}
+
 export function createEventWriter(db: Kysely<Database>, options: { maxBatch?: number; maxWaitMs?: number } = {}): EventWriter {
   const maxBatch = options.maxBatch ?? 500;
   const maxWaitMs = options.maxWaitMs ?? 4;
-  let group: Array<{ row: EngagementRow; done: () => void; failed: (err: unknown) => void }> = [];
+  let group: Waiting[] = [];
   let timer: NodeJS.Timeout | undefined;
+  /** The statement in flight, if any. */
+  let writing: Promise<void> | undefined;
 
-  async function flush(): Promise<void> {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
-    const batch = group;
-    group = [];
-    if (batch.length === 0) return;
+  async function writeGroup(batch: Waiting[]): Promise<void> {
     try {
       await insertWithLiveCounts(
         db,
@@ -49,15 +58,34 @@ export function createEventWriter(db: Kysely<Database>, options: { maxBatch?: nu
     }
   }
 
+  /** Starts the next statement unless one is in flight (its end starts the next). */
+  function kick(): void {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (writing || group.length === 0) return;
+    const batch = group.length > maxBatch ? group.splice(0, maxBatch) : group;
+    if (batch === group) group = [];
+    writing = writeGroup(batch).finally(() => {
+      writing = undefined;
+      // What came in meanwhile has waited at least one commit: it goes now.
+      if (group.length > 0) kick();
+    });
+  }
+
   return {
     write(row) {
       return new Promise<void>((done, failed) => {
         group.push({ row, done, failed });
-        if (group.length >= maxBatch) void flush();
-        else timer ??= setTimeout(() => void flush(), maxWaitMs);
+        if (group.length >= maxBatch) kick();
+        else if (!writing) timer ??= setTimeout(kick, maxWaitMs);
       });
     },
-    flush,
+    async flush() {
+      while (writing || group.length > 0) {
+        kick();
+        await writing;
+      }
+    },
   };
 }
 

@@ -82,6 +82,60 @@ async function infoFor(db: Kysely<Database>, sendId: string): Promise<SendInfo |
   return info;
 }
 
+/**
+ * Seconds since a delivery arrived (delivered when the provider said so, else posted), for the
+ * scanner rule. Asked for every click while a send goes out, so the asks of one moment go
+ * together: one query per send a few milliseconds, instead of one query per click (at 1,000
+ * clicks a second the round trips, not the lookups, were the tracking path's largest cost:
+ * bench/RESULTS.md, issue 20).
+ */
+const ARRIVAL_WAIT_MS = 2;
+interface ArrivalAsk {
+  memberId: string;
+  done: (seconds: number | null) => void;
+  failed: (err: unknown) => void;
+}
+const arrivalAsks = new WeakMap<Kysely<Database>, { bySend: Map<string, ArrivalAsk[]>; timer?: NodeJS.Timeout }>();
+
+function secondsSinceArrival(db: Kysely<Database>, sendId: string, memberId: string): Promise<number | null> {
+  let pending = arrivalAsks.get(db);
+  if (!pending) arrivalAsks.set(db, (pending = { bySend: new Map() }));
+  const asks = pending.bySend.get(sendId) ?? [];
+  pending.bySend.set(sendId, asks);
+  const queued = pending;
+  queued.timer ??= setTimeout(() => {
+    const bySend = queued.bySend;
+    queued.bySend = new Map();
+    queued.timer = undefined;
+    for (const [send, list] of bySend) void answerArrivals(db, send, list);
+  }, ARRIVAL_WAIT_MS);
+  return new Promise((done, failed) => asks.push({ memberId, done, failed }));
+}
+
+async function answerArrivals(db: Kysely<Database>, sendId: string, asks: ArrivalAsk[]): Promise<void> {
+  try {
+    const members = [...new Set(asks.map((a) => a.memberId))];
+    // `= any(array)` on the primary key (send_id, member_id) (automation emails: their
+    // (email_id, member_id) index): one index probe per member.
+    const rows = isAutomationEmail(sendId)
+      ? await sql<{ member_id: string; seconds: number | null }>`
+          select member_id::text, extract(epoch from now() - posted_at)::float8 as seconds
+          from automation_deliveries where email_id = ${sendId} and member_id = any(${members}::bigint[])`.execute(db)
+      : await sql<{ member_id: string; seconds: number | null }>`
+          select member_id::text, extract(epoch from now() - coalesce(delivered_at, posted_at))::float8 as seconds
+          from deliveries where send_id = ${sendId} and member_id = any(${members}::bigint[])`.execute(db);
+    // An automation email may reach a member more than once: the latest delivery decides.
+    const seconds = new Map<string, number | null>();
+    for (const r of rows.rows) {
+      const had = seconds.get(r.member_id);
+      if (had === undefined || (r.seconds !== null && (had === null || r.seconds < had))) seconds.set(r.member_id, r.seconds);
+    }
+    for (const a of asks) a.done(seconds.get(a.memberId) ?? null);
+  } catch (err) {
+    for (const a of asks) a.failed(err);
+  }
+}
+
 /** A click: the stored URL to redirect to, or null (unknown token or link: a plain 404). */
 export async function recordClick(
   db: Kysely<Database>,
@@ -98,24 +152,10 @@ export async function recordClick(
   // A click seconds after its email arrived is a scanner's. While the send is going out (and 10 s
   // after), the delivery's own time decides; later, an email delayed by its receiving server
   // (delivered long after the send finished) is the one case this shortcut can miss.
-  let seconds: number | null = null;
-  if (info.finishedAt === null || Date.now() - info.finishedAt < SCANNER_SECONDS * 1000) {
-    const row = isAutomationEmail(ref.sendId)
-      ? await db
-          .selectFrom('automation_deliveries')
-          .select(sql<number | null>`extract(epoch from now() - posted_at)::float8`.as('seconds'))
-          .where('email_id', '=', ref.sendId)
-          .where('member_id', '=', ref.memberId ?? '0')
-          .executeTakeFirst()
-      : await db
-          .selectFrom('deliveries')
-          // Delivered (the provider's webhook) when known, else posted: scanners click on arrival.
-          .select(sql<number | null>`extract(epoch from now() - coalesce(delivered_at, posted_at))::float8`.as('seconds'))
-          .where('send_id', '=', ref.sendId)
-          .where('member_id', '=', ref.memberId ?? '0')
-          .executeTakeFirst();
-    seconds = row?.seconds ?? null;
-  }
+  const seconds =
+    info.finishedAt === null || Date.now() - info.finishedAt < SCANNER_SECONDS * 1000
+      ? await secondsSinceArrival(db, ref.sendId, ref.memberId ?? '0')
+      : null;
   const agent = agentClass(request.userAgent);
   const machine = isMachine({ kind: 'click', method: request.method, agent, secondsSincePosted: seconds });
   const post = info.posts[ref.link] ?? null;
