@@ -1,3 +1,6 @@
+import { createServer } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiToken } from '../../src/domain/staff/api-tokens.ts';
 import { createStaffUser } from '../../src/domain/staff/users.ts';
@@ -21,6 +24,7 @@ interface Site {
 
 let A: Site;
 let B: Site;
+let earlyGatedId: string;
 
 async function site(): Promise<Site> {
   const t = await createTestDatabase();
@@ -66,9 +70,27 @@ afterAll(async () => {
 });
 
 describe('two Hearth sites on the fediverse', () => {
-  it('is off by default: no WebFinger, no actor', async () => {
+  it('is off by default: no WebFinger, no actor, no outbox', async () => {
     const res = await fetch(`${A.server.url}/.well-known/webfinger?resource=acct:news@${A.host}`);
     expect(res.status).toBe(404);
+    // Published while the fediverse is off: the outbox shows them once it is on (backfill).
+    const early = await api(A, 'POST', '/api/v1/posts', {
+      title: 'Earlier letter',
+      markdown: 'Written before the site was on the fediverse.',
+      visibility: 'public',
+      status: 'published',
+    });
+    expect(early.status).toBe(201);
+    earlyGatedId = (
+      await api(A, 'POST', '/api/v1/posts', {
+        title: 'Earlier members letter',
+        markdown: 'An earlier teaser.\n\n<!--more-->\n\nEARLIER SECRET TEXT.',
+        visibility: 'paid',
+        status: 'published',
+      })
+    ).body.post.id;
+    const outbox = await fetch(`${A.server.url}/ap/actor/site/outbox`, { headers: { accept: 'application/activity+json' } });
+    expect(outbox.status).toBe(404);
   });
 
   it('turns on with PATCH /api/v1/site and answers WebFinger, the actor, NodeInfo', async () => {
@@ -114,6 +136,29 @@ describe('two Hearth sites on the fediverse', () => {
     const doc = (await (await fetch(links.links[0]!.href)).json()) as Record<string, any>;
     expect(doc.software.name).toBe('hearth');
     expect(doc.protocols).toContain('activitypub');
+  });
+
+  it('once on, the outbox shows the posts already published: gated ones as their preview only', async () => {
+    const headers = { accept: 'application/activity+json' };
+    const outbox = await fetch(`${A.server.url}/ap/actor/site/outbox`, { headers });
+    expect(outbox.status).toBe(200);
+    expect(outbox.headers.get('content-type')).toContain('application/activity+json');
+    const collection = (await outbox.json()) as Record<string, any>;
+    expect(collection).toMatchObject({ type: 'OrderedCollection', totalItems: 2 });
+    const page = (await (await fetch(collection.first, { headers })).json()) as Record<string, any>;
+    expect(page.type).toBe('OrderedCollectionPage');
+    const items = page.orderedItems as Array<Record<string, any>>;
+    expect(items.map((i) => i.type)).toEqual(['Create', 'Create']);
+    expect(items.map((i) => i.object.name).sort()).toEqual(['Earlier letter', 'Earlier members letter']);
+    const gated = items.find((i) => i.object.name === 'Earlier members letter')!;
+    expect(gated.object.content).toContain('An earlier teaser.');
+    expect(JSON.stringify(page)).not.toContain('EARLIER SECRET');
+    // Nor in the object endpoint.
+    const object = await fetch(`${A.server.url}/ap/posts/${earlyGatedId}`, { headers });
+    expect(object.status).toBe(200);
+    const text = await object.text();
+    expect(text).toContain('An earlier teaser.');
+    expect(text).not.toContain('EARLIER SECRET');
   });
 
   it('refuses an unsigned or forged inbox post with 401 and writes nothing', async () => {
@@ -254,6 +299,107 @@ describe('two Hearth sites on the fediverse', () => {
     expect(deliveries.every((d) => d.status === 'delivered')).toBe(true);
   });
 
+  it('a dead server is retried with backoff, then dropped, and never holds up delivery to a live one', async () => {
+    // Two dead servers: one that refuses connections, one that takes them and never answers.
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const refusedPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const sockets: Socket[] = [];
+    const silent = createNetServer((socket) => sockets.push(socket));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const silentPort = (silent.address() as AddressInfo).port;
+    try {
+      const refusedInbox = `http://127.0.0.1:${refusedPort}/inbox`;
+      const silentInbox = `http://127.0.0.1:${silentPort}/inbox`;
+      await A.t.db
+        .insertInto('fediverse_followers')
+        .values([
+          {
+            actor_uri: `http://127.0.0.1:${refusedPort}/actor`,
+            handle: '@gone@dead',
+            server: `127.0.0.1:${refusedPort}`,
+            inbox: refusedInbox,
+            shared_inbox: null,
+          },
+          {
+            actor_uri: `http://127.0.0.1:${silentPort}/actor`,
+            handle: '@mute@dead',
+            server: `127.0.0.1:${silentPort}`,
+            inbox: silentInbox,
+            shared_inbox: null,
+          },
+        ])
+        .execute();
+      const post = await api(A, 'POST', '/api/v1/posts', {
+        title: 'Into the void',
+        markdown: 'Hello, anyone?',
+        visibility: 'public',
+        status: 'published',
+      });
+      expect(post.status).toBe(201);
+      const rows = () =>
+        A.t.db
+          .selectFrom('fediverse_deliveries')
+          .select(['id', 'inbox', 'status', 'attempts', 'last_error'])
+          .where('activity_id', 'like', `${A.server.url}/ap/posts/${post.body.post.id}#create-%`)
+          .execute();
+      // B gets it while the silent server still holds its connection open.
+      await until('the live delivery to B', async () =>
+        (await rows()).find((d) => d.inbox === `${B.server.url}/ap/inbox` && d.status === 'delivered'),
+      );
+      expect(sockets.length).toBeGreaterThanOrEqual(1);
+      expect((await rows()).find((d) => d.inbox === silentInbox)?.status).toBe('pending');
+
+      // The refused one is retried, each time later than the last (graphile-worker's exponential backoff).
+      // A job between attempts (not locked): its attempts so far and the seconds until the next.
+      const job = async (id: string) =>
+        (
+          await sql<{ attempts: number; locked: boolean; wait: number; last_error: string | null }>`
+            select attempts, locked_at is not null as locked, extract(epoch from run_at - now())::float8 as wait, last_error
+            from graphile_worker._private_jobs where key = ${`fediverse_delivery:${id}`}`.execute(A.t.db)
+        ).rows[0];
+      const dead = (await rows()).find((d) => d.inbox === refusedInbox)!;
+      const first = await until('the first failed attempt', async () => {
+        const j = await job(dead.id);
+        return j && j.attempts === 1 && !j.locked && j.last_error ? j : undefined;
+      });
+      const second = await until('the second failed attempt', async () => {
+        const j = await job(dead.id);
+        return j && j.attempts === 2 && !j.locked ? j : undefined;
+      });
+      // graphile-worker waits e^attempts seconds: about 2.7 s after the first failure, 7.4 s after the second.
+      expect(first.wait).toBeGreaterThan(1.5);
+      expect(second.wait).toBeGreaterThan(first.wait + 2);
+      const row = (await rows()).find((d) => d.inbox === refusedInbox)!;
+      expect(row).toMatchObject({ status: 'pending' });
+      expect(row.attempts).toBeGreaterThanOrEqual(2);
+      expect(row.last_error).toMatch(/ECONNREFUSED/);
+
+      // The last attempt (brought forward: the real schedule spans a day and a half) drops the server.
+      const { MAX_ATTEMPTS } = await import('../../src/domain/fediverse/delivery.ts');
+      await A.t.db
+        .updateTable('fediverse_deliveries')
+        .set({ attempts: MAX_ATTEMPTS - 1 })
+        .where('id', '=', dead.id)
+        .execute();
+      await sql`update graphile_worker._private_jobs set attempts = ${MAX_ATTEMPTS - 1}, run_at = now() where key = ${`fediverse_delivery:${dead.id}`}`.execute(
+        A.t.db,
+      );
+      await until('the dead server to be dropped', async () =>
+        (await rows()).find((d) => d.inbox === refusedInbox && d.status === 'failed'),
+      );
+      const followers = await A.t.db.selectFrom('fediverse_followers').select('inbox').execute();
+      expect(followers.map((f) => f.inbox)).not.toContain(refusedInbox);
+      expect(followers.map((f) => f.inbox)).toContain(`${B.server.url}/ap/inbox`);
+      expect(await job(dead.id)).toBeUndefined();
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+      await A.t.db.deleteFrom('fediverse_followers').where('handle', 'in', ['@mute@dead', '@gone@dead']).execute();
+    }
+  }, 120_000);
+
   it('a signed Like from B counts as a fediverse engagement event on A, not as a member', async () => {
     const { signRequest } = await import('@fedify/fedify');
     const { siteKeyPairs } = await import('../../src/domain/fediverse/keys.ts');
@@ -285,9 +431,50 @@ describe('two Hearth sites on the fediverse', () => {
     expect(await A.t.db.selectFrom('members').select('id').execute()).toEqual(members);
   });
 
+  it("a banned account's replies are refused; lifted, they are taken again", async () => {
+    const article = `${A.server.url}/ap/posts/${publicPostId}`;
+    const following = (await api(A, 'GET', '/api/v1/fediverse')).body.followers as Array<{ actor: string }>;
+    expect(following.map((f) => f.actor)).toContain(`${B.server.url}/ap/actor/site`);
+    const banned = await api(A, 'POST', '/api/v1/fediverse/bans', { account: `@desk@${B.host}`, reason: 'spam' });
+    expect(banned.status).toBe(201);
+    expect(banned.body.ban).toMatchObject({ actor: `${B.server.url}/ap/actor/site`, handle: `@desk@${B.host}`, reason: 'spam' });
+    expect((await api(A, 'POST', '/api/v1/fediverse/bans', { account: 'not an account' })).status).toBe(400);
+    expect((await api(A, 'GET', '/api/v1/fediverse')).body.bans).toHaveLength(1);
+    // No longer a follower.
+    const followers = (await api(A, 'GET', '/api/v1/fediverse')).body.followers as Array<{ actor: string }>;
+    expect(followers.map((f) => f.actor)).not.toContain(`${B.server.url}/ap/actor/site`);
+
+    const comments = () =>
+      A.t.db.selectFrom('comments').select(['body', 'status']).where('remote_actor', '=', `${B.server.url}/ap/actor/site`).execute();
+    const before = await comments();
+    const reply = await api(B, 'POST', '/api/v1/fediverse/replies', { in_reply_to: article, content: 'A reply while banned.' });
+    expect(reply.status).toBe(202);
+    // A took the signed activity (202) and wrote nothing.
+    await until('B to deliver the reply', async () =>
+      B.t.db
+        .selectFrom('fediverse_deliveries')
+        .select('id')
+        .where('activity_id', 'like', `${reply.body.reply.id}%`)
+        .where('status', '=', 'delivered')
+        .executeTakeFirst(),
+    );
+    expect(await comments()).toEqual(before);
+
+    expect((await api(A, 'DELETE', `/api/v1/fediverse/bans/${banned.body.ban.id}`)).status).toBe(204);
+    expect((await api(A, 'DELETE', `/api/v1/fediverse/bans/${banned.body.ban.id}`)).status).toBe(404);
+    const again = await api(B, 'POST', '/api/v1/fediverse/replies', { in_reply_to: article, content: 'A reply after the ban.' });
+    expect(again.status).toBe(202);
+    await until('the reply after the ban on A', async () =>
+      (await comments()).find((c) => c.body.includes('after the ban') && c.status === 'held'),
+    );
+    expect((await comments()).some((c) => c.body.includes('while banned'))).toBe(false);
+  });
+
   it("recommendations: listed after subscribing and in Ghost's format; readers counted both ways, nothing else shared", async () => {
     const created = await api(A, 'POST', '/api/v1/recommendations', { url: `${B.server.url}/`, name: 'Site B', reason: 'Good letters' });
     expect(created.status).toBe(201);
+    // B's pages say they are Hearth's: B can be subscribed to in one step.
+    expect(created.body.recommendation.kind).toBe('hearth');
     expect((await api(A, 'POST', '/api/v1/recommendations', { url: 'javascript:alert(1)', name: 'x' })).status).toBe(400);
     expect((await api(B, 'POST', '/api/v1/recommendations', { url: `${A.server.url}/`, name: 'Site A' })).status).toBe(201);
 
@@ -318,4 +505,106 @@ describe('two Hearth sites on the fediverse', () => {
     expect(onB.body.recommendations[0]).toMatchObject({ name: 'Site A', readers_received: 1 });
     expect(JSON.stringify(onB.body)).not.toContain('reader@example.com');
   });
+
+  it('recognises Ghost sites and others; a site that does not answer is "other" within the time limit', async () => {
+    const site = createServer((req, res) => {
+      if (req.url === '/slow/') return; // never answers
+      res.setHeader('content-type', 'text/html');
+      if (req.url === '/ghost/')
+        res.end('<!doctype html><html><head><meta content="Ghost 6.2" name="generator"><title>G</title></head></html>');
+      else if (req.url === '/moved/') res.writeHead(301, { location: '/ghost/' }).end();
+      else res.end('<!doctype html><html><head><title>Plain</title></head><body>Hearth is a word here</body></html>');
+    });
+    await new Promise<void>((r) => site.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+    try {
+      const kind = async (path: string) =>
+        (await api(A, 'POST', '/api/v1/recommendations', { url: base + path, name: path })).body.recommendation.kind;
+      expect(await kind('/ghost/')).toBe('ghost');
+      expect(await kind('/moved/')).toBe('ghost');
+      expect(await kind('/plain/')).toBe('other');
+      const started = Date.now();
+      expect(await kind('/slow/')).toBe('other');
+      expect(Date.now() - started).toBeLessThan(9_000);
+    } finally {
+      site.closeAllConnections();
+      await new Promise<void>((r) => site.close(() => r()));
+      const list = (await api(A, 'GET', '/api/v1/recommendations')).body.recommendations as Array<{ id: string; url: string }>;
+      for (const r of list.filter((x) => x.url.startsWith(base)))
+        expect((await api(A, 'DELETE', `/api/v1/recommendations/${r.id}`)).status).toBe(204);
+    }
+  }, 60_000);
+
+  it('a reader who confirms on A subscribes to B in one step: only the address goes, B asks them to confirm', async () => {
+    const { createNewsletter } = await import('../../src/domain/newsletters/newsletters.ts');
+    await createNewsletter(A.t.db, { slug: 'news', name: 'News', default: true });
+    const email = 'one.step@example.com';
+    const sub = await fetch(`${A.server.url}/subscribe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ email, name: 'Private Name' }),
+    });
+    expect(sub.status).toBe(202);
+    const mail = await until("A's confirmation email", async () =>
+      A.t.db
+        .selectFrom('outbox')
+        .select('text')
+        .where(sql<boolean>`${email} = any(to_addresses)`)
+        .executeTakeFirst(),
+    );
+    const confirmToken = decodeURIComponent(/\/confirm\?token=([^\s&"]+)/.exec(mail.text ?? '')![1]!);
+    const confirmed = await fetch(`${A.server.url}/confirm`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: confirmToken }),
+    });
+    const page = await confirmed.text();
+    expect(confirmed.status).toBe(200);
+    expect(page).toContain('data-testid="one-step"');
+    const recId = ((await api(A, 'GET', '/api/v1/recommendations')).body.recommendations as Array<{ id: string; name: string }>).find(
+      (r) => r.name === 'Site B',
+    )!.id;
+    expect(page).toContain(`value="${recId}"`);
+    const readerToken = /name="token" value="([^"]+)"/.exec(page)![1]!;
+
+    const bad = await fetch(`${A.server.url}/recommendations/subscribe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: `${readerToken}x`, recommendation: recId }),
+    });
+    expect(bad.status).toBe(400);
+    const ask = () =>
+      fetch(`${A.server.url}/recommendations/subscribe`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: readerToken, recommendation: recId }),
+      });
+    const done = await ask();
+    expect(done.status).toBe(200);
+    expect(await done.text()).toContain('Site B');
+
+    const onB = await until('the reader on B', async () =>
+      B.t.db.selectFrom('members').selectAll().where('email', '=', email).executeTakeFirst(),
+    );
+    // Pending until they confirm on B; nothing but the address came (not the name A knows).
+    expect(onB).toMatchObject({ status: 'pending', name: null, utm_source: A.host, utm_medium: 'recommendation' });
+    await until("B's own confirmation email", async () =>
+      B.t.db
+        .selectFrom('outbox')
+        .select('id')
+        .where(sql<boolean>`${email} = any(to_addresses)`)
+        .executeTakeFirst(),
+    );
+    await until('the subscription to be marked sent on A', async () =>
+      A.t.db.selectFrom('recommendation_subscriptions').select('status').where('status', '=', 'sent').executeTakeFirst(),
+    );
+    // Asking twice sends once.
+    expect((await ask()).status).toBe(200);
+    expect(await A.t.db.selectFrom('recommendation_subscriptions').selectAll().execute()).toHaveLength(1);
+
+    const a = (await api(A, 'GET', '/api/v1/recommendations')).body.recommendations.find((r: { id: string }) => r.id === recId);
+    expect(a).toMatchObject({ readers_sent: 2, readers_subscribed: 1 });
+    const b = (await api(B, 'GET', '/api/v1/recommendations')).body.recommendations[0];
+    expect(b).toMatchObject({ name: 'Site A', readers_received: 2 });
+  }, 60_000);
 });

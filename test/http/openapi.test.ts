@@ -343,6 +343,58 @@ const calls = (): Call[] => [
   { method: 'get', path: '/api/v1/automations/hold', url: '/api/v1/automations/hold', status: 200 },
   { method: 'post', path: '/api/v1/automations/hold', url: '/api/v1/automations/hold', body: { held: 'yes' }, status: 400 },
   { method: 'delete', path: '/api/v1/automations/{id}', url: '/api/v1/automations/AUTOMATION', status: 204 },
+  { method: 'get', path: '/api/v1/fediverse', url: '/api/v1/fediverse', status: 200 },
+  { method: 'get', path: '/api/v1/fediverse/following', url: '/api/v1/fediverse/following', status: 200 },
+  // The fediverse is off here: refused before any request leaves.
+  {
+    method: 'post',
+    path: '/api/v1/fediverse/following',
+    url: '/api/v1/fediverse/following',
+    body: { account: 'news@social.example' },
+    status: 400,
+  },
+  { method: 'get', path: '/api/v1/fediverse/received', url: '/api/v1/fediverse/received', status: 200 },
+  {
+    method: 'post',
+    path: '/api/v1/fediverse/replies',
+    url: '/api/v1/fediverse/replies',
+    body: { in_reply_to: 'https://social.example/notes/1', content: 'Thanks!' },
+    status: 400,
+  },
+  {
+    method: 'post',
+    path: '/api/v1/fediverse/blocks',
+    url: '/api/v1/fediverse/blocks',
+    body: { domain: 'spam.example', reason: 'spam' },
+    status: 201,
+  },
+  { method: 'post', path: '/api/v1/fediverse/blocks', url: '/api/v1/fediverse/blocks', body: { domain: 'not a server' }, status: 400 },
+  { method: 'get', path: '/api/v1/fediverse/blocks', url: '/api/v1/fediverse/blocks', status: 200 },
+  { method: 'delete', path: '/api/v1/fediverse/blocks/{domain}', url: '/api/v1/fediverse/blocks/spam.example', status: 204 },
+  { method: 'delete', path: '/api/v1/fediverse/blocks/{domain}', url: '/api/v1/fediverse/blocks/spam.example', status: 404 },
+  {
+    method: 'post',
+    path: '/api/v1/fediverse/bans',
+    url: '/api/v1/fediverse/bans',
+    body: { account: 'https://social.example/users/troll', reason: 'spam' },
+    status: 201,
+  },
+  { method: 'post', path: '/api/v1/fediverse/bans', url: '/api/v1/fediverse/bans', body: { account: 'not an account' }, status: 400 },
+  { method: 'get', path: '/api/v1/fediverse/bans', url: '/api/v1/fediverse/bans', status: 200 },
+  { method: 'delete', path: '/api/v1/fediverse/bans/{id}', url: '/api/v1/fediverse/bans/FEDIBAN', status: 204 },
+  { method: 'delete', path: '/api/v1/fediverse/bans/{id}', url: '/api/v1/fediverse/bans/999999', status: 404 },
+  // A loopback address: the SSRF guard refuses to look at it, so its kind is "other", at once.
+  {
+    method: 'post',
+    path: '/api/v1/recommendations',
+    url: '/api/v1/recommendations',
+    body: { url: 'http://127.0.0.1:9/letters', name: 'Local letters', reason: 'Good' },
+    status: 201,
+  },
+  { method: 'post', path: '/api/v1/recommendations', url: '/api/v1/recommendations', body: { url: 'ftp://x', name: 'Bad' }, status: 400 },
+  { method: 'get', path: '/api/v1/recommendations', url: '/api/v1/recommendations', status: 200 },
+  { method: 'delete', path: '/api/v1/recommendations/{id}', url: '/api/v1/recommendations/RECOMMENDATION', status: 204 },
+  { method: 'delete', path: '/api/v1/recommendations/{id}', url: '/api/v1/recommendations/999999', status: 404 },
   { method: 'get', path: '/api/v1/openapi.json', url: '/api/v1/openapi.json', status: 200 },
 ];
 
@@ -398,6 +450,8 @@ describe('the OpenAPI document', () => {
       if (url.includes('POLL')) url = url.replace('POLL', ids.poll!);
       if (url.includes('OFFER')) url = url.replace('OFFER', ids.offer!);
       if (url.includes('AUTOMATION')) url = url.replace('AUTOMATION', ids.automation!);
+      if (url.includes('FEDIBAN')) url = url.replace('FEDIBAN', ids.fediban!);
+      if (url.includes('RECOMMENDATION')) url = url.replace('RECOMMENDATION', ids.recommendation!);
       const init: RequestInit = { method: call.method.toUpperCase() };
       if (call.body !== undefined) init.body = JSON.stringify(call.body);
       if (call.form) init.body = call.form;
@@ -425,6 +479,8 @@ describe('the OpenAPI document', () => {
       if (call.path === '/api/v1/polls' && res.status === 201) ids.poll = body.poll!.id!;
       if (call.path === '/api/v1/offers' && res.status === 201) ids.offer = body.offer!.id!;
       if (call.path === '/api/v1/automations' && res.status === 201) ids.automation = body.automation!.id!;
+      if (call.path === '/api/v1/fediverse/bans' && res.status === 201) ids.fediban = body.ban!.id!;
+      if (call.path === '/api/v1/recommendations' && res.status === 201) ids.recommendation = body.recommendation!.id!;
     }
   });
 

@@ -50,7 +50,7 @@ describe('post pages', () => {
     for (const d of og) for (const secret of GATED) expect(d).not.toContain(secret);
   });
 
-  it('sends the fediverse only the preview of a gated post (the Article fetched by its id)', async () => {
+  it('sends the fediverse only the preview of a gated post (the Article fetched by its id, the outbox)', async () => {
     const { saveSiteSettings } = await import('../../src/domain/site/settings.ts');
     const ap = { headers: { accept: 'application/activity+json' } };
     const ids = await t.db
@@ -76,6 +76,19 @@ describe('post pages', () => {
     }
     const open = await (await fetch(`${server.url}/ap/posts/${id('why-we-left-the-algorithm')}`, ap)).text();
     expect(open).toContain('So we built a home we own');
+    // The outbox (every post live on the web, paged): the same previews, never the gated text.
+    const outbox = (await (await fetch(`${server.url}/ap/actor/site/outbox`, ap)).json()) as { first: string; totalItems: number };
+    expect(outbox.totalItems).toBeGreaterThanOrEqual(3);
+    let pages = '';
+    for (let next: string | undefined = outbox.first; next;) {
+      const page = (await (await fetch(next, ap)).json()) as { next?: string };
+      pages += JSON.stringify(page);
+      next = page.next;
+    }
+    expect(pages).toContain('Every bag we sell comes with the same question');
+    expect(pages).toContain('Supporters asked for the data');
+    expect(pages).toContain('So we built a home we own');
+    for (const secret of GATED) expect(pages).not.toContain(secret);
     await saveSiteSettings(t.db, { fediverse: { enabled: false } });
   });
 

@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { kindFromHtml } from '../../src/domain/recommendations/kind.ts';
+import { judgeSubscribeAnswer, readerToken, readReaderToken, SUBSCRIBE_MAX_ATTEMPTS } from '../../src/domain/recommendations/subscribe.ts';
+import { ValidationError } from '../../src/lib/errors.ts';
 import { ConfigError, loadConfig } from '../../src/lib/config.ts';
 import { judgeAnswer, MAX_ATTEMPTS } from '../../src/domain/fediverse/delivery.ts';
 import { htmlToText } from '../../src/domain/fediverse/text.ts';
@@ -59,5 +62,29 @@ describe('domain blocks and routes', () => {
     for (const p of ['/.well-known/webfinger', '/.well-known/nodeinfo', '/nodeinfo/2.1', '/ap/inbox', '/ap/actor/site'])
       expect(isFederationPath(p)).toBe(true);
     for (const p of ['/', '/posts/x', '/apple', '/.well-known/security.txt']) expect(isFederationPath(p)).toBe(false);
+  });
+});
+
+describe('recommendations', () => {
+  it("recognise Hearth and Ghost sites by their pages' generator, whatever the attribute order; anything else is other", () => {
+    expect(kindFromHtml('<head><meta name="generator" content="Hearth"></head>')).toBe('hearth');
+    expect(kindFromHtml("<meta content='Ghost 6.2' name='generator' />")).toBe('ghost');
+    expect(kindFromHtml('<meta name=generator content="WordPress 6.8">')).toBe('other');
+    expect(kindFromHtml('<meta name="description" content="Hearth and Ghost">')).toBe('other');
+    expect(kindFromHtml('Hearth')).toBe('other');
+  });
+
+  it('one-step subscriptions: a signed reader token that expires; 2xx sent, 4xx failed, 5xx/429/no answer retried', () => {
+    const token = readerToken('s'.repeat(32), '42', Date.UTC(2026, 0, 1));
+    expect(readReaderToken('s'.repeat(32), token, Date.UTC(2026, 0, 1, 12))).toBe('42');
+    expect(() => readReaderToken('s'.repeat(32), token, Date.UTC(2026, 0, 3))).toThrow(ValidationError);
+    expect(() => readReaderToken('t'.repeat(32), token, Date.UTC(2026, 0, 1, 12))).toThrow(ValidationError);
+    expect(() => readReaderToken('s'.repeat(32), `${token}x`, Date.UTC(2026, 0, 1, 12))).toThrow(ValidationError);
+    expect(judgeSubscribeAnswer(202, 1)).toBe('sent');
+    expect(judgeSubscribeAnswer(400, 1)).toBe('failed');
+    expect(judgeSubscribeAnswer(429, 1)).toBe('retry');
+    expect(judgeSubscribeAnswer(503, 1)).toBe('retry');
+    expect(judgeSubscribeAnswer(undefined, 1)).toBe('retry');
+    expect(judgeSubscribeAnswer(undefined, SUBSCRIBE_MAX_ATTEMPTS)).toBe('failed');
   });
 });

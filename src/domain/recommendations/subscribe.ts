@@ -135,6 +135,8 @@ export async function runRecommendationSubscribe(
   let error: string | null = null;
   try {
     const target = await resolveOutbound(new URL('/subscribe', row.url).href, { allowPrivate: deps.allowPrivate });
+    // A reader's address never crosses the network in clear (plain http only between test sites).
+    if (!deps.allowPrivate && target.url.protocol !== 'https:') throw new UnsafeUrlError('one-step subscriptions go over https only');
     const response = await requestPinned(target, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json', 'user-agent': 'Hearth (+recommendations)' },

@@ -26,6 +26,22 @@ import { StripeSyncEnvelope } from './stripe-sync.ts';
 import { MemberEngagement, StatsAnswers, StatsCohorts, StatsOverview, StatsPost, StatsSend, StatsSources } from './stats.ts';
 import { newTierBody, TierEnvelope, TierList } from './tier.ts';
 import { newOfferBody, OfferEnvelope, OfferList, patchOfferBody } from './offer.ts';
+import {
+  banBody,
+  BanEnvelope,
+  BanList,
+  blockBody,
+  BlockEnvelope,
+  BlockList,
+  FediverseOverview,
+  followBody,
+  FollowingCreated,
+  FollowingList,
+  ReceivedList,
+  replyBody,
+  ReplyEnvelope,
+} from './fediverse.ts';
+import { newRecommendationBody, RecommendationEnvelope, RecommendationList } from './recommendation.ts';
 import { newWebhookBody, WebhookCreated, WebhookDeliveryEnvelope, WebhookDeliveryList, WebhookList } from './webhook.ts';
 
 /**
@@ -64,7 +80,7 @@ const error = (status: string) => ({ description: ERROR_TEXT[status]!, content: 
 function operation(op: Operation, pathParams: string[]): ZodOpenApiOperationObject {
   const [status, schema] = op.ok;
   const path = pathParams.length
-    ? z.object(Object.fromEntries(pathParams.map((p) => [p, p === 'slug' ? Slug : p === 'key' ? FieldKey : Id])))
+    ? z.object(Object.fromEntries(pathParams.map((p) => [p, p === 'slug' ? Slug : p === 'key' ? FieldKey : p === 'domain' ? Domain : Id])))
     : undefined;
   const body = op.body
     ? { required: true, content: { 'application/json': { schema: op.body } } }
@@ -85,6 +101,7 @@ function operation(op: Operation, pathParams: string[]): ZodOpenApiOperationObje
 
 const Slug = z.string().meta({ description: 'A slug, e.g. weekly-letter.' });
 const FieldKey = z.string().meta({ description: 'A custom field key, e.g. city.' });
+const Domain = z.string().meta({ description: 'A server name, e.g. spam.example.' });
 
 const text = (description: string) => z.string().optional().meta({ description });
 
@@ -441,6 +458,82 @@ export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'pat
       ok: ['202', WebhookDeliveryEnvelope],
       errors: ['404'],
     },
+  },
+  '/api/v1/fediverse': {
+    get: {
+      summary: 'Followers and their servers, accounts followed, blocked servers, banned accounts',
+      permission: 'settings:manage',
+      ok: ['200', FediverseOverview],
+    },
+  },
+  '/api/v1/fediverse/following': {
+    get: { summary: "Accounts the site's actor follows", permission: 'settings:manage', ok: ['200', FollowingList] },
+    post: {
+      summary: "The site's actor follows an account (its posts then arrive in received)",
+      permission: 'settings:manage',
+      body: followBody,
+      ok: ['202', FollowingCreated],
+      errors: ['400', '404'],
+    },
+  },
+  '/api/v1/fediverse/received': {
+    get: {
+      summary: 'What arrived from followed accounts and replies to the site, newest first (plain text)',
+      permission: 'comments:moderate',
+      ok: ['200', ReceivedList],
+    },
+  },
+  '/api/v1/fediverse/replies': {
+    post: {
+      summary: "A public reply from the site's actor to something received",
+      permission: 'comments:moderate',
+      body: replyBody,
+      ok: ['202', ReplyEnvelope],
+      errors: ['400', '404'],
+    },
+  },
+  '/api/v1/fediverse/blocks': {
+    get: { summary: 'Blocked servers', permission: 'settings:manage', ok: ['200', BlockList] },
+    post: {
+      summary: 'Block a server: its activities are refused, its followers dropped, nothing delivered there',
+      permission: 'settings:manage',
+      body: blockBody,
+      ok: ['201', BlockEnvelope],
+      errors: ['400'],
+    },
+  },
+  '/api/v1/fediverse/blocks/{domain}': {
+    delete: { summary: 'Unblock a server', permission: 'settings:manage', ok: ['204', null], errors: ['404'] },
+  },
+  '/api/v1/fediverse/bans': {
+    get: { summary: 'Banned fediverse accounts', permission: 'comments:moderate', ok: ['200', BanList] },
+    post: {
+      summary: 'Ban one fediverse account: its replies, likes and follows are refused',
+      permission: 'comments:moderate',
+      body: banBody,
+      ok: ['201', BanEnvelope],
+      errors: ['400', '404'],
+    },
+  },
+  '/api/v1/fediverse/bans/{id}': {
+    delete: { summary: 'Lift a ban', permission: 'comments:moderate', ok: ['204', null], errors: ['404'] },
+  },
+  '/api/v1/recommendations': {
+    get: {
+      summary: 'Newsletters the site recommends, their kind, and readers sent each way',
+      permission: 'settings:manage',
+      ok: ['200', RecommendationList],
+    },
+    post: {
+      summary: 'Recommend a newsletter (the same address again updates it); its kind is read from the site',
+      permission: 'settings:manage',
+      body: newRecommendationBody,
+      ok: ['201', RecommendationEnvelope],
+      errors: ['400'],
+    },
+  },
+  '/api/v1/recommendations/{id}': {
+    delete: { summary: 'Stop recommending a newsletter', permission: 'settings:manage', ok: ['204', null], errors: ['404'] },
   },
   '/api/v1/comments': {
     get: {
