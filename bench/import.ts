@@ -93,6 +93,8 @@ try {
   await migrateToLatest(handle.db, handle.pool);
   await handle.db.insertInto('newsletters').values({ slug: 'weekly', name: 'The Weekly', is_default: true }).execute();
   const database = embedded ? 'embedded' : 'external';
+  // The process before any import (modules loaded, database migrated): what the import adds is above it.
+  console.log(JSON.stringify({ figure: 'before the first import', rssMB: mb(process.memoryUsage.rss()) }));
   console.log(JSON.stringify({ ...(await timedImport(handle.db, 'import, all new')), database }));
   console.log(JSON.stringify({ ...(await timedImport(handle.db, 'import again, all existing')), database }));
 } finally {

@@ -5,27 +5,21 @@
  * transaction: an import is all or nothing, and a crash anywhere before that commit is repaired
  * by running again from the chunks.
  */
-import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { parse, type CsvError } from 'csv-parse';
+import { Worker } from 'node:worker_threads';
 import { Kysely, PostgresDialect, sql, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Database } from '../../../db/types.ts';
 import { errorFields, log } from '../../lib/log.ts';
 import { ConflictError, DomainError, ValidationError } from '../../lib/errors.ts';
-import { isImportFormat, mapRow, type ColumnMapping, type ImportedMember } from './formats.ts';
-import { listFields, parseFieldValue, type MemberField } from '../members/fields.ts';
+import type { ColumnMapping } from './formats.ts';
+import { listFields } from '../members/fields.ts';
 import { mergeStagedRows, planImport } from './merge.ts';
 import { getImport, type ImportRecord } from './read.ts';
-import { clip, csvOptions, csvProblem, decodedChunks, sniffDelimiter } from './upload.ts';
+import { stageFile, type StageInput } from './stage.ts';
+import type { StageWorkerData, StageWorkerMessage } from './stage-worker.ts';
 
-/**
- * COPY batches. About 1 MB: per-statement overhead is already negligible (parsing, not COPY, is
- * the slow side), and what a batch keeps alive until it is written stays out of V8's old space.
- */
-const COPY_BATCH_CHARS = 1024 * 1024;
-const COPY_BATCH_REJECTIONS = 10_000;
 /** pg_advisory_lock(key1, key2) namespace for "this import is being run". */
 export const RUN_LOCK = 0x48_49_4d; // 'HIM': Hearth IMport
 
@@ -55,7 +49,7 @@ export async function runImport(db: Kysely<Database>, pool: pg.Pool, importId: s
     // crash loses at most the last of them, and the run stages again from the file.
     await sql`set synchronous_commit = off`.execute(conn);
     try {
-      await runLocked(db, conn, client, importId);
+      await runLocked(db, conn, client, pool, importId);
     } finally {
       if (!broken) {
         await sql`reset synchronous_commit`.execute(conn).catch(() => undefined);
@@ -71,7 +65,13 @@ export async function runImport(db: Kysely<Database>, pool: pg.Pool, importId: s
   }
 }
 
-async function runLocked(db: Kysely<Database>, conn: Kysely<Database>, client: pg.PoolClient, importId: string): Promise<void> {
+async function runLocked(
+  db: Kysely<Database>,
+  conn: Kysely<Database>,
+  client: pg.PoolClient,
+  pool: pg.Pool,
+  importId: string,
+): Promise<void> {
   const record = await getImport(conn, importId);
   if (record.status === 'done' || record.status === 'failed' || record.status === 'previewed') return;
   if (record.status === 'uploaded') throw new ConflictError('This import has not been started.', 'import_not_started');
@@ -107,7 +107,7 @@ async function runLocked(db: Kysely<Database>, conn: Kysely<Database>, client: p
     const started = performance.now();
     let rows = record.rows;
     if (!reuse) {
-      rows = await stageRows(db, conn, client, record);
+      rows = await stageRows(db, conn, client, pool, record);
       await conn
         .updateTable('imports')
         .set({ staged_mapping: JSON.stringify(record.mapping), heartbeat_at: new Date() })
@@ -198,92 +198,95 @@ async function holdForStaff(conn: Kysely<Database>, record: ImportRecord): Promi
 }
 
 /**
- * Parses the stored file into import_rows and import_rejections; returns the number of data rows.
- * Row numbers are those a spreadsheet shows: the header is row 1, the first member row 2.
- * Parsing (this process) and COPY (the database) overlap: one batch is written while the next is
- * parsed.
+ * Parses the stored file into import_rows and import_rejections (stage.ts); returns the number of
+ * data rows. A file of at least `staging.threadBytes` is staged by a worker thread with its own
+ * connections and a heap of fixed size (stage-worker.ts), so the server's memory stays flat
+ * whatever the file's size; a smaller one in this session (a thread costs ~0.2 s to start).
+ * Progress (bytes_done, rows, heartbeat_at) is written here, in the run's session, per batch.
  */
-async function stageRows(db: Kysely<Database>, conn: Kysely<Database>, client: pg.PoolClient, record: ImportRecord): Promise<number> {
-  const format = record.format;
-  const mapping = record.mapping as unknown as ColumnMapping;
-  if (!isImportFormat(format) || typeof mapping.email !== 'number') throw new Error(`import ${record.id} has no valid format or mapping`);
-  const first = await readChunk(db, record.id, 0);
-  if (!first) throw new ValidationError('The uploaded file is no longer stored. Upload it again.', 'import_file_missing');
-
-  let bytesRead = 0;
-  async function* chunks(): AsyncGenerator<Buffer> {
-    let next: Buffer | undefined = first;
-    for (let seq = 1; next !== undefined; seq++) {
-      bytesRead += next.byteLength;
-      yield next;
-      next = await readChunk(db, record.id, seq);
-    }
-  }
-  const source = Readable.from(decodedChunks(chunks(), record.encoding), { highWaterMark: 1 });
-  const parser = parse(csvOptions(sniffDelimiter(first)));
-  source.on('error', (err) => parser.destroy(err));
-  source.pipe(parser);
-
-  const prefix = `${record.id}\t`;
-  const now = new Date();
-  // Custom fields: a column no other field reads, whose header is a field's key (README "Custom member fields").
-  const customFields = await listFields(db);
-  let fieldColumns: Array<{ index: number; field: MemberField }> = [];
-  let rowLines: string[] = [];
-  let rejectionLines: string[] = [];
-  let pendingChars = 0;
-  let records = 0;
-  let writing: Promise<void> = Promise.resolve();
-  const flush = async () => {
-    const rows = rowLines;
-    const rejections = rejectionLines;
-    const progress = { bytes: bytesRead, rows: Math.max(0, records - 1) };
-    rowLines = [];
-    rejectionLines = [];
-    pendingChars = 0;
-    await writing;
-    writing = writeBatch(conn, client, record.id, rows, rejections, progress);
-    // Awaited at the next flush; until then a failure must not count as unhandled.
-    writing.catch(() => undefined);
+async function stageRows(
+  db: Kysely<Database>,
+  conn: Kysely<Database>,
+  client: pg.PoolClient,
+  pool: pg.Pool,
+  record: ImportRecord,
+): Promise<number> {
+  const input: StageInput = {
+    importId: record.id,
+    format: record.format,
+    mapping: record.mapping as unknown as ColumnMapping,
+    encoding: record.encoding,
+    fields: await listFields(db),
+    now: Date.now(),
   };
+  let updating: Promise<unknown> = Promise.resolve();
+  const progress = (done: { bytes: number; rows: number }) => {
+    updating = updating.then(() =>
+      conn
+        .updateTable('imports')
+        .set({ bytes_done: done.bytes, rows: done.rows, heartbeat_at: new Date() })
+        .where('id', '=', record.id)
+        .execute(),
+    );
+    return updating;
+  };
+  const result =
+    Number(record.bytes) >= staging.threadBytes
+      ? await stageInThread(pool, input, (done) => {
+          void progress(done).catch(() => undefined);
+        })
+      : await stageFile(input, {
+          readChunk: (seq) => readChunk(db, record.id, seq),
+          copy: (statement, text) => copyInto(client, statement, text),
+          progress: async (done) => {
+            await progress(done);
+          },
+        });
+  await updating;
+  await conn.updateTable('imports').set({ bytes_done: result.bytes, rows: result.rows }).where('id', '=', record.id).execute();
+  return result.rows;
+}
 
-  try {
-    for await (const cells of parser as AsyncIterable<string[]>) {
-      records++;
-      if (records === 1) {
-        // The header row, already mapped at upload; only the custom field columns are read here.
-        fieldColumns = fieldColumnsOf(cells, mapping, customFields);
-        continue;
+/** Files staged by a worker thread from this size up, and the thread's heap (tests lower the size). */
+export const staging = { threadBytes: 8 * 1024 * 1024, limits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 } };
+// Named through a variable: the web bundle (Vite) must not treat the thread's file as an asset.
+const STAGE_WORKER_FILE = './stage-worker.ts';
+
+/** stageFile in a worker thread (stage-worker.ts); its errors come back as they were (a ValidationError stays one). */
+function stageInThread(
+  pool: pg.Pool,
+  input: StageInput,
+  onProgress: (done: { bytes: number; rows: number }) => void,
+): Promise<{ rows: number; bytes: number }> {
+  const options = (pool as unknown as { options: Record<string, unknown> }).options;
+  // The pool's own settings (a URL, host, user, …); what cannot cross to a thread is left out.
+  const connection = Object.fromEntries(
+    Object.entries(options).filter(([key, value]) => key !== 'max' && ['string', 'number', 'boolean'].includes(typeof value)),
+  ) as pg.ClientConfig;
+  connection.application_name = `${String(options.application_name ?? 'hearth')} import`;
+  const workerData: StageWorkerData = { connection, input };
+  const worker = new Worker(new URL(STAGE_WORKER_FILE, import.meta.url), { workerData, resourceLimits: staging.limits });
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      fn();
+    };
+    worker.on('message', (message: StageWorkerMessage) => {
+      if (message.type === 'progress') onProgress(message);
+      else if (message.type === 'done') settle(() => resolve({ rows: message.rows, bytes: message.bytes }));
+      else {
+        const e = message.error;
+        const err = e.validation
+          ? new ValidationError(e.message, e.code)
+          : Object.assign(new Error(e.message), { name: e.name, code: e.code });
+        settle(() => reject(err));
       }
-      const result = mapRow(format, mapping, cells, { now });
-      const values = result.ok ? fieldValuesOf(fieldColumns, cells) : null;
-      if (result.ok && typeof values === 'string') {
-        rejectionLines.push(`${prefix}${records}\t${copyText(clip(result.member.email, 320))}\t${copyText(values)}\n`);
-      } else if (result.ok) {
-        const line = prefix + stagingLine(records, result.member, values as Record<string, unknown> | null);
-        rowLines.push(line);
-        pendingChars += line.length;
-      } else {
-        rejectionLines.push(
-          `${prefix}${records}\t${copyText(result.email === null ? null : clip(result.email, 320))}\t${copyText(result.reason)}\n`,
-        );
-      }
-      if (pendingChars >= COPY_BATCH_CHARS || rejectionLines.length >= COPY_BATCH_REJECTIONS) await flush();
-    }
-    await flush();
-    await writing;
-  } catch (err) {
-    await writing.catch(() => undefined);
-    if (err instanceof Error && typeof (err as Partial<CsvError>).code === 'string' && (err as CsvError).code.startsWith('CSV_')) {
-      throw new ValidationError(`The file could not be read as CSV: ${csvProblem(err)}. Nothing was imported.`, 'import_not_csv');
-    }
-    throw err;
-  } finally {
-    source.destroy();
-  }
-  const rows = Math.max(0, records - 1);
-  await conn.updateTable('imports').set({ bytes_done: bytesRead, rows }).where('id', '=', record.id).execute();
-  return rows;
+    });
+    worker.on('error', (err) => settle(() => reject(err)));
+    worker.on('exit', (code) => settle(() => reject(new Error(`the import's staging thread stopped (exit code ${code})`))));
+  });
 }
 
 async function readChunk(db: Kysely<Database>, importId: string, seq: number): Promise<Buffer | undefined> {
@@ -296,94 +299,12 @@ async function readChunk(db: Kysely<Database>, importId: string, seq: number): P
   return row?.data;
 }
 
-async function writeBatch(
-  conn: Kysely<Database>,
-  client: pg.PoolClient,
-  importId: string,
-  rows: string[],
-  rejections: string[],
-  progress: { bytes: number; rows: number },
-): Promise<void> {
-  if (rows.length > 0) {
-    await copyInto(
-      client,
-      'copy import_rows (import_id, row_number, email, name, status, created_at, labels, utm_source, utm_medium, utm_campaign, referrer, ' +
-        'notes, plan, access, access_until, stripe_customer_id, state_at, confirmed_at, newsletters, platform, ref, referral_code, fields) from stdin',
-      rows,
-    );
-  }
-  if (rejections.length > 0) await copyInto(client, 'copy import_rejections (import_id, row_number, email, reason) from stdin', rejections);
-  await conn
-    .updateTable('imports')
-    .set({ bytes_done: progress.bytes, rows: progress.rows, heartbeat_at: new Date() })
-    .where('id', '=', importId)
-    .execute();
-}
-
-async function copyInto(client: pg.PoolClient, statement: string, lines: string[]): Promise<void> {
+async function copyInto(client: pg.PoolClient, statement: string, text: string): Promise<void> {
   const stream = client.query(copyFrom(statement));
-  stream.end(lines.join(''));
+  stream.end(text);
   await finished(stream);
 }
 
-/** One import_rows line in COPY's text format (the import_id column is prefixed by the caller). */
-function stagingLine(rowNumber: number, m: ImportedMember, fields: Record<string, unknown> | null): string {
-  return `${rowNumber}\t${copyText(m.email)}\t${copyText(m.name)}\t${m.status}\t${copyDate(m.createdAt)}\t${
-    m.labels.length === 0 ? '{}' : copyText(arrayLiteral(m.labels))
-  }\t${copyText(m.utmSource)}\t${copyText(m.utmMedium)}\t${copyText(m.utmCampaign)}\t${copyText(m.referrer)}\t${copyText(m.notes)}\t${copyText(
-    m.plan,
-  )}\t${copyText(m.access)}\t${copyDate(m.accessUntil)}\t${copyText(m.stripeCustomerId)}\t${copyDate(m.stateAt)}\t${copyDate(m.confirmedAt)}\t${
-    m.newsletters === null ? '\\N' : copyText(arrayLiteral(m.newsletters))
-  }\t${copyText(m.platform)}\t${copyText(m.ref)}\t${copyText(m.referralCode)}\t${fields === null ? '\\N' : copyText(JSON.stringify(fields))}\n`;
-}
-
-/** The columns that feed custom fields: header equal to a field's key (case and spaces aside), not read by another field. */
-function fieldColumnsOf(headers: string[], mapping: ColumnMapping, fields: MemberField[]): Array<{ index: number; field: MemberField }> {
-  const used = new Set(Object.values(mapping));
-  const out: Array<{ index: number; field: MemberField }> = [];
-  headers.forEach((h, index) => {
-    const key = String(h)
-      .replace(/^\uFEFF/, '')
-      .trim()
-      .toLowerCase();
-    const field = fields.find((f) => f.key === key);
-    if (field && !used.has(index) && !out.some((o) => o.field.key === field.key)) out.push({ index, field });
-  });
-  return out;
-}
-
-/** A row's field values (null: none), or the reason one is not valid (the row is rejected with it). */
-function fieldValuesOf(columns: Array<{ index: number; field: MemberField }>, cells: string[]): Record<string, unknown> | null | string {
-  if (columns.length === 0) return null;
-  const values: Record<string, unknown> = {};
-  for (const { index, field } of columns) {
-    try {
-      const value = parseFieldValue(field, cells[index] ?? '');
-      if (value !== null) values[field.key] = value;
-    } catch (err) {
-      if (err instanceof ValidationError) return err.message;
-      throw err;
-    }
-  }
-  return Object.keys(values).length > 0 ? values : null;
-}
-
-function copyDate(value: Date | null): string {
-  return value === null ? '\\N' : value.toISOString();
-}
-
-const COPY_SPECIAL = /[\\\t\n\r\u0000]/;
-const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\u0000': '' };
-
-/** A value in COPY's text format: \N for null; backslash, tab and line breaks escaped; NUL dropped (text cannot hold it). */
-function copyText(value: string | null): string {
-  if (value === null) return '\\N';
-  return COPY_SPECIAL.test(value) ? value.replace(/[\\\t\n\r\u0000]/g, (c) => COPY_ESCAPES[c]!) : value;
-}
-
-function arrayLiteral(values: string[]): string {
-  return `{${values.map((v) => `"${v.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
-}
 /**
  * A Kysely bound to one checked-out client, so the run's statements, its transaction and its
  * COPY share one session (and its advisory lock). Never destroyed: the client goes back to the pool.

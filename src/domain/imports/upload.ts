@@ -94,12 +94,14 @@ export async function createImport(
         filled += n;
         offset += n;
         if (filled === CHUNK_BYTES) {
-          await store(Buffer.from(piece));
+          // Written (and copied into the protocol's buffer) before the next piece is filled: one
+          // buffer for the whole upload, not one per MiB left to the garbage collector.
+          await store(piece);
           filled = 0;
         }
       }
     }
-    if (filled > 0) await store(Buffer.from(piece.subarray(0, filled)));
+    if (filled > 0) await store(piece.subarray(0, filled));
     const { headers, preview, encoding } = await head.finish();
     // No email column found (headers in another language): the mapping is empty until staff map one.
     const format = detectFormat(headers) ?? 'generic';

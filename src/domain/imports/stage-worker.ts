@@ -1,0 +1,69 @@
+/**
+ * The worker thread that stages a large import (run.ts starts it): stage.ts with two connections
+ * of its own, one reading the stored chunks and one running the COPYs, so the read of the next
+ * chunk overlaps the write of the last batch. Its heap has a small fixed limit (run.ts), so the
+ * garbage of parsing a file of any size is collected there instead of growing the server's heap.
+ *
+ * Messages to the parent: `{ type: 'progress', bytes, rows }` after each batch written, then
+ * `{ type: 'done', rows, bytes }` or `{ type: 'error', error }` (name, message, code, and whether
+ * it is a ValidationError staff can read).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { finished } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { DomainError } from '../../lib/errors.ts';
+import { stageFile, type StageInput } from './stage.ts';
+
+export interface StageWorkerData {
+  connection: pg.ClientConfig;
+  input: StageInput;
+}
+
+export type StageWorkerMessage =
+  | { type: 'progress'; bytes: number; rows: number }
+  | { type: 'done'; bytes: number; rows: number }
+  | { type: 'error'; error: { name: string; message: string; code?: string; validation: boolean } };
+
+const { connection, input } = workerData as StageWorkerData;
+const port = parentPort!;
+const post = (message: StageWorkerMessage) => port.postMessage(message);
+
+const reader = new pg.Client(connection);
+const writer = new pg.Client(connection);
+// A dropped connection rejects the query in flight; the event itself must not end the thread.
+reader.on('error', () => undefined);
+writer.on('error', () => undefined);
+
+try {
+  await Promise.all([reader.connect(), writer.connect()]);
+  // As in the run's own session: a crash loses at most the last batches, and the run stages again.
+  await writer.query('set synchronous_commit = off');
+  const result = await stageFile(input, {
+    async readChunk(seq) {
+      const found = await reader.query<{ data: Buffer }>('select data from import_chunks where import_id = $1 and seq = $2', [
+        input.importId,
+        seq,
+      ]);
+      return found.rows[0]?.data;
+    },
+    async copy(statement, text) {
+      const stream = writer.query(copyFrom(statement));
+      stream.end(text);
+      await finished(stream);
+    },
+    async progress(done) {
+      post({ type: 'progress', ...done });
+    },
+  });
+  post({ type: 'done', ...result });
+} catch (err) {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const code = (err as { code?: unknown } | null)?.code;
+  post({
+    type: 'error',
+    error: { name: e.name, message: e.message, code: typeof code === 'string' ? code : undefined, validation: err instanceof DomainError },
+  });
+} finally {
+  await Promise.all([reader.end().catch(() => undefined), writer.end().catch(() => undefined)]);
+}

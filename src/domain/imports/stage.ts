@@ -1,0 +1,196 @@
+/**
+ * Imports, phase 2a — staging: the stored file → decode → csv-parse → mapRow → COPY lines for
+ * import_rows and import_rejections. No database handle of its own: the run gives it three
+ * callbacks (read a chunk, run a COPY, report progress), so the same code runs in the run's own
+ * session (small files) or in a worker thread with its own connections (stage-worker.ts: large
+ * files, so that parsing's garbage lives in a heap with a small, fixed limit and never in the
+ * server's).
+ */
+import { Readable } from 'node:stream';
+import { parse, type CsvError } from 'csv-parse';
+import { ValidationError } from '../../lib/errors.ts';
+import { isImportFormat, mapRow, type ColumnMapping, type ImportedMember } from './formats.ts';
+import { parseFieldValue, type MemberField } from '../members/fields.ts';
+import { clip, csvOptions, csvProblem, decodedChunks, sniffDelimiter } from './upload.ts';
+
+/**
+ * COPY batches. About 1 MB: per-statement overhead is already negligible (parsing, not COPY, is
+ * the slow side), and what a batch keeps alive until it is written stays out of V8's old space.
+ */
+const COPY_BATCH_CHARS = 1024 * 1024;
+const COPY_BATCH_REJECTIONS = 10_000;
+
+const ROWS_COPY =
+  'copy import_rows (import_id, row_number, email, name, status, created_at, labels, utm_source, utm_medium, utm_campaign, referrer, ' +
+  'notes, plan, access, access_until, stripe_customer_id, state_at, confirmed_at, newsletters, platform, ref, referral_code, fields) from stdin';
+const REJECTIONS_COPY = 'copy import_rejections (import_id, row_number, email, reason) from stdin';
+
+/** What staging needs to know about the import (plain data: it crosses to a worker thread). */
+export interface StageInput {
+  importId: string;
+  format: string;
+  mapping: ColumnMapping;
+  encoding: string;
+  /** The site's custom member fields (README "Custom member fields"). */
+  fields: MemberField[];
+  /** "Now" for rows without a date, as epoch milliseconds. */
+  now: number;
+}
+
+export interface StageIO {
+  /** The stored chunk `seq` of the file, or undefined past its end. */
+  readChunk(seq: number): Promise<Buffer | undefined>;
+  /** One COPY … FROM STDIN with this text. */
+  copy(statement: string, text: string): Promise<void>;
+  /** After each batch is written: bytes of the file read and data rows parsed so far. */
+  progress(done: { bytes: number; rows: number }): Promise<void>;
+}
+
+/**
+ * Parses the stored file into import_rows and import_rejections; returns the number of data rows
+ * and the bytes read. Row numbers are those a spreadsheet shows: the header is row 1, the first
+ * member row 2. Parsing and COPY overlap: one batch is written while the next is parsed, and at
+ * most two batches are in memory.
+ */
+export async function stageFile(input: StageInput, io: StageIO): Promise<{ rows: number; bytes: number }> {
+  const { format, mapping } = input;
+  if (!isImportFormat(format) || typeof mapping.email !== 'number')
+    throw new Error(`import ${input.importId} has no valid format or mapping`);
+  const first = await io.readChunk(0);
+  if (!first) throw new ValidationError('The uploaded file is no longer stored. Upload it again.', 'import_file_missing');
+
+  let bytesRead = 0;
+  async function* chunks(): AsyncGenerator<Buffer> {
+    let next: Buffer | undefined = first;
+    for (let seq = 1; next !== undefined; seq++) {
+      bytesRead += next.byteLength;
+      yield next;
+      next = await io.readChunk(seq);
+    }
+  }
+  const source = Readable.from(decodedChunks(chunks(), input.encoding), { highWaterMark: 1 });
+  const parser = parse(csvOptions(sniffDelimiter(first)));
+  source.on('error', (err) => parser.destroy(err));
+  source.pipe(parser);
+
+  const prefix = `${input.importId}\t`;
+  const now = new Date(input.now);
+  let fieldColumns: Array<{ index: number; field: MemberField }> = [];
+  let rowLines: string[] = [];
+  let rejectionLines: string[] = [];
+  let pendingChars = 0;
+  let records = 0;
+  let writing: Promise<void> = Promise.resolve();
+  const write = async (rows: string[], rejections: string[], progress: { bytes: number; rows: number }) => {
+    if (rows.length > 0) await io.copy(ROWS_COPY, rows.join(''));
+    if (rejections.length > 0) await io.copy(REJECTIONS_COPY, rejections.join(''));
+    await io.progress(progress);
+  };
+  const flush = async () => {
+    const rows = rowLines;
+    const rejections = rejectionLines;
+    const progress = { bytes: bytesRead, rows: Math.max(0, records - 1) };
+    rowLines = [];
+    rejectionLines = [];
+    pendingChars = 0;
+    await writing;
+    writing = write(rows, rejections, progress);
+    // Awaited at the next flush; until then a failure must not count as unhandled.
+    writing.catch(() => undefined);
+  };
+
+  try {
+    for await (const cells of parser as AsyncIterable<string[]>) {
+      records++;
+      if (records === 1) {
+        // The header row, already mapped at upload; only the custom field columns are read here.
+        fieldColumns = fieldColumnsOf(cells, mapping, input.fields);
+        continue;
+      }
+      const result = mapRow(format, mapping, cells, { now });
+      const values = result.ok ? fieldValuesOf(fieldColumns, cells) : null;
+      if (result.ok && typeof values === 'string') {
+        rejectionLines.push(`${prefix}${records}\t${copyText(clip(result.member.email, 320))}\t${copyText(values)}\n`);
+      } else if (result.ok) {
+        const line = prefix + stagingLine(records, result.member, values as Record<string, unknown> | null);
+        rowLines.push(line);
+        pendingChars += line.length;
+      } else {
+        rejectionLines.push(
+          `${prefix}${records}\t${copyText(result.email === null ? null : clip(result.email, 320))}\t${copyText(result.reason)}\n`,
+        );
+      }
+      if (pendingChars >= COPY_BATCH_CHARS || rejectionLines.length >= COPY_BATCH_REJECTIONS) await flush();
+    }
+    await flush();
+    await writing;
+  } catch (err) {
+    await writing.catch(() => undefined);
+    if (err instanceof Error && typeof (err as Partial<CsvError>).code === 'string' && (err as CsvError).code.startsWith('CSV_')) {
+      throw new ValidationError(`The file could not be read as CSV: ${csvProblem(err)}. Nothing was imported.`, 'import_not_csv');
+    }
+    throw err;
+  } finally {
+    source.destroy();
+  }
+  return { rows: Math.max(0, records - 1), bytes: bytesRead };
+}
+
+/** One import_rows line in COPY's text format (the import_id column is prefixed by the caller). */
+function stagingLine(rowNumber: number, m: ImportedMember, fields: Record<string, unknown> | null): string {
+  return `${rowNumber}\t${copyText(m.email)}\t${copyText(m.name)}\t${m.status}\t${copyDate(m.createdAt)}\t${
+    m.labels.length === 0 ? '{}' : copyText(arrayLiteral(m.labels))
+  }\t${copyText(m.utmSource)}\t${copyText(m.utmMedium)}\t${copyText(m.utmCampaign)}\t${copyText(m.referrer)}\t${copyText(m.notes)}\t${copyText(
+    m.plan,
+  )}\t${copyText(m.access)}\t${copyDate(m.accessUntil)}\t${copyText(m.stripeCustomerId)}\t${copyDate(m.stateAt)}\t${copyDate(m.confirmedAt)}\t${
+    m.newsletters === null ? '\\N' : copyText(arrayLiteral(m.newsletters))
+  }\t${copyText(m.platform)}\t${copyText(m.ref)}\t${copyText(m.referralCode)}\t${fields === null ? '\\N' : copyText(JSON.stringify(fields))}\n`;
+}
+
+/** The columns that feed custom fields: header equal to a field's key (case and spaces aside), not read by another field. */
+function fieldColumnsOf(headers: string[], mapping: ColumnMapping, fields: MemberField[]): Array<{ index: number; field: MemberField }> {
+  const used = new Set(Object.values(mapping));
+  const out: Array<{ index: number; field: MemberField }> = [];
+  headers.forEach((h, index) => {
+    const key = String(h)
+      .replace(/^\uFEFF/, '')
+      .trim()
+      .toLowerCase();
+    const field = fields.find((f) => f.key === key);
+    if (field && !used.has(index) && !out.some((o) => o.field.key === field.key)) out.push({ index, field });
+  });
+  return out;
+}
+
+/** A row's field values (null: none), or the reason one is not valid (the row is rejected with it). */
+function fieldValuesOf(columns: Array<{ index: number; field: MemberField }>, cells: string[]): Record<string, unknown> | null | string {
+  if (columns.length === 0) return null;
+  const values: Record<string, unknown> = {};
+  for (const { index, field } of columns) {
+    try {
+      const value = parseFieldValue(field, cells[index] ?? '');
+      if (value !== null) values[field.key] = value;
+    } catch (err) {
+      if (err instanceof ValidationError) return err.message;
+      throw err;
+    }
+  }
+  return Object.keys(values).length > 0 ? values : null;
+}
+
+function copyDate(value: Date | null): string {
+  return value === null ? '\\N' : value.toISOString();
+}
+
+const COPY_SPECIAL = /[\\\t\n\r\u0000]/;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\u0000': '' };
+
+/** A value in COPY's text format: \N for null; backslash, tab and line breaks escaped; NUL dropped (text cannot hold it). */
+function copyText(value: string | null): string {
+  if (value === null) return '\\N';
+  return COPY_SPECIAL.test(value) ? value.replace(/[\\\t\n\r\u0000]/g, (c) => COPY_ESCAPES[c]!) : value;
+}
+
+function arrayLiteral(values: string[]): string {
+  return `{${values.map((v) => `"${v.replace(/[\\"]/g, '\\$&')}"`).join(',')}}`;
+}

@@ -1,0 +1,91 @@
+import { sql } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createImport, getImport, rejectionsCsv, runImport, startImport, type ImportRecord } from '../../src/domain/imports/pipeline.ts';
+import { staging } from '../../src/domain/imports/run.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+
+// Large files are staged by a worker thread with its own connections (stage-worker.ts); here every
+// file is, and the result must be what staging in the run's own session gives.
+const threshold = staging.threadBytes;
+let t: TestDatabase;
+beforeEach(async () => {
+  t = await createTestDatabase();
+  await t.db.insertInto('newsletters').values({ slug: 'weekly', name: 'The Weekly', is_default: true }).execute();
+  await t.db.insertInto('member_fields').values({ key: 'city', label: 'City', type: 'text' }).execute();
+});
+afterEach(async () => {
+  staging.threadBytes = threshold;
+  await t.drop();
+});
+
+const FILE = [
+  'email,name,status,labels,created_at,notes,city',
+  'ana@example.com,Ana,subscribed,"vip, early",2021-03-04T05:06:07Z,likes cats,Lyon',
+  'ben@example.com,Ben,unsubscribed,,2020-01-01T00:00:00Z,,',
+  'ANA@example.com,Ana again,subscribed,,,,',
+  'chloé@bücher.de,Chloé,subscribed,early,,"tab\there",Köln',
+  'eve@example.com,Eve,subscribed,VIP,,"two\nlines",',
+  'not an address,x,subscribed,,,,',
+].join('\n');
+
+async function importFile(d: TestDatabase, body: string, threadBytes: number): Promise<ImportRecord> {
+  staging.threadBytes = threadBytes;
+  const created = await createImport(d.db, {
+    filename: 'members.csv',
+    body: (async function* () {
+      yield Buffer.from(body);
+    })(),
+  });
+  await startImport(d.db, created.id, {});
+  await runImport(d.db, d.pool, created.id);
+  return getImport(d.db, created.id);
+}
+
+async function snapshot(d: TestDatabase) {
+  return (
+    await sql<Record<string, unknown>>`
+      select m.email, m.name, m.status, m.notes, m.fields, m.created_at < now() - interval '1 day' as dated,
+             (select string_agg(l.name, ',' order by l.name) from member_labels ml join labels l on l.id = ml.label_id where ml.member_id = m.id) as labels
+      from members m order by m.id`.execute(d.db)
+  ).rows;
+}
+
+async function report(d: TestDatabase, id: string): Promise<string> {
+  let out = '';
+  for await (const line of rejectionsCsv(d.db, id)) out += line;
+  return out;
+}
+
+describe('staging in a worker thread', () => {
+  it('stages exactly what the run stages in its own session', async () => {
+    const threaded = await importFile(t, FILE, 0);
+    expect(threaded).toMatchObject({ status: 'done', rows: 6, imported: 4, updated: 0, rejected: 2 });
+    expect(Number(threaded.bytes_done)).toBe(Buffer.byteLength(FILE));
+
+    const inline = await createTestDatabase();
+    try {
+      await inline.db.insertInto('newsletters').values({ slug: 'weekly', name: 'The Weekly', is_default: true }).execute();
+      await inline.db.insertInto('member_fields').values({ key: 'city', label: 'City', type: 'text' }).execute();
+      const done = await importFile(inline, FILE, Number.MAX_SAFE_INTEGER);
+      expect(done).toMatchObject({ status: 'done', rows: 6, imported: 4, rejected: 2 });
+      expect(await snapshot(t)).toEqual(await snapshot(inline));
+      expect(await report(t, threaded.id)).toBe(await report(inline, done.id));
+    } finally {
+      await inline.drop();
+    }
+    const rows = await snapshot(t);
+    expect(rows[0]).toMatchObject({ email: 'ana@example.com', fields: { city: 'Lyon' }, labels: 'early,vip', dated: true });
+    expect(rows[2]).toMatchObject({ email: 'chloé@xn--bcher-kva.de', fields: { city: 'Köln' } });
+    expect(await report(t, threaded.id)).toMatch(/^row,email,reason\n4,ana@example.com,duplicate of row 2\n7,/);
+  });
+
+  it('fails the import with the reader error when the file breaks further down, and writes nothing', async () => {
+    const rows = Array.from({ length: 3000 }, (_, i) => `ok${i}@example.com,Name ${i}`);
+    const failed = await importFile(t, `email,name\n${rows.join('\n')}\n"broken@example.com,Never closed\n`, 0);
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatch(/could not be read as CSV: a quote opened at or before line \d+ is never closed/);
+    const left = await sql<{ members: string; rows: string }>`
+      select (select count(*) from members) as members, (select count(*) from import_rows) as rows`.execute(t.db);
+    expect(left.rows[0]).toEqual({ members: '0', rows: '0' });
+  });
+});
