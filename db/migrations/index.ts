@@ -30,6 +30,7 @@ import * as m0045 from './0045_mrr_movements.ts';
 import * as m0046 from './0046_fediverse.ts';
 import * as m0047 from './0047_recommendations.ts';
 import * as m0056 from './0056_page_cache.ts';
+import * as m0057 from './0057_member_search_facets.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -67,4 +68,5 @@ export const migrations: Record<string, Migration> = {
   '0046_fediverse': m0046,
   '0047_recommendations': m0047,
   '0056_page_cache': m0056,
+  '0057_member_search_facets': m0057,
 };
