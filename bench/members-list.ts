@@ -3,7 +3,8 @@
  * down), a prefix search, and filtered counts — the server time of each domain call, median
  * and p95 of 20 runs after 3 warm-ups. Usage: npm run bench:members -- [N]  (default 1,000,000)
  * Keeps its database (hearth_bench_members) between runs; BENCH_DATABASE_URL or an embedded
- * PostgreSQL under the system temp folder.
+ * PostgreSQL under the system temp folder. BENCH_MEMBERS_DB names another database (a branch with
+ * other migrations keeps its own).
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import { startEmbeddedPostgres, withDatabase } from '../src/lib/embedded-postgre
 const target = Number(process.argv[2] ?? 1_000_000);
 const embedded = process.env.BENCH_DATABASE_URL ? undefined : await startEmbeddedPostgres(join(tmpdir(), 'hearth-bench-postgres'));
 const server = process.env.BENCH_DATABASE_URL ?? embedded!.url;
-const name = 'hearth_bench_members';
+const name = process.env.BENCH_MEMBERS_DB ?? 'hearth_bench_members';
 const admin = new pg.Client({ connectionString: withDatabase(server, 'postgres') });
 await admin.connect();
 if ((await admin.query('select 1 from pg_database where datname = $1', [name])).rowCount === 0)

@@ -1076,6 +1076,15 @@ export interface FediverseActorBansTable {
   created_at: DefaultTimestamp;
 }
 
+/** Members per (newsletter, status, platform, tier), kept by triggers (migration 0057); newsletter_id 0: every member once. */
+export interface MemberFacetsTable {
+  newsletter_id: string;
+  status: MemberStatus;
+  source_platform: string;
+  tier_id: string;
+  members: ColumnType<string, string | number, string | number>;
+}
+
 export interface Database {
   recommendations: RecommendationsTable;
   recommendation_subscriptions: RecommendationSubscriptionsTable;
@@ -1100,6 +1109,7 @@ export interface Database {
   polls: PollsTable;
   poll_votes: PollVotesTable;
   member_newsletters: MemberNewslettersTable;
+  member_facets: MemberFacetsTable;
   posts: PostsTable;
   outbox: OutboxTable;
   rate_limits: RateLimitsTable;

@@ -87,6 +87,41 @@ describe('GET /api/v1/members', () => {
     expect(await all('query=%25')).toHaveLength(0); // a literal %, not a wildcard
   });
 
+  it('searches names and addresses together: each match once, across pages, in the order of what matched', async () => {
+    const free = await t.db.selectFrom('tiers').select('id').where('slug', '=', 'free').executeTakeFirstOrThrow();
+    await t.db
+      .insertInto('members')
+      .values([
+        { email: 'anabel@example.com', name: 'Zed Both', referral_code: 'ref-anabel', tier_id: free.id },
+        { email: 'zz-ana@example.com', name: 'Ana Onlyname', referral_code: 'ref-ana-name', tier_id: free.id },
+        { email: 'ana.both@example.com', name: 'Ana Both', referral_code: 'ref-ana-both', tier_id: free.id },
+      ])
+      .execute();
+    const expected = await t.db
+      .selectFrom('members')
+      .select(['email', 'name'])
+      .where((eb) => eb.or([eb(eb.fn('lower', ['email']), 'like', 'ana%'), eb(eb.fn('lower', ['name']), 'like', 'ana%')]))
+      .execute();
+    expect(expected.length).toBeGreaterThan(3);
+    // Two a page: the cursor crosses from address matches to name matches and back.
+    const found: Member[] = [];
+    let after: string | null = null;
+    do {
+      const res = await api(`/members?limit=2&query=Ana${after ? `&after=${after}` : ''}`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { members: Member[]; next: string | null };
+      found.push(...body.members);
+      after = body.next;
+    } while (after);
+    expect(found.map((m) => m.email).sort()).toEqual(expected.map((m) => m.email).sort());
+    // Listed by address when the address matches, else by name: one order, by the matched key.
+    const keys = found.map((m) => {
+      const e = expected.find((x) => x.email === m.email)!;
+      return e.email.startsWith('ana') ? e.email : e.name!.toLowerCase();
+    });
+    expect([...keys].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0))).toEqual(keys);
+  });
+
   it('refuses bad filters and cursors with a 400, never a 500', async () => {
     for (const q of [
       'status=sleeping',

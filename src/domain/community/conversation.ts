@@ -72,15 +72,24 @@ export interface ConversationView {
 /** At most this many comments of one post are loaded; the page shows `shown` top-level ones of them. */
 const MAX_LOADED = 5_000;
 
-// Rendering is pure: keep recent renders, keyed by comment and last edit.
+// Rendering is pure: keep recent renders, keyed by comment and last edit. Bounded by count and
+// by characters (5,000 long comments would otherwise hold over 100 MB), oldest out first.
 const renders = new Map<string, string>();
+const RENDERS_MAX = 5_000;
+const RENDERS_MAX_CHARS = 8_000_000;
+let renderedChars = 0;
 function rendered(id: string, editedMs: number | null, body: string): string {
   const key = `${id}:${editedMs ?? 0}`;
   const hit = renders.get(key);
   if (hit !== undefined) return hit;
   const html = renderComment(body);
-  if (renders.size >= 5_000) renders.delete(renders.keys().next().value!);
+  while (renders.size > 0 && (renders.size >= RENDERS_MAX || renderedChars + html.length > RENDERS_MAX_CHARS)) {
+    const [oldest, old] = renders.entries().next().value!;
+    renders.delete(oldest);
+    renderedChars -= old.length;
+  }
   renders.set(key, html);
+  renderedChars += html.length;
   return html;
 }
 

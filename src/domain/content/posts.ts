@@ -76,6 +76,10 @@ interface Rendered {
 // post's id and last update, so a busy post page renders its Markdown once.
 const cache = new Map<string, Rendered>();
 const CACHE_SIZE = 500;
+/** And at most this many characters of HTML and text in all (500 long posts would hold ~100 MB). */
+const CACHE_CHARS = 16_000_000;
+let cachedChars = 0;
+const charsOf = (r: Rendered) => r.previewHtml.length + r.fullHtml.length + r.previewText.length + r.summaryText.length;
 
 function rendered(post: PublishedPost): Rendered {
   const key = `${post.id}:${post.updated_at.getTime()}`;
@@ -90,8 +94,13 @@ function rendered(post: PublishedPost): Rendered {
     previewText: parts.hasCut ? textOf(parts.preview) : '',
     summaryText: textOf(parts.hasCut ? parts.preview : parts.rest),
   };
-  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  while (cache.size > 0 && (cache.size >= CACHE_SIZE || cachedChars + charsOf(value) > CACHE_CHARS)) {
+    const [oldest, old] = cache.entries().next().value!;
+    cache.delete(oldest);
+    cachedChars -= charsOf(old);
+  }
   cache.set(key, value);
+  cachedChars += charsOf(value);
   return value;
 }
 

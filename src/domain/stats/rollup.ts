@@ -49,59 +49,131 @@ export async function countedZone(db: Kysely<Database>): Promise<string> {
   return typeof row?.value === 'string' ? row.value : 'UTC';
 }
 
+/** Where an interrupted first (or re-zoned) run got to: the end of its last committed chunk. */
+const progressKey = (zone: string) => `engagement_progress:${zone}`;
+
+/**
+ * One run. The day-keyed parts (member days, post days, the days' flows) are recounted in
+ * chunks of whole days, each chunk its own transaction: a first run over 20 M events never holds
+ * one transaction (or a lock on the stats tables) for minutes, and a run that stops part way
+ * (deploy, crash) goes on from its last committed chunk (stats_state `engagement_progress:<zone>`)
+ * instead of starting again. A chunk is at most a calendar month: engagement_events has no index
+ * on occurred_at alone, and its month partitions make each chunk one partition's scan (a day a
+ * chunk would scan the same partition thirty times). Then one short transaction recounts the
+ * sends, rebuilds sources and cohorts, snapshots today's levels and marks the run done. One run
+ * at a time: a session advisory lock held by the run's connection across its transactions.
+ */
 export async function refreshStats(db: Kysely<Database>, options: { now?: Date; zone?: string } = {}): Promise<RefreshResult> {
   const started = performance.now();
-  return db.transaction().execute(async (trx) => {
-    const locked = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(${STATS_LOCK}) as ok`.execute(trx);
+  return db.connection().execute(async (conn) => {
+    const locked = await sql<{ ok: boolean }>`select pg_try_advisory_lock(${STATS_LOCK}) as ok`.execute(conn);
     if (!locked.rows[0]!.ok) return { skipped: true };
-    const now = options.now ?? (await sql<{ now: Date }>`select now() as now`.execute(trx)).rows[0]!.now;
-    const state = await trx.selectFrom('stats_state').select('value').where('name', '=', 'engagement').executeTakeFirst();
-    // Days and weeks start in the site's time zone. When it changes, every day is recounted in
-    // the new one (the old rows are keyed by the old zone's days).
-    const zone = options.zone ?? (await statsZone(trx));
-    const zoneChanged = (await countedZone(trx)) !== zone;
-    if (zoneChanged && state) {
-      await sql`delete from stats_member_days`.execute(trx);
-      await sql`delete from stats_post_days`.execute(trx);
-      await sql`delete from stats_days`.execute(trx);
+    try {
+      const plan = await conn.transaction().execute(async (trx) => planRun(trx, options));
+      let from = plan.resumeFrom ?? plan.from;
+      while (from <= plan.now) {
+        const to = await nextChunkEnd(conn, from, plan.now, plan.zone);
+        await conn.transaction().execute(async (trx) => {
+          const end = to < plan.now ? to : plan.now;
+          await rollMemberDays(trx, from, to, end, plan.zone);
+          await rollPostDays(trx, from, to, end, plan.zone);
+          await rollDayFlows(trx, from, to, end, plan.zone);
+          await trx
+            .insertInto('stats_state')
+            .values({ name: progressKey(plan.zone), value: to })
+            .onConflict((oc) => oc.column('name').doUpdateSet({ value: to }))
+            .execute();
+        });
+        from = to;
+      }
+      const sends = await conn.transaction().execute(async (trx) => {
+        const { now, zone } = plan;
+        const n = await rollSends(trx, plan.from, now);
+        await snapshotLevels(trx, now, zone);
+        await rebuildSources(trx, now);
+        await rebuildCohorts(trx, now, zone);
+        if (plan.zoneChanged) {
+          await trx
+            .insertInto('settings')
+            .values({ key: STATS_ZONE_KEY, value: JSON.stringify(zone) })
+            .onConflict((oc) => oc.column('key').doUpdateSet({ value: JSON.stringify(zone), updated_at: new Date() }))
+            .execute();
+        }
+        await trx.deleteFrom('stats_state').where('name', 'like', 'engagement_progress:%').execute();
+        await trx
+          .insertInto('stats_state')
+          .values({ name: 'engagement', value: now })
+          .onConflict((oc) => oc.column('name').doUpdateSet({ value: now }))
+          .execute();
+        return n;
+      });
+      return { skipped: false, from: plan.from, sends, ms: Math.round(performance.now() - started) };
+    } finally {
+      await sql`select pg_advisory_unlock(${STATS_LOCK})`.execute(conn);
     }
-    // Recount from the start of the day of the last run (less a margin for late commits); the
-    // first run (or the first in a new zone) reads everything.
-    const fromRow =
-      state && !zoneChanged
-        ? (
-            await sql<{
-              d: Date;
-            }>`select date_trunc('day', ${state.value}::timestamptz - interval '${sql.raw(LATE_MARGIN)}', ${zone}) as d`.execute(trx)
-          ).rows[0]!.d
-        : new Date(0);
-    await rollMemberDays(trx, fromRow, now, zone);
-    await rollPostDays(trx, fromRow, now, zone);
-    const sends = await rollSends(trx, fromRow, now);
-    await rollDays(trx, fromRow, now, zone);
-    await rebuildSources(trx, now);
-    await rebuildCohorts(trx, now, zone);
-    if (zoneChanged) {
-      await trx
-        .insertInto('settings')
-        .values({ key: STATS_ZONE_KEY, value: JSON.stringify(zone) })
-        .onConflict((oc) => oc.column('key').doUpdateSet({ value: JSON.stringify(zone), updated_at: new Date() }))
-        .execute();
-    }
-    await trx
-      .insertInto('stats_state')
-      .values({ name: 'engagement', value: now })
-      .onConflict((oc) => oc.column('name').doUpdateSet({ value: now }))
-      .execute();
-    return { skipped: false, from: fromRow, sends, ms: Math.round(performance.now() - started) };
   });
+}
+
+interface RunPlan {
+  now: Date;
+  zone: string;
+  zoneChanged: boolean;
+  /** Where this run's recount starts (the day before the last run, less a margin; or the first fact). */
+  from: Date;
+  /** Where an interrupted run of the same zone stopped, when that is later than `from`. */
+  resumeFrom: Date | undefined;
+}
+
+async function planRun(trx: Trx, options: { now?: Date; zone?: string }): Promise<RunPlan> {
+  const now = options.now ?? (await sql<{ now: Date }>`select now() as now`.execute(trx)).rows[0]!.now;
+  const state = await trx.selectFrom('stats_state').select('value').where('name', '=', 'engagement').executeTakeFirst();
+  // Days and weeks start in the site's time zone. When it changes, every day is recounted in
+  // the new one (the old rows are keyed by the old zone's days).
+  const zone = options.zone ?? (await statsZone(trx));
+  const zoneChanged = (await countedZone(trx)) !== zone;
+  const progress = await trx.selectFrom('stats_state').select('value').where('name', '=', progressKey(zone)).executeTakeFirst();
+  if (zoneChanged && state && !progress) {
+    await sql`delete from stats_member_days`.execute(trx);
+    await sql`delete from stats_post_days`.execute(trx);
+    await sql`delete from stats_days`.execute(trx);
+  }
+  const dayBefore = async (at: Date) =>
+    (await sql<{ d: Date }>`select date_trunc('day', ${at}::timestamptz - interval '${sql.raw(LATE_MARGIN)}', ${zone}) as d`.execute(trx))
+      .rows[0]!.d;
+  // Recount from the start of the day of the last run (less a margin for late commits); the
+  // first run (or the first in a new zone) reads everything, from the day of the first fact.
+  const from = state && !zoneChanged ? await dayBefore(state.value) : await firstFactDay(trx, now, zone);
+  const resumeFrom = progress && progress.value > from ? await dayBefore(progress.value) : undefined;
+  return { now, zone, zoneChanged, from, resumeFrom: resumeFrom && resumeFrom > from ? resumeFrom : undefined };
+}
+
+/** The start of the day of the earliest fact the day rows count (members' signups included), or today. */
+async function firstFactDay(trx: Trx, now: Date, zone: string): Promise<Date> {
+  const row = await sql<{ d: Date }>`
+    select date_trunc('day', least(
+      (select min(occurred_at) from engagement_events),
+      (select min(occurred_at) from events where type in ('comment', 'reaction', 'subscription_started', 'subscription_ended')),
+      (select min(created_at) from members),
+      ${now}::timestamptz), ${zone}) as d`.execute(trx);
+  return row.rows[0]!.d;
+}
+
+/** The end of the chunk that starts at `from`: the next month's first day in the zone, at most the day after `now`. */
+async function nextChunkEnd(conn: Kysely<Database>, from: Date, now: Date, zone: string): Promise<Date> {
+  const row = await sql<{ to: Date }>`
+    select least(
+      date_trunc('month', ${from}::timestamptz + interval '1 day', ${zone}) + interval '1 month',
+      date_trunc('day', ${now}::timestamptz, ${zone}) + interval '1 day') as to`.execute(conn);
+  return row.rows[0]!.to;
 }
 
 type Trx = Transaction<Database>;
 
 /** Human clicks and reads, comments and reactions, per member per day; and each member's last engagement. */
-async function rollMemberDays(trx: Trx, from: Date, now: Date, zone: string) {
-  await sql`delete from stats_member_days where day >= (${from}::timestamptz at time zone ${zone})::date`.execute(trx);
+async function rollMemberDays(trx: Trx, from: Date, to: Date, now: Date, zone: string) {
+  await sql`delete from stats_member_days where day >= (${from}::timestamptz at time zone ${zone})::date and day < (${to}::timestamptz at time zone ${zone})::date`.execute(
+    trx,
+  );
   await sql`
     insert into stats_member_days (member_id, day, clicks, reads, comments, reactions)
     select member_id, day, sum(clicks), sum(reads), sum(comments), sum(reactions)
@@ -110,13 +182,13 @@ async function rollMemberDays(trx: Trx, from: Date, now: Date, zone: string) {
         -- A poll answer is a click on one of the email's (or page's) answers.
         count(*) filter (where kind in ('click', 'poll')) as clicks, count(*) filter (where kind = 'read') as reads, 0 as comments, 0 as reactions
       from engagement_events
-      where occurred_at >= ${from} and occurred_at <= ${now} and member_id is not null and not machine and kind in ('click', 'read', 'poll')
+      where occurred_at >= ${from} and occurred_at < ${to} and occurred_at <= ${now} and member_id is not null and not machine and kind in ('click', 'read', 'poll')
       group by 1, 2
       union all
       select member_id, (occurred_at at time zone ${zone})::date,
         0, 0, count(*) filter (where type = 'comment'), count(*) filter (where type = 'reaction')
       from events
-      where type in ('comment', 'reaction') and occurred_at >= ${from} and occurred_at <= ${now} and member_id is not null and not machine
+      where type in ('comment', 'reaction') and occurred_at >= ${from} and occurred_at < ${to} and occurred_at <= ${now} and member_id is not null and not machine
       group by 1, 2
     ) x
     group by member_id, day
@@ -125,23 +197,25 @@ async function rollMemberDays(trx: Trx, from: Date, now: Date, zone: string) {
     insert into stats_members (member_id, last_engaged_at)
     select member_id, max(at) from (
       select member_id, occurred_at as at from engagement_events
-      where occurred_at >= ${from} and occurred_at <= ${now} and member_id is not null and not machine and kind in ('click', 'read', 'poll')
+      where occurred_at >= ${from} and occurred_at < ${to} and occurred_at <= ${now} and member_id is not null and not machine and kind in ('click', 'read', 'poll')
       union all
       select member_id, occurred_at from events
-      where type in ('comment', 'reaction') and occurred_at >= ${from} and occurred_at <= ${now} and member_id is not null and not machine
+      where type in ('comment', 'reaction') and occurred_at >= ${from} and occurred_at < ${to} and occurred_at <= ${now} and member_id is not null and not machine
     ) x group by member_id
     on conflict (member_id) do update set last_engaged_at = greatest(stats_members.last_engaged_at, excluded.last_engaged_at)
   `.execute(trx);
 }
 
 /** Member reads and anonymous views per post per day (machine views are left out). */
-async function rollPostDays(trx: Trx, from: Date, now: Date, zone: string) {
-  await sql`delete from stats_post_days where day >= (${from}::timestamptz at time zone ${zone})::date`.execute(trx);
+async function rollPostDays(trx: Trx, from: Date, to: Date, now: Date, zone: string) {
+  await sql`delete from stats_post_days where day >= (${from}::timestamptz at time zone ${zone})::date and day < (${to}::timestamptz at time zone ${zone})::date`.execute(
+    trx,
+  );
   await sql`
     insert into stats_post_days (post_id, day, reads, views)
     select post_id, (occurred_at at time zone ${zone})::date, count(*) filter (where kind = 'read'), count(*) filter (where kind = 'view')
     from engagement_events
-    where occurred_at >= ${from} and occurred_at <= ${now} and post_id is not null and not machine and kind in ('read', 'view')
+    where occurred_at >= ${from} and occurred_at < ${to} and occurred_at <= ${now} and post_id is not null and not machine and kind in ('read', 'view')
     group by 1, 2
   `.execute(trx);
 }
@@ -235,11 +309,12 @@ async function rollSends(trx: Trx, from: Date, now: Date): Promise<number> {
   return sends.rows.length;
 }
 
-/** The day rows: flows recounted from `from`, today's levels snapshotted. */
-async function rollDays(trx: Trx, from: Date, now: Date, zone: string) {
+/** The day rows' flows, recounted for the days of [from, to). */
+async function rollDayFlows(trx: Trx, from: Date, to: Date, now: Date, zone: string) {
   const fromDay = sql`(${from}::timestamptz at time zone ${zone})::date`;
   const nowDay = sql`(${now}::timestamptz at time zone ${zone})::date`;
-  // Flows for every day in [from, today]: joined (confirmed), left (unsubscribed, bounced or
+  const lastDay = sql`least(${nowDay}, (${to}::timestamptz at time zone ${zone})::date - 1)`;
+  // Flows for every day in [from, to) up to today: joined (confirmed), left (unsubscribed, bounced or
   // complained: unsubscribed_at, or the row's last change for a bounce or complaint), MRR
   // gained (subscription_started's mrr_cents) and lost (the mrr_cents of the start that an
   // ending closes).
@@ -247,19 +322,19 @@ async function rollDays(trx: Trx, from: Date, now: Date, zone: string) {
     insert into stats_days (day, joined, "left", mrr_new_cents, mrr_lost_cents, computed_at)
     select d::date,
       coalesce(j.n, 0), coalesce(l.n, 0), coalesce(mn.c, 0), coalesce(ml.c, 0), ${now}::timestamptz
-    from generate_series(greatest(${fromDay}, (select coalesce(min((created_at at time zone ${zone})::date), ${nowDay}) from members)), ${nowDay}, interval '1 day') d
+    from generate_series(greatest(${fromDay}, (select coalesce(min((created_at at time zone ${zone})::date), ${nowDay}) from members)), ${lastDay}, interval '1 day') d
     left join (
       select (confirmed_at at time zone ${zone})::date as day, count(*) as n from members
-      where confirmed_at >= ${from} and confirmed_at <= ${now} group by 1
+      where confirmed_at >= ${from} and confirmed_at < ${to} and confirmed_at <= ${now} group by 1
     ) j on j.day = d::date
     left join (
       select (coalesce(unsubscribed_at, updated_at) at time zone ${zone})::date as day, count(*) as n from members
       where status in ('unsubscribed', 'bounced', 'complained') and confirmed_at is not null
-        and coalesce(unsubscribed_at, updated_at) >= ${from} and coalesce(unsubscribed_at, updated_at) <= ${now} group by 1
+        and coalesce(unsubscribed_at, updated_at) >= ${from} and coalesce(unsubscribed_at, updated_at) < ${to} and coalesce(unsubscribed_at, updated_at) <= ${now} group by 1
     ) l on l.day = d::date
     left join (
       select (occurred_at at time zone ${zone})::date as day, sum(coalesce((data->>'mrr_cents')::bigint, 0)) as c from events
-      where type = 'subscription_started' and occurred_at >= ${from} and occurred_at <= ${now} group by 1
+      where type = 'subscription_started' and occurred_at >= ${from} and occurred_at < ${to} and occurred_at <= ${now} group by 1
     ) mn on mn.day = d::date
     left join (
       select (e.occurred_at at time zone ${zone})::date as day, sum(coalesce(st.mrr, 0)) as c from events e
@@ -268,11 +343,16 @@ async function rollDays(trx: Trx, from: Date, now: Date, zone: string) {
         where s.member_id = e.member_id and s.type = 'subscription_started' and s.data->>'subscription' = e.data->>'subscription' and s.occurred_at <= e.occurred_at
         order by s.occurred_at desc limit 1
       ) st on true
-      where e.type = 'subscription_ended' and e.occurred_at >= ${from} and e.occurred_at <= ${now} group by 1
+      where e.type = 'subscription_ended' and e.occurred_at >= ${from} and e.occurred_at < ${to} and e.occurred_at <= ${now} group by 1
     ) ml on ml.day = d::date
     on conflict (day) do update set joined = excluded.joined, "left" = excluded."left", mrr_new_cents = excluded.mrr_new_cents,
       mrr_lost_cents = excluded.mrr_lost_cents, computed_at = excluded.computed_at
   `.execute(trx);
+}
+
+/** Today's levels, on today's day row (written by the last chunk's flows). */
+async function snapshotLevels(trx: Trx, now: Date, zone: string) {
+  const nowDay = sql`(${now}::timestamptz at time zone ${zone})::date`;
   // Today's levels. Members: active, by whether their tier is paid. MRR: entitling Stripe
   // subscriptions (a yearly price counts a twelfth). Engaged / emailed: see definitions.ts.
   await sql`
