@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ValidationError } from './errors.ts';
@@ -87,4 +87,33 @@ export async function openUpload(
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The newest uploaded images' public paths, newest first (for the editor's "choose an upload").
+ * Names are random, so order comes from the month folders and each file's modification time;
+ * only the newest months are read, so a large library costs a few directory listings.
+ */
+export async function listUploads(uploadsDir: string, limit = 60): Promise<string[]> {
+  const root = resolve(uploadsDir);
+  let months: string[];
+  try {
+    months = (await readdir(root))
+      .filter((m) => /^\d{4}-\d{2}$/.test(m))
+      .sort()
+      .reverse();
+  } catch {
+    return [];
+  }
+  const found: string[] = [];
+  for (const month of months) {
+    const names = (await readdir(join(root, month))).filter((n) => /^[A-Za-z0-9_-]{16}\.(png|jpg|gif|webp)$/.test(n));
+    const dated = await Promise.all(names.map(async (n) => ({ n, t: (await stat(join(root, month, n))).mtimeMs })));
+    dated.sort((a, b) => b.t - a.t);
+    for (const { n } of dated) {
+      found.push(`/uploads/${month}/${n}`);
+      if (found.length >= limit) return found;
+    }
+  }
+  return found;
 }

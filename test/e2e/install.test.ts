@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, typeMarkdown } from '../helpers/browser.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { ROOT, startServer, type RunningServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -178,7 +178,7 @@ describe('a fresh install driven only through the admin, in Chromium', () => {
     // A post written in the admin and emailed to the newsletter.
     await admin.goto(server.url + '/admin/posts/new');
     await admin.getByLabel('Title', { exact: true }).fill('Our first roast');
-    await admin.getByLabel(/^Markdown/).fill('The **first** batch is out of the drum.');
+    await typeMarkdown(admin, 'The **first** batch is out of the drum.');
     await admin.locator('select[name="status"]').selectOption('published');
     await admin.getByRole('button', { name: 'Save', exact: true }).click();
     await admin.waitForURL(/\/admin\/posts\/[^/?]+\?saved=1$/);

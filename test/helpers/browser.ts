@@ -25,3 +25,14 @@ export async function signInStaff(page: Page, siteUrl: string, email: string, pa
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL(siteUrl + '/admin');
 }
+
+/**
+ * Replaces the post editor's Markdown (CodeMirror, labelled "Markdown") by typing it, as a writer
+ * does: key presses reach CodeMirror's own input handling, which a programmatic fill may bypass.
+ */
+export async function typeMarkdown(page: Page, text: string): Promise<void> {
+  await page.getByLabel(/^Markdown/).click();
+  await page.keyboard.press('ControlOrMeta+a');
+  await page.keyboard.press('Delete');
+  await page.keyboard.type(text);
+}
