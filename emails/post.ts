@@ -1,4 +1,5 @@
-import { escapeHtml, unescapeHtml, layout, button, type Brand } from './html.ts';
+import { CONTENT_WIDTH, FONT_STACKS, fitWithin, type SizedImage } from './design.ts';
+import { escapeHtml, unescapeHtml, layout, button, palette, type Brand } from './html.ts';
 
 /**
  * A post as an email. Rendered once per send and variant (the whole post, or the preview with an
@@ -36,28 +37,61 @@ const POLL_PARAGRAPH = /<p[^>]*>\{\{poll:(\d{1,18})\}\}<\/p>/g;
 const POLL_LINE = /^\{\{poll:(\d{1,18})\}\}$/gm;
 export const marker = (slot: Slot | PollSlot) => `\u0001${slot}\u0001`;
 
-const INLINE: Record<string, string> = {
-  p: 'margin:0 0 16px 0;',
-  h1: 'font-size:26px;line-height:1.25;margin:24px 0 12px 0;',
-  h2: 'font-size:22px;line-height:1.3;margin:24px 0 12px 0;',
-  h3: 'font-size:19px;line-height:1.3;margin:20px 0 10px 0;',
-  a: 'color:ACCENT;text-decoration:underline;',
-  img: 'max-width:100%;height:auto;border:0;display:block;margin:16px 0;',
-  blockquote: 'margin:16px 0;padding:4px 16px;border-left:4px solid #d6d3d1;color:#44403c;',
-  ul: 'margin:0 0 16px 0;padding-left:24px;',
-  ol: 'margin:0 0 16px 0;padding-left:24px;',
-  li: 'margin:0 0 6px 0;',
-  pre: 'background:#f5f5f4;padding:12px;overflow-x:auto;font-size:14px;',
-  code: 'font-family:Menlo,Consolas,monospace;font-size:14px;background:#f5f5f4;padding:1px 4px;',
-  hr: 'border:0;border-top:1px solid #e7e5e4;margin:24px 0;',
+const INLINE: Record<string, { style: string; cls?: string }> = {
+  p: { style: 'margin:0 0 16px 0;' },
+  h1: { style: 'font-family:HEADFONT;font-size:26px;line-height:1.25;margin:24px 0 12px 0;' },
+  h2: { style: 'font-family:HEADFONT;font-size:22px;line-height:1.3;margin:24px 0 12px 0;' },
+  h3: { style: 'font-family:HEADFONT;font-size:19px;line-height:1.3;margin:20px 0 10px 0;' },
+  a: { style: 'color:LINK;text-decoration:underline;', cls: 'hb-link' },
+  img: { style: 'max-width:100%;height:auto;border:0;display:block;margin:16px 0;' },
+  blockquote: { style: 'margin:16px 0;padding:4px 16px;border-left:4px solid #d6d3d1;color:#44403c;' },
+  ul: { style: 'margin:0 0 16px 0;padding-left:24px;' },
+  ol: { style: 'margin:0 0 16px 0;padding-left:24px;' },
+  li: { style: 'margin:0 0 6px 0;' },
+  pre: { style: 'background-color:#f5f5f4;padding:12px;font-size:14px;white-space:pre-wrap;', cls: 'hb-soft' },
+  code: { style: 'font-family:Menlo,Consolas,monospace;font-size:14px;background-color:#f5f5f4;padding:1px 4px;', cls: 'hb-soft' },
+  hr: { style: 'border:0;border-top:1px solid #e7e5e4;margin:24px 0;' },
+  table: { style: 'border-collapse:collapse;width:100%;margin:0 0 16px 0;' },
+  th: { style: 'border:1px solid #e7e5e4;padding:6px 8px;text-align:left;' },
+  td: { style: 'border:1px solid #e7e5e4;padding:6px 8px;text-align:left;' },
 };
 
-/** Adds the inline style of each known tag; relative links and images become absolute. */
-export function inlineStyles(html: string, accentColor: string, siteUrl: string): string {
+export interface InlineOptions {
+  /** Link colour (the accent when absent). */
+  linkColor?: string | undefined;
+  headingFont?: string | undefined;
+  /** Real sizes of the site's images, by site path: width/height attributes for Outlook for Windows. */
+  images?: ReadonlyMap<string, { width: number; height: number }> | undefined;
+}
+
+/**
+ * Adds the inline style of each known tag; relative links and images become absolute; an image
+ * of known size gets `width`/`height` attributes fitted to the content column (Outlook for
+ * Windows shows an image without them at its natural size). `loading` is dropped (no client
+ * uses it in email).
+ */
+export function inlineStyles(html: string, accentColor: string, siteUrl: string, options: InlineOptions = {}): string {
+  const link = options.linkColor ?? accentColor;
+  const headFont = options.headingFont ?? FONT_STACKS.helvetica;
   return html.replace(/<([a-z0-9]+)((?:\s[^>]*)?)>/gi, (_whole, tag: string, attrs: string) => {
-    const style = INLINE[tag.toLowerCase()];
-    let a = attrs.replace(/\s(href|src)="\/(?!\/)/g, (_m, name: string) => ` ${name}="${siteUrl}/`);
-    if (style) a = ` style="${style.replace('ACCENT', accentColor)}"${a}`;
+    const name = tag.toLowerCase();
+    const known = INLINE[name];
+    let a = attrs.replace(/\sloading="[^"]*"/g, '');
+    let style = known?.style;
+    if (name === 'img') {
+      const src = /\ssrc="([^"]*)"/.exec(a)?.[1];
+      const real = src ? options.images?.get(src) : undefined;
+      if (real) {
+        const fit = fitWithin(real.width, real.height, CONTENT_WIDTH);
+        a += ` width="${fit.width}" height="${fit.height}"`;
+        style = `width:100%;max-width:${fit.width}px;height:auto;border:0;display:block;margin:16px 0;`;
+      }
+    }
+    a = a.replace(/\s(href|src)="\/(?!\/)/g, (_m, attr: string) => ` ${attr}="${siteUrl}/`);
+    if (style) {
+      const filled = style.replace('LINK', link).replace('HEADFONT', headFont);
+      a = `${known?.cls ? ` class="${known.cls}"` : ''} style="${filled}"${a}`;
+    }
     return `<${tag}${a}>`;
   });
 }
@@ -87,6 +121,25 @@ export interface PostEmailInput {
   upgradeUrl: string;
   /** The polls of the post's {{poll:<id>}} blocks, by id; a block whose poll is missing is left out. */
   polls?: ReadonlyMap<string, EmailPoll> | undefined;
+  /** The inbox's preview line: the post's excerpt, or one set by hand; the body's opening words when absent. */
+  preheader?: string | undefined;
+  /** Real sizes of the site's images in the body, by site path (content/images.ts). */
+  images?: ReadonlyMap<string, { width: number; height: number }> | undefined;
+  /** The post's feature image, shown above the title when the design says so. */
+  featureImage?: (SizedImage & { alt: string }) | undefined;
+  /** The author's name, shown under the title when the design says so. */
+  author?: string | undefined;
+}
+
+/** The body's opening words, for a preheader: about 150 characters, cut at a word. */
+export function openingWords(bodyHtml: string, max = 150): string {
+  const text = htmlToText(bodyHtml)
+    .replace(/\{\{[^}]*\}\}/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max);
+  return `${cut.slice(0, Math.max(cut.lastIndexOf(' '), max / 2))}…`;
 }
 
 /** Fixed text and slots, alternating: text, slot, text, slot, …, text. */
@@ -102,7 +155,10 @@ export interface CompiledEmail {
 }
 
 export function compile(rendered: string): Compiled {
-  const pieces = rendered.split('\u0001');
+  // A piece whose characters all fit in Latin-1 is copied into a one-byte string: V8 keeps a
+  // slice of a two-byte string (one "…" anywhere in the email) two-byte, and every personalised
+  // copy then costs twice the memory and a UTF-16 to UTF-8 conversion (bench/email-render.ts).
+  const pieces = rendered.split('\u0001').map((p) => (/[^\u0000-\u00ff]/.test(p) ? p : Buffer.from(p, 'latin1').toString('latin1')));
   return { texts: pieces.filter((_p, i) => i % 2 === 0), slots: pieces.filter((_p, i) => i % 2 === 1) as Compiled['slots'] };
 }
 
@@ -118,7 +174,9 @@ export function renderPostEmail(input: PostEmailInput): CompiledEmail {
     bodyHtml: clean(input.bodyHtml),
     upgradeUrl: clean(input.upgradeUrl),
   };
-  const referral = `<div style="margin:24px 0;padding:16px;background:#f5f5f4;border-radius:8px;"><p style="margin:0 0 8px 0;font-weight:600;">Know someone who would enjoy ${escapeHtml(brand.title)}?</p><p style="margin:0;">Share your own link: <a href="${marker('referral_url')}" style="color:${brand.accentColor};">${marker('referral_url')}</a></p></div>`;
+  const p = palette(brand);
+  const soft = 'class="hb-soft" style="margin:24px 0;padding:16px;background-color:#f5f5f4;border-radius:8px;"';
+  const referral = `<div ${soft}><p style="margin:0 0 8px 0;font-weight:bold;">Know someone who would enjoy ${escapeHtml(brand.title)}?</p><p style="margin:0;">Share your own link: <a class="hb-link" href="${marker('referral_url')}" style="color:${p.link};">${marker('referral_url')}</a></p></div>`;
   const polls = input.polls ?? new Map<string, EmailPoll>();
   const pollBlock = (_m: string, id: string) => {
     const poll = polls.get(id);
@@ -126,22 +184,33 @@ export function renderPostEmail(input: PostEmailInput): CompiledEmail {
     const links = poll.answers
       .map(
         (a, i) =>
-          `<a href="${marker(`poll:${id}:${i}`)}" style="display:block;margin:0 0 8px 0;padding:10px 14px;border:1px solid ${brand.accentColor};border-radius:6px;color:${brand.accentColor};text-decoration:none;font-weight:600;">${escapeHtml(clean(a))}</a>`,
+          `<a class="hb-link" href="${marker(`poll:${id}:${i}`)}" style="display:block;margin:0 0 8px 0;padding:10px 14px;border:1px solid ${p.accent};border-radius:6px;color:${p.accent};text-decoration:none;font-weight:bold;">${escapeHtml(clean(a))}</a>`,
       )
       .join('');
-    return `<div style="margin:24px 0;padding:16px;background:#f5f5f4;border-radius:8px;"><p style="margin:0 0 12px 0;font-weight:600;">${escapeHtml(clean(poll.question))}</p>${links}<p style="margin:8px 0 0 0;font-size:13px;color:#78716c;">One click answers; you can change your answer later.</p></div>`;
+    return `<div ${soft}><p style="margin:0 0 12px 0;font-weight:bold;">${escapeHtml(clean(poll.question))}</p>${links}<p style="margin:8px 0 0 0;font-size:13px;color:#78716c;">One click answers; you can change your answer later.</p></div>`;
   };
-  const body = inlineStyles(input.bodyHtml, brand.accentColor, brand.siteUrl)
+  const body = inlineStyles(input.bodyHtml, p.accent, brand.siteUrl, {
+    linkColor: p.link,
+    headingFont: p.headingFont,
+    images: input.images,
+  })
     .replace(REFERRAL_PARAGRAPH, () => referral)
     .replace(POLL_PARAGRAPH, pollBlock);
   const cut = input.cut
-    ? `<p style="margin:24px 0 8px 0;font-style:italic;">The rest of this post is for ${escapeHtml(brand.title)} members.</p>${button(input.upgradeUrl, 'Read the whole post', brand.accentColor)}`
+    ? `<p style="margin:24px 0 8px 0;font-style:italic;">The rest of this post is for ${escapeHtml(brand.title)} members.</p>${button(input.upgradeUrl, 'Read the whole post', p.accent)}`
     : '';
+  const feature =
+    p.design.showFeatureImage && input.featureImage ? featureImageHtml(input.featureImage, brand.siteUrl, escapeHtml(input.url)) : '';
+  const author =
+    p.design.showAuthor && input.author
+      ? `<p style="margin:-8px 0 16px 0;font-family:${p.headingFont};font-size:14px;color:#78716c;">By ${escapeHtml(clean(input.author))}</p>`
+      : '';
   const greeting = `<p style="margin:0 0 16px 0;color:#57534e;">Hi ${marker('name')},</p>`;
   const html = layout(brand, {
-    preheader: input.title,
-    bodyHtml: `${greeting}<h1 style="font-size:28px;line-height:1.2;margin:0 0 16px 0;"><a href="${escapeHtml(input.url)}" style="color:#1c1917;text-decoration:none;">${escapeHtml(input.title)}</a></h1>${body}${cut}`,
-    footerHtml: `You get this because you subscribed to ${escapeHtml(brand.title)}. <a href="${marker('preferences_url')}" style="color:#78716c;">Preferences</a> · <a href="${marker('unsubscribe_url')}" style="color:#78716c;">Unsubscribe</a>`,
+    preheader: clean(input.preheader ?? '') || openingWords(input.bodyHtml) || input.title,
+    webUrl: input.url,
+    bodyHtml: `${feature}${greeting}<h1 style="font-family:${p.headingFont};font-size:28px;line-height:1.2;margin:0 0 16px 0;"><a href="${escapeHtml(input.url)}" style="color:${p.text};text-decoration:none;">${escapeHtml(input.title)}</a></h1>${author}${body}${cut}`,
+    footerHtml: `You get this because you subscribed to ${escapeHtml(brand.title)}. <a href="${marker('preferences_url')}" style="color:${p.muted};">Preferences</a> · <a href="${marker('unsubscribe_url')}" style="color:${p.muted};">Unsubscribe</a>`,
   });
   const bodyText = htmlToText(input.bodyHtml)
     .replace(/^\{\{referral\}\}$/gm, () => `Know someone who would enjoy ${brand.title}? Share your own link: ${marker('referral_url')}`)
@@ -154,6 +223,12 @@ export function renderPostEmail(input: PostEmailInput): CompiledEmail {
     input.cut ? `The rest of this post is for members: ${input.upgradeUrl}\n\n` : ''
   }--\nPreferences: ${marker('preferences_url')}\nUnsubscribe: ${marker('unsubscribe_url')}\n`;
   return { subject: input.title, html: compile(html), text: compile(text) };
+}
+
+function featureImageHtml(image: SizedImage & { alt: string }, siteUrl: string, href: string): string {
+  const fit = fitWithin(image.width, image.height, CONTENT_WIDTH);
+  const src = image.src.startsWith('/') ? `${siteUrl}${image.src}` : image.src;
+  return `<a href="${href}"><img src="${escapeHtml(clean(src))}" width="${fit.width}" height="${fit.height}" alt="${escapeHtml(clean(image.alt))}" style="display:block;width:100%;max-width:${fit.width}px;height:auto;border:0;margin:0 0 20px 0;"></a>`;
 }
 
 /** Fills a compiled email's slots for one member: a join, no parsing. Values are escaped for HTML. */

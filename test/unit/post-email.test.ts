@@ -24,9 +24,12 @@ describe('the post email', () => {
   it('inlines the style of every body element and makes site links absolute', () => {
     const { html } = personalize(compiled, values);
     expect(html).toContain('<p style="margin:0 0 16px 0;">Hello <strong>there</strong>');
-    expect(html).toContain('<a style="color:#9a3412;text-decoration:underline;" href="https://news.example.com/posts/guide">the guide</a>');
+    expect(html).toContain(
+      '<a class="hb-link" style="color:#9a3412;text-decoration:underline;" href="https://news.example.com/posts/guide">the guide</a>',
+    );
     expect(html).toContain('src="https://news.example.com/uploads/b.jpg"');
-    expect(html).not.toContain('<style');
+    // The one <style> block is dark mode and narrow screens only; the layout itself is inline.
+    expect(html.match(/<style>/g)).toHaveLength(1);
     expect(html).not.toMatch(/(src|href)="\/(?!\/)/);
   });
 
