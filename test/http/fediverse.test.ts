@@ -389,9 +389,9 @@ describe('two Hearth sites on the fediverse', () => {
       await until('the dead server to be dropped', async () =>
         (await rows()).find((d) => d.inbox === refusedInbox && d.status === 'failed'),
       );
-      const followers = await A.t.db.selectFrom('fediverse_followers').select('inbox').execute();
+      const followers = await A.t.db.selectFrom('fediverse_followers').select(['inbox', 'actor_uri']).execute();
       expect(followers.map((f) => f.inbox)).not.toContain(refusedInbox);
-      expect(followers.map((f) => f.inbox)).toContain(`${B.server.url}/ap/inbox`);
+      expect(followers.map((f) => f.actor_uri)).toContain(`${B.server.url}/ap/actor/site`);
       expect(await job(dead.id)).toBeUndefined();
     } finally {
       for (const socket of sockets) socket.destroy();
