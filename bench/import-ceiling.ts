@@ -1,7 +1,8 @@
 /**
  * What PostgreSQL itself does on this machine, without Hearth: the ceiling for the member import.
- * Usage: node bench/import-ceiling.ts [N]   (default 1,000,000; needs BENCH_DATABASE_URL on this
- * machine, as a superuser: the rows are read by the server from a file with COPY FROM '<file>')
+ * Usage: node bench/import-ceiling.ts [N] [--build-only]   (default 1,000,000; needs BENCH_DATABASE_URL
+ * on this machine, as a superuser: the rows are read by the server from a file with COPY FROM '<file>';
+ * --build-only skips figures 2 and 4, the slowest, and prints figure 3 with each index's build time)
  *
  * A file of N member rows in COPY's text format (the columns an import writes) is written to the
  * temp folder once; each figure is then one COPY (or INSERT … SELECT) in a scratch database
@@ -21,7 +22,8 @@ import { migrateToLatest } from '../db/migrate.ts';
 import { createDatabase } from '../src/lib/db.ts';
 import { withDatabase } from '../src/lib/embedded-postgres.ts';
 
-const rows = Number(process.argv[2] ?? 1_000_000);
+const rows = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 1_000_000);
+const buildOnly = process.argv.includes('--build-only');
 const server = process.env.BENCH_DATABASE_URL;
 if (!server) throw new Error('BENCH_DATABASE_URL is needed (a server on this machine: it reads the file itself)');
 const file = join(tmpdir(), `hearth-bench-ceiling-${rows}.tsv`);
@@ -66,12 +68,13 @@ try {
   const staging = await timed(`copy staging (${COLUMNS}) from '${file}'`);
   console.log(JSON.stringify({ figure: 'COPY into an unlogged table, no index', rows, seconds: staging, rowsPerSecond: rate(staging) }));
 
-  const indexed = await timed(`copy members (${COLUMNS}) from '${file}'`);
-  console.log(
-    JSON.stringify({ figure: 'COPY into members, every index and key maintained', rows, seconds: indexed, rowsPerSecond: rate(indexed) }),
-  );
-
-  await client.query('truncate members cascade');
+  if (!buildOnly) {
+    const indexed = await timed(`copy members (${COLUMNS}) from '${file}'`);
+    console.log(
+      JSON.stringify({ figure: 'COPY into members, every index and key maintained', rows, seconds: indexed, rowsPerSecond: rate(indexed) }),
+    );
+    await client.query('truncate members cascade');
+  }
   const constraints = await client.query<{ tbl: string; name: string; def: string; kind: string }>(
     `select conrelid::regclass::text as tbl, quote_ident(conname) as name, pg_get_constraintdef(oid) as def, contype as kind
      from pg_constraint where conrelid = 'members'::regclass and contype in ('u', 'f')`,
@@ -116,20 +119,22 @@ try {
     }),
   );
 
-  await client.query('truncate members cascade');
-  await drop();
-  const insert = await timed(`insert into members (${COLUMNS}) overriding system value select ${COLUMNS} from staging`);
-  const built2 = await rebuild({});
-  console.log(
-    JSON.stringify({
-      figure: 'INSERT … SELECT from the unlogged table into members, primary key only, then the rest built',
-      rows,
-      insertSeconds: insert,
-      buildSeconds: built2,
-      seconds: insert + built2,
-      rowsPerSecond: rate(insert + built2),
-    }),
-  );
+  if (!buildOnly) {
+    await client.query('truncate members cascade');
+    await drop();
+    const insert = await timed(`insert into members (${COLUMNS}) overriding system value select ${COLUMNS} from staging`);
+    const built2 = await rebuild({});
+    console.log(
+      JSON.stringify({
+        figure: 'INSERT … SELECT from the unlogged table into members, primary key only, then the rest built',
+        rows,
+        insertSeconds: insert,
+        buildSeconds: built2,
+        seconds: insert + built2,
+        rowsPerSecond: rate(insert + built2),
+      }),
+    );
+  }
 } finally {
   await client.end().catch(() => undefined);
   await handle.close();
