@@ -6,9 +6,10 @@
  *           the report's latency percentiles, the event rate reached; then, for the choice made
  *           in lib/event-writer.ts, the time of counting the same send's figures from the events.
  *   stream: the post page's p99 (10 keep-alive connections) alone, then with 200 stream clients
- *           on /api/v1/live and 50 facts/s committed to the feed.
+ *           on /api/v1/live and 50 facts/s committed to the feed; BENCH_ROUNDS pairs (default 3),
+ *           each with its own baseline, and the pooled figures.
  *
- * Usage: node bench/live.ts report|stream [seconds=15]
+ * Usage: node bench/live.ts report|stream [seconds=15]   (report: BENCH_RATE events/s, default 2,000)
  * Uses BENCH_DATABASE_URL (a server URL; a scratch database is created on it) or an embedded PostgreSQL.
  */
 import { spawn } from 'node:child_process';
@@ -33,6 +34,8 @@ const SECONDS = Number(process.argv[3] ?? 15);
 /** report: tracking events a second to drive (open loop). */
 const RATE = Number(process.env.BENCH_RATE ?? 2_000);
 const MAX_IN_FLIGHT = 400;
+/** stream: alone/with-streams pairs to run. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECRET = 'bench-secret-0123456789abcdef0123456789';
 const BROWSER = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
 const port = await freePort();
@@ -282,45 +285,89 @@ try {
       return lat;
     };
     for (let i = 0; i < 50; i++) await get(`/posts/${slug}`);
-    const alone = await page();
-    // 200 stream clients (their own sockets) and 50 facts a second committed to the feed.
-    const streams: Array<import('node:http').ClientRequest> = [];
-    let received = 0;
-    for (let i = 0; i < 200; i++) {
-      const req = request({ host: '127.0.0.1', port, path: '/api/v1/live', headers: { authorization: `Bearer ${token}` } }, (res) => {
-        res.on('data', (d: Buffer) => (received += d.toString().split('\nevent: ').length - 1));
-      });
-      req.end();
-      streams.push(req);
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-    let publishing = true;
+    // Alone, then with the streams, ROUNDS times over: on a shared machine the load drifts, so each
+    // figure with streams has its own baseline measured just before it.
+    const rounds: Array<Record<string, number | string>> = [];
+    const allAlone: number[] = [];
+    const allWith: number[] = [];
     let published = 0;
-    const publisher = (async () => {
-      while (publishing) {
-        await sql`insert into live_events (type, data) values ('member.created', ${JSON.stringify({ id: String(published), platform: 'instagram' })}::jsonb)`.execute(
-          handle.db,
-        );
-        published++;
-        await new Promise((r) => setTimeout(r, 20));
+    let received = 0;
+    let duplicates = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const cpuAlone = await cpuNow(handle.db);
+      const alone = await page();
+      const aloneCpu = await cpuSince(handle.db, cpuAlone);
+      // 200 stream clients (their own sockets) and 50 facts a second committed to the feed.
+      const streams: Array<import('node:http').ClientRequest> = [];
+      for (let i = 0; i < 200; i++) {
+        const req = request({ host: '127.0.0.1', port, path: '/api/v1/live', headers: { authorization: `Bearer ${token}` } }, (res) => {
+          let last = 0;
+          let tail = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => {
+            const text = tail + d;
+            const end = text.lastIndexOf('\n\n');
+            if (end < 0) return void (tail = text);
+            tail = text.slice(end + 2);
+            for (const m of text.slice(0, end + 2).matchAll(/^id: (\d+)$/gm)) {
+              const id = Number(m[1]);
+              if (id <= last) duplicates++;
+              else received++;
+              last = id;
+            }
+          });
+        });
+        req.end();
+        streams.push(req);
       }
-    })();
-    const withStreams = await page();
-    publishing = false;
-    await publisher;
-    await new Promise((r) => setTimeout(r, 1000));
-    for (const s of streams) s.destroy();
+      await new Promise((r) => setTimeout(r, 1000));
+      let publishing = true;
+      const publisher = (async () => {
+        while (publishing) {
+          await sql`insert into live_events (type, data) values ('member.created', ${JSON.stringify({ id: String(published), platform: 'instagram' })}::jsonb)`.execute(
+            handle.db,
+          );
+          published++;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      // The streams' own cost: the server's CPU with the clients and the facts, and no page load.
+      const cpuStreams = await cpuNow(handle.db);
+      await new Promise((r) => setTimeout(r, 5_000));
+      const streamsCpu = await cpuSince(handle.db, cpuStreams);
+      const cpuWith = await cpuNow(handle.db);
+      const withStreams = await page();
+      const withCpu = await cpuSince(handle.db, cpuWith);
+      publishing = false;
+      await publisher;
+      await new Promise((r) => setTimeout(r, 1000));
+      for (const st of streams) st.destroy();
+      await new Promise((r) => setTimeout(r, 500));
+      allAlone.push(...alone);
+      allWith.push(...withStreams);
+      rounds.push({
+        aloneRps: Math.round(alone.length / SECONDS),
+        aloneP99ms: pct(alone, 99),
+        aloneServerCpuPct: aloneCpu.serverCpuPct,
+        streamsOnlyServerCpuPct: streamsCpu.serverCpuPct,
+        withStreamsRps: Math.round(withStreams.length / SECONDS),
+        withStreamsP99ms: pct(withStreams, 99),
+        withServerCpuPct: withCpu.serverCpuPct,
+        p99Added: `${(((pct(withStreams, 99) - pct(alone, 99)) / pct(alone, 99)) * 100).toFixed(1)} %`,
+        loadAverage: withCpu.loadAverage,
+      });
+    }
     console.log(
       JSON.stringify({
         figure: 'post page p99 alone and with 200 live stream clients',
         seconds: SECONDS,
-        aloneRps: Math.round(alone.length / SECONDS),
-        aloneP99ms: pct(alone, 99),
-        withStreamsRps: Math.round(withStreams.length / SECONDS),
-        withStreamsP99ms: pct(withStreams, 99),
-        p99Added: `${(((pct(withStreams, 99) - pct(alone, 99)) / pct(alone, 99)) * 100).toFixed(1)} %`,
+        rounds,
+        aloneP99ms: pct(allAlone, 99),
+        withStreamsP99ms: pct(allWith, 99),
+        p99Added: `${(((pct(allWith, 99) - pct(allAlone, 99)) / pct(allAlone, 99)) * 100).toFixed(1)} %`,
         factsPublished: published,
         eventsDelivered: received,
+        repeatedOrOutOfOrder: duplicates,
         expectedDeliveries: published * 200,
         database: handle.embedded ? 'embedded' : 'external',
       }),

@@ -563,6 +563,8 @@ export interface SendsTable {
   scheduled_at: Timestamp | null;
   prepared_at: Timestamp | null;
   finished_at: Timestamp | null;
+  /** When the mail provider stopped the send (429, 5xx, no answer); null once it accepts again (0062). */
+  provider_paused_at: Timestamp | null;
   track_members: ColumnType<boolean, boolean | undefined, boolean>;
   /** A subject test's lines (2–4), or null: sending/subject-test.ts. */
   subjects: ColumnType<string[] | null, string[] | null | undefined, string[] | null>;

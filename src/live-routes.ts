@@ -58,13 +58,23 @@ async function staffOf(req: IncomingMessage): Promise<SessionStaffUser | undefin
 
 /**
  * What this role may see of a fact: no email address without members:read. The hub hands the same
- * row to every client, so each fact is serialised once per kind of viewer, not once per client.
+ * rows to every client, so each fact is serialised once per kind of viewer, not once per client,
+ * and a tick's facts are joined once into the one string every client of that kind is written.
  */
-const frames = new WeakMap<LiveRow, { emails?: string; plain?: string }>();
+type Frames = { emails?: string; plain?: string };
+const frames = new WeakMap<LiveRow, Frames>();
+const joined = new WeakMap<LiveRow[], Frames>();
 export function eventText(row: LiveRow, seesEmails: boolean): string {
   let made = frames.get(row);
   if (!made) frames.set(row, (made = {}));
   return (made[seesEmails ? 'emails' : 'plain'] ??= frame(row, seesEmails));
+}
+
+/** The frames of a tick's rows, end to end (cached on the array the hub hands every client). */
+function ticksText(rows: LiveRow[], seesEmails: boolean): string {
+  let made = joined.get(rows);
+  if (!made) joined.set(rows, (made = {}));
+  return (made[seesEmails ? 'emails' : 'plain'] ??= rows.map((row) => eventText(row, seesEmails)).join(''));
 }
 
 function frame(row: LiveRow, seesEmails: boolean): string {
@@ -123,12 +133,19 @@ export async function handleLive(req: IncomingMessage, res: ServerResponse): Pro
       clients.delete(client);
       res.destroy();
     };
+    /** One write per call: the rows after the client's cursor (usually all: the tick's shared string). */
     const send = (rows: LiveRow[]) => {
-      for (const row of rows) {
-        if (BigInt(row.seq) <= BigInt(cursor)) continue;
-        cursor = row.seq;
-        res.write(eventText(row, seesEmails));
+      if (rows.length === 0) return;
+      const after = BigInt(cursor);
+      let text: string;
+      if (BigInt(rows[0]!.seq) > after) text = ticksText(rows, seesEmails);
+      else {
+        const fresh = rows.filter((row) => BigInt(row.seq) > after);
+        if (fresh.length === 0) return;
+        text = fresh.map((row) => eventText(row, seesEmails)).join('');
       }
+      cursor = rows.at(-1)!.seq;
+      res.write(text);
       // Bounded: a client that does not read (or reads too slowly) is cut, never waited for.
       if (res.writableLength > CLIENT_BUFFER_BYTES) {
         log.warn('live client too slow; cut', { buffered: res.writableLength });

@@ -35,6 +35,7 @@ import * as m0056 from './0056_page_cache.ts';
 import * as m0057 from './0057_member_search_facets.ts';
 import * as m0058 from './0058_import_index_costs.ts';
 import * as m0060 from './0060_label_automations.ts';
+import * as m0062 from './0062_send_provider_pause.ts';
 import * as m0064 from './0064_recommendation_kinds.ts';
 import * as m0065 from './0065_fediverse_actor_bans.ts';
 
@@ -79,6 +80,7 @@ export const migrations: Record<string, Migration> = {
   '0057_member_search_facets': m0057,
   '0058_import_index_costs': m0058,
   '0060_label_automations': m0060,
+  '0062_send_provider_pause': m0062,
   '0064_recommendation_kinds': m0064,
   '0065_fediverse_actor_bans': m0065,
 };

@@ -1,17 +1,20 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
+import { liveSendPaused } from '../../src/domain/live/hooks.ts';
 import { createMemberSession } from '../../src/domain/membership/sessions.ts';
 import { createApiToken } from '../../src/domain/staff/api-tokens.ts';
 import { createStaffSession } from '../../src/domain/staff/sessions.ts';
 import { createStaffUser } from '../../src/domain/staff/users.ts';
+import { launchChromium } from '../helpers/browser.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startServer, type RunningServer } from '../helpers/server.ts';
 
 /**
  * The staff live feed through two real web processes on one database: a question posted through
  * one reaches a stream on the other within 2 s; Last-Event-ID resumes without loss; 401 without
- * staff; a moderator's stream carries no email address.
+ * staff; a moderator's stream carries no email address; the Live panel shows a send paused by the
+ * provider, on its first paint and as the fact arrives (a real browser).
  */
 const SLUG = 'why-we-left-the-algorithm';
 let t: TestDatabase;
@@ -225,5 +228,40 @@ describe('GET /api/v1/live', () => {
     expect(JSON.stringify(mod.events)).not.toContain('@');
     owner.close();
     mod.close();
+  });
+
+  it('shows a send paused by the provider on the Live panel, on first paint and as it arrives', async () => {
+    const stream = openStream(`${a.url}/api/v1/live`, { authorization: `Bearer ${tokens.owner}` });
+    await stream.ready;
+    await new Promise((r) => setTimeout(r, 200));
+    const pause = (id: string, reason: 'rate_limited' | 'provider_error', error: string) =>
+      t.db.transaction().execute((trx) => liveSendPaused(trx, id, { at: new Date(), reason, error }));
+    await pause('7001', 'rate_limited', 'rate limited: Too many requests');
+    const fact = await until(
+      () => stream.events.find((e) => e.event === 'send.progress' && e.data.id === '7001'),
+      2_000,
+      'the pause on the stream',
+    );
+    expect(fact.data).toMatchObject({ milestone: 'paused', reason: 'rate_limited', error: 'rate limited: Too many requests' });
+    stream.close();
+
+    // Without JavaScript: the first paint.
+    const html = await (await fetch(`${b.url}/admin/live`, { headers: { cookie: ownerCookie } })).text();
+    expect(html).toContain('Send 7001 paused by the provider (rate limited)');
+
+    // With it: a pause that comes while the panel is open is added at the top.
+    const browser = await launchChromium();
+    try {
+      const context = await browser.newContext();
+      await context.addCookies([{ name: 'hearth_staff', value: ownerCookie.split('=')[1]!, url: a.url }]);
+      const page = await context.newPage();
+      await page.goto(`${a.url}/admin/live`);
+      await pause('7002', 'provider_error', '503: Service unavailable');
+      const first = page.locator('#live-events li').first();
+      await first.getByText('Send 7002 paused by the provider (provider error)').waitFor({ timeout: 5_000 });
+      expect(await first.textContent()).toContain('503: Service unavailable');
+    } finally {
+      await browser.close();
+    }
   });
 });

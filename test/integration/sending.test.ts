@@ -65,6 +65,19 @@ async function lanesIdle(id: string) {
     { until: (s) => s.posting === 0 && s.running === 0, timeout: 20_000, what: `send ${id}'s lanes to stop` },
   );
 }
+/** A send's facts on the live feed, in commit order. */
+async function liveFacts(id: string): Promise<Array<Record<string, unknown>>> {
+  const rows = await t.db
+    .selectFrom('live_events')
+    .select(['type', 'data'])
+    .where(sql<boolean>`data->>'id' = ${id}`)
+    .where('type', 'in', ['send.progress', 'send.failed'])
+    .orderBy('seq')
+    .execute();
+  return rows.map((r) => ({ type: r.type, ...(r.data as Record<string, unknown>) }));
+}
+const milestone = (name: string) => (f: Record<string, unknown>) => f.type === 'send.progress' && f.milestone === name;
+
 const finished = (id: string, timeoutMs = 30_000) =>
   waitFor(() => statusOf(id), {
     until: (s) => ['sent', 'failed', 'cancelled'].includes(s.status),
@@ -256,6 +269,15 @@ describe('provider trouble', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     expect(resend.countByRecipient().size).toBe(450);
     expect([...resend.countByRecipient().values()].every((n) => n === 1)).toBe(true);
+    // The live feed: paused by the provider once, resumed after, then done.
+    const facts = await liveFacts(send.id);
+    expect(facts.filter(milestone('paused'))).toEqual([expect.objectContaining({ reason: 'rate_limited' })]);
+    expect(facts.findIndex(milestone('resumed'))).toBeGreaterThan(facts.findIndex(milestone('paused')));
+    expect(facts.filter(milestone('started'))).toHaveLength(1);
+    expect(facts.at(-1)).toMatchObject({ milestone: 'done', status: 'sent' });
+    expect(
+      (await t.db.selectFrom('sends').select('provider_paused_at').where('id', '=', send.id).executeTakeFirstOrThrow()).provider_paused_at,
+    ).toBeNull();
   });
 
   it('a poisoned address fails its own delivery, not the batch', async () => {
@@ -283,6 +305,11 @@ describe('provider trouble', () => {
     expect(await finished(send.id)).toMatchObject({ status: 'sent', posted: 450, failed: 0 });
     expect(resend.countByRecipient().size).toBe(450);
     expect([...resend.countByRecipient().values()].every((n) => n === 1)).toBe(true);
+    const facts = await liveFacts(send.id);
+    const paused = facts.filter(milestone('paused'));
+    expect(paused.length).toBeGreaterThanOrEqual(1);
+    expect(paused.every((f) => f.reason === 'provider_error')).toBe(true);
+    expect(facts.filter(milestone('resumed'))).toHaveLength(paused.length);
   });
 
   it('a send whose batches keep failing ends failed with the reason, and retrying sends only the remainder', async () => {
@@ -295,6 +322,11 @@ describe('provider trouble', () => {
     // Lanes still posting other batches when one gave up finish first (one of them could give up too).
     await lanesIdle(send.id);
     expect(failed.error).toMatch(/gave up after 3 attempts: 500/);
+    // The live feed: paused by the provider, then done as failed, and send.failed (for the alerts).
+    const facts = await liveFacts(send.id);
+    expect(facts.find(milestone('paused'))).toMatchObject({ reason: 'provider_error', error: expect.stringMatching(/^500/) });
+    expect(facts.filter(milestone('done'))).toEqual([expect.objectContaining({ status: 'failed' })]);
+    expect(facts.filter((f) => f.type === 'send.failed')).toHaveLength(1);
     const before = resend.countByRecipient().size;
     expect(before).toBeLessThan(450);
     resend.clearFaults();
@@ -302,6 +334,7 @@ describe('provider trouble', () => {
     expect(await finished(send.id)).toMatchObject({ status: 'sent', posted: 450 });
     expect(resend.countByRecipient().size).toBe(450);
     expect([...resend.countByRecipient().values()].every((n) => n === 1)).toBe(true);
+    expect((await liveFacts(send.id)).at(-1)).toMatchObject({ milestone: 'done', status: 'sent' });
   });
 });
 

@@ -1,28 +1,13 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
+import type { LiveType } from './facts.ts';
 
 /**
  * The staff live feed's facts (README "Live"). Each is one live_events row written in the
  * transaction of the fact itself, so it shows exactly when the fact commits and never for one that
  * rolled back. Its seq (given at commit, in commit order: migration 0040) is the stream's `id:`.
  */
-export const LIVE_TYPES = [
-  'member.created',
-  'member.confirmed',
-  'subscription.started',
-  'subscription.ended',
-  'question.created',
-  'comment.held',
-  'comment.reported',
-  'send.progress',
-  'send.sent',
-  'send.failed',
-  'import.finished',
-  'payment.failed',
-  'signup.wave',
-] as const;
-
-export type LiveType = (typeof LIVE_TYPES)[number];
+export { LIVE_TYPES, type LiveType } from './facts.ts';
 
 /** Ids, a status, a platform; an email address only under `email` (left out for roles that may not read members). */
 export type LiveData = Record<string, string | number | boolean | null>;

@@ -86,10 +86,40 @@ export async function liveSendProgress(db: Kysely<Database>, sendId: string): Pr
     await publishLive(db, 'send.progress', { id: sendId, milestone: '50', posted, recipients: r.recipients }, { key: `send:${sendId}:50` });
 }
 
-/** A send's last batch settled: "done" (sent or failed), and send.failed when it failed. */
+/**
+ * The provider stopped the send (sending/store.ts flips sends.provider_paused_at, once per pause):
+ * `rate_limited` (a 429) or `provider_error` (a 5xx, a timeout, no answer), with what it said.
+ */
+export async function liveSendPaused(
+  db: Kysely<Database>,
+  sendId: string,
+  pause: { at: Date; reason: 'rate_limited' | 'provider_error'; error: string },
+): Promise<void> {
+  await publishLive(
+    db,
+    'send.progress',
+    { id: sendId, milestone: 'paused', reason: pause.reason, error: pause.error.slice(0, 200) },
+    { key: `send:${sendId}:paused:${pause.at.getTime()}` },
+  );
+}
+
+/** The provider accepted a batch of the send again after a pause that began at `pausedAt`. */
+export async function liveSendResumed(db: Kysely<Database>, sendId: string, pausedAt: Date): Promise<void> {
+  await publishLive(
+    db,
+    'send.progress',
+    { id: sendId, milestone: 'resumed', paused_seconds: Math.max(0, Math.round((Date.now() - pausedAt.getTime()) / 1000)) },
+    { key: `send:${sendId}:resumed:${pausedAt.getTime()}` },
+  );
+}
+
+/**
+ * A send settled: "done" (sent, or failed: every batch settled or one gave up), and send.failed
+ * when it failed. Keyed per outcome, so a failed send retried to the end is "done" again, as sent.
+ */
 export async function liveSendSettled(db: Kysely<Database>, sendId: string, status: string): Promise<void> {
   if (status !== 'sent' && status !== 'failed') return;
-  await publishLive(db, 'send.progress', { id: sendId, milestone: 'done', status }, { key: `send:${sendId}:done` });
+  await publishLive(db, 'send.progress', { id: sendId, milestone: 'done', status }, { key: `send:${sendId}:done:${status}` });
   if (status === 'failed') await publishFact(db, 'send.failed', { id: sendId });
 }
 

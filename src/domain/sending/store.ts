@@ -4,7 +4,7 @@ import type { CompiledEmail } from '../../../emails/post.ts';
 import { statusFromBatches, type BatchCounts } from './lifecycle.ts';
 import { variantOfCode, type BatchDelivery, type FixedSend } from './payload.ts';
 import { dbNow } from '../../lib/sql.ts';
-import { liveSendProgress, liveSendSettled } from '../live/hooks.ts';
+import { liveSendPaused, liveSendProgress, liveSendResumed, liveSendSettled } from '../live/hooks.ts';
 import { emitWebhookEvent } from '../webhooks/events.ts';
 
 /**
@@ -85,6 +85,43 @@ async function skipLeavers(db: Kysely<Database>, sendId: string, first: string, 
  */
 function partFilter(part: BatchPart) {
   return part === 'sample' ? sql<boolean>`d.subject is not null` : part === 'rest' ? sql<boolean>`d.subject is null` : sql<boolean>`true`;
+}
+
+/**
+ * The provider stopped a batch: the send is "paused by the provider" from now until it accepts
+ * one again. Only the first of the lanes to see it flips the column, so the live feed hears of
+ * the pause once, however many batches are put back during it.
+ */
+async function beginProviderPause(
+  trx: Kysely<Database>,
+  sendId: string,
+  reason: 'rate_limited' | 'provider_error',
+  error: string,
+): Promise<void> {
+  const paused = await trx
+    .updateTable('sends')
+    .set({ provider_paused_at: dbNow() })
+    .where('id', '=', sendId)
+    .where('status', '=', 'sending')
+    .where('provider_paused_at', 'is', null)
+    .returning('provider_paused_at')
+    .executeTakeFirst();
+  if (paused?.provider_paused_at) await liveSendPaused(trx, sendId, { at: paused.provider_paused_at, reason, error });
+}
+
+/**
+ * A batch was accepted: a pause, if one was on, is over. While none is (nearly always), the
+ * update finds no row to change and takes no lock, so lanes still never wait on the send's row.
+ */
+async function endProviderPause(trx: Kysely<Database>, sendId: string): Promise<void> {
+  const resumed = await sql<{ paused_at: Date }>`
+    update sends s set provider_paused_at = null
+      from (select id, provider_paused_at from sends where id = ${sendId}) old
+     where s.id = old.id and s.provider_paused_at is not null
+    returning old.provider_paused_at as paused_at
+  `.execute(trx);
+  const row = resumed.rows[0];
+  if (row) await liveSendResumed(trx, sendId, row.paused_at);
 }
 
 export function createSendStore(db: Kysely<Database>): SendStore {
@@ -203,6 +240,7 @@ export function createSendStore(db: Kysely<Database>): SendStore {
           .executeTakeFirst();
         if (!marked) return; // another worker finished this batch first
         await liveSendProgress(trx, batch.sendId);
+        await endProviderPause(trx, batch.sendId);
         // One statement for the whole batch.
         await sql`
           update deliveries d
@@ -231,20 +269,25 @@ export function createSendStore(db: Kysely<Database>): SendStore {
     },
 
     async retryLater(batch, owner, error, delaySeconds, countsAsAttempt) {
-      await db
-        .updateTable('send_batches')
-        .set((eb) => ({
-          status: 'pending',
-          lease_until: null,
-          error: error.slice(0, 500),
-          next_attempt_at: dbNow({ seconds: delaySeconds }),
-          attempts: countsAsAttempt ? eb.ref('attempts') : eb('attempts', '-', 1),
-        }))
-        .where('send_id', '=', batch.sendId)
-        .where('batch', '=', batch.batch)
-        .where('status', '=', 'posting')
-        .where('claimed_by', '=', owner)
-        .execute();
+      await db.transaction().execute(async (trx) => {
+        const back = await trx
+          .updateTable('send_batches')
+          .set((eb) => ({
+            status: 'pending',
+            lease_until: null,
+            error: error.slice(0, 500),
+            next_attempt_at: dbNow({ seconds: delaySeconds }),
+            attempts: countsAsAttempt ? eb.ref('attempts') : eb('attempts', '-', 1),
+          }))
+          .where('send_id', '=', batch.sendId)
+          .where('batch', '=', batch.batch)
+          .where('status', '=', 'posting')
+          .where('claimed_by', '=', owner)
+          .returning('batch')
+          .executeTakeFirst();
+        // Only the provider puts a batch back (a 429 is the one not counted as an attempt).
+        if (back) await beginProviderPause(trx, batch.sendId, countsAsAttempt ? 'provider_error' : 'rate_limited', error);
+      });
     },
 
     async giveUp(batch, owner, error) {
@@ -259,16 +302,19 @@ export function createSendStore(db: Kysely<Database>): SendStore {
           .returning('batch')
           .executeTakeFirst();
         if (!failed) return;
-        await trx
+        const ended = await trx
           .updateTable('sends')
           .set({
             status: 'failed',
             error: `Batch ${batch.batch} gave up after ${batch.attempts} attempts: ${error}`.slice(0, 1000),
             finished_at: dbNow(),
+            provider_paused_at: null,
           })
           .where('id', '=', batch.sendId)
           .where('status', '=', 'sending')
-          .execute();
+          .returning('id')
+          .executeTakeFirst();
+        if (ended) await liveSendSettled(trx, batch.sendId, 'failed');
       });
     },
 
