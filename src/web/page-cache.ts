@@ -360,6 +360,8 @@ export async function withPageCache(request: Request, url: URL, locals: App.Loca
     }
     return render();
   }
+  // A HEAD answer's body may be left out by the app: only a GET's render is kept.
+  if (method === 'HEAD') return render();
   s.counts.misses++;
   const generation = s.generation;
   let settle: (entry: CachedPage | undefined) => void = () => undefined;

@@ -116,6 +116,19 @@ describe('the anonymous page cache', () => {
     expect(await head.text()).toBe('');
   });
 
+  it("keeps only a GET's render: a HEAD after a change does not leave an empty page behind", async () => {
+    await warm(a, '/tags/coffee');
+    await saveSiteSettings(t.db, { description: 'A HEAD first' });
+    // Until the change is seen, HEAD is answered from the cache; then it goes to the app.
+    await waitFor(() => fetch(`${a.url}/tags/coffee`, { method: 'HEAD' }), {
+      until: (r) => r.headers.get('x-hearth-cache') !== 'hit',
+      timeout: 5_000,
+    });
+    const page = await get(a, '/tags/coffee');
+    expect(page.body).toContain('Posts tagged');
+    expect((await warm(a, '/tags/coffee')).body).toBe(page.body);
+  });
+
   it('after a change, the old ETag gets the new page, not a 304', async () => {
     const before = await warm(a, '/');
     await saveSiteSettings(t.db, { title: 'Cache Roasters' });
