@@ -10,6 +10,7 @@ import { senderFor } from '../newsletters/sender.ts';
 import type { SiteLinks } from '../../lib/site-keys.ts';
 import { idempotencyKey, isMissingInStripe, isStripeError } from '../../lib/stripe.ts';
 import { recordEvent } from '../members/events.ts';
+import { emailBrand } from '../site/brand.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { PAST_DUE_GRACE_DAYS, syncSubscription } from './subscriptions.ts';
 import { offerByCode, offerRefusal, refreshOfferFromStripe } from './offers.ts';
@@ -17,7 +18,7 @@ import { handleGiftEvent } from './gifts.ts';
 
 async function brandOf(db: Kysely<Database>, siteUrl: string) {
   const site = await getSiteSettings(db);
-  return { title: site.title, accentColor: site.accentColor, siteUrl };
+  return emailBrand(db, site, siteUrl);
 }
 
 /**
