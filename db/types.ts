@@ -50,6 +50,14 @@ export interface InstallTestEmailsTable {
   error: string | null;
 }
 
+/** The real size of an uploaded image (0052). */
+export interface ImageSizesTable {
+  path: string;
+  width: number;
+  height: number;
+  created_at: DefaultTimestamp;
+}
+
 export interface SettingsTable {
   key: string;
   value: Json<unknown>;
@@ -1091,6 +1099,7 @@ export interface Database {
   recommendations: RecommendationsTable;
   recommendation_subscriptions: RecommendationSubscriptionsTable;
   fediverse_actor_bans: FediverseActorBansTable;
+  image_sizes: ImageSizesTable;
   fediverse_keys: FediverseKeysTable;
   fediverse_kv: FediverseKvTable;
   fediverse_followers: FediverseFollowersTable;

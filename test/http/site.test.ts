@@ -44,6 +44,20 @@ describe('site settings over the API', () => {
         description: 'A newsletter and membership community.',
         accent_color: '#c2410c',
         logo: null,
+        share_image: null,
+        design: {
+          link_color: '#9a3412',
+          background_color: '#f5f5f4',
+          heading_font: 'helvetica',
+          body_font: 'georgia',
+          button_style: 'rounded',
+          logo_width: 160,
+          show_title: true,
+          footer_text: '',
+          show_view_in_browser: true,
+          show_feature_image: true,
+          show_author: false,
+        },
         time_zone: 'UTC',
         reply_to: null,
         postal_address: '',
@@ -53,6 +67,32 @@ describe('site settings over the API', () => {
     });
   });
 
+  it('changes the design, one field at a time, and refuses a bad colour, font or width with the reason', async () => {
+    let r = await patchSite({ design: { link_color: '#0F766E', heading_font: 'trebuchet', show_author: true } });
+    expect(r.status).toBe(200);
+    expect(r.body.site.design).toMatchObject({ link_color: '#0f766e', heading_font: 'trebuchet', show_author: true, body_font: 'georgia' });
+    r = await patchSite({ design: { button_style: 'pill' } });
+    expect(r.body.site.design).toMatchObject({ link_color: '#0f766e', button_style: 'pill' });
+    for (const [design, reason] of [
+      [{ link_color: 'red' }, 'The link colour is not valid: must be a colour written #rrggbb'],
+      [{ background_color: '#12345' }, 'The background colour is not valid'],
+      [{ body_font: 'Comic Sans' }, 'The body font is not valid: must be one of system'],
+      [{ logo_width: 5000 }, 'The logo width is not valid: must be at most 536 pixels'],
+      [{ button_style: 'blink' }, 'The button style is not valid'],
+    ] as const) {
+      const bad = await patchSite({ design });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error?.message).toContain(reason);
+    }
+    const accent = await patchSite({ accent_color: 'orange' });
+    expect(accent.status).toBe(400);
+    expect(accent.body.error?.message).toContain('The accent colour is not valid');
+    expect((await patchSite({ share_image: 'https://elsewhere.example/x.png' })).status).toBe(400);
+    expect((await patchSite({ design: { nope: 1 } })).status).toBe(400);
+    // What was refused left the design as it was.
+    expect((await patchSite({})).body.site.design).toMatchObject({ link_color: '#0f766e', button_style: 'pill', logo_width: 160 });
+    await patchSite({ design: { link_color: '#9a3412', heading_font: 'helvetica', show_author: false, button_style: 'rounded' } });
+  });
   it('changes only the fields it is given, keeps the rest, and clears reply_to with null', async () => {
     let r = await patchSite({ name: 'Field Notes', time_zone: 'europe/paris', reply_to: 'Hello@Example.com', postal_address: '1 Rue X' });
     expect(r.status).toBe(200);

@@ -4,6 +4,7 @@ import { renderAutomationEmail } from '../../../emails/automation.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { renderPostVariants } from '../content/email.ts';
 import { renderMarkdown } from '../content/markdown.ts';
+import { emailBrand } from '../site/brand.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import type { SessionStaffUser } from '../staff/sessions.ts';
 import { collectLinks } from '../tracking/links.ts';
@@ -112,7 +113,7 @@ async function renderEmailStep(db: Kysely<Database>, siteUrl: string, stepId: st
     const site = await getSiteSettings(db);
     rendered = {
       full: renderAutomationEmail({
-        brand: { title: site.title, accentColor: site.accentColor, siteUrl },
+        brand: await emailBrand(db, site, siteUrl),
         subject: step.subject,
         preheader: step.preheader ?? null,
         // {{site_url}} before Markdown: a link to it must be an absolute address to be kept.

@@ -10,6 +10,7 @@ import { senderFor } from '../newsletters/sender.ts';
 import type { SiteLinks } from '../../lib/site-keys.ts';
 import { idempotencyKey, isMissingInStripe } from '../../lib/stripe.ts';
 import { recordEvent } from '../members/events.ts';
+import { emailBrand } from '../site/brand.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { PAST_DUE_GRACE_DAYS, syncSubscription } from './subscriptions.ts';
 import { offerByCode, offerRefusal, refreshOfferFromStripe } from './offers.ts';
@@ -20,7 +21,7 @@ export { callStripe, PaymentsNotConfigured };
 
 async function brandOf(db: Kysely<Database>, siteUrl: string) {
   const site = await getSiteSettings(db);
-  return { title: site.title, accentColor: site.accentColor, siteUrl };
+  return emailBrand(db, site, siteUrl);
 }
 
 /**

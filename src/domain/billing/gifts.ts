@@ -12,6 +12,7 @@ import { hashToken, randomToken } from '../../lib/tokens.ts';
 import { recordEvent } from '../members/events.ts';
 import { senderFor } from '../newsletters/sender.ts';
 import { grantCompDays } from '../referrals/rewards.ts';
+import { emailBrand } from '../site/brand.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { callStripe, PaymentsNotConfigured } from './stripe-calls.ts';
 
@@ -123,7 +124,7 @@ export async function startGiftCheckout(db: Kysely<Database>, stripe: Stripe | u
 
 async function brandOf(db: Kysely<Database>, siteUrl: string) {
   const site = await getSiteSettings(db);
-  return { title: site.title, accentColor: site.accentColor, siteUrl };
+  return emailBrand(db, site, siteUrl);
 }
 
 /** When a gift's delivery job runs: now for today (or a past date), 08:00 UTC on a later date. */

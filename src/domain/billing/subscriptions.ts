@@ -8,6 +8,7 @@ import { senderFor } from '../newsletters/sender.ts';
 import type { SiteLinks } from '../../lib/site-keys.ts';
 import { recordEvent } from '../members/events.ts';
 import { bankUnusedRewardDays, startBankedRewardsFor } from '../referrals/rewards.ts';
+import { emailBrand } from '../site/brand.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { enqueue } from '../../lib/queue.ts';
 import { emitWebhookEvent } from '../webhooks/events.ts';
@@ -382,5 +383,5 @@ async function recordStart(
 
 async function brandOf(db: Kysely<Database>, siteUrl: string) {
   const site = await getSiteSettings(db);
-  return { title: site.title, accentColor: site.accentColor, siteUrl };
+  return emailBrand(db, site, siteUrl);
 }

@@ -4,6 +4,7 @@ import { trialEndingEmail } from '../../../emails/billing.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
 import type { SiteLinks } from '../../lib/site-keys.ts';
 import { senderFor } from '../newsletters/sender.ts';
+import { emailBrand } from '../site/brand.ts';
 import { getSiteSettings } from '../site/settings.ts';
 
 /**
@@ -56,7 +57,7 @@ export async function sendTrialReminder(db: Kysely<Database>, ctx: SiteLinks, su
       ...(await senderFor(db, ctx)),
       to: [sub.email],
       ...trialEndingEmail({
-        brand: { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl },
+        brand: await emailBrand(db, site, ctx.siteUrl),
         tierName: sub.name ?? 'paid',
         trialEnd,
         amount,

@@ -8,6 +8,7 @@ import { sign, verify } from '../../lib/tokens.ts';
 import { canRead } from '../content/access.ts';
 import { ValidationError } from '../../lib/errors.ts';
 import { isSuppressed } from '../members/suppression.ts';
+import { emailBrand } from '../site/brand.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { commentToText } from './markdown.ts';
 import { isId } from '../../lib/ids.ts';
@@ -189,7 +190,7 @@ async function notifyMember(db: Kysely<Database>, ctx: SiteKeys, memberId: strin
     const token = optOutToken(ctx.secret, memberId);
     const url = optOutUrl(ctx.siteUrl, token);
     const rendered = commentNotificationsEmail({
-      brand: { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl },
+      brand: await emailBrand(trx, site, ctx.siteUrl),
       name: member.name,
       notices,
       optOutUrl: url,

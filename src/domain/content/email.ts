@@ -6,9 +6,11 @@ import { queueEmail } from '../../lib/mail-queue.ts';
 import { senderFor, type MailDefaults } from '../newsletters/sender.ts';
 import { ValidationError } from '../../lib/errors.ts';
 import { emailProblem, normaliseEmail } from '../members/email.ts';
+import { emailBrand } from '../site/brand.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { canRead, type Gate } from './access.ts';
 import { getPostForEdit } from './editor.ts';
+import { imagePathsIn, imageSizes } from './images.ts';
 import { renderMarkdown, splitAtCut } from './markdown.ts';
 
 /**
@@ -27,26 +29,50 @@ export function variantFor(post: Gate, member: { paid: boolean; tierId?: string 
   return canRead({ kind: 'member', status: 'active', paid: member.paid, tierId: member.tierId }, post) ? 'full' : 'preview';
 }
 
-export async function renderPostVariants(db: Kysely<Database>, siteUrl: string, postId: string): Promise<PostEmailVariants> {
+/**
+ * Renders a post's variants with the brand's design. `uploadsDir`, where the caller has it, lets
+ * the size of an image not yet measured be read once (content/images.ts); without it, such an
+ * image is sent without width/height attributes.
+ */
+export async function renderPostVariants(
+  db: Kysely<Database>,
+  siteUrl: string,
+  postId: string,
+  options: { uploadsDir?: string | undefined } = {},
+): Promise<PostEmailVariants> {
   const [post, site] = await Promise.all([getPostForEdit(db, postId), getSiteSettings(db)]);
-  const brand = { title: site.title, accentColor: site.accentColor, siteUrl };
+  const brand = await emailBrand(db, site, siteUrl);
   // {{poll:<id>}} blocks: the question and answers are fixed into the render (each answer a slot
   // that payload.ts fills with the member's signed link).
   const polls = await pollsById(db, pollIdsIn(post.markdown));
   const url = `${siteUrl}/posts/${post.slug}`;
   const parts = splitAtCut(post.markdown);
   const fullBody = renderMarkdown(parts.hasCut ? `${parts.preview}\n\n${parts.rest}` : parts.rest);
-  const full = renderPostEmail({ brand, title: post.title, url, bodyHtml: fullBody, cut: false, upgradeUrl: url, polls });
+  const feature = post.feature_image && site.design.showFeatureImage ? post.feature_image : null;
+  const images = await imageSizes(db, [...imagePathsIn(fullBody), ...(feature ? [feature] : [])], options.uploadsDir);
+  const featureSize = feature ? images.get(feature) : undefined;
+  const author =
+    site.design.showAuthor && post.author_id
+      ? (await db.selectFrom('staff_users').select('name').where('id', '=', post.author_id).executeTakeFirst())?.name || undefined
+      : undefined;
+  const common = {
+    brand,
+    title: post.title,
+    url,
+    polls,
+    preheader: post.excerpt || undefined,
+    images,
+    featureImage: feature && featureSize ? { src: feature, ...featureSize, alt: '' } : undefined,
+    author,
+  };
+  const full = renderPostEmail({ ...common, bodyHtml: fullBody, cut: false, upgradeUrl: url });
   const preview =
     post.visibility === 'paid' || post.visibility === 'tiers'
       ? renderPostEmail({
-          brand,
-          title: post.title,
-          url,
+          ...common,
           bodyHtml: parts.hasCut ? renderMarkdown(parts.preview) : '',
           cut: true,
           upgradeUrl: `${siteUrl}/join?utm_source=email&utm_campaign=${encodeURIComponent(post.slug)}`,
-          polls,
         })
       : null;
   return { full, preview };

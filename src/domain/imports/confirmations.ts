@@ -9,6 +9,7 @@ import { CONFIRM_DAYS, confirmToken, confirmUrl, preferencesToken } from '../mem
 import { listUnsubscribeHeaders } from '../members/subscribe.ts';
 import { emailHash } from '../members/suppression.ts';
 import { senderFor } from '../newsletters/sender.ts';
+import { emailBrand } from '../site/brand.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { getImport } from './pipeline.ts';
 
@@ -48,7 +49,7 @@ export async function sendImportConfirmations(
     .orderBy('id')
     .execute();
   const site = await getSiteSettings(db);
-  const brand = { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl };
+  const brand = await emailBrand(db, site, ctx.siteUrl);
   const sender = await senderFor(
     db,
     ctx,

@@ -7,6 +7,7 @@ import { enqueue, PRIORITY } from '../../lib/queue.ts';
 import { dbNow } from '../../lib/sql.ts';
 import { emailProblem } from '../members/email.ts';
 import { senderFor } from '../newsletters/sender.ts';
+import { emailBrand } from '../site/brand.ts';
 import { getSiteSettings } from '../site/settings.ts';
 
 /**
@@ -72,7 +73,7 @@ export async function sendTestEmail(
   // The site's sender, as members get it on emails about no newsletter (newsletters/sender.ts).
   const sender = await senderFor(db, { siteUrl: ctx.siteUrl, mailFrom: ctx.from });
   const rendered = installTestEmail({
-    brand: { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl },
+    brand: await emailBrand(db, site, ctx.siteUrl),
     checklistUrl: `${ctx.siteUrl}/admin/checklist`,
     from: sender.from,
   });

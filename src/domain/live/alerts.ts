@@ -4,6 +4,7 @@ import { staffAlertEmail } from '../../../emails/staff-alert.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
 import { enqueue } from '../../lib/queue.ts';
 import { senderFor, type MailDefaults } from '../newsletters/sender.ts';
+import { emailBrand } from '../site/brand.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { can, type Permission } from '../staff/permissions.ts';
 import type { LiveData, LiveType } from './events.ts';
@@ -104,7 +105,7 @@ export async function saveAlertSettings(
 
 async function brand(db: Kysely<Database>, siteUrl: string) {
   const site = await getSiteSettings(db);
-  return { title: site.title, accentColor: site.accentColor, siteUrl };
+  return emailBrand(db, site, siteUrl);
 }
 
 /** The job: one row per staff user who can act and wants it; immediate ones emailed now. Returns the rows made. */

@@ -11,6 +11,7 @@ import { hmac } from '../../lib/tokens.ts';
 import { ConflictError, NotFoundError, RateLimitedError, ValidationError } from '../../lib/errors.ts';
 import { recordReferral } from '../referrals/guards.ts';
 import { creditReferral } from '../referrals/referrals.ts';
+import { emailBrand } from '../site/brand.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { SLUG_PATTERN } from '../newsletters/newsletters.ts';
 import { senderFor } from '../newsletters/sender.ts';
@@ -256,7 +257,7 @@ export async function queueConfirmation(
     newsletters.map((n) => n.id),
   );
   const rendered = confirmSubscriptionEmail({
-    brand: { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl },
+    brand: await emailBrand(trx, site, ctx.siteUrl),
     name: member.name,
     newsletters: newsletters.map((n) => n.name),
     confirmUrl: confirmUrl(ctx.siteUrl, token),
@@ -327,7 +328,7 @@ export async function confirmSubscription(db: Kysely<Database>, ctx: SiteKeys, t
     if (firstConfirmation) {
       const site = await getSiteSettings(trx);
       const rendered = welcomeEmail({
-        brand: { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl },
+        brand: await emailBrand(trx, site, ctx.siteUrl),
         name: member.name,
         newsletters: newsletters.map((n) => n.name),
         preferencesUrl: preferencesUrl(ctx.siteUrl, prefs),

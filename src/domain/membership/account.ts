@@ -10,6 +10,7 @@ import { ConflictError, RateLimitedError, ValidationError } from '../../lib/erro
 import { emailProblem, normaliseEmail } from '../members/email.ts';
 import { recordEvent } from '../members/events.ts';
 import { isSuppressed } from '../members/suppression.ts';
+import { emailBrand } from '../site/brand.ts';
 import { getSiteSettings } from '../site/settings.ts';
 
 /**
@@ -42,7 +43,7 @@ export async function requestEmailChange(db: Kysely<Database>, ctx: SiteKeys, me
   const token = sign(ctx.secret, 'email-change', payload);
   const site = await getSiteSettings(db);
   const rendered = confirmEmailChangeEmail({
-    brand: { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl },
+    brand: await emailBrand(db, site, ctx.siteUrl),
     link: `${ctx.siteUrl}/account/email?token=${encodeURIComponent(token)}`,
     newEmail: email,
   });

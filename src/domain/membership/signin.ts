@@ -13,6 +13,7 @@ import { recordEvent } from '../members/events.ts';
 import { lockMemberByEmail, newReferralCode } from '../members/subscribe.ts';
 import { isSuppressed } from '../members/suppression.ts';
 import { creditReferral } from '../referrals/referrals.ts';
+import { emailBrand } from '../site/brand.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { createMemberSession } from './sessions.ts';
 import { dbNow } from '../../lib/sql.ts';
@@ -86,7 +87,7 @@ export async function requestSignIn(
       .execute();
     const site = await getSiteSettings(trx);
     const rendered = signInEmail({
-      brand: { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl },
+      brand: await emailBrand(trx, site, ctx.siteUrl),
       link: `${ctx.siteUrl}/signin/verify?token=${encodeURIComponent(token)}`,
       code,
       newMember,

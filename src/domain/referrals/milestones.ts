@@ -9,6 +9,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.
 import { recordEvent } from '../members/events.ts';
 import { enterAutomations } from '../automations/enter.ts';
 import { isSuppressed } from '../members/suppression.ts';
+import { emailBrand } from '../site/brand.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { grantCompDays } from './rewards.ts';
 import { isId } from '../../lib/ids.ts';
@@ -258,7 +259,7 @@ export async function mailMilestone(
         : { kind: 'manual' };
   const [site, next] = await Promise.all([getSiteSettings(db), nextMilestone(db, input.memberId)]);
   const rendered = referralMilestoneEmail({
-    brand: { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl },
+    brand: await emailBrand(db, site, ctx.siteUrl),
     name: row.name,
     referrals: row.referrals,
     description: row.description,

@@ -3,6 +3,7 @@ import { DomainError, ValidationError } from '../../lib/errors.ts';
 import { json, jsonError, safeNext, statusFor } from '../../web/http.ts';
 import { readMultipart } from '../../web/multipart.ts';
 import { MAX_IMAGE_BYTES, saveImage } from '../../lib/uploads.ts';
+import { recordImageSize } from '../../domain/content/images.ts';
 
 /**
  * An image upload from the editor (multipart `file`). A form post goes back to the editor with
@@ -16,6 +17,7 @@ export const POST: APIRoute = async ({ request, url, locals, redirect }) => {
       maxFileBytes: MAX_IMAGE_BYTES + 1,
     });
     if (!file) throw new ValidationError('Choose an image to upload.', 'no_file');
+    await recordImageSize(locals.runtime.db, locals.runtime.config.uploadsDir, file);
     if (wantsJson) return json({ url: file }, 201);
     return redirect(`${back}${back.includes('?') ? '&' : '?'}image=${encodeURIComponent(file)}`, 303);
   } catch (err) {

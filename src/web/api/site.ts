@@ -1,5 +1,27 @@
 import { z } from 'zod';
+import { BUTTON_STYLES, FONT_NAMES } from '../../../emails/design.ts';
 import type { SiteSettings, SiteSettingsChange } from '../../domain/site/settings.ts';
+
+const fontHelp = { description: `A system or web-safe font stack: ${FONT_NAMES.join(', ')}. Nothing is loaded from elsewhere.` };
+
+/** The brand's design (emails and reader pages), in snake_case. */
+const SiteDesign = z
+  .strictObject({
+    link_color: z.string().meta({ example: '#9a3412', description: 'Links in emails and pages (#rrggbb).' }),
+    background_color: z
+      .string()
+      .meta({ example: '#f5f5f4', description: "The page around the email's card, and the site's page (#rrggbb)." }),
+    heading_font: z.string().meta(fontHelp),
+    body_font: z.string().meta(fontHelp),
+    button_style: z.enum(BUTTON_STYLES),
+    logo_width: z.number().int().meta({ description: "The logo's width in the email header, 24 to 536 pixels." }),
+    show_title: z.boolean().meta({ description: "The site's name beside the logo." }),
+    footer_text: z.string().meta({ description: "A line of the brand's own words in every email's footer." }),
+    show_view_in_browser: z.boolean(),
+    show_feature_image: z.boolean().meta({ description: "A post's feature image at the top of its email." }),
+    show_author: z.boolean().meta({ description: "The author's name under a post's title in its email." }),
+  })
+  .meta({ id: 'SiteDesign' });
 
 /**
  * The site settings API's contract (DESIGN.md "Admin API v1": `GET/PATCH /api/v1/site`): the
@@ -14,6 +36,11 @@ export const Site = z
     description: z.string(),
     accent_color: z.string().meta({ example: '#c2410c' }),
     logo: z.string().nullable().meta({ description: 'An image uploaded to this site (/uploads/…), or null.' }),
+    share_image: z
+      .string()
+      .nullable()
+      .meta({ description: 'The picture of links to pages without one of their own (og:image); an upload, or null.' }),
+    design: SiteDesign,
     time_zone: z.string().meta({
       description: 'IANA time zone: scheduling forms and stats days use it. The API itself speaks ISO 8601 with offsets.',
       example: 'Europe/Paris',
@@ -42,6 +69,22 @@ export const patchSiteBody = z
     description: z.string().max(500).optional(),
     accent_color: z.string().max(7).optional(),
     logo: z.string().max(200).nullable().optional(),
+    share_image: z.string().max(200).nullable().optional(),
+    design: z
+      .strictObject({
+        link_color: z.string().max(20).optional(),
+        background_color: z.string().max(20).optional(),
+        heading_font: z.string().max(40).optional(),
+        body_font: z.string().max(40).optional(),
+        button_style: z.string().max(20).optional(),
+        logo_width: z.number().optional(),
+        show_title: z.boolean().optional(),
+        footer_text: z.string().max(500).optional(),
+        show_view_in_browser: z.boolean().optional(),
+        show_feature_image: z.boolean().optional(),
+        show_author: z.boolean().optional(),
+      })
+      .optional(),
     time_zone: z.string().max(64).optional(),
     reply_to: z.string().max(254).nullable().optional(),
     postal_address: z.string().max(500).optional(),
@@ -62,6 +105,20 @@ export function siteJson(s: SiteSettings): SiteJson {
     description: s.description,
     accent_color: s.accentColor,
     logo: s.logo ?? null,
+    share_image: s.shareImage ?? null,
+    design: {
+      link_color: s.design.linkColor,
+      background_color: s.design.backgroundColor,
+      heading_font: s.design.headingFont,
+      body_font: s.design.bodyFont,
+      button_style: s.design.buttonStyle,
+      logo_width: s.design.logoWidth,
+      show_title: s.design.showTitle,
+      footer_text: s.design.footerText,
+      show_view_in_browser: s.design.showViewInBrowser,
+      show_feature_image: s.design.showFeatureImage,
+      show_author: s.design.showAuthor,
+    },
     time_zone: s.timeZone,
     reply_to: s.reply_to ?? null,
     postal_address: s.postalAddress,
@@ -77,6 +134,8 @@ export function siteChange(body: z.infer<typeof patchSiteBody>): SiteSettingsCha
   if (body.description !== undefined) change.description = body.description;
   if (body.accent_color !== undefined) change.accentColor = body.accent_color;
   if (body.logo !== undefined) change.logo = body.logo ?? undefined;
+  if (body.share_image !== undefined) change.shareImage = body.share_image ?? undefined;
+  if (body.design !== undefined) change.design = designChange(body.design);
   if (body.time_zone !== undefined) change.timeZone = body.time_zone;
   if (body.reply_to !== undefined) change.reply_to = body.reply_to ?? undefined;
   if (body.postal_address !== undefined) change.postalAddress = body.postal_address;
@@ -89,4 +148,22 @@ export function siteChange(body: z.infer<typeof patchSiteBody>): SiteSettingsCha
     if (f.hold_replies !== undefined) change.fediverse.holdReplies = f.hold_replies;
   }
   return change;
+}
+
+/** The design fields the body names; their values are checked by the domain (a bad colour is a 400 with its reason). */
+function designChange(d: NonNullable<z.infer<typeof patchSiteBody>['design']>): Record<string, unknown> {
+  const pairs: Array<[string, unknown]> = [
+    ['linkColor', d.link_color],
+    ['backgroundColor', d.background_color],
+    ['headingFont', d.heading_font],
+    ['bodyFont', d.body_font],
+    ['buttonStyle', d.button_style],
+    ['logoWidth', d.logo_width],
+    ['showTitle', d.show_title],
+    ['footerText', d.footer_text],
+    ['showViewInBrowser', d.show_view_in_browser],
+    ['showFeatureImage', d.show_feature_image],
+    ['showAuthor', d.show_author],
+  ];
+  return Object.fromEntries(pairs.filter(([, v]) => v !== undefined));
 }

@@ -7,6 +7,7 @@ import { createPost, MAX_MARKDOWN, updatePost, type PostInput } from '../../cont
 import { htmlToMarkdown, rewriteImages } from './convert.ts';
 import { normalizePath } from './redirects.ts';
 import type { ImageResolver, PostImportReport, SourcePost } from './types.ts';
+import { recordImageSize } from '../../content/images.ts';
 
 /**
  * Writes imported posts through the content domain (createPost / updatePost, so every rule of the
@@ -51,6 +52,7 @@ export async function writePosts(
         if (bytes) {
           try {
             local = await saveImage(uploadsDir, Readable.from([Buffer.from(bytes)]));
+            await recordImageSize(db, uploadsDir, local);
             report.imagesCopied += 1;
           } catch {
             local = null; // not a PNG/JPEG/GIF/WebP, or too large: kept as a link

@@ -7,7 +7,9 @@ import { statusFor } from '../../../../web/http.ts';
 /** The post as an email (?variant=full|preview), for the editor's preview frame. Sandboxed. */
 export const GET: APIRoute = async ({ params, url, locals }) => {
   try {
-    const variants = await renderPostVariants(locals.runtime.db, locals.runtime.config.siteUrl, params.id!);
+    const variants = await renderPostVariants(locals.runtime.db, locals.runtime.config.siteUrl, params.id!, {
+      uploadsDir: locals.runtime.config.uploadsDir,
+    });
     const compiled = url.searchParams.get('variant') === 'preview' ? variants.preview : variants.full;
     if (!compiled) return new Response('Only a paid post has a preview variant.', { status: 404 });
     const email = personalize(compiled, {
