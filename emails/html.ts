@@ -30,10 +30,13 @@ export interface RenderedEmail {
  * and Apple Mail all render), the brand's name as a text header, and nothing loaded from
  * anywhere: no remote font, image or script.
  */
-export function layout(brand: Brand, options: { preheader: string; bodyHtml: string; footerHtml?: string }): string {
+export function layout(
+  brand: Brand,
+  options: { preheader: string; bodyHtml: string; footerHtml?: string; lang?: { code: string; dir: 'ltr' | 'rtl' } },
+): string {
   const accent = /^#[0-9a-fA-F]{6}$/.test(brand.accentColor) ? brand.accentColor : '#9a3412';
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light"><title>${escapeHtml(brand.title)}</title></head>
+<html lang="${escapeHtml(options.lang?.code ?? 'en')}" dir="${options.lang?.dir ?? 'ltr'}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light"><title>${escapeHtml(brand.title)}</title></head>
 <body style="margin:0;padding:0;background:#f5f5f4;">
 <span style="display:none;max-height:0;overflow:hidden;">${escapeHtml(options.preheader)}</span>
 <table role="presentation" width="100%" cellpadding="0" cellspacing="0" style="background:#f5f5f4;"><tr><td align="center" style="padding:24px 12px;">

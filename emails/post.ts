@@ -1,4 +1,5 @@
 import { escapeHtml, unescapeHtml, layout, button, type Brand } from './html.ts';
+import { emailTranslator, frameLanguage } from './language.ts';
 
 /**
  * A post as an email. Rendered once per send and variant (the whole post, or the preview with an
@@ -87,6 +88,8 @@ export interface PostEmailInput {
   upgradeUrl: string;
   /** The polls of the post's {{poll:<id>}} blocks, by id; a block whose poll is missing is left out. */
   polls?: ReadonlyMap<string, EmailPoll> | undefined;
+  /** The language of the fixed parts (greeting, footer, upgrade link); English when left out. */
+  lang?: string | null | undefined;
 }
 
 /** Fixed text and slots, alternating: text, slot, text, slot, …, text. */
@@ -118,7 +121,9 @@ export function renderPostEmail(input: PostEmailInput): CompiledEmail {
     bodyHtml: clean(input.bodyHtml),
     upgradeUrl: clean(input.upgradeUrl),
   };
-  const referral = `<div style="margin:24px 0;padding:16px;background:#f5f5f4;border-radius:8px;"><p style="margin:0 0 8px 0;font-weight:600;">Know someone who would enjoy ${escapeHtml(brand.title)}?</p><p style="margin:0;">Share your own link: <a href="${marker('referral_url')}" style="color:${brand.accentColor};">${marker('referral_url')}</a></p></div>`;
+  const tr = emailTranslator(input.lang);
+  const site = { site: brand.title };
+  const referral = `<div style="margin:24px 0;padding:16px;background:#f5f5f4;border-radius:8px;"><p style="margin:0 0 8px 0;font-weight:600;">${tr.html('emails.referral.title', site)}</p><p style="margin:0;">${tr.html('emails.referral.share')} <a href="${marker('referral_url')}" style="color:${brand.accentColor};">${marker('referral_url')}</a></p></div>`;
   const polls = input.polls ?? new Map<string, EmailPoll>();
   const pollBlock = (_m: string, id: string) => {
     const poll = polls.get(id);
@@ -129,30 +134,34 @@ export function renderPostEmail(input: PostEmailInput): CompiledEmail {
           `<a href="${marker(`poll:${id}:${i}`)}" style="display:block;margin:0 0 8px 0;padding:10px 14px;border:1px solid ${brand.accentColor};border-radius:6px;color:${brand.accentColor};text-decoration:none;font-weight:600;">${escapeHtml(clean(a))}</a>`,
       )
       .join('');
-    return `<div style="margin:24px 0;padding:16px;background:#f5f5f4;border-radius:8px;"><p style="margin:0 0 12px 0;font-weight:600;">${escapeHtml(clean(poll.question))}</p>${links}<p style="margin:8px 0 0 0;font-size:13px;color:#78716c;">One click answers; you can change your answer later.</p></div>`;
+    return `<div style="margin:24px 0;padding:16px;background:#f5f5f4;border-radius:8px;"><p style="margin:0 0 12px 0;font-weight:600;">${escapeHtml(clean(poll.question))}</p>${links}<p style="margin:8px 0 0 0;font-size:13px;color:#78716c;">${tr.html('emails.post.pollNote')}</p></div>`;
   };
   const body = inlineStyles(input.bodyHtml, brand.accentColor, brand.siteUrl)
     .replace(REFERRAL_PARAGRAPH, () => referral)
     .replace(POLL_PARAGRAPH, pollBlock);
   const cut = input.cut
-    ? `<p style="margin:24px 0 8px 0;font-style:italic;">The rest of this post is for ${escapeHtml(brand.title)} members.</p>${button(input.upgradeUrl, 'Read the whole post', brand.accentColor)}`
+    ? `<p style="margin:24px 0 8px 0;font-style:italic;">${tr.html('emails.post.cut', site)}</p>${button(input.upgradeUrl, tr.t('emails.post.button'), brand.accentColor)}`
     : '';
-  const greeting = `<p style="margin:0 0 16px 0;color:#57534e;">Hi ${marker('name')},</p>`;
+  const greeting = `<p style="margin:0 0 16px 0;color:#57534e;">${tr.html('emails.hi', { name: marker('name') })}</p>`;
   const html = layout(brand, {
+    lang: frameLanguage(tr),
     preheader: input.title,
     bodyHtml: `${greeting}<h1 style="font-size:28px;line-height:1.2;margin:0 0 16px 0;"><a href="${escapeHtml(input.url)}" style="color:#1c1917;text-decoration:none;">${escapeHtml(input.title)}</a></h1>${body}${cut}`,
-    footerHtml: `You get this because you subscribed to ${escapeHtml(brand.title)}. <a href="${marker('preferences_url')}" style="color:#78716c;">Preferences</a> · <a href="${marker('unsubscribe_url')}" style="color:#78716c;">Unsubscribe</a>`,
+    footerHtml: `${tr.html('emails.footer.subscribed', site)} <a href="${escapeHtml(input.url)}" style="color:#78716c;">${tr.html('emails.footer.viewInBrowser')}</a> · <a href="${marker('preferences_url')}" style="color:#78716c;">${tr.html('emails.footer.preferences')}</a> · <a href="${marker('unsubscribe_url')}" style="color:#78716c;">${tr.html('emails.footer.unsubscribe')}</a>`,
   });
   const bodyText = htmlToText(input.bodyHtml)
-    .replace(/^\{\{referral\}\}$/gm, () => `Know someone who would enjoy ${brand.title}? Share your own link: ${marker('referral_url')}`)
+    .replace(
+      /^\{\{referral\}\}$/gm,
+      () => `${tr.t('emails.referral.title', site)} ${tr.t('emails.referral.share')} ${marker('referral_url')}`,
+    )
     .replace(POLL_LINE, (_m, id: string) => {
       const poll = polls.get(id);
       if (!poll) return '';
       return `${clean(poll.question)}\n${poll.answers.map((a, i) => `- ${clean(a)}: ${marker(`poll:${id}:${i}`)}`).join('\n')}`;
     });
-  const text = `Hi ${marker('name')},\n\n${input.title}\n${input.url}\n\n${bodyText}\n\n${
-    input.cut ? `The rest of this post is for members: ${input.upgradeUrl}\n\n` : ''
-  }--\nPreferences: ${marker('preferences_url')}\nUnsubscribe: ${marker('unsubscribe_url')}\n`;
+  const text = `${tr.t('emails.hi', { name: marker('name') })}\n\n${input.title}\n${input.url}\n\n${bodyText}\n\n${
+    input.cut ? `${tr.t('emails.post.cutText')} ${input.upgradeUrl}\n\n` : ''
+  }--\n${tr.t('emails.footer.preferences')}: ${marker('preferences_url')}\n${tr.t('emails.footer.unsubscribe')}: ${marker('unsubscribe_url')}\n`;
   return { subject: input.title, html: compile(html), text: compile(text) };
 }
 

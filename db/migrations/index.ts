@@ -29,6 +29,7 @@ import * as m0044 from './0044_gifts_cancellations.ts';
 import * as m0045 from './0045_mrr_movements.ts';
 import * as m0046 from './0046_fediverse.ts';
 import * as m0047 from './0047_recommendations.ts';
+import * as m0050 from './0050_member_language.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -65,4 +66,5 @@ export const migrations: Record<string, Migration> = {
   '0045_mrr_movements': m0045,
   '0046_fediverse': m0046,
   '0047_recommendations': m0047,
+  '0050_member_language': m0050,
 };

@@ -112,6 +112,7 @@ async function renderEmailStep(db: Kysely<Database>, siteUrl: string, stepId: st
     const site = await getSiteSettings(db);
     rendered = {
       full: renderAutomationEmail({
+        lang: site.language,
         brand: { title: site.title, accentColor: site.accentColor, siteUrl },
         subject: step.subject,
         preheader: step.preheader ?? null,

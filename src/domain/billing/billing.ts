@@ -14,6 +14,7 @@ import { getSiteSettings } from '../site/settings.ts';
 import { PAST_DUE_GRACE_DAYS, syncSubscription } from './subscriptions.ts';
 import { offerByCode, offerRefusal, refreshOfferFromStripe } from './offers.ts';
 import { handleGiftEvent } from './gifts.ts';
+import { emailLanguageOf } from '../members/language.ts';
 
 async function brandOf(db: Kysely<Database>, siteUrl: string) {
   const site = await getSiteSettings(db);
@@ -314,7 +315,12 @@ export async function handleStripeEvent(
     if (sub) {
       await recordEvent(db, sub.member_id, 'status_changed', { payment_failed: true });
       const brand = await brandOf(db, ctx.siteUrl);
-      const email = paymentFailedEmail({ brand, tierName: sub.tier_name ?? 'paid', graceDays: PAST_DUE_GRACE_DAYS });
+      const email = paymentFailedEmail({
+        brand,
+        tierName: sub.tier_name ?? 'paid',
+        graceDays: PAST_DUE_GRACE_DAYS,
+        lang: await emailLanguageOf(db, sub.member_id),
+      });
       await queueEmail(
         db,
         { ...(await senderFor(db, ctx)), to: [sub.email], ...email, tags: [{ name: 'kind', value: 'payment-failed' }] },

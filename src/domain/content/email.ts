@@ -36,7 +36,8 @@ export async function renderPostVariants(db: Kysely<Database>, siteUrl: string, 
   const url = `${siteUrl}/posts/${post.slug}`;
   const parts = splitAtCut(post.markdown);
   const fullBody = renderMarkdown(parts.hasCut ? `${parts.preview}\n\n${parts.rest}` : parts.rest);
-  const full = renderPostEmail({ brand, title: post.title, url, bodyHtml: fullBody, cut: false, upgradeUrl: url, polls });
+  const lang = site.language;
+  const full = renderPostEmail({ brand, title: post.title, url, bodyHtml: fullBody, cut: false, upgradeUrl: url, polls, lang });
   const preview =
     post.visibility === 'paid' || post.visibility === 'tiers'
       ? renderPostEmail({
@@ -45,8 +46,10 @@ export async function renderPostVariants(db: Kysely<Database>, siteUrl: string, 
           url,
           bodyHtml: parts.hasCut ? renderMarkdown(parts.preview) : '',
           cut: true,
-          upgradeUrl: `${siteUrl}/join?utm_source=email&utm_campaign=${encodeURIComponent(post.slug)}`,
+          // Every reader of an email is a member already: the way on is the membership page, not /join.
+          upgradeUrl: `${siteUrl}/account?return=${encodeURIComponent(`/posts/${post.slug}`)}`,
           polls,
+          lang,
         })
       : null;
   return { full, preview };

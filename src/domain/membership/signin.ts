@@ -86,6 +86,7 @@ export async function requestSignIn(
       .execute();
     const site = await getSiteSettings(trx);
     const rendered = signInEmail({
+      lang: member.language ?? site.language,
       brand: { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl },
       link: `${ctx.siteUrl}/signin/verify?token=${encodeURIComponent(token)}`,
       code,

@@ -237,6 +237,7 @@ export async function mailMilestone(
       'm.name',
       'm.status as member_status',
       'm.referral_code',
+      'm.language',
       'ms.description',
       'r.referrals',
       'r.status',
@@ -258,6 +259,8 @@ export async function mailMilestone(
         : { kind: 'manual' };
   const [site, next] = await Promise.all([getSiteSettings(db), nextMilestone(db, input.memberId)]);
   const rendered = referralMilestoneEmail({
+    lang: row.language ?? site.language,
+    timeZone: site.timeZone,
     brand: { title: site.title, accentColor: site.accentColor, siteUrl: ctx.siteUrl },
     name: row.name,
     referrals: row.referrals,
