@@ -79,3 +79,12 @@ export function acceptLanguageMatch(
 }
 
 export { DEFAULT_LANGUAGE };
+
+/** The catalogue key of each reaction's name (domain/community/reactions-set.ts). */
+export const REACTION_LABEL_KEYS: Record<string, string> = {
+  like: 'pages.reactions.like',
+  love: 'pages.reactions.love',
+  laugh: 'pages.reactions.laugh',
+  insightful: 'pages.reactions.insightful',
+  thanks: 'pages.reactions.thanks',
+};
