@@ -11,6 +11,7 @@ COPY astro.config.mjs tsconfig.json ./
 COPY src ./src
 COPY db ./db
 COPY emails ./emails
+COPY locales ./locales
 RUN node node_modules/astro/bin/astro.mjs build
 
 # --- runtime: production dependencies, the sources Node runs as TypeScript, the built site ------
@@ -26,6 +27,7 @@ COPY astro.config.mjs tsconfig.json ./
 COPY src ./src
 COPY db ./db
 COPY emails ./emails
+COPY locales ./locales
 COPY --from=build /app/dist ./dist
 # The server rebuilds when dist/ is older than its sources; here it never is.
 RUN touch dist/server/entry.mjs \

@@ -124,6 +124,8 @@ export interface MembersTable {
   tier_source: ColumnType<'default' | 'comp' | 'stripe', 'default' | 'comp' | 'stripe' | undefined, 'default' | 'comp' | 'stripe'>;
   /** Custom field values by field key (domain/members/fields.ts). */
   fields: ColumnType<MemberFieldValues, string | undefined, string>;
+  /** ISO 639-1 code for pages and emails; null: the site's language (lib/i18n.ts). */
+  language: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export type MemberFieldType = 'text' | 'number' | 'date' | 'choice' | 'boolean';

@@ -1,5 +1,6 @@
 import { escapeHtml, layout, type Brand } from './html.ts';
 import { compile, htmlToText, inlineStyles, marker, type CompiledEmail, type Slot } from './post.ts';
+import { emailTranslator, frameLanguage, type EmailLanguage } from './language.ts';
 
 /**
  * An automation's own email (domain/automations): a subject, an optional preheader and a body
@@ -10,7 +11,7 @@ import { compile, htmlToText, inlineStyles, marker, type CompiledEmail, type Slo
  * Variables in the body: {{name}}, {{unsubscribe_url}}, {{preferences_url}}, {{referral_url}},
  * {{site_url}}; a line {{referral}} becomes the reader's referral block, as in a post.
  */
-export interface AutomationEmailInput {
+export interface AutomationEmailInput extends EmailLanguage {
   brand: Brand;
   subject: string;
   preheader: string | null;
@@ -43,14 +44,17 @@ function fillVariables(html: string, siteUrl: string): string {
 export function renderAutomationEmail(input: AutomationEmailInput): CompiledEmail {
   const brand = { ...input.brand, title: clean(input.brand.title) };
   const accent = brand.accentColor;
-  const referral = `<div style="margin:24px 0;padding:16px;background:#f5f5f4;border-radius:8px;"><p style="margin:0 0 8px 0;font-weight:600;">Know someone who would enjoy ${escapeHtml(brand.title)}?</p><p style="margin:0;">Share your own link: <a href="${marker('referral_url')}" style="color:${accent};">${marker('referral_url')}</a></p></div>`;
+  const tr = emailTranslator(input.lang);
+  const site = { site: brand.title };
+  const referral = `<div style="margin:24px 0;padding:16px;background:#f5f5f4;border-radius:8px;"><p style="margin:0 0 8px 0;font-weight:600;">${tr.html('emails.referral.title', site)}</p><p style="margin:0;">${tr.html('emails.referral.share')} <a href="${marker('referral_url')}" style="color:${accent};">${marker('referral_url')}</a></p></div>`;
   const bodyHtml = fillVariables(clean(input.bodyHtml), brand.siteUrl).replace(/<p[^>]*>\{\{referral\}\}<\/p>/g, () => referral);
   const body = inlineStyles(bodyHtml, accent, brand.siteUrl);
   const html = layout(brand, {
+    lang: frameLanguage(tr),
     preheader: clean(input.preheader ?? ''),
     bodyHtml: body,
-    footerHtml: `You get this because you subscribed to ${escapeHtml(brand.title)}. <a href="${marker('preferences_url')}" style="color:#78716c;">Preferences</a> · <a href="${marker('unsubscribe_url')}" style="color:#78716c;">Unsubscribe</a>`,
+    footerHtml: `${tr.html('emails.footer.subscribed', site)} <a href="${marker('preferences_url')}" style="color:#78716c;">${tr.html('emails.footer.preferences')}</a> · <a href="${marker('unsubscribe_url')}" style="color:#78716c;">${tr.html('emails.footer.unsubscribe')}</a>`,
   });
-  const text = `${htmlToText(bodyHtml).replace(/^\{\{referral\}\}$/gm, () => `Share your own link: ${marker('referral_url')}`)}\n\n--\nPreferences: ${marker('preferences_url')}\nUnsubscribe: ${marker('unsubscribe_url')}\n`;
+  const text = `${htmlToText(bodyHtml).replace(/^\{\{referral\}\}$/gm, () => `${tr.t('emails.referral.share')} ${marker('referral_url')}`)}\n\n--\n${tr.t('emails.footer.preferences')}: ${marker('preferences_url')}\n${tr.t('emails.footer.unsubscribe')}: ${marker('unsubscribe_url')}\n`;
   return { subject: clean(input.subject), html: compile(html), text: compile(text) };
 }

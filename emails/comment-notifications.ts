@@ -1,4 +1,6 @@
 import { escapeHtml, layout, type Brand, type RenderedEmail } from './html.ts';
+import { emailTranslator, frameLanguage, type EmailLanguage } from './language.ts';
+import type { Translator } from '../src/lib/i18n.ts';
 
 /**
  * One email with everything a member is owed about the conversation since the last one: replies
@@ -13,7 +15,7 @@ export interface ConversationNotice {
   excerpt: string | null;
 }
 
-export interface CommentNotificationsData {
+export interface CommentNotificationsData extends EmailLanguage {
   brand: Brand;
   name: string | null;
   notices: ConversationNotice[];
@@ -21,23 +23,35 @@ export interface CommentNotificationsData {
   optOutUrl: string;
 }
 
-export function commentNotificationsSubject(notices: ConversationNotice[], brandTitle: string): string {
+export function commentNotificationsSubject(notices: ConversationNotice[], brandTitle: string, lang?: string | null): string {
+  const tr = emailTranslator(lang);
   const answers = notices.filter((n) => n.kind === 'answer').length;
-  if (notices.length === 1) return answers === 1 ? `${brandTitle} answered your question` : `${notices[0]!.author} replied to you`;
-  if (answers === notices.length) return `${brandTitle} answered ${answers} of your questions`;
-  return `${notices.length} new replies to you on ${brandTitle}`;
+  if (notices.length === 1)
+    return answers === 1
+      ? tr.t('emails.comments.subjectAnswer', { site: brandTitle })
+      : tr.t('emails.comments.subjectReply', { author: notices[0]!.author });
+  if (answers === notices.length) return tr.t('emails.comments.subjectAnswers', { site: brandTitle, count: answers });
+  return tr.t('emails.comments.subjectMany', { site: brandTitle, count: notices.length });
+}
+
+function noticeLine(tr: Translator, n: ConversationNotice, site: string): string {
+  return n.kind === 'answer'
+    ? tr.t('emails.comments.answerLine', { site, post: n.postTitle })
+    : tr.t('emails.comments.replyLine', { author: n.author, post: n.postTitle });
 }
 
 export function commentNotificationsEmail(d: CommentNotificationsData): RenderedEmail {
-  const greeting = d.name ? `Hi ${d.name},` : 'Hi,';
-  const line = (n: ConversationNotice) =>
-    n.kind === 'answer' ? `${d.brand.title} answered your question on “${n.postTitle}”` : `${n.author} replied to you on “${n.postTitle}”`;
+  const tr = emailTranslator(d.lang);
+  const greeting = d.name ? tr.t('emails.hi', { name: d.name }) : tr.t('emails.hiAnonymous');
+  const line = (n: ConversationNotice) => noticeLine(tr, n, d.brand.title);
+  const read = tr.t('emails.comments.read');
+  const optOut = tr.t('emails.comments.optOut');
   const items = d.notices
     .map(
       (n) => `<tr><td style="padding:12px 0;border-top:1px solid #e7e5e4;">
 <p style="margin:0 0 6px 0;font-family:Helvetica,Arial,sans-serif;font-size:14px;color:#57534e;">${escapeHtml(line(n))}</p>
 ${n.excerpt ? `<p style="margin:0 0 6px 0;">${escapeHtml(n.excerpt)}</p>` : ''}
-<p style="margin:0;"><a href="${escapeHtml(n.url)}" style="color:${escapeHtml(d.brand.accentColor)};">Read it and reply</a></p>
+<p style="margin:0;"><a href="${escapeHtml(n.url)}" style="color:${escapeHtml(d.brand.accentColor)};">${escapeHtml(read)}</a></p>
 </td></tr>`,
     )
     .join('\n');
@@ -45,17 +59,18 @@ ${n.excerpt ? `<p style="margin:0 0 6px 0;">${escapeHtml(n.excerpt)}</p>` : ''}
 <table role="presentation" width="100%" cellpadding="0" cellspacing="0">${items}</table>`;
   const text = `${greeting}
 
-${d.notices.map((n) => `${line(n)}${n.excerpt ? `\n\n  ${n.excerpt}` : ''}\n\n  Read it and reply: ${n.url}`).join('\n\n---\n\n')}
+${d.notices.map((n) => `${line(n)}${n.excerpt ? `\n\n  ${n.excerpt}` : ''}\n\n  ${read}: ${n.url}`).join('\n\n---\n\n')}
 
 --
-Stop emails about replies and answers: ${d.optOutUrl}
+${optOut}: ${d.optOutUrl}
 `;
   return {
-    subject: commentNotificationsSubject(d.notices, d.brand.title),
+    subject: commentNotificationsSubject(d.notices, d.brand.title, d.lang),
     html: layout(d.brand, {
+      lang: frameLanguage(tr),
       preheader: line(d.notices[0]!),
       bodyHtml,
-      footerHtml: `You get this because you joined the conversation on ${escapeHtml(d.brand.title)}. <a href="${escapeHtml(d.optOutUrl)}" style="color:#78716c;">Stop emails about replies and answers</a>`,
+      footerHtml: `${escapeHtml(tr.t('emails.comments.footer', { site: d.brand.title }))} <a href="${escapeHtml(d.optOutUrl)}" style="color:#78716c;">${escapeHtml(optOut)}</a>`,
     }),
     text,
   };

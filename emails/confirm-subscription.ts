@@ -1,6 +1,7 @@
 import { button, escapeHtml, layout, type Brand, type RenderedEmail } from './html.ts';
+import { emailTranslator, frameLanguage, type EmailLanguage } from './language.ts';
 
-export interface ConfirmSubscriptionData {
+export interface ConfirmSubscriptionData extends EmailLanguage {
   brand: Brand;
   name: string | null;
   newsletters: string[];
@@ -10,28 +11,31 @@ export interface ConfirmSubscriptionData {
 
 /** The double opt-in email: one button, what they asked for, and what happens if they ignore it. */
 export function confirmSubscriptionEmail(d: ConfirmSubscriptionData): RenderedEmail {
+  const tr = emailTranslator(d.lang);
   const list = d.newsletters.length > 0 ? d.newsletters.join(', ') : d.brand.title;
-  const greeting = d.name ? `Hi ${d.name},` : 'Hi,';
-  const subject = `Confirm your subscription to ${d.brand.title}`;
+  const greeting = d.name ? tr.t('emails.hi', { name: d.name }) : tr.t('emails.hiAnonymous');
+  const ask = { list, site: d.brand.title };
+  const validity = tr.t('emails.confirm.validity', { days: d.validDays });
   const bodyHtml = `<p>${escapeHtml(greeting)}</p>
-<p>Please confirm that you want to receive <strong>${escapeHtml(list)}</strong> from ${escapeHtml(d.brand.title)}.</p>
-${button(d.confirmUrl, 'Yes, subscribe me', d.brand.accentColor)}
-<p style="font-size:14px;color:#57534e;">Or paste this link into your browser: <br><a href="${escapeHtml(d.confirmUrl)}" style="color:#57534e;word-break:break-all;">${escapeHtml(d.confirmUrl)}</a></p>
-<p style="font-size:14px;color:#57534e;">The link works for ${d.validDays} days. If you did not ask for this, ignore this email: you will not hear from us again.</p>`;
+<p>${tr.html('emails.confirm.body', ask)}</p>
+${button(d.confirmUrl, tr.t('emails.confirm.button'), d.brand.accentColor)}
+<p style="font-size:14px;color:#57534e;">${escapeHtml(tr.t('emails.confirm.paste'))} <br><a href="${escapeHtml(d.confirmUrl)}" style="color:#57534e;word-break:break-all;">${escapeHtml(d.confirmUrl)}</a></p>
+<p style="font-size:14px;color:#57534e;">${escapeHtml(validity)}</p>`;
   const text = `${greeting}
 
-Please confirm that you want to receive ${list} from ${d.brand.title}:
+${tr.t('emails.confirm.body', ask)}
 
 ${d.confirmUrl}
 
-The link works for ${d.validDays} days. If you did not ask for this, ignore this email: you will not hear from us again.
+${validity}
 `;
   return {
-    subject,
+    subject: tr.t('emails.confirm.subject', { site: d.brand.title }),
     html: layout(d.brand, {
-      preheader: `One click to confirm ${list}.`,
+      lang: frameLanguage(tr),
+      preheader: tr.t('emails.confirm.preheader', { list }),
       bodyHtml,
-      footerHtml: `You received this because someone entered this address at ${escapeHtml(d.brand.siteUrl)}.`,
+      footerHtml: tr.html('emails.confirm.footer', { siteUrl: d.brand.siteUrl }),
     }),
     text,
   };

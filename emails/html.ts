@@ -52,6 +52,10 @@ export interface LayoutOptions {
   footerHtml?: string;
   /** The web address of this email, for the "View in your browser" link (posts). */
   webUrl?: string;
+  /** That link's text, in the reader's language (English when left out). */
+  viewInBrowserLabel?: string;
+  /** The email's language (the `lang` and `dir` of its <html>); English, left to right, when left out. */
+  lang?: { code: string; dir: 'ltr' | 'rtl' };
 }
 
 /**
@@ -75,10 +79,16 @@ export interface LayoutOptions {
 export function layout(brand: Brand, options: LayoutOptions): string {
   const frame = frameFor(brand);
   const footer = [options.footerHtml ?? '', frame.footerTail].filter(Boolean).join('<br><br>');
+  const start =
+    options.lang && (options.lang.code !== 'en' || options.lang.dir !== 'ltr')
+      ? frame.start.replace('<html lang="en"', `<html lang="${escapeHtml(options.lang.code)}" dir="${options.lang.dir}"`)
+      : frame.start;
   return (
-    frame.start +
+    start +
     preheaderHtml(options.preheader) +
-    (options.webUrl && frame.viewInBrowser ? frame.viewInBrowser(options.webUrl) : '') +
+    (options.webUrl && frame.viewInBrowser
+      ? frame.viewInBrowser(options.webUrl, options.viewInBrowserLabel ?? 'View in your browser')
+      : '') +
     frame.beforeBody +
     expandButtons(options.bodyHtml, frame) +
     frame.beforeFooter +
@@ -120,7 +130,7 @@ export function preheaderHtml(text: string): string {
 
 interface Frame {
   start: string;
-  viewInBrowser: ((url: string) => string) | null;
+  viewInBrowser: ((url: string, label: string) => string) | null;
   beforeBody: string;
   beforeFooter: string;
   footerTail: string;
@@ -212,8 +222,8 @@ function compileFrame(brand: Brand): Frame {
 <body class="hb-page" style="margin:0;padding:0;background-color:${p.background};">
 `,
     viewInBrowser: design.showViewInBrowser
-      ? (url) =>
-          `${outer}<tr><td align="center" style="padding:12px 0 0 0;">${ghostOpen}${card('', null)}<tr><td class="hb-pad hb-muted" align="right" style="padding:0 32px;${smallFont}"><a href="${escapeHtml(url)}" style="color:${p.muted};">View in your browser</a></td></tr></table>${ghostClose}</td></tr></table>\n`
+      ? (url, label) =>
+          `${outer}<tr><td align="center" style="padding:12px 0 0 0;">${ghostOpen}${card('', null)}<tr><td class="hb-pad hb-muted" align="right" style="padding:0 32px;${smallFont}"><a href="${escapeHtml(url)}" style="color:${p.muted};">${escapeHtml(label)}</a></td></tr></table>${ghostClose}</td></tr></table>\n`
       : null,
     beforeBody: `${outer}<tr><td align="center" style="padding:24px 0;">
 ${ghostOpen}${card('hb-card', p.card)}

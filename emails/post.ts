@@ -1,5 +1,6 @@
 import { CONTENT_WIDTH, FONT_STACKS, fitWithin, type SizedImage } from './design.ts';
 import { escapeHtml, unescapeHtml, layout, button, palette, type Brand } from './html.ts';
+import { emailTranslator, frameLanguage } from './language.ts';
 
 /**
  * A post as an email. Rendered once per send and variant (the whole post, or the preview with an
@@ -129,6 +130,8 @@ export interface PostEmailInput {
   featureImage?: (SizedImage & { alt: string }) | undefined;
   /** The author's name, shown under the title when the design says so. */
   author?: string | undefined;
+  /** The language of the fixed parts (greeting, footer, upgrade link); English when left out. */
+  lang?: string | null | undefined;
 }
 
 /** The body's opening words, for a preheader: about 150 characters, cut at a word. */
@@ -175,8 +178,10 @@ export function renderPostEmail(input: PostEmailInput): CompiledEmail {
     upgradeUrl: clean(input.upgradeUrl),
   };
   const p = palette(brand);
+  const tr = emailTranslator(input.lang);
+  const site = { site: brand.title };
   const soft = 'class="hb-soft" style="margin:24px 0;padding:16px;background-color:#f5f5f4;border-radius:8px;"';
-  const referral = `<div ${soft}><p style="margin:0 0 8px 0;font-weight:bold;">Know someone who would enjoy ${escapeHtml(brand.title)}?</p><p style="margin:0;">Share your own link: <a class="hb-link" href="${marker('referral_url')}" style="color:${p.link};">${marker('referral_url')}</a></p></div>`;
+  const referral = `<div ${soft}><p style="margin:0 0 8px 0;font-weight:bold;">${tr.html('emails.referral.title', site)}</p><p style="margin:0;">${tr.html('emails.referral.share')} <a class="hb-link" href="${marker('referral_url')}" style="color:${p.link};">${marker('referral_url')}</a></p></div>`;
   const polls = input.polls ?? new Map<string, EmailPoll>();
   const pollBlock = (_m: string, id: string) => {
     const poll = polls.get(id);
@@ -187,7 +192,7 @@ export function renderPostEmail(input: PostEmailInput): CompiledEmail {
           `<a class="hb-link" href="${marker(`poll:${id}:${i}`)}" style="display:block;margin:0 0 8px 0;padding:10px 14px;border:1px solid ${p.accent};border-radius:6px;color:${p.accent};text-decoration:none;font-weight:bold;">${escapeHtml(clean(a))}</a>`,
       )
       .join('');
-    return `<div ${soft}><p style="margin:0 0 12px 0;font-weight:bold;">${escapeHtml(clean(poll.question))}</p>${links}<p style="margin:8px 0 0 0;font-size:13px;color:#78716c;">One click answers; you can change your answer later.</p></div>`;
+    return `<div ${soft}><p style="margin:0 0 12px 0;font-weight:bold;">${escapeHtml(clean(poll.question))}</p>${links}<p style="margin:8px 0 0 0;font-size:13px;color:#78716c;">${tr.html('emails.post.pollNote')}</p></div>`;
   };
   const body = inlineStyles(input.bodyHtml, p.accent, brand.siteUrl, {
     linkColor: p.link,
@@ -197,31 +202,36 @@ export function renderPostEmail(input: PostEmailInput): CompiledEmail {
     .replace(REFERRAL_PARAGRAPH, () => referral)
     .replace(POLL_PARAGRAPH, pollBlock);
   const cut = input.cut
-    ? `<p style="margin:24px 0 8px 0;font-style:italic;">The rest of this post is for ${escapeHtml(brand.title)} members.</p>${button(input.upgradeUrl, 'Read the whole post', p.accent)}`
+    ? `<p style="margin:24px 0 8px 0;font-style:italic;">${tr.html('emails.post.cut', site)}</p>${button(input.upgradeUrl, tr.t('emails.post.button'), p.accent)}`
     : '';
   const feature =
     p.design.showFeatureImage && input.featureImage ? featureImageHtml(input.featureImage, brand.siteUrl, escapeHtml(input.url)) : '';
   const author =
     p.design.showAuthor && input.author
-      ? `<p style="margin:-8px 0 16px 0;font-family:${p.headingFont};font-size:14px;color:#78716c;">By ${escapeHtml(clean(input.author))}</p>`
+      ? `<p style="margin:-8px 0 16px 0;font-family:${p.headingFont};font-size:14px;color:#78716c;">${tr.html('emails.post.by', { author: clean(input.author) })}</p>`
       : '';
-  const greeting = `<p style="margin:0 0 16px 0;color:#57534e;">Hi ${marker('name')},</p>`;
+  const greeting = `<p style="margin:0 0 16px 0;color:#57534e;">${tr.html('emails.hi', { name: marker('name') })}</p>`;
   const html = layout(brand, {
     preheader: clean(input.preheader ?? '') || openingWords(input.bodyHtml) || input.title,
     webUrl: input.url,
+    viewInBrowserLabel: tr.t('emails.footer.viewInBrowser'),
+    lang: frameLanguage(tr),
     bodyHtml: `${feature}${greeting}<h1 style="font-family:${p.headingFont};font-size:28px;line-height:1.2;margin:0 0 16px 0;"><a href="${escapeHtml(input.url)}" style="color:${p.text};text-decoration:none;">${escapeHtml(input.title)}</a></h1>${author}${body}${cut}`,
-    footerHtml: `You get this because you subscribed to ${escapeHtml(brand.title)}. <a href="${marker('preferences_url')}" style="color:${p.muted};">Preferences</a> · <a href="${marker('unsubscribe_url')}" style="color:${p.muted};">Unsubscribe</a>`,
+    footerHtml: `${tr.html('emails.footer.subscribed', site)} <a href="${marker('preferences_url')}" style="color:${p.muted};">${tr.html('emails.footer.preferences')}</a> · <a href="${marker('unsubscribe_url')}" style="color:${p.muted};">${tr.html('emails.footer.unsubscribe')}</a>`,
   });
   const bodyText = htmlToText(input.bodyHtml)
-    .replace(/^\{\{referral\}\}$/gm, () => `Know someone who would enjoy ${brand.title}? Share your own link: ${marker('referral_url')}`)
+    .replace(
+      /^\{\{referral\}\}$/gm,
+      () => `${tr.t('emails.referral.title', site)} ${tr.t('emails.referral.share')} ${marker('referral_url')}`,
+    )
     .replace(POLL_LINE, (_m, id: string) => {
       const poll = polls.get(id);
       if (!poll) return '';
       return `${clean(poll.question)}\n${poll.answers.map((a, i) => `- ${clean(a)}: ${marker(`poll:${id}:${i}`)}`).join('\n')}`;
     });
-  const text = `Hi ${marker('name')},\n\n${input.title}\n${input.url}\n\n${bodyText}\n\n${
-    input.cut ? `The rest of this post is for members: ${input.upgradeUrl}\n\n` : ''
-  }--\nPreferences: ${marker('preferences_url')}\nUnsubscribe: ${marker('unsubscribe_url')}\n`;
+  const text = `${tr.t('emails.hi', { name: marker('name') })}\n\n${input.title}\n${input.url}\n\n${bodyText}\n\n${
+    input.cut ? `${tr.t('emails.post.cutText')} ${input.upgradeUrl}\n\n` : ''
+  }--\n${tr.t('emails.footer.preferences')}: ${marker('preferences_url')}\n${tr.t('emails.footer.unsubscribe')}: ${marker('unsubscribe_url')}\n`;
   return { subject: input.title, html: compile(html), text: compile(text) };
 }
 

@@ -1,4 +1,7 @@
+import { formatDate } from '../src/lib/i18n.ts';
 import { button, escapeHtml, layout, type Brand, type RenderedEmail } from './html.ts';
+import { emailTranslator, frameLanguage, type EmailLanguage } from './language.ts';
+import type { Translator } from '../src/lib/i18n.ts';
 
 /** A member's referrals reached a milestone: what they earned, and what comes next. */
 export type MilestoneReward =
@@ -6,7 +9,7 @@ export type MilestoneReward =
   | { kind: 'comp_banked'; tierName: string; days: number }
   | { kind: 'manual' };
 
-export interface ReferralMilestoneData {
+export interface ReferralMilestoneData extends EmailLanguage {
   brand: Brand;
   name: string | null;
   referrals: number;
@@ -14,35 +17,38 @@ export interface ReferralMilestoneData {
   reward: MilestoneReward;
   referralUrl: string;
   next: { threshold: number; description: string } | null;
+  /** The site's time zone, for the date a comp ends. */
+  timeZone?: string | undefined;
 }
 
-const day = (d: Date) => d.toLocaleDateString('en', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
-const friends = (n: number) => (n === 1 ? '1 friend' : `${n} friends`);
-
-function rewardLine(reward: MilestoneReward): string {
+function rewardLine(tr: Translator, reward: MilestoneReward, timeZone: string): string {
   switch (reward.kind) {
     case 'comp':
-      return `Your ${reward.tierName} membership is on us until ${day(reward.until)}: nothing to do, it is already active.`;
+      return tr.t('emails.milestone.comp', { tier: reward.tierName, date: formatDate(tr.lang, reward.until, timeZone) });
     case 'comp_banked':
-      return `${reward.days} days of ${reward.tierName} membership are yours: they start when your current membership ends, so you lose nothing.`;
+      return tr.t('emails.milestone.banked', { tier: reward.tierName, days: reward.days });
     case 'manual':
-      return 'We will be in touch about your reward.';
+      return tr.t('emails.milestone.manual');
   }
 }
 
 export function referralMilestoneEmail(d: ReferralMilestoneData): RenderedEmail {
-  const hello = d.name ? `Hello ${d.name},` : 'Hello,';
-  const line = rewardLine(d.reward);
-  const next = d.next ? `Next: at ${friends(d.next.threshold)}, ${d.next.description}.` : '';
+  const tr = emailTranslator(d.lang);
+  const hello = d.name ? tr.t('emails.milestone.helloNamed', { name: d.name }) : tr.t('emails.milestone.hello');
+  const line = rewardLine(tr, d.reward, d.timeZone ?? 'UTC');
+  const joined = tr.t('emails.milestone.joined', { count: d.referrals, site: d.brand.title });
+  const next = d.next ? tr.t('emails.milestone.next', { count: d.next.threshold, description: d.next.description }) : '';
+  const link = tr.t('emails.milestone.link');
+  const see = tr.t('emails.milestone.button');
   const bodyHtml = `<p>${escapeHtml(hello)}</p>
-<p><strong>${escapeHtml(friends(d.referrals))} joined ${escapeHtml(d.brand.title)} through your link. Thank you!</strong></p>
-<p>You reached a milestone: <strong>${escapeHtml(d.description)}</strong>. ${escapeHtml(line)}</p>
+<p><strong>${escapeHtml(joined)}</strong></p>
+<p>${tr.html('emails.milestone.reached', { description: d.description })} ${escapeHtml(line)}</p>
 ${next ? `<p>${escapeHtml(next)}</p>` : ''}
-<p>Your link, to share with anyone who would enjoy it: <a href="${escapeHtml(d.referralUrl)}">${escapeHtml(d.referralUrl)}</a></p>
-${button(`${d.brand.siteUrl}/account`, 'See your referrals', d.brand.accentColor)}`;
+<p>${escapeHtml(link)} <a href="${escapeHtml(d.referralUrl)}">${escapeHtml(d.referralUrl)}</a></p>
+${button(`${d.brand.siteUrl}/account`, see, d.brand.accentColor)}`;
   return {
-    subject: `You reached a milestone: ${d.description}`,
-    html: layout(d.brand, { preheader: `${friends(d.referrals)} joined through your link.`, bodyHtml }),
-    text: `${hello}\n\n${friends(d.referrals)} joined ${d.brand.title} through your link. Thank you!\n\nYou reached a milestone: ${d.description}. ${line}\n${next ? `\n${next}\n` : ''}\nYour link: ${d.referralUrl}\nSee your referrals: ${d.brand.siteUrl}/account\n`,
+    subject: tr.t('emails.milestone.subject', { description: d.description }),
+    html: layout(d.brand, { lang: frameLanguage(tr), preheader: tr.t('emails.milestone.preheader', { count: d.referrals }), bodyHtml }),
+    text: `${hello}\n\n${joined}\n\n${tr.t('emails.milestone.reached', { description: d.description })} ${line}\n${next ? `\n${next}\n` : ''}\n${link} ${d.referralUrl}\n${see}: ${d.brand.siteUrl}/account\n`,
   };
 }

@@ -1,6 +1,7 @@
 import { button, escapeHtml, layout, type Brand, type RenderedEmail } from './html.ts';
+import { emailTranslator, frameLanguage, type EmailLanguage } from './language.ts';
 
-export interface SignInData {
+export interface SignInData extends EmailLanguage {
   brand: Brand;
   link: string;
   code: string;
@@ -9,16 +10,17 @@ export interface SignInData {
 }
 
 export function signInEmail(d: SignInData): RenderedEmail {
-  const intro = d.newMember
-    ? `Welcome! Click to sign in and become a free member of ${d.brand.title}.`
-    : `Click to sign in to ${d.brand.title}.`;
+  const tr = emailTranslator(d.lang);
+  const intro = tr.t(d.newMember ? 'emails.signin.introNew' : 'emails.signin.intro', { site: d.brand.title });
+  const validity = tr.t('emails.signin.validity');
+  const big = (chunks: string[]) => `<strong style="font-size:22px;letter-spacing:4px;">${chunks.join('')}</strong>`;
   const bodyHtml = `<p>${escapeHtml(intro)}</p>
-${button(d.link, 'Sign in', d.brand.accentColor)}
-<p>Or enter this code on the sign-in page: <strong style="font-size:22px;letter-spacing:4px;">${escapeHtml(d.code)}</strong></p>
-<p style="font-size:14px;color:#57534e;">The link and the code work for 24 hours. If you did not ask to sign in, ignore this email.</p>`;
+${button(d.link, tr.t('emails.signin.button'), d.brand.accentColor)}
+<p>${tr.html('emails.signin.code', { code: d.code }, { big })}</p>
+<p style="font-size:14px;color:#57534e;">${escapeHtml(validity)}</p>`;
   return {
-    subject: `Your sign-in link for ${d.brand.title}`,
-    html: layout(d.brand, { preheader: `Your code: ${d.code}`, bodyHtml }),
-    text: `${intro}\n\n${d.link}\n\nOr enter this code: ${d.code}\n\nThe link and the code work for 24 hours. If you did not ask to sign in, ignore this email.\n`,
+    subject: tr.t('emails.signin.subject', { site: d.brand.title }),
+    html: layout(d.brand, { lang: frameLanguage(tr), preheader: tr.t('emails.signin.preheader', { code: d.code }), bodyHtml }),
+    text: `${intro}\n\n${d.link}\n\n${tr.t('emails.signin.code', { code: d.code })}\n\n${validity}\n`,
   };
 }

@@ -1,6 +1,7 @@
 import { button, escapeHtml, layout, type Brand, type RenderedEmail } from './html.ts';
+import { emailTranslator, frameLanguage, type EmailLanguage } from './language.ts';
 
-export interface WelcomeData {
+export interface WelcomeData extends EmailLanguage {
   brand: Brand;
   name: string | null;
   newsletters: string[];
@@ -8,28 +9,30 @@ export interface WelcomeData {
 }
 
 export function welcomeEmail(d: WelcomeData): RenderedEmail {
-  const greeting = d.name ? `Welcome, ${d.name}!` : 'Welcome!';
+  const tr = emailTranslator(d.lang);
+  const greeting = d.name ? tr.t('emails.welcome.greetingNamed', { name: d.name }) : tr.t('emails.welcome.greeting');
   const list = d.newsletters.length > 0 ? d.newsletters.join(', ') : d.brand.title;
   const bodyHtml = `<p><strong>${escapeHtml(greeting)}</strong></p>
-<p>You are subscribed to <strong>${escapeHtml(list)}</strong>. Our letters come straight from us to you: no feed, no algorithm in between.</p>
-<p>Reply to any email to reach a person.</p>
-${button(d.brand.siteUrl, `Visit ${d.brand.title}`, d.brand.accentColor)}`;
+<p>${tr.html('emails.welcome.subscribed', { list })}</p>
+<p>${escapeHtml(tr.t('emails.welcome.reply'))}</p>
+${button(d.brand.siteUrl, tr.t('emails.welcome.visit', { site: d.brand.title }), d.brand.accentColor)}`;
   const text = `${greeting}
 
-You are subscribed to ${list}. Our letters come straight from us to you: no feed, no algorithm in between.
+${tr.t('emails.welcome.subscribed', { list })}
 
-Reply to any email to reach a person.
+${tr.t('emails.welcome.reply')}
 
 ${d.brand.siteUrl}
 
-Change what you receive or unsubscribe: ${d.preferencesUrl}
+${tr.t('emails.welcome.preferences')}: ${d.preferencesUrl}
 `;
   return {
-    subject: `Welcome to ${d.brand.title}`,
+    subject: tr.t('emails.welcome.subject', { site: d.brand.title }),
     html: layout(d.brand, {
-      preheader: `You are subscribed to ${list}.`,
+      lang: frameLanguage(tr),
+      preheader: tr.t('emails.welcome.preheader', { list }),
       bodyHtml,
-      footerHtml: `<a href="${escapeHtml(d.preferencesUrl)}" style="color:#78716c;">Change what you receive or unsubscribe</a>`,
+      footerHtml: `<a href="${escapeHtml(d.preferencesUrl)}" style="color:#78716c;">${escapeHtml(tr.t('emails.welcome.preferences'))}</a>`,
     }),
     text,
   };

@@ -31,6 +31,7 @@ import * as m0046 from './0046_fediverse.ts';
 import * as m0047 from './0047_recommendations.ts';
 import * as m0048 from './0048_cancellation_outcome.ts';
 import * as m0049 from './0049_mrr_backfill.ts';
+import * as m0050 from './0050_member_language.ts';
 import * as m0052 from './0052_image_sizes.ts';
 import * as m0056 from './0056_page_cache.ts';
 import * as m0057 from './0057_member_search_facets.ts';
@@ -77,6 +78,7 @@ export const migrations: Record<string, Migration> = {
   '0047_recommendations': m0047,
   '0048_cancellation_outcome': m0048,
   '0049_mrr_backfill': m0049,
+  '0050_member_language': m0050,
   '0052_image_sizes': m0052,
   '0056_page_cache': m0056,
   '0057_member_search_facets': m0057,

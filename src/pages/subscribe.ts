@@ -5,6 +5,7 @@ import { clientIp, json, jsonError, statusFor } from '../web/http.ts';
 import { readFields } from '../web/request-data.ts';
 import { messagePage } from '../web/pages.ts';
 import { signedInMember } from '../web/identity.ts';
+import { subscribeLanguage } from '../web/locale.ts';
 
 /**
  * POST /subscribe (DESIGN.md): form → 303 to "check your inbox"; JSON → 202. The answer is the
@@ -44,6 +45,7 @@ export const POST: APIRoute = async ({ request, url, locals, cookies, clientAddr
       userAgent: request.headers.get('user-agent'),
       signedInMemberId: signedIn?.id,
       honeypot: fields.get('website'),
+      language: subscribeLanguage(fields.get('language'), request.headers.get('accept-language')),
     });
   } catch (err) {
     if (!(err instanceof DomainError)) throw err;

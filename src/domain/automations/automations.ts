@@ -113,6 +113,7 @@ async function renderEmailStep(db: Kysely<Database>, siteUrl: string, stepId: st
     const site = await getSiteSettings(db);
     rendered = {
       full: renderAutomationEmail({
+        lang: site.language,
         brand: await emailBrand(db, site, siteUrl),
         subject: step.subject,
         preheader: step.preheader ?? null,

@@ -18,6 +18,7 @@ import { handleGiftEvent } from './gifts.ts';
 import { callStripe, PaymentsNotConfigured } from './stripe-calls.ts';
 
 export { callStripe, PaymentsNotConfigured };
+import { emailLanguageOf } from '../members/language.ts';
 
 async function brandOf(db: Kysely<Database>, siteUrl: string) {
   const site = await getSiteSettings(db);
@@ -271,7 +272,12 @@ export async function handleStripeEvent(
     if (sub) {
       await recordEvent(db, sub.member_id, 'status_changed', { payment_failed: true });
       const brand = await brandOf(db, ctx.siteUrl);
-      const email = paymentFailedEmail({ brand, tierName: sub.tier_name ?? 'paid', graceDays: PAST_DUE_GRACE_DAYS });
+      const email = paymentFailedEmail({
+        brand,
+        tierName: sub.tier_name ?? 'paid',
+        graceDays: PAST_DUE_GRACE_DAYS,
+        lang: await emailLanguageOf(db, sub.member_id),
+      });
       await queueEmail(
         db,
         { ...(await senderFor(db, ctx)), to: [sub.email], ...email, tags: [{ name: 'kind', value: 'payment-failed' }] },

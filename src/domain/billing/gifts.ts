@@ -15,6 +15,8 @@ import { grantCompDays } from '../referrals/rewards.ts';
 import { emailBrand } from '../site/brand.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { callStripe, PaymentsNotConfigured } from './stripe-calls.ts';
+import { emailLanguageOf } from '../members/language.ts';
+import { formatDate } from '../../lib/i18n.ts';
 
 /**
  * Gift subscriptions: 1, 3, 6 or 12 months of a tier, paid once through Checkout (payment mode).
@@ -176,16 +178,18 @@ export async function handleGiftEvent(
     await enqueue(trx, 'gift_delivery', { giftId: gift.id }, { jobKey: `gift-delivery-${gift.id}`, runAt: deliveryTime(gift.deliver_on) });
     if (gift.buyer_email) {
       const brand = await brandOf(trx, ctx.siteUrl);
+      const lang = await emailLanguageOf(trx, null);
       await queueEmail(
         trx,
         {
           ...(await senderFor(trx, ctx)),
           to: [gift.buyer_email],
           ...giftReceiptEmail({
+            lang,
             brand,
             tierName: tier.name,
             months: gift.months,
-            deliverOn: gift.deliver_on.toISOString().slice(0, 10),
+            deliverOn: formatDate(lang, gift.deliver_on, 'UTC'),
             recipient: gift.recipient_email,
           }),
           tags: [{ name: 'kind', value: 'gift-receipt' }],
@@ -236,6 +240,7 @@ export async function deliverGift(
         ...(await senderFor(trx, ctx)),
         to: [to],
         ...giftEmail({
+          lang: await emailLanguageOf(trx, null),
           brand,
           tierName: gift.tier_name,
           months: gift.months,

@@ -19,6 +19,7 @@ import { startBankedGiftsFor } from './gifts.ts';
 /** How many days before a trial's end its reminder email goes out. */
 export const TRIAL_REMINDER_DAYS = 3;
 import { noteTierBefore } from '../automations/enter.ts';
+import { emailLanguageOf } from '../members/language.ts';
 
 /** How long a member whose payment failed keeps access while Stripe retries. */
 export const PAST_DUE_GRACE_DAYS = 7;
@@ -307,7 +308,7 @@ export async function applySubscription(
         {
           ...(await senderFor(trx, ctx)),
           to: [member.email],
-          ...paidWelcomeEmail({ brand, tierName: tierRow.name }),
+          ...paidWelcomeEmail({ brand, tierName: tierRow.name, lang: await emailLanguageOf(trx, member.id) }),
           tags: [{ name: 'kind', value: 'paid-welcome' }],
         },
         { idempotencyKey: `paid-welcome-${snap.id}-${entitled.tier_id}` },
@@ -343,7 +344,7 @@ export async function applySubscription(
         {
           ...(await senderFor(trx, ctx)),
           to: [member.email],
-          ...membershipEndedEmail({ brand, tierName: previous?.name ?? 'paid' }),
+          ...membershipEndedEmail({ brand, tierName: previous?.name ?? 'paid', lang: await emailLanguageOf(trx, member.id) }),
           tags: [{ name: 'kind', value: 'membership-ended' }],
         },
         { idempotencyKey: `membership-ended-${snap.id}` },

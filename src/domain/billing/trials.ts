@@ -6,6 +6,8 @@ import type { SiteLinks } from '../../lib/site-keys.ts';
 import { senderFor } from '../newsletters/sender.ts';
 import { emailBrand } from '../site/brand.ts';
 import { getSiteSettings } from '../site/settings.ts';
+import { emailLanguageOf } from '../members/language.ts';
+import { formatDate, formatMoney } from '../../lib/i18n.ts';
 
 /**
  * The trial_reminder job (queued by applySubscription when a trial starts or moves, key
@@ -23,6 +25,7 @@ export async function sendTrialReminder(db: Kysely<Database>, ctx: SiteLinks, su
       's.trial_end',
       's.price_id',
       'm.email',
+      'm.id as member_id',
       't.name',
       't.monthly_amount',
       't.yearly_amount',
@@ -34,9 +37,10 @@ export async function sendTrialReminder(db: Kysely<Database>, ctx: SiteLinks, su
   if (!sub || sub.status !== 'trialing' || !sub.trial_end || sub.trial_end.getTime() < Date.now()) return false;
   const yearly = sub.price_id !== null && sub.price_id === sub.stripe_yearly_price_id;
   const minor = (yearly ? sub.yearly_amount : sub.monthly_amount) ?? 0;
-  const amount = new Intl.NumberFormat('en', { style: 'currency', currency: (sub.currency ?? 'usd').toUpperCase() }).format(minor / 100);
   const site = await getSiteSettings(db);
-  const trialEnd = sub.trial_end.toLocaleDateString('en', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+  const lang = await emailLanguageOf(db, sub.member_id);
+  const amount = formatMoney(lang, minor, sub.currency ?? 'usd');
+  const trialEnd = formatDate(lang, sub.trial_end, site.timeZone);
   // Whether a card is on file is Stripe's to know; the offer or tier said whether one was asked for.
   const offer = await db
     .selectFrom('offers as o')
@@ -57,6 +61,7 @@ export async function sendTrialReminder(db: Kysely<Database>, ctx: SiteLinks, su
       ...(await senderFor(db, ctx)),
       to: [sub.email],
       ...trialEndingEmail({
+        lang,
         brand: await emailBrand(db, site, ctx.siteUrl),
         tierName: sub.name ?? 'paid',
         trialEnd,

@@ -132,7 +132,7 @@ async function notifyMember(db: Kysely<Database>, ctx: SiteKeys, memberId: strin
       .selectFrom('members as m')
       .innerJoin('tiers as t', 't.id', 'm.tier_id')
       .leftJoin('comment_notification_optouts as o', 'o.member_id', 'm.id')
-      .select(['m.id', 'm.email', 'm.name', 'm.status', 'm.tier_id', 't.paid', 'o.member_id as opted_out'])
+      .select(['m.id', 'm.email', 'm.name', 'm.status', 'm.tier_id', 't.paid', 'o.member_id as opted_out', 'm.language'])
       .where('m.id', '=', memberId)
       .executeTakeFirst();
     if (
@@ -190,6 +190,7 @@ async function notifyMember(db: Kysely<Database>, ctx: SiteKeys, memberId: strin
     const token = optOutToken(ctx.secret, memberId);
     const url = optOutUrl(ctx.siteUrl, token);
     const rendered = commentNotificationsEmail({
+      lang: member.language ?? site.language,
       brand: await emailBrand(trx, site, ctx.siteUrl),
       name: member.name,
       notices,

@@ -55,8 +55,10 @@ export async function renderPostVariants(
     site.design.showAuthor && post.author_id
       ? (await db.selectFrom('staff_users').select('name').where('id', '=', post.author_id).executeTakeFirst())?.name || undefined
       : undefined;
+  const lang = site.language;
   const common = {
     brand,
+    lang,
     title: post.title,
     url,
     polls,
@@ -72,7 +74,8 @@ export async function renderPostVariants(
           ...common,
           bodyHtml: parts.hasCut ? renderMarkdown(parts.preview) : '',
           cut: true,
-          upgradeUrl: `${siteUrl}/join?utm_source=email&utm_campaign=${encodeURIComponent(post.slug)}`,
+          // Every reader of an email is a member already: the way on is the membership page, not /join.
+          upgradeUrl: `${siteUrl}/account?return=${encodeURIComponent(`/posts/${post.slug}`)}`,
         })
       : null;
   return { full, preview };

@@ -69,7 +69,7 @@ export async function sendImportConfirmations(
   for (let n = 0; ; n++) {
     const window = await db
       .selectFrom('members')
-      .select(['id', 'email', 'name', 'status'])
+      .select(['id', 'email', 'name', 'status', 'language'])
       .where('import_id', '=', record.id)
       .where('id', '>', after)
       .where('id', '<=', range.last)
@@ -99,6 +99,7 @@ export async function sendImportConfirmations(
 
     const messages: EmailMessage[] = recipients.map((member) => {
       const rendered = confirmSubscriptionEmail({
+        lang: member.language ?? site.language,
         brand,
         name: member.name,
         newsletters: newsletters.map((nl) => nl.name),

@@ -88,6 +88,8 @@ export interface MemberRecord {
   confirmedAt: Date | null;
   /** Custom field values by key (fields.ts). */
   fields: MemberFieldValues;
+  /** ISO 639-1, or null: the site's language (language.ts). */
+  language: string | null;
 }
 
 /** Attaches tier, newsletters, labels and referral counts to a page of members in three queries. */
@@ -151,6 +153,7 @@ export async function loadMembers(db: Kysely<Database>, ids: string[]): Promise<
         createdAt: r.created_at,
         confirmedAt: r.confirmed_at,
         fields: r.fields ?? {},
+        language: r.language,
       },
     ];
   });

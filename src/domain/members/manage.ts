@@ -3,6 +3,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database, MemberStatus } from '../../../db/types.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { emailProblem, normaliseEmail } from './email.ts';
+import { checkLanguage } from './language.ts';
 import { recordEvent } from './events.ts';
 import { checkFieldValues, formatFieldValue, listFields, writeMemberFields } from './fields.ts';
 import { memberWhere, type MemberFilter } from './list.ts';
@@ -26,6 +27,8 @@ export interface MemberInput {
   notes?: string | undefined;
   /** Custom field values by key (fields.ts); each checked against its field's type. */
   fields?: Record<string, unknown> | undefined;
+  /** ISO 639-1 among the site's languages; null: the site's (language.ts). */
+  language?: string | null | undefined;
 }
 
 export interface MemberPatch {
@@ -42,6 +45,8 @@ export interface MemberPatch {
   notes?: string | undefined;
   /** Custom field values by key; a key left out keeps its value, null clears it. */
   fields?: Record<string, unknown> | undefined;
+  /** ISO 639-1 among the site's languages; null: the site's. */
+  language?: string | null | undefined;
 }
 
 function cleanLabels(labels: string[]): string[] {
@@ -129,6 +134,7 @@ export async function createMember(db: Kysely<Database>, input: MemberInput): Pr
   if (problem) throw new ValidationError(`The email address is not valid: ${problem}.`, 'invalid_email');
   const email = normaliseEmail(input.email);
   const labels = cleanLabels(input.labels ?? []);
+  const language = checkLanguage(input.language);
   const fieldValues = input.fields ? checkFieldValues(await listFields(db), input.fields) : undefined;
   return db.transaction().execute(async (trx) => {
     if (await isSuppressed(trx, email))
@@ -149,6 +155,7 @@ export async function createMember(db: Kysely<Database>, input: MemberInput): Pr
         referral_code: newReferralCode(),
         notes: input.notes?.slice(0, 5000) ?? '',
         confirmed_at: status === 'active' ? new Date() : null,
+        language,
         ...(fieldValues ? { fields: JSON.stringify(fieldValues.set) } : {}),
       })
       .onConflict((oc) => oc.expression(sql`lower(email)`).doNothing())
@@ -180,6 +187,7 @@ export async function updateMember(db: Kysely<Database>, memberId: string, patch
     }
     if (patch.name !== undefined) set.name = patch.name?.trim().slice(0, 200) || null;
     if (patch.notes !== undefined) set.notes = patch.notes.slice(0, 5000);
+    if (patch.language !== undefined) set.language = checkLanguage(patch.language);
     if (patch.compUntil && (Number.isNaN(patch.compUntil.getTime()) || patch.compUntil.getTime() <= Date.now())) {
       throw new ValidationError('The end of complimentary access must be a future date.', 'invalid_date');
     }

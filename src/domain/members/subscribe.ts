@@ -16,6 +16,7 @@ import { getSiteSettings } from '../site/settings.ts';
 import { SLUG_PATTERN } from '../newsletters/newsletters.ts';
 import { senderFor } from '../newsletters/sender.ts';
 import { emailProblem, normaliseEmail } from './email.ts';
+import { checkLanguage, memberLanguage } from './language.ts';
 import { recordEvent } from './events.ts';
 import { CONFIRM_DAYS, confirmToken, confirmUrl, preferencesToken, preferencesUrl, readConfirmToken } from './links.ts';
 import { attributePlatform, externalReferrerHost } from './sources.ts';
@@ -60,6 +61,11 @@ export interface SubscribeRequest {
   signedInMemberId?: string | null | undefined;
   /** The honeypot field: people leave it empty, form-filling bots do not. */
   honeypot?: string | null | undefined;
+  /**
+   * The language of the page they subscribed on (or of their browser, web/locale.ts): kept as the
+   * member's language; an unknown code is a ValidationError.
+   */
+  language?: string | null | undefined;
 }
 
 export type SubscribeOutcome = 'created' | 'pending' | 'resubscribing' | 'adding_newsletters' | 'suppressed' | 'ignored_bot';
@@ -150,6 +156,7 @@ export async function subscribe(db: Kysely<Database>, ctx: SiteKeys, request: Su
   if (problem) throw new ValidationError(`Please check your email address: ${problem}.`, 'invalid_email');
   const email = normaliseEmail(request.email);
   const name = clean(request.name, 200);
+  const language = checkLanguage(request.language);
   await checkLimits(db, ctx.secret, email, request.clientIp);
 
   const siteHost = new URL(ctx.siteUrl).hostname;
@@ -179,6 +186,7 @@ export async function subscribe(db: Kysely<Database>, ctx: SiteKeys, request: Su
         ref: ref && /^[A-Za-z0-9_-]{3,32}$/.test(ref) ? ref : null,
         landing_page: clean(request.landingPage, 200),
         referral_code: newReferralCode(),
+        language,
       })
       .onConflict((oc) => oc.expression(sql`lower(email)`).doNothing())
       .returningAll()
@@ -229,6 +237,11 @@ export async function subscribe(db: Kysely<Database>, ctx: SiteKeys, request: Su
         outcome = 'adding_newsletters';
       }
       if (name && !member.name) await trx.updateTable('members').set({ name }).where('id', '=', member.id).execute();
+      // A language is kept once chosen: only a member without one takes the page's.
+      if (language && !member.language) {
+        await trx.updateTable('members').set({ language }).where('id', '=', member.id).execute();
+        member = { ...member, language };
+      }
     }
 
     if (outcome === 'suppressed') return { outcome, confirmationQueued: false };
@@ -237,7 +250,12 @@ export async function subscribe(db: Kysely<Database>, ctx: SiteKeys, request: Su
     // A sign-up wave or the site's hourly ceiling on confirmations: recorded, held, not mailed (waves.ts).
     if (await holdSignup(trx, ctx.secret, { member, newsletterIds: newsletters.map((n) => n.id), isNew: outcome === 'created', request }))
       return { outcome, confirmationQueued: false };
-    await queueConfirmation(trx, ctx, { id: member.id, email: member.email, name: name ?? member.name }, newsletters);
+    await queueConfirmation(
+      trx,
+      ctx,
+      { id: member.id, email: member.email, name: name ?? member.name, language: member.language },
+      newsletters,
+    );
     return { outcome, confirmationQueued: true };
   });
 }
@@ -246,7 +264,7 @@ export async function subscribe(db: Kysely<Database>, ctx: SiteKeys, request: Su
 export async function queueConfirmation(
   trx: Kysely<Database>,
   ctx: SiteKeys,
-  member: { id: string; email: string; name: string | null },
+  member: { id: string; email: string; name: string | null; language?: string | null | undefined },
   newsletters: ReadonlyArray<{ id: string; name: string }>,
   options: { idempotencyKey?: string } = {},
 ): Promise<void> {
@@ -257,6 +275,7 @@ export async function queueConfirmation(
     newsletters.map((n) => n.id),
   );
   const rendered = confirmSubscriptionEmail({
+    lang: memberLanguage({ language: member.language ?? null }, site),
     brand: await emailBrand(trx, site, ctx.siteUrl),
     name: member.name,
     newsletters: newsletters.map((n) => n.name),
@@ -328,6 +347,7 @@ export async function confirmSubscription(db: Kysely<Database>, ctx: SiteKeys, t
     if (firstConfirmation) {
       const site = await getSiteSettings(trx);
       const rendered = welcomeEmail({
+        lang: memberLanguage(member, site),
         brand: await emailBrand(trx, site, ctx.siteUrl),
         name: member.name,
         newsletters: newsletters.map((n) => n.name),

@@ -254,7 +254,7 @@ export async function settleWave(
       for (const h of marked) {
         const m = await trx
           .selectFrom('members')
-          .select(['id', 'email', 'name', 'status'])
+          .select(['id', 'email', 'name', 'status', 'language'])
           .where('id', '=', h.member_id)
           .executeTakeFirst();
         if (!m || m.status !== 'pending') continue;

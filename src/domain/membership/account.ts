@@ -12,6 +12,7 @@ import { recordEvent } from '../members/events.ts';
 import { isSuppressed } from '../members/suppression.ts';
 import { emailBrand } from '../site/brand.ts';
 import { getSiteSettings } from '../site/settings.ts';
+import { emailLanguageOf } from '../members/language.ts';
 
 /**
  * What a signed-in member changes in their account: their name at once; their address only once
@@ -43,6 +44,7 @@ export async function requestEmailChange(db: Kysely<Database>, ctx: SiteKeys, me
   const token = sign(ctx.secret, 'email-change', payload);
   const site = await getSiteSettings(db);
   const rendered = confirmEmailChangeEmail({
+    lang: await emailLanguageOf(db, memberId),
     brand: await emailBrand(db, site, ctx.siteUrl),
     link: `${ctx.siteUrl}/account/email?token=${encodeURIComponent(token)}`,
     newEmail: email,

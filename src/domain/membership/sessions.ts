@@ -17,6 +17,8 @@ export interface SessionMember {
   status: MemberStatus;
   tierId: string;
   paid: boolean;
+  /** ISO 639-1, or null: the site's language. */
+  language: string | null;
 }
 
 export async function createMemberSession(db: Kysely<Database>, memberId: string): Promise<{ token: string; expiresAt: Date }> {
@@ -39,7 +41,7 @@ export async function memberFromSession(
     .selectFrom('member_sessions as s')
     .innerJoin('members as m', 'm.id', 's.member_id')
     .innerJoin('tiers as t', 't.id', 'm.tier_id')
-    .select(['m.id', 'm.email', 'm.name', 'm.status', 'm.tier_id', 't.paid', 's.last_seen_at'])
+    .select(['m.id', 'm.email', 'm.name', 'm.status', 'm.tier_id', 't.paid', 's.last_seen_at', 'm.language'])
     .where('s.token_hash', '=', tokenHash)
     .where('s.expires_at', '>', dbNow())
     .executeTakeFirst();
@@ -55,7 +57,15 @@ export async function memberFromSession(
     renewedUntil = renewed?.expires_at ?? null;
   }
   return {
-    member: { id: row.id, email: row.email, name: row.name, status: row.status, tierId: row.tier_id, paid: row.paid },
+    member: {
+      id: row.id,
+      email: row.email,
+      name: row.name,
+      status: row.status,
+      tierId: row.tier_id,
+      paid: row.paid,
+      language: row.language,
+    },
     renewedUntil,
   };
 }

@@ -87,6 +87,7 @@ export async function requestSignIn(
       .execute();
     const site = await getSiteSettings(trx);
     const rendered = signInEmail({
+      lang: member.language ?? site.language,
       brand: await emailBrand(trx, site, ctx.siteUrl),
       link: `${ctx.siteUrl}/signin/verify?token=${encodeURIComponent(token)}`,
       code,

@@ -238,6 +238,7 @@ export async function mailMilestone(
       'm.name',
       'm.status as member_status',
       'm.referral_code',
+      'm.language',
       'ms.description',
       'r.referrals',
       'r.status',
@@ -259,6 +260,8 @@ export async function mailMilestone(
         : { kind: 'manual' };
   const [site, next] = await Promise.all([getSiteSettings(db), nextMilestone(db, input.memberId)]);
   const rendered = referralMilestoneEmail({
+    lang: row.language ?? site.language,
+    timeZone: site.timeZone,
     brand: await emailBrand(db, site, ctx.siteUrl),
     name: row.name,
     referrals: row.referrals,

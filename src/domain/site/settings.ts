@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Database } from '../../../db/types.ts';
 import { ValidationError } from '../../lib/errors.ts';
 import { canonicalTimeZone, isTimeZone } from '../../lib/time-zone.ts';
+import { availableLanguages, isLanguage } from '../../lib/i18n.ts';
 import { emailProblem } from '../members/email.ts';
 import { BUTTON_STYLES, DEFAULT_DESIGN, FONT_NAMES, type FontName } from '../../../emails/design.ts';
 
@@ -70,6 +71,21 @@ export const siteSettingsSchema = z.object({
     .refine(isTimeZone, 'must be a time zone name such as Europe/Paris or America/New_York')
     .transform(canonicalTimeZone)
     .default('UTC'),
+  /**
+   * The site's language (ISO 639-1, a folder of locales/): reader pages, and emails to members
+   * who chose none. Each member may have their own (members.language).
+   */
+  language: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .refine(isLanguage, {
+      error: () =>
+        `must be one of ${availableLanguages()
+          .map((l) => l.code)
+          .join(', ')}`,
+    })
+    .default('en'),
   /** Where a member's reply goes when their newsletter names no reply-to address; empty: none. */
   reply_to: z
     .string()
@@ -137,6 +153,7 @@ export async function saveSiteSettings(db: Kysely<Database>, settings: SiteSetti
         accentColor: 'The accent colour',
         logo: 'The logo',
         timeZone: 'The time zone',
+        language: 'The language',
         reply_to: 'The reply-to address',
         postalAddress: 'The postal address',
         fediverse: 'The fediverse setting',

@@ -4,6 +4,13 @@ import { Id, Next, Timestamp } from './schema.ts';
 
 /** The members API's contract (DESIGN.md "Admin API v1"): request bodies, the Member shape, and its one serializer. */
 
+/** A member's language: ISO 639-1 among GET /api/v1/site's `languages` (else 400), or null for the site's. */
+const Language = z
+  .string()
+  .max(20)
+  .nullable()
+  .meta({ description: "ISO 639-1 code among the site's languages (GET /api/v1/site), or null for the site's language.", example: 'fr' });
+
 const slugList = z.array(z.string().min(1).max(64)).max(50);
 
 /** Custom field values to set: `{key: value}`, checked against each field's type (400 with the reason); null clears. */
@@ -26,6 +33,7 @@ export const createMemberBody = z
     tier: z.string().min(1).max(64).optional(),
     notes: z.string().max(5000).optional(),
     fields: fieldValuesBody.optional(),
+    language: Language.optional(),
   })
   .strict()
   .meta({ id: 'MemberCreate' });
@@ -43,6 +51,7 @@ export const patchMemberBody = z
     comp_until: z.iso.datetime({ offset: true }).nullable().optional(),
     notes: z.string().max(5000).optional(),
     fields: fieldValuesBody.optional(),
+    language: Language.optional(),
   })
   .strict()
   .meta({ id: 'MemberPatch' });
@@ -52,6 +61,7 @@ export const Member = z
     id: Id,
     email: z.string(),
     name: z.string().nullable(),
+    language: z.string().nullable().meta({ description: "ISO 639-1 code of the member's pages and emails; null: the site's language." }),
     status: z.enum(['pending', 'active', 'unsubscribed', 'bounced', 'complained']),
     tier: z.string().meta({ description: "The tier's slug." }),
     newsletters: z.array(z.string()).meta({ description: 'Newsletter slugs.' }),
@@ -83,6 +93,7 @@ export function memberJson(m: MemberRecord): MemberJson {
     id: m.id,
     email: m.email,
     name: m.name,
+    language: m.language,
     status: m.status,
     tier: m.tier,
     newsletters: m.newsletters,

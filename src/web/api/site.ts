@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BUTTON_STYLES, FONT_NAMES } from '../../../emails/design.ts';
 import type { SiteSettings, SiteSettingsChange } from '../../domain/site/settings.ts';
+import { availableLanguages } from '../../lib/i18n.ts';
 
 const fontHelp = { description: `A system or web-safe font stack: ${FONT_NAMES.join(', ')}. Nothing is loaded from elsewhere.` };
 
@@ -45,6 +46,19 @@ export const Site = z
       description: 'IANA time zone: scheduling forms and stats days use it. The API itself speaks ISO 8601 with offsets.',
       example: 'Europe/Paris',
     }),
+    language: z.string().meta({
+      description: 'ISO 639-1 code: reader pages, and emails to members who chose no language of their own.',
+      example: 'fr',
+    }),
+    languages: z
+      .array(
+        z.strictObject({
+          code: z.string().meta({ example: 'fr' }),
+          name: z.string().meta({ example: 'Français' }),
+          dir: z.enum(['ltr', 'rtl']),
+        }),
+      )
+      .meta({ description: 'The languages this install has catalogues for (locales/<code>/): the values `language` may take.' }),
     reply_to: z.string().nullable().meta({ description: 'Replies go here when a newsletter names no reply-to of its own; null: none.' }),
     postal_address: z.string().meta({ description: 'Printed in email footers; empty: none.' }),
     track_per_member: z.boolean().meta({ description: 'Per-member engagement tracking (off: anonymous counts only).' }),
@@ -86,6 +100,7 @@ export const patchSiteBody = z
       })
       .optional(),
     time_zone: z.string().max(64).optional(),
+    language: z.string().max(20).optional(),
     reply_to: z.string().max(254).nullable().optional(),
     postal_address: z.string().max(500).optional(),
     track_per_member: z.boolean().optional(),
@@ -120,6 +135,8 @@ export function siteJson(s: SiteSettings): SiteJson {
       show_author: s.design.showAuthor,
     },
     time_zone: s.timeZone,
+    language: s.language,
+    languages: availableLanguages(),
     reply_to: s.reply_to ?? null,
     postal_address: s.postalAddress,
     track_per_member: s.trackPerMember,
@@ -137,6 +154,7 @@ export function siteChange(body: z.infer<typeof patchSiteBody>): SiteSettingsCha
   if (body.share_image !== undefined) change.shareImage = body.share_image ?? undefined;
   if (body.design !== undefined) change.design = designChange(body.design);
   if (body.time_zone !== undefined) change.timeZone = body.time_zone;
+  if (body.language !== undefined) change.language = body.language;
   if (body.reply_to !== undefined) change.reply_to = body.reply_to ?? undefined;
   if (body.postal_address !== undefined) change.postalAddress = body.postal_address;
   if (body.track_per_member !== undefined) change.trackPerMember = body.track_per_member;
