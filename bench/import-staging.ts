@@ -2,7 +2,7 @@
  * Staging alone (the run up to the plan: a preview import), in the worker thread or in the run's
  * own session, alternated in one process so both see the same load.
  * Usage: node bench/import-staging.ts FILE.csv [modes]   modes: comma-separated of thread, inline,
- * thread-big (a 256 MB / 48 MB heap); default thread,inline,thread,inline. Needs BENCH_DATABASE_URL.
+ * thread-big (a 256 MB / 48 MB heap), thread-young (64 MB / 48 MB); default thread,inline,thread,inline. Needs BENCH_DATABASE_URL.
  * Prints seconds per run and the process's RSS after it.
  */
 import { createReadStream } from 'node:fs';
@@ -26,6 +26,7 @@ try {
     staging.threadBytes = mode.startsWith('thread') ? 0 : Number.MAX_SAFE_INTEGER;
     if (mode === 'thread-big') staging.limits = { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 48 };
     if (mode === 'thread') staging.limits = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 };
+    if (mode === 'thread-young') staging.limits = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 48 };
     const created = await createImport(handle.db, {
       filename: 'b.csv',
       body: createReadStream(process.argv[2]!, { highWaterMark: 1 << 20 }),
