@@ -2,13 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import type { CompiledEmail } from '../../../emails/post.ts';
-import type { RateLimiter } from '../../lib/mail-rate.ts';
-import type { EmailMessage, Mailer } from '../../lib/mailer/port.ts';
+import type { EmailMessage } from '../../lib/mailer/port.ts';
 import type { SiteKeys } from '../../lib/site-keys.ts';
 import { recordEvent } from '../members/events.ts';
 import { senderFor } from '../newsletters/sender.ts';
-import { backoffSeconds, type RetryPolicy } from '../sending/lifecycle.ts';
 import { batchMessages, variantOfCode, type BatchDelivery, type FixedSend } from '../sending/payload.ts';
+import { postBatch, type BatchSink, type PostedOutcome, type PosterDeps } from '../sending/poster.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { ENGAGED_DAYS } from '../stats/definitions.ts';
 import { automationsHeld } from './automations.ts';
@@ -19,8 +18,9 @@ import { branchTarget, durationSeconds, nextWeekdayTime, type Branch, type Step,
  *
  * Per turn, a lane does the first of:
  * 1. post an email batch that is due (claimed with a lease, FOR UPDATE SKIP LOCKED), through the
- *    same payload code (sending/payload.ts: design, tracking, List-Unsubscribe), mailer port and
- *    shared rate limiter as sends;
+ *    same payload code (sending/payload.ts: design, tracking, List-Unsubscribe) and the same
+ *    poster as sends (sending/poster.ts: the shared rate limiter, the mailer port, retries and
+ *    backoff); this file is only the batch source: claim, keys, marks;
  * 2. run one step for up to 100 members due at the same step of the same automation, in one
  *    transaction: the members' rows are locked (SKIP LOCKED: lanes take different members), the
  *    step's effect is written (an email step writes its deliveries and a batch), and the members
@@ -35,16 +35,11 @@ import { branchTarget, durationSeconds, nextWeekdayTime, type Branch, type Step,
  * `automation-<id>-step-<step>-batch-<batch>` (and, should the provider refuse it as a whole,
  * each email under its member key).
  */
-export interface AutomationDeps {
+export interface AutomationDeps extends PosterDeps {
   db: Kysely<Database>;
-  mailer: Mailer;
-  limiter: RateLimiter;
   keys: SiteKeys;
   /** MAIL_FROM, for automations whose trigger names no newsletter. */
   mailFrom: string;
-  retry: RetryPolicy;
-  owner: string;
-  onError?: (message: string, fields: Record<string, unknown>) => void;
 }
 
 export type LaneOutcome = { next: 'again' } | { next: 'at'; at: Date } | { next: 'stop' };
@@ -59,7 +54,7 @@ export async function runAutomationLane(deps: AutomationDeps, options: { runForM
     if (await automationsHeld(deps.db)) return { next: 'stop' };
     const batch = await claimBatch(deps.db, deps.owner);
     if (batch) {
-      await postBatch(deps, batch);
+      await postAutomationBatch(deps, batch);
       continue;
     }
     if ((await runDueStep(deps)) > 0) continue;
@@ -442,56 +437,31 @@ function automationMessages(batch: ClaimedBatch, keys: SiteKeys): EmailMessage[]
   }));
 }
 
-async function postBatch(deps: AutomationDeps, batch: ClaimedBatch): Promise<void> {
-  if (batch.deliveries.length === 0) return markPosted(deps.db, batch, [], []);
-  const messages = automationMessages(batch, deps.keys);
-  const { waitedMs } = await deps.limiter.acquire();
-  // Paused or held while this lane waited for its slot: hand the batch back unposted.
-  if (waitedMs > 20 && !(await stillLive(deps, batch))) return;
-  if (messages.length === 1) {
-    const one = await deps.mailer.send(messages[0]!, {
-      idempotencyKey: memberKey(batch.automationId, batch.stepId, batch.deliveries[0]!.memberId),
-    });
-    if (one.ok) return markPosted(deps.db, batch, [one.id], []);
-    if (one.error.kind === 'invalid') return markPosted(deps.db, batch, [null], [{ index: 0, message: one.error.message }]);
-    if (one.error.kind === 'rate_limited') {
-      await deps.limiter.holdOff(one.error.retryAfterSeconds ?? 1);
-      return retryLater(deps, batch, 'rate limited', 0, false);
-    }
-    return failedAttempt(deps, batch, `${one.error.status ?? 'no answer'}: ${one.error.message}`);
-  }
-  const result = await deps.mailer.sendBatch(messages, { idempotencyKey: batchKey(batch.automationId, batch.stepId, batch.id) });
-  if (result.ok) {
-    await markPosted(deps.db, batch, result.ids, result.rejected);
-    if (result.rateLimit && result.rateLimit.remaining <= 0 && result.rateLimit.resetSeconds > 0)
-      await deps.limiter.holdOff(result.rateLimit.resetSeconds);
-    return;
-  }
-  const { error } = result;
-  if (error.kind === 'rate_limited') {
-    await deps.limiter.holdOff(error.retryAfterSeconds ?? 1);
-    return retryLater(deps, batch, `rate limited: ${error.message}`, 0, false);
-  }
-  if (error.kind === 'invalid') {
-    // Refused as a whole, so nothing was sent: each email alone under its member key.
-    const ids: Array<string | null> = [];
-    const rejected: Array<{ index: number; message: string }> = [];
-    for (let i = 0; i < messages.length; i++) {
-      await deps.limiter.acquire();
-      const one = await deps.mailer.send(messages[i]!, {
-        idempotencyKey: memberKey(batch.automationId, batch.stepId, batch.deliveries[i]!.memberId),
-      });
-      if (one.ok) ids.push(one.id);
-      else if (one.error.kind === 'invalid') {
-        ids.push(null);
-        rejected.push({ index: i, message: one.error.message });
-      } else return failedAttempt(deps, batch, `${one.error.status ?? 'no answer'}: ${one.error.message}`);
-    }
-    return markPosted(deps.db, batch, ids, rejected);
-  }
-  return failedAttempt(deps, batch, `${error.status ?? 'no answer'}: ${error.message}`);
+/** The automation's side of the shared poster (sending/poster.ts): its batch table, its keys. */
+function postAutomationBatch(deps: AutomationDeps, batch: ClaimedBatch): Promise<void> {
+  const sink: BatchSink<ClaimedBatch> = {
+    markPosted: (b, outcome) => markPosted(deps.db, b, outcome),
+    stillRunning: (b) => stillLive(deps, b),
+    retryLater: (b, _owner, error, delay, counts) => retryLater(deps, b, error, delay, counts),
+    giveUp: (b, _owner, error) => giveUp(deps, b, error),
+  };
+  return postBatch(
+    deps,
+    sink,
+    batch,
+    {
+      attempts: batch.attempts,
+      key: batchKey(batch.automationId, batch.stepId, batch.id),
+      memberKey: (i) => memberKey(batch.automationId, batch.stepId, batch.deliveries[i]!.memberId),
+      // A batch of one is that member's email, under its member key.
+      soloAsEmail: true,
+      log: { message: 'automation batch failed', fields: { automation: batch.automationId, batch: batch.id } },
+    },
+    batch.deliveries.length === 0 ? [] : automationMessages(batch, deps.keys),
+  );
 }
 
+/** Paused or held while this lane waited for its slot: the batch is handed back unposted. */
 async function stillLive(deps: AutomationDeps, batch: ClaimedBatch): Promise<boolean> {
   const row = await deps.db.selectFrom('automations').select('status').where('id', '=', batch.automationId).executeTakeFirst();
   if (row?.status === 'live' && !(await automationsHeld(deps.db))) return true;
@@ -499,20 +469,15 @@ async function stillLive(deps: AutomationDeps, batch: ClaimedBatch): Promise<boo
   return false;
 }
 
-async function failedAttempt(deps: AutomationDeps, batch: ClaimedBatch, reason: string): Promise<void> {
-  deps.onError?.('automation batch failed', { automation: batch.automationId, batch: batch.id, attempt: batch.attempts, reason });
-  if (batch.attempts >= deps.retry.maxAttempts) {
-    // Given up: the batch stays failed (visible in the stats); its deliveries stay queued.
-    await deps.db
-      .updateTable('automation_batches')
-      .set({ status: 'failed', lease_until: null, error: reason.slice(0, 500) })
-      .where('id', '=', batch.id)
-      .where('status', '=', 'posting')
-      .where('claimed_by', '=', deps.owner)
-      .execute();
-    return;
-  }
-  await retryLater(deps, batch, reason, backoffSeconds(batch.attempts, deps.retry), true);
+/** Given up: the batch stays failed (visible in the stats); its deliveries stay queued. */
+async function giveUp(deps: AutomationDeps, batch: ClaimedBatch, reason: string): Promise<void> {
+  await deps.db
+    .updateTable('automation_batches')
+    .set({ status: 'failed', lease_until: null, error: reason.slice(0, 500) })
+    .where('id', '=', batch.id)
+    .where('status', '=', 'posting')
+    .where('claimed_by', '=', deps.owner)
+    .execute();
 }
 
 async function retryLater(
@@ -531,12 +496,7 @@ async function retryLater(
   `.execute(deps.db);
 }
 
-async function markPosted(
-  db: Kysely<Database>,
-  batch: ClaimedBatch,
-  ids: Array<string | null>,
-  rejected: Array<{ index: number; message: string }>,
-): Promise<void> {
+async function markPosted(db: Kysely<Database>, batch: ClaimedBatch, { ids, rejected }: PostedOutcome): Promise<void> {
   const rejectedAt = new Map(rejected.map((r) => [r.index, r.message]));
   const rows = batch.deliveries.map((d, i) => ({
     member_id: d.memberId,

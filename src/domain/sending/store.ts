@@ -3,6 +3,7 @@ import type { BatchPart, Database, SendStatus } from '../../../db/types.ts';
 import type { CompiledEmail } from '../../../emails/post.ts';
 import { statusFromBatches, type BatchCounts } from './lifecycle.ts';
 import { variantOfCode, type BatchDelivery, type FixedSend } from './payload.ts';
+import type { PostedOutcome } from './poster.ts';
 import { dbNow } from '../../lib/sql.ts';
 import { liveSendPaused, liveSendProgress, liveSendResumed, liveSendSettled } from '../live/hooks.ts';
 import { emitWebhookEvent } from '../webhooks/events.ts';
@@ -34,11 +35,7 @@ export type Claim =
   /** The send is not sending (paused, cancelled, failed). */
   | { kind: 'stopped' };
 
-export interface PostedOutcome {
-  /** Provider id per delivery, in batch order; null for a rejected one. */
-  ids: Array<string | null>;
-  rejected: Array<{ index: number; message: string }>;
-}
+export type { PostedOutcome };
 
 export interface SendStore {
   fixedSend(sendId: string): Promise<FixedSend>;
