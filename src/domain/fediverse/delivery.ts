@@ -121,18 +121,21 @@ export async function runDelivery(deps: FediverseContext, deliveryId: string): P
     await db.updateTable('fediverse_deliveries').set(base).where('id', '=', row.id).execute();
     throw new Error(`delivery to ${host} failed (${status ?? error}); retrying`);
   } else {
-    await db
-      .updateTable('fediverse_deliveries')
-      .set({ ...base, status: 'failed' })
-      .where('id', '=', row.id)
-      .execute();
-    // A server that is gone, or dead after every retry: its followers get nothing more.
-    if (outcome === 'gone' || outcome === 'dropped') {
-      await db
-        .deleteFrom('fediverse_followers')
-        .where((eb) => eb.or([eb('inbox', '=', row.inbox), eb('shared_inbox', '=', row.inbox)]))
+    // One transaction: whoever sees the delivery failed also sees the followers gone.
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('fediverse_deliveries')
+        .set({ ...base, status: 'failed' })
+        .where('id', '=', row.id)
         .execute();
-    }
+      // A server that is gone, or dead after every retry: its followers get nothing more.
+      if (outcome === 'gone' || outcome === 'dropped') {
+        await trx
+          .deleteFrom('fediverse_followers')
+          .where((eb) => eb.or([eb('inbox', '=', row.inbox), eb('shared_inbox', '=', row.inbox)]))
+          .execute();
+      }
+    });
   }
   return outcome;
 }
