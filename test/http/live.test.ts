@@ -264,4 +264,22 @@ describe('GET /api/v1/live', () => {
       await browser.close();
     }
   });
+
+  it('counts what needs a human on the Live link of the admin navigation', async () => {
+    const page = async () => (await fetch(`${a.url}/admin/live`, { headers: { cookie: ownerCookie } })).text();
+    const badge = (html: string) => Number(/data-testid="needs-badge"[^>]*>\s*(\d+)/.exec(html)?.[1] ?? 0);
+    const before = badge(await page());
+    // A held comment is one more thing for a human.
+    const asker = await t.db.selectFrom('members').select('id').where('email', '=', 'asker@example.com').executeTakeFirstOrThrow();
+    await t.db
+      .insertInto('comments')
+      .values({
+        post_id: sql<string>`(select id from posts where slug = ${SLUG})` as unknown as string,
+        member_id: asker.id,
+        body: 'Held for a human',
+        status: 'held',
+      })
+      .execute();
+    expect(badge(await page())).toBe(before + 1);
+  });
 });
