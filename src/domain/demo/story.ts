@@ -84,13 +84,17 @@ async function seedPastSends(db: Kysely<Database>): Promise<void> {
     .orderBy('published_at', 'desc')
     .limit(3)
     .execute();
+  const weekly = await db.selectFrom('newsletters').select(['id', 'slug', 'name']).where('slug', '=', 'weekly-brew').executeTakeFirst();
+  if (!weekly) return;
+  // The segment as a send stores it (sending/segments.ts: names resolved to ids).
+  const segment = JSON.stringify({ newsletters: [weekly], tiers: [], labels: [], platforms: [], engagement: 'any' });
   for (const post of posts) {
     const send = await db
       .insertInto('sends')
       .values({
         post_id: post.id,
         status: 'sent',
-        segment: JSON.stringify({ newsletters: ['weekly-brew'] }),
+        segment,
         scheduled_at: sql`${post.published_at}::timestamptz + interval '1 hour'`,
         prepared_at: sql`${post.published_at}::timestamptz + interval '1 hour'`,
         finished_at: sql`${post.published_at}::timestamptz + interval '65 minutes'`,
