@@ -76,6 +76,19 @@ describe('a fresh demo', () => {
     expect(questions.map((q) => q.answered)).toEqual([true, false]);
   });
 
+  it('leaves a send cancelled before any email left out of "Latest sends"', async () => {
+    const post = await t.db.selectFrom('posts').select('id').orderBy('id').limit(1).executeTakeFirstOrThrow();
+    const cancelled = await t.db
+      .insertInto('sends')
+      .values({ post_id: post.id, status: 'cancelled', segment: JSON.stringify({ newsletters: [] }) })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const ids = (await recentSendStats(t.db, 10)).map((s) => s.id);
+    expect(ids).not.toContain(cancelled.id);
+    expect(ids).toHaveLength(3);
+    await t.db.deleteFrom('sends').where('id', '=', cancelled.id).execute();
+  });
+
   it('adds members on a second seed without repeating the story', async () => {
     const sendsBefore = await count(sql`select count(*) as n from sends`);
     await seedDemo(t.db, { members: 10 });
