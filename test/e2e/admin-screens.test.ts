@@ -218,6 +218,11 @@ describe('the admin on any screen', () => {
     await page.goto(server.url + '/posts/why-we-left-the-algorithm');
     const bg = await page.evaluate(backgroundOf);
     await page.screenshot({ path: join(SHOTS, 'post-dark.png'), fullPage: true });
+    // A favicon from our own origin (the default: the site's initial on its accent colour).
+    const icon = await page.locator('link[rel=icon]').getAttribute('href');
+    const res = await page.request.get(new URL(icon!, server.url).href);
+    expect(res.headers()['content-type']).toBe('image/svg+xml');
+    expect(await res.text()).toContain('>F</text>');
     expect(luminance(bg)).toBeLessThan(0.2);
     await context.close();
 

@@ -2,6 +2,8 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { saveSiteSettings } from '../site/settings.ts';
 import { dbNow } from '../../lib/sql.ts';
+import { refreshStats } from '../stats/rollup.ts';
+import { seedStory } from './story.ts';
 
 /**
  * A small believable brand — a coffee roaster moving its Instagram and TikTok following onto
@@ -82,6 +84,8 @@ export async function seedDemo(db: Kysely<Database>, options: { members: number 
   // One transaction: an interrupted seed leaves nothing behind, so the next start seeds again.
   const result = await db.transaction().execute((trx) => seedInTransaction(trx, options.members));
   await sql`analyze members`.execute(db);
+  // The first rollup now, not in ten minutes: Stats must agree with the dashboard from the first visit.
+  await refreshStats(db);
   return result;
 }
 
@@ -139,7 +143,9 @@ async function seedInTransaction(db: Kysely<Database>, members: number): Promise
       .onConflict((oc) => oc.column('slug').doNothing())
       .execute();
   }
-  return { membersAdded: await seedMembers(db, members) };
+  const membersAdded = await seedMembers(db, members);
+  await seedStory(db);
+  return { membersAdded };
 }
 
 /**

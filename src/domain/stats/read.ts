@@ -309,7 +309,18 @@ export async function recentSendStats(db: Kysely<Database>, limit = 10) {
       'ss.comments',
       'ss.upgrades',
     ])
-    .where('s.status', 'in', ['sending', 'paused', 'sent', 'failed', 'cancelled'])
+    // A send cancelled before any email left is not a send that happened: it stays off "Latest sends".
+    .where((eb) =>
+      eb.or([
+        eb('s.status', 'in', ['sending', 'paused', 'sent', 'failed']),
+        eb.and([
+          eb('s.status', '=', 'cancelled'),
+          eb.exists(
+            eb.selectFrom('deliveries as d').select('d.send_id').whereRef('d.send_id', '=', 's.id').where('d.status', '=', 'posted'),
+          ),
+        ]),
+      ]),
+    )
     .orderBy('s.id', 'desc')
     .limit(limit)
     .execute();
