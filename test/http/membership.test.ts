@@ -242,7 +242,8 @@ describe('posts for free, paid and other-tier members', () => {
         expect(body.includes(secret), `${who} on ${slug}`).toBe(entitled[who]);
         if (entitled[who] && who !== 'anonymous') expect(cache).toBe('private, no-store');
         // Without Stripe keys, no paid option is offered: a member is told so instead of being sent to a checkout.
-        if (!entitled[who]) expect(body).toContain(who === 'anonymous' ? 'Already a member? Sign in' : 'Paid memberships are not available yet.');
+        if (!entitled[who])
+          expect(body).toContain(who === 'anonymous' ? 'Already a member? Sign in' : 'Paid memberships are not available yet.');
       }
     }
   });
