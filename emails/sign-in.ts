@@ -21,6 +21,6 @@ ${button(d.link, tr.t('emails.signin.button'), d.brand.accentColor)}
   return {
     subject: tr.t('emails.signin.subject', { site: d.brand.title }),
     html: layout(d.brand, { lang: frameLanguage(tr), preheader: tr.t('emails.signin.preheader', { code: d.code }), bodyHtml }),
-    text: `${intro}\n\n${d.link}\n\n${tr.t('emails.signin.code', { code: d.code })}\n\n${validity}\n`,
+    text: `${intro}\n\n${d.link}\n\n${tr.t('emails.signin.codeText', { code: d.code })}\n\n${validity}\n`,
   };
 }

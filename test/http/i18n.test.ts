@@ -96,10 +96,11 @@ describe('reader pages in French', () => {
     expect(res.status).toBe(200);
     const html = await res.text();
     expect(html).toMatch(/<html lang="fr" dir="ltr"/);
-    // The join page's headline and intro are the staff's copy (admin: Audience), not the catalogue's.
-    const staffCopy = [/<h1>([^<]*)<\/h1>/.exec(html)?.[1] ?? '', /<p class="lede">([^<]*)<\/p>/.exec(html)?.[1] ?? ''].filter(Boolean);
-    const text = visibleText(html.replace(/<title>[\s\S]*?<\/title>/, ''));
-    expect(englishLeftovers(text, 'fr', [...ALLOWED, ...(path.startsWith('/join') ? staffCopy : [])])).toEqual([]);
+    // The join page's headline and intro are the staff's copy (admin: Audience), not the catalogue's:
+    // left out of the check (their defaults are still English: see the README's Languages section).
+    const page = path.startsWith('/join') ? html.replace(/<h1>[\s\S]*?<\/h1>/, '').replace(/<p class="lede">[\s\S]*?<\/p>/, '') : html;
+    const text = visibleText(page.replace(/<title>[\s\S]*?<\/title>/, ''));
+    expect(englishLeftovers(text, 'fr', ALLOWED)).toEqual([]);
   });
 
   it('the post page has lang="fr", a French date in the site time zone, and the paywall offers no payment while none is configured', async () => {

@@ -34,3 +34,17 @@ export async function emailLanguageOf(db: Kysely<Database>, memberId: string | n
   ]);
   return member?.language && isLanguage(member.language) ? member.language : site.language;
 }
+
+/** A member sets their own language (the account page); '' or null: the site's. */
+export async function setMemberLanguage(db: Kysely<Database>, memberId: string, code: string | null): Promise<void> {
+  await db
+    .updateTable('members')
+    .set({ language: checkLanguage(code), updated_at: new Date() })
+    .where('id', '=', memberId)
+    .execute();
+}
+
+/** A member's own language, or null (the site's). */
+export async function getMemberLanguage(db: Kysely<Database>, memberId: string): Promise<string | null> {
+  return (await db.selectFrom('members').select('language').where('id', '=', memberId).executeTakeFirst())?.language ?? null;
+}
