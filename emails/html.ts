@@ -125,7 +125,17 @@ export function preheaderHtml(text: string): string {
   const t = text.replace(/\s+/g, ' ').trim();
   if (!t) return '';
   const filler = '&zwnj;&nbsp;'.repeat(Math.max(20, 110 - t.length));
-  return `<div class="hb-preheader" style="display:none;font-size:1px;line-height:1px;max-height:0px;max-width:0px;opacity:0;overflow:hidden;mso-hide:all;">${escapeHtml(t)}${filler}</div>`;
+  return `<div class="hb-preheader" style="display:none;font-size:1px;line-height:1px;max-height:0px;max-width:0px;opacity:0;overflow:hidden;mso-hide:all;">${latin1(escapeHtml(t))}${filler}</div>`;
+}
+
+/**
+ * Characters past Latin-1 as numeric references, in a fresh one-byte string: one "…" in the
+ * preheader would otherwise make every personalised copy of a post a two-byte string (twice the
+ * memory and a UTF-16 to UTF-8 conversion per email; bench/email-render.ts).
+ */
+function latin1(html: string): string {
+  const out = html.replace(/[^\u0000-\u00ff]/gu, (c) => `&#${c.codePointAt(0)};`);
+  return Buffer.from(out, 'latin1').toString('latin1');
 }
 
 interface Frame {

@@ -55,6 +55,7 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: path('/admin/referrals/milestones/?'), methods: FORM, access: 'settings:manage' },
   { pattern: path('/admin/audience/?'), methods: FORM, access: 'settings:manage' },
   { pattern: path('/admin/settings/?'), methods: FORM, access: 'settings:manage' },
+  { pattern: path('/admin/design/?'), methods: FORM, access: 'settings:manage' },
   { pattern: path('/admin/checklist/?'), methods: FORM, access: 'settings:manage' },
   { pattern: path('/admin/export/?'), methods: READ, access: 'site:export' },
   { pattern: path('/admin/tiers/?'), methods: FORM, access: 'settings:manage' },

@@ -52,7 +52,7 @@ describe('the install checklist in the admin', () => {
     expect(state(dash.html, 'dkim')).toBe('todo');
     const list = await page(owner, '/admin/checklist');
     expect(list.status).toBe(200);
-    for (const id of ['spf', 'dkim', 'dmarc', 'newsletter', 'test_email']) expect(state(list.html, id)).toBe('todo');
+    for (const id of ['spf', 'dkim', 'dmarc', 'newsletter', 'postal_address', 'test_email']) expect(state(list.html, id)).toBe('todo');
     expect(list.html).toMatch(/data-testid="record-spf"[^]*send\.brand\.org[^]*v=spf1 include:amazonses\.com ~all/);
     expect(list.html).toContain('resend._domainkey.brand.org');
     expect(list.html).toContain(`${server.url}/webhooks/stripe`);

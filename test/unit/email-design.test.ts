@@ -203,7 +203,7 @@ function preheaderOf(html: string): string | null {
   expect(m[2]).toMatch(/(&zwnj;&nbsp;){20,}$/);
   return m[2]!
     .replace(/(&zwnj;&nbsp;)+$/, '')
-    .replace(/&#39;/g, "'")
+    .replace(/&#(\d+);/g, (_e, n: string) => String.fromCodePoint(Number(n)))
     .replace(/&amp;/g, '&');
 }
 

@@ -6,6 +6,7 @@ import { HANDLED_EVENTS as STRIPE_EVENTS } from '../billing/billing.ts';
 import { HANDLED_RESEND_EVENTS } from '../sending/webhooks.ts';
 import { checkSenderDomain, type RecordCheck } from './dns-records.ts';
 import { latestTestEmail } from './test-email.ts';
+import { getSiteSettings } from '../site/settings.ts';
 
 /**
  * What a fresh install still needs before it is ready for readers, each line with its state and
@@ -26,7 +27,8 @@ export interface ChecklistItem {
     | 'stripe'
     | 'stripe_webhook'
     | 'site_url'
-    | 'test_email';
+    | 'test_email'
+    | 'postal_address';
   title: string;
   state: ItemState;
   /** What is there now, or what to do. */
@@ -79,10 +81,11 @@ export async function installChecklist(
   const address = senderAddress(config.mailFrom);
   const domain = address.slice(address.lastIndexOf('@') + 1);
   const publicDomain = isPublicDomain(domain);
-  const [newsletters, records, test] = await Promise.all([
+  const [newsletters, records, test, site] = await Promise.all([
     countNewsletters(db),
     publicDomain ? checkSenderDomain(dns, domain, options) : Promise.resolve(undefined),
     latestTestEmail(db),
+    getSiteSettings(db),
   ]);
   const items: ChecklistItem[] = [];
   items.push({
@@ -176,6 +179,14 @@ export async function installChecklist(
     detail: https
       ? `Readers reach the site at ${config.siteUrl}.`
       : `SITE_URL is ${config.siteUrl}: set it to the https:// address readers use (links in emails, secure cookies and origin checks depend on it).`,
+  });
+  items.push({
+    id: 'postal_address',
+    title: 'Your postal address in every newsletter',
+    state: site.postalAddress ? 'done' : 'todo',
+    detail: site.postalAddress
+      ? 'Printed in the footer of every email.'
+      : 'Anti-spam laws (CAN-SPAM in the US) ask for a postal address in every bulk email: set it in Admin → Design.',
   });
   items.push({
     id: 'test_email',

@@ -9,6 +9,7 @@ import { getSiteSettings } from '../site/settings.ts';
 import { commandTarget, type SendCommand } from './lifecycle.ts';
 import { countRecipients, describeSegment, parseSegmentInput, resolveSegment, segmentView, type Segment } from './segments.ts';
 import { dbNow } from '../../lib/sql.ts';
+import { checkNotClipped } from '../content/email-size.ts';
 
 /**
  * Sends: creating one (as a draft, or scheduled at a time or after the undo window), and the
@@ -32,6 +33,8 @@ export interface CreateSendInput {
   /** A subject test: 2–4 subject lines, and the sample's share and the wait (subject-test.ts). */
   subjects?: unknown;
   test?: { sample?: unknown; wait?: unknown } | undefined;
+  /** Refuse an email Gmail would clip (content/email-size.ts) unless `confirmed`; the admin form and the API ask for it. */
+  clipCheck?: { siteUrl: string; confirmed: boolean } | undefined;
 }
 
 function checkUndo(value: number | undefined): number {
@@ -70,6 +73,7 @@ export async function createSend(db: Kysely<Database>, input: CreateSendInput) {
   const undo = checkUndo(input.undoSeconds);
   checkSendAt(input.sendAt);
   const test = parseSubjectTest({ subjects: input.subjects, test: input.test });
+  if (input.clipCheck && !input.draft) await checkNotClipped(db, input.clipCheck.siteUrl, input.postId, input.clipCheck.confirmed);
   if (test && !(await getSiteSettings(db)).trackPerMember)
     throw new ValidationError(
       "A subject test is judged on each member's clicks: turn on per-member tracking in the settings first.",

@@ -46,6 +46,9 @@ export const sendBody = z
     undo_seconds: z.number().int().optional(),
     /** Keep it as a draft instead of scheduling it. */
     draft: z.boolean().optional().meta({ description: 'Keep it as a draft instead of scheduling it.' }),
+    confirm_clipped: z.boolean().optional().meta({
+      description: "Send even if the email's heaviest variant is over Gmail's 102 KB clip (otherwise a 400 email_clipped with its size).",
+    }),
     subjects: z
       .array(z.string().max(200))
       .optional()

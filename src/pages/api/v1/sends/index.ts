@@ -14,7 +14,7 @@ export const GET = apiRoute(async ({ url }, { db }) => {
   return json({ sends: page.sends.map(sendJson), next: page.next });
 });
 
-export const POST = apiRoute(async ({ request }, { db, staff }) => {
+export const POST = apiRoute(async ({ request }, { db, staff, siteUrl }) => {
   const body = await readJson(request, sendBody);
   const send = await createSend(db, {
     postId: body.post_id,
@@ -25,6 +25,7 @@ export const POST = apiRoute(async ({ request }, { db, staff }) => {
     staffId: staff.id,
     subjects: body.subjects,
     test: body.test,
+    clipCheck: { siteUrl, confirmed: body.confirm_clipped === true },
   });
   return json({ send: sendJson(send) }, 201);
 });
