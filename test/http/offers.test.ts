@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
+import { formatDate } from '../../src/lib/i18n.ts';
 import { createApiToken } from '../../src/domain/staff/api-tokens.ts';
 import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
@@ -440,7 +441,9 @@ describe('gifts', () => {
     const session = sessionOf(res.headers.get('location')!);
     expect(session).toMatchObject({ mode: 'payment', amount_total: 3000, customer_email: 'buyer@example.com' });
     await stripe.completeCheckout(session.id as string);
-    expect(await lastMailText('buyer@example.com', 'Your gift of 3 months')).toContain(`friend@example.com on ${tomorrow}`);
+    expect(await lastMailText('buyer@example.com', 'Your gift of 3 months')).toContain(
+      `friend@example.com on ${formatDate('en', new Date(tomorrow))}`,
+    );
     const gift = await t.db.selectFrom('gifts').selectAll().executeTakeFirstOrThrow();
     expect(gift.status).toBe('paid');
     const job = await sql<{ run_at: Date; key: string }>`

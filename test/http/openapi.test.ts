@@ -500,6 +500,7 @@ describe('the OpenAPI document', () => {
       created_at: '2026-01-01T00:00:00.000Z',
       confirmed_at: null,
       fields: { city: 'Paris', age: 41, vip: true },
+      language: null,
     };
     expect(validate({ member })).toBe(true);
     expect(validate({ member: { ...member, surprise: 1 } })).toBe(false);

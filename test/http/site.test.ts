@@ -59,6 +59,11 @@ describe('site settings over the API', () => {
           show_author: false,
         },
         time_zone: 'UTC',
+        language: 'en',
+        languages: [
+          { code: 'en', dir: 'ltr', name: 'English' },
+          { code: 'fr', dir: 'ltr', name: 'Français' },
+        ],
         reply_to: null,
         postal_address: '',
         track_per_member: true,

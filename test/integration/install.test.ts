@@ -4,6 +4,7 @@ import { installChecklist, type Checklist, type InstallConfig } from '../../src/
 import { clearDnsCache } from '../../src/domain/install/dns-records.ts';
 import { latestTestEmail, queueTestEmail, sendTestEmail } from '../../src/domain/install/test-email.ts';
 import { createStaffUser } from '../../src/domain/staff/users.ts';
+import { saveSiteSettings } from '../../src/domain/site/settings.ts';
 import { createDnsLookup } from '../../src/lib/dns.ts';
 import { createOutboxMailer } from '../../src/lib/mailer/outbox.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
@@ -53,6 +54,7 @@ describe('the install checklist', () => {
       ['stripe', 'todo'],
       ['stripe_webhook', 'todo'],
       ['site_url', 'todo'],
+      ['postal_address', 'todo'],
       ['test_email', 'todo'],
     ]);
     expect(item(c, 'spf').record).toEqual({ type: 'TXT', name: 'send.brand.org', value: 'v=spf1 include:amazonses.com ~all' });
@@ -150,6 +152,7 @@ describe('the install checklist', () => {
 
   it('is ready when every line is done', async () => {
     await sql`insert into newsletters (slug, name, is_default) values ('weekly', 'Weekly', true)`.execute(t.db);
+    await saveSiteSettings(t.db, { postalAddress: '12 Roastery Lane, Portland, OR 97201' });
     dns.records.set('_dmarc.brand.org', { txt: ['v=DMARC1; p=reject'] });
     const c = await installChecklist(
       t.db,

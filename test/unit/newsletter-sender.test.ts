@@ -95,7 +95,6 @@ describe('Reply-To on every email a member receives', () => {
         'src/domain/billing/subscriptions.ts', // paid welcome, membership ended
         'src/domain/billing/trials.ts', // the trial's reminder
         'src/domain/billing/gifts.ts', // a gift to its recipient or buyer
-        'src/domain/automations/engine.ts', // automation emails (one sender per batch)
         'src/domain/live/alerts.ts', // alerts and digests to staff
         'src/domain/community/notifications.ts', // comment notifications
         'src/domain/content/email.ts', // test-post email
@@ -105,7 +104,7 @@ describe('Reply-To on every email a member receives', () => {
         'src/domain/membership/account.ts', // email change
         'src/domain/membership/signin.ts', // sign-in
         'src/domain/referrals/milestones.ts', // referral milestone
-        'src/domain/sending/engine.ts', // post sends (messages built by sending/payload.ts)
+        'src/domain/sending/poster.ts', // post sends and automation emails (their engines build each batch with its sender)
       ].sort(),
     );
   });
