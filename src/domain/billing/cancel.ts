@@ -4,6 +4,7 @@ import type { CancellationReason, Database } from '../../../db/types.ts';
 import { ConflictError, ValidationError } from '../../lib/errors.ts';
 import { log } from '../../lib/log.ts';
 import { enqueue } from '../../lib/queue.ts';
+import { queueStaffAlert } from '../live/alerts.ts';
 import { isStripeError } from '../../lib/stripe.ts';
 import { PaymentsNotConfigured } from './stripe-calls.ts';
 import { offerState } from './offers.ts';
@@ -190,13 +191,12 @@ export async function applyCancellation(
     log.error('cancellation not applied in Stripe; staff alerted', { cancellationId: c.id, outcome: c.outcome, failure });
     await db.transaction().execute(async (trx) => {
       await trx.updateTable('cancellations').set({ failed_at: new Date(), failure }).where('id', '=', c.id).execute();
-      const alert = {
-        kind: 'payment_failed' as const,
+      await queueStaffAlert(trx, {
+        kind: 'payment_failed',
         factKey: `cancellation-failed:${c.id}`,
         summary: `A member's choice to ${c.outcome === 'cancelled' ? 'cancel' : c.outcome === 'paused' ? 'pause' : 'take the retention offer'} could not be made in Stripe: ${failure}`,
         link: c.member_id ? `/admin/members/${c.member_id}` : '/admin/members',
-      };
-      await enqueue(trx, 'staff_alert', alert, { jobKey: `staff_alert:${alert.factKey}`, maxAttempts: 10 });
+      });
     });
     return;
   }

@@ -77,6 +77,11 @@ export async function queueAlerts(db: Kysely<Database>, type: LiveType, data: Li
                   summary: 'A payment failed',
                   link: `/admin/members/${id}`,
                 };
+  await queueStaffAlert(db, alert);
+}
+
+/** In the fact's transaction: the job that alerts staff of one fact, keyed by it (queued once). */
+export async function queueStaffAlert(db: Kysely<Database>, alert: StaffAlertPayload): Promise<void> {
   await enqueue(db, ALERT_TASK, alert, { jobKey: `${ALERT_TASK}:${alert.factKey}`, maxAttempts: 10 });
 }
 
