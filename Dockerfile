@@ -17,10 +17,18 @@ RUN node node_modules/astro/bin/astro.mjs build
 # --- runtime: production dependencies, the sources Node runs as TypeScript, the built site ------
 FROM node:24-bookworm-slim AS runtime
 WORKDIR /app
+# MALLOC_*: glibc's malloc settings for the server (src/lib/heap.ts ALLOCATOR_ENV, which explains
+# them; bench/RESULTS.md, soak): fewer arenas, and the mmap and trim thresholds fixed at glibc's
+# defaults instead of rising after each large free. Not Hearth settings: glibc reads them at start.
+# `serve` and `worker` set them themselves (re-executing once) when they are missing; set here, the
+# container's process starts once.
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=4321 \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=262144 \
+    MALLOC_TRIM_THRESHOLD_=131072
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY astro.config.mjs tsconfig.json ./
@@ -39,5 +47,5 @@ EXPOSE 4321
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 4321) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # The web server only; compose.yaml runs the worker from the same image with `worker`.
-ENTRYPOINT ["node", "src/cli/hearth.ts"]
+ENTRYPOINT ["node", "src/cli/main.ts"]
 CMD ["serve", "--no-worker"]

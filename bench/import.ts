@@ -9,6 +9,10 @@
  * same file again (every member matched). The end of parsing is seen from the import row
  * (bytes_done reaching bytes), read every 50 ms on a separate connection. Peak RSS is this
  * process's (the database server is another process).
+ *
+ * The process runs under `hearth serve`'s memory settings (src/lib/heap.ts: glibc's allocator
+ * settings, by restarting itself in place as serve does, and V8's heap growing factor), so its
+ * RSS is the server's. BENCH_AS_IS=1 runs without them (figures before 2026-11-30 15:00 UTC).
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -20,9 +24,15 @@ import { migrateToLatest } from '../db/migrate.ts';
 import { createImport, getImport, runImport, startImport } from '../src/domain/imports/pipeline.ts';
 import { createDatabase } from '../src/lib/db.ts';
 import { startEmbeddedPostgres, withDatabase } from '../src/lib/embedded-postgres.ts';
+import { ALLOCATOR_ENV, applyAllocatorPolicy, applyHeapPolicy } from '../src/lib/heap.ts';
 import { setLogLevel } from '../src/lib/log.ts';
 import { writeImportCsv } from './make-import-csv.ts';
 
+const asIs = process.env.BENCH_AS_IS === '1';
+if (!asIs) {
+  applyAllocatorPolicy();
+  applyHeapPolicy();
+}
 const rows = Number(process.argv[2] ?? 1_000_000);
 const file = join(tmpdir(), `hearth-bench-import-${rows}.csv`);
 if (!existsSync(file)) await writeImportCsv(rows, file);
@@ -93,8 +103,13 @@ try {
   await migrateToLatest(handle.db, handle.pool);
   await handle.db.insertInto('newsletters').values({ slug: 'weekly', name: 'The Weekly', is_default: true }).execute();
   const database = embedded ? 'embedded' : 'external';
+  const memory = asIs
+    ? 'as is'
+    : Object.entries(ALLOCATOR_ENV)
+        .map(([k]) => `${k}=${process.env[k] ?? '(unset)'}`)
+        .join(' ');
   // The process before any import (modules loaded, database migrated): what the import adds is above it.
-  console.log(JSON.stringify({ figure: 'before the first import', rssMB: mb(process.memoryUsage.rss()) }));
+  console.log(JSON.stringify({ figure: 'before the first import', rssMB: mb(process.memoryUsage.rss()), memory }));
   console.log(JSON.stringify({ ...(await timedImport(handle.db, 'import, all new')), database }));
   console.log(JSON.stringify({ ...(await timedImport(handle.db, 'import again, all existing')), database }));
 } finally {

@@ -13,6 +13,7 @@ import pg from 'pg';
 import { migrateToLatest } from '../db/migrate.ts';
 import { seedDemo } from '../src/domain/demo/seed.ts';
 import { countMembers, listMembers, type MemberFilter } from '../src/domain/members/list.ts';
+import type { MemberSort } from '../src/domain/members/sort.ts';
 import { createDatabase } from '../src/lib/db.ts';
 import { startEmbeddedPostgres, withDatabase } from '../src/lib/embedded-postgres.ts';
 
@@ -88,7 +89,41 @@ try {
     await timed('count: newsletter + status + platform', () => countMembers(db, filtered)),
     await timed('count: status=active', () => countMembers(db, { status: 'active' })),
     await timed('count: everyone', () => countMembers(db, {})),
+    // The members table sorted by a column (domain/members/sort.ts): first page and the next.
+    ...(await sortedFigures()),
   ];
+  async function sortedFigures() {
+    const out = [];
+    const sorts: MemberSort[] = [
+      { key: 'name', dir: 'asc' },
+      { key: 'status', dir: 'desc' },
+      { key: 'joined', dir: 'asc' },
+      { key: 'score', dir: 'desc' },
+      { key: 'score', dir: 'asc' },
+      { key: 'active', dir: 'desc' },
+      { key: 'active', dir: 'asc' },
+    ];
+    for (const sort of sorts) {
+      const first = await listMembers(db, {}, { limit: 50, sort });
+      out.push(await timed(`sorted ${sort.key} ${sort.dir}: first page`, () => listMembers(db, {}, { limit: 50, sort })));
+      out.push(
+        await timed(`sorted ${sort.key} ${sort.dir}: second page`, () => listMembers(db, {}, { limit: 50, sort, after: first.next! })),
+      );
+    }
+    // A narrow filter (1 % of members) walks the index further before it has a page.
+    for (const sort of [
+      { key: 'score', dir: 'desc' },
+      { key: 'name', dir: 'asc' },
+    ] as MemberSort[]) {
+      out.push(
+        await timed(`sorted ${sort.key} ${sort.dir}, platform = mastodon: first page`, () =>
+          listMembers(db, { platform: 'mastodon' }, { limit: 50, sort }),
+        ),
+      );
+    }
+    return out;
+  }
+
   console.log(
     JSON.stringify({
       figure: 'members list at scale',

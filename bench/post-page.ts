@@ -124,7 +124,7 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     for (const system of ['cached', 'bare', 'rendered'] as const) {
       const r = await load(system, SECONDS / ROUNDS);
-      results[system].latencies.push(...r.latencies);
+      for (const v of r.latencies) results[system].latencies.push(v);
       results[system].errors += r.errors;
     }
   }

@@ -18,7 +18,7 @@ async function startOnce(): Promise<number> {
   delete env.DATABASE_URL;
   delete env.APP_SECRET;
   const started = performance.now();
-  const child = spawn(process.execPath, [join(ROOT, 'src/cli/hearth.ts'), 'serve'], { cwd: ROOT, env, stdio: 'ignore' });
+  const child = spawn(process.execPath, [join(ROOT, 'src/cli/main.ts'), 'serve'], { cwd: ROOT, env, stdio: 'ignore' });
   for (;;) {
     try {
       const res = await fetch(`http://127.0.0.1:${port}/healthz`);

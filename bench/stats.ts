@@ -4,10 +4,13 @@
  * times the four stats calls (overview, sources, cohorts, a send report) as the server makes
  * them. Usage: npm run bench:stats -- [members] [events] [sends]   (default 1,000,000 20,000,000 8)
  * Uses BENCH_DATABASE_URL (a server URL; a scratch database is created on it, dropped after) or
- * an embedded PostgreSQL under the system temp folder.
+ * an embedded PostgreSQL under the system temp folder. BENCH_STATS_KEEP=<database name> keeps the
+ * generated database and reuses it on the next run (the stats tables emptied first, so the first
+ * rollup is a first run again): generate once, time the rollup several times.
  */
 import { withScratchDatabase } from './scratch.ts';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../db/types.ts';
 import { statsCohorts, statsOverview, statsSend, statsSources } from '../src/domain/stats/read.ts';
 import { refreshStats } from '../src/domain/stats/rollup.ts';
 
@@ -22,8 +25,7 @@ const timed = async (label: string, fn: () => Promise<unknown>) => {
   return ms;
 };
 
-await withScratchDatabase('stats', { poolSize: 4 }, async (handle) => {
-  const db = handle.db;
+async function generate(db: Kysely<Database>) {
   await timed('generate members', async () => {
     await sql`insert into tiers (slug, name, paid, monthly_amount, yearly_amount, currency, stripe_monthly_price_id, stripe_yearly_price_id)
       values ('gold', 'Gold', true, 500, 4800, 'usd', 'price_m', 'price_y')`.execute(db);
@@ -120,16 +122,40 @@ await withScratchDatabase('stats', { poolSize: 4 }, async (handle) => {
     );
     await sql`analyze`.execute(db);
   });
+}
+
+await withScratchDatabase('stats', { poolSize: 4, keep: process.env.BENCH_STATS_KEEP || undefined }, async (handle) => {
+  const db = handle.db;
+  const filled = handle.reused && (await sql<{ n: boolean }>`select exists (select 1 from sends) as n`.execute(db)).rows[0]!.n;
+  if (filled) {
+    for (const table of [
+      'stats_member_days',
+      'stats_members',
+      'stats_days',
+      'stats_post_days',
+      'stats_sources',
+      'stats_cohorts',
+      'stats_cohort_weeks',
+      'stats_engaged_pending',
+      'stats_send_links',
+      'stats_send_hours',
+      'stats_sends',
+      'stats_state',
+      'send_live_counts',
+    ]) {
+      await sql`delete from ${sql.table(table)}`.execute(db);
+    }
+    await sql`delete from settings where key = 'stats_zone'`.execute(db);
+    await sql`vacuum analyze`.execute(db);
+  } else await generate(db);
   const count = await sql<{ n: string }>`select count(*) as n from engagement_events`.execute(db);
-  console.log(JSON.stringify({ members, events: Number(count.rows[0]!.n), sends: sendIds.length }));
-  const first = await timed('rollup, first run (everything)', () => refreshStats(db));
-  const again = await timed('rollup, next run (incremental)', () => refreshStats(db));
-  await sql`analyze`.execute(db);
+  const sendIds = (await sql<{ id: string; at: Date }>`select id, prepared_at as at from sends order by id`.execute(db)).rows;
+  console.log(JSON.stringify({ members, events: Number(count.rows[0]!.n), sends: sendIds.length, reused: filled }));
   const lastSend = sendIds.at(-1)!.id;
   // The last send is a day old, so its report is live (domain/stats/live.ts): its opens and clicks
   // come from send_live_counts, which the tracking writer keeps as events arrive. The events here
   // were generated in bulk, so the counters are filled once from them (what the writer would have
-  // reached), and the report reads them as it does in production.
+  // reached), before the rollups, and the report and the rollup read them as they do in production.
   await sql`
     insert into send_live_counts (send_id, link, human_opens, unique_human_opens, machine_opens, human_clicks, unique_human_clicks, machine_clicks)
     select ${lastSend}, coalesce(link, -1),
@@ -139,6 +165,15 @@ await withScratchDatabase('stats', { poolSize: 4 }, async (handle) => {
     from engagement_events where send_id = ${lastSend} and kind in ('open', 'click')
     group by grouping sets ((), (link)) having grouping(link) = 1 or link is not null
   `.execute(db);
+  // Each run's parts (chunks summed) are printed after it: where the time goes.
+  const run = (label: string) =>
+    timed(label, async () => {
+      const result = await refreshStats(db);
+      console.log(JSON.stringify({ parts: label, ...result.steps }));
+    });
+  const first = await run('rollup, first run (everything)');
+  const again = await run('rollup, next run (incremental)');
+  await sql`analyze`.execute(db);
   const calls: Array<[string, () => Promise<unknown>]> = [
     ['overview', () => statsOverview(db, { days: 365 })],
     ['sources', () => statsSources(db)],

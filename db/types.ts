@@ -126,6 +126,8 @@ export interface MembersTable {
   fields: ColumnType<MemberFieldValues, string | undefined, string>;
   /** ISO 639-1 code for pages and emails; null: the site's language (lib/i18n.ts). */
   language: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The last import's row hash XOR the member's state after it (0090, imports/fingerprint.ts). */
+  import_fingerprint: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export type MemberFieldType = 'text' | 'number' | 'date' | 'choice' | 'boolean';
@@ -197,6 +199,10 @@ export interface PostsTable {
   tier_ids: ColumnType<string[], string[] | undefined, string[]>;
   /** Who may talk under the post; null follows the site's default. */
   comments_mode: ColumnType<CommentsMode | null, CommentsMode | null | undefined, CommentsMode | null>;
+  /** ISO 639-1; null: the site's language (0070). */
+  language: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The original this post translates (0070); null: not a translation. */
+  translation_of: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** An address a post had on the service it was imported from (0023). */
@@ -293,6 +299,8 @@ export interface ImportsTable {
   encoding: ColumnType<string, string | undefined, string>;
   summary: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
   staged_mapping: ColumnType<Record<string, number> | null, string | null | undefined, string | null>;
+  /** The options the rows were staged with, when rows were skipped as unchanged (0090). */
+  staged_key: ColumnType<string | null, string | null | undefined, string | null>;
   heartbeat_at: Timestamp | null;
   restarts: ColumnType<number, number | undefined, number>;
 }
@@ -336,6 +344,17 @@ export interface ImportRowsTable {
   ref: string | null;
   referral_code: string | null;
   fields: Json<Record<string, string | number | boolean>> | null;
+  /** ISO 639-1 (0080). */
+  language: string | null;
+  /** The raw record's hash (0090; null: read by csv-parse). */
+  fingerprint: string | null;
+}
+
+/** Rows a staging run skipped as unchanged since their member's last import (0090). */
+export interface ImportSkipsTable {
+  import_id: string;
+  row_number: number;
+  fingerprint: string;
 }
 
 export interface ImportRejectionsTable {
@@ -605,6 +624,8 @@ export interface DeliveriesTable {
   failed_at: Timestamp | null;
   /** A sample delivery's subject (index in sends.subjects); null otherwise. */
   subject: ColumnType<number | null, number | null | undefined, number | null>;
+  /** The rendering's language (0070); null: the send's own. */
+  language: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface SendBatchesTable {
@@ -799,6 +820,14 @@ export interface StatsMembersTable {
   member_id: string;
   last_engaged_at: Timestamp | null;
   last_emailed_at: Timestamp | null;
+  /** The engagement score (0–5, stats/definitions.ts) as of the last rollup: the members table sorts by it (0074). */
+  score: ColumnType<number, number | undefined, number>;
+}
+
+/** Per-chunk last engagement, folded into stats_members at the end of a rollup run (migration 0078). */
+export interface StatsEngagedPendingTable {
+  member_id: string;
+  last_engaged_at: Timestamp;
 }
 
 export interface StatsDaysTable {
@@ -837,6 +866,14 @@ export interface StatsCohortsTable {
   members: number;
   subscribed: number;
   engaged: number;
+}
+
+/** Each cohort week's members as counted into stats_cohorts, as a fingerprint (migration 0084). */
+export interface StatsCohortWeeksTable {
+  week: Date;
+  members: number;
+  h1: string;
+  h2: string;
 }
 
 export interface StatsSendsTable {
@@ -958,6 +995,8 @@ export interface AutomationDeliveriesTable {
   error: string | null;
   created_at: DefaultTimestamp;
   posted_at: Timestamp | null;
+  /** The rendering's language (0070); null: the email's own. */
+  language: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface AutomationTierWatchTable {
@@ -1088,6 +1127,21 @@ export interface FediverseActorBansTable {
   created_at: DefaultTimestamp;
 }
 
+/** Staff's versions of an automatic email per (kind, language) (migration 0072); the highest version is live. */
+export interface AutomaticEmailVersionsTable {
+  id: Generated<string>;
+  kind: string;
+  language: string;
+  version: number;
+  reset: ColumnType<boolean, boolean | undefined, boolean>;
+  subject: string | null;
+  preheader: string | null;
+  markdown: string | null;
+  created_by: string | null;
+  created_by_email: string | null;
+  created_at: DefaultTimestamp;
+}
+
 /** Members per (newsletter, status, platform, tier), kept by triggers (migration 0057); newsletter_id 0: every member once. */
 export interface MemberFacetsTable {
   newsletter_id: string;
@@ -1101,6 +1155,7 @@ export interface Database {
   recommendations: RecommendationsTable;
   recommendation_subscriptions: RecommendationSubscriptionsTable;
   fediverse_actor_bans: FediverseActorBansTable;
+  automatic_email_versions: AutomaticEmailVersionsTable;
   image_sizes: ImageSizesTable;
   fediverse_keys: FediverseKeysTable;
   fediverse_kv: FediverseKvTable;
@@ -1134,6 +1189,7 @@ export interface Database {
   imports: ImportsTable;
   import_chunks: ImportChunksTable;
   import_rows: ImportRowsTable;
+  import_skips: ImportSkipsTable;
   import_rejections: ImportRejectionsTable;
   import_changes: ImportChangesTable;
   post_slugs: PostSlugsTable;
@@ -1156,9 +1212,11 @@ export interface Database {
   stats_state: StatsStateTable;
   stats_member_days: StatsMemberDaysTable;
   stats_members: StatsMembersTable;
+  stats_engaged_pending: StatsEngagedPendingTable;
   stats_days: StatsDaysTable;
   stats_sources: StatsSourcesTable;
   stats_cohorts: StatsCohortsTable;
+  stats_cohort_weeks: StatsCohortWeeksTable;
   stats_sends: StatsSendsTable;
   stats_send_links: StatsSendLinksTable;
   stats_send_hours: StatsSendHoursTable;

@@ -34,32 +34,45 @@ export function commentNotificationsSubject(notices: ConversationNotice[], brand
   return tr.t('emails.comments.subjectMany', { site: brandTitle, count: notices.length });
 }
 
-function noticeLine(tr: Translator, n: ConversationNotice, site: string): string {
+export function noticeLine(tr: Translator, n: ConversationNotice, site: string): string {
   return n.kind === 'answer'
     ? tr.t('emails.comments.answerLine', { site, post: n.postTitle })
     : tr.t('emails.comments.replyLine', { author: n.author, post: n.postTitle });
+}
+
+/** The replies and answers as rows of a table (the body's list). */
+export function noticesHtml(tr: Translator, d: CommentNotificationsData): string {
+  const read = tr.t('emails.comments.read');
+  const items = d.notices
+    .map(
+      (n) => `<tr><td style="padding:12px 0;border-top:1px solid #e7e5e4;">
+<p style="margin:0 0 6px 0;font-family:Helvetica,Arial,sans-serif;font-size:14px;color:#57534e;">${escapeHtml(noticeLine(tr, n, d.brand.title))}</p>
+${n.excerpt ? `<p style="margin:0 0 6px 0;">${escapeHtml(n.excerpt)}</p>` : ''}
+<p style="margin:0;"><a href="${escapeHtml(n.url)}" style="color:${escapeHtml(d.brand.accentColor)};">${escapeHtml(read)}</a></p>
+</td></tr>`,
+    )
+    .join('\n');
+  return `<table role="presentation" width="100%" cellpadding="0" cellspacing="0">${items}</table>`;
+}
+
+/** The same list for the text part. */
+export function noticesText(tr: Translator, d: CommentNotificationsData): string {
+  const read = tr.t('emails.comments.read');
+  return d.notices
+    .map((n) => `${noticeLine(tr, n, d.brand.title)}${n.excerpt ? `\n\n  ${n.excerpt}` : ''}\n\n  ${read}: ${n.url}`)
+    .join('\n\n---\n\n');
 }
 
 export function commentNotificationsEmail(d: CommentNotificationsData): RenderedEmail {
   const tr = emailTranslator(d.lang);
   const greeting = d.name ? tr.t('emails.hi', { name: d.name }) : tr.t('emails.hiAnonymous');
   const line = (n: ConversationNotice) => noticeLine(tr, n, d.brand.title);
-  const read = tr.t('emails.comments.read');
   const optOut = tr.t('emails.comments.optOut');
-  const items = d.notices
-    .map(
-      (n) => `<tr><td style="padding:12px 0;border-top:1px solid #e7e5e4;">
-<p style="margin:0 0 6px 0;font-family:Helvetica,Arial,sans-serif;font-size:14px;color:#57534e;">${escapeHtml(line(n))}</p>
-${n.excerpt ? `<p style="margin:0 0 6px 0;">${escapeHtml(n.excerpt)}</p>` : ''}
-<p style="margin:0;"><a href="${escapeHtml(n.url)}" style="color:${escapeHtml(d.brand.accentColor)};">${escapeHtml(read)}</a></p>
-</td></tr>`,
-    )
-    .join('\n');
   const bodyHtml = `<p>${escapeHtml(greeting)}</p>
-<table role="presentation" width="100%" cellpadding="0" cellspacing="0">${items}</table>`;
+${noticesHtml(tr, d)}`;
   const text = `${greeting}
 
-${d.notices.map((n) => `${line(n)}${n.excerpt ? `\n\n  ${n.excerpt}` : ''}\n\n  ${read}: ${n.url}`).join('\n\n---\n\n')}
+${noticesText(tr, d)}
 
 --
 ${optOut}: ${d.optOutUrl}

@@ -21,7 +21,7 @@ export interface ReferralMilestoneData extends EmailLanguage {
   timeZone?: string | undefined;
 }
 
-function rewardLine(tr: Translator, reward: MilestoneReward, timeZone: string): string {
+export function rewardLine(tr: Translator, reward: MilestoneReward, timeZone: string): string {
   switch (reward.kind) {
     case 'comp':
       return tr.t('emails.milestone.comp', { tier: reward.tierName, date: formatDate(tr.lang, reward.until, timeZone) });

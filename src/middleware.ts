@@ -8,6 +8,12 @@ import { jsonError } from './web/http.ts';
 import { signedInStaff } from './web/identity.ts';
 import { clearStaffSessionCookie } from './web/session-cookie.ts';
 import { getRuntime } from './lib/runtime.ts';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/types.ts';
+import { getSiteSettings } from './domain/site/settings.ts';
+import { translator } from './lib/i18n.ts';
+import { siteTranslator } from './web/locale.ts';
+import { messagePage } from './web/pages.ts';
 import { invalidatingAfterWrites, withPageCache } from './web/page-cache.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -84,6 +90,19 @@ function wantsJson(pathname: string): boolean {
   return pathname.startsWith('/api/');
 }
 
+/** A reader's form refused as cross-origin (a stale tab, another site's form): in the site's language. */
+async function crossOriginReaderPage(db: Kysely<Database>): Promise<Response> {
+  const site = await getSiteSettings(db).catch(() => undefined);
+  const tr = site ? siteTranslator(site) : translator('en');
+  return messagePage({
+    status: 403,
+    title: tr.t('errors.crossOrigin.title'),
+    message: tr.t('errors.crossOrigin.message'),
+    backTo: { href: '/', label: tr.t('errors.crossOrigin.back') },
+    tr,
+  });
+}
+
 function htmlError(status: number, title: string, message: string): Response {
   const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head><body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem"><h1>${title}</h1><p>${message}</p><p><a href="/admin">Back to the admin</a></p></body></html>`;
   return new Response(body, { status, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' } });
@@ -113,7 +132,9 @@ export const onRequest = defineMiddleware(async (context, render) => {
     return withSecurityHeaders(
       wantsJson(pathname)
         ? jsonError(403, 'cross_origin', 'Cross-origin requests are not allowed here.')
-        : htmlError(403, 'Request refused', 'This form was sent from another site. Go back to the page and try again.'),
+        : isStaffPath(pathname)
+          ? htmlError(403, 'Request refused', 'This form was sent from another site. Go back to the page and try again.')
+          : await crossOriginReaderPage(runtime.db),
     );
   }
 

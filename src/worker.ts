@@ -10,6 +10,7 @@ import { mailMilestone, MILESTONE_MAIL_TASK } from './domain/referrals/milestone
 import { startAllBankedRewards } from './domain/referrals/rewards.ts';
 import { sendCommentNotifications } from './domain/community/notifications.ts';
 import { refreshStats } from './domain/stats/rollup.ts';
+import { queueFirstRollup } from './domain/stats/first-rollup.ts';
 import { pruneLive } from './domain/live/prune.ts';
 import { forgetSignupSignals, releaseCeilingHolds } from './domain/members/waves.ts';
 import { queueConfirmation } from './domain/members/subscribe.ts';
@@ -180,7 +181,7 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     // Live send counters past the live window (the rollups keep the history) and old live-feed rows.
     await pruneLive(runtime.db);
     await forgetSignupSignals(runtime.db);
-    // Confirmations held by the hourly ceiling go out as the new hour makes room.
+    // Confirmations held by the hourly ceiling go out as the last sixty minutes make room.
     const released = await releaseCeilingHolds(runtime.db, {
       confirm: (db, member, newsletters, idempotencyKey) => queueConfirmation(db, runtime.keys, member, newsletters, { idempotencyKey }),
     });
@@ -376,6 +377,8 @@ export async function startWorker(runtime: Runtime, pool: pg.Pool, options: Send
   await enqueueAutomationLanes(runtime.db);
   const imports = await resumeImports(runtime.db, { stalledForSeconds: 0 });
   if (imports > 0) log.info('imports resumed', { imports });
+  // Stats never rolled up (a first start): the first run now, not at the next ten-minute mark.
+  if (await queueFirstRollup(runtime.db)) log.info('first stats rollup queued');
   const runner = await startQueueRunner(runtime.db, pool, createTaskList(runtime, pool, { ...options, limiter }), {
     crontab: CRONTAB.map(([at, task]) => `${at} ${task}`).join('\n'),
     bulk: { taskList: createBulkTaskList(runtime, { ...options, limiter }), concurrency: LANES + 1 + AUTOMATION_LANES },

@@ -40,6 +40,16 @@ import * as m0060 from './0060_label_automations.ts';
 import * as m0062 from './0062_send_provider_pause.ts';
 import * as m0064 from './0064_recommendation_kinds.ts';
 import * as m0065 from './0065_fediverse_actor_bans.ts';
+import * as m0070 from './0070_post_translations.ts';
+import * as m0072 from './0072_automatic_emails.ts';
+import * as m0074 from './0074_member_sorts.ts';
+import * as m0076 from './0076_post_pages_notify.ts';
+import * as m0078 from './0078_stats_engaged_pending.ts';
+import * as m0080 from './0080_import_language.ts';
+import * as m0084 from './0084_stats_cohort_weeks.ts';
+import * as m0090 from './0090_import_fingerprints.ts';
+import * as m0091 from './0091_import_rows_unindexed.ts';
+import * as m0094 from './0094_pages_notify_rows.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -87,4 +97,14 @@ export const migrations: Record<string, Migration> = {
   '0062_send_provider_pause': m0062,
   '0064_recommendation_kinds': m0064,
   '0065_fediverse_actor_bans': m0065,
+  '0070_post_translations': m0070,
+  '0072_automatic_emails': m0072,
+  '0074_member_sorts': m0074,
+  '0076_post_pages_notify': m0076,
+  '0078_stats_engaged_pending': m0078,
+  '0080_import_language': m0080,
+  '0084_stats_cohort_weeks': m0084,
+  '0090_import_fingerprints': m0090,
+  '0091_import_rows_unindexed': m0091,
+  '0094_pages_notify_rows': m0094,
 };

@@ -146,6 +146,9 @@ function shutdownOnSignals(): { onStop(stop: () => Promise<void>): void; ready()
 
 async function serve(config: Config, args: string[]): Promise<void> {
   const flags = parse(args, { 'no-worker': { type: 'boolean' } });
+  const heap = await import('../lib/heap.ts');
+  heap.applyAllocatorPolicy();
+  heap.applyHeapPolicy();
   const { buildIfNeeded, startWebServer } = await import('../server.ts');
   buildIfNeeded();
   const shutdown = shutdownOnSignals();
@@ -172,8 +175,24 @@ async function serve(config: Config, args: string[]): Promise<void> {
       },
     );
     shutdown.onStop(() => web.close());
+    const stopGiveBack = heap.startIdleGiveBack();
+    shutdown.onStop(async () => stopGiveBack());
     shutdown.ready();
-    log.info(`Hearth is running at ${web.url} (admin: ${web.url}/admin)`, { worker: worker ? 'in process' : 'off' });
+    // One host everywhere: the start line says SITE_URL, the address every email links to.
+    log.info(`Hearth is running at ${config.siteUrl} (admin: ${config.siteUrl}/admin)`, {
+      listening: web.url,
+      worker: worker ? 'in process' : 'off',
+    });
+    const { startupBanner } = await import('./banner.ts');
+    const { hasAnyStaff } = await import('../domain/staff/users.ts');
+    process.stdout.write(
+      startupBanner({
+        config,
+        listening: `${config.host.includes(':') ? `[${config.host}]` : config.host}:${new URL(web.url).port}`,
+        hasStaff: await hasAnyStaff(runtime.db),
+        worker: worker !== undefined,
+      }),
+    );
   } catch (err) {
     await worker?.stop();
     await booted.close();
@@ -183,6 +202,9 @@ async function serve(config: Config, args: string[]): Promise<void> {
 
 async function worker(config: Config, args: string[]): Promise<void> {
   parse(args, {});
+  const heap = await import('../lib/heap.ts');
+  heap.applyAllocatorPolicy();
+  heap.applyHeapPolicy();
   const shutdown = shutdownOnSignals();
   const booted = await boot(config, { poolSize: 10, onStarted: shutdown.onStop });
   try {

@@ -6,6 +6,19 @@ import { log, errorFields } from './log.ts';
 // bigint (int8) columns arrive as strings: ids stay exact past 2^53. count(*) is int8 too;
 // callers convert with Number() where a count is small enough by nature.
 
+// A `date` column is a calendar day, not an instant: it is read as that day's midnight UTC, as the
+// code that reads it assumes (toISOString().slice(0, 10), formatDate(…, 'UTC'), getUTCDay()). pg's
+// own parser makes it local midnight, which east of Greenwich (TZ=Europe/Paris on a laptop or a CI
+// machine) is the evening before in UTC: a gift's delivery day or a stats day one day early.
+// Infinity and BC dates keep pg's reading. And a Date sent as a parameter is written in UTC (an
+// instant is the same either way), so a day read back into a query (`${day}::date`) stays that day.
+// Set once for the process, for every pool and client.
+const pgDate = pg.types.getTypeParser(pg.types.builtins.DATE);
+pg.types.setTypeParser(pg.types.builtins.DATE, (value: string): unknown =>
+  /^\d{4}-\d{2}-\d{2}$/.test(value) ? new Date(`${value}T00:00:00Z`) : pgDate(value),
+);
+pg.defaults.parseInputDatesAsUTC = true;
+
 export interface DatabaseHandle {
   db: Kysely<Database>;
   pool: pg.Pool;

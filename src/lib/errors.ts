@@ -5,10 +5,18 @@
  */
 export class DomainError extends Error {
   readonly code: string;
+  /** What a translated message of this error needs (a newsletter's name…): web/reader-errors.ts. */
+  readonly values: Record<string, string | number> = {};
   constructor(code: string, message: string) {
     super(message);
     this.name = new.target.name;
     this.code = code;
+  }
+
+  /** Adds the values a translation of the message needs; returns the error, to throw. */
+  with(values: Record<string, string | number>): this {
+    Object.assign(this.values, values);
+    return this;
   }
 }
 

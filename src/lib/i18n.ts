@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { IntlMessageFormat } from 'intl-messageformat';
+import { BoundedMap } from './bounded-map.ts';
 
 /**
  * Reader-facing text in several languages: ICU MessageFormat catalogues (intl-messageformat),
@@ -166,7 +167,8 @@ export function tHtml(
 }
 
 export type DateStyle = 'long' | 'medium' | 'short' | 'dateTime';
-const dateFormats = new Map<string, Intl.DateTimeFormat>();
+/** Formatters by language, zone and style; bounded (a key per combination met, each cheap to remake). */
+export const dateFormats = new BoundedMap<string, Intl.DateTimeFormat>(256);
 const DATE_OPTIONS: Record<DateStyle, Intl.DateTimeFormatOptions> = {
   long: { dateStyle: 'long' },
   medium: { dateStyle: 'medium' },
@@ -185,9 +187,44 @@ export function formatDate(code: string, date: Date, timeZone = 'UTC', style: Da
   return format.format(date);
 }
 
-const numberFormats = new Map<string, Intl.NumberFormat>();
+/** Formatters by language and currency; bounded like dateFormats. */
+export const numberFormats = new BoundedMap<string, Intl.NumberFormat>(256);
 
-/** An amount in a currency's minor unit (cents), as the language writes it. */
+/**
+ * How many decimal places Stripe's amounts have in a currency: Stripe's list, not the language's
+ * (Intl writes ISK, HUF and IDR without decimals, but Stripe's 100 is 1 ISK, 1 HUF, 1 IDR).
+ * https://docs.stripe.com/currencies#zero-decimal and #three-decimal; every other currency has 2.
+ */
+const STRIPE_ZERO_DECIMAL = new Set([
+  'bif',
+  'clp',
+  'djf',
+  'gnf',
+  'jpy',
+  'kmf',
+  'krw',
+  'mga',
+  'pyg',
+  'rwf',
+  'ugx',
+  'vnd',
+  'vuv',
+  'xaf',
+  'xof',
+  'xpf',
+]);
+const STRIPE_THREE_DECIMAL = new Set(['bhd', 'jod', 'kwd', 'omr', 'tnd']);
+
+/** The decimal places of a currency's minor unit as Stripe counts them (0, 2 or 3). */
+export function minorUnitDigits(currency: string): 0 | 2 | 3 {
+  const code = currency.toLowerCase();
+  return STRIPE_ZERO_DECIMAL.has(code) ? 0 : STRIPE_THREE_DECIMAL.has(code) ? 3 : 2;
+}
+
+/**
+ * An amount in a currency's minor unit (Stripe's: cents, yen, fils), as the language writes it:
+ * formatMoney('fr', 1234, 'eur') is "12,34 €", formatMoney('en', 1234, 'jpy') "¥1,234".
+ */
 export function formatMoney(code: string, minor: number, currency: string): string {
   const key = `${code}|${currency}`;
   let format = numberFormats.get(key);
@@ -195,8 +232,7 @@ export function formatMoney(code: string, minor: number, currency: string): stri
     format = new Intl.NumberFormat(code, { style: 'currency', currency: currency.toUpperCase() });
     numberFormats.set(key, format);
   }
-  const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
-  return format.format(minor / 10 ** digits);
+  return format.format(minor / 10 ** minorUnitDigits(currency));
 }
 
 /** A translator bound to one language: what templates and pages take. */

@@ -10,11 +10,14 @@ import { errorFields, log } from './log.ts';
  * every subscriber in memory. A poll every few seconds covers a lost connection. Subscribers
  * must not block: each keeps its own bounded buffer (live-routes.ts) and is dropped when full.
  *
- * Reads come at most once a tick (TICK_MS): the facts of a tick go out together, so a client
- * costs one socket write per tick, not one per fact. The hand-out is sliced (FAN_OUT_SLICE
- * subscribers, then the event loop's other work), so 200 clients never hold up a page request
- * for the time of 200 writes. With 200 clients and 50 facts a second, that is 2,000 writes a
- * second in slices of 50, where one write per fact and client made 10,000 (bench/live.ts stream).
+ * Reads come at most once a tick (tickMs): the facts of a tick go out together, so a client
+ * costs one socket write per tick, not one per fact, whatever the rate of facts. The hand-out is
+ * sliced (FAN_OUT_SLICE subscribers or SLICE_MS, then the event loop's other work), so 200 clients never hold
+ * up a page request for the time of 200 writes. With 200 clients and 50 facts a second, that is
+ * 400 writes a second (2 ticks of 500 ms) in slices of 20, where one write per fact and client
+ * made 10,000, a 100 ms tick 2,000 and a 250 ms tick 800 (bench/live.ts stream). Nothing here runs
+ * for a request that is not a stream: the hub starts with the first stream and works only when
+ * facts arrive.
  */
 export interface LiveRow {
   seq: string;
@@ -28,9 +31,26 @@ export type LiveSubscriber = (rows: LiveRow[]) => void;
 const CHANNEL = 'hearth_live';
 const POLL_MS = 3_000;
 const PAGE = 1_000;
-/** The longest a fact waits for the others of its tick (the feed promises 2 s end to end). */
-export const TICK_MS = 100;
-const FAN_OUT_SLICE = 50;
+/**
+ * The longest a fact waits for the others of its tick, by audience. Each tick costs one socket
+ * write per client (and on the client's side a wake-up), whatever the facts: the tick grows with the
+ * clients so that the writes stay at WRITES_PER_SECOND at most, between MIN_TICK_MS (up to 100
+ * clients) and MAX_TICK_MS (from 400), inside the feed's 2 s promise (a fact waits at most a tick,
+ * then one read and the hand-out). 200 clients: 500 ms ticks, 400 writes a second (bench/live.ts stream).
+ */
+const MIN_TICK_MS = 250;
+const MAX_TICK_MS = 1_000;
+const WRITES_PER_SECOND = 400;
+export function tickMs(subscribers: number): number {
+  return Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, Math.ceil((subscribers * 1000) / WRITES_PER_SECOND)));
+}
+/**
+ * Subscribers written between two turns of the event loop, at most: a slice also ends once it has
+ * taken SLICE_MS, so a page request that arrives during a tick waits for one short slice, never
+ * for the tick, however slow the writes are on a loaded machine (bench/live.ts stream).
+ */
+const FAN_OUT_SLICE = 20;
+const SLICE_MS = 0.5;
 
 export class LiveHub {
   private cursor = '0';
@@ -107,7 +127,7 @@ export class LiveHub {
   /** A read at the next tick: at once if the last one is a tick ago, else when it is. */
   private wake(): void {
     if (this.tick || this.stopped) return;
-    const wait = Math.max(0, this.lastRead + TICK_MS - Date.now());
+    const wait = Math.max(0, this.lastRead + tickMs(this.subscribers.size) - Date.now());
     this.tick = setTimeout(() => {
       this.tick = undefined;
       void this.read();
@@ -146,6 +166,7 @@ export class LiveHub {
   /** The same rows (one array: live-routes.ts caches each frame on it) to every subscriber, in slices. */
   private async handOut(rows: LiveRow[]): Promise<void> {
     let given = 0;
+    let sliceStart = performance.now();
     for (const fn of [...this.subscribers]) {
       if (!this.subscribers.has(fn)) continue; // left during an earlier slice
       try {
@@ -153,7 +174,11 @@ export class LiveHub {
       } catch (err) {
         log.warn('live subscriber failed', errorFields(err));
       }
-      if (++given % FAN_OUT_SLICE === 0) await new Promise<void>((r) => setImmediate(r));
+      if (++given >= FAN_OUT_SLICE || performance.now() - sliceStart >= SLICE_MS) {
+        await new Promise<void>((r) => setImmediate(r));
+        given = 0;
+        sliceStart = performance.now();
+      }
     }
   }
 }

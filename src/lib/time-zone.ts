@@ -5,23 +5,39 @@
  * up to their update dates.
  */
 
+import { BoundedMap } from './bounded-map.ts';
+// Answers kept by name: the site settings are parsed on every page, and making an
+// Intl.DateTimeFormat to check a zone costs more than the rest of the parse. Bounded.
+const known = new Map<string, string | null>();
+
+function canonical(name: string): string | null {
+  let found = known.get(name);
+  if (found !== undefined) return found;
+  try {
+    found = new Intl.DateTimeFormat('en', { timeZone: name }).resolvedOptions().timeZone;
+  } catch {
+    found = null;
+  }
+  if (known.size >= 1_000) known.clear();
+  known.set(name, found);
+  return found;
+}
+
 /** Whether Intl knows the zone (an IANA name or "UTC"). */
 export function isTimeZone(name: string): boolean {
   if (name.length === 0 || name.length > 64) return false;
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: name });
-    return true;
-  } catch {
-    return false;
-  }
+  return canonical(name) !== null;
 }
 
 /** The zone's canonical spelling as Intl writes it ("europe/paris" → "Europe/Paris"). */
 export function canonicalTimeZone(name: string): string {
-  return new Intl.DateTimeFormat('en', { timeZone: name }).resolvedOptions().timeZone;
+  const found = name.length === 0 || name.length > 64 ? null : canonical(name);
+  if (found === null) throw new RangeError(`Invalid time zone specified: ${name}`);
+  return found;
 }
 
-const partsFormat = new Map<string, Intl.DateTimeFormat>();
+/** One formatter per zone; bounded (zones come from settings and stored rows). */
+export const partsFormat = new BoundedMap<string, Intl.DateTimeFormat>(64);
 
 function formatFor(zone: string): Intl.DateTimeFormat {
   let f = partsFormat.get(zone);

@@ -5,7 +5,9 @@ import { clientIp, json, jsonError, statusFor } from '../web/http.ts';
 import { readFields } from '../web/request-data.ts';
 import { messagePage } from '../web/pages.ts';
 import { signedInMember } from '../web/identity.ts';
-import { subscribeLanguage } from '../web/locale.ts';
+import { readerLocale, subscribeLanguage } from '../web/locale.ts';
+import { readerError } from '../web/reader-errors.ts';
+import { isLanguage, translator } from '../lib/i18n.ts';
 
 /**
  * POST /subscribe (DESIGN.md): form → 303 to "check your inbox"; JSON → 202. The answer is the
@@ -22,13 +24,22 @@ function outsideReferrer(request: Request, url: URL): string | null {
   }
 }
 
-export const POST: APIRoute = async ({ request, url, locals, cookies, clientAddress, redirect }) => {
+export const POST: APIRoute = async (astro) => {
+  const { request, url, locals, cookies, clientAddress, redirect } = astro;
   const fields = await readFields(request);
   const { db, config, keys } = locals.runtime;
   const embed = fields.get('embed') === '1';
   const newsletters = [...fields.getAll('newsletter'), ...fields.getAll('newsletters')];
   // A referrer signed in on this browser, sending their own code, is referring themselves.
   const signedIn = fields.get('ref') ? await signedInMember(db, cookies, config.siteUrl) : undefined;
+  const language = subscribeLanguage(fields.get('language'), request.headers.get('accept-language'));
+  // The answer speaks the language of the page the form was on (a join page sends it), else the
+  // signed-in member's or the site's.
+  const answerLocale = async () => {
+    const reader = await readerLocale(astro);
+    const own = fields.get('language').trim().toLowerCase();
+    return own && isLanguage(own) ? translator(own, reader.site.timeZone) : reader;
+  };
   try {
     await subscribe(db, keys, {
       email: fields.get('email'),
@@ -45,18 +56,19 @@ export const POST: APIRoute = async ({ request, url, locals, cookies, clientAddr
       userAgent: request.headers.get('user-agent'),
       signedInMemberId: signedIn?.id,
       honeypot: fields.get('website'),
-      language: subscribeLanguage(fields.get('language'), request.headers.get('accept-language')),
+      language,
     });
   } catch (err) {
     if (!(err instanceof DomainError)) throw err;
     const status = statusFor(err);
     const headers: Record<string, string> = err instanceof RateLimitedError ? { 'retry-after': String(err.retryAfter) } : {};
-    if (fields.json) return jsonError(status, err.code, err.message, headers);
+    const tr = await answerLocale();
+    if (fields.json) return jsonError(status, err.code, readerError(tr, err, 'subscribe'), headers);
     const notOpen = err.code === 'not_open';
-    const title = notOpen ? 'Not open for subscriptions yet' : 'We could not subscribe you';
-    return messagePage({ status, title, message: err.message, back: !notOpen, headers, frameable: embed });
+    const title = tr.t(notOpen ? 'account.subscribe.notOpen' : 'account.subscribe.failed');
+    return messagePage({ status, title, message: readerError(tr, err, 'subscribe'), back: !notOpen, headers, frameable: embed, tr });
   }
-  if (fields.json) return json({ ok: true, message: 'Check your inbox to confirm your subscription.' }, 202);
+  if (fields.json) return json({ ok: true, message: (await answerLocale()).t('account.subscribe.accepted') }, 202);
   return redirect(embed ? '/embed/subscribed' : '/subscribe/check-inbox', 303);
 };
 

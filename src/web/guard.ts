@@ -152,6 +152,13 @@ export const STAFF_ROUTES: readonly Rule[] = [
   { pattern: path('/admin/automations/(new|:id)/?'), methods: FORM, access: 'sends:write' },
   { pattern: path('/api/v1/comments/?'), methods: READ, access: 'comments:moderate' },
   { pattern: path('/api/v1/comments/:id/?'), methods: ['GET', 'HEAD', 'PATCH', 'DELETE'], access: 'comments:moderate' },
+  { pattern: path('/api/v1/emails/?'), methods: READ, access: 'emails:write' },
+  { pattern: path('/api/v1/emails/[a-z0-9_]+/?'), methods: ['GET', 'HEAD', 'PUT'], access: 'emails:write' },
+  { pattern: path('/api/v1/emails/[a-z0-9_]+/versions/?'), methods: READ, access: 'emails:write' },
+  { pattern: path('/api/v1/emails/[a-z0-9_]+/(reset|test)/?'), methods: ['POST'], access: 'emails:write' },
+  { pattern: path('/admin/emails/?'), methods: READ, access: 'emails:write' },
+  { pattern: path('/admin/emails/[a-z0-9_]+/?'), methods: FORM, access: 'emails:write' },
+  { pattern: path('/admin/emails/[a-z0-9_]+/preview/?'), methods: ['POST'], access: 'emails:write' },
 ];
 
 export function isStaffPath(pathname: string): boolean {

@@ -2,8 +2,10 @@ import type { AstroCookies } from 'astro';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/types.ts';
 import { MEMBER_COOKIE } from '../domain/membership/sessions.ts';
-import { getSiteSettings, type SiteSettings } from '../domain/site/settings.ts';
+import type { SiteSettings } from '../domain/site/settings.ts';
 import { DEFAULT_LANGUAGE, availableLanguages, isLanguage, translator, type Translator } from '../lib/i18n.ts';
+import { getMemberLanguage } from '../domain/members/language.ts';
+import { cachedSiteSettings } from './conversation-cache.ts';
 import { signedInMember } from './identity.ts';
 
 /**
@@ -20,27 +22,53 @@ export interface ReaderLocale extends Translator {
 
 const perRequest = new WeakMap<Request, Promise<ReaderLocale>>();
 
-interface AstroLike {
+export interface AstroLike {
   request: Request;
   cookies: AstroCookies;
   locals: { runtime: { db: Kysely<Database>; config: { siteUrl: string } } };
 }
 
-export function readerLocale(astro: AstroLike): Promise<ReaderLocale> {
+/**
+ * `linkFor`: the member an emailed link is for (its signed token says who: confirmation,
+ * preferences, opt-out, address change). Their language speaks when no one is signed in, so a
+ * reader who subscribed on a French page of an English site confirms and unsubscribes in French.
+ * A page that passes it must ask before its layout does (the first answer is kept).
+ */
+export function readerLocale(astro: AstroLike, linkFor?: string | null): Promise<ReaderLocale> {
   let found = perRequest.get(astro.request);
   if (!found) {
-    found = resolve(astro);
+    found = resolve(astro, linkFor ?? undefined);
     perRequest.set(astro.request, found);
   }
   return found;
 }
 
-async function resolve(astro: AstroLike): Promise<ReaderLocale> {
+/**
+ * The same, for a page that has already found who is reading (identify): no second session
+ * query. Call it before anything else asks for the request's locale.
+ */
+export function readerLocaleOf(astro: AstroLike, member: { language: string | null } | undefined): Promise<ReaderLocale> {
+  let found = perRequest.get(astro.request);
+  if (!found) {
+    found = cachedSiteSettings(astro.locals.runtime.db).then((site) => localeOf(site, member, null));
+    perRequest.set(astro.request, found);
+  }
+  return found;
+}
+
+async function resolve(astro: AstroLike, linkFor: string | undefined): Promise<ReaderLocale> {
   const { db, config } = astro.locals.runtime;
-  const site = await getSiteSettings(db);
   // A request without a member cookie costs no query beyond the settings the layout reads anyway.
-  const member = astro.cookies.get(MEMBER_COOKIE) ? await signedInMember(db, astro.cookies, config.siteUrl) : undefined;
-  const lang = member?.language && isLanguage(member.language) ? member.language : site.language;
+  const [site, member] = await Promise.all([
+    cachedSiteSettings(db),
+    astro.cookies.get(MEMBER_COOKIE) ? signedInMember(db, astro.cookies, config.siteUrl) : undefined,
+  ]);
+  const linked = !member && linkFor ? await getMemberLanguage(db, linkFor) : null;
+  return localeOf(site, member, linked);
+}
+
+function localeOf(site: SiteSettings, member: { language: string | null } | undefined, linked: string | null): ReaderLocale {
+  const lang = member?.language && isLanguage(member.language) ? member.language : linked && isLanguage(linked) ? linked : site.language;
   return { ...translator(lang, site.timeZone), site };
 }
 
@@ -88,3 +116,12 @@ export const REACTION_LABEL_KEYS: Record<string, string> = {
   insightful: 'pages.reactions.insightful',
   thanks: 'pages.reactions.thanks',
 };
+
+/** The member a signed link is for, or null when the link does not verify (for `readerLocale`). */
+export function linkOwner(read: () => string): string | null {
+  try {
+    return read();
+  } catch {
+    return null;
+  }
+}

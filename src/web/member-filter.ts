@@ -2,6 +2,7 @@ import type { MemberStatus } from '../../db/types.ts';
 import { MEMBER_STATUSES, type MemberFilter } from '../domain/members/list.ts';
 import { isPlatform } from '../domain/members/sources.ts';
 import type { FieldCondition } from '../domain/members/fields.ts';
+import { DEFAULT_MEMBER_SORT, FIRST_DIRECTION, MEMBER_SORT_KEYS, type MemberSort, type MemberSortKey } from '../domain/members/sort.ts';
 import { ValidationError } from '../lib/errors.ts';
 
 /** Reads a filter from query parameters (the admin's form and the API share it). */
@@ -69,4 +70,22 @@ export function filterToParams(filter: MemberFilter): URLSearchParams {
 
 export function isEmptyFilter(filter: MemberFilter): boolean {
   return filterToParams(filter).toString() === '';
+}
+
+/**
+ * The members table's order from `sort` (a column) and `dir` (asc or desc); none: newest first.
+ * Only the listed columns sort (each has an index: domain/members/sort.ts); anything else is a
+ * 400 with the list of what does.
+ */
+export function parseMemberSort(params: URLSearchParams): MemberSort {
+  const key = params.get('sort')?.trim() || DEFAULT_MEMBER_SORT.key;
+  if (!(MEMBER_SORT_KEYS as readonly string[]).includes(key)) {
+    throw new ValidationError(
+      `The list cannot be sorted by "${key.slice(0, 40)}"; sort by one of ${MEMBER_SORT_KEYS.join(', ')}.`,
+      'invalid_sort',
+    );
+  }
+  const dir = params.get('dir')?.trim() || FIRST_DIRECTION[key as MemberSortKey];
+  if (dir !== 'asc' && dir !== 'desc') throw new ValidationError('dir must be asc or desc.', 'invalid_sort');
+  return { key: key as MemberSortKey, dir };
 }

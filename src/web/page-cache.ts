@@ -9,6 +9,7 @@ import { recordPostView } from '../domain/tracking/record.ts';
 import { createEventWriter, type EventWriter } from '../lib/event-writer.ts';
 import { listenOnChannel, type ChannelListener } from '../lib/notify-listener.ts';
 import { getRuntime, type Runtime } from '../lib/runtime.ts';
+import { forgetConversation, forgetConversations, forgetConversationBySlug, setConversationCacheOn } from './conversation-cache.ts';
 
 /**
  * The anonymous page cache. Pages that are the same for every reader without a session (home,
@@ -17,7 +18,9 @@ import { getRuntime, type Runtime } from '../lib/runtime.ts';
  *
  * Invalidation: Postgres triggers (migration 0056) NOTIFY `hearth_pages` at the commit of any
  * statement on what these pages read, whoever writes; every web process LISTENs and empties its
- * cache. Chosen over a version row read per request: a hit then costs no database round trip
+ * cache. A comment or a reaction says which post (`post:<id>`, migration 0076): only that post's
+ * pages go (every query string of `/posts/<slug>`), with the post's kept conversation
+ * (conversation-cache.ts); the list pages show no comment or reaction counts and stay. Chosen over a version row read per request: a hit then costs no database round trip
  * (a version read was ~0.2 ms plus a pool slot at 64 connections, more than the whole hit), and
  * the writers need no change. Safety: while the LISTEN connection is down (not yet up, lost,
  * reconnecting) nothing is served from or put in the cache; a render that began before an
@@ -53,8 +56,10 @@ export interface CachedPage {
   /** An HTTP date, whole seconds. */
   lastModified: string;
   lastModifiedMs: number;
-  /** The post shown, so an answer from the cache still counts an anonymous view. */
+  /** The post shown, so an answer from the cache still counts an anonymous view (and a change of its conversation drops the page). */
   postId: string | undefined;
+  /** The last change (ms) this copy could have missed before it was made: If-Modified-Since is trusted only after it. */
+  changedAt: number;
   /** The headers of a 200 from the cache, as Node's flat [name, value, …] list, made once. */
   raw?: string[];
 }
@@ -69,6 +74,12 @@ interface CacheState {
   listening: boolean;
   /** When the cache was last emptied (ms): If-Modified-Since is only trusted before it. */
   lastInvalidation: number;
+  /** Bumped by every invalidation, whole or of one post: a render keeps the value it began with. */
+  seq: number;
+  /** Posts whose pages were dropped since the cache was last emptied: when (seq, ms). */
+  postChanges: Map<string, { seq: number; at: number }>;
+  /** The same, by path, for a write this process answered (it knows the slug, not the id). */
+  pathChanges: Map<string, { seq: number; at: number }>;
   listener: ChannelListener | undefined;
   /** The site's host name (the referrer check), read once. */
   siteHost: string | undefined;
@@ -79,7 +90,7 @@ interface CacheState {
   views: EventWriter | undefined;
   /** Renders under way, by key: readers arriving meanwhile wait for them. */
   rendering: Map<string, { generation: number; entry: Promise<CachedPage | undefined> }>;
-  counts: { hits: number; misses: number; stored: number; invalidations: number; evicted: number };
+  counts: { hits: number; misses: number; stored: number; invalidations: number; postInvalidations: number; evicted: number };
 }
 
 const KEY = Symbol.for('hearth.page-cache');
@@ -94,11 +105,14 @@ function state(): CacheState {
     generation: 0,
     listening: false,
     lastInvalidation: Date.now(),
+    seq: 0,
+    postChanges: new Map(),
+    pathChanges: new Map(),
     listener: undefined,
     siteHost: undefined,
     views: undefined,
     rendering: new Map(),
-    counts: { hits: 0, misses: 0, stored: 0, invalidations: 0, evicted: 0 },
+    counts: { hits: 0, misses: 0, stored: 0, invalidations: 0, postInvalidations: 0, evicted: 0 },
   };
   return holder[KEY];
 }
@@ -109,8 +123,56 @@ export function invalidatePages(): void {
   s.entries.clear();
   s.bytes = 0;
   s.generation++;
+  s.seq++;
+  s.postChanges.clear();
+  s.pathChanges.clear();
   s.lastInvalidation = Date.now();
   s.counts.invalidations++;
+  forgetConversations();
+}
+
+/** At most this many posts are remembered as changed between two whole invalidations. */
+const CHANGES_MAX = 10_000;
+
+function dropEntries(s: CacheState, drop: (key: string, entry: CachedPage) => boolean): void {
+  for (const [key, entry] of s.entries) {
+    if (!drop(key, entry)) continue;
+    s.entries.delete(key);
+    s.bytes -= entry.body.byteLength + key.length;
+  }
+  // Readers waiting for a render that began before the change would get the old page: the
+  // next ones render afresh (those already waiting asked before the change).
+  s.rendering.clear();
+}
+
+/** Drops one post's pages (its conversation changed): a notification `post:<id>`. */
+export function invalidatePost(postId: string): void {
+  const s = state();
+  if (s.postChanges.size >= CHANGES_MAX) return invalidatePages();
+  s.postChanges.set(postId, { seq: ++s.seq, at: Date.now() });
+  s.counts.postInvalidations++;
+  dropEntries(s, (_key, entry) => entry.postId === postId);
+  forgetConversation(postId);
+}
+
+/** Drops the pages of `/posts/<slug>` (a conversation write this process answered, before its answer leaves). */
+export function invalidatePostPath(slug: string): void {
+  const s = state();
+  if (s.pathChanges.size >= CHANGES_MAX) return invalidatePages();
+  const path = `/posts/${slug}`;
+  s.pathChanges.set(path, { seq: ++s.seq, at: Date.now() });
+  s.counts.postInvalidations++;
+  dropEntries(s, (key) => pathOf(key) === path);
+  forgetConversationBySlug(slug);
+}
+
+const pathOf = (key: string) => key.split(/[?\n]/, 1)[0]!;
+
+/** What a notification on `hearth_pages` drops: one post's pages, or all. */
+export function pagesNotified(payload: string): void {
+  const post = /^post:(\d+)$/.exec(payload);
+  if (post) invalidatePost(post[1]!);
+  else invalidatePages();
 }
 
 /** Starts this process's LISTEN connection (once); until it is up the cache stays unused. */
@@ -118,13 +180,15 @@ export function startPageCache(runtime: Pick<Runtime, 'pool'>): void {
   const s = state();
   if (s.listener || !runtime.pool || s.capBytes <= 0) return;
   s.listener = listenOnChannel(runtime.pool.options as pg.ClientConfig, CHANNEL, {
-    notified: () => invalidatePages(),
+    notified: pagesNotified,
     up: () => {
       invalidatePages();
       s.listening = true;
+      setConversationCacheOn(true);
     },
     down: () => {
       s.listening = false;
+      setConversationCacheOn(false);
       invalidatePages();
     },
   });
@@ -239,13 +303,17 @@ export function pageEntry(headersIn: Headers, body: Buffer, pathname: string, po
     ['etag', etag],
     ['last-modified', lastModified],
   );
-  return { headers, body, etag, lastModified, lastModifiedMs, postId };
+  return { headers, body, etag, lastModified, lastModifiedMs, postId, changedAt: state().lastInvalidation };
 }
 
-function store(key: string, generation: number, entry: CachedPage): void {
+function store(key: string, start: { generation: number; seq: number }, entry: CachedPage): void {
   const s = state();
   // Something changed while this page was rendering: what it read may be older than the change.
-  if (generation !== s.generation || !s.listening) return;
+  if (start.generation !== s.generation || !s.listening) return;
+  const post = entry.postId === undefined ? undefined : s.postChanges.get(entry.postId);
+  const path = s.pathChanges.get(pathOf(key));
+  if ((post && post.seq > start.seq) || (path && path.seq > start.seq)) return;
+  entry.changedAt = Math.max(s.lastInvalidation, post?.at ?? 0, path?.at ?? 0);
   const old = s.entries.get(key);
   if (old) s.bytes -= old.body.byteLength + key.length;
   s.entries.delete(key);
@@ -274,7 +342,7 @@ export function notModified(
   if (!ifModifiedSince) return false;
   const since = Date.parse(ifModifiedSince);
   if (Number.isNaN(since)) return false;
-  return entry.lastModifiedMs <= since && state().lastInvalidation < since;
+  return entry.lastModifiedMs <= since && entry.changedAt < since;
 }
 
 function countView(entry: CachedPage, method: string, userAgent: string | undefined): void {
@@ -301,6 +369,8 @@ function answerHeaders(entry: CachedPage, status: 'hit' | 'miss'): Headers {
 // The two hooks: the middleware (fills, and answers when it is reached) and Hearth's own server
 // (answers hits before the Astro app: routing, middleware and a Response cost more than the hit).
 
+const CONVERSATION_WRITE = /^\/posts\/([^/]+)\/(?:comments|reactions)(?:\/[^/]+)?$/;
+
 /** Paths whose writes show on the cached pages: a write answered here empties this process's cache at once. */
 const WRITES_PAGES = /^\/(?:admin|api|posts|polls|ap|account)(?:\/|$)/;
 
@@ -314,11 +384,14 @@ export function invalidatingAfterWrites<Args extends unknown[]>(
   next: (...args: Args) => Promise<Response>,
 ): (...args: Args) => Promise<Response> {
   if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS' || !WRITES_PAGES.test(pathname)) return next;
+  // A member's comment, edit, report or reaction shows on that post's page only.
+  const conversation = CONVERSATION_WRITE.exec(pathname);
   return async (...args) => {
     try {
       return await next(...args);
     } finally {
-      invalidatePages();
+      if (conversation) invalidatePostPath(conversation[1]!);
+      else invalidatePages();
     }
   };
 }
@@ -363,9 +436,9 @@ export async function withPageCache(request: Request, url: URL, locals: App.Loca
   // A HEAD answer's body may be left out by the app: only a GET's render is kept.
   if (method === 'HEAD') return render();
   s.counts.misses++;
-  const generation = s.generation;
+  const start = { generation: s.generation, seq: s.seq };
   let settle: (entry: CachedPage | undefined) => void = () => undefined;
-  const mine = { generation, entry: new Promise<CachedPage | undefined>((r) => (settle = r)) };
+  const mine = { generation: start.generation, entry: new Promise<CachedPage | undefined>((r) => (settle = r)) };
   if (s.listening) s.rendering.set(key, mine);
   try {
     const response = await render();
@@ -379,7 +452,7 @@ export async function withPageCache(request: Request, url: URL, locals: App.Loca
       return new Response(new Uint8Array(body), response);
     }
     const entry = pageEntry(response.headers, body, url.pathname, locals.pagePostId);
-    store(key, generation, entry);
+    store(key, start, entry);
     settle(entry);
     return answer(entry, request, method, 'miss');
   } catch (err) {

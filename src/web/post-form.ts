@@ -24,6 +24,9 @@ export function postInputFromForm(form: Fields, zone: string): PostInput {
     emailOnly: field(form, 'email_only') === '1',
     featureImage: field(form, 'feature_image') || null,
     tiers: form.getAll('tier'),
+    // The language block (components/PostLanguageFields.astro): '' is the site's language / no original.
+    ...(form.has('language') ? { language: field(form, 'language') || null } : {}),
+    ...(form.has('translation_of') ? { translationOf: field(form, 'translation_of') || null } : {}),
     // datetime-local has no zone: the form says the site's.
     publishAt: publishAt ? publishAtFromForm(publishAt, zone) : undefined,
   };

@@ -1,3 +1,4 @@
+import { formatMoney } from '../lib/i18n.ts';
 import type { AstroGlobal } from 'astro';
 
 /**
@@ -12,5 +13,9 @@ export function allowStripeForms(Astro: AstroGlobal, apiBase: string | undefined
   );
 }
 
-export const money = (minor: number, currency: string | null) =>
-  new Intl.NumberFormat('en', { style: 'currency', currency: (currency ?? 'usd').toUpperCase() }).format(minor / 100);
+/**
+ * An amount in a currency's minor unit (Stripe's: 1234 is $12.34 but ¥1,234) in a language: the
+ * shared formatter (lib/i18n.ts formatMoney). The admin's pages are English; a reader's page
+ * passes the reader's language (web/reader-text.ts readerMoney).
+ */
+export const money = (lang: string, minor: number, currency: string | null | undefined) => formatMoney(lang, minor, currency ?? 'usd');

@@ -178,6 +178,35 @@ describe('operator commands', () => {
   });
 });
 
+describe('the start-up banner', () => {
+  it('prints SITE_URL (not the listening address), the admin, the outbox and the data, once, in plain text', async () => {
+    const { startServer } = await import('../helpers/server.ts');
+    const web = await startServer({ databaseUrl: t.url, env: { SITE_URL: 'https://news.example.com' } });
+    try {
+      const out = await waitFor(() => web.output(), { until: (o) => o.includes('Ctrl-C stops it.'), what: 'the banner' });
+      const banner = out.split('\n').filter((l) => !l.startsWith('{'));
+      const text = banner.join('\n');
+      expect(text.match(/Hearth is running at/g)).toHaveLength(1);
+      expect(text).toContain('Hearth is running at https://news.example.com\n');
+      expect(text).toMatch(/^ {2}Site +https:\/\/news\.example\.com$/m);
+      expect(text).toMatch(/^ {2}Admin +https:\/\/news\.example\.com\/admin/m);
+      expect(text).toMatch(/^ {2}Email +no mail provider set: .*https:\/\/news\.example\.com\/admin\/outbox/m);
+      // The database by host and name only: never its password.
+      expect(text).toMatch(new RegExp(`^ {2}Data +PostgreSQL at ${new URL(t.url).host}${new URL(t.url).pathname}; uploads in /`, 'm'));
+      expect(text).not.toContain('postgres://');
+      // Behind a proxy the listening address differs from SITE_URL: said once, as such.
+      expect(text).toMatch(
+        new RegExp(`^ {2}Listening 127\\.0\\.0\\.1:${new URL(web.url).port} \\(SITE_URL is the public address\\)$`, 'm'),
+      );
+      // The structured start line names SITE_URL too, not 127.0.0.1.
+      const start = out.split('\n').find((l) => l.includes('"Hearth is running at'));
+      expect(JSON.parse(start!).msg).toBe('Hearth is running at https://news.example.com (admin: https://news.example.com/admin)');
+    } finally {
+      await web.stop();
+    }
+  });
+});
+
 describe('web and worker as separate processes', () => {
   it('serve --no-worker reports the worker down until `hearth worker` runs against the same database', async () => {
     const { startServer, CLI, cleanEnv, ROOT } = await import('../helpers/server.ts');

@@ -91,11 +91,9 @@ describe('the embedded default', () => {
 
   it('reuses the data and the secret on the next start, without seeding again', async () => {
     const { secret: firstSecret } = await firstStart();
-    const started = Date.now();
+    // No time bound: a busy machine stretches a start (bench/startup.ts measures it); the output says it did not seed.
     const server = await startServer({ env: { DATA_DIR: dataDir } });
-    const seconds = (Date.now() - started) / 1000;
     try {
-      expect(seconds).toBeLessThan(20);
       expect(server.output()).not.toContain('demo content added');
       expect(server.output()).not.toContain('migrations applied');
       expect(readFileSync(join(dataDir, 'app-secret'), 'utf8')).toBe(firstSecret);
@@ -170,13 +168,15 @@ describe('the embedded default', () => {
     await firstStart();
     const server = await startServer({ env: { DATA_DIR: dataDir } });
     try {
-      await expect(startServer({ env: { DATA_DIR: dataDir }, timeoutMs: 20_000 })).rejects.toThrow(
+      // No 20 s bound on the refusal: a busy machine takes longer than that to start a second
+      // process; the start-up's own hang guard (60 s) is enough, and the test's limit makes room for it.
+      await expect(startServer({ env: { DATA_DIR: dataDir } })).rejects.toThrow(
         /another Hearth process \(pid \d+\) is using the embedded database/,
       );
     } finally {
       await server.stop();
     }
-  });
+  }, 180_000);
 });
 
 describe('the embedded default run as root from a private folder', () => {

@@ -19,6 +19,7 @@ let memberToken = '';
 const SLUG = 'roast-profiles-we-never-published';
 const QUESTION = 'Do you rest the beans longer after a lighter roast?';
 const ANSWER = 'Yes: about ten days for the light roasts, a week for the rest.';
+const THANKS = 'Thank you, I will wait the ten days.';
 
 beforeAll(async () => {
   t = await createTestDatabase();
@@ -88,6 +89,16 @@ describe('a question answered by the brand, in Chromium', () => {
     await expect(answer.textContent()).resolves.toContain(ANSWER);
     await expect(answer.getByTestId('brand-badge').textContent()).resolves.toBe('Field Notes Coffee');
     await reader.screenshot({ path: join(ROOT, 'test-results', 'answered-question.png'), fullPage: true });
+
+    // The member thanks them: "Reply" leads to the answer's own page with the reply form, which
+    // posts and returns to the post (still no JavaScript).
+    await answer.getByRole('link', { name: 'Reply', exact: true }).click();
+    await reader.waitForURL(/\/comments\/\d+#reply$/);
+    await expect(reader.getByTestId('comment').textContent()).resolves.toContain(ANSWER);
+    await reader.getByLabel('Your reply').fill(THANKS);
+    await reader.getByRole('button', { name: 'Post reply' }).click();
+    await reader.waitForURL(/\?c=posted#comment-\d+$/);
+    await expect(thread.textContent()).resolves.toContain(THANKS);
 
     // And gets one email about it (the batch job, run here instead of waiting for its schedule).
     await sendCommentNotifications(t.db, { secret: TEST_SECRET, siteUrl: server.url });

@@ -1,11 +1,11 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
 import { createStaffUser } from '../../src/domain/staff/users.ts';
-import { launchChromium, signInStaff } from '../helpers/browser.ts';
+import { launchChromium, markdownEditor, signInStaff } from '../helpers/browser.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { ROOT, startServer, type RunningServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -25,6 +25,7 @@ beforeAll(async () => {
   t = await createTestDatabase();
   await seedDemo(t.db, { members: 0 });
   await createStaffUser(t.db, { email: 'editor@example.com', password: 'an editor password', role: 'editor' });
+  await createStaffUser(t.db, { email: 'owner@example.com', password: 'an owner password', role: 'owner' });
   server = await startServer({ databaseUrl: t.url, env: { UPLOADS_DIR: uploads } });
   browser = await launchChromium();
 });
@@ -68,7 +69,7 @@ describe('the post editor', () => {
     expect(Math.abs(preview.y - write.y)).toBeLessThan(40);
 
     await page.getByLabel('Title', { exact: true }).fill('Cold brew, step by step');
-    const editor = page.getByLabel(/^Markdown/);
+    const editor = await markdownEditor(page);
     await editor.click();
     await page.keyboard.type('Cold brew is patience in a jar');
     // Ctrl+B on the selected word.
@@ -121,7 +122,7 @@ describe('the post editor', () => {
     await signInStaff(page, server.url, 'editor@example.com', 'an editor password');
     await page.goto(server.url + '/admin/posts/new');
     await expect(page.locator('.pane-preview').isVisible()).resolves.toBe(false);
-    await page.getByLabel(/^Markdown/).click();
+    await (await markdownEditor(page)).click();
     await page.keyboard.type('Short and sweet.');
     await page.getByRole('button', { name: 'Preview', exact: true }).click();
     await page.getByTestId('preview').filter({ hasText: 'Short and sweet.' }).waitFor();
@@ -138,6 +139,52 @@ describe('the post editor', () => {
     });
     const { scroll, inner } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: innerWidth }));
     expect(scroll).toBeLessThanOrEqual(inner);
+    await page.context().close();
+  });
+});
+
+describe('image fields', () => {
+  it("chooses a post's feature image and the site's logo from the recent uploads", async () => {
+    // An image already in the library (an earlier upload).
+    mkdirSync(join(uploads, '2020-01'), { recursive: true });
+    writeFileSync(join(uploads, '2020-01', 'PickMePickMe0001.png'), Buffer.from(PNG, 'base64'));
+    const path = '/uploads/2020-01/PickMePickMe0001.png';
+    const page = await (await browser.newContext({ viewport: { width: 360, height: 780 } })).newPage();
+    await signInStaff(page, server.url, 'owner@example.com', 'an owner password');
+
+    await page.goto(server.url + '/admin/posts/new');
+    await page.getByLabel('Title', { exact: true }).fill('Picked from the library');
+    await (await markdownEditor(page)).click();
+    await page.keyboard.type('A post with a feature image chosen from the uploads.');
+    const feature = page.locator('[data-image-field="feature_image"]');
+    await feature.getByText(/^Choose from recent uploads/).click();
+    await feature.getByRole('button', { name: `Use ${path}` }).click();
+    await expect(page.getByLabel(/^Feature image/).inputValue()).resolves.toBe(path);
+    await expect(feature.locator('[data-image-preview]').getAttribute('src')).resolves.toBe(path);
+    // The picker closes on a choice; the chosen upload is marked.
+    await expect(feature.locator(`[data-pick="${path}"]`).getAttribute('aria-pressed')).resolves.toBe('true');
+    const { scroll, inner } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: innerWidth }));
+    expect(scroll).toBeLessThanOrEqual(inner);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.waitForURL(/\/admin\/posts\/\d+\?saved=1$/);
+    const post = await t.db
+      .selectFrom('posts')
+      .select('feature_image')
+      .where('title', '=', 'Picked from the library')
+      .executeTakeFirstOrThrow();
+    expect(post.feature_image).toBe(path);
+
+    await page.goto(server.url + '/admin/design');
+    const logo = page.locator('[data-image-field="logo"]');
+    await logo.getByText(/^Choose from recent uploads/).click();
+    await logo.getByRole('button', { name: `Use ${path}` }).click();
+    await expect(page.getByLabel(/^Logo or header image/).inputValue()).resolves.toBe(path);
+    const design = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: innerWidth }));
+    expect(design.scroll).toBeLessThanOrEqual(design.inner);
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await page.waitForLoadState();
+    const { getSiteSettings } = await import('../../src/domain/site/settings.ts');
+    await waitFor(async () => (await getSiteSettings(t.db)).logo === path || undefined, { timeout: 10_000, what: 'the logo saved' });
     await page.context().close();
   });
 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { ROOT, startServer, type RunningServer } from '../helpers/server.ts';
+import { heard, ROOT, type RunningServer, startServer } from '../helpers/server.ts';
 import { startStripeTestServer, type StripeTestServer } from '../servers/stripe.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -33,6 +33,7 @@ beforeAll(async () => {
     .set({ stripe_product_id: product.id, stripe_monthly_price_id: monthly.id, trial_days: 0 })
     .where('slug', '=', 'supporter')
     .execute();
+  await heard(server, t.db);
   browser = await launchChromium();
 });
 afterAll(async () => {

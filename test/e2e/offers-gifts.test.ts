@@ -5,7 +5,7 @@ import { createOffer } from '../../src/domain/billing/offers.ts';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { startServer, type RunningServer } from '../helpers/server.ts';
+import { heard, type RunningServer, startServer } from '../helpers/server.ts';
 import { startStripeTestServer, type StripeTestServer } from '../servers/stripe.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -42,6 +42,7 @@ beforeAll(async () => {
       durationMonths: 3,
     })
   ).code;
+  await heard(server, t.db);
   browser = await launchChromium();
 });
 afterAll(async () => {

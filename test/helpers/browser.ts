@@ -1,4 +1,4 @@
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 
 /** Debian's Chromium (playwright cannot download its own here), offline and sandbox-free for root. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -27,11 +27,21 @@ export async function signInStaff(page: Page, siteUrl: string, email: string, pa
 }
 
 /**
+ * The post editor's Markdown field once CodeMirror has taken it over. Until its script has run, the
+ * label names the plain textarea, which CodeMirror then hides: a click aimed at that textarea waits
+ * for a hidden element until it times out (a slow machine runs the script after the page shows).
+ */
+export async function markdownEditor(page: Page): Promise<Locator> {
+  await page.locator('.cm-content[aria-labelledby="post-markdown-label"]').waitFor();
+  return page.getByLabel(/^Markdown/);
+}
+
+/**
  * Replaces the post editor's Markdown (CodeMirror, labelled "Markdown") by typing it, as a writer
  * does: key presses reach CodeMirror's own input handling, which a programmatic fill may bypass.
  */
 export async function typeMarkdown(page: Page, text: string): Promise<void> {
-  await page.getByLabel(/^Markdown/).click();
+  await (await markdownEditor(page)).click();
   await page.keyboard.press('ControlOrMeta+a');
   await page.keyboard.press('Delete');
   await page.keyboard.type(text);

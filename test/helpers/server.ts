@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
+import { sql, type Kysely } from 'kysely';
 import { freePort } from '../../src/lib/embedded-postgres.ts';
 import { TEST_SECRET } from './db.ts';
+import { waitFor } from './wait.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const CLI = join(ROOT, 'src', 'cli', 'hearth.ts');
@@ -42,13 +44,32 @@ export interface RunningServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `hearth serve` as a child process (the real CLI, the built site) and waits for /healthz. */
-export async function startServer(options: {
+interface StartOptions {
   databaseUrl?: string;
   env?: Record<string, string | undefined>;
   args?: string[];
   timeoutMs?: number;
-}): Promise<RunningServer> {
+}
+
+/**
+ * Starts `hearth serve` as a child process (the real CLI, the built site) and waits for /healthz.
+ * The port is one the system had free a moment ago: another process (the other test worker's
+ * servers, its fake Stripe or Resend) may take it before the child listens, so a start refused for
+ * that port alone is made again on another one.
+ */
+export async function startServer(options: StartOptions): Promise<RunningServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOnce(options);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof PortTakenError)) throw err;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startServerOnce(options: StartOptions): Promise<RunningServer> {
   const port = await freePort();
   const child = spawn(process.execPath, [CLI, 'serve', ...(options.args ?? [])], {
     cwd: ROOT,
@@ -71,10 +92,16 @@ export async function startServer(options: {
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}) before it was up:\n${out}`);
+    if (child.exitCode !== null) {
+      const message = `server exited (${child.exitCode}) before it was up:\n${out}`;
+      const portTaken = !options.env?.PORT && out.includes(`PORT: ${port} is already in use`);
+      throw portTaken ? new PortTakenError(message) : new Error(message);
+    }
     try {
-      const res = await fetch(`${url}/healthz`);
-      if (res.ok) break;
+      // A bounded wait: whatever holds the port must not hold this loop (it checks the child between tries).
+      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(5_000) });
+      // Ours, not another server that took the port first: ours says it listens once it does.
+      if (res.ok && out.includes('Hearth is running at')) break;
     } catch {
       // not listening yet
     }
@@ -93,6 +120,27 @@ export async function startServer(options: {
       return exited;
     },
   };
+}
+
+/**
+ * Waits until `server` has heard every change committed to the database so far. A test that writes
+ * straight to the database stands for another process: the server learns of the write by NOTIFY,
+ * at its own pace, and until then may answer from what it keeps in memory (pages, the site's
+ * settings, a post's conversation). Notifications reach a listener in commit order, so once the
+ * server has acted on one sent after the write, it has acted on the write. Seen by the home page
+ * leaving its cache; twice, so that an older notification arriving in between cannot pass for ours.
+ */
+export async function heard(server: RunningServer, db: Kysely<any>): Promise<void> {
+  const home = async () => {
+    const res = await fetch(`${server.url}/`);
+    await res.arrayBuffer();
+    return res.headers.get('x-hearth-cache');
+  };
+  for (let round = 0; round < 2; round++) {
+    await waitFor(home, { until: (c) => c === 'hit', timeout: 15_000, interval: 20, what: `the home page from memory on ${server.url}` });
+    await sql`select pg_notify('hearth_pages', 'heard')`.execute(db);
+    await waitFor(home, { until: (c) => c !== 'hit', timeout: 15_000, interval: 20, what: `a notification heard by ${server.url}` });
+  }
 }
 
 /** Runs the CLI to completion. */

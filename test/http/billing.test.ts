@@ -5,7 +5,7 @@ import { seedDemo } from '../../src/domain/demo/seed.ts';
 import { createApiToken } from '../../src/domain/staff/api-tokens.ts';
 import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { startServer, type RunningServer } from '../helpers/server.ts';
+import { heard, type RunningServer, startServer } from '../helpers/server.ts';
 import { startStripeTestServer, type StripeTestServer } from '../servers/stripe.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { pressEmailLink } from '../helpers/links.ts';
@@ -130,6 +130,7 @@ describe('paid tiers', () => {
       },
       null,
     );
+    await heard(server, t.db);
     const cookie = await signIn('payer@example.com');
     const account = await (await fetch(server.url + '/account', { headers: { cookie } })).text();
     expect(account).toContain('$9.00 a month');
@@ -236,6 +237,26 @@ describe('paid tiers', () => {
     expect(await created.text()).toMatch(/Tier (&quot;|")Silver(&quot;|") created/);
     const silver = await t.db.selectFrom('tiers').selectAll().where('slug', '=', 'silver').executeTakeFirstOrThrow();
     expect(silver).toMatchObject({ monthly_amount: 550, yearly_amount: null, trial_days: 14, currency: 'usd' });
+    // A zero-decimal currency: ¥600 is 600 in Stripe's minor units (not 60000), and the list shows ¥600.
+    const yen = await s.request('/admin/tiers', {
+      method: 'POST',
+      form: { action: 'create', name: 'Yen', monthly: '600', yearly: '', currency: 'JPY', trial_days: '0' },
+    });
+    expect(yen.status).toBe(200);
+    expect(await yen.text()).toContain('<td>¥600</td>');
+    expect(await t.db.selectFrom('tiers').select('monthly_amount').where('slug', '=', 'yen').executeTakeFirstOrThrow()).toEqual({
+      monthly_amount: 600,
+    });
+    // An amount off in yen is whole yen too, and the offers list writes it so.
+    const offer = await s.request('/admin/offers', {
+      method: 'POST',
+      form: { action: 'create', kind: 'link', name: 'Yen off', tier: 'yen', value: '100', type: 'amount', duration: 'once' },
+    });
+    expect(offer.status).toBe(200);
+    expect(await offer.text()).toContain('¥100 off');
+    expect(await t.db.selectFrom('offers').select('amount_off').where('name', '=', 'Yen off').executeTakeFirstOrThrow()).toEqual({
+      amount_off: 100,
+    });
 
     const { default: Stripe } = await import('stripe');
     const client = new Stripe('sk_test_x', { host: '127.0.0.1', port: stripe.port, protocol: 'http' });

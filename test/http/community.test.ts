@@ -9,7 +9,8 @@ import { createStaffSession } from '../../src/domain/staff/sessions.ts';
 import { createStaffUser } from '../../src/domain/staff/users.ts';
 import type { StaffRole } from '../../db/types.ts';
 import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
-import { startServer, type RunningServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { heard, type RunningServer, startServer } from '../helpers/server.ts';
 
 /**
  * The conversation through the real server: the permission matrix (anonymous, free, paid,
@@ -178,9 +179,83 @@ describe('the permission matrix', () => {
       .insertInto('comments')
       .values({ post_id: paidPost.id, member_id: ids.paid!, body: 'GATEDSECRET charge temperature', announced: true })
       .execute();
+    await heard(server, t.db);
     for (const who of ['anonymous', 'free'] as const)
       expect(await (await get('/posts/roast-profiles-we-never-published', cookieOf(who))).text()).not.toContain('GATEDSECRET');
     expect(await (await get('/posts/roast-profiles-we-never-published', cookies.paid)).text()).toContain('GATEDSECRET');
+  });
+});
+
+describe("a comment's own page (reply and report)", () => {
+  it('links Reply and Report from the post, and shows the forms on the comment page only', async () => {
+    const html = await (await get(`/posts/${SLUG}`, cookies.free)).text();
+    expect(html).toContain(`<a href="/posts/${SLUG}/comments/${seedId}#reply">Reply</a>`);
+    expect(html).toContain(`<a href="/posts/${SLUG}/comments/${seedId}#report">Report</a>`);
+    expect(html).not.toContain('name="reason"');
+    expect(html).not.toContain('name="parent"');
+    const page = await get(`/posts/${SLUG}/comments/${seedId}`, cookies.free);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('cache-control')).toBe('private, no-store');
+    const own = await page.text();
+    expect(own).toContain('SEEDTEXT');
+    expect(own).toContain(`<input type="hidden" name="parent" value="${seedId}">`);
+    expect(own).toContain('<option value="spam">Spam or advertising</option>');
+    expect(own).not.toContain(`comments/${seedId}#reply`);
+    // The author gets the reply form but no report form; a visitor reads the comment, with no forms.
+    const author = await (await get(`/posts/${SLUG}/comments/${seedId}`, cookies.author)).text();
+    expect(author).toContain('name="parent"');
+    expect(author).not.toContain('name="reason"');
+    const visitor = await get(`/posts/${SLUG}/comments/${seedId}`);
+    expect(visitor.status).toBe(200);
+    const seen = await visitor.text();
+    expect(seen).toContain('SEEDTEXT');
+    expect(seen).not.toContain('<form method="post" action="/posts/');
+    // Its forms post where they always did, and go back to the post.
+    const replied = await post(`/posts/${SLUG}/comments`, { body: 'A reply from the comment page', parent: seedId }, cookies.free);
+    expect(replied.status).toBe(303);
+    expect(replied.headers.get('location')).toMatch(new RegExp(`^/posts/${SLUG}\\?c=posted#comment-\\d+$`));
+    const reported = await post(`/posts/${SLUG}/comments/${seedId}`, { action: 'report', reason: 'spam' }, cookies.free);
+    expect(reported.status).toBe(303);
+    expect(reported.headers.get('location')).toBe(`/posts/${SLUG}?c=reported#conversation`);
+    for (const bad of ['abc', '99999999', '-1']) expect((await get(`/posts/${SLUG}/comments/${bad}`, cookies.free)).status, bad).toBe(404);
+  });
+
+  it('refuses a comment on a paid post to readers who may not read the post, and hidden ones to others', async () => {
+    const paidPost = await t.db
+      .selectFrom('posts')
+      .select('id')
+      .where('slug', '=', 'roast-profiles-we-never-published')
+      .executeTakeFirstOrThrow();
+    const gated = await t.db
+      .insertInto('comments')
+      .values({ post_id: paidPost.id, member_id: ids.author!, body: 'PAIDONLYTEXT grind size', announced: true })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await heard(server, t.db);
+    const path = `/posts/roast-profiles-we-never-published/comments/${gated.id}`;
+    for (const who of ['anonymous', 'free'] as const) {
+      const res = await get(path, cookieOf(who));
+      expect(res.status, who).toBe(404);
+      expect(await res.text(), who).not.toContain('PAIDONLYTEXT');
+    }
+    const paid = await get(path, cookies.paid);
+    expect(paid.status).toBe(200);
+    const html = await paid.text();
+    expect(html).toContain('PAIDONLYTEXT');
+    expect(html).toContain('name="reason"');
+
+    const hidden = await t.db
+      .insertInto('comments')
+      .values({ post_id: postId, member_id: ids.author!, body: 'HIDDENTEXT', status: 'hidden', announced: true })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await heard(server, t.db);
+    const other = await get(`/posts/${SLUG}/comments/${hidden.id}`, cookies.free);
+    expect(other.status).toBe(404);
+    expect(await other.text()).not.toContain('HIDDENTEXT');
+    const mine = await (await get(`/posts/${SLUG}/comments/${hidden.id}`, cookies.author)).text();
+    expect(mine).toContain('HIDDENTEXT');
+    expect(mine).not.toContain('name="parent"');
   });
 });
 
@@ -396,15 +471,23 @@ describe('comment times', () => {
       .execute();
     await sql`insert into settings (key, value) values ('site', '{"timeZone": "Asia/Tokyo"}'::jsonb)
               on conflict (key) do update set value = settings.value || excluded.value`.execute(t.db);
+    await heard(server, t.db);
     try {
-      const page = await (await get(`/posts/${SLUG}`)).text();
+      // The seed comment is the oldest of many: beyond the first screen, newest first.
+      const page = await (await get(`/posts/${SLUG}?shown=1000`)).text();
       expect(page).toContain('<time datetime="2026-01-05T12:30:00.000Z">Jan 5, 2026, 9:30 PM Asia/Tokyo</time>');
       const all = await (await get(`/admin/conversation/comments?post=${postId}`, cookies.owner)).text();
       expect(all).toContain('Jan 5, 2026, 9:30 PM Asia/Tokyo');
     } finally {
       await sql`update settings set value = value - 'timeZone' where key = 'site'`.execute(t.db);
     }
-    const utc = await (await get(`/posts/${SLUG}`)).text();
+    // Written by this test's own connection, not the server: an anonymous page cached before
+    // follows when the change's notification arrives, as on any other process.
+    const time = /<time datetime="2026-01-05T12:30:00.000Z">[^<]*<\/time>/;
+    const utc = await waitFor(async () => time.exec(await (await get(`/posts/${SLUG}?shown=1000`)).text())?.[0], {
+      until: (tag) => tag?.includes('UTC') === true,
+      what: 'the comment time in UTC',
+    });
     expect(utc).toContain('Jan 5, 2026, 12:30 PM UTC');
   });
 });

@@ -4,6 +4,7 @@ import { createPost } from '../../src/domain/content/editor.ts';
 import { saveSiteSettings } from '../../src/domain/site/settings.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startServer, type RunningServer } from '../helpers/server.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /**
  * Link previews and the brand's design on reader pages, from an empty database: every reader page
@@ -112,7 +113,13 @@ describe('link previews', () => {
   it("uses the site's share image for pages without their own, and the design's accent and fonts", async () => {
     await saveSiteSettings(t.db, { shareImage: SHARE, accentColor: '#1d4ed8', design: { headingFont: 'trebuchet', linkColor: '#0f766e' } });
     for (const path of ['/join', '/links', '/posts/plain']) {
-      const { body } = await page(path);
+      // Written here, not through the server: the server hears of it by NOTIFY, and drops the pages
+      // it keeps when it does (a loaded machine may first answer from memory).
+      const { body } = await waitFor(() => page(path), {
+        until: (p) => meta(p.body, 'og:image') === `${server.url}${SHARE}`,
+        timeout: 10_000,
+        what: `the share image on ${path}`,
+      });
       expect(meta(body, 'og:image'), path).toBe(`${server.url}${SHARE}`);
       expect(meta(body, 'og:image:width'), path).toBe('1200');
       expect(body).toContain('--accent:#1d4ed8;--link:#0f766e;');

@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDate } from '../../src/lib/i18n.ts';
+import { optOutToken } from '../../src/domain/community/notifications.ts';
+import { confirmToken, preferencesToken } from '../../src/domain/members/links.ts';
+import { createField } from '../../src/domain/members/fields.ts';
+import { createMilestone } from '../../src/domain/referrals/milestones.ts';
 import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
 import { englishLeftovers, visibleText } from '../helpers/i18n.ts';
-import { runCli, startServer, type RunningServer } from '../helpers/server.ts';
+import { heard, runCli, type RunningServer, startServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { startResendTestServer, type RecordedEmail, type ResendTestServer } from '../servers/resend.ts';
 
@@ -161,5 +165,263 @@ describe('members in their own language', () => {
     const patched = await api(`/api/v1/members/${member.id}`, 'PATCH', { language: null });
     expect(((await patched.json()) as { member: { language: string | null } }).member.language).toBeNull();
     expect((await api(`/api/v1/members/${member.id}`, 'PATCH', { language: 'xx' })).status).toBe(400);
+  });
+});
+
+/** A member signed in through the real flow: the form, the emailed link, its button page, the POST. */
+async function signIn(email: string, subject: RegExp): Promise<{ sent: Response; button: string; cookie: string }> {
+  const mails = () => resend.emails.filter((e) => e.to.includes(email) && subject.test(e.subject));
+  const before = mails().length;
+  const sent = await postForm('/signin', { email });
+  const mail = await waitFor(() => mails()[before], { what: `sign-in email ${before + 1} to ${email}`, timeout: 30_000 });
+  const link = /href="([^"]*\/signin\/verify\?token=[^"]+)"/.exec(mail!.html!)![1]!.replaceAll('&amp;', '&');
+  const token = new URL(link).searchParams.get('token')!;
+  const button = await (await fetch(`${server.url}/signin/verify?token=${encodeURIComponent(token)}`)).text();
+  const res = await postForm('/signin/verify', { token });
+  expect(res.status).toBe(303);
+  const cookie = res.headers
+    .getSetCookie()
+    .find((c) => c.startsWith('hearth_member='))!
+    .split(';')[0]!;
+  return { sent, button, cookie };
+}
+
+/** The page's visible text, with what the brand wrote (and the member's own data) taken out. */
+const leftovers = (html: string, allowed: readonly string[] = []) =>
+  englishLeftovers(visibleText(html.replace(/<title>[\s\S]*?<\/title>/, '')), 'fr', [...ALLOWED, ...allowed]);
+
+const get = (path: string, cookie = '') => fetch(server.url + path, { headers: cookie ? { cookie } : {}, redirect: 'manual' });
+
+describe('member and error pages in French', () => {
+  let camille = '';
+  let camilleId = '';
+  const MEMBER_DATA = ['Gratuit', 'un carnet', 'camille@example.com', 'zoe@example.com', 'English', 'Français'];
+
+  /** A page answered in French: lang="fr" on its <html>, and no English in what it shows. */
+  async function french(res: Response, status: number, allowed: string[] = []): Promise<string> {
+    const html = await res.text();
+    expect(res.status, html.slice(0, 600)).toBe(status);
+    expect(html).toMatch(/<html lang="fr" dir="ltr"/);
+    expect(leftovers(html, [...MEMBER_DATA, ...allowed])).toEqual([]);
+    return html;
+  }
+
+  it('sets the scene: the free tier and a milestone in the brand’s words, a field members fill', async () => {
+    await t.db.updateTable('tiers').set({ name: 'Gratuit' }).where('slug', '=', 'free').execute();
+    await heard(server, t.db);
+    await createMilestone(t.db, { threshold: 3, description: 'un carnet', reward: 'manual' });
+    await createField(t.db, { key: 'potager', label: 'Potager', type: 'boolean', memberEditable: true });
+    camilleId = (await t.db.selectFrom('members').select('id').where('email', '=', 'camille@example.com').executeTakeFirstOrThrow()).id;
+  });
+
+  it('sign-in: the form, the sent page, its errors, the link’s button page', async () => {
+    await french(await get('/signin'), 200);
+    const bad = await french(await postForm('/signin', { email: 'pas-une-adresse' }), 400);
+    expect(bad).toContain('Vérifiez votre adresse e-mail : l’adresse doit contenir exactement un @.');
+    const link = await french(await get('/signin/verify?token=nope'), 400);
+    expect(link).toContain('Ce lien ou ce code de connexion n’est plus valide.');
+    await french(await postForm('/signin/code', { email: 'camille@example.com', code: '000000' }), 400);
+    const signedIn = await signIn('camille@example.com', /^Votre lien de connexion/);
+    expect(await french(signedIn.sent, 200)).toContain('nous avons envoyé un lien de connexion');
+    expect(signedIn.button).toMatch(/<html lang="fr" dir="ltr"/);
+    expect(leftovers(signedIn.button)).toEqual([]);
+    camille = signedIn.cookie;
+    let limited: Response | undefined;
+    for (let i = 0; i < 6 && limited?.status !== 429; i++) limited = await postForm('/signin', { email: 'souvent@example.com' });
+    expect(await french(limited!, 429)).toContain('Trop de demandes de connexion.');
+  });
+
+  it('the account page, its notices and its form errors', async () => {
+    const page = await french(await get('/account', camille), 200);
+    expect(page).toContain('Votre compte');
+    expect(page).toContain('Prochain palier : <strong>un carnet</strong> à 3 amis, plus que 3.');
+    expect(page).toContain('0 ami vous a rejoint grâce à votre lien.');
+    expect(page).toContain('Les paiements ne sont pas configurés sur ce site.');
+    expect(page).toContain('>oui<');
+    const saved = await french(await postForm('/account', { action: 'name', name: 'Camille' }, { cookie: camille }), 200);
+    expect(saved).toContain('Enregistré.');
+    const long = await french(await postForm('/account', { action: 'name', name: 'x'.repeat(201) }, { cookie: camille }), 400);
+    expect(long).toContain('Le nom compte 200 caractères au plus.');
+    await french(await postForm('/account', { action: 'email', email: 'nope' }, { cookie: camille }), 400);
+    await french(await postForm('/account', { action: 'what' }, { cookie: camille }), 400);
+    await french(await postForm('/account', { action: 'language', language: 'zz' }, { cookie: camille }), 400);
+    await french(await postForm('/account', { action: 'fields', 'field.potager': 'peut-être' }, { cookie: camille }), 400);
+    await french(await postForm('/account', { action: 'newsletters', newsletter: 'nulle-part' }, { cookie: camille }), 400);
+    await french(await postForm('/account', { action: 'newsletters', newsletter: 'gazette' }, { cookie: camille }), 200);
+    await french(await get('/account?email_changed=1&conversation_emails=saved&checkout=success&return=/posts/x', camille), 200);
+    const sent = await french(await postForm('/account', { action: 'email', email: 'camille@potager.example' }, { cookie: camille }), 200);
+    expect(sent).toContain('Nous avons envoyé un lien de confirmation à camille@potager.example.');
+  });
+
+  it('the email change link, its button page and a bad link', async () => {
+    const mail = await emailTo('camille@potager.example', /./);
+    const link = /href="([^"]*\/account\/email\?token=[^"]+)"/.exec(mail.html!)![1]!.replaceAll('&amp;', '&');
+    const button = await french(await get(link.replace(/^https?:\/\/[^/]+/, ''), camille), 200);
+    expect(button).toContain('camille@potager.example');
+    await french(await get('/account/email?token=nope', camille), 400);
+    await french(await postForm('/account/email', { token: 'nope' }, { cookie: camille }), 400);
+  });
+
+  it('cancel, checkout and billing without a paid membership or payments', async () => {
+    expect(await french(await get('/account/cancel', camille), 200)).toContain('Vous n’avez pas d’adhésion payante à résilier.');
+    await french(await postForm('/account/cancel', { choice: 'cancel', reason: 'other' }, { cookie: camille }), 409);
+    await french(await postForm('/account/checkout', { tier: 'soutien', interval: 'month' }, { cookie: camille }), 409);
+    await french(await postForm('/account/billing', {}, { cookie: camille }), 409);
+  });
+
+  it('conversation emails: the account switch, the opt-out page, its one-click answer and a bad link', async () => {
+    expect((await postForm('/account/conversation', { emails: 'off' }, { cookie: camille })).status).toBe(303);
+    const token = optOutToken(TEST_SECRET, camilleId);
+    await french(await get(`/conversation/unsubscribe?token=${encodeURIComponent(token)}`), 200);
+    await french(await get('/conversation/unsubscribe?token=nope'), 400);
+    const oneClick = await postForm(`/conversation/unsubscribe?token=${encodeURIComponent(token)}`, { 'List-Unsubscribe': 'One-Click' });
+    expect(englishLeftovers(await oneClick.text(), 'fr')).toEqual([]);
+  });
+
+  it('confirm: the button page, the confirmed page, a bad and an expired link', async () => {
+    const token = confirmToken(TEST_SECRET, camilleId, []);
+    await french(await get(`/confirm?token=${encodeURIComponent(token)}`), 200);
+    await french(await postForm('/confirm', { token }), 200);
+    const bad = await french(await get('/confirm?token=nope'), 400);
+    expect(bad).toContain('Ce lien de confirmation n’est pas valide.');
+    await french(
+      await get(`/confirm?token=${encodeURIComponent(confirmToken(TEST_SECRET, camilleId, [], Date.now() - 30 * 86_400_000))}`),
+      400,
+    );
+  });
+
+  it('subscribe: every error a reader can get from the form', async () => {
+    const bad = await french(await postForm('/subscribe', { email: 'nope', newsletter: 'gazette', language: 'fr' }), 400);
+    expect(bad).toContain('Retour à la page d’abonnement');
+    await french(await postForm('/subscribe', { email: 'lou@example.com', newsletter: 'nulle-part', language: 'fr' }), 400);
+    await french(await postForm('/subscribe', { email: 'lou@example.com', newsletter: 'gazette', language: 'zz' }), 400);
+    const json = await fetch(server.url + '/subscribe', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: server.url },
+      body: JSON.stringify({ email: 'lou@example.com', newsletter: 'gazette', language: 'fr' }),
+    });
+    expect(((await json.json()) as { message: string }).message).toBe(
+      'Consultez votre boîte de réception pour confirmer votre abonnement.',
+    );
+    const refused = await fetch(server.url + '/subscribe', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: server.url },
+      body: JSON.stringify({ email: 'lou@', newsletter: 'gazette', language: 'fr' }),
+    });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: { code: string; message: string } }).error).toEqual({
+      code: 'invalid_email',
+      message: 'Vérifiez votre adresse e-mail : le domaine après le @ n’est pas valide.',
+    });
+  });
+
+  it('preferences: the page, saved, a bad link, the data download’s error, deleting without the box, then deleting', async () => {
+    const zoe = (
+      (await (await api('/api/v1/members', 'POST', { email: 'zoe@example.com', language: 'fr' })).json()) as { member: { id: string } }
+    ).member.id;
+    const token = encodeURIComponent(preferencesToken(TEST_SECRET, zoe));
+    await french(await get(`/unsubscribe?token=${token}`), 200);
+    await french(await get(`/unsubscribe?token=${token}&done=1`), 200);
+    await french(await get('/unsubscribe?token=nope'), 400);
+    const data = await get('/unsubscribe/data?token=nope');
+    expect(data.status).toBe(400);
+    expect(((await data.json()) as { error: { message: string } }).error.message).toBe(
+      'Ce lien n’est pas valide. Utilisez le lien en bas de l’un de nos courriels.',
+    );
+    await french(await postForm(`/unsubscribe/delete?token=${token}`, {}), 400);
+    const oneClick = await postForm(`/unsubscribe?token=${token}`, { 'List-Unsubscribe': 'One-Click' });
+    expect(await oneClick.text()).toBe('Vous êtes désabonné.');
+    await french(await get(`/unsubscribe?token=${token}`), 200);
+    await french(await postForm(`/unsubscribe/delete?token=${token}`, { confirm: 'yes' }), 200);
+    await french(await get(`/unsubscribe?token=${token}`), 404);
+  });
+
+  it('the stay page and the 404 page', async () => {
+    await french(await get('/stay'), 200);
+    expect(await french(await get('/nothing-here'), 404)).toContain('<a href="/">Aller à l’accueil</a>');
+  });
+
+  it('a reader form posted from another site (a stale tab) is refused in the site’s language', async () => {
+    const refused = await postForm('/account/email', { email: 'x@example.com' }, { origin: 'https://elsewhere.example' });
+    const html = await french(refused, 403);
+    expect(html).toContain('Demande refusée');
+    expect(html).toContain('lang="fr"');
+  });
+
+  it('a paid member: a French date in the site’s time zone, and the cancel form with its retention offer', async () => {
+    expect((await api('/api/v1/site', 'PATCH', { time_zone: 'Europe/Paris' })).status).toBe(200);
+    const free = await t.db.selectFrom('tiers').select('id').where('slug', '=', 'free').executeTakeFirstOrThrow();
+    await t.db
+      .insertInto('offers')
+      .values({
+        code: 'RESTE',
+        kind: 'retention',
+        name: 'Fidélité',
+        tier_id: free.id,
+        percent_off: 50,
+        amount_off: null,
+        currency: null,
+        duration: 'repeating',
+        duration_months: 3,
+        interval: null,
+        ends_at: null,
+        max_redemptions: null,
+        stripe_coupon_id: 'co_reste',
+        stripe_promotion_code_id: 'promo_reste',
+        created_by: null,
+        archived_at: null,
+      })
+      .execute();
+    await t.db
+      .insertInto('subscriptions')
+      .values({
+        stripe_subscription_id: 'sub_camille',
+        member_id: camilleId,
+        tier_id: null,
+        status: 'active',
+        price_id: null,
+        current_period_end: null,
+        trial_end: null,
+        coupon_id: null,
+        discount_end: null,
+        paused: true,
+        // 23:30 UTC on 3 March is 4 March in Paris.
+        paused_until: new Date('2027-03-03T23:30:00Z'),
+      })
+      .execute();
+    const account = await french(await get('/account', camille), 200);
+    expect(account).toContain('Les paiements sont en pause jusqu’au 4 mars 2027.');
+    const cancel = await french(await get('/account/cancel', camille), 200, ['Fidélité']);
+    expect(cancel).toContain('Pourquoi partez-vous ?');
+    expect(cancel).toMatch(/Avant de partir : <strong>Fidélité<\/strong>, 50\s%\s?de réduction les 3 premiers mois\./u);
+    await t.db.deleteFrom('subscriptions').where('stripe_subscription_id', '=', 'sub_camille').execute();
+    await t.db.deleteFrom('offers').where('code', '=', 'RESTE').execute();
+  });
+
+  it('the checks can fail: the same account page for an English member is English', async () => {
+    await t.db.updateTable('members').set({ language: 'en' }).where('id', '=', camilleId).execute();
+    const html = await (await get('/account', camille)).text();
+    expect(html).toMatch(/<html lang="en"/);
+    expect(html).toContain('Your account');
+    expect(leftovers(html, MEMBER_DATA).length).toBeGreaterThan(0);
+    await t.db.updateTable('members').set({ language: 'fr' }).where('id', '=', camilleId).execute();
+  });
+
+  it('a French member reads French account pages and links on an English site; a visitor reads English', async () => {
+    expect((await api('/api/v1/site', 'PATCH', { language: 'en' })).status).toBe(200);
+    await french(await get('/account', camille), 200);
+    await french(await get('/account/cancel', camille), 200);
+    await french(await get('/signin', camille), 200);
+    // Her emailed links speak her language without signing in: the link says whose it is.
+    await french(await get(`/unsubscribe?token=${encodeURIComponent(preferencesToken(TEST_SECRET, camilleId))}`), 200);
+    await french(await get(`/confirm?token=${encodeURIComponent(confirmToken(TEST_SECRET, camilleId, []))}`), 200);
+    await french(await get(`/conversation/unsubscribe?token=${encodeURIComponent(optOutToken(TEST_SECRET, camilleId))}`), 200);
+    expect(await (await get('/unsubscribe?token=nope')).text()).toMatch(/<html lang="en"/);
+    const visitor = await (await get('/signin')).text();
+    expect(visitor).toMatch(/<html lang="en"/);
+    expect(visitor).toContain('Email me a sign-in link');
+    const error = await postForm('/account/billing', {}, { cookie: camille });
+    expect(await error.text()).toContain('<html lang="fr"');
+    expect((await api('/api/v1/site', 'PATCH', { language: 'fr' })).status).toBe(200);
   });
 });

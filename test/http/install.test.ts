@@ -74,9 +74,17 @@ describe('the install checklist in the admin', () => {
   it('says "could not check" within seconds when the DNS server is silent; reader pages never ask it', async () => {
     dns.silent = true;
     try {
-      const started = Date.now();
+      const before = dns.askedAt.length;
       const list = await page(owner, '/admin/checklist?fresh=1');
-      expect(Date.now() - started).toBeLessThan(4000);
+      // Within one 1.5 s timeout, not one per question: every question went out before the first
+      // could have timed out (one after another, each would follow the last by at least 1.5 s).
+      // Measured at the DNS server, not as the page's time, which load stretches. A bound about
+      // correctness, not speed: the server sends every question in one turn of its event loop
+      // (checkSenderDomain's Promise.all), and this process reads the datagrams queued for it
+      // together, so the spread is a few ms even on a loaded machine, far under 1.5 s.
+      const askedAt = dns.askedAt.slice(before);
+      expect(askedAt.length).toBeGreaterThanOrEqual(3);
+      expect(Math.max(...askedAt) - Math.min(...askedAt)).toBeLessThan(1500);
       expect(state(list.html, 'spf')).toBe('unknown');
       expect(list.html).toContain('could not check');
       const asked = dns.questions.length;

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { saveSiteSettings } from '../../src/domain/site/settings.ts';
 import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
-import { Browserless, runCli, startServer, type RunningServer } from '../helpers/server.ts';
+import { Browserless, heard, runCli, type RunningServer, startServer } from '../helpers/server.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { startResendTestServer, type RecordedEmail, type ResendTestServer } from '../servers/resend.ts';
 
@@ -231,6 +231,7 @@ describe('a reader of the new newsletter', () => {
 
   it('gets emails about no newsletter with the site’s reply-to, under the site’s name (never "Hearth")', async () => {
     await saveSiteSettings(t.db, { title: 'Field Notes Coffee', reply_to: 'hello@fieldnotes.example' });
+    await heard(server, t.db);
     const res = await postForm('/signin', { email: reader });
     expect(res.status).toBeLessThan(400);
     const signin = await emailTo(reader, /sign/i);

@@ -426,7 +426,9 @@ describe('cancellation', () => {
 
 describe('gifts', () => {
   it('sells a gift through Checkout (payment mode), delivers it on its date, and redeems it once, stacking on a comp', async () => {
-    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    // Two days ahead, not tomorrow: a test that straddles midnight UTC would find "tomorrow" already
+    // begun, and the delivery would run at once rather than at 08:00 (gifts.ts, deliveryTime).
+    const deliverOn = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
     const bad = await post('/gift', { tier: 'gold', months: '2' });
     expect(bad.status).toBe(400);
     const res = await post('/gift', {
@@ -434,7 +436,7 @@ describe('gifts', () => {
       months: '3',
       recipient_email: 'friend@example.com',
       message: 'Happy birthday!',
-      deliver_on: tomorrow,
+      deliver_on: deliverOn,
       email: 'buyer@example.com',
     });
     expect(res.status).toBe(303);
@@ -442,7 +444,7 @@ describe('gifts', () => {
     expect(session).toMatchObject({ mode: 'payment', amount_total: 3000, customer_email: 'buyer@example.com' });
     await stripe.completeCheckout(session.id as string);
     expect(await lastMailText('buyer@example.com', 'Your gift of 3 months')).toContain(
-      `friend@example.com on ${formatDate('en', new Date(tomorrow))}`,
+      `friend@example.com on ${formatDate('en', new Date(deliverOn))}`,
     );
     const gift = await t.db.selectFrom('gifts').selectAll().executeTakeFirstOrThrow();
     expect(gift.status).toBe('paid');
@@ -451,7 +453,7 @@ describe('gifts', () => {
       where k.identifier = 'gift_delivery'`.execute(t.db);
     expect(job.rows).toHaveLength(1);
     expect(job.rows[0]!.key).toBe(`gift-delivery-${gift.id}`);
-    expect(job.rows[0]!.run_at.toISOString()).toBe(`${tomorrow}T08:00:00.000Z`);
+    expect(job.rows[0]!.run_at.toISOString()).toBe(`${deliverOn}T08:00:00.000Z`);
     // A repeated webhook changes nothing.
     expect(await stripe.sendEvent('checkout.session.completed', session)).toBe(200);
     // The date comes (time compressed): the job runs.

@@ -99,7 +99,14 @@ async function routeOf(path: string, method: string): Promise<ApiRoute> {
   return route;
 }
 
-type Call = { path: string; method: 'get' | 'post' | 'patch' | 'delete'; url: string; body?: unknown; form?: FormData; status: number };
+type Call = {
+  path: string;
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  url: string;
+  body?: unknown;
+  form?: FormData;
+  status: number;
+};
 
 /** Every documented operation at least once, with a real answer; some error answers too. */
 const calls = (): Call[] => [
@@ -396,6 +403,26 @@ const calls = (): Call[] => [
   { method: 'delete', path: '/api/v1/recommendations/{id}', url: '/api/v1/recommendations/RECOMMENDATION', status: 204 },
   { method: 'delete', path: '/api/v1/recommendations/{id}', url: '/api/v1/recommendations/999999', status: 404 },
   { method: 'get', path: '/api/v1/openapi.json', url: '/api/v1/openapi.json', status: 200 },
+  { method: 'get', path: '/api/v1/emails', url: '/api/v1/emails', status: 200 },
+  { method: 'get', path: '/api/v1/emails/{kind}', url: '/api/v1/emails/welcome?language=fr', status: 200 },
+  { method: 'get', path: '/api/v1/emails/{kind}', url: '/api/v1/emails/no_such_email', status: 404 },
+  {
+    method: 'put',
+    path: '/api/v1/emails/{kind}',
+    url: '/api/v1/emails/welcome',
+    body: { subject: 'Hello {{member.name}}', preheader: 'Welcome', markdown: 'Welcome to {{site.name}}.', language: 'fr' },
+    status: 200,
+  },
+  {
+    method: 'put',
+    path: '/api/v1/emails/{kind}',
+    url: '/api/v1/emails/welcome',
+    body: { subject: 'Hello {{member.nme}}', preheader: '', markdown: 'Hi' },
+    status: 400,
+  },
+  { method: 'get', path: '/api/v1/emails/{kind}/versions', url: '/api/v1/emails/welcome/versions?language=fr', status: 200 },
+  { method: 'post', path: '/api/v1/emails/{kind}/test', url: '/api/v1/emails/welcome/test', body: { language: 'fr' }, status: 202 },
+  { method: 'post', path: '/api/v1/emails/{kind}/reset', url: '/api/v1/emails/welcome/reset', body: { language: 'fr' }, status: 200 },
 ];
 
 function csvForm(): FormData {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPost } from '../../src/domain/content/editor.ts';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { startServer, type RunningServer } from '../helpers/server.ts';
+import { heard, type RunningServer, startServer } from '../helpers/server.ts';
 
 /**
  * Reader surfaces of posts for an anonymous reader: gated text must be absent from the page,
@@ -62,6 +62,7 @@ describe('post pages', () => {
     // Off: nothing is served.
     expect((await fetch(`${server.url}/ap/posts/${id('dialing-in-espresso-at-home')}`, ap)).status).toBe(404);
     await saveSiteSettings(t.db, { fediverse: { enabled: true } });
+    await heard(server, t.db);
     for (const [slug, preview] of [
       ['dialing-in-espresso-at-home', 'Every bag we sell comes with the same question'],
       ['roast-profiles-we-never-published', 'Supporters asked for the data'],
@@ -240,6 +241,7 @@ describe('tags', () => {
       .set({ tags: ['sourcing', 'ethiopia'] })
       .where('slug', '=', 'the-washed-ethiopian-that-changed-our-menu')
       .execute();
+    await heard(server, t.db);
     const tag = await get('/tags/Ethiopia');
     expect(tag.status).toBe(200);
     expect(tag.body).toContain('href="/posts/the-washed-ethiopian-that-changed-our-menu"');
@@ -262,6 +264,7 @@ describe('feeds', () => {
       },
       null,
     );
+    await heard(server, t.db);
     const { status, body, headers } = await get('/rss.xml');
     expect(status).toBe(200);
     expect(headers.get('content-type')).toContain('application/rss+xml');

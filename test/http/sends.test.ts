@@ -99,6 +99,75 @@ describe('/api/v1/sends', () => {
     expect(((await cancelled.json()) as { send: Send }).send.status).toBe('cancelled');
   });
 
+  it('shows a cancelled send as cancelled: when, how many left before, no progress bar, and never in "Latest sends" as if sent', async () => {
+    const { Browserless } = await import('../helpers/server.ts');
+    const staff = new Browserless(server.url);
+    await staff.request('/admin/signin', { method: 'POST', form: { email: 'owner@example.com', password: 'a long owner password' } });
+    const page = async (id: string) => {
+      const res = await staff.request(`/admin/sends/${id}`);
+      expect(res.status).toBe(200);
+      return res.text();
+    };
+    const create = async () =>
+      (
+        (await (
+          await api('/api/v1/sends', { body: { post_id: await makePost(t.db), segment: { newsletters: ['weekly'] }, undo_seconds: 600 } })
+        ).json()) as { send: Send }
+      ).send;
+
+    // Cancelled before anything left.
+    const early = await create();
+    await api(`/api/v1/sends/${early.id}/cancel`, { body: '' });
+    const earlyHtml = await page(early.id);
+    expect(earlyHtml).toMatch(/data-testid="cancelled"[^>]*>\s*<strong>Cancelled<\/strong> on \d{1,2} \w{3} \d{4}, \d{2}:\d{2}/);
+    expect(earlyHtml).toContain('No email of it was sent.');
+    expect(earlyHtml).not.toContain('<progress');
+    expect(earlyHtml).not.toContain('data-testid="report"');
+
+    // Cancelled part-way: 40 of 120 had gone to the provider.
+    const partway = await create();
+    await api(`/api/v1/sends/${partway.id}/cancel`, { body: '' });
+    await t.db.updateTable('sends').set({ recipients: 120, prepared_at: new Date() }).where('id', '=', partway.id).execute();
+    const members = await t.db.selectFrom('members').select('id').orderBy('id').limit(120).execute();
+    await t.db
+      .insertInto('send_batches')
+      .values([
+        {
+          send_id: partway.id,
+          batch: 0,
+          first_member: members[0]!.id,
+          last_member: members[99]!.id,
+          size: 100,
+          status: 'posted',
+          posted_count: 40,
+        },
+        { send_id: partway.id, batch: 1, first_member: members[100]!.id, last_member: members[119]!.id, size: 20, status: 'cancelled' },
+      ])
+      .execute();
+    await t.db
+      .insertInto('deliveries')
+      .values(
+        members
+          .slice(0, 40)
+          .map((m) => ({ send_id: partway.id, member_id: m.id, email: `m${m.id}@example.com`, variant: 'f', status: 'posted' })),
+      )
+      .execute();
+    const partHtml = await page(partway.id);
+    expect(partHtml).toMatch(
+      /<span data-testid="sent-before-cancel">40<\/span> of 120\s+emails had gone to the mail provider before; the other 80 were never sent\./,
+    );
+    expect(partHtml).not.toContain('<progress');
+    expect(partHtml).toContain('Never sent (cancelled)');
+    expect(partHtml).toContain("as the mail provider's webhooks report it");
+
+    // Stats' "Latest sends": the early one is absent, the part-way one says it was cancelled.
+    const stats = await (await staff.request('/admin/stats')).text();
+    const latest = stats.slice(stats.indexOf('Latest sends'));
+    expect(latest).toContain(`/admin/stats/sends/${partway.id}`);
+    expect(latest).not.toContain(`/admin/stats/sends/${early.id}"`);
+    expect(latest).toMatch(new RegExp(`/admin/stats/sends/${partway.id}"[\\s\\S]*?cancelled part-way`));
+  });
+
   it('refuses bad input with a 4xx and a message, never a 500', async () => {
     const postId = await makePost(t.db);
     const cases: Array<[unknown, number, RegExp]> = [

@@ -5,7 +5,7 @@ import { createApiToken } from '../../src/domain/staff/api-tokens.ts';
 import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { clickToken, openToken } from '../../src/domain/tracking/tokens.ts';
 import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
-import { startServer, type RunningServer } from '../helpers/server.ts';
+import { heard, type RunningServer, startServer } from '../helpers/server.ts';
 import { makePost, seedAudience } from '../helpers/sending.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { startResendTestServer, type ResendTestServer } from '../servers/resend.ts';
@@ -156,6 +156,7 @@ describe('open pixel and click redirect', () => {
 
   it('with per-member tracking off, keeps anonymous counts only', async () => {
     await saveSiteSettings(t.db, { trackPerMember: false });
+    await heard(server, t.db);
     const sendId = await sendPost('Anonymous');
     await sql`update deliveries set posted_at = now() - interval '5 minutes' where send_id = ${sendId}`.execute(t.db);
     const { shop, pixel } = emailTo('reader4@example.com', 'Anonymous');
@@ -165,6 +166,7 @@ describe('open pixel and click redirect', () => {
     expect(rows).toHaveLength(2);
     expect(rows.every((r) => r.member_id === null)).toBe(true);
     await saveSiteSettings(t.db, { trackPerMember: true });
+    await heard(server, t.db);
   });
 });
 
@@ -202,7 +204,7 @@ describe('post views', () => {
     await fetch(`${server.url}/posts/${slug}`, { headers: { 'user-agent': 'Googlebot/2.1 (+http://www.google.com/bot.html)' } });
     const rows = await waitFor(
       () => t.db.selectFrom('engagement_events').select(['kind', 'member_id', 'machine']).where('post_id', '=', postId).execute(),
-      { until: (r) => r.length === 2, timeout: 5_000, what: 'two views' },
+      { until: (r) => r.length === 2, what: 'two views' },
     );
     expect(rows.map((r) => [r.kind, r.member_id, r.machine]).sort()).toEqual([
       ['view', null, false],

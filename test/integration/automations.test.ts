@@ -9,7 +9,9 @@ import {
   type AutomationInput,
 } from '../../src/domain/automations/automations.ts';
 import { automationStats } from '../../src/domain/automations/stats.ts';
+import { enqueueAutomationLanes } from '../../src/domain/automations/jobs.ts';
 import { previewNext } from '../../src/domain/automations/preview.ts';
+import { createPost, updatePost } from '../../src/domain/content/editor.ts';
 import { confirmToken } from '../../src/domain/members/links.ts';
 import { unsubscribeAll } from '../../src/domain/members/preferences.ts';
 import { confirmSubscription, subscribe } from '../../src/domain/members/subscribe.ts';
@@ -51,14 +53,15 @@ async function startTestWorker() {
 
 let readers = 0;
 /** A reader subscribes from a platform's landing page and confirms, as on the site. */
-async function joinFrom(platform: string): Promise<{ id: string; email: string }> {
+async function joinFrom(platform: string, language?: string): Promise<{ id: string; email: string }> {
   const email = `reader${++readers}-${platform}@example.com`;
   await subscribe(t.db, keys, {
     email,
     name: `Reader ${readers}`,
+    language,
     landingPlatform: platform,
     landingPage: `/join/${platform}`,
-    clientIp: '203.0.113.9',
+    clientIp: `198.51.${readers % 250}.9`, // a network per reader: the per-network sign-up limit is not what these tests are about
   });
   const member = await t.db.selectFrom('members').select('id').where('email', '=', email).executeTakeFirstOrThrow();
   const newsletters = await t.db.selectFrom('newsletters').select('id').where('is_default', '=', true).execute();
@@ -79,6 +82,21 @@ const emailsTo = (email: string) => resend.emails.filter((e) => e.to.includes(em
 const subjectsTo = (email: string) => emailsTo(email).map((e) => e.subject);
 const automation = (input: Partial<AutomationInput> & Pick<AutomationInput, 'steps'>) =>
   createAutomation(t.db, SITE, { name: 'Test', trigger: { type: 'subscription_confirmed' }, status: 'live', ...input }, staff);
+/**
+ * Brings a member's next step due now and wakes the lanes: the tests use hour-long waits and end
+ * them here, so what a test does "during the wait" (pause, unsubscribe, edit) cannot lose a race
+ * with a one-second wait on a busy machine.
+ */
+async function comeDue(automationId: string, memberId: string): Promise<void> {
+  await t.db
+    .updateTable('automation_members')
+    .set({ due_at: sql<Date>`now()` as unknown as Date })
+    .where('automation_id', '=', automationId)
+    .where('member_id', '=', memberId)
+    .execute();
+  await enqueueAutomationLanes(t.db);
+}
+
 const progressOf = (automationId: string, memberId: string) =>
   t.db
     .selectFrom('automation_members')
@@ -143,18 +161,92 @@ describe('welcome sequences per platform', () => {
       () =>
         t.db
           .selectFrom('automation_deliveries')
-          .select(['posted_at'])
+          .select(['created_at', 'posted_at'])
           .where('member_id', '=', ada.id)
           .where('status', '=', 'posted')
-          .orderBy('posted_at')
+          .orderBy('created_at')
           .execute(),
       { until: (rows) => rows.length === 2, timeout: 5_000, what: 'both deliveries marked posted' },
     );
-    expect(posted[1]!.posted_at!.getTime() - posted[0]!.posted_at!.getTime()).toBeGreaterThanOrEqual(1_900);
+    // The second email was written once the two-second wait was over. Not measured between the
+    // posts: the first is posted by a lane while the wait already runs, later on a busy machine.
+    expect(posted[1]!.created_at.getTime() - posted[0]!.created_at.getTime()).toBeGreaterThanOrEqual(2_000);
+    for (const p of posted) expect(p.posted_at!.getTime()).toBeGreaterThanOrEqual(p.created_at.getTime());
     expect(await progressOf(tiktok.id, ada.id)).toMatchObject({ status: 'done' });
     const stats = await automationStats(t.db, tiktok.id);
     expect(stats.entered).toBe(1);
     expect(stats.steps.map((s) => s.emailed)).toEqual([1, 0, 1]);
+  }, 40_000);
+});
+
+describe('languages', () => {
+  it('writes to each member in their language: fixed parts, and a post step’s translation', async () => {
+    const original = await createPost(
+      t.db,
+      { title: 'Welcome letter', markdown: 'Welcome to the roastery.', visibility: 'public', status: 'published' },
+      null,
+    );
+    await createPost(
+      t.db,
+      {
+        title: 'Lettre de bienvenue',
+        markdown: 'Bienvenue à la brûlerie.',
+        visibility: 'public',
+        status: 'published',
+        language: 'fr',
+        translationOf: original.id,
+      },
+      null,
+    );
+    await automation({
+      name: 'Languages',
+      trigger: { type: 'subscription_confirmed', platforms: ['threads'] },
+      steps: [
+        { type: 'email', post_id: original.id },
+        { type: 'email', subject: 'Plain step', markdown: 'Plain words.' },
+      ],
+    });
+    const fr = await joinFrom('threads', 'fr');
+    const en = await joinFrom('threads', 'en');
+    for (const m of [fr, en]) await waitFor(() => emailsTo(m.email), { until: (e) => e.length === 2, timeout: 20_000, what: 'two emails' });
+    const [frPost, frPlain] = emailsTo(fr.email);
+    expect(frPost!.subject).toBe('Lettre de bienvenue');
+    expect(frPost!.html).toContain('Bienvenue à la brûlerie.');
+    expect(frPost!.html).toContain('Se désabonner');
+    expect(frPlain!.html).toContain('lang="fr"');
+    expect(frPlain!.html).toContain('Plain words.');
+    const [enPost, enPlain] = emailsTo(en.email);
+    expect(enPost!.subject).toBe('Welcome letter');
+    expect(enPost!.html).toContain('Welcome to the roastery.');
+    expect(enPost!.html).not.toContain('Se désabonner');
+    expect(enPlain!.html).toContain('lang="en"');
+  }, 40_000);
+});
+
+describe('gated content', () => {
+  it('a post step rendered while its post was public, then made paid: a free member gets the preview only', async () => {
+    const post = await createPost(
+      t.db,
+      { title: 'Roast notes', markdown: 'Open to all.\n\n<!--more-->\n\nThe paid roast curve.', visibility: 'public', status: 'published' },
+      null,
+    );
+    await automation({
+      name: 'Gated later',
+      trigger: { type: 'subscription_confirmed', platforms: ['mastodon'] },
+      steps: [{ type: 'email', post_id: post.id }],
+    });
+    // Made paid after the step was rendered (when the automation was saved).
+    await updatePost(
+      t.db,
+      post.id,
+      { title: 'Roast notes', markdown: 'Open to all.\n\n<!--more-->\n\nThe paid roast curve.', visibility: 'paid', status: 'published' },
+      post.revision,
+    );
+    const m = await joinFrom('mastodon');
+    const [email] = await waitFor(() => emailsTo(m.email), { until: (e) => e.length === 1, timeout: 20_000, what: 'the post step' });
+    expect(email!.html).toContain('Open to all.');
+    expect(email!.html).not.toContain('The paid roast curve.');
+    expect(email!.text ?? '').not.toContain('The paid roast curve.');
   }, 40_000);
 });
 
@@ -163,13 +255,19 @@ describe('the human behind the machine', () => {
     const a = await automation({
       steps: [
         { type: 'email', subject: 'Pause one', markdown: 'One.' },
-        { type: 'wait', duration: 'PT1S' },
+        { type: 'wait', duration: 'PT1H' },
         { type: 'email', subject: 'Pause two', markdown: 'Two.' },
       ],
     });
     const m = await joinFrom('x');
     await waitFor(() => subjectsTo(m.email), { until: (s) => s.length === 1, timeout: 10_000, what: 'the first email' });
+    // The email is posted by one lane while another moves the member on: paused before the wait
+    // itself has begun, the member would start the hour's wait only on resume (comeDue below would
+    // bring the wait step due, not the email after it).
+    await waitFor(() => progressOf(a.id, m.id), { until: (p) => p.step_id === a.steps[2]!.id, timeout: 10_000, what: 'the wait to start' });
     await pauseAutomation(t.db, a.id, staff);
+    // The wait ends while paused (an hour-long wait ended here, not a one-second one the pause could lose a race with).
+    await comeDue(a.id, m.id);
     await new Promise((r) => setTimeout(r, 2_500));
     expect(subjectsTo(m.email)).toEqual(['Pause one']);
     expect(await progressOf(a.id, m.id)).toMatchObject({ status: 'active' });
@@ -186,7 +284,12 @@ describe('the human behind the machine', () => {
     expect(subjectsTo(m.email)).toEqual([]);
     await setAutomationsHeld(t.db, false, staff);
     await waitFor(() => subjectsTo(m.email), { until: (s) => s.length === 1, timeout: 10_000, what: 'the email after the hold' });
-    const log = await t.db.selectFrom('automation_changes').select('action').where('action', 'in', ['held_all', 'released_all']).execute();
+    const log = await t.db
+      .selectFrom('automation_changes')
+      .select('action')
+      .where('action', 'in', ['held_all', 'released_all'])
+      .orderBy('id')
+      .execute();
     expect(log.map((l) => l.action)).toEqual(['held_all', 'released_all']);
   }, 30_000);
 
@@ -194,7 +297,7 @@ describe('the human behind the machine', () => {
     const a = await automation({
       steps: [
         { type: 'email', subject: 'Before leaving', markdown: 'One.' },
-        { type: 'wait', duration: 'PT1S' },
+        { type: 'wait', duration: 'PT1H' },
         { type: 'email', subject: 'Never sent', markdown: 'Two.' },
       ],
     });
@@ -202,6 +305,7 @@ describe('the human behind the machine', () => {
     await waitFor(() => subjectsTo(m.email), { until: (s) => s.length === 1, timeout: 10_000, what: 'the first email' });
     await unsubscribeAll(t.db, m.id, 'one-click');
     expect(await progressOf(a.id, m.id)).toMatchObject({ status: 'left', reason: 'unsubscribed' });
+    await comeDue(a.id, m.id); // the next step's time comes after the unsubscribe
     await new Promise((r) => setTimeout(r, 2_500));
     expect(subjectsTo(m.email)).toEqual(['Before leaving']);
     const stats = await automationStats(t.db, a.id);
@@ -211,7 +315,7 @@ describe('the human behind the machine', () => {
   it('an edit applies to members who have not reached the step; a removed step moves its members on', async () => {
     const a = await automation({
       steps: [
-        { type: 'wait', duration: 'PT2S' },
+        { type: 'wait', duration: 'PT1H' },
         { type: 'email', subject: 'Old text', markdown: 'Old.' },
         { type: 'email', subject: 'Removed', markdown: 'Gone.' },
       ],
@@ -226,6 +330,7 @@ describe('the human behind the machine', () => {
       { steps: [wait!, { id: email!.id, type: 'email', subject: 'New text', markdown: 'New.' }] },
       staff,
     );
+    await comeDue(a.id, m.id); // the wait ends after the edit, however slow the machine
     await waitFor(() => subjectsTo(m.email), { until: (s) => s.length === 1, timeout: 10_000, what: 'the edited email' });
     expect(subjectsTo(m.email)).toEqual(['New text']);
     expect(await progressOf(a.id, m.id)).toMatchObject({ status: 'done' });

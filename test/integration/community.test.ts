@@ -94,7 +94,8 @@ const say = (actor: Actor, body: string, extra: { parentId?: string; question?: 
     clientIp: `10.${seq % 250}.0.1`,
   });
 
-const view = (actor: Actor, post = publicPost) => loadConversation(t.db, { post, actor, sort: 'newest' });
+// Every thread, not only the first screen: the tests below look for comments among many.
+const view = (actor: Actor, post = publicPost) => loadConversation(t.db, { post, actor, sort: 'newest', shown: 1_000 });
 const texts = async (actor: Actor, post = publicPost) =>
   (await view(actor, post)).threads.flatMap((th) => [th.comment, ...th.replies]).map((c) => c.html);
 

@@ -89,6 +89,47 @@ describe('a fresh demo', () => {
     await t.db.deleteFrom('sends').where('id', '=', cancelled.id).execute();
   });
 
+  it("keeps each member's engagement score for the members table, equal to the member page's", async () => {
+    const { memberEngagement } = await import('../../src/domain/stats/read.ts');
+    const stored = await t.db.selectFrom('stats_members').select(['member_id', 'score']).execute();
+    const byId = new Map(stored.map((r) => [r.member_id, r.score]));
+    expect(stored.filter((r) => r.score > 0).length).toBeGreaterThan(0);
+    const members = await t.db.selectFrom('members').select('id').orderBy('id').limit(150).execute();
+    // At the rollup's instant: past midnight (in the site's zone) the 30-day window moves on, and the
+    // stored score waits for the next rollup, so a page read at another time may rightly differ.
+    const rolled = await t.db.selectFrom('stats_state').select('value').where('name', '=', 'engagement').executeTakeFirstOrThrow();
+    const at = new Date(rolled.value);
+    const scores = new Set<number>();
+    for (const m of members) {
+      const live = await memberEngagement(t.db, m.id, at);
+      expect(byId.get(m.id) ?? 0, `member ${m.id}`).toBe(live.score);
+      scores.add(live.score);
+    }
+    expect(scores.size).toBeGreaterThan(1);
+  });
+
+  it('the first stats rollup after the demo seed left nothing for the worker to queue', async () => {
+    const { queueFirstRollup } = await import('../../src/domain/stats/first-rollup.ts');
+    expect(await queueFirstRollup(t.db)).toBe(false);
+  });
+
+  it("sends its emails under the brand's name at the site's own domain, never as Hearth", async () => {
+    const { senderFor } = await import('../../src/domain/newsletters/sender.ts');
+    const weekly = await t.db.selectFrom('newsletters').select('id').where('slug', '=', 'weekly-brew').executeTakeFirstOrThrow();
+    for (const ids of [[], [weekly.id]]) {
+      const sender = await senderFor(t.db, { siteUrl: 'https://news.fieldnotes.example' }, ids);
+      expect(sender.from).toMatch(/^"Field Notes Coffee" <[^@>]+@news\.fieldnotes\.example>$/);
+      expect(sender.from).not.toMatch(/"Hearth"/);
+    }
+    // The demo's members have reserved example.com addresses: nothing it sends reaches a real inbox.
+    const domains = await t.db
+      .selectFrom('members')
+      .select(sql<string>`split_part(email, '@', 2)`.as('d'))
+      .distinct()
+      .execute();
+    expect(domains.map((r) => r.d)).toEqual(['example.com']);
+  });
+
   it('adds members on a second seed without repeating the story', async () => {
     const sendsBefore = await count(sql`select count(*) as n from sends`);
     await seedDemo(t.db, { members: 10 });

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIP_WARNING_BYTES, GMAIL_CLIP_BYTES, postEmailSize } from '../../src/domain/content/email-size.ts';
 import { createSend } from '../../src/domain/sending/sends.ts';
+import { createStaffUser } from '../../src/domain/staff/users.ts';
+import { POST as postSend } from '../../src/pages/api/v1/sends/index.ts';
 import { ValidationError } from '../../src/lib/errors.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { makePost, seedAudience } from '../helpers/sending.ts';
@@ -45,6 +47,29 @@ describe('email size', () => {
     await expect(send(false)).rejects.toThrow(/Gmail clips emails over 102\.0 KB/);
     expect((await send(false, true)).status).toBe('draft');
     expect((await send(true)).status).toBe('scheduled');
+  });
+
+  it('the send API refuses a clipped email with 400 email_clipped unless "confirm_clipped": true', async () => {
+    const postId = await makePost(t.db, { markdown: markdownOf(120 * 1024) });
+    const staff = await createStaffUser(t.db, { email: 'sender@example.com', password: 'a long staff password', role: 'editor' });
+    const deps = { db: t.db, siteUrl, stripe: undefined, staff: { id: staff.id, email: staff.email, name: staff.name, role: staff.role } };
+    const call = (extra: Record<string, unknown>) =>
+      postSend.handle(
+        new Request(`${siteUrl}/api/v1/sends`, {
+          method: 'POST',
+          body: JSON.stringify({ post_id: postId, segment: { newsletters: ['weekly'] }, undo_seconds: 0, ...extra }),
+        }),
+        deps,
+      );
+    const refused = await call({});
+    expect(refused.status).toBe(400);
+    const error = ((await refused.json()) as { error: { code: string; message: string } }).error;
+    expect(error.code).toBe('email_clipped');
+    expect(error.message).toMatch(/Gmail clips emails over 102\.0 KB/);
+    expect((await call({ confirm_clipped: false })).status).toBe(400);
+    const sent = await call({ confirm_clipped: true });
+    expect(sent.status).toBe(201);
+    expect(((await sent.json()) as { send: { status: string } }).send.status).toBe('scheduled');
   });
 
   it('warns before the clip: between 90 % and 102 KB', async () => {

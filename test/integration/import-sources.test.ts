@@ -429,6 +429,15 @@ describe("Hearth's own export", () => {
     confirmed: date,
     newsletters: fc.subarray(['weekly', 'dispatch']),
     utm: fc.option(text(10), { nil: null }),
+    campaign: fc.record({
+      medium: fc.option(text(10), { nil: null }),
+      campaign: fc.option(text(10), { nil: null }),
+      referrer: fc.option(fc.constantFrom('https://news.ycombinator.com/item?id=1', 'https://t.co/x'), { nil: null }),
+      ref: fc.option(fc.stringMatching(/^[a-z0-9]{4,8}$/), { nil: null }),
+    }),
+    language: fc.constantFrom(null, 'en', 'fr'),
+    left: date,
+    company: fc.option(text(15), { nil: null }),
   });
 
   async function snapshot() {
@@ -448,7 +457,14 @@ describe("Hearth's own export", () => {
         'm.confirmed_at',
         'm.source_platform',
         'm.utm_source',
+        'm.utm_medium',
+        'm.utm_campaign',
+        'm.referrer',
+        'm.ref',
         'm.referral_code',
+        'm.language',
+        'm.unsubscribed_at',
+        'm.fields',
         sql<string>`coalesce((select string_agg(l.name, '|' order by l.name) from member_labels ml join labels l on l.id = ml.label_id where ml.member_id = m.id), '')`.as(
           'labels',
         ),
@@ -462,6 +478,7 @@ describe("Hearth's own export", () => {
 
   it('imported into an empty site reproduces every member exactly (property)', async () => {
     await t.db.insertInto('newsletters').values({ slug: 'dispatch', name: 'The Dispatch' }).execute();
+    await t.db.insertInto('member_fields').values({ key: 'company', label: 'Company', type: 'text' }).execute();
     await fc.assert(
       fc.asyncProperty(
         fc.uniqueArray(memberArb, { minLength: 1, maxLength: 12, selector: (m) => `${m.local}@${m.domain}` }),
@@ -486,7 +503,14 @@ describe("Hearth's own export", () => {
                 confirmed_at: m.status === 'active' ? m.confirmed : null,
                 source_platform: 'instagram',
                 utm_source: m.utm,
+                utm_medium: m.campaign.medium,
+                utm_campaign: m.campaign.campaign,
+                referrer: m.campaign.referrer,
+                ref: m.campaign.ref,
                 referral_code: `ref${n}code`,
+                language: m.language,
+                unsubscribed_at: m.status === 'unsubscribed' ? m.left : null,
+                fields: JSON.stringify(m.company === null ? {} : { company: m.company }),
               } as never)
               .returning('id')
               .executeTakeFirstOrThrow();

@@ -89,3 +89,85 @@ describe('staging in a worker thread', () => {
     expect(left.rows[0]).toEqual({ members: '0', rows: '0' });
   });
 });
+
+describe('a re-import skips rows unchanged since their member was imported from them', () => {
+  const summaryOf = (r: ImportRecord) => r.summary as unknown as { existing_members: number; changes: Record<string, number> };
+  const skips = async (d: TestDatabase) =>
+    Number((await sql<{ n: string }>`select count(*) as n from import_skips`.execute(d.db)).rows[0]!.n);
+
+  // The same imports in two sites: staged by the thread (rows skipped), and in the run's session
+  // (every row read and merged): members, labels, reports and counts must come out the same.
+  async function both(steps: Array<{ body: string; before?: (d: TestDatabase) => Promise<void> }>) {
+    const inline = await createTestDatabase();
+    const results: Array<{ threaded: ImportRecord; inline: ImportRecord }> = [];
+    try {
+      await inline.db.insertInto('newsletters').values({ slug: 'weekly', name: 'The Weekly', is_default: true }).execute();
+      await inline.db.insertInto('member_fields').values({ key: 'city', label: 'City', type: 'text' }).execute();
+      for (const step of steps) {
+        await step.before?.(t);
+        await step.before?.(inline);
+        const threaded = await importFile(t, step.body, 0);
+        const done = await importFile(inline, step.body, Number.MAX_SAFE_INTEGER);
+        expect(await snapshot(t)).toEqual(await snapshot(inline));
+        expect(await report(t, threaded.id)).toBe(await report(inline, done.id));
+        const pick = (r: ImportRecord) => [
+          r.status,
+          r.rows,
+          r.imported,
+          r.updated,
+          r.rejected,
+          summaryOf(r).existing_members,
+          summaryOf(r).changes,
+        ];
+        expect(pick(threaded)).toEqual(pick(done));
+        results.push({ threaded, inline: done });
+      }
+      expect(await skips(t)).toBe(0);
+    } finally {
+      await inline.drop();
+    }
+    return results;
+  }
+
+  it('the same file again: every member row skipped, the duplicate still rejected as a duplicate of its first row', async () => {
+    const [, again] = await both([{ body: FILE }, { body: FILE }]);
+    expect(again!.threaded).toMatchObject({ status: 'done', rows: 6, imported: 0, updated: 4, rejected: 2 });
+    // Rows were skipped (the options they were staged with are kept), none in the run's session.
+    expect(again!.threaded.staged_key).not.toBeNull();
+    expect(again!.inline.staged_key).toBeNull();
+    expect(await report(t, again!.threaded.id)).toMatch(/^row,email,reason\n4,ana@example.com,duplicate of row 2\n7,/);
+  });
+
+  it('reads a row again when it changed, or when its member changed here', async () => {
+    const changed = FILE.replace('eve@example.com,Eve,subscribed', 'eve@example.com,Eve,unsubscribed');
+    const results = await both([
+      { body: FILE },
+      {
+        body: changed,
+        // Ben left as unsubscribed comes back here; Ana leaves Hearth itself.
+        before: async (d) => {
+          await d.db.updateTable('members').set({ status: 'unsubscribed' }).where('email', '=', 'ana@example.com').execute();
+          await d.db.updateTable('members').set({ name: null }).where('email', '=', 'ben@example.com').execute();
+        },
+      },
+    ]);
+    const second = results[1]!.threaded;
+    expect(summaryOf(second).changes).toEqual({ unsubscribed: 1, kept_left: 1 });
+    expect(second).toMatchObject({ rows: 6, imported: 0, updated: 4, rejected: 2 });
+    const rows = await snapshot(t);
+    expect(rows.find((r) => r.email === 'eve@example.com')).toMatchObject({ status: 'unsubscribed' });
+    expect(rows.find((r) => r.email === 'ben@example.com')).toMatchObject({ name: 'Ben' });
+  });
+
+  it('an address on an unchanged row and on another row: the earlier is its row, the later a duplicate', async () => {
+    const lines = FILE.split('\n');
+    // A new row for Ben before his unchanged one, and an exact copy of Ana's after hers.
+    const body = [lines[0], 'BEN@example.com,Ben B,subscribed,,,,', ...lines.slice(1), lines[1]].join('\n');
+    const [, again] = await both([{ body: FILE }, { body }]);
+    expect(again!.threaded).toMatchObject({ status: 'done', rows: 8, imported: 0, updated: 4, rejected: 4 });
+    const text = await report(t, again!.threaded.id);
+    expect(text).toContain('4,ben@example.com,duplicate of row 2\n');
+    expect(text).toContain('5,ana@example.com,duplicate of row 3\n');
+    expect(text).toContain('9,ana@example.com,duplicate of row 3\n');
+  });
+});

@@ -19,6 +19,8 @@ import {
 import { readConfirmToken } from '../../src/domain/members/links.ts';
 import { emailHash } from '../../src/domain/members/suppression.ts';
 import { createOutboxMailer } from '../../src/lib/mailer/outbox.ts';
+import { statsOverview } from '../../src/domain/stats/read.ts';
+import { refreshStats } from '../../src/domain/stats/rollup.ts';
 import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
 
 const SITE = 'https://news.example.com';
@@ -53,6 +55,11 @@ async function importFile(body: string | Uint8Array, options: ImportOptions = {}
   await startImport(t.db, created.id, options);
   await runImport(t.db, t.pool, created.id);
   return getImport(t.db, created.id);
+}
+
+/** The database's clock (the one `now()` reads in the import's statements). */
+async function dbClock(): Promise<Date> {
+  return (await sql<{ at: Date }>`select clock_timestamp() as at`.execute(t.db)).rows[0]!.at;
 }
 
 async function members() {
@@ -136,7 +143,9 @@ const counts = (r: ImportRecord) => ({ status: r.status, rows: r.rows, imported:
 
 describe('each format end to end', () => {
   it('imports a generic CSV: members, statuses, source, labels, newsletters, suppressions, events', async () => {
+    const started = await dbClock();
     const done = await importFile(fixture('generic.csv'));
+    const ended = await dbClock();
     expect(counts(done)).toEqual({ status: 'done', rows: 9, imported: 4, updated: 0, rejected: 5 });
     expect(done.format).toBe('generic');
 
@@ -160,7 +169,9 @@ describe('each format end to end', () => {
 
     const bob = await member('bob@example.org');
     expect(bob.status).toBe('unsubscribed');
-    expect(Date.now() - bob.created_at.getTime()).toBeLessThan(60_000); // 30 February: no date, so now
+    // 30 February: no date, so now: the time of the import, whatever it took (not "within N s of the check").
+    expect(bob.created_at.getTime()).toBeGreaterThanOrEqual(started.getTime());
+    expect(bob.created_at.getTime()).toBeLessThanOrEqual(ended.getTime());
     expect(await newslettersOf('bob@example.org')).toEqual([]);
 
     expect((await member('fay@example.com')).status).toBe('bounced');
@@ -611,6 +622,40 @@ describe('confirmation emails', () => {
   });
 });
 
+describe('stats after an import', () => {
+  it('queues the first stats rollup as the import finishes, so Stats agrees with the members at once', async () => {
+    const body = 'email,name\n' + Array.from({ length: 30 }, (_, i) => `reader${i}@example.com,Reader ${i}\n`).join('');
+    const first = await importFile(body, { markConfirmed: true, attestation: 'Signed up on our old site' });
+    expect(first).toMatchObject({ status: 'done', imported: 30 });
+    // One job, due now: the ten-minute crontab would leave Stats at 0 members meanwhile.
+    const jobs = await sql<{ key: string; due: boolean }>`
+      select j.key, j.run_at <= now() as due from graphile_worker._private_jobs j
+      join graphile_worker._private_tasks k on k.id = j.task_id where k.identifier = 'stats_rollup'`.execute(t.db);
+    expect(jobs.rows).toEqual([{ key: 'stats_rollup:after-import', due: true }]);
+    expect((await statsOverview(t.db)).members.total).toBe(0);
+    // A second import before the worker ran it: still one job.
+    await importFile('email\nlate@example.com\n', { markConfirmed: true, attestation: 'Signed up on our old site' });
+    expect((await jobsOf('stats_rollup')).rows).toHaveLength(1);
+    // What the job runs (src/worker.ts): then Stats counts every imported member.
+    await refreshStats(t.db);
+    const active = await t.db
+      .selectFrom('members')
+      .select(sql<number>`count(*)::int`.as('n'))
+      .where('status', '=', 'active')
+      .executeTakeFirstOrThrow();
+    expect(active.n).toBe(31);
+    expect((await statsOverview(t.db)).members.total).toBe(31);
+  });
+
+  it('queues no rollup for an import that fails or only previews', async () => {
+    const created = await createImport(t.db, { filename: 'p.csv', body: pieces('email\na@example.com\n') });
+    await startImport(t.db, created.id, { preview: true });
+    await runImport(t.db, t.pool, created.id);
+    expect((await getImport(t.db, created.id)).status).toBe('previewed');
+    expect((await jobsOf('stats_rollup')).rows).toEqual([]);
+  });
+});
+
 describe('arbitrary input', () => {
   const cell = fc.oneof(
     fc.emailAddress(),
@@ -673,6 +718,9 @@ describe('arbitrary input', () => {
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes)) },
   );
 
+  const fuzzSeed = () =>
+    process.env.IMPORT_FUZZ_SEED ? { seed: Number(process.env.IMPORT_FUZZ_SEED) } : process.env.IMPORT_FUZZ_RUNS ? {} : { seed: 20261130 };
+
   it('never throws anything but a ValidationError, and writes members only when the import is done', async () => {
     const outcomes = { refused: 0, done: 0, failed: 0 };
     await fc.assert(
@@ -709,8 +757,10 @@ describe('arbitrary input', () => {
         }
         expect(await count('import_rows')).toBe(0);
       }),
-      // IMPORT_FUZZ_RUNS=2000 for a longer hunt (about 25 s per thousand runs).
-      { numRuns: Number(process.env.IMPORT_FUZZ_RUNS ?? 100) },
+      // The suite runs one fixed set of inputs (a seed), so it cannot fail by chance; a hunt draws
+      // new ones: IMPORT_FUZZ_RUNS=2000 (about 25 s per thousand runs) with a random seed, or
+      // IMPORT_FUZZ_SEED=<seed> to replay one that failed (fast-check prints it).
+      { numRuns: Number(process.env.IMPORT_FUZZ_RUNS ?? 100), ...fuzzSeed() },
     );
     // The generator must reach the pipeline, not only the upload's refusals.
     expect(outcomes.done).toBeGreaterThan(20);

@@ -1,7 +1,15 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueConfirmation, subscribe } from '../../src/domain/members/subscribe.ts';
-import { addressPattern, browserClass, isWave, networkOf, setConfirmationsCeiling, settleWave } from '../../src/domain/members/waves.ts';
+import {
+  addressPattern,
+  browserClass,
+  confirmationsInLastHour,
+  isWave,
+  networkOf,
+  setConfirmationsCeiling,
+  settleWave,
+} from '../../src/domain/members/waves.ts';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
 import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
 
@@ -48,6 +56,13 @@ describe('the pure parts', () => {
     expect(isWave(25, 0)).toBe(true);
     expect(isWave(19, 0)).toBe(false);
     expect(isWave(25, 4)).toBe(false); // a landing page that always brings this many
+  });
+
+  it('counts the confirmations of the last sixty minutes, across the turn of the hour', () => {
+    // Five queued at 10:59, one second past 11:00: still about five (a clock-hour count said none).
+    expect(confirmationsInLastHour({ hits: 0, prevHits: 5, elapsedSeconds: 1 })).toBeGreaterThan(4.99);
+    expect(confirmationsInLastHour({ hits: 2, prevHits: 5, elapsedSeconds: 30 * 60 })).toBe(4.5);
+    expect(confirmationsInLastHour({ hits: 3, prevHits: 5, elapsedSeconds: 3600 })).toBe(3);
   });
 });
 
@@ -104,5 +119,30 @@ describe('waves through subscribe', () => {
     // Dropped: never mailed.
     expect((await settleWave(t.db, deps as never, wave.id, 'drop')).dropped).toBe(3);
     expect(await confirmationsTo('lou@ceiling6.example')).toBe(0);
+  });
+
+  it('keeps the ceiling across the turn of the hour', async () => {
+    await setConfirmationsCeiling(t.db, 5);
+    const hour = async () =>
+      (await sql<{ h: string }>`select floor(extract(epoch from now()) / 3600)::bigint::text as h`.execute(t.db)).rows[0]!.h;
+    // Tried again in the rare case the hour turns between the counter written and the sign-up.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      await sql`delete from rate_limits`.execute(t.db);
+      const before = await hour();
+      // The previous clock hour queued far more than the ceiling; this one none yet. Whatever the
+      // minute now, the last sixty minutes hold more than five: the sign-up waits.
+      await sql`insert into rate_limits (key, window_start, hits)
+                values ('signup:confirmations', to_timestamp((${before}::bigint - 1) * 3600), 1000000000)`.execute(t.db);
+      const r = await subscribe(t.db, ctx, {
+        email: `turn${attempt}@hour.example`,
+        clientIp: `192.0.${70 + attempt}.3`,
+        userAgent: CHROME(80),
+      });
+      if ((await hour()) !== before) continue;
+      expect(r.confirmationQueued).toBe(false);
+      expect(await confirmationsTo(`turn${attempt}@hour.example`)).toBe(0);
+      return;
+    }
+    throw new Error('the hour turned twice during this test');
   });
 });

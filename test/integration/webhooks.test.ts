@@ -235,9 +235,10 @@ describe('delivering events', () => {
     await createMember(t.db, { email: 'slow@example.com' });
     const [d] = await deliveriesOf(body.webhook.id);
     hang = true;
-    const started = Date.now();
+    // The receiver never answers: only the 300 ms timeout can end this call, so its return is the
+    // check (waiting for the receiver would hit the test's timeout); its duration, which load
+    // stretches, is not asserted.
     expect(await deliverWebhook(t.db, d!.id, { ...opts, timeoutMs: 300 })).toBe('retrying');
-    expect(Date.now() - started).toBeLessThan(3_000);
     expect((await deliveriesOf(body.webhook.id))[0]).toMatchObject({
       last_status_code: null,
       last_error: expect.stringMatching(/no answer/),

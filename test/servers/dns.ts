@@ -20,6 +20,8 @@ export interface DnsTestServer {
   records: Map<string, DnsRecords>;
   /** Questions received, in order ("TXT send.example.org"). */
   questions: string[];
+  /** When each of `questions` arrived (ms, Date.now()): asked at once or one after another. */
+  askedAt: number[];
   silent: boolean;
   close(): Promise<void>;
 }
@@ -41,6 +43,7 @@ export async function startDnsTestServer(): Promise<DnsTestServer> {
     port: 0,
     records: new Map(),
     questions: [],
+    askedAt: [],
     silent: false,
     close: () => new Promise((r) => socket.close(() => r())),
   };
@@ -55,6 +58,7 @@ export async function startDnsTestServer(): Promise<DnsTestServer> {
     if (!question) return;
     const name = question.name.replace(/\.$/, '');
     server.questions.push(`${question.type} ${name}`);
+    server.askedAt.push(Date.now());
     if (server.silent) return;
     const entry = server.records.get(name.toLowerCase());
     const answers: packet.Answer[] = [];

@@ -113,10 +113,10 @@ describe('the comment renderer', () => {
     expect(html).toContain('# big');
   });
 
+  // No time bound on a render (a loaded CI machine is no measure): catastrophic backtracking on
+  // one of these would hang until the test's limit; speed lives in bench/.
   it.each(XSS_CORPUS.map((x) => [x]))('renders %j inert', (input) => {
-    const started = performance.now();
     const html = renderComment(input);
-    expect(performance.now() - started).toBeLessThan(1_000);
     assertInert(html);
     // As tags: the same words escaped as text (&lt;script&gt;) are fine.
     expect(html).not.toMatch(/<(script|img|iframe|svg|style|form|input|details|math)\b/i);

@@ -1,6 +1,8 @@
 import { doIUseEmail } from '@jsx-email/doiuse-email';
 import { describe, expect, it } from 'vitest';
 import { renderAutomationEmail } from '../../emails/automation.ts';
+import { defaultTemplate } from '../../emails/automatic.ts';
+import { renderSample } from '../../src/domain/emails/emails.ts';
 import {
   giftEmail,
   giftReceiptEmail,
@@ -177,6 +179,23 @@ const kinds: Record<string, { html: string; preheader: string }> = {
       optOutUrl: 'https://news.example.com/o',
     }).html,
     preheader: 'Bob replied to you on “Guji”',
+  },
+  'welcome (staff text)': {
+    html: renderSample(
+      'welcome',
+      'en',
+      {
+        subject: 'Hello {{member.name}}',
+        preheader: 'Your first letter is on its way.',
+        markdown: '## Hello **{{member.name}}**\n\nRead [the guide]({{site.url}}/guide).\n\n[Visit {{site.name}}]({{site.url}})',
+      },
+      brand,
+    ).html,
+    preheader: 'Your first letter is on its way.',
+  },
+  'confirmation (staff text)': {
+    html: renderSample('confirmation', 'fr', defaultTemplate('confirmation', 'fr'), brand).html,
+    preheader: 'Un clic pour confirmer Weekly letter.',
   },
   'install test': {
     html: installTestEmail({ brand, checklistUrl: 'https://news.example.com/admin/checklist', from: 'News <n@example.com>' }).html,

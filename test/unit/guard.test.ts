@@ -64,6 +64,7 @@ describe('role permissions', () => {
     expect(ROLES.filter((r) => can(r, 'comments:moderate'))).toEqual(['owner', 'admin', 'moderator']);
     expect(ROLES.filter((r) => can(r, 'outbox:read'))).toEqual(['owner', 'admin', 'editor']);
     expect(ROLES.filter((r) => can(r, 'posts:write'))).toEqual(['owner', 'admin', 'editor']);
+    expect(ROLES.filter((r) => can(r, 'emails:write'))).toEqual(['owner', 'admin', 'editor']);
   });
 
   it('lets an admin hand out every role but owner, and nobody else hand out roles', () => {

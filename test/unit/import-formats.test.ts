@@ -60,6 +60,7 @@ function member(fields: Partial<ImportedMember> & Pick<ImportedMember, 'email'>)
       platform: null,
       ref: null,
       referralCode: null,
+      language: null,
       ...fields,
     },
   };
@@ -552,7 +553,7 @@ describe('listmonk and Hearth exports', () => {
 
   it("reads Hearth's own export back, undoing its formula defusing", () => {
     const headers =
-      'id,email,name,status,tier,newsletters,labels,platform,utm_source,utm_medium,utm_campaign,referrer,ref,referral_code,created_at,confirmed_at,notes,access,access_until,stripe_customer_id'.split(
+      'id,email,name,status,tier,newsletters,labels,platform,utm_source,utm_medium,utm_campaign,referrer,ref,referral_code,created_at,confirmed_at,notes,access,access_until,stripe_customer_id,unsubscribed_at,language'.split(
         ',',
       );
     expect(detectFormat(headers)).toBe('hearth');
@@ -578,6 +579,8 @@ describe('listmonk and Hearth exports', () => {
       'comp',
       '2030-01-01T00:00:00.000Z',
       '',
+      '',
+      'fr',
     ];
     expect(mapRow('hearth', mapping, record, { now: NOW })).toEqual(
       member({
@@ -593,7 +596,56 @@ describe('listmonk and Hearth exports', () => {
         newsletters: ['weekly', 'dispatch'],
         platform: 'instagram',
         referralCode: 'abcd2345',
+        language: 'fr',
       }),
     );
+  });
+});
+
+describe('language', () => {
+  const languages = [
+    { code: 'en', name: 'English' },
+    { code: 'fr', name: 'Français' },
+  ];
+  const headers = ['Email', 'Name', 'Locale'];
+
+  it('reads a language or locale column from any format, as a code among the site languages', () => {
+    const mapping = mapColumns('generic', headers);
+    expect(mapping.language).toBe(2);
+    expect(mapColumns('generic', ['email', 'language']).language).toBe(1);
+    expect(mapColumns('kit', ['email_address', 'state', 'lang']).language).toBe(2);
+    const language = (cell: string) => {
+      const r = mapRow('generic', mapping, ['a@example.com', 'A', cell], { now: NOW, languages });
+      return r.ok ? r.member.language : r.reason;
+    };
+    expect(['fr', 'FR', 'fr-FR', 'fr_CA', ' fr-Latn-FR ', 'French', 'français', 'en-GB', 'English', ''].map(language)).toEqual([
+      'fr',
+      'fr',
+      'fr',
+      'fr',
+      'fr',
+      'fr',
+      'fr',
+      'en',
+      'en',
+      null,
+    ]);
+  });
+
+  it('rejects a row whose language is not one of the site languages, with the reason', () => {
+    const mapping = mapColumns('generic', headers);
+    for (const cell of ['de', 'de-DE', 'Klingon', 'f', 'fr--']) {
+      expect(mapRow('generic', mapping, ['a@example.com', 'A', cell], { now: NOW, languages })).toEqual(
+        rejected(`the language "${cell}" is not one of this site's languages (en, fr)`, 'a@example.com'),
+      );
+    }
+  });
+
+  it('can be mapped by hand from a header in another language', () => {
+    const mapping = mapColumns('generic', ['E-Mail', 'Sprache'], { 'E-Mail': 'email', Sprache: 'language' });
+    expect(mapRow('generic', mapping, ['a@example.com', 'fr-FR'], { now: NOW, languages })).toMatchObject({
+      ok: true,
+      member: { language: 'fr' },
+    });
   });
 });

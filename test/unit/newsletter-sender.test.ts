@@ -98,6 +98,7 @@ describe('Reply-To on every email a member receives', () => {
         'src/domain/live/alerts.ts', // alerts and digests to staff
         'src/domain/community/notifications.ts', // comment notifications
         'src/domain/content/email.ts', // test-post email
+        'src/domain/emails/emails.ts', // an automatic email's test send to staff
         'src/domain/imports/confirmations.ts', // import confirmations
         'src/domain/install/test-email.ts', // the install checklist's test email
         'src/domain/members/subscribe.ts', // confirmation, welcome
@@ -118,6 +119,7 @@ describe('Reply-To on every email a member receives', () => {
     'src/domain/live/alerts.ts',
     'src/domain/community/notifications.ts',
     'src/domain/content/email.ts',
+    'src/domain/emails/emails.ts',
     'src/domain/imports/confirmations.ts',
     'src/domain/install/test-email.ts',
     'src/domain/members/subscribe.ts',

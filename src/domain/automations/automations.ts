@@ -2,7 +2,9 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { AutomationStatus, Database } from '../../../db/types.ts';
 import { renderAutomationEmail } from '../../../emails/automation.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
-import { renderPostVariants } from '../content/email.ts';
+import { availableLanguages, t } from '../../lib/i18n.ts';
+import { allRenderings, renderSend, sendPlan } from '../sending/languages.ts';
+import type { RenderedLanguage, RenderedSend } from '../sending/payload.ts';
 import { renderMarkdown } from '../content/markdown.ts';
 import { emailBrand } from '../site/brand.ts';
 import { getSiteSettings } from '../site/settings.ts';
@@ -99,32 +101,36 @@ async function checkAgainstDatabase(db: Kysely<Database>, def: AutomationDefinit
 }
 
 /** One rendering of an email step: its compiled variants and links, fixed for tracking. */
-async function renderEmailStep(db: Kysely<Database>, siteUrl: string, stepId: string, step: Step): Promise<void> {
+export async function renderEmailStep(db: Kysely<Database>, siteUrl: string, stepId: string, step: Step): Promise<void> {
   if (step.type !== 'email') return;
-  let rendered: { full: unknown; preview: unknown };
+  // Rendered in every language of the install (a handful, once per save): which member gets
+  // which is decided when a batch is written (engine.ts), by their language then.
+  const site = await getSiteSettings(db);
+  let rendered: RenderedSend;
   if ('post_id' in step) {
-    const variants = await renderPostVariants(db, siteUrl, step.post_id);
+    const plan = await sendPlan(db, step.post_id, site.language);
+    rendered = await renderSend(db, siteUrl, plan, plan.known);
     if (step.subject) {
-      variants.full = { ...variants.full, subject: step.subject };
-      if (variants.preview) variants.preview = { ...variants.preview, subject: step.subject };
+      for (const r of allRenderings(rendered)) {
+        r.full = { ...r.full, subject: step.subject };
+        if (r.preview) r.preview = { ...r.preview, subject: step.subject };
+      }
     }
-    rendered = variants;
   } else {
-    const site = await getSiteSettings(db);
-    rendered = {
-      full: renderAutomationEmail({
-        lang: site.language,
-        brand: await emailBrand(db, site, siteUrl),
-        subject: step.subject,
-        preheader: step.preheader ?? null,
-        // {{site_url}} before Markdown: a link to it must be an absolute address to be kept.
-        bodyHtml: renderMarkdown(step.markdown.replace(/\{\{\s*site_url\s*\}\}/g, siteUrl)),
-      }),
+    const brand = await emailBrand(db, site, siteUrl);
+    // {{site_url}} before Markdown: a link to it must be an absolute address to be kept.
+    const bodyHtml = renderMarkdown(step.markdown.replace(/\{\{\s*site_url\s*\}\}/g, siteUrl));
+    const inLanguage = (lang: string): RenderedLanguage => ({
+      full: renderAutomationEmail({ lang, brand, subject: step.subject, preheader: step.preheader ?? null, bodyHtml }),
       preview: null,
-    };
+      anonymousName: t(lang, 'translations.there'),
+    });
+    const others = availableLanguages()
+      .map((l) => l.code)
+      .filter((code) => code !== site.language);
+    rendered = { ...inLanguage(site.language), languages: Object.fromEntries(others.map((code) => [code, inLanguage(code)])) };
   }
-  const r = rendered as { full: { html: { texts: string[] } }; preview: { html: { texts: string[] } } | null };
-  const links = collectLinks([...r.full.html.texts, ...(r.preview?.html.texts ?? [])]);
+  const links = collectLinks(allRenderings(rendered).flatMap((r) => [...r.full.html.texts, ...(r.preview?.html.texts ?? [])]));
   await db
     .insertInto('automation_emails')
     .values({ step_id: stepId, rendered: JSON.stringify(rendered), links })

@@ -1,16 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../../../db/types.ts';
-import type { CompiledEmail } from '../../../emails/post.ts';
 import type { EmailMessage } from '../../lib/mailer/port.ts';
 import type { SiteKeys } from '../../lib/site-keys.ts';
 import { recordEvent } from '../members/events.ts';
 import { senderFor } from '../newsletters/sender.ts';
-import { batchMessages, variantOfCode, type BatchDelivery, type FixedSend } from '../sending/payload.ts';
+import { batchMessages, variantOfCode, VARIANT_CODE, type BatchDelivery, type FixedSend, type RenderedSend } from '../sending/payload.ts';
+import { effectiveLanguageSql, languageScope, planOfRendering, renderingLacksPreview, variantSql } from '../sending/languages.ts';
 import { postBatch, type BatchSink, type PostedOutcome, type PosterDeps } from '../sending/poster.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { ENGAGED_DAYS } from '../stats/definitions.ts';
-import { automationsHeld } from './automations.ts';
+import { automationsHeld, renderEmailStep } from './automations.ts';
 import { branchTarget, durationSeconds, nextWeekdayTime, type Branch, type Step, type Test, type Trigger } from './definitions.ts';
 
 /**
@@ -275,30 +275,39 @@ export async function passing(trx: Kysely<Database>, steps: StepRow[], index: nu
  * sender, each member's address, name and variant.
  */
 async function writeBatch(deps: AutomationDeps, trx: Transaction<Database>, group: Group, step: Step, ids: string[]): Promise<void> {
-  const email = await trx
-    .selectFrom('automation_emails')
-    .select('id')
-    .where('step_id', '=', group.stepId)
-    .orderBy('id', 'desc')
-    .limit(1)
-    .executeTakeFirstOrThrow();
+  const latestEmail = () =>
+    trx
+      .selectFrom('automation_emails')
+      .select('id')
+      .where('step_id', '=', group.stepId)
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirstOrThrow();
+  let email = await latestEmail();
   const newsletterIds = group.trigger.newsletters?.length
     ? (await trx.selectFrom('newsletters').select('id').where('slug', 'in', group.trigger.newsletters).execute()).map((n) => n.id)
     : [];
   const sender = await senderFor(trx, { siteUrl: deps.keys.siteUrl, mailFrom: deps.mailFrom }, newsletterIds);
   const site = await getSiteSettings(trx);
-  // Which members read a gated post whole: the rule of content/access.ts, as in sending/prepare.ts.
+  // Which members read a gated post whole, and in which language: as in sending/prepare.ts. The
+  // language is stored for everyone (the step was rendered in every language when saved).
   let variant = sql<string>`'f'`;
-  if (step.type === 'email' && 'post_id' in step) {
-    const post = await trx.selectFrom('posts').select(['visibility', 'tier_ids']).where('id', '=', step.post_id).executeTakeFirst();
-    const fullTiers =
-      post?.visibility === 'paid'
-        ? (await trx.selectFrom('tiers').select('id').where('paid', '=', true).execute()).map((t) => t.id)
-        : post?.visibility === 'tiers'
-          ? post.tier_ids
-          : null;
-    if (fullTiers !== null)
-      variant = sql<string>`case when m.tier_id = any(${sql.val(fullTiers.length ? fullTiers : ['0'])}::bigint[]) then 'f' else 'p' end`;
+  let language = sql<string | null>`null`;
+  if (step.type === 'email') {
+    if ('post_id' in step) {
+      const rendered = await trx.selectFrom('automation_emails').select('rendered').where('id', '=', email.id).executeTakeFirstOrThrow();
+      let plan = await planOfRendering(trx, rendered.rendered as unknown as RenderedSend, site.language, step.post_id);
+      // The post was gated after the step was rendered (no preview to give): render it again
+      // from the post as it is now, so nobody who may not read it whole gets it whole.
+      if (renderingLacksPreview(rendered.rendered as unknown as RenderedSend, plan)) {
+        await renderEmailStep(trx, deps.keys.siteUrl, group.stepId, step);
+        email = await latestEmail();
+        const again = await trx.selectFrom('automation_emails').select('rendered').where('id', '=', email.id).executeTakeFirstOrThrow();
+        plan = await planOfRendering(trx, again.rendered as unknown as RenderedSend, site.language, step.post_id);
+      }
+      variant = await variantSql(trx, plan, VARIANT_CODE);
+    }
+    language = effectiveLanguageSql(languageScope(site.language));
   }
   const batch = await trx
     .insertInto('automation_batches')
@@ -315,8 +324,8 @@ async function writeBatch(deps: AutomationDeps, trx: Transaction<Database>, grou
     .executeTakeFirstOrThrow();
   const inserted = await sql<{ n: number }>`
     with ins as (
-      insert into automation_deliveries (step_id, member_id, automation_id, batch_id, email_id, email, name, referral_code, variant)
-      select ${group.stepId}, m.id, ${group.automationId}, ${batch.id}, ${email.id}, m.email, m.name, m.referral_code, (${variant})::"char"
+      insert into automation_deliveries (step_id, member_id, automation_id, batch_id, email_id, email, name, referral_code, variant, language)
+      select ${group.stepId}, m.id, ${group.automationId}, ${batch.id}, ${email.id}, m.email, m.name, m.referral_code, (${variant})::"char", ${language}
         from members m where m.id = any(${sql.val(ids)}::bigint[])
       on conflict (step_id, member_id) do nothing
       returning 1
@@ -341,7 +350,7 @@ interface ClaimedBatch {
   deliveries: BatchDelivery[];
 }
 
-const emailCache = new Map<string, { rendered: { full: CompiledEmail; preview: CompiledEmail | null }; links: string[] }>();
+const emailCache = new Map<string, { rendered: RenderedSend; links: string[] }>();
 
 async function claimBatch(db: Kysely<Database>, owner: string): Promise<ClaimedBatch | null> {
   // The partial index holds only open batches; SKIP LOCKED lets other lanes take the next one.
@@ -381,7 +390,7 @@ async function claimBatch(db: Kysely<Database>, owner: string): Promise<ClaimedB
   }
   const deliveries = await db
     .selectFrom('automation_deliveries')
-    .select(['member_id', 'email', 'name', 'referral_code', 'variant'])
+    .select(['member_id', 'email', 'name', 'referral_code', 'variant', 'language'])
     .where('batch_id', '=', row.id)
     .where('status', '<>', 'skipped')
     .orderBy('member_id')
@@ -393,7 +402,7 @@ async function claimBatch(db: Kysely<Database>, owner: string): Promise<ClaimedB
       .select(['rendered', 'links'])
       .where('id', '=', row.email_id)
       .executeTakeFirstOrThrow();
-    email = { rendered: e.rendered as unknown as { full: CompiledEmail; preview: CompiledEmail | null }, links: e.links };
+    email = { rendered: e.rendered as unknown as RenderedSend, links: e.links };
     if (emailCache.size > 500) emailCache.clear();
     emailCache.set(row.email_id, email);
   }
@@ -417,6 +426,7 @@ async function claimBatch(db: Kysely<Database>, owner: string): Promise<ClaimedB
       name: d.name,
       referralCode: d.referral_code,
       variant: variantOfCode(d.variant),
+      language: d.language,
     })),
   };
 }

@@ -1,10 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
-import type { CompiledEmail } from '../../../emails/post.ts';
 import { NotFoundError, ValidationError } from '../../lib/errors.ts';
 import type { SiteKeys } from '../../lib/site-keys.ts';
 import { senderFor } from '../newsletters/sender.ts';
-import { batchMessages } from '../sending/payload.ts';
+import { batchMessages, type RenderedSend } from '../sending/payload.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { branchTarget, durationSeconds, nextWeekdayTime, type Step } from './definitions.ts';
 import { passing, type StepRow } from './engine.ts';
@@ -36,7 +35,7 @@ export async function previewNext(db: Kysely<Database>, keys: SiteKeys, automati
     throw new NotFoundError('There is no such automation or member.', 'not_found');
   const member = await db
     .selectFrom('members')
-    .select(['id', 'email', 'name', 'referral_code', 'tier_id'])
+    .select(['id', 'email', 'name', 'referral_code', 'tier_id', 'language'])
     .where('id', '=', memberId)
     .executeTakeFirst();
   if (!member) throw new NotFoundError('There is no such member.', 'not_found');
@@ -89,7 +88,7 @@ async function render(
   db: Kysely<Database>,
   keys: SiteKeys,
   stepId: string,
-  member: { id: string; email: string; name: string | null; referral_code: string },
+  member: { id: string; email: string; name: string | null; referral_code: string; language: string | null },
 ): Promise<NextEmail['email']> {
   const email = await db
     .selectFrom('automation_emails')
@@ -104,11 +103,21 @@ async function render(
       id: email.id,
       from: sender.from,
       replyTo: sender.replyTo,
-      rendered: email.rendered as unknown as { full: CompiledEmail; preview: CompiledEmail | null },
+      rendered: email.rendered as unknown as RenderedSend,
       links: email.links,
       trackMembers: false,
     },
-    [{ memberId: member.id, email: member.email, name: member.name, referralCode: member.referral_code, variant: 'full' }],
+    // In the member's language, as engine.ts would write it (the site's when theirs is none).
+    [
+      {
+        memberId: member.id,
+        email: member.email,
+        name: member.name,
+        referralCode: member.referral_code,
+        variant: 'full',
+        language: member.language,
+      },
+    ],
     keys,
   );
   return { subject: message!.subject, html: message!.html ?? '', text: message!.text ?? '' };

@@ -3,7 +3,7 @@ import type Stripe from 'stripe';
 import type { Database } from '../../../db/types.ts';
 import { slugify } from '../../lib/slug.ts';
 import { ConflictError, NotFoundError, UnavailableError, ValidationError } from '../../lib/errors.ts';
-import { paymentFailedEmail } from '../../../emails/billing.ts';
+import { automaticEmail } from '../emails/emails.ts';
 import { log } from '../../lib/log.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
 import { senderFor } from '../newsletters/sender.ts';
@@ -109,7 +109,7 @@ export async function startCheckout(
   if (input.offerCode && !offer) throw new NotFoundError('There is no such offer.', 'offer_not_found');
   if (offer) {
     const refusal = await offerRefusal(db, offer, input.memberId);
-    if (refusal) throw new ConflictError(refusal, 'offer_unavailable');
+    if (refusal) throw refusal;
     input = { ...input, tierSlug: offer.tier_slug, interval: offer.interval ?? input.interval };
   }
   const tier = await db
@@ -174,7 +174,9 @@ export async function startCheckout(
     stripe.checkout.sessions.create(params, { idempotencyKey: idempotencyKey(`checkout-${member.id}-${minute}`, params) }),
   );
   if (!session.url)
-    throw new UnavailableError('Our payment provider did not open a payment page. Please try again.', 'payments_unavailable');
+    throw new UnavailableError('Our payment provider did not open a payment page. Please try again.', 'payments_unavailable').with({
+      reason: 'no_page',
+    });
   return session.url;
 }
 
@@ -272,7 +274,7 @@ export async function handleStripeEvent(
     if (sub) {
       await recordEvent(db, sub.member_id, 'status_changed', { payment_failed: true });
       const brand = await brandOf(db, ctx.siteUrl);
-      const email = paymentFailedEmail({
+      const email = await automaticEmail(db, 'payment_failed', {
         brand,
         tierName: sub.tier_name ?? 'paid',
         graceDays: PAST_DUE_GRACE_DAYS,

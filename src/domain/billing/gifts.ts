@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type Stripe from 'stripe';
 import type { Database } from '../../../db/types.ts';
-import { giftEmail, giftReceiptEmail } from '../../../emails/billing.ts';
+import { automaticEmail } from '../emails/emails.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { log } from '../../lib/log.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
@@ -16,7 +16,7 @@ import { emailBrand } from '../site/brand.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { callStripe, PaymentsNotConfigured } from './stripe-calls.ts';
 import { emailLanguageOf } from '../members/language.ts';
-import { formatDate } from '../../lib/i18n.ts';
+import { formatDate, isLanguage, t } from '../../lib/i18n.ts';
 
 /**
  * Gift subscriptions: 1, 3, 6 or 12 months of a tier, paid once through Checkout (payment mode).
@@ -24,7 +24,8 @@ import { formatDate } from '../../lib/i18n.ts';
  *   POST /gift ── startGiftCheckout: gifts row (pending) → Checkout Session → Stripe
  *   webhook checkout.session.completed ── re-read the session → paid; receipt to the buyer;
  *       job gift_delivery at deliver_on (job key gift-delivery-<id>)
- *   gift_delivery ── a new redeem token (only its hash kept) → email to the recipient (or the buyer)
+ *   gift_delivery ── a new redeem token (only its hash kept) → email to the recipient (automatic email 'gift'),
+ *       or to the buyer to hand over when there is no recipient ('gift_buyer', its own text)
  *   POST /gift/redeem ── token → complimentary days, stacking as referral rewards do
  *
  * The token exists only in the email: a resend makes a new one (the old link stops working).
@@ -42,6 +43,8 @@ export interface NewGift {
   message?: string | undefined;
   /** YYYY-MM-DD, today or later (UTC); today when absent. */
   deliverOn?: string | undefined;
+  /** The language of the page the gift was bought on (ISO 639-1): its emails are written in it. */
+  language?: string | undefined;
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -70,10 +73,10 @@ export async function startGiftCheckout(db: Kysely<Database>, stripe: Stripe | u
     .executeTakeFirst();
   if (!tier) throw new ValidationError('Choose one of the paid tiers.', 'unknown_tier');
   const amount = giftAmount(tier, input.months);
-  if (amount === null) throw new ValidationError('That tier cannot be given for this many months.', 'invalid_months');
+  if (amount === null) throw new ValidationError('That tier cannot be given for this many months.', 'months_for_tier');
   const recipient = input.recipientEmail?.trim().toLowerCase() || null;
   if (recipient && (!EMAIL.test(recipient) || recipient.length > 254))
-    throw new ValidationError('The recipient address does not look right.', 'invalid_email');
+    throw new ValidationError('The recipient address does not look right.', 'invalid_recipient_email');
   const buyer = input.buyerEmail?.trim().toLowerCase() || null;
   if (buyer && !EMAIL.test(buyer)) throw new ValidationError('Your address does not look right.', 'invalid_email');
   const message = (input.message ?? '').trim();
@@ -81,9 +84,9 @@ export async function startGiftCheckout(db: Kysely<Database>, stripe: Stripe | u
   const deliverOn = input.deliverOn?.trim() || today();
   if (!/^\d{4}-\d{2}-\d{2}$/.test(deliverOn) || Number.isNaN(Date.parse(deliverOn)))
     throw new ValidationError('The delivery date is a date (YYYY-MM-DD).', 'invalid_date');
-  if (deliverOn < today()) throw new ValidationError('The delivery date is in the past.', 'invalid_date');
+  if (deliverOn < today()) throw new ValidationError('The delivery date is in the past.', 'date_in_past');
   if (Date.parse(deliverOn) > Date.now() + 366 * 86_400_000)
-    throw new ValidationError('The delivery date is within a year.', 'invalid_date');
+    throw new ValidationError('The delivery date is within a year.', 'date_too_far');
   if (!stripe) throw new PaymentsNotConfigured();
   const gift = await db
     .insertInto('gifts')
@@ -96,15 +99,24 @@ export async function startGiftCheckout(db: Kysely<Database>, stripe: Stripe | u
       recipient_email: recipient,
       message,
       deliver_on: deliverOn,
+      ...(input.language && isLanguage(input.language) ? { locale: input.language } : {}),
     })
     .returning('id')
     .executeTakeFirstOrThrow();
-  const months = input.months === 1 ? '1 month' : `${input.months} months`;
+  // The line Stripe's payment page shows, in the language of the page the gift is bought on.
+  const product = t(
+    input.language && isLanguage(input.language) ? input.language : await emailLanguageOf(db, null),
+    'reader.gift.product',
+    {
+      months: input.months,
+      tier: tier.name,
+    },
+  );
   const params: Stripe.Checkout.SessionCreateParams = {
     mode: 'payment',
     line_items: [
       {
-        price_data: { currency: tier.currency ?? 'usd', unit_amount: amount, product_data: { name: `Gift: ${months} of ${tier.name}` } },
+        price_data: { currency: tier.currency ?? 'usd', unit_amount: amount, product_data: { name: product } },
         quantity: 1,
       },
     ],
@@ -122,6 +134,23 @@ export async function startGiftCheckout(db: Kysely<Database>, stripe: Stripe | u
   if (!session.url)
     throw new ValidationError('Our payment provider did not open a payment page. Please try again.', 'payments_unavailable');
   return session.url;
+}
+
+/**
+ * The language of a gift's emails: a recipient who is a member with a language of their own gets
+ * theirs; otherwise the language of the page the gift was bought on (gifts.locale), else the site's.
+ */
+async function giftLanguage(db: Kysely<Database>, locale: string, recipient: string | null): Promise<string> {
+  if (recipient) {
+    const member = await db
+      .selectFrom('members')
+      .select('language')
+      // lower(email): the form of the unique index (recipient addresses are stored lower-cased).
+      .where(sql<string>`lower(email)`, '=', recipient.toLowerCase())
+      .executeTakeFirst();
+    if (member?.language && isLanguage(member.language)) return member.language;
+  }
+  return isLanguage(locale) ? locale : emailLanguageOf(db, null);
 }
 
 async function brandOf(db: Kysely<Database>, siteUrl: string) {
@@ -178,20 +207,20 @@ export async function handleGiftEvent(
     await enqueue(trx, 'gift_delivery', { giftId: gift.id }, { jobKey: `gift-delivery-${gift.id}`, runAt: deliveryTime(gift.deliver_on) });
     if (gift.buyer_email) {
       const brand = await brandOf(trx, ctx.siteUrl);
-      const lang = await emailLanguageOf(trx, null);
+      const lang = await giftLanguage(trx, gift.locale, null);
       await queueEmail(
         trx,
         {
           ...(await senderFor(trx, ctx)),
           to: [gift.buyer_email],
-          ...giftReceiptEmail({
+          ...(await automaticEmail(trx, 'gift_receipt', {
             lang,
             brand,
             tierName: tier.name,
             months: gift.months,
             deliverOn: formatDate(lang, gift.deliver_on, 'UTC'),
             recipient: gift.recipient_email,
-          }),
+          })),
           tags: [{ name: 'kind', value: 'gift-receipt' }],
         },
         { idempotencyKey: `gift-receipt-${gift.id}` },
@@ -233,21 +262,23 @@ export async function deliverGift(
       .set({ status: 'delivered', delivered_at: new Date(), token_hash: hashToken(token) })
       .where('id', '=', gift.id)
       .execute();
-    const brand = await brandOf(trx, ctx.siteUrl);
+    const email = {
+      lang: await giftLanguage(trx, gift.locale, gift.recipient_email),
+      brand: await brandOf(trx, ctx.siteUrl),
+      tierName: gift.tier_name,
+      months: gift.months,
+      message: gift.message,
+      redeemUrl: `${ctx.siteUrl}/gift/redeem?token=${encodeURIComponent(token)}`,
+    };
     await queueEmail(
       trx,
       {
         ...(await senderFor(trx, ctx)),
         to: [to],
-        ...giftEmail({
-          lang: await emailLanguageOf(trx, null),
-          brand,
-          tierName: gift.tier_name,
-          months: gift.months,
-          message: gift.message,
-          redeemUrl: `${ctx.siteUrl}/gift/redeem?token=${encodeURIComponent(token)}`,
-          forBuyer: !gift.recipient_email,
-        }),
+        ...(gift.recipient_email
+          ? await automaticEmail(trx, 'gift', { ...email, forBuyer: false })
+          : // The buyer hands the link over: their own email (and staff's text for it), not the recipient's.
+            await automaticEmail(trx, 'gift_buyer', email)),
         tags: [{ name: 'kind', value: 'gift' }],
       },
       { idempotencyKey: `gift-${gift.id}-${sent}` },

@@ -272,26 +272,35 @@ export function durationText(offer: Pick<Offer, 'duration' | 'duration_months'>)
   return offer.duration_months === 1 ? 'for the first month' : `for the first ${offer.duration_months} months`;
 }
 
+/** Why a member cannot take an offer (reader pages say it in the reader's language). */
+export type OfferRefusal = 'expired' | 'exhausted' | 'archived' | 'platform' | 'new_members' | 'used';
+
+const REFUSAL_TEXT: Record<OfferRefusal, string> = {
+  expired: 'This offer has ended.',
+  exhausted: 'This offer has been fully claimed.',
+  archived: 'This offer is no longer available.',
+  platform: 'This offer is for readers who found us elsewhere.',
+  new_members: 'This offer is for new paying members.',
+  used: 'You have already used this offer.',
+};
+
 /**
- * Why this member cannot take the offer (a sentence for them), or undefined. Checked before
- * Checkout; Stripe checks the code again (limits, first-time) when the session is made.
+ * Why this member cannot take the offer, or undefined. Checked before Checkout; Stripe checks the
+ * code again (limits, first-time) when the session is made.
  */
-export async function offerRefusal(
+export async function offerRefusalReason(
   db: Kysely<Database>,
   offer: Pick<Offer, 'id' | 'status' | 'ends_at' | 'max_redemptions' | 'redemptions' | 'new_members_only' | 'platforms'>,
   memberId: string,
-): Promise<string | undefined> {
+): Promise<OfferRefusal | undefined> {
   const state = offerState(offer);
-  if (state === 'expired') return 'This offer has ended.';
-  if (state === 'exhausted') return 'This offer has been fully claimed.';
-  if (state === 'archived') return 'This offer is no longer available.';
+  if (state !== 'active') return state;
   const member = await db.selectFrom('members').select(['source_platform']).where('id', '=', memberId).executeTakeFirst();
-  if (!member) return 'This offer is no longer available.';
-  if (offer.platforms.length > 0 && !offer.platforms.includes(member.source_platform))
-    return 'This offer is for readers who found us elsewhere.';
+  if (!member) return 'archived';
+  if (offer.platforms.length > 0 && !offer.platforms.includes(member.source_platform)) return 'platform';
   if (offer.new_members_only) {
     const paid = await db.selectFrom('subscriptions').select('stripe_subscription_id').where('member_id', '=', memberId).executeTakeFirst();
-    if (paid) return 'This offer is for new paying members.';
+    if (paid) return 'new_members';
   }
   if (
     await db
@@ -301,8 +310,22 @@ export async function offerRefusal(
       .where('member_id', '=', memberId)
       .executeTakeFirst()
   )
-    return 'You have already used this offer.';
+    return 'used';
   return undefined;
+}
+
+/**
+ * Why this member cannot take the offer, as the checkout's error (409 offer_unavailable), or
+ * undefined. The message is English (the API's); the error carries the reason's code as
+ * `refusal`, which reader pages translate (web/reader-errors.ts), never the English words.
+ */
+export async function offerRefusal(
+  db: Kysely<Database>,
+  offer: Parameters<typeof offerRefusalReason>[1],
+  memberId: string,
+): Promise<ConflictError | undefined> {
+  const reason = await offerRefusalReason(db, offer, memberId);
+  return reason && new ConflictError(REFUSAL_TEXT[reason], 'offer_unavailable').with({ refusal: reason });
 }
 
 /**

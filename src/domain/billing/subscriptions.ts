@@ -1,7 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type Stripe from 'stripe';
 import type { Database } from '../../../db/types.ts';
-import { membershipEndedEmail, paidWelcomeEmail } from '../../../emails/billing.ts';
+import { automaticEmail } from '../emails/emails.ts';
 import { isId } from '../../lib/ids.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
 import { senderFor } from '../newsletters/sender.ts';
@@ -308,7 +308,7 @@ export async function applySubscription(
         {
           ...(await senderFor(trx, ctx)),
           to: [member.email],
-          ...paidWelcomeEmail({ brand, tierName: tierRow.name, lang: await emailLanguageOf(trx, member.id) }),
+          ...(await automaticEmail(trx, 'paid_welcome', { brand, tierName: tierRow.name, lang: await emailLanguageOf(trx, member.id) })),
           tags: [{ name: 'kind', value: 'paid-welcome' }],
         },
         { idempotencyKey: `paid-welcome-${snap.id}-${entitled.tier_id}` },
@@ -344,7 +344,11 @@ export async function applySubscription(
         {
           ...(await senderFor(trx, ctx)),
           to: [member.email],
-          ...membershipEndedEmail({ brand, tierName: previous?.name ?? 'paid', lang: await emailLanguageOf(trx, member.id) }),
+          ...(await automaticEmail(trx, 'membership_ended', {
+            brand,
+            tierName: previous?.name ?? 'paid',
+            lang: await emailLanguageOf(trx, member.id),
+          })),
           tags: [{ name: 'kind', value: 'membership-ended' }],
         },
         { idempotencyKey: `membership-ended-${snap.id}` },

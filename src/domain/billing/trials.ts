@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
-import { trialEndingEmail } from '../../../emails/billing.ts';
+import { automaticEmail } from '../emails/emails.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
 import type { SiteLinks } from '../../lib/site-keys.ts';
 import { senderFor } from '../newsletters/sender.ts';
@@ -60,14 +60,14 @@ export async function sendTrialReminder(db: Kysely<Database>, ctx: SiteLinks, su
     {
       ...(await senderFor(db, ctx)),
       to: [sub.email],
-      ...trialEndingEmail({
+      ...(await automaticEmail(db, 'trial_reminder', {
         lang,
         brand: await emailBrand(db, site, ctx.siteUrl),
         tierName: sub.name ?? 'paid',
         trialEnd,
         amount,
         withCard,
-      }),
+      })),
       tags: [{ name: 'kind', value: 'trial-ending' }],
     },
     { idempotencyKey: `trial-reminder-${subscriptionId}-${sub.trial_end.getTime()}` },

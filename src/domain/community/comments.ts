@@ -10,6 +10,7 @@ import { limitComment } from './limits.ts';
 import { commentHasLinks, validCommentBody } from './markdown.ts';
 import { queueNotification } from './notifications.ts';
 import {
+  ConversationRefusal,
   conversationRights,
   effectiveMode,
   holdReason,
@@ -107,7 +108,8 @@ export function accessFrom(settings: ConversationSettings, post: ConversationPos
 
 function refusal(actor: Actor, access: Access): Error {
   if (actor.kind === 'anonymous') return new UnauthorizedError('Sign in to join the conversation.', 'sign_in');
-  return new ForbiddenError(noCommentMessage(access.rights.reason ?? 'not_allowed', access.bannedUntil), 'cannot_comment');
+  const reason = access.rights.reason ?? 'not_allowed';
+  return new ConversationRefusal(noCommentMessage(reason, access.bannedUntil), 'cannot_comment', { reason, until: access.bannedUntil });
 }
 
 export interface NewComment {
@@ -325,9 +327,10 @@ export async function editComment(
     if (c.post_id !== post.id) throw new NotFoundError('There is no such comment of yours.', 'comment_not_found');
     if (c.status === 'hidden') throw new ForbiddenError('A moderator hid this comment; it cannot be edited.', 'comment_hidden');
     if (!withinEditWindow(c.created_at, new Date(), access.settings.editWindowMinutes)) {
-      throw new ForbiddenError(
+      throw new ConversationRefusal(
         `A comment can be edited for ${access.settings.editWindowMinutes} minutes after posting; that time has passed.`,
         'edit_window_over',
+        { limit: access.settings.editWindowMinutes },
       );
     }
     const print = fingerprint(body);

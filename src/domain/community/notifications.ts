@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
-import { commentNotificationsEmail, type ConversationNotice } from '../../../emails/comment-notifications.ts';
+import type { ConversationNotice } from '../../../emails/comment-notifications.ts';
+import { automaticEmail } from '../emails/emails.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
 import { senderFor } from '../newsletters/sender.ts';
 import type { SiteKeys } from '../../lib/site-keys.ts';
@@ -189,7 +190,7 @@ async function notifyMember(db: Kysely<Database>, ctx: SiteKeys, memberId: strin
     if (notices.length === 0) return false;
     const token = optOutToken(ctx.secret, memberId);
     const url = optOutUrl(ctx.siteUrl, token);
-    const rendered = commentNotificationsEmail({
+    const rendered = await automaticEmail(trx, 'comment_notifications', {
       lang: member.language ?? site.language,
       brand: await emailBrand(trx, site, ctx.siteUrl),
       name: member.name,

@@ -5,7 +5,7 @@ import { conversationAccess, type ConversationPost } from './comments.ts';
 import { recordConversationEvent } from './events.ts';
 import { limitReaction } from './limits.ts';
 import { isReactionKind } from './reactions-set.ts';
-import { noCommentMessage, type Actor } from './rules.ts';
+import { ConversationRefusal, noCommentMessage, type Actor } from './rules.ts';
 import { isId } from '../../lib/ids.ts';
 
 export { REACTIONS, isReactionKind, type ReactionKind } from './reactions-set.ts';
@@ -27,11 +27,11 @@ export async function toggleReaction(
   if (input.commentId !== undefined && !isId(input.commentId)) throw new NotFoundError('There is no such comment.', 'comment_not_found');
   const access = await conversationAccess(db, post, actor);
   if (actor.kind !== 'member' || !access.rights.react) {
-    throw new ForbiddenError(
-      actor.kind === 'staff'
-        ? 'Reactions are for members; sign in as a member to react.'
-        : noCommentMessage(access.rights.reason ?? 'not_allowed', access.bannedUntil),
+    const reason = actor.kind === 'staff' ? undefined : (access.rights.reason ?? 'not_allowed');
+    throw new ConversationRefusal(
+      reason === undefined ? 'Reactions are for members; sign in as a member to react.' : noCommentMessage(reason, access.bannedUntil),
       'cannot_react',
+      { reason, until: access.bannedUntil },
     );
   }
   await limitReaction(db, secret, actor.id);

@@ -71,7 +71,7 @@ function queueBase(db: Kysely<Database>) {
       cursorAt.as('cursor_at'),
       sql<
         Array<{ reason: string; count: number }>
-      >`(select coalesce(json_agg(json_build_object('reason', r.reason, 'count', r.n)), '[]'::json) from (select reason, count(*)::int as n from comment_reports where comment_id = c.id and resolved_at is null group by reason) r)`.as(
+      >`(select coalesce(json_agg(json_build_object('reason', r.reason, 'count', r.n) order by r.n desc, r.reason), '[]'::json) from (select reason, count(*)::int as n from comment_reports where comment_id = c.id and resolved_at is null group by reason) r)`.as(
         'reports',
       ),
     ]);

@@ -1,4 +1,5 @@
 import type { CommentsMode, StaffRole } from '../../../db/types.ts';
+import { ForbiddenError } from '../../lib/errors.ts';
 import { can } from '../staff/permissions.ts';
 
 /**
@@ -64,6 +65,18 @@ export function conversationRights(actor: Actor, ctx: ConversationFacts): Rights
         : undefined;
   const talk = reason === undefined;
   return { read: 'conversation', comment: talk, react: talk, report: !ctx.banned, moderate: false, reason };
+}
+
+/**
+ * A refusal that the reader's page words in their language (src/web/conversation-pages.ts):
+ * its message is the English one, its details what the sentence needs.
+ */
+export class ConversationRefusal extends ForbiddenError {
+  readonly details: { reason?: NoCommentReason | undefined; until?: Date | null | undefined; limit?: number | undefined };
+  constructor(message: string, code: string, details: ConversationRefusal['details']) {
+    super(message, code);
+    this.details = details;
+  }
 }
 
 /** The sentence a reader sees instead of the comment form. */

@@ -8,6 +8,8 @@ import type { Visibility } from './access.ts';
 import { slugify } from '../../lib/slug.ts';
 import { decodeKeyset, keysetPage } from '../../lib/keyset.ts';
 import { dbNow } from '../../lib/sql.ts';
+import { getSiteSettings } from '../site/settings.ts';
+import { checkTranslationLink } from './translations.ts';
 
 /**
  * Writing posts: create, edit with last-write detection, publish. Every edit names the revision
@@ -30,6 +32,10 @@ export interface PostInput {
   tiers?: string[] | undefined;
   /** An image uploaded to this site (/uploads/…): the top of the page and its link previews. */
   featureImage?: string | null | undefined;
+  /** ISO 639-1 among the site's languages; null: the site's; left out: unchanged (translations.ts). */
+  language?: string | null | undefined;
+  /** The id of the original this post translates; null: none; left out: unchanged. */
+  translationOf?: string | null | undefined;
 }
 
 const UPLOADED_IMAGE = /^\/uploads\/\d{4}-\d{2}\/[A-Za-z0-9_-]{16}\.(png|jpg|gif|webp)$/;
@@ -39,7 +45,9 @@ export const MAX_MARKDOWN = 500_000;
 
 export { slugify };
 
-function validate(input: PostInput): Required<Omit<PostInput, 'slug' | 'publishAt' | 'tiers' | 'featureImage'>> & {
+function validate(input: PostInput): Required<
+  Omit<PostInput, 'slug' | 'publishAt' | 'tiers' | 'featureImage' | 'language' | 'translationOf'>
+> & {
   slug: string;
   publishAt: Date | undefined;
   tiers: string[];
@@ -118,6 +126,27 @@ async function postColumns(db: Kysely<Database>, v: ReturnType<typeof validate>,
   };
 }
 
+/** The language and original a save writes: checked only when the input names either. */
+async function translationColumns(
+  db: Kysely<Database>,
+  postId: string | null,
+  input: PostInput,
+  current: { language: string | null; translation_of: string | null },
+): Promise<{ language: string | null; translation_of: string | null } | Record<string, never>> {
+  if (input.language === undefined && input.translationOf === undefined) return {};
+  const site = await getSiteSettings(db);
+  const link = await checkTranslationLink(
+    db,
+    postId,
+    {
+      language: input.language === undefined ? current.language : input.language,
+      translationOf: input.translationOf === undefined ? current.translation_of : input.translationOf,
+    },
+    site.language,
+  );
+  return { language: link.language, translation_of: link.translationOf };
+}
+
 /** The stored status and publishing time: a future publishAt makes a published post scheduled. */
 function publication(v: { status: 'draft' | 'published'; publishAt: Date | undefined }, current: Date | null) {
   if (v.status === 'draft') return { status: 'draft' as const, published_at: current };
@@ -136,7 +165,11 @@ export async function createPost(
     await assertSlugFree(trx, v.slug, null);
     const row = await trx
       .insertInto('posts')
-      .values({ ...(await postColumns(trx, v, null)), author_id: authorId })
+      .values({
+        ...(await postColumns(trx, v, null)),
+        ...(await translationColumns(trx, null, input, { language: null, translation_of: null })),
+        author_id: authorId,
+      })
       .returning(['id', 'slug', 'revision', 'status', 'published_at'])
       .executeTakeFirstOrThrow();
     if (row.status === 'published') await emitWebhookEvent(trx, 'post.published', { id: row.id, slug: row.slug });
@@ -157,7 +190,7 @@ export async function updatePost(
     await sql`select pg_advisory_xact_lock(hashtext('hearth.post-slug'))`.execute(trx);
     const current = await trx
       .selectFrom('posts')
-      .select(['id', 'slug', 'revision', 'published_at', 'status'])
+      .select(['id', 'slug', 'revision', 'published_at', 'status', 'language', 'translation_of'])
       .where('id', '=', postId)
       .forUpdate()
       .executeTakeFirst();
@@ -179,7 +212,12 @@ export async function updatePost(
     }
     const row = await trx
       .updateTable('posts')
-      .set({ ...(await postColumns(trx, v, current.published_at)), revision: current.revision + 1, updated_at: new Date() })
+      .set({
+        ...(await postColumns(trx, v, current.published_at)),
+        ...(await translationColumns(trx, postId, input, current)),
+        revision: current.revision + 1,
+        updated_at: new Date(),
+      })
       .where('id', '=', postId)
       .returning(['id', 'slug', 'revision', 'status', 'published_at'])
       .executeTakeFirstOrThrow();

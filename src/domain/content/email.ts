@@ -38,7 +38,11 @@ export async function renderPostVariants(
   db: Kysely<Database>,
   siteUrl: string,
   postId: string,
-  options: { uploadsDir?: string | undefined } = {},
+  options: {
+    uploadsDir?: string | undefined;
+    /** The language of the fixed parts (footer, links, upgrade text); the site's when left out. */
+    lang?: string | undefined;
+  } = {},
 ): Promise<PostEmailVariants> {
   const [post, site] = await Promise.all([getPostForEdit(db, postId), getSiteSettings(db)]);
   const brand = await emailBrand(db, site, siteUrl);
@@ -55,7 +59,7 @@ export async function renderPostVariants(
     site.design.showAuthor && post.author_id
       ? (await db.selectFrom('staff_users').select('name').where('id', '=', post.author_id).executeTakeFirst())?.name || undefined
       : undefined;
-  const lang = site.language;
+  const lang = options.lang ?? site.language;
   const common = {
     brand,
     lang,

@@ -13,7 +13,9 @@ import { dbNow } from '../../lib/sql.ts';
 export type PublishedPost = Pick<
   Post,
   'id' | 'slug' | 'title' | 'excerpt' | 'markdown' | 'visibility' | 'published_at' | 'updated_at' | 'tags' | 'tier_ids' | 'feature_image'
->;
+> &
+  /** Read by the post page (translations.ts); other surfaces may leave them out. */
+  Partial<Pick<Post, 'language' | 'translation_of'>>;
 
 const COLUMNS = [
   'id',
@@ -27,6 +29,8 @@ const COLUMNS = [
   'tags',
   'tier_ids',
   'feature_image',
+  'language',
+  'translation_of',
 ] as const;
 
 export async function findPublishedPost(db: Kysely<Database>, slug: string): Promise<PublishedPost | undefined> {

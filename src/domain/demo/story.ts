@@ -135,13 +135,25 @@ async function seedPastSends(db: Kysely<Database>): Promise<void> {
  */
 async function seedReferrals(db: Kysely<Database>): Promise<void> {
   await sql`
-    with friends as (
-      select f.id, f.created_at, f.confirmed_at,
-             (select r.id from members r
-              where r.created_at < f.created_at and r.status = 'active' and r.source_platform <> 'referral'
-              order by abs(hashtext(r.id::text || f.id::text)) limit 1) as referrer_id
-      from members f
+    with bounds as (select min(id) as lo, max(id) as hi from members),
+    picked as (
+      select f.id, f.created_at, f.confirmed_at, b.lo + abs(hashtext(f.id::text)) % (b.hi - b.lo + 1) as pick
+      from members f, bounds b
       where f.source_platform = 'referral'
+    ), friends as (
+      -- A repeatable pseudo-random referrer: the first member who could have referred them at or
+      -- after an id picked by hash (the primary key, walked from there), else the first from the
+      -- start. Ordering every earlier member by a hash per friend read all members per friend: at
+      -- a million members (40,000 friends) the seed never finished.
+      select f.id, f.created_at, f.confirmed_at,
+             coalesce(
+               (select r.id from members r
+                where r.id >= f.pick and r.created_at < f.created_at and r.status = 'active' and r.source_platform <> 'referral'
+                order by r.id limit 1),
+               (select r.id from members r
+                where r.created_at < f.created_at and r.status = 'active' and r.source_platform <> 'referral'
+                order by r.id limit 1)) as referrer_id
+      from picked f
     ), made as (
       insert into referrals (referred_id, referrer_id, status, created_at, confirmed_at, counted_at)
       select id, referrer_id, case when confirmed_at is null then 'pending' else 'counted' end, created_at, confirmed_at, confirmed_at
@@ -152,6 +164,12 @@ async function seedReferrals(db: Kysely<Database>): Promise<void> {
     update members m set ref = r.referral_code
     from made join members r on r.id = made.referrer_id
     where m.id = made.referred_id
+  `.execute(db);
+  // A "referral" member who joined before anyone could have referred them (the seed's dates are
+  // random) came directly: the referrals page and the sources stats must agree.
+  await sql`
+    update members m set source_platform = 'direct'
+    where m.source_platform = 'referral' and not exists (select 1 from referrals r where r.referred_id = m.id)
   `.execute(db);
 }
 

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
-import { confirmSubscriptionEmail } from '../../../emails/confirm-subscription.ts';
+import { automaticEmailRenderer } from '../emails/emails.ts';
 import { log } from '../../lib/log.ts';
 import type { SiteKeys } from '../../lib/site-keys.ts';
 import { MAX_BATCH, type EmailMessage, type Mailer } from '../../lib/mailer/port.ts';
@@ -50,6 +50,7 @@ export async function sendImportConfirmations(
     .execute();
   const site = await getSiteSettings(db);
   const brand = await emailBrand(db, site, ctx.siteUrl);
+  const confirmSubscriptionEmail = await automaticEmailRenderer(db, 'confirmation');
   const sender = await senderFor(
     db,
     ctx,

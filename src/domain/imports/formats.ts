@@ -78,6 +78,8 @@ export interface ColumnMapping {
   platform?: number;
   ref?: number;
   referralCode?: number;
+  /** The member's language (`language`, `locale`): a code among the site's languages (`fr`, `fr-FR`, `fr_CA`). */
+  language?: number;
 }
 
 type Field = keyof ColumnMapping;
@@ -115,6 +117,7 @@ const FIELDS: readonly Field[] = [
   'platform',
   'ref',
   'referralCode',
+  'language',
 ];
 
 /**
@@ -153,6 +156,7 @@ export const FIELD_NAMES: Readonly<Record<string, Field>> = {
   platform: 'platform',
   ref: 'ref',
   referral_code: 'referralCode',
+  language: 'language',
 };
 
 const FIELD_LABELS = new Map<Field, string>(Object.entries(FIELD_NAMES).map(([name, field]) => [field, name]));
@@ -195,6 +199,8 @@ export interface ImportedMember {
   platform: string | null;
   ref: string | null;
   referralCode: string | null;
+  /** ISO 639-1, one of the site's languages; null: the site's language. */
+  language: string | null;
 }
 
 export type RowResult = { ok: true; member: ImportedMember } | { ok: false; reason: string; email: string | null };
@@ -727,6 +733,7 @@ const hearth: FormatRules = {
     referralCode: ['referral code'],
     createdAt: ['created at'],
     confirmedAt: ['confirmed at'],
+    unsubscribedAt: ['unsubscribed at'],
   },
   detect: (keys) => keys.has('email') && keys.has('referral_code') && keys.has('newsletters') && keys.has('platform'),
   judge: (row) => statusFrom(row.cell('status'), HEARTH_STATUSES, null),
@@ -737,6 +744,11 @@ const hearth: FormatRules = {
     if (plan === '' || plan === 'free' || kind === undefined) return null;
     return { plan, access: kind, until: parseSourceDate(row.cell('accessUntil'), new Date(8.64e15)) };
   },
+};
+
+/** Columns every format reads when it has them (no service's export names them otherwise). */
+const SHARED_COLUMNS: { readonly [F in Field]?: readonly string[] } = {
+  language: ['language', 'locale', 'lang', 'preferred language'],
 };
 
 const RULES: Readonly<Record<ImportFormat, FormatRules>> = { generic, mailchimp, substack, ghost, beehiiv, kit, listmonk, hearth };
@@ -794,7 +806,7 @@ export function mapColumns(format: ImportFormat, headers: string[], overrides: C
   const taken = new Set([...chosen.values(), ...ignored]);
   const pick = (field: Field): number | undefined => {
     if (chosen.has(field)) return chosen.get(field);
-    const index = findColumn(keys, rules.columns[field] ?? []);
+    const index = findColumn(keys, rules.columns[field] ?? SHARED_COLUMNS[field] ?? []);
     return index === undefined || taken.has(index) ? undefined : index;
   };
   const email = pick('email');
@@ -869,6 +881,11 @@ export function describeMapping(mapping: ColumnMapping, headers: string[]): Arra
 export interface MapRowOptions {
   /** The present, for refusing future signup dates (tests pass a fixed one). */
   now?: Date;
+  /**
+   * The site's languages (lib/i18n.ts: code and own name), for the language column. Without
+   * them, any two-letter code is taken.
+   */
+  languages?: ReadonlyArray<{ code: string; name: string }>;
 }
 
 /**
@@ -878,7 +895,7 @@ export interface MapRowOptions {
  */
 export function mapRow(format: ImportFormat, mapping: ColumnMapping, record: string[], options: MapRowOptions = {}): RowResult {
   try {
-    return mapRecord(RULES[format], mapping, record, options.now ?? new Date());
+    return mapRecord(RULES[format], mapping, record, options.now ?? new Date(), options.languages);
   } catch {
     // Unreachable for well-typed input; a streaming import of a million rows must not die on one
     // row from a caller that passed something else (an unknown format, a non-array record).
@@ -886,14 +903,19 @@ export function mapRow(format: ImportFormat, mapping: ColumnMapping, record: str
   }
 }
 
-function mapRecord(rules: FormatRules, mapping: ColumnMapping, record: string[], now: Date): RowResult {
+function mapRecord(
+  rules: FormatRules,
+  mapping: ColumnMapping,
+  record: string[],
+  now: Date,
+  languages: ReadonlyArray<{ code: string; name: string }> | undefined,
+): RowResult {
   const cell = (field: Field): string => {
     const index = mapping[field];
     const value = index === undefined ? undefined : record[index];
     if (typeof value !== 'string') return '';
     const trimmed = value.trim();
-    // Hearth's export defuses spreadsheet formulas with a leading apostrophe ('=…); undone here.
-    return rules.keepsConfirmedAt && /^'[=+\-@']/.test(trimmed) ? trimmed.slice(1) : trimmed;
+    return rules.keepsConfirmedAt ? undoDefusing(trimmed) : trimmed;
   };
 
   const raw = cell('email');
@@ -904,6 +926,9 @@ function mapRecord(rules: FormatRules, mapping: ColumnMapping, record: string[],
 
   const verdict = rules.judge({ cell, has: (field) => mapping[field] !== undefined, email });
   if ('reason' in verdict) return { ok: false, reason: verdict.reason, email };
+
+  const language = languageFrom(cell('language'), languages);
+  if (typeof language === 'object' && language !== null) return { ok: false, reason: language.reason, email };
 
   const row: Row = { cell, has: (field) => mapping[field] !== undefined, email };
   const access = rules.access?.(row, now) ?? null;
@@ -939,8 +964,53 @@ function mapRecord(rules: FormatRules, mapping: ColumnMapping, record: string[],
       platform: orNull(cleanText(cell('platform'), 40).toLowerCase()),
       ref: orNull(cleanText(cell('ref'), 64)),
       referralCode: /^[A-Za-z0-9_-]{4,64}$/.test(cell('referralCode')) ? cell('referralCode') : null,
+      language,
     },
   };
+}
+
+/** Hearth's export defuses spreadsheet formulas with a leading apostrophe ('=…): undone on reading it back. */
+export function undoDefusing(cell: string): string {
+  return /^'[=+\-@']/.test(cell) ? cell.slice(1) : cell;
+}
+
+const languageNames = new Map<string, Map<string, string>>();
+
+/**
+ * A language cell: a code (`fr`), a locale (`fr-FR`, `fr_CA`, `FR`) or the language's name in
+ * English or in itself (`French`, `Français`), among the site's languages. Empty: null (the
+ * site's language). Anything else is the row's rejection, with the languages there are.
+ */
+export function languageFrom(raw: string, languages?: ReadonlyArray<{ code: string; name: string }>): string | null | { reason: string } {
+  const text = raw.trim();
+  if (text === '') return null;
+  const primary = /^([A-Za-z]{2})(?:[-_][A-Za-z0-9]{1,8})*$/.exec(text)?.[1]?.toLowerCase();
+  if (languages === undefined) {
+    if (primary !== undefined) return primary;
+  } else {
+    if (primary !== undefined && languages.some((l) => l.code === primary)) return primary;
+    const key = [...languages.map((l) => l.code)].join(',');
+    let names = languageNames.get(key);
+    if (names === undefined) {
+      names = new Map();
+      for (const l of languages) {
+        names.set(l.name.toLowerCase(), l.code);
+        for (const locale of ['en', l.code]) {
+          try {
+            const name = new Intl.DisplayNames([locale], { type: 'language' }).of(l.code);
+            if (name) names.set(name.toLowerCase(), l.code);
+          } catch {
+            // An install without that locale's data: its own name (meta.json) still counts.
+          }
+        }
+      }
+      languageNames.set(key, names);
+    }
+    const byName = names.get(text.toLowerCase());
+    if (byName !== undefined) return byName;
+  }
+  const known = languages === undefined ? 'a two-letter code such as en or fr' : languages.map((l) => l.code).join(', ');
+  return { reason: `the language ${quoteCell(raw)} is not one of this site's languages (${known})` };
 }
 
 /** Notes keep their line breaks; other control characters go; cut to 5,000 code points. */

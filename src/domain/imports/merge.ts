@@ -13,6 +13,8 @@ import { log } from '../../lib/log.ts';
 import type { ImportRecord } from './read.ts';
 import { emitWebhookEvent } from '../webhooks/events.ts';
 import { wakeForLabels } from '../automations/enter.ts';
+import { queueRollupNow } from '../stats/first-rollup.ts';
+import { memberStateSql } from './fingerprint.ts';
 
 export interface MergeCounts {
   imported: number;
@@ -202,6 +204,13 @@ async function createBatch(trx: Transaction<Database>, record: ImportRecord): Pr
           order by x.tier_id nulls last limit 1) g on f.plan is null`
       : sql`left join (select null::bigint as tier_id, null::text as access) g on false`;
   const trustStatus = record.format === 'hearth';
+  // Rows staging skipped as unchanged (fingerprint.ts): the batch needs each member's fingerprint
+  // under their state now, to find an address that the file also has on another row.
+  const anySkipped =
+    (await trx.selectFrom('import_skips').select('row_number').where('import_id', '=', importId).limit(1).execute()).length > 0;
+  const memberFingerprint = anySkipped
+    ? sql.raw(`case when m.import_fingerprint is not null then m.import_fingerprint # ${memberStateSql('m')} end`)
+    : sql`null::bigint`;
 
   await sql`
     create temp table import_batch on commit drop as
@@ -231,8 +240,9 @@ async function createBatch(trx: Transaction<Database>, record: ImportRecord): Pr
       end as new_status
     from (
       select f.row_number, f.email, f.name, f.status, f.created_at, f.labels, f.utm_source, f.utm_medium, f.utm_campaign,
-             f.referrer, f.notes, f.plan, f.state_at, f.confirmed_at, f.newsletters, f.platform, f.ref, f.fields,
-             m.id as member_id, m.status as member_status, m.confirmed_at as member_confirmed_at,
+             f.referrer, f.notes, f.plan, f.state_at, f.confirmed_at, f.newsletters, f.platform, f.ref, f.fields, f.language,
+             f.fingerprint, m.id as member_id, m.status as member_status, m.confirmed_at as member_confirmed_at,
+             ${memberFingerprint} as member_fingerprint,
              s.reason as suppressed,
              coalesce(f.access, case when g.tier_id is not null then 'comp' end) as source_access,
              coalesce(p.tier_id, g.tier_id) as grant_tier,
@@ -279,7 +289,30 @@ async function createBatch(trx: Transaction<Database>, record: ImportRecord): Pr
     order by b.row_number
   `.execute(trx);
   await sql`analyze import_batch`.execute(trx);
+  // A member's skipped row and a staged row of the same address: the earlier is the address's
+  // first row, the later a duplicate of it. A staged row after the skipped one leaves the batch.
+  await sql`
+    create temp table import_clash on commit drop as
+    select b.row_number as r, b.email, s.row_number as h
+    from import_batch b join import_skips s on s.import_id = ${importId} and s.fingerprint = b.member_fingerprint
+    where ${anySkipped} and b.member_fingerprint is not null
+  `.execute(trx);
+  if (anySkipped) await sql`delete from import_batch b using import_clash c where c.r = b.row_number and c.h < c.r`.execute(trx);
 }
+
+/** Skipped rows that count as their member's row (not a duplicate of an earlier staged row). */
+async function countSkipped(trx: Transaction<Database>, importId: string): Promise<number> {
+  const row = (
+    await sql<{ n: string }>`
+      select (select count(*) from import_skips where import_id = ${importId}) - (select count(*) from import_clash where h > r) as n`.execute(
+      trx,
+    )
+  ).rows[0]!;
+  return Number(row.n);
+}
+
+/** The insert triggers that keep member_facets (0057), which a bulk merge replaces by one statement. */
+const FACET_TRIGGERS = { members: 'member_facets_insert', newsletters: 'member_facets_subscribe' };
 
 /** Tables a bulk merge writes without their secondary indexes and foreign keys. */
 const BULK_TABLES = ['members', 'member_newsletters', 'member_labels'];
@@ -388,7 +421,7 @@ async function summarise(trx: Transaction<Database>, record: ImportRecord, tense
       select count(*) filter (where member_id is null) as new_members,
              count(*) filter (where member_id is not null) as existing,
              count(*) filter (where source_access is not null and grant_tier is null) as paying_as_free,
-             (select count(*) from import_rows where import_id = ${importId}) as staged,
+             (select count(*) from import_rows where import_id = ${importId}) + (select count(*) from import_skips where import_id = ${importId}) as staged,
              (select rows from imports where id = ${importId}) as rows
       from import_batch`.execute(trx)
   ).rows[0]!;
@@ -402,7 +435,8 @@ async function summarise(trx: Transaction<Database>, record: ImportRecord, tense
   for (const r of changeRows.rows) changes[r.change] = Number(r.n);
   const rows = Number(totals.rows);
   const newMembers = Number(totals.new_members);
-  const existing = Number(totals.existing);
+  // A skipped row is an existing member's, unchanged (fingerprint.ts).
+  const existing = Number(totals.existing) + (await countSkipped(trx, importId));
   const payingAsFree = Number(totals.paying_as_free);
   const needsConfirmation = payingAsFree > 0 && !record.confirm_free;
   const messages: string[] = [];
@@ -433,6 +467,43 @@ async function summarise(trx: Transaction<Database>, record: ImportRecord, tense
     needs_confirmation: needsConfirmation,
     messages,
   };
+}
+
+/**
+ * The import's staged rows go. A DELETE of a million rows leaves a million dead rows that every
+ * scan of the table reads until vacuum runs (the next import's merge read 200 MB for 10,000 rows);
+ * so when no other import can have rows staged, both tables are truncated instead (at once, no
+ * dead rows), if their lock is free within a second; otherwise the rows are deleted.
+ */
+async function clearStaging(trx: Transaction<Database>, importId: string): Promise<void> {
+  const others = await trx
+    .selectFrom('imports')
+    .select('id')
+    .where('id', '<>', importId)
+    .where('status', 'in', ['queued', 'running', 'previewed'])
+    .limit(1)
+    .execute();
+  if (others.length === 0) {
+    await sql`savepoint clear_staging`.execute(trx);
+    try {
+      await sql`set local lock_timeout = '1s'`.execute(trx);
+      await sql`lock table import_rows, import_skips in access exclusive mode`.execute(trx);
+      await sql`set local lock_timeout = 0`.execute(trx);
+      // Under the lock: an import started since the check may have staged rows before it.
+      const staged =
+        await sql`select 1 from imports where id <> ${importId} and status in ('queued', 'running', 'previewed') limit 1`.execute(trx);
+      if (staged.rows.length === 0) {
+        await sql`truncate import_rows, import_skips`.execute(trx);
+        await sql`release savepoint clear_staging`.execute(trx);
+        return;
+      }
+      await sql`release savepoint clear_staging`.execute(trx);
+    } catch {
+      await sql`rollback to savepoint clear_staging`.execute(trx);
+    }
+  }
+  await trx.deleteFrom('import_rows').where('import_id', '=', importId).execute();
+  await trx.deleteFrom('import_skips').where('import_id', '=', importId).execute();
 }
 
 /** Where a merge's time goes, one debug line per step (LOG_LEVEL=debug; the benchmark reads them). */
@@ -481,13 +552,19 @@ async function mergeInTransaction(
 
   await sql`
     insert into import_rejections (import_id, row_number, email, reason)
-    select ${importId}, d.row_number, d.email, 'duplicate of row ' || d.first
+    select ${importId}::bigint, d.row_number, d.email, 'duplicate of row ' || d.first
     from (
-      select r.row_number, r.email, first_value(r.row_number) over (partition by r.email collate "C" order by r.row_number) as first
-      from import_rows r
-      where r.import_id = ${importId}
+      select e.row_number, e.email, coalesce(c.h, e.first) as first
+      from (
+        select r.row_number, r.email, first_value(r.row_number) over (partition by r.email collate "C" order by r.row_number) as first
+        from import_rows r
+        where r.import_id = ${importId}
+      ) e
+      left join import_clash c on c.email = e.email and c.h < c.r
     ) d
     where d.row_number <> d.first
+    union all
+    select ${importId}::bigint, c.h, c.email, 'duplicate of row ' || c.r from import_clash c where c.h > c.r
   `.execute(trx);
   step('duplicates');
 
@@ -502,18 +579,26 @@ async function mergeInTransaction(
   step('labels');
 
   const memberColumns = sql`id, email, name, status, tier_id, tier_source, comp_until, stripe_customer_id, source_platform,
-    utm_source, utm_medium, utm_campaign, referrer, ref, referral_code, notes, created_at, updated_at, confirmed_at, import_id`;
-  const memberValues = sql`b.new_id, b.email, b.name, b.new_status,
-    case when b.grants then b.grant_tier else ${freeTierId()} end,
-    case when not b.grants then 'default' when b.grant_access = 'paid' then 'stripe' else 'comp' end,
-    case when b.grants then b.grant_until end,
-    b.customer, coalesce(b.platform, 'import'),
+    utm_source, utm_medium, utm_campaign, referrer, ref, referral_code, notes, created_at, updated_at, confirmed_at, import_id, language, unsubscribed_at`;
+  // Named as memberColumns: the insert reads them from a subquery, to store each new member's
+  // fingerprint (fingerprint.ts) from the very values it inserts.
+  const memberValues = sql`b.new_id as id, b.email as email, b.name as name, b.new_status as status,
+    case when b.grants then b.grant_tier else ${freeTierId()} end as tier_id,
+    case when not b.grants then 'default' when b.grant_access = 'paid' then 'stripe' else 'comp' end as tier_source,
+    case when b.grants then b.grant_until end as comp_until,
+    b.customer as stripe_customer_id, coalesce(b.platform, 'import') as source_platform,
     b.utm_source, b.utm_medium, b.utm_campaign, b.referrer, b.ref,
-    coalesce(b.keep_code, translate(left(md5(gen_random_uuid()::text), 16), '01', 'yz')),
-    coalesce(b.notes, ''),
-    coalesce(b.created_at, now()), now(),
-    case when b.new_status = 'active' then coalesce(b.confirmed_at, b.created_at, now()) end,
-    ${importId}`;
+    coalesce(b.keep_code, translate(left(md5(gen_random_uuid()::text), 16), '01', 'yz')) as referral_code,
+    coalesce(b.notes, '') as notes,
+    coalesce(b.created_at, now()) as created_at, now() as updated_at,
+    case when b.new_status = 'active' then coalesce(b.confirmed_at, b.created_at, now()) end as confirmed_at,
+    ${importId}::bigint as import_id, b.language,
+    -- Only Hearth's own export says when a member left (its unsubscribed_at); other files leave it empty.
+    ${record.format === 'hearth' ? sql`b.state_at` : sql`null::timestamptz`} as unsubscribed_at,
+    b.fingerprint as row_fingerprint`;
+  const newMembers = sql`
+    select ${memberColumns}, v.row_fingerprint # ${sql.raw(memberStateSql('v'))}
+    from (select ${memberValues} from import_batch b where b.member_id is null) v`;
   // Hearth's own export names each member's newsletters; other files get the chosen one(s), for
   // members who end up subscribed (`status`: the member's status as inserted).
   const newslettersOf = (status: ReturnType<typeof sql>) => sql`
@@ -524,9 +609,12 @@ async function mergeInTransaction(
   if (bulk) {
     // Under the lock since before the batch: every new member of the batch goes in, so each
     // table is filled from the batch by a plain INSERT … SELECT (no RETURNING to join back).
-    await sql`insert into members (${memberColumns}) overriding system value select ${memberValues} from import_batch b where b.member_id is null`.execute(
-      trx,
-    );
+    // The facet counts (0057) are added once at the end instead of by their triggers: the
+    // newsletters' trigger locks every new member row (FOR SHARE) to read its status, a write per
+    // member, which the exclusive lock already makes needless.
+    await sql.raw(`alter table members disable trigger ${FACET_TRIGGERS.members}`).execute(trx);
+    await sql.raw(`alter table member_newsletters disable trigger ${FACET_TRIGGERS.newsletters}`).execute(trx);
+    await sql`insert into members (${memberColumns}, import_fingerprint) overriding system value ${newMembers}`.execute(trx);
     await sql`
       insert into member_newsletters (member_id, newsletter_id)
       select b.new_id, nl.id from import_batch b cross join lateral (${newslettersOf(sql`b.new_status`)}) nl
@@ -536,6 +624,18 @@ async function mergeInTransaction(
       select b.new_id, l.id
       from import_batch b cross join unnest(b.labels) as x(name) join labels l on lower(l.name) = lower(x.name)
       where b.member_id is null and cardinality(b.labels) > 0`.execute(trx);
+    await sql`
+      insert into member_facets (newsletter_id, status, source_platform, tier_id, members)
+      select 0, m.status, m.source_platform, m.tier_id, count(*) from members m where m.import_id = ${importId} group by 2, 3, 4
+      union all
+      select mn.newsletter_id, m.status, m.source_platform, m.tier_id, count(*)
+      from member_newsletters mn join members m on m.id = mn.member_id
+      where m.import_id = ${importId}
+      group by 1, 2, 3, 4
+      on conflict (newsletter_id, status, source_platform, tier_id)
+      do update set members = member_facets.members + excluded.members`.execute(trx);
+    await sql.raw(`alter table members enable trigger ${FACET_TRIGGERS.members}`).execute(trx);
+    await sql.raw(`alter table member_newsletters enable trigger ${FACET_TRIGGERS.newsletters}`).execute(trx);
     created = (
       await sql<{ imported: string; pending: string }>`
         select count(*) as imported, count(*) filter (where new_status = 'pending') as pending from import_batch where member_id is null`.execute(
@@ -546,11 +646,9 @@ async function mergeInTransaction(
     created = (
       await sql<{ imported: string; pending: string }>`
         with inserted as (
-          insert into members (${memberColumns})
+          insert into members (${memberColumns}, import_fingerprint)
           overriding system value
-          select ${memberValues}
-          from import_batch b
-          where b.member_id is null
+          ${newMembers}
           -- A reader who subscribed since the batch was read keeps their row; this one is skipped.
           on conflict ((lower(email))) do nothing
           returning id, status
@@ -595,6 +693,7 @@ async function mergeInTransaction(
         tier_source = case when not x.grants then m.tier_source when x.grant_access = 'paid' then 'stripe' else 'comp' end,
         comp_until = case when x.grants then x.grant_until else m.comp_until end,
         stripe_customer_id = coalesce(m.stripe_customer_id, x.customer),
+        language = coalesce(m.language, x.language),
         updated_at = now()
       from matched x
       where m.id = x.member_id
@@ -602,7 +701,8 @@ async function mergeInTransaction(
           or x.grants
           or x.customer is not null
           or (coalesce(m.name, '') = '' and x.name is not null)
-          or (m.notes = '' and x.notes is not null))
+          or (m.notes = '' and x.notes is not null)
+          or (m.language is null and x.language is not null))
       returning m.id, m.status, x.member_status as was
     ), resulting as (
       select x.member_id, coalesce(c.status, x.member_status) as status, x.labels
@@ -635,6 +735,14 @@ async function mergeInTransaction(
     where b.fields is not null and m.id = coalesce(b.member_id, b.new_id) and not (m.fields @> b.fields)
   `.execute(trx);
   step('fields');
+  // Each matched member's fingerprint: this row under their state now (null: the row has none).
+  if (Number(matched.rows[0]?.updated ?? 0) > 0)
+    await sql`
+    update members m set import_fingerprint = b.fingerprint # ${sql.raw(memberStateSql('m'))}
+    from import_batch b
+    where m.id = b.member_id and m.import_fingerprint is distinct from b.fingerprint # ${sql.raw(memberStateSql('m'))}
+  `.execute(trx);
+  step('fingerprints');
   for (const definition of rebuild) await sql.raw(definition).execute(trx);
   if (rebuild.length > 0) step('indexes rebuilt');
 
@@ -659,7 +767,7 @@ async function mergeInTransaction(
 
   const counts: MergeCounts = {
     imported: Number(created?.imported ?? 0),
-    updated: Number(matched.rows[0]?.updated ?? 0),
+    updated: Number(matched.rows[0]?.updated ?? 0) + (await countSkipped(trx, importId)),
     rejected: Number(rejected.n),
     pending: Number(created?.pending ?? 0),
   };
@@ -680,13 +788,17 @@ async function mergeInTransaction(
     .execute();
   await trx.deleteFrom('import_chunks').where('import_id', '=', importId).execute();
   // The staged rows go with the same commit: a worker killed right after it leaves none behind.
-  await trx.deleteFrom('import_rows').where('import_id', '=', importId).execute();
+  await clearStaging(trx, importId);
   await emitWebhookEvent(trx, 'import.finished', {
     id: importId,
     imported: counts.imported,
     updated: counts.updated,
     rejected: counts.rejected,
   });
+  // The stats rollup right after the import, not at its next ten-minute turn: the dashboard counts
+  // members live, so Stats must agree with it as soon as the import is done (one job however many
+  // imports finish before it runs).
+  await queueRollupNow(trx, 'after-import');
   if (record.send_confirmation && counts.pending > 0) {
     await enqueue(trx, 'import_confirmations', { importId }, { jobKey: `import_confirmations:${importId}`, maxAttempts: 10 });
   }

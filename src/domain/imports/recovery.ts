@@ -50,6 +50,7 @@ export async function resumeImports(db: Kysely<Database>, options: { stalledForS
         .where('status', '=', 'running')
         .execute();
       await db.deleteFrom('import_rows').where('import_id', '=', orphan.id).execute();
+      await db.deleteFrom('import_skips').where('import_id', '=', orphan.id).execute();
       continue;
     }
     await db.transaction().execute(async (trx) => {

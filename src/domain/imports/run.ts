@@ -15,6 +15,7 @@ import { errorFields, log } from '../../lib/log.ts';
 import { ConflictError, DomainError, ValidationError } from '../../lib/errors.ts';
 import type { ColumnMapping } from './formats.ts';
 import { listFields } from '../members/fields.ts';
+import { availableLanguages } from '../../lib/i18n.ts';
 import { mergeStagedRows, planImport } from './merge.ts';
 import { getImport, type ImportRecord } from './read.ts';
 import { stageFile, type StageInput } from './stage.ts';
@@ -77,8 +78,13 @@ async function runLocked(
   if (record.status === 'uploaded') throw new ConflictError('This import has not been started.', 'import_not_started');
 
   // Rows staged completely with this very mapping (a preview, or a run that died in the merge)
-  // are used as they are: staging is a pure function of the file and the mapping.
-  const reuse = record.staged_mapping !== null && JSON.stringify(record.staged_mapping) === JSON.stringify(record.mapping);
+  // are used as they are: staging is a pure function of the file and the mapping — and of the
+  // options too when rows were skipped as unchanged (fingerprint.ts; staged_key says which).
+  const input = await stageInputOf(db, record);
+  const reuse =
+    record.staged_mapping !== null &&
+    JSON.stringify(record.staged_mapping) === JSON.stringify(record.mapping) &&
+    (record.staged_key === null || record.staged_key === input.optionsKey);
   await conn
     .updateTable('imports')
     .set({
@@ -88,7 +94,7 @@ async function runLocked(
       imported: 0,
       updated: 0,
       error: null,
-      ...(reuse ? {} : { bytes_done: 0, rows: 0, rejected: 0, staged_mapping: null }),
+      ...(reuse ? {} : { bytes_done: 0, rows: 0, rejected: 0, staged_mapping: null, staged_key: null }),
     })
     .where('id', '=', record.id)
     .execute();
@@ -96,21 +102,28 @@ async function runLocked(
     // A crashed earlier attempt left staging and rejections behind; so may finished imports whose
     // clean-up was cut short.
     await conn.deleteFrom('import_rows').where('import_id', '=', record.id).execute();
+    await conn.deleteFrom('import_skips').where('import_id', '=', record.id).execute();
     await conn.deleteFrom('import_rejections').where('import_id', '=', record.id).execute();
   } else {
     // Only the merge writes 'duplicate of row' rejections, and a merge that died wrote none.
     await conn.deleteFrom('import_rejections').where('import_id', '=', record.id).where('reason', 'like', 'duplicate of row %').execute();
   }
   await sql`delete from import_rows where import_id in (select id from imports where status in ('done', 'failed'))`.execute(conn);
+  await sql`delete from import_skips where import_id in (select id from imports where status in ('done', 'failed'))`.execute(conn);
 
   try {
     const started = performance.now();
     let rows = record.rows;
     if (!reuse) {
-      rows = await stageRows(db, conn, client, pool, record);
+      const staged = await stageRows(db, conn, client, pool, record, input);
+      rows = staged.rows;
       await conn
         .updateTable('imports')
-        .set({ staged_mapping: JSON.stringify(record.mapping), heartbeat_at: new Date() })
+        .set({
+          staged_mapping: JSON.stringify(record.mapping),
+          staged_key: staged.skipped > 0 ? input.optionsKey : null,
+          heartbeat_at: new Date(),
+        })
         .where('id', '=', record.id)
         .execute();
     }
@@ -174,6 +187,7 @@ async function runLocked(
       await trx.deleteFrom('import_chunks').where('import_id', '=', record.id).execute();
     });
     await db.deleteFrom('import_rows').where('import_id', '=', record.id).execute();
+    await db.deleteFrom('import_skips').where('import_id', '=', record.id).execute();
   }
 }
 
@@ -210,15 +224,8 @@ async function stageRows(
   client: pg.PoolClient,
   pool: pg.Pool,
   record: ImportRecord,
-): Promise<number> {
-  const input: StageInput = {
-    importId: record.id,
-    format: record.format,
-    mapping: record.mapping as unknown as ColumnMapping,
-    encoding: record.encoding,
-    fields: await listFields(db),
-    now: Date.now(),
-  };
+  input: StageInput,
+): Promise<{ rows: number; skipped: number }> {
   let updating: Promise<unknown> = Promise.resolve();
   const progress = (done: { bytes: number; rows: number }) => {
     updating = updating.then(() =>
@@ -244,8 +251,45 @@ async function stageRows(
         });
   await updating;
   await conn.updateTable('imports').set({ bytes_done: result.bytes, rows: result.rows }).where('id', '=', record.id).execute();
-  return result.rows;
+  return result;
 }
+
+/**
+ * What staging reads besides the file. `optionsKey` is everything else that decides what a row
+ * does to a member (format, mapping, encoding, options, plans, the site's fields, languages and
+ * tiers): a row is skipped as unchanged only if its import had the same (fingerprint.ts).
+ */
+async function stageInputOf(db: Kysely<Database>, record: ImportRecord): Promise<StageInput> {
+  const fields = await listFields(db);
+  const languages = availableLanguages().map((l) => ({ code: l.code, name: l.name }));
+  const tiers = await db.selectFrom('tiers').select(['id', 'slug', 'name']).orderBy('id').execute();
+  const optionsKey = JSON.stringify([
+    FINGERPRINT_VERSION,
+    record.format,
+    record.mapping,
+    record.encoding,
+    record.mark_confirmed,
+    record.confirm_free,
+    record.newsletter_id,
+    record.plans,
+    fields,
+    languages,
+    tiers,
+  ]);
+  return {
+    importId: record.id,
+    format: record.format,
+    mapping: record.mapping as unknown as ColumnMapping,
+    encoding: record.encoding,
+    fields,
+    now: Date.now(),
+    languages,
+    optionsKey,
+  };
+}
+
+/** Bumped when what a staged row means changes (formats.ts, the merge's rules): every row is read again. */
+const FINGERPRINT_VERSION = 1;
 
 /** Files staged by a worker thread from this size up, and the thread's heap (tests lower the size). */
 export const staging = { threadBytes: 8 * 1024 * 1024, limits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 } };
@@ -257,7 +301,7 @@ function stageInThread(
   pool: pg.Pool,
   input: StageInput,
   onProgress: (done: { bytes: number; rows: number }) => void,
-): Promise<{ rows: number; bytes: number }> {
+): Promise<{ rows: number; bytes: number; skipped: number }> {
   const options = (pool as unknown as { options: Record<string, unknown> }).options;
   // The pool's own settings (a URL, host, user, …); what cannot cross to a thread is left out.
   const connection = Object.fromEntries(
@@ -275,7 +319,7 @@ function stageInThread(
     };
     worker.on('message', (message: StageWorkerMessage) => {
       if (message.type === 'progress') onProgress(message);
-      else if (message.type === 'done') settle(() => resolve({ rows: message.rows, bytes: message.bytes }));
+      else if (message.type === 'done') settle(() => resolve({ rows: message.rows, bytes: message.bytes, skipped: message.skipped }));
       else {
         const e = message.error;
         const err = e.validation
@@ -344,4 +388,5 @@ export async function markImportFailed(db: Kysely<Database>, importId: string, r
     .where('status', 'in', ['queued', 'running'])
     .execute();
   await db.deleteFrom('import_rows').where('import_id', '=', importId).execute();
+  await db.deleteFrom('import_skips').where('import_id', '=', importId).execute();
 }

@@ -11,9 +11,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { finished } from 'node:stream/promises';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { DomainError } from '../../lib/errors.ts';
 import { stageFile, type StageInput } from './stage.ts';
+import { COUNT_FINGERPRINTS_SQL, LOAD_FINGERPRINTS_SQL, readFingerprints } from './fingerprint.ts';
 
 export interface StageWorkerData {
   connection: pg.ClientConfig;
@@ -22,7 +23,7 @@ export interface StageWorkerData {
 
 export type StageWorkerMessage =
   | { type: 'progress'; bytes: number; rows: number }
-  | { type: 'done'; bytes: number; rows: number }
+  | { type: 'done'; bytes: number; rows: number; skipped: number }
   | { type: 'error'; error: { name: string; message: string; code?: string; validation: boolean } };
 
 const { connection, input } = workerData as StageWorkerData;
@@ -54,6 +55,18 @@ try {
     },
     async progress(done) {
       post({ type: 'progress', ...done });
+    },
+    // On the writer's connection: it has nothing to write until the first batch is parsed.
+    async fingerprints() {
+      const capacity = (await writer.query<{ n: number }>(COUNT_FINGERPRINTS_SQL)).rows[0]!.n;
+      if (capacity === 0) return { hi: new Int32Array(0), lo: new Uint32Array(0), size: 0 };
+      await writer.query(`set work_mem = '64MB'`);
+      const stream = writer.query(copyTo(LOAD_FINGERPRINTS_SQL));
+      try {
+        return await readFingerprints(stream, capacity);
+      } finally {
+        await writer.query('reset work_mem');
+      }
     },
   });
   post({ type: 'done', ...result });

@@ -1,17 +1,18 @@
 /**
- * Imports, phase 2a — staging: the stored file → decode → csv-parse → mapRow → COPY lines for
+ * Imports, phase 2a — staging: the stored file → decode → csv-split (csv-parse) → mapRow → COPY lines for
  * import_rows and import_rejections. No database handle of its own: the run gives it three
  * callbacks (read a chunk, run a COPY, report progress), so the same code runs in the run's own
  * session (small files) or in a worker thread with its own connections (stage-worker.ts: large
  * files, so that parsing's garbage lives in a heap with a small, fixed limit and never in the
  * server's).
  */
-import { Readable } from 'node:stream';
-import { parse, type CsvError } from 'csv-parse';
+import type { CsvError } from 'csv-parse';
+import { csvRecords, SKIPPED } from './csv-split.ts';
+import { findFingerprint, hashed, hashRecord, int8Text, seedOf, type FingerprintSet } from './fingerprint.ts';
 import { ValidationError } from '../../lib/errors.ts';
-import { isImportFormat, mapRow, type ColumnMapping, type ImportedMember } from './formats.ts';
+import { isImportFormat, mapRow, undoDefusing, type ColumnMapping, type ImportedMember } from './formats.ts';
 import { parseFieldValue, type MemberField } from '../members/fields.ts';
-import { clip, csvOptions, csvProblem, decodedChunks, sniffDelimiter } from './upload.ts';
+import { clip, csvProblem, decodedChunks, sniffDelimiter } from './upload.ts';
 
 /**
  * COPY batches. About 1 MB: per-statement overhead is already negligible (parsing, not COPY, is
@@ -22,7 +23,9 @@ const COPY_BATCH_REJECTIONS = 10_000;
 
 const ROWS_COPY =
   'copy import_rows (import_id, row_number, email, name, status, created_at, labels, utm_source, utm_medium, utm_campaign, referrer, ' +
-  'notes, plan, access, access_until, stripe_customer_id, state_at, confirmed_at, newsletters, platform, ref, referral_code, fields) from stdin';
+  'notes, plan, access, access_until, stripe_customer_id, state_at, confirmed_at, newsletters, platform, ref, referral_code, fields, language, ' +
+  'fingerprint) from stdin';
+const SKIPS_COPY = 'copy import_skips (import_id, row_number, fingerprint) from stdin';
 const REJECTIONS_COPY = 'copy import_rejections (import_id, row_number, email, reason) from stdin';
 
 /** What staging needs to know about the import (plain data: it crosses to a worker thread). */
@@ -35,6 +38,10 @@ export interface StageInput {
   fields: MemberField[];
   /** "Now" for rows without a date, as epoch milliseconds. */
   now: number;
+  /** The site's languages (code and own name), for a language column. */
+  languages: Array<{ code: string; name: string }>;
+  /** Everything besides the file that decides what a row does (fingerprint.ts): seeds the record hashes. */
+  optionsKey: string;
 }
 
 export interface StageIO {
@@ -44,6 +51,11 @@ export interface StageIO {
   copy(statement: string, text: string): Promise<void>;
   /** After each batch is written: bytes of the file read and data rows parsed so far. */
   progress(done: { bytes: number; rows: number }): Promise<void>;
+  /**
+   * The members' stored fingerprints (fingerprint.ts), when rows unchanged since a member's last
+   * import are to be skipped; absent: every row is parsed.
+   */
+  fingerprints?(): Promise<FingerprintSet>;
 }
 
 /**
@@ -52,12 +64,18 @@ export interface StageIO {
  * member row 2. Parsing and COPY overlap: one batch is written while the next is parsed, and at
  * most two batches are in memory.
  */
-export async function stageFile(input: StageInput, io: StageIO): Promise<{ rows: number; bytes: number }> {
+export async function stageFile(input: StageInput, io: StageIO): Promise<{ rows: number; bytes: number; skipped: number }> {
   const { format, mapping } = input;
   if (!isImportFormat(format) || typeof mapping.email !== 'number')
     throw new Error(`import ${input.importId} has no valid format or mapping`);
+  const loading = io.fingerprints?.();
+  loading?.catch(() => undefined);
   const first = await io.readChunk(0);
   if (!first) throw new ValidationError('The uploaded file is no longer stored. Upload it again.', 'import_file_missing');
+  const known = await loading;
+  // An entry is used by one record only: an identical record later in the file is parsed (and
+  // rejected by the merge as a duplicate of the first).
+  const used = known && known.size > 0 ? new Uint8Array(known.size) : null;
 
   let bytesRead = 0;
   async function* chunks(): AsyncGenerator<Buffer> {
@@ -68,51 +86,88 @@ export async function stageFile(input: StageInput, io: StageIO): Promise<{ rows:
       next = await io.readChunk(seq);
     }
   }
-  const source = Readable.from(decodedChunks(chunks(), input.encoding), { highWaterMark: 1 });
-  const parser = parse(csvOptions(sniffDelimiter(first)));
-  source.on('error', (err) => parser.destroy(err));
-  source.pipe(parser);
+  // Each record's hash (null: read by csv-parse), and whether it is a member's unchanged row.
+  let seed = { hi: 0, lo: 0 };
+  let fingerprint: string | null = null;
+  let skipFingerprint = '';
+  const onRecord = (raw: string | null): boolean => {
+    if (records === 0) {
+      seed = seedOf(input.optionsKey, raw ?? '');
+      return false;
+    }
+    if (raw === null) {
+      fingerprint = null;
+      return false;
+    }
+    hashRecord(seed.hi, seed.lo, raw);
+    if (used !== null) {
+      const at = findFingerprint(known!, hashed.hi, hashed.lo);
+      if (at >= 0 && used[at] === 0) {
+        used[at] = 1;
+        skipFingerprint = int8Text(hashed.hi, hashed.lo);
+        return true;
+      }
+    }
+    fingerprint = int8Text(hashed.hi, hashed.lo);
+    return false;
+  };
+  // csv-split.ts: csv-parse's records, most lines split without its per-character state machine.
+  const parser = csvRecords(decodedChunks(chunks(), input.encoding), sniffDelimiter(first), onRecord);
 
   const prefix = `${input.importId}\t`;
   const now = new Date(input.now);
   let fieldColumns: Array<{ index: number; field: MemberField }> = [];
   let rowLines: string[] = [];
   let rejectionLines: string[] = [];
+  let skipLines: string[] = [];
   let pendingChars = 0;
   let records = 0;
+  let skipped = 0;
   let writing: Promise<void> = Promise.resolve();
-  const write = async (rows: string[], rejections: string[], progress: { bytes: number; rows: number }) => {
+  const write = async (rows: string[], rejections: string[], skips: string[], progress: { bytes: number; rows: number }) => {
     if (rows.length > 0) await io.copy(ROWS_COPY, rows.join(''));
     if (rejections.length > 0) await io.copy(REJECTIONS_COPY, rejections.join(''));
+    if (skips.length > 0) await io.copy(SKIPS_COPY, skips.join(''));
     await io.progress(progress);
   };
   const flush = async () => {
     const rows = rowLines;
     const rejections = rejectionLines;
+    const skips = skipLines;
     const progress = { bytes: bytesRead, rows: Math.max(0, records - 1) };
     rowLines = [];
     rejectionLines = [];
+    skipLines = [];
     pendingChars = 0;
     await writing;
-    writing = write(rows, rejections, progress);
+    writing = write(rows, rejections, skips, progress);
     // Awaited at the next flush; until then a failure must not count as unhandled.
     writing.catch(() => undefined);
   };
 
   try {
-    for await (const cells of parser as AsyncIterable<string[]>) {
+    for await (const record of parser) {
       records++;
+      if (record === SKIPPED) {
+        const line = `${prefix}${records}\t${skipFingerprint}\n`;
+        skipLines.push(line);
+        skipped++;
+        pendingChars += line.length;
+        if (pendingChars >= COPY_BATCH_CHARS) await flush();
+        continue;
+      }
+      const cells = record;
       if (records === 1) {
         // The header row, already mapped at upload; only the custom field columns are read here.
         fieldColumns = fieldColumnsOf(cells, mapping, input.fields);
         continue;
       }
-      const result = mapRow(format, mapping, cells, { now });
-      const values = result.ok ? fieldValuesOf(fieldColumns, cells) : null;
+      const result = mapRow(format, mapping, cells, { now, languages: input.languages });
+      const values = result.ok ? fieldValuesOf(fieldColumns, cells, format === 'hearth') : null;
       if (result.ok && typeof values === 'string') {
         rejectionLines.push(`${prefix}${records}\t${copyText(clip(result.member.email, 320))}\t${copyText(values)}\n`);
       } else if (result.ok) {
-        const line = prefix + stagingLine(records, result.member, values as Record<string, unknown> | null);
+        const line = prefix + stagingLine(records, result.member, values as Record<string, unknown> | null, fingerprint);
         rowLines.push(line);
         pendingChars += line.length;
       } else {
@@ -131,20 +186,20 @@ export async function stageFile(input: StageInput, io: StageIO): Promise<{ rows:
     }
     throw err;
   } finally {
-    source.destroy();
+    await parser.return(undefined);
   }
-  return { rows: Math.max(0, records - 1), bytes: bytesRead };
+  return { rows: Math.max(0, records - 1), bytes: bytesRead, skipped };
 }
 
 /** One import_rows line in COPY's text format (the import_id column is prefixed by the caller). */
-function stagingLine(rowNumber: number, m: ImportedMember, fields: Record<string, unknown> | null): string {
+function stagingLine(rowNumber: number, m: ImportedMember, fields: Record<string, unknown> | null, fingerprint: string | null): string {
   return `${rowNumber}\t${copyText(m.email)}\t${copyText(m.name)}\t${m.status}\t${copyDate(m.createdAt)}\t${
     m.labels.length === 0 ? '{}' : copyText(arrayLiteral(m.labels))
   }\t${copyText(m.utmSource)}\t${copyText(m.utmMedium)}\t${copyText(m.utmCampaign)}\t${copyText(m.referrer)}\t${copyText(m.notes)}\t${copyText(
     m.plan,
   )}\t${copyText(m.access)}\t${copyDate(m.accessUntil)}\t${copyText(m.stripeCustomerId)}\t${copyDate(m.stateAt)}\t${copyDate(m.confirmedAt)}\t${
     m.newsletters === null ? '\\N' : copyText(arrayLiteral(m.newsletters))
-  }\t${copyText(m.platform)}\t${copyText(m.ref)}\t${copyText(m.referralCode)}\t${fields === null ? '\\N' : copyText(JSON.stringify(fields))}\n`;
+  }\t${copyText(m.platform)}\t${copyText(m.ref)}\t${copyText(m.referralCode)}\t${fields === null ? '\\N' : copyText(JSON.stringify(fields))}\t${copyText(m.language)}\t${fingerprint ?? '\\N'}\n`;
 }
 
 /** The columns that feed custom fields: header equal to a field's key (case and spaces aside), not read by another field. */
@@ -163,12 +218,18 @@ function fieldColumnsOf(headers: string[], mapping: ColumnMapping, fields: Membe
 }
 
 /** A row's field values (null: none), or the reason one is not valid (the row is rejected with it). */
-function fieldValuesOf(columns: Array<{ index: number; field: MemberField }>, cells: string[]): Record<string, unknown> | null | string {
+function fieldValuesOf(
+  columns: Array<{ index: number; field: MemberField }>,
+  cells: string[],
+  hearth: boolean,
+): Record<string, unknown> | null | string {
   if (columns.length === 0) return null;
   const values: Record<string, unknown> = {};
   for (const { index, field } of columns) {
     try {
-      const value = parseFieldValue(field, cells[index] ?? '');
+      const cell = cells[index] ?? '';
+      // Hearth's own export defused formulas in these cells too.
+      const value = parseFieldValue(field, hearth ? undoDefusing(cell.trim()) : cell);
       if (value !== null) values[field.key] = value;
     } catch (err) {
       if (err instanceof ValidationError) return err.message;

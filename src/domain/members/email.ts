@@ -1,4 +1,5 @@
 import { domainToASCII } from 'node:url';
+import { ValidationError } from '../../lib/errors.ts';
 
 /**
  * Address syntax: what we accept as an email address. Deliberately practical, not RFC 5322:
@@ -26,22 +27,49 @@ export function normaliseEmail(email: string): string {
   return ascii === '' ? trimmed : `${trimmed.slice(0, at)}@${ascii}`;
 }
 
-/** Why an address is refused, or null when it is acceptable. */
-export function emailProblem(raw: string): string | null {
+/** Why an address is refused, as a code (reader pages translate it: web/reader-errors.ts). */
+export type EmailProblem = 'empty' | 'oneAt' | 'tooLong' | 'local' | 'domain';
+
+/** Each problem in English (the API's and the logs' words). */
+export const EMAIL_PROBLEM_TEXT: Record<EmailProblem, string> = {
+  empty: 'the email address is empty',
+  oneAt: 'the email address needs exactly one @',
+  tooLong: 'the email address is longer than 254 characters',
+  local: 'the part before the @ is not valid',
+  domain: 'the domain after the @ is not valid',
+};
+
+/** Why an address is refused (its code), or null when it is acceptable. */
+export function emailProblemCode(raw: string): EmailProblem | null {
   const email = raw.trim().normalize('NFC');
-  if (email === '') return 'the email address is empty';
+  if (email === '') return 'empty';
   const at = email.lastIndexOf('@');
-  if (at <= 0 || email.indexOf('@') !== at) return 'the email address needs exactly one @';
+  if (at <= 0 || email.indexOf('@') !== at) return 'oneAt';
   const local = email.slice(0, at);
   const rawDomain = email.slice(at + 1);
   const domain = /^[\x00-\x7f]*$/.test(rawDomain) ? rawDomain : domainToASCII(rawDomain.toLowerCase());
-  if (Buffer.byteLength(local) + 1 + domain.length > 254) return 'the email address is longer than 254 characters';
+  if (Buffer.byteLength(local) + 1 + domain.length > 254) return 'tooLong';
   if (Buffer.byteLength(local) > 64 || !LOCAL.test(local) || local.startsWith('.') || local.endsWith('.') || local.includes('..')) {
-    return 'the part before the @ is not valid';
+    return 'local';
   }
   const labels = domain.split('.');
   if (labels.length < 2 || !labels.every((l) => LABEL.test(l)) || !/^[A-Za-z]{2,63}$|^xn--[A-Za-z0-9-]+$/.test(labels.at(-1)!)) {
-    return 'the domain after the @ is not valid';
+    return 'domain';
   }
   return null;
+}
+
+/** Why an address is refused, in English, or null when it is acceptable. */
+export function emailProblem(raw: string): string | null {
+  const code = emailProblemCode(raw);
+  return code && EMAIL_PROBLEM_TEXT[code];
+}
+
+/**
+ * The error for an address that is refused: the English sentence (`lead`: "Please check your
+ * email address") with the problem, carrying the problem's code for reader pages to translate.
+ */
+export function invalidEmailError(lead: string, code: EmailProblem): ValidationError {
+  const problem = EMAIL_PROBLEM_TEXT[code];
+  return new ValidationError(`${lead}: ${problem}.`, 'invalid_email').with({ problem, problem_code: code });
 }

@@ -199,7 +199,13 @@ export async function archiveField(db: Kysely<Database>, key: string): Promise<M
  */
 export function parseFieldValue(field: Pick<MemberField, 'key' | 'label' | 'type' | 'options'>, raw: unknown): MemberFieldValue | null {
   if (raw === null || raw === undefined || raw === '') return null;
-  const bad = (why: string) => new ValidationError(`fields.${field.key} ${why}`, 'invalid_field_value');
+  const bad = (why: string) =>
+    new ValidationError(`fields.${field.key} ${why}`, 'invalid_field_value').with({
+      label: field.label,
+      type: field.type,
+      options: field.options.join(', '),
+      max: MAX_TEXT,
+    });
   switch (field.type) {
     case 'text': {
       if (typeof raw !== 'string') throw bad('must be text.');
@@ -258,7 +264,7 @@ export function checkFieldValues(
     const field = byKey.get(key);
     if (!field) throw new ValidationError(`There is no field "${key.slice(0, 40)}".`, 'unknown_field');
     if (options.editableOnly && !field.memberEditable)
-      throw new ValidationError(`${field.label} is not yours to change.`, 'field_not_editable');
+      throw new ValidationError(`${field.label} is not yours to change.`, 'field_not_editable').with({ label: field.label });
     const value = parseFieldValue(field, raw);
     if (value === null) changes.unset.push(key);
     else changes.set[key] = value;

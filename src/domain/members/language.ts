@@ -16,7 +16,13 @@ export function checkLanguage(code: string | null | undefined): string | null {
     const known = availableLanguages()
       .map((l) => l.code)
       .join(', ');
-    throw new ValidationError(`The language "${code.slice(0, 20)}" is not one of this site's languages (${known}).`, 'invalid_language');
+    throw new ValidationError(
+      `The language "${code.slice(0, 20)}" is not one of this site's languages (${known}).`,
+      'invalid_language',
+    ).with({
+      code: code.slice(0, 20),
+      known,
+    });
   }
   return c;
 }

@@ -4,6 +4,7 @@ import { NotFoundError } from '../../lib/errors.ts';
 import { isId } from '../../lib/ids.ts';
 import { decodeKeyset, keysetPage } from '../../lib/keyset.ts';
 import { fieldWhere, type FieldCondition } from './fields.ts';
+import { DEFAULT_MEMBER_SORT, sortedMemberIds, type MemberSort } from './sort.ts';
 
 /**
  * The members list: filters, keyset pagination (never OFFSET), a fast count, and the member
@@ -168,13 +169,22 @@ export async function getMember(db: Kysely<Database>, memberId: string): Promise
 
 export const MAX_PAGE = 200;
 
+/**
+ * A page of members. `sort` (sort.ts) orders a list without a search by a column; a search is
+ * always ordered by what matched (its prefix indexes), whatever the sort.
+ */
 export async function listMembers(
   db: Kysely<Database>,
   filter: MemberFilter,
-  page: { limit?: number | undefined; after?: string | undefined } = {},
+  page: { limit?: number | undefined; after?: string | undefined; sort?: MemberSort | undefined } = {},
 ): Promise<{ members: MemberRecord[]; next: string | null }> {
   const limit = Math.min(Math.max(1, Math.trunc(page.limit ?? 50) || 50), MAX_PAGE);
   const bySearch = Boolean(filter.query);
+  const sort = page.sort;
+  if (!bySearch && sort && (sort.key !== DEFAULT_MEMBER_SORT.key || sort.dir !== DEFAULT_MEMBER_SORT.dir)) {
+    const sorted = await sortedMemberIds(db, filter, sort, { limit, after: page.after });
+    return { members: await loadMembers(db, sorted.ids), next: sorted.next };
+  }
   const cursor = decodeMemberCursor(page.after, bySearch);
   let rows: Array<{ id: string; email: string; created_key: string; k?: string }>;
   if (bySearch) {

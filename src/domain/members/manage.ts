@@ -341,11 +341,11 @@ export async function* membersCsv(db: Kysely<Database>, filter: MemberFilter): A
     const safe = /^[=+\-@\t\r']/.test(s) ? `'${s}` : s;
     return /[",\n\r]/.test(safe) || safe !== s ? `"${safe.replace(/"/g, '""')}"` : safe;
   };
-  // The last four columns (and labels quoted when they hold a comma) let `import` read this file
+  // The columns from notes on (and labels quoted when they hold a comma) let `import` read this file
   // back into an identical member (the `hearth` import format). Then one column per custom field,
   // named by its key (an import maps a column with a field's key back to it).
   const customFields = await listFields(db);
-  yield `id,email,name,status,tier,newsletters,labels,platform,utm_source,utm_medium,utm_campaign,referrer,ref,referral_code,created_at,confirmed_at,notes,access,access_until,stripe_customer_id${customFields.map((f) => `,${f.key}`).join('')}\n`;
+  yield `id,email,name,status,tier,newsletters,labels,platform,utm_source,utm_medium,utm_campaign,referrer,ref,referral_code,created_at,confirmed_at,notes,access,access_until,stripe_customer_id,unsubscribed_at,language${customFields.map((f) => `,${f.key}`).join('')}\n`;
   let after: { created: string; id: string } | undefined;
   for (;;) {
     const rows = await db
@@ -372,6 +372,8 @@ export async function* membersCsv(db: Kysely<Database>, filter: MemberFilter): A
         'm.tier_source',
         'm.comp_until',
         'm.stripe_customer_id',
+        'm.unsubscribed_at',
+        'm.language',
         'm.fields',
         sql<string>`to_char(m.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('created_key'),
         sql<string>`(select string_agg(n.slug, ' ' order by n.sort_order) from member_newsletters mn join newsletters n on n.id = mn.newsletter_id where mn.member_id = m.id)`.as(
@@ -411,6 +413,8 @@ export async function* membersCsv(db: Kysely<Database>, filter: MemberFilter): A
           r.tier_source === 'stripe' ? 'paid' : r.tier_source === 'comp' ? 'comp' : '',
           r.tier_source === 'comp' ? r.comp_until : null,
           r.stripe_customer_id,
+          r.unsubscribed_at,
+          r.language,
           ...customFields.map((f) => formatFieldValue(r.fields[f.key])),
         ]
           .map(cell)

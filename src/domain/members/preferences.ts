@@ -73,7 +73,8 @@ export async function updatePreferences(db: Kysely<Database>, memberId: string, 
       .execute();
     if (newsletters.length !== slugs.length) throw new ValidationError('One of those newsletters does not exist.', 'unknown_newsletter');
     const closed = newsletters.find((n) => n.archived_at !== null && n.member_id === null);
-    if (closed) throw new ConflictError(`"${closed.name}" is closed to new subscribers.`, 'newsletter_archived');
+    if (closed)
+      throw new ConflictError(`"${closed.name}" is closed to new subscribers.`, 'newsletter_archived').with({ name: closed.name });
     await trx
       .deleteFrom('member_newsletters')
       .where('member_id', '=', memberId)

@@ -1,8 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Database, Member } from '../../../db/types.ts';
-import { confirmSubscriptionEmail } from '../../../emails/confirm-subscription.ts';
-import { welcomeEmail } from '../../../emails/welcome.ts';
+import { automaticEmail } from '../emails/emails.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
 import type { SiteKeys } from '../../lib/site-keys.ts';
 import { holdSignup } from './waves.ts';
@@ -15,7 +14,7 @@ import { emailBrand } from '../site/brand.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { SLUG_PATTERN } from '../newsletters/newsletters.ts';
 import { senderFor } from '../newsletters/sender.ts';
-import { emailProblem, normaliseEmail } from './email.ts';
+import { emailProblemCode, invalidEmailError, normaliseEmail } from './email.ts';
 import { checkLanguage, memberLanguage } from './language.ts';
 import { recordEvent } from './events.ts';
 import { CONFIRM_DAYS, confirmToken, confirmUrl, preferencesToken, preferencesUrl, readConfirmToken } from './links.ts';
@@ -118,8 +117,11 @@ async function resolveNewsletters(db: Kysely<Database>, slugs: string[]) {
     const archived = SLUG_PATTERN.test(missing[0]!)
       ? await db.selectFrom('newsletters').select('name').where('slug', '=', missing[0]!).executeTakeFirst()
       : undefined;
-    if (archived) throw new ConflictError(`"${archived.name}" is closed to new subscribers.`, 'newsletter_archived');
-    throw new ValidationError(`There is no newsletter called "${missing[0]!.slice(0, 60)}".`, 'unknown_newsletter');
+    if (archived)
+      throw new ConflictError(`"${archived.name}" is closed to new subscribers.`, 'newsletter_archived').with({ name: archived.name });
+    throw new ValidationError(`There is no newsletter called "${missing[0]!.slice(0, 60)}".`, 'unknown_newsletter').with({
+      name: missing[0]!.slice(0, 60),
+    });
   }
   return rows;
 }
@@ -127,14 +129,14 @@ async function resolveNewsletters(db: Kysely<Database>, slugs: string[]) {
 async function checkLimits(db: Kysely<Database>, secret: string, email: string, clientIp: string): Promise<void> {
   const byIp = await hitRateLimit(db, hmac(secret, 'ratelimit:subscribe:ip', clientIp), SUBSCRIBE_LIMITS.perIp);
   if (!byIp.allowed) {
-    throw new RateLimitedError(byIp.retryAfter, 'Too many sign-ups from your network. Please try again later.');
+    throw new RateLimitedError(byIp.retryAfter, 'Too many sign-ups from your network. Please try again later.').with({ reason: 'network' });
   }
   const byAddress = await hitRateLimit(db, hmac(secret, 'ratelimit:subscribe:address', email), SUBSCRIBE_LIMITS.perAddress);
   if (!byAddress.allowed) {
     throw new RateLimitedError(
       byAddress.retryAfter,
       'This address was entered many times today. Please check your inbox, or try again tomorrow.',
-    );
+    ).with({ reason: 'address' });
   }
 }
 
@@ -152,8 +154,8 @@ export async function subscribe(db: Kysely<Database>, ctx: SiteKeys, request: Su
   if (request.honeypot && request.honeypot.trim() !== '') return { outcome: 'ignored_bot', confirmationQueued: false };
   // First: a site that is not open says so, whatever the form held.
   const newsletters = await resolveNewsletters(db, request.newsletters ?? []);
-  const problem = emailProblem(request.email);
-  if (problem) throw new ValidationError(`Please check your email address: ${problem}.`, 'invalid_email');
+  const problem = emailProblemCode(request.email);
+  if (problem) throw invalidEmailError('Please check your email address', problem);
   const email = normaliseEmail(request.email);
   const name = clean(request.name, 200);
   const language = checkLanguage(request.language);
@@ -274,7 +276,7 @@ export async function queueConfirmation(
     member.id,
     newsletters.map((n) => n.id),
   );
-  const rendered = confirmSubscriptionEmail({
+  const rendered = await automaticEmail(trx, 'confirmation', {
     lang: memberLanguage({ language: member.language ?? null }, site),
     brand: await emailBrand(trx, site, ctx.siteUrl),
     name: member.name,
@@ -346,7 +348,7 @@ export async function confirmSubscription(db: Kysely<Database>, ctx: SiteKeys, t
     await creditReferral(trx, member.id);
     if (firstConfirmation) {
       const site = await getSiteSettings(trx);
-      const rendered = welcomeEmail({
+      const rendered = await automaticEmail(trx, 'welcome', {
         lang: memberLanguage(member, site),
         brand: await emailBrand(trx, site, ctx.siteUrl),
         name: member.name,

@@ -100,7 +100,7 @@ export async function holdSignup(db: Kysely<Database>, secret: string, input: Ho
   }
   const ceiling = await confirmationsCeiling(db);
   const used = await hourlyConfirmations(db);
-  if (used < ceiling) {
+  if (used + 1 <= ceiling) {
     await countConfirmation(db);
     return false;
   }
@@ -198,14 +198,35 @@ export async function setConfirmationsCeiling(db: Kysely<Database>, perHour: num
     .execute();
 }
 
-/** Confirmations queued this clock hour, site-wide (one counter row per hour in rate_limits). */
-const ceilingKey = () => `signup:confirmations:${new Date().toISOString().slice(0, 13)}`;
+const HOUR_SECONDS = 3600;
+const CEILING_KEY = 'signup:confirmations';
+/** This clock hour's start, by the database's clock (one clock for every process). */
+const hourStart = sql`to_timestamp(floor(extract(epoch from now()) / ${HOUR_SECONDS}) * ${HOUR_SECONDS})`;
+
+/**
+ * Confirmations queued in the last hour, site-wide: a sliding estimate over clock-hour counters
+ * in rate_limits (as src/lib/rate-limit.ts): this hour's, plus the previous hour's weighted by how
+ * much of it the last sixty minutes still cover. A plain clock-hour count forgot everything at
+ * the turn of the hour (the ceiling at 10:59 and the ceiling again at 11:00), and a test of the
+ * ceiling failed whenever its sign-ups straddled the hour. Pure; the counts come from the database.
+ */
+export function confirmationsInLastHour(counts: { hits: number; prevHits: number; elapsedSeconds: number }): number {
+  const elapsed = Math.min(Math.max(counts.elapsedSeconds, 0), HOUR_SECONDS);
+  return counts.hits + counts.prevHits * (1 - elapsed / HOUR_SECONDS);
+}
+
 async function hourlyConfirmations(db: Kysely<Database>): Promise<number> {
-  const row = await db.selectFrom('rate_limits').select('hits').where('key', '=', ceilingKey()).executeTakeFirst();
-  return Number(row?.hits ?? 0);
+  const row = await sql<{ hits: number; prev_hits: number; elapsed: number }>`
+    select coalesce((select hits from rate_limits where key = ${CEILING_KEY} and window_start = ${hourStart}), 0)::int as hits,
+      coalesce((select hits from rate_limits where key = ${CEILING_KEY}
+                 and window_start = ${hourStart} - make_interval(secs => ${HOUR_SECONDS})), 0)::int as prev_hits,
+      extract(epoch from (now() - ${hourStart}))::float8 as elapsed
+  `.execute(db);
+  const r = row.rows[0]!;
+  return confirmationsInLastHour({ hits: r.hits, prevHits: r.prev_hits, elapsedSeconds: r.elapsed });
 }
 async function countConfirmation(db: Kysely<Database>, n = 1): Promise<void> {
-  await sql`insert into rate_limits (key, window_start, hits) values (${ceilingKey()}, date_trunc('hour', now()), ${n})
+  await sql`insert into rate_limits (key, window_start, hits) values (${CEILING_KEY}, ${hourStart}, ${n})
     on conflict (key, window_start) do update set hits = rate_limits.hits + ${n}`.execute(db);
 }
 
@@ -277,7 +298,7 @@ export async function releaseCeilingHolds(db: Kysely<Database>, deps: WaveDeps):
     .where('closed_at', 'is', null)
     .executeTakeFirst();
   if (!wave) return 0;
-  const room = (await confirmationsCeiling(db)) - (await hourlyConfirmations(db));
+  const room = Math.floor((await confirmationsCeiling(db)) - (await hourlyConfirmations(db)));
   if (room <= 0) return 0;
   const left = await db
     .selectFrom('signup_holds')

@@ -1,13 +1,13 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
-import { confirmEmailChangeEmail } from '../../../emails/confirm-email-change.ts';
+import { automaticEmail } from '../emails/emails.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
 import { senderFor } from '../newsletters/sender.ts';
 import type { SiteKeys } from '../../lib/site-keys.ts';
 import { hitRateLimit } from '../../lib/rate-limit.ts';
 import { hmac, sign, verify } from '../../lib/tokens.ts';
 import { ConflictError, RateLimitedError, ValidationError } from '../../lib/errors.ts';
-import { emailProblem, normaliseEmail } from '../members/email.ts';
+import { emailProblemCode, invalidEmailError, normaliseEmail } from '../members/email.ts';
 import { recordEvent } from '../members/events.ts';
 import { isSuppressed } from '../members/suppression.ts';
 import { emailBrand } from '../site/brand.ts';
@@ -32,8 +32,8 @@ export async function renameMember(db: Kysely<Database>, memberId: string, name:
 const CHANGE_HOURS = 24;
 
 export async function requestEmailChange(db: Kysely<Database>, ctx: SiteKeys, memberId: string, newEmail: string): Promise<void> {
-  const problem = emailProblem(newEmail);
-  if (problem) throw new ValidationError(`Please check the new address: ${problem}.`, 'invalid_email');
+  const problem = emailProblemCode(newEmail);
+  if (problem) throw invalidEmailError('Please check the new address', problem);
   const email = normaliseEmail(newEmail);
   const limit = await hitRateLimit(db, hmac(ctx.secret, 'ratelimit:email-change', memberId), { limit: 5, windowSeconds: 86_400 });
   if (!limit.allowed)
@@ -43,7 +43,7 @@ export async function requestEmailChange(db: Kysely<Database>, ctx: SiteKeys, me
   const payload = JSON.stringify({ m: memberId, e: email, x: Math.floor(Date.now() / 1000) + CHANGE_HOURS * 3600 });
   const token = sign(ctx.secret, 'email-change', payload);
   const site = await getSiteSettings(db);
-  const rendered = confirmEmailChangeEmail({
+  const rendered = await automaticEmail(db, 'email_change', {
     lang: await emailLanguageOf(db, memberId),
     brand: await emailBrand(db, site, ctx.siteUrl),
     link: `${ctx.siteUrl}/account/email?token=${encodeURIComponent(token)}`,

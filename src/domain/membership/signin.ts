@@ -1,14 +1,14 @@
 import { randomInt } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
-import { signInEmail } from '../../../emails/sign-in.ts';
+import { automaticEmail } from '../emails/emails.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
 import { senderFor } from '../newsletters/sender.ts';
 import type { SiteKeys } from '../../lib/site-keys.ts';
 import { hitRateLimit } from '../../lib/rate-limit.ts';
 import { hashToken, hmac, randomToken, safeEqual } from '../../lib/tokens.ts';
 import { RateLimitedError, ValidationError } from '../../lib/errors.ts';
-import { emailProblem, normaliseEmail } from '../members/email.ts';
+import { emailProblemCode, invalidEmailError, normaliseEmail } from '../members/email.ts';
 import { recordEvent } from '../members/events.ts';
 import { lockMemberByEmail, newReferralCode } from '../members/subscribe.ts';
 import { isSuppressed } from '../members/suppression.ts';
@@ -40,8 +40,8 @@ export async function requestSignIn(
   ctx: SiteKeys,
   input: { email: string; clientIp: string; returnTo?: string | null },
 ): Promise<void> {
-  const problem = emailProblem(input.email);
-  if (problem) throw new ValidationError(`Please check your email address: ${problem}.`, 'invalid_email');
+  const problem = emailProblemCode(input.email);
+  if (problem) throw invalidEmailError('Please check your email address', problem);
   const email = normaliseEmail(input.email);
   const byIp = await hitRateLimit(db, hmac(ctx.secret, 'ratelimit:member-signin:ip', input.clientIp), SIGN_IN_LIMITS.perIp);
   const byAddress = await hitRateLimit(db, hmac(ctx.secret, 'ratelimit:member-signin:address', email), SIGN_IN_LIMITS.perAddress);
@@ -86,7 +86,7 @@ export async function requestSignIn(
       })
       .execute();
     const site = await getSiteSettings(trx);
-    const rendered = signInEmail({
+    const rendered = await automaticEmail(trx, 'sign_in', {
       lang: member.language ?? site.language,
       brand: await emailBrand(trx, site, ctx.siteUrl),
       link: `${ctx.siteUrl}/signin/verify?token=${encodeURIComponent(token)}`,

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
-import { referralMilestoneEmail, type MilestoneReward } from '../../../emails/referral-milestone.ts';
+import type { MilestoneReward } from '../../../emails/referral-milestone.ts';
+import { automaticEmail } from '../emails/emails.ts';
 import { queueEmail } from '../../lib/mail-queue.ts';
 import { senderFor } from '../newsletters/sender.ts';
 import type { SiteLinks } from '../../lib/site-keys.ts';
@@ -259,7 +260,7 @@ export async function mailMilestone(
         ? { kind: 'comp_banked', tierName, days: row.banked_days }
         : { kind: 'manual' };
   const [site, next] = await Promise.all([getSiteSettings(db), nextMilestone(db, input.memberId)]);
-  const rendered = referralMilestoneEmail({
+  const rendered = await automaticEmail(db, 'referral_milestone', {
     lang: row.language ?? site.language,
     timeZone: site.timeZone,
     brand: await emailBrand(db, site, ctx.siteUrl),

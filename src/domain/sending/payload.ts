@@ -20,7 +20,7 @@ export interface FixedSend {
   from: string;
   /** Null only for sends prepared before Reply-To was fixed with the send. */
   replyTo: string | null;
-  rendered: { full: CompiledEmail; preview: CompiledEmail | null };
+  rendered: RenderedSend;
   /** The send's links (send_links, by number): rewritten to the click redirect. */
   links: readonly string[];
   /** Whether tracking tokens name the member (the per-member setting at preparation). */
@@ -39,6 +39,32 @@ export interface BatchDelivery {
   variant: Variant;
   /** In a subject test: the index of this delivery's subject (the sample's own, or the winner). */
   subject?: number | null | undefined;
+  /** The rendering's language (a key of `rendered.languages`); null: the send's own rendering. */
+  language?: string | null | undefined;
+}
+
+/** One language's rendering of a send: its variants, fixed when the send was prepared. */
+export interface RenderedLanguage {
+  full: CompiledEmail;
+  preview: CompiledEmail | null;
+  /** The name a member without one is greeted by ("Hi there,"), in this language; "there" when absent. */
+  anonymousName?: string | undefined;
+  /** The post this rendering shows (the original or a translation): its gate decides the variant. */
+  postId?: string | undefined;
+}
+
+/**
+ * A send's renderings (sends.rendered): its own (the site's language) and one per other language
+ * among its members (sending/languages.ts), each rendered once; a delivery names its language.
+ * Sends prepared before languages have the first part only.
+ */
+export interface RenderedSend extends RenderedLanguage {
+  languages?: Record<string, RenderedLanguage> | undefined;
+}
+
+/** A delivery's rendering: its language's, else the send's own. */
+export function renderingFor(rendered: RenderedSend, language: string | null | undefined): RenderedLanguage {
+  return (language && rendered.languages?.[language]) || rendered;
 }
 
 /**
@@ -73,11 +99,12 @@ function trackedHtml(compiled: CompiledEmail, send: FixedSend, siteUrl: string):
 
 export function batchMessages(send: FixedSend, deliveries: readonly BatchDelivery[], ctx: SiteKeys): EmailMessage[] {
   return deliveries.map((d) => {
-    const compiled = d.variant === 'preview' && send.rendered.preview ? send.rendered.preview : send.rendered.full;
+    const rendering = renderingFor(send.rendered, d.language);
+    const compiled = d.variant === 'preview' && rendering.preview ? rendering.preview : rendering.full;
     const prefs = preferencesToken(ctx.secret, d.memberId);
     const prefsUrl = preferencesUrl(ctx.siteUrl, prefs);
     const values: SlotValues = {
-      name: d.name?.trim() || 'there',
+      name: d.name?.trim() || rendering.anonymousName || 'there',
       unsubscribe_url: prefsUrl,
       preferences_url: prefsUrl,
       referral_url: d.referralCode ? `${ctx.siteUrl}/r/${d.referralCode}` : `${ctx.siteUrl}/join`,

@@ -2,13 +2,13 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
 import { MAX_BATCH } from '../../lib/mailer/port.ts';
 import type { SiteLinks } from '../../lib/site-keys.ts';
-import { renderPostVariants } from '../content/email.ts';
 import { senderFor } from '../newsletters/sender.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { collectLinks } from '../tracking/links.ts';
 import { earlierSendsOf, recipientWhere, type Segment } from './segments.ts';
 import { enqueueLanes, enqueueWinnerJob } from './jobs.ts';
 import { VARIANT_CODE } from './payload.ts';
+import { allRenderings, deliveryLanguageSql, renderSend, sendPlan, variantSql } from './languages.ts';
 import { dbNow } from '../../lib/sql.ts';
 
 /**
@@ -47,51 +47,23 @@ export async function prepareSend(db: Kysely<Database>, ctx: PrepareContext, sen
     const send = await trx.selectFrom('sends').selectAll().where('id', '=', sendId).forUpdate().executeTakeFirstOrThrow();
     if (send.status !== 'preparing') return 'not_scheduled'; // cancelled meanwhile
     const segment = send.segment as unknown as Segment;
-    const post = await trx
-      .selectFrom('posts')
-      .select(['id', 'visibility', 'tier_ids'])
-      .where('id', '=', send.post_id)
-      .executeTakeFirstOrThrow();
-    const rendered = await renderPostVariants(trx, ctx.siteUrl, send.post_id);
     const site = await getSiteSettings(trx);
+    // Which version of the post each language gets (translations), and the gate of each.
+    const plan = await sendPlan(trx, send.post_id, site.language);
     // From and Reply-To of the segment's (first) newsletter, fixed now: a retried batch is the same payload.
     const sender = await senderFor(
       trx,
       { siteUrl: ctx.siteUrl, mailFrom: ctx.from },
       segment.newsletters.map((n) => n.id),
     );
-    // Every link of the send, once, numbered: the click redirect goes only to these.
-    const links = collectLinks([...rendered.full.html.texts, ...(rendered.preview?.html.texts ?? [])]);
-    if (links.length > 0) {
-      await trx
-        .insertInto('send_links')
-        .values(links.map((url, link) => ({ send_id: sendId, link, url })))
-        .execute();
-      // Links to this site's posts: a click on one is also that member reading the post.
-      await sql`
-        update send_links l set post_id = p.id
-          from posts p
-         where l.send_id = ${sendId} and l.url like ${`${ctx.siteUrl}/posts/%`} and p.slug = split_part(split_part(substr(l.url, ${ctx.siteUrl.length + 8}), '?', 1), '#', 1)
-      `.execute(trx);
-    }
     const exclude = await earlierSendsOf(trx, send.post_id, sendId);
-    // Which members read the whole post: the same rule as canRead (content/access.ts), as a
-    // list of tier ids so the snapshot needs no join.
-    const fullTiers =
-      post.visibility === 'paid'
-        ? (await trx.selectFrom('tiers').select('id').where('paid', '=', true).execute()).map((t) => t.id)
-        : post.visibility === 'tiers'
-          ? post.tier_ids
-          : null;
-    const [full, preview] = [sql.lit(VARIANT_CODE.full), sql.lit(VARIANT_CODE.preview)];
-    const variant =
-      fullTiers === null
-        ? sql<string>`${full}`
-        : sql<string>`case when m.tier_id = any(${sql.val(fullTiers.length ? fullTiers : ['0'])}::bigint[]) then ${full} else ${preview} end`;
+    // Which members read the whole post: the same rule as canRead (content/access.ts), applied to
+    // the version their language gets.
+    const variant = await variantSql(trx, plan, VARIANT_CODE);
     const candidates = trx
       .selectFrom('members as m')
       .where(recipientWhere(segment, exclude))
-      .select(['m.id', 'm.email', 'm.name', 'm.referral_code', variant.as('variant')]);
+      .select(['m.id', 'm.email', 'm.name', 'm.referral_code', variant.as('variant'), deliveryLanguageSql(plan).as('language')]);
     const test = send.subjects ? { subjects: send.subjects.length, sample: send.test_sample ?? 0.2 } : null;
     const batchSize = sql.lit(MAX_BATCH);
     // Without a test: batches of member ids in order, as ever. With one, the sample is the first
@@ -120,12 +92,12 @@ export async function prepareSend(db: Kysely<Database>, ctx: PrepareContext, sen
       ),`;
     // One statement: the snapshot (materialised once), its deliveries, and its batches as
     // ranges of member ids.
-    const result = await sql<{ batches: string; recipients: string }>`
+    const result = await sql<{ batches: string; recipients: string; languages: string[] }>`
       with candidates as (${candidates}),
       ${picked}
       ins as (
-        insert into deliveries (send_id, member_id, email, name, referral_code, variant, subject)
-        select ${sendId}, id, email, name, referral_code, variant::"char", subject from picked
+        insert into deliveries (send_id, member_id, email, name, referral_code, variant, subject, language)
+        select ${sendId}, id, email, name, referral_code, variant::"char", subject, language from picked
       ),
       made as (
         insert into send_batches (send_id, batch, first_member, last_member, size, part, status)
@@ -135,8 +107,26 @@ export async function prepareSend(db: Kysely<Database>, ctx: PrepareContext, sen
           from picked group by batch
         returning size, part
       )
-      select count(*) as batches, coalesce(sum(size), 0) as recipients from made
+      select count(*) as batches, coalesce(sum(size), 0) as recipients,
+             (select coalesce(array_agg(distinct language), '{}') from picked where language is not null) as languages
+        from made
     `.execute(trx);
+    // The post rendered once per language present (and variant), after the snapshot told which.
+    const rendered = await renderSend(trx, ctx.siteUrl, plan, result.rows[0]?.languages ?? []);
+    // Every link of the send, once, numbered: the click redirect goes only to these.
+    const links = collectLinks(allRenderings(rendered).flatMap((r) => [...r.full.html.texts, ...(r.preview?.html.texts ?? [])]));
+    if (links.length > 0) {
+      await trx
+        .insertInto('send_links')
+        .values(links.map((url, link) => ({ send_id: sendId, link, url })))
+        .execute();
+      // Links to this site's posts: a click on one is also that member reading the post.
+      await sql`
+        update send_links l set post_id = p.id
+          from posts p
+         where l.send_id = ${sendId} and l.url like ${`${ctx.siteUrl}/posts/%`} and p.slug = split_part(split_part(substr(l.url, ${ctx.siteUrl.length + 8}), '?', 1), '#', 1)
+      `.execute(trx);
+    }
     const batches = Number(result.rows[0]?.batches ?? 0);
     const recipients = Number(result.rows[0]?.recipients ?? 0);
     const nobody = recipients === 0;

@@ -1,8 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { BatchPart, Database, SendStatus } from '../../../db/types.ts';
-import type { CompiledEmail } from '../../../emails/post.ts';
 import { statusFromBatches, type BatchCounts } from './lifecycle.ts';
-import { variantOfCode, type BatchDelivery, type FixedSend } from './payload.ts';
+import { variantOfCode, type BatchDelivery, type FixedSend, type RenderedSend } from './payload.ts';
 import type { PostedOutcome } from './poster.ts';
 import { dbNow } from '../../lib/sql.ts';
 import { liveSendPaused, liveSendProgress, liveSendResumed, liveSendSettled } from '../live/hooks.ts';
@@ -135,7 +134,7 @@ export function createSendStore(db: Kysely<Database>): SendStore {
         id: row.id,
         from: row.from_address,
         replyTo: row.reply_to,
-        rendered: row.rendered as unknown as { full: CompiledEmail; preview: CompiledEmail | null },
+        rendered: row.rendered as unknown as RenderedSend,
         links: links.map((l) => l.url),
         trackMembers: row.track_members,
         subjects: row.subjects,
@@ -166,7 +165,7 @@ export function createSendStore(db: Kysely<Database>): SendStore {
         // The rest of a subject test gets the winner: written once, before its batches were released.
         const deliveries = await db
           .selectFrom('deliveries as d')
-          .select(['d.member_id', 'd.email', 'd.name', 'd.referral_code', 'd.variant'])
+          .select(['d.member_id', 'd.email', 'd.name', 'd.referral_code', 'd.variant', 'd.language'])
           .select(
             row.part === 'rest'
               ? sql<number | null>`(select s.winner from sends s where s.id = ${sendId})`.as('subject')
@@ -192,6 +191,7 @@ export function createSendStore(db: Kysely<Database>): SendStore {
               referralCode: d.referral_code,
               variant: variantOfCode(d.variant),
               subject: d.subject,
+              language: d.language,
             })),
           },
         };

@@ -23,6 +23,8 @@ export const PERMISSIONS = {
   'stats:read': ['owner', 'admin', 'editor'],
   'comments:moderate': ['owner', 'admin', 'moderator'],
   'settings:manage': ['owner', 'admin'],
+  /** Rewrite the automatic emails (welcome, confirmation, …): subject, preheader, body, per language. */
+  'emails:write': ['owner', 'admin', 'editor'],
   /** Download the whole site (domain/backup/): every member, post and staff password hash. */
   'site:export': ['owner'],
 } as const satisfies Record<string, readonly StaffRole[]>;

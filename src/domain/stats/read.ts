@@ -299,6 +299,7 @@ export async function recentSendStats(db: Kysely<Database>, limit = 10) {
     .leftJoin('stats_sends as ss', 'ss.send_id', 's.id')
     .select([
       's.id',
+      's.status',
       'p.title',
       's.prepared_at',
       's.recipients',
@@ -327,6 +328,8 @@ export async function recentSendStats(db: Kysely<Database>, limit = 10) {
   return rows.map((r) => ({
     id: r.id,
     title: r.title,
+    /** A send cancelled part-way is listed (some emails left) and says so. */
+    status: r.status,
     sent_at: r.prepared_at?.toISOString() ?? null,
     recipients: r.recipients,
     delivered: r.delivered,

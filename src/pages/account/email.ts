@@ -1,47 +1,61 @@
-import type { APIRoute } from 'astro';
+import type { APIRoute, APIContext } from 'astro';
 import { DomainError } from '../../lib/errors.ts';
 import { confirmEmailChange, readEmailChangeToken } from '../../domain/membership/account.ts';
 import { statusFor } from '../../web/http.ts';
 import { buttonPage, messagePage } from '../../web/pages.ts';
 import { field, readFields } from '../../web/request-data.ts';
+import { linkOwner, readerLocale } from '../../web/locale.ts';
+import { readerError } from '../../web/reader-errors.ts';
 
 /**
  * The link sent to a member's new address. GET checks the link and shows one button (mail
  * scanners open links); the POST from it moves the membership to the new address.
  */
-function failed(err: unknown): Response {
+/** The member's language (the link is theirs), unless someone else is signed in here. */
+const localeOf = (astro: APIContext, token: string) =>
+  readerLocale(
+    astro,
+    linkOwner(() => readEmailChangeToken(astro.locals.runtime.config.appSecret, token).memberId),
+  );
+
+async function failed(astro: APIContext, err: unknown, token: string): Promise<Response> {
   if (!(err instanceof DomainError)) throw err;
+  const tr = await localeOf(astro, token);
   return messagePage({
     status: statusFor(err),
-    title: 'Your address was not changed',
-    message: err.message,
+    title: tr.t('account.emailChange.failed'),
+    message: readerError(tr, err, 'emailChange'),
     headers: { 'referrer-policy': 'no-referrer' },
+    tr,
   });
 }
 
-export const GET: APIRoute = ({ url, locals }) => {
-  const token = url.searchParams.get('token') ?? '';
+export const GET: APIRoute = async (astro) => {
+  const token = astro.url.searchParams.get('token') ?? '';
   let email: string;
   try {
-    email = readEmailChangeToken(locals.runtime.config.appSecret, token).email;
+    email = readEmailChangeToken(astro.locals.runtime.config.appSecret, token).email;
   } catch (err) {
-    return failed(err);
+    return failed(astro, err, token);
   }
+  const tr = await localeOf(astro, token);
   return buttonPage({
-    title: 'Confirm your new address',
-    message: `Press the button to receive this membership's email at ${email} from now on.`,
+    title: tr.t('account.emailChange.title'),
+    message: tr.t('account.emailChange.message', { email }),
     action: '/account/email',
     token,
-    button: 'Use this address',
+    button: tr.t('account.emailChange.button'),
+    tr,
   });
 };
 
-export const POST: APIRoute = async ({ request, url, locals, redirect }) => {
+export const POST: APIRoute = async (astro) => {
+  const { request, url, locals, redirect } = astro;
   const token = field(await readFields(request), 'token') || (url.searchParams.get('token') ?? '');
   try {
     await confirmEmailChange(locals.runtime.db, locals.runtime.config.appSecret, token);
     return redirect('/account?email_changed=1', 303);
   } catch (err) {
-    return failed(err);
+    return failed(astro, err, token);
   }
 };

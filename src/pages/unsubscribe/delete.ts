@@ -5,9 +5,17 @@ import { deleteMember } from '../../domain/members/preferences.ts';
 import { statusFor } from '../../web/http.ts';
 import { messagePage } from '../../web/pages.ts';
 import { readFields } from '../../web/request-data.ts';
+import { linkOwner, readerLocale } from '../../web/locale.ts';
+import { readerError } from '../../web/reader-errors.ts';
 
 /** Erasure by the member: personal data goes, anonymous aggregates stay. */
-export const POST: APIRoute = async ({ url, request, locals }) => {
+export const POST: APIRoute = async (astro) => {
+  const { url, request, locals } = astro;
+  // Worked out before the erasure: the member's language goes with their row.
+  const tr = await readerLocale(
+    astro,
+    linkOwner(() => readPreferencesToken(locals.runtime.config.appSecret, url.searchParams.get('token') ?? '')),
+  );
   try {
     const memberId = readPreferencesToken(locals.runtime.config.appSecret, url.searchParams.get('token') ?? '');
     const fields = await readFields(request);
@@ -16,11 +24,17 @@ export const POST: APIRoute = async ({ url, request, locals }) => {
     await deleteMember(locals.runtime.db, memberId);
     return messagePage({
       status: 200,
-      title: 'You are deleted',
-      message: 'Your subscription and your personal data are erased. We will not email you again.',
+      title: tr.t('account.preferences.deleted'),
+      message: tr.t('account.preferences.deletedBody'),
+      tr,
     });
   } catch (err) {
     if (!(err instanceof DomainError)) throw err;
-    return messagePage({ status: statusFor(err), title: 'We could not delete you', message: err.message });
+    return messagePage({
+      status: statusFor(err),
+      title: tr.t('account.preferences.deleteFailed'),
+      message: readerError(tr, err, 'preferences'),
+      tr,
+    });
   }
 };

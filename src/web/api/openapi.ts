@@ -12,6 +12,16 @@ import {
   previewQuery,
 } from './automation.ts';
 import { patchCommentBody, CommentEnvelope, CommentPage } from './comment.ts';
+import {
+  AutomaticEmailEnvelope,
+  AutomaticEmailList,
+  AutomaticEmailVersions,
+  EmailKind,
+  languageBody,
+  languageQuery,
+  putEmailBody,
+  TestSent,
+} from './email.ts';
 import { FieldEnvelope, FieldList, newFieldBody, patchFieldBody } from './field.ts';
 import { ImportChangesEnvelope, ImportEnvelope, importOptionsBody } from './import.ts';
 import { newPollBody, patchPollBody, PollEnvelope, PollPage } from './poll.ts';
@@ -80,7 +90,14 @@ const error = (status: string) => ({ description: ERROR_TEXT[status]!, content: 
 function operation(op: Operation, pathParams: string[]): ZodOpenApiOperationObject {
   const [status, schema] = op.ok;
   const path = pathParams.length
-    ? z.object(Object.fromEntries(pathParams.map((p) => [p, p === 'slug' ? Slug : p === 'key' ? FieldKey : p === 'domain' ? Domain : Id])))
+    ? z.object(
+        Object.fromEntries(
+          pathParams.map((p) => [
+            p,
+            p === 'slug' ? Slug : p === 'kind' ? EmailKind : p === 'key' ? FieldKey : p === 'domain' ? Domain : Id,
+          ]),
+        ),
+      )
     : undefined;
   const body = op.body
     ? { required: true, content: { 'application/json': { schema: op.body } } }
@@ -124,7 +141,7 @@ const page = {
 const SEND_COMMANDS = ['schedule', 'cancel', 'undo', 'pause', 'resume', 'retry'] as const;
 
 /** Every documented call: path (Astro's `[id]` written `{id}`) → method → operation. */
-export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'patch' | 'delete', Operation>>> = {
+export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'put' | 'patch' | 'delete', Operation>>> = {
   '/api/v1/me': { get: { summary: 'The staff user this token belongs to', permission: 'dashboard:view', ok: ['200', StaffEnvelope] } },
   '/api/v1/members': {
     get: {
@@ -677,6 +694,56 @@ export const API_OPERATIONS: Record<string, Partial<Record<'get' | 'post' | 'pat
       summary: "A member's engagement score and its reasons",
       permission: 'stats:read',
       ok: ['200', MemberEngagement],
+      errors: ['400', '404'],
+    },
+  },
+  '/api/v1/emails': {
+    get: {
+      summary: 'The automatic emails, with the languages staff rewrote each in',
+      permission: 'emails:write',
+      ok: ['200', AutomaticEmailList],
+    },
+  },
+  '/api/v1/emails/{kind}': {
+    get: {
+      summary: 'An automatic email in a language: what goes out now, the default, and its variables',
+      permission: 'emails:write',
+      query: languageQuery,
+      ok: ['200', AutomaticEmailEnvelope],
+      errors: ['400', '404'],
+    },
+    put: {
+      summary: 'Rewrite an automatic email in a language (a new version; refused with the line and reason when it does not check)',
+      permission: 'emails:write',
+      body: putEmailBody,
+      ok: ['200', AutomaticEmailEnvelope],
+      errors: ['400', '404'],
+    },
+  },
+  '/api/v1/emails/{kind}/reset': {
+    post: {
+      summary: 'Put the default text back (recorded as a version)',
+      permission: 'emails:write',
+      body: languageBody,
+      ok: ['200', AutomaticEmailEnvelope],
+      errors: ['400', '404'],
+    },
+  },
+  '/api/v1/emails/{kind}/versions': {
+    get: {
+      summary: "An automatic email's versions in a language, newest first",
+      permission: 'emails:write',
+      query: languageQuery,
+      ok: ['200', AutomaticEmailVersions],
+      errors: ['400', '404'],
+    },
+  },
+  '/api/v1/emails/{kind}/test': {
+    post: {
+      summary: "Send the live text for a sample member to the token owner's own address (through the mail queue)",
+      permission: 'emails:write',
+      body: languageBody,
+      ok: ['202', TestSent],
       errors: ['400', '404'],
     },
   },

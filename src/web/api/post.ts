@@ -22,6 +22,16 @@ const fields = {
   /** ISO 8601 with a zone; in the future, the post is scheduled. */
   publish_at: z.iso.datetime({ offset: true }),
   feature_image: z.string().max(200).nullable(),
+  /** ISO 639-1 among the site's languages (else 400); null: the site's. */
+  language: z.string().max(20).nullable().meta({
+    description: "The post's language: ISO 639-1 among the site's languages (GET /api/v1/site); null: the site's.",
+    example: 'fr',
+  }),
+  /** The original this post translates (its id); null: not a translation. */
+  translation_of: Id.nullable().meta({
+    description:
+      'The id of the post this one translates (an original, in another language; one translation per language); null: none. A send of the original gives each member the translation in their language.',
+  }),
 };
 
 export const postBody = z
@@ -36,6 +46,8 @@ export const postBody = z
     email_only: fields.email_only.optional(),
     publish_at: fields.publish_at.optional(),
     feature_image: fields.feature_image.optional(),
+    language: fields.language.optional(),
+    translation_of: fields.translation_of.optional(),
   })
   .strict()
   .meta({ id: 'PostCreate' });
@@ -53,6 +65,8 @@ export const patchPostBody = z
     email_only: fields.email_only.optional(),
     publish_at: fields.publish_at.optional(),
     feature_image: fields.feature_image.optional(),
+    language: fields.language.optional(),
+    translation_of: fields.translation_of.optional(),
     revision: z.number().int().positive().meta({ description: 'The revision last read: a PATCH over a newer one is a 409.' }),
   })
   .strict()
@@ -80,6 +94,8 @@ export const Post = z
     tags: z.array(z.string()),
     email_only: z.boolean(),
     feature_image: z.string().nullable(),
+    language: z.string().nullable().meta({ description: "ISO 639-1 code of the post's language; null: the site's." }),
+    translation_of: Id.nullable().meta({ description: 'The id of the post this one translates; null: not a translation.' }),
     revision: z.int(),
     published_at: Timestamp.nullable(),
     updated_at: Timestamp,
@@ -105,6 +121,8 @@ export function postJson(post: PostRow & { tier_slugs: string[] }, siteUrl: stri
     tags: post.tags,
     email_only: post.email_only,
     feature_image: post.feature_image,
+    language: post.language,
+    translation_of: post.translation_of,
     revision: post.revision,
     published_at: post.published_at?.toISOString() ?? null,
     updated_at: post.updated_at.toISOString(),

@@ -226,39 +226,7 @@ export function mountEditor(): void {
     for (const b of toggle.querySelectorAll<HTMLElement>('[data-pane]')) b.setAttribute('aria-pressed', String(b.dataset.pane === pane));
   });
 
-  // Feature image (and any field marked data-upload-into): uploaded in place, shown as a thumbnail.
-  for (const button of form.querySelectorAll<HTMLButtonElement>('[data-upload-into]')) {
-    const field = form.elements.namedItem(button.dataset.uploadInto!) as HTMLInputElement | null;
-    const thumb = button.parentElement?.querySelector<HTMLImageElement>('[data-image-preview]');
-    if (!field) continue;
-    button.hidden = false;
-    const showThumb = () => {
-      if (!thumb) return;
-      const ok = /^\/uploads\/[\w./-]+$/.test(field.value);
-      thumb.hidden = !ok;
-      if (ok) thumb.src = field.value;
-    };
-    field.addEventListener('input', showThumb);
-    button.addEventListener('click', () => {
-      const picker = document.createElement('input');
-      picker.type = 'file';
-      picker.accept = fileInput.accept;
-      picker.onchange = async () => {
-        const file = imageFiles(picker.files)[0];
-        if (!file) return;
-        status.textContent = `Uploading ${file.name}…`;
-        try {
-          field.value = await upload(file);
-          showThumb();
-          form.dispatchEvent(new Event('input'));
-          status.textContent = `Feature image: ${file.name}.`;
-        } catch (err) {
-          status.textContent = err instanceof Error ? err.message : 'The upload failed.';
-        }
-      };
-      picker.click();
-    });
-  }
+  // The feature image field (upload in place, recent uploads) is components/ImageField.astro's own island.
 
   // Autosave and the live preview.
   const key = form.dataset.autosaveKey!;

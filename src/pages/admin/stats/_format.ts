@@ -1,9 +1,14 @@
+import { formatMoney } from '../../../lib/i18n.ts';
+
 /** Number formats of the stats pages. */
 export const pct = (v: number | null) => (v === null ? '—' : `${Math.round(v * 1000) / 10}%`);
-/** An amount in minor units; with a currency (the paid tiers' ISO code), shown as money: "$1,234.00". */
+/**
+ * An amount in minor units; with a currency (the paid tiers' ISO code), shown as money by the shared
+ * formatter ("$1,234.00", "¥1,234": Stripe's minor units per currency); without one, as a number.
+ */
 export const money = (cents: number, currency?: string | null) =>
   currency
-    ? (cents / 100).toLocaleString('en', { style: 'currency', currency: currency.toUpperCase() })
+    ? formatMoney('en', cents, currency)
     : (cents / 100).toLocaleString('en', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 /** The currency the site charges in: its first paid tier's (every paid tier shares it in practice). */
 export const siteCurrency = (tiers: Array<{ paid: boolean; currency: string | null }>) =>

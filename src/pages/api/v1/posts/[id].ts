@@ -25,6 +25,8 @@ export const PATCH = apiRoute(async ({ params, request }, { db, siteUrl }) => {
       tags: body.tags ?? current.tags,
       emailOnly: body.email_only ?? current.email_only,
       featureImage: body.feature_image === undefined ? current.feature_image : body.feature_image,
+      language: body.language,
+      translationOf: body.translation_of,
     },
     body.revision,
   );

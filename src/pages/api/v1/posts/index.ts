@@ -13,6 +13,8 @@ export const POST = apiRoute(async ({ request }, { db, siteUrl, staff }) => {
       ...visibilityInput(body.visibility),
       emailOnly: body.email_only,
       featureImage: body.feature_image,
+      language: body.language,
+      translationOf: body.translation_of,
       publishAt: body.publish_at ? new Date(body.publish_at) : undefined,
     },
     staff.id,
