@@ -345,7 +345,9 @@ export async function requestStripeSync(
   by: { via: 'admin' | 'api'; staffUserId: string | null },
 ): Promise<StripeSync> {
   if (!stripe) throw new PaymentsNotConfigured();
-  const id = await db.transaction().execute(async (trx) => {
+  // Read back inside the transaction: once it commits the worker may claim the run at once, and
+  // the answer describes the run as this request left it (a new one is "queued").
+  return db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtext('hearth:stripe-sync-request'))`.execute(trx);
     const open = await trx
       .selectFrom('stripe_syncs')
@@ -353,16 +355,15 @@ export async function requestStripeSync(
       .where('status', 'in', ['queued', 'running'])
       .where(sql<Date>`coalesce(started_at, created_at)`, '>', dbNow({ minutes: -SYNC_STALE_MINUTES }))
       .executeTakeFirst();
-    if (open) return open.id;
+    if (open) return (await getStripeSync(trx, open.id))!;
     const row = await trx
       .insertInto('stripe_syncs')
       .values({ via: by.via, requested_by: by.staffUserId })
       .returning('id')
       .executeTakeFirstOrThrow();
     await enqueue(trx, 'stripe_sync', { syncId: row.id }, { jobKey: `stripe-sync-${row.id}`, maxAttempts: SYNC_MAX_ATTEMPTS });
-    return row.id;
+    return (await getStripeSync(trx, row.id))!;
   });
-  return (await getStripeSync(db, id))!;
 }
 
 /** A run made by the CLI: recorded like the others, so the admin shows it too. */
