@@ -148,18 +148,19 @@ export async function scheduleSend(
   options: { sendAt?: Date | undefined; undoSeconds?: number | undefined } = {},
 ) {
   checkSendAt(options.sendAt);
-  await db.transaction().execute(async (trx) => {
+  // Read back inside the transaction: the worker may take the send up as soon as it commits.
+  return db.transaction().execute(async (trx) => {
     const send = await lockSend(trx, sendId);
     if (!commandTarget('schedule', send.status)) refuse('schedule', send.status);
     await sendablePost(trx, send.post_id);
     await scheduleLocked(trx, sendId, options.sendAt, checkUndo(options.undoSeconds ?? send.undo_seconds));
+    return getSend(trx, sendId);
   });
-  return getSend(db, sendId);
 }
 
 /** Any command but schedule. Cancel stops every batch not yet posted. */
 export async function commandSend(db: Kysely<Database>, sendId: string, command: Exclude<SendCommand, 'schedule'>) {
-  await db.transaction().execute(async (trx) => {
+  return db.transaction().execute(async (trx) => {
     const send = await lockSend(trx, sendId);
     const target = commandTarget(command, send.status);
     if (!target) refuse(command, send.status);
@@ -199,8 +200,9 @@ export async function commandSend(db: Kysely<Database>, sendId: string, command:
         await enqueueLanes(trx, sendId, send.batches);
         break;
     }
+    // The send as this command left it (the worker may move it on as soon as this commits).
+    return getSend(trx, sendId);
   });
-  return getSend(db, sendId);
 }
 
 /** A send with its post's title and the figures summed from its batches, ready for `sendView`. */
