@@ -193,4 +193,43 @@ describe('the SMTP journal', () => {
     expect(smtp.received.filter((e) => e.to[0]!.startsWith('journal-'))).toHaveLength(2);
     expect(first.ok && first.ids[0]).toBe(messageIdFor('journal-test-1', 0, messages[0]!.to, FROM));
   });
+
+  it('never has more than maxConnections messages accepted by the relay and not yet journaled, whatever the batches in flight', async () => {
+    // The journal is held (a lock no insert can pass), so every message the relay accepts stays
+    // "accepted, not journaled": exactly what a kill -9 would send again. Three batches at once, as
+    // three lanes post them, on a mailer of 4 connections.
+    const lockDb = createDatabase(t.url, { max: 1 });
+    try {
+      const batches = await lockDb.db.transaction().execute(async (trx) => {
+        await sql`lock table smtp_journal in exclusive mode`.execute(trx);
+        const sending = [1, 2, 3].map((b) =>
+          mailer.sendBatch(
+            Array.from({ length: 10 }, (_, i) => ({ to: [`held-${b}-${i}@example.com`], subject: 'Held', text: 'Hello' })),
+            { idempotencyKey: `held-batch-${b}` },
+          ),
+        );
+        // Four inserts waiting on the lock: four messages accepted and held at their journal row.
+        await waitFor(
+          async () =>
+            Number(
+              (
+                await sql<{ n: string }>`select count(*) as n from pg_locks l join pg_class c on c.oid = l.relation
+                  where c.relname = 'smtp_journal' and not l.granted`.execute(t.db)
+              ).rows[0]!.n,
+            ),
+          { until: (n) => n >= 4, what: 'four journal rows waiting on the lock' },
+        );
+        // Before the fix the pool moved on while the rows waited, and sent the rest of all three
+        // batches in a few milliseconds; the quarter second gives that every chance to show.
+        await new Promise((r) => setTimeout(r, 250));
+        expect(smtp.received.filter((e) => e.to[0]!.startsWith('held-'))).toHaveLength(4);
+        return sending;
+      });
+      const results = await Promise.all(batches);
+      expect(results.every((r) => r.ok)).toBe(true);
+      expect(smtp.received.filter((e) => e.to[0]!.startsWith('held-'))).toHaveLength(30);
+    } finally {
+      await lockDb.close();
+    }
+  });
 });

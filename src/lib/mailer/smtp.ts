@@ -166,12 +166,41 @@ export function createSmtpMailer(db: Kysely<Database>, options: SmtpMailerOption
     socketTimeout: options.socketTimeoutMs ?? 30_000,
   });
 
+  // A message holds one of `maxConnections` slots from before it is handed to the pool until its
+  // journal row has committed. The pool alone bounds messages on the wire, not those the relay has
+  // accepted whose row still waits for a database connection: with several lanes sending at once
+  // on a busy database those piled up (15 repeats after two kills in a trial where the bound said
+  // 10). Held across both, the slots make "at most maxConnections messages a kill can repeat" true.
+  let free = maxConnections;
+  const waiting: Array<() => void> = [];
+  const acquire = (): Promise<void> | undefined => {
+    if (free > 0) {
+      free--;
+      return undefined;
+    }
+    return new Promise((resolve) => waiting.push(resolve));
+  };
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else free++;
+  };
+
   /** One message: skipped when the journal has it, else sent and journaled before returning. */
   async function deliver(message: EmailMessage, messageId: string, idempotencyKey: string, known: JournalEntry | undefined) {
     if (known)
       return known.status === 'accepted'
         ? ({ ok: true } as const)
         : ({ ok: false, error: { kind: 'invalid', message: known.response } } as const);
+    await acquire();
+    try {
+      return await sendAndJournal(message, messageId, idempotencyKey);
+    } finally {
+      release();
+    }
+  }
+
+  async function sendAndJournal(message: EmailMessage, messageId: string, idempotencyKey: string) {
     try {
       const info = await transport.sendMail({
         from: message.from ?? options.from,
