@@ -60,7 +60,7 @@ describe('sending a post from the admin', () => {
     expect(first).toBeLessThanOrEqual(30);
     // The countdown moves without a reload.
     await page.waitForFunction((n) => Number(document.querySelector('[data-testid="countdown"]')?.textContent) < n, first, {
-      timeout: 5_000,
+      timeout: 30_000,
     });
     await page.getByRole('button', { name: 'Undo' }).click();
     await expect(page.getByTestId('send-status').textContent()).resolves.toBe('draft');

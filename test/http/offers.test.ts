@@ -91,7 +91,7 @@ async function lastMailText(email: string, subjectPart: string): Promise<string>
           .orderBy('id', 'desc')
           .executeTakeFirst()
       )?.text,
-    { what: `an email "${subjectPart}" to ${email}`, timeout: 15_000 },
+    { what: `an email "${subjectPart}" to ${email}`, timeout: 30_000 },
   );
 }
 async function signIn(email: string, returnTo = '/account'): Promise<string> {

@@ -169,7 +169,7 @@ describe('welcome sequences per platform', () => {
           .where('status', '=', 'posted')
           .orderBy('created_at')
           .execute(),
-      { until: (rows) => rows.length === 2, timeout: 5_000, what: 'both deliveries marked posted' },
+      { until: (rows) => rows.length === 2, timeout: 30_000, what: 'both deliveries marked posted' },
     );
     // The second email was written once the two-second wait was over. Not measured between the
     // posts: the first is posted by a lane while the wait already runs, later on a busy machine.

@@ -46,7 +46,7 @@ describe('live hub', () => {
     }
     // 95 facts, one a commit, quickly: ids from 13 to 107 (past 99 → 100).
     for (let i = 0; i < 95; i++) await publish(1);
-    await waitFor(async () => got[1]!.length, { until: (n) => n >= 95, timeout: 5_000, what: 'the 95 facts' });
+    await waitFor(async () => got[1]!.length, { until: (n) => n >= 95, timeout: 30_000, what: 'the 95 facts' });
     await new Promise((r) => setTimeout(r, 300));
     for (const k of [0, 1]) {
       expect(got[k]!.map((r) => Number(r.seq))).toEqual(Array.from({ length: 95 }, (_, i) => 13 + i));
