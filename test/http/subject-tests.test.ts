@@ -164,10 +164,14 @@ describe('a subject test', () => {
     const subjects = ['Three beans walk into a bar', 'Your October roast', 'Last call for the harvest'];
     const send = await startTest(subjects, { sample: 0.3, wait: 'PT1H' });
     await waitFor(() => emailsOf(subjects), { until: (e) => e.length === 60, timeout: 30_000, what: 'the sample' });
+    await waitFor(() => postedCount(send.id), { until: (n) => n === 60, what: 'the sample marked posted' });
     const bad = await api(`/api/v1/sends/${send.id}/winner`, { subject_index: 3 });
     expect(bad.status).toBe(400);
     const res = await api(`/api/v1/sends/${send.id}/winner`, { subject_index: 2 });
     expect(res.status, await res.clone().text()).toBe(200);
+    // The answer is the send as the pick left it: still sending, the rest not yet posted (the lanes
+    // the pick starts may post it as soon as it commits; the answer is read before that).
+    expect((await res.json()).send).toMatchObject({ status: 'sending', posted: 60, subject_test: { winner: 2 } });
     const done = await waitFor(() => sendOf(send.id), { until: (s) => s.status === 'sent', timeout: 60_000, what: 'the rest' });
     expect(done.subject_test).toMatchObject({ winner: 2, winner_rule: 'picked by owner@example.com' });
     const all = emailsOf(subjects);
