@@ -35,7 +35,7 @@ describe('live previews', () => {
     expect(await frame('email-preview')).toContain('Reply to any email to reach a person.');
     await page.locator('textarea[name="markdown"]').fill('');
     await page.locator('textarea[name="markdown"]').pressSequentially('Good morning **{{member.name}}**');
-    await expect.poll(() => frame('email-preview'), { timeout: 15_000 }).toContain('Good morning <strong>Alex Sample</strong>');
+    await expect.poll(() => frame('email-preview'), { timeout: 30_000 }).toContain('Good morning <strong>Alex Sample</strong>');
     const versions = await t.db.selectFrom('automatic_email_versions').select('id').execute();
     expect(versions).toEqual([]);
   });
@@ -46,9 +46,9 @@ describe('live previews', () => {
     await page.goto(`${server.url}/admin/design`);
     const frame = async (id: string) => (await page.locator(`#${id}`).getAttribute('srcdoc')) ?? '';
     await page.locator('textarea[name="footer_text"]').fill('Roasted in small batches');
-    await expect.poll(() => frame('design-email'), { timeout: 15_000 }).toContain('Roasted in small batches');
+    await expect.poll(() => frame('design-email'), { timeout: 30_000 }).toContain('Roasted in small batches');
     await page.locator('select[name="button_style"]').selectOption('pill');
-    await expect.poll(() => frame('design-email'), { timeout: 15_000 }).toContain('border-radius:22px');
+    await expect.poll(() => frame('design-email'), { timeout: 30_000 }).toContain('border-radius:22px');
     expect((await getSiteSettings(t.db)).design.footerText).toBe('');
   });
 

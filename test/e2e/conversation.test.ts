@@ -111,7 +111,7 @@ describe('a question answered by the brand, in Chromium', () => {
             .where(sql<boolean>`'asker@example.com' = any(to_addresses)`)
             .executeTakeFirst()
         )?.subject,
-      { timeout: 10_000, what: 'the email to asker@example.com' },
+      { timeout: 30_000, what: 'the email to asker@example.com' },
     );
     expect(subject).toBe('Field Notes Coffee answered your question');
     expect(offOrigin).toEqual([]);

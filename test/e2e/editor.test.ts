@@ -81,13 +81,13 @@ describe('the post editor', () => {
 
     await giveImage(page, 'paste', PNG, 'jar.png', 'image/png');
     await waitFor(async () => /!\[A jar of cold brew\]\(\/uploads\/[^)]+\.png\)/.test(await markdownValue(page)) || undefined, {
-      timeout: 10_000,
+      timeout: 30_000,
       what: 'the pasted image in the Markdown',
     });
     await page.keyboard.type('Use 100 g of coarse coffee per litre.');
     await giveImage(page, 'drop', GIF, 'roaster.gif', 'image/gif');
     await waitFor(async () => /!\[The roaster at dawn\]\(\/uploads\/[^)]+\.gif\)/.test(await markdownValue(page)) || undefined, {
-      timeout: 10_000,
+      timeout: 30_000,
       what: 'the dropped image in the Markdown',
     });
 
@@ -134,7 +134,7 @@ describe('the post editor', () => {
     await page.getByRole('button', { name: 'Upload a feature image…' }).click();
     await (await chooser).setFiles({ name: 'cover.png', mimeType: 'image/png', buffer: Buffer.from(PNG, 'base64') });
     await waitFor(async () => /^\/uploads\/.+\.png$/.test(await page.getByLabel(/^Feature image/).inputValue()) || undefined, {
-      timeout: 10_000,
+      timeout: 30_000,
       what: 'the feature image path',
     });
     const { scroll, inner } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: innerWidth }));
@@ -184,7 +184,7 @@ describe('image fields', () => {
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.waitForLoadState();
     const { getSiteSettings } = await import('../../src/domain/site/settings.ts');
-    await waitFor(async () => (await getSiteSettings(t.db)).logo === path || undefined, { timeout: 10_000, what: 'the logo saved' });
+    await waitFor(async () => (await getSiteSettings(t.db)).logo === path || undefined, { timeout: 30_000, what: 'the logo saved' });
     await page.context().close();
   });
 });

@@ -62,7 +62,7 @@ describe('from paywall to paid reader, in Chromium', () => {
           .executeTakeFirst();
         return /(http:\/\/\S+\/signin\/verify\?token=\S+)/.exec(row?.text ?? '')?.[1];
       },
-      { timeout: 10_000, what: 'the sign-in email' },
+      { timeout: 30_000, what: 'the sign-in email' },
     );
     await page.goto(link.replace(/^http:\/\/[^/]+/, server.url));
     await page.getByRole('button', { name: 'Sign in' }).click();

@@ -71,7 +71,7 @@ describe('offers and gifts, in Chromium', () => {
           .executeTakeFirst();
         return /(http:\/\/\S+\/signin\/verify\?token=\S+)/.exec(row?.text ?? '')?.[1];
       },
-      { timeout: 10_000, what: 'the sign-in email' },
+      { timeout: 30_000, what: 'the sign-in email' },
     );
     await page.goto(link.replace(/^http:\/\/[^/]+/, server.url));
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -110,7 +110,7 @@ describe('offers and gifts, in Chromium', () => {
           .select('text')
           .where(sql<boolean>`'friend@example.com' = any(to_addresses)`)
           .executeTakeFirst(),
-      { timeout: 15_000, what: 'the gift email' },
+      { timeout: 30_000, what: 'the gift email' },
     );
   });
 });

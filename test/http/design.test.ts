@@ -117,7 +117,7 @@ describe('link previews', () => {
       // it keeps when it does (a loaded machine may first answer from memory).
       const { body } = await waitFor(() => page(path), {
         until: (p) => meta(p.body, 'og:image') === `${server.url}${SHARE}`,
-        timeout: 10_000,
+        timeout: 30_000,
         what: `the share image on ${path}`,
       });
       expect(meta(body, 'og:image'), path).toBe(`${server.url}${SHARE}`);

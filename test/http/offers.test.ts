@@ -79,24 +79,29 @@ const post = (path: string, fields: Record<string, string>, cookie = '') =>
     headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.url, ...(cookie ? { cookie } : {}) },
     redirect: 'manual',
   });
-async function lastMailText(email: string, subjectPart: string): Promise<string> {
+const newestMail = (email: string, subjectPart: string) =>
+  t.db
+    .selectFrom('outbox')
+    .select(['id', 'text'])
+    .where(sql<boolean>`${email} = any(to_addresses)`)
+    .where('subject', 'like', `%${subjectPart}%`)
+    .orderBy('id', 'desc')
+    .executeTakeFirst();
+/** The newest such email; with `after` (an outbox id), one newer than that (the worker writes the outbox later). */
+async function lastMailText(email: string, subjectPart: string, after = '0'): Promise<string> {
   return waitFor(
-    async () =>
-      (
-        await t.db
-          .selectFrom('outbox')
-          .select('text')
-          .where(sql<boolean>`${email} = any(to_addresses)`)
-          .where('subject', 'like', `%${subjectPart}%`)
-          .orderBy('id', 'desc')
-          .executeTakeFirst()
-      )?.text,
-    { what: `an email "${subjectPart}" to ${email}`, timeout: 15_000 },
+    async () => {
+      const row = await newestMail(email, subjectPart);
+      return row && BigInt(row.id) > BigInt(after) ? row.text : undefined;
+    },
+    { what: `an email "${subjectPart}" to ${email}`, timeout: 30_000 },
   );
 }
 async function signIn(email: string, returnTo = '/account'): Promise<string> {
+  // A member signed in before has an older sign-in email: wait for this request's own.
+  const before = (await newestMail(email, 'sign-in link'))?.id ?? '0';
   await post('/signin', { email, return: returnTo });
-  const text = await lastMailText(email, 'sign-in link');
+  const text = await lastMailText(email, 'sign-in link', before);
   const link = /(http:\/\/\S+\/signin\/verify\?token=\S+)/.exec(text)![1]!;
   const res = await pressEmailLink(link.replace(/^http:\/\/[^/]+/, server.url));
   return res.headers

@@ -63,7 +63,7 @@ async function get(server: RunningServer, path: string, headers: Record<string, 
 
 /** Gets a page until it comes from the cache (the LISTEN connection may still be starting). */
 async function warm(server: RunningServer, path: string): Promise<Awaited<ReturnType<typeof get>>> {
-  return waitFor(() => get(server, path), { until: (r) => r.cache === 'hit', timeout: 10_000, what: `a hit on ${path}` });
+  return waitFor(() => get(server, path), { until: (r) => r.cache === 'hit', timeout: 30_000, what: `a hit on ${path}` });
 }
 
 /** The post's visibility through the API of server a (the revision is read first, as an editor would). */
@@ -263,7 +263,7 @@ describe('the anonymous page cache', () => {
     const start = await views();
     expect(settled).toBeLessThanOrEqual(start);
     for (let i = 0; i < 5; i++) expect((await get(a, `/posts/${SLUG}`, { 'user-agent': 'Mozilla/5.0 Firefox/140.0' })).cache).toBe('hit');
-    await waitFor(views, { until: (n) => n >= start + 5, timeout: 10_000, what: 'five more views' });
+    await waitFor(views, { until: (n) => n >= start + 5, timeout: 30_000, what: 'five more views' });
   });
 });
 

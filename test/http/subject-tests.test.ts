@@ -88,6 +88,19 @@ const endTheWait = async (sendId: string) => {
   await sql`update sends set test_ends_at = now() where id = ${sendId}`.execute(t.db);
   await enqueueWinnerJob(t.db, sendId);
 };
+/**
+ * No lane of the send running or due: whatever a lane was going to post, it has posted (the test
+ * server records an email before answering, and a lane's job ends after its posts are answered).
+ */
+const lanesIdle = (sendId: string) =>
+  waitFor(
+    async () =>
+      (
+        await sql<{ n: number }>`select count(*)::int as n from graphile_worker.jobs
+          where key like ${`send-${sendId}-lane-%`} and (locked_at is not null or run_at <= now())`.execute(t.db)
+      ).rows[0]!.n,
+    { until: (n) => n === 0, what: `the lanes of send ${sendId} to be idle` },
+  );
 const winnerJobs = async (sendId: string) =>
   (await sql<{ n: number }>`select count(*)::int as n from graphile_worker.jobs where key = ${`send-${sendId}-winner`}`.execute(t.db))
     .rows[0]!.n;
@@ -164,10 +177,14 @@ describe('a subject test', () => {
     const subjects = ['Three beans walk into a bar', 'Your October roast', 'Last call for the harvest'];
     const send = await startTest(subjects, { sample: 0.3, wait: 'PT1H' });
     await waitFor(() => emailsOf(subjects), { until: (e) => e.length === 60, timeout: 30_000, what: 'the sample' });
+    await waitFor(() => postedCount(send.id), { until: (n) => n === 60, what: 'the sample marked posted' });
     const bad = await api(`/api/v1/sends/${send.id}/winner`, { subject_index: 3 });
     expect(bad.status).toBe(400);
     const res = await api(`/api/v1/sends/${send.id}/winner`, { subject_index: 2 });
     expect(res.status, await res.clone().text()).toBe(200);
+    // The answer is the send as the pick left it: still sending, the rest not yet posted (the lanes
+    // the pick starts may post it as soon as it commits; the answer is read before that).
+    expect((await res.json()).send).toMatchObject({ status: 'sending', posted: 60, subject_test: { winner: 2 } });
     const done = await waitFor(() => sendOf(send.id), { until: (s) => s.status === 'sent', timeout: 60_000, what: 'the rest' });
     expect(done.subject_test).toMatchObject({ winner: 2, winner_rule: 'picked by owner@example.com' });
     const all = emailsOf(subjects);
@@ -208,7 +225,9 @@ describe('a subject test', () => {
     // The verdict comes while paused; nothing more goes out.
     await endTheWait(send.id);
     await waitFor(() => sendOf(send.id), { until: (s) => s.subject_test?.winner !== null, timeout: 30_000, what: 'the verdict' });
-    await new Promise((r) => setTimeout(r, 1_500));
+    // The verdict's job is done and no lane runs or is due: had the verdict started the rest, it would be posted by now.
+    await waitFor(() => winnerJobs(send.id), { until: (n) => n === 0, what: 'the verdict job to end' });
+    await lanesIdle(send.id);
     expect(emailsOf(subjects)).toHaveLength(40);
     expect((await api(`/api/v1/sends/${send.id}/resume`, {})).status).toBe(200);
     await waitFor(() => sendOf(send.id), { until: (s) => s.status === 'sent', timeout: 60_000, what: 'the rest' });

@@ -97,6 +97,23 @@ async function comeDue(automationId: string, memberId: string): Promise<void> {
   await enqueueAutomationLanes(t.db);
 }
 
+/**
+ * Every lane has had its turn since the last enqueue and now sleeps or has stopped: none is
+ * running or due. The positive marker before checking that nothing more was sent: what a lane was
+ * going to post after the last change it has posted by then (the test server records an email
+ * before it answers, and a lane's job ends only after its posts are answered).
+ */
+const lanesCaughtUp = () =>
+  waitFor(
+    async () =>
+      (
+        await sql<{ n: number }>`
+          select count(*)::int as n from graphile_worker.jobs
+           where task_identifier = 'automation_lane' and (locked_at is not null or run_at <= now())`.execute(t.db)
+      ).rows[0]!.n,
+    { until: (n) => n === 0, what: 'every automation lane to have had its turn' },
+  );
+
 const progressOf = (automationId: string, memberId: string) =>
   t.db
     .selectFrom('automation_members')
@@ -169,7 +186,7 @@ describe('welcome sequences per platform', () => {
           .where('status', '=', 'posted')
           .orderBy('created_at')
           .execute(),
-      { until: (rows) => rows.length === 2, timeout: 5_000, what: 'both deliveries marked posted' },
+      { until: (rows) => rows.length === 2, timeout: 30_000, what: 'both deliveries marked posted' },
     );
     // The second email was written once the two-second wait was over. Not measured between the
     // posts: the first is posted by a lane while the wait already runs, later on a busy machine.
@@ -277,7 +294,7 @@ describe('the human behind the machine', () => {
     await pauseAutomation(t.db, a.id, staff);
     // The wait ends while paused (an hour-long wait ended here, not a one-second one the pause could lose a race with).
     await comeDue(a.id, m.id);
-    await new Promise((r) => setTimeout(r, 2_500));
+    await lanesCaughtUp();
     expect(subjectsTo(m.email)).toEqual(['Pause one']);
     expect(await progressOf(a.id, m.id)).toMatchObject({ status: 'active' });
     await resumeAutomation(t.db, a.id, staff, { perSecond: 200 });
@@ -289,7 +306,7 @@ describe('the human behind the machine', () => {
     await automation({ steps: [{ type: 'email', subject: 'Held', markdown: 'Held.' }] });
     await setAutomationsHeld(t.db, true, staff);
     const m = await joinFrom('x');
-    await new Promise((r) => setTimeout(r, 1_500));
+    await lanesCaughtUp();
     expect(subjectsTo(m.email)).toEqual([]);
     await setAutomationsHeld(t.db, false, staff);
     await waitFor(() => subjectsTo(m.email), { until: (s) => s.length === 1, timeout: 30_000, what: 'the email after the hold' });
@@ -315,7 +332,7 @@ describe('the human behind the machine', () => {
     await unsubscribeAll(t.db, m.id, 'one-click');
     expect(await progressOf(a.id, m.id)).toMatchObject({ status: 'left', reason: 'unsubscribed' });
     await comeDue(a.id, m.id); // the next step's time comes after the unsubscribe
-    await new Promise((r) => setTimeout(r, 2_500));
+    await lanesCaughtUp();
     expect(subjectsTo(m.email)).toEqual(['Before leaving']);
     const stats = await automationStats(t.db, a.id);
     expect(stats.steps[1]!.unsubscribed + stats.steps[2]!.unsubscribed).toBe(1);

@@ -183,7 +183,7 @@ describe('transactional mail through the job queue', () => {
         ),
       {
         interval: 50,
-        timeout: 10_000,
+        timeout: 30_000,
         what: 'the failed job to be unlocked',
       },
     );

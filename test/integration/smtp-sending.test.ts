@@ -173,7 +173,7 @@ describe('automatic email through the SMTP adapter', () => {
     await subscribe(t.db, keys, { email: 'newcomer@example.com', newsletters: ['weekly'], clientIp: '192.0.2.7' });
     const email = await waitFor(async () => smtp.received.find((e) => e.to[0] === 'newcomer@example.com'), {
       until: (e) => e !== undefined,
-      timeout: 15_000,
+      timeout: 30_000,
       what: 'the confirmation email at the relay',
     });
     expect(email!.parsed!.subject).toMatch(/confirm/i);

@@ -244,12 +244,16 @@ export async function getPostForEdit(db: Kysely<Database>, postId: string) {
 }
 
 export async function listPostsForStaff(db: Kysely<Database>, limit = 100) {
-  return db
-    .selectFrom('posts')
-    .select(['id', 'slug', 'title', 'status', 'visibility', 'published_at', 'updated_at', 'email_only'])
-    .orderBy('updated_at', 'desc')
-    .limit(limit)
-    .execute();
+  return (
+    db
+      .selectFrom('posts')
+      .select(['id', 'slug', 'title', 'status', 'visibility', 'published_at', 'updated_at', 'email_only'])
+      .orderBy('updated_at', 'desc')
+      // Posts saved in one transaction (a seed, an import) share updated_at: the newest first among them too.
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute()
+  );
 }
 
 export type PostStatusFilter = 'draft' | 'scheduled' | 'published';

@@ -4,7 +4,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors.
 import { isId } from '../../lib/ids.ts';
 import { decodeKeyset, keysetPage } from '../../lib/keyset.ts';
 import { enqueueLanes, enqueuePrepare, removePrepare, removeWinnerJob } from './jobs.ts';
-import { formatDuration, parseSubjectTest } from './subject-test.ts';
+import { formatDuration, parseSubjectTest, settleWinnerByHand } from './subject-test.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { commandTarget, type SendCommand } from './lifecycle.ts';
 import { countRecipients, describeSegment, parseSegmentInput, resolveSegment, segmentView, type Segment } from './segments.ts';
@@ -201,6 +201,22 @@ export async function commandSend(db: Kysely<Database>, sendId: string, command:
         break;
     }
     // The send as this command left it (the worker may move it on as soon as this commits).
+    return getSend(trx, sendId);
+  });
+}
+
+/**
+ * Staff pick a subject test's winner before the wait is over. Answered with the send as the pick
+ * left it, read inside its transaction: the lanes it starts may post the rest as soon as it commits.
+ */
+export async function pickWinnerByHand(
+  db: Kysely<Database>,
+  sendId: string,
+  subject: number,
+  staff: { id: string; name?: string | null; email: string },
+) {
+  return db.transaction().execute(async (trx) => {
+    await settleWinnerByHand(trx, sendId, subject, staff);
     return getSend(trx, sendId);
   });
 }

@@ -207,24 +207,25 @@ export async function pickWinnerByRule(db: Kysely<Database>, sendId: string): Pr
   });
 }
 
-/** Staff pick the winner by hand, before the wait is over. */
-export async function pickWinnerByHand(
-  db: Kysely<Database>,
+/**
+ * Staff pick the winner by hand, before the wait is over, in the caller's transaction (it locks
+ * the send): `pickWinnerByHand` in sends.ts, which answers with the send as the pick left it.
+ */
+export async function settleWinnerByHand(
+  trx: Kysely<Database>,
   sendId: string,
   subject: number,
   staff: { id: string; name?: string | null; email: string },
 ): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    const send = await lockTestSend(trx, sendId);
-    if (!send.subjects) throw new ConflictError('This send has no subject test.', 'no_subject_test');
-    if (!Number.isInteger(subject) || subject < 0 || subject >= send.subjects.length)
-      throw new ValidationError(`subject_index is 0 to ${send.subjects.length - 1}.`, 'invalid_subject_index');
-    if (send.winner !== null) throw new ConflictError('The winner is already chosen.', 'winner_chosen');
-    if (!['sending', 'paused', 'failed'].includes(send.status))
-      throw new ConflictError(`A ${send.status} send's subject test cannot be decided.`, 'invalid_transition');
-    await settleWinner(trx, send, subject, `picked by ${staff.name?.trim() || staff.email}`, staff.id);
-    await removeWinnerJob(trx, sendId);
-  });
+  const send = await lockTestSend(trx, sendId);
+  if (!send.subjects) throw new ConflictError('This send has no subject test.', 'no_subject_test');
+  if (!Number.isInteger(subject) || subject < 0 || subject >= send.subjects.length)
+    throw new ValidationError(`subject_index is 0 to ${send.subjects.length - 1}.`, 'invalid_subject_index');
+  if (send.winner !== null) throw new ConflictError('The winner is already chosen.', 'winner_chosen');
+  if (!['sending', 'paused', 'failed'].includes(send.status))
+    throw new ConflictError(`A ${send.status} send's subject test cannot be decided.`, 'invalid_transition');
+  await settleWinner(trx, send, subject, `picked by ${staff.name?.trim() || staff.email}`, staff.id);
+  await removeWinnerJob(trx, sendId);
 }
 
 /**

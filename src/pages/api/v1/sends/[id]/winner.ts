@@ -1,5 +1,4 @@
-import { getSend } from '../../../../../domain/sending/sends.ts';
-import { pickWinnerByHand } from '../../../../../domain/sending/subject-test.ts';
+import { pickWinnerByHand } from '../../../../../domain/sending/sends.ts';
 import { apiRoute } from '../../../../../web/api/route.ts';
 import { sendJson, winnerBody } from '../../../../../web/api/send.ts';
 import { json, readJson } from '../../../../../web/http.ts';
@@ -7,6 +6,5 @@ import { json, readJson } from '../../../../../web/http.ts';
 /** POST /api/v1/sends/:id/winner {"subject_index": n}: staff pick a subject test's winner before the wait is over. */
 export const POST = apiRoute(async ({ params, request }, { db, staff }) => {
   const body = await readJson(request, winnerBody);
-  await pickWinnerByHand(db, params.id!, body.subject_index, staff);
-  return json({ send: sendJson(await getSend(db, params.id!)) });
+  return json({ send: sendJson(await pickWinnerByHand(db, params.id!, body.subject_index, staff)) });
 });
