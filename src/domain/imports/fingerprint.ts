@@ -100,6 +100,64 @@ export function int8Text(hi: number, lo: number): string {
   return ((BigInt(hi) << 32n) + BigInt(lo >>> 0)).toString();
 }
 
+/** Base-10,000 groups of a magnitude, least significant first (writeInt8's scratch). */
+const groups = new Uint16Array(5);
+
+/**
+ * Writes (hi, lo) as the int8 PostgreSQL stores, in decimal ASCII, into `out` at `at`; returns the
+ * position after it (at most 20 bytes). No BigInt: the magnitude is divided by 10,000 as four
+ * 16-bit limbs, each step exact in a double (a staging thread writes a million of these).
+ */
+export function writeInt8(out: Buffer, at: number, hi: number, lo: number): number {
+  let h = hi >>> 0;
+  let l = lo >>> 0;
+  if (hi < 0) {
+    // Two's complement: the magnitude of a negative value.
+    l = (~l + 1) >>> 0;
+    h = (~h + (l === 0 ? 1 : 0)) >>> 0;
+    out[at++] = 45; // '-'
+  }
+  let l3 = h >>> 16;
+  let l2 = h & 0xffff;
+  let l1 = l >>> 16;
+  let l0 = l & 0xffff;
+  let count = 0;
+  do {
+    let r = l3;
+    l3 = Math.floor(r / 10000);
+    r = (r - l3 * 10000) * 65536 + l2;
+    l2 = Math.floor(r / 10000);
+    r = (r - l2 * 10000) * 65536 + l1;
+    l1 = Math.floor(r / 10000);
+    r = (r - l1 * 10000) * 65536 + l0;
+    l0 = Math.floor(r / 10000);
+    groups[count++] = r - l0 * 10000;
+  } while ((l3 | l2 | l1 | l0) !== 0);
+  // The most significant group without leading zeros, the others with four digits each.
+  let g = groups[--count]!;
+  if (g >= 1000) out[at++] = 48 + Math.floor(g / 1000);
+  if (g >= 100) out[at++] = 48 + (Math.floor(g / 100) % 10);
+  if (g >= 10) out[at++] = 48 + (Math.floor(g / 10) % 10);
+  out[at++] = 48 + (g % 10);
+  while (count > 0) {
+    g = groups[--count]!;
+    out[at] = 48 + Math.floor(g / 1000);
+    out[at + 1] = 48 + (Math.floor(g / 100) % 10);
+    out[at + 2] = 48 + (Math.floor(g / 10) % 10);
+    out[at + 3] = 48 + (g % 10);
+    at += 4;
+  }
+  return at;
+}
+
+/** A non-negative integer below 2^53 in decimal ASCII into `out` at `at`; returns the position after it. */
+export function writeCount(out: Buffer, at: number, value: number): number {
+  let n = 1;
+  for (let v = value; v >= 10; v = Math.floor(v / 10)) n++;
+  for (let i = at + n - 1, v = value; i >= at; i--, v = Math.floor(v / 10)) out[i] = 48 + (v % 10);
+  return at + n;
+}
+
 /** Stored fingerprints, sorted by (hi signed, lo unsigned), with a flag per entry once a record used it. */
 export interface FingerprintSet {
   hi: Int32Array;
