@@ -8,9 +8,11 @@
  * - The merge stores, per member, that hash XOR a hash of the member's state after the merge
  *   (`memberStateSql`: address, status, confirmation, tier and access, and whether name, notes,
  *   language and Stripe customer are still empty): members.import_fingerprint.
- * - Staging (in its worker thread) reads `import_fingerprint # state` for every member, sorted:
- *   equal to a record's hash exactly when the member's state is unchanged and the record is the
- *   one last applied. 8 bytes a member (two typed arrays); each hit is used once per file.
+ * - Staging (in its worker thread) reads `import_fingerprint # state` for every member, as
+ *   PostgreSQL computes them (no ORDER BY: the rows stream while the scan runs), and sorts them
+ *   itself (a typed array's native sort): equal to a record's hash exactly when the member's state
+ *   is unchanged and the record is the one last applied. 8 bytes a member; each hit is used once
+ *   per file.
  *
  * Pure: runs in the staging thread. The SQL is shared with merge.ts so both sides agree.
  */
@@ -27,15 +29,12 @@ export function memberStateSql(alias: string): string {
        | ((${a}.language is null)::int << 3))::int8)`;
 }
 
-/** Every member's stored fingerprint under their current state, as (hi int4, lo 0..2^32-1) sorted: COPY … TO STDOUT. */
+/** Every member's stored fingerprint under their current state, as (hi int4, lo 0..2^32-1), in no order: COPY … TO STDOUT. */
 export const LOAD_FINGERPRINTS_SQL = `copy (
   select (v >> 32)::int, v & 4294967295 from (
     select m.import_fingerprint # ${memberStateSql('m')} as v from members m where m.import_fingerprint is not null
-  ) x order by v
+  ) x
 ) to stdout`;
-
-/** Upper bound for the arrays (a member added during the load is simply not skipped). */
-export const COUNT_FINGERPRINTS_SQL = 'select count(*)::int as n from members where import_fingerprint is not null';
 
 /** The result of the last hashRecord call (no allocation per record). */
 export const hashed = { hi: 0, lo: 0 };
@@ -158,9 +157,14 @@ export function writeCount(out: Buffer, at: number, value: number): number {
   return at + n;
 }
 
-/** Stored fingerprints, sorted by (hi signed, lo unsigned), with a flag per entry once a record used it. */
+/**
+ * Stored fingerprints, sorted as int8: entry i is the int8 at 8·i, which on a little-endian machine
+ * is `lo` (unsigned) in word 2·i and `hi` (signed) in word 2·i + 1, so (hi signed, lo unsigned) order.
+ */
 export interface FingerprintSet {
+  /** Word 2·i + 1 of entry i: its high 32 bits, signed. */
   hi: Int32Array;
+  /** Word 2·i of entry i: its low 32 bits, unsigned. */
   lo: Uint32Array;
   size: number;
 }
@@ -173,11 +177,11 @@ export function findFingerprint(set: FingerprintSet, hi: number, lo: number): nu
   const L = set.lo;
   while (a <= b) {
     const m = (a + b) >>> 1;
-    const h = H[m]!;
+    const h = H[2 * m + 1]!;
     if (h < hi) a = m + 1;
     else if (h > hi) b = m - 1;
     else {
-      const l = L[m]!;
+      const l = L[2 * m]!;
       if (l < lo) a = m + 1;
       else if (l > lo) b = m - 1;
       else return m;
@@ -186,13 +190,21 @@ export function findFingerprint(set: FingerprintSet, hi: number, lo: number): nu
   return -1;
 }
 
+/** The set's entry i as (hi, lo). */
+export function fingerprintAt(set: FingerprintSet, i: number): { hi: number; lo: number } {
+  return { hi: set.hi[2 * i + 1]!, lo: set.lo[2 * i]! };
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /**
- * Reads LOAD_FINGERPRINTS_SQL's text output (lines `hi\tlo`) into a set of at most `capacity`
- * entries; `chunks` yields the COPY stream's buffers.
+ * Reads LOAD_FINGERPRINTS_SQL's text output (lines `hi\tlo`, in any order) into a sorted set;
+ * `chunks` yields the COPY stream's buffers. `expected`: how many to make room for at first (the
+ * arrays grow as needed).
  */
-export async function readFingerprints(chunks: AsyncIterable<Buffer>, capacity: number): Promise<FingerprintSet> {
-  const hi = new Int32Array(capacity);
-  const lo = new Uint32Array(capacity);
+export async function readFingerprints(chunks: AsyncIterable<Buffer>, expected = 1 << 16): Promise<FingerprintSet> {
+  if (!LITTLE_ENDIAN) throw new Error('fingerprints are kept as little-endian int8');
+  let words = new Int32Array(2 * Math.max(16, expected));
   let size = 0;
   let column = 0;
   let negative = false;
@@ -204,16 +216,23 @@ export async function readFingerprints(chunks: AsyncIterable<Buffer>, capacity: 
       else if (c === 45) negative = true;
       else if (c === 9) {
         column = 1;
-        if (size < capacity) hi[size] = negative ? -value : value;
+        if (2 * size + 2 > words.length) {
+          const grown = new Int32Array(words.length * 2);
+          grown.set(words);
+          words = grown;
+        }
+        words[2 * size + 1] = negative ? -value : value;
         value = 0;
         negative = false;
       } else if (c === 10) {
-        if (size < capacity && column === 1) lo[size++] = value;
+        if (column === 1) words[2 * size++] = value | 0;
         column = 0;
         value = 0;
         negative = false;
       }
     }
   }
-  return { hi, lo, size };
+  // PostgreSQL's int8 order, by a typed array's native sort.
+  new BigInt64Array(words.buffer, 0, size).sort();
+  return { hi: words, lo: new Uint32Array(words.buffer), size };
 }
