@@ -68,6 +68,31 @@ describe('record fingerprints', () => {
   });
 });
 
+describe('the fingerprint set', () => {
+  it('finds every value read, at the ends of the int8 range and across the buckets of the high word, and no other', async () => {
+    const edges = [-(2n ** 63n), -(2n ** 63n) + 1n, -(2n ** 32n), -1n, 0n, 1n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 48n, 2n ** 63n - 1n];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), { maxLength: 200 }),
+        fc.boolean(),
+        async (random, withEdges) => {
+          const values = [...new Set([...random, ...(withEdges ? edges : [])])];
+          const absent = [...edges, ...random.map((v) => v ^ 1n)].filter((v) => !values.includes(v));
+          const set = await readFingerprints(
+            (async function* () {
+              yield Buffer.from(values.map(copyLine).join(''));
+            })(),
+            1,
+          );
+          const find = (v: bigint) => findFingerprint(set, Number(BigInt.asIntN(32, v >> 32n)), Number(v & 0xffffffffn));
+          for (const v of values) expect(find(v)).toBeGreaterThanOrEqual(0);
+          for (const v of absent) expect(find(v)).toBe(-1);
+        },
+      ),
+    );
+  });
+});
+
 describe('writeInt8', () => {
   it('writes every int8 as PostgreSQL prints it', () => {
     const out = Buffer.alloc(40);

@@ -167,12 +167,21 @@ export interface FingerprintSet {
   /** Word 2·i of entry i: its low 32 bits, unsigned. */
   lo: Uint32Array;
   size: number;
+  /**
+   * The first entry of each bucket of the high 16 bits (sign bit flipped, so buckets are in
+   * order), and the end: a lookup searches ~size/65,536 entries instead of all (fewer cache misses).
+   */
+  starts: Uint32Array;
 }
+
+/** The bucket of a fingerprint's high word: its top 16 bits, in signed order. */
+const bucketOf = (hi: number) => ((hi >>> 16) ^ 0x8000) >>> 0;
 
 /** The entry equal to (hi, lo), or -1. */
 export function findFingerprint(set: FingerprintSet, hi: number, lo: number): number {
-  let a = 0;
-  let b = set.size - 1;
+  const bucket = bucketOf(hi);
+  let a = set.starts[bucket]!;
+  let b = set.starts[bucket + 1]! - 1;
   const H = set.hi;
   const L = set.lo;
   while (a <= b) {
@@ -234,5 +243,12 @@ export async function readFingerprints(chunks: AsyncIterable<Buffer>, expected =
   }
   // PostgreSQL's int8 order, by a typed array's native sort.
   new BigInt64Array(words.buffer, 0, size).sort();
-  return { hi: words, lo: new Uint32Array(words.buffer), size };
+  const starts = new Uint32Array(65_537);
+  let bucket = 0;
+  for (let i = 0; i < size; i++) {
+    const b = bucketOf(words[2 * i + 1]!);
+    while (bucket <= b) starts[bucket++] = i;
+  }
+  while (bucket <= 65_536) starts[bucket++] = size;
+  return { hi: words, lo: new Uint32Array(words.buffer), size, starts };
 }

@@ -130,7 +130,8 @@ export async function stageFile(input: StageInput, io: StageIO): Promise<{ rows:
         records++;
         skipped++;
         // `import_id \t row_number \t fingerprint \n`
-        let end = skipBytes + prefixBytes.copy(skipBuffer, skipBytes);
+        let end = skipBytes;
+        for (let i = 0; i < prefixBytes.length; i++) skipBuffer[end++] = prefixBytes[i]!;
         end = writeCount(skipBuffer, end, records);
         skipBuffer[end++] = 9;
         end = writeInt8(skipBuffer, end, hashed.hi, hashed.lo);
