@@ -26,6 +26,8 @@ const COPY_BATCH_REJECTIONS = 10_000;
  */
 const SKIP_BUFFER_BYTES = 1024 * 1024;
 const SKIP_LINE_BYTES = 64;
+/** Bytes of a chunk decoded into one text (stageFile). */
+const DECODE_PIECE_BYTES = 64 * 1024;
 const SKIP_ROOM = (TAKEN_PER_YIELD + 1) * SKIP_LINE_BYTES;
 
 const ROWS_COPY =
@@ -143,8 +145,15 @@ export async function stageFile(input: StageInput, io: StageIO): Promise<{ rows:
     fingerprint = int8Text(hashed.hi, hashed.lo);
     return false;
   };
+  // Each chunk is decoded in pieces of 64 KiB: texts below V8's large-object size are born and die
+  // in the young generation, where a 1 MiB text per chunk went to the large-object space and, under
+  // the server's heap growing factor (lib/heap.ts), set off a full collection every few chunks.
+  async function* pieces(): AsyncGenerator<Buffer> {
+    for await (const chunk of chunks())
+      for (let at = 0; at < chunk.byteLength; at += DECODE_PIECE_BYTES) yield chunk.subarray(at, at + DECODE_PIECE_BYTES);
+  }
   // csv-split.ts: csv-parse's records, most lines split without its per-character state machine.
-  const parser = csvRecords(decodedChunks(chunks(), input.encoding), sniffDelimiter(first), onRecord);
+  const parser = csvRecords(decodedChunks(pieces(), input.encoding), sniffDelimiter(first), onRecord);
 
   const now = new Date(input.now);
   let fieldColumns: Array<{ index: number; field: MemberField }> = [];
