@@ -19,14 +19,20 @@ const MAX_FAST_LINE = 64 * 1024;
 /** A quoted value still open after this many characters: the rest of the file goes to csv-parse's stream. */
 const MAX_GROUP_BYTES = 1024 * 1024;
 
-/** Yielded instead of a record's cells when `onRecord` took the record (fingerprint.ts: unchanged rows). */
+/**
+ * Yielded, instead of cells, after records `onRecord` took (fingerprint.ts: unchanged rows): at most
+ * TAKEN_PER_YIELD of them come between two things yielded, so a consumer that collects them in
+ * onRecord knows how much room to keep. (A yield per record costs an async generator's round trip.)
+ */
 export const SKIPPED: string[] = Object.freeze([]) as unknown as string[];
+export const TAKEN_PER_YIELD = 256;
 
 /**
  * The records of a decoded CSV text, header first, as csv-parse with csvOptions(delimiter) would
  * give them; errors are csv-parse's own (CsvError, `lines` counted from the file's start).
  * `onRecord`, when given, sees each record's raw text before it is split (null for a record read
- * by csv-parse); when it returns true the record is not split and SKIPPED is yielded for it.
+ * by csv-parse); when it returns true the record is taken: not split and not yielded (SKIPPED is
+ * yielded after at most TAKEN_PER_YIELD taken records, and at the end after any).
  * (Every line that is not blank is offered, even one of empty cells that is then left out.)
  */
 export async function* csvRecords(
@@ -37,7 +43,15 @@ export async function* csvRecords(
   const iterator = texts[Symbol.asyncIterator]();
   let text = '';
   let done = false;
+  // A text read on while the line that ends in it is read from a small text of its own (refill).
+  let queued: string | null = null;
+  let queuedAt = 0;
   const more = async (): Promise<boolean> => {
+    if (queued !== null) {
+      text += queued.slice(queuedAt);
+      queued = null;
+      return true;
+    }
     if (done) return false;
     const next = await iterator.next();
     if (next.done) {
@@ -45,6 +59,37 @@ export async function* csvRecords(
       return false;
     }
     text += next.value;
+    return true;
+  };
+  /**
+   * more(), when `text` holds only the start of a line: the line's end, from the next text, is
+   * appended to it and that text is queued for after it, so a megabyte of text is not copied
+   * into a new string behind each line cut by a chunk's end (the same characters, in order).
+   */
+  const refill = async (): Promise<boolean> => {
+    if (text !== '' || queued !== null) {
+      if (queued !== null || done) return more();
+      const next = await iterator.next();
+      if (next.done) {
+        done = true;
+        return false;
+      }
+      const cut = next.value.indexOf('\n');
+      if (cut < 0 || cut >= MAX_FAST_LINE) text += next.value;
+      else {
+        text += next.value.slice(0, cut + 1);
+        queued = next.value;
+        queuedAt = cut + 1;
+      }
+      return true;
+    }
+    if (done) return false;
+    const next = await iterator.next();
+    if (next.done) {
+      done = true;
+      return false;
+    }
+    text = next.value;
     return true;
   };
 
@@ -64,13 +109,29 @@ export async function* csvRecords(
 
   let pos = 0;
   let line = 0; // physical lines consumed before `pos`
+  let taken = 0; // records onRecord took since the last yield
   for (;;) {
     let end = text.indexOf(eol, pos);
     if (end < 0) {
       // Keep what is left and read on; at the end, the last line has no line break.
       text = text.slice(pos);
       pos = 0;
-      if (await more()) continue;
+      // (A variable of its own: TypeScript does not see refill() setting `queued`.)
+      const rest = queued as string | null;
+      if (rest !== null) {
+        // The rest of the text after a line read across two of them (refill, above).
+        if (text === '') {
+          text = rest;
+          pos = queuedAt;
+        } else text += rest.slice(queuedAt);
+        queued = null;
+        continue;
+      }
+      if (taken > 0) {
+        taken = 0;
+        yield SKIPPED;
+      }
+      if (await refill()) continue;
       if (text === '') return;
       end = text.length;
     }
@@ -81,11 +142,15 @@ export async function* csvRecords(
       line++;
       if (row === '') continue;
       if (onRecord?.(row)) {
-        yield SKIPPED;
+        if (++taken >= TAKEN_PER_YIELD) {
+          taken = 0;
+          yield SKIPPED;
+        }
         continue;
       }
       const cells = row.split(delimiter);
       if (cells.every((c) => c.trim() === '')) continue;
+      taken = 0;
       yield cells;
       continue;
     }
@@ -95,14 +160,20 @@ export async function* csvRecords(
       if (onRecord?.(row)) {
         pos = next;
         line++;
-        yield SKIPPED;
+        if (++taken >= TAKEN_PER_YIELD) {
+          taken = 0;
+          yield SKIPPED;
+        }
         continue;
       }
       const cells = splitQuoted(row, delimiter);
       if (cells !== null) {
         pos = next;
         line++;
-        if (!cells.every((c) => c.trim() === '')) yield cells;
+        if (!cells.every((c) => c.trim() === '')) {
+          taken = 0;
+          yield cells;
+        }
         continue;
       }
     }
@@ -123,6 +194,7 @@ export async function* csvRecords(
       if (records !== undefined) {
         for (const r of records) {
           onRecord?.(null);
+          taken = 0;
           yield r;
         }
         line += countLines(group, eol);
@@ -130,6 +202,8 @@ export async function* csvRecords(
         break;
       }
       if (groupEnd - pos > MAX_GROUP_BYTES) {
+        if (taken > 0) yield SKIPPED;
+        if (queued !== null) await more();
         yield* streamed(text.slice(pos), iterator, delimiter, line, onRecord);
         return;
       }

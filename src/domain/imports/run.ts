@@ -343,7 +343,7 @@ async function readChunk(db: Kysely<Database>, importId: string, seq: number): P
   return row?.data;
 }
 
-async function copyInto(client: pg.PoolClient, statement: string, text: string): Promise<void> {
+async function copyInto(client: pg.PoolClient, statement: string, text: string | Buffer): Promise<void> {
   const stream = client.query(copyFrom(statement));
   stream.end(text);
   await finished(stream);

@@ -14,7 +14,7 @@ import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { DomainError } from '../../lib/errors.ts';
 import { stageFile, type StageInput } from './stage.ts';
-import { COUNT_FINGERPRINTS_SQL, LOAD_FINGERPRINTS_SQL, readFingerprints } from './fingerprint.ts';
+import { LOAD_FINGERPRINTS_SQL, readFingerprints } from './fingerprint.ts';
 
 export interface StageWorkerData {
   connection: pg.ClientConfig;
@@ -58,15 +58,13 @@ try {
     },
     // On the writer's connection: it has nothing to write until the first batch is parsed.
     async fingerprints() {
-      const capacity = (await writer.query<{ n: number }>(COUNT_FINGERPRINTS_SQL)).rows[0]!.n;
-      if (capacity === 0) return { hi: new Int32Array(0), lo: new Uint32Array(0), size: 0 };
-      await writer.query(`set work_mem = '64MB'`);
-      const stream = writer.query(copyTo(LOAD_FINGERPRINTS_SQL));
-      try {
-        return await readFingerprints(stream, capacity);
-      } finally {
-        await writer.query('reset work_mem');
-      }
+      // Room for the members the planner expects, up to 2 million (the arrays grow if there are more).
+      const estimate = (
+        await writer.query<{ n: number }>(
+          `select least(greatest(reltuples, 0), 2000000)::int as n from pg_class where oid = 'members'::regclass`,
+        )
+      ).rows[0]!.n;
+      return readFingerprints(writer.query(copyTo(LOAD_FINGERPRINTS_SQL)), estimate + 1024);
     },
   });
   post({ type: 'done', ...result });

@@ -7,8 +7,8 @@
  * server's).
  */
 import type { CsvError } from 'csv-parse';
-import { csvRecords, SKIPPED } from './csv-split.ts';
-import { findFingerprint, hashed, hashRecord, int8Text, seedOf, type FingerprintSet } from './fingerprint.ts';
+import { csvRecords, SKIPPED, TAKEN_PER_YIELD } from './csv-split.ts';
+import { findFingerprint, hashed, hashRecord, int8Text, seedOf, writeCount, writeInt8, type FingerprintSet } from './fingerprint.ts';
 import { ValidationError } from '../../lib/errors.ts';
 import { isImportFormat, mapRow, undoDefusing, type ColumnMapping, type ImportedMember } from './formats.ts';
 import { parseFieldValue, type MemberField } from '../members/fields.ts';
@@ -20,6 +20,15 @@ import { clip, csvProblem, decodedChunks, sniffDelimiter } from './upload.ts';
  */
 const COPY_BATCH_CHARS = 1024 * 1024;
 const COPY_BATCH_REJECTIONS = 10_000;
+/**
+ * Skipped rows are written as COPY text straight into a buffer of this size (no string per row: a
+ * re-import skips a million). Room is kept for the rows csvRecords may take before it next yields.
+ */
+const SKIP_BUFFER_BYTES = 1024 * 1024;
+const SKIP_LINE_BYTES = 64;
+/** Bytes of a chunk decoded into one text (stageFile). */
+const DECODE_PIECE_BYTES = 64 * 1024;
+const SKIP_ROOM = (TAKEN_PER_YIELD + 1) * SKIP_LINE_BYTES;
 
 const ROWS_COPY =
   'copy import_rows (import_id, row_number, email, name, status, created_at, labels, utm_source, utm_medium, utm_campaign, referrer, ' +
@@ -47,8 +56,8 @@ export interface StageInput {
 export interface StageIO {
   /** The stored chunk `seq` of the file, or undefined past its end. */
   readChunk(seq: number): Promise<Buffer | undefined>;
-  /** One COPY … FROM STDIN with this text. */
-  copy(statement: string, text: string): Promise<void>;
+  /** One COPY … FROM STDIN with this text (a Buffer: its bytes, already UTF-8). */
+  copy(statement: string, text: string | Buffer): Promise<void>;
   /** After each batch is written: bytes of the file read and data rows parsed so far. */
   progress(done: { bytes: number; rows: number }): Promise<void>;
   /**
@@ -78,18 +87,34 @@ export async function stageFile(input: StageInput, io: StageIO): Promise<{ rows:
   const used = known && known.size > 0 ? new Uint8Array(known.size) : null;
 
   let bytesRead = 0;
+  // The next chunk is read while this one is parsed (one chunk ahead: 1 MiB more in memory).
   async function* chunks(): AsyncGenerator<Buffer> {
     let next: Buffer | undefined = first;
-    for (let seq = 1; next !== undefined; seq++) {
-      bytesRead += next.byteLength;
-      yield next;
-      next = await io.readChunk(seq);
+    let ahead: Promise<Buffer | undefined> | undefined;
+    try {
+      for (let seq = 1; next !== undefined; seq++) {
+        bytesRead += next.byteLength;
+        ahead = io.readChunk(seq);
+        ahead.catch(() => undefined);
+        yield next;
+        next = await ahead;
+        ahead = undefined;
+      }
+    } finally {
+      // Stopped early (an error further on): the read in flight must end before the connection goes.
+      await ahead?.catch(() => undefined);
     }
   }
-  // Each record's hash (null: read by csv-parse), and whether it is a member's unchanged row.
+  const prefix = `${input.importId}\t`;
+  const prefixBytes = Buffer.from(prefix);
+  // Skipped rows as COPY text, in one of two buffers (the other may be in a COPY still).
+  let skipBuffer = used !== null ? Buffer.allocUnsafe(SKIP_BUFFER_BYTES) : Buffer.alloc(0);
+  let spareBuffer = used !== null ? Buffer.allocUnsafe(SKIP_BUFFER_BYTES) : Buffer.alloc(0);
+  let skipBytes = 0;
+  // Each record's hash (null: read by csv-parse), and whether it is a member's unchanged row: a
+  // row taken here is counted and written to import_skips here, and csvRecords does not yield it.
   let seed = { hi: 0, lo: 0 };
   let fingerprint: string | null = null;
-  let skipFingerprint = '';
   const onRecord = (raw: string | null): boolean => {
     if (records === 0) {
       seed = seedOf(input.optionsKey, raw ?? '');
@@ -104,42 +129,58 @@ export async function stageFile(input: StageInput, io: StageIO): Promise<{ rows:
       const at = findFingerprint(known!, hashed.hi, hashed.lo);
       if (at >= 0 && used[at] === 0) {
         used[at] = 1;
-        skipFingerprint = int8Text(hashed.hi, hashed.lo);
+        records++;
+        skipped++;
+        // `import_id \t row_number \t fingerprint \n`
+        let end = skipBytes;
+        for (let i = 0; i < prefixBytes.length; i++) skipBuffer[end++] = prefixBytes[i]!;
+        end = writeCount(skipBuffer, end, records);
+        skipBuffer[end++] = 9;
+        end = writeInt8(skipBuffer, end, hashed.hi, hashed.lo);
+        skipBuffer[end++] = 10;
+        skipBytes = end;
         return true;
       }
     }
     fingerprint = int8Text(hashed.hi, hashed.lo);
     return false;
   };
+  // Each chunk is decoded in pieces of 64 KiB: texts below V8's large-object size are born and die
+  // in the young generation, where a 1 MiB text per chunk went to the large-object space and, under
+  // the server's heap growing factor (lib/heap.ts), set off a full collection every few chunks.
+  async function* pieces(): AsyncGenerator<Buffer> {
+    for await (const chunk of chunks())
+      for (let at = 0; at < chunk.byteLength; at += DECODE_PIECE_BYTES) yield chunk.subarray(at, at + DECODE_PIECE_BYTES);
+  }
   // csv-split.ts: csv-parse's records, most lines split without its per-character state machine.
-  const parser = csvRecords(decodedChunks(chunks(), input.encoding), sniffDelimiter(first), onRecord);
+  const parser = csvRecords(decodedChunks(pieces(), input.encoding), sniffDelimiter(first), onRecord);
 
-  const prefix = `${input.importId}\t`;
   const now = new Date(input.now);
   let fieldColumns: Array<{ index: number; field: MemberField }> = [];
   let rowLines: string[] = [];
   let rejectionLines: string[] = [];
-  let skipLines: string[] = [];
   let pendingChars = 0;
   let records = 0;
   let skipped = 0;
   let writing: Promise<void> = Promise.resolve();
-  const write = async (rows: string[], rejections: string[], skips: string[], progress: { bytes: number; rows: number }) => {
+  const write = async (rows: string[], rejections: string[], skips: Buffer, progress: { bytes: number; rows: number }) => {
     if (rows.length > 0) await io.copy(ROWS_COPY, rows.join(''));
     if (rejections.length > 0) await io.copy(REJECTIONS_COPY, rejections.join(''));
-    if (skips.length > 0) await io.copy(SKIPS_COPY, skips.join(''));
+    if (skips.byteLength > 0) await io.copy(SKIPS_COPY, skips);
     await io.progress(progress);
   };
   const flush = async () => {
     const rows = rowLines;
     const rejections = rejectionLines;
-    const skips = skipLines;
     const progress = { bytes: bytesRead, rows: Math.max(0, records - 1) };
     rowLines = [];
     rejectionLines = [];
-    skipLines = [];
     pendingChars = 0;
+    // The spare buffer's COPY (the last write) ends before it is filled again.
     await writing;
+    const skips = skipBuffer.subarray(0, skipBytes);
+    [skipBuffer, spareBuffer] = [spareBuffer, skipBuffer];
+    skipBytes = 0;
     writing = write(rows, rejections, skips, progress);
     // Awaited at the next flush; until then a failure must not count as unhandled.
     writing.catch(() => undefined);
@@ -147,15 +188,12 @@ export async function stageFile(input: StageInput, io: StageIO): Promise<{ rows:
 
   try {
     for await (const record of parser) {
-      records++;
       if (record === SKIPPED) {
-        const line = `${prefix}${records}\t${skipFingerprint}\n`;
-        skipLines.push(line);
-        skipped++;
-        pendingChars += line.length;
-        if (pendingChars >= COPY_BATCH_CHARS) await flush();
+        // Rows taken by onRecord (counted and written there) since the last record yielded.
+        if (skipBytes >= SKIP_BUFFER_BYTES - SKIP_ROOM || pendingChars >= COPY_BATCH_CHARS) await flush();
         continue;
       }
+      records++;
       const cells = record;
       if (records === 1) {
         // The header row, already mapped at upload; only the custom field columns are read here.
@@ -175,7 +213,8 @@ export async function stageFile(input: StageInput, io: StageIO): Promise<{ rows:
           `${prefix}${records}\t${copyText(result.email === null ? null : clip(result.email, 320))}\t${copyText(result.reason)}\n`,
         );
       }
-      if (pendingChars >= COPY_BATCH_CHARS || rejectionLines.length >= COPY_BATCH_REJECTIONS) await flush();
+      if (pendingChars >= COPY_BATCH_CHARS || rejectionLines.length >= COPY_BATCH_REJECTIONS || skipBytes >= SKIP_BUFFER_BYTES - SKIP_ROOM)
+        await flush();
     }
     await flush();
     await writing;
