@@ -302,8 +302,8 @@ async function createBatch(trx: Transaction<Database>, record: ImportRecord): Pr
     order by b.row_number
   `.execute(trx);
   if (fewRows) {
-    await sql`set local enable_hashjoin = on`.execute(trx);
-    await sql`set local enable_mergejoin = on`.execute(trx);
+    await sql`set local enable_hashjoin to default`.execute(trx);
+    await sql`set local enable_mergejoin to default`.execute(trx);
   }
   await sql`analyze import_batch`.execute(trx);
   // A member's skipped row and a staged row of the same address: the earlier is the address's
