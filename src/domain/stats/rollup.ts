@@ -438,11 +438,11 @@ async function foldMembers(trx: Trx, fold: string[], now: Date, zone: string, pr
  * (ATTRIBUTION_DAYS after preparation), or when they had opens or clicks since the last run. A
  * finished send's recipients are folded into stats_members.last_emailed_at once.
  *
- * A send's opens and clicks are read once (one scan of its events, kept for the statement) for
- * its totals, its links and its hours, where each used to scan them again. A live send (the
- * tracking writer keeps its counters, send_live_counts: domain/stats/live.ts) takes its totals
- * and links from its counters, which count the same facts as they arrive, and recounts only the
- * hours since this run's start: the incremental run never reads a recent send's million events.
+ * The sends' opens and clicks are read once, all sends together (countSendsFromEvents), for
+ * their totals, links and hours. A live send (the tracking writer keeps its counters,
+ * send_live_counts: domain/stats/live.ts) takes its totals and links from its counters, which
+ * count the same facts as they arrive, and recounts only the hours since this run's start: the
+ * incremental run never reads a recent send's million events.
  * The sends whose recipients are to be folded are returned (foldMembers folds them, a member once).
  */
 async function rollSends(trx: Trx, from: Date, now: Date): Promise<{ n: number; fold: string[] }> {
