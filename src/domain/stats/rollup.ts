@@ -534,13 +534,14 @@ async function rollSends(trx: Trx, from: Date, now: Date): Promise<{ n: number; 
 }
 
 /**
- * Sends counted from their events: totals, links and hours, all of them from one scan of their
- * events, kept for the statement. Each send's own statement (an index scan of its events) read
- * its month partition again: the events of a week's sends fall in the same one or two months,
- * interleaved, so each send's bitmap scan read most of those partitions' pages (seven sends
- * 26 s at 20 M events, bench/RESULTS.md). Unique members are counted in two steps, a row per
- * send and member (or send, link and member) and then those rows, in hashes: count(distinct)
- * sorted every send's events.
+ * Sends counted from their events: totals, links and hours, all sends in one statement that
+ * reads their events twice, once for the counts and once for the unique members. Each send's own
+ * statement (a scan of its events kept for the statement) read its month partitions again: a
+ * week's sends fall in the same one or two months, so seven sends read them seven times (13.5 s
+ * of 25 s at 20 M events, bench/RESULTS.md). Kept whole for the statement, 10 M events were 9 s
+ * of writing and reading them back; counted straight from the scans, the counts are a few
+ * hundred groups (send, kind, machine, link, hour) and the unique members one sort of the human
+ * opens and clicks (count(distinct), by send and kind and by send, kind and link in one pass).
  */
 async function countSendsFromEvents(trx: Trx, sends: Array<{ id: string; prepared_at: Date }>, now: Date): Promise<void> {
   if (sends.length === 0) return;
@@ -552,51 +553,52 @@ async function countSendsFromEvents(trx: Trx, sends: Array<{ id: string; prepare
     with s as (
       select id, prepared_at from unnest(${ids}, ${prepared}) as s(id, prepared_at)
     ),
-    ev as materialized (
+    c as materialized (
       -- The hour a fact fell in since the send started, in float8 (extract() is numeric, several
       -- times slower over a million rows; whole seconds and microseconds are exact in a float8).
-      select e.send_id, e.kind, e.machine, e.member_id, e.link, floor(date_part('epoch', e.occurred_at - s.prepared_at) / 3600)::int as h
+      select e.send_id, e.kind, e.machine, e.link, floor(date_part('epoch', e.occurred_at - s.prepared_at) / 3600)::int as h, count(*) as n
       from engagement_events e join s on s.id = e.send_id
       where e.send_id = any(${ids}) and e.kind in ('open', 'click') and e.occurred_at <= ${now}
+      group by 1, 2, 3, 4, 5
+    ),
+    u as materialized (
+      -- Unique human members per send and kind (whole), and per send, kind and link.
+      select send_id, kind, link, grouping(link) = 1 as whole, count(distinct member_id) as n
+      from engagement_events
+      where send_id = any(${ids}) and kind in ('open', 'click') and occurred_at <= ${now} and not machine and member_id is not null
+      group by grouping sets ((send_id, kind), (send_id, kind, link))
     ),
     links as (
       insert into stats_send_links (send_id, link, human_clicks, unique_human_clicks, machine_clicks)
-      select l.send_id, l.link, coalesce(c.human, 0), coalesce(c.uniq, 0), coalesce(c.machine, 0)
-      from send_links l left join (
-        select send_id, link, sum(human) as human, count(*) filter (where human > 0 and member_id is not null) as uniq, sum(machine) as machine
-        from (
-          select send_id, link, member_id, count(*) filter (where not machine) as human, count(*) filter (where machine) as machine
-          from ev where kind = 'click' and link is not null group by send_id, link, member_id
-        ) x
-        group by send_id, link
+      select l.send_id, l.link, coalesce(c.human, 0), coalesce(u.n, 0), coalesce(c.machine, 0)
+      from send_links l
+      left join (
+        select send_id, link, sum(n) filter (where not machine) as human, sum(n) filter (where machine) as machine
+        from c where kind = 'click' and link is not null group by send_id, link
       ) c on c.send_id = l.send_id and c.link = l.link
+      left join u on u.send_id = l.send_id and u.kind = 'click' and not u.whole and u.link = l.link
       where l.send_id = any(${ids})
     ),
     hours as (
       insert into stats_send_hours (send_id, hour, human_opens, machine_opens, human_clicks)
       select send_id, h,
-        count(*) filter (where kind = 'open' and not machine), count(*) filter (where kind = 'open' and machine), count(*) filter (where kind = 'click' and not machine)
-      from ev where h between 0 and ${SEND_HOURS - 1}
+        coalesce(sum(n) filter (where kind = 'open' and not machine), 0), coalesce(sum(n) filter (where kind = 'open' and machine), 0),
+        coalesce(sum(n) filter (where kind = 'click' and not machine), 0)
+      from c where h between 0 and ${SEND_HOURS - 1}
       group by send_id, h
-    ),
-    totals as (
-      select send_id,
-        count(*) filter (where kind = 'open' and not machine) as human_opens, count(*) filter (where kind = 'open' and machine) as machine_opens,
-        count(*) filter (where kind = 'click' and not machine) as human_clicks, count(*) filter (where kind = 'click' and machine) as machine_clicks
-      from ev group by send_id
-    ),
-    uniques as (
-      select send_id, count(*) filter (where opened) as opens, count(*) filter (where clicked) as clicks
-      from (
-        select send_id, member_id, bool_or(kind = 'open') as opened, bool_or(kind = 'click') as clicked
-        from ev where not machine and member_id is not null group by send_id, member_id
-      ) x
-      group by send_id
     )
     insert into stats_sends (send_id, human_opens, unique_human_opens, machine_opens, human_clicks, unique_human_clicks, machine_clicks, computed_at)
-    select s.id, coalesce(t.human_opens, 0), coalesce(u.opens, 0), coalesce(t.machine_opens, 0), coalesce(t.human_clicks, 0), coalesce(u.clicks, 0),
+    select s.id, coalesce(t.human_opens, 0), coalesce(uo.n, 0), coalesce(t.machine_opens, 0), coalesce(t.human_clicks, 0), coalesce(uc.n, 0),
       coalesce(t.machine_clicks, 0), ${now}::timestamptz
-    from s left join totals t on t.send_id = s.id left join uniques u on u.send_id = s.id
+    from s
+    left join (
+      select send_id,
+        sum(n) filter (where kind = 'open' and not machine) as human_opens, sum(n) filter (where kind = 'open' and machine) as machine_opens,
+        sum(n) filter (where kind = 'click' and not machine) as human_clicks, sum(n) filter (where kind = 'click' and machine) as machine_clicks
+      from c group by send_id
+    ) t on t.send_id = s.id
+    left join u uo on uo.send_id = s.id and uo.kind = 'open' and uo.whole
+    left join u uc on uc.send_id = s.id and uc.kind = 'click' and uc.whole
     on conflict (send_id) do update set human_opens = excluded.human_opens, unique_human_opens = excluded.unique_human_opens,
       machine_opens = excluded.machine_opens, human_clicks = excluded.human_clicks, unique_human_clicks = excluded.unique_human_clicks,
       machine_clicks = excluded.machine_clicks, computed_at = excluded.computed_at
