@@ -408,16 +408,22 @@ async function foldMembers(trx: Trx, fold: string[], now: Date, zone: string, pr
     ),
     emailed as (${emailed}),
     scores as (${changedScores(now, zone, previous)}),
+    -- A member once, through two full joins (a union of the three sets' members, then a join
+    -- back to each set, hashed each set twice: a million rows each on a first run).
+    changes as (
+      select coalesce(e.member_id, m.member_id) as member_id, e.at as engaged_at, m.at as emailed_at
+      from engaged e full join emailed m on m.member_id = e.member_id
+    ),
+    keyed as (
+      select coalesce(c.member_id, s.member_id) as member_id, c.engaged_at, c.emailed_at, s.score
+      from changes c full join scores s on s.member_id = c.member_id
+    ),
     merged as (
       select k.member_id, sm.member_id is not null as known,
-        sm.last_engaged_at as old_engaged, greatest(sm.last_engaged_at, e.at) as last_engaged_at,
-        sm.last_emailed_at as old_emailed, greatest(sm.last_emailed_at, m.at) as last_emailed_at,
-        sm.score as old_score, coalesce(s.score, sm.score, 0::smallint) as score
-      from (select member_id from engaged union select member_id from emailed union select member_id from scores) k
-      left join stats_members sm on sm.member_id = k.member_id
-      left join engaged e on e.member_id = k.member_id
-      left join emailed m on m.member_id = k.member_id
-      left join scores s on s.member_id = k.member_id
+        sm.last_engaged_at as old_engaged, greatest(sm.last_engaged_at, k.engaged_at) as last_engaged_at,
+        sm.last_emailed_at as old_emailed, greatest(sm.last_emailed_at, k.emailed_at) as last_emailed_at,
+        sm.score as old_score, coalesce(k.score, sm.score, 0::smallint) as score
+      from keyed k left join stats_members sm on sm.member_id = k.member_id
     )
     insert into stats_members (member_id, last_engaged_at, last_emailed_at, score)
     select member_id, last_engaged_at, last_emailed_at, score from merged
