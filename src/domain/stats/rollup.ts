@@ -423,7 +423,14 @@ async function foldMembers(trx: Trx, fold: string[], now: Date, zone: string, pr
         sm.last_engaged_at as old_engaged, greatest(sm.last_engaged_at, k.engaged_at) as last_engaged_at,
         sm.last_emailed_at as old_emailed, greatest(sm.last_emailed_at, k.emailed_at) as last_emailed_at,
         sm.score as old_score, coalesce(k.score, sm.score, 0::smallint) as score
-      from keyed k left join stats_members sm on sm.member_id = k.member_id
+      from keyed k
+      ${
+        // After a completed run the changes are few: each member's row by a primary-key probe (as
+        // a join, the planner hashed all of stats_members every run, 1 M rows for 30 k changes).
+        previous === undefined || bulk
+          ? sql`left join stats_members sm on sm.member_id = k.member_id`
+          : sql`left join lateral (select * from stats_members x where x.member_id = k.member_id offset 0) sm on true`
+      }
     )
     insert into stats_members (member_id, last_engaged_at, last_emailed_at, score)
     select member_id, last_engaged_at, last_emailed_at, score from merged
