@@ -301,13 +301,15 @@ describe('rollups against a direct count of seeded data', () => {
     for (const id of sendIds) {
       const direct = await sql<Record<string, string>>`
         select count(*) filter (where kind = 'open' and not machine) as human_opens, count(*) filter (where kind = 'open' and machine) as machine_opens,
+          count(distinct member_id) filter (where kind = 'open' and not machine) as unique_human_opens,
           count(*) filter (where kind = 'click' and not machine) as human_clicks, count(distinct member_id) filter (where kind = 'click' and not machine) as unique_human_clicks
         from engagement_events where send_id = ${id} and occurred_at <= ${now}
       `.execute(db);
       const r = await statsSend(db, id);
       const d = direct.rows[0]!;
-      expect({ h: r.opens.human, m: r.opens.machine, c: r.clicks.human, u: r.clicks.unique_human }).toEqual({
+      expect({ h: r.opens.human, uo: r.opens.unique_human, m: r.opens.machine, c: r.clicks.human, u: r.clicks.unique_human }).toEqual({
         h: Number(d.human_opens),
+        uo: Number(d.unique_human_opens),
         m: Number(d.machine_opens),
         c: Number(d.human_clicks),
         u: Number(d.unique_human_clicks),
