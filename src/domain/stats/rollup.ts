@@ -259,9 +259,6 @@ async function rollDays(
       insert into stats_engaged_pending (member_id, last_engaged_at) select distinct member_id, '-infinity'::timestamptz from gone
     `.execute(trx);
   }
-  // A member's day: their human clicks and reads, comments and reactions (a view is not
-  // engagement). Read twice from the counted groups, not copied into a second set of its own.
-  const memberDay = sql`per_member and member_id is not null and clicks + reads + comments + reactions > 0`;
   await sql`delete from stats_post_days where day >= (${from}::timestamptz at time zone ${zone})::date and day < (${to}::timestamptz at time zone ${zone})::date`.execute(
     trx,
   );
@@ -289,6 +286,11 @@ async function rollDays(
       ) x
       group by grouping sets ((member_id, day), (post_id, day))
     ),
+    -- A member's day: their human clicks and reads, comments and reactions (a view is not engagement).
+    days as (
+      select member_id, day, clicks, reads, comments, reactions, last_at from counted
+      where per_member and member_id is not null and clicks + reads + comments + reactions > 0
+    ),
     -- A post's day: member reads and anonymous views.
     posts as (
       insert into stats_post_days (post_id, day, reads, views)
@@ -297,12 +299,11 @@ async function rollDays(
     written as (
       -- In key order: the primary key's leaves are visited once, in order, not at random.
       insert into stats_member_days (member_id, day, clicks, reads, comments, reactions)
-      select member_id, day, clicks, reads, comments, reactions from counted where ${memberDay}
-      ${bulk.sorted ? sql`order by member_id, day` : sql``}
+      select member_id, day, clicks, reads, comments, reactions from days ${bulk.sorted ? sql`order by member_id, day` : sql``}
     )
     -- Appended, folded into stats_members once at the end of the run (foldMembers).
     insert into stats_engaged_pending (member_id, last_engaged_at)
-    select member_id, max(last_at) from counted where ${memberDay} group by member_id
+    select member_id, max(last_at) from days group by member_id
   `.execute(trx);
 }
 
