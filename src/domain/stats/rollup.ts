@@ -107,9 +107,10 @@ export async function refreshStats(db: Kysely<Database>, options: { now?: Date; 
           const end = to < plan.now ? to : plan.now;
           await roomToCount(trx);
           // A bulk fill has no rows from this chunk on, but where an interrupted one went on from.
-          await step('member and post days', () =>
-            rollDays(trx, from, to, end, plan.zone, bulk ? { clear: first, sorted: false } : undefined),
+          await step('member days', () =>
+            rollMemberDays(trx, from, to, end, plan.zone, bulk ? { clear: first, sorted: false } : undefined),
           );
+          await step('post days', () => rollPostDays(trx, from, to, end, plan.zone));
           await trx
             .insertInto('stats_state')
             .values({ name: progressKey(plan.zone), value: to })
@@ -232,13 +233,12 @@ async function roomToCount(trx: Trx): Promise<void> {
 }
 
 /**
- * Human clicks and reads, comments and reactions, per member per day; each member's last
- * engagement; and each post's member reads and anonymous views per day (machine views are left
- * out). One scan of the chunk's engagement_events (one month partition) and events: the days are
- * aggregated once (in memory, see roomToCount) and the three tables are written from that, where
- * the last engagement and the post days each used to scan the partition again.
+ * Human clicks and reads, comments and reactions, per member per day; and each member's last
+ * engagement. One scan of the chunk's engagement_events (one month partition) and events: the
+ * member days are aggregated once (in memory, see roomToCount) and both tables are written from
+ * that, where the last engagement used to scan the partition again.
  */
-async function rollDays(
+async function rollMemberDays(
   trx: Trx,
   from: Date,
   to: Date,
@@ -259,42 +259,25 @@ async function rollDays(
       insert into stats_engaged_pending (member_id, last_engaged_at) select distinct member_id, '-infinity'::timestamptz from gone
     `.execute(trx);
   }
-  await sql`delete from stats_post_days where day >= (${from}::timestamptz at time zone ${zone})::date and day < (${to}::timestamptz at time zone ${zone})::date`.execute(
-    trx,
-  );
   await sql`
-    with counted as materialized (
-      -- One aggregation of the raw rows for both member days and post days (grouping sets, one
-      -- hash each): a second scan of the month partition for the post days was 8.9 s of a first
-      -- run at 20 M events. The comments and reactions of events are a few thousand a month,
-      -- added to the same member groups. Kept for the three writes below.
-      select grouping(member_id) = 0 as per_member, member_id, post_id, day,
+    with days as materialized (
+      -- One aggregation of the raw rows (the comments and reactions of events are a few
+      -- thousand a month, added to the same groups), kept for both writes below.
+      select member_id, (occurred_at at time zone ${zone})::date as day,
         -- A poll answer is a click on one of the email's (or page's) answers.
         count(*) filter (where kind in ('click', 'poll')) as clicks, count(*) filter (where kind = 'read') as reads,
         count(*) filter (where kind = 'comment') as comments, count(*) filter (where kind = 'reaction') as reactions,
-        count(*) filter (where kind = 'view') as views,
-        max(occurred_at) filter (where kind <> 'view') as last_at
+        max(occurred_at) as last_at
       from (
-        select member_id, post_id, (occurred_at at time zone ${zone})::date as day, occurred_at, kind
+        select member_id, occurred_at, kind
         from engagement_events
-        where occurred_at >= ${from} and occurred_at < ${to} and occurred_at <= ${now} and not machine and kind in ('click', 'read', 'poll', 'view')
-          and (member_id is not null or post_id is not null)
+        where occurred_at >= ${from} and occurred_at < ${to} and occurred_at <= ${now} and member_id is not null and not machine and kind in ('click', 'read', 'poll')
         union all
-        select member_id, null, (occurred_at at time zone ${zone})::date, occurred_at, type
+        select member_id, occurred_at, type
         from events
         where type in ('comment', 'reaction') and occurred_at >= ${from} and occurred_at < ${to} and occurred_at <= ${now} and member_id is not null and not machine
       ) x
-      group by grouping sets ((member_id, day), (post_id, day))
-    ),
-    -- A member's day: their human clicks and reads, comments and reactions (a view is not engagement).
-    days as (
-      select member_id, day, clicks, reads, comments, reactions, last_at from counted
-      where per_member and member_id is not null and clicks + reads + comments + reactions > 0
-    ),
-    -- A post's day: member reads and anonymous views.
-    posts as (
-      insert into stats_post_days (post_id, day, reads, views)
-      select post_id, day, reads, views from counted where not per_member and post_id is not null and reads + views > 0
+      group by 1, 2
     ),
     written as (
       -- In key order: the primary key's leaves are visited once, in order, not at random.
@@ -444,6 +427,20 @@ async function foldMembers(trx: Trx, fold: string[], now: Date, zone: string, pr
     }
   `.execute(trx);
   await sql`truncate stats_engaged_pending`.execute(trx);
+}
+
+/** Member reads and anonymous views per post per day (machine views are left out). */
+async function rollPostDays(trx: Trx, from: Date, to: Date, now: Date, zone: string) {
+  await sql`delete from stats_post_days where day >= (${from}::timestamptz at time zone ${zone})::date and day < (${to}::timestamptz at time zone ${zone})::date`.execute(
+    trx,
+  );
+  await sql`
+    insert into stats_post_days (post_id, day, reads, views)
+    select post_id, (occurred_at at time zone ${zone})::date, count(*) filter (where kind = 'read'), count(*) filter (where kind = 'view')
+    from engagement_events
+    where occurred_at >= ${from} and occurred_at < ${to} and occurred_at <= ${now} and post_id is not null and not machine and kind in ('read', 'view')
+    group by 1, 2
+  `.execute(trx);
 }
 
 /**
