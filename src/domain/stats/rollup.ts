@@ -391,8 +391,8 @@ async function foldMembers(trx: Trx, fold: string[], now: Date, zone: string, pr
     ),
     emailed as (${emailed}),
     scores as (${changedScores(now, zone, previous)}),
-    -- A member once, through two full joins (a union of the three sets' members, then a join
-    -- back to each set, hashed each set twice: a million rows each on a first run).
+    -- A member once, through two full joins. It was a union of the three sets' members joined
+    -- back to each set: each set hashed twice, a million rows each on a first run.
     changes as (
       select coalesce(e.member_id, m.member_id) as member_id, e.at as engaged_at, m.at as emailed_at
       from engaged e full join emailed m on m.member_id = e.member_id
