@@ -301,13 +301,15 @@ describe('rollups against a direct count of seeded data', () => {
     for (const id of sendIds) {
       const direct = await sql<Record<string, string>>`
         select count(*) filter (where kind = 'open' and not machine) as human_opens, count(*) filter (where kind = 'open' and machine) as machine_opens,
+          count(distinct member_id) filter (where kind = 'open' and not machine) as unique_human_opens,
           count(*) filter (where kind = 'click' and not machine) as human_clicks, count(distinct member_id) filter (where kind = 'click' and not machine) as unique_human_clicks
         from engagement_events where send_id = ${id} and occurred_at <= ${now}
       `.execute(db);
       const r = await statsSend(db, id);
       const d = direct.rows[0]!;
-      expect({ h: r.opens.human, m: r.opens.machine, c: r.clicks.human, u: r.clicks.unique_human }).toEqual({
+      expect({ h: r.opens.human, uo: r.opens.unique_human, m: r.opens.machine, c: r.clicks.human, u: r.clicks.unique_human }).toEqual({
         h: Number(d.human_opens),
+        uo: Number(d.unique_human_opens),
         m: Number(d.machine_opens),
         c: Number(d.human_clicks),
         u: Number(d.unique_human_clicks),
@@ -411,9 +413,29 @@ describe('rollups against a direct count of seeded data', () => {
     await t.drop();
   });
 
+  // stats_members' indexes as the migrations made them (a first run drops and rebuilds them).
+  const memberIndexes = async () =>
+    (
+      await sql<{ def: string }>`select indexdef as def from pg_indexes where tablename = 'stats_members' order by indexname`.execute(t.db)
+    ).rows.map((r) => r.def);
+  let migratedIndexes: string[] = [];
+
   it('equals a direct count after a first run', async () => {
+    migratedIndexes = await memberIndexes();
+    expect(migratedIndexes).toHaveLength(4);
+    const keyOid = async () =>
+      (await sql<{ oid: string }>`select 'stats_members_pkey'::regclass::oid::text as oid`.execute(t.db)).rows[0]!.oid;
+    const before = await keyOid();
     await refreshStats(t.db, { now: ago(1) });
     await expectEqualToDirectCount(t.db, ago(1));
+    // It filled stats_members without its indexes (rollup.ts startMembersBulkFill) and built them
+    // after: the same definitions, a new primary-key index.
+    expect(await keyOid()).not.toBe(before);
+    expect(await memberIndexes()).toEqual(migratedIndexes);
+    const key = await sql<{
+      n: string;
+    }>`select count(*) as n from pg_constraint where conrelid = 'stats_members'::regclass and contype = 'p'`.execute(t.db);
+    expect(Number(key.rows[0]!.n)).toBe(1);
   });
 
   it('still equals it after an incremental run, with late events from the day before', async () => {
@@ -463,6 +485,28 @@ describe('rollups against a direct count of seeded data', () => {
       { name: 'stats_member_days_day_idx', primary: false },
       { name: 'stats_member_days_pkey', primary: true },
     ]);
+  });
+
+  it('builds the member indexes of a first run stopped after filling stats_members, before anything else', async () => {
+    // As if the run had committed (stats_members filled, the run marked done) and stopped before
+    // its last transaction built the indexes: the next run builds them, then upserts as usual.
+    await sql`alter table stats_members drop constraint stats_members_pkey`.execute(t.db);
+    await sql`drop index stats_members_engaged_idx, stats_members_score_idx, stats_members_active_idx`.execute(t.db);
+    await scatter(t.db, 300, 3, [0.05, 0.4]);
+    await refreshStats(t.db, { now: NOW });
+    await expectEqualToDirectCount(t.db, NOW);
+    expect(await memberIndexes()).toEqual(migratedIndexes);
+  });
+
+  it('fills stats_members again in bulk after a first run stopped with it emptied and unindexed', async () => {
+    // Stopped before its last transaction committed: the table as startMembersBulkFill left it.
+    await sql`delete from stats_state where name = 'engagement'`.execute(t.db);
+    await sql`delete from stats_members`.execute(t.db);
+    await sql`alter table stats_members drop constraint stats_members_pkey`.execute(t.db);
+    await sql`drop index stats_members_engaged_idx, stats_members_score_idx, stats_members_active_idx`.execute(t.db);
+    await refreshStats(t.db, { now: NOW });
+    await expectEqualToDirectCount(t.db, NOW);
+    expect(await memberIndexes()).toEqual(migratedIndexes);
   });
 
   it("takes a live send's opens and clicks from its counters, and recounts only its recent hours", async () => {

@@ -55,9 +55,11 @@ export function changedScores(now: Date, zone: string, previous?: Date): RawBuil
       where member_id in (select member_id from touched) and day > ${nowDay} - ${ENGAGED_DAYS}::int
       group by member_id
     )
+    -- The score on record by a primary-key probe per touched member (a few tens of thousands):
+    -- as a join, the planner hashed all of stats_members (a million rows) every run.
     select t.member_id, coalesce(c.score, 0::smallint) as score
-    from touched t left join scored c on c.member_id = t.member_id left join stats_members s on s.member_id = t.member_id
-    where coalesce(c.score, 0) <> coalesce(s.score, 0)
+    from touched t left join scored c on c.member_id = t.member_id
+    where coalesce(c.score, 0) <> coalesce((select s.score from stats_members s where s.member_id = t.member_id), 0)
   `;
 }
 

@@ -95,7 +95,10 @@ export async function refreshStats(db: Kysely<Database>, options: { now?: Date; 
         );
         return plan;
       });
-      const bulk = await conn.transaction().execute((trx) => startBulkFill(trx, plan.incremental));
+      const { days: bulk, members: bulkMembers } = await conn.transaction().execute(async (trx) => ({
+        days: await startBulkFill(trx, plan.incremental),
+        members: await step('member indexes', () => startMembersBulkFill(trx, plan.incremental)),
+      }));
       let from = plan.resumeFrom ?? plan.from;
       let first = true;
       while (from <= plan.now) {
@@ -122,7 +125,7 @@ export async function refreshStats(db: Kysely<Database>, options: { now?: Date; 
         const { now, zone } = plan;
         await roomToCount(trx);
         const { n, fold } = await step('sends', () => rollSends(trx, plan.from, now));
-        await step('members', () => foldMembers(trx, fold, now, zone, plan.previous));
+        await step('members', () => foldMembers(trx, fold, now, zone, plan.previous, bulkMembers));
         await step('levels', () => snapshotLevels(trx, now, zone));
         await step('sources', () => rebuildSources(trx, now));
         await step('cohorts', () => rebuildCohorts(trx, now, zone, plan.incremental ? plan.from : undefined));
@@ -141,6 +144,8 @@ export async function refreshStats(db: Kysely<Database>, options: { now?: Date; 
           .execute();
         return n;
       });
+      // After the run is marked done: a run stopped before this builds them when it starts.
+      if (bulkMembers) await step('member indexes', () => conn.transaction().execute((trx) => endMembersBulkFill(trx)));
       const ms = Math.round(performance.now() - started);
       log.debug('stats rollup', { ms, steps });
       return { skipped: false, from: plan.from, sends, ms, steps };
@@ -324,6 +329,48 @@ async function endBulkFill(trx: Trx): Promise<void> {
 const BULK_INDEX_MEM = '512MB';
 
 /**
+ * The same for stats_members: a run that finds it empty (a first run) writes its rows (a million
+ * at a million members) in one plain insert without the table's four indexes, and builds them
+ * after the run is marked done (endMembersBulkFill, its own transaction). The one write with the
+ * indexes kept took 56 s at a million members on the busy machine (bench/RESULTS.md): each row
+ * went into the primary key and three indexes, at random places in two of them.
+ *
+ * Resumable: a run stopped before its last transaction committed left the table empty and
+ * unindexed, and the next run fills it the same way; one stopped after it (filled, unindexed)
+ * has the indexes built by the next run before anything else. Only the rollup writes the table
+ * (under its lock), so an unindexed table stays as the last run left it. Returns whether this
+ * run fills it in bulk.
+ */
+async function startMembersBulkFill(trx: Trx, incremental: boolean): Promise<boolean> {
+  const state = await sql<{ keyed: boolean; empty: boolean }>`
+    select exists (select 1 from pg_index where indrelid = 'stats_members'::regclass and indisprimary) as keyed,
+      not exists (select 1 from stats_members) as empty`.execute(trx);
+  const { keyed, empty } = state.rows[0]!;
+  if (!keyed && !empty) {
+    await endMembersBulkFill(trx);
+    return false;
+  }
+  if (!keyed) return true;
+  if (incremental || !empty) return false;
+  await sql`alter table stats_members drop constraint stats_members_pkey`.execute(trx);
+  await sql`drop index if exists stats_members_engaged_idx, stats_members_score_idx, stats_members_active_idx`.execute(trx);
+  return true;
+}
+
+/** The indexes of stats_members again, as migrations 0011 and 0074 made them. */
+async function endMembersBulkFill(trx: Trx): Promise<void> {
+  await sql`select set_config('maintenance_work_mem', ${BULK_INDEX_MEM}, true)`.execute(trx);
+  await sql`create unique index if not exists stats_members_pkey on stats_members (member_id)`.execute(trx);
+  await sql`alter table stats_members add constraint stats_members_pkey primary key using index stats_members_pkey`.execute(trx);
+  await sql`create index if not exists stats_members_engaged_idx on stats_members (last_engaged_at)`.execute(trx);
+  await sql`create index if not exists stats_members_score_idx on stats_members (score, member_id) where score > 0`.execute(trx);
+  await sql`create index if not exists stats_members_active_idx on stats_members (last_engaged_at, member_id) where last_engaged_at is not null`.execute(
+    trx,
+  );
+  await sql`analyze stats_members`.execute(trx);
+}
+
+/**
  * The run's changes to stats_members in one write, a member once: the chunks' last engagements
  * (stats_engaged_pending), the latest email of the sends to fold (their posted deliveries) and
  * the engagement scores that changed (member-scores.ts: after a completed run, only the scores of
@@ -332,7 +379,7 @@ const BULK_INDEX_MEM = '512MB';
  * at a million members each rewrote every row (a new version with entries in all four of the
  * table's indexes), 3 M row versions where 1 M rows are written now.
  */
-async function foldMembers(trx: Trx, fold: string[], now: Date, zone: string, previous: Date | undefined) {
+async function foldMembers(trx: Trx, fold: string[], now: Date, zone: string, previous: Date | undefined, bulk: boolean) {
   const emailed =
     fold.length > 0
       ? sql`select member_id, max(posted_at) as at from deliveries
@@ -344,22 +391,40 @@ async function foldMembers(trx: Trx, fold: string[], now: Date, zone: string, pr
     ),
     emailed as (${emailed}),
     scores as (${changedScores(now, zone, previous)}),
+    -- A member once, through two full joins. It was a union of the three sets' members joined
+    -- back to each set: each set hashed twice, a million rows each on a first run.
+    changes as (
+      select coalesce(e.member_id, m.member_id) as member_id, e.at as engaged_at, m.at as emailed_at
+      from engaged e full join emailed m on m.member_id = e.member_id
+    ),
+    keyed as (
+      select coalesce(c.member_id, s.member_id) as member_id, c.engaged_at, c.emailed_at, s.score
+      from changes c full join scores s on s.member_id = c.member_id
+    ),
     merged as (
       select k.member_id, sm.member_id is not null as known,
-        sm.last_engaged_at as old_engaged, greatest(sm.last_engaged_at, e.at) as last_engaged_at,
-        sm.last_emailed_at as old_emailed, greatest(sm.last_emailed_at, m.at) as last_emailed_at,
-        sm.score as old_score, coalesce(s.score, sm.score, 0::smallint) as score
-      from (select member_id from engaged union select member_id from emailed union select member_id from scores) k
-      left join stats_members sm on sm.member_id = k.member_id
-      left join engaged e on e.member_id = k.member_id
-      left join emailed m on m.member_id = k.member_id
-      left join scores s on s.member_id = k.member_id
+        sm.last_engaged_at as old_engaged, greatest(sm.last_engaged_at, k.engaged_at) as last_engaged_at,
+        sm.last_emailed_at as old_emailed, greatest(sm.last_emailed_at, k.emailed_at) as last_emailed_at,
+        sm.score as old_score, coalesce(k.score, sm.score, 0::smallint) as score
+      from keyed k
+      ${
+        // After a completed run the changes are few: each member's row by a primary-key probe (as
+        // a join, the planner hashed all of stats_members every run, 1 M rows for 30 k changes).
+        previous === undefined || bulk
+          ? sql`left join stats_members sm on sm.member_id = k.member_id`
+          : sql`left join lateral (select * from stats_members x where x.member_id = k.member_id offset 0) sm on true`
+      }
     )
     insert into stats_members (member_id, last_engaged_at, last_emailed_at, score)
     select member_id, last_engaged_at, last_emailed_at, score from merged
     where not known or last_engaged_at is distinct from old_engaged or last_emailed_at is distinct from old_emailed or score <> old_score
-    order by member_id
-    on conflict (member_id) do update set last_engaged_at = excluded.last_engaged_at, last_emailed_at = excluded.last_emailed_at, score = excluded.score
+    ${
+      // Into the empty, unindexed table (startMembersBulkFill): a member once, nothing to conflict with.
+      bulk
+        ? sql``
+        : sql`order by member_id
+    on conflict (member_id) do update set last_engaged_at = excluded.last_engaged_at, last_emailed_at = excluded.last_emailed_at, score = excluded.score`
+    }
   `.execute(trx);
   await sql`truncate stats_engaged_pending`.execute(trx);
 }
@@ -383,11 +448,11 @@ async function rollPostDays(trx: Trx, from: Date, to: Date, now: Date, zone: str
  * (ATTRIBUTION_DAYS after preparation), or when they had opens or clicks since the last run. A
  * finished send's recipients are folded into stats_members.last_emailed_at once.
  *
- * A send's opens and clicks are read once (one scan of its events, kept for the statement) for
- * its totals, its links and its hours, where each used to scan them again. A live send (the
- * tracking writer keeps its counters, send_live_counts: domain/stats/live.ts) takes its totals
- * and links from its counters, which count the same facts as they arrive, and recounts only the
- * hours since this run's start: the incremental run never reads a recent send's million events.
+ * The sends' opens and clicks are read once, all sends together (countSendsFromEvents), for
+ * their totals, links and hours. A live send (the tracking writer keeps its counters,
+ * send_live_counts: domain/stats/live.ts) takes its totals and links from its counters, which
+ * count the same facts as they arrive, and recounts only the hours since this run's start: the
+ * incremental run never reads a recent send's million events.
  * The sends whose recipients are to be folded are returned (foldMembers folds them, a member once).
  */
 async function rollSends(trx: Trx, from: Date, now: Date): Promise<{ n: number; fold: string[] }> {
@@ -403,12 +468,18 @@ async function rollSends(trx: Trx, from: Date, now: Date): Promise<{ n: number; 
   `.execute(trx);
   const fold: string[] = [];
   const done: string[] = [];
+  // Every send not read from its counters is counted from its events, all in one statement.
+  const live = (s: { counted: boolean; prepared_at: Date }) => s.counted && isLive(s.prepared_at, now);
+  await countSendsFromEvents(
+    trx,
+    sends.rows.filter((s) => !live(s)),
+    now,
+  );
   for (const s of sends.rows) {
     const id = s.id;
-    // The hour a fact fell in since the send started, in float8 (extract() is numeric, several
-    // times slower over a million rows; whole seconds and microseconds are exact in a float8).
-    const hour = sql`floor(date_part('epoch', occurred_at - ${s.prepared_at}::timestamptz) / 3600)::int`;
-    if (s.counted && isLive(s.prepared_at, now)) {
+    if (live(s)) {
+      // The hour a fact fell in since the send started (see countSendsFromEvents).
+      const hour = sql`floor(date_part('epoch', occurred_at - ${s.prepared_at}::timestamptz) / 3600)::int`;
       await sql`
         insert into stats_sends (send_id, human_opens, unique_human_opens, machine_opens, human_clicks, unique_human_clicks, machine_clicks, computed_at)
         select send_id, human_opens, unique_human_opens, machine_opens, human_clicks, unique_human_clicks, machine_clicks, ${now}::timestamptz
@@ -438,45 +509,6 @@ async function rollSends(trx: Trx, from: Date, now: Date): Promise<{ n: number; 
         ) x
         where h between 0 and ${SEND_HOURS - 1}
         group by h
-      `.execute(trx);
-    } else {
-      await sql`delete from stats_send_links where send_id = ${id}`.execute(trx);
-      await sql`delete from stats_send_hours where send_id = ${id}`.execute(trx);
-      await sql`
-        with ev as materialized (
-          select kind, machine, member_id, link, ${hour} as h
-          from engagement_events where send_id = ${id} and kind in ('open', 'click') and occurred_at <= ${now}
-        ),
-        links as (
-          insert into stats_send_links (send_id, link, human_clicks, unique_human_clicks, machine_clicks)
-          select l.send_id, l.link, coalesce(c.human, 0), coalesce(c.uniq, 0), coalesce(c.machine, 0)
-          from send_links l left join (
-            select link, count(*) filter (where not machine) as human, count(distinct member_id) filter (where not machine) as uniq,
-              count(*) filter (where machine) as machine
-            from ev where kind = 'click' and link is not null group by link
-          ) c on c.link = l.link
-          where l.send_id = ${id}
-        ),
-        hours as (
-          insert into stats_send_hours (send_id, hour, human_opens, machine_opens, human_clicks)
-          select ${id}::bigint, h,
-            count(*) filter (where kind = 'open' and not machine), count(*) filter (where kind = 'open' and machine), count(*) filter (where kind = 'click' and not machine)
-          from ev where h between 0 and ${SEND_HOURS - 1}
-          group by h
-        )
-        insert into stats_sends (send_id, human_opens, unique_human_opens, machine_opens, human_clicks, unique_human_clicks, machine_clicks, computed_at)
-        select ${id}::bigint,
-          count(*) filter (where kind = 'open' and not machine),
-          count(distinct member_id) filter (where kind = 'open' and not machine),
-          count(*) filter (where kind = 'open' and machine),
-          count(*) filter (where kind = 'click' and not machine),
-          count(distinct member_id) filter (where kind = 'click' and not machine),
-          count(*) filter (where kind = 'click' and machine),
-          ${now}::timestamptz
-        from ev
-        on conflict (send_id) do update set human_opens = excluded.human_opens, unique_human_opens = excluded.unique_human_opens,
-          machine_opens = excluded.machine_opens, human_clicks = excluded.human_clicks, unique_human_clicks = excluded.unique_human_clicks,
-          machine_clicks = excluded.machine_clicks, computed_at = excluded.computed_at
       `.execute(trx);
     }
     // What the send led to: a member's unsubscribe, comment or upgrade within ATTRIBUTION_DAYS of
@@ -509,6 +541,78 @@ async function rollSends(trx: Trx, from: Date, now: Date): Promise<{ n: number; 
   if (done.length > 0) await sql`update stats_sends set emailed_rolled_at = ${now} where send_id in (${sql.join(done)})`.execute(trx);
   // Their recipients are folded into stats_members with the run's other member changes (foldMembers).
   return { n: sends.rows.length, fold };
+}
+
+/**
+ * Sends counted from their events: totals, links and hours, all sends in one statement that
+ * reads their events twice, once for the counts and once for the unique members. Each send's own
+ * statement (a scan of its events kept for the statement) read its month partitions again: a
+ * week's sends fall in the same one or two months, so seven sends read them seven times (13.5 s
+ * of 25 s at 20 M events, bench/RESULTS.md). Kept whole for the statement, 10 M events were 9 s
+ * of writing and reading them back; counted straight from the scans, the counts are a few
+ * hundred groups (send, kind, machine, link, hour) and the unique members one sort of the human
+ * opens and clicks (count(distinct), by send and kind and by send, kind and link in one pass).
+ */
+async function countSendsFromEvents(trx: Trx, sends: Array<{ id: string; prepared_at: Date }>, now: Date): Promise<void> {
+  if (sends.length === 0) return;
+  const ids = sql`${sends.map((s) => s.id)}::bigint[]`;
+  const prepared = sql`${sends.map((s) => s.prepared_at.toISOString())}::timestamptz[]`;
+  await sql`delete from stats_send_links where send_id = any(${ids})`.execute(trx);
+  await sql`delete from stats_send_hours where send_id = any(${ids})`.execute(trx);
+  await sql`
+    with s as (
+      select id, prepared_at from unnest(${ids}, ${prepared}) as s(id, prepared_at)
+    ),
+    c as materialized (
+      -- The hour a fact fell in since the send started, in float8 (extract() is numeric, several
+      -- times slower over a million rows; whole seconds and microseconds are exact in a float8).
+      select e.send_id, e.kind, e.machine, e.link, floor(date_part('epoch', e.occurred_at - s.prepared_at) / 3600)::int as h, count(*) as n
+      from engagement_events e join s on s.id = e.send_id
+      where e.send_id = any(${ids}) and e.kind in ('open', 'click') and e.occurred_at <= ${now}
+      group by 1, 2, 3, 4, 5
+    ),
+    u as materialized (
+      -- Unique human members per send and kind (whole), and per send, kind and link.
+      select send_id, kind, link, grouping(link) = 1 as whole, count(distinct member_id) as n
+      from engagement_events
+      where send_id = any(${ids}) and kind in ('open', 'click') and occurred_at <= ${now} and not machine and member_id is not null
+      group by grouping sets ((send_id, kind), (send_id, kind, link))
+    ),
+    links as (
+      insert into stats_send_links (send_id, link, human_clicks, unique_human_clicks, machine_clicks)
+      select l.send_id, l.link, coalesce(c.human, 0), coalesce(u.n, 0), coalesce(c.machine, 0)
+      from send_links l
+      left join (
+        select send_id, link, sum(n) filter (where not machine) as human, sum(n) filter (where machine) as machine
+        from c where kind = 'click' and link is not null group by send_id, link
+      ) c on c.send_id = l.send_id and c.link = l.link
+      left join u on u.send_id = l.send_id and u.kind = 'click' and not u.whole and u.link = l.link
+      where l.send_id = any(${ids})
+    ),
+    hours as (
+      insert into stats_send_hours (send_id, hour, human_opens, machine_opens, human_clicks)
+      select send_id, h,
+        coalesce(sum(n) filter (where kind = 'open' and not machine), 0), coalesce(sum(n) filter (where kind = 'open' and machine), 0),
+        coalesce(sum(n) filter (where kind = 'click' and not machine), 0)
+      from c where h between 0 and ${SEND_HOURS - 1}
+      group by send_id, h
+    )
+    insert into stats_sends (send_id, human_opens, unique_human_opens, machine_opens, human_clicks, unique_human_clicks, machine_clicks, computed_at)
+    select s.id, coalesce(t.human_opens, 0), coalesce(uo.n, 0), coalesce(t.machine_opens, 0), coalesce(t.human_clicks, 0), coalesce(uc.n, 0),
+      coalesce(t.machine_clicks, 0), ${now}::timestamptz
+    from s
+    left join (
+      select send_id,
+        sum(n) filter (where kind = 'open' and not machine) as human_opens, sum(n) filter (where kind = 'open' and machine) as machine_opens,
+        sum(n) filter (where kind = 'click' and not machine) as human_clicks, sum(n) filter (where kind = 'click' and machine) as machine_clicks
+      from c group by send_id
+    ) t on t.send_id = s.id
+    left join u uo on uo.send_id = s.id and uo.kind = 'open' and uo.whole
+    left join u uc on uc.send_id = s.id and uc.kind = 'click' and uc.whole
+    on conflict (send_id) do update set human_opens = excluded.human_opens, unique_human_opens = excluded.unique_human_opens,
+      machine_opens = excluded.machine_opens, human_clicks = excluded.human_clicks, unique_human_clicks = excluded.unique_human_clicks,
+      machine_clicks = excluded.machine_clicks, computed_at = excluded.computed_at
+  `.execute(trx);
 }
 
 /** The day rows' flows, recounted for the days of [from, to). */
