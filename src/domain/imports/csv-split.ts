@@ -46,6 +46,15 @@ export async function* csvRecords(
   // A text read on while the line that ends in it is read from a small text of its own (refill).
   let queued: string | null = null;
   let queuedAt = 0;
+  /** The source's next text, or undefined at its end (which sets `done`). */
+  const pull = async (): Promise<string | undefined> => {
+    const next = await iterator.next();
+    if (next.done) {
+      done = true;
+      return undefined;
+    }
+    return next.value;
+  };
   const more = async (): Promise<boolean> => {
     if (queued !== null) {
       text += queued.slice(queuedAt);
@@ -53,12 +62,9 @@ export async function* csvRecords(
       return true;
     }
     if (done) return false;
-    const next = await iterator.next();
-    if (next.done) {
-      done = true;
-      return false;
-    }
-    text += next.value;
+    const value = await pull();
+    if (value === undefined) return false;
+    text += value;
     return true;
   };
   /**
@@ -69,27 +75,21 @@ export async function* csvRecords(
   const refill = async (): Promise<boolean> => {
     if (text !== '' || queued !== null) {
       if (queued !== null || done) return more();
-      const next = await iterator.next();
-      if (next.done) {
-        done = true;
-        return false;
-      }
-      const cut = next.value.indexOf('\n');
-      if (cut < 0 || cut >= MAX_FAST_LINE) text += next.value;
+      const value = await pull();
+      if (value === undefined) return false;
+      const cut = value.indexOf('\n');
+      if (cut < 0 || cut >= MAX_FAST_LINE) text += value;
       else {
-        text += next.value.slice(0, cut + 1);
-        queued = next.value;
+        text += value.slice(0, cut + 1);
+        queued = value;
         queuedAt = cut + 1;
       }
       return true;
     }
     if (done) return false;
-    const next = await iterator.next();
-    if (next.done) {
-      done = true;
-      return false;
-    }
-    text = next.value;
+    const value = await pull();
+    if (value === undefined) return false;
+    text = value;
     return true;
   };
 
