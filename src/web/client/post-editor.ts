@@ -14,6 +14,7 @@ import { EditorSelection, type ChangeSpec } from '@codemirror/state';
 import { EditorView, keymap, placeholder } from '@codemirror/view';
 import { minimalSetup } from 'codemirror';
 import { readingStats } from '../../domain/content/reading.ts';
+import { uploadImage } from './image-field.ts';
 
 type Command = (view: EditorView) => boolean;
 
@@ -84,16 +85,6 @@ const link: Command = (view) => {
   return true;
 };
 
-/** POSTs an image to the editor's upload route (no post needed) and answers its public path. */
-async function upload(file: File): Promise<string> {
-  const body = new FormData();
-  body.append('file', file);
-  const res = await fetch('/admin/uploads', { method: 'POST', body, headers: { accept: 'application/json' } });
-  const data = (await res.json().catch(() => ({}))) as { url?: string; error?: { message?: string } };
-  if (!res.ok || !data.url) throw new Error(data.error?.message ?? `The upload failed (${res.status}).`);
-  return data.url;
-}
-
 function imageFiles(list: FileList | null | undefined): File[] {
   return [...(list ?? [])].filter((f) => f.type.startsWith('image/'));
 }
@@ -119,7 +110,7 @@ export function mountEditor(): void {
     for (const file of files) {
       status.textContent = `Uploading ${file.name}…`;
       try {
-        const url = await upload(file);
+        const url = await uploadImage(file);
         const alt = askAlt(file.name);
         pos = insertBlock(view, Math.min(pos, view.state.doc.length), `![${alt}](${url})`);
         status.textContent = `Added ${file.name}.`;
