@@ -72,17 +72,19 @@ export async function languageOrSite(db: Kysely<Database>, language: string | nu
   return checkLanguage(language) ?? (await getSiteSettings(db)).language;
 }
 
-/** The latest version of (kind, language): the one that is live. */
-async function latest(db: Kysely<Database>, kind: AutomaticEmailKind, language: string) {
-  // The unique (kind, language, version) index answers this with one backward index step.
+/** The versions of (kind, language), newest first: the unique (kind, language, version) index walked backwards. */
+function versionsOf(db: Kysely<Database>, kind: AutomaticEmailKind, language: string) {
   return db
     .selectFrom('automatic_email_versions')
     .selectAll()
     .where('kind', '=', kind)
     .where('language', '=', language)
-    .orderBy('version', 'desc')
-    .limit(1)
-    .executeTakeFirst();
+    .orderBy('version', 'desc');
+}
+
+/** The latest version of (kind, language): the one that is live. */
+async function latest(db: Kysely<Database>, kind: AutomaticEmailKind, language: string) {
+  return versionsOf(db, kind, language).limit(1).executeTakeFirst();
 }
 
 /** Staff's live text for (kind, language), or null when the default is live. */
@@ -197,14 +199,7 @@ export async function resetAutomaticEmail(
 
 /** The versions of (kind, language), newest first (at most 100). */
 export async function listVersions(db: Kysely<Database>, kind: AutomaticEmailKind, language: string): Promise<EmailVersion[]> {
-  const rows = await db
-    .selectFrom('automatic_email_versions')
-    .selectAll()
-    .where('kind', '=', kind)
-    .where('language', '=', language)
-    .orderBy('version', 'desc')
-    .limit(100)
-    .execute();
+  const rows = await versionsOf(db, kind, language).limit(100).execute();
   return rows.map((r) => ({
     version: r.version,
     reset: r.reset,
