@@ -109,7 +109,14 @@ describe('the post editor', () => {
     const reader = await (await browser.newContext()).newPage();
     await reader.goto(server.url + '/posts/cold-brew-step-by-step');
     for (const name of ['A jar of cold brew', 'The roaster at dawn']) {
-      const width = await reader.getByRole('img', { name }).evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth);
+      // Post images load lazily: the page's load event does not wait for one below the fold. In
+      // view, decode() waits for it and fails if the file does not load.
+      const image = reader.getByRole('img', { name });
+      await image.scrollIntoViewIfNeeded();
+      const width = await image.evaluate(async (img: HTMLImageElement) => {
+        await img.decode();
+        return img.naturalWidth;
+      });
       expect(width).toBe(1);
     }
     await expect(reader.locator('script').count()).resolves.toBe(0);
