@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createImport, getImport, rejectionsCsv, runImport, startImport, type ImportRecord } from '../../src/domain/imports/pipeline.ts';
 import { staging } from '../../src/domain/imports/run.ts';
+import { rowBatch } from '../../src/domain/imports/stage.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 // Large files are staged by a worker thread with its own connections (stage-worker.ts); here every
@@ -77,6 +78,39 @@ describe('staging in a worker thread', () => {
     expect(rows[0]).toMatchObject({ email: 'ana@example.com', fields: { city: 'Lyon' }, labels: 'early,vip', dated: true });
     expect(rows[2]).toMatchObject({ email: 'chloé@xn--bcher-kva.de', fields: { city: 'Köln' } });
     expect(await report(t, threaded.id)).toMatch(/^row,email,reason\n4,ana@example.com,duplicate of row 2\n7,/);
+  });
+
+  it('stages rows across batch ends and a row longer than a batch, multi-byte text intact, in both modes', async () => {
+    // Staged rows are written as UTF-8 into reused buffers: a row that might not fit closes the
+    // batch, and one longer than a batch is written alone. In the run's session the batch is
+    // lowered to 8 KiB, so a 5,000-character note of 2- and 3-byte characters (12.5 KB) is written alone.
+    const long = '€é'.repeat(2500);
+    const rows = Array.from({ length: 3000 }, (_, i) => `r${i}@example.com,Rö ${i},${i % 7 === 0 ? long : `${'ü€'.repeat(20)} ${i}`}`);
+    const body = `email,name,note,subscribed_to_emails\n${rows.map((r) => `${r},true`).join('\n')}\n`;
+    // Ghost's members export: note is its notes column.
+    const expected = rows.reduce((n, line) => n + line.slice(line.indexOf(',', line.indexOf(',') + 1) + 1).length, 0);
+    const check = async (d: TestDatabase) =>
+      (
+        await sql<{ n: string; sum: string; longs: string; last: string }>`
+          select count(*) as n, sum(length(notes)) as sum, count(*) filter (where notes = ${long}) as longs,
+                 (select name from members where email = 'r2999@example.com') as last
+          from members`.execute(d.db)
+      ).rows[0];
+    const threaded = await importFile(t, body, 0);
+    expect(threaded).toMatchObject({ status: 'done', rows: 3000, imported: 3000, rejected: 0 });
+    expect(await check(t)).toEqual({ n: '3000', sum: String(expected), longs: '429', last: 'Rö 2999' });
+
+    const inline = await createTestDatabase();
+    const size = rowBatch.bytes;
+    try {
+      rowBatch.bytes = 8 * 1024;
+      const done = await importFile(inline, body, Number.MAX_SAFE_INTEGER);
+      expect(done).toMatchObject({ status: 'done', rows: 3000, imported: 3000, rejected: 0 });
+      expect(await check(inline)).toEqual(await check(t));
+    } finally {
+      rowBatch.bytes = size;
+      await inline.drop();
+    }
   });
 
   it('fails the import with the reader error when the file breaks further down, and writes nothing', async () => {
