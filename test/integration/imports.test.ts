@@ -766,3 +766,32 @@ describe('arbitrary input', () => {
     expect(outcomes.done).toBeGreaterThan(20);
   }, 120_000);
 });
+
+describe('referral codes of imported members', () => {
+  it('draws a code per new member: 16 characters, all different, and others in another import', async () => {
+    const file = (n: number, from = 0) =>
+      `email,name\n${Array.from({ length: n }, (_, i) => `reader${from + i}@example.com,Reader ${from + i}`).join('\n')}\n`;
+    const codes = async () =>
+      (await sql<{ id: string; code: string }>`select id, referral_code as code from members order by id`.execute(t.db)).rows;
+    expect(await importFile(file(300))).toMatchObject({ status: 'done', imported: 300 });
+    const first = await codes();
+    expect(first.every((r) => /^[2-9a-fyz]{16}$/.test(r.code))).toBe(true);
+    expect(new Set(first.map((r) => r.code)).size).toBe(300);
+    // The same ids in another site: a key is drawn per merge, so the codes are not a function of the id.
+    const other = await createTestDatabase();
+    try {
+      const created = await createImport(other.db, { filename: 'members.csv', body: pieces(file(300), 4096) });
+      await startImport(other.db, created.id, {});
+      await runImport(other.db, other.pool, created.id);
+      const theirs = (await sql<{ id: string; code: string }>`select id, referral_code as code from members order by id`.execute(other.db))
+        .rows;
+      expect(theirs.map((r) => r.id)).toEqual(first.map((r) => r.id));
+      expect(theirs.filter((r, i) => r.code === first[i]!.code)).toEqual([]);
+    } finally {
+      await other.drop();
+    }
+    // A second import into this site: codes of its own, none equal to the first import's.
+    expect(await importFile(file(300, 300))).toMatchObject({ status: 'done', imported: 300 });
+    expect(new Set((await codes()).map((r) => r.code)).size).toBe(600);
+  });
+});
