@@ -222,6 +222,21 @@ async function createBatch(trx: Transaction<Database>, record: ImportRecord): Pr
       select coalesce((select reltuples from pg_class where oid = 'import_rows'::regclass) * 4
         < (select reltuples from pg_class where oid = 'members'::regclass), false) as few`.execute(trx)
   ).rows[0]!.few;
+  // The file's later rows of an address (a hash of the addresses seen twice, not a sort of the
+  // whole file): the batch is every other staged row, and the duplicates report reads them here.
+  await sql`
+    create temp table import_dups on commit drop as
+    select r.row_number, r.email, f.first
+    from import_rows r
+    join (
+      select x.email collate "C" as email, min(x.row_number) as first
+      from import_rows x where x.import_id = ${importId}
+      group by 1 having count(*) > 1
+    ) f on f.email = r.email collate "C"
+    where r.import_id = ${importId} and r.row_number <> f.first
+  `.execute(trx);
+  await sql`create index on import_dups (row_number)`.execute(trx);
+  await sql`analyze import_dups`.execute(trx);
   if (fewRows) {
     await sql`set local enable_hashjoin = off`.execute(trx);
     await sql`set local enable_mergejoin = off`.execute(trx);
@@ -285,14 +300,14 @@ async function createBatch(trx: Transaction<Database>, record: ImportRecord): Pr
                  : sql`null::text`
              } as keep_code
       from (
-        -- One row per address. Staged addresses are already lower case (normaliseEmail), so they
-        -- are compared byte by byte: lower() under the database's collation costs more than the
-        -- rest of the batch. (A bulk merge whose unique index then finds two equal after all is
-        -- run again as an ordinary one; see mergeStagedRows.)
-        select distinct on (r.email collate "C") r.*
+        -- One row per address: the first (import_dups holds the others). Staged addresses are
+        -- already lower case (normaliseEmail), so they are compared byte by byte: lower() under
+        -- the database's collation costs more than the rest of the batch. (A bulk merge whose
+        -- unique index then finds two equal after all is run again as an ordinary one; see
+        -- mergeStagedRows.)
+        select r.*
         from import_rows r
-        where r.import_id = ${importId}
-        order by r.email collate "C", r.row_number
+        where r.import_id = ${importId} and not exists (select 1 from import_dups d where d.row_number = r.row_number)
       ) f
       left join members m on lower(m.email) = f.email
       ${suppressionJoin}
@@ -581,19 +596,14 @@ async function mergeInTransaction(
   const rebuild = bulk ? await dropForBulk(trx) : [];
   step('indexes dropped');
 
+  // A later row of an address is a duplicate of its first row, or of the member's skipped row
+  // when that came earlier (import_clash: then the first staged row is one too).
   await sql`
     insert into import_rejections (import_id, row_number, email, reason)
-    select ${importId}::bigint, d.row_number, d.email, 'duplicate of row ' || d.first
-    from (
-      select e.row_number, e.email, coalesce(c.h, e.first) as first
-      from (
-        select r.row_number, r.email, first_value(r.row_number) over (partition by r.email collate "C" order by r.row_number) as first
-        from import_rows r
-        where r.import_id = ${importId}
-      ) e
-      left join import_clash c on c.email = e.email and c.h < c.r
-    ) d
-    where d.row_number <> d.first
+    select ${importId}::bigint, d.row_number, d.email, 'duplicate of row ' || coalesce(c.h, d.first)
+    from import_dups d left join import_clash c on c.email = d.email and c.h < c.r
+    union all
+    select ${importId}::bigint, c.r, c.email, 'duplicate of row ' || c.h from import_clash c where c.h < c.r
     union all
     select ${importId}::bigint, c.h, c.email, 'duplicate of row ' || c.r from import_clash c where c.h > c.r
   `.execute(trx);
