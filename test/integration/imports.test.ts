@@ -506,6 +506,20 @@ describe('failures and retries', () => {
     expect(await count('members')).toBe(4);
   });
 
+  it('deletes the stored file after the merge commits, and the next run deletes one a crash left behind', async () => {
+    const first = await importFile(fixture('beehiiv.csv'), { confirmFree: true });
+    expect(first.status).toBe('done');
+    expect(await count('import_chunks')).toBe(0);
+    // As if the process died between the merge's commit and the deletion of the file.
+    await sql`insert into import_chunks (import_id, seq, data) values (${first.id}, 0, '\\x00'::bytea)`.execute(t.db);
+    const created = await createImport(t.db, { filename: 'k.csv', body: pieces(fixture('kit.csv')) });
+    await startImport(t.db, created.id, {});
+    expect(await count('import_chunks')).toBeGreaterThan(1);
+    await runImport(t.db, t.pool, created.id);
+    expect((await getImport(t.db, created.id)).status).toBe('done');
+    expect(await count('import_chunks')).toBe(0);
+  });
+
   it('lets two runners of one import take turns: the second finds it done', async () => {
     const created = await createImport(t.db, { filename: 'g.csv', body: pieces(fixture('beehiiv.csv')) });
     await startImport(t.db, created.id, { confirmFree: true });

@@ -110,6 +110,8 @@ async function runLocked(
   }
   await sql`delete from import_rows where import_id in (select id from imports where status in ('done', 'failed'))`.execute(conn);
   await sql`delete from import_skips where import_id in (select id from imports where status in ('done', 'failed'))`.execute(conn);
+  // A done import's file, when the process died between the merge's commit and its deletion.
+  await sql`delete from import_chunks where import_id in (select id from imports where status in ('done', 'failed'))`.execute(conn);
 
   try {
     const started = performance.now();
