@@ -18,7 +18,7 @@ import { listFields } from '../members/fields.ts';
 import { availableLanguages } from '../../lib/i18n.ts';
 import { mergeStagedRows, planImport } from './merge.ts';
 import { getImport, type ImportRecord } from './read.ts';
-import { stageFile, type StageInput } from './stage.ts';
+import { readStoredChunk, stageFile, type StageInput } from './stage.ts';
 import type { StageWorkerData, StageWorkerMessage } from './stage-worker.ts';
 
 /** pg_advisory_lock(key1, key2) namespace for "this import is being run". */
@@ -117,7 +117,7 @@ async function runLocked(
     const started = performance.now();
     let rows = record.rows;
     if (!reuse) {
-      const staged = await stageRows(db, conn, client, pool, record, input);
+      const staged = await stageRows(conn, client, pool, record, input);
       rows = staged.rows;
       await conn
         .updateTable('imports')
@@ -221,7 +221,6 @@ async function holdForStaff(conn: Kysely<Database>, record: ImportRecord): Promi
  * Progress (bytes_done, rows, heartbeat_at) is written here, in the run's session, per batch.
  */
 async function stageRows(
-  db: Kysely<Database>,
   conn: Kysely<Database>,
   client: pg.PoolClient,
   pool: pg.Pool,
@@ -245,7 +244,7 @@ async function stageRows(
           void progress(done).catch(() => undefined);
         })
       : await stageFile(input, {
-          readChunk: (seq) => readChunk(db, record.id, seq),
+          readChunk: (seq) => readStoredChunk((text, values) => pool.query<{ piece: Buffer }>(text, values), record.id, seq),
           copy: (statement, text) => copyInto(client, statement, text),
           progress: async (done) => {
             await progress(done);
@@ -333,16 +332,6 @@ function stageInThread(
     worker.on('error', (err) => settle(() => reject(err)));
     worker.on('exit', (code) => settle(() => reject(new Error(`the import's staging thread stopped (exit code ${code})`))));
   });
-}
-
-async function readChunk(db: Kysely<Database>, importId: string, seq: number): Promise<Buffer | undefined> {
-  const row = await db
-    .selectFrom('import_chunks')
-    .select('data')
-    .where('import_id', '=', importId)
-    .where('seq', '=', seq)
-    .executeTakeFirst();
-  return row?.data;
 }
 
 async function copyInto(client: pg.PoolClient, statement: string, text: string | Buffer): Promise<void> {

@@ -13,7 +13,7 @@ import { finished } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { DomainError } from '../../lib/errors.ts';
-import { stageFile, type StageInput } from './stage.ts';
+import { readStoredChunk, stageFile, type StageInput } from './stage.ts';
 import { LOAD_FINGERPRINTS_SQL, readFingerprints } from './fingerprint.ts';
 
 export interface StageWorkerData {
@@ -27,8 +27,6 @@ export type StageWorkerMessage =
   | { type: 'error'; error: { name: string; message: string; code?: string; validation: boolean } };
 
 const { connection, input } = workerData as StageWorkerData;
-/** 60 KiB: 120 KiB of hex text, under V8's 128 KiB large-object size. */
-const READ_PIECE_BYTES = 60 * 1024;
 const port = parentPort!;
 const post = (message: StageWorkerMessage) => port.postMessage(message);
 
@@ -43,19 +41,7 @@ try {
   // As in the run's own session: a crash loses at most the last batches, and the run stages again.
   await writer.query('set synchronous_commit = off');
   const result = await stageFile(input, {
-    async readChunk(seq) {
-      // In pieces whose hex text stays below V8's large-object size: a chunk read whole arrives as
-      // a 2 MiB string, allocated outside the young generation, and under the thread's fixed heap
-      // each one brought the next full collection nearer.
-      const found = await reader.query<{ piece: Buffer }>(
-        `select substring(c.data from o for ${READ_PIECE_BYTES}) as piece
-         from import_chunks c cross join generate_series(1, greatest(octet_length(c.data), 1), ${READ_PIECE_BYTES}) o
-         where c.import_id = $1 and c.seq = $2 order by o`,
-        [input.importId, seq],
-      );
-      if (found.rows.length === 0) return undefined;
-      return found.rows.length === 1 ? found.rows[0]!.piece : Buffer.concat(found.rows.map((r) => r.piece));
-    },
+    readChunk: (seq) => readStoredChunk((text, values) => reader.query<{ piece: Buffer }>(text, values), input.importId, seq),
     async copy(statement, text) {
       const stream = writer.query(copyFrom(statement));
       stream.end(text);
