@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../../../db/types.ts';
-import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../../lib/errors.ts';
+import { NotFoundError, UnauthorizedError, ValidationError } from '../../lib/errors.ts';
 import { conversationAccess, type ConversationPost } from './comments.ts';
 import { recordConversationEvent } from './events.ts';
 import { limitReaction } from './limits.ts';
