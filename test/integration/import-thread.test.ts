@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createImport, getImport, rejectionsCsv, runImport, startImport, type ImportRecord } from '../../src/domain/imports/pipeline.ts';
 import { staging } from '../../src/domain/imports/run.ts';
-import { rowBatch } from '../../src/domain/imports/stage.ts';
+import { copyDate, rowBatch } from '../../src/domain/imports/stage.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 // Large files are staged by a worker thread with its own connections (stage-worker.ts); here every
@@ -121,6 +121,29 @@ describe('staging in a worker thread', () => {
     const left = await sql<{ members: string; rows: string }>`
       select (select count(*) from members) as members, (select count(*) from import_rows) as rows`.execute(t.db);
     expect(left.rows[0]).toEqual({ members: '0', rows: '0' });
+  });
+});
+
+describe('dates in COPY text', () => {
+  it('are read by PostgreSQL as the very instant, milliseconds and the farthest year included', async () => {
+    const dates = [
+      '1970-01-01T00:00:00.000Z',
+      '2024-02-29T23:59:59.999Z',
+      '2021-03-04T05:06:07.008Z',
+      '2099-12-31T00:00:00.050Z',
+      // The parser reads four-digit years only (formats.ts DATE): Hearth's access_until can be far ahead.
+      '9999-12-31T23:59:59.999Z',
+    ].map((d) => new Date(d));
+    expect(copyDate(dates[2]!)).toBe('2021-03-04 05:06:07.008+00');
+    expect(copyDate(null)).toBe('\\N');
+    // Under a session time zone far from UTC, so that a missing offset would show.
+    await sql`set time zone 'Pacific/Kiritimati'`.execute(t.db);
+    for (const date of dates) {
+      const back = await sql<{ ms: string }>`select (extract(epoch from ${copyDate(date)}::timestamptz) * 1000)::bigint as ms`.execute(
+        t.db,
+      );
+      expect(Number(back.rows[0]!.ms), date.toISOString()).toBe(date.getTime());
+    }
   });
 });
 

@@ -403,6 +403,18 @@ describe('parseSourceDate', () => {
     expect(parseSourceDate('2024-02-29', NOW)).toEqual(new Date('2024-02-29T00:00:00Z'));
   });
 
+  it('knows the length of every month, leap years included', () => {
+    const pad = (n: number) => String(n).padStart(2, '0');
+    for (let year = 1970; year <= 2024; year++)
+      for (let month = 1; month <= 12; month++) {
+        const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+        for (const day of [28, 29, 30, 31]) {
+          const parsed = parseSourceDate(`${year}-${pad(month)}-${pad(day)}`, NOW);
+          expect(parsed === null, `${year}-${month}-${day}`).toBe(day > days);
+        }
+      }
+  });
+
   it('answers null for invalid, ambiguous, ancient or future dates', () => {
     for (const bad of [
       '',
@@ -419,6 +431,55 @@ describe('parseSourceDate', () => {
     }
     expect(parseSourceDate('2025-06-02T11:00:00Z', NOW)).toEqual(new Date('2025-06-02T11:00:00Z')); // within a day
     expect(parseSourceDate('2025-06-02T13:00:00Z', NOW)).toBeNull(); // more than a day ahead
+  });
+});
+
+describe('text cells', () => {
+  // The reference: what cleanText did before it learned to leave clean cells alone.
+  const reference = (raw: string) =>
+    raw
+      .trim()
+      .replace(/[\u0000-\u001F\u007F]/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim();
+  const unit = fc.constantFrom(
+    'a',
+    'B',
+    'é',
+    '日',
+    ' ',
+    ' ',
+    '\t',
+    '\n',
+    '\u0000',
+    '\u007f',
+    '\u00a0',
+    '\u2003',
+    '\u3000',
+    '\ufeff',
+    '\u0085',
+    '-',
+  );
+
+  it('collapse white space and control characters exactly as the regular expressions would', () => {
+    const mapping = mapColumns('generic', ['email', 'name', 'utm_source']);
+    fc.assert(
+      fc.property(fc.string({ unit, maxLength: 12 }), (raw) => {
+        const result = mapRow('generic', mapping, ['a@example.com', raw, raw], { now: NOW });
+        if (!result.ok) throw new Error(result.reason);
+        const expected = reference(raw) === '' ? null : reference(raw);
+        expect(result.member.name).toBe(expected);
+        expect(result.member.utmSource).toBe(expected);
+      }),
+      { numRuns: 2000 },
+    );
+    // The fast path's own cases: clean text, and what makes it step aside.
+    const name = (raw: string) =>
+      (mapRow('generic', mapping, ['a@example.com', raw], { now: NOW }) as { member: ImportedMember }).member.name;
+    expect(name('Ada Lovelace')).toBe('Ada Lovelace');
+    expect(name('Ada  Lovelace')).toBe('Ada Lovelace');
+    expect(name('Ada\u00a0Lovelace')).toBe('Ada Lovelace');
+    expect(name('Ada\u0000Lovelace')).toBe('Ada Lovelace');
   });
 });
 

@@ -313,8 +313,21 @@ function fieldValuesOf(
   return Object.keys(values).length > 0 ? values : null;
 }
 
-function copyDate(value: Date | null): string {
-  return value === null ? '\\N' : value.toISOString();
+/**
+ * A date in COPY's text format, UTC (`2024-03-01 10:15:00.000+00`). Written by hand: a third of
+ * what toISOString costs (a million rows carry one to four dates each).
+ */
+export function copyDate(value: Date | null): string {
+  if (value === null) return '\\N';
+  const year = value.getUTCFullYear();
+  if (year < 1000 || year > 9999) return value.toISOString();
+  return `${year}-${two(value.getUTCMonth() + 1)}-${two(value.getUTCDate())} ${two(value.getUTCHours())}:${two(value.getUTCMinutes())}:${two(
+    value.getUTCSeconds(),
+  )}.${String(value.getUTCMilliseconds() + 1000).slice(1)}+00`;
+}
+
+function two(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
 }
 
 const COPY_SPECIAL = /[\\\t\n\r\u0000]/;

@@ -16,8 +16,15 @@ import { ValidationError } from '../../lib/errors.ts';
 const LOCAL = /^[\p{L}\p{M}\p{N}.!#$%&'*+/=?^_`{|}~-]+$/u;
 const LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 
+/** Printable ASCII only: NFC leaves it as it is (and normalize() is not free, a million rows twice). */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+function nfc(text: string): string {
+  return PRINTABLE_ASCII.test(text) ? text : text.normalize('NFC');
+}
+
 export function normaliseEmail(email: string): string {
-  const trimmed = email.trim().normalize('NFC').toLowerCase();
+  const trimmed = nfc(email.trim()).toLowerCase();
   const at = trimmed.lastIndexOf('@');
   if (at < 0) return trimmed;
   const domain = trimmed.slice(at + 1);
@@ -41,7 +48,7 @@ export const EMAIL_PROBLEM_TEXT: Record<EmailProblem, string> = {
 
 /** Why an address is refused (its code), or null when it is acceptable. */
 export function emailProblemCode(raw: string): EmailProblem | null {
-  const email = raw.trim().normalize('NFC');
+  const email = nfc(raw.trim());
   if (email === '') return 'empty';
   const at = email.lastIndexOf('@');
   if (at <= 0 || email.indexOf('@') !== at) return 'oneAt';
