@@ -403,6 +403,41 @@ describe('parseSourceDate', () => {
     expect(parseSourceDate('2024-02-29', NOW)).toEqual(new Date('2024-02-29T00:00:00Z'));
   });
 
+  it('reads the common shapes code by code exactly as the pattern reads them', () => {
+    // A leading space makes parseSourceDate take the pattern (it trims); without it, the common
+    // shapes take the quick path. Both must give the same answer, valid or not.
+    const two = (min: number, max: number) => fc.integer({ min, max }).map((n) => String(n).padStart(2, '0'));
+    const shape = fc
+      .tuple(
+        fc.constantFrom('19', '20', '20', '20', '2a'),
+        two(60, 99),
+        fc.constantFrom('-', '-', '-', '/'),
+        two(0, 13),
+        two(0, 32),
+        fc.constantFrom('', ' ', ' ', 'T', 'T', 't', 'x'),
+        two(0, 24),
+        fc.constantFrom(':', ':', ':', '.'),
+        two(0, 60),
+        two(0, 60),
+        fc.constantFrom('', '', 'Z', 'Z', 'z', '.123Z', '.999Z', '.1Z', ',123Z', '.12aZ', '.123z', '+02:00', ' UTC', 'X', '.123'),
+      )
+      .map(([c, y, d1, mo, day, sep, h, c1, mi, sec, zone]) =>
+        sep === '' ? `${c}${y}${d1}${mo}-${day}` : `${c}${y}${d1}${mo}-${day}${sep}${h}${c1}${mi}:${sec}${zone}`,
+      );
+    let valid = 0;
+    fc.assert(
+      fc.property(shape, (raw) => {
+        const quick = parseSourceDate(raw, NOW);
+        expect(quick, raw).toEqual(parseSourceDate(` ${raw}`, NOW));
+        if (quick !== null) valid++;
+      }),
+      { numRuns: 5000 },
+    );
+    expect(valid).toBeGreaterThan(100);
+    expect(parseSourceDate('2024-03-01T10:15:00.250Z', NOW)).toEqual(new Date('2024-03-01T10:15:00.250Z'));
+    expect(parseSourceDate('2024-03-01t10:15:00z', NOW)).toEqual(new Date('2024-03-01T10:15:00Z'));
+  });
+
   it('knows the length of every month, leap years included', () => {
     const pad = (n: number) => String(n).padStart(2, '0');
     for (let year = 1970; year <= 2024; year++)

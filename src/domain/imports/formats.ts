@@ -348,18 +348,80 @@ const DATE =
  * orders such as `03/04/2024` are refused: they are ambiguous and no supported export writes them.
  */
 export function parseSourceDate(raw: string, now: Date = new Date()): Date | null {
+  if (raw === '') return null;
+  const quick = quickSourceTime(raw);
+  const time = quick === undefined ? patternSourceTime(raw) : quick;
+  if (time === null || !Number.isFinite(time) || time > now.getTime() + FUTURE_TOLERANCE_MS) return null;
+  return new Date(time);
+}
+
+/** A date in any shape DATE reads, as milliseconds since 1970 (null: none, or not a real date). */
+function patternSourceTime(raw: string): number | null {
   const m = DATE.exec(raw.trim());
   if (!m) return null;
-  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const [hour, minute, second] = [Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0)];
   const millis = Number((m[7] ?? '').padEnd(3, '0').slice(0, 3));
-  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
-  if (hour > 23 || minute > 59 || second > 59) return null;
   const offset = offsetMinutes(m[8] ?? '');
   if (offset === null) return null;
-  const time = Date.UTC(year, month - 1, day, hour, minute, second, millis) - offset * 60_000;
-  if (!Number.isFinite(time) || time > now.getTime() + FUTURE_TOLERANCE_MS) return null;
-  return new Date(time);
+  return utcTime(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0), millis, offset);
+}
+
+/**
+ * The shapes nearly every file has — `YYYY-MM-DD`, then ` HH:MM:SS` or `THH:MM:SS`, then nothing,
+ * `Z` or `.sssZ` (Mailchimp, Ghost, Substack) — read code unit by code unit: a third of what the
+ * regular expression costs, a million rows with one to four dates each. Undefined for any other
+ * shape (patternSourceTime reads it); the same answer as patternSourceTime for these (tested).
+ */
+function quickSourceTime(raw: string): number | null | undefined {
+  const n = raw.length;
+  if ((n !== 10 && n !== 19 && n !== 20 && n !== 24) || raw.charCodeAt(4) !== 45 || raw.charCodeAt(7) !== 45) return undefined;
+  const year = digitsAt(raw, 0, 4);
+  const month = digitsAt(raw, 5, 2);
+  const day = digitsAt(raw, 8, 2);
+  if (year < 0 || month < 0 || day < 0) return undefined;
+  if (n === 10) return utcTime(year, month, day, 0, 0, 0, 0, 0);
+  const separator = raw.charCodeAt(10);
+  if ((separator !== 32 && separator !== 84 && separator !== 116) || raw.charCodeAt(13) !== 58 || raw.charCodeAt(16) !== 58)
+    return undefined;
+  const hour = digitsAt(raw, 11, 2);
+  const minute = digitsAt(raw, 14, 2);
+  const second = digitsAt(raw, 17, 2);
+  if (hour < 0 || minute < 0 || second < 0) return undefined;
+  let millis = 0;
+  if (n === 24) {
+    if (raw.charCodeAt(19) !== 46) return undefined;
+    millis = digitsAt(raw, 20, 3);
+    if (millis < 0) return undefined;
+  }
+  // `Z` or `z` last (DATE reads zones case-insensitively).
+  if (n !== 19 && (raw.charCodeAt(n - 1) | 32) !== 122) return undefined;
+  return utcTime(year, month, day, hour, minute, second, millis, 0);
+}
+
+/** The ASCII digits of raw[at, at + count) as a number, or -1 when one is not a digit. */
+function digitsAt(raw: string, at: number, count: number): number {
+  let value = 0;
+  for (let i = at; i < at + count; i++) {
+    const d = raw.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+/** Milliseconds since 1970 of a wall-clock time `offset` minutes ahead of UTC; null when the date or time is not a real one. */
+function utcTime(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+  millis: number,
+  offset: number,
+): number | null {
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return null;
+  if (hour > 23 || minute > 59 || second > 59) return null;
+  return Date.UTC(year, month - 1, day, hour, minute, second, millis) - offset * 60_000;
 }
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
