@@ -144,7 +144,8 @@ describe('owner setup and staff sign-in', () => {
       form: { email: 'ed@example.com', name: 'Ed', password: 'editor password 1', role: 'editor' },
     });
     expect(res.status).toBe(200);
-    expect(await res.text()).toContain('Added ed@example.com as editor');
+    // The form's outcome as a status line (components/FormOutcome.astro), announced to screen readers.
+    expect(await res.text()).toMatch(/<p class="notice" role="status">\s*Added ed@example.com as editor/);
   });
 });
 
@@ -276,7 +277,7 @@ describe('site settings', () => {
       form: { title: 'Field Notes', description: 'x', accent_color: 'red; background:url(//evil)' },
     });
     expect(bad.status).toBe(400);
-    expect(await bad.text()).toContain('The accent colour is not valid');
+    expect(await bad.text()).toMatch(/<p class="error" role="alert">\s*The accent colour is not valid/);
     const ok = await s.request('/admin/settings', {
       method: 'POST',
       form: { title: 'Field Notes Roasters', description: 'Small-batch letters.', accent_color: '#1d4ed8' },
