@@ -42,14 +42,14 @@ const FILE = [
   'not an address,x,subscribed,,,,,',
 ].join('\n');
 
-async function importFile(d: TestDatabase, body: string): Promise<ImportRecord> {
+async function importFile(d: TestDatabase, body: string, options: { sendConfirmation?: boolean } = {}): Promise<ImportRecord> {
   const created = await createImport(d.db, {
     filename: 'members.csv',
     body: (async function* () {
       yield Buffer.from(body);
     })(),
   });
-  await startImport(d.db, created.id, { plans: { gold: { tier: 'gold', access: 'paid' } } });
+  await startImport(d.db, created.id, { plans: { gold: { tier: 'gold', access: 'paid' } }, ...options });
   await runImport(d.db, d.pool, created.id);
   return getImport(d.db, created.id);
 }
@@ -97,7 +97,7 @@ describe('bulk merge of a first import', () => {
     const done = await importFile(t, FILE);
     expect(done).toMatchObject({ status: 'done', imported: 5, updated: 0, rejected: 2 });
     const after = await schema(t);
-    // Rebuilt: the same definitions, valid, under new object ids (primary keys kept).
+    // Rebuilt: the same definitions, valid, under new object ids (members' primary key kept).
     expect(shape(after)).toEqual(shape(before));
     const rebuilt = after
       .filter((a) => before.find((b) => b.name === a.name && b.definition === a.definition)!.oid !== a.oid)
@@ -105,6 +105,8 @@ describe('bulk merge of a first import', () => {
     expect(rebuilt).toContain('members_email_key');
     expect(rebuilt).toContain('members_referral_code_key');
     expect(rebuilt).toContain('member_newsletters_member_id_fkey');
+    expect(rebuilt).toContain('member_labels_pkey');
+    expect(rebuilt).toContain('member_newsletters_pkey');
     expect(rebuilt).not.toContain('members_pkey');
 
     const ordinary = await createTestDatabase();
@@ -142,6 +144,37 @@ describe('bulk merge of a first import', () => {
     await expect(sql`insert into member_newsletters (member_id, newsletter_id) values (999999, 1)`.execute(t.db)).rejects.toThrow(
       /foreign key/,
     );
+    await expect(
+      sql`insert into member_newsletters (member_id, newsletter_id) select member_id, newsletter_id from member_newsletters limit 1`.execute(
+        t.db,
+      ),
+    ).rejects.toThrow(/member_newsletters_pkey/);
+    await expect(
+      sql`insert into member_labels (member_id, label_id) select member_id, label_id from member_labels limit 1`.execute(t.db),
+    ).rejects.toThrow(/member_labels_pkey/);
+  });
+
+  it('queues confirmation emails when new members are pending, and not when none is', async () => {
+    const confirmationJobs = async (d: TestDatabase) =>
+      Number(
+        (
+          await sql<{ n: string }>`select count(*) as n from graphile_worker.jobs where task_identifier = 'import_confirmations'`.execute(
+            d.db,
+          )
+        ).rows[0]!.n,
+      );
+    const left = ['email,status', 'a@example.com,unsubscribed', 'b@example.com,bounced', 'c@example.com,unsubscribed'].join('\n');
+    expect(await importFile(t, left, { sendConfirmation: true })).toMatchObject({ status: 'done', imported: 3 });
+    expect(await confirmationJobs(t)).toBe(0);
+    const other = await createTestDatabase();
+    try {
+      await seedSite(other);
+      // Three of the five new members are pending (subscribed at the source, not yet confirmed here).
+      expect(await importFile(other, FILE, { sendConfirmation: true })).toMatchObject({ status: 'done', imported: 5 });
+      expect(await confirmationJobs(other)).toBe(1);
+    } finally {
+      await other.drop();
+    }
   });
 
   it('is not used once the site has members (a re-import, or a file smaller than twice the members)', async () => {

@@ -390,9 +390,9 @@ async function lockForBulk(trx: Transaction<Database>, importId: string): Promis
  * Step 2, once the batch says how many members are new: maintaining each index and checking each
  * foreign key row by row costs far more than building the index once (a sorted build) and
  * checking the key with one join at the end. So every index of members, member_newsletters and
- * member_labels except their primary keys (those of members is referenced by other tables), the
- * unique ones included, and their foreign keys and unique constraints are dropped inside the
- * merge's transaction, and added again before it commits (DDL is transactional: a crash or an
+ * member_labels but members' primary key (other tables reference it), unique ones and the link
+ * tables' primary keys included, and their foreign keys and unique constraints are dropped inside
+ * the merge's transaction, and added again before it commits (DDL is transactional: a crash or an
  * error leaves them as they were). Returns the statements that put them back, unique ones first:
  * a duplicate (a referral code drawn twice: one chance in 10^7 per million members) fails the
  * transaction under the constraint's name, and the merge runs again.
@@ -401,7 +401,8 @@ async function dropForBulk(trx: Transaction<Database>): Promise<string[]> {
   const constraints = await sql<{ tbl: string; name: string; definition: string; kind: string }>`
     select k.conrelid::regclass::text as tbl, quote_ident(k.conname) as name, pg_get_constraintdef(k.oid) as definition, k.contype as kind
     from pg_constraint k
-    where k.conrelid = any(${BULK_TABLES}::regclass[]) and k.contype in ('u', 'f')
+    where k.conrelid = any(${BULK_TABLES}::regclass[])
+      and (k.contype in ('u', 'f') or (k.contype = 'p' and k.conrelid <> 'members'::regclass))
   `.execute(trx);
   const indexes = await sql<{ name: string; definition: string; is_unique: boolean }>`
     select quote_ident(n.nspname) || '.' || quote_ident(c.relname) as name, pg_get_indexdef(i.indexrelid) as definition, i.indisunique as is_unique
@@ -416,7 +417,7 @@ async function dropForBulk(trx: Transaction<Database>): Promise<string[]> {
   await sql`set local maintenance_work_mem = '256MB'`.execute(trx);
   const add = (k: { tbl: string; name: string; definition: string }) => `alter table ${k.tbl} add constraint ${k.name} ${k.definition}`;
   return [
-    ...constraints.rows.filter((k) => k.kind === 'u').map(add),
+    ...constraints.rows.filter((k) => k.kind === 'p' || k.kind === 'u').map(add),
     ...indexes.rows.filter((i) => i.is_unique).map((i) => i.definition),
     ...indexes.rows.filter((i) => !i.is_unique).map((i) => i.definition),
     ...constraints.rows.filter((k) => k.kind === 'f').map(add),
@@ -677,25 +678,25 @@ async function mergeInTransaction(
     step('new members: labels');
     // Counted from the batch, with the expressions the inserts used: reading back the rows just
     // written (a join of a million members with their newsletters) cost 2.3–2.7 s per million.
-    await sql`
-      insert into member_facets (newsletter_id, status, source_platform, tier_id, members)
-      select nl.id, b.status, b.source_platform, b.tier_id, sum(b.n)
-      from (
-        select b.new_status as status, ${newPlatform} as source_platform, ${newTierId} as tier_id, b.newsletters, count(*) as n
-        from import_batch b where b.member_id is null
-        group by 1, 2, 3, 4
-      ) b cross join lateral (select 0::bigint as id union all ${newslettersOf(sql`b.status`)}) nl
-      group by 1, 2, 3, 4
-      on conflict (newsletter_id, status, source_platform, tier_id)
-      do update set members = member_facets.members + excluded.members`.execute(trx);
-    await sql.raw(`alter table members enable trigger ${FACET_TRIGGERS.members}`).execute(trx);
-    await sql.raw(`alter table member_newsletters enable trigger ${FACET_TRIGGERS.newsletters}`).execute(trx);
+    // The same groups give the import's counts.
     created = (
       await sql<{ imported: string; pending: string }>`
-        select count(*) as imported, count(*) filter (where new_status = 'pending') as pending from import_batch where member_id is null`.execute(
-        trx,
-      )
+        with groups as (
+          select b.new_status as status, ${newPlatform} as source_platform, ${newTierId} as tier_id, b.newsletters, count(*) as n
+          from import_batch b where b.member_id is null
+          group by 1, 2, 3, 4
+        ), counted as (
+          insert into member_facets (newsletter_id, status, source_platform, tier_id, members)
+          select nl.id, b.status, b.source_platform, b.tier_id, sum(b.n)
+          from groups b cross join lateral (select 0::bigint as id union all ${newslettersOf(sql`b.status`)}) nl
+          group by 1, 2, 3, 4
+          on conflict (newsletter_id, status, source_platform, tier_id)
+          do update set members = member_facets.members + excluded.members
+        )
+        select coalesce(sum(n), 0) as imported, coalesce(sum(n) filter (where status = 'pending'), 0) as pending from groups`.execute(trx)
     ).rows[0];
+    await sql.raw(`alter table members enable trigger ${FACET_TRIGGERS.members}`).execute(trx);
+    await sql.raw(`alter table member_newsletters enable trigger ${FACET_TRIGGERS.newsletters}`).execute(trx);
   } else {
     created = (
       await sql<{ imported: string; pending: string }>`
