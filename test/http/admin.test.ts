@@ -112,7 +112,7 @@ describe('owner setup and staff sign-in', () => {
   it('refuses wrong credentials with 401 and returns to the page asked for after sign-in', async () => {
     const bad = await owner.request('/admin/signin', { method: 'POST', form: { email: 'owner@example.com', password: 'wrong password' } });
     expect(bad.status).toBe(401);
-    expect(await bad.text()).toContain('do not match');
+    expect(await bad.text()).toMatch(/<p class="error" role="alert">[^<]*do not match/);
     const first = await owner.request('/admin/outbox');
     expect(first.headers.get('location')).toBe('/admin/signin?next=%2Fadmin%2Foutbox');
     const ok = await owner.request('/admin/signin?next=%2Fadmin%2Foutbox', {
