@@ -125,14 +125,15 @@ describe('staging in a worker thread', () => {
 });
 
 describe('dates in COPY text', () => {
-  it('are read by PostgreSQL as the very instant, milliseconds and the farthest year included', async () => {
+  it('are read by PostgreSQL as the very instant, milliseconds and years past 9999 included', async () => {
     const dates = [
       '1970-01-01T00:00:00.000Z',
       '2024-02-29T23:59:59.999Z',
       '2021-03-04T05:06:07.008Z',
       '2099-12-31T00:00:00.050Z',
-      // The parser reads four-digit years only (formats.ts DATE): Hearth's access_until can be far ahead.
       '9999-12-31T23:59:59.999Z',
+      // Beyond what the parser reads (four-digit years), but a date PostgreSQL holds.
+      '+010000-01-01T00:00:00.000Z',
     ].map((d) => new Date(d));
     expect(copyDate(dates[2]!)).toBe('2021-03-04 05:06:07.008+00');
     expect(copyDate(null)).toBe('\\N');
