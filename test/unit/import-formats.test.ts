@@ -518,6 +518,17 @@ describe('text cells', () => {
   });
 });
 
+describe('addresses', () => {
+  it('are one canonical form however their letters are composed; printable ASCII passes as it is', () => {
+    const mapping = mapColumns('generic', ['email']);
+    const email = (raw: string) => (mapRow('generic', mapping, [raw], { now: NOW }) as { member: ImportedMember }).member.email;
+    // é as one code point (NFC) and as e + a combining acute (NFD), in the local part and the domain.
+    expect(email('caf\u00e9@b\u00fccher.de')).toBe('caf\u00e9@xn--bcher-kva.de');
+    expect(email('cafe\u0301@bu\u0308cher.de')).toBe('caf\u00e9@xn--bcher-kva.de');
+    expect(email(' Ada.Lovelace+news@Example.COM ')).toBe('ada.lovelace+news@example.com');
+  });
+});
+
 describe('mapRow never throws', () => {
   const headersByFormat: Record<ImportFormat, string[]> = {
     generic: fixture('generic.csv').headers,
