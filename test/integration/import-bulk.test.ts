@@ -177,6 +177,55 @@ describe('bulk merge of a first import', () => {
     }
   });
 
+  it('puts the facet triggers back, gives new members ids in file order from one block, and a preview draws none', async () => {
+    const triggers = async (d: TestDatabase) =>
+      (
+        await sql<{ name: string; definition: string; enabled: string }>`
+          select t.tgname as name, pg_get_triggerdef(t.oid) as definition, t.tgenabled as enabled from pg_trigger t
+          where t.tgrelid in ('members'::regclass, 'member_newsletters'::regclass) and not t.tgisinternal order by 1`.execute(d.db)
+      ).rows;
+    const lastId = async () => Number((await sql<{ n: string }>`select last_value as n from members_id_seq`.execute(t.db)).rows[0]!.n);
+    const before = await triggers(t);
+    expect(before.map((r) => r.name)).toEqual(expect.arrayContaining(['member_facets_insert', 'member_facets_subscribe']));
+
+    // A preview writes no member: it draws nothing from the sequence.
+    const previewed = await createImport(t.db, {
+      filename: 'members.csv',
+      body: (async function* () {
+        yield Buffer.from(FILE);
+      })(),
+    });
+    const idsBefore = await lastId();
+    await startImport(t.db, previewed.id, { plans: { gold: { tier: 'gold', access: 'paid' } }, preview: true });
+    await runImport(t.db, t.pool, previewed.id);
+    expect(await getImport(t.db, previewed.id)).toMatchObject({ status: 'previewed' });
+    expect(await lastId()).toBe(idsBefore);
+
+    expect(await importFile(t, FILE)).toMatchObject({ status: 'done', imported: 5 });
+    expect(await triggers(t)).toEqual(before);
+    const ids = (await sql<{ id: string; email: string }>`select id, email from members order by id`.execute(t.db)).rows;
+    expect(ids.map((r) => r.email)).toEqual([
+      'ana@example.com',
+      'ben@example.com',
+      'chloé@xn--bcher-kva.de',
+      'dmitri@example.com',
+      'eve@example.com',
+    ]);
+    // The sequence moved past the block: the next member's id is new, and the triggers count them again.
+    const facetTotal = async () =>
+      Number(
+        (await sql<{ n: string }>`select coalesce(sum(members), 0) as n from member_facets where newsletter_id = 0`.execute(t.db)).rows[0]!
+          .n,
+      );
+    const counted = await facetTotal();
+    const added = await sql<{ id: string }>`
+      insert into members (email, tier_id, referral_code) values ('late@example.com', (select id from tiers where slug = 'free'), 'late1') returning id`.execute(
+      t.db,
+    );
+    expect(Number(added.rows[0]!.id)).toBeGreaterThan(Math.max(...ids.map((r) => Number(r.id))));
+    expect(await facetTotal()).toBe(counted + 1);
+  });
+
   it('is not used once the site has members (a re-import, or a file smaller than twice the members)', async () => {
     await importFile(t, FILE);
     const before = await schema(t);

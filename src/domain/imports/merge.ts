@@ -81,7 +81,7 @@ const plural = (n: number, one: string, many: string) => `${n.toLocaleString('en
 export async function planImport(conn: Kysely<Database>, record: ImportRecord): Promise<ImportSummary> {
   return conn.transaction().execute(async (trx) => {
     await sql`set local work_mem = '256MB'`.execute(trx);
-    await createBatch(trx, record);
+    await createBatch(trx, record, 'none');
     return summarise(trx, record, 'will');
   });
 }
@@ -168,27 +168,45 @@ async function resolvePlans(db: Kysely<Database>, record: ImportRecord): Promise
 }
 
 /**
+ * How the batch gives new members their ids: `drawn` from the members sequence row by row in file
+ * order, as one `block` reserved up front (only under the bulk lock), or `none` (the preview writes
+ * no member, and so draws no id).
+ */
+type NewIds = 'drawn' | 'block' | 'none';
+
+/**
  * import_batch: the file's first row per address, its member, and the decisions the plan and the
  * merge share (next status, access granted, customer id kept). One statement; the decisions are
  * plain CASEs over one row, so they read as the rules in README.md.
  */
-async function createBatch(trx: Transaction<Database>, record: ImportRecord): Promise<void> {
+async function createBatch(trx: Transaction<Database>, record: ImportRecord, ids: NewIds): Promise<void> {
   const importId = record.id;
   // The staged rows were just written: without statistics the planner takes a million rows for
   // a few hundred (nested loops, index probes per row).
   await sql`analyze import_rows`.execute(trx);
   const resolved = await resolvePlans(trx, record);
+  // Who keeps a Stripe customer or a referral code needs a window over the file (a sort of every
+  // row); most files have neither column. The last row number sizes a block of new ids.
+  const keeps = (
+    await sql<{ customers: boolean; codes: boolean; last: string | null }>`
+      select coalesce(bool_or(stripe_customer_id is not null), false) as customers, coalesce(bool_or(referral_code is not null), false) as codes,
+        max(row_number) as last
+      from import_rows where import_id = ${importId}`.execute(trx)
+  ).rows[0]!;
   // The sequence by its oid, as a literal: a parameter cast to regclass is a catalog lookup per row.
   const sequence = (await sql<{ oid: number }>`select pg_get_serial_sequence('members', 'id')::regclass::oid as oid`.execute(trx)).rows[0]!
     .oid;
   const sequenceLiteral = sql.raw(`${Number(sequence)}::regclass`);
-  // Who keeps a Stripe customer or a referral code needs a window over the file (a sort of every
-  // row); most files have neither column.
-  const keeps = (
-    await sql<{ customers: boolean; codes: boolean }>`
-      select coalesce(bool_or(stripe_customer_id is not null), false) as customers, coalesce(bool_or(referral_code is not null), false) as codes
-      from import_rows where import_id = ${importId}`.execute(trx)
-  ).rows[0]!;
+  let newId = sql`null::bigint`;
+  if (ids === 'drawn') newId = sql`nextval(${sequenceLiteral})`;
+  else if (ids === 'block') {
+    // One block of ids, one per row number: the row's number above the sequence's next value
+    // (the ids of duplicate rows stay unused, as a sequence's gaps do). Only under the bulk lock:
+    // nobody else can insert a member, so nobody else draws from the sequence meanwhile.
+    const base = (await sql<{ base: string }>`select nextval(${sequenceLiteral}) as base`.execute(trx)).rows[0]!.base;
+    await sql`select setval(${sequenceLiteral}, ${base}::bigint + ${keeps.last ?? 0}::bigint)`.execute(trx);
+    newId = sql`${base}::bigint + b.row_number`;
+  }
   // Hashing every address costs a second per million; skip it while nothing is suppressed.
   const anySuppressed = (await trx.selectFrom('suppressions').select('email_hash').limit(1).execute()).length > 0;
   const suppressionJoin = anySuppressed
@@ -245,7 +263,7 @@ async function createBatch(trx: Transaction<Database>, record: ImportRecord): Pr
   await sql`
     create temp table import_batch on commit drop as
     select b.*,
-      case when b.member_id is null then nextval(${sequenceLiteral}) end as new_id,
+      case when b.member_id is null then ${newId} end as new_id,
       -- What an existing member becomes. A state the source gives wins unless the member confirmed
       -- here after it (a dated state older than their confirmation); a re-import never re-subscribes.
       case
@@ -315,8 +333,9 @@ async function createBatch(trx: Transaction<Database>, record: ImportRecord): Pr
       ${planJoin}
       ${tagJoin}
     ) b
-    -- New ids are drawn in file order, so members list in the order of the file.
-    order by b.row_number
+    -- New ids are drawn in file order, so members list in the order of the file (a block of ids
+    -- follows the row numbers without this sort of the whole batch).
+    ${ids === 'drawn' ? sql`order by b.row_number` : sql``}
   `.execute(trx);
   if (fewRows) {
     await sql`set local enable_hashjoin to default`.execute(trx);
@@ -345,8 +364,31 @@ async function countSkipped(trx: Transaction<Database>, importId: string): Promi
   return Number(row.n);
 }
 
-/** The insert triggers that keep member_facets (0057), which a bulk merge replaces by one statement. */
-const FACET_TRIGGERS = { members: 'member_facets_insert', newsletters: 'member_facets_subscribe' };
+/**
+ * The insert triggers that keep member_facets (0057), which a bulk merge replaces by one statement.
+ * Dropped for the bulk inserts and created again from their definitions (in the same transaction),
+ * not disabled: PostgreSQL still fills a disabled trigger's transition table, a copy of every
+ * inserted row (a million new members: 150 MB written to temporary files).
+ */
+const FACET_TRIGGERS = [
+  { table: 'members', name: 'member_facets_insert' },
+  { table: 'member_newsletters', name: 'member_facets_subscribe' },
+];
+
+/** Drops the facet insert triggers; returns the statements that create them again. */
+async function dropFacetTriggers(trx: Transaction<Database>): Promise<string[]> {
+  const definitions: string[] = [];
+  for (const { table, name } of FACET_TRIGGERS) {
+    const found = await sql<{ definition: string }>`
+      select pg_get_triggerdef(t.oid) as definition from pg_trigger t
+      where t.tgrelid = ${table}::regclass and t.tgname = ${name} and not t.tgisinternal`.execute(trx);
+    if (found.rows[0]) {
+      definitions.push(found.rows[0].definition);
+      await sql.raw(`drop trigger ${name} on ${table}`).execute(trx);
+    }
+  }
+  return definitions;
+}
 
 /** Tables a bulk merge writes without their secondary indexes and foreign keys. */
 const BULK_TABLES = ['members', 'member_newsletters', 'member_labels'];
@@ -585,7 +627,7 @@ async function mergeInTransaction(
   // The members there before (counted under the lock), when this merge may be a bulk one.
   const before = allowBulk ? await lockForBulk(trx, importId) : null;
   step('bulk lock');
-  await createBatch(trx, record);
+  await createBatch(trx, record, before === null ? 'drawn' : 'block');
   step('batch');
   const summary = await summarise(trx, record, 'did');
   step('plan');
@@ -661,8 +703,7 @@ async function mergeInTransaction(
     // The facet counts (0057) are added once at the end instead of by their triggers: the
     // newsletters' trigger locks every new member row (FOR SHARE) to read its status, a write per
     // member, which the exclusive lock already makes needless.
-    await sql.raw(`alter table members disable trigger ${FACET_TRIGGERS.members}`).execute(trx);
-    await sql.raw(`alter table member_newsletters disable trigger ${FACET_TRIGGERS.newsletters}`).execute(trx);
+    const facetTriggers = await dropFacetTriggers(trx);
     await sql`insert into members (${memberColumns}, import_fingerprint) overriding system value ${newMembers}`.execute(trx);
     step('new members: members');
     await sql`
@@ -695,8 +736,7 @@ async function mergeInTransaction(
         )
         select coalesce(sum(n), 0) as imported, coalesce(sum(n) filter (where status = 'pending'), 0) as pending from groups`.execute(trx)
     ).rows[0];
-    await sql.raw(`alter table members enable trigger ${FACET_TRIGGERS.members}`).execute(trx);
-    await sql.raw(`alter table member_newsletters enable trigger ${FACET_TRIGGERS.newsletters}`).execute(trx);
+    for (const definition of facetTriggers) await sql.raw(definition).execute(trx);
   } else {
     created = (
       await sql<{ imported: string; pending: string }>`
