@@ -50,6 +50,7 @@ import * as m0084 from './0084_stats_cohort_weeks.ts';
 import * as m0090 from './0090_import_fingerprints.ts';
 import * as m0091 from './0091_import_rows_unindexed.ts';
 import * as m0094 from './0094_pages_notify_rows.ts';
+import * as m0096 from './0096_email_hash_bytewise.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -107,4 +108,5 @@ export const migrations: Record<string, Migration> = {
   '0090_import_fingerprints': m0090,
   '0091_import_rows_unindexed': m0091,
   '0094_pages_notify_rows': m0094,
+  '0096_email_hash_bytewise': m0096,
 };

@@ -838,8 +838,10 @@ async function mergeInTransaction(
     where m.id = b.member_id and m.import_fingerprint is distinct from b.fingerprint # ${sql.raw(memberStateSql('m'))}
   `.execute(trx);
   step('fingerprints');
-  for (const definition of rebuild) await sql.raw(definition).execute(trx);
-  if (rebuild.length > 0) step('indexes rebuilt');
+  for (const definition of rebuild) {
+    await sql.raw(definition).execute(trx);
+    step(`rebuilt ${/(?:index|constraint) (\S+)/i.exec(definition)?.[1] ?? definition.slice(0, 40)}`);
+  }
 
   // Bounces and complaints from the file, and blocks (suppressed by hand at the source).
   await sql`

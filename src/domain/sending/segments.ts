@@ -243,7 +243,7 @@ export function recipientWhere(segment: Segment, excludeSends: string[]) {
       else parts.push(eb.and([eb.not(engaged), eb('m.created_at', '<', dbNow({ days: -COLD_DAYS }))]));
     }
     // Suppressions are kept as SHA-256 of the normalised address (members/suppression.ts). Found
-    // from the suppressions side through members_email_hash_idx: hashing every member's address
+    // from the suppressions side through members_email_hash_idx (its keys are "C": 0096): hashing every member's address
     // instead took 700 ms of a 1.3 s count at a million members.
     parts.push(
       eb(
@@ -251,7 +251,7 @@ export function recipientWhere(segment: Segment, excludeSends: string[]) {
         'not in',
         eb
           .selectFrom('suppressions as s')
-          .innerJoin('members as sm', (join) => join.on(sql`email_hash(sm.email)`, '=', sql.ref('s.email_hash')))
+          .innerJoin('members as sm', (join) => join.on(sql`email_hash(sm.email) collate "C"`, '=', sql.ref('s.email_hash')))
           .select('sm.id'),
       ),
     );
