@@ -348,6 +348,8 @@ export interface ImportRowsTable {
   language: string | null;
   /** The raw record's hash (0090; null: read by csv-parse). */
   fingerprint: string | null;
+  /** A referral code drawn by staging for the member the row may make (0097; null: staged before). */
+  drawn_code: string | null;
 }
 
 /** Rows a staging run skipped as unchanged since their member's last import (0090). */

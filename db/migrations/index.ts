@@ -51,6 +51,7 @@ import * as m0090 from './0090_import_fingerprints.ts';
 import * as m0091 from './0091_import_rows_unindexed.ts';
 import * as m0094 from './0094_pages_notify_rows.ts';
 import * as m0096 from './0096_email_hash_bytewise.ts';
+import * as m0097 from './0097_import_drawn_codes.ts';
 
 /**
  * Every migration, by name, in order. Listed statically (not read from the folder) so the
@@ -109,4 +110,5 @@ export const migrations: Record<string, Migration> = {
   '0091_import_rows_unindexed': m0091,
   '0094_pages_notify_rows': m0094,
   '0096_email_hash_bytewise': m0096,
+  '0097_import_drawn_codes': m0097,
 };

@@ -226,6 +226,62 @@ describe('bulk merge of a first import', () => {
     expect(await facetTotal()).toBe(counted + 1);
   });
 
+  it.each([
+    ['bulk', 3],
+    ['ordinary', 1_000_000],
+  ])('gives new members the codes staging drew, and draws its own when two collide (%s merge)', async (_, minNewMembers) => {
+    bulkMerge.minNewMembers = minNewMembers;
+    const options = { plans: { gold: { tier: 'gold', access: 'paid' as const } } };
+    const stageOnly = async () => {
+      const created = await createImport(t.db, {
+        filename: 'members.csv',
+        body: (async function* () {
+          yield Buffer.from(FILE);
+        })(),
+      });
+      await startImport(t.db, created.id, { ...options, preview: true });
+      await runImport(t.db, t.pool, created.id);
+      return created.id;
+    };
+    const drawn = async (id: string) =>
+      (await sql<{ email: string; code: string }>`select email, drawn_code as code from import_rows where import_id = ${id}`.execute(t.db))
+        .rows;
+    const codes = async () =>
+      new Map(
+        (await sql<{ email: string; code: string }>`select email, referral_code as code from members`.execute(t.db)).rows.map((r) => [
+          r.email,
+          r.code,
+        ]),
+      );
+
+    const first = await stageOnly();
+    const staged = await drawn(first);
+    expect(staged).toHaveLength(6);
+    for (const row of staged) expect(row.code).toMatch(/^[2-9a-fyz]{16}$/);
+    expect(new Set(staged.map((r) => r.code)).size).toBe(6);
+    await startImport(t.db, first, options);
+    await runImport(t.db, t.pool, first);
+    expect(await getImport(t.db, first)).toMatchObject({ status: 'done', imported: 5 });
+    const given = await codes();
+    // Each new member has the code of the address's first row.
+    for (const row of staged.filter((r, i) => staged.findIndex((o) => o.email === r.email) === i))
+      expect(given.get(row.email)).toBe(row.code);
+
+    // Every staged row of a second file draws the same code: the merge fails on the unique key,
+    // runs again with codes of its own, and imports every row once.
+    await sql`delete from member_newsletters; delete from member_labels; delete from members`.execute(t.db);
+    const second = await stageOnly();
+    await sql`update import_rows set drawn_code = 'yyyyyyyyyyyyyyyy' where import_id = ${second}`.execute(t.db);
+    await startImport(t.db, second, options);
+    await runImport(t.db, t.pool, second);
+    expect(await getImport(t.db, second)).toMatchObject({ status: 'done', imported: 5 });
+    const redrawn = [...(await codes()).values()];
+    expect(redrawn).toHaveLength(5);
+    expect(new Set(redrawn).size).toBe(5);
+    expect(redrawn).not.toContain('yyyyyyyyyyyyyyyy');
+    for (const code of redrawn) expect(code).toMatch(/^[2-9a-fyz]{16}$/);
+  });
+
   it('is not used once the site has members (a re-import, or a file smaller than twice the members)', async () => {
     await importFile(t, FILE);
     const before = await schema(t);

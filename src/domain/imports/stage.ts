@@ -6,6 +6,7 @@
  * files, so that parsing's garbage lives in a heap with a small, fixed limit and never in the
  * server's).
  */
+import { randomFillSync } from 'node:crypto';
 import type { CsvError } from 'csv-parse';
 import { csvRecords, SKIPPED, TAKEN_PER_YIELD } from './csv-split.ts';
 import { findFingerprint, hashed, hashRecord, int8Text, seedOf, writeCount, writeInt8, type FingerprintSet } from './fingerprint.ts';
@@ -37,7 +38,7 @@ const SKIP_ROOM = (TAKEN_PER_YIELD + 1) * SKIP_LINE_BYTES;
 const ROWS_COPY =
   'copy import_rows (import_id, row_number, email, name, status, created_at, labels, utm_source, utm_medium, utm_campaign, referrer, ' +
   'notes, plan, access, access_until, stripe_customer_id, state_at, confirmed_at, newsletters, platform, ref, referral_code, fields, language, ' +
-  'fingerprint) from stdin';
+  'fingerprint, drawn_code) from stdin';
 const SKIPS_COPY = 'copy import_skips (import_id, row_number, fingerprint) from stdin';
 const REJECTIONS_COPY = 'copy import_rejections (import_id, row_number, email, reason) from stdin';
 
@@ -185,6 +186,7 @@ export async function stageFile(input: StageInput, io: StageIO): Promise<{ rows:
   const parser = csvRecords(decodedChunks(pieces(), input.encoding), sniffDelimiter(first), onRecord);
 
   const now = new Date(input.now);
+  const drawCode = codeDrawer();
   let fieldColumns: Array<{ index: number; field: MemberField }> = [];
   let rowBuffer = Buffer.allocUnsafe(rowBatch.bytes);
   let spareRowBuffer = Buffer.allocUnsafe(rowBatch.bytes);
@@ -235,7 +237,7 @@ export async function stageFile(input: StageInput, io: StageIO): Promise<{ rows:
       if (result.ok && typeof values === 'string') {
         rejectionLines.push(`${prefix}${records}\t${copyText(clip(result.member.email, 320))}\t${copyText(values)}\n`);
       } else if (result.ok) {
-        const line = prefix + stagingLine(records, result.member, values as Record<string, unknown> | null, fingerprint);
+        const line = prefix + stagingLine(records, result.member, values as Record<string, unknown> | null, fingerprint, drawCode());
         // A UTF-16 code unit is at most 3 bytes of UTF-8: a line that may not fit goes with the next batch.
         if (rowBytes + line.length * 3 > rowBuffer.byteLength) await flush();
         if (line.length * 3 > rowBuffer.byteLength) {
@@ -266,14 +268,54 @@ export async function stageFile(input: StageInput, io: StageIO): Promise<{ rows:
 }
 
 /** One import_rows line in COPY's text format (the import_id column is prefixed by the caller). */
-function stagingLine(rowNumber: number, m: ImportedMember, fields: Record<string, unknown> | null, fingerprint: string | null): string {
+function stagingLine(
+  rowNumber: number,
+  m: ImportedMember,
+  fields: Record<string, unknown> | null,
+  fingerprint: string | null,
+  code: string,
+): string {
   return `${rowNumber}\t${copyText(m.email)}\t${copyText(m.name)}\t${m.status}\t${copyDate(m.createdAt)}\t${
     m.labels.length === 0 ? '{}' : copyText(arrayLiteral(m.labels))
   }\t${copyText(m.utmSource)}\t${copyText(m.utmMedium)}\t${copyText(m.utmCampaign)}\t${copyText(m.referrer)}\t${copyText(m.notes)}\t${copyText(
     m.plan,
   )}\t${copyText(m.access)}\t${copyDate(m.accessUntil)}\t${copyText(m.stripeCustomerId)}\t${copyDate(m.stateAt)}\t${copyDate(m.confirmedAt)}\t${
     m.newsletters === null ? '\\N' : copyText(arrayLiteral(m.newsletters))
-  }\t${copyText(m.platform)}\t${copyText(m.ref)}\t${copyText(m.referralCode)}\t${fields === null ? '\\N' : copyText(JSON.stringify(fields))}\t${copyText(m.language)}\t${fingerprint ?? '\\N'}\n`;
+  }\t${copyText(m.platform)}\t${copyText(m.ref)}\t${copyText(m.referralCode)}\t${fields === null ? '\\N' : copyText(JSON.stringify(fields))}\t${copyText(m.language)}\t${fingerprint ?? '\\N'}\t${code}\n`;
+}
+
+/** Hex digits with 0 and 1 read as y and z: the shape referral codes have always had. */
+const CODE_DIGITS = 'yz23456789abcdef';
+const CODE_PAIRS = Array.from({ length: 256 }, (_, b) => CODE_DIGITS[b >> 4]! + CODE_DIGITS[b & 15]!);
+const CODE_POOL_BYTES = 8 * 1024;
+
+/**
+ * Referral codes for staged rows: 64 bits each from the system's random source, filled 1,024 codes
+ * at a time into one reused buffer (16 characters, as the merge's own codes). The merge gives each
+ * new member its row's code, unless the file kept one for them; a code drawn twice (one chance in
+ * 10^7 per million members) fails the merge, which then draws its own.
+ */
+export function codeDrawer(): () => string {
+  const pool = Buffer.allocUnsafe(CODE_POOL_BYTES);
+  let at = CODE_POOL_BYTES;
+  return () => {
+    if (at === CODE_POOL_BYTES) {
+      randomFillSync(pool);
+      at = 0;
+    }
+    const i = at;
+    at += 8;
+    return (
+      CODE_PAIRS[pool[i]!]! +
+      CODE_PAIRS[pool[i + 1]!]! +
+      CODE_PAIRS[pool[i + 2]!]! +
+      CODE_PAIRS[pool[i + 3]!]! +
+      CODE_PAIRS[pool[i + 4]!]! +
+      CODE_PAIRS[pool[i + 5]!]! +
+      CODE_PAIRS[pool[i + 6]!]! +
+      CODE_PAIRS[pool[i + 7]!]!
+    );
+  };
 }
 
 /** The columns that feed custom fields: header equal to a field's key (case and spaces aside), not read by another field. */
