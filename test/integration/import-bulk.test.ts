@@ -154,6 +154,33 @@ describe('bulk merge of a first import', () => {
     ).rejects.toThrow(/member_labels_pkey/);
   });
 
+  it("writes what the ordinary merge writes for Hearth's own export, each member with the newsletters it names", async () => {
+    const own = [
+      'email,name,status,tier,access,newsletters,labels,platform,referral_code,created_at',
+      'ana@example.com,Ana,active,,,weekly dispatch,vip,instagram,anacode1234,2021-03-04T05:06:07Z',
+      'ben@example.com,Ben,active,,,dispatch,,tiktok,,2022-01-01T00:00:00Z',
+      'cy@example.com,Cy,unsubscribed,,,,,import,,',
+      'di@example.com,Di,pending,,,weekly,early,,,',
+    ].join('\n');
+    expect(await importFile(t, own)).toMatchObject({ status: 'done', imported: 4 });
+    const ordinary = await createTestDatabase();
+    try {
+      await seedSite(ordinary);
+      bulkMerge.minNewMembers = 1_000_000;
+      expect(await importFile(ordinary, own)).toMatchObject({ status: 'done', imported: 4 });
+      expect(await snapshot(t)).toEqual(await snapshot(ordinary));
+      expect(await facets(t)).toEqual(await facets(ordinary));
+    } finally {
+      await ordinary.drop();
+    }
+    expect((await snapshot(t)).map((r) => [r.email, r.newsletters])).toEqual([
+      ['ana@example.com', 'dispatch,weekly'],
+      ['ben@example.com', 'dispatch'],
+      ['cy@example.com', null],
+      ['di@example.com', 'weekly'],
+    ]);
+  });
+
   it('queues confirmation emails when new members are pending, and not when none is', async () => {
     const confirmationJobs = async (d: TestDatabase) =>
       Number(

@@ -212,22 +212,24 @@ async function createBatch(trx: Transaction<Database>, record: ImportRecord, ids
     await sql`select setval(${sequenceLiteral}, ${base}::bigint + ${keeps.last ?? 0}::bigint)`.execute(trx);
     newId = sql`${base}::bigint + b.row_number`;
   }
-  // Hashing every address costs a second per million; skip it while nothing is suppressed.
+  // Hashing every address costs a second per million; skip it while nothing is suppressed. A join
+  // that has nothing to add is a cross join with one row of nulls, which the planner folds into
+  // the select list (a left join on false ran an empty node per row: three per staged row).
   const anySuppressed = (await trx.selectFrom('suppressions').select('email_hash').limit(1).execute()).length > 0;
   const suppressionJoin = anySuppressed
     ? sql`left join suppressions s on s.email_hash = encode(sha256(convert_to(f.email, 'UTF8')), 'hex')`
-    : sql`left join (select null::text as reason) s on false`;
+    : sql`cross join (select null::text as reason) s`;
   const planJoin =
     resolved.plans.length > 0
       ? sql`left join jsonb_to_recordset(${JSON.stringify(resolved.plans)}::jsonb) as p(plan text, tier_id bigint, tier text, access text) on p.plan = f.plan`
-      : sql`left join (select null::bigint as tier_id, null::text as tier, null::text as access) p on false`;
+      : sql`cross join (select null::bigint as tier_id, null::text as tier, null::text as access) p`;
   const tagJoin =
     resolved.tags.length > 0
       ? sql`left join lateral (
           select x.tier_id, x.access from jsonb_to_recordset(${JSON.stringify(resolved.tags)}::jsonb) as x(label text, tier_id bigint, access text)
           where cardinality(f.labels) > 0 and exists (select 1 from unnest(f.labels) l where lower(l) = x.label)
           order by x.tier_id nulls last limit 1) g on f.plan is null`
-      : sql`left join (select null::bigint as tier_id, null::text as access) g on false`;
+      : sql`cross join (select null::bigint as tier_id, null::text as access) g`;
   const trustStatus = record.format === 'hearth';
   // Rows staging skipped as unchanged (fingerprint.ts): the batch needs each member's fingerprint
   // under their state now, to find an address that the file also has on another row.
@@ -714,10 +716,14 @@ async function mergeInTransaction(
     const facetTriggers = await dropFacetTriggers(trx);
     await sql`insert into members (${memberColumns}, import_fingerprint) overriding system value ${newMembers}`.execute(trx);
     step('new members: members');
+    // newslettersOf's rows, as two joins instead of its subquery per member (0.64–0.79 → 0.56 s per million).
     await sql`
       insert into member_newsletters (member_id, newsletter_id)
-      select b.new_id, nl.id from import_batch b cross join lateral (${newslettersOf(sql`b.new_status`)}) nl
-      where b.member_id is null`.execute(trx);
+      select b.new_id, x.id from import_batch b cross join unnest(${newsletterIds}::bigint[]) as x(id)
+      where b.member_id is null and b.newsletters is null and b.new_status in ('active', 'pending')
+      union all
+      select b.new_id, n.id from import_batch b join newsletters n on n.slug = any(b.newsletters)
+      where b.member_id is null and b.newsletters is not null`.execute(trx);
     step('new members: newsletters');
     await sql`
       insert into member_labels (member_id, label_id)
