@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { freePort } from '../../src/lib/embedded-postgres.ts';
@@ -7,6 +9,24 @@ import { waitFor } from './wait.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const CLI = join(ROOT, 'src', 'cli', 'hearth.ts');
+
+let dataDir: string | undefined;
+
+/**
+ * This test file's DATA_DIR for the servers and CLI runs it starts, unless a test names its own: a
+ * fresh folder in the run's own (test/setup/global.ts removes it at the end), or, outside a test
+ * run (a benchmark), one removed when the process exits. The default (`.data` in the checkout)
+ * would put every test's uploads beside a developer's own, and share them between files and runs.
+ */
+function testDataDir(): string {
+  if (dataDir === undefined) {
+    const root = process.env.HEARTH_TEST_DATA_ROOT;
+    const made = mkdtempSync(join(root ?? tmpdir(), root ? 'file-' : 'hearth-test-data-'));
+    if (!root) process.once('exit', () => rmSync(made, { recursive: true, force: true }));
+    dataDir = made;
+  }
+  return dataDir;
+}
 
 /** The environment of a child process: ours minus anything that would point it elsewhere. */
 export function cleanEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
@@ -25,6 +45,8 @@ export function cleanEnv(extra: Record<string, string | undefined>): NodeJS.Proc
     'STRIPE_API_BASE',
     'STRIPE_WEBHOOK_SECRET',
     'DATA_DIR',
+    'UPLOADS_DIR',
+    'BACKUP_DIR',
     'MAIL_FROM',
     'TRUST_PROXY',
     'DNS_SERVERS',
@@ -32,6 +54,7 @@ export function cleanEnv(extra: Record<string, string | undefined>): NodeJS.Proc
   ]) {
     delete env[key];
   }
+  env.DATA_DIR = testDataDir();
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
   return env;
 }

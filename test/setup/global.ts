@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -57,12 +58,17 @@ export default async function setup(project: TestProject) {
   project.provide('pgServerUrl', serverUrl);
   project.provide('templateDatabase', template);
   project.provide('databasePrefix', prefix);
+  // A folder of this run's own, removed at its end: each test file's servers and CLI runs get a
+  // DATA_DIR in it (helpers/server.ts). The workers are started after this and inherit it.
+  const dataRoot = mkdtempSync(join(tmpdir(), 'hearth-test-data-'));
+  process.env.HEARTH_TEST_DATA_ROOT = dataRoot;
 
   return async () => {
     const mine = await admin.query<{ datname: string }>(`select datname from pg_database where datname like $1`, [`${prefix}%`]);
     for (const { datname } of mine.rows) await admin.query(`drop database if exists "${datname}" with (force)`);
     await admin.end();
     await embedded?.stop();
+    rmSync(dataRoot, { recursive: true, force: true });
   };
 }
 
