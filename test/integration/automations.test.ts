@@ -10,6 +10,7 @@ import {
 } from '../../src/domain/automations/automations.ts';
 import { automationStats } from '../../src/domain/automations/stats.ts';
 import { enqueueAutomationLanes } from '../../src/domain/automations/jobs.ts';
+import { releaseDeadAutomationClaims } from '../../src/domain/automations/engine.ts';
 import { previewNext } from '../../src/domain/automations/preview.ts';
 import { createPost, updatePost } from '../../src/domain/content/editor.ts';
 import { confirmToken } from '../../src/domain/members/links.ts';
@@ -418,4 +419,37 @@ describe('bad input', () => {
     await expect(automation({ steps: [{ type: 'wait', duration: 'P400D' }] })).rejects.toThrow(/at most a year/);
     await expect(automation({ steps: [{ type: 'condition', if: { label: 'no-such-label' } }] })).rejects.toThrow(/no-such-label/);
   });
+});
+
+describe('recovery', () => {
+  it('releases the automation batches of a dead worker of this machine at once, not a live one’s', async () => {
+    await automation({ name: 'Recovery', steps: [{ type: 'email', subject: 'Recovery welcome', markdown: 'Hi {{name}}.' }] });
+    const reader = await joinFrom('youtube');
+    await waitFor(() => subjectsTo(reader.email), { until: (s) => s.length === 1, timeout: 30_000, what: 'the welcome email' });
+    await worker?.stop();
+    worker = undefined;
+    // Two batches like the one just posted, claimed by pid 999999 on this host (not running) and by this process.
+    const dead = 'testhost-999999';
+    const live = `testhost-${process.pid}`;
+    const made = await sql<{ id: string }>`
+      insert into automation_batches (automation_id, step_id, email_id, from_address, reply_to, track_members, size, status, lease_until, claimed_by)
+      select b.automation_id, b.step_id, b.email_id, b.from_address, b.reply_to, b.track_members, 0, 'posting', now() + interval '90 seconds', o.owner
+      from (select * from automation_batches order by id desc limit 1) b cross join unnest(${[dead, live]}::text[]) as o(owner)
+      returning id`.execute(t.db);
+    const ids = made.rows.map((r) => r.id);
+    try {
+      expect(await releaseDeadAutomationClaims(t.db, 'testhost', (pid) => pid === process.pid)).toBe(1);
+      const expired = async (owner: string) =>
+        (
+          await sql<{ expired: boolean }>`
+            select lease_until < now() as expired from automation_batches where id = any(${ids}::bigint[]) and claimed_by = ${owner}`.execute(
+            t.db,
+          )
+        ).rows[0]!.expired;
+      expect(await expired(dead)).toBe(true);
+      expect(await expired(live)).toBe(false);
+    } finally {
+      await sql`delete from automation_batches where id = any(${ids}::bigint[])`.execute(t.db);
+    }
+  }, 60_000);
 });

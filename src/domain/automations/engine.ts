@@ -8,6 +8,7 @@ import { senderFor } from '../newsletters/sender.ts';
 import { batchMessages, variantOfCode, VARIANT_CODE, type BatchDelivery, type FixedSend, type RenderedSend } from '../sending/payload.ts';
 import { effectiveLanguageSql, languageScope, planOfRendering, renderingLacksPreview, variantSql } from '../sending/languages.ts';
 import { postBatch, type BatchSink, type PostedOutcome, type PosterDeps } from '../sending/poster.ts';
+import { releaseClaimsOfDeadWorkers } from '../sending/recovery.ts';
 import { getSiteSettings } from '../site/settings.ts';
 import { ENGAGED_DAYS } from '../stats/definitions.ts';
 import { automationsHeld, renderEmailStep } from './automations.ts';
@@ -539,22 +540,5 @@ async function markPosted(db: Kysely<Database>, batch: ClaimedBatch, { ids, reje
  * released at once instead of waiting out their lease (as sending/recovery.ts does for sends).
  */
 export async function releaseDeadAutomationClaims(db: Kysely<Database>, host: string, isAlive: (pid: number) => boolean): Promise<number> {
-  const owners = await db
-    .selectFrom('automation_batches')
-    .select('claimed_by')
-    .distinct()
-    .where('status', '=', 'posting')
-    .where('claimed_by', 'like', `${host.replace(/[\\%_]/g, (c) => `\\${c}`)}-%`)
-    .execute();
-  const dead = owners
-    .map((o) => o.claimed_by!)
-    .filter((owner) => {
-      const pid = Number(owner.slice(host.length + 1));
-      return Number.isInteger(pid) && pid > 0 && pid !== process.pid && !isAlive(pid);
-    });
-  if (dead.length === 0) return 0;
-  const released = await sql`
-    update automation_batches set lease_until = now() - interval '1 second' where status = 'posting' and claimed_by = any(${sql.val(dead)}::text[])
-  `.execute(db);
-  return Number(released.numAffectedRows ?? 0);
+  return releaseClaimsOfDeadWorkers(db, 'automation_batches', host, isAlive);
 }

@@ -16,27 +16,35 @@ import { dbNow } from '../../lib/sql.ts';
  * - Either way, a subject test whose wait is over without a winner gets its verdict job again.
  */
 export async function releaseDeadClaims(db: Kysely<Database>, host: string, isAlive: (pid: number) => boolean): Promise<number> {
-  const owners = await db
-    .selectFrom('send_batches')
-    .select('claimed_by')
-    .distinct()
-    .where('status', '=', 'posting')
-    .where('claimed_by', 'like', `${host.replace(/[\\%_]/g, (c) => `\\${c}`)}-%`)
-    .execute();
-  const dead = owners
-    .map((o) => o.claimed_by!)
+  return releaseClaimsOfDeadWorkers(db, 'send_batches', host, isAlive);
+}
+
+/**
+ * Releases the batches of `table` (send_batches; automation_batches for automations/engine.ts)
+ * still claimed by a worker of this machine that no longer runs: a claim's owner is
+ * `<host>-<pid>`, and a pid that is not this process's and is not alive is dead. Their lease ends
+ * now, so the next claim takes them. Returns how many were released.
+ */
+export async function releaseClaimsOfDeadWorkers(
+  db: Kysely<Database>,
+  table: 'send_batches' | 'automation_batches',
+  host: string,
+  isAlive: (pid: number) => boolean,
+): Promise<number> {
+  const owners = await sql<{ claimed_by: string }>`
+    select distinct claimed_by from ${sql.table(table)}
+    where status = 'posting' and claimed_by like ${`${host.replace(/[\\%_]/g, (c) => `\\${c}`)}-%`}`.execute(db);
+  const dead = owners.rows
+    .map((o) => o.claimed_by)
     .filter((owner) => {
       const pid = Number(owner.slice(host.length + 1));
       return Number.isInteger(pid) && pid > 0 && pid !== process.pid && !isAlive(pid);
     });
   if (dead.length === 0) return 0;
-  const released = await db
-    .updateTable('send_batches')
-    .set({ lease_until: dbNow({ seconds: -1 }) })
-    .where('status', '=', 'posting')
-    .where('claimed_by', 'in', dead)
-    .executeTakeFirst();
-  return Number(released.numUpdatedRows);
+  const released = await sql`
+    update ${sql.table(table)} set lease_until = ${dbNow({ seconds: -1 })}
+    where status = 'posting' and claimed_by = any(${dead}::text[])`.execute(db);
+  return Number(released.numAffectedRows ?? 0);
 }
 
 export async function resumeSends(db: Kysely<Database>, options: { stalledForSeconds: number }): Promise<number> {
