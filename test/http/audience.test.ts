@@ -315,7 +315,13 @@ describe('leaving and own data', () => {
       .where('mn.member_id', '=', m!.id)
       .execute();
     expect(subs.map((s) => s.slug)).toEqual(['roastery-dispatch']);
-    expect((await fetch(`${server.url}/unsubscribe?token=abc.def`)).status).toBe(400);
+    // Where the save sends the reader: the page again, saying so in the site's message style.
+    const after = await (await fetch(new URL(saved.headers.get('location')!, server.url))).text();
+    expect(after).toMatch(/<p class="message" role="status">\s*Your choices are saved\./);
+    expect(after).not.toContain('role="alert"');
+    const refused = await fetch(`${server.url}/unsubscribe?token=abc.def`);
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toMatch(/<p class="error" role="alert">\s*\S/);
   });
 
   it('gives the member their data as JSON, then erases them but keeps anonymous events', async () => {
