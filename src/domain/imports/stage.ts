@@ -226,6 +226,10 @@ export async function stageFile(input: StageInput, io: StageIO): Promise<{ rows:
         continue;
       }
       records++;
+      // Parsing runs as microtasks, which never let the event loop write to a socket: the batch
+      // handed to COPY would sit in this thread's queue while PostgreSQL waits for it, and the next
+      // flush would wait for that COPY. A turn of the loop every few hundred rows sends it on.
+      if ((records & 255) === 0) await new Promise(setImmediate);
       const cells = record;
       if (records === 1) {
         // The header row, already mapped at upload; only the custom field columns are read here.
