@@ -2,6 +2,11 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../db/types.ts';
 import { createPost } from '../../src/domain/content/editor.ts';
 import type { Visibility } from '../../src/domain/content/access.ts';
+import { createApiToken } from '../../src/domain/staff/api-tokens.ts';
+import { createStaffUser } from '../../src/domain/staff/users.ts';
+import { startResendTestServer, type ResendTestServer } from '../servers/resend.ts';
+import { createTestDatabase, type TestDatabase } from './db.ts';
+import { startServer, type RunningServer } from './server.ts';
 
 /**
  * An audience for sending tests, made with set-based SQL (thousands of members in a moment):
@@ -45,4 +50,56 @@ export async function makePost(
     null,
   );
   return post.id;
+}
+
+/** A site that sends through the Resend test server (startSendingSite). */
+export interface SendingSite {
+  t: TestDatabase;
+  resend: ResendTestServer;
+  server: RunningServer;
+  /** The owner's API token. */
+  token: string;
+  /** Starts the real server again with the same settings (after a test stopped it); `stop` stops this one. */
+  restart(): Promise<RunningServer>;
+  /** Stops the server and the Resend test server and drops the database. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A test database with `members` readers (seedAudience), an owner with an API token named
+ * `tokenName`, the Resend test server, and the real server sending through it (100 requests a
+ * second). What was started is stopped again if a later step fails.
+ */
+export async function startSendingSite(members: number, tokenName: string): Promise<SendingSite> {
+  const t = await createTestDatabase();
+  let resend: ResendTestServer | undefined;
+  try {
+    await seedAudience(t.db, members);
+    const owner = await createStaffUser(t.db, { email: 'owner@example.com', password: 'a long owner password', role: 'owner' });
+    const token = (await createApiToken(t.db, owner.id, tokenName)).token;
+    const started = await startResendTestServer();
+    resend = started;
+    const start = () =>
+      startServer({ databaseUrl: t.url, env: { RESEND_API_KEY: 're_test_key', RESEND_BASE_URL: started.url, SEND_RATE_LIMIT: '100' } });
+    const site: SendingSite = {
+      t,
+      resend: started,
+      server: await start(),
+      token,
+      async restart() {
+        site.server = await start();
+        return site.server;
+      },
+      async stop() {
+        await site.server.stop();
+        await started.close();
+        await t.drop();
+      },
+    };
+    return site;
+  } catch (err) {
+    await resend?.close();
+    await t.drop();
+    throw err;
+  }
 }

@@ -1,12 +1,10 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiToken } from '../../src/domain/staff/api-tokens.ts';
-import { createStaffUser } from '../../src/domain/staff/users.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { startServer, type RunningServer } from '../helpers/server.ts';
-import { makePost, seedAudience } from '../helpers/sending.ts';
+import type { TestDatabase } from '../helpers/db.ts';
+import type { RunningServer } from '../helpers/server.ts';
+import { makePost, startSendingSite, type SendingSite } from '../helpers/sending.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { startResendTestServer, type ResendTestServer } from '../servers/resend.ts';
+import type { ResendTestServer } from '../servers/resend.ts';
 
 /**
  * The live send report: an open, a click and an unsubscribe on a fresh send show in it with no
@@ -15,26 +13,18 @@ import { startResendTestServer, type ResendTestServer } from '../servers/resend.
  * (bench/live.ts, bench/RESULTS.md), not here: each figure is awaited up to 30 s.
  */
 const BROWSER = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36';
+let site: SendingSite | undefined;
 let t: TestDatabase;
 let server: RunningServer;
 let resend: ResendTestServer;
 let token = '';
 
 beforeAll(async () => {
-  t = await createTestDatabase();
-  await seedAudience(t.db, 6);
-  const owner = await createStaffUser(t.db, { email: 'owner@example.com', password: 'a long owner password', role: 'owner' });
-  token = (await createApiToken(t.db, owner.id, 'live')).token;
-  resend = await startResendTestServer();
-  server = await startServer({
-    databaseUrl: t.url,
-    env: { RESEND_API_KEY: 're_test_key', RESEND_BASE_URL: resend.url, SEND_RATE_LIMIT: '100' },
-  });
+  site = await startSendingSite(6, 'live');
+  ({ t, server, resend, token } = site);
 });
 afterAll(async () => {
-  await server?.stop();
-  await resend?.close();
-  await t?.drop();
+  await site?.stop();
 });
 
 const api = (path: string) => fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${token}` } });

@@ -1,13 +1,11 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueWinnerJob } from '../../src/domain/sending/jobs.ts';
-import { createApiToken } from '../../src/domain/staff/api-tokens.ts';
-import { createStaffUser } from '../../src/domain/staff/users.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { startServer, type RunningServer } from '../helpers/server.ts';
-import { makePost, seedAudience } from '../helpers/sending.ts';
+import type { TestDatabase } from '../helpers/db.ts';
+import type { RunningServer } from '../helpers/server.ts';
+import { makePost, startSendingSite, type SendingSite } from '../helpers/sending.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { startResendTestServer, type RecordedEmail, type ResendTestServer } from '../servers/resend.ts';
+import type { RecordedEmail, ResendTestServer } from '../servers/resend.ts';
 
 /**
  * Subject tests through the real server and worker and the Resend test server: the sample gets
@@ -19,26 +17,18 @@ const BROWSER = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.
 /** Apple Mail Privacy Protection's proxy: every image of every email, opened or not (tracking/agents.ts). */
 const APPLE_MPP = 'Mozilla/5.0';
 const SCANNER = 'Mozilla/5.0 (compatible; Proofpoint URL Defense scanner)';
+let site: SendingSite | undefined;
 let t: TestDatabase;
 let server: RunningServer;
 let resend: ResendTestServer;
 let token = '';
 
 beforeAll(async () => {
-  t = await createTestDatabase();
-  await seedAudience(t.db, MEMBERS);
-  const owner = await createStaffUser(t.db, { email: 'owner@example.com', password: 'a long owner password', role: 'owner' });
-  token = (await createApiToken(t.db, owner.id, 'subject tests')).token;
-  resend = await startResendTestServer();
-  server = await startServer({
-    databaseUrl: t.url,
-    env: { RESEND_API_KEY: 're_test_key', RESEND_BASE_URL: resend.url, SEND_RATE_LIMIT: '100' },
-  });
+  site = await startSendingSite(MEMBERS, 'subject tests');
+  ({ t, server, resend, token } = site);
 });
 afterAll(async () => {
-  await server?.stop();
-  await resend?.close();
-  await t?.drop();
+  await site?.stop();
 });
 
 const api = (path: string, body?: unknown) =>

@@ -1,37 +1,27 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveSiteSettings } from '../../src/domain/site/settings.ts';
-import { createApiToken } from '../../src/domain/staff/api-tokens.ts';
-import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { clickToken, openToken } from '../../src/domain/tracking/tokens.ts';
-import { createTestDatabase, TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
-import { heard, type RunningServer, startServer } from '../helpers/server.ts';
-import { makePost, seedAudience } from '../helpers/sending.ts';
+import { TEST_SECRET, type TestDatabase } from '../helpers/db.ts';
+import { heard, type RunningServer } from '../helpers/server.ts';
+import { makePost, startSendingSite, type SendingSite } from '../helpers/sending.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { startResendTestServer, type ResendTestServer } from '../servers/resend.ts';
+import type { ResendTestServer } from '../servers/resend.ts';
 
 /** Opens and clicks through the real server: signed tokens, stored links only, machine flags, durability. */
 const BROWSER = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
+let site: SendingSite | undefined;
 let t: TestDatabase;
 let server: RunningServer;
 let resend: ResendTestServer;
 let token = '';
 
 beforeAll(async () => {
-  t = await createTestDatabase();
-  await seedAudience(t.db, 20);
-  const owner = await createStaffUser(t.db, { email: 'owner@example.com', password: 'a long owner password', role: 'owner' });
-  token = (await createApiToken(t.db, owner.id, 'tracking')).token;
-  resend = await startResendTestServer();
-  server = await startServer({
-    databaseUrl: t.url,
-    env: { RESEND_API_KEY: 're_test_key', RESEND_BASE_URL: resend.url, SEND_RATE_LIMIT: '100' },
-  });
+  site = await startSendingSite(20, 'tracking');
+  ({ t, server, resend, token } = site);
 });
 afterAll(async () => {
-  await server?.stop();
-  await resend?.close();
-  await t?.drop();
+  await site?.stop();
 });
 
 async function sendPost(title: string): Promise<string> {
@@ -148,10 +138,7 @@ describe('open pixel and click redirect', () => {
     expect(answers.every((r) => r.status === 302)).toBe(true);
     await server.stop('SIGKILL');
     expect(await events('click', sendId)).toHaveLength(200);
-    server = await startServer({
-      databaseUrl: t.url,
-      env: { RESEND_API_KEY: 're_test_key', RESEND_BASE_URL: resend.url, SEND_RATE_LIMIT: '100' },
-    });
+    server = await site!.restart();
   });
 
   it('with per-member tracking off, keeps anonymous counts only', async () => {
