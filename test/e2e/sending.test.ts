@@ -1,16 +1,16 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { launchChromium, signInStaff } from '../helpers/browser.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { startServer, type RunningServer } from '../helpers/server.ts';
-import { makePost, seedAudience } from '../helpers/sending.ts';
-import { startResendTestServer, type ResendTestServer } from '../servers/resend.ts';
+import type { TestDatabase } from '../helpers/db.ts';
+import type { RunningServer } from '../helpers/server.ts';
+import { makePost, startSendingSite, type SendingSite } from '../helpers/sending.ts';
+import type { ResendTestServer } from '../servers/resend.ts';
 
 /**
  * Staff email a post to a segment: count, send, see the undo countdown, undo, send again, and
  * watch the progress bar reach 100% (the real server and worker, the Resend SDK, Chromium).
  */
+let site: SendingSite | undefined;
 let t: TestDatabase;
 let server: RunningServer;
 let resend: ResendTestServer;
@@ -18,23 +18,15 @@ let browser: Browser;
 let postId = '';
 
 beforeAll(async () => {
-  t = await createTestDatabase();
-  await seedAudience(t.db, 600);
+  site = await startSendingSite({ members: 600, editor: true, rate: 2, light: true });
+  ({ t, server, resend } = site);
   await t.db.updateTable('members').set({ source_platform: 'tiktok' }).where('email', 'like', 'reader1%').execute();
   postId = await makePost(t.db, { title: 'Our winter blend is here' });
-  await createStaffUser(t.db, { email: 'editor@example.com', password: 'an editor password', role: 'editor' });
-  resend = await startResendTestServer({ light: true });
-  server = await startServer({
-    databaseUrl: t.url,
-    env: { RESEND_API_KEY: 're_test_key', RESEND_BASE_URL: resend.url, SEND_RATE_LIMIT: '2' },
-  });
   browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
-  await server?.stop();
-  await resend?.close();
-  await t?.drop();
+  await site?.stop();
 });
 
 describe('sending a post from the admin', () => {

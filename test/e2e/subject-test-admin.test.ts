@@ -1,18 +1,18 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStaffUser } from '../../src/domain/staff/users.ts';
 import { launchChromium, signInStaff } from '../helpers/browser.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { startServer, type RunningServer } from '../helpers/server.ts';
-import { makePost, seedAudience } from '../helpers/sending.ts';
+import type { TestDatabase } from '../helpers/db.ts';
+import type { RunningServer } from '../helpers/server.ts';
+import { makePost, startSendingSite, type SendingSite } from '../helpers/sending.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { startResendTestServer, type ResendTestServer } from '../servers/resend.ts';
+import type { ResendTestServer } from '../servers/resend.ts';
 
 /**
  * A subject test from the admin: the send form's extra subject line, sample and wait; the send's
  * page shows each subject's figures and picks the winner by hand (real server, worker, Chromium).
  */
 const MEMBERS = 100;
+let site: SendingSite | undefined;
 let t: TestDatabase;
 let server: RunningServer;
 let resend: ResendTestServer;
@@ -20,22 +20,14 @@ let browser: Browser;
 let postId = '';
 
 beforeAll(async () => {
-  t = await createTestDatabase();
-  await seedAudience(t.db, MEMBERS);
+  site = await startSendingSite({ members: MEMBERS, editor: true, light: true });
+  ({ t, server, resend } = site);
   postId = await makePost(t.db, { title: 'Our winter blend is here' });
-  await createStaffUser(t.db, { email: 'editor@example.com', password: 'an editor password', role: 'editor' });
-  resend = await startResendTestServer({ light: true });
-  server = await startServer({
-    databaseUrl: t.url,
-    env: { RESEND_API_KEY: 're_test_key', RESEND_BASE_URL: resend.url, SEND_RATE_LIMIT: '100' },
-  });
   browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
-  await server?.stop();
-  await resend?.close();
-  await t?.drop();
+  await site?.stop();
 });
 
 describe('a subject test from the admin', () => {

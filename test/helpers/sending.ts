@@ -57,7 +57,7 @@ export interface SendingSite {
   t: TestDatabase;
   resend: ResendTestServer;
   server: RunningServer;
-  /** The owner's API token. */
+  /** The owner's API token ('' when none was asked for). */
   token: string;
   /** Starts the real server again with the same settings (after a test stopped it); `stop` stops this one. */
   restart(): Promise<RunningServer>;
@@ -65,22 +65,38 @@ export interface SendingSite {
   stop(): Promise<void>;
 }
 
+export interface SendingSiteOptions {
+  /** Readers (seedAudience). */
+  members: number;
+  /** An owner with an API token of this name. */
+  token?: string;
+  /** An editor who signs in with a password (editor@example.com, "an editor password"). */
+  editor?: boolean;
+  /** Requests a second to the provider (SEND_RATE_LIMIT); 100 unless said. */
+  rate?: number;
+  /** The Resend test server keeps only what the tests read of each email (ResendTestServerOptions). */
+  light?: boolean;
+}
+
 /**
- * A test database with `members` readers (seedAudience), an owner with an API token named
- * `tokenName`, the Resend test server, and the real server sending through it (100 requests a
- * second). What was started is stopped again if a later step fails.
+ * A test database with readers, the staff asked for, the Resend test server, and the real server
+ * sending through it. What was started is stopped again if a later step fails.
  */
-export async function startSendingSite(members: number, tokenName: string): Promise<SendingSite> {
+export async function startSendingSite(options: SendingSiteOptions): Promise<SendingSite> {
   const t = await createTestDatabase();
   let resend: ResendTestServer | undefined;
   try {
-    await seedAudience(t.db, members);
-    const owner = await createStaffUser(t.db, { email: 'owner@example.com', password: 'a long owner password', role: 'owner' });
-    const token = (await createApiToken(t.db, owner.id, tokenName)).token;
-    const started = await startResendTestServer();
+    await seedAudience(t.db, options.members);
+    let token = '';
+    if (options.token !== undefined) {
+      const owner = await createStaffUser(t.db, { email: 'owner@example.com', password: 'a long owner password', role: 'owner' });
+      token = (await createApiToken(t.db, owner.id, options.token)).token;
+    }
+    if (options.editor) await createStaffUser(t.db, { email: 'editor@example.com', password: 'an editor password', role: 'editor' });
+    const started = await startResendTestServer(options.light ? { light: true } : {});
     resend = started;
-    const start = () =>
-      startServer({ databaseUrl: t.url, env: { RESEND_API_KEY: 're_test_key', RESEND_BASE_URL: started.url, SEND_RATE_LIMIT: '100' } });
+    const env = { RESEND_API_KEY: 're_test_key', RESEND_BASE_URL: started.url, SEND_RATE_LIMIT: String(options.rate ?? 100) };
+    const start = () => startServer({ databaseUrl: t.url, env });
     const site: SendingSite = {
       t,
       resend: started,

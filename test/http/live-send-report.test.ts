@@ -20,7 +20,7 @@ let resend: ResendTestServer;
 let token = '';
 
 beforeAll(async () => {
-  site = await startSendingSite(6, 'live');
+  site = await startSendingSite({ members: 6, token: 'live' });
   ({ t, server, resend, token } = site);
 });
 afterAll(async () => {

@@ -24,7 +24,7 @@ let resend: ResendTestServer;
 let token = '';
 
 beforeAll(async () => {
-  site = await startSendingSite(MEMBERS, 'subject tests');
+  site = await startSendingSite({ members: MEMBERS, token: 'subject tests' });
   ({ t, server, resend, token } = site);
 });
 afterAll(async () => {

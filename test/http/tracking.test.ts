@@ -17,7 +17,7 @@ let resend: ResendTestServer;
 let token = '';
 
 beforeAll(async () => {
-  site = await startSendingSite(20, 'tracking');
+  site = await startSendingSite({ members: 20, token: 'tracking' });
   ({ t, server, resend, token } = site);
 });
 afterAll(async () => {
