@@ -1,13 +1,11 @@
 import { join } from 'node:path';
-import { sql } from 'kysely';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, signInMember } from '../helpers/browser.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { heard, ROOT, type RunningServer, startServer } from '../helpers/server.ts';
 import { startStripeTestServer, type StripeTestServer } from '../servers/stripe.ts';
-import { waitFor } from '../helpers/wait.ts';
 
 /** A reader signs in from the outbox link, hits a paywall, pays through (test) Stripe Checkout, reads, manages billing. */
 let t: TestDatabase;
@@ -49,23 +47,7 @@ describe('from paywall to paid reader, in Chromium', () => {
     await page.goto(server.url + '/posts/roast-profiles-we-never-published');
     await expect(page.getByTestId('paywall').textContent()).resolves.toContain('This post is for paying supporters');
     await page.getByRole('link', { name: 'Already a member? Sign in' }).click();
-    await page.getByLabel('Email address').fill('reader@example.com');
-    await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
-    await page.getByTestId('sent').waitFor();
-
-    const link = await waitFor(
-      async () => {
-        const row = await t.db
-          .selectFrom('outbox')
-          .select('text')
-          .where(sql<boolean>`'reader@example.com' = any(to_addresses)`)
-          .executeTakeFirst();
-        return /(http:\/\/\S+\/signin\/verify\?token=\S+)/.exec(row?.text ?? '')?.[1];
-      },
-      { timeout: 30_000, what: 'the sign-in email' },
-    );
-    await page.goto(link.replace(/^http:\/\/[^/]+/, server.url));
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signInMember(page, t.db, server.url, 'reader@example.com');
     await page.waitForURL(server.url + '/posts/roast-profiles-we-never-published');
     await expect(page.getByTestId('paywall').textContent()).resolves.toContain('See membership options');
     expect(await page.content()).not.toContain('Charge at 205');

@@ -3,7 +3,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOffer } from '../../src/domain/billing/offers.ts';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { launchChromium, signInMember } from '../helpers/browser.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { heard, type RunningServer, startServer } from '../helpers/server.ts';
 import { startStripeTestServer, type StripeTestServer } from '../servers/stripe.ts';
@@ -59,22 +59,7 @@ describe('offers and gifts, in Chromium', () => {
     await expect(page.getByTestId('offer-name').textContent()).resolves.toBe('Half off, 3 months');
     await expect(page.getByTestId('offer-prices').textContent()).resolves.toMatch(/\$6\.00\s*\$3\.00 a month/);
     await page.getByTestId('offer-signin').click();
-    await page.getByLabel('Email address').fill('offer@example.com');
-    await page.getByRole('button', { name: 'Email me a sign-in link' }).click();
-    await page.getByTestId('sent').waitFor();
-    const link = await waitFor(
-      async () => {
-        const row = await t.db
-          .selectFrom('outbox')
-          .select('text')
-          .where(sql<boolean>`'offer@example.com' = any(to_addresses)`)
-          .executeTakeFirst();
-        return /(http:\/\/\S+\/signin\/verify\?token=\S+)/.exec(row?.text ?? '')?.[1];
-      },
-      { timeout: 30_000, what: 'the sign-in email' },
-    );
-    await page.goto(link.replace(/^http:\/\/[^/]+/, server.url));
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signInMember(page, t.db, server.url, 'offer@example.com');
     await page.waitForURL(`${server.url}/offer/${code}`);
     await page.getByRole('button', { name: 'Claim: $3.00 a month' }).click();
     await page.waitForURL(new RegExp(`^${stripe.url}/checkout/`));

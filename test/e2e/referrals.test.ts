@@ -1,14 +1,12 @@
 import { join } from 'node:path';
-import { sql } from 'kysely';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/domain/demo/seed.ts';
 import { createMilestone } from '../../src/domain/referrals/milestones.ts';
 import { createStaffUser } from '../../src/domain/staff/users.ts';
-import { launchChromium, signInStaff } from '../helpers/browser.ts';
+import { launchChromium, linkFromOutbox, signInMember, signInStaff } from '../helpers/browser.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { ROOT, startServer, type RunningServer } from '../helpers/server.ts';
-import { waitFor } from '../helpers/wait.ts';
 
 /** Member A shares their link; B subscribes through it and confirms; A's account shows one referral. In Chromium. */
 let t: TestDatabase;
@@ -28,23 +26,6 @@ afterAll(async () => {
   await t?.drop();
 });
 
-/** The first link of `kind` in the latest email to `email` (the outbox: no mail provider is configured). */
-async function linkFromOutbox(email: string, kind: 'signin/verify' | 'confirm'): Promise<string> {
-  const link = await waitFor(
-    async () => {
-      const row = await t.db
-        .selectFrom('outbox')
-        .select('text')
-        .where(sql<boolean>`${email} = any(to_addresses)`)
-        .orderBy('id', 'desc')
-        .executeTakeFirst();
-      return new RegExp(`(http://\\S+/${kind}\\?token=\\S+)`).exec(row?.text ?? '')?.[1];
-    },
-    { timeout: 30_000, what: `a ${kind} link for ${email}` },
-  );
-  return link.replace(/^http:\/\/[^/]+/, server.url);
-}
-
 describe('a member brings a friend, in Chromium', () => {
   it('A shares their link, B subscribes through it and confirms, and A sees one referral', async () => {
     const offOrigin: string[] = [];
@@ -53,11 +34,7 @@ describe('a member brings a friend, in Chromium', () => {
       if (!r.url().startsWith(server.url)) offOrigin.push(r.url());
     });
     await a.goto(server.url + '/signin');
-    await a.getByLabel('Email address').fill('ada@example.com');
-    await a.getByRole('button', { name: 'Email me a sign-in link' }).click();
-    await a.getByTestId('sent').waitFor();
-    await a.goto(await linkFromOutbox('ada@example.com', 'signin/verify'));
-    await a.getByRole('button', { name: 'Sign in' }).click();
+    await signInMember(a, t.db, server.url, 'ada@example.com');
     await a.waitForURL(server.url + '/account');
     await a.goto(server.url + '/account');
     const link = ((await a.getByTestId('referral-link').textContent()) ?? '').trim();
@@ -81,7 +58,7 @@ describe('a member brings a friend, in Chromium', () => {
       '0 friends have joined through your link (1 not confirmed yet).',
     );
 
-    await b.goto(await linkFromOutbox('bo@example.com', 'confirm'));
+    await b.goto(await linkFromOutbox(t.db, server.url, 'bo@example.com', 'confirm'));
     await a.reload();
     await expect(a.getByTestId('referral-count').textContent()).resolves.toBe(
       '0 friends have joined through your link (1 not confirmed yet).',
