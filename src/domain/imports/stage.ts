@@ -299,7 +299,7 @@ const CODE_POOL_BYTES = 8 * 1024;
  * new member its row's code, unless the file kept one for them; a code drawn twice (one chance in
  * 10^7 per million members) fails the merge, which then draws its own.
  */
-export function codeDrawer(): () => string {
+function codeDrawer(): () => string {
   const pool = Buffer.allocUnsafe(CODE_POOL_BYTES);
   let at = CODE_POOL_BYTES;
   return () => {
