@@ -13,9 +13,14 @@
  * The process runs under `hearth serve`'s memory settings (src/lib/heap.ts: glibc's allocator
  * settings, by restarting itself in place as serve does, and V8's heap growing factor), so its
  * RSS is the server's. BENCH_AS_IS=1 runs without them (figures before 2026-11-30 15:00 UTC).
+ *
+ * CPU seconds per import (Linux, database on this machine): this process's (threads included) and
+ * every `postgres` process's, exited ones too (a backend's or parallel worker's time is added to
+ * its parent's when it ends). Their sum over the machine's cores is a floor for the wall time
+ * that no overlap of the phases can go under.
  */
-import { createReadStream, existsSync, statSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import pg from 'pg';
@@ -57,12 +62,44 @@ const sampler = setInterval(() => {
 }, 50);
 const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
 
+/** CPU seconds used so far by every postgres process on this machine (Linux /proc; 0 elsewhere). */
+function postgresCpuSeconds(): number {
+  let ticks = 0;
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return 0;
+  }
+  for (const pid of entries) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      if (!stat.slice(stat.indexOf('(') + 1, close).startsWith('postgres')) continue;
+      // After the name: state is field 3; utime, stime, cutime, cstime are fields 14–17.
+      const fields = stat.slice(close + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return ticks / 100; // USER_HZ
+}
+
 async function timedImport(db: Kysely<Database>, figure: string): Promise<Record<string, unknown>> {
   peaks.upload = peaks.parse = peaks.merge = 0;
   phase = 'upload';
+  const cpu0 = process.cpuUsage();
+  const pg0 = postgresCpuSeconds();
   const t0 = performance.now();
   const created = await createImport(db, { filename: 'bench.csv', body: createReadStream(file, { highWaterMark: 1024 * 1024 }) });
   const t1 = performance.now();
+  const cpuAt = (): [number, number] => {
+    const used = process.cpuUsage(cpu0);
+    return [(used.user + used.system) / 1e6, postgresCpuSeconds() - pg0];
+  };
+  const uploaded = cpuAt();
+  let parsedCpu: [number, number] | undefined;
   await startImport(db, created.id, {});
   phase = 'parse';
   let parsedAt: number | undefined;
@@ -70,6 +107,7 @@ async function timedImport(db: Kysely<Database>, figure: string): Promise<Record
     void getImport(db, created.id).then((r) => {
       if (parsedAt === undefined && r.status === 'running' && r.bytes_done === r.bytes) {
         parsedAt = performance.now();
+        parsedCpu = cpuAt();
         phase = 'merge';
       }
     });
@@ -77,6 +115,9 @@ async function timedImport(db: Kysely<Database>, figure: string): Promise<Record
   const t2 = performance.now();
   await runImport(db, handle.pool, created.id);
   const t3 = performance.now();
+  const [nodeCpu, pgCpu] = cpuAt();
+  const parsedUse = parsedCpu ?? [nodeCpu, pgCpu];
+  const round = (n: number) => Number(n.toFixed(1));
   clearInterval(probe);
   const done = await getImport(db, created.id);
   if (done.status !== 'done') throw new Error(`import ${done.status}: ${done.error}`);
@@ -95,6 +136,16 @@ async function timedImport(db: Kysely<Database>, figure: string): Promise<Record
     rowsPerSecond: Math.round(done.rows / ((t3 - t0) / 1000)),
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
     rssByPhaseMB: { upload: mb(peaks.upload), parse: mb(peaks.parse), merge: mb(peaks.merge) },
+    cpuSeconds: {
+      node: round(nodeCpu),
+      postgres: round(pgCpu),
+      byPhase: {
+        upload: [round(uploaded[0]), round(uploaded[1])],
+        parse: [round(parsedUse[0] - uploaded[0]), round(parsedUse[1] - uploaded[1])],
+        merge: [round(nodeCpu - parsedUse[0]), round(pgCpu - parsedUse[1])],
+      },
+      floorOnCores: round((nodeCpu + pgCpu) / availableParallelism()),
+    },
     loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
   };
 }

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import pg from 'pg';
 import { freePort } from '../../src/lib/embedded-postgres.ts';
+import { ALLOCATOR_ENV } from '../../src/lib/heap.ts';
 import { runCli, startServer } from '../helpers/server.ts';
 
 const psqlFound = spawnSync('psql', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -22,6 +23,12 @@ function postgresPid(): number | null {
   const file = join(dataDir, 'postgres', 'postmaster.pid');
   if (!existsSync(file)) return null;
   return Number(readFileSync(file, 'utf8').split('\n')[0]);
+}
+
+/** A running process's environment (Linux /proc; the tests run as its owner or as root). */
+function environOf(pid: number): Record<string, string> {
+  const pairs = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
+  return Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
 }
 
 function alive(pid: number): boolean {
@@ -97,6 +104,21 @@ describe('the embedded default', () => {
       expect(server.output()).not.toContain('demo content added');
       expect(server.output()).not.toContain('migrations applied');
       expect(readFileSync(join(dataDir, 'app-secret'), 'utf8')).toBe(firstSecret);
+    } finally {
+      expect(await server.stop('SIGINT')).toBe(0);
+    }
+  });
+
+  it("runs PostgreSQL with glibc's own allocator settings, not those the server starts Node under", async () => {
+    await firstStart();
+    // `serve` restarts itself under ALLOCATOR_ENV (heap.ts); the database it starts must not inherit them.
+    const server = await startServer({ env: { DATA_DIR: dataDir } });
+    try {
+      const serverEnv = environOf(server.child.pid!);
+      expect(serverEnv.MALLOC_MMAP_THRESHOLD_).toBe(ALLOCATOR_ENV.MALLOC_MMAP_THRESHOLD_);
+      const postgresEnv = environOf(postgresPid()!);
+      expect(postgresEnv.LC_ALL).toBe('C');
+      for (const name of Object.keys(ALLOCATOR_ENV)) expect(postgresEnv[name], name).toBeUndefined();
     } finally {
       expect(await server.stop('SIGINT')).toBe(0);
     }
