@@ -114,6 +114,30 @@ export function streamedDownload(chunks: AsyncIterable<string>, headers: Record<
 }
 
 /**
+ * A CSV download, streamed: `load` checks what it needs (a parameter, that the import or post
+ * exists) and returns the rows. A DomainError it throws is a plain-text 4xx, sent before any row
+ * (a stream cannot change its status once started). The file is `name`, dated by default
+ * (`members-2026-12-01.csv`).
+ */
+export async function csvDownload(
+  name: string,
+  load: () => Promise<AsyncIterable<string>>,
+  { dated = true }: { dated?: boolean } = {},
+): Promise<Response> {
+  let chunks: AsyncIterable<string>;
+  try {
+    chunks = await load();
+  } catch (err) {
+    if (err instanceof DomainError) return new Response(err.message, { status: statusFor(err) });
+    throw err;
+  }
+  return streamedDownload(chunks, {
+    'content-type': 'text/csv; charset=utf-8',
+    'content-disposition': `attachment; filename="${name}${dated ? `-${new Date().toISOString().slice(0, 10)}` : ''}.csv"`,
+  });
+}
+
+/**
  * A page's form handling in one line: a domain error becomes the message to show (and the
  * response's status); anything else is not the reader's doing and is rethrown.
  */

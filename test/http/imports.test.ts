@@ -181,11 +181,14 @@ describe('the admin import flow', () => {
     );
     const rejected = Number(/data-testid="rejected">(\d+)/.exec(report)?.[1]);
     expect(rejected).toBeGreaterThan(0);
-    const csv = await (await owner.request(`${page}/rejections.csv`)).text();
+    const download = await owner.request(`${page}/rejections.csv`);
+    expect(download.headers.get('content-disposition')).toBe(`attachment; filename="import-${page.split('/').pop()}-rejected.csv"`);
+    const csv = await download.text();
     const lines = csv.trim().split('\n');
     expect(lines[0]).toBe('row,email,reason');
     expect(lines).toHaveLength(rejected + 1);
     expect((await owner.request('/admin/imports/999999/rejections.csv')).status).toBe(404);
+    expect((await owner.request('/admin/imports/999999/changes.csv')).status).toBe(404);
     const imported = Number(/data-testid="imported">(\d+)/.exec(report)?.[1]);
     const active = await t.db
       .selectFrom('members')

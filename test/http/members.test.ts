@@ -240,6 +240,11 @@ describe('the admin members pages', () => {
     });
     const res = await owner.request('/admin/members/export.csv?query=formula');
     expect(res.headers.get('content-type')).toContain('text/csv');
+    expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="members-\d{4}-\d{2}-\d{2}\.csv"$/);
+    // A bad filter is a plain 400 with its reason, not a file.
+    const bad = await owner.request('/admin/members/export.csv?status=gone');
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('status must be one of');
     const lines = (await res.text()).trim().split('\n');
     expect(lines[0]).toMatch(/^id,email,name,status/);
     expect(lines).toHaveLength(2);

@@ -1,18 +1,14 @@
 import type { APIRoute } from 'astro';
-import { DomainError } from '../../../../lib/errors.ts';
 import { getImport, rejectionsCsv } from '../../../../domain/imports/pipeline.ts';
-import { statusFor, streamedDownload } from '../../../../web/http.ts';
+import { csvDownload } from '../../../../web/http.ts';
 
 /** The rejected rows of an import with their reasons, streamed. */
-export const GET: APIRoute = async ({ params, locals }) => {
-  try {
-    await getImport(locals.runtime.db, params.id!);
-  } catch (err) {
-    if (err instanceof DomainError) return new Response(err.message, { status: statusFor(err) });
-    throw err;
-  }
-  return streamedDownload(rejectionsCsv(locals.runtime.db, params.id!), {
-    'content-type': 'text/csv; charset=utf-8',
-    'content-disposition': `attachment; filename="import-${params.id}-rejected.csv"`,
-  });
-};
+export const GET: APIRoute = ({ params, locals }) =>
+  csvDownload(
+    `import-${params.id}-rejected`,
+    async () => {
+      await getImport(locals.runtime.db, params.id!);
+      return rejectionsCsv(locals.runtime.db, params.id!);
+    },
+    { dated: false },
+  );
