@@ -80,16 +80,11 @@ function reachableBy(owner: { uid: number; gid: number }, path: string, test: '-
 }
 
 /**
- * Run as root from a checkout under a private folder (mode 0700, as CI clones and mktemp make),
- * the `postgres` user cannot execute the binaries inside node_modules. Then a copy of them is
- * kept under the system temp folder, made once per package version and reused.
- */
-/**
  * The environment of initdb and the server: this process's, with the C locale, and without the
  * glibc allocator settings that `serve` and `worker` start Node under (heap.ts ALLOCATOR_ENV).
- * Those keep a Node process's RSS near its live set; inherited by PostgreSQL, whose large
- * allocations (a 1 MiB bytea, a sort's memory) then each become an mmap and its page faults,
- * they made an upload of 211 MB take 7.1–7.6 s instead of 1.7–2.8 s (bench/RESULTS.md).
+ * Those keep a Node process's RSS near its live set. Inherited by PostgreSQL, they made each of
+ * its large allocations (a 1 MiB bytea, a sort's memory) a new mapping with its page faults: an
+ * upload of 211 MB took 7.1–7.6 s instead of 1.7–2.8 s (bench/RESULTS.md).
  */
 function postgresEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: 'C' };
@@ -106,6 +101,11 @@ function rootHome(): string {
   return ROOT_HOME;
 }
 
+/**
+ * Run as root from a checkout under a private folder (mode 0700, as CI clones and mktemp make),
+ * the `postgres` user cannot execute the binaries inside node_modules. Then a copy of them is
+ * kept under the system temp folder, made once per package version and reused.
+ */
 function reachableBinaries(bins: Binaries, owner: { uid: number; gid: number } | undefined): Binaries {
   if (!owner || reachableBy(owner, bins.postgres)) return bins;
   const native = dirname(dirname(bins.postgres));
