@@ -520,6 +520,38 @@ describe('failures and retries', () => {
     expect(await count('import_chunks')).toBe(0);
   });
 
+  it("keeps another import's stored file when one finishes, and truncates the table when no other file is stored", async () => {
+    const storage = async () =>
+      (await sql<{ node: string }>`select relfilenode::text as node from pg_class where relname = 'import_chunks'`.execute(t.db)).rows[0]!
+        .node;
+    const chunksOf = async (id: string) =>
+      Number(
+        (
+          await t.db
+            .selectFrom('import_chunks')
+            .select(sql<string>`count(*)`.as('n'))
+            .where('import_id', '=', id)
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    // Uploaded, waiting for staff to map it: its file must stay.
+    const waiting = await createImport(t.db, { filename: 'k.csv', body: pieces(fixture('kit.csv')) });
+    const stored = await chunksOf(waiting.id);
+    expect(stored).toBeGreaterThan(0);
+    const before = await storage();
+    const first = await importFile(fixture('beehiiv.csv'), { confirmFree: true });
+    expect(first.status).toBe('done');
+    expect(await chunksOf(first.id)).toBe(0);
+    expect(await chunksOf(waiting.id)).toBe(stored);
+    expect(await storage()).toBe(before); // deleted row by row: the other file is there
+
+    await startImport(t.db, waiting.id, {});
+    await runImport(t.db, t.pool, waiting.id);
+    expect((await getImport(t.db, waiting.id)).status).toBe('done');
+    expect(await count('import_chunks')).toBe(0);
+    expect(await storage()).not.toBe(before); // the last file: the table was truncated (new storage)
+  });
+
   it('lets two runners of one import take turns: the second finds it done', async () => {
     const created = await createImport(t.db, { filename: 'g.csv', body: pieces(fixture('beehiiv.csv')) });
     await startImport(t.db, created.id, { confirmFree: true });
