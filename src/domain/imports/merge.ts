@@ -80,7 +80,7 @@ const plural = (n: number, one: string, many: string) => `${n.toLocaleString('en
  */
 export async function planImport(conn: Kysely<Database>, record: ImportRecord): Promise<ImportSummary> {
   return conn.transaction().execute(async (trx) => {
-    await sql`set local work_mem = '256MB'`.execute(trx);
+    await setLocalPlanning(trx);
     await createBatch(trx, record, 'none');
     return summarise(trx, record, 'will');
   });
@@ -170,6 +170,18 @@ async function resolvePlans(db: Kysely<Database>, record: ImportRecord): Promise
     resolved.tags.push({ label: key.slice(4).trim(), tier_id: tier?.id ?? null, access: choice.access ?? 'comp' });
   }
   return resolved;
+}
+
+/**
+ * The plan's and the merge's statements each read every staged row once, in one pass: room to sort
+ * and hash a million rows in memory, and no JIT. A server built with LLVM (Debian's, for one)
+ * compiles each statement whose estimated cost passes jit_above_cost, and the merge's estimates
+ * (a lateral join per row) pass jit_optimize_above_cost and jit_inline_above_cost too: compiling
+ * cost more than it saved, 1.5–1.9 s of a million-member merge (bench/RESULTS.md).
+ */
+async function setLocalPlanning(trx: Transaction<Database>): Promise<void> {
+  await sql`set local work_mem = '256MB'`.execute(trx);
+  await sql`set local jit = off`.execute(trx);
 }
 
 /**
@@ -641,7 +653,7 @@ async function mergeInTransaction(
   const step = stepTimer(importId);
   // Losing the last commit of an import to a crash is harmless: the job runs it again.
   await sql`set local synchronous_commit = off`.execute(trx);
-  await sql`set local work_mem = '256MB'`.execute(trx);
+  await setLocalPlanning(trx);
   // Serialises with another merge of the same site: two imports matching the same new address
   // would otherwise both insert it.
   await sql`select pg_advisory_xact_lock(${0x48_49_4e})`.execute(trx);
