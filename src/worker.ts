@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { Task, TaskList } from 'graphile-worker';
 import { sql } from 'kysely';
 import { sendImportConfirmations } from './domain/imports/confirmations.ts';
-import { markImportFailed, resumeImports, runImport } from './domain/imports/pipeline.ts';
+import { markImportFailed, resumeImports, runImport, validateBulkKeys } from './domain/imports/pipeline.ts';
 import { pruneExpiredStaffSessions } from './domain/staff/sessions.ts';
 import { expireComps } from './domain/membership/comp.ts';
 import { forgetOldSignals, holdQuickLeavers } from './domain/referrals/guards.ts';
@@ -160,6 +160,12 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
   const importConfirmations: Task<'import_confirmations'> = async ({ importId }) => {
     const ctx = runtime.keys;
     await sendImportConfirmations(runtime.db, runtime.mailer, ctx, importId);
+  };
+
+  // A bulk import's foreign keys, added back NOT VALID by its merge (domain/imports/merge.ts).
+  const importValidateKeys: Task<'import_validate_keys'> = async () => {
+    const validated = await validateBulkKeys(runtime.db);
+    if (validated > 0) log.info('import foreign keys validated', { keys: validated });
   };
 
   const maintenance: Task<'maintenance'> = async () => {
@@ -329,6 +335,7 @@ export function createTaskList(runtime: Runtime, pool: pg.Pool, options: Sending
     maintenance,
     run_import: runImportTask,
     import_confirmations: importConfirmations,
+    import_validate_keys: importValidateKeys,
     send_watchdog: sendWatchdog,
     import_watchdog: importWatchdog,
     [MILESTONE_MAIL_TASK]: referralMilestoneEmail,

@@ -27,6 +27,7 @@ declare global {
       pick_subject_winner: { sendId: string };
       run_import: { importId: string };
       import_confirmations: { importId: string };
+      import_validate_keys: Record<string, never>;
       referral_milestone_email: { memberId: string; milestoneId: string };
       install_test_email: { testId: string };
       stripe_sync: { syncId: string };

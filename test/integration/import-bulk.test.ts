@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bulkMerge } from '../../src/domain/imports/merge.ts';
+import { bulkMerge, validateBulkKeys } from '../../src/domain/imports/merge.ts';
 import { createImport, getImport, runImport, startImport, type ImportRecord } from '../../src/domain/imports/pipeline.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
@@ -67,6 +67,11 @@ async function schema(d: TestDatabase) {
     order by 1, 2`.execute(d.db);
   return rows.rows;
 }
+const validationJobs = async (d: TestDatabase) =>
+  Number(
+    (await sql<{ n: string }>`select count(*) as n from graphile_worker.jobs where task_identifier = 'import_validate_keys'`.execute(d.db))
+      .rows[0]!.n,
+  );
 const shape = (rows: Awaited<ReturnType<typeof schema>>) => rows.map(({ name, definition, valid }) => ({ name, definition, valid }));
 
 async function snapshot(d: TestDatabase) {
@@ -96,6 +101,18 @@ describe('bulk merge of a first import', () => {
     const before = await schema(t);
     const done = await importFile(t, FILE);
     expect(done).toMatchObject({ status: 'done', imported: 5, updated: 0, rejected: 2 });
+    // The foreign keys are back NOT VALID (already enforced), and a job validates them.
+    const foreign = (rows: Awaited<ReturnType<typeof schema>>) =>
+      rows.filter((r) => r.definition.startsWith('FOREIGN KEY')).map((r) => ({ name: r.name, valid: r.valid }));
+    const keys = foreign(before).map((k) => k.name);
+    expect(keys).toEqual(
+      expect.arrayContaining(['member_newsletters_member_id_fkey', 'member_labels_member_id_fkey', 'members_tier_id_fkey']),
+    );
+    expect(foreign(await schema(t))).toEqual(keys.map((name) => ({ name, valid: false })));
+    await expect(sql`insert into member_labels (member_id, label_id) values (999999, 1)`.execute(t.db)).rejects.toThrow(/foreign key/);
+    expect(await validationJobs(t)).toBe(1);
+    expect(await validateBulkKeys(t.db)).toBe(keys.length);
+    expect(await validateBulkKeys(t.db)).toBe(0);
     const after = await schema(t);
     // Rebuilt: the same definitions, valid, under new object ids (members' primary key kept).
     expect(shape(after)).toEqual(shape(before));
@@ -315,6 +332,23 @@ describe('bulk merge of a first import', () => {
     const again = await importFile(t, FILE);
     expect(again).toMatchObject({ status: 'done', imported: 0, updated: 5 });
     expect(await schema(t)).toEqual(before);
+  });
+
+  it('runs again before the keys of the last one are validated, and one validation then validates them', async () => {
+    const before = await schema(t);
+    await importFile(t, FILE);
+    const firstKeys = (await schema(t)).filter((r) => r.definition.startsWith('FOREIGN KEY'));
+    // 12 new addresses against 5 members: a bulk merge again, over keys still NOT VALID.
+    const more = ['email,name', ...Array.from({ length: 12 }, (_, i) => `more${i}@example.com,More ${i}`)].join('\n');
+    expect(await importFile(t, more)).toMatchObject({ status: 'done', imported: 12, rejected: 0 });
+    // Dropped and added again (new object ids), still NOT VALID, under the same definitions.
+    const secondKeys = (await schema(t)).filter((r) => r.definition.startsWith('FOREIGN KEY'));
+    expect(shape(secondKeys)).toEqual(shape(firstKeys));
+    expect(secondKeys.every((k) => !k.valid && !firstKeys.some((f) => f.oid === k.oid))).toBe(true);
+    expect(await validationJobs(t)).toBe(1);
+    await validateBulkKeys(t.db);
+    expect(shape(await schema(t))).toEqual(shape(before));
+    expect(Number((await sql<{ n: string }>`select count(*) as n from member_newsletters`.execute(t.db)).rows[0]!.n)).toBe(15);
   });
 
   it('falls back to the ordinary merge when a reader holds the tables, and imports all the same', async () => {

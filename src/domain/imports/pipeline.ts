@@ -12,7 +12,7 @@
 export { createImport, discardUploadedImport, startImport, type ImportOptions } from './upload.ts';
 export { markImportFailed, runImport } from './run.ts';
 export { resumeImports } from './recovery.ts';
-export { planImport, type ImportSummary, type PlanChoice } from './merge.ts';
+export { planImport, validateBulkKeys, type ImportSummary, type PlanChoice } from './merge.ts';
 export {
   changesCsv,
   getImport,
