@@ -1,7 +1,8 @@
+import { availableParallelism } from 'node:os';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bulkMerge, validateBulkKeys } from '../../src/domain/imports/merge.ts';
+import { bulkMerge, capIndexBuildWorkers, validateBulkKeys } from '../../src/domain/imports/merge.ts';
 import { createImport, getImport, runImport, startImport, type ImportRecord } from '../../src/domain/imports/pipeline.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
@@ -349,6 +350,20 @@ describe('bulk merge of a first import', () => {
     await validateBulkKeys(t.db);
     expect(shape(await schema(t))).toEqual(shape(before));
     expect(Number((await sql<{ n: string }>`select count(*) as n from member_newsletters`.execute(t.db)).rows[0]!.n)).toBe(15);
+  });
+
+  it('builds indexes with no more helpers than this machine has cores besides the session, on a database on this machine', async () => {
+    const setting = async () =>
+      Number((await sql<{ n: string }>`select current_setting('max_parallel_maintenance_workers') as n`.execute(t.db)).rows[0]!.n);
+    const configured = await setting();
+    const inTransaction = await t.db.transaction().execute(async (trx) => {
+      await capIndexBuildWorkers(trx);
+      return Number((await sql<{ n: string }>`select current_setting('max_parallel_maintenance_workers') as n`.execute(trx)).rows[0]!.n);
+    });
+    // The tests' database is on this machine (embedded, or on 127.0.0.1).
+    expect(inTransaction).toBe(Math.min(configured, availableParallelism() - 1));
+    // Only for that transaction.
+    expect(await setting()).toBe(configured);
   });
 
   it('falls back to the ordinary merge when a reader holds the tables, and imports all the same', async () => {
