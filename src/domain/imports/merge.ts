@@ -178,11 +178,15 @@ async function resolvePlans(db: Kysely<Database>, record: ImportRecord): Promise
  * and hash a million rows in memory, and no JIT. A server built with LLVM (Debian's, for one)
  * compiles each statement whose estimated cost passes jit_above_cost, and the merge's estimates
  * (a lateral join per row) pass jit_optimize_above_cost and jit_inline_above_cost too: compiling
- * cost more than it saved, 1.5–1.9 s of a million-member merge (bench/RESULTS.md).
+ * cost more than it saved (per million members, the newsletters insert 0.91–0.94 → 0.78 s, the
+ * facet counts 0.38 → 0.20 s; bench/RESULTS.md).
  */
 async function setLocalPlanning(trx: Transaction<Database>): Promise<void> {
   await sql`set local work_mem = '256MB'`.execute(trx);
   await sql`set local jit = off`.execute(trx);
+  // The staging tables' ANALYZEs (createBatch) are for row counts and null fractions, which a
+  // sample of 3,000 rows gives as well as the default 30,000.
+  await sql`set local default_statistics_target = 10`.execute(trx);
 }
 
 /**
@@ -458,9 +462,9 @@ async function lockForBulk(trx: Transaction<Database>, importId: string): Promis
  * member_labels but members' primary key (other tables reference it), unique ones and the link
  * tables' primary keys included, and their foreign keys and unique constraints are dropped inside
  * the merge's transaction, and added again before it commits, the foreign keys NOT VALID (DDL is
- * transactional: a crash or an error leaves them as they were). Returns the statements that put them back, unique ones first:
- * a duplicate (a referral code drawn twice: one chance in 10^7 per million members) fails the
- * transaction under the constraint's name, and the merge runs again.
+ * transactional: a crash or an error leaves them as they were). Returns the statements that put
+ * them back, unique ones first: a duplicate (a referral code drawn twice: one chance in 10^7 per
+ * million members) fails the transaction under the constraint's name, and the merge runs again.
  */
 async function dropForBulk(trx: Transaction<Database>): Promise<string[]> {
   const constraints = await sql<{ tbl: string; name: string; definition: string; kind: string }>`
