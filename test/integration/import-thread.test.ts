@@ -53,7 +53,7 @@ async function snapshot(d: TestDatabase) {
 
 async function report(d: TestDatabase, id: string): Promise<string> {
   let out = '';
-  for await (const line of rejectionsCsv(d.db, id)) out += line;
+  for await (const line of await rejectionsCsv(d.db, id)) out += line;
   return out;
 }
 

@@ -111,7 +111,7 @@ async function count(
 
 async function report(importId: string): Promise<string> {
   let text = '';
-  for await (const line of rejectionsCsv(t.db, importId)) text += line;
+  for await (const line of await rejectionsCsv(t.db, importId)) text += line;
   return text;
 }
 

@@ -25,17 +25,22 @@ export async function listImports(db: Kysely<Database>, limit = 50): Promise<Imp
 
 /**
  * The rejection report as CSV lines (header first: row,email,reason), streamed from the database
- * in pages, never all in memory. Throws NotFoundError (on first iteration) for an unknown import.
+ * in pages, never all in memory. Throws NotFoundError for an unknown import before any line, so a
+ * download can answer 404 instead of starting a file.
  */
-export async function* rejectionsCsv(db: Kysely<Database>, importId: string): AsyncIterable<string> {
+export async function rejectionsCsv(db: Kysely<Database>, importId: string): Promise<AsyncIterable<string>> {
   const record = await getImport(db, importId);
+  return rejectionLines(db, record.id);
+}
+
+async function* rejectionLines(db: Kysely<Database>, importId: string): AsyncIterable<string> {
   yield 'row,email,reason\n';
   let after = 0;
   for (;;) {
     const page = await db
       .selectFrom('import_rejections')
       .select(['row_number', 'email', 'reason'])
-      .where('import_id', '=', record.id)
+      .where('import_id', '=', importId)
       .where('row_number', '>', after)
       .orderBy('row_number')
       .limit(REJECTION_PAGE)
@@ -61,11 +66,19 @@ export async function listChanges(
   options: { after?: string | null; limit?: number } = {},
 ): Promise<{ changes: ImportChange[]; next: string | null }> {
   const record = await getImport(db, importId);
+  return changesPage(db, record.id, options);
+}
+
+async function changesPage(
+  db: Kysely<Database>,
+  importId: string,
+  options: { after?: string | null; limit?: number },
+): Promise<{ changes: ImportChange[]; next: string | null }> {
   const limit = Math.min(1000, Math.max(1, Math.floor(options.limit ?? 100)));
   const rows = await db
     .selectFrom('import_changes')
     .select(['email', 'member_id', 'change', 'detail'])
-    .where('import_id', '=', record.id)
+    .where('import_id', '=', importId)
     .$if(Boolean(options.after), (q) => q.where('email', '>', options.after!))
     .orderBy('email')
     .limit(limit + 1)
@@ -74,12 +87,17 @@ export async function listChanges(
   return { changes: page, next: rows.length > limit ? page.at(-1)!.email : null };
 }
 
-/** The changes report as CSV (email,change,detail), streamed in pages. */
-export async function* changesCsv(db: Kysely<Database>, importId: string): AsyncIterable<string> {
+/** The changes report as CSV (email,change,detail), streamed in pages; NotFoundError before any line. */
+export async function changesCsv(db: Kysely<Database>, importId: string): Promise<AsyncIterable<string>> {
+  const record = await getImport(db, importId);
+  return changeLines(db, record.id);
+}
+
+async function* changeLines(db: Kysely<Database>, importId: string): AsyncIterable<string> {
   yield 'email,change,detail\n';
   let after: string | null = null;
   for (;;) {
-    const page: { changes: ImportChange[]; next: string | null } = await listChanges(db, importId, { after, limit: REJECTION_PAGE });
+    const page: { changes: ImportChange[]; next: string | null } = await changesPage(db, importId, { after, limit: REJECTION_PAGE });
     for (const c of page.changes) yield `${csvCell(c.email)},${csvCell(c.change)},${csvCell(c.detail ?? '')}\n`;
     if (page.next === null) return;
     after = page.next;

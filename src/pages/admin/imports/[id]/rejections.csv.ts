@@ -1,14 +1,7 @@
 import type { APIRoute } from 'astro';
-import { getImport, rejectionsCsv } from '../../../../domain/imports/pipeline.ts';
+import { rejectionsCsv } from '../../../../domain/imports/pipeline.ts';
 import { csvDownload } from '../../../../web/http.ts';
 
 /** The rejected rows of an import with their reasons, streamed. */
 export const GET: APIRoute = ({ params, locals }) =>
-  csvDownload(
-    `import-${params.id}-rejected`,
-    async () => {
-      await getImport(locals.runtime.db, params.id!);
-      return rejectionsCsv(locals.runtime.db, params.id!);
-    },
-    { dated: false },
-  );
+  csvDownload(`import-${params.id}-rejected`, () => rejectionsCsv(locals.runtime.db, params.id!), { dated: false });
