@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createImport, getImport, rejectionsCsv, runImport, startImport, type ImportRecord } from '../../src/domain/imports/pipeline.ts';
+import { bulkMerge } from '../../src/domain/imports/merge.ts';
 import { staging } from '../../src/domain/imports/run.ts';
 import { copyDate, rowBatch } from '../../src/domain/imports/stage.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
@@ -121,6 +122,40 @@ describe('staging in a worker thread', () => {
     const left = await sql<{ members: string; rows: string }>`
       select (select count(*) from members) as members, (select count(*) from import_rows) as rows`.execute(t.db);
     expect(left.rows[0]).toEqual({ members: '0', rows: '0' });
+  });
+});
+
+describe("new members' custom field values", () => {
+  it('are written by the insert that creates each member, not by an update after it (both merges)', async () => {
+    // The update ran as a nested loop over every member per row (members' statistics still said
+    // empty): quadratic in the file. PostgreSQL's own counters say whether any member row was updated.
+    const counters = async (d: TestDatabase) =>
+      (
+        await sql<{ ins: string; upd: string }>`
+          select n_tup_ins::text as ins, n_tup_upd::text as upd from pg_stat_user_tables where relname = 'members'`.execute(d.db)
+      ).rows[0]!;
+    for (const minNewMembers of [3, Number.MAX_SAFE_INTEGER]) {
+      const d = await createTestDatabase();
+      const saved = bulkMerge.minNewMembers;
+      try {
+        bulkMerge.minNewMembers = minNewMembers;
+        await d.db.insertInto('newsletters').values({ slug: 'weekly', name: 'The Weekly', is_default: true }).execute();
+        await d.db.insertInto('member_fields').values({ key: 'city', label: 'City', type: 'text' }).execute();
+        expect(await importFile(d, FILE, Number.MAX_SAFE_INTEGER)).toMatchObject({ status: 'done', imported: 4 });
+        const cities = await sql<{ email: string; fields: unknown }>`select email, fields from members order by id`.execute(d.db);
+        expect(cities.rows.map((r) => r.fields)).toEqual([{ city: 'Lyon' }, {}, { city: 'Köln' }, {}]);
+        // The merge's session reports its counts when it goes idle: wait for its four inserts.
+        let seen = await counters(d);
+        for (let i = 0; i < 100 && Number(seen.ins) < 4; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          seen = await counters(d);
+        }
+        expect({ minNewMembers, ...seen }).toEqual({ minNewMembers, ins: '4', upd: '0' });
+      } finally {
+        bulkMerge.minNewMembers = saved;
+        await d.drop();
+      }
+    }
   });
 });
 
